@@ -1,0 +1,247 @@
+//! Request bodies as the contract takes them: JSON or URL-encoded form, the
+//! same fields either way, at most 64 KiB, unknown fields ignored.
+//!
+//! Handlers take [`Fields`] and ask it for the fields they need; decoding is
+//! a pure function ([`Fields::decode`]) so it can be tested and fuzzed alone.
+
+use crate::error::{ApiError, FieldErrors, NOT_A_STRING, REQUIRED};
+use actix_web::dev::Payload;
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use futures_util::StreamExt;
+use serde_json::{Map, Value};
+
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Fields(Map<String, Value>);
+
+impl Fields {
+    /// Decodes a body of the given `Content-Type`; an empty body is no fields.
+    pub fn decode(content_type: &str, body: &[u8]) -> Result<Self, ApiError> {
+        if body.is_empty() {
+            return Ok(Fields::default());
+        }
+        let media_type = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match media_type.as_str() {
+            "application/json" => {
+                let value: Value = serde_json::from_slice(body)
+                    .map_err(|e| ApiError::BadRequest(format!("JSON parse error - {e}")))?;
+                match value {
+                    Value::Object(map) => Ok(Fields(map)),
+                    other => Err(ApiError::field(
+                        "non_field_errors",
+                        format!(
+                            "Invalid data. Expected a dictionary, but got {}.",
+                            json_kind(&other)
+                        ),
+                    )),
+                }
+            }
+            "application/x-www-form-urlencoded" => {
+                let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+                    .map_err(|e| ApiError::BadRequest(format!("Form parse error - {e}")))?;
+                let mut map = Map::new();
+                for (name, value) in pairs {
+                    // Like Django's QueryDict, the last value of a repeated field wins.
+                    map.insert(name, Value::String(value));
+                }
+                Ok(Fields(map))
+            }
+            _ => Err(ApiError::UnsupportedMediaType(
+                content_type.trim().to_owned(),
+            )),
+        }
+    }
+
+    /// A text field: `Ok(None)` when absent or null, an error when not a string.
+    pub fn text(&self, name: &str) -> Result<Option<&str>, &'static str> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text)),
+            Some(_) => Err(NOT_A_STRING),
+        }
+    }
+
+    /// A required text field; records "This field is required." (or the type
+    /// error) in `errors` and returns `None` when it is missing or empty.
+    pub fn required(&self, name: &str, errors: &mut FieldErrors) -> Option<String> {
+        match self.text(name) {
+            Ok(Some(text)) if !text.is_empty() => Some(text.to_owned()),
+            Ok(_) => {
+                errors.add(name, REQUIRED);
+                None
+            }
+            Err(message) => {
+                errors.add(name, message);
+                None
+            }
+        }
+    }
+
+    /// An optional text field; a wrong type is recorded in `errors`.
+    pub fn optional(&self, name: &str, errors: &mut FieldErrors) -> Option<String> {
+        match self.text(name) {
+            Ok(text) => text.map(str::to_owned),
+            Err(message) => {
+                errors.add(name, message);
+                None
+            }
+        }
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Array(_) => "list",
+        Value::String(_) => "str",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::Bool(_) => "bool",
+        Value::Null => "NoneType",
+        Value::Object(_) => "dict",
+    }
+}
+
+impl FromRequest for Fields {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let header_text = |name| {
+            request
+                .headers()
+                .get(name)
+                .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+        };
+        let content_type = header_text(CONTENT_TYPE).unwrap_or_default();
+        let declared_length =
+            header_text(CONTENT_LENGTH).and_then(|length| length.trim().parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if declared_length.is_some_and(|length| length > MAX_BODY_BYTES) {
+                return Err(ApiError::PayloadTooLarge);
+            }
+            let mut body = Vec::with_capacity(declared_length.unwrap_or(0));
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| {
+                    ApiError::BadRequest(format!("Could not read the request body: {e}"))
+                })?;
+                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(ApiError::PayloadTooLarge);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Fields::decode(&content_type, &body)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detail(result: Result<Fields, ApiError>) -> String {
+        match result {
+            Err(ApiError::BadRequest(detail)) => detail,
+            other => format!("unexpected: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn json_and_form_bodies_give_the_same_fields() {
+        let json = Fields::decode(
+            "application/json",
+            br#"{"username":"alice","client":"web","extra":1}"#,
+        );
+        let form = Fields::decode(
+            "application/x-www-form-urlencoded; charset=UTF-8",
+            b"username=alice&client=web",
+        );
+        for fields in [json, form] {
+            let fields = fields.unwrap_or_default();
+            assert_eq!(fields.text("username"), Ok(Some("alice")));
+            assert_eq!(fields.text("client"), Ok(Some("web")));
+            assert_eq!(fields.text("password"), Ok(None));
+        }
+    }
+
+    #[test]
+    fn charset_and_case_of_the_media_type_do_not_matter() {
+        let fields =
+            Fields::decode("Application/JSON; charset=utf-8", br#"{"a":"b"}"#).unwrap_or_default();
+        assert_eq!(fields.text("a"), Ok(Some("b")));
+    }
+
+    #[test]
+    fn form_values_are_percent_decoded() {
+        let fields = Fields::decode("application/x-www-form-urlencoded", b"p=a%26b+c%3D")
+            .unwrap_or_default();
+        assert_eq!(fields.text("p"), Ok(Some("a&b c=")));
+    }
+
+    #[test]
+    fn an_empty_body_is_no_fields_whatever_its_type() {
+        assert_eq!(Fields::decode("", b"").ok(), Some(Fields::default()));
+        assert_eq!(
+            Fields::decode("text/plain", b"").ok(),
+            Some(Fields::default())
+        );
+    }
+
+    #[test]
+    fn other_media_types_are_unsupported_and_named() {
+        let result = Fields::decode("text/plain; charset=utf-8", b"hello");
+        assert!(
+            matches!(result, Err(ApiError::UnsupportedMediaType(t)) if t == "text/plain; charset=utf-8")
+        );
+        assert!(
+            matches!(Fields::decode("", b"x=1"), Err(ApiError::UnsupportedMediaType(t)) if t.is_empty())
+        );
+    }
+
+    #[test]
+    fn malformed_json_is_reported_with_its_cause() {
+        let message = detail(Fields::decode("application/json", b"{\"username\": "));
+        assert!(message.starts_with("JSON parse error - "), "{message}");
+        assert!(message.contains("EOF"), "{message}");
+    }
+
+    #[test]
+    fn json_that_is_not_an_object_is_a_non_field_error() {
+        let result = Fields::decode("application/json", b"[1,2]");
+        let expected = FieldErrors::single(
+            "non_field_errors",
+            "Invalid data. Expected a dictionary, but got list.",
+        );
+        assert!(matches!(result, Err(ApiError::Fields(errors)) if errors == expected));
+    }
+
+    #[test]
+    fn required_fields_must_be_present_non_empty_strings() {
+        let fields = Fields::decode("application/json", br#"{"a":"","b":5,"c":null,"d":"ok"}"#)
+            .unwrap_or_default();
+        let mut errors = FieldErrors::new();
+        assert_eq!(fields.required("a", &mut errors), None);
+        assert_eq!(fields.required("b", &mut errors), None);
+        assert_eq!(fields.required("c", &mut errors), None);
+        assert_eq!(fields.required("missing", &mut errors), None);
+        assert_eq!(fields.required("d", &mut errors), Some("ok".to_owned()));
+        let mut expected = FieldErrors::new();
+        for (field, message) in [
+            ("a", REQUIRED),
+            ("b", NOT_A_STRING),
+            ("c", REQUIRED),
+            ("missing", REQUIRED),
+        ] {
+            expected.add(field, message);
+        }
+        assert_eq!(errors, expected);
+    }
+}

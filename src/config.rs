@@ -1,0 +1,254 @@
+//! Every setting in one typed place: each is a command-line flag and an
+//! environment variable (the doc comment is its `--help` text), parsed and
+//! validated once at start, with messages that name the variable.
+
+use crate::db::Database;
+use crate::domain::{parse_duration, TokenPolicy};
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub const DEFAULT_DATABASE_URL: &str = "multitoken.db";
+pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
+pub const DEFAULT_TOKEN_TTL: &str = "14d";
+pub const DEFAULT_TOUCH_INTERVAL: &str = "60s";
+pub const DEFAULT_MAX_CLIENTS: u32 = 50;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "multitoken",
+    version,
+    about = "Per-client API tokens: one token per device, revocable one at a time."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    /// What to do; without one, serve.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// A SQLite path or sqlite://PATH (created if missing), or postgres://...
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true,
+          value_parser = |text: &str| Database::parse(text).map_err(|e| format!("DATABASE_URL: {e}")))]
+    pub database_url: Database,
+
+    /// Address to listen on.
+    #[arg(long = "bind", env = "MULTITOKEN_BIND", default_value = DEFAULT_BIND, global = true,
+          value_parser = |text: &str| text.parse::<SocketAddr>().map_err(|e| format!("MULTITOKEN_BIND: {e}: expected HOST:PORT such as 127.0.0.1:8000")))]
+    pub bind: SocketAddr,
+
+    /// Idle lifetime: a token unused this long expires (90s, 15m, 12h, 14d).
+    #[arg(long, env = "TOKEN_TTL", default_value = DEFAULT_TOKEN_TTL, global = true,
+          value_parser = |text: &str| parse_duration(text).map_err(|e| format!("TOKEN_TTL: {e}")))]
+    pub token_ttl: Duration,
+
+    /// Absolute lifetime from login; unset means none.
+    #[arg(long, env = "TOKEN_MAX_AGE", global = true,
+          value_parser = |text: &str| parse_duration(text).map_err(|e| format!("TOKEN_MAX_AGE: {e}")))]
+    pub token_max_age: Option<Duration>,
+
+    /// At most one last-used write per token per interval.
+    #[arg(long, env = "TOKEN_TOUCH_INTERVAL", default_value = DEFAULT_TOUCH_INTERVAL, global = true,
+          value_parser = |text: &str| parse_duration(text).map_err(|e| format!("TOKEN_TOUCH_INTERVAL: {e}")))]
+    pub token_touch_interval: Duration,
+
+    /// Clients (devices) one user may hold at once; re-login of a held client is always allowed.
+    #[arg(long, env = "MAX_CLIENTS_PER_USER", default_value_t = DEFAULT_MAX_CLIENTS, global = true,
+          value_parser = |text: &str| parse_positive(text).map_err(|e| format!("MAX_CLIENTS_PER_USER: {e}")))]
+    pub max_clients_per_user: u32,
+
+    /// Log filter, as env_logger reads it (error, warn, info, debug, trace, per module).
+    #[arg(long = "log", env = "RUST_LOG", default_value = "info", global = true)]
+    pub log_filter: String,
+}
+
+fn parse_positive(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        Ok(value) if value > 0 => Ok(value),
+        _ => Err(format!(
+            "invalid value {text:?}: expected a whole number of at least 1"
+        )),
+    }
+}
+
+impl Settings {
+    /// The defaults of every setting, on the given database: what tests and
+    /// embedders start from.
+    pub fn with_database(database: Database) -> Self {
+        Settings {
+            database_url: database,
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            token_ttl: Duration::from_secs(14 * 86_400),
+            token_max_age: None,
+            token_touch_interval: Duration::from_secs(60),
+            max_clients_per_user: DEFAULT_MAX_CLIENTS,
+            log_filter: "info".into(),
+        }
+    }
+
+    /// Rules that involve more than one setting.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.token_ttl.is_zero() {
+            return Err("TOKEN_TTL must be longer than 0s".into());
+        }
+        if self.token_max_age.is_some_and(|max_age| max_age.is_zero()) {
+            return Err(
+                "TOKEN_MAX_AGE must be longer than 0s (leave it unset for no absolute lifetime)"
+                    .into(),
+            );
+        }
+        if self.token_touch_interval >= self.token_ttl {
+            return Err(format!(
+                "TOKEN_TOUCH_INTERVAL ({:?}) must be shorter than TOKEN_TTL ({:?}), or busy tokens would expire while in use",
+                self.token_touch_interval, self.token_ttl
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn token_policy(&self) -> TokenPolicy {
+        TokenPolicy {
+            ttl: self.token_ttl,
+            max_age: self.token_max_age,
+            touch_interval: self.token_touch_interval,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Migrate the database if needed, then serve HTTP (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Inspect and revoke tokens.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is the first line of standard input.
+    Create {
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from the first line of standard input (required).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// One line per user.
+    List,
+    /// Set a new password (first line of standard input); revokes all of the user's tokens.
+    SetPassword {
+        name: String,
+        /// Read the password from the first line of standard input (required).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Deactivate a user; revokes all of the user's tokens.
+    Deactivate { name: String },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum TokensCommand {
+    /// A user's devices: client, created, last used, expires.
+    List { name: String },
+    /// Revoke one device of a user.
+    Revoke { name: String, client: String },
+    /// Revoke every device of a user.
+    RevokeAll { name: String },
+    /// Delete every expired token now and print how many.
+    Prune,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("multitoken").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn durations_and_numbers_are_parsed_from_flags() {
+        let cli = parse(&[
+            "--token-ttl",
+            "2h",
+            "--token-max-age",
+            "30d",
+            "--max-clients-per-user",
+            "3",
+            "migrate",
+        ]);
+        let settings = cli.map(|cli| cli.settings);
+        assert!(matches!(
+            settings,
+            Ok(Settings {
+                max_clients_per_user: 3,
+                ..
+            })
+        ));
+        let settings = settings
+            .unwrap_or_else(|_| Settings::with_database(Database::Sqlite { path: "x".into() }));
+        assert_eq!(settings.token_ttl, Duration::from_secs(7200));
+        assert_eq!(
+            settings.token_max_age,
+            Some(Duration::from_secs(30 * 86_400))
+        );
+    }
+
+    #[test]
+    fn invalid_values_name_the_variable() {
+        for (args, variable) in [
+            (vec!["--token-ttl", "forever"], "TOKEN_TTL"),
+            (vec!["--token-touch-interval", "1x"], "TOKEN_TOUCH_INTERVAL"),
+            (vec!["--max-clients-per-user", "0"], "MAX_CLIENTS_PER_USER"),
+            (vec!["--bind", "nowhere"], "MULTITOKEN_BIND"),
+            (vec!["--database-url", "mysql://x"], "DATABASE_URL"),
+        ] {
+            let error = parse(&args).map(|_| ()).expect_err(variable).to_string();
+            assert!(error.contains(variable), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_touch_interval_as_long_as_the_ttl_is_refused() {
+        let mut settings = Settings::with_database(Database::Sqlite { path: "x".into() });
+        assert_eq!(settings.validate(), Ok(()));
+        settings.token_touch_interval = settings.token_ttl;
+        assert!(settings
+            .validate()
+            .is_err_and(|e| e.contains("TOKEN_TOUCH_INTERVAL")));
+        settings.token_touch_interval = Duration::ZERO;
+        settings.token_max_age = Some(Duration::ZERO);
+        assert!(settings
+            .validate()
+            .is_err_and(|e| e.contains("TOKEN_MAX_AGE")));
+    }
+
+    #[test]
+    fn subcommands_match_the_contract() {
+        assert!(matches!(parse(&[]).map(|c| c.command), Ok(None)));
+        assert!(matches!(
+            parse(&["tokens", "revoke", "alice", "ios"]).map(|c| c.command),
+            Ok(Some(Command::Tokens(TokensCommand::Revoke { .. })))
+        ));
+        assert!(matches!(
+            parse(&["user", "create", "bob", "--admin", "--password-stdin"]).map(|c| c.command),
+            Ok(Some(Command::User(UserCommand::Create { admin: true, .. })))
+        ));
+        assert!(
+            parse(&["user", "create", "bob"]).is_err(),
+            "--password-stdin is required"
+        );
+    }
+}

@@ -1,0 +1,197 @@
+//! Storage: one diesel codebase over SQLite and PostgreSQL.
+//!
+//! The backend is chosen at run time from `DATABASE_URL`; every query is
+//! written once against [`AnyConnection`] and lives in `users` or `tokens`
+//! as a plain `fn(&mut AnyConnection, ..) -> QueryResult<..>`.
+
+pub mod schema;
+pub mod tokens;
+pub mod users;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use std::time::Duration;
+
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Sqlite(SqliteConnection),
+    Postgresql(PgConnection),
+}
+
+pub type DbPool = Pool<ConnectionManager<AnyConnection>>;
+pub type PooledConn = PooledConnection<ConnectionManager<AnyConnection>>;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// How long a SQLite connection waits for another writer before giving up.
+pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a request waits for a pooled connection before it gets a 503.
+pub const POOL_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Where the data lives, parsed from `DATABASE_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    Sqlite { path: String },
+    Postgres { url: String },
+}
+
+impl Database {
+    pub fn parse(url: &str) -> Result<Self, String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Database::Postgres {
+                url: url.to_owned(),
+            });
+        }
+        if let Some((scheme, _)) = url.split_once("://") {
+            if scheme != "sqlite" {
+                return Err(format!(
+                    "unsupported database scheme {scheme:?}: use a SQLite path, sqlite://PATH or postgres://..."
+                ));
+            }
+        }
+        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        if path.is_empty() {
+            return Err("the SQLite path is empty".into());
+        }
+        Ok(Database::Sqlite {
+            path: path.to_owned(),
+        })
+    }
+
+    fn connection_url(&self) -> &str {
+        match self {
+            Database::Sqlite { path } => path,
+            Database::Postgres { url } => url,
+        }
+    }
+
+    /// A description safe to log: no password.
+    pub fn describe(&self) -> String {
+        match self {
+            Database::Sqlite { path } => format!("SQLite at {path}"),
+            Database::Postgres { url } => {
+                let host = url
+                    .rsplit_once('@')
+                    .map(|(_, host)| host)
+                    .unwrap_or_else(|| {
+                        url.trim_start_matches("postgresql://")
+                            .trim_start_matches("postgres://")
+                    });
+                format!("PostgreSQL at {}", host.split('?').next().unwrap_or(host))
+            }
+        }
+    }
+
+    fn pool_size(&self) -> u32 {
+        match self {
+            // SQLite readers run in parallel under WAL; writers queue on the file lock.
+            Database::Sqlite { .. } => 8,
+            Database::Postgres { .. } => 10,
+        }
+    }
+}
+
+/// Settings every SQLite connection needs, applied as the pool opens it.
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
+        apply_pragmas(conn).map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+fn apply_pragmas(conn: &mut AnyConnection) -> diesel::QueryResult<()> {
+    if let AnyConnection::Sqlite(sqlite) = conn {
+        // WAL lets token checks read while a login writes; NORMAL sync is
+        // durable against a crash of the process (not of the machine's power).
+        sqlite.batch_execute(&format!(
+            "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            SQLITE_BUSY_TIMEOUT.as_millis()
+        ))?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbSetupError {
+    #[error("cannot open the database ({0}): {1}")]
+    Connect(String, String),
+    #[error("cannot apply migrations to the database ({0}): {1}")]
+    Migrate(String, String),
+}
+
+/// Opens one connection, with the same per-connection settings as the pool.
+pub fn connect_once(database: &Database) -> Result<AnyConnection, DbSetupError> {
+    let fail = |e: String| DbSetupError::Connect(database.describe(), e);
+    let mut conn =
+        AnyConnection::establish(database.connection_url()).map_err(|e| fail(e.to_string()))?;
+    apply_pragmas(&mut conn).map_err(|e| fail(e.to_string()))?;
+    Ok(conn)
+}
+
+/// Applies pending migrations; returns how many were applied.
+pub fn migrate(database: &Database) -> Result<usize, DbSetupError> {
+    let mut conn = connect_once(database)?;
+    let migrations = match database {
+        Database::Sqlite { .. } => SQLITE_MIGRATIONS,
+        Database::Postgres { .. } => POSTGRES_MIGRATIONS,
+    };
+    conn.run_pending_migrations(migrations)
+        .map(|applied| applied.len())
+        .map_err(|e| DbSetupError::Migrate(database.describe(), e.to_string()))
+}
+
+pub fn pool(database: &Database) -> Result<DbPool, DbSetupError> {
+    let manager = ConnectionManager::<AnyConnection>::new(database.connection_url());
+    Pool::builder()
+        .max_size(database.pool_size())
+        .min_idle(Some(1))
+        .connection_timeout(POOL_TIMEOUT)
+        .connection_customizer(Box::new(SqlitePragmas))
+        .build(manager)
+        .map_err(|e| DbSetupError::Connect(database.describe(), e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_choose_the_backend() {
+        assert_eq!(
+            Database::parse("multitoken.db"),
+            Ok(Database::Sqlite {
+                path: "multitoken.db".into()
+            })
+        );
+        assert_eq!(
+            Database::parse("sqlite:///var/lib/mt.db"),
+            Ok(Database::Sqlite {
+                path: "/var/lib/mt.db".into()
+            })
+        );
+        assert_eq!(
+            Database::parse("postgres://u:p@db/mt"),
+            Ok(Database::Postgres {
+                url: "postgres://u:p@db/mt".into()
+            })
+        );
+        assert!(matches!(
+            Database::parse("postgresql://db/mt"),
+            Ok(Database::Postgres { .. })
+        ));
+        assert!(Database::parse("mysql://db/mt").is_err());
+        assert!(Database::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn descriptions_never_show_the_password() {
+        let database = Database::parse("postgres://app:s3cret@db.internal:5432/mt?sslmode=require");
+        let described = database.map(|d| d.describe()).unwrap_or_default();
+        assert_eq!(described, "PostgreSQL at db.internal:5432/mt");
+    }
+}

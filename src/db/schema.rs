@@ -1,0 +1,31 @@
+// The tables as both migration folders create them.
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        username_key -> Text,
+        password_hash -> Text,
+        email -> Text,
+        is_active -> Bool,
+        is_admin -> Bool,
+        created_at -> BigInt,
+        last_login_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        client -> Text,
+        digest -> Binary,
+        created_at -> BigInt,
+        last_used_at -> BigInt,
+        expires_at -> BigInt,
+        user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(tokens -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(users, tokens);

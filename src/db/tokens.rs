@@ -1,0 +1,198 @@
+//! Queries on `tokens`. Lookups go by digest through a unique index, so a
+//! token check is one indexed read, and at most one conditional write per
+//! touch interval.
+
+use super::schema::{tokens, users};
+use super::AnyConnection;
+use diesel::prelude::*;
+
+/// One device's token, as listed (never with its digest).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = tokens)]
+pub struct Device {
+    pub id: i64,
+    pub client: String,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub expires_at: i64,
+    pub user_agent: Option<String>,
+}
+
+/// A token found by its digest, with what authentication needs of its user.
+#[derive(Debug, Clone, Queryable)]
+pub struct TokenOwner {
+    pub token_id: i64,
+    pub client: String,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub expires_at: i64,
+    pub user_id: i64,
+    pub username: String,
+    pub email: String,
+    pub is_active: bool,
+    pub is_admin: bool,
+}
+
+pub fn by_digest(conn: &mut AnyConnection, digest: &[u8]) -> QueryResult<Option<TokenOwner>> {
+    tokens::table
+        .inner_join(users::table)
+        .filter(tokens::digest.eq(digest))
+        .select((
+            tokens::id,
+            tokens::client,
+            tokens::created_at,
+            tokens::last_used_at,
+            tokens::expires_at,
+            users::id,
+            users::username,
+            users::email,
+            users::is_active,
+            users::is_admin,
+        ))
+        .first(conn)
+        .optional()
+}
+
+/// Records a use, unless another request already did within the interval
+/// (`touched_before`), which keeps concurrent requests and instances from
+/// writing the same token twice.
+pub fn touch(
+    conn: &mut AnyConnection,
+    token_id: i64,
+    now: i64,
+    new_expires_at: i64,
+    touched_before: i64,
+) -> QueryResult<usize> {
+    diesel::update(
+        tokens::table
+            .filter(tokens::id.eq(token_id))
+            .filter(tokens::last_used_at.le(touched_before))
+            .filter(tokens::expires_at.gt(now)),
+    )
+    .set((
+        tokens::last_used_at.eq(now),
+        tokens::expires_at.eq(new_expires_at),
+    ))
+    .execute(conn)
+}
+
+/// The user's live devices, most recently used first.
+pub fn live_for_user(conn: &mut AnyConnection, user_id: i64, now: i64) -> QueryResult<Vec<Device>> {
+    tokens::table
+        .filter(tokens::user_id.eq(user_id))
+        .filter(tokens::expires_at.gt(now))
+        .order((tokens::last_used_at.desc(), tokens::id.desc()))
+        .select(Device::as_select())
+        .load(conn)
+}
+
+pub fn id_for_client(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    client: &str,
+) -> QueryResult<Option<i64>> {
+    tokens::table
+        .filter(tokens::user_id.eq(user_id))
+        .filter(tokens::client.eq(client))
+        .select(tokens::id)
+        .first(conn)
+        .optional()
+}
+
+pub fn count_live(conn: &mut AnyConnection, user_id: i64, now: i64) -> QueryResult<i64> {
+    tokens::table
+        .filter(tokens::user_id.eq(user_id))
+        .filter(tokens::expires_at.gt(now))
+        .count()
+        .get_result(conn)
+}
+
+pub struct NewToken<'a> {
+    pub user_id: i64,
+    pub client: &'a str,
+    pub digest: &'a [u8],
+    pub now: i64,
+    pub expires_at: i64,
+    pub user_agent: Option<&'a str>,
+}
+
+pub fn insert(conn: &mut AnyConnection, new: &NewToken<'_>) -> QueryResult<usize> {
+    diesel::insert_into(tokens::table)
+        .values((
+            tokens::user_id.eq(new.user_id),
+            tokens::client.eq(new.client),
+            tokens::digest.eq(new.digest),
+            tokens::created_at.eq(new.now),
+            tokens::last_used_at.eq(new.now),
+            tokens::expires_at.eq(new.expires_at),
+            tokens::user_agent.eq(new.user_agent),
+        ))
+        .execute(conn)
+}
+
+/// Gives an existing row a new key and a fresh life: the old key stops working.
+pub fn replace(conn: &mut AnyConnection, token_id: i64, new: &NewToken<'_>) -> QueryResult<usize> {
+    diesel::update(tokens::table.find(token_id))
+        .set((
+            tokens::digest.eq(new.digest),
+            tokens::created_at.eq(new.now),
+            tokens::last_used_at.eq(new.now),
+            tokens::expires_at.eq(new.expires_at),
+            tokens::user_agent.eq(new.user_agent),
+        ))
+        .execute(conn)
+}
+
+pub fn delete_by_id(conn: &mut AnyConnection, token_id: i64) -> QueryResult<usize> {
+    diesel::delete(tokens::table.find(token_id)).execute(conn)
+}
+
+pub fn delete_client(conn: &mut AnyConnection, user_id: i64, client: &str) -> QueryResult<usize> {
+    diesel::delete(
+        tokens::table
+            .filter(tokens::user_id.eq(user_id))
+            .filter(tokens::client.eq(client)),
+    )
+    .execute(conn)
+}
+
+pub fn delete_all_for_user(conn: &mut AnyConnection, user_id: i64) -> QueryResult<usize> {
+    diesel::delete(tokens::table.filter(tokens::user_id.eq(user_id))).execute(conn)
+}
+
+pub fn delete_others(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    keep_token_id: i64,
+) -> QueryResult<usize> {
+    diesel::delete(
+        tokens::table
+            .filter(tokens::user_id.eq(user_id))
+            .filter(tokens::id.ne(keep_token_id)),
+    )
+    .execute(conn)
+}
+
+/// Deletes up to `limit` tokens that expired at or before `cutoff`; small
+/// batches keep each write lock short.
+pub fn delete_expired_batch(
+    conn: &mut AnyConnection,
+    cutoff: i64,
+    limit: i64,
+) -> QueryResult<usize> {
+    let batch: Vec<i64> = tokens::table
+        .filter(tokens::expires_at.le(cutoff))
+        .select(tokens::id)
+        .limit(limit)
+        .load(conn)?;
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    // The expiry is checked again: a token re-issued since the select keeps its row.
+    diesel::delete(
+        tokens::table
+            .filter(tokens::id.eq_any(batch))
+            .filter(tokens::expires_at.le(cutoff)),
+    )
+    .execute(conn)
+}

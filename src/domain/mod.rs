@@ -1,0 +1,20 @@
+//! Pure rules of the service: values that are valid once constructed, and the
+//! arithmetic of token lifetimes. Nothing in here touches the network, the
+//! database or the clock, so every rule is unit-tested beside its type.
+
+pub mod client_name;
+pub mod duration;
+pub mod email;
+pub mod expiry;
+pub mod password;
+pub mod time;
+pub mod token;
+pub mod username;
+
+pub use client_name::ClientName;
+pub use duration::parse_duration;
+pub use expiry::TokenPolicy;
+pub use password::Password;
+pub use time::Timestamp;
+pub use token::{PlainToken, TokenDigest};
+pub use username::Username;

@@ -1,0 +1,111 @@
+//! Logging in and out.
+
+use crate::auth::{basic_credentials, Authenticated};
+use crate::body::Fields;
+use crate::domain::{ClientName, Password};
+use crate::error::{ApiError, FieldErrors};
+use crate::service::devices;
+use crate::service::login::{login as log_in, LoginError, LoginRequest};
+use crate::state::AppState;
+use actix_web::http::header::{CacheControl, CacheDirective, USER_AGENT};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::json;
+
+pub const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
+const USER_AGENT_MAX_CHARS: usize = 256;
+
+pub async fn login(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    fields: Fields,
+) -> Result<HttpResponse, ApiError> {
+    let basic = basic_credentials(request.headers()).transpose()?;
+    let mut errors = FieldErrors::new();
+    let (username, password) = match basic {
+        Some((username, password)) => (Some(username), Some(password)),
+        None => {
+            let username = fields.required("username", &mut errors);
+            let password = fields.required("password", &mut errors).map(Password::new);
+            (username, password)
+        }
+    };
+    let client = fields
+        .required("client", &mut errors)
+        .and_then(|client| match ClientName::parse(&client) {
+            Ok(client) => Some(client),
+            Err(message) => {
+                errors.add("client", message);
+                None
+            }
+        });
+    errors.into_result()?;
+    let (Some(username), Some(password), Some(client)) = (username, password, client) else {
+        return Err(ApiError::internal("validated login fields missing"));
+    };
+    let user_agent = request.headers().get(USER_AGENT).map(|value| {
+        String::from_utf8_lossy(value.as_bytes())
+            .chars()
+            .take(USER_AGENT_MAX_CHARS)
+            .collect()
+    });
+    let issued = log_in(
+        &state,
+        LoginRequest {
+            username,
+            password,
+            client,
+            user_agent,
+        },
+    )
+    .await;
+    match issued {
+        Ok(token) => Ok(HttpResponse::Ok()
+            .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+            .json(json!({
+                "auth_token": token.key.expose(),
+                "client": token.client.as_str(),
+                "expires_at": token.expires_at,
+            }))),
+        Err(LoginError::BadCredentials) if basic_was_used(&request) => {
+            Err(ApiError::BadBasicCredentials)
+        }
+        Err(LoginError::BadCredentials) => {
+            Err(ApiError::field("non_field_errors", BAD_CREDENTIALS))
+        }
+        Err(LoginError::Other(error)) => Err(error),
+    }
+}
+
+fn basic_was_used(request: &HttpRequest) -> bool {
+    basic_credentials(request.headers()).is_some()
+}
+
+pub async fn logout(
+    state: web::Data<AppState>,
+    Authenticated(session): Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .db(move |conn| devices::revoke_token(conn, session.token_id))
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"detail": "Successfully logged out."})))
+}
+
+pub async fn logout_all(
+    state: web::Data<AppState>,
+    Authenticated(session): Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let revoked = state
+        .db(move |conn| devices::revoke_all(conn, session.user_id))
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"detail": "Successfully logged out.", "revoked": revoked})))
+}
+
+pub async fn logout_others(
+    state: web::Data<AppState>,
+    Authenticated(session): Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let revoked = state
+        .db(move |conn| devices::revoke_others(conn, session.user_id, session.token_id))
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"detail": "Other devices logged out.", "revoked": revoked})))
+}

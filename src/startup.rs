@@ -1,0 +1,169 @@
+//! Building the application: database, state, routes and middleware, bound
+//! to a listener. `Application::build` returns before serving, with the
+//! bound port known, so tests can run the real server on port 0.
+
+use crate::config::Settings;
+use crate::db::{self, DbSetupError};
+use crate::domain::Timestamp;
+use crate::error::ApiError;
+use crate::routes;
+use crate::service::passwords::PasswordHasher;
+use crate::state::AppState;
+use actix_web::dev::{Server, ServiceResponse};
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::http::StatusCode;
+use actix_web::middleware::{
+    ErrorHandlerResponse, ErrorHandlers, Logger, NormalizePath, TrailingSlash,
+};
+use actix_web::{web, App, HttpResponse, HttpServer};
+use serde_json::json;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Expired tokens are kept this long, then deleted by the background sweep.
+pub const EXPIRED_TOKEN_GRACE: Duration = Duration::from_secs(86_400);
+const SWEEP_EVERY: Duration = Duration::from_secs(600);
+const SWEEP_BATCH: i64 = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{0}")]
+    Settings(String),
+    #[error(transparent)]
+    Database(#[from] DbSetupError),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(std::net::SocketAddr, std::io::Error),
+    #[error("cannot prepare password hashing: {0}")]
+    Hasher(ApiError),
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    pub fn build(settings: Settings) -> Result<Self, StartupError> {
+        settings.validate().map_err(StartupError::Settings)?;
+        let applied = db::migrate(&settings.database_url)?;
+        if applied > 0 {
+            log::info!(
+                "applied {applied} migration(s) to {}",
+                settings.database_url.describe()
+            );
+        }
+        let pool = db::pool(&settings.database_url)?;
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        let hasher = PasswordHasher::new(cores, 64 * cores).map_err(StartupError::Hasher)?;
+        let state = web::Data::new(AppState {
+            pool,
+            policy: settings.token_policy(),
+            settings: Arc::new(settings.clone()),
+            hasher,
+        });
+        let listener =
+            TcpListener::bind(settings.bind).map_err(|e| StartupError::Bind(settings.bind, e))?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| StartupError::Bind(settings.bind, e))?;
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .wrap(ErrorHandlers::new().default_handler(json_error_body))
+                .wrap(NormalizePath::new(TrailingSlash::Trim))
+                // The request line and status only: never headers, so never a token.
+                .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+                .configure(routes::configure)
+                .default_service(web::to(routes::not_found))
+        })
+        .listen(listener)
+        .map_err(|e| StartupError::Bind(settings.bind, e))?
+        .run();
+        log::info!(
+            "serving on http://{address} with {}",
+            settings.database_url.describe()
+        );
+        Ok(Application {
+            port: address.port(),
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        actix_web::rt::spawn(sweep_expired_tokens(self.state.clone()));
+        self.server.await
+    }
+}
+
+/// Deletes tokens a day after they expired, in small batches with pauses so
+/// that no sweep holds the write lock for long.
+async fn sweep_expired_tokens(state: web::Data<AppState>) {
+    let mut every = actix_web::rt::time::interval(SWEEP_EVERY);
+    loop {
+        every.tick().await;
+        let cutoff = Timestamp::now().minus(EXPIRED_TOKEN_GRACE);
+        let mut swept = 0;
+        loop {
+            let batch = state
+                .db(move |conn| {
+                    Ok(db::tokens::delete_expired_batch(
+                        conn,
+                        cutoff.millis(),
+                        SWEEP_BATCH,
+                    )?)
+                })
+                .await;
+            match batch {
+                Ok(0) => break,
+                Ok(deleted) => swept += deleted,
+                Err(error) => {
+                    log::warn!("expired-token sweep stopped: {error}");
+                    break;
+                }
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+        if swept > 0 {
+            log::info!("swept {swept} expired token(s)");
+        }
+    }
+}
+
+/// Keeps every error response JSON, including the ones actix-web produces by
+/// itself (malformed paths, and anything not routed through `ApiError`).
+fn json_error_body<B>(response: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(
+            response.map_into_left_body(),
+        ));
+    }
+    let status = response.status();
+    let detail = match status {
+        StatusCode::NOT_FOUND => "Not found.".to_owned(),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            format!("Method \"{}\" not allowed.", response.request().method())
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => "Request body too large.".to_owned(),
+        StatusCode::INTERNAL_SERVER_ERROR => "A server error occurred.".to_owned(),
+        other => format!("{}.", other.canonical_reason().unwrap_or("Error")),
+    };
+    let (request, _) = response.into_parts();
+    let replacement = HttpResponse::build(status).json(json!({ "detail": detail }));
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(request, replacement).map_into_right_body(),
+    ))
+}
