@@ -10,7 +10,19 @@ use multitoken::startup::Application;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let Cli { settings, command } = Cli::parse();
+    let Cli { settings, command } = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // Help and version go to stdout with status 0; a bad setting or
+            // usage is an error like any other: stderr and status 1.
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     env_logger::Builder::new()
         .parse_filters(&settings.log_filter)
         .format_timestamp_millis()

@@ -1,0 +1,235 @@
+//! The operations commands, run as the real binary against the same
+//! database as a running server.
+
+use crate::helpers::{assert_unauthorized, run_cli, Backend, TestApp, PASSWORD};
+use crate::on_both_backends;
+use reqwest::StatusCode;
+use std::process::Output;
+
+on_both_backends!(
+    users_are_created_and_listed,
+    bad_users_and_passwords_are_refused_with_exit_1,
+    a_revoke_from_the_cli_is_seen_by_the_running_server,
+    revoking_an_unknown_client_or_user_fails_cleanly,
+    revoke_all_set_password_and_deactivate_revoke_every_token,
+    tokens_are_listed_one_line_per_device,
+);
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn assert_failed_with(output: &Output, message: &str) {
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(
+        stderr(output).contains(message),
+        "stderr {:?} lacks {message:?}",
+        stderr(output)
+    );
+    assert!(!stderr(output).contains("panicked"), "{output:?}");
+}
+
+async fn users_are_created_and_listed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let created = app.cli(
+        &[
+            "user",
+            "create",
+            "Alice",
+            "--email",
+            "alice@example.com",
+            "--admin",
+            "--password-stdin",
+        ],
+        "long-enough-pw\n",
+    );
+    assert!(created.status.success(), "{created:?}");
+    assert!(
+        stdout(&created).starts_with("created user Alice (id "),
+        "{}",
+        stdout(&created)
+    );
+    let plain = app.cli(
+        &["user", "create", "bob", "--password-stdin"],
+        "another-password\r\n",
+    );
+    assert!(plain.status.success(), "{plain:?}");
+    let list = stdout(&app.cli(&["user", "list"], ""));
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 2, "{list}");
+    assert!(
+        lines[0].contains("Alice\talice@example.com\tactive\tadmin\tlast login never"),
+        "{list}"
+    );
+    assert!(lines[1].contains("bob\t-\tactive\tuser"), "{list}");
+    // The password is the first line only, without its line ending.
+    assert_eq!(
+        app.post_login("bob", "another-password", "web")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.post_login("alice", "long-enough-pw", "web")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+async fn bad_users_and_passwords_are_refused_with_exit_1(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("alice", "", false);
+    let taken = app.cli(
+        &["user", "create", "ALICE", "--password-stdin"],
+        "long-enough-pw\n",
+    );
+    assert_failed_with(&taken, "A user with that username already exists.");
+    let weak = app.cli(&["user", "create", "carol", "--password-stdin"], "1234\n");
+    assert_failed_with(
+        &weak,
+        "This password is too short. It must contain at least 8 characters.",
+    );
+    assert_failed_with(&weak, "This password is entirely numeric.");
+    let bad_name = app.cli(
+        &["user", "create", "a b", "--password-stdin"],
+        "long-enough-pw\n",
+    );
+    assert_failed_with(&bad_name, "username refused");
+    let bad_email = app.cli(
+        &[
+            "user",
+            "create",
+            "dave",
+            "--email",
+            "nope",
+            "--password-stdin",
+        ],
+        "long-enough-pw\n",
+    );
+    assert_failed_with(&bad_email, "Enter a valid email address.");
+    let list = stdout(&app.cli(&["user", "list"], ""));
+    assert_eq!(list.lines().count(), 1, "nothing was created: {list}");
+}
+
+async fn a_revoke_from_the_cli_is_seen_by_the_running_server(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("alice", "", false);
+    let web = app.login("alice", "web").await;
+    let ios = app.login("alice", "ios").await;
+    let output = app.cli(&["tokens", "revoke", "alice", "ios"], "");
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(stdout(&output).trim(), "revoked ios of alice");
+    assert_unauthorized(app.whoami(&ios).await, "Invalid token.").await;
+    assert_eq!(app.whoami_status(&web).await, StatusCode::OK);
+}
+
+async fn revoking_an_unknown_client_or_user_fails_cleanly(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("alice", "", false);
+    assert_failed_with(
+        &app.cli(&["tokens", "revoke", "alice", "tv"], ""),
+        "alice has no client \"tv\"",
+    );
+    assert_failed_with(
+        &app.cli(&["tokens", "revoke-all", "nobody"], ""),
+        "no user named \"nobody\"",
+    );
+    assert_failed_with(
+        &app.cli(&["user", "deactivate", "nobody"], ""),
+        "no user named \"nobody\"",
+    );
+}
+
+async fn revoke_all_set_password_and_deactivate_revoke_every_token(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("alice", "", false);
+    for (command, stdin) in [
+        (vec!["tokens", "revoke-all", "alice"], ""),
+        (
+            vec!["user", "set-password", "alice", "--password-stdin"],
+            "brand-new-password\n",
+        ),
+    ] {
+        let keys = [
+            app.login("alice", "web").await,
+            app.login("alice", "ios").await,
+        ];
+        let output = app.cli(&command, stdin);
+        assert!(output.status.success(), "{output:?}");
+        assert!(
+            stdout(&output).contains("2 token(s)"),
+            "{}",
+            stdout(&output)
+        );
+        for key in &keys {
+            assert_unauthorized(app.whoami(key).await, "Invalid token.").await;
+        }
+    }
+    assert_eq!(
+        app.post_login("alice", PASSWORD, "web").await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    let web = app.login_as("alice", "brand-new-password", "web").await;
+    let output = app.cli(&["user", "deactivate", "alice"], "");
+    assert!(output.status.success(), "{output:?}");
+    assert_unauthorized(app.whoami(&web).await, "Invalid token.").await;
+    assert_eq!(
+        app.post_login("alice", "brand-new-password", "web")
+            .await
+            .status(),
+        StatusCode::BAD_REQUEST
+    );
+}
+
+async fn tokens_are_listed_one_line_per_device(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("alice", "", false);
+    app.login("alice", "web").await;
+    app.login("alice", "ios").await;
+    let output = app.cli(&["tokens", "list", "alice"], "");
+    assert!(output.status.success(), "{output:?}");
+    let listing = stdout(&output);
+    let clients: Vec<&str> = listing
+        .lines()
+        .map(|line| line.split('\t').next().unwrap_or(""))
+        .collect();
+    assert_eq!(clients, ["ios", "web"]);
+    assert!(listing.lines().all(|line| line.contains("\tcreated 20")
+        && line.contains("\tlast used 20")
+        && line.contains("\texpires 20")));
+}
+
+#[test]
+fn bad_settings_and_unopenable_databases_exit_1_with_a_message() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = dir.path().join("x.db").to_string_lossy().into_owned();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_multitoken"));
+    let output = command
+        .args(["migrate"])
+        .env_clear()
+        .env("DATABASE_URL", &url)
+        .env("TOKEN_TTL", "forever")
+        .output()
+        .expect("run");
+    assert_failed_with(&output, "TOKEN_TTL");
+    let output = run_cli("/nonexistent-dir/sub/x.db", &["migrate"], "");
+    assert_failed_with(&output, "cannot open the database");
+    let output = run_cli(&url, &["migrate"], "");
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        stdout(&output).contains("applied 1 migration(s)"),
+        "{}",
+        stdout(&output)
+    );
+    let again = run_cli(&url, &["migrate"], "");
+    assert!(
+        stdout(&again).contains("applied 0 migration(s)"),
+        "{}",
+        stdout(&again)
+    );
+}

@@ -1,0 +1,205 @@
+//! The contract's conventions: paths, bodies, error shapes, health.
+
+use crate::helpers::{assert_json, Backend, TestApp};
+use crate::on_both_backends;
+use reqwest::StatusCode;
+use serde_json::json;
+
+on_both_backends!(
+    paths_work_with_and_without_a_trailing_slash,
+    unknown_paths_and_wrong_methods_get_json_errors,
+    unsupported_media_types_are_refused_by_name,
+    oversized_bodies_are_refused,
+    malformed_json_is_a_400_with_the_cause,
+    an_empty_body_is_fine_where_no_field_is_required,
+    health_and_readiness_answer,
+);
+
+async fn paths_work_with_and_without_a_trailing_slash(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("alice", "", false);
+    let key = app.login("alice", "web").await;
+    for path in ["/whoami", "/whoami/", "/tokens", "/tokens/"] {
+        assert_eq!(
+            app.get_with_token(path, &key).await.status(),
+            StatusCode::OK,
+            "{path}"
+        );
+    }
+    let login = app
+        .post_json(
+            "/login/",
+            json!({"username": "alice", "password": crate::helpers::PASSWORD, "client": "ios"}),
+        )
+        .await;
+    assert_eq!(login.status(), StatusCode::OK);
+    assert_eq!(
+        app.delete_with_token("/tokens/ios/", &key).await.status(),
+        StatusCode::NO_CONTENT
+    );
+}
+
+async fn unknown_paths_and_wrong_methods_get_json_errors(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let missing = app
+        .http
+        .get(app.url("/no/such/thing"))
+        .send()
+        .await
+        .expect("request");
+    assert_json(
+        missing,
+        StatusCode::NOT_FOUND,
+        json!({"detail": "Not found."}),
+    )
+    .await;
+    let wrong = app
+        .http
+        .get(app.url("/login"))
+        .send()
+        .await
+        .expect("request");
+    assert_json(
+        wrong,
+        StatusCode::METHOD_NOT_ALLOWED,
+        json!({"detail": "Method \"GET\" not allowed."}),
+    )
+    .await;
+    let wrong = app
+        .http
+        .put(app.url("/tokens/web"))
+        .send()
+        .await
+        .expect("request");
+    assert_json(
+        wrong,
+        StatusCode::METHOD_NOT_ALLOWED,
+        json!({"detail": "Method \"PUT\" not allowed."}),
+    )
+    .await;
+    let bad_escape = app
+        .http
+        .get(app.url("/tokens/%ZZ"))
+        .send()
+        .await
+        .expect("request");
+    assert!(bad_escape.status().is_client_error());
+    assert_eq!(
+        bad_escape
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
+}
+
+async fn unsupported_media_types_are_refused_by_name(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let response = app
+        .http
+        .post(app.url("/login"))
+        .header("Content-Type", "text/plain")
+        .body("username=alice")
+        .send()
+        .await
+        .expect("request");
+    assert_json(
+        response,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        json!({"detail": "Unsupported media type \"text/plain\" in request."}),
+    )
+    .await;
+}
+
+async fn oversized_bodies_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let padding = "x".repeat(65 * 1024);
+    let declared = app.post_json("/login", json!({"username": padding})).await;
+    assert_json(
+        declared,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        json!({"detail": "Request body too large."}),
+    )
+    .await;
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..80).map(|_| Ok(vec![b' '; 1024])).collect();
+    let streamed = app
+        .http
+        .post(app.url("/login"))
+        .header("Content-Type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .expect("request");
+    assert_json(
+        streamed,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        json!({"detail": "Request body too large."}),
+    )
+    .await;
+}
+
+async fn malformed_json_is_a_400_with_the_cause(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let response = app
+        .http
+        .post(app.url("/login"))
+        .header("Content-Type", "application/json")
+        .body("{\"username\": ")
+        .send()
+        .await
+        .expect("request");
+    assert_json(
+        response,
+        StatusCode::BAD_REQUEST,
+        json!({"detail": "JSON parse error - EOF while parsing a value at line 1 column 13"}),
+    )
+    .await;
+    let list = app.post_json("/login", json!(["username"])).await;
+    assert_json(
+        list,
+        StatusCode::BAD_REQUEST,
+        json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]}),
+    )
+    .await;
+}
+
+async fn an_empty_body_is_fine_where_no_field_is_required(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("alice", "", false);
+    let key = app.login("alice", "web").await;
+    let response = app
+        .http
+        .post(app.url("/logout"))
+        .header("Authorization", format!("Token {key}"))
+        .header("Content-Type", "application/json")
+        .send()
+        .await
+        .expect("request");
+    assert_json(
+        response,
+        StatusCode::OK,
+        json!({"detail": "Successfully logged out."}),
+    )
+    .await;
+}
+
+async fn health_and_readiness_answer(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let health = app
+        .http
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("request");
+    assert_json(health, StatusCode::OK, json!({"status": "ok"})).await;
+    let ready = app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("request");
+    assert_json(ready, StatusCode::OK, json!({"status": "ready"})).await;
+}

@@ -1,0 +1,162 @@
+//! Listing and revoking devices, and the three kinds of logout.
+
+use crate::helpers::{assert_json, assert_unauthorized, Backend, TestApp, PASSWORD};
+use crate::on_both_backends;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+on_both_backends!(
+    devices_are_listed_most_recent_first_without_secrets,
+    revoking_one_device_leaves_the_others_working,
+    revoking_an_unknown_client_is_not_found,
+    users_cannot_revoke_each_others_devices,
+    logout_revokes_only_the_presented_token,
+    logout_all_revokes_every_token_of_the_user,
+    logout_others_keeps_only_the_presented_token,
+);
+
+async fn devices_are_listed_most_recent_first_without_secrets(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("alice", "", false);
+    let web = app.login("alice", "web").await;
+    let response = app
+        .http
+        .post(app.url("/login"))
+        .header("User-Agent", format!("ios-app/1.0 {}", "x".repeat(300)))
+        .json(&json!({"username": "alice", "password": PASSWORD, "client": "ios"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let devices = app.devices(&web).await;
+    let clients: Vec<&str> = devices
+        .iter()
+        .map(|d| d["client"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(clients, ["ios", "web"], "most recently used first");
+    for device in &devices {
+        let mut fields: Vec<&str> = device
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        fields.sort_unstable();
+        assert_eq!(
+            fields,
+            [
+                "client",
+                "created_at",
+                "current",
+                "expires_at",
+                "last_used_at",
+                "user_agent"
+            ]
+        );
+    }
+    assert_eq!(devices[0]["current"], false);
+    assert_eq!(devices[1]["current"], true);
+    let agent = devices[0]["user_agent"].as_str().expect("user agent");
+    assert_eq!(agent.chars().count(), 256, "cut to 256 characters");
+    assert!(agent.starts_with("ios-app/1.0 xxx"));
+    assert_eq!(
+        devices[1]["user_agent"],
+        Value::Null,
+        "no User-Agent was sent at login"
+    );
+}
+
+async fn revoking_one_device_leaves_the_others_working(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("alice", "", false);
+    let web = app.login("alice", "web").await;
+    let ios = app.login("alice", "ios").await;
+    let response = app.delete_with_token("/tokens/ios", &web).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_unauthorized(app.whoami(&ios).await, "Invalid token.").await;
+    assert_eq!(app.whoami_status(&web).await, StatusCode::OK);
+    let clients: Vec<Value> = app
+        .devices(&web)
+        .await
+        .iter()
+        .map(|d| d["client"].clone())
+        .collect();
+    assert_eq!(clients, [json!("web")]);
+}
+
+async fn revoking_an_unknown_client_is_not_found(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("alice", "", false);
+    let web = app.login("alice", "web").await;
+    assert_json(
+        app.delete_with_token("/tokens/tv", &web).await,
+        StatusCode::NOT_FOUND,
+        json!({"detail": "Not found."}),
+    )
+    .await;
+}
+
+async fn users_cannot_revoke_each_others_devices(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("alice", "", false);
+    app.create_user("bob", "", false);
+    let alice = app.login("alice", "web").await;
+    let bob = app.login("bob", "ios").await;
+    assert_eq!(
+        app.delete_with_token("/tokens/ios", &alice).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(app.whoami_status(&bob).await, StatusCode::OK);
+}
+
+async fn logout_revokes_only_the_presented_token(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("alice", "", false);
+    let web = app.login("alice", "web").await;
+    let ios = app.login("alice", "ios").await;
+    assert_json(
+        app.post_with_token("/logout", &web).await,
+        StatusCode::OK,
+        json!({"detail": "Successfully logged out."}),
+    )
+    .await;
+    assert_unauthorized(app.whoami(&web).await, "Invalid token.").await;
+    assert_eq!(app.whoami_status(&ios).await, StatusCode::OK);
+}
+
+async fn logout_all_revokes_every_token_of_the_user(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("alice", "", false);
+    app.create_user("bob", "", false);
+    let web = app.login("alice", "web").await;
+    let ios = app.login("alice", "ios").await;
+    let bob = app.login("bob", "web").await;
+    assert_json(
+        app.post_with_token("/logout/all", &web).await,
+        StatusCode::OK,
+        json!({"detail": "Successfully logged out.", "revoked": 2}),
+    )
+    .await;
+    for key in [&web, &ios] {
+        assert_unauthorized(app.whoami(key).await, "Invalid token.").await;
+    }
+    assert_eq!(app.whoami_status(&bob).await, StatusCode::OK);
+}
+
+async fn logout_others_keeps_only_the_presented_token(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("alice", "", false);
+    let web = app.login("alice", "web").await;
+    let ios = app.login("alice", "ios").await;
+    let cli = app.login("alice", "cli").await;
+    assert_json(
+        app.post_with_token("/logout/others/", &web).await,
+        StatusCode::OK,
+        json!({"detail": "Other devices logged out.", "revoked": 2}),
+    )
+    .await;
+    assert_eq!(app.whoami_status(&web).await, StatusCode::OK);
+    for key in [&ios, &cli] {
+        assert_unauthorized(app.whoami(key).await, "Invalid token.").await;
+    }
+}
