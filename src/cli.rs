@@ -8,7 +8,9 @@ use crate::domain::{Password, Timestamp, Username};
 use crate::error::ApiError;
 use crate::service::passwords::hash_blocking;
 use crate::service::{devices, users};
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Write};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::time::Duration;
 
 /// A failed command: the message goes to standard error, the exit status is 1.
 #[derive(Debug, thiserror::Error)]
@@ -198,4 +200,47 @@ pub fn run_tokens(
         }
     }
     Ok(())
+}
+
+/// Asks the server listening on `bind` for `GET /healthz`; `Ok` on a 200.
+///
+/// A wildcard bind address is reached through loopback. Plain HTTP over a
+/// socket is all it takes, so the runtime image needs no curl.
+pub fn healthcheck(bind: SocketAddr) -> Result<(), CliError> {
+    let mut target = bind;
+    if target.ip().is_unspecified() {
+        target.set_ip(if bind.is_ipv4() {
+            Ipv4Addr::LOCALHOST.into()
+        } else {
+            Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    let fail = |e: std::io::Error| CliError(format!("health check of {target} failed: {e}"));
+    let timeout = Duration::from_secs(3);
+    let mut stream = TcpStream::connect_timeout(&target, timeout).map_err(fail)?;
+    stream.set_read_timeout(Some(timeout)).map_err(fail)?;
+    stream.set_write_timeout(Some(timeout)).map_err(fail)?;
+    stream
+        .write_all(
+            format!("GET /healthz HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .map_err(fail)?;
+    let mut response = Vec::new();
+    stream
+        .take(16 * 1024)
+        .read_to_end(&mut response)
+        .map_err(fail)?;
+    let status_line = String::from_utf8_lossy(&response)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    if status_line.starts_with("HTTP/1.1 200") {
+        Ok(())
+    } else {
+        Err(CliError(format!(
+            "health check of {target} failed: {status_line:?}"
+        )))
+    }
 }

@@ -130,6 +130,8 @@ pub enum Command {
     /// Inspect and revoke tokens.
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// Exit 0 when the server on MULTITOKEN_BIND answers GET /healthz (for container health checks).
+    Healthcheck,
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         Some(Command::Tokens(command)) => {
             cli::run_tokens(&settings, command, &mut std::io::stdout())
         }
+        Some(Command::Healthcheck) => cli::healthcheck(settings.bind),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -233,3 +233,27 @@ fn bad_settings_and_unopenable_databases_exit_1_with_a_message() {
         stdout(&again)
     );
 }
+
+#[actix_web::test]
+async fn healthcheck_exits_0_against_a_live_server_and_1_otherwise() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let bind = app.address.trim_start_matches("http://").to_owned();
+    let run = |bind: String| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_multitoken"))
+            .args(["healthcheck", "--bind", &bind])
+            .env_clear()
+            .output()
+            .expect("run healthcheck")
+    };
+    let live = actix_web::rt::task::spawn_blocking(move || run(bind))
+        .await
+        .expect("join");
+    assert!(live.status.success(), "{live:?}");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let unused = listener.local_addr().expect("addr").to_string();
+    drop(listener);
+    let dead = actix_web::rt::task::spawn_blocking(move || run(unused))
+        .await
+        .expect("join");
+    assert_failed_with(&dead, "health check of");
+}
