@@ -151,6 +151,9 @@ pub fn pool(database: &Database) -> Result<DbPool, DbSetupError> {
         .max_size(database.pool_size())
         .min_idle(Some(1))
         .connection_timeout(POOL_TIMEOUT)
+        // A PostgreSQL connection can die with the network and is probed
+        // before use; a SQLite file handle cannot, so it skips the probe.
+        .test_on_check_out(matches!(database, Database::Postgres { .. }))
         .connection_customizer(Box::new(SqlitePragmas))
         .build(manager)
         .map_err(|e| DbSetupError::Connect(database.describe(), e.to_string()))
