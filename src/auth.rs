@@ -2,7 +2,7 @@
 //! [`Authenticated`] extractor: a handler that takes it cannot run for a
 //! request without a valid, unexpired token of an active user.
 
-use crate::domain::{Password, Timestamp, TokenDigest};
+use crate::domain::{Password, TokenDigest};
 use crate::error::{ApiError, AuthFailure};
 use crate::service::authenticate::{authenticate, Session};
 use crate::state::AppState;
@@ -75,11 +75,7 @@ impl FromRequest for Authenticated {
             let digest = digest.map_err(ApiError::Unauthorized)?;
             let digest = digest.ok_or(ApiError::Unauthorized(AuthFailure::InvalidToken))?;
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
-            let policy = state.policy;
-            let session = state
-                .db(move |conn| authenticate(conn, &digest, Timestamp::now(), &policy))
-                .await?;
-            Ok(Authenticated(session))
+            Ok(Authenticated(authenticate(&state, digest).await?))
         })
     }
 }

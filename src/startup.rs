@@ -64,6 +64,7 @@ impl Application {
             policy: settings.token_policy(),
             settings: Arc::new(settings.clone()),
             hasher,
+            reads_inline: matches!(settings.database_url, db::Database::Sqlite { .. }),
         });
         let listener =
             TcpListener::bind(settings.bind).map_err(|e| StartupError::Bind(settings.bind, e))?;

@@ -13,6 +13,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub policy: TokenPolicy,
     pub hasher: PasswordHasher,
+    /// Whether short reads may run on the async workers (SQLite only).
+    pub reads_inline: bool,
 }
 
 impl AppState {
@@ -29,5 +31,15 @@ impl AppState {
             work(&mut conn)
         })
         .await?
+    }
+
+    /// Runs a short read right here when the backend allows it and a pooled
+    /// connection is idle; `None` means: use [`AppState::db`] instead.
+    pub fn try_read_now<T>(&self, read: impl FnOnce(&mut AnyConnection) -> T) -> Option<T> {
+        if !self.reads_inline {
+            return None;
+        }
+        let mut conn = self.pool.try_get()?;
+        Some(read(&mut conn))
     }
 }

@@ -127,23 +127,45 @@ pub enum DbSetupError {
 /// Opens one connection, with the same per-connection settings as the pool.
 pub fn connect_once(database: &Database) -> Result<AnyConnection, DbSetupError> {
     let fail = |e: String| DbSetupError::Connect(database.describe(), e);
-    let mut conn =
-        AnyConnection::establish(database.connection_url()).map_err(|e| fail(e.to_string()))?;
+    // Each backend's own connection type, so that its error says what went wrong.
+    let mut conn = match database {
+        Database::Sqlite { path } => SqliteConnection::establish(path).map(AnyConnection::Sqlite),
+        Database::Postgres { url } => PgConnection::establish(url).map(AnyConnection::Postgresql),
+    }
+    .map_err(|e| fail(e.to_string()))?;
     apply_pragmas(&mut conn).map_err(|e| fail(e.to_string()))?;
     Ok(conn)
 }
 
 /// Applies pending migrations; returns how many were applied.
+///
+/// On PostgreSQL an advisory lock makes instances that start together take
+/// turns, so only the first one migrates; SQLite's file lock does the same.
 pub fn migrate(database: &Database) -> Result<usize, DbSetupError> {
     let mut conn = connect_once(database)?;
+    let fail = |e: diesel::result::Error| DbSetupError::Migrate(database.describe(), e.to_string());
     let migrations = match database {
         Database::Sqlite { .. } => SQLITE_MIGRATIONS,
         Database::Postgres { .. } => POSTGRES_MIGRATIONS,
     };
-    conn.run_pending_migrations(migrations)
+    let lock = matches!(database, Database::Postgres { .. });
+    if lock {
+        conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+            .map_err(fail)?;
+    }
+    let applied = conn
+        .run_pending_migrations(migrations)
         .map(|applied| applied.len())
-        .map_err(|e| DbSetupError::Migrate(database.describe(), e.to_string()))
+        .map_err(|e| DbSetupError::Migrate(database.describe(), e.to_string()));
+    if lock {
+        conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+            .map_err(fail)?;
+    }
+    applied
 }
+
+/// An arbitrary constant that names multitoken's migration lock.
+const MIGRATION_LOCK: i64 = 0x6d74_6d69_6772_6174;
 
 pub fn pool(database: &Database) -> Result<DbPool, DbSetupError> {
     let manager = ConnectionManager::<AnyConnection>::new(database.connection_url());

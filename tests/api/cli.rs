@@ -218,7 +218,7 @@ fn bad_settings_and_unopenable_databases_exit_1_with_a_message() {
         .expect("run");
     assert_failed_with(&output, "TOKEN_TTL");
     let output = run_cli("/nonexistent-dir/sub/x.db", &["migrate"], "");
-    assert_failed_with(&output, "cannot open the database");
+    assert_failed_with(&output, "cannot open the database (SQLite at /nonexistent-dir/sub/x.db): Unable to open the database file");
     let output = run_cli(&url, &["migrate"], "");
     assert!(output.status.success(), "{output:?}");
     assert!(
@@ -256,4 +256,31 @@ async fn healthcheck_exits_0_against_a_live_server_and_1_otherwise() {
         .await
         .expect("join");
     assert_failed_with(&dead, "health check of");
+}
+
+#[actix_web::test]
+async fn instances_starting_together_migrate_once_without_failing() {
+    let Some(_) = crate::helpers::postgres_admin_url() else {
+        return eprintln!("TEST_DATABASE_URL is not set: PostgreSQL run skipped");
+    };
+    let db = crate::helpers::TestDatabase::create(Backend::Postgres);
+    let url = db.url();
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || run_cli(&url, &["migrate"], ""))
+        })
+        .collect();
+    let outputs: Vec<Output> = runs
+        .into_iter()
+        .map(|run| run.join().expect("join"))
+        .collect();
+    for output in &outputs {
+        assert!(output.status.success(), "{output:?}");
+    }
+    let migrated = outputs
+        .iter()
+        .filter(|output| !stdout(output).contains("applied 0 migration(s)"))
+        .count();
+    assert_eq!(migrated, 1, "exactly one instance applies the migrations");
 }
