@@ -2,8 +2,9 @@
 
 use crate::config::Settings;
 use crate::db::{AnyConnection, DbPool};
-use crate::domain::TokenPolicy;
+use crate::domain::{SecretKey, TokenPolicy};
 use crate::error::ApiError;
+use crate::service::password_reset::ResetMailQueue;
 use crate::service::passwords::PasswordHasher;
 use std::sync::Arc;
 
@@ -13,6 +14,9 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub policy: TokenPolicy,
     pub hasher: PasswordHasher,
+    /// The resolved `SECRET_KEY`: derive a key per purpose from it.
+    pub secret_key: SecretKey,
+    pub reset_mails: ResetMailQueue,
 }
 
 impl AppState {

@@ -164,7 +164,13 @@ mod tests {
 
     #[test]
     fn common_passwords_match_without_regard_to_case_or_surrounding_space() {
-        for common in ["password", "PASSWORD", "Password1", " letmein ", "qwerty123"] {
+        for common in [
+            "password",
+            "PASSWORD",
+            "Password1",
+            " letmein ",
+            "qwerty123",
+        ] {
             assert_eq!(
                 Password::new(common.into()).problems_as_new_password("zed", ""),
                 if common.chars().count() < 8 {
