@@ -121,6 +121,10 @@ impl Registration {
 
 fn parse_reset_url(text: &str) -> Result<String, String> {
     let text = text.trim();
+    // Kept short and on one line so that the mail can carry it unwrapped.
+    if text.len() > 512 || text.chars().any(char::is_control) {
+        return Err("must be one line of at most 512 characters".into());
+    }
     if !(text.starts_with("http://") || text.starts_with("https://")) {
         return Err(format!("{text:?} must start with http:// or https://"));
     }

@@ -158,6 +158,7 @@ fn reset_message(
         .from(state.settings.mail_from.clone())
         .to(to)
         .subject(RESET_SUBJECT)
+        .message_id(None)
         .header(ContentType::TEXT_PLAIN)
         .body(Body::dangerous_pre_encoded(text.into_bytes(), encoding))
         .map_err(|e| e.to_string())

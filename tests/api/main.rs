@@ -4,9 +4,15 @@
 
 mod helpers;
 
+mod accounts_support;
+
 mod authentication;
 mod cli;
 mod conventions;
 mod devices;
 mod expiry;
 mod login;
+mod mail;
+mod password_change;
+mod password_reset;
+mod registration;
