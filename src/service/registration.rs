@@ -8,6 +8,7 @@ use crate::error::{ApiError, FieldErrors};
 use crate::service::login::{issue_token, IssuedToken};
 use crate::service::users::{self, CreateUser, USERNAME_TAKEN};
 use crate::state::AppState;
+use diesel::Connection;
 
 pub const REGISTRATION_CLOSED: &str = "Registration is closed.";
 
@@ -71,31 +72,35 @@ pub async fn register(
     let policy = state.policy;
     let max_clients = state.settings.max_clients_per_user;
     let user_agent = request.user_agent;
+    // One transaction: a user whose token could not be issued is not left
+    // behind, so the client may simply try again.
     state
         .db(move |conn| {
-            let user = users::create(
-                conn,
-                CreateUser {
-                    username: &username,
-                    password_hash: &password_hash,
-                    email: &email,
-                    is_admin: false,
-                },
-            )?;
-            let token = client
-                .map(|client| {
-                    issue_token(
-                        conn,
-                        user.id,
-                        client,
-                        user_agent.as_deref(),
-                        Timestamp::now(),
-                        &policy,
-                        max_clients,
-                    )
-                })
-                .transpose()?;
-            Ok(Registered { user, token })
+            conn.transaction(|conn| {
+                let user = users::create(
+                    conn,
+                    CreateUser {
+                        username: &username,
+                        password_hash: &password_hash,
+                        email: &email,
+                        is_admin: false,
+                    },
+                )?;
+                let token = client
+                    .map(|client| {
+                        issue_token(
+                            conn,
+                            user.id,
+                            client,
+                            user_agent.as_deref(),
+                            Timestamp::now(),
+                            &policy,
+                            max_clients,
+                        )
+                    })
+                    .transpose()?;
+                Ok(Registered { user, token })
+            })
         })
         .await
 }
