@@ -244,6 +244,23 @@ fn serve_smtp(
     }
 }
 
+/// A loopback port where connections are accepted and then never answered,
+/// like a hung mail server; returns the port and how many connections came.
+pub fn silent_server() -> (u16, Arc<Mutex<usize>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let accepted = Arc::new(Mutex::new(0));
+    let counter = accepted.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            *counter.lock().expect("lock") += 1;
+            held.push(stream);
+        }
+    });
+    (port, accepted)
+}
+
 /// A loopback port with nothing listening on it.
 pub fn closed_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");

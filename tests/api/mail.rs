@@ -2,7 +2,9 @@
 //! SMTP against a real SMTP server started here, a failing SMTP server,
 //! and the console backend, read from the real binary's log.
 
-use crate::accounts_support::{closed_port, ResetLink, ServerProcess, SmtpServer, NEW_PASSWORD};
+use crate::accounts_support::{
+    closed_port, silent_server, ResetLink, ServerProcess, SmtpServer, NEW_PASSWORD,
+};
 use crate::helpers::{assert_json, Backend, TestApp, PASSWORD};
 use crate::on_both_backends;
 use multitoken::mail::MailSetting;
@@ -14,6 +16,7 @@ const SENT: &str = "Password reset e-mail has been sent.";
 on_both_backends!(
     a_reset_mail_goes_through_smtp_and_its_link_works,
     a_failing_smtp_server_is_logged_and_never_fails_the_request,
+    a_hung_smtp_server_does_not_hold_up_the_answer,
     the_console_backend_logs_the_mail,
 );
 
@@ -123,6 +126,38 @@ async fn a_failing_smtp_server_is_logged_and_never_fails_the_request(backend: Ba
         .expect("request");
     assert_eq!(health.status(), StatusCode::OK);
     assert!(!server.log().contains("token="), "no link in the log");
+}
+
+async fn a_hung_smtp_server_does_not_hold_up_the_answer(backend: Backend) {
+    let (port, accepted) = silent_server();
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.mail = MailSetting::Smtp {
+            host: "127.0.0.1".into(),
+            port,
+        };
+    })
+    .await;
+    app.create_user("alice", "alice@example.com", false);
+    // Well below the 10 s that the SMTP client waits for a server: were the
+    // mail sent on the request's path, the answer would come too late.
+    let response = app
+        .http
+        .post(app.url("/password/reset"))
+        .timeout(std::time::Duration::from_secs(5))
+        .json(&json!({"email": "alice@example.com"}))
+        .send()
+        .await
+        .expect("an answer while the mail server hangs");
+    assert_json(response, StatusCode::OK, json!({ "detail": SENT })).await;
+    for _ in 0..100 {
+        if *accepted.lock().expect("lock") > 0 {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(*accepted.lock().expect("lock"), 1, "the mail was attempted");
+    // Other requests are served meanwhile.
+    assert_eq!(app.whoami_status("mt_x").await, StatusCode::UNAUTHORIZED);
 }
 
 async fn the_console_backend_logs_the_mail(backend: Backend) {
