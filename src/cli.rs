@@ -47,14 +47,19 @@ fn find_user(conn: &mut AnyConnection, name: &str) -> Result<db::users::User, Cl
     })
 }
 
-/// The first line of standard input, checked against the password rules.
-fn read_new_password(stdin: &mut dyn BufRead) -> Result<Password, CliError> {
+/// The first line of standard input, checked against the password rules
+/// for the user `username` with `email`.
+fn read_new_password(
+    stdin: &mut dyn BufRead,
+    username: &str,
+    email: &str,
+) -> Result<Password, CliError> {
     let mut line = String::new();
     stdin
         .read_line(&mut line)
         .map_err(|e| CliError(format!("cannot read the password from standard input: {e}")))?;
     let password = Password::new(line.trim_end_matches(['\r', '\n']).to_owned());
-    let problems = password.problems_as_new_password();
+    let problems = password.problems_as_new_password(username, email);
     if problems.is_empty() {
         Ok(password)
     } else {
@@ -86,7 +91,7 @@ pub fn run_user(
             if !email.is_empty() && !is_valid_email(&email) {
                 return Err(CliError(format!("email refused: {INVALID_EMAIL}")));
             }
-            let password = read_new_password(stdin)?;
+            let password = read_new_password(stdin, username.as_str(), &email)?;
             let hash = hash_blocking(&password)?;
             let user = users::create(
                 &mut conn,
@@ -132,7 +137,7 @@ pub fn run_user(
             password_stdin: _,
         } => {
             let user = find_user(&mut conn, &name)?;
-            let password = read_new_password(stdin)?;
+            let password = read_new_password(stdin, &user.username, &user.email)?;
             let hash = hash_blocking(&password)?;
             let revoked = users::set_password(&mut conn, user.id, &hash)?;
             writeln!(

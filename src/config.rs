@@ -3,8 +3,11 @@
 //! validated once at start, with messages that name the variable.
 
 use crate::db::Database;
+use crate::domain::SecretKey;
 use crate::domain::{parse_duration, TokenPolicy};
+use crate::mail::MailSetting;
 use clap::{Args, Parser, Subcommand};
+use lettre::message::Mailbox;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -13,6 +16,9 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
 pub const DEFAULT_TOKEN_TTL: &str = "14d";
 pub const DEFAULT_TOUCH_INTERVAL: &str = "60s";
 pub const DEFAULT_MAX_CLIENTS: u32 = 50;
+pub const DEFAULT_MAIL_FROM: &str = "webmaster@localhost";
+pub const DEFAULT_PASSWORD_RESET_URL: &str = "http://localhost:8000/reset?uid={uid}&token={token}";
+pub const DEFAULT_PASSWORD_RESET_TIMEOUT: &str = "1h";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -63,6 +69,71 @@ pub struct Settings {
     /// Log filter, as env_logger reads it (error, warn, info, debug, trace, per module).
     #[arg(long = "log", env = "RUST_LOG", default_value = "info", global = true)]
     pub log_filter: String,
+
+    /// Whether anyone may sign up with POST /register: open or closed.
+    #[arg(long, env = "REGISTRATION", default_value = "open", global = true,
+          value_parser = |text: &str| Registration::parse(text).map_err(|e| format!("REGISTRATION: {e}")))]
+    pub registration: Registration,
+
+    /// Where mail goes: console (the log, for development), file:DIR (one RFC 5322 file per mail) or smtp://HOST:PORT.
+    #[arg(long, env = "MAIL", default_value = "console", global = true,
+          value_parser = |text: &str| MailSetting::parse(text).map_err(|e| format!("MAIL: {e}")))]
+    pub mail: MailSetting,
+
+    /// Sender of the mails the service sends, as in `Accounts <accounts@example.com>`.
+    #[arg(long, env = "MAIL_FROM", default_value = DEFAULT_MAIL_FROM, global = true,
+          value_parser = |text: &str| text.parse::<Mailbox>().map_err(|e| format!("MAIL_FROM: invalid address {text:?}: {e}")))]
+    pub mail_from: Mailbox,
+
+    /// Link put in the password-reset mail; {uid} and {token} are filled in.
+    #[arg(long, env = "PASSWORD_RESET_URL", default_value = DEFAULT_PASSWORD_RESET_URL, global = true,
+          value_parser = |text: &str| parse_reset_url(text).map_err(|e| format!("PASSWORD_RESET_URL: {e}")))]
+    pub password_reset_url: String,
+
+    /// How long a password-reset link works.
+    #[arg(long, env = "PASSWORD_RESET_TIMEOUT", default_value = DEFAULT_PASSWORD_RESET_TIMEOUT, global = true,
+          value_parser = |text: &str| parse_duration(text).map_err(|e| format!("PASSWORD_RESET_TIMEOUT: {e}")))]
+    pub password_reset_timeout: Duration,
+
+    /// Signs password-reset links and console sessions (at least 32 characters). When unset on a loopback
+    /// address, one is generated and kept in the database; required on any other address.
+    #[arg(long, env = "SECRET_KEY", global = true, hide_env_values = true,
+          value_parser = |text: &str| Ok::<_, String>(SecretKey::unchecked(text)))]
+    pub secret_key: Option<SecretKey>,
+}
+
+/// Whether `POST /register` is open to anyone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    Open,
+    Closed,
+}
+
+impl Registration {
+    fn parse(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "open" => Ok(Registration::Open),
+            "closed" => Ok(Registration::Closed),
+            other => Err(format!("invalid value {other:?}: expected open or closed")),
+        }
+    }
+}
+
+fn parse_reset_url(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    // Kept short and on one line so that the mail can carry it unwrapped.
+    if text.len() > 512 || text.chars().any(char::is_control) {
+        return Err("must be one line of at most 512 characters".into());
+    }
+    if !(text.starts_with("http://") || text.starts_with("https://")) {
+        return Err(format!("{text:?} must start with http:// or https://"));
+    }
+    for placeholder in ["{uid}", "{token}"] {
+        if !text.contains(placeholder) {
+            return Err(format!("{text:?} must contain {placeholder}"));
+        }
+    }
+    Ok(text.to_owned())
 }
 
 fn parse_positive(text: &str) -> Result<u32, String> {
@@ -86,6 +157,16 @@ impl Settings {
             token_touch_interval: Duration::from_secs(60),
             max_clients_per_user: DEFAULT_MAX_CLIENTS,
             log_filter: "info".into(),
+            registration: Registration::Open,
+            mail: MailSetting::Console,
+            mail_from: Mailbox::new(
+                None,
+                lettre::Address::new("webmaster", "localhost")
+                    .unwrap_or_else(|_| unreachable!("a valid address")),
+            ),
+            password_reset_url: DEFAULT_PASSWORD_RESET_URL.into(),
+            password_reset_timeout: Duration::from_secs(3600),
+            secret_key: None,
         }
     }
 
@@ -99,6 +180,12 @@ impl Settings {
                 "TOKEN_MAX_AGE must be longer than 0s (leave it unset for no absolute lifetime)"
                     .into(),
             );
+        }
+        if let Some(secret_key) = &self.secret_key {
+            secret_key.check().map_err(|e| format!("SECRET_KEY: {e}"))?;
+        }
+        if self.password_reset_timeout.is_zero() {
+            return Err("PASSWORD_RESET_TIMEOUT must be longer than 0s".into());
         }
         if self.token_touch_interval >= self.token_ttl {
             return Err(format!(
@@ -220,6 +307,74 @@ mod tests {
             let error = parse(&args).map(|_| ()).expect_err(variable).to_string();
             assert!(error.contains(variable), "{error}");
         }
+    }
+
+    #[test]
+    fn account_settings_have_the_contracts_defaults() {
+        let settings = parse(&["migrate"]).map(|cli| cli.settings);
+        let Ok(settings) = settings else {
+            panic!("defaults parse: {settings:?}")
+        };
+        assert_eq!(settings.registration, Registration::Open);
+        assert_eq!(settings.mail, MailSetting::Console);
+        assert_eq!(
+            settings.password_reset_url,
+            "http://localhost:8000/reset?uid={uid}&token={token}"
+        );
+        assert_eq!(settings.password_reset_timeout, Duration::from_secs(3600));
+        assert_eq!(settings.mail_from.to_string(), "webmaster@localhost");
+        let defaults = Settings::with_database(Database::Sqlite { path: "x".into() });
+        assert_eq!(defaults.mail_from, settings.mail_from);
+        assert_eq!(defaults.password_reset_url, settings.password_reset_url);
+    }
+
+    #[test]
+    fn invalid_account_settings_name_the_variable() {
+        for (args, variable) in [
+            (vec!["--registration", "maybe"], "REGISTRATION"),
+            (vec!["--mail", "pigeon"], "MAIL"),
+            (vec!["--mail-from", "not an address"], "MAIL_FROM"),
+            (
+                vec!["--password-reset-url", "http://x/reset"],
+                "PASSWORD_RESET_URL",
+            ),
+            (
+                vec!["--password-reset-url", "ftp://x/{uid}/{token}"],
+                "PASSWORD_RESET_URL",
+            ),
+            (
+                vec!["--password-reset-timeout", "soon"],
+                "PASSWORD_RESET_TIMEOUT",
+            ),
+        ] {
+            let error = parse(&args).map(|_| ()).expect_err(variable).to_string();
+            assert!(error.contains(variable), "{error}");
+        }
+        let mut settings = Settings::with_database(Database::Sqlite { path: "x".into() });
+        settings.password_reset_timeout = Duration::ZERO;
+        assert!(settings
+            .validate()
+            .is_err_and(|e| e.contains("PASSWORD_RESET_TIMEOUT")));
+        settings.password_reset_timeout = Duration::from_secs(60);
+        // A short secret is refused without being repeated in the message.
+        settings.secret_key = Some(SecretKey::unchecked("hunter2"));
+        assert!(settings
+            .validate()
+            .is_err_and(|e| e.contains("SECRET_KEY") && !e.contains("hunter2")));
+    }
+
+    #[test]
+    fn the_secret_key_never_shows_in_debug_output() {
+        let secret = "s3cret-".repeat(6);
+        let settings = parse(&["--secret-key", &secret, "migrate"]).map(|cli| cli.settings);
+        assert!(matches!(
+            settings,
+            Ok(Settings {
+                secret_key: Some(_),
+                ..
+            })
+        ));
+        assert!(!format!("{settings:?}").contains("s3cret"));
     }
 
     #[test]

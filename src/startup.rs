@@ -6,8 +6,11 @@ use crate::config::Settings;
 use crate::db::{self, DbSetupError};
 use crate::domain::Timestamp;
 use crate::error::ApiError;
+use crate::mail;
 use crate::routes;
+use crate::service::password_reset::{self, ResetMailWorker};
 use crate::service::passwords::PasswordHasher;
+use crate::service::secret_key;
 use crate::state::AppState;
 use actix_web::dev::{Server, ServiceResponse};
 use actix_web::http::header::CONTENT_TYPE;
@@ -42,6 +45,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    reset_mail_worker: ResetMailWorker,
 }
 
 impl Application {
@@ -55,6 +59,15 @@ impl Application {
             );
         }
         let pool = db::pool(&settings.database_url)?;
+        let secret_key = secret_key::resolve(
+            &mut db::connect_once(&settings.database_url)?,
+            settings.secret_key.as_ref(),
+            settings.bind,
+        )
+        .map_err(StartupError::Settings)?;
+        let mail_backend =
+            mail::backend(&settings.mail).map_err(|e| StartupError::Settings(e.to_string()))?;
+        let (reset_mails, reset_mail_worker) = password_reset::queue(mail_backend);
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
@@ -65,6 +78,8 @@ impl Application {
             settings: Arc::new(settings.clone()),
             hasher,
             reads_inline: matches!(settings.database_url, db::Database::Sqlite { .. }),
+            secret_key,
+            reset_mails,
         });
         let listener =
             TcpListener::bind(settings.bind).map_err(|e| StartupError::Bind(settings.bind, e))?;
@@ -93,6 +108,7 @@ impl Application {
             port: address.port(),
             server,
             state,
+            reset_mail_worker,
         })
     }
 
@@ -102,6 +118,7 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         actix_web::rt::spawn(sweep_expired_tokens(self.state.clone()));
+        actix_web::rt::spawn(self.reset_mail_worker.run(self.state.clone()));
         self.server.await
     }
 }

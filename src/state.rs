@@ -2,8 +2,9 @@
 
 use crate::config::Settings;
 use crate::db::{AnyConnection, DbPool};
-use crate::domain::TokenPolicy;
+use crate::domain::{SecretKey, TokenPolicy};
 use crate::error::ApiError;
+use crate::service::password_reset::ResetMailQueue;
 use crate::service::passwords::PasswordHasher;
 use std::sync::Arc;
 
@@ -15,6 +16,9 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     /// Whether short reads may run on the async workers (SQLite only).
     pub reads_inline: bool,
+    /// The resolved `SECRET_KEY`: derive a key per purpose from it.
+    pub secret_key: SecretKey,
+    pub reset_mails: ResetMailQueue,
 }
 
 impl AppState {

@@ -4,7 +4,9 @@
 //! written once against [`AnyConnection`] and lives in `users` or `tokens`
 //! as a plain `fn(&mut AnyConnection, ..) -> QueryResult<..>`.
 
+pub mod accounts;
 pub mod schema;
+pub mod secrets;
 pub mod tokens;
 pub mod users;
 

@@ -3,6 +3,8 @@
 
 mod account;
 mod health;
+mod password;
+mod registration;
 mod session;
 
 use crate::error::ApiError;
@@ -18,6 +20,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/tokens/{client}").route(web::delete().to(account::revoke_device)))
         .service(resource("/healthz").route(web::get().to(health::healthz)))
         .service(resource("/readyz").route(web::get().to(health::readyz)));
+    cfg.service(resource("/register").route(web::post().to(registration::register)))
+        .service(resource("/password/change").route(web::post().to(password::change)))
+        .service(resource("/password/reset").route(web::post().to(password::reset)))
+        .service(
+            resource("/password/reset/confirm").route(web::post().to(password::confirm_reset)),
+        );
 }
 
 /// A resource whose wrong methods get the contract's JSON 405.

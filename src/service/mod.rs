@@ -7,5 +7,9 @@
 pub mod authenticate;
 pub mod devices;
 pub mod login;
+pub mod password_change;
+pub mod password_reset;
 pub mod passwords;
+pub mod registration;
+pub mod secret_key;
 pub mod users;

@@ -221,8 +221,9 @@ fn bad_settings_and_unopenable_databases_exit_1_with_a_message() {
     assert_failed_with(&output, "cannot open the database (SQLite at /nonexistent-dir/sub/x.db): Unable to open the database file");
     let output = run_cli(&url, &["migrate"], "");
     assert!(output.status.success(), "{output:?}");
+    // However many migrations there are by now, all of them, at once.
     assert!(
-        stdout(&output).contains("applied 1 migration(s)"),
+        stdout(&output).starts_with("applied ") && !stdout(&output).starts_with("applied 0 "),
         "{}",
         stdout(&output)
     );

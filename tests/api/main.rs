@@ -4,10 +4,16 @@
 
 mod helpers;
 
+mod accounts_support;
+
 mod authentication;
 mod cli;
 mod conventions;
 mod devices;
 mod expiry;
 mod login;
+mod mail;
+mod password_change;
+mod password_reset;
+mod registration;
 mod storage;

@@ -1,0 +1,216 @@
+//! Password-reset links: a `uid` naming the user and a signed `token`.
+//!
+//! As in Django, nothing is stored: the token is `<issued>-<signature>`,
+//! the signature an HMAC-SHA256 (under a key derived from `SECRET_KEY`) of
+//! the issue time and of the user's current password hash, last login and
+//! e-mail. Setting a new password therefore spends every link issued before
+//! it; a token older than the reset timeout is refused; signatures are
+//! compared in constant time.
+
+use super::Timestamp;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::Mac;
+use std::time::Duration;
+
+/// What a token is bound to: when any of it changes, the token is spent.
+#[derive(Debug, Clone, Copy)]
+pub struct ResetSubject<'a> {
+    pub user_id: i64,
+    pub password_hash: &'a str,
+    pub last_login_at: Option<i64>,
+    pub email: &'a str,
+}
+
+/// No token we issue is longer; longer input is refused unread.
+const MAX_TOKEN_CHARS: usize = 64;
+
+/// Django's `urlsafe_base64_encode(force_bytes(pk))`: the decimal id in
+/// unpadded URL-safe base64 (`1` → `MQ`).
+pub fn encode_uid(user_id: i64) -> String {
+    URL_SAFE_NO_PAD.encode(user_id.to_string())
+}
+
+/// The user id in a `uid`, or `None` for anything we did not issue.
+pub fn decode_uid(uid: &str) -> Option<i64> {
+    if uid.len() > 32 {
+        return None;
+    }
+    let decoded = URL_SAFE_NO_PAD.decode(uid.trim_end_matches('=')).ok()?;
+    let text = std::str::from_utf8(&decoded).ok()?;
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok().filter(|id| *id > 0)
+}
+
+/// A token for `subject`, issued at `now`, signed with `key`.
+pub fn make_token(key: &[u8; 32], subject: &ResetSubject<'_>, now: Timestamp) -> String {
+    let issued = now.millis().max(0);
+    format!(
+        "{}-{}",
+        to_base36(issued),
+        URL_SAFE_NO_PAD.encode(signature(key, subject, issued).finalize().into_bytes())
+    )
+}
+
+/// Whether `token` was issued for `subject` as it is now, with `key`, no
+/// longer than `timeout` before `now`.
+pub fn check_token(
+    key: &[u8; 32],
+    subject: &ResetSubject<'_>,
+    token: &str,
+    now: Timestamp,
+    timeout: Duration,
+) -> bool {
+    if token.len() > MAX_TOKEN_CHARS {
+        return false;
+    }
+    let Some((issued, signed)) = token.split_once('-') else {
+        return false;
+    };
+    let (Some(issued), Ok(signed)) = (from_base36(issued), URL_SAFE_NO_PAD.decode(signed)) else {
+        return false;
+    };
+    let expired = now.millis().saturating_sub(issued) > Timestamp(0).plus(timeout).millis();
+    // The signature is checked even for an expired token so that both cost
+    // the same; `verify_slice` compares in constant time.
+    let authentic = signature(key, subject, issued)
+        .verify_slice(&signed)
+        .is_ok();
+    authentic && !expired
+}
+
+fn signature(key: &[u8; 32], subject: &ResetSubject<'_>, issued: i64) -> hmac::Hmac<sha2::Sha256> {
+    let mut mac = super::secret::hmac_sha256(key);
+    // Fixed-width numbers and length-prefixed strings: no two subjects
+    // serialise to the same bytes.
+    mac.update(&issued.to_be_bytes());
+    mac.update(&subject.user_id.to_be_bytes());
+    mac.update(&subject.last_login_at.unwrap_or(-1).to_be_bytes());
+    for text in [subject.password_hash, subject.email] {
+        mac.update(&(text.len() as u64).to_be_bytes());
+        mac.update(text.as_bytes());
+    }
+    mac
+}
+
+fn to_base36(mut value: i64) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(value % 36) as usize]);
+        value /= 36;
+        if value == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+fn from_base36(text: &str) -> Option<i64> {
+    if text.is_empty() || text.len() > 13 || !text.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
+    i64::from_str_radix(&text.to_ascii_lowercase(), 36).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: [u8; 32] = [7; 32];
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    fn subject(password_hash: &str) -> ResetSubject<'_> {
+        ResetSubject {
+            user_id: 42,
+            password_hash,
+            last_login_at: Some(1_000),
+            email: "alice@example.com",
+        }
+    }
+
+    #[test]
+    fn uids_are_djangos_base64_of_the_decimal_id() {
+        assert_eq!(encode_uid(1), "MQ");
+        assert_eq!(encode_uid(42), "NDI");
+        assert_eq!(decode_uid("MQ"), Some(1));
+        assert_eq!(decode_uid("NDI"), Some(42));
+        assert_eq!(decode_uid("MQ=="), Some(1), "padding is tolerated");
+        for garbled in ["", "!!", "YWJj", "LTE", "MA", "x".repeat(100).as_str()] {
+            assert_eq!(decode_uid(garbled), None, "{garbled:?}");
+        }
+    }
+
+    #[test]
+    fn a_fresh_token_checks_for_its_subject_only() {
+        let now = Timestamp(1_800_000_000_000);
+        let token = make_token(&KEY, &subject("hash-1"), now);
+        assert!(check_token(&KEY, &subject("hash-1"), &token, now, HOUR));
+        assert!(
+            !check_token(&KEY, &subject("hash-2"), &token, now, HOUR),
+            "a new password spends the token"
+        );
+        let other_user = ResetSubject {
+            user_id: 43,
+            ..subject("hash-1")
+        };
+        assert!(!check_token(&KEY, &other_user, &token, now, HOUR));
+        let logged_in_since = ResetSubject {
+            last_login_at: Some(2_000),
+            ..subject("hash-1")
+        };
+        assert!(!check_token(&KEY, &logged_in_since, &token, now, HOUR));
+        assert!(
+            !check_token(&[8; 32], &subject("hash-1"), &token, now, HOUR),
+            "another key"
+        );
+    }
+
+    #[test]
+    fn tokens_expire_after_the_timeout() {
+        let issued = Timestamp(1_800_000_000_000);
+        let token = make_token(&KEY, &subject("h"), issued);
+        let check = |now: Timestamp| check_token(&KEY, &subject("h"), &token, now, HOUR);
+        assert!(check(issued.plus(HOUR)));
+        assert!(!check(issued.plus(HOUR).plus(Duration::from_millis(1))));
+    }
+
+    #[test]
+    fn garbled_and_tampered_tokens_are_refused() {
+        let now = Timestamp(1_800_000_000_000);
+        let token = make_token(&KEY, &subject("h"), now);
+        let (issued, signed) = token.split_once('-').unwrap_or_default();
+        let later_issue = format!("{}-{signed}", to_base36(now.millis() + 1));
+        let mut flipped = signed.to_owned().into_bytes();
+        flipped[0] = if flipped[0] == b'A' { b'B' } else { b'A' };
+        let flipped = format!("{issued}-{}", String::from_utf8_lossy(&flipped));
+        let truncated = &token[..token.len() - 1];
+        let too_long = format!("{token}{}", "A".repeat(64));
+        for bad in [
+            "",
+            "-",
+            "abc",
+            "abc-",
+            "-abc",
+            "zzzzzzzzzzzzzzzzz-abc",
+            "!!-abc",
+            later_issue.as_str(),
+            flipped.as_str(),
+            truncated,
+            too_long.as_str(),
+        ] {
+            assert!(!check_token(&KEY, &subject("h"), bad, now, HOUR), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn base36_round_trips() {
+        for value in [0, 1, 35, 36, 1_800_000_000_000, i64::MAX] {
+            assert_eq!(from_base36(&to_base36(value)), Some(value));
+        }
+        assert_eq!(to_base36(35), "z");
+    }
+}

@@ -1,0 +1,220 @@
+//! Password reset by mail.
+//!
+//! `POST /password/reset` only checks the address's shape and puts it on a
+//! bounded queue, so it answers the same, in the same time, whether or not
+//! the address belongs to anyone. A background task ([`ResetMailWorker`])
+//! looks the address up and mails each active user with it a link carrying
+//! a `uid` and a signed, single-use token ([`crate::domain::reset_token`]);
+//! a mail that cannot be sent is logged, never turned into an error for the
+//! user. `POST /password/reset/confirm` checks the token, the new password,
+//! and sets it, revoking every token of the user.
+
+use crate::db::accounts::{self, ResetUser};
+use crate::domain::reset_token::{check_token, decode_uid, encode_uid, make_token, ResetSubject};
+use crate::domain::{Password, Timestamp};
+use crate::error::{ApiError, FieldErrors};
+use crate::mail::MailBackend;
+use crate::state::AppState;
+use actix_web::web;
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox, Message};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+pub const RESET_SENT: &str = "Password reset e-mail has been sent.";
+pub const RESET_DONE: &str = "Password has been reset with the new password.";
+pub const INVALID_VALUE: &str = "Invalid value";
+pub const RESET_SUBJECT: &str = "Password reset";
+
+/// The key purpose under which reset tokens are signed.
+const KEY_PURPOSE: &str = "password-reset";
+/// Requests waiting for their mail; beyond this they are dropped (and
+/// logged), so a flood of requests cannot grow memory without bound.
+const QUEUE_CAPACITY: usize = 1024;
+
+/// The request side of the queue, held in the application state.
+#[derive(Clone)]
+pub struct ResetMailQueue(mpsc::Sender<String>);
+
+/// The delivery side of the queue: run it once, in the background.
+pub struct ResetMailWorker {
+    jobs: mpsc::Receiver<String>,
+    backend: Arc<dyn MailBackend>,
+}
+
+pub fn queue(backend: Arc<dyn MailBackend>) -> (ResetMailQueue, ResetMailWorker) {
+    let (sender, jobs) = mpsc::channel(QUEUE_CAPACITY);
+    (ResetMailQueue(sender), ResetMailWorker { jobs, backend })
+}
+
+impl ResetMailQueue {
+    /// Queues a reset mail for `email`; never waits.
+    pub fn request(&self, email: String) {
+        match self.0.try_send(email) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                log::warn!("password-reset request dropped: {QUEUE_CAPACITY} mails already queued");
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                log::error!("password-reset request dropped: the mail worker is not running");
+            }
+        }
+    }
+}
+
+impl ResetMailWorker {
+    /// Sends the queued mails one after the other until the server stops.
+    pub async fn run(mut self, state: web::Data<AppState>) {
+        while let Some(email) = self.jobs.recv().await {
+            if let Err(error) = send_reset_mails(&state, self.backend.as_ref(), email).await {
+                log::error!("password-reset mail not sent: {error}");
+            }
+        }
+    }
+}
+
+async fn send_reset_mails(
+    state: &AppState,
+    backend: &dyn MailBackend,
+    email: String,
+) -> Result<(), ApiError> {
+    let users = state
+        .db(move |conn| Ok(accounts::active_by_email(conn, &email)?))
+        .await?;
+    let key = state.secret_key.derive_key(KEY_PURPOSE);
+    for user in users {
+        let message = match reset_message(state, &user, &key, Timestamp::now()) {
+            Ok(message) => message,
+            Err(error) => {
+                log::error!(
+                    "password-reset mail for user {} not built: {error}",
+                    user.id
+                );
+                continue;
+            }
+        };
+        match backend.send(&message).await {
+            Ok(()) => log::info!("password-reset mail sent for user {}", user.id),
+            Err(error) => {
+                log::error!("password-reset mail for user {} not sent: {error}", user.id)
+            }
+        }
+    }
+    Ok(())
+}
+
+fn subject(user: &ResetUser) -> ResetSubject<'_> {
+    ResetSubject {
+        user_id: user.id,
+        password_hash: &user.password_hash,
+        last_login_at: user.last_login_at,
+        email: &user.email,
+    }
+}
+
+/// The link for `user`: `PASSWORD_RESET_URL` with `{uid}` and `{token}` filled in.
+pub fn reset_link(state: &AppState, user: &ResetUser, key: &[u8; 32], now: Timestamp) -> String {
+    state
+        .settings
+        .password_reset_url
+        .replace("{uid}", &encode_uid(user.id))
+        .replace("{token}", &make_token(key, &subject(user), now))
+}
+
+fn reset_message(
+    state: &AppState,
+    user: &ResetUser,
+    key: &[u8; 32],
+    now: Timestamp,
+) -> Result<Message, String> {
+    let to: Mailbox = user
+        .email
+        .parse()
+        .map_err(|e| format!("the stored address is not deliverable: {e}"))?;
+    let text = [
+        "You're receiving this e-mail because a password reset was requested for your user account.",
+        "",
+        "Go to the following page and choose a new password:",
+        "",
+        &reset_link(state, user, key, now),
+        "",
+        &format!("Your username, in case you've forgotten: {}", user.username),
+        "",
+        "If you did not ask for this, ignore this e-mail: your password stays as it is.",
+        "",
+    ]
+    .join("\r\n");
+    // The link stays on one line, as readers of `file:` mails and scripts
+    // expect: lettre would choose quoted-printable for a line over 76
+    // characters, which breaks it with soft line breaks. Every line is far
+    // below RFC 5322's 998 (usernames have at most 150 characters, the URL
+    // is the operator's), and there is no NUL, so 7bit/8bit is valid.
+    let encoding = if text.is_ascii() {
+        ContentTransferEncoding::SevenBit
+    } else {
+        ContentTransferEncoding::EightBit
+    };
+    Message::builder()
+        .from(state.settings.mail_from.clone())
+        .to(to)
+        .subject(RESET_SUBJECT)
+        .message_id(None)
+        .header(ContentType::TEXT_PLAIN)
+        .body(Body::dangerous_pre_encoded(text.into_bytes(), encoding))
+        .map_err(|e| e.to_string())
+}
+
+/// The fields of a confirmation as they came, after the body's own checks.
+pub struct ConfirmRequest {
+    pub uid: Option<String>,
+    pub token: Option<String>,
+    pub new_password: Option<Password>,
+}
+
+/// Sets the new password if the link is valid; returns how many tokens of
+/// the user were revoked.
+pub async fn confirm_reset(
+    state: &AppState,
+    request: ConfirmRequest,
+    errors: FieldErrors,
+) -> Result<usize, ApiError> {
+    errors.into_result()?;
+    let (Some(uid), Some(token), Some(new_password)) =
+        (request.uid, request.token, request.new_password)
+    else {
+        return Err(ApiError::internal("validated confirmation fields missing"));
+    };
+    let invalid = |field: &str| ApiError::field(field, INVALID_VALUE);
+    let user_id = decode_uid(&uid).ok_or_else(|| invalid("uid"))?;
+    let user = state
+        .db(move |conn| Ok(accounts::reset_user_by_id(conn, user_id)?))
+        .await?
+        .ok_or_else(|| invalid("uid"))?;
+    let key = state.secret_key.derive_key(KEY_PURPOSE);
+    let timeout = state.settings.password_reset_timeout;
+    if !user.is_active || !check_token(&key, &subject(&user), &token, Timestamp::now(), timeout) {
+        return Err(invalid("token"));
+    }
+    let problems = new_password.problems_as_new_password(&user.username, &user.email);
+    if !problems.is_empty() {
+        let mut errors = FieldErrors::new();
+        for problem in problems {
+            errors.add("new_password", problem);
+        }
+        return Err(ApiError::Fields(errors));
+    }
+    let new_hash = state.hasher.hash(new_password).await?;
+    let revoked = state
+        .db(move |conn| {
+            Ok(accounts::replace_password_and_revoke_tokens(
+                conn,
+                user.id,
+                &user.password_hash,
+                &new_hash,
+            )?)
+        })
+        .await?;
+    // `None`: the password changed since the check (a concurrent use of
+    // the same link), which spent the token.
+    revoked.ok_or_else(|| invalid("token"))
+}

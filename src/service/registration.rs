@@ -1,0 +1,106 @@
+//! Signing up: every field checked and every problem reported at once, then
+//! the user created and, when a client is named, logged in.
+
+use crate::db::{accounts, users::User};
+use crate::domain::email::{is_valid_email, INVALID_EMAIL};
+use crate::domain::{ClientName, Password, Timestamp, Username};
+use crate::error::{ApiError, FieldErrors};
+use crate::service::login::{issue_token, IssuedToken};
+use crate::service::users::{self, CreateUser, USERNAME_TAKEN};
+use crate::state::AppState;
+use diesel::Connection;
+
+pub const REGISTRATION_CLOSED: &str = "Registration is closed.";
+
+/// The fields of a registration as they came, after the body's own checks
+/// (required, type) recorded their errors in `errors`.
+pub struct RegisterRequest {
+    pub username: Option<String>,
+    pub password: Option<Password>,
+    pub email: String,
+    pub client: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Registered {
+    pub user: User,
+    pub token: Option<IssuedToken>,
+}
+
+pub async fn register(
+    state: &AppState,
+    request: RegisterRequest,
+    mut errors: FieldErrors,
+) -> Result<Registered, ApiError> {
+    let username = request.username.as_deref().and_then(|name| {
+        Username::parse(name)
+            .map_err(|message| errors.add("username", message))
+            .ok()
+    });
+    if !request.email.is_empty() && !is_valid_email(&request.email) {
+        errors.add("email", INVALID_EMAIL);
+    }
+    if let Some(password) = &request.password {
+        let name = request.username.as_deref().unwrap_or_default();
+        for problem in password.problems_as_new_password(name, &request.email) {
+            errors.add("password", problem);
+        }
+    }
+    let client = request.client.as_deref().and_then(|client| {
+        ClientName::parse(client)
+            .map_err(|message| errors.add("client", message))
+            .ok()
+    });
+    if let Some(username) = &username {
+        // Checked here so that a taken name is reported with the other
+        // problems; the unique index still decides races (see `users::create`).
+        let key = username.key();
+        if state
+            .db(move |conn| Ok(accounts::username_key_taken(conn, &key)?))
+            .await?
+        {
+            errors.add("username", USERNAME_TAKEN);
+        }
+    }
+    errors.into_result()?;
+    let (Some(username), Some(password)) = (username, request.password) else {
+        return Err(ApiError::internal("validated registration fields missing"));
+    };
+    let password_hash = state.hasher.hash(password).await?;
+    let email = request.email;
+    let policy = state.policy;
+    let max_clients = state.settings.max_clients_per_user;
+    let user_agent = request.user_agent;
+    // One transaction: a user whose token could not be issued is not left
+    // behind, so the client may simply try again.
+    state
+        .db(move |conn| {
+            conn.transaction(|conn| {
+                let user = users::create(
+                    conn,
+                    CreateUser {
+                        username: &username,
+                        password_hash: &password_hash,
+                        email: &email,
+                        is_admin: false,
+                    },
+                )?;
+                let token = client
+                    .map(|client| {
+                        issue_token(
+                            conn,
+                            user.id,
+                            client,
+                            user_agent.as_deref(),
+                            Timestamp::now(),
+                            &policy,
+                            max_clients,
+                        )
+                    })
+                    .transpose()?;
+                Ok(Registered { user, token })
+            })
+        })
+        .await
+}

@@ -1,0 +1,353 @@
+//! What the account tests share: one `TestApp` method per account endpoint,
+//! reading mails that the `file:` backend wrote, a small SMTP server that
+//! keeps what it receives, and the real binary run as a server whose log
+//! can be read.
+
+use crate::helpers::TestApp;
+use multitoken::config::Settings;
+use multitoken::startup::Application;
+use reqwest::{Response, StatusCode};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A password that passes every rule for the usernames used in these tests.
+pub const NEW_PASSWORD: &str = "fresh-Violet-Kettle-42";
+
+/// How long a test waits for a mail that the background task sends.
+const MAIL_WAIT: Duration = Duration::from_secs(15);
+
+impl TestApp {
+    pub async fn register(&self, body: Value) -> Response {
+        self.post_json("/register", body).await
+    }
+
+    pub async fn change_password(&self, key: &str, old: &str, new: &str) -> Response {
+        self.http
+            .post(self.url("/password/change"))
+            .header("Authorization", format!("Token {key}"))
+            .json(&json!({"old_password": old, "new_password": new}))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn request_reset(&self, email: &str) -> Response {
+        self.post_json("/password/reset", json!({ "email": email }))
+            .await
+    }
+
+    pub async fn confirm_reset(&self, uid: &str, token: &str, new_password: &str) -> Response {
+        self.post_json(
+            "/password/reset/confirm",
+            json!({"uid": uid, "token": token, "new_password": new_password}),
+        )
+        .await
+    }
+
+    /// Requests a reset and returns the link of the mail that follows, as
+    /// written by the `file:` backend in `mail_dir`.
+    pub async fn reset_link_by_file(&self, email: &str, mail_dir: &Path) -> ResetLink {
+        let before = mail_files(mail_dir).len();
+        assert_eq!(self.request_reset(email).await.status(), StatusCode::OK);
+        let files = wait_for_mail_files(mail_dir, before + 1).await;
+        let last = files.last().expect("a mail file");
+        ResetLink::in_mail(&std::fs::read_to_string(last).expect("read mail"))
+    }
+}
+
+/// Starts another server on the database of `app` (as a restart, or a second
+/// instance, would) and returns its base URL.
+pub fn spawn_on_same_database(app: &TestApp, configure: impl FnOnce(&mut Settings)) -> String {
+    let mut settings = Settings::with_database(app.db.database.clone());
+    configure(&mut settings);
+    let application = Application::build(settings).expect("application builds");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    actix_web::rt::spawn(application.run_until_stopped());
+    address
+}
+
+/// `uid` and `token` taken from a reset mail's link.
+#[derive(Debug, Clone)]
+pub struct ResetLink {
+    pub url: String,
+    pub uid: String,
+    pub token: String,
+}
+
+impl ResetLink {
+    /// The one line of the mail's body that is a link (in a log, lines may
+    /// be indented).
+    pub fn in_mail(mail: &str) -> Self {
+        let url = mail
+            .lines()
+            .map(str::trim_start)
+            .find(|line| line.starts_with("http://") || line.starts_with("https://"))
+            .unwrap_or_else(|| panic!("no link in the mail:\n{mail}"))
+            .trim()
+            .to_owned();
+        let query = url.split_once('?').map(|(_, query)| query).unwrap_or("");
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(query).expect("query of the link");
+        let get = |name: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.clone())
+                .unwrap_or_else(|| panic!("no {name} in {url}"))
+        };
+        ResetLink {
+            uid: get("uid"),
+            token: get("token"),
+            url: url.clone(),
+        }
+    }
+}
+
+/// The `.eml` files in `dir`, oldest first (names start with the time).
+pub fn mail_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| entry.path())
+                .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+pub async fn wait_for_mail_files(dir: &Path, count: usize) -> Vec<PathBuf> {
+    let deadline = Instant::now() + MAIL_WAIT;
+    loop {
+        let files = mail_files(dir);
+        if files.len() >= count {
+            return files;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "waited for {count} mail(s) in {}, found {}",
+            dir.display(),
+            files.len()
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// An SMTP server on a random loopback port that accepts every message
+/// (or, when `reject`, refuses every sender) and hands over each DATA it
+/// receives. It speaks just enough of RFC 5321 for a client like lettre.
+pub struct SmtpServer {
+    pub port: u16,
+    messages: mpsc::Receiver<String>,
+    /// Every command line received, in order.
+    pub commands: Arc<Mutex<Vec<String>>>,
+}
+
+impl SmtpServer {
+    pub fn start(reject: bool) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind SMTP test server");
+        let port = listener.local_addr().expect("address").port();
+        let (sender, messages) = mpsc::channel();
+        let commands = Arc::new(Mutex::new(Vec::new()));
+        let seen = commands.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let (sender, seen) = (sender.clone(), seen.clone());
+                std::thread::spawn(move || {
+                    let _ = serve_smtp(stream, reject, &sender, &seen);
+                });
+            }
+        });
+        SmtpServer {
+            port,
+            messages,
+            commands,
+        }
+    }
+
+    /// The next message received, waiting for it in a blocking thread.
+    pub async fn next_message(&self) -> String {
+        let deadline = Instant::now() + MAIL_WAIT;
+        loop {
+            if let Ok(message) = self.messages.try_recv() {
+                return message;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no message reached the SMTP server"
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn serve_smtp(
+    stream: TcpStream,
+    reject: bool,
+    messages: &mpsc::Sender<String>,
+    seen: &Mutex<Vec<String>>,
+) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut writer = stream;
+    writer.write_all(b"220 test.invalid ESMTP ready\r\n")?;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let command = line.trim_end().to_owned();
+        seen.lock().expect("lock").push(command.clone());
+        let verb = command
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        match verb.as_str() {
+            "EHLO" => writer.write_all(b"250-test.invalid\r\n250 8BITMIME\r\n")?,
+            "MAIL" if reject => writer.write_all(b"554 5.7.1 no mail accepted here\r\n")?,
+            "DATA" => {
+                writer.write_all(b"354 end with <CRLF>.<CRLF>\r\n")?;
+                let mut data = Vec::new();
+                loop {
+                    let mut data_line = Vec::new();
+                    if reader.read_until(b'\n', &mut data_line)? == 0 {
+                        return Ok(());
+                    }
+                    if data_line == b".\r\n" {
+                        break;
+                    }
+                    // Dot-stuffing (RFC 5321, 4.5.2).
+                    let unstuffed = data_line
+                        .strip_prefix(b".")
+                        .filter(|rest| rest.starts_with(b"."));
+                    data.extend_from_slice(unstuffed.unwrap_or(&data_line));
+                }
+                let _ = messages.send(String::from_utf8_lossy(&data).into_owned());
+                writer.write_all(b"250 2.0.0 queued\r\n")?;
+            }
+            "QUIT" => {
+                writer.write_all(b"221 2.0.0 bye\r\n")?;
+                return Ok(());
+            }
+            _ => writer.write_all(b"250 2.0.0 ok\r\n")?,
+        }
+    }
+}
+
+/// A loopback port where connections are accepted and then never answered,
+/// like a hung mail server; returns the port and how many connections came.
+pub fn silent_server() -> (u16, Arc<Mutex<usize>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let accepted = Arc::new(Mutex::new(0));
+    let counter = accepted.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            *counter.lock().expect("lock") += 1;
+            held.push(stream);
+        }
+    });
+    (port, accepted)
+}
+
+/// A loopback port with nothing listening on it.
+pub fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address").port()
+}
+
+/// The real binary serving on a random port, its log collected as it goes.
+pub struct ServerProcess {
+    child: Child,
+    /// The base URL, as in `http://127.0.0.1:PORT`.
+    pub address: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl ServerProcess {
+    pub fn start(database_url: &str, env: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_multitoken"))
+            .arg("serve")
+            .env_clear()
+            .env("DATABASE_URL", database_url)
+            .env("MULTITOKEN_BIND", "127.0.0.1:0")
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run multitoken serve");
+        let mut stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let collected = log.clone();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(read) = stderr.read(&mut buffer) {
+                if read == 0 {
+                    break;
+                }
+                collected
+                    .lock()
+                    .expect("lock")
+                    .push_str(&String::from_utf8_lossy(&buffer[..read]));
+            }
+        });
+        let mut server = ServerProcess {
+            child,
+            address: String::new(),
+            log,
+        };
+        let line = server.wait_for_log("serving on http://");
+        // "serving on http://127.0.0.1:PORT with ..."
+        let address = line
+            .split("serving on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .expect("address in the log")
+            .to_owned();
+        server.address = address;
+        server
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().expect("lock").clone()
+    }
+
+    /// Waits for a log line containing `needle` and returns it.
+    pub fn wait_for_log(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + MAIL_WAIT;
+        loop {
+            if let Some(line) = self.log().lines().find(|line| line.contains(needle)) {
+                return line.to_owned();
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the server exited with {status}:\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no log line with {needle:?} in:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,209 @@
+//! The mail backends other than `file:` (which the reset tests use):
+//! SMTP against a real SMTP server started here, a failing SMTP server,
+//! and the console backend, read from the real binary's log.
+
+use crate::accounts_support::{
+    closed_port, silent_server, ResetLink, ServerProcess, SmtpServer, NEW_PASSWORD,
+};
+use crate::helpers::{assert_json, Backend, TestApp, PASSWORD};
+use crate::on_both_backends;
+use multitoken::mail::MailSetting;
+use reqwest::StatusCode;
+use serde_json::json;
+
+const SENT: &str = "Password reset e-mail has been sent.";
+
+on_both_backends!(
+    a_reset_mail_goes_through_smtp_and_its_link_works,
+    a_failing_smtp_server_is_logged_and_never_fails_the_request,
+    a_hung_smtp_server_does_not_hold_up_the_answer,
+    the_console_backend_logs_the_mail,
+);
+
+async fn a_reset_mail_goes_through_smtp_and_its_link_works(backend: Backend) {
+    let smtp = SmtpServer::start(false);
+    let port = smtp.port;
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.mail = MailSetting::Smtp {
+            host: "127.0.0.1".into(),
+            port,
+        };
+    })
+    .await;
+    app.create_user("alice", "alice@example.com", false);
+    assert_json(
+        app.request_reset("alice@example.com").await,
+        StatusCode::OK,
+        json!({ "detail": SENT }),
+    )
+    .await;
+    let message = smtp.next_message().await;
+    assert!(message.contains("To: alice@example.com\r\n"), "{message}");
+    assert!(message.contains("Subject: Password reset\r\n"), "{message}");
+    let commands = smtp.commands.lock().expect("lock").clone();
+    assert!(
+        commands
+            .iter()
+            .any(|c| c.starts_with("MAIL FROM:<webmaster@localhost>")),
+        "{commands:?}"
+    );
+    assert!(
+        commands
+            .iter()
+            .any(|c| c.starts_with("RCPT TO:<alice@example.com>")),
+        "{commands:?}"
+    );
+    let link = ResetLink::in_mail(&message);
+    assert_json(
+        app.confirm_reset(&link.uid, &link.token, NEW_PASSWORD)
+            .await,
+        StatusCode::OK,
+        json!({"detail": "Password has been reset with the new password."}),
+    )
+    .await;
+    app.login_as("alice", NEW_PASSWORD, "web").await;
+}
+
+async fn a_failing_smtp_server_is_logged_and_never_fails_the_request(backend: Backend) {
+    let db = crate::helpers::TestDatabase::create(backend);
+    let url = db.url();
+    let created = crate::helpers::run_cli(
+        &url,
+        &[
+            "user",
+            "create",
+            "alice",
+            "--email",
+            "alice@example.com",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(created.status.success(), "{created:?}");
+    let http = reqwest::Client::new();
+    let reset = |address: String| {
+        let http = http.clone();
+        async move {
+            http.post(format!("{address}/password/reset"))
+                .json(&json!({"email": "alice@example.com"}))
+                .send()
+                .await
+                .expect("request")
+        }
+    };
+
+    // A server that refuses the mail.
+    let refusing = SmtpServer::start(true);
+    let mail = format!("smtp://127.0.0.1:{}", refusing.port);
+    let mut server = ServerProcess::start(&url, &[("MAIL", &mail)]);
+    assert_json(
+        reset(server.address.clone()).await,
+        StatusCode::OK,
+        json!({ "detail": SENT }),
+    )
+    .await;
+    let logged = server.wait_for_log("password-reset mail for user");
+    assert!(logged.contains("not sent"), "{logged}");
+    assert!(logged.contains("no mail accepted here"), "{logged}");
+    drop(server);
+
+    // No server at all.
+    let mail = format!("smtp://127.0.0.1:{}", closed_port());
+    let mut server = ServerProcess::start(&url, &[("MAIL", &mail)]);
+    assert_json(
+        reset(server.address.clone()).await,
+        StatusCode::OK,
+        json!({ "detail": SENT }),
+    )
+    .await;
+    let logged = server.wait_for_log("password-reset mail for user");
+    assert!(logged.contains("not sent"), "{logged}");
+    // The server goes on serving.
+    let health = http
+        .get(format!("{}/healthz", server.address))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(health.status(), StatusCode::OK);
+    assert!(!server.log().contains("token="), "no link in the log");
+}
+
+async fn a_hung_smtp_server_does_not_hold_up_the_answer(backend: Backend) {
+    let (port, accepted) = silent_server();
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.mail = MailSetting::Smtp {
+            host: "127.0.0.1".into(),
+            port,
+        };
+    })
+    .await;
+    app.create_user("alice", "alice@example.com", false);
+    // Well below the 10 s that the SMTP client waits for a server: were the
+    // mail sent on the request's path, the answer would come too late.
+    let response = app
+        .http
+        .post(app.url("/password/reset"))
+        .timeout(std::time::Duration::from_secs(5))
+        .json(&json!({"email": "alice@example.com"}))
+        .send()
+        .await
+        .expect("an answer while the mail server hangs");
+    assert_json(response, StatusCode::OK, json!({ "detail": SENT })).await;
+    for _ in 0..100 {
+        if *accepted.lock().expect("lock") > 0 {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(*accepted.lock().expect("lock"), 1, "the mail was attempted");
+    // Other requests are served meanwhile.
+    assert_eq!(app.whoami_status("mt_x").await, StatusCode::UNAUTHORIZED);
+}
+
+async fn the_console_backend_logs_the_mail(backend: Backend) {
+    let db = crate::helpers::TestDatabase::create(backend);
+    let url = db.url();
+    let created = crate::helpers::run_cli(
+        &url,
+        &[
+            "user",
+            "create",
+            "alice",
+            "--email",
+            "alice@example.com",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(created.status.success(), "{created:?}");
+    let mut server = ServerProcess::start(&url, &[]);
+    let address = server.address.clone();
+    let http = reqwest::Client::new();
+    let response = http
+        .post(format!("{address}/password/reset"))
+        .json(&json!({"email": "alice@example.com"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    server.wait_for_log("password-reset mail sent for user");
+    let log = server.log();
+    assert!(log.contains("mail (MAIL=console)"), "{log}");
+    assert!(log.contains("Subject: Password reset"), "{log}");
+    let link = ResetLink::in_mail(&log);
+    assert!(
+        link.url.starts_with("http://localhost:8000/reset?uid="),
+        "{}",
+        link.url
+    );
+    let response = http
+        .post(format!("{address}/password/reset/confirm"))
+        .json(&json!({"uid": link.uid, "token": link.token, "new_password": NEW_PASSWORD}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let log = server.log();
+    assert!(!log.contains(NEW_PASSWORD), "never a password in the log");
+    assert!(!log.contains(PASSWORD), "never a password in the log");
+}
