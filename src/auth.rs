@@ -84,6 +84,34 @@ impl FromRequest for Authenticated {
     }
 }
 
+/// A request by an admin: a handler that takes it cannot run for anyone
+/// else. Anonymous requests get the `401` of [`Authenticated`], users
+/// without `is_admin` a `403`.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    pub user_id: i64,
+    pub username: String,
+}
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let authenticated = Authenticated::from_request(request, payload);
+        Box::pin(async move {
+            let Authenticated(session) = authenticated.await?;
+            if !session.is_admin {
+                return Err(ApiError::PermissionDenied);
+            }
+            Ok(Admin {
+                user_id: session.user_id,
+                username: session.username,
+            })
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

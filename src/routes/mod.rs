@@ -2,6 +2,7 @@
 //! call a use case in `service`, and shape the response.
 
 mod account;
+mod admin;
 mod health;
 mod session;
 
@@ -17,7 +18,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/tokens").route(web::get().to(account::list_devices)))
         .service(resource("/tokens/{client}").route(web::delete().to(account::revoke_device)))
         .service(resource("/healthz").route(web::get().to(health::healthz)))
-        .service(resource("/readyz").route(web::get().to(health::readyz)));
+        .service(resource("/readyz").route(web::get().to(health::readyz)))
+        .service(
+            resource("/admin/users")
+                .route(web::get().to(admin::list_users))
+                .route(web::post().to(admin::create_user)),
+        )
+        .service(
+            resource("/admin/users/{id}")
+                .route(web::get().to(admin::read_user))
+                .route(web::patch().to(admin::update_user)),
+        )
+        .service(
+            resource("/admin/users/{id}/tokens")
+                .route(web::get().to(admin::list_devices))
+                .route(web::delete().to(admin::revoke_all_devices)),
+        )
+        .service(
+            resource("/admin/users/{id}/tokens/{client}")
+                .route(web::delete().to(admin::revoke_device)),
+        );
 }
 
 /// A resource whose wrong methods get the contract's JSON 405.

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod admin;
 mod authentication;
 mod cli;
 mod conventions;
