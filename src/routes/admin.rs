@@ -16,14 +16,27 @@ use serde_json::json;
 pub const BLANK: &str = "This field may not be blank.";
 
 /// A page of users, as Django REST Framework's `PageNumberPagination` gives it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserList {
     pub count: i64,
+    /// The absolute URL of the next page, if any.
     pub next: Option<String>,
+    /// The absolute URL of the previous page, if any.
     pub previous: Option<String>,
     pub results: Vec<UserView>,
 }
 
+/// Users whose username or e-mail contains `search`, a page at a time.
+#[utoipa::path(get, operation_id = "admin_list_users", path = "/admin/users", security(("Token" = [])),
+    params(
+        ("search" = Option<String>, Query, description = "Part of a username or e-mail, any case"),
+        ("page" = Option<String>, Query, description = "Page number from 1, or `last`"),
+    ),
+    responses(
+        (status = 200, description = "A page of users", body = UserList),
+        (status = 403, description = "Not an admin", body = crate::openapi::Detail),
+        (status = 404, description = "Invalid page", body = crate::openapi::Detail),
+    ))]
 pub async fn list_users(
     state: web::Data<AppState>,
     _admin: Admin,
@@ -89,6 +102,14 @@ fn check_email(email: &str, errors: &mut FieldErrors) {
     }
 }
 
+/// Create a user.
+#[utoipa::path(post, operation_id = "admin_create_user", path = "/admin/users", security(("Token" = [])),
+    request_body(content((crate::openapi::CreateUserBody = "application/json"), (crate::openapi::CreateUserBody = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 201, description = "Created", body = UserView),
+        (status = 400, description = "Invalid fields, or a taken username", body = crate::openapi::FieldErrors),
+        (status = 403, description = "Not an admin", body = crate::openapi::Detail),
+    ))]
 pub async fn create_user(
     state: web::Data<AppState>,
     _admin: Admin,
@@ -128,6 +149,13 @@ pub async fn create_user(
     Ok(HttpResponse::Created().json(user))
 }
 
+/// One user, with their devices.
+#[utoipa::path(get, operation_id = "admin_read_user", path = "/admin/users/{id}", security(("Token" = [])), params(("id" = i64, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The user", body = crate::service::admin::UserDetail),
+        (status = 403, description = "Not an admin", body = crate::openapi::Detail),
+        (status = 404, description = "No such user", body = crate::openapi::Detail),
+    ))]
 pub async fn read_user(
     state: web::Data<AppState>,
     _admin: Admin,
@@ -138,6 +166,15 @@ pub async fn read_user(
     Ok(HttpResponse::Ok().json(user))
 }
 
+/// Change a user; deactivating or a new password revokes all their tokens.
+#[utoipa::path(patch, operation_id = "admin_update_user", path = "/admin/users/{id}", security(("Token" = [])), params(("id" = i64, Path, description = "The user's id")),
+    request_body(content((crate::openapi::UpdateUserBody = "application/json"), (crate::openapi::UpdateUserBody = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "The user as changed", body = UserView),
+        (status = 400, description = "Invalid fields", body = crate::openapi::FieldErrors),
+        (status = 403, description = "Not an admin", body = crate::openapi::Detail),
+        (status = 404, description = "No such user", body = crate::openapi::Detail),
+    ))]
 pub async fn update_user(
     state: web::Data<AppState>,
     _admin: Admin,
@@ -166,6 +203,13 @@ pub async fn update_user(
     Ok(HttpResponse::Ok().json(user))
 }
 
+/// A user's devices, most recently used first.
+#[utoipa::path(get, operation_id = "admin_list_devices", path = "/admin/users/{id}/tokens", security(("Token" = [])), params(("id" = i64, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "Devices", body = Vec<crate::service::devices::DeviceView>),
+        (status = 403, description = "Not an admin", body = crate::openapi::Detail),
+        (status = 404, description = "No such user", body = crate::openapi::Detail),
+    ))]
 pub async fn list_devices(
     state: web::Data<AppState>,
     _admin: Admin,
@@ -176,6 +220,14 @@ pub async fn list_devices(
     Ok(HttpResponse::Ok().json(devices))
 }
 
+/// Revoke one device of a user.
+#[utoipa::path(delete, operation_id = "admin_revoke_device", path = "/admin/users/{id}/tokens/{client}", security(("Token" = [])),
+    params(("id" = i64, Path, description = "The user's id"), ("client" = String, Path, description = "The client name")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 403, description = "Not an admin", body = crate::openapi::Detail),
+        (status = 404, description = "No such user or client", body = crate::openapi::Detail),
+    ))]
 pub async fn revoke_device(
     state: web::Data<AppState>,
     _admin: Admin,
@@ -188,6 +240,13 @@ pub async fn revoke_device(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Revoke every device of a user.
+#[utoipa::path(delete, operation_id = "admin_revoke_all_devices", path = "/admin/users/{id}/tokens", security(("Token" = [])), params(("id" = i64, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "How many were revoked", body = crate::openapi::Revoked),
+        (status = 403, description = "Not an admin", body = crate::openapi::Detail),
+        (status = 404, description = "No such user", body = crate::openapi::Detail),
+    ))]
 pub async fn revoke_all_devices(
     state: web::Data<AppState>,
     _admin: Admin,

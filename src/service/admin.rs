@@ -17,14 +17,16 @@ use serde::Serialize;
 pub const PAGE_SIZE: i64 = 50;
 
 /// A user as admins see it: never the password hash.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct UserView {
     pub id: i64,
     pub username: String,
     pub email: String,
     pub is_active: bool,
     pub is_admin: bool,
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub last_login_at: Option<Timestamp>,
 }
 
@@ -43,7 +45,7 @@ impl From<User> for UserView {
 }
 
 /// A user with their live devices.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct UserDetail {
     #[serde(flatten)]
     pub user: UserView,

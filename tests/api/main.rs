@@ -11,3 +11,4 @@ mod conventions;
 mod devices;
 mod expiry;
 mod login;
+mod openapi;
