@@ -72,14 +72,18 @@ impl FromRequest for Authenticated {
         let digest = token_from_header(header).map(TokenDigest::of_presented);
         let state = request.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
-            let digest = digest.map_err(ApiError::Unauthorized)?;
-            let digest = digest.ok_or(ApiError::Unauthorized(AuthFailure::InvalidToken))?;
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
-            let policy = state.policy;
-            let session = state
-                .db(move |conn| authenticate(conn, &digest, Timestamp::now(), &policy))
-                .await?;
-            Ok(Authenticated(session))
+            let checked = async {
+                let digest = digest.map_err(ApiError::Unauthorized)?;
+                let digest = digest.ok_or(ApiError::Unauthorized(AuthFailure::InvalidToken))?;
+                let policy = state.policy;
+                state
+                    .db(move |conn| authenticate(conn, &digest, Timestamp::now(), &policy))
+                    .await
+            }
+            .await;
+            state.metrics.token_checked(&checked);
+            checked.map(Authenticated)
         })
     }
 }

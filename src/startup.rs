@@ -6,6 +6,7 @@ use crate::config::Settings;
 use crate::db::{self, DbSetupError};
 use crate::domain::Timestamp;
 use crate::error::ApiError;
+use crate::metrics::{self, Metrics};
 use crate::routes;
 use crate::service::passwords::PasswordHasher;
 use crate::state::AppState;
@@ -13,7 +14,7 @@ use actix_web::dev::{Server, ServiceResponse};
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::http::StatusCode;
 use actix_web::middleware::{
-    ErrorHandlerResponse, ErrorHandlers, Logger, NormalizePath, TrailingSlash,
+    from_fn, ErrorHandlerResponse, ErrorHandlers, Logger, NormalizePath, TrailingSlash,
 };
 use actix_web::{web, App, HttpResponse, HttpServer};
 use serde_json::json;
@@ -36,6 +37,8 @@ pub enum StartupError {
     Bind(std::net::SocketAddr, std::io::Error),
     #[error("cannot prepare password hashing: {0}")]
     Hasher(ApiError),
+    #[error("cannot register metrics: {0}")]
+    Metrics(prometheus::Error),
 }
 
 pub struct Application {
@@ -64,6 +67,7 @@ impl Application {
             policy: settings.token_policy(),
             settings: Arc::new(settings.clone()),
             hasher,
+            metrics: Metrics::new().map_err(StartupError::Metrics)?,
         });
         let listener =
             TcpListener::bind(settings.bind).map_err(|e| StartupError::Bind(settings.bind, e))?;
@@ -74,6 +78,7 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                .wrap(from_fn(metrics::record_request))
                 .wrap(ErrorHandlers::new().default_handler(json_error_body))
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
                 // The request line and status only: never headers, so never a token.

@@ -4,6 +4,7 @@ use crate::config::Settings;
 use crate::db::{AnyConnection, DbPool};
 use crate::domain::TokenPolicy;
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::service::passwords::PasswordHasher;
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub policy: TokenPolicy,
     pub hasher: PasswordHasher,
+    pub metrics: Metrics,
 }
 
 impl AppState {

@@ -2,6 +2,7 @@
 
 use crate::auth::Authenticated;
 use crate::error::ApiError;
+use crate::metrics::RevocationCause;
 use crate::service::devices;
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
@@ -51,5 +52,6 @@ pub async fn revoke_device(
     state
         .db(move |conn| devices::revoke(conn, session.user_id, &client))
         .await?;
+    state.metrics.revoked(RevocationCause::Device, 1);
     Ok(HttpResponse::NoContent().finish())
 }

@@ -7,6 +7,7 @@ use crate::body::Fields;
 use crate::domain::email::{is_valid_email, INVALID_EMAIL};
 use crate::domain::{Password, Username};
 use crate::error::{ApiError, FieldErrors};
+use crate::metrics::RevocationCause;
 use crate::service::admin::{self, NewUser, PageRequest, UserChanges, UserPage, UserView};
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -199,7 +200,8 @@ pub async fn update_user(
         password,
     };
     errors.into_result()?;
-    let (user, _revoked) = admin::update_user(&state, id.into_inner(), changes).await?;
+    let (user, revoked) = admin::update_user(&state, id.into_inner(), changes).await?;
+    state.metrics.revoked(RevocationCause::Admin, revoked);
     Ok(HttpResponse::Ok().json(user))
 }
 
@@ -237,6 +239,7 @@ pub async fn revoke_device(
     state
         .db(move |conn| admin::revoke_device(conn, id, &client))
         .await?;
+    state.metrics.revoked(RevocationCause::Admin, 1);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -256,5 +259,6 @@ pub async fn revoke_all_devices(
     let revoked = state
         .db(move |conn| admin::revoke_all_devices(conn, id))
         .await?;
+    state.metrics.revoked(RevocationCause::Admin, revoked);
     Ok(HttpResponse::Ok().json(json!({ "revoked": revoked })))
 }

@@ -17,6 +17,7 @@ mod account;
 mod admin;
 mod docs;
 mod health;
+mod metrics;
 mod session;
 
 use crate::error::ApiError;
@@ -65,6 +66,7 @@ endpoints! {
     GET "/healthz" => health::healthz,
     GET "/readyz" => health::readyz,
     GET "/openapi.json" => docs::openapi_json,
+    GET "/metrics" => metrics::metrics,
     GET "/admin/users" => admin::list_users,
     POST "/admin/users" => admin::create_user,
     GET "/admin/users/{id}" => admin::read_user,

@@ -4,6 +4,7 @@ use crate::auth::{basic_credentials, Authenticated};
 use crate::body::Fields;
 use crate::domain::{ClientName, Password};
 use crate::error::{ApiError, FieldErrors};
+use crate::metrics::RevocationCause;
 use crate::service::devices;
 use crate::service::login::{login as log_in, LoginError, LoginRequest};
 use crate::state::AppState;
@@ -101,6 +102,7 @@ pub async fn logout(
     state
         .db(move |conn| devices::revoke_token(conn, session.token_id))
         .await?;
+    state.metrics.revoked(RevocationCause::Logout, 1);
     Ok(HttpResponse::Ok().json(json!({"detail": "Successfully logged out."})))
 }
 
@@ -115,6 +117,7 @@ pub async fn logout_all(
     let revoked = state
         .db(move |conn| devices::revoke_all(conn, session.user_id))
         .await?;
+    state.metrics.revoked(RevocationCause::LogoutAll, revoked);
     Ok(HttpResponse::Ok().json(json!({"detail": "Successfully logged out.", "revoked": revoked})))
 }
 
@@ -129,5 +132,8 @@ pub async fn logout_others(
     let revoked = state
         .db(move |conn| devices::revoke_others(conn, session.user_id, session.token_id))
         .await?;
+    state
+        .metrics
+        .revoked(RevocationCause::LogoutOthers, revoked);
     Ok(HttpResponse::Ok().json(json!({"detail": "Other devices logged out.", "revoked": revoked})))
 }

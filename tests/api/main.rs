@@ -11,4 +11,5 @@ mod conventions;
 mod devices;
 mod expiry;
 mod login;
+mod metrics;
 mod openapi;

@@ -100,7 +100,7 @@ async fn the_token_scheme_secures_every_authenticated_operation() {
             "description": "`Token <key>` (the keyword in any case), or `Bearer <key>`.",
         })
     );
-    let public = ["/login", "/healthz", "/readyz", "/openapi.json"];
+    let public = ["/login", "/healthz", "/readyz", "/openapi.json", "/metrics"];
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for (method, operation) in item.as_object().expect("item") {
             let secured = operation["security"] == json!([{"Token": []}]);
