@@ -60,9 +60,26 @@ pub struct Settings {
           value_parser = |text: &str| parse_positive(text).map_err(|e| format!("MAX_CLIENTS_PER_USER: {e}")))]
     pub max_clients_per_user: u32,
 
+    /// Mark the console's session cookie `Secure` (sent over HTTPS only).
+    #[arg(long, env = "COOKIE_SECURE", default_value_t = false, global = true,
+          action = clap::ArgAction::Set, value_parser = parse_bool_setting("COOKIE_SECURE"))]
+    pub cookie_secure: bool,
+
     /// Log filter, as env_logger reads it (error, warn, info, debug, trace, per module).
     #[arg(long = "log", env = "RUST_LOG", default_value = "info", global = true)]
     pub log_filter: String,
+}
+
+/// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`), for a setting
+/// named in the error message.
+fn parse_bool_setting(variable: &'static str) -> impl Fn(&str) -> Result<bool, String> + Clone {
+    move |text: &str| match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" | "" => Ok(false),
+        _ => Err(format!(
+            "{variable}: invalid value {text:?}: expected true or false"
+        )),
+    }
 }
 
 fn parse_positive(text: &str) -> Result<u32, String> {
@@ -86,6 +103,7 @@ impl Settings {
             token_touch_interval: Duration::from_secs(60),
             max_clients_per_user: DEFAULT_MAX_CLIENTS,
             log_filter: "info".into(),
+            cookie_secure: false,
         }
     }
 

@@ -3,6 +3,7 @@
 //! bound port known, so tests can run the real server on port 0.
 
 use crate::config::Settings;
+use crate::console;
 use crate::db::{self, DbSetupError};
 use crate::domain::Timestamp;
 use crate::error::ApiError;
@@ -75,15 +76,23 @@ impl Application {
             .local_addr()
             .map_err(|e| StartupError::Bind(settings.bind, e))?;
         let app_state = state.clone();
+        let console_key =
+            console::console_session_key(&settings).map_err(StartupError::Settings)?;
+        let console_settings = settings.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                .wrap(console::session_middleware(
+                    &console_settings,
+                    console_key.clone(),
+                ))
                 .wrap(from_fn(metrics::record_request))
                 .wrap(ErrorHandlers::new().default_handler(json_error_body))
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
                 // The request line and status only: never headers, so never a token.
                 .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
                 .configure(routes::configure)
+                .configure(console::configure)
                 .default_service(web::to(routes::not_found))
         })
         .listen(listener)
@@ -147,11 +156,13 @@ async fn sweep_expired_tokens(state: web::Data<AppState>) {
 /// Keeps every error response JSON, including the ones actix-web produces by
 /// itself (malformed paths, and anything not routed through `ApiError`).
 fn json_error_body<B>(response: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let is_json = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
-    if is_json {
+    let content_type = response.headers().get(CONTENT_TYPE);
+    let is_json =
+        content_type.is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    // The console's own error pages are HTML on purpose.
+    let is_console_page = response.request().path().starts_with("/console")
+        && content_type.is_some_and(|value| value.as_bytes().starts_with(b"text/html"));
+    if is_json || is_console_page {
         return Ok(ErrorHandlerResponse::Response(
             response.map_into_left_body(),
         ));

@@ -7,6 +7,7 @@ mod helpers;
 mod admin;
 mod authentication;
 mod cli;
+mod console;
 mod conventions;
 mod devices;
 mod expiry;
