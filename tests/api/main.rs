@@ -6,6 +6,7 @@ mod helpers;
 
 mod admin;
 mod authentication;
+mod browser;
 mod cli;
 mod console;
 mod conventions;
