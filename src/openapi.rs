@@ -13,8 +13,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{Components, OpenApi, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, PartialSchema, ToSchema};
 
-/// The name of the security scheme in the document.
+/// The names of the security schemes in the document.
 pub const TOKEN_SCHEME: &str = "Token";
+pub const CONSOLE_SESSION_SCHEME: &str = "ConsoleSession";
 
 /// A request-level error or message: `{"detail": "..."}`.
 #[derive(Serialize, ToSchema)]
@@ -113,6 +114,15 @@ impl Modify for Conventions {
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "Authorization",
                 "`Token <key>` (the keyword in any case), or `Bearer <key>`.",
+            ))),
+        );
+        components.add_security_scheme(
+            CONSOLE_SESSION_SCHEME,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::console::COOKIE_NAME,
+                "An admin's console session (sign in at /console/). Unsafe methods must also \
+                 send the session's CSRF token (the console pages' `<meta name=\"csrf-token\">`) \
+                 in `X-CSRF-Token`.",
             ))),
         );
         components

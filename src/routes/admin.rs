@@ -28,7 +28,7 @@ pub struct UserList {
 }
 
 /// Users whose username or e-mail contains `search`, a page at a time.
-#[utoipa::path(get, operation_id = "admin_list_users", path = "/admin/users", security(("Token" = [])),
+#[utoipa::path(get, operation_id = "admin_list_users", path = "/admin/users", security(("Token" = []), ("ConsoleSession" = [])),
     params(
         ("search" = Option<String>, Query, description = "Part of a username or e-mail, any case"),
         ("page" = Option<String>, Query, description = "Page number from 1, or `last`"),
@@ -104,7 +104,7 @@ fn check_email(email: &str, errors: &mut FieldErrors) {
 }
 
 /// Create a user.
-#[utoipa::path(post, operation_id = "admin_create_user", path = "/admin/users", security(("Token" = [])),
+#[utoipa::path(post, operation_id = "admin_create_user", path = "/admin/users", security(("Token" = []), ("ConsoleSession" = [])),
     request_body(content((crate::openapi::CreateUserBody = "application/json"), (crate::openapi::CreateUserBody = "application/x-www-form-urlencoded"))),
     responses(
         (status = 201, description = "Created", body = UserView),
@@ -151,7 +151,7 @@ pub async fn create_user(
 }
 
 /// One user, with their devices.
-#[utoipa::path(get, operation_id = "admin_read_user", path = "/admin/users/{id}", security(("Token" = [])), params(("id" = i64, Path, description = "The user's id")),
+#[utoipa::path(get, operation_id = "admin_read_user", path = "/admin/users/{id}", security(("Token" = []), ("ConsoleSession" = [])), params(("id" = i64, Path, description = "The user's id")),
     responses(
         (status = 200, description = "The user", body = crate::service::admin::UserDetail),
         (status = 403, description = "Not an admin", body = crate::openapi::Detail),
@@ -168,7 +168,7 @@ pub async fn read_user(
 }
 
 /// Change a user; deactivating or a new password revokes all their tokens.
-#[utoipa::path(patch, operation_id = "admin_update_user", path = "/admin/users/{id}", security(("Token" = [])), params(("id" = i64, Path, description = "The user's id")),
+#[utoipa::path(patch, operation_id = "admin_update_user", path = "/admin/users/{id}", security(("Token" = []), ("ConsoleSession" = [])), params(("id" = i64, Path, description = "The user's id")),
     request_body(content((crate::openapi::UpdateUserBody = "application/json"), (crate::openapi::UpdateUserBody = "application/x-www-form-urlencoded"))),
     responses(
         (status = 200, description = "The user as changed", body = UserView),
@@ -206,7 +206,7 @@ pub async fn update_user(
 }
 
 /// A user's devices, most recently used first.
-#[utoipa::path(get, operation_id = "admin_list_devices", path = "/admin/users/{id}/tokens", security(("Token" = [])), params(("id" = i64, Path, description = "The user's id")),
+#[utoipa::path(get, operation_id = "admin_list_devices", path = "/admin/users/{id}/tokens", security(("Token" = []), ("ConsoleSession" = [])), params(("id" = i64, Path, description = "The user's id")),
     responses(
         (status = 200, description = "Devices", body = Vec<crate::service::devices::DeviceView>),
         (status = 403, description = "Not an admin", body = crate::openapi::Detail),
@@ -223,7 +223,7 @@ pub async fn list_devices(
 }
 
 /// Revoke one device of a user.
-#[utoipa::path(delete, operation_id = "admin_revoke_device", path = "/admin/users/{id}/tokens/{client}", security(("Token" = [])),
+#[utoipa::path(delete, operation_id = "admin_revoke_device", path = "/admin/users/{id}/tokens/{client}", security(("Token" = []), ("ConsoleSession" = [])),
     params(("id" = i64, Path, description = "The user's id"), ("client" = String, Path, description = "The client name")),
     responses(
         (status = 204, description = "Revoked"),
@@ -244,7 +244,7 @@ pub async fn revoke_device(
 }
 
 /// Revoke every device of a user.
-#[utoipa::path(delete, operation_id = "admin_revoke_all_devices", path = "/admin/users/{id}/tokens", security(("Token" = [])), params(("id" = i64, Path, description = "The user's id")),
+#[utoipa::path(delete, operation_id = "admin_revoke_all_devices", path = "/admin/users/{id}/tokens", security(("Token" = []), ("ConsoleSession" = [])), params(("id" = i64, Path, description = "The user's id")),
     responses(
         (status = 200, description = "How many were revoked", body = crate::openapi::Revoked),
         (status = 403, description = "Not an admin", body = crate::openapi::Detail),

@@ -100,15 +100,22 @@ async fn the_token_scheme_secures_every_authenticated_operation() {
             "description": "`Token <key>` (the keyword in any case), or `Bearer <key>`.",
         })
     );
+    let console = &doc["components"]["securitySchemes"]["ConsoleSession"];
+    assert_eq!(console["type"], "apiKey");
+    assert_eq!(console["in"], "cookie");
+    assert_eq!(console["name"], "multitoken_console");
     let public = ["/login", "/healthz", "/readyz", "/openapi.json", "/metrics"];
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for (method, operation) in item.as_object().expect("item") {
-            let secured = operation["security"] == json!([{"Token": []}]);
-            assert_eq!(
-                secured,
-                !public.contains(&path.as_str()),
-                "{method} {path} security"
-            );
+            let expected = if public.contains(&path.as_str()) {
+                Value::Null
+            } else if path.starts_with("/admin/") {
+                json!([{"Token": []}, {"ConsoleSession": []}])
+            } else {
+                json!([{"Token": []}])
+            };
+            assert_eq!(operation["security"], expected, "{method} {path} security");
+            let secured = !expected.is_null();
             if secured {
                 assert_eq!(
                     operation["responses"]["401"]["content"]["application/json"]["schema"],
