@@ -126,6 +126,27 @@ async fn click(browser: &Client, css: &str) {
         .expect("click");
 }
 
+/// Waits (up to 10 s) until the browser is at `path_and_query`: a click
+/// that submits a form returns before the next page has loaded.
+async fn wait_for(browser: &Client, path_and_query: &str) {
+    let started = Instant::now();
+    loop {
+        let url = browser.current_url().await.expect("url");
+        let here = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        };
+        if here == path_and_query {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "still at {here}, waiting for {path_and_query}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn path_of(browser: &Client) -> String {
     browser.current_url().await.expect("url").path().to_owned()
 }
@@ -170,7 +191,7 @@ async fn an_admin_revokes_a_lost_phone_in_the_browser_and_the_api_refuses_it_at_
 
     let app = TestApp::spawn(Backend::Sqlite).await;
     app.create_user("root", "root@example.com", true);
-    app.create_user("alice", "alice@example.com", false);
+    let alice = app.create_user("alice", "alice@example.com", false);
     app.create_user("alina", "alina@example.com", false);
     app.create_user("bob", "bob@example.com", false);
     let login = |agent: &'static str, client: &'static str| {
@@ -210,9 +231,10 @@ async fn an_admin_revokes_a_lost_phone_in_the_browser_and_the_api_refuses_it_at_
 
     // The admin signs in, finds alice, and opens her devices.
     sign_in(&browser, &app, "root").await;
-    assert_eq!(path_of(&browser).await, "/console/users");
+    wait_for(&browser, "/console/users").await;
     fill(&browser, "#search", "ALI").await;
     click(&browser, "#search-button").await;
+    wait_for(&browser, "/console/users?search=ALI").await;
     assert_eq!(text_of(&browser, "p.count").await, "2 users");
     browser
         .find(Locator::LinkText("alice"))
@@ -221,6 +243,7 @@ async fn an_admin_revokes_a_lost_phone_in_the_browser_and_the_api_refuses_it_at_
         .click()
         .await
         .expect("click");
+    wait_for(&browser, &format!("/console/users/{alice}")).await;
     assert_eq!(text_of(&browser, "h1").await, "alice");
     let clients = browser
         .find_all(Locator::Css("table.devices td.client"))
@@ -263,6 +286,7 @@ async fn an_admin_revokes_a_lost_phone_in_the_browser_and_the_api_refuses_it_at_
         .await
         .expect("drop the token from the form");
     click(&browser, "#revoke-web").await;
+    wait_for(&browser, &format!("/console/users/{alice}/revoke")).await;
     assert_eq!(text_of(&browser, "h1").await, "Forbidden");
     assert!(text_of(&browser, "p.error")
         .await
@@ -279,7 +303,7 @@ async fn an_admin_revokes_a_lost_phone_in_the_browser_and_the_api_refuses_it_at_
         .await
         .expect("users");
     click(&browser, "#sign-out").await;
-    assert_eq!(path_of(&browser).await, "/console/login");
+    wait_for(&browser, "/console/login").await;
     browser
         .goto(&app.url("/console/users"))
         .await
