@@ -2,10 +2,12 @@
 //! [`Authenticated`] extractor: a handler that takes it cannot run for a
 //! request without a valid, unexpired token of an active user.
 
+use crate::console::session as console_session;
 use crate::domain::{Password, TokenDigest};
 use crate::error::{ApiError, AuthFailure};
 use crate::service::authenticate::{authenticate, Session};
 use crate::state::AppState;
+use actix_session::SessionExt;
 use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderMap, AUTHORIZATION};
 use actix_web::{web, FromRequest, HttpRequest};
@@ -72,10 +74,74 @@ impl FromRequest for Authenticated {
         let digest = token_from_header(header).map(TokenDigest::of_presented);
         let state = request.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
-            let digest = digest.map_err(ApiError::Unauthorized)?;
-            let digest = digest.ok_or(ApiError::Unauthorized(AuthFailure::InvalidToken))?;
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
-            Ok(Authenticated(authenticate(&state, digest).await?))
+            let checked = async {
+                let digest = digest.map_err(ApiError::Unauthorized)?;
+                let digest = digest.ok_or(ApiError::Unauthorized(AuthFailure::InvalidToken))?;
+                authenticate(&state, digest).await
+            }
+            .await;
+            state.metrics.token_checked(&checked);
+            checked.map(Authenticated)
+        })
+    }
+}
+
+/// A request by an admin: a handler that takes it cannot run for anyone
+/// else. Anonymous requests get the `401` of [`Authenticated`], users
+/// without `is_admin` a `403`.
+///
+/// Without an `Authorization` header, a signed-in console session is
+/// accepted instead; as with Django REST Framework's session
+/// authentication, its unsafe requests must then carry the session's CSRF
+/// token in `X-CSRF-Token` (the console pages give it in
+/// `<meta name="csrf-token">`).
+#[derive(Debug, Clone)]
+pub struct Admin {
+    pub user_id: i64,
+    pub username: String,
+}
+
+pub const CSRF_FAILED: &str = "CSRF Failed: CSRF token missing or incorrect.";
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if request.headers().contains_key(AUTHORIZATION) {
+            let authenticated = Authenticated::from_request(request, payload);
+            return Box::pin(async move {
+                let Authenticated(session) = authenticated.await?;
+                if !session.is_admin {
+                    return Err(ApiError::PermissionDenied);
+                }
+                Ok(Admin {
+                    user_id: session.user_id,
+                    username: session.username,
+                })
+            });
+        }
+        let console = request.get_session();
+        let state = request.app_data::<web::Data<AppState>>().cloned();
+        let safe = request.method().is_safe();
+        let presented_csrf = request
+            .headers()
+            .get(console_session::CSRF_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
+            let signed_in = console_session::signed_in(&state, &console)
+                .await?
+                .ok_or(ApiError::Unauthorized(AuthFailure::NotProvided))?;
+            if !safe && !console_session::csrf_matches(&console, presented_csrf.as_deref()) {
+                return Err(ApiError::Forbidden(CSRF_FAILED));
+            }
+            Ok(Admin {
+                user_id: signed_in.user_id,
+                username: signed_in.username,
+            })
         })
     }
 }

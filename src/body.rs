@@ -13,6 +13,7 @@ use futures_util::StreamExt;
 use serde_json::{Map, Value};
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub const NOT_A_BOOLEAN: &str = "Must be a valid boolean.";
 
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Fields(Map<String, Value>);
@@ -94,6 +95,35 @@ impl Fields {
                 None
             }
         }
+    }
+}
+
+impl Fields {
+    /// Whether the body has this field at all (even as `null`).
+    pub fn has(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
+    /// An optional boolean, read as Django REST Framework's `BooleanField`
+    /// does: JSON `true`/`false`/`1`/`0`, or the words forms send (`true`,
+    /// `on`, `yes`, `1`, ... in any case). Anything else is recorded in `errors`.
+    pub fn boolean(&self, name: &str, errors: &mut FieldErrors) -> Option<bool> {
+        let parsed = match self.0.get(name)? {
+            Value::Null => return None,
+            Value::Bool(value) => Some(*value),
+            Value::Number(n) if n.as_i64() == Some(1) => Some(true),
+            Value::Number(n) if n.as_i64() == Some(0) => Some(false),
+            Value::String(text) => match text.to_ascii_lowercase().as_str() {
+                "t" | "y" | "yes" | "true" | "on" | "1" => Some(true),
+                "f" | "n" | "no" | "false" | "off" | "0" => Some(false),
+                _ => None,
+            },
+            _ => None,
+        };
+        if parsed.is_none() {
+            errors.add(name, NOT_A_BOOLEAN);
+        }
+        parsed
     }
 }
 
@@ -243,5 +273,25 @@ mod tests {
             expected.add(field, message);
         }
         assert_eq!(errors, expected);
+    }
+
+    #[test]
+    fn booleans_are_read_from_json_and_form_words() {
+        let fields = Fields::decode(
+            "application/json",
+            br#"{"a":true,"b":"off","c":1,"d":"maybe","e":null,"f":"TRUE"}"#,
+        )
+        .unwrap_or_default();
+        let mut errors = FieldErrors::new();
+        assert_eq!(fields.boolean("a", &mut errors), Some(true));
+        assert_eq!(fields.boolean("b", &mut errors), Some(false));
+        assert_eq!(fields.boolean("c", &mut errors), Some(true));
+        assert_eq!(fields.boolean("e", &mut errors), None);
+        assert_eq!(fields.boolean("f", &mut errors), Some(true));
+        assert_eq!(fields.boolean("missing", &mut errors), None);
+        assert!(errors.is_empty());
+        assert_eq!(fields.boolean("d", &mut errors), None);
+        assert_eq!(errors, FieldErrors::single("d", NOT_A_BOOLEAN));
+        assert!(fields.has("e") && !fields.has("missing"));
     }
 }

@@ -66,6 +66,11 @@ pub struct Settings {
           value_parser = |text: &str| parse_positive(text).map_err(|e| format!("MAX_CLIENTS_PER_USER: {e}")))]
     pub max_clients_per_user: u32,
 
+    /// Mark the console's session cookie `Secure` (sent over HTTPS only).
+    #[arg(long, env = "COOKIE_SECURE", default_value_t = false, global = true,
+          action = clap::ArgAction::Set, value_parser = parse_bool_setting("COOKIE_SECURE"))]
+    pub cookie_secure: bool,
+
     /// Log filter, as env_logger reads it (error, warn, info, debug, trace, per module).
     #[arg(long = "log", env = "RUST_LOG", default_value = "info", global = true)]
     pub log_filter: String,
@@ -136,6 +141,18 @@ fn parse_reset_url(text: &str) -> Result<String, String> {
     Ok(text.to_owned())
 }
 
+/// `true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`), for a setting
+/// named in the error message.
+fn parse_bool_setting(variable: &'static str) -> impl Fn(&str) -> Result<bool, String> + Clone {
+    move |text: &str| match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" | "" => Ok(false),
+        _ => Err(format!(
+            "{variable}: invalid value {text:?}: expected true or false"
+        )),
+    }
+}
+
 fn parse_positive(text: &str) -> Result<u32, String> {
     match text.trim().parse::<u32>() {
         Ok(value) if value > 0 => Ok(value),
@@ -167,6 +184,7 @@ impl Settings {
             password_reset_url: DEFAULT_PASSWORD_RESET_URL.into(),
             password_reset_timeout: Duration::from_secs(3600),
             secret_key: None,
+            cookie_secure: false,
         }
     }
 

@@ -121,6 +121,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("not found")]
     NotFound,
+    /// A page number past the last page, or not a page number at all.
+    #[error("invalid page")]
+    InvalidPage,
     #[error("method {0} not allowed")]
     MethodNotAllowed(String),
     #[error("unsupported media type {0:?}")]
@@ -191,6 +194,7 @@ impl ResponseError for ApiError {
             ApiError::PermissionDenied | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Fields(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::InvalidPage => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -211,6 +215,7 @@ impl ResponseError for ApiError {
             ApiError::Fields(errors) => Value::Object(errors.0.clone()),
             ApiError::BadRequest(message) => detail(message),
             ApiError::NotFound => detail("Not found."),
+            ApiError::InvalidPage => detail("Invalid page."),
             ApiError::MethodNotAllowed(method) => {
                 detail(&format!("Method \"{method}\" not allowed."))
             }

@@ -3,10 +3,12 @@
 //! bound port known, so tests can run the real server on port 0.
 
 use crate::config::Settings;
+use crate::console;
 use crate::db::{self, DbSetupError};
 use crate::domain::Timestamp;
 use crate::error::ApiError;
 use crate::mail;
+use crate::metrics::{self, Metrics};
 use crate::routes;
 use crate::service::password_reset::{self, ResetMailWorker};
 use crate::service::passwords::PasswordHasher;
@@ -16,7 +18,7 @@ use actix_web::dev::{Server, ServiceResponse};
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::http::StatusCode;
 use actix_web::middleware::{
-    ErrorHandlerResponse, ErrorHandlers, Logger, NormalizePath, TrailingSlash,
+    from_fn, ErrorHandlerResponse, ErrorHandlers, Logger, NormalizePath, TrailingSlash,
 };
 use actix_web::{web, App, HttpResponse, HttpServer};
 use serde_json::json;
@@ -39,6 +41,8 @@ pub enum StartupError {
     Bind(std::net::SocketAddr, std::io::Error),
     #[error("cannot prepare password hashing: {0}")]
     Hasher(ApiError),
+    #[error("cannot register metrics: {0}")]
+    Metrics(prometheus::Error),
 }
 
 pub struct Application {
@@ -80,6 +84,7 @@ impl Application {
             reads_inline: matches!(settings.database_url, db::Database::Sqlite { .. }),
             secret_key,
             reset_mails,
+            metrics: Metrics::new().map_err(StartupError::Metrics)?,
         });
         let listener =
             TcpListener::bind(settings.bind).map_err(|e| StartupError::Bind(settings.bind, e))?;
@@ -87,14 +92,23 @@ impl Application {
             .local_addr()
             .map_err(|e| StartupError::Bind(settings.bind, e))?;
         let app_state = state.clone();
+        let console_key =
+            console::console_session_key(&state.secret_key).map_err(StartupError::Settings)?;
+        let console_settings = settings.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                .wrap(console::session_middleware(
+                    &console_settings,
+                    console_key.clone(),
+                ))
+                .wrap(from_fn(metrics::record_request))
                 .wrap(ErrorHandlers::new().default_handler(json_error_body))
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
                 // The request line and status only: never headers, so never a token.
                 .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
                 .configure(routes::configure)
+                .configure(console::configure)
                 .default_service(web::to(routes::not_found))
         })
         .listen(listener)
@@ -160,11 +174,13 @@ async fn sweep_expired_tokens(state: web::Data<AppState>) {
 /// Keeps every error response JSON, including the ones actix-web produces by
 /// itself (malformed paths, and anything not routed through `ApiError`).
 fn json_error_body<B>(response: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let is_json = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
-    if is_json {
+    let content_type = response.headers().get(CONTENT_TYPE);
+    let is_json =
+        content_type.is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    // The console's own error pages are HTML on purpose.
+    let is_console_page = response.request().path().starts_with("/console")
+        && content_type.is_some_and(|value| value.as_bytes().starts_with(b"text/html"));
+    if is_json || is_console_page {
         return Ok(ErrorHandlerResponse::Response(
             response.map_into_left_body(),
         ));

@@ -4,6 +4,7 @@ use crate::config::Settings;
 use crate::db::{AnyConnection, DbPool};
 use crate::domain::{SecretKey, TokenPolicy};
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::service::password_reset::ResetMailQueue;
 use crate::service::passwords::PasswordHasher;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ pub struct AppState {
     /// The resolved `SECRET_KEY`: derive a key per purpose from it.
     pub secret_key: SecretKey,
     pub reset_mails: ResetMailQueue,
+    pub metrics: Metrics,
 }
 
 impl AppState {

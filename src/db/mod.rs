@@ -5,6 +5,7 @@
 //! as a plain `fn(&mut AnyConnection, ..) -> QueryResult<..>`.
 
 pub mod accounts;
+pub mod admin;
 pub mod schema;
 pub mod secrets;
 pub mod tokens;

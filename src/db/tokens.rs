@@ -196,3 +196,11 @@ pub fn delete_expired_batch(
     )
     .execute(conn)
 }
+
+/// Tokens of all users that have not expired by `now`.
+pub fn count_all_live(conn: &mut AnyConnection, now: i64) -> QueryResult<i64> {
+    tokens::table
+        .filter(tokens::expires_at.gt(now))
+        .count()
+        .get_result(conn)
+}

@@ -1,31 +1,102 @@
 //! The URL map, on one screen. Handlers are thin: they read the request,
 //! call a use case in `service`, and shape the response.
+//!
+//! Every endpoint is one line of [`endpoints!`] below, which both registers
+//! it with actix-web and lists it in the OpenAPI document. To add one:
+//!
+//! 1. write the handler with a `#[utoipa::path(method, path = "...", ...)]`
+//!    annotation giving its responses (and `security(("Token" = []))` when
+//!    it needs a token);
+//! 2. add `METHOD "/path" => module::handler,` to the list.
+//!
+//! The test `openapi::every_served_route_is_documented` checks that the
+//! annotation and the line agree. Only the console (HTML, not part of the
+//! JSON API) is registered elsewhere.
 
 mod account;
+mod admin;
+mod docs;
 mod health;
+mod metrics;
 mod password;
 mod registration;
 mod session;
 
 use crate::error::ApiError;
-use actix_web::{web, HttpRequest, HttpResponse, Resource};
+use crate::openapi::Conventions;
+use actix_web::http::Method;
+use actix_web::{web, HttpRequest, HttpResponse, Resource, Route};
+
+/// One endpoint: how it is served and where it is documented.
+pub struct Endpoint {
+    pub method: Method,
+    /// The path pattern, as actix-web and OpenAPI both write it (`/tokens/{client}`).
+    pub path: &'static str,
+    pub route: Route,
+}
+
+macro_rules! endpoints {
+    ($($method:ident $path:literal => $module:ident :: $handler:ident,)*) => {
+        /// Every endpoint of the JSON API, in the order they are matched.
+        pub fn endpoints() -> Vec<Endpoint> {
+            vec![$(Endpoint {
+                method: Method::$method,
+                path: $path,
+                route: web::route().method(Method::$method).to($module::$handler),
+            },)*]
+        }
+
+        /// The OpenAPI document of every endpoint, from the handlers' annotations.
+        #[derive(utoipa::OpenApi)]
+        #[openapi(
+            info(title = "multitoken", description = "Per-client API tokens: one token per device, revocable one at a time."),
+            paths($($module::$handler,)*),
+            modifiers(&Conventions),
+        )]
+        pub struct ApiDoc;
+    };
+}
+
+endpoints! {
+    POST "/login" => session::login,
+    POST "/logout" => session::logout,
+    POST "/logout/all" => session::logout_all,
+    POST "/logout/others" => session::logout_others,
+    GET "/whoami" => account::whoami,
+    GET "/tokens" => account::list_devices,
+    DELETE "/tokens/{client}" => account::revoke_device,
+    GET "/healthz" => health::healthz,
+    GET "/readyz" => health::readyz,
+    GET "/openapi.json" => docs::openapi_json,
+    GET "/metrics" => metrics::metrics,
+    GET "/admin/users" => admin::list_users,
+    POST "/admin/users" => admin::create_user,
+    GET "/admin/users/{id}" => admin::read_user,
+    PATCH "/admin/users/{id}" => admin::update_user,
+    GET "/admin/users/{id}/tokens" => admin::list_devices,
+    DELETE "/admin/users/{id}/tokens" => admin::revoke_all_devices,
+    DELETE "/admin/users/{id}/tokens/{client}" => admin::revoke_device,
+    POST "/register" => registration::register,
+    POST "/password/change" => password::change,
+    POST "/password/reset" => password::reset,
+    POST "/password/reset/confirm" => password::confirm_reset,
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/login").route(web::post().to(session::login)))
-        .service(resource("/logout").route(web::post().to(session::logout)))
-        .service(resource("/logout/all").route(web::post().to(session::logout_all)))
-        .service(resource("/logout/others").route(web::post().to(session::logout_others)))
-        .service(resource("/whoami").route(web::get().to(account::whoami)))
-        .service(resource("/tokens").route(web::get().to(account::list_devices)))
-        .service(resource("/tokens/{client}").route(web::delete().to(account::revoke_device)))
-        .service(resource("/healthz").route(web::get().to(health::healthz)))
-        .service(resource("/readyz").route(web::get().to(health::readyz)));
-    cfg.service(resource("/register").route(web::post().to(registration::register)))
-        .service(resource("/password/change").route(web::post().to(password::change)))
-        .service(resource("/password/reset").route(web::post().to(password::reset)))
-        .service(
-            resource("/password/reset/confirm").route(web::post().to(password::confirm_reset)),
-        );
+    // One resource per path, with its methods, in the order of the list.
+    let mut resources: Vec<(&'static str, Vec<Route>)> = Vec::new();
+    for endpoint in endpoints() {
+        match resources
+            .iter_mut()
+            .find(|(path, _)| *path == endpoint.path)
+        {
+            Some((_, routes)) => routes.push(endpoint.route),
+            None => resources.push((endpoint.path, vec![endpoint.route])),
+        }
+    }
+    for (path, routes) in resources {
+        cfg.service(routes.into_iter().fold(resource(path), Resource::route));
+    }
 }
 
 /// A resource whose wrong methods get the contract's JSON 405.

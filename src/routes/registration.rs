@@ -12,6 +12,14 @@ use serde_json::json;
 
 const USER_AGENT_MAX_CHARS: usize = 256;
 
+/// Sign up; with `client`, also log in on it.
+#[utoipa::path(post, path = "/register",
+    request_body(content((crate::openapi::RegisterBody = "application/json"), (crate::openapi::RegisterBody = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 201, description = "The new user (`Cache-Control: no-store`)", body = crate::openapi::Registered),
+        (status = 400, description = "Invalid or taken username, weak password, invalid e-mail or client", body = crate::openapi::FieldErrors),
+        (status = 403, description = "Registration is closed", body = crate::openapi::Detail),
+    ))]
 pub async fn register(
     state: web::Data<AppState>,
     request: HttpRequest,

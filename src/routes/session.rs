@@ -4,6 +4,7 @@ use crate::auth::{basic_credentials, Authenticated};
 use crate::body::Fields;
 use crate::domain::{ClientName, Password};
 use crate::error::{ApiError, FieldErrors};
+use crate::metrics::RevocationCause;
 use crate::service::devices;
 use crate::service::login::{login as log_in, LoginError, LoginRequest};
 use crate::state::AppState;
@@ -14,6 +15,16 @@ use serde_json::json;
 pub const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
 const USER_AGENT_MAX_CHARS: usize = 256;
 
+/// Log in: a new token for this client, replacing the one it had.
+#[utoipa::path(post, path = "/login",
+    request_body(content((crate::openapi::LoginBody = "application/json"), (crate::openapi::LoginBody = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "A new token (`Cache-Control: no-store`)", body = crate::openapi::TokenResponse),
+        (status = 400, description = "Missing or invalid fields, or bad credentials (`non_field_errors`)", body = crate::openapi::FieldErrors),
+        (status = 401, description = "Bad `Authorization: Basic` credentials", body = crate::openapi::Detail),
+        (status = 403, description = "Maximum number of clients per user exceeded", body = crate::openapi::Detail),
+        (status = 429, description = "Too many failed logins (`Retry-After`)", body = crate::openapi::Detail),
+    ))]
 pub async fn login(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -80,6 +91,10 @@ fn basic_was_used(request: &HttpRequest) -> bool {
     basic_credentials(request.headers()).is_some()
 }
 
+/// Revoke the presented token only.
+#[utoipa::path(post, path = "/logout", security(("Token" = [])), responses(
+    (status = 200, description = "Logged out", body = crate::openapi::Detail),
+))]
 pub async fn logout(
     state: web::Data<AppState>,
     Authenticated(session): Authenticated,
@@ -87,9 +102,14 @@ pub async fn logout(
     state
         .db(move |conn| devices::revoke_token(conn, session.token_id))
         .await?;
+    state.metrics.revoked(RevocationCause::Logout, 1);
     Ok(HttpResponse::Ok().json(json!({"detail": "Successfully logged out."})))
 }
 
+/// Revoke every token of the user.
+#[utoipa::path(post, path = "/logout/all", security(("Token" = [])), responses(
+    (status = 200, description = "Logged out everywhere", body = crate::openapi::LoggedOut),
+))]
 pub async fn logout_all(
     state: web::Data<AppState>,
     Authenticated(session): Authenticated,
@@ -97,9 +117,14 @@ pub async fn logout_all(
     let revoked = state
         .db(move |conn| devices::revoke_all(conn, session.user_id))
         .await?;
+    state.metrics.revoked(RevocationCause::LogoutAll, revoked);
     Ok(HttpResponse::Ok().json(json!({"detail": "Successfully logged out.", "revoked": revoked})))
 }
 
+/// Revoke every token of the user but the presented one.
+#[utoipa::path(post, path = "/logout/others", security(("Token" = [])), responses(
+    (status = 200, description = "Other devices logged out", body = crate::openapi::LoggedOut),
+))]
 pub async fn logout_others(
     state: web::Data<AppState>,
     Authenticated(session): Authenticated,
@@ -107,5 +132,8 @@ pub async fn logout_others(
     let revoked = state
         .db(move |conn| devices::revoke_others(conn, session.user_id, session.token_id))
         .await?;
+    state
+        .metrics
+        .revoked(RevocationCause::LogoutOthers, revoked);
     Ok(HttpResponse::Ok().json(json!({"detail": "Other devices logged out.", "revoked": revoked})))
 }

@@ -6,11 +6,14 @@ use crate::error::ApiError;
 use serde::Serialize;
 
 /// A device as listed to its owner or to an admin. Never a key or digest.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct DeviceView {
     pub client: String,
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     pub last_used_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     pub expires_at: Timestamp,
     pub user_agent: Option<String>,
     /// Only in the owner's own listing: whether this is the requesting token.

@@ -5,6 +5,7 @@ use crate::db::{tokens, users, AnyConnection};
 use crate::domain::username::lookup_key;
 use crate::domain::{ClientName, Password, PlainToken, Timestamp, TokenPolicy};
 use crate::error::ApiError;
+use crate::metrics::LoginOutcome;
 use crate::state::AppState;
 use diesel::Connection;
 
@@ -46,7 +47,10 @@ pub async fn login(state: &AppState, request: LoginRequest) -> Result<IssuedToke
     let password_matches = state.hasher.verify(request.password, phc).await?;
     let user = match user {
         Some(user) if password_matches && user.is_active => user,
-        _ => return Err(LoginError::BadCredentials),
+        _ => {
+            state.metrics.login(LoginOutcome::Failed);
+            return Err(LoginError::BadCredentials);
+        }
     };
     let policy = state.policy;
     let max_clients = state.settings.max_clients_per_user;
@@ -63,6 +67,7 @@ pub async fn login(state: &AppState, request: LoginRequest) -> Result<IssuedToke
             )
         })
         .await?;
+    state.metrics.login(LoginOutcome::Ok);
     Ok(issued)
 }
 

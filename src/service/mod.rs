@@ -4,6 +4,7 @@
 //! synchronous; the ones that also hash passwords are async and take the
 //! shared [`crate::state::AppState`].
 
+pub mod admin;
 pub mod authenticate;
 pub mod devices;
 pub mod login;

@@ -6,13 +6,18 @@ mod helpers;
 
 mod accounts_support;
 
+mod admin;
 mod authentication;
+mod browser;
 mod cli;
+mod console;
 mod conventions;
 mod devices;
 mod expiry;
 mod login;
 mod mail;
+mod metrics;
+mod openapi;
 mod password_change;
 mod password_reset;
 mod registration;

@@ -1,0 +1,265 @@
+//! The console's pages and form posts. Every post checks its CSRF token
+//! first, then that the session is an admin's, then calls `service::admin`.
+
+use super::pages::{self, Chrome};
+use super::session::{self as console_session, SignedIn, CSRF_FIELD};
+use super::ConsoleError;
+use crate::body::Fields;
+use crate::db::users as user_queries;
+use crate::domain::username::lookup_key;
+use crate::domain::Password;
+use crate::error::ApiError;
+use crate::metrics::{LoginOutcome, RevocationCause};
+use crate::service::admin::{self, PageRequest};
+use crate::state::AppState;
+use actix_session::Session;
+use actix_web::http::header::LOCATION;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+pub const BAD_CREDENTIALS: &str = "Unable to sign in with this username and password.";
+pub const NOT_AN_ADMIN: &str = "This console is for administrators only.";
+pub const MISSING_CREDENTIALS: &str = "Enter a username and a password.";
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, location))
+        .finish()
+}
+
+/// The signed-in admin and the session's CSRF token, or a redirect to the
+/// sign-in page.
+async fn require_admin(
+    state: &AppState,
+    session: &Session,
+) -> Result<(SignedIn, String), ConsoleError> {
+    let admin = console_session::signed_in(state, session)
+        .await?
+        .ok_or(ConsoleError::SignIn)?;
+    let csrf = console_session::csrf_token(session)?;
+    Ok((admin, csrf))
+}
+
+/// Refuses a form whose CSRF token is missing or not this session's.
+fn check_csrf(session: &Session, fields: &Fields) -> Result<(), ConsoleError> {
+    let presented = fields.text(CSRF_FIELD).ok().flatten();
+    if console_session::csrf_matches(session, presented) {
+        Ok(())
+    } else {
+        Err(ConsoleError::Csrf)
+    }
+}
+
+fn user_id(raw: &str) -> Result<i64, ConsoleError> {
+    raw.parse().map_err(|_| ConsoleError::NotFound)
+}
+
+pub async fn home(
+    state: web::Data<AppState>,
+    session: Session,
+) -> Result<HttpResponse, ConsoleError> {
+    match console_session::signed_in(&state, &session).await? {
+        Some(_) => Ok(see_other("/console/users")),
+        None => Ok(see_other("/console/login")),
+    }
+}
+
+pub async fn sign_in_page(
+    state: web::Data<AppState>,
+    session: Session,
+) -> Result<HttpResponse, ConsoleError> {
+    if console_session::signed_in(&state, &session)
+        .await?
+        .is_some()
+    {
+        return Ok(see_other("/console/users"));
+    }
+    let csrf = console_session::csrf_token(&session)?;
+    Ok(pages::html(StatusCode::OK, pages::sign_in(&csrf, None, "")))
+}
+
+/// Signs an admin in with the same password check as `POST /login`. A
+/// wrong password or a non-admin gets the form again with a message, and
+/// the session stays signed out.
+pub async fn sign_in(
+    state: web::Data<AppState>,
+    session: Session,
+    fields: Fields,
+) -> Result<HttpResponse, ConsoleError> {
+    check_csrf(&session, &fields)?;
+    let username = fields
+        .text("username")
+        .ok()
+        .flatten()
+        .unwrap_or("")
+        .to_owned();
+    let password = fields
+        .text("password")
+        .ok()
+        .flatten()
+        .unwrap_or("")
+        .to_owned();
+    let refuse = |status: StatusCode, message: &str| -> Result<HttpResponse, ConsoleError> {
+        let csrf = console_session::csrf_token(&session)?;
+        Ok(pages::html(
+            status,
+            pages::sign_in(&csrf, Some(message), &username),
+        ))
+    };
+    if username.is_empty() || password.is_empty() {
+        return refuse(StatusCode::BAD_REQUEST, MISSING_CREDENTIALS);
+    }
+    let key = lookup_key(&username);
+    let found = state
+        .db(move |conn| Ok(user_queries::credentials_by_key(conn, &key)?))
+        .await?;
+    let (phc, user) = match found {
+        Some(credentials) => (Some(credentials.password_hash.clone()), Some(credentials)),
+        None => (None, None),
+    };
+    let matches = state.hasher.verify(Password::new(password), phc).await?;
+    let user = match user {
+        Some(user) if matches && user.is_active => user,
+        _ => {
+            state.metrics.login(LoginOutcome::Failed);
+            return refuse(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS);
+        }
+    };
+    let user_id = user.id;
+    let is_admin = state
+        .db(move |conn| Ok(user_queries::by_id(conn, user_id)?))
+        .await?
+        .is_some_and(|user| user.is_admin);
+    if !is_admin {
+        state.metrics.login(LoginOutcome::Failed);
+        return refuse(StatusCode::FORBIDDEN, NOT_AN_ADMIN);
+    }
+    state.metrics.login(LoginOutcome::Ok);
+    console_session::sign_in(&session, user.id)?;
+    Ok(see_other("/console/users"))
+}
+
+pub async fn sign_out(session: Session, fields: Fields) -> Result<HttpResponse, ConsoleError> {
+    check_csrf(&session, &fields)?;
+    console_session::sign_out(&session);
+    Ok(see_other("/console/login"))
+}
+
+pub async fn users(
+    state: web::Data<AppState>,
+    session: Session,
+    request: HttpRequest,
+) -> Result<HttpResponse, ConsoleError> {
+    let (admin, csrf) = require_admin(&state, &session).await?;
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(request.query_string()).unwrap_or_default();
+    let param = |name: &str| {
+        query
+            .iter()
+            .rev()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    };
+    let search = param("search").unwrap_or("").trim().to_owned();
+    let page = PageRequest::parse(param("page")).map_err(|_| ConsoleError::NotFound)?;
+    let needle = search.clone();
+    let found = state
+        .db(move |conn| admin::search_users(conn, &needle, page))
+        .await
+        .map_err(|error| match error {
+            ApiError::InvalidPage => ConsoleError::NotFound,
+            other => other.into(),
+        })?;
+    let chrome = Chrome {
+        username: &admin.username,
+        csrf: &csrf,
+    };
+    let flash = console_session::take_flash(&session);
+    Ok(pages::html(
+        StatusCode::OK,
+        pages::users(&chrome, &search, &found, flash.as_deref()),
+    ))
+}
+
+pub async fn user(
+    state: web::Data<AppState>,
+    session: Session,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ConsoleError> {
+    let (admin, csrf) = require_admin(&state, &session).await?;
+    let id = user_id(&id)?;
+    let detail = state.db(move |conn| admin::user_detail(conn, id)).await?;
+    let chrome = Chrome {
+        username: &admin.username,
+        csrf: &csrf,
+    };
+    let flash = console_session::take_flash(&session);
+    Ok(pages::html(
+        StatusCode::OK,
+        pages::user(&chrome, &detail.user, &detail.tokens, flash.as_deref()),
+    ))
+}
+
+pub async fn revoke(
+    state: web::Data<AppState>,
+    session: Session,
+    id: web::Path<String>,
+    fields: Fields,
+) -> Result<HttpResponse, ConsoleError> {
+    check_csrf(&session, &fields)?;
+    require_admin(&state, &session).await?;
+    let id = user_id(&id)?;
+    let client = fields
+        .text("client")
+        .ok()
+        .flatten()
+        .unwrap_or("")
+        .to_owned();
+    let target = client.clone();
+    let user = state.db(move |conn| admin::user(conn, id)).await?;
+    let revoked = state
+        .db(move |conn| admin::revoke_device(conn, id, &target))
+        .await;
+    let message = match revoked {
+        Ok(()) => {
+            state.metrics.revoked(RevocationCause::Admin, 1);
+            format!("Revoked the {client} device of {}.", user.username)
+        }
+        Err(ApiError::NotFound) => format!("{} has no device {client}.", user.username),
+        Err(other) => return Err(other.into()),
+    };
+    console_session::set_flash(&session, &message)?;
+    Ok(see_other(&format!("/console/users/{id}")))
+}
+
+pub async fn revoke_all(
+    state: web::Data<AppState>,
+    session: Session,
+    id: web::Path<String>,
+    fields: Fields,
+) -> Result<HttpResponse, ConsoleError> {
+    check_csrf(&session, &fields)?;
+    require_admin(&state, &session).await?;
+    let id = user_id(&id)?;
+    let user = state.db(move |conn| admin::user(conn, id)).await?;
+    let revoked = state
+        .db(move |conn| admin::revoke_all_devices(conn, id))
+        .await?;
+    state.metrics.revoked(RevocationCause::Admin, revoked);
+    let devices = if revoked == 1 { "device" } else { "devices" };
+    console_session::set_flash(
+        &session,
+        &format!("Revoked {revoked} {devices} of {}.", user.username),
+    )?;
+    Ok(see_other(&format!("/console/users/{id}")))
+}
+
+pub async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .body(pages::STYLESHEET)
+}
+
+pub async fn not_found() -> Result<HttpResponse, ConsoleError> {
+    Err(ConsoleError::NotFound)
+}

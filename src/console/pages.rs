@@ -1,0 +1,219 @@
+//! The console's HTML, written with maud: markup checked at compile time,
+//! every interpolated value escaped.
+
+use crate::console::session::CSRF_FIELD;
+use crate::domain::Timestamp;
+use crate::service::admin::{UserPage, UserView};
+use crate::service::devices::DeviceView;
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use maud::{html, Markup, DOCTYPE};
+
+pub const STYLESHEET: &str = include_str!("console.css");
+
+pub fn html(status: StatusCode, markup: Markup) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(markup.into_string())
+}
+
+/// Who is signed in, for the page header.
+pub struct Chrome<'a> {
+    pub username: &'a str,
+    pub csrf: &'a str,
+}
+
+fn layout(title: &str, chrome: Option<&Chrome<'_>>, flash: Option<&str>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                @if let Some(chrome) = chrome {
+                    // For scripts that call the admin API with this session.
+                    meta name="csrf-token" content=(chrome.csrf);
+                }
+                title { (title) " · multitoken console" }
+                link rel="stylesheet" href="/console/console.css";
+            }
+            body {
+                header {
+                    a.brand href="/console/" { "multitoken console" }
+                    @if let Some(chrome) = chrome {
+                        nav {
+                            a href="/console/users" { "Users" }
+                            span.who { "Signed in as " strong { (chrome.username) } }
+                            form.inline method="post" action="/console/logout" {
+                                input type="hidden" name=(CSRF_FIELD) value=(chrome.csrf);
+                                button type="submit" id="sign-out" { "Sign out" }
+                            }
+                        }
+                    }
+                }
+                main {
+                    @if let Some(flash) = flash {
+                        p.flash role="status" { (flash) }
+                    }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+fn time(at: Timestamp) -> String {
+    let text = at.to_rfc3339();
+    // 2026-11-27T08:10:13.123Z -> 2026-11-27 08:10:13 UTC
+    match (text.get(..10), text.get(11..19)) {
+        (Some(date), Some(clock)) => format!("{date} {clock} UTC"),
+        _ => text,
+    }
+}
+
+pub fn sign_in(csrf: &str, error: Option<&str>, username: &str) -> Markup {
+    layout(
+        "Sign in",
+        None,
+        None,
+        html! {
+            h1 { "Sign in" }
+            p.hint { "For administrators of this multitoken service." }
+            @if let Some(error) = error {
+                p.error role="alert" id="error" { (error) }
+            }
+            form.card method="post" action="/console/login" {
+                input type="hidden" name=(CSRF_FIELD) value=(csrf);
+                label for="username" { "Username" }
+                input type="text" id="username" name="username" value=(username)
+                    autocomplete="username" required autofocus;
+                label for="password" { "Password" }
+                input type="password" id="password" name="password"
+                    autocomplete="current-password" required;
+                button type="submit" id="sign-in" { "Sign in" }
+            }
+        },
+    )
+}
+
+pub fn users(chrome: &Chrome<'_>, search: &str, page: &UserPage, flash: Option<&str>) -> Markup {
+    let link = |number: i64| {
+        let query =
+            serde_urlencoded::to_string([("search", search), ("page", &number.to_string())])
+                .unwrap_or_default();
+        format!("/console/users?{query}")
+    };
+    layout(
+        "Users",
+        Some(chrome),
+        flash,
+        html! {
+            h1 { "Users" }
+            form.search method="get" action="/console/users" role="search" {
+                label for="search" { "Username or e-mail contains" }
+                input type="search" id="search" name="search" value=(search);
+                button type="submit" id="search-button" { "Search" }
+            }
+            p.count { (page.count) " user" @if page.count != 1 { "s" } }
+            @if !page.users.is_empty() {
+                table {
+                    thead { tr { th { "Username" } th { "E-mail" } th { "Status" } th { "Last login" } } }
+                    tbody {
+                        @for user in &page.users {
+                            (user_row(user))
+                        }
+                    }
+                }
+            }
+            nav.pages {
+                @if page.has_previous { a rel="prev" href=(link(page.number - 1)) { "← Previous" } }
+                @if page.has_next { a rel="next" href=(link(page.number + 1)) { "Next →" } }
+            }
+        },
+    )
+}
+
+fn user_row(user: &UserView) -> Markup {
+    html! {
+        tr {
+            td { a href=(format!("/console/users/{}", user.id)) { (user.username) } }
+            td { (user.email) }
+            td {
+                @if !user.is_active { span.badge.off { "inactive" } }
+                @else if user.is_admin { span.badge { "admin" } }
+                @else { "active" }
+            }
+            td { @match user.last_login_at { Some(at) => (time(at)), None => "never" } }
+        }
+    }
+}
+
+pub fn user(
+    chrome: &Chrome<'_>,
+    user: &UserView,
+    devices: &[DeviceView],
+    flash: Option<&str>,
+) -> Markup {
+    let revoke_action = format!("/console/users/{}/revoke", user.id);
+    let revoke_all_action = format!("/console/users/{}/revoke-all", user.id);
+    layout(
+        &user.username,
+        Some(chrome),
+        flash,
+        html! {
+            p.back { a href="/console/users" { "← All users" } }
+            h1 { (user.username) }
+            dl.facts {
+                dt { "E-mail" } dd { @if user.email.is_empty() { "—" } @else { (user.email) } }
+                dt { "Status" } dd { @if user.is_active { "active" } @else { "inactive" } @if user.is_admin { ", admin" } }
+                dt { "Created" } dd { (time(user.created_at)) }
+                dt { "Last login" } dd { @match user.last_login_at { Some(at) => (time(at)), None => "never" } }
+            }
+            h2 { "Devices" }
+            @if devices.is_empty() {
+                p.empty { "No devices: this user holds no live token." }
+            } @else {
+                table.devices {
+                    thead { tr {
+                        th { "Client" } th { "Created" } th { "Last used" } th { "Expires" } th { "User agent" } th {}
+                    } }
+                    tbody {
+                        @for device in devices {
+                            tr data-client=(device.client) {
+                                td.client { code { (device.client) } }
+                                td { (time(device.created_at)) }
+                                td { (time(device.last_used_at)) }
+                                td { (time(device.expires_at)) }
+                                td.agent { @match &device.user_agent { Some(agent) => (agent), None => "—" } }
+                                td {
+                                    form.inline method="post" action=(revoke_action) {
+                                        input type="hidden" name=(CSRF_FIELD) value=(chrome.csrf);
+                                        input type="hidden" name="client" value=(device.client);
+                                        button.danger type="submit" id=(format!("revoke-{}", device.client)) { "Revoke" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                form method="post" action=(revoke_all_action) {
+                    input type="hidden" name=(CSRF_FIELD) value=(chrome.csrf);
+                    button.danger type="submit" id="revoke-all" { "Revoke all devices" }
+                }
+            }
+        },
+    )
+}
+
+pub fn error_page(title: &str, message: &str) -> Markup {
+    layout(
+        title,
+        None,
+        None,
+        html! {
+            h1 { (title) }
+            p.error role="alert" { (message) }
+            p { a href="/console/" { "Back to the console" } }
+        },
+    )
+}

@@ -1,0 +1,238 @@
+//! What admins do to other users' accounts, shared by the admin API and the
+//! console: find users a page at a time, create and change them, and list or
+//! revoke their devices. Every function that takes a user id answers
+//! `NotFound` for an unknown one.
+
+use crate::db::users::{self as user_queries, User};
+use crate::db::{admin as queries, AnyConnection};
+use crate::domain::{Password, Timestamp, Username};
+use crate::error::ApiError;
+use crate::service::devices::{self, DeviceView};
+use crate::service::users::{self, CreateUser};
+use crate::state::AppState;
+use diesel::Connection;
+use serde::Serialize;
+
+/// Users per page of the admin listing.
+pub const PAGE_SIZE: i64 = 50;
+
+/// A user as admins see it: never the password hash.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct UserView {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub is_active: bool,
+    pub is_admin: bool,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_login_at: Option<Timestamp>,
+}
+
+impl From<User> for UserView {
+    fn from(user: User) -> Self {
+        UserView {
+            id: user.id,
+            username: user.username,
+            email: user.email,
+            is_active: user.is_active,
+            is_admin: user.is_admin,
+            created_at: Timestamp(user.created_at),
+            last_login_at: user.last_login_at.map(Timestamp),
+        }
+    }
+}
+
+/// A user with their live devices.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct UserDetail {
+    #[serde(flatten)]
+    pub user: UserView,
+    pub tokens: Vec<DeviceView>,
+}
+
+/// Which page of a listing was asked for: a number from 1, or the last one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageRequest {
+    Number(i64),
+    Last,
+}
+
+impl PageRequest {
+    /// Reads `?page=` as Django REST Framework does: absent means 1, `last`
+    /// the last page, anything but a positive number is an invalid page.
+    pub fn parse(text: Option<&str>) -> Result<Self, ApiError> {
+        match text {
+            None => Ok(PageRequest::Number(1)),
+            Some("last") => Ok(PageRequest::Last),
+            Some(number) => match number.parse::<i64>() {
+                Ok(n) if n >= 1 => Ok(PageRequest::Number(n)),
+                _ => Err(ApiError::InvalidPage),
+            },
+        }
+    }
+}
+
+/// One page of users matching a search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserPage {
+    pub count: i64,
+    pub number: i64,
+    pub has_previous: bool,
+    pub has_next: bool,
+    pub users: Vec<UserView>,
+}
+
+/// Users whose username or e-mail contains `search`, without regard to case,
+/// by id. A page past the last is `InvalidPage`; page 1 always exists.
+pub fn search_users(
+    conn: &mut AnyConnection,
+    search: &str,
+    page: PageRequest,
+) -> Result<UserPage, ApiError> {
+    let count = queries::count_matching(conn, search)?;
+    let pages = ((count + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let number = match page {
+        PageRequest::Last => pages,
+        PageRequest::Number(n) if n <= pages => n,
+        PageRequest::Number(_) => return Err(ApiError::InvalidPage),
+    };
+    let rows = queries::page_matching(conn, search, (number - 1) * PAGE_SIZE, PAGE_SIZE)?;
+    Ok(UserPage {
+        count,
+        number,
+        has_previous: number > 1,
+        has_next: number < pages,
+        users: rows.into_iter().map(UserView::from).collect(),
+    })
+}
+
+pub fn user(conn: &mut AnyConnection, user_id: i64) -> Result<User, ApiError> {
+    user_queries::by_id(conn, user_id)?.ok_or(ApiError::NotFound)
+}
+
+pub fn user_detail(conn: &mut AnyConnection, user_id: i64) -> Result<UserDetail, ApiError> {
+    let user = user(conn, user_id)?;
+    let tokens = devices::list(conn, user.id, None)?;
+    Ok(UserDetail {
+        user: user.into(),
+        tokens,
+    })
+}
+
+/// A new user's details, already validated.
+pub struct NewUser {
+    pub username: Username,
+    pub password: Password,
+    pub email: String,
+    pub is_admin: bool,
+}
+
+pub async fn create_user(state: &AppState, new: NewUser) -> Result<UserView, ApiError> {
+    let hash = state.hasher.hash(new.password).await?;
+    let created = state
+        .db(move |conn| {
+            users::create(
+                conn,
+                CreateUser {
+                    username: &new.username,
+                    password_hash: &hash,
+                    email: &new.email,
+                    is_admin: new.is_admin,
+                },
+            )
+        })
+        .await?;
+    Ok(created.into())
+}
+
+/// Changes to a user, already validated; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct UserChanges {
+    pub email: Option<String>,
+    pub is_active: Option<bool>,
+    pub is_admin: Option<bool>,
+    pub password: Option<Password>,
+}
+
+/// Applies the changes at once. Deactivating, or setting a password, revokes
+/// every token of the user. Returns the user as changed, and how many tokens
+/// were revoked.
+pub async fn update_user(
+    state: &AppState,
+    user_id: i64,
+    changes: UserChanges,
+) -> Result<(UserView, usize), ApiError> {
+    // Refuse an unknown user before spending a password hash on it.
+    state
+        .db(move |conn| user(conn, user_id).map(|_| ()))
+        .await?;
+    let password_hash = match changes.password {
+        Some(password) => Some(state.hasher.hash(password).await?),
+        None => None,
+    };
+    state
+        .db(move |conn| {
+            conn.transaction::<_, ApiError, _>(|conn| {
+                user(conn, user_id)?;
+                let mut revoked = 0;
+                if let Some(email) = &changes.email {
+                    queries::set_email(conn, user_id, email)?;
+                }
+                if let Some(is_admin) = changes.is_admin {
+                    queries::set_admin(conn, user_id, is_admin)?;
+                }
+                if let Some(is_active) = changes.is_active {
+                    revoked += queries::set_active(conn, user_id, is_active)?;
+                }
+                if let Some(hash) = &password_hash {
+                    revoked += user_queries::set_password_and_revoke_tokens(conn, user_id, hash)?;
+                }
+                Ok((user(conn, user_id)?.into(), revoked))
+            })
+        })
+        .await
+}
+
+/// The user's live devices, without `current`.
+pub fn user_devices(conn: &mut AnyConnection, user_id: i64) -> Result<Vec<DeviceView>, ApiError> {
+    user(conn, user_id)?;
+    devices::list(conn, user_id, None)
+}
+
+/// Revokes one device of the user; `NotFound` for an unknown user or client.
+pub fn revoke_device(conn: &mut AnyConnection, user_id: i64, client: &str) -> Result<(), ApiError> {
+    user(conn, user_id)?;
+    devices::revoke(conn, user_id, client)
+}
+
+/// Revokes every device of the user; returns how many.
+pub fn revoke_all_devices(conn: &mut AnyConnection, user_id: i64) -> Result<usize, ApiError> {
+    user(conn, user_id)?;
+    devices::revoke_all(conn, user_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_are_read_like_django_rest_framework() {
+        assert_eq!(PageRequest::parse(None).ok(), Some(PageRequest::Number(1)));
+        assert_eq!(
+            PageRequest::parse(Some("3")).ok(),
+            Some(PageRequest::Number(3))
+        );
+        assert_eq!(
+            PageRequest::parse(Some("last")).ok(),
+            Some(PageRequest::Last)
+        );
+        for bad in ["0", "-1", "x", "", "1.5"] {
+            assert!(
+                matches!(PageRequest::parse(Some(bad)), Err(ApiError::InvalidPage)),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,414 @@
+//! The ops console over plain HTTP: sessions, cookies, CSRF, headers, and
+//! revocation seen by the API. (tests/api/browser.rs drives it in Chromium.)
+
+use crate::helpers::{assert_json, assert_unauthorized, Backend, TestApp, PASSWORD};
+use crate::on_both_backends;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::{Method, Response, StatusCode};
+use serde_json::json;
+
+on_both_backends!(
+    the_session_cookie_is_http_only_strict_and_renewed_at_sign_in,
+    the_cookie_is_secure_when_configured,
+    wrong_passwords_and_non_admins_get_a_message_and_no_session,
+    forms_without_the_right_csrf_token_are_refused,
+    pages_carry_the_security_headers,
+    a_device_revoked_in_the_console_is_refused_by_the_api_at_once,
+    revoke_all_in_the_console_revokes_every_device,
+    signing_out_ends_the_session,
+    the_admin_api_accepts_a_console_session_with_its_csrf_token,
+);
+
+/// A browser-like client: keeps the console cookie between requests.
+pub struct Console<'a> {
+    app: &'a TestApp,
+    pub cookie: Option<String>,
+}
+
+impl<'a> Console<'a> {
+    pub fn new(app: &'a TestApp) -> Self {
+        Console { app, cookie: None }
+    }
+
+    pub async fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        form: Option<&[(&str, &str)]>,
+    ) -> Response {
+        let mut request = self.app.http.request(method, self.app.url(path));
+        if let Some(cookie) = &self.cookie {
+            request = request.header(COOKIE, cookie.clone());
+        }
+        if let Some(form) = form {
+            request = request.form(form);
+        }
+        let response = request.send().await.expect("request");
+        if let Some(set) = response.headers().get(SET_COOKIE) {
+            let pair = set.to_str().unwrap().split(';').next().unwrap().to_owned();
+            self.cookie = Some(pair);
+        }
+        response
+    }
+
+    pub async fn get(&mut self, path: &str) -> Response {
+        self.request(Method::GET, path, None).await
+    }
+
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.request(Method::POST, path, Some(form)).await
+    }
+
+    pub async fn page(&mut self, path: &str) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        response.text().await.unwrap()
+    }
+
+    /// The CSRF token of the forms of a page.
+    pub async fn csrf(&mut self, path: &str) -> String {
+        csrf_of(&self.page(path).await)
+    }
+
+    pub async fn sign_in(&mut self, username: &str, password: &str) -> Response {
+        let csrf = self.csrf("/console/login").await;
+        self.post(
+            "/console/login",
+            &[
+                ("csrf_token", &csrf),
+                ("username", username),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+}
+
+pub fn csrf_of(page: &str) -> String {
+    let start = page
+        .find("name=\"csrf_token\" value=\"")
+        .expect("a csrf field")
+        + 25;
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+fn location(response: &Response) -> Option<&str> {
+    response
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+}
+
+async fn the_session_cookie_is_http_only_strict_and_renewed_at_sign_in(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("root", "", true);
+    let mut console = Console::new(&app);
+    let first = console.get("/console/login").await;
+    let set = first
+        .headers()
+        .get(SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(set.starts_with("multitoken_console="), "{set}");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(
+            set.split("; ").any(|a| a == attribute),
+            "{attribute} in {set}"
+        );
+    }
+    assert!(
+        !set.contains("Secure"),
+        "not Secure unless COOKIE_SECURE: {set}"
+    );
+    let before = console.cookie.clone();
+    let csrf = csrf_of(&first.text().await.unwrap());
+    let signed_in = console
+        .post(
+            "/console/login",
+            &[
+                ("csrf_token", &csrf),
+                ("username", "ROOT"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&signed_in), Some("/console/users"));
+    assert_ne!(console.cookie, before, "a new session at sign-in");
+    let after_csrf = console.csrf("/console/users").await;
+    assert_ne!(after_csrf, csrf, "a new CSRF token at sign-in");
+
+    // The cookie from before sign-in is not signed in.
+    let mut stale = Console::new(&app);
+    stale.cookie = before;
+    let response = stale.get("/console/users").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), Some("/console/login"));
+}
+
+async fn the_cookie_is_secure_when_configured(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |settings| settings.cookie_secure = true).await;
+    let response = Console::new(&app).get("/console/login").await;
+    let set = response
+        .headers()
+        .get(SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(set.split("; ").any(|a| a == "Secure"), "{set}");
+}
+
+async fn wrong_passwords_and_non_admins_get_a_message_and_no_session(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("root", "", true);
+    app.create_user("bob", "", false);
+    for (username, password, status, message) in [
+        (
+            "root",
+            "wrong-password",
+            StatusCode::UNAUTHORIZED,
+            "Unable to sign in with this username and password.",
+        ),
+        (
+            "nobody",
+            PASSWORD,
+            StatusCode::UNAUTHORIZED,
+            "Unable to sign in with this username and password.",
+        ),
+        (
+            "bob",
+            PASSWORD,
+            StatusCode::FORBIDDEN,
+            "This console is for administrators only.",
+        ),
+        (
+            "root",
+            "",
+            StatusCode::BAD_REQUEST,
+            "Enter a username and a password.",
+        ),
+    ] {
+        let mut console = Console::new(&app);
+        let response = console.sign_in(username, password).await;
+        assert_eq!(response.status(), status, "{username}");
+        let page = response.text().await.unwrap();
+        assert!(page.contains(message), "{message} in {page}");
+        assert!(!page.contains(PASSWORD), "the password is never echoed");
+        let users = console.get("/console/users").await;
+        assert_eq!(
+            users.status(),
+            StatusCode::SEE_OTHER,
+            "{username} is not signed in"
+        );
+        let api = console.get("/admin/users").await;
+        assert_unauthorized(api, "Authentication credentials were not provided.").await;
+    }
+}
+
+async fn forms_without_the_right_csrf_token_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alice = app.create_user("alice", "", false);
+    app.create_user("root", "", true);
+    let ios = app.login("alice", "ios").await;
+    let mut console = Console::new(&app);
+    // Signing in itself needs the token.
+    console.get("/console/login").await;
+    let response = console
+        .post(
+            "/console/login",
+            &[("username", "root"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.text().await.unwrap().contains("security token"));
+    assert_eq!(
+        console.get("/console/users").await.status(),
+        StatusCode::SEE_OTHER
+    );
+
+    console.sign_in("root", PASSWORD).await;
+    let revoke = format!("/console/users/{alice}/revoke");
+    for form in [
+        vec![("client", "ios")],
+        vec![("client", "ios"), ("csrf_token", "")],
+        vec![("client", "ios"), ("csrf_token", "forged-token-value")],
+    ] {
+        let response = console.post(&revoke, &form).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{form:?}");
+        assert_eq!(
+            response.headers().get("content-type").unwrap(),
+            "text/html; charset=utf-8"
+        );
+    }
+    let revoke_all = format!("/console/users/{alice}/revoke-all");
+    assert_eq!(
+        console.post(&revoke_all, &[]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        console.post("/console/logout", &[]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.whoami_status(&ios).await,
+        StatusCode::OK,
+        "nothing was revoked"
+    );
+    assert_eq!(
+        console.get("/console/users").await.status(),
+        StatusCode::OK,
+        "still signed in"
+    );
+}
+
+async fn pages_carry_the_security_headers(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alice = app.create_user("alice", "", false);
+    app.create_user("root", "", true);
+    let mut console = Console::new(&app);
+    let sign_in = console.get("/console/login").await;
+    console.sign_in("root", PASSWORD).await;
+    let users = console.get("/console/users?search=ali").await;
+    let user = console.get(&format!("/console/users/{alice}")).await;
+    let missing = console.get("/console/users/999999").await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    for response in [&sign_in, &users, &user, &missing] {
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
+        assert_eq!(header("x-frame-options"), "DENY");
+        assert_eq!(header("x-content-type-options"), "nosniff");
+        assert_eq!(header("referrer-policy"), "no-referrer");
+        assert_eq!(header("cache-control"), "no-store");
+        let csp = header("content-security-policy");
+        for directive in [
+            "default-src 'none'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+        ] {
+            assert!(csp.contains(directive), "{directive} in {csp}");
+        }
+        assert_eq!(header("content-type"), "text/html; charset=utf-8");
+    }
+}
+
+async fn a_device_revoked_in_the_console_is_refused_by_the_api_at_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alice = app.create_user("alice", "alice@example.com", false);
+    app.create_user("root", "", true);
+    let web = app.login("alice", "web").await;
+    let ios = app.login("alice", "ios").await;
+    let mut console = Console::new(&app);
+    console.sign_in("root", PASSWORD).await;
+    let users = console.page("/console/users?search=ALICE").await;
+    assert!(users.contains(&format!("href=\"/console/users/{alice}\"")));
+    assert!(users.contains("1 user<"), "{users}");
+    let page = console.page(&format!("/console/users/{alice}")).await;
+    assert!(page.contains("data-client=\"web\"") && page.contains("data-client=\"ios\""));
+    let csrf = csrf_of(&page);
+    let response = console
+        .post(
+            &format!("/console/users/{alice}/revoke"),
+            &[("csrf_token", &csrf), ("client", "ios")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&response),
+        Some(format!("/console/users/{alice}").as_str())
+    );
+    assert_unauthorized(app.whoami(&ios).await, "Invalid token.").await;
+    assert_eq!(app.whoami_status(&web).await, StatusCode::OK);
+    let page = console.page(&format!("/console/users/{alice}")).await;
+    assert!(page.contains("Revoked the ios device of alice."));
+    assert!(!page.contains("data-client=\"ios\""));
+    // Revoking it again says so instead of failing.
+    console
+        .post(
+            &format!("/console/users/{alice}/revoke"),
+            &[("csrf_token", &csrf), ("client", "ios")],
+        )
+        .await;
+    assert!(console
+        .page(&format!("/console/users/{alice}"))
+        .await
+        .contains("alice has no device ios."));
+}
+
+async fn revoke_all_in_the_console_revokes_every_device(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alice = app.create_user("alice", "", false);
+    app.create_user("root", "", true);
+    let web = app.login("alice", "web").await;
+    let ios = app.login("alice", "ios").await;
+    let mut console = Console::new(&app);
+    console.sign_in("root", PASSWORD).await;
+    let csrf = console.csrf(&format!("/console/users/{alice}")).await;
+    let response = console
+        .post(
+            &format!("/console/users/{alice}/revoke-all"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    for key in [&web, &ios] {
+        assert_unauthorized(app.whoami(key).await, "Invalid token.").await;
+    }
+    let page = console.page(&format!("/console/users/{alice}")).await;
+    assert!(page.contains("Revoked 2 devices of alice."));
+    assert!(page.contains("No devices"));
+}
+
+async fn signing_out_ends_the_session(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("root", "", true);
+    let mut console = Console::new(&app);
+    console.sign_in("root", PASSWORD).await;
+    let csrf = console.csrf("/console/users").await;
+    let response = console
+        .post("/console/logout", &[("csrf_token", &csrf)])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), Some("/console/login"));
+    assert_eq!(
+        console.get("/console/users").await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+async fn the_admin_api_accepts_a_console_session_with_its_csrf_token(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alice = app.create_user("alice", "", false);
+    app.create_user("root", "", true);
+    let ios = app.login("alice", "ios").await;
+    let mut console = Console::new(&app);
+    console.sign_in("root", PASSWORD).await;
+    let csrf = console.csrf("/console/users").await;
+    let listed = console.get("/admin/users?search=alice").await;
+    assert_eq!(listed.status(), StatusCode::OK);
+    let path = format!("/admin/users/{alice}/tokens/ios");
+    assert_json(
+        console.request(Method::DELETE, &path, None).await,
+        StatusCode::FORBIDDEN,
+        json!({"detail": "CSRF Failed: CSRF token missing or incorrect."}),
+    )
+    .await;
+    assert_eq!(app.whoami_status(&ios).await, StatusCode::OK);
+    let response = app
+        .http
+        .delete(app.url(&path))
+        .header(COOKIE, console.cookie.clone().unwrap())
+        .header("X-CSRF-Token", csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_unauthorized(app.whoami(&ios).await, "Invalid token.").await;
+}

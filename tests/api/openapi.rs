@@ -1,0 +1,199 @@
+//! `GET /openapi.json`: generated from the handlers, covering every route.
+
+use crate::helpers::{Backend, TestApp};
+use multitoken::routes::endpoints;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+async fn document(app: &TestApp) -> Value {
+    let response = app
+        .http
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
+    response.json().await.expect("json")
+}
+
+#[actix_web::test]
+async fn every_served_route_is_documented_and_nothing_else() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let doc = document(&app).await;
+    assert!(doc["openapi"].as_str().unwrap_or("").starts_with("3."));
+    let served: BTreeSet<(String, String)> = endpoints()
+        .iter()
+        .map(|e| (e.path.to_owned(), e.method.as_str().to_lowercase()))
+        .collect();
+    let documented: BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .expect("path item")
+                .keys()
+                .filter(|key| {
+                    ["get", "put", "post", "delete", "patch", "head", "options"]
+                        .contains(&key.as_str())
+                })
+                .map(move |method| (path.clone(), method.clone()))
+        })
+        .collect();
+    assert_eq!(served, documented);
+    let mut ids: Vec<&str> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .values()
+        .flat_map(|item| item.as_object().expect("item").values())
+        .filter_map(|operation| operation["operationId"].as_str())
+        .collect();
+    assert_eq!(ids.len(), served.len(), "every operation has an id");
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), served.len(), "operation ids are unique");
+    assert!(served.contains(&("/admin/users/{id}".into(), "patch".into())));
+
+    // The table is what the server really serves: every line answers
+    // something other than "no such path" or "no such method".
+    for endpoint in endpoints() {
+        let path = endpoint
+            .path
+            .replace("{id}", "1")
+            .replace("{client}", "web");
+        let response = app
+            .http
+            .request(
+                reqwest::Method::from_bytes(endpoint.method.as_str().as_bytes()).unwrap(),
+                app.url(&path),
+            )
+            .send()
+            .await
+            .expect("request");
+        assert!(
+            ![StatusCode::NOT_FOUND, StatusCode::METHOD_NOT_ALLOWED].contains(&response.status()),
+            "{} {path}: {}",
+            endpoint.method,
+            response.status()
+        );
+    }
+}
+
+#[actix_web::test]
+async fn the_token_scheme_secures_every_authenticated_operation() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let doc = document(&app).await;
+    assert_eq!(
+        doc["components"]["securitySchemes"]["Token"],
+        json!({
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token <key>` (the keyword in any case), or `Bearer <key>`.",
+        })
+    );
+    let console = &doc["components"]["securitySchemes"]["ConsoleSession"];
+    assert_eq!(console["type"], "apiKey");
+    assert_eq!(console["in"], "cookie");
+    assert_eq!(console["name"], "multitoken_console");
+    let public = [
+        "/login",
+        "/healthz",
+        "/readyz",
+        "/openapi.json",
+        "/metrics",
+        "/register",
+        "/password/reset",
+        "/password/reset/confirm",
+    ];
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("item") {
+            let expected = if public.contains(&path.as_str()) {
+                Value::Null
+            } else if path.starts_with("/admin/") {
+                json!([{"Token": []}, {"ConsoleSession": []}])
+            } else {
+                json!([{"Token": []}])
+            };
+            assert_eq!(operation["security"], expected, "{method} {path} security");
+            let secured = !expected.is_null();
+            if secured {
+                assert_eq!(
+                    operation["responses"]["401"]["content"]["application/json"]["schema"],
+                    json!({"$ref": "#/components/schemas/Detail"}),
+                    "{method} {path} documents its 401"
+                );
+            }
+        }
+    }
+}
+
+#[actix_web::test]
+async fn bodies_and_error_shapes_are_described() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let doc = document(&app).await;
+    let schemas = &doc["components"]["schemas"];
+    let fields = |name: &str| -> Vec<String> {
+        let mut fields: Vec<String> = schemas[name]["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("schema {name}"))
+            .keys()
+            .cloned()
+            .collect();
+        fields.sort();
+        fields
+    };
+    assert_eq!(
+        fields("UserView"),
+        [
+            "created_at",
+            "email",
+            "id",
+            "is_active",
+            "is_admin",
+            "last_login_at",
+            "username"
+        ]
+    );
+    assert_eq!(
+        fields("DeviceView"),
+        [
+            "client",
+            "created_at",
+            "current",
+            "expires_at",
+            "last_used_at",
+            "user_agent"
+        ]
+    );
+    assert_eq!(fields("UserList"), ["count", "next", "previous", "results"]);
+    assert_eq!(fields("Detail"), ["detail"]);
+    assert_eq!(schemas["FieldErrors"]["type"], "object");
+    let login = &doc["paths"]["/login"]["post"];
+    let content = login["requestBody"]["content"]
+        .as_object()
+        .expect("login body");
+    let mut types: Vec<&String> = content.keys().collect();
+    types.sort();
+    assert_eq!(
+        types,
+        ["application/json", "application/x-www-form-urlencoded"]
+    );
+    assert_eq!(
+        login["responses"]["400"]["content"]["application/json"]["schema"],
+        json!({"$ref": "#/components/schemas/FieldErrors"})
+    );
+    assert_eq!(
+        doc["paths"]["/admin/users/{id}"]["get"]["responses"]["403"]["content"]["application/json"]
+            ["schema"],
+        json!({"$ref": "#/components/schemas/Detail"})
+    );
+}
