@@ -33,24 +33,36 @@ pub struct TokenOwner {
     pub is_admin: bool,
 }
 
+/// The token check's one read. It runs on the backend's own connection
+/// type: through `AnyConnection` diesel builds the SQL text anew on every
+/// call, while a concrete connection reuses its prepared statement, which
+/// is worth it on the path every authenticated request takes.
 pub fn by_digest(conn: &mut AnyConnection, digest: &[u8]) -> QueryResult<Option<TokenOwner>> {
-    tokens::table
-        .inner_join(users::table)
-        .filter(tokens::digest.eq(digest))
-        .select((
-            tokens::id,
-            tokens::client,
-            tokens::created_at,
-            tokens::last_used_at,
-            tokens::expires_at,
-            users::id,
-            users::username,
-            users::email,
-            users::is_active,
-            users::is_admin,
-        ))
-        .first(conn)
-        .optional()
+    macro_rules! lookup {
+        ($conn:expr) => {
+            tokens::table
+                .inner_join(users::table)
+                .filter(tokens::digest.eq(digest))
+                .select((
+                    tokens::id,
+                    tokens::client,
+                    tokens::created_at,
+                    tokens::last_used_at,
+                    tokens::expires_at,
+                    users::id,
+                    users::username,
+                    users::email,
+                    users::is_active,
+                    users::is_admin,
+                ))
+                .first::<TokenOwner>($conn)
+                .optional()
+        };
+    }
+    match conn {
+        AnyConnection::Sqlite(sqlite) => lookup!(sqlite),
+        AnyConnection::Postgresql(postgres) => lookup!(postgres),
+    }
 }
 
 /// Records a use, unless another request already did within the interval
