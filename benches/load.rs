@@ -1,0 +1,1207 @@
+//! Load benchmark of the real server binary over loopback.
+//!
+//! For each user count (1,000 and 100,000 by default) it seeds a fresh SQLite
+//! file with N users × 3 clients (web, ios, cli) through the library, starts
+//! the `multitoken` binary on it, and drives it with many keep-alive HTTP/1.1
+//! connections from a small raw-socket tokio client in this process:
+//!
+//! - `GET /healthz`: the framework's own ceiling;
+//! - `GET /whoami` with a random seeded token per request (every response
+//!   must be 200 for the right user);
+//! - `POST /login` with a random user's correct password, client `web`, at
+//!   one connection (latency) and at a few (throughput).
+//!
+//! It prints requests/s, p50/p99 latency and failures per phase, the server's
+//! and the load generator's CPU time per request (the fairest figure, since
+//! both share the machine's cores), the server's RSS, one argon2
+//! verification's time, and the ratios the performance targets are set on;
+//! also, in this process, the CPU cost of one token lookup
+//! (`db::tokens::by_digest`) and of one `spawn_blocking` round trip, to tell
+//! the database's share of a `/whoami` from the hand-off's. It measures; it
+//! never fails on a target.
+//!
+//! Run: `cargo bench --bench load`. Knobs (environment, or user counts as
+//! arguments after `--`): `LOAD_USERS=1000,100000`, `LOAD_SECS=8` per phase,
+//! `LOAD_WARMUP_SECS=1`, `LOAD_CONNS=64`, `LOAD_LOGIN_CONNS=8`,
+//! `LOAD_THREADS=1` (load generator threads), `LOAD_PHASES=healthz,whoami,login`
+//! (a subset, for experiments), `LOAD_SERVER_ENV="NAME=VALUE,..."` (extra
+//! environment for the server, e.g. `MALLOC_ARENA_MAX=2`), `LOAD_SERVER_BIN`
+//! (another build of the server to run instead, to compare a change).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use diesel::prelude::*;
+use diesel::SqliteConnection;
+use multitoken::db::schema::{tokens, users};
+use multitoken::db::{self, AnyConnection, Database};
+use multitoken::domain::{Password, PlainToken, Timestamp, TokenDigest};
+use multitoken::service::passwords::{hash_blocking, verify_blocking};
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Result<T, E = BoxError> = std::result::Result<T, E>;
+
+const CLIENTS: [&str; 3] = ["web", "ios", "cli"];
+const PASSWORD: &str = "load bench password 42";
+const TOKEN_TTL: Duration = Duration::from_secs(14 * 86_400);
+const TOUCH_INTERVAL: Duration = Duration::from_secs(60);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+const SEED_BATCH: usize = 500;
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("load bench failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+struct Config {
+    sizes: Vec<usize>,
+    phase: Duration,
+    warmup: Duration,
+    conns: usize,
+    login_conns: usize,
+    threads: usize,
+    phases: Vec<String>,
+    server_env: Vec<(String, String)>,
+}
+
+impl Config {
+    fn from_env() -> Result<Self> {
+        let from_args: Vec<usize> = std::env::args()
+            .skip(1)
+            .filter_map(|arg| arg.replace('_', "").parse().ok())
+            .collect();
+        let sizes = match std::env::var("LOAD_USERS") {
+            Ok(list) => list
+                .split(',')
+                .map(|n| n.trim().replace('_', "").parse::<usize>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("LOAD_USERS: {e}"))?,
+            Err(_) if !from_args.is_empty() => from_args,
+            Err(_) => vec![1_000, 100_000],
+        };
+        if sizes.contains(&0) {
+            return Err("user counts must be at least 1".into());
+        }
+        let number = |name: &str, default: f64| -> Result<f64> {
+            match std::env::var(name) {
+                Ok(text) => text
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| *v > 0.0)
+                    .ok_or_else(|| format!("{name}: expected a positive number").into()),
+                Err(_) => Ok(default),
+            }
+        };
+        Ok(Config {
+            sizes,
+            phase: Duration::from_secs_f64(number("LOAD_SECS", 8.0)?),
+            warmup: Duration::from_secs_f64(number("LOAD_WARMUP_SECS", 1.0)?),
+            conns: number("LOAD_CONNS", 64.0)? as usize,
+            login_conns: number("LOAD_LOGIN_CONNS", 8.0)? as usize,
+            threads: number("LOAD_THREADS", 1.0)? as usize,
+            phases: std::env::var("LOAD_PHASES")
+                .unwrap_or_else(|_| "healthz,whoami,login".into())
+                .split(',')
+                .map(|phase| phase.trim().to_owned())
+                .collect(),
+            server_env: std::env::var("LOAD_SERVER_ENV")
+                .unwrap_or_default()
+                .split(',')
+                .filter_map(|pair| pair.split_once('='))
+                .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+                .collect(),
+        })
+    }
+
+    fn runs(&self, phase: &str) -> bool {
+        self.phases.iter().any(|p| p == phase)
+    }
+}
+
+fn run() -> Result<()> {
+    let config = Config::from_env()?;
+    let ticks = clock_ticks_per_second();
+    println!("multitoken load benchmark");
+    println!(
+        "  {} core(s); phases {:.0} s after {:.0} s warm-up; {} keep-alive connections ({} for login); {} load-generator thread(s)",
+        cores(),
+        config.phase.as_secs_f64(),
+        config.warmup.as_secs_f64(),
+        config.conns,
+        config.login_conns,
+        config.threads,
+    );
+
+    let password = Password::new(PASSWORD.to_owned());
+    let started = Instant::now();
+    let hash = hash_blocking(&password)?;
+    println!(
+        "  one argon2 hash for every user: {:.1} ms ({})",
+        ms(started.elapsed()),
+        hash.split('$').take(4).collect::<Vec<_>>().join("$")
+    );
+    let verify = argon2_verify_median(&password, &hash, 20, ticks);
+    println!(
+        "  argon2 verify in this process: median {:.1} ms, min {:.1} ms of 20 (wall); {:.1} ms of CPU on average",
+        ms(verify.median),
+        ms(verify.min),
+        ms(verify.cpu)
+    );
+    let handoff = blocking_handoff_cost(ticks)?;
+    println!(
+        "  one spawn_blocking round trip of an empty closure (as web::block does), 64 in flight: {:.1} us of CPU",
+        us(handoff)
+    );
+
+    let mut reports = Vec::new();
+    for &users in &config.sizes {
+        println!();
+        println!("=== {users} users x {} clients ===", CLIENTS.len());
+        reports.push(bench_size(users, &hash, &config, ticks)?);
+    }
+    print_summary(&reports, &verify);
+    Ok(())
+}
+
+struct VerifyTime {
+    median: Duration,
+    min: Duration,
+    /// Mean CPU time of the verifying thread: unaffected by other processes.
+    cpu: Duration,
+}
+
+fn argon2_verify_median(password: &Password, hash: &str, rounds: usize, ticks: f64) -> VerifyTime {
+    let cpu_before = thread_cpu_ticks();
+    let mut times: Vec<Duration> = (0..rounds)
+        .map(|_| {
+            let started = Instant::now();
+            let ok = verify_blocking(password, hash);
+            let took = started.elapsed();
+            assert!(ok, "the bench password must verify against its own hash");
+            took
+        })
+        .collect();
+    let cpu =
+        Duration::from_secs_f64((thread_cpu_ticks() - cpu_before) as f64 / ticks / rounds as f64);
+    times.sort();
+    VerifyTime {
+        median: times[times.len() / 2],
+        min: times[0],
+        cpu,
+    }
+}
+
+// ---------------------------------------------------------------- seeding
+
+struct Seeded {
+    keys: Vec<String>,
+}
+
+fn username(index: usize) -> String {
+    format!("user{:06}", index + 1)
+}
+
+fn seed(database: &Database, users_count: usize, hash: &str) -> Result<Seeded> {
+    let started = Instant::now();
+    db::migrate(database)?;
+    let mut any = db::connect_once(database)?;
+    let AnyConnection::Sqlite(conn) = &mut any else {
+        return Err("the load bench seeds SQLite only".into());
+    };
+    let now = Timestamp::now();
+    let expires_at = now.plus(TOKEN_TTL).millis();
+    let now = now.millis();
+
+    let generated = Instant::now();
+    let mut keys = Vec::with_capacity(users_count * CLIENTS.len());
+    let mut digests = Vec::with_capacity(users_count * CLIENTS.len());
+    for _ in 0..users_count * CLIENTS.len() {
+        let key = PlainToken::generate();
+        digests.push(key.digest().0);
+        keys.push(key.expose().to_owned());
+    }
+    let generate_time = generated.elapsed();
+
+    let inserted = Instant::now();
+    conn.transaction::<_, diesel::result::Error, _>(|conn| {
+        insert_users(conn, users_count, hash, now)?;
+        insert_tokens(conn, &digests, now, expires_at)
+    })?;
+    let insert_time = inserted.elapsed();
+    let user_rows: i64 = users::table.count().get_result(conn)?;
+    let token_rows: i64 = tokens::table.count().get_result(conn)?;
+    drop(any);
+    println!(
+        "seeded {user_rows} users and {token_rows} tokens in {:.2} s (keys {:.2} s, inserts in one transaction {:.2} s); database {:.1} MiB",
+        started.elapsed().as_secs_f64(),
+        generate_time.as_secs_f64(),
+        insert_time.as_secs_f64(),
+        database_size_mib(database),
+    );
+    Ok(Seeded { keys })
+}
+
+fn insert_users(
+    conn: &mut SqliteConnection,
+    users_count: usize,
+    hash: &str,
+    now: i64,
+) -> QueryResult<()> {
+    let names: Vec<String> = (0..users_count).map(username).collect();
+    let emails: Vec<String> = names.iter().map(|n| format!("{n}@example.com")).collect();
+    for start in (0..users_count).step_by(SEED_BATCH) {
+        let end = (start + SEED_BATCH).min(users_count);
+        let rows: Vec<_> = (start..end)
+            .map(|i| {
+                (
+                    users::id.eq(i as i64 + 1),
+                    users::username.eq(names[i].as_str()),
+                    users::username_key.eq(names[i].as_str()),
+                    users::password_hash.eq(hash),
+                    users::email.eq(emails[i].as_str()),
+                    users::is_active.eq(true),
+                    users::is_admin.eq(false),
+                    users::created_at.eq(now),
+                )
+            })
+            .collect();
+        diesel::insert_into(users::table)
+            .values(rows)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Token `t` belongs to user `t / 3` (id `t / 3 + 1`), client `CLIENTS[t % 3]`.
+fn insert_tokens(
+    conn: &mut SqliteConnection,
+    digests: &[[u8; 32]],
+    now: i64,
+    expires_at: i64,
+) -> QueryResult<()> {
+    for start in (0..digests.len()).step_by(SEED_BATCH) {
+        let end = (start + SEED_BATCH).min(digests.len());
+        let rows: Vec<_> = (start..end)
+            .map(|t| {
+                (
+                    tokens::user_id.eq((t / CLIENTS.len()) as i64 + 1),
+                    tokens::client.eq(CLIENTS[t % CLIENTS.len()]),
+                    tokens::digest.eq(&digests[t][..]),
+                    tokens::created_at.eq(now),
+                    tokens::last_used_at.eq(now),
+                    tokens::expires_at.eq(expires_at),
+                )
+            })
+            .collect();
+        diesel::insert_into(tokens::table)
+            .values(rows)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+fn database_size_mib(database: &Database) -> f64 {
+    let Database::Sqlite { path } = database else {
+        return 0.0;
+    };
+    ["", "-wal", "-shm"]
+        .iter()
+        .filter_map(|suffix| fs::metadata(format!("{path}{suffix}")).ok())
+        .map(|meta| meta.len() as f64 / 1_048_576.0)
+        .sum()
+}
+
+/// Tokens whose last use was written after seeding, other than by a login
+/// (a login sets `created_at` and `last_used_at` together).
+fn touched_tokens(database: &Database) -> Result<i64> {
+    let mut conn = db::connect_once(database)?;
+    Ok(tokens::table
+        .filter(tokens::last_used_at.ne(tokens::created_at))
+        .count()
+        .get_result(&mut conn)?)
+}
+
+// ---------------------------------------------------------------- in-process costs
+
+/// CPU time of the calling thread, in clock ticks.
+fn thread_cpu_ticks() -> u64 {
+    cpu_ticks("/proc/thread-self/stat")
+        .map(|(_, t)| t)
+        .unwrap_or(0)
+}
+
+/// The token lookup without HTTP or threads (`db::tokens::by_digest`, the
+/// one read a `/whoami` makes), per call, on random seeded tokens.
+fn direct_lookup_cost(database: &Database, keys: &[String], ticks: f64) -> Result<Duration> {
+    let mut conn = db::connect_once(database)?;
+    let mut rng = XorShift(rand::random::<u64>() | 1);
+    let digests: Vec<TokenDigest> = (0..4096)
+        .map(|_| TokenDigest::of(&keys[rng.below(keys.len())]))
+        .collect();
+    let started = Instant::now();
+    let cpu_before = thread_cpu_ticks();
+    let mut calls = 0u64;
+    while started.elapsed() < Duration::from_secs(2) {
+        for digest in &digests {
+            if db::tokens::by_digest(&mut conn, digest.as_bytes())?.is_none() {
+                return Err("a seeded token was not found".into());
+            }
+        }
+        calls += digests.len() as u64;
+    }
+    let cpu = thread_cpu_ticks() - cpu_before;
+    Ok(Duration::from_secs_f64(cpu as f64 / ticks / calls as f64))
+}
+
+/// CPU per `spawn_blocking` round trip of an empty closure on a
+/// current-thread runtime, 64 at a time: the hand-off every database call of
+/// the service pays through `web::block`, without the database.
+fn blocking_handoff_cost(ticks: f64) -> Result<Duration> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let before = cpu_ticks("/proc/self/stat").map(|(_, t)| t).unwrap_or(0);
+    let trips: u64 = runtime.block_on(async {
+        let started = Instant::now();
+        let mut trips = 0;
+        while started.elapsed() < Duration::from_secs(2) {
+            let batch: Vec<_> = (0..64)
+                .map(|_| tokio::task::spawn_blocking(|| std::hint::black_box(1)))
+                .collect();
+            for task in batch {
+                trips += task.await?;
+            }
+        }
+        Ok::<_, BoxError>(trips)
+    })?;
+    drop(runtime);
+    let cpu = cpu_ticks("/proc/self/stat").map(|(_, t)| t).unwrap_or(0) - before;
+    Ok(Duration::from_secs_f64(cpu as f64 / ticks / trips as f64))
+}
+
+// ---------------------------------------------------------------- the server
+
+/// The server child process; killed when dropped, on every path out.
+struct Server {
+    child: Child,
+    address: SocketAddr,
+}
+
+impl Server {
+    fn start(
+        database_path: &Path,
+        log_path: &Path,
+        extra_env: &[(String, String)],
+    ) -> Result<Self> {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let address = SocketAddr::from(([127, 0, 0, 1], port));
+        let log = fs::File::create(log_path)?;
+        // LOAD_SERVER_BIN runs another build of the server, e.g. to compare a change.
+        let binary = std::env::var_os("LOAD_SERVER_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_multitoken").into());
+        let child = Command::new(binary)
+            .arg("serve")
+            .env("DATABASE_URL", database_path)
+            .env("MULTITOKEN_BIND", address.to_string())
+            .env("RUST_LOG", "warn")
+            .env("TOKEN_TTL", "14d")
+            .env("TOKEN_TOUCH_INTERVAL", "60s")
+            .env_remove("TOKEN_MAX_AGE")
+            .env_remove("MAX_CLIENTS_PER_USER")
+            .envs(extra_env.iter().map(|(name, value)| (name, value)))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        let mut server = Server { child, address };
+        server.wait_healthy(log_path)?;
+        Ok(server)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn wait_healthy(&mut self, log_path: &Path) -> Result<()> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(30) {
+            if let Some(status) = self.child.try_wait()? {
+                let log = fs::read_to_string(log_path).unwrap_or_default();
+                return Err(format!("the server exited with {status}: {log}").into());
+            }
+            let address = self.address;
+            let status = runtime.block_on(async move {
+                let mut conn = HttpConn::connect(address).await?;
+                tokio::time::timeout(
+                    Duration::from_secs(1),
+                    conn.exchange(b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n", |_| true),
+                )
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "healthz"))?
+            });
+            if matches!(status, Ok((200, true))) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err("the server did not answer /healthz within 30 s".into())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------- /proc readings
+
+fn clock_ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// utime + stime, in clock ticks, of a process (all its threads, living and
+/// exited) or of one thread, from its `stat` file.
+fn cpu_ticks(stat_path: &str) -> Option<(String, u64)> {
+    let stat = fs::read_to_string(stat_path).ok()?;
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let name = stat[open + 1..close].to_owned();
+    let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((name, utime + stime))
+}
+
+/// Busy and total jiffies of the whole machine, from `/proc/stat`.
+fn machine_ticks() -> (u64, u64) {
+    let stat = fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|field| field.parse().ok())
+        .collect();
+    let total: u64 = fields.iter().take(8).sum();
+    let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+    (total.saturating_sub(idle), total)
+}
+
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+}
+
+fn context_switches(status_path: &str) -> u64 {
+    fs::read_to_string(status_path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| line.contains("ctxt_switches:"))
+        .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum()
+}
+
+/// Per thread of the server: name, CPU ticks, context switches.
+#[derive(Default)]
+struct ThreadSnapshot(HashMap<String, (String, u64, u64)>);
+
+fn thread_snapshot(pid: u32) -> ThreadSnapshot {
+    let mut threads = HashMap::new();
+    if let Ok(entries) = fs::read_dir(format!("/proc/{pid}/task")) {
+        for entry in entries.flatten() {
+            let tid = entry.file_name().to_string_lossy().into_owned();
+            let base = format!("/proc/{pid}/task/{tid}");
+            if let Some((name, ticks)) = cpu_ticks(&format!("{base}/stat")) {
+                let switches = context_switches(&format!("{base}/status"));
+                threads.insert(tid, (name, ticks, switches));
+            }
+        }
+    }
+    ThreadSnapshot(threads)
+}
+
+/// CPU ticks and context switches per thread name over an interval (threads
+/// that exited within it are missing here but counted in the process total).
+fn thread_deltas(before: &ThreadSnapshot, after: &ThreadSnapshot) -> BTreeMap<String, Usage> {
+    let mut groups: BTreeMap<String, Usage> = BTreeMap::new();
+    for (tid, (name, ticks, switches)) in &after.0 {
+        let (old_ticks, old_switches) = before
+            .0
+            .get(tid)
+            .map(|(_, t, s)| (*t, *s))
+            .unwrap_or((0, 0));
+        let group = groups.entry(name.clone()).or_default();
+        group.threads += 1;
+        group.ticks += ticks.saturating_sub(old_ticks);
+        group.switches += switches.saturating_sub(old_switches);
+    }
+    groups
+}
+
+#[derive(Default, Clone)]
+struct Usage {
+    threads: usize,
+    ticks: u64,
+    switches: u64,
+}
+
+/// Samples the server's VmRSS every 100 ms until stopped; returns the max.
+struct RssSampler {
+    stop: Arc<AtomicBool>,
+    handle: std::thread::JoinHandle<u64>,
+}
+
+impl RssSampler {
+    fn start(pid: u32) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let mut max = 0;
+            while !flag.load(Ordering::Relaxed) {
+                max = max.max(status_kib(pid, "VmRSS").unwrap_or(0));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            max.max(status_kib(pid, "VmRSS").unwrap_or(0))
+        });
+        RssSampler { stop, handle }
+    }
+
+    fn finish(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.join().unwrap_or(0)
+    }
+}
+
+// ---------------------------------------------------------------- the load generator
+
+/// One keep-alive HTTP/1.1 connection; responses must carry a Content-Length.
+struct HttpConn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl HttpConn {
+    async fn connect(address: SocketAddr) -> io::Result<Self> {
+        let stream = TcpStream::connect(address).await?;
+        stream.set_nodelay(true)?;
+        Ok(HttpConn {
+            stream,
+            buf: Vec::with_capacity(4096),
+        })
+    }
+
+    /// Sends one request and reads its response: the status, and whether
+    /// `check` accepts the body.
+    async fn exchange(
+        &mut self,
+        request: &[u8],
+        check: impl Fn(&[u8]) -> bool,
+    ) -> io::Result<(u16, bool)> {
+        self.stream.write_all(request).await?;
+        let (status, head_len, body_len) = loop {
+            if let Some(head) = parse_head(&self.buf)? {
+                break head;
+            }
+            self.fill().await?;
+        };
+        while self.buf.len() < head_len + body_len {
+            self.fill().await?;
+        }
+        let accepted = check(&self.buf[head_len..head_len + body_len]);
+        self.buf.drain(..head_len + body_len);
+        Ok((status, accepted))
+    }
+
+    async fn fill(&mut self) -> io::Result<()> {
+        if self.stream.read_buf(&mut self.buf).await? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        Ok(())
+    }
+}
+
+/// Status, head length and body length, once the whole head is buffered.
+fn parse_head(buf: &[u8]) -> io::Result<Option<(u16, usize, usize)>> {
+    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Ok(None);
+    };
+    let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
+    let head = std::str::from_utf8(&buf[..end]).map_err(|_| bad("head is not UTF-8"))?;
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| bad("bad status line"))?;
+    let mut body_len = 0;
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        if name.eq_ignore_ascii_case("content-length") {
+            body_len = value
+                .trim()
+                .parse()
+                .map_err(|_| bad("bad Content-Length"))?;
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            return Err(bad("chunked responses are not supported"));
+        }
+    }
+    Ok(Some((status, end + 4, body_len)))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Healthz,
+    Whoami,
+    Login,
+}
+
+/// What every connection of a phase shares.
+struct Workload {
+    address: SocketAddr,
+    kind: Kind,
+    keys: Arc<Vec<String>>,
+    users: usize,
+}
+
+impl Workload {
+    /// Writes the next request into `request`; returns the text its response
+    /// body must contain.
+    fn next(&self, rng: &mut XorShift, request: &mut Vec<u8>) -> String {
+        use std::io::Write as _;
+        request.clear();
+        match self.kind {
+            Kind::Healthz => {
+                request.extend_from_slice(b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n");
+                "\"ok\"".to_owned()
+            }
+            Kind::Whoami => {
+                let token = rng.below(self.keys.len());
+                let _ = write!(
+                    request,
+                    "GET /whoami HTTP/1.1\r\nHost: bench\r\nAuthorization: Token {}\r\n\r\n",
+                    self.keys[token]
+                );
+                format!("\"{}\"", username(token / CLIENTS.len()))
+            }
+            Kind::Login => {
+                let user = username(rng.below(self.users));
+                let body = format!(
+                    "{{\"username\":\"{user}\",\"password\":\"{PASSWORD}\",\"client\":\"web\"}}"
+                );
+                let _ = write!(
+                    request,
+                    "POST /login HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                "\"auth_token\"".to_owned()
+            }
+        }
+    }
+}
+
+/// A small, fast PRNG for picking tokens and users (not for secrets).
+struct XorShift(u64);
+
+impl XorShift {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    latencies_us: Vec<u32>,
+    non_2xx: u64,
+    wrong_body: u64,
+    io_errors: u64,
+}
+
+impl Tally {
+    fn merge(&mut self, other: Tally) {
+        self.latencies_us.extend(other.latencies_us);
+        self.non_2xx += other.non_2xx;
+        self.wrong_body += other.wrong_body;
+        self.io_errors += other.io_errors;
+    }
+}
+
+async fn drive_connection(work: Arc<Workload>, deadline: Instant, seed: u64) -> Tally {
+    let mut tally = Tally::default();
+    let mut rng = XorShift(seed | 1);
+    let mut request = Vec::with_capacity(512);
+    let mut conn: Option<HttpConn> = None;
+    while Instant::now() < deadline {
+        let stream = match conn.as_mut() {
+            Some(stream) => stream,
+            None => match HttpConn::connect(work.address).await {
+                Ok(stream) => conn.insert(stream),
+                Err(_) => {
+                    tally.io_errors += 1;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+        };
+        let expected = work.next(&mut rng, &mut request);
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(
+            REQUEST_TIMEOUT,
+            stream.exchange(&request, |body| contains(body, expected.as_bytes())),
+        )
+        .await;
+        let took = started.elapsed();
+        match outcome {
+            Ok(Ok((status, body_ok))) => {
+                tally
+                    .latencies_us
+                    .push(u32::try_from(took.as_micros()).unwrap_or(u32::MAX));
+                if !(200..300).contains(&status) {
+                    tally.non_2xx += 1;
+                } else if !body_ok {
+                    tally.wrong_body += 1;
+                }
+            }
+            Ok(Err(_)) | Err(_) => {
+                tally.io_errors += 1;
+                conn = None;
+            }
+        }
+    }
+    tally
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Runs `conns` connections spread over `threads` single-threaded runtimes
+/// until `duration` has passed; returns the tally and the wall time taken.
+fn run_load(
+    work: &Arc<Workload>,
+    conns: usize,
+    threads: usize,
+    duration: Duration,
+) -> Result<(Tally, Duration)> {
+    let threads = threads.clamp(1, conns.max(1));
+    let started = Instant::now();
+    let deadline = started + duration;
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let mine = conns / threads + usize::from(t < conns % threads);
+            let work = work.clone();
+            std::thread::spawn(move || -> Result<Tally> {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                runtime.block_on(async move {
+                    let tasks: Vec<_> = (0..mine)
+                        .map(|_| {
+                            tokio::spawn(drive_connection(work.clone(), deadline, rand::random()))
+                        })
+                        .collect();
+                    let mut tally = Tally::default();
+                    for task in tasks {
+                        tally.merge(task.await?);
+                    }
+                    Ok(tally)
+                })
+            })
+        })
+        .collect();
+    let mut tally = Tally::default();
+    for handle in handles {
+        tally.merge(
+            handle
+                .join()
+                .map_err(|_| "a load generator thread panicked")??,
+        );
+    }
+    Ok((tally, started.elapsed()))
+}
+
+// ---------------------------------------------------------------- phases
+
+struct PhaseReport {
+    name: String,
+    conns: usize,
+    requests: usize,
+    rps: f64,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+    non_2xx: u64,
+    wrong_body: u64,
+    io_errors: u64,
+    server_cpu_per_request: Duration,
+    server_cpu_share: f64,
+    loader_cpu_share: f64,
+    machine_busy: f64,
+    loader_cpu_per_request: Duration,
+    max_rss_kib: u64,
+    threads: BTreeMap<String, Usage>,
+    server_switches_per_request: f64,
+}
+
+impl PhaseReport {
+    fn print(&self, ticks: f64) {
+        println!(
+            "{:<18} {:>3} conns  {:>8.0} req/s  p50 {:>8.2} ms  p99 {:>8.2} ms  max {:>8.2} ms  ({} requests; non-2xx {}, wrong body {}, I/O errors {})",
+            self.name,
+            self.conns,
+            self.rps,
+            ms(self.p50),
+            ms(self.p99),
+            ms(self.max),
+            self.requests,
+            self.non_2xx,
+            self.wrong_body,
+            self.io_errors,
+        );
+        println!(
+            "{:<18} server CPU {:>6.1} us/req, load generator {:>5.1} us/req; server max RSS {:.1} MiB, {:.1} context switches/req",
+            "",
+            us(self.server_cpu_per_request),
+            us(self.loader_cpu_per_request),
+            self.max_rss_kib as f64 / 1024.0,
+            self.server_switches_per_request,
+        );
+        println!(
+            "{:<18} cores busy {:.2}: server {:.2}, load generator {:.2}, other processes {:.2}",
+            "",
+            self.machine_busy,
+            self.server_cpu_share,
+            self.loader_cpu_share,
+            (self.machine_busy - self.server_cpu_share - self.loader_cpu_share).max(0.0),
+        );
+        let mut threads: Vec<_> = self.threads.iter().filter(|(_, u)| u.ticks > 0).collect();
+        threads.sort_by_key(|(_, usage)| std::cmp::Reverse(usage.ticks));
+        let split: Vec<String> = threads
+            .iter()
+            .map(|(name, usage)| {
+                format!(
+                    "{name} x{}: {:.2} s, {} cs",
+                    usage.threads,
+                    usage.ticks as f64 / ticks,
+                    usage.switches
+                )
+            })
+            .collect();
+        println!("{:<18} server threads: {}", "", split.join("; "));
+    }
+}
+
+fn phase(
+    server: &Server,
+    work: Workload,
+    name: &str,
+    conns: usize,
+    config: &Config,
+    ticks: f64,
+) -> Result<PhaseReport> {
+    let work = Arc::new(work);
+    let pid = server.pid();
+    run_load(&work, conns, config.threads, config.warmup)?;
+
+    let server_stat = format!("/proc/{pid}/stat");
+    let server_before = cpu_ticks(&server_stat).map(|(_, t)| t).unwrap_or(0);
+    let loader_before = cpu_ticks("/proc/self/stat").map(|(_, t)| t).unwrap_or(0);
+    let threads_before = thread_snapshot(pid);
+    let (machine_busy_before, machine_total_before) = machine_ticks();
+    let sampler = RssSampler::start(pid);
+
+    let (mut tally, elapsed) = run_load(&work, conns, config.threads, config.phase)?;
+
+    let max_rss_kib = sampler.finish();
+    let threads_after = thread_snapshot(pid);
+    let (machine_busy_after, machine_total_after) = machine_ticks();
+    let server_ticks = cpu_ticks(&server_stat)
+        .map(|(_, t)| t)
+        .unwrap_or(0)
+        .saturating_sub(server_before);
+    let loader_ticks = cpu_ticks("/proc/self/stat")
+        .map(|(_, t)| t)
+        .unwrap_or(0)
+        .saturating_sub(loader_before);
+    let threads = thread_deltas(&threads_before, &threads_after);
+
+    tally.latencies_us.sort_unstable();
+    let requests = tally.latencies_us.len();
+    let per_request = |ticks_used: u64| {
+        Duration::from_secs_f64(ticks_used as f64 / ticks / requests.max(1) as f64)
+    };
+    let switches: u64 = threads.values().map(|u| u.switches).sum();
+    Ok(PhaseReport {
+        name: name.to_owned(),
+        conns,
+        requests,
+        rps: requests as f64 / elapsed.as_secs_f64(),
+        p50: percentile(&tally.latencies_us, 0.50),
+        p99: percentile(&tally.latencies_us, 0.99),
+        max: percentile(&tally.latencies_us, 1.0),
+        non_2xx: tally.non_2xx,
+        wrong_body: tally.wrong_body,
+        io_errors: tally.io_errors,
+        server_cpu_per_request: per_request(server_ticks),
+        server_cpu_share: server_ticks as f64 / ticks / elapsed.as_secs_f64(),
+        loader_cpu_share: loader_ticks as f64 / ticks / elapsed.as_secs_f64(),
+        // /proc/stat sums every core's jiffies: busy / total is a share of
+        // the machine, times the core count makes it cores.
+        machine_busy: (machine_busy_after - machine_busy_before) as f64
+            / (machine_total_after - machine_total_before).max(1) as f64
+            * cores() as f64,
+        loader_cpu_per_request: per_request(loader_ticks),
+        max_rss_kib,
+        threads,
+        server_switches_per_request: switches as f64 / requests.max(1) as f64,
+    })
+}
+
+fn percentile(sorted_us: &[u32], p: f64) -> Duration {
+    if sorted_us.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p * sorted_us.len() as f64).ceil() as usize).clamp(1, sorted_us.len());
+    Duration::from_micros(u64::from(sorted_us[rank - 1]))
+}
+
+struct SizeReport {
+    users: usize,
+    healthz: Option<PhaseReport>,
+    whoami: Option<PhaseReport>,
+    login_single: Option<PhaseReport>,
+    login: Option<PhaseReport>,
+    rss_at_start_kib: u64,
+    hwm_kib: u64,
+}
+
+fn bench_size(users_count: usize, hash: &str, config: &Config, ticks: f64) -> Result<SizeReport> {
+    // Declared first so it is removed last, after the server is gone.
+    let dir = tempfile::tempdir()?;
+    let database_path = dir.path().join("load.db");
+    let database = Database::Sqlite {
+        path: database_path.to_string_lossy().into_owned(),
+    };
+    let seeded = seed(&database, users_count, hash)?;
+    let seeded_at = Instant::now();
+    let direct = direct_lookup_cost(&database, &seeded.keys, ticks)?;
+    println!(
+        "db::tokens::by_digest called directly on one connection in this process (the database part of a token check): {:.1} us of CPU per call",
+        us(direct)
+    );
+    println!(
+        "every token was seeded as just logged in (last_used_at = created_at = now, expires in 14 days): with TOKEN_TOUCH_INTERVAL=60s no touch write is due for 60 s, so /whoami measures reads only"
+    );
+
+    let server = Server::start(
+        &database_path,
+        &dir.path().join("server.log"),
+        &config.server_env,
+    )?;
+    if !config.server_env.is_empty() {
+        let extra: Vec<String> = config
+            .server_env
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        println!("extra server environment: {}", extra.join(" "));
+    }
+    let rss_at_start_kib = status_kib(server.pid(), "VmRSS").unwrap_or(0);
+    println!(
+        "server pid {} on {}, RSS at start {:.1} MiB",
+        server.pid(),
+        server.address,
+        rss_at_start_kib as f64 / 1024.0
+    );
+    let keys = Arc::new(seeded.keys);
+    let work = |kind| Workload {
+        address: server.address,
+        kind,
+        keys: keys.clone(),
+        users: users_count,
+    };
+
+    let run = |wanted: &str, kind, name: &str, conns| -> Result<Option<PhaseReport>> {
+        if !config.runs(wanted) {
+            return Ok(None);
+        }
+        let report = phase(&server, work(kind), name, conns, config, ticks)?;
+        report.print(ticks);
+        Ok(Some(report))
+    };
+    let healthz = run("healthz", Kind::Healthz, "GET /healthz", config.conns)?;
+    let whoami = run("whoami", Kind::Whoami, "GET /whoami", config.conns)?;
+    let since_seeding = seeded_at.elapsed();
+    if since_seeding >= TOUCH_INTERVAL {
+        println!(
+            "WARNING: the whoami phase ended {:.0} s after seeding, past the touch interval: touch writes may be included",
+            since_seeding.as_secs_f64()
+        );
+    }
+    let login_single = run("login", Kind::Login, "POST /login", 1)?;
+    let login = run("login", Kind::Login, "POST /login", config.login_conns)?;
+    let hwm_kib = status_kib(server.pid(), "VmHWM").unwrap_or(0);
+    println!(
+        "server at the end: VmRSS {:.1} MiB (anonymous {:.1}, file {:.1}), VmHWM {:.1} MiB, {} threads",
+        status_kib(server.pid(), "VmRSS").unwrap_or(0) as f64 / 1024.0,
+        status_kib(server.pid(), "RssAnon").unwrap_or(0) as f64 / 1024.0,
+        status_kib(server.pid(), "RssFile").unwrap_or(0) as f64 / 1024.0,
+        hwm_kib as f64 / 1024.0,
+        thread_snapshot(server.pid()).0.len(),
+    );
+    let log = fs::read_to_string(dir.path().join("server.log")).unwrap_or_default();
+    drop(server);
+
+    let touched = touched_tokens(&database)?;
+    println!(
+        "tokens with a touch write after seeding: {touched} (whoami ended {:.0} s after seeding)",
+        since_seeding.as_secs_f64()
+    );
+    let log_lines: Vec<&str> = log.lines().collect();
+    if !log_lines.is_empty() {
+        println!(
+            "server log (RUST_LOG=warn): {} line(s), last ones:",
+            log_lines.len()
+        );
+        for line in log_lines.iter().rev().take(5).rev() {
+            println!("  {line}");
+        }
+    }
+    drop(dir);
+    Ok(SizeReport {
+        users: users_count,
+        healthz,
+        whoami,
+        login_single,
+        login,
+        rss_at_start_kib,
+        hwm_kib,
+    })
+}
+
+// ---------------------------------------------------------------- summary
+
+fn print_summary(reports: &[SizeReport], verify: &VerifyTime) {
+    println!();
+    println!("=== summary (targets are printed, never enforced) ===");
+    for report in reports {
+        let users = report.users;
+        if let (Some(healthz), Some(whoami)) = (&report.healthz, &report.whoami) {
+            let ratio = whoami.rps / healthz.rps;
+            let by_cpu = healthz.server_cpu_per_request.as_secs_f64()
+                / whoami.server_cpu_per_request.as_secs_f64();
+            println!(
+                "{users:>7} users: whoami rps / healthz rps {ratio:.2} (target >= 0.5: {}); by server CPU per request {by_cpu:.2} ({:.1} vs {:.1} us)",
+                verdict(ratio >= 0.5),
+                us(whoami.server_cpu_per_request),
+                us(healthz.server_cpu_per_request),
+            );
+        }
+        if let Some(whoami) = &report.whoami {
+            println!(
+                "{users:>7} users: max server RSS during whoami {:.1} MiB (target < 64 MiB: {}); at start {:.1} MiB",
+                whoami.max_rss_kib as f64 / 1024.0,
+                verdict(whoami.max_rss_kib < 64 * 1024),
+                report.rss_at_start_kib as f64 / 1024.0,
+            );
+        }
+        println!(
+            "{users:>7} users: server VmHWM at the end of the run {:.1} MiB",
+            report.hwm_kib as f64 / 1024.0
+        );
+        if let (Some(single), Some(loaded)) = (&report.login_single, &report.login) {
+            let ratio = single.p50.as_secs_f64() / verify.median.as_secs_f64();
+            println!(
+                "{users:>7} users: login p50 / one argon2 verify {ratio:.2} at 1 connection (target <= 1.2: {}); {:.2} at {} connections; by CPU, server per login / one verify {:.2}",
+                verdict(ratio <= 1.2),
+                loaded.p50.as_secs_f64() / verify.median.as_secs_f64(),
+                loaded.conns,
+                single.server_cpu_per_request.as_secs_f64() / verify.cpu.as_secs_f64(),
+            );
+            println!(
+                "{users:>7} users: login throughput {:.1}/s at {} connections; {:.1}/s if every core did nothing but verify",
+                loaded.rps,
+                loaded.conns,
+                cores() as f64 / verify.cpu.as_secs_f64(),
+            );
+        }
+    }
+    let measured: Vec<(usize, &PhaseReport)> = reports
+        .iter()
+        .filter_map(|r| Some((r.users, r.whoami.as_ref()?)))
+        .collect();
+    let smallest = measured.iter().min_by_key(|(users, _)| *users);
+    let largest = measured.iter().max_by_key(|(users, _)| *users);
+    if let (Some((small_users, small)), Some((large_users, large))) = (smallest, largest) {
+        if small_users != large_users {
+            let ratio = large.rps / small.rps;
+            let by_cpu = small.server_cpu_per_request.as_secs_f64()
+                / large.server_cpu_per_request.as_secs_f64();
+            println!(
+                "whoami rps at {large_users} users / at {small_users} users: {ratio:.2} (target >= 0.9: {}); by server CPU per request {by_cpu:.2}",
+                verdict(ratio >= 0.9),
+            );
+        }
+    }
+    println!(
+        "one argon2 verify (m=19456 KiB, t=2, p=1) in the bench process: {:.1} ms median wall, {:.1} ms CPU",
+        ms(verify.median),
+        ms(verify.cpu)
+    );
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met {
+        "met"
+    } else {
+        "MISSED"
+    }
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
+fn us(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e6
+}
