@@ -3,7 +3,8 @@
 //! validated once at start, with messages that name the variable.
 
 use crate::db::Database;
-use crate::domain::{parse_duration, TokenPolicy};
+use crate::domain::client_address::TrustedProxies;
+use crate::domain::{parse_duration, ThrottleLimit, TokenPolicy};
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -13,6 +14,7 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:8000";
 pub const DEFAULT_TOKEN_TTL: &str = "14d";
 pub const DEFAULT_TOUCH_INTERVAL: &str = "60s";
 pub const DEFAULT_MAX_CLIENTS: u32 = 50;
+pub const DEFAULT_LOGIN_THROTTLE: &str = "10/15m";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -60,6 +62,16 @@ pub struct Settings {
           value_parser = |text: &str| parse_positive(text).map_err(|e| format!("MAX_CLIENTS_PER_USER: {e}")))]
     pub max_clients_per_user: u32,
 
+    /// Failed logins allowed per username, and per client address, per window (ATTEMPTS/DURATION).
+    #[arg(long, env = "LOGIN_THROTTLE", default_value = DEFAULT_LOGIN_THROTTLE, global = true,
+          value_parser = |text: &str| ThrottleLimit::parse(text).map_err(|e| format!("LOGIN_THROTTLE: {e}")))]
+    pub login_throttle: ThrottleLimit,
+
+    /// Reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For gives the client address; none when unset.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "", global = true,
+          value_parser = |text: &str| TrustedProxies::parse(text).map_err(|e| format!("TRUSTED_PROXIES: {e}")))]
+    pub trusted_proxies: TrustedProxies,
+
     /// Log filter, as env_logger reads it (error, warn, info, debug, trace, per module).
     #[arg(long = "log", env = "RUST_LOG", default_value = "info", global = true)]
     pub log_filter: String,
@@ -86,6 +98,11 @@ impl Settings {
             token_touch_interval: Duration::from_secs(60),
             max_clients_per_user: DEFAULT_MAX_CLIENTS,
             log_filter: "info".into(),
+            login_throttle: ThrottleLimit {
+                attempts: 10,
+                window: Duration::from_secs(15 * 60),
+            },
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 
@@ -214,10 +231,31 @@ mod tests {
             (vec!["--max-clients-per-user", "0"], "MAX_CLIENTS_PER_USER"),
             (vec!["--bind", "nowhere"], "MULTITOKEN_BIND"),
             (vec!["--database-url", "mysql://x"], "DATABASE_URL"),
+            (vec!["--login-throttle", "10"], "LOGIN_THROTTLE"),
+            (vec!["--login-throttle", "0/15m"], "LOGIN_THROTTLE"),
+            (
+                vec!["--trusted-proxies", "proxy.internal"],
+                "TRUSTED_PROXIES",
+            ),
         ] {
             let error = parse(&args).map(|_| ()).expect_err(variable).to_string();
             assert!(error.contains(variable), "{error}");
         }
+    }
+
+    #[test]
+    fn the_throttle_and_proxies_default_to_the_contract() {
+        let settings = parse(&["migrate"]).map(|cli| cli.settings);
+        let settings = settings
+            .unwrap_or_else(|_| Settings::with_database(Database::Sqlite { path: "x".into() }));
+        assert_eq!(settings.login_throttle.to_string(), DEFAULT_LOGIN_THROTTLE);
+        assert!(settings.trusted_proxies.is_empty());
+        let defaults = Settings::with_database(Database::Sqlite { path: "x".into() });
+        assert_eq!(defaults.login_throttle, settings.login_throttle);
+        let cli = parse(&["--trusted-proxies", "10.0.0.0/8,::1", "migrate"]);
+        assert!(
+            cli.is_ok_and(|cli| cli.settings.trusted_proxies.to_string() == "10.0.0.0/8,::1/128")
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! written once against [`AnyConnection`] and lives in `users` or `tokens`
 //! as a plain `fn(&mut AnyConnection, ..) -> QueryResult<..>`.
 
+pub mod login_failures;
 pub mod schema;
 pub mod tokens;
 pub mod users;

@@ -29,3 +29,11 @@ diesel::table! {
 
 diesel::joinable!(tokens -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(users, tokens);
+
+diesel::table! {
+    login_failures (scope) {
+        scope -> Text,
+        window_start -> BigInt,
+        failures -> BigInt,
+    }
+}

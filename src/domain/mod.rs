@@ -2,11 +2,13 @@
 //! arithmetic of token lifetimes. Nothing in here touches the network, the
 //! database or the clock, so every rule is unit-tested beside its type.
 
+pub mod client_address;
 pub mod client_name;
 pub mod duration;
 pub mod email;
 pub mod expiry;
 pub mod password;
+pub mod throttle;
 pub mod time;
 pub mod token;
 pub mod username;
@@ -15,6 +17,7 @@ pub use client_name::ClientName;
 pub use duration::parse_duration;
 pub use expiry::TokenPolicy;
 pub use password::Password;
+pub use throttle::ThrottleLimit;
 pub use time::Timestamp;
 pub use token::{PlainToken, TokenDigest};
 pub use username::Username;

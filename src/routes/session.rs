@@ -2,10 +2,12 @@
 
 use crate::auth::{basic_credentials, Authenticated};
 use crate::body::Fields;
+use crate::domain::client_address::client_address;
 use crate::domain::{ClientName, Password};
 use crate::error::{ApiError, FieldErrors};
 use crate::service::devices;
-use crate::service::login::{login as log_in, LoginError, LoginRequest};
+use crate::service::login::{LoginError, LoginRequest};
+use crate::service::throttle::throttled_login;
 use crate::state::AppState;
 use actix_web::http::header::{CacheControl, CacheDirective, USER_AGENT};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -48,7 +50,19 @@ pub async fn login(
             .take(USER_AGENT_MAX_CHARS)
             .collect()
     });
-    let issued = log_in(
+    let address = request.peer_addr().map(|peer| {
+        let forwarded: Vec<_> = request
+            .headers()
+            .get_all("x-forwarded-for")
+            .map(|value| String::from_utf8_lossy(value.as_bytes()))
+            .collect();
+        client_address(
+            peer.ip(),
+            forwarded.iter().map(|value| value.as_ref()),
+            &state.settings.trusted_proxies,
+        )
+    });
+    let issued = throttled_login(
         &state,
         LoginRequest {
             username,
@@ -56,6 +70,7 @@ pub async fn login(
             client,
             user_agent,
         },
+        address,
     )
     .await;
     match issued {

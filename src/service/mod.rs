@@ -8,4 +8,5 @@ pub mod authenticate;
 pub mod devices;
 pub mod login;
 pub mod passwords;
+pub mod throttle;
 pub mod users;

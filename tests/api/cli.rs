@@ -222,7 +222,7 @@ fn bad_settings_and_unopenable_databases_exit_1_with_a_message() {
     let output = run_cli(&url, &["migrate"], "");
     assert!(output.status.success(), "{output:?}");
     assert!(
-        stdout(&output).contains("applied 1 migration(s)"),
+        stdout(&output).contains("applied ") && !stdout(&output).contains("applied 0 "),
         "{}",
         stdout(&output)
     );

@@ -10,3 +10,4 @@ mod conventions;
 mod devices;
 mod expiry;
 mod login;
+mod throttle;
