@@ -72,6 +72,14 @@ pub struct Settings {
           value_parser = |text: &str| TrustedProxies::parse(text).map_err(|e| format!("TRUSTED_PROXIES: {e}")))]
     pub trusted_proxies: TrustedProxies,
 
+    /// Internal: how often expired tokens and closed throttle windows are swept.
+    #[arg(skip = crate::startup::SWEEP_EVERY)]
+    pub sweep_interval: Duration,
+
+    /// Internal: how long a SQLite connection waits for another writer.
+    #[arg(skip = crate::db::SQLITE_BUSY_TIMEOUT)]
+    pub sqlite_busy_timeout: Duration,
+
     /// Log filter, as env_logger reads it (error, warn, info, debug, trace, per module).
     #[arg(long = "log", env = "RUST_LOG", default_value = "info", global = true)]
     pub log_filter: String,
@@ -103,6 +111,8 @@ impl Settings {
                 window: Duration::from_secs(15 * 60),
             },
             trusted_proxies: TrustedProxies::default(),
+            sweep_interval: crate::startup::SWEEP_EVERY,
+            sqlite_busy_timeout: crate::db::SQLITE_BUSY_TIMEOUT,
         }
     }
 

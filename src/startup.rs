@@ -23,7 +23,7 @@ use std::time::Duration;
 
 /// Expired tokens are kept this long, then deleted by the background sweep.
 pub const EXPIRED_TOKEN_GRACE: Duration = Duration::from_secs(86_400);
-const SWEEP_EVERY: Duration = Duration::from_secs(600);
+pub const SWEEP_EVERY: Duration = Duration::from_secs(600);
 const SWEEP_BATCH: i64 = 500;
 
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +54,8 @@ impl Application {
                 settings.database_url.describe()
             );
         }
-        let pool = db::pool(&settings.database_url)?;
+        let pool =
+            db::pool_with_busy_timeout(&settings.database_url, settings.sqlite_busy_timeout)?;
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
@@ -108,7 +109,7 @@ impl Application {
 /// Deletes tokens a day after they expired, in small batches with pauses so
 /// that no sweep holds the write lock for long.
 async fn sweep_expired_tokens(state: web::Data<AppState>) {
-    let mut every = actix_web::rt::time::interval(SWEEP_EVERY);
+    let mut every = actix_web::rt::time::interval(state.settings.sweep_interval);
     loop {
         every.tick().await;
         let cutoff = Timestamp::now().minus(EXPIRED_TOKEN_GRACE);
@@ -135,6 +136,32 @@ async fn sweep_expired_tokens(state: web::Data<AppState>) {
         }
         if swept > 0 {
             log::info!("swept {swept} expired token(s)");
+        }
+        sweep_closed_throttle_windows(&state).await;
+    }
+}
+
+/// Deletes the login throttle's counts whose window has closed, in the same
+/// small batches.
+async fn sweep_closed_throttle_windows(state: &web::Data<AppState>) {
+    let cutoff = Timestamp::now().minus(state.settings.login_throttle.window);
+    loop {
+        let batch = state
+            .db(move |conn| {
+                Ok(db::login_failures::delete_closed_batch(
+                    conn,
+                    cutoff.millis(),
+                    SWEEP_BATCH,
+                )?)
+            })
+            .await;
+        match batch {
+            Ok(0) => break,
+            Ok(_) => actix_web::rt::time::sleep(Duration::from_millis(50)).await,
+            Err(error) => {
+                log::warn!("throttle sweep stopped: {error}");
+                break;
+            }
         }
     }
 }

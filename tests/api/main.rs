@@ -10,4 +10,5 @@ mod conventions;
 mod devices;
 mod expiry;
 mod login;
+mod sweep;
 mod throttle;
