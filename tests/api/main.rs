@@ -9,6 +9,7 @@ mod cli;
 mod conventions;
 mod devices;
 mod expiry;
+mod faults;
 mod login;
 mod sweep;
 mod throttle;
