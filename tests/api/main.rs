@@ -16,3 +16,4 @@ mod process;
 mod secrets;
 mod sweep;
 mod throttle;
+mod timing;
