@@ -72,6 +72,11 @@ pub struct Settings {
           value_parser = |text: &str| TrustedProxies::parse(text).map_err(|e| format!("TRUSTED_PROXIES: {e}")))]
     pub trusted_proxies: TrustedProxies,
 
+    /// Password hashes run at once (each holds 19 MiB and a core for ~20 ms); 64 per thread may wait, more get 503. Default: the number of cores.
+    #[arg(long, env = "PASSWORD_HASH_THREADS", global = true,
+          value_parser = |text: &str| parse_positive(text).map_err(|e| format!("PASSWORD_HASH_THREADS: {e}")))]
+    pub password_hash_threads: Option<u32>,
+
     /// Internal: how often expired tokens and closed throttle windows are swept.
     #[arg(skip = crate::startup::SWEEP_EVERY)]
     pub sweep_interval: Duration,
@@ -111,6 +116,7 @@ impl Settings {
                 window: Duration::from_secs(15 * 60),
             },
             trusted_proxies: TrustedProxies::default(),
+            password_hash_threads: None,
             sweep_interval: crate::startup::SWEEP_EVERY,
             sqlite_busy_timeout: crate::db::SQLITE_BUSY_TIMEOUT,
         }

@@ -56,9 +56,12 @@ impl Application {
         }
         let pool =
             db::pool_with_busy_timeout(&settings.database_url, settings.sqlite_busy_timeout)?;
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
+        let cores = match settings.password_hash_threads {
+            Some(threads) => threads as usize,
+            None => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        };
         let hasher = PasswordHasher::new(cores, 64 * cores).map_err(StartupError::Hasher)?;
         let state = web::Data::new(AppState {
             pool,

@@ -99,6 +99,9 @@ pub async fn throttled_login(
     request: LoginRequest,
     address: Option<IpAddr>,
 ) -> Result<IssuedToken, LoginError> {
+    if state.hasher.is_saturated() {
+        return Err(ApiError::Unavailable("too many password checks waiting".into()).into());
+    }
     let limit = state.settings.login_throttle;
     let username = request.username.clone();
     let attempt = state
