@@ -235,6 +235,24 @@ mod tests {
         assert!(!verify_blocking(&password, "not a hash"));
     }
 
+    #[test]
+    fn hashes_agree_with_the_argon2_crates_own_phc_hashing_and_verifying() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let password = Password::new("correct horse".into());
+        let salt = SaltString::generate(&mut OsRng);
+        let theirs = argon2()
+            .hash_password(password.expose().as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .unwrap_or_default();
+        assert!(verify_blocking(&password, &theirs));
+        assert!(!verify_blocking(&Password::new("wrong".into()), &theirs));
+        let ours = hash_blocking(&password).unwrap_or_default();
+        let parsed = PasswordHash::new(&ours);
+        assert!(parsed.is_ok_and(|hash| argon2()
+            .verify_password(password.expose().as_bytes(), &hash)
+            .is_ok()));
+    }
+
     #[actix_web::test]
     async fn an_unknown_user_never_verifies_even_with_the_dummy_password() {
         let Ok(hasher) = PasswordHasher::new(1, 4) else {
@@ -251,5 +269,19 @@ mod tests {
         };
         let result = hasher.hash(Password::new("whatever123".into())).await;
         assert!(matches!(result, Err(ApiError::Unavailable(_))));
+        assert!(hasher.is_saturated());
+    }
+
+    #[actix_web::test]
+    async fn a_queue_with_room_is_not_saturated_and_hashes_verify_on_the_threads() {
+        let Ok(hasher) = PasswordHasher::new(2, 4) else {
+            panic!("hasher")
+        };
+        assert!(!hasher.is_saturated());
+        let password = Password::new("correct horse".into());
+        let Ok(phc) = hasher.hash(password.clone()).await else {
+            panic!("hash")
+        };
+        assert!(matches!(hasher.verify(password, Some(phc)).await, Ok(true)));
     }
 }

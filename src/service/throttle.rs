@@ -20,6 +20,10 @@ use crate::state::AppState;
 use diesel::Connection;
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
+use std::time::Duration;
+
+/// How long a login waits before being told the hashing queue is full.
+const SATURATED_ANSWER_DELAY: Duration = Duration::from_secs(1);
 
 /// The throttle's key for a username: a digest of its case-folded form, so
 /// that whatever was typed into the username field (sometimes a password)
@@ -100,6 +104,10 @@ pub async fn throttled_login(
     address: Option<IpAddr>,
 ) -> Result<IssuedToken, LoginError> {
     if state.hasher.is_saturated() {
+        // Answered only after the Retry-After second: a flood that ignores
+        // it then costs one cheap timer per connection per second instead of
+        // a busy loop that would starve token checks of CPU.
+        actix_web::rt::time::sleep(SATURATED_ANSWER_DELAY).await;
         return Err(ApiError::Unavailable("too many password checks waiting".into()).into());
     }
     let limit = state.settings.login_throttle;
