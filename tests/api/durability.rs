@@ -76,7 +76,7 @@ async fn answered_logins_and_logouts_survive_a_sigkill(backend: Backend) {
         .build()
         .expect("client");
     let outcomes = Arc::new(Mutex::new(Outcomes::default()));
-    let workers: Vec<_> = (0..8)
+    let workers: Vec<_> = (0..4)
         .map(|worker| {
             actix_web::rt::spawn(churn(
                 http.clone(),
