@@ -112,7 +112,9 @@ impl Application {
 /// Deletes tokens a day after they expired, in small batches with pauses so
 /// that no sweep holds the write lock for long.
 async fn sweep_expired_tokens(state: web::Data<AppState>) {
-    let mut every = actix_web::rt::time::interval(state.settings.sweep_interval);
+    // A zero period would make `interval` panic.
+    let period = state.settings.sweep_interval.max(Duration::from_millis(1));
+    let mut every = actix_web::rt::time::interval(period);
     loop {
         every.tick().await;
         let cutoff = Timestamp::now().minus(EXPIRED_TOKEN_GRACE);
