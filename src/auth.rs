@@ -3,6 +3,7 @@
 //! request without a valid, unexpired token of an active user.
 
 use crate::console::session as console_session;
+use crate::domain::client_address::{client_address, TrustedProxies};
 use crate::domain::{Password, TokenDigest};
 use crate::error::{ApiError, AuthFailure};
 use crate::service::authenticate::{authenticate, Session};
@@ -14,6 +15,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use futures_util::future::LocalBoxFuture;
+use std::net::IpAddr;
 
 /// The key of a `Token <key>` or `Bearer <key>` header, following DRF's
 /// `TokenAuthentication` case by case.
@@ -56,6 +58,22 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, Password
         Some((username.to_owned(), Password::new(password.to_owned())))
     };
     Some(decode().ok_or(ApiError::BadBasicCredentials))
+}
+
+/// The address a request comes from: the peer, or, when the peer is a
+/// trusted proxy, the client it names in `X-Forwarded-For`.
+pub fn client_ip(request: &HttpRequest, trusted: &TrustedProxies) -> Option<IpAddr> {
+    let peer = request.peer_addr()?;
+    let forwarded: Vec<_> = request
+        .headers()
+        .get_all("x-forwarded-for")
+        .map(|value| String::from_utf8_lossy(value.as_bytes()))
+        .collect();
+    Some(client_address(
+        peer.ip(),
+        forwarded.iter().map(|value| value.as_ref()),
+        trusted,
+    ))
 }
 
 /// An authenticated request's session.

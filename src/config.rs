@@ -3,8 +3,9 @@
 //! validated once at start, with messages that name the variable.
 
 use crate::db::Database;
+use crate::domain::client_address::TrustedProxies;
 use crate::domain::SecretKey;
-use crate::domain::{parse_duration, TokenPolicy};
+use crate::domain::{parse_duration, ThrottleLimit, TokenPolicy};
 use crate::mail::MailSetting;
 use clap::{Args, Parser, Subcommand};
 use lettre::message::Mailbox;
@@ -19,6 +20,7 @@ pub const DEFAULT_MAX_CLIENTS: u32 = 50;
 pub const DEFAULT_MAIL_FROM: &str = "webmaster@localhost";
 pub const DEFAULT_PASSWORD_RESET_URL: &str = "http://localhost:8000/reset?uid={uid}&token={token}";
 pub const DEFAULT_PASSWORD_RESET_TIMEOUT: &str = "1h";
+pub const DEFAULT_LOGIN_THROTTLE: &str = "10/15m";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -70,6 +72,28 @@ pub struct Settings {
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false, global = true,
           action = clap::ArgAction::Set, value_parser = parse_bool_setting("COOKIE_SECURE"))]
     pub cookie_secure: bool,
+    /// Failed logins allowed per username, and per client address, per window (ATTEMPTS/DURATION).
+    #[arg(long, env = "LOGIN_THROTTLE", default_value = DEFAULT_LOGIN_THROTTLE, global = true,
+          value_parser = |text: &str| ThrottleLimit::parse(text).map_err(|e| format!("LOGIN_THROTTLE: {e}")))]
+    pub login_throttle: ThrottleLimit,
+
+    /// Reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For gives the client address; none when unset.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "", global = true,
+          value_parser = |text: &str| TrustedProxies::parse(text).map_err(|e| format!("TRUSTED_PROXIES: {e}")))]
+    pub trusted_proxies: TrustedProxies,
+
+    /// Password hashes run at once (each holds 19 MiB and a core for ~20 ms); 64 per thread may wait, more get 503. Default: the number of cores.
+    #[arg(long, env = "PASSWORD_HASH_THREADS", global = true,
+          value_parser = |text: &str| parse_positive(text).map_err(|e| format!("PASSWORD_HASH_THREADS: {e}")))]
+    pub password_hash_threads: Option<u32>,
+
+    /// Internal: how often expired tokens and closed throttle windows are swept.
+    #[arg(skip = crate::startup::SWEEP_EVERY)]
+    pub sweep_interval: Duration,
+
+    /// Internal: how long a SQLite connection waits for another writer.
+    #[arg(skip = crate::db::SQLITE_BUSY_TIMEOUT)]
+    pub sqlite_busy_timeout: Duration,
 
     /// Log filter, as env_logger reads it (error, warn, info, debug, trace, per module).
     #[arg(long = "log", env = "RUST_LOG", default_value = "info", global = true)]
@@ -185,6 +209,14 @@ impl Settings {
             password_reset_timeout: Duration::from_secs(3600),
             secret_key: None,
             cookie_secure: false,
+            login_throttle: ThrottleLimit {
+                attempts: 10,
+                window: Duration::from_secs(15 * 60),
+            },
+            trusted_proxies: TrustedProxies::default(),
+            password_hash_threads: None,
+            sweep_interval: crate::startup::SWEEP_EVERY,
+            sqlite_busy_timeout: crate::db::SQLITE_BUSY_TIMEOUT,
         }
     }
 
@@ -321,6 +353,12 @@ mod tests {
             (vec!["--max-clients-per-user", "0"], "MAX_CLIENTS_PER_USER"),
             (vec!["--bind", "nowhere"], "MULTITOKEN_BIND"),
             (vec!["--database-url", "mysql://x"], "DATABASE_URL"),
+            (vec!["--login-throttle", "10"], "LOGIN_THROTTLE"),
+            (vec!["--login-throttle", "0/15m"], "LOGIN_THROTTLE"),
+            (
+                vec!["--trusted-proxies", "proxy.internal"],
+                "TRUSTED_PROXIES",
+            ),
         ] {
             let error = parse(&args).map(|_| ()).expect_err(variable).to_string();
             assert!(error.contains(variable), "{error}");
@@ -393,6 +431,21 @@ mod tests {
             })
         ));
         assert!(!format!("{settings:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn the_throttle_and_proxies_default_to_the_contract() {
+        let settings = parse(&["migrate"]).map(|cli| cli.settings);
+        let settings = settings
+            .unwrap_or_else(|_| Settings::with_database(Database::Sqlite { path: "x".into() }));
+        assert_eq!(settings.login_throttle.to_string(), DEFAULT_LOGIN_THROTTLE);
+        assert!(settings.trusted_proxies.is_empty());
+        let defaults = Settings::with_database(Database::Sqlite { path: "x".into() });
+        assert_eq!(defaults.login_throttle, settings.login_throttle);
+        let cli = parse(&["--trusted-proxies", "10.0.0.0/8,::1", "migrate"]);
+        assert!(
+            cli.is_ok_and(|cli| cli.settings.trusted_proxies.to_string() == "10.0.0.0/8,::1/128")
+        );
     }
 
     #[test]

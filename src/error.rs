@@ -5,6 +5,7 @@
 //! is a `503` that clients may retry, anything else is an opaque `500` whose
 //! cause goes to the log and never to the client.
 
+use crate::domain::throttle::throttled_detail;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
@@ -132,6 +133,9 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// Too many failed logins; the number is the whole seconds to wait.
+    #[error("throttled for {0}s")]
+    Throttled(u64),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -199,6 +203,7 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -227,6 +232,7 @@ impl ResponseError for ApiError {
                 log::warn!("answering 503: {cause}");
                 detail("Service temporarily unavailable, try again later.")
             }
+            ApiError::Throttled(seconds) => detail(&throttled_detail(*seconds)),
             ApiError::Internal(cause) => {
                 log::error!("answering 500: {cause}");
                 detail("A server error occurred.")
@@ -246,6 +252,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+            }
+            ApiError::Throttled(seconds) => {
+                response.insert_header((header::RETRY_AFTER, seconds.to_string()));
             }
             _ => {}
         }

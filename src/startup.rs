@@ -28,7 +28,7 @@ use std::time::Duration;
 
 /// Expired tokens are kept this long, then deleted by the background sweep.
 pub const EXPIRED_TOKEN_GRACE: Duration = Duration::from_secs(86_400);
-const SWEEP_EVERY: Duration = Duration::from_secs(600);
+pub const SWEEP_EVERY: Duration = Duration::from_secs(600);
 const SWEEP_BATCH: i64 = 500;
 
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +62,8 @@ impl Application {
                 settings.database_url.describe()
             );
         }
-        let pool = db::pool(&settings.database_url)?;
+        let pool =
+            db::pool_with_busy_timeout(&settings.database_url, settings.sqlite_busy_timeout)?;
         let secret_key = secret_key::resolve(
             &mut db::connect_once(&settings.database_url)?,
             settings.secret_key.as_ref(),
@@ -72,9 +73,12 @@ impl Application {
         let mail_backend =
             mail::backend(&settings.mail).map_err(|e| StartupError::Settings(e.to_string()))?;
         let (reset_mails, reset_mail_worker) = password_reset::queue(mail_backend);
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
+        let cores = match settings.password_hash_threads {
+            Some(threads) => threads as usize,
+            None => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        };
         let hasher = PasswordHasher::new(cores, 64 * cores).map_err(StartupError::Hasher)?;
         let state = web::Data::new(AppState {
             pool,
@@ -140,7 +144,9 @@ impl Application {
 /// Deletes tokens a day after they expired, in small batches with pauses so
 /// that no sweep holds the write lock for long.
 async fn sweep_expired_tokens(state: web::Data<AppState>) {
-    let mut every = actix_web::rt::time::interval(SWEEP_EVERY);
+    // A zero period would make `interval` panic.
+    let period = state.settings.sweep_interval.max(Duration::from_millis(1));
+    let mut every = actix_web::rt::time::interval(period);
     loop {
         every.tick().await;
         let cutoff = Timestamp::now().minus(EXPIRED_TOKEN_GRACE);
@@ -167,6 +173,32 @@ async fn sweep_expired_tokens(state: web::Data<AppState>) {
         }
         if swept > 0 {
             log::info!("swept {swept} expired token(s)");
+        }
+        sweep_closed_throttle_windows(&state).await;
+    }
+}
+
+/// Deletes the login throttle's counts whose window has closed, in the same
+/// small batches.
+async fn sweep_closed_throttle_windows(state: &web::Data<AppState>) {
+    let cutoff = Timestamp::now().minus(state.settings.login_throttle.window);
+    loop {
+        let batch = state
+            .db(move |conn| {
+                Ok(db::login_failures::delete_closed_batch(
+                    conn,
+                    cutoff.millis(),
+                    SWEEP_BATCH,
+                )?)
+            })
+            .await;
+        match batch {
+            Ok(0) => break,
+            Ok(_) => actix_web::rt::time::sleep(Duration::from_millis(50)).await,
+            Err(error) => {
+                log::warn!("throttle sweep stopped: {error}");
+                break;
+            }
         }
     }
 }

@@ -4,13 +4,17 @@
 use super::pages::{self, Chrome};
 use super::session::{self as console_session, SignedIn, CSRF_FIELD};
 use super::ConsoleError;
+use crate::auth::client_ip;
 use crate::body::Fields;
 use crate::db::users as user_queries;
+use crate::domain::throttle::throttled_detail;
 use crate::domain::username::lookup_key;
 use crate::domain::Password;
 use crate::error::ApiError;
 use crate::metrics::{LoginOutcome, RevocationCause};
 use crate::service::admin::{self, PageRequest};
+use crate::service::login::LoginError;
+use crate::service::throttle::under_throttle;
 use crate::state::AppState;
 use actix_session::Session;
 use actix_web::http::header::LOCATION;
@@ -83,6 +87,7 @@ pub async fn sign_in_page(
 /// the session stays signed out.
 pub async fn sign_in(
     state: web::Data<AppState>,
+    request: HttpRequest,
     session: Session,
     fields: Fields,
 ) -> Result<HttpResponse, ConsoleError> {
@@ -110,20 +115,32 @@ pub async fn sign_in(
         return refuse(StatusCode::BAD_REQUEST, MISSING_CREDENTIALS);
     }
     let key = lookup_key(&username);
-    let found = state
-        .db(move |conn| Ok(user_queries::credentials_by_key(conn, &key)?))
-        .await?;
-    let (phc, user) = match found {
-        Some(credentials) => (Some(credentials.password_hash.clone()), Some(credentials)),
-        None => (None, None),
+    let check = async {
+        let found = state
+            .db(move |conn| Ok(user_queries::credentials_by_key(conn, &key)?))
+            .await?;
+        let (phc, user) = match found {
+            Some(credentials) => (Some(credentials.password_hash.clone()), Some(credentials)),
+            None => (None, None),
+        };
+        let matches = state.hasher.verify(Password::new(password), phc).await?;
+        match user {
+            Some(user) if matches && user.is_active => Ok(user),
+            _ => Err(LoginError::BadCredentials),
+        }
     };
-    let matches = state.hasher.verify(Password::new(password), phc).await?;
-    let user = match user {
-        Some(user) if matches && user.is_active => user,
-        _ => {
+    // The same throttle, and the same counts, as `POST /login`.
+    let address = client_ip(&request, &state.settings.trusted_proxies);
+    let user = match under_throttle(&state, &username, address, check).await {
+        Ok(user) => user,
+        Err(LoginError::BadCredentials) => {
             state.metrics.login(LoginOutcome::Failed);
             return refuse(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS);
         }
+        Err(LoginError::Other(ApiError::Throttled(seconds))) => {
+            return refuse(StatusCode::TOO_MANY_REQUESTS, &throttled_detail(seconds));
+        }
+        Err(LoginError::Other(error)) => return Err(error.into()),
     };
     let user_id = user.id;
     let is_admin = state

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod login_failures;
 pub mod schema;
 pub mod secrets;
 pub mod tokens;
@@ -99,21 +100,27 @@ impl Database {
 
 /// Settings every SQLite connection needs, applied as the pool opens it.
 #[derive(Debug)]
-struct SqlitePragmas;
+struct SqlitePragmas {
+    busy_timeout: Duration,
+}
 
 impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
-        apply_pragmas(conn).map_err(diesel::r2d2::Error::QueryError)
+        apply_pragmas_with(conn, self.busy_timeout).map_err(diesel::r2d2::Error::QueryError)
     }
 }
 
 fn apply_pragmas(conn: &mut AnyConnection) -> diesel::QueryResult<()> {
+    apply_pragmas_with(conn, SQLITE_BUSY_TIMEOUT)
+}
+
+fn apply_pragmas_with(conn: &mut AnyConnection, busy_timeout: Duration) -> diesel::QueryResult<()> {
     if let AnyConnection::Sqlite(sqlite) = conn {
         // WAL lets token checks read while a login writes; NORMAL sync is
         // durable against a crash of the process (not of the machine's power).
         sqlite.batch_execute(&format!(
             "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-            SQLITE_BUSY_TIMEOUT.as_millis()
+            busy_timeout.as_millis()
         ))?;
     }
     Ok(())
@@ -171,6 +178,14 @@ pub fn migrate(database: &Database) -> Result<usize, DbSetupError> {
 const MIGRATION_LOCK: i64 = 0x6d74_6d69_6772_6174;
 
 pub fn pool(database: &Database) -> Result<DbPool, DbSetupError> {
+    pool_with_busy_timeout(database, SQLITE_BUSY_TIMEOUT)
+}
+
+/// [`pool`], with SQLite connections waiting `busy_timeout` for other writers.
+pub fn pool_with_busy_timeout(
+    database: &Database,
+    busy_timeout: Duration,
+) -> Result<DbPool, DbSetupError> {
     let manager = ConnectionManager::<AnyConnection>::new(database.connection_url());
     Pool::builder()
         .max_size(database.pool_size())
@@ -179,7 +194,7 @@ pub fn pool(database: &Database) -> Result<DbPool, DbSetupError> {
         // A PostgreSQL connection can die with the network and is probed
         // before use; a SQLite file handle cannot, so it skips the probe.
         .test_on_check_out(matches!(database, Database::Postgres { .. }))
-        .connection_customizer(Box::new(SqlitePragmas))
+        .connection_customizer(Box::new(SqlitePragmas { busy_timeout }))
         .build(manager)
         .map_err(|e| DbSetupError::Connect(database.describe(), e.to_string()))
 }

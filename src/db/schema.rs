@@ -37,3 +37,11 @@ diesel::table! {
         created_at -> BigInt,
     }
 }
+
+diesel::table! {
+    login_failures (scope) {
+        scope -> Text,
+        window_start -> BigInt,
+        failures -> BigInt,
+    }
+}

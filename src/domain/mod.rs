@@ -2,6 +2,7 @@
 //! arithmetic of token lifetimes. Nothing in here touches the network, the
 //! database or the clock, so every rule is unit-tested beside its type.
 
+pub mod client_address;
 pub mod client_name;
 pub mod duration;
 pub mod email;
@@ -9,6 +10,7 @@ pub mod expiry;
 pub mod password;
 pub mod reset_token;
 pub mod secret;
+pub mod throttle;
 pub mod time;
 pub mod token;
 pub mod username;
@@ -18,6 +20,7 @@ pub use duration::parse_duration;
 pub use expiry::TokenPolicy;
 pub use password::Password;
 pub use secret::SecretKey;
+pub use throttle::ThrottleLimit;
 pub use time::Timestamp;
 pub use token::{PlainToken, TokenDigest};
 pub use username::Username;

@@ -1,12 +1,13 @@
 //! Logging in and out.
 
-use crate::auth::{basic_credentials, Authenticated};
+use crate::auth::{basic_credentials, client_ip, Authenticated};
 use crate::body::Fields;
 use crate::domain::{ClientName, Password};
 use crate::error::{ApiError, FieldErrors};
 use crate::metrics::RevocationCause;
 use crate::service::devices;
-use crate::service::login::{login as log_in, LoginError, LoginRequest};
+use crate::service::login::{LoginError, LoginRequest};
+use crate::service::throttle::throttled_login;
 use crate::state::AppState;
 use actix_web::http::header::{CacheControl, CacheDirective, USER_AGENT};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -59,7 +60,8 @@ pub async fn login(
             .take(USER_AGENT_MAX_CHARS)
             .collect()
     });
-    let issued = log_in(
+    let address = client_ip(&request, &state.settings.trusted_proxies);
+    let issued = throttled_login(
         &state,
         LoginRequest {
             username,
@@ -67,6 +69,7 @@ pub async fn login(
             client,
             user_agent,
         },
+        address,
     )
     .await;
     match issued {

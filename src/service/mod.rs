@@ -13,4 +13,5 @@ pub mod password_reset;
 pub mod passwords;
 pub mod registration;
 pub mod secret_key;
+pub mod throttle;
 pub mod users;

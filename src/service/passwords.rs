@@ -3,15 +3,22 @@
 //! Each hash holds ~19 MiB for ~20 ms of a core, so at most one runs per core
 //! and a bounded number wait; beyond that, logins are turned away with a 503
 //! rather than letting a flood starve token checks or exhaust memory.
+//!
+//! Hashes run on threads of their own, one per permitted hash, never on the
+//! shared blocking pool: glibc keeps a freed 19 MiB block in the arena of the
+//! thread that freed it, so hashes spread over a hundred blocking threads
+//! held gigabytes (measured with `benches/flood.rs`), while a few dedicated
+//! threads reuse the same blocks.
 
 use crate::domain::Password;
 use crate::error::ApiError;
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use tokio::sync::Semaphore;
+use std::sync::{mpsc, Arc, Mutex};
+use tokio::sync::{oneshot, Semaphore};
 
 /// OWASP's recommended argon2id parameters: 19 MiB, 2 passes, 1 lane.
 fn argon2() -> Argon2<'static> {
@@ -19,26 +26,128 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+thread_local! {
+    /// argon2's working memory (19 MiB with our parameters), allocated once
+    /// per thread and reused by every hash on it. Never freeing it matters:
+    /// the first free of a block that size raises glibc's mmap threshold,
+    /// after which every freed block stays in its thread's arena.
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// argon2 of `password` and `salt` into `out`, in this thread's memory.
+fn argon2_into(
+    argon2: &Argon2<'_>,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> argon2::Result<()> {
+    MEMORY.with(|memory| {
+        let mut memory = memory.borrow_mut();
+        let blocks = argon2.params().block_count();
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::default());
+        }
+        argon2.hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])
+    })
+}
+
 pub fn hash_blocking(password: &Password) -> Result<String, ApiError> {
+    let fail =
+        |e: &dyn std::fmt::Display| ApiError::internal(format!("hashing a password failed: {e}"));
     let salt = SaltString::generate(&mut OsRng);
-    argon2()
-        .hash_password(password.expose().as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| ApiError::internal(format!("hashing a password failed: {e}")))
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_bytes).map_err(|e| fail(&e))?;
+    let argon2 = argon2();
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    argon2_into(&argon2, password.expose().as_bytes(), salt_bytes, &mut out)
+        .map_err(|e| fail(&e))?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(argon2.params()).map_err(|e| fail(&e))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| fail(&e))?),
+    };
+    Ok(hash.to_string())
 }
 
 /// Verifies against a PHC string; a malformed stored hash verifies as false.
 pub fn verify_blocking(password: &Password, phc: &str) -> bool {
-    match PasswordHash::new(phc) {
-        Ok(hash) => argon2()
-            .verify_password(password.expose().as_bytes(), &hash)
-            .is_ok(),
-        Err(_) => false,
+    let verify = || -> Option<bool> {
+        let hash = PasswordHash::new(phc).ok()?;
+        let expected = hash.hash?;
+        let algorithm = Algorithm::try_from(hash.algorithm).ok()?;
+        let version = match hash.version {
+            Some(version) => Version::try_from(version).ok()?,
+            None => Version::default(),
+        };
+        let params = Params::try_from(&hash).ok()?;
+        let mut salt = [0u8; 64];
+        let salt = hash.salt?.decode_b64(&mut salt).ok()?;
+        let mut out = vec![0u8; expected.len()];
+        let argon2 = Argon2::new(algorithm, version, params);
+        argon2_into(&argon2, password.expose().as_bytes(), salt, &mut out).ok()?;
+        // Output's equality is constant-time.
+        Some(Output::new(&out).ok()? == expected)
+    };
+    verify().unwrap_or(false)
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of threads that run hashing jobs one at a time each; they
+/// end when the last handle to the pool is dropped.
+struct HashingThreads {
+    jobs: Mutex<mpsc::Sender<Job>>,
+}
+
+impl HashingThreads {
+    fn start(count: usize) -> Result<Self, ApiError> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..count {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{n}"))
+                .spawn(move || loop {
+                    let next = match queue.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(_) => return,
+                    };
+                    match next {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                })
+                .map_err(|e| ApiError::internal(format!("cannot start a hashing thread: {e}")))?;
+        }
+        Ok(HashingThreads {
+            jobs: Mutex::new(jobs),
+        })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(work());
+        });
+        self.jobs
+            .lock()
+            .map_err(|_| ApiError::internal("hashing queue poisoned"))?
+            .send(job)
+            .map_err(|_| ApiError::internal("hashing threads stopped"))?;
+        result
+            .await
+            .map_err(|_| ApiError::internal("a hashing job was dropped"))
     }
 }
 
 #[derive(Clone)]
 pub struct PasswordHasher {
+    threads: Arc<HashingThreads>,
     running: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
     max_waiting: usize,
@@ -52,6 +161,7 @@ impl PasswordHasher {
         let dummy_hash =
             hash_blocking(&Password::new("dummy password that matches nothing".into()))?;
         Ok(PasswordHasher {
+            threads: Arc::new(HashingThreads::start(parallel.max(1))?),
             running: Arc::new(Semaphore::new(parallel.max(1))),
             waiting: Arc::new(AtomicUsize::new(0)),
             max_waiting,
@@ -66,6 +176,13 @@ impl PasswordHasher {
         let phc = phc.unwrap_or_else(|| self.dummy_hash.to_string());
         let matches = self.run(move || verify_blocking(&password, &phc)).await?;
         Ok(found && matches)
+    }
+
+    /// Whether the queue is full, so that a login can be turned away before
+    /// it costs any database work. Only a hint: the bound itself is enforced
+    /// when the work is queued.
+    pub fn is_saturated(&self) -> bool {
+        self.waiting.load(Ordering::SeqCst) >= self.max_waiting
     }
 
     pub async fn hash(&self, password: Password) -> Result<String, ApiError> {
@@ -84,7 +201,7 @@ impl PasswordHasher {
             ));
         }
         let _permit = self.running.acquire().await.map_err(ApiError::internal)?;
-        Ok(actix_web::web::block(work).await?)
+        self.threads.run(work).await
     }
 }
 
@@ -118,6 +235,24 @@ mod tests {
         assert!(!verify_blocking(&password, "not a hash"));
     }
 
+    #[test]
+    fn hashes_agree_with_the_argon2_crates_own_phc_hashing_and_verifying() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let password = Password::new("correct horse".into());
+        let salt = SaltString::generate(&mut OsRng);
+        let theirs = argon2()
+            .hash_password(password.expose().as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .unwrap_or_default();
+        assert!(verify_blocking(&password, &theirs));
+        assert!(!verify_blocking(&Password::new("wrong".into()), &theirs));
+        let ours = hash_blocking(&password).unwrap_or_default();
+        let parsed = PasswordHash::new(&ours);
+        assert!(parsed.is_ok_and(|hash| argon2()
+            .verify_password(password.expose().as_bytes(), &hash)
+            .is_ok()));
+    }
+
     #[actix_web::test]
     async fn an_unknown_user_never_verifies_even_with_the_dummy_password() {
         let Ok(hasher) = PasswordHasher::new(1, 4) else {
@@ -134,5 +269,19 @@ mod tests {
         };
         let result = hasher.hash(Password::new("whatever123".into())).await;
         assert!(matches!(result, Err(ApiError::Unavailable(_))));
+        assert!(hasher.is_saturated());
+    }
+
+    #[actix_web::test]
+    async fn a_queue_with_room_is_not_saturated_and_hashes_verify_on_the_threads() {
+        let Ok(hasher) = PasswordHasher::new(2, 4) else {
+            panic!("hasher")
+        };
+        assert!(!hasher.is_saturated());
+        let password = Password::new("correct horse".into());
+        let Ok(phc) = hasher.hash(password.clone()).await else {
+            panic!("hash")
+        };
+        assert!(matches!(hasher.verify(password, Some(phc)).await, Ok(true)));
     }
 }

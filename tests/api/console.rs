@@ -17,6 +17,7 @@ on_both_backends!(
     revoke_all_in_the_console_revokes_every_device,
     signing_out_ends_the_session,
     the_admin_api_accepts_a_console_session_with_its_csrf_token,
+    console_sign_in_shares_the_login_throttle,
 );
 
 /// A browser-like client: keeps the console cookie between requests.
@@ -411,4 +412,27 @@ async fn the_admin_api_accepts_a_console_session_with_its_csrf_token(backend: Ba
         .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_unauthorized(app.whoami(&ios).await, "Invalid token.").await;
+}
+
+async fn console_sign_in_shares_the_login_throttle(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.login_throttle = multitoken::domain::ThrottleLimit::parse("2/1m").expect("limit");
+    })
+    .await;
+    app.create_user("root", "", true);
+    let mut console = Console::new(&app);
+    for _ in 0..2 {
+        let refused = console.sign_in("root", "wrong-password").await;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    }
+    let throttled = console.sign_in("root", PASSWORD).await;
+    assert_eq!(throttled.status(), StatusCode::TOO_MANY_REQUESTS);
+    let page = throttled.text().await.expect("page");
+    assert!(
+        page.contains("Request was throttled. Expected available in"),
+        "{page}"
+    );
+    // The API's login counts the same failures for that username.
+    let api = app.post_login("root", PASSWORD, "web").await;
+    assert_eq!(api.status(), StatusCode::TOO_MANY_REQUESTS);
 }

@@ -1,0 +1,168 @@
+//! The login throttle (`LOGIN_THROTTLE`): failed logins are counted per
+//! username and per client address, in the database so that every instance
+//! shares the counts and a restart keeps them.
+//!
+//! An attempt is counted *before* its password is checked, by one atomic
+//! upsert per scope: however many attempts arrive at once, on however many
+//! instances, at most `attempts` of them per window get as far as the
+//! password check. Once the outcome is known the count is corrected: a
+//! success resets the username's count and takes the attempt back from the
+//! address; an attempt that failed for another reason (the database, the
+//! hashing queue, the client limit) is taken back from both.
+
+use crate::db::{login_failures, AnyConnection};
+use crate::domain::client_address::throttle_scope;
+use crate::domain::username::lookup_key;
+use crate::domain::{ThrottleLimit, Timestamp};
+use crate::error::ApiError;
+use crate::metrics::LoginOutcome;
+use crate::service::login::{login, IssuedToken, LoginError, LoginRequest};
+use crate::state::AppState;
+use diesel::Connection;
+use sha2::{Digest, Sha256};
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// How long a login waits before being told the hashing queue is full.
+const SATURATED_ANSWER_DELAY: Duration = Duration::from_secs(1);
+
+/// The throttle's key for a username: a digest of its case-folded form, so
+/// that whatever was typed into the username field (sometimes a password)
+/// is never stored.
+pub fn username_scope(username: &str) -> String {
+    format!("user:{:x}", Sha256::digest(lookup_key(username).as_bytes()))
+}
+
+/// This attempt, as counted in each scope.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    username: (String, i64),
+    address: Option<(String, i64)>,
+}
+
+/// Counts an attempt for `username` from `address`; `Err(Throttled)` when
+/// either scope is past the limit, with the wait until its window closes.
+pub fn count_attempt(
+    conn: &mut AnyConnection,
+    limit: &ThrottleLimit,
+    username: &str,
+    address: Option<IpAddr>,
+    now: Timestamp,
+) -> Result<Attempt, ApiError> {
+    let window_ms = i64::try_from(limit.window.as_millis()).unwrap_or(i64::MAX);
+    let mut scopes = vec![username_scope(username)];
+    scopes.extend(address.map(throttle_scope));
+    let counts = conn.transaction::<_, ApiError, _>(|conn| {
+        let mut counts = Vec::with_capacity(scopes.len());
+        for scope in scopes {
+            let count = login_failures::count_attempt(conn, &scope, now.millis(), window_ms)?;
+            counts.push((scope, count));
+        }
+        Ok(counts)
+    })?;
+    let wait = counts
+        .iter()
+        .filter(|(_, count)| count.failures > i64::from(limit.attempts))
+        .map(|(_, count)| limit.seconds_until_reopened(Timestamp(count.window_start), now))
+        .max();
+    if let Some(seconds) = wait {
+        return Err(ApiError::Throttled(seconds));
+    }
+    let mut counts = counts
+        .into_iter()
+        .map(|(scope, count)| (scope, count.window_start));
+    let username = counts
+        .next()
+        .ok_or_else(|| ApiError::internal("the username scope was not counted"))?;
+    Ok(Attempt {
+        username,
+        address: counts.next(),
+    })
+}
+
+/// The attempt logged in: the username starts afresh, and the attempt does
+/// not count against the address.
+pub fn succeeded(conn: &mut AnyConnection, attempt: &Attempt) -> Result<(), ApiError> {
+    login_failures::reset(conn, &attempt.username.0)?;
+    if let Some((scope, window_start)) = &attempt.address {
+        login_failures::uncount_attempt(conn, scope, *window_start)?;
+    }
+    Ok(())
+}
+
+/// The attempt failed for a reason other than its credentials.
+pub fn not_a_failure(conn: &mut AnyConnection, attempt: &Attempt) -> Result<(), ApiError> {
+    for (scope, window_start) in std::iter::once(&attempt.username).chain(&attempt.address) {
+        login_failures::uncount_attempt(conn, scope, *window_start)?;
+    }
+    Ok(())
+}
+
+/// Logs in under the login throttle (see [`under_throttle`]).
+pub async fn throttled_login(
+    state: &AppState,
+    request: LoginRequest,
+    address: Option<IpAddr>,
+) -> Result<IssuedToken, LoginError> {
+    let username = request.username.clone();
+    under_throttle(state, &username, address, login(state, request)).await
+}
+
+/// Runs a password check for `username` from `address` under the login
+/// throttle, for the API's login and the console's sign-in alike.
+///
+/// The attempt is counted before the check, so concurrent attempts cannot
+/// slip past the limit; a success resets the username's count, and an
+/// outcome that is not a failure of the credentials is taken back.
+pub async fn under_throttle<T>(
+    state: &AppState,
+    username: &str,
+    address: Option<IpAddr>,
+    check: impl std::future::Future<Output = Result<T, LoginError>>,
+) -> Result<T, LoginError> {
+    if state.hasher.is_saturated() {
+        // Answered only after the Retry-After second: a flood that ignores
+        // it then costs one cheap timer per connection per second instead of
+        // a busy loop that would starve token checks of CPU.
+        actix_web::rt::time::sleep(SATURATED_ANSWER_DELAY).await;
+        return Err(ApiError::Unavailable("too many password checks waiting".into()).into());
+    }
+    let limit = state.settings.login_throttle;
+    let username = username.to_owned();
+    let counted = state
+        .db(move |conn| count_attempt(conn, &limit, &username, address, Timestamp::now()))
+        .await;
+    let attempt = match counted {
+        Err(ApiError::Throttled(seconds)) => {
+            state.metrics.login(LoginOutcome::Throttled);
+            return Err(ApiError::Throttled(seconds).into());
+        }
+        other => other?,
+    };
+    let outcome = check.await;
+    let settle = attempt.clone();
+    let settled = match &outcome {
+        Ok(_) => state.db(move |conn| succeeded(conn, &settle)).await,
+        Err(LoginError::BadCredentials) => Ok(()),
+        Err(LoginError::Other(_)) => state.db(move |conn| not_a_failure(conn, &settle)).await,
+    };
+    if let Err(error) = settled {
+        // The login itself stands; the count is only off by one attempt.
+        log::warn!("could not settle a login attempt's throttle count: {error}");
+    }
+    outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_scoped_by_a_digest_of_their_case_folded_form() {
+        let scope = username_scope("Alice");
+        assert_eq!(scope, username_scope("aLICE"));
+        assert_ne!(scope, username_scope("alice2"));
+        assert!(!scope.contains("alice"));
+        assert_eq!(scope.len(), "user:".len() + 64);
+    }
+}

@@ -1,0 +1,273 @@
+//! No password and no token key in clear in the database, the logs, or any
+//! response but the login that issued the key; no `Authorization` header in
+//! the logs. A whole flow runs against the real binary, logging at `trace`.
+
+use crate::helpers::{run_cli, Backend, TestDatabase};
+use crate::on_both_backends;
+use crate::process::ServerProcess;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
+use multitoken::db::Database;
+use reqwest::{Client, RequestBuilder, StatusCode};
+use serde_json::{json, Value};
+
+on_both_backends!(no_secret_is_ever_found_in_clear_in_the_database_logs_or_responses);
+
+const ALICE_PASSWORD: &str = "alice-Secret-Passw0rd-4417";
+const CAROL_PASSWORD: &str = "carol-Secret-Passw0rd-9923";
+const WRONG_PASSWORD: &str = "wrong-Secret-Passw0rd-0001";
+
+/// Every response seen: (body, the key it issued if it was a login).
+#[derive(Default)]
+struct Transcript {
+    bodies: Vec<(String, Option<String>)>,
+}
+
+impl Transcript {
+    async fn send(&mut self, request: RequestBuilder) -> (StatusCode, Value) {
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let issued = body["auth_token"].as_str().map(str::to_owned);
+        self.bodies.push((text, issued));
+        (status, body)
+    }
+
+    async fn login(
+        &mut self,
+        http: &Client,
+        url: &str,
+        user: &str,
+        password: &str,
+        client: &str,
+    ) -> String {
+        let (status, body) = self
+            .send(
+                http.post(url)
+                    .json(&json!({"username": user, "password": password, "client": client})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["auth_token"].as_str().expect("key").to_owned()
+    }
+}
+
+#[derive(QueryableByName)]
+struct Row {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    text: String,
+}
+
+#[derive(QueryableByName)]
+struct Table {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    table_name: String,
+}
+
+/// The database as bytes: the SQLite files (main, WAL, shared memory), or
+/// every row of every table of the test's PostgreSQL schema as text.
+fn database_contents(db: &TestDatabase) -> Vec<u8> {
+    match &db.database {
+        Database::Sqlite { path } => ["", "-wal", "-shm", "-journal"]
+            .iter()
+            .filter_map(|suffix| std::fs::read(format!("{path}{suffix}")).ok())
+            .flatten()
+            .collect(),
+        Database::Postgres { url } => {
+            let mut conn = PgConnection::establish(url).expect("connect");
+            let tables: Vec<Table> = diesel::sql_query(
+                "SELECT table_name::text AS table_name FROM information_schema.tables WHERE table_schema = current_schema()",
+            )
+            .load(&mut conn)
+            .expect("tables");
+            assert!(tables.len() >= 3, "the schema's tables are visible");
+            let mut contents = Vec::new();
+            for table in tables {
+                let rows: Vec<Row> = diesel::sql_query(format!(
+                    "SELECT CAST(t AS text) AS text FROM \"{}\" t",
+                    table.table_name
+                ))
+                .load(&mut conn)
+                .expect("rows");
+                for row in rows {
+                    contents.extend_from_slice(row.text.as_bytes());
+                    contents.push(b'\n');
+                }
+            }
+            contents
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle.as_bytes())
+}
+
+async fn no_secret_is_ever_found_in_clear_in_the_database_logs_or_responses(backend: Backend) {
+    let db = TestDatabase::create(backend);
+    let mut cli_output = Vec::new();
+    for (name, password) in [("alice", ALICE_PASSWORD), ("carol", CAROL_PASSWORD)] {
+        let output = run_cli(
+            &db.url(),
+            &["user", "create", name, "--password-stdin"],
+            &format!("{password}\n"),
+        );
+        assert!(output.status.success(), "{output:?}");
+        cli_output.extend(output.stdout);
+        cli_output.extend(output.stderr);
+    }
+    let server = ServerProcess::start(&db.url(), &[("RUST_LOG", "trace")]);
+    let http = Client::new();
+    let login_url = server.url("/login");
+    let mut transcript = Transcript::default();
+
+    let web = transcript
+        .login(&http, &login_url, "alice", ALICE_PASSWORD, "web")
+        .await;
+    let (status, _) = transcript
+        .send(
+            http.post(&login_url)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(format!(
+                    "username=ALICE&password={ALICE_PASSWORD}&client=ios"
+                )),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let ios = transcript
+        .bodies
+        .last()
+        .and_then(|(_, key)| key.clone())
+        .expect("ios key");
+    let (status, _) = transcript
+        .send(
+            http.post(&login_url)
+                .header(
+                    "Authorization",
+                    format!(
+                        "Basic {}",
+                        STANDARD.encode(format!("carol:{CAROL_PASSWORD}"))
+                    ),
+                )
+                .json(&json!({"client": "cli"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let carol = transcript
+        .bodies
+        .last()
+        .and_then(|(_, key)| key.clone())
+        .expect("carol key");
+    for (user, password) in [("alice", WRONG_PASSWORD), ("nobody", WRONG_PASSWORD)] {
+        let (status, _) = transcript
+            .send(
+                http.post(&login_url)
+                    .json(&json!({"username": user, "password": password, "client": "web"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+    let (status, _) = transcript
+        .send(
+            http.post(&login_url)
+                .header(
+                    "Authorization",
+                    format!(
+                        "Basic {}",
+                        STANDARD.encode(format!("carol:{WRONG_PASSWORD}"))
+                    ),
+                )
+                .json(&json!({"client": "cli"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let keys = [web.clone(), ios.clone(), carol.clone()];
+    for key in &keys {
+        for path in ["/whoami", "/tokens"] {
+            let (status, _) = transcript
+                .send(
+                    http.get(server.url(path))
+                        .header("Authorization", format!("Token {key}")),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK);
+        }
+    }
+    let (status, _) = transcript
+        .send(
+            http.post(server.url("/logout"))
+                .header("Authorization", format!("Bearer {ios}")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = transcript
+        .send(
+            http.get(server.url("/whoami"))
+                .header("Authorization", format!("Token {ios}")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = transcript
+        .send(
+            http.post(server.url("/logout/all"))
+                .header("Authorization", format!("Token {carol}")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = transcript
+        .send(
+            http.post(server.url("/logout/others"))
+                .header("Authorization", format!("Token {web}")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let passwords = [ALICE_PASSWORD, CAROL_PASSWORD, WRONG_PASSWORD];
+    let secrets: Vec<&str> = passwords
+        .iter()
+        .copied()
+        .chain(keys.iter().map(String::as_str))
+        .collect();
+    let log = server.log();
+    assert!(
+        log.contains("\"POST /login HTTP/1.1\" 200"),
+        "the log was captured:\n{log}"
+    );
+    let mut logs = log.into_bytes();
+    logs.extend(cli_output);
+    let lowered = String::from_utf8_lossy(&logs).to_lowercase();
+    assert!(
+        !lowered.contains("authorization"),
+        "an Authorization header in the logs"
+    );
+    assert!(!lowered.contains("token mt_") && !lowered.contains("bearer mt_"));
+    let database = database_contents(&db);
+    assert!(!database.is_empty());
+    for secret in &secrets {
+        assert!(!contains(&logs, secret), "{secret} in the logs");
+        assert!(!contains(&database, secret), "{secret} in the database");
+        // The key without its prefix, too: no part of it is stored.
+        let body = secret.trim_start_matches("mt_");
+        assert!(
+            !contains(&database, body),
+            "{secret} (without prefix) in the database"
+        );
+    }
+    for (body, issued) in &transcript.bodies {
+        for password in passwords {
+            assert!(!body.contains(password), "a password in a response: {body}");
+        }
+        for key in &keys {
+            if issued.as_deref() != Some(key.as_str()) {
+                assert!(
+                    !body.contains(key.as_str()),
+                    "a key in another response: {body}"
+                );
+            }
+        }
+    }
+}

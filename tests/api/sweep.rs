@@ -1,0 +1,78 @@
+//! The background sweep: expired tokens a day after they expired, and the
+//! login throttle's closed windows, deleted in small batches.
+
+use crate::helpers::{Backend, TestApp};
+use crate::on_both_backends;
+use diesel::prelude::*;
+use multitoken::db::schema::{login_failures, tokens};
+use multitoken::db::{self, AnyConnection};
+use multitoken::domain::{ThrottleLimit, Timestamp};
+use std::time::{Duration, Instant};
+
+on_both_backends!(the_sweep_deletes_long_expired_tokens_and_closed_throttle_windows);
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+fn insert_token(conn: &mut AnyConnection, user_id: i64, client: &str, expires_at: Timestamp) {
+    let digest = [client.len() as u8; 32];
+    db::tokens::insert(
+        conn,
+        &db::tokens::NewToken {
+            user_id,
+            client,
+            digest: &digest,
+            now: expires_at.minus(DAY).millis(),
+            expires_at: expires_at.millis(),
+            user_agent: None,
+        },
+    )
+    .expect("insert token");
+}
+
+fn remaining(conn: &mut AnyConnection) -> (Vec<String>, Vec<i64>) {
+    let mut clients: Vec<String> = tokens::table
+        .select(tokens::client)
+        .load(conn)
+        .expect("tokens");
+    clients.sort();
+    let mut windows: Vec<i64> = login_failures::table
+        .select(login_failures::window_start)
+        .load(conn)
+        .expect("counts");
+    windows.sort();
+    (clients, windows)
+}
+
+async fn the_sweep_deletes_long_expired_tokens_and_closed_throttle_windows(backend: Backend) {
+    let window = Duration::from_secs(600);
+    let app = TestApp::spawn_with(backend, |s| {
+        s.sweep_interval = Duration::from_millis(100);
+        s.login_throttle = ThrottleLimit {
+            attempts: 10,
+            window,
+        };
+    })
+    .await;
+    let user = app.create_user("alice", "", false);
+    let now = Timestamp::now();
+    let mut conn = app.connection();
+    insert_token(&mut conn, user, "long-gone", now.minus(DAY * 2));
+    insert_token(&mut conn, user, "just-expired", now.minus(DAY / 2));
+    insert_token(&mut conn, user, "live", now.plus(DAY));
+    let window_ms = window.as_millis() as i64;
+    let closed = now.minus(window * 2).millis();
+    let open = now.minus(window / 2).millis();
+    db::login_failures::count_attempt(&mut conn, "addr:198.51.100.1", closed, window_ms)
+        .expect("count");
+    db::login_failures::count_attempt(&mut conn, "addr:198.51.100.2", open, window_ms)
+        .expect("count");
+    let expected = (
+        vec!["just-expired".to_owned(), "live".to_owned()],
+        vec![open],
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while remaining(&mut conn) != expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(remaining(&mut conn), expected);
+}
