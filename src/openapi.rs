@@ -3,14 +3,18 @@
 //!
 //! This module holds what the annotations share: the shapes of bodies that
 //! handlers read through [`crate::body::Fields`] or write with `json!`, the
-//! error shapes, and [`Conventions`], which adds the `Token` security scheme
-//! and the `401` every authenticated operation can answer.
+//! error shapes, and [`Conventions`], which adds the `Token` security scheme,
+//! the `401` every authenticated operation can answer, and the `400`, `413`
+//! and `415` every operation that reads a body can answer.
 
 use serde::Serialize;
 use std::collections::BTreeMap;
 use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::schema::OneOfBuilder;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
-use utoipa::openapi::{Components, OpenApi, RefOr, Response, ResponseBuilder};
+use utoipa::openapi::{
+    Components, ContentBuilder, OpenApi, Ref, RefOr, Response, ResponseBuilder, Schema,
+};
 use utoipa::{Modify, PartialSchema, ToSchema};
 
 /// The names of the security schemes in the document.
@@ -33,9 +37,12 @@ pub struct FieldErrors(pub BTreeMap<String, Vec<String>>);
 /// `POST /login` (JSON or form; the credentials may come as Basic instead).
 #[derive(Serialize, ToSchema)]
 pub struct LoginBody {
+    #[schema(min_length = 1)]
     pub username: String,
+    #[schema(min_length = 1)]
     pub password: String,
     /// 1-64 ASCII letters, digits, `.`, `_` or `-`.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub client: String,
 }
 
@@ -81,12 +88,15 @@ pub struct Status {
 #[derive(Serialize, ToSchema)]
 pub struct RegisterBody {
     /// 1-150 letters, digits and `@.+-_`; unique without regard to case.
+    #[schema(min_length = 1, max_length = 150)]
     pub username: String,
+    /// At least 8 characters, not entirely numeric, not a common password.
+    #[schema(min_length = 8, pattern = "[^0-9]")]
     pub password: String,
     #[schema(required = false)]
     pub email: Option<String>,
     /// When given, the new user is also logged in on this client.
-    #[schema(required = false)]
+    #[schema(required = false, pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub client: Option<String>,
 }
 
@@ -103,7 +113,9 @@ pub struct Registered {
 /// `POST /password/change`.
 #[derive(Serialize, ToSchema)]
 pub struct PasswordChangeBody {
+    #[schema(min_length = 1)]
     pub old_password: String,
+    #[schema(min_length = 8, pattern = "[^0-9]")]
     pub new_password: String,
 }
 
@@ -116,15 +128,20 @@ pub struct PasswordResetBody {
 /// `POST /password/reset/confirm`, with the `uid` and `token` of the mail.
 #[derive(Serialize, ToSchema)]
 pub struct PasswordResetConfirmBody {
+    #[schema(min_length = 1)]
     pub uid: String,
+    #[schema(min_length = 1)]
     pub token: String,
+    #[schema(min_length = 8, pattern = "[^0-9]")]
     pub new_password: String,
 }
 
 /// `POST /admin/users`.
 #[derive(Serialize, ToSchema)]
 pub struct CreateUserBody {
+    #[schema(min_length = 1, max_length = 150)]
     pub username: String,
+    #[schema(min_length = 8, pattern = "[^0-9]")]
     pub password: String,
     #[schema(required = false)]
     pub email: Option<String>,
@@ -142,12 +159,13 @@ pub struct UpdateUserBody {
     pub is_active: Option<bool>,
     #[schema(required = false)]
     pub is_admin: Option<bool>,
-    #[schema(required = false)]
+    #[schema(required = false, min_length = 8, pattern = "[^0-9]")]
     pub password: Option<String>,
 }
 
 /// Adds what every operation shares: the `Token` scheme, the error
-/// schemas, and a `401` on each operation that needs a token.
+/// schemas, a `401` on each operation that needs a token, and the body
+/// conventions' errors on each operation that reads one.
 pub struct Conventions;
 
 impl Modify for Conventions {
@@ -176,19 +194,10 @@ impl Modify for Conventions {
             <FieldErrors as ToSchema>::name().into_owned(),
             FieldErrors::schema(),
         );
-        let unauthorized: RefOr<Response> = ResponseBuilder::new()
-            .description(
-                "No valid token (see the contract's table of messages); \
-                 `WWW-Authenticate: Token`.",
-            )
-            .content(
-                "application/json",
-                utoipa::openapi::ContentBuilder::new()
-                    .schema(Some(utoipa::openapi::Ref::from_schema_name("Detail")))
-                    .build(),
-            )
-            .build()
-            .into();
+        let unauthorized = detail_response(
+            "No valid token (see the contract's table of messages); \
+             `WWW-Authenticate: Token`.",
+        );
         for item in openapi.paths.paths.values_mut() {
             for operation in operations_mut(item) {
                 let secured = operation
@@ -202,9 +211,69 @@ impl Modify for Conventions {
                         .entry("401".into())
                         .or_insert_with(|| unauthorized.clone());
                 }
+                if operation.request_body.is_some() {
+                    add_body_responses(operation);
+                }
             }
         }
     }
+}
+
+/// What any operation that reads a body can answer, by the contract's
+/// conventions (`crate::body::Fields`): a body that cannot be parsed is a
+/// `400 {"detail"}` (so a `400` that lists field errors becomes one of
+/// the two shapes), one over 64 KiB a `413`, another media type a `415`.
+fn add_body_responses(operation: &mut Operation) {
+    let responses = &mut operation.responses.responses;
+    match responses.entry("400".into()).or_insert_with(|| {
+        detail_response("A body that cannot be parsed (`JSON parse error - ...`).")
+    }) {
+        RefOr::T(bad_request) => {
+            let mut widened = false;
+            for content in bad_request.content.values_mut() {
+                if content.schema == Some(schema_ref::<FieldErrors>()) {
+                    content.schema = Some(
+                        OneOfBuilder::new()
+                            .item(schema_ref::<FieldErrors>())
+                            .item(schema_ref::<Detail>())
+                            .into(),
+                    );
+                    widened = true;
+                }
+            }
+            if widened {
+                bad_request.description.push_str(
+                    "; or a body that cannot be parsed: `{\"detail\": \"JSON parse error - ...\"}`",
+                );
+            }
+        }
+        RefOr::Ref(_) => {}
+    }
+    responses
+        .entry("413".into())
+        .or_insert_with(|| detail_response("The body is over 64 KiB."));
+    responses
+        .entry("415".into())
+        .or_insert_with(|| detail_response("The body is neither JSON nor a URL-encoded form."));
+}
+
+/// A reference to one of the shared schemas.
+fn schema_ref<T: ToSchema>() -> RefOr<Schema> {
+    Ref::from_schema_name(T::name()).into()
+}
+
+/// A response whose body is a [`Detail`].
+fn detail_response(description: &str) -> RefOr<Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(schema_ref::<Detail>()))
+                .build(),
+        )
+        .build()
+        .into()
 }
 
 fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {

@@ -187,10 +187,32 @@ async fn bodies_and_error_shapes_are_described() {
         types,
         ["application/json", "application/x-www-form-urlencoded"]
     );
+    // Field errors, or `{"detail"}` for a body that cannot be parsed.
     assert_eq!(
         login["responses"]["400"]["content"]["application/json"]["schema"],
-        json!({"$ref": "#/components/schemas/FieldErrors"})
+        json!({"oneOf": [
+            {"$ref": "#/components/schemas/FieldErrors"},
+            {"$ref": "#/components/schemas/Detail"},
+        ]})
     );
+    // Every operation that reads a body documents the body conventions'
+    // errors; the others document none of them.
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("item") {
+            let reads_body = !operation["requestBody"].is_null();
+            for status in ["400", "413", "415"] {
+                let response = &operation["responses"][status];
+                if reads_body {
+                    assert!(
+                        response["content"]["application/json"]["schema"].is_object(),
+                        "{method} {path} documents its {status}"
+                    );
+                } else if status != "400" {
+                    assert!(response.is_null(), "{method} {path}: no body, no {status}");
+                }
+            }
+        }
+    }
     assert_eq!(
         doc["paths"]["/admin/users/{id}"]["get"]["responses"]["403"]["content"]["application/json"]
             ["schema"],
