@@ -141,8 +141,8 @@ impl Application {
     }
 }
 
-/// Deletes tokens a day after they expired, in small batches with pauses so
-/// that no sweep holds the write lock for long.
+/// Deletes tokens a day after they expired, and the login throttle's
+/// counts whose window has closed.
 async fn sweep_expired_tokens(state: web::Data<AppState>) {
     // A zero period would make `interval` panic.
     let period = state.settings.sweep_interval.max(Duration::from_millis(1));
@@ -150,56 +150,49 @@ async fn sweep_expired_tokens(state: web::Data<AppState>) {
     loop {
         every.tick().await;
         let cutoff = Timestamp::now().minus(EXPIRED_TOKEN_GRACE);
-        let mut swept = 0;
-        loop {
-            let batch = state
-                .db(move |conn| {
-                    Ok(db::tokens::delete_expired_batch(
-                        conn,
-                        cutoff.millis(),
-                        SWEEP_BATCH,
-                    )?)
-                })
-                .await;
-            match batch {
-                Ok(0) => break,
-                Ok(deleted) => swept += deleted,
-                Err(error) => {
-                    log::warn!("expired-token sweep stopped: {error}");
-                    break;
-                }
-            }
-            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-        }
+        let swept = sweep_in_batches(
+            &state,
+            "expired-token",
+            cutoff,
+            db::tokens::delete_expired_batch,
+        )
+        .await;
         if swept > 0 {
             log::info!("swept {swept} expired token(s)");
         }
-        sweep_closed_throttle_windows(&state).await;
+        let cutoff = Timestamp::now().minus(state.settings.login_throttle.window);
+        sweep_in_batches(
+            &state,
+            "throttle",
+            cutoff,
+            db::login_failures::delete_closed_batch,
+        )
+        .await;
     }
 }
 
-/// Deletes the login throttle's counts whose window has closed, in the same
-/// small batches.
-async fn sweep_closed_throttle_windows(state: &web::Data<AppState>) {
-    let cutoff = Timestamp::now().minus(state.settings.login_throttle.window);
+/// Runs `delete_batch` until it deletes nothing, pausing between batches so
+/// that no sweep holds the write lock for long; returns how many it deleted.
+async fn sweep_in_batches(
+    state: &web::Data<AppState>,
+    what: &str,
+    cutoff: Timestamp,
+    delete_batch: fn(&mut db::AnyConnection, i64, i64) -> diesel::QueryResult<usize>,
+) -> usize {
+    let mut swept = 0;
     loop {
         let batch = state
-            .db(move |conn| {
-                Ok(db::login_failures::delete_closed_batch(
-                    conn,
-                    cutoff.millis(),
-                    SWEEP_BATCH,
-                )?)
-            })
+            .db(move |conn| Ok(delete_batch(conn, cutoff.millis(), SWEEP_BATCH)?))
             .await;
         match batch {
-            Ok(0) => break,
-            Ok(_) => actix_web::rt::time::sleep(Duration::from_millis(50)).await,
+            Ok(0) => return swept,
+            Ok(deleted) => swept += deleted,
             Err(error) => {
-                log::warn!("throttle sweep stopped: {error}");
-                break;
+                log::warn!("{what} sweep stopped: {error}");
+                return swept;
             }
         }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
