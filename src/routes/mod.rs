@@ -108,6 +108,18 @@ async fn method_not_allowed(request: HttpRequest) -> Result<HttpResponse, ApiErr
     Err(ApiError::MethodNotAllowed(request.method().to_string()))
 }
 
+/// The `User-Agent` a token is issued to, cut to 256 characters as the
+/// contract stores it.
+fn user_agent(request: &HttpRequest) -> Option<String> {
+    let value = request.headers().get(actix_web::http::header::USER_AGENT)?;
+    Some(
+        String::from_utf8_lossy(value.as_bytes())
+            .chars()
+            .take(256)
+            .collect(),
+    )
+}
+
 /// Everything outside the map.
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)

@@ -6,11 +6,9 @@ use crate::domain::Password;
 use crate::error::{ApiError, FieldErrors};
 use crate::service::registration::{register as sign_up, RegisterRequest, REGISTRATION_CLOSED};
 use crate::state::AppState;
-use actix_web::http::header::{CacheControl, CacheDirective, USER_AGENT};
+use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
-
-const USER_AGENT_MAX_CHARS: usize = 256;
 
 /// Sign up; with `client`, also log in on it.
 #[utoipa::path(post, path = "/register",
@@ -36,12 +34,7 @@ pub async fn register(
         client: fields
             .optional("client", &mut errors)
             .filter(|client| !client.is_empty()),
-        user_agent: request.headers().get(USER_AGENT).map(|value| {
-            String::from_utf8_lossy(value.as_bytes())
-                .chars()
-                .take(USER_AGENT_MAX_CHARS)
-                .collect()
-        }),
+        user_agent: super::user_agent(&request),
     };
     let registered = sign_up(&state, register_request, errors).await?;
     let mut body = json!({

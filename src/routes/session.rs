@@ -9,12 +9,11 @@ use crate::service::devices;
 use crate::service::login::{LoginError, LoginRequest};
 use crate::service::throttle::throttled_login;
 use crate::state::AppState;
-use actix_web::http::header::{CacheControl, CacheDirective, USER_AGENT};
+use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 pub const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
-const USER_AGENT_MAX_CHARS: usize = 256;
 
 /// Log in: a new token for this client, replacing the one it had.
 #[utoipa::path(post, path = "/login",
@@ -54,12 +53,7 @@ pub async fn login(
     let (Some(username), Some(password), Some(client)) = (username, password, client) else {
         return Err(ApiError::internal("validated login fields missing"));
     };
-    let user_agent = request.headers().get(USER_AGENT).map(|value| {
-        String::from_utf8_lossy(value.as_bytes())
-            .chars()
-            .take(USER_AGENT_MAX_CHARS)
-            .collect()
-    });
+    let user_agent = super::user_agent(&request);
     let address = client_ip(&request, &state.settings.trusted_proxies);
     let issued = throttled_login(
         &state,
