@@ -1,28 +1,99 @@
-//! The operations commands (`user …`, `tokens …`), calling the same use
-//! cases as the HTTP API so that both behave alike.
+//! The command line: every subcommand is defined here and carried out
+//! here, calling the same use cases as the HTTP API so that both behave
+//! alike. `main` only parses it and reports the outcome.
 
-use crate::config::{Settings, TokensCommand, UserCommand};
+use crate::config::Settings;
 use crate::db::{self, AnyConnection};
 use crate::domain::email::{is_valid_email, INVALID_EMAIL};
 use crate::domain::{Password, Timestamp, Username};
-use crate::error::ApiError;
 use crate::service::passwords::hash_blocking;
-use crate::service::{devices, users};
+use crate::service::tokens::{self, Revocation};
+use crate::service::{users, Error};
+use crate::startup::Application;
+use clap::{Parser, Subcommand};
 use std::io::{BufRead, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "multitoken",
+    version,
+    about = "Per-client API tokens: one token per device, revocable one at a time."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    /// What to do; without one, serve.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Migrate the database if needed, then serve HTTP (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Inspect and revoke tokens.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+    /// Exit 0 when the server on MULTITOKEN_BIND answers GET /healthz (for container health checks).
+    Healthcheck,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is the first line of standard input.
+    Create {
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from the first line of standard input (required).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// One line per user.
+    List,
+    /// Set a new password (first line of standard input); revokes all of the user's tokens.
+    SetPassword {
+        name: String,
+        /// Read the password from the first line of standard input (required).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Deactivate a user; revokes all of the user's tokens.
+    Deactivate { name: String },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum TokensCommand {
+    /// A user's devices: client, created, last used, expires.
+    List { name: String },
+    /// Revoke one device of a user.
+    Revoke { name: String, client: String },
+    /// Revoke every device of a user.
+    RevokeAll { name: String },
+    /// Delete every expired token now and print how many.
+    Prune,
+}
 
 /// A failed command: the message goes to standard error, the exit status is 1.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct CliError(pub String);
 
-impl From<ApiError> for CliError {
-    fn from(error: ApiError) -> Self {
+impl From<Error> for CliError {
+    fn from(error: Error) -> Self {
         CliError(match error {
-            ApiError::Fields(errors) => format!("{errors}"),
-            ApiError::Unavailable(cause) | ApiError::Internal(cause) => {
-                format!("database error: {cause}")
+            Error::Invalid(errors) => format!("{errors}"),
+            Error::Unavailable(_) | Error::Internal(_) => {
+                format!("database error: {}", error.chain())
             }
             other => other.to_string(),
         })
@@ -35,6 +106,47 @@ impl From<db::DbSetupError> for CliError {
     }
 }
 
+impl Command {
+    /// Carries out the command (serving when there is none), reading a
+    /// password from `stdin` where one is asked for and writing to `out`.
+    pub fn run(
+        command: Option<Command>,
+        settings: Settings,
+        stdin: &mut dyn BufRead,
+        out: &mut dyn Write,
+    ) -> Result<(), CliError> {
+        match command {
+            None | Some(Command::Serve) => serve(settings),
+            Some(Command::Migrate) => {
+                let applied = db::migrate(&settings.database_url)?;
+                writeln!(
+                    out,
+                    "applied {applied} migration(s) to {}",
+                    settings.database_url.describe()
+                )
+                .map_err(write_failed)
+            }
+            Some(Command::User(command)) => run_user(&settings, command, stdin, out),
+            Some(Command::Tokens(command)) => run_tokens(&settings, command, out),
+            Some(Command::Healthcheck) => healthcheck(settings.bind),
+        }
+    }
+}
+
+fn serve(settings: Settings) -> Result<(), CliError> {
+    actix_web::rt::System::new().block_on(async move {
+        let application = Application::build(settings).map_err(|e| CliError(e.to_string()))?;
+        application
+            .run_until_stopped()
+            .await
+            .map_err(|e| CliError(format!("server stopped: {e}")))
+    })
+}
+
+fn write_failed(error: std::io::Error) -> CliError {
+    CliError(format!("cannot write output: {error}"))
+}
+
 fn open(settings: &Settings) -> Result<AnyConnection, CliError> {
     db::migrate(&settings.database_url)?;
     Ok(db::connect_once(&settings.database_url)?)
@@ -42,7 +154,7 @@ fn open(settings: &Settings) -> Result<AnyConnection, CliError> {
 
 fn find_user(conn: &mut AnyConnection, name: &str) -> Result<db::users::User, CliError> {
     users::find(conn, name).map_err(|error| match error {
-        ApiError::NotFound => CliError(format!("no user named {name:?}")),
+        Error::NotFound => CliError(format!("no user named {name:?}")),
         other => other.into(),
     })
 }
@@ -70,14 +182,13 @@ fn read_new_password(
     }
 }
 
-pub fn run_user(
+fn run_user(
     settings: &Settings,
     command: UserCommand,
     stdin: &mut dyn BufRead,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     let mut conn = open(settings)?;
-    let write_failed = |e: std::io::Error| CliError(format!("cannot write output: {e}"));
     match command {
         UserCommand::Create {
             name,
@@ -161,17 +272,16 @@ pub fn run_user(
     Ok(())
 }
 
-pub fn run_tokens(
+fn run_tokens(
     settings: &Settings,
     command: TokensCommand,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     let mut conn = open(settings)?;
-    let write_failed = |e: std::io::Error| CliError(format!("cannot write output: {e}"));
     match command {
         TokensCommand::List { name } => {
             let user = find_user(&mut conn, &name)?;
-            for device in devices::list(&mut conn, user.id, None)? {
+            for device in tokens::list(&mut conn, user.id, None)? {
                 writeln!(
                     out,
                     "{}\tcreated {}\tlast used {}\texpires {}",
@@ -185,22 +295,24 @@ pub fn run_tokens(
         }
         TokensCommand::Revoke { name, client } => {
             let user = find_user(&mut conn, &name)?;
-            devices::revoke(&mut conn, user.id, &client).map_err(|error| match error {
-                ApiError::NotFound => {
-                    CliError(format!("{} has no client {client:?}", user.username))
-                }
+            let revocation = Revocation::Device {
+                user_id: user.id,
+                client: client.clone(),
+            };
+            tokens::revoke(&mut conn, &revocation).map_err(|error| match error {
+                Error::NotFound => CliError(format!("{} has no client {client:?}", user.username)),
                 other => other.into(),
             })?;
             writeln!(out, "revoked {client} of {}", user.username).map_err(write_failed)?;
         }
         TokensCommand::RevokeAll { name } => {
             let user = find_user(&mut conn, &name)?;
-            let revoked = devices::revoke_all(&mut conn, user.id)?;
+            let revoked = tokens::revoke(&mut conn, &Revocation::All { user_id: user.id })?;
             writeln!(out, "revoked {revoked} token(s) of {}", user.username)
                 .map_err(write_failed)?;
         }
         TokensCommand::Prune => {
-            let pruned = devices::prune_expired(&mut conn, Timestamp::now())?;
+            let pruned = tokens::prune_expired(&mut conn, Timestamp::now())?;
             writeln!(out, "pruned {pruned} expired token(s)").map_err(write_failed)?;
         }
     }
@@ -211,7 +323,7 @@ pub fn run_tokens(
 ///
 /// A wildcard bind address is reached through loopback. Plain HTTP over a
 /// socket is all it takes, so the runtime image needs no curl.
-pub fn healthcheck(bind: SocketAddr) -> Result<(), CliError> {
+fn healthcheck(bind: SocketAddr) -> Result<(), CliError> {
     let mut target = bind;
     if target.ip().is_unspecified() {
         target.set_ip(if bind.is_ipv4() {
@@ -247,5 +359,31 @@ pub fn healthcheck(bind: SocketAddr) -> Result<(), CliError> {
         Err(CliError(format!(
             "health check of {target} failed: {status_line:?}"
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("multitoken").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn subcommands_match_the_contract() {
+        assert!(matches!(parse(&[]).map(|c| c.command), Ok(None)));
+        assert!(matches!(
+            parse(&["tokens", "revoke", "alice", "ios"]).map(|c| c.command),
+            Ok(Some(Command::Tokens(TokensCommand::Revoke { .. })))
+        ));
+        assert!(matches!(
+            parse(&["user", "create", "bob", "--admin", "--password-stdin"]).map(|c| c.command),
+            Ok(Some(Command::User(UserCommand::Create { admin: true, .. })))
+        ));
+        assert!(
+            parse(&["user", "create", "bob"]).is_err(),
+            "--password-stdin is required"
+        );
     }
 }

@@ -7,7 +7,7 @@ use crate::domain::client_address::TrustedProxies;
 use crate::domain::SecretKey;
 use crate::domain::{parse_duration, ThrottleLimit, TokenPolicy};
 use crate::mail::MailSetting;
-use clap::{Args, Parser, Subcommand};
+use clap::Args;
 use lettre::message::Mailbox;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -21,20 +21,11 @@ pub const DEFAULT_MAIL_FROM: &str = "webmaster@localhost";
 pub const DEFAULT_PASSWORD_RESET_URL: &str = "http://localhost:8000/reset?uid={uid}&token={token}";
 pub const DEFAULT_PASSWORD_RESET_TIMEOUT: &str = "1h";
 pub const DEFAULT_LOGIN_THROTTLE: &str = "10/15m";
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "multitoken",
-    version,
-    about = "Per-client API tokens: one token per device, revocable one at a time."
-)]
-pub struct Cli {
-    #[command(flatten)]
-    pub settings: Settings,
-    /// What to do; without one, serve.
-    #[command(subcommand)]
-    pub command: Option<Command>,
-}
+pub const DEFAULT_LOG_FILTER: &str = "info";
+pub const DEFAULT_REGISTRATION: &str = "open";
+pub const DEFAULT_MAIL: &str = "console";
+/// How often expired tokens and closed throttle windows are swept.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
@@ -88,7 +79,7 @@ pub struct Settings {
     pub password_hash_threads: Option<u32>,
 
     /// Internal: how often expired tokens and closed throttle windows are swept.
-    #[arg(skip = crate::startup::SWEEP_EVERY)]
+    #[arg(skip = SWEEP_EVERY)]
     pub sweep_interval: Duration,
 
     /// Internal: how long a SQLite connection waits for another writer.
@@ -96,16 +87,16 @@ pub struct Settings {
     pub sqlite_busy_timeout: Duration,
 
     /// Log filter, as env_logger reads it (error, warn, info, debug, trace, per module).
-    #[arg(long = "log", env = "RUST_LOG", default_value = "info", global = true)]
+    #[arg(long = "log", env = "RUST_LOG", default_value = DEFAULT_LOG_FILTER, global = true)]
     pub log_filter: String,
 
     /// Whether anyone may sign up with POST /register: open or closed.
-    #[arg(long, env = "REGISTRATION", default_value = "open", global = true,
+    #[arg(long, env = "REGISTRATION", default_value = DEFAULT_REGISTRATION, global = true,
           value_parser = |text: &str| Registration::parse(text).map_err(|e| format!("REGISTRATION: {e}")))]
     pub registration: Registration,
 
     /// Where mail goes: console (the log, for development), file:DIR (one RFC 5322 file per mail) or smtp://HOST:PORT.
-    #[arg(long, env = "MAIL", default_value = "console", global = true,
+    #[arg(long, env = "MAIL", default_value = DEFAULT_MAIL, global = true,
           value_parser = |text: &str| MailSetting::parse(text).map_err(|e| format!("MAIL: {e}")))]
     pub mail: MailSetting,
 
@@ -177,6 +168,12 @@ fn parse_bool_setting(variable: &'static str) -> impl Fn(&str) -> Result<bool, S
     }
 }
 
+/// A default written as text above, parsed as its flag parses it; the
+/// defaults are constants, checked by the tests, so a failure is a bug.
+fn default_of<T, E: std::fmt::Display>(parse: impl Fn(&str) -> Result<T, E>, text: &str) -> T {
+    parse(text).unwrap_or_else(|e| panic!("the default {text:?} does not parse: {e}"))
+}
+
 fn parse_positive(text: &str) -> Result<u32, String> {
     match text.trim().parse::<u32>() {
         Ok(value) if value > 0 => Ok(value),
@@ -187,35 +184,32 @@ fn parse_positive(text: &str) -> Result<u32, String> {
 }
 
 impl Settings {
-    /// The defaults of every setting, on the given database: what tests and
-    /// embedders start from.
+    /// The defaults of every setting, on the given database and a free
+    /// loopback port: what tests and embedders start from. Each default is
+    /// the flag's own default text, parsed as the flag parses it.
     pub fn with_database(database: Database) -> Self {
         Settings {
             database_url: database,
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-            token_ttl: Duration::from_secs(14 * 86_400),
+            token_ttl: default_of(parse_duration, DEFAULT_TOKEN_TTL),
             token_max_age: None,
-            token_touch_interval: Duration::from_secs(60),
+            token_touch_interval: default_of(parse_duration, DEFAULT_TOUCH_INTERVAL),
             max_clients_per_user: DEFAULT_MAX_CLIENTS,
-            log_filter: "info".into(),
-            registration: Registration::Open,
-            mail: MailSetting::Console,
-            mail_from: Mailbox::new(
-                None,
-                lettre::Address::new("webmaster", "localhost")
-                    .unwrap_or_else(|_| unreachable!("a valid address")),
+            log_filter: DEFAULT_LOG_FILTER.into(),
+            registration: default_of(Registration::parse, DEFAULT_REGISTRATION),
+            mail: default_of(MailSetting::parse, DEFAULT_MAIL),
+            mail_from: default_of(
+                |text| text.parse::<Mailbox>().map_err(|e| e.to_string()),
+                DEFAULT_MAIL_FROM,
             ),
-            password_reset_url: DEFAULT_PASSWORD_RESET_URL.into(),
-            password_reset_timeout: Duration::from_secs(3600),
+            password_reset_url: default_of(parse_reset_url, DEFAULT_PASSWORD_RESET_URL),
+            password_reset_timeout: default_of(parse_duration, DEFAULT_PASSWORD_RESET_TIMEOUT),
             secret_key: None,
             cookie_secure: false,
-            login_throttle: ThrottleLimit {
-                attempts: 10,
-                window: Duration::from_secs(15 * 60),
-            },
+            login_throttle: default_of(ThrottleLimit::parse, DEFAULT_LOGIN_THROTTLE),
             trusted_proxies: TrustedProxies::default(),
             password_hash_threads: None,
-            sweep_interval: crate::startup::SWEEP_EVERY,
+            sweep_interval: SWEEP_EVERY,
             sqlite_busy_timeout: crate::db::SQLITE_BUSY_TIMEOUT,
         }
     }
@@ -255,66 +249,21 @@ impl Settings {
     }
 }
 
-#[derive(Debug, Clone, Subcommand)]
-pub enum Command {
-    /// Migrate the database if needed, then serve HTTP (the default).
-    Serve,
-    /// Apply pending migrations and exit.
-    Migrate,
-    /// Manage users.
-    #[command(subcommand)]
-    User(UserCommand),
-    /// Inspect and revoke tokens.
-    #[command(subcommand)]
-    Tokens(TokensCommand),
-    /// Exit 0 when the server on MULTITOKEN_BIND answers GET /healthz (for container health checks).
-    Healthcheck,
-}
-
-#[derive(Debug, Clone, Subcommand)]
-pub enum UserCommand {
-    /// Create a user; the password is the first line of standard input.
-    Create {
-        name: String,
-        #[arg(long)]
-        email: Option<String>,
-        #[arg(long)]
-        admin: bool,
-        /// Read the password from the first line of standard input (required).
-        #[arg(long, required = true)]
-        password_stdin: bool,
-    },
-    /// One line per user.
-    List,
-    /// Set a new password (first line of standard input); revokes all of the user's tokens.
-    SetPassword {
-        name: String,
-        /// Read the password from the first line of standard input (required).
-        #[arg(long, required = true)]
-        password_stdin: bool,
-    },
-    /// Deactivate a user; revokes all of the user's tokens.
-    Deactivate { name: String },
-}
-
-#[derive(Debug, Clone, Subcommand)]
-pub enum TokensCommand {
-    /// A user's devices: client, created, last used, expires.
-    List { name: String },
-    /// Revoke one device of a user.
-    Revoke { name: String, client: String },
-    /// Revoke every device of a user.
-    RevokeAll { name: String },
-    /// Delete every expired token now and print how many.
-    Prune,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(std::iter::once("multitoken").chain(args.iter().copied()))
+    /// The settings alone, as the binary parses them (its subcommands are
+    /// `cli`'s business and tested there).
+    #[derive(Debug, clap::Parser)]
+    struct Parsed {
+        #[command(flatten)]
+        settings: Settings,
+    }
+
+    fn parse(args: &[&str]) -> Result<Parsed, clap::Error> {
+        use clap::Parser;
+        Parsed::try_parse_from(std::iter::once("multitoken").chain(args.iter().copied()))
     }
 
     #[test]
@@ -326,7 +275,6 @@ mod tests {
             "30d",
             "--max-clients-per-user",
             "3",
-            "migrate",
         ]);
         let settings = cli.map(|cli| cli.settings);
         assert!(matches!(
@@ -367,7 +315,7 @@ mod tests {
 
     #[test]
     fn account_settings_have_the_contracts_defaults() {
-        let settings = parse(&["migrate"]).map(|cli| cli.settings);
+        let settings = parse(&[]).map(|cli| cli.settings);
         let Ok(settings) = settings else {
             panic!("defaults parse: {settings:?}")
         };
@@ -422,7 +370,7 @@ mod tests {
     #[test]
     fn the_secret_key_never_shows_in_debug_output() {
         let secret = "s3cret-".repeat(6);
-        let settings = parse(&["--secret-key", &secret, "migrate"]).map(|cli| cli.settings);
+        let settings = parse(&["--secret-key", &secret]).map(|cli| cli.settings);
         assert!(matches!(
             settings,
             Ok(Settings {
@@ -435,14 +383,14 @@ mod tests {
 
     #[test]
     fn the_throttle_and_proxies_default_to_the_contract() {
-        let settings = parse(&["migrate"]).map(|cli| cli.settings);
+        let settings = parse(&[]).map(|cli| cli.settings);
         let settings = settings
             .unwrap_or_else(|_| Settings::with_database(Database::Sqlite { path: "x".into() }));
         assert_eq!(settings.login_throttle.to_string(), DEFAULT_LOGIN_THROTTLE);
         assert!(settings.trusted_proxies.is_empty());
         let defaults = Settings::with_database(Database::Sqlite { path: "x".into() });
         assert_eq!(defaults.login_throttle, settings.login_throttle);
-        let cli = parse(&["--trusted-proxies", "10.0.0.0/8,::1", "migrate"]);
+        let cli = parse(&["--trusted-proxies", "10.0.0.0/8,::1"]);
         assert!(
             cli.is_ok_and(|cli| cli.settings.trusted_proxies.to_string() == "10.0.0.0/8,::1/128")
         );
@@ -464,19 +412,27 @@ mod tests {
     }
 
     #[test]
-    fn subcommands_match_the_contract() {
-        assert!(matches!(parse(&[]).map(|c| c.command), Ok(None)));
-        assert!(matches!(
-            parse(&["tokens", "revoke", "alice", "ios"]).map(|c| c.command),
-            Ok(Some(Command::Tokens(TokensCommand::Revoke { .. })))
-        ));
-        assert!(matches!(
-            parse(&["user", "create", "bob", "--admin", "--password-stdin"]).map(|c| c.command),
-            Ok(Some(Command::User(UserCommand::Create { admin: true, .. })))
-        ));
-        assert!(
-            parse(&["user", "create", "bob"]).is_err(),
-            "--password-stdin is required"
-        );
+    fn the_defaults_for_embedders_are_the_flags_defaults() {
+        let Ok(Parsed { mut settings }) = parse(&[]) else {
+            panic!("defaults parse")
+        };
+        let defaults = Settings::with_database(settings.database_url.clone());
+        settings.bind = defaults.bind;
+        assert_eq!(format!("{settings:?}"), format!("{defaults:?}"));
+    }
+
+    fn cookie_secure(args: &[&str]) -> Result<bool, String> {
+        parse(args)
+            .map(|parsed| parsed.settings.cookie_secure)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn cookie_secure_is_off_unless_set() {
+        assert_eq!(cookie_secure(&[]), Ok(false));
+        assert_eq!(cookie_secure(&["--cookie-secure", "true"]), Ok(true));
+        assert_eq!(cookie_secure(&["--cookie-secure", "0"]), Ok(false));
+        assert!(cookie_secure(&["--cookie-secure", "maybe"])
+            .is_err_and(|e| e.contains("COOKIE_SECURE")));
     }
 }

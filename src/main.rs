@@ -1,12 +1,9 @@
 //! The `multitoken` binary: parse the command line, then serve, migrate or
-//! run an operations command. Every failure is a message on standard error
-//! and exit status 1, never a panic.
+//! run an operations command (`cli`). Every failure is a message on
+//! standard error and exit status 1, never a panic.
 
 use clap::Parser;
-use multitoken::cli::{self, CliError};
-use multitoken::config::{Cli, Command, Settings};
-use multitoken::db;
-use multitoken::startup::Application;
+use multitoken::cli::{Cli, Command};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -27,20 +24,12 @@ fn main() -> ExitCode {
         .parse_filters(&settings.log_filter)
         .format_timestamp_millis()
         .init();
-    let result = match command {
-        None | Some(Command::Serve) => serve(settings),
-        Some(Command::Migrate) => migrate(&settings),
-        Some(Command::User(command)) => cli::run_user(
-            &settings,
-            command,
-            &mut std::io::stdin().lock(),
-            &mut std::io::stdout(),
-        ),
-        Some(Command::Tokens(command)) => {
-            cli::run_tokens(&settings, command, &mut std::io::stdout())
-        }
-        Some(Command::Healthcheck) => cli::healthcheck(settings.bind),
-    };
+    let result = Command::run(
+        command,
+        settings,
+        &mut std::io::stdin().lock(),
+        &mut std::io::stdout(),
+    );
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -48,23 +37,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn serve(settings: Settings) -> Result<(), CliError> {
-    actix_web::rt::System::new().block_on(async move {
-        let application = Application::build(settings).map_err(|e| CliError(e.to_string()))?;
-        application
-            .run_until_stopped()
-            .await
-            .map_err(|e| CliError(format!("server stopped: {e}")))
-    })
-}
-
-fn migrate(settings: &Settings) -> Result<(), CliError> {
-    let applied = db::migrate(&settings.database_url)?;
-    println!(
-        "applied {applied} migration(s) to {}",
-        settings.database_url.describe()
-    );
-    Ok(())
 }

@@ -1,22 +1,15 @@
 //! Prometheus metrics, served at `/metrics` in the text format.
 //!
-//! Each application has a registry of its own (in `AppState`), so tests that
-//! run several applications in one process see only their own counts. Labels
-//! are fixed words or route patterns (`/tokens/{client}`), never a raw path,
-//! a username, a client name or a key.
+//! Each application has a registry of its own, so tests that run several
+//! applications in one process see only their own counts. Labels are fixed
+//! words or route patterns (`/tokens/{client}`), never a raw path, a
+//! username, a client name or a key. The callers say what happened in these
+//! words (`LoginOutcome`, `CheckOutcome`, `RevocationCause`): this module
+//! knows nothing of the service or of HTTP.
 
-use crate::error::{ApiError, AuthFailure};
-use crate::service::authenticate::Session;
-use crate::state::AppState;
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
-use actix_web::middleware::Next;
-use actix_web::web;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
-use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoginOutcome {
@@ -78,7 +71,29 @@ impl RevocationCause {
     }
 }
 
-const CHECK_OUTCOMES: [&str; 4] = ["ok", "invalid", "expired", "inactive"];
+/// How the check of a presented token ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckOutcome {
+    Ok,
+    /// Unknown, malformed or revoked.
+    Invalid,
+    Expired,
+    /// The token's user is inactive.
+    Inactive,
+}
+
+impl CheckOutcome {
+    const ALL: [CheckOutcome; 4] = [Self::Ok, Self::Invalid, Self::Expired, Self::Inactive];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Invalid => "invalid",
+            Self::Expired => "expired",
+            Self::Inactive => "inactive",
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -128,8 +143,8 @@ impl Metrics {
         for outcome in LoginOutcome::ALL {
             logins.with_label_values(&[outcome.label()]);
         }
-        for outcome in CHECK_OUTCOMES {
-            token_checks.with_label_values(&[outcome]);
+        for outcome in CheckOutcome::ALL {
+            token_checks.with_label_values(&[outcome.label()]);
         }
         for cause in RevocationCause::ALL {
             revocations.with_label_values(&[cause.label()]);
@@ -148,18 +163,11 @@ impl Metrics {
         self.logins.with_label_values(&[outcome.label()]).inc();
     }
 
-    /// Counts the outcome of checking a presented token. Requests that
-    /// present none, and failures of the database, are not token checks.
-    pub fn token_checked(&self, result: &Result<Session, ApiError>) {
-        let outcome = match result {
-            Ok(_) => "ok",
-            Err(ApiError::Unauthorized(AuthFailure::NotProvided)) => return,
-            Err(ApiError::Unauthorized(AuthFailure::Expired)) => "expired",
-            Err(ApiError::Unauthorized(AuthFailure::Inactive)) => "inactive",
-            Err(ApiError::Unauthorized(_)) => "invalid",
-            Err(_) => return,
-        };
-        self.token_checks.with_label_values(&[outcome]).inc();
+    /// Counts the outcome of checking a presented token.
+    pub fn token_checked(&self, outcome: CheckOutcome) {
+        self.token_checks
+            .with_label_values(&[outcome.label()])
+            .inc();
     }
 
     pub fn revoked(&self, cause: RevocationCause, count: usize) {
@@ -168,7 +176,8 @@ impl Metrics {
             .inc_by(u64::try_from(count).unwrap_or(u64::MAX));
     }
 
-    fn observe_request(&self, method: &Method, route: &str, status: u16, seconds: f64) {
+    /// Times one HTTP request under its method and route pattern.
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
         self.request_seconds
             .with_label_values(&[method_label(method), route, &status.to_string()])
             .observe(seconds);
@@ -176,59 +185,27 @@ impl Metrics {
 
     /// Every metric in the Prometheus text format, with the active-token
     /// count just taken.
-    pub fn render(&self, active_tokens: i64) -> Result<String, ApiError> {
+    pub fn render(&self, active_tokens: i64) -> Result<String, prometheus::Error> {
         self.active_tokens.set(active_tokens);
         let mut buffer = Vec::new();
-        TextEncoder::new()
-            .encode(&self.registry.gather(), &mut buffer)
-            .map_err(ApiError::internal)?;
-        String::from_utf8(buffer).map_err(ApiError::internal)
+        TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
+        String::from_utf8(buffer).map_err(|e| prometheus::Error::Msg(e.to_string()))
     }
 }
 
 /// Standard methods by name; anything else is one label, so a client
 /// cannot create series at will.
-fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::PATCH => "PATCH",
-        Method::DELETE => "DELETE",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
+fn method_label(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
         _ => "other",
     }
-}
-
-/// Middleware: times every request under its route pattern. Requests that
-/// match no route share the label `unmatched`.
-pub async fn record_request(
-    request: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let started = Instant::now();
-    let metrics = request
-        .app_data::<web::Data<AppState>>()
-        .map(|state| state.metrics.clone());
-    let method = request.method().clone();
-    let route = request
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let result = next.call(request).await;
-    if let Some(metrics) = metrics {
-        let status = match &result {
-            Ok(response) => response.status(),
-            Err(error) => error.as_response_error().status_code(),
-        };
-        metrics.observe_request(
-            &method,
-            &route,
-            status.as_u16(),
-            started.elapsed().as_secs_f64(),
-        );
-    }
-    result
 }
 
 #[cfg(test)]
@@ -258,8 +235,7 @@ mod tests {
 
     #[test]
     fn unusual_methods_share_one_label() {
-        let custom = Method::from_bytes(b"BREW").unwrap_or(Method::TRACE);
-        assert_eq!(method_label(&custom), "other");
-        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        assert_eq!(method_label("BREW"), "other");
+        assert_eq!(method_label("PATCH"), "PATCH");
     }
 }

@@ -1,82 +1,21 @@
 //! Property tests (proptest, standing in for `cargo fuzz`, which needs a
-//! nightly toolchain): the parsers that read untrusted input never panic,
+//! nightly toolchain) of the domain's parsers; those of the HTTP layer's
+//! header and body parsers are unit tests in `src/http/`. The parsers that
+//! read untrusted input never panic,
 //! accept exactly what they should, and round-trip where a round trip exists.
 //! `PROPTEST_CASES` sets how many inputs each property tries (256 by default).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use actix_web::http::header::{HeaderMap, HeaderValue, AUTHORIZATION};
-use multitoken::auth::{basic_credentials, token_from_header};
-use multitoken::body::Fields;
 use multitoken::domain::client_address::{client_address, TrustedProxies};
 use multitoken::domain::duration::format_duration;
 use multitoken::domain::{parse_duration, ThrottleLimit};
-use multitoken::error::{ApiError, AuthFailure};
 use proptest::prelude::*;
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
 const MAX_SECONDS: u64 = 10_000 * 365 * 86_400;
 
-fn keyword() -> impl Strategy<Value = String> {
-    prop_oneof![Just("Token"), Just("Bearer")].prop_flat_map(|word| {
-        proptest::collection::vec(any::<bool>(), word.len()).prop_map(move |upper| {
-            word.chars()
-                .zip(upper)
-                .map(|(c, up)| {
-                    if up {
-                        c.to_ascii_uppercase()
-                    } else {
-                        c.to_ascii_lowercase()
-                    }
-                })
-                .collect()
-        })
-    })
-}
-
 proptest! {
-    #[test]
-    fn the_token_header_parser_never_panics(header in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..200))) {
-        let _ = token_from_header(header.as_deref());
-    }
-
-    #[test]
-    fn a_parsed_key_is_printable_ascii_taken_from_the_header(header in proptest::collection::vec(any::<u8>(), 0..200)) {
-        if let Ok(key) = token_from_header(Some(&header)) {
-            prop_assert!(!key.is_empty());
-            prop_assert!(key.bytes().all(|b| b.is_ascii_graphic()));
-            prop_assert!(header.windows(key.len()).any(|w| w == key.as_bytes()));
-        }
-    }
-
-    #[test]
-    fn every_keyword_and_printable_key_round_trips(
-        keyword in keyword(),
-        key in "[!-~]{1,100}",
-        before in "[ \t]{0,3}",
-        between in "[ \t]{1,3}",
-        after in "[ \t]{0,3}",
-    ) {
-        let header = format!("{before}{keyword}{between}{key}{after}");
-        prop_assert_eq!(token_from_header(Some(header.as_bytes())), Ok(key.as_str()));
-    }
-
-    #[test]
-    fn two_words_after_the_keyword_are_refused(keyword in keyword(), a in "[!-~]{1,20}", b in "[!-~]{1,20}") {
-        let header = format!("{keyword} {a} {b}");
-        prop_assert_eq!(token_from_header(Some(header.as_bytes())), Err(AuthFailure::ContainsSpaces));
-    }
-
-    #[test]
-    fn basic_credentials_never_panic(header in "\\PC{0,100}") {
-        let mut headers = HeaderMap::new();
-        if let Ok(value) = HeaderValue::from_str(&format!("Basic {header}")) {
-            headers.insert(AUTHORIZATION, value);
-        }
-        let _ = basic_credentials(&headers);
-    }
-
     #[test]
     fn the_duration_parser_never_panics_and_stays_in_range(text in "\\PC{0,30}") {
         if let Ok(duration) = parse_duration(&text) {
@@ -104,40 +43,6 @@ proptest! {
         let _ = ThrottleLimit::parse(&text);
         let limit = ThrottleLimit { attempts, window: Duration::from_secs(seconds) };
         prop_assert_eq!(ThrottleLimit::parse(&limit.to_string()), Ok(limit));
-    }
-
-    #[test]
-    fn body_decoding_never_panics_nor_fails_as_a_server_error(
-        content_type in prop_oneof![
-            Just("application/json".to_owned()),
-            Just("application/x-www-form-urlencoded; charset=utf-8".to_owned()),
-            "\\PC{0,40}",
-        ],
-        body in proptest::collection::vec(any::<u8>(), 0..300),
-    ) {
-        match Fields::decode(&content_type, &body) {
-            Ok(_) | Err(ApiError::BadRequest(_) | ApiError::Fields(_) | ApiError::UnsupportedMediaType(_)) => {}
-            Err(other) => prop_assert!(false, "unexpected error {other:?}"),
-        }
-    }
-
-    #[test]
-    fn json_objects_of_strings_round_trip(fields in proptest::collection::btree_map("\\PC{0,10}", "\\PC{0,20}", 0..6)) {
-        let body = serde_json::to_vec(&fields).unwrap();
-        let decoded = Fields::decode("application/json", &body).unwrap();
-        for (name, value) in &fields {
-            prop_assert_eq!(decoded.text(name), Ok(Some(value.as_str())));
-        }
-    }
-
-    #[test]
-    fn forms_round_trip_and_the_last_repeat_wins(pairs in proptest::collection::vec(("[a-c]{1,2}", "\\PC{0,20}"), 1..8)) {
-        let body = serde_urlencoded::to_string(&pairs).unwrap();
-        let decoded = Fields::decode("application/x-www-form-urlencoded", body.as_bytes()).unwrap();
-        let last: BTreeMap<&str, &str> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        for (name, value) in last {
-            prop_assert_eq!(decoded.text(name), Ok(Some(value)));
-        }
     }
 
     #[test]

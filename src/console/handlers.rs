@@ -2,20 +2,15 @@
 //! first, then that the session is an admin's, then calls `service::admin`.
 
 use super::pages::{self, Chrome};
-use super::session::{self as console_session, SignedIn, CSRF_FIELD};
 use super::ConsoleError;
-use crate::auth::client_ip;
-use crate::body::Fields;
-use crate::db::users as user_queries;
 use crate::domain::throttle::throttled_detail;
-use crate::domain::username::lookup_key;
 use crate::domain::Password;
-use crate::error::ApiError;
-use crate::metrics::{LoginOutcome, RevocationCause};
+use crate::http::body::Fields;
+use crate::http::request::{client_ip, QueryParams};
+use crate::http::session::{self as console_session, SignedIn, CSRF_FIELD};
 use crate::service::admin::{self, PageRequest};
-use crate::service::login::LoginError;
-use crate::service::throttle::under_throttle;
-use crate::state::AppState;
+use crate::service::login::console_sign_in;
+use crate::service::{Error, Services};
 use actix_session::Session;
 use actix_web::http::header::LOCATION;
 use actix_web::http::StatusCode;
@@ -34,10 +29,10 @@ fn see_other(location: &str) -> HttpResponse {
 /// The signed-in admin and the session's CSRF token, or a redirect to the
 /// sign-in page.
 async fn require_admin(
-    state: &AppState,
+    services: &Services,
     session: &Session,
 ) -> Result<(SignedIn, String), ConsoleError> {
-    let admin = console_session::signed_in(state, session)
+    let admin = console_session::signed_in(services, session)
         .await?
         .ok_or(ConsoleError::SignIn)?;
     let csrf = console_session::csrf_token(session)?;
@@ -59,20 +54,20 @@ fn user_id(raw: &str) -> Result<i64, ConsoleError> {
 }
 
 pub async fn home(
-    state: web::Data<AppState>,
+    services: web::Data<Services>,
     session: Session,
 ) -> Result<HttpResponse, ConsoleError> {
-    match console_session::signed_in(&state, &session).await? {
+    match console_session::signed_in(&services, &session).await? {
         Some(_) => Ok(see_other("/console/users")),
         None => Ok(see_other("/console/login")),
     }
 }
 
 pub async fn sign_in_page(
-    state: web::Data<AppState>,
+    services: web::Data<Services>,
     session: Session,
 ) -> Result<HttpResponse, ConsoleError> {
-    if console_session::signed_in(&state, &session)
+    if console_session::signed_in(&services, &session)
         .await?
         .is_some()
     {
@@ -86,7 +81,7 @@ pub async fn sign_in_page(
 /// wrong password or a non-admin gets the form again with a message, and
 /// the session stays signed out.
 pub async fn sign_in(
-    state: web::Data<AppState>,
+    services: web::Data<Services>,
     request: HttpRequest,
     session: Session,
     fields: Fields,
@@ -114,45 +109,19 @@ pub async fn sign_in(
     if username.is_empty() || password.is_empty() {
         return refuse(StatusCode::BAD_REQUEST, MISSING_CREDENTIALS);
     }
-    let key = lookup_key(&username);
-    let check = async {
-        let found = state
-            .db(move |conn| Ok(user_queries::credentials_by_key(conn, &key)?))
-            .await?;
-        let (phc, user) = match found {
-            Some(credentials) => (Some(credentials.password_hash.clone()), Some(credentials)),
-            None => (None, None),
-        };
-        let matches = state.hasher.verify(Password::new(password), phc).await?;
-        match user {
-            Some(user) if matches && user.is_active => Ok(user),
-            _ => Err(LoginError::BadCredentials),
-        }
-    };
-    // The same throttle, and the same counts, as `POST /login`.
-    let address = client_ip(&request, &state.settings.trusted_proxies);
-    let user = match under_throttle(&state, &username, address, check).await {
-        Ok(user) => user,
-        Err(LoginError::BadCredentials) => {
-            state.metrics.login(LoginOutcome::Failed);
-            return refuse(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS);
-        }
-        Err(LoginError::Other(ApiError::Throttled(seconds))) => {
+    // The same check, throttle and counts as `POST /login`.
+    let address = client_ip(&request, &services.settings.trusted_proxies);
+    let admin = match console_sign_in(&services, &username, Password::new(password), address).await
+    {
+        Ok(admin) => admin,
+        Err(Error::BadCredentials) => return refuse(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS),
+        Err(Error::PermissionDenied) => return refuse(StatusCode::FORBIDDEN, NOT_AN_ADMIN),
+        Err(Error::Throttled(seconds)) => {
             return refuse(StatusCode::TOO_MANY_REQUESTS, &throttled_detail(seconds));
         }
-        Err(LoginError::Other(error)) => return Err(error.into()),
+        Err(error) => return Err(error.into()),
     };
-    let user_id = user.id;
-    let is_admin = state
-        .db(move |conn| Ok(user_queries::by_id(conn, user_id)?))
-        .await?
-        .is_some_and(|user| user.is_admin);
-    if !is_admin {
-        state.metrics.login(LoginOutcome::Failed);
-        return refuse(StatusCode::FORBIDDEN, NOT_AN_ADMIN);
-    }
-    state.metrics.login(LoginOutcome::Ok);
-    console_session::sign_in(&session, user.id)?;
+    console_session::sign_in(&session, admin.user_id)?;
     Ok(see_other("/console/users"))
 }
 
@@ -163,28 +132,20 @@ pub async fn sign_out(session: Session, fields: Fields) -> Result<HttpResponse, 
 }
 
 pub async fn users(
-    state: web::Data<AppState>,
+    services: web::Data<Services>,
     session: Session,
     request: HttpRequest,
 ) -> Result<HttpResponse, ConsoleError> {
-    let (admin, csrf) = require_admin(&state, &session).await?;
-    let query: Vec<(String, String)> =
-        serde_urlencoded::from_str(request.query_string()).unwrap_or_default();
-    let param = |name: &str| {
-        query
-            .iter()
-            .rev()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    };
-    let search = param("search").unwrap_or("").trim().to_owned();
-    let page = PageRequest::parse(param("page")).map_err(|_| ConsoleError::NotFound)?;
+    let (admin, csrf) = require_admin(&services, &session).await?;
+    let query = QueryParams::parse(request.query_string()).unwrap_or_default();
+    let search = query.get("search").unwrap_or("").trim().to_owned();
+    let page = PageRequest::parse(query.get("page")).map_err(|_| ConsoleError::NotFound)?;
     let needle = search.clone();
-    let found = state
+    let found = services
         .db(move |conn| admin::search_users(conn, &needle, page))
         .await
         .map_err(|error| match error {
-            ApiError::InvalidPage => ConsoleError::NotFound,
+            Error::InvalidPage => ConsoleError::NotFound,
             other => other.into(),
         })?;
     let chrome = Chrome {
@@ -199,13 +160,15 @@ pub async fn users(
 }
 
 pub async fn user(
-    state: web::Data<AppState>,
+    services: web::Data<Services>,
     session: Session,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let (admin, csrf) = require_admin(&state, &session).await?;
+    let (admin, csrf) = require_admin(&services, &session).await?;
     let id = user_id(&id)?;
-    let detail = state.db(move |conn| admin::user_detail(conn, id)).await?;
+    let detail = services
+        .db(move |conn| admin::user_detail(conn, id))
+        .await?;
     let chrome = Chrome {
         username: &admin.username,
         csrf: &csrf,
@@ -218,13 +181,13 @@ pub async fn user(
 }
 
 pub async fn revoke(
-    state: web::Data<AppState>,
+    services: web::Data<Services>,
     session: Session,
     id: web::Path<String>,
     fields: Fields,
 ) -> Result<HttpResponse, ConsoleError> {
     check_csrf(&session, &fields)?;
-    require_admin(&state, &session).await?;
+    require_admin(&services, &session).await?;
     let id = user_id(&id)?;
     let client = fields
         .text("client")
@@ -232,17 +195,10 @@ pub async fn revoke(
         .flatten()
         .unwrap_or("")
         .to_owned();
-    let target = client.clone();
-    let user = state.db(move |conn| admin::user(conn, id)).await?;
-    let revoked = state
-        .db(move |conn| admin::revoke_device(conn, id, &target))
-        .await;
-    let message = match revoked {
-        Ok(()) => {
-            state.metrics.revoked(RevocationCause::Admin, 1);
-            format!("Revoked the {client} device of {}.", user.username)
-        }
-        Err(ApiError::NotFound) => format!("{} has no device {client}.", user.username),
+    let user = services.db(move |conn| admin::user(conn, id)).await?;
+    let message = match admin::revoke_device(&services, id, client.clone()).await {
+        Ok(()) => format!("Revoked the {client} device of {}.", user.username),
+        Err(Error::NotFound) => format!("{} has no device {client}.", user.username),
         Err(other) => return Err(other.into()),
     };
     console_session::set_flash(&session, &message)?;
@@ -250,19 +206,16 @@ pub async fn revoke(
 }
 
 pub async fn revoke_all(
-    state: web::Data<AppState>,
+    services: web::Data<Services>,
     session: Session,
     id: web::Path<String>,
     fields: Fields,
 ) -> Result<HttpResponse, ConsoleError> {
     check_csrf(&session, &fields)?;
-    require_admin(&state, &session).await?;
+    require_admin(&services, &session).await?;
     let id = user_id(&id)?;
-    let user = state.db(move |conn| admin::user(conn, id)).await?;
-    let revoked = state
-        .db(move |conn| admin::revoke_all_devices(conn, id))
-        .await?;
-    state.metrics.revoked(RevocationCause::Admin, revoked);
+    let user = services.db(move |conn| admin::user(conn, id)).await?;
+    let revoked = admin::revoke_all_devices(&services, id).await?;
     let devices = if revoked == 1 { "device" } else { "devices" };
     console_session::set_flash(
         &session,

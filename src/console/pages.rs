@@ -1,10 +1,10 @@
 //! The console's HTML, written with maud: markup checked at compile time,
 //! every interpolated value escaped.
 
-use crate::console::session::CSRF_FIELD;
 use crate::domain::Timestamp;
+use crate::http::session::CSRF_FIELD;
 use crate::service::admin::{UserPage, UserView};
-use crate::service::devices::DeviceView;
+use crate::service::tokens::DeviceView;
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use maud::{html, Markup, DOCTYPE};

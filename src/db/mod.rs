@@ -1,19 +1,18 @@
 //! Storage: one diesel codebase over SQLite and PostgreSQL.
 //!
 //! The backend is chosen at run time from `DATABASE_URL`; every query is
-//! written once against [`AnyConnection`] and lives in `users` or `tokens`
-//! as a plain `fn(&mut AnyConnection, ..) -> QueryResult<..>`.
+//! written once against [`AnyConnection`] and lives in the file of its table
+//! (`users`, `tokens`, `throttle` for `login_failures`, `secrets`) as a plain
+//! `fn(&mut AnyConnection, ..) -> QueryResult<..>`.
 
-pub mod accounts;
-pub mod admin;
-pub mod login_failures;
 pub mod schema;
 pub mod secrets;
+pub mod throttle;
 pub mod tokens;
 pub mod users;
 
 use diesel::connection::SimpleConnection;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::time::Duration;
@@ -25,7 +24,6 @@ pub enum AnyConnection {
 }
 
 pub type DbPool = Pool<ConnectionManager<AnyConnection>>;
-pub type PooledConn = PooledConnection<ConnectionManager<AnyConnection>>;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");

@@ -119,39 +119,28 @@ pub fn count_live(conn: &mut AnyConnection, user_id: i64, now: i64) -> QueryResu
         .get_result(conn)
 }
 
+/// A token row as login writes it; a re-login on the client overwrites
+/// every column of its row, the user agent too (with `NULL` when none).
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = tokens, treat_none_as_null = true)]
 pub struct NewToken<'a> {
     pub user_id: i64,
     pub client: &'a str,
     pub digest: &'a [u8],
-    pub now: i64,
+    pub created_at: i64,
+    pub last_used_at: i64,
     pub expires_at: i64,
     pub user_agent: Option<&'a str>,
 }
 
 pub fn insert(conn: &mut AnyConnection, new: &NewToken<'_>) -> QueryResult<usize> {
-    diesel::insert_into(tokens::table)
-        .values((
-            tokens::user_id.eq(new.user_id),
-            tokens::client.eq(new.client),
-            tokens::digest.eq(new.digest),
-            tokens::created_at.eq(new.now),
-            tokens::last_used_at.eq(new.now),
-            tokens::expires_at.eq(new.expires_at),
-            tokens::user_agent.eq(new.user_agent),
-        ))
-        .execute(conn)
+    diesel::insert_into(tokens::table).values(new).execute(conn)
 }
 
 /// Gives an existing row a new key and a fresh life: the old key stops working.
 pub fn replace(conn: &mut AnyConnection, token_id: i64, new: &NewToken<'_>) -> QueryResult<usize> {
     diesel::update(tokens::table.find(token_id))
-        .set((
-            tokens::digest.eq(new.digest),
-            tokens::created_at.eq(new.now),
-            tokens::last_used_at.eq(new.now),
-            tokens::expires_at.eq(new.expires_at),
-            tokens::user_agent.eq(new.user_agent),
-        ))
+        .set(new)
         .execute(conn)
 }
 
@@ -168,6 +157,7 @@ pub fn delete_client(conn: &mut AnyConnection, user_id: i64, client: &str) -> Qu
     .execute(conn)
 }
 
+/// Every token of the user: the one way a user's tokens are all revoked.
 pub fn delete_all_for_user(conn: &mut AnyConnection, user_id: i64) -> QueryResult<usize> {
     diesel::delete(tokens::table.filter(tokens::user_id.eq(user_id))).execute(conn)
 }

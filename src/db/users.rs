@@ -1,8 +1,18 @@
-//! Queries on `users`.
+//! Queries on `users`: finding users (by name, id, address, or part of
+//! either a page at a time), creating them, and changing their password and
+//! flags. Changes that revoke a user's tokens do it in the same transaction,
+//! through `tokens::delete_all_for_user`.
 
-use super::schema::{tokens, users};
+use super::schema::users;
+use super::tokens;
 use super::AnyConnection;
 use diesel::prelude::*;
+use diesel::sql_types::Text;
+
+#[diesel::declare_sql_function]
+extern "SQL" {
+    fn lower(text: Text) -> Text;
+}
 
 /// A user as the API shows it (never with the password hash).
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -17,19 +27,37 @@ pub struct User {
     pub last_login_at: Option<i64>,
 }
 
-/// What a login needs to check a password.
-#[derive(Debug, Clone, Queryable)]
+/// What a password check needs of a user.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
 pub struct Credentials {
     pub id: i64,
+    pub username: String,
     pub password_hash: String,
+    pub is_active: bool,
+    pub is_admin: bool,
+}
+
+/// What a password reset needs of a user: the token is bound to all of it.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct ResetUser {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    pub last_login_at: Option<i64>,
     pub is_active: bool,
 }
 
+#[derive(Insertable)]
+#[diesel(table_name = users)]
 pub struct NewUser<'a> {
     pub username: &'a str,
     pub username_key: &'a str,
     pub password_hash: &'a str,
     pub email: &'a str,
+    pub is_active: bool,
     pub is_admin: bool,
     pub created_at: i64,
 }
@@ -40,7 +68,7 @@ pub fn credentials_by_key(
 ) -> QueryResult<Option<Credentials>> {
     users::table
         .filter(users::username_key.eq(username_key))
-        .select((users::id, users::password_hash, users::is_active))
+        .select(Credentials::as_select())
         .first(conn)
         .optional()
 }
@@ -68,20 +96,47 @@ pub fn all(conn: &mut AnyConnection) -> QueryResult<Vec<User>> {
         .load(conn)
 }
 
+pub fn username_key_taken(conn: &mut AnyConnection, username_key: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        users::table.filter(users::username_key.eq(username_key)),
+    ))
+    .get_result(conn)
+}
+
 /// Inserts a user; a taken name surfaces as a unique violation.
 pub fn insert(conn: &mut AnyConnection, new: &NewUser<'_>) -> QueryResult<User> {
     diesel::insert_into(users::table)
-        .values((
-            users::username.eq(new.username),
-            users::username_key.eq(new.username_key),
-            users::password_hash.eq(new.password_hash),
-            users::email.eq(new.email),
-            users::is_active.eq(true),
-            users::is_admin.eq(new.is_admin),
-            users::created_at.eq(new.created_at),
-        ))
+        .values(new)
         .execute(conn)?;
     by_key(conn, new.username_key)?.ok_or(diesel::result::Error::NotFound)
+}
+
+/// Active users with this e-mail address, compared without regard to case
+/// (by the database's `lower` on both sides, through an index).
+pub fn active_by_email(conn: &mut AnyConnection, email: &str) -> QueryResult<Vec<ResetUser>> {
+    users::table
+        .filter(lower(users::email).eq(lower(email)))
+        .filter(users::is_active.eq(true))
+        .order(users::id)
+        .select(ResetUser::as_select())
+        .load(conn)
+}
+
+pub fn reset_user_by_id(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<ResetUser>> {
+    users::table
+        .find(id)
+        .select(ResetUser::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The password hash of a user, for checking an old password.
+pub fn password_hash(conn: &mut AnyConnection, user_id: i64) -> QueryResult<Option<String>> {
+    users::table
+        .find(user_id)
+        .select(users::password_hash)
+        .first(conn)
+        .optional()
 }
 
 /// Stores a new password hash and revokes every token of the user, at once.
@@ -94,22 +149,141 @@ pub fn set_password_and_revoke_tokens(
         diesel::update(users::table.find(user_id))
             .set(users::password_hash.eq(password_hash))
             .execute(conn)?;
-        diesel::delete(tokens::table.filter(tokens::user_id.eq(user_id))).execute(conn)
+        tokens::delete_all_for_user(conn, user_id)
     })
 }
 
-/// Deactivates a user and revokes every token, at once.
-pub fn deactivate_and_revoke_tokens(conn: &mut AnyConnection, user_id: i64) -> QueryResult<usize> {
+/// Replaces the password hash only if it is still `expected_hash`, and then
+/// revokes every token of the user, at once. `None` when the password has
+/// changed in the meantime (so a reset link is used at most once, even by
+/// two concurrent requests); otherwise how many tokens were revoked.
+pub fn replace_password_and_revoke_tokens(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    expected_hash: &str,
+    new_hash: &str,
+) -> QueryResult<Option<usize>> {
+    conn.transaction(|conn| {
+        let updated = diesel::update(
+            users::table
+                .find(user_id)
+                .filter(users::password_hash.eq(expected_hash)),
+        )
+        .set(users::password_hash.eq(new_hash))
+        .execute(conn)?;
+        if updated == 0 {
+            return Ok(None);
+        }
+        tokens::delete_all_for_user(conn, user_id).map(Some)
+    })
+}
+
+/// Stores a new password hash and revokes every token of the user but
+/// `keep_token_id`, at once; returns how many were revoked.
+pub fn set_password_and_revoke_other_tokens(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    password_hash: &str,
+    keep_token_id: i64,
+) -> QueryResult<usize> {
     conn.transaction(|conn| {
         diesel::update(users::table.find(user_id))
-            .set(users::is_active.eq(false))
+            .set(users::password_hash.eq(password_hash))
             .execute(conn)?;
-        diesel::delete(tokens::table.filter(tokens::user_id.eq(user_id))).execute(conn)
+        tokens::delete_others(conn, user_id, keep_token_id)
     })
+}
+
+/// Activates or deactivates; deactivating also revokes every token (call it
+/// in a transaction). Returns how many tokens were revoked.
+pub fn set_active(conn: &mut AnyConnection, user_id: i64, is_active: bool) -> QueryResult<usize> {
+    diesel::update(users::table.find(user_id))
+        .set(users::is_active.eq(is_active))
+        .execute(conn)?;
+    if is_active {
+        Ok(0)
+    } else {
+        tokens::delete_all_for_user(conn, user_id)
+    }
+}
+
+pub fn set_email(conn: &mut AnyConnection, user_id: i64, email: &str) -> QueryResult<usize> {
+    diesel::update(users::table.find(user_id))
+        .set(users::email.eq(email))
+        .execute(conn)
+}
+
+pub fn set_admin(conn: &mut AnyConnection, user_id: i64, is_admin: bool) -> QueryResult<usize> {
+    diesel::update(users::table.find(user_id))
+        .set(users::is_admin.eq(is_admin))
+        .execute(conn)
 }
 
 pub fn record_login(conn: &mut AnyConnection, user_id: i64, now: i64) -> QueryResult<usize> {
     diesel::update(users::table.find(user_id))
         .set(users::last_login_at.eq(now))
         .execute(conn)
+}
+
+/// A `LIKE` pattern matching `needle` anywhere, with `\` escaping the
+/// wildcards a needle may contain.
+fn contains_pattern(needle: &str) -> String {
+    let mut pattern = String::with_capacity(needle.len() + 2);
+    pattern.push('%');
+    for c in needle.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+type ContainsText<Column> = diesel::dsl::Escape<diesel::dsl::Like<Column, String>>;
+type Matching =
+    diesel::dsl::Or<ContainsText<users::username_key>, ContainsText<lower<users::email>>>;
+
+/// Users whose username or e-mail contains `search`, without regard to case.
+fn matching(search: &str) -> Matching {
+    let pattern = contains_pattern(search);
+    users::username_key
+        .like(pattern.clone())
+        .escape('\\')
+        .or(lower(users::email).like(pattern).escape('\\'))
+}
+
+pub fn count_matching(conn: &mut AnyConnection, search: &str) -> QueryResult<i64> {
+    users::table
+        .filter(matching(search))
+        .count()
+        .get_result(conn)
+}
+
+/// Up to `limit` users matching `search` from `offset`, by id.
+pub fn page_matching(
+    conn: &mut AnyConnection,
+    search: &str,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<User>> {
+    users::table
+        .filter(matching(search))
+        .order(users::id)
+        .offset(offset)
+        .limit(limit)
+        .select(User::as_select())
+        .load(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_patterns_escape_wildcards_and_ignore_case() {
+        assert_eq!(contains_pattern(""), "%%");
+        assert_eq!(contains_pattern("Alice"), "%alice%");
+        assert_eq!(contains_pattern("a_b%c\\d"), "%a\\_b\\%c\\\\d%");
+    }
 }

@@ -1,6 +1,8 @@
 //! Pure rules of the service: values that are valid once constructed, and the
-//! arithmetic of token lifetimes. Nothing in here touches the network, the
-//! database or the clock, so every rule is unit-tested beside its type.
+//! arithmetic of token lifetimes. Nothing in here touches the network or the
+//! database, and it imports nothing else of the crate; the only outside
+//! inputs are `Timestamp::now` and the operating system's random numbers,
+//! so every rule is unit-tested beside its type.
 
 pub mod client_address;
 pub mod client_name;
@@ -14,6 +16,7 @@ pub mod throttle;
 pub mod time;
 pub mod token;
 pub mod username;
+pub mod validation;
 
 pub use client_name::ClientName;
 pub use duration::parse_duration;
@@ -24,3 +27,4 @@ pub use throttle::ThrottleLimit;
 pub use time::Timestamp;
 pub use token::{PlainToken, TokenDigest};
 pub use username::Username;
+pub use validation::FieldErrors;

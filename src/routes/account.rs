@@ -1,37 +1,50 @@
 //! The authenticated user's own account and devices.
 
-use crate::auth::Authenticated;
-use crate::error::ApiError;
+use super::openapi::Detail;
+use crate::http::auth::Authenticated;
+use crate::http::ApiError;
 use crate::metrics::RevocationCause;
-use crate::service::devices;
-use crate::state::AppState;
+use crate::service::tokens::{self, revoke_counted, DeviceView, Revocation};
+use crate::service::Services;
 use actix_web::{web, HttpResponse};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Who is asking.
+#[derive(Serialize, ToSchema)]
+pub struct WhoAmI {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub is_admin: bool,
+    /// The client of the token making the request.
+    pub client: String,
+}
 
 /// The user and client of the presented token.
 #[utoipa::path(get, path = "/whoami", security(("Token" = [])), responses(
-    (status = 200, description = "Who is asking", body = crate::openapi::WhoAmI),
+    (status = 200, description = "Who is asking", body = WhoAmI),
 ))]
-pub async fn whoami(Authenticated(session): Authenticated) -> HttpResponse {
-    HttpResponse::Ok().json(json!({
-        "id": session.user_id,
-        "username": session.username,
-        "email": session.email,
-        "is_admin": session.is_admin,
-        "client": session.client,
-    }))
+pub async fn whoami(Authenticated(principal): Authenticated) -> HttpResponse {
+    HttpResponse::Ok().json(WhoAmI {
+        id: principal.user_id,
+        username: principal.username,
+        email: principal.email,
+        is_admin: principal.is_admin,
+        client: principal.client,
+    })
 }
 
 /// The user's devices, most recently used first.
 #[utoipa::path(get, path = "/tokens", security(("Token" = [])), responses(
-    (status = 200, description = "Devices; `current` marks the requesting one", body = Vec<crate::service::devices::DeviceView>),
+    (status = 200, description = "Devices; `current` marks the requesting one", body = Vec<DeviceView>),
 ))]
 pub async fn list_devices(
-    state: web::Data<AppState>,
-    Authenticated(session): Authenticated,
+    services: web::Data<Services>,
+    Authenticated(principal): Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let devices = state
-        .db(move |conn| devices::list(conn, session.user_id, Some(session.token_id)))
+    let devices = services
+        .db(move |conn| tokens::list(conn, principal.user_id, Some(principal.token_id)))
         .await?;
     Ok(HttpResponse::Ok().json(devices))
 }
@@ -41,17 +54,17 @@ pub async fn list_devices(
     params(("client" = String, Path, description = "The client name")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 404, description = "No such client", body = crate::openapi::Detail),
+        (status = 404, description = "No such client", body = Detail),
     ))]
 pub async fn revoke_device(
-    state: web::Data<AppState>,
-    Authenticated(session): Authenticated,
+    services: web::Data<Services>,
+    Authenticated(principal): Authenticated,
     client: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = client.into_inner();
-    state
-        .db(move |conn| devices::revoke(conn, session.user_id, &client))
-        .await?;
-    state.metrics.revoked(RevocationCause::Device, 1);
+    let revocation = Revocation::Device {
+        user_id: principal.user_id,
+        client: client.into_inner(),
+    };
+    revoke_counted(&services, revocation, RevocationCause::Device).await?;
     Ok(HttpResponse::NoContent().finish())
 }

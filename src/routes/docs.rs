@@ -1,7 +1,8 @@
 //! The API's own description.
 
 use super::ApiDoc;
-use crate::error::ApiError;
+use crate::http::ApiError;
+use crate::service::Error;
 use actix_web::HttpResponse;
 use std::sync::OnceLock;
 use utoipa::OpenApi;
@@ -15,7 +16,7 @@ pub async fn openapi_json() -> Result<HttpResponse, ApiError> {
     let document = DOCUMENT
         .get_or_init(|| ApiDoc::openapi().to_json().map_err(|e| e.to_string()))
         .as_ref()
-        .map_err(ApiError::internal)?;
+        .map_err(Error::internal)?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(document.as_str()))

@@ -1,32 +1,24 @@
 //! Liveness and readiness for load balancers and orchestrators.
 
-use crate::error::ApiError;
-use crate::state::AppState;
+use super::openapi::{Detail, Status};
+use crate::http::ApiError;
+use crate::service::{admin, Services};
 use actix_web::{web, HttpResponse};
-use diesel::connection::SimpleConnection;
-use serde_json::json;
 
-/// The process is up; says nothing of the database.
-/// Liveness: the process runs.
+/// Liveness: the process runs; says nothing of the database.
 #[utoipa::path(get, path = "/healthz", responses(
-    (status = 200, description = "Alive", body = crate::openapi::Status),
+    (status = 200, description = "Alive", body = Status),
 ))]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
+    HttpResponse::Ok().json(Status { status: "ok" })
 }
 
-/// The database answers.
 /// Readiness: the database answers.
 #[utoipa::path(get, path = "/readyz", responses(
-    (status = 200, description = "Ready", body = crate::openapi::Status),
-    (status = 503, description = "The database does not answer", body = crate::openapi::Detail),
+    (status = 200, description = "Ready", body = Status),
+    (status = 503, description = "The database does not answer", body = Detail),
 ))]
-pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state
-        .db(|conn| {
-            conn.batch_execute("SELECT 1")
-                .map_err(|e| ApiError::Unavailable(e.to_string()))
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(json!({"status": "ready"})))
+pub async fn readyz(services: web::Data<Services>) -> Result<HttpResponse, ApiError> {
+    services.db(admin::database_answers).await?;
+    Ok(HttpResponse::Ok().json(Status { status: "ready" }))
 }

@@ -9,7 +9,7 @@
 //!    it needs a token);
 //! 2. add `METHOD "/path" => module::handler,` to the list.
 //!
-//! The test `openapi::every_served_route_is_documented` checks that the
+//! The test `openapi::every_served_route_is_documented_and_nothing_else` checks that the
 //! annotation and the line agree. Only the console (HTML, not part of the
 //! JSON API) is registered elsewhere.
 
@@ -17,15 +17,17 @@ mod account;
 mod admin;
 mod docs;
 mod health;
+mod login;
 mod metrics;
+mod openapi;
 mod password;
 mod registration;
-mod session;
 
-use crate::error::ApiError;
-use crate::openapi::Conventions;
+use crate::http::ApiError;
+use crate::service::Error;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse, Resource, Route};
+use openapi::Conventions;
 
 /// One endpoint: how it is served and where it is documented.
 pub struct Endpoint {
@@ -58,10 +60,10 @@ macro_rules! endpoints {
 }
 
 endpoints! {
-    POST "/login" => session::login,
-    POST "/logout" => session::logout,
-    POST "/logout/all" => session::logout_all,
-    POST "/logout/others" => session::logout_others,
+    POST "/login" => login::login,
+    POST "/logout" => login::logout,
+    POST "/logout/all" => login::logout_all,
+    POST "/logout/others" => login::logout_others,
     GET "/whoami" => account::whoami,
     GET "/tokens" => account::list_devices,
     DELETE "/tokens/{client}" => account::revoke_device,
@@ -108,19 +110,7 @@ async fn method_not_allowed(request: HttpRequest) -> Result<HttpResponse, ApiErr
     Err(ApiError::MethodNotAllowed(request.method().to_string()))
 }
 
-/// The `User-Agent` a token is issued to, cut to 256 characters as the
-/// contract stores it.
-fn user_agent(request: &HttpRequest) -> Option<String> {
-    let value = request.headers().get(actix_web::http::header::USER_AGENT)?;
-    Some(
-        String::from_utf8_lossy(value.as_bytes())
-            .chars()
-            .take(256)
-            .collect(),
-    )
-}
-
 /// Everything outside the map.
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound)
+    Err(Error::NotFound.into())
 }

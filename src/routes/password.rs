@@ -1,87 +1,137 @@
 //! Changing a password, and resetting a forgotten one by mail.
 
-use crate::auth::Authenticated;
-use crate::body::Fields;
+use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
 use crate::domain::email::{is_valid_email, INVALID_EMAIL};
-use crate::domain::Password;
-use crate::error::{ApiError, FieldErrors};
-use crate::metrics::RevocationCause;
+use crate::domain::{FieldErrors, Password};
+use crate::http::auth::Authenticated;
+use crate::http::body::{Fields, FromFields};
+use crate::http::ApiError;
 use crate::service::password_change::{change_password, PASSWORD_CHANGED};
 use crate::service::password_reset::{
     confirm_reset as confirm, ConfirmRequest, RESET_DONE, RESET_SENT,
 };
-use crate::state::AppState;
+use crate::service::Services;
 use actix_web::{web, HttpResponse};
-use serde_json::json;
+use utoipa::ToSchema;
+
+/// `POST /password/change`.
+#[derive(ToSchema)]
+pub struct PasswordChangeBody {
+    #[schema(required = true, min_length = 1, value_type = String)]
+    pub old_password: Option<Password>,
+    #[schema(required = true, min_length = 8, pattern = "[^0-9]", value_type = String)]
+    pub new_password: Option<Password>,
+}
+
+impl FromFields for PasswordChangeBody {
+    fn from_fields(fields: &Fields, errors: &mut FieldErrors) -> Self {
+        PasswordChangeBody {
+            old_password: fields.required("old_password", errors).map(Password::new),
+            new_password: fields.required("new_password", errors).map(Password::new),
+        }
+    }
+}
 
 /// Change the password; every other token of the user is revoked.
 #[utoipa::path(post, path = "/password/change", security(("Token" = [])),
-    request_body(content((crate::openapi::PasswordChangeBody = "application/json"), (crate::openapi::PasswordChangeBody = "application/x-www-form-urlencoded"))),
+    request_body(content((PasswordChangeBody = "application/json"), (PasswordChangeBody = "application/x-www-form-urlencoded"))),
     responses(
-        (status = 200, description = "Saved", body = crate::openapi::Detail),
-        (status = 400, description = "Wrong old password or weak new one", body = crate::openapi::FieldErrors),
+        (status = 200, description = "Saved", body = Detail),
+        (status = 400, description = "Wrong old password or weak new one", body = FieldErrorsSchema),
     ))]
 pub async fn change(
-    state: web::Data<AppState>,
-    Authenticated(session): Authenticated,
+    services: web::Data<Services>,
+    Authenticated(principal): Authenticated,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
-    let mut errors = FieldErrors::new();
-    let old_password = fields
-        .required("old_password", &mut errors)
-        .map(Password::new);
-    let new_password = fields
-        .required("new_password", &mut errors)
-        .map(Password::new);
-    let revoked = change_password(&state, &session, old_password, new_password, errors).await?;
-    state.metrics.revoked(RevocationCause::Password, revoked);
-    Ok(HttpResponse::Ok().json(json!({"detail": PASSWORD_CHANGED})))
+    let (body, errors) = fields.read::<PasswordChangeBody>();
+    change_password(
+        &services,
+        &principal,
+        body.old_password,
+        body.new_password,
+        errors,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(Detail::new(PASSWORD_CHANGED)))
+}
+
+/// `POST /password/reset`.
+#[derive(ToSchema)]
+pub struct PasswordResetBody {
+    #[schema(required = true, value_type = String)]
+    pub email: Option<String>,
+}
+
+impl FromFields for PasswordResetBody {
+    fn from_fields(fields: &Fields, errors: &mut FieldErrors) -> Self {
+        let email = fields.required("email", errors);
+        if email.as_deref().is_some_and(|email| !is_valid_email(email)) {
+            errors.add("email", INVALID_EMAIL);
+        }
+        PasswordResetBody { email }
+    }
 }
 
 /// Answers at once and alike for every well-formed address; the mail, if
 /// any, is sent in the background.
 #[utoipa::path(post, path = "/password/reset",
-    request_body(content((crate::openapi::PasswordResetBody = "application/json"), (crate::openapi::PasswordResetBody = "application/x-www-form-urlencoded"))),
+    request_body(content((PasswordResetBody = "application/json"), (PasswordResetBody = "application/x-www-form-urlencoded"))),
     responses(
-        (status = 200, description = "The same answer whether or not the address is known", body = crate::openapi::Detail),
-        (status = 400, description = "Missing or malformed address", body = crate::openapi::FieldErrors),
+        (status = 200, description = "The same answer whether or not the address is known", body = Detail),
+        (status = 400, description = "Missing or malformed address", body = FieldErrorsSchema),
     ))]
-pub async fn reset(state: web::Data<AppState>, fields: Fields) -> Result<HttpResponse, ApiError> {
-    let mut errors = FieldErrors::new();
-    let email = fields.required("email", &mut errors);
-    if let Some(email) = &email {
-        if !is_valid_email(email) {
-            errors.add("email", INVALID_EMAIL);
+pub async fn reset(
+    services: web::Data<Services>,
+    fields: Fields,
+) -> Result<HttpResponse, ApiError> {
+    let (body, errors) = fields.read::<PasswordResetBody>();
+    errors.into_result()?;
+    if let Some(email) = body.email {
+        services.reset_mails.request(email);
+    }
+    Ok(HttpResponse::Ok().json(Detail::new(RESET_SENT)))
+}
+
+/// `POST /password/reset/confirm`, with the `uid` and `token` of the mail.
+#[derive(ToSchema)]
+pub struct PasswordResetConfirmBody {
+    #[schema(required = true, min_length = 1, value_type = String)]
+    pub uid: Option<String>,
+    #[schema(required = true, min_length = 1, value_type = String)]
+    pub token: Option<String>,
+    #[schema(required = true, min_length = 8, pattern = "[^0-9]", value_type = String)]
+    pub new_password: Option<Password>,
+}
+
+impl FromFields for PasswordResetConfirmBody {
+    fn from_fields(fields: &Fields, errors: &mut FieldErrors) -> Self {
+        PasswordResetConfirmBody {
+            uid: fields.required("uid", errors),
+            token: fields.required("token", errors),
+            new_password: fields.required("new_password", errors).map(Password::new),
         }
     }
-    errors.into_result()?;
-    if let Some(email) = email {
-        state.reset_mails.request(email);
-    }
-    Ok(HttpResponse::Ok().json(json!({"detail": RESET_SENT})))
 }
 
 /// Set a new password with the `uid` and `token` of a reset mail; every
 /// token of the user is revoked.
 #[utoipa::path(post, path = "/password/reset/confirm",
-    request_body(content((crate::openapi::PasswordResetConfirmBody = "application/json"), (crate::openapi::PasswordResetConfirmBody = "application/x-www-form-urlencoded"))),
+    request_body(content((PasswordResetConfirmBody = "application/json"), (PasswordResetConfirmBody = "application/x-www-form-urlencoded"))),
     responses(
-        (status = 200, description = "Password reset", body = crate::openapi::Detail),
-        (status = 400, description = "Bad, used or expired token, or a weak password", body = crate::openapi::FieldErrors),
+        (status = 200, description = "Password reset", body = Detail),
+        (status = 400, description = "Bad, used or expired token, or a weak password", body = FieldErrorsSchema),
     ))]
 pub async fn confirm_reset(
-    state: web::Data<AppState>,
+    services: web::Data<Services>,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
-    let mut errors = FieldErrors::new();
+    let (body, errors) = fields.read::<PasswordResetConfirmBody>();
     let request = ConfirmRequest {
-        uid: fields.required("uid", &mut errors),
-        token: fields.required("token", &mut errors),
-        new_password: fields
-            .required("new_password", &mut errors)
-            .map(Password::new),
+        uid: body.uid,
+        token: body.token,
+        new_password: body.new_password,
     };
-    let revoked = confirm(&state, request, errors).await?;
-    state.metrics.revoked(RevocationCause::Password, revoked);
-    Ok(HttpResponse::Ok().json(json!({"detail": RESET_DONE})))
+    confirm(&services, request, errors).await?;
+    Ok(HttpResponse::Ok().json(Detail::new(RESET_DONE)))
 }

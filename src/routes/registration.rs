@@ -1,51 +1,85 @@
 //! Signing up.
 
-use crate::body::Fields;
-use crate::config::Registration;
-use crate::domain::Password;
-use crate::error::{ApiError, FieldErrors};
-use crate::service::registration::{register as sign_up, RegisterRequest, REGISTRATION_CLOSED};
-use crate::state::AppState;
+use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
+use crate::domain::{FieldErrors, Password};
+use crate::http::body::{Fields, FromFields};
+use crate::http::request::user_agent;
+use crate::http::ApiError;
+use crate::service::registration::{register as sign_up, RegisterRequest};
+use crate::service::Services;
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// `POST /register`.
+#[derive(ToSchema)]
+pub struct RegisterBody {
+    /// 1-150 letters, digits and `@.+-_`; unique without regard to case.
+    #[schema(required = true, min_length = 1, max_length = 150, value_type = String)]
+    pub username: Option<String>,
+    /// At least 8 characters, not entirely numeric, not a common password.
+    #[schema(required = true, min_length = 8, pattern = "[^0-9]", value_type = String)]
+    pub password: Option<Password>,
+    #[schema(required = false, value_type = Option<String>)]
+    pub email: String,
+    /// When given, the new user is also logged in on this client.
+    #[schema(required = false, pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    pub client: Option<String>,
+}
+
+impl FromFields for RegisterBody {
+    fn from_fields(fields: &Fields, errors: &mut FieldErrors) -> Self {
+        RegisterBody {
+            username: fields.required("username", errors),
+            password: fields.required("password", errors).map(Password::new),
+            email: fields.optional("email", errors).unwrap_or_default(),
+            client: fields
+                .optional("client", errors)
+                .filter(|client| !client.is_empty()),
+        }
+    }
+}
+
+/// The new user, with a token when `client` was given.
+#[derive(Serialize, ToSchema)]
+pub struct Registered {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub auth_token: Option<String>,
+}
 
 /// Sign up; with `client`, also log in on it.
 #[utoipa::path(post, path = "/register",
-    request_body(content((crate::openapi::RegisterBody = "application/json"), (crate::openapi::RegisterBody = "application/x-www-form-urlencoded"))),
+    request_body(content((RegisterBody = "application/json"), (RegisterBody = "application/x-www-form-urlencoded"))),
     responses(
-        (status = 201, description = "The new user (`Cache-Control: no-store`)", body = crate::openapi::Registered),
-        (status = 400, description = "Invalid or taken username, weak password, invalid e-mail or client", body = crate::openapi::FieldErrors),
-        (status = 403, description = "Registration is closed", body = crate::openapi::Detail),
+        (status = 201, description = "The new user (`Cache-Control: no-store`)", body = Registered),
+        (status = 400, description = "Invalid or taken username, weak password, invalid e-mail or client", body = FieldErrorsSchema),
+        (status = 403, description = "Registration is closed", body = Detail),
     ))]
 pub async fn register(
-    state: web::Data<AppState>,
+    services: web::Data<Services>,
     request: HttpRequest,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
-    if state.settings.registration == Registration::Closed {
-        return Err(ApiError::Forbidden(REGISTRATION_CLOSED));
-    }
-    let mut errors = FieldErrors::new();
+    let (body, errors) = fields.read::<RegisterBody>();
     let register_request = RegisterRequest {
-        username: fields.required("username", &mut errors),
-        password: fields.required("password", &mut errors).map(Password::new),
-        email: fields.optional("email", &mut errors).unwrap_or_default(),
-        client: fields
-            .optional("client", &mut errors)
-            .filter(|client| !client.is_empty()),
-        user_agent: super::user_agent(&request),
+        username: body.username,
+        password: body.password,
+        email: body.email,
+        client: body.client,
+        user_agent: user_agent(&request),
     };
-    let registered = sign_up(&state, register_request, errors).await?;
-    let mut body = json!({
-        "id": registered.user.id,
-        "username": registered.user.username,
-        "email": registered.user.email,
-    });
-    if let Some(token) = &registered.token {
-        body["auth_token"] = json!(token.key.expose());
-    }
+    let registered = sign_up(&services, register_request, errors).await?;
     Ok(HttpResponse::Created()
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
-        .json(body))
+        .json(Registered {
+            id: registered.user.id,
+            username: registered.user.username,
+            email: registered.user.email,
+            auth_token: registered.token.map(|token| token.key.expose().to_owned()),
+        }))
 }

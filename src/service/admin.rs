@@ -3,13 +3,13 @@
 //! revoke their devices. Every function that takes a user id answers
 //! `NotFound` for an unknown one.
 
-use crate::db::users::{self as user_queries, User};
-use crate::db::{admin as queries, AnyConnection};
+use super::tokens::{self, DeviceView, Revocation};
+use super::users::{self, CreateUser};
+use super::{Error, Services};
+use crate::db::users::{self as queries, User};
+use crate::db::AnyConnection;
 use crate::domain::{Password, Timestamp, Username};
-use crate::error::ApiError;
-use crate::service::devices::{self, DeviceView};
-use crate::service::users::{self, CreateUser};
-use crate::state::AppState;
+use crate::metrics::RevocationCause;
 use diesel::Connection;
 use serde::Serialize;
 
@@ -62,13 +62,13 @@ pub enum PageRequest {
 impl PageRequest {
     /// Reads `?page=` as Django REST Framework does: absent means 1, `last`
     /// the last page, anything but a positive number is an invalid page.
-    pub fn parse(text: Option<&str>) -> Result<Self, ApiError> {
+    pub fn parse(text: Option<&str>) -> Result<Self, Error> {
         match text {
             None => Ok(PageRequest::Number(1)),
             Some("last") => Ok(PageRequest::Last),
             Some(number) => match number.parse::<i64>() {
                 Ok(n) if n >= 1 => Ok(PageRequest::Number(n)),
-                _ => Err(ApiError::InvalidPage),
+                _ => Err(Error::InvalidPage),
             },
         }
     }
@@ -90,13 +90,13 @@ pub fn search_users(
     conn: &mut AnyConnection,
     search: &str,
     page: PageRequest,
-) -> Result<UserPage, ApiError> {
+) -> Result<UserPage, Error> {
     let count = queries::count_matching(conn, search)?;
     let pages = ((count + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let number = match page {
         PageRequest::Last => pages,
         PageRequest::Number(n) if n <= pages => n,
-        PageRequest::Number(_) => return Err(ApiError::InvalidPage),
+        PageRequest::Number(_) => return Err(Error::InvalidPage),
     };
     let rows = queries::page_matching(conn, search, (number - 1) * PAGE_SIZE, PAGE_SIZE)?;
     Ok(UserPage {
@@ -108,13 +108,21 @@ pub fn search_users(
     })
 }
 
-pub fn user(conn: &mut AnyConnection, user_id: i64) -> Result<User, ApiError> {
-    user_queries::by_id(conn, user_id)?.ok_or(ApiError::NotFound)
+/// Whether the database answers a trivial query (readiness). Any failure
+/// means "not ready", so it is `Unavailable`, never `Internal`.
+pub fn database_answers(conn: &mut AnyConnection) -> Result<(), Error> {
+    use diesel::connection::SimpleConnection;
+    conn.batch_execute("SELECT 1")
+        .map_err(|e| Error::Unavailable(Box::new(e)))
 }
 
-pub fn user_detail(conn: &mut AnyConnection, user_id: i64) -> Result<UserDetail, ApiError> {
+pub fn user(conn: &mut AnyConnection, user_id: i64) -> Result<User, Error> {
+    queries::by_id(conn, user_id)?.ok_or(Error::NotFound)
+}
+
+pub fn user_detail(conn: &mut AnyConnection, user_id: i64) -> Result<UserDetail, Error> {
     let user = user(conn, user_id)?;
-    let tokens = devices::list(conn, user.id, None)?;
+    let tokens = tokens::list(conn, user.id, None)?;
     Ok(UserDetail {
         user: user.into(),
         tokens,
@@ -129,9 +137,9 @@ pub struct NewUser {
     pub is_admin: bool,
 }
 
-pub async fn create_user(state: &AppState, new: NewUser) -> Result<UserView, ApiError> {
-    let hash = state.hasher.hash(new.password).await?;
-    let created = state
+pub async fn create_user(services: &Services, new: NewUser) -> Result<UserView, Error> {
+    let hash = services.hasher.hash(new.password).await?;
+    let created = services
         .db(move |conn| {
             users::create(
                 conn,
@@ -160,21 +168,21 @@ pub struct UserChanges {
 /// every token of the user. Returns the user as changed, and how many tokens
 /// were revoked.
 pub async fn update_user(
-    state: &AppState,
+    services: &Services,
     user_id: i64,
     changes: UserChanges,
-) -> Result<(UserView, usize), ApiError> {
+) -> Result<(UserView, usize), Error> {
     // Refuse an unknown user before spending a password hash on it.
-    state
+    services
         .db(move |conn| user(conn, user_id).map(|_| ()))
         .await?;
     let password_hash = match changes.password {
-        Some(password) => Some(state.hasher.hash(password).await?),
+        Some(password) => Some(services.hasher.hash(password).await?),
         None => None,
     };
-    state
+    services
         .db(move |conn| {
-            conn.transaction::<_, ApiError, _>(|conn| {
+            conn.transaction::<_, Error, _>(|conn| {
                 user(conn, user_id)?;
                 let mut revoked = 0;
                 if let Some(email) = &changes.email {
@@ -187,30 +195,42 @@ pub async fn update_user(
                     revoked += queries::set_active(conn, user_id, is_active)?;
                 }
                 if let Some(hash) = &password_hash {
-                    revoked += user_queries::set_password_and_revoke_tokens(conn, user_id, hash)?;
+                    revoked += queries::set_password_and_revoke_tokens(conn, user_id, hash)?;
                 }
                 Ok((user(conn, user_id)?.into(), revoked))
             })
         })
         .await
+        .inspect(|(_, revoked)| services.metrics.revoked(RevocationCause::Admin, *revoked))
 }
 
 /// The user's live devices, without `current`.
-pub fn user_devices(conn: &mut AnyConnection, user_id: i64) -> Result<Vec<DeviceView>, ApiError> {
+pub fn user_devices(conn: &mut AnyConnection, user_id: i64) -> Result<Vec<DeviceView>, Error> {
     user(conn, user_id)?;
-    devices::list(conn, user_id, None)
+    tokens::list(conn, user_id, None)
 }
 
 /// Revokes one device of the user; `NotFound` for an unknown user or client.
-pub fn revoke_device(conn: &mut AnyConnection, user_id: i64, client: &str) -> Result<(), ApiError> {
-    user(conn, user_id)?;
-    devices::revoke(conn, user_id, client)
+pub async fn revoke_device(services: &Services, user_id: i64, client: String) -> Result<(), Error> {
+    services.db(move |conn| user(conn, user_id)).await?;
+    tokens::revoke_counted(
+        services,
+        Revocation::Device { user_id, client },
+        RevocationCause::Admin,
+    )
+    .await?;
+    Ok(())
 }
 
 /// Revokes every device of the user; returns how many.
-pub fn revoke_all_devices(conn: &mut AnyConnection, user_id: i64) -> Result<usize, ApiError> {
-    user(conn, user_id)?;
-    devices::revoke_all(conn, user_id)
+pub async fn revoke_all_devices(services: &Services, user_id: i64) -> Result<usize, Error> {
+    services.db(move |conn| user(conn, user_id)).await?;
+    tokens::revoke_counted(
+        services,
+        Revocation::All { user_id },
+        RevocationCause::Admin,
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -230,7 +250,7 @@ mod tests {
         );
         for bad in ["0", "-1", "x", "", "1.5"] {
             assert!(
-                matches!(PageRequest::parse(Some(bad)), Err(ApiError::InvalidPage)),
+                matches!(PageRequest::parse(Some(bad)), Err(Error::InvalidPage)),
                 "{bad}"
             );
         }

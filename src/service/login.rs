@@ -1,15 +1,16 @@
-//! Logging in: check the password, then give the (user, client) pair a new
-//! token, replacing the one it had.
+//! Signing in with a password: under the login throttle, through the one
+//! credential check, with the outcome counted here and nowhere else. The
+//! API's login then gives the (user, client) pair a new token; the console's
+//! sign-in requires an admin.
 
-use crate::db::{tokens, users, AnyConnection};
-use crate::domain::username::lookup_key;
-use crate::domain::{ClientName, Password, PlainToken, Timestamp, TokenPolicy};
-use crate::error::ApiError;
+use super::credentials::{self, Credentials};
+use super::throttle::under_throttle;
+use super::tokens::{self, IssuedToken};
+use super::{Error, Services};
+use crate::domain::{ClientName, Password, Timestamp};
 use crate::metrics::LoginOutcome;
-use crate::state::AppState;
-use diesel::Connection;
-
-pub const TOO_MANY_CLIENTS: &str = "Maximum number of clients per user exceeded.";
+use std::future::Future;
+use std::net::IpAddr;
 
 pub struct LoginRequest {
     pub username: String,
@@ -18,103 +19,83 @@ pub struct LoginRequest {
     pub user_agent: Option<String>,
 }
 
-/// A freshly issued token; the only place its key exists in clear.
-#[derive(Debug)]
-pub struct IssuedToken {
-    pub key: PlainToken,
-    pub client: ClientName,
-    pub expires_at: Timestamp,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum LoginError {
-    /// Unknown user, wrong password or inactive user: deliberately one case.
-    #[error("bad credentials")]
-    BadCredentials,
-    #[error(transparent)]
-    Other(#[from] ApiError),
-}
-
-pub async fn login(state: &AppState, request: LoginRequest) -> Result<IssuedToken, LoginError> {
-    let key = lookup_key(&request.username);
-    let found = state
-        .db(move |conn| Ok(users::credentials_by_key(conn, &key)?))
-        .await?;
-    let (phc, user) = match found {
-        Some(credentials) => (Some(credentials.password_hash.clone()), Some(credentials)),
-        None => (None, None),
-    };
-    let password_matches = state.hasher.verify(request.password, phc).await?;
-    let user = match user {
-        Some(user) if password_matches && user.is_active => user,
-        _ => {
-            state.metrics.login(LoginOutcome::Failed);
-            return Err(LoginError::BadCredentials);
-        }
-    };
-    let policy = state.policy;
-    let max_clients = state.settings.max_clients_per_user;
-    let issued = state
-        .db(move |conn| {
-            issue_token(
-                conn,
-                user.id,
-                request.client,
-                request.user_agent.as_deref(),
-                Timestamp::now(),
-                &policy,
-                max_clients,
-            )
-        })
-        .await?;
-    state.metrics.login(LoginOutcome::Ok);
-    Ok(issued)
-}
-
-/// Gives `client` of the user a new token, replacing its previous one.
-///
-/// The user's row is written first: that takes the user's row lock on
-/// PostgreSQL and the write lock on SQLite, so concurrent logins of one user
-/// run one after the other, a (user, client) pair keeps exactly one row, and
-/// the client count cannot be raced past the limit.
-pub fn issue_token(
-    conn: &mut AnyConnection,
-    user_id: i64,
-    client: ClientName,
-    user_agent: Option<&str>,
-    now: Timestamp,
-    policy: &TokenPolicy,
-    max_clients: u32,
-) -> Result<IssuedToken, ApiError> {
-    let key = PlainToken::generate();
-    let digest = key.digest();
-    let expires_at = policy.expiry(now, now);
-    conn.transaction::<_, ApiError, _>(|conn| {
-        users::record_login(conn, user_id, now.millis())?;
-        let new = tokens::NewToken {
-            user_id,
-            client: client.as_str(),
-            digest: digest.as_bytes(),
-            now: now.millis(),
-            expires_at: expires_at.millis(),
-            user_agent,
-        };
-        match tokens::id_for_client(conn, user_id, client.as_str())? {
-            Some(existing) => {
-                tokens::replace(conn, existing, &new)?;
-            }
-            None => {
-                if tokens::count_live(conn, user_id, now.millis())? >= i64::from(max_clients) {
-                    return Err(ApiError::Forbidden(TOO_MANY_CLIENTS));
-                }
-                tokens::insert(conn, &new)?;
-            }
-        }
-        Ok(())
-    })?;
-    Ok(IssuedToken {
-        key,
+/// `POST /login`: a new token for the client, replacing the one it had.
+pub async fn login(
+    services: &Services,
+    request: LoginRequest,
+    address: Option<IpAddr>,
+) -> Result<IssuedToken, Error> {
+    let LoginRequest {
+        username,
+        password,
         client,
-        expires_at,
+        user_agent,
+    } = request;
+    let policy = services.settings.token_policy();
+    let max_clients = services.settings.max_clients_per_user;
+    sign_in(services, &username, password, address, |user| async move {
+        services
+            .db(move |conn| {
+                tokens::issue(
+                    conn,
+                    user.user_id,
+                    client,
+                    user_agent.as_deref(),
+                    Timestamp::now(),
+                    &policy,
+                    max_clients,
+                )
+            })
+            .await
     })
+    .await
+}
+
+/// The console's sign-in: the same check, the same throttle and counts as
+/// `POST /login`, for admins only (`PermissionDenied` for anyone else, after
+/// the password was checked).
+pub async fn console_sign_in(
+    services: &Services,
+    username: &str,
+    password: Password,
+    address: Option<IpAddr>,
+) -> Result<Credentials, Error> {
+    sign_in(services, username, password, address, |user| async move {
+        if user.is_admin {
+            Ok(user)
+        } else {
+            Err(Error::PermissionDenied)
+        }
+    })
+    .await
+}
+
+/// Checks the password under the throttle, then runs `then` with the user;
+/// counts how it went.
+async fn sign_in<T, F, Next>(
+    services: &Services,
+    username: &str,
+    password: Password,
+    address: Option<IpAddr>,
+    then: F,
+) -> Result<T, Error>
+where
+    F: FnOnce(Credentials) -> Next,
+    Next: Future<Output = Result<T, Error>>,
+{
+    let outcome = under_throttle(services, username, address, async {
+        let user = credentials::verify(services, username, password).await?;
+        then(user).await
+    })
+    .await;
+    let counted = match &outcome {
+        Ok(_) => Some(LoginOutcome::Ok),
+        Err(Error::BadCredentials | Error::PermissionDenied) => Some(LoginOutcome::Failed),
+        Err(Error::Throttled(_)) => Some(LoginOutcome::Throttled),
+        Err(_) => None,
+    };
+    if let Some(counted) = counted {
+        services.metrics.login(counted);
+    }
+    outcome
 }

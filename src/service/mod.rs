@@ -1,12 +1,15 @@
-//! Use cases, called alike by HTTP handlers and the command line.
+//! Use cases, called alike by the HTTP API, the console and the command
+//! line. Nothing here knows of HTTP: each use case takes [`Services`] (or a
+//! connection, for the synchronous ones the command line also runs) and
+//! answers with [`Error`].
 //!
 //! Functions that only touch the database take `&mut AnyConnection` and are
-//! synchronous; the ones that also hash passwords are async and take the
-//! shared [`crate::state::AppState`].
+//! synchronous; the ones that also hash passwords or count metrics are async
+//! and take the shared [`Services`].
 
 pub mod admin;
-pub mod authenticate;
-pub mod devices;
+pub mod credentials;
+mod error;
 pub mod login;
 pub mod password_change;
 pub mod password_reset;
@@ -14,4 +17,58 @@ pub mod passwords;
 pub mod registration;
 pub mod secret_key;
 pub mod throttle;
+pub mod tokens;
 pub mod users;
+
+pub use error::{AuthFailure, Cause, Error};
+
+use crate::config::Settings;
+use crate::db::{AnyConnection, DbPool};
+use crate::domain::SecretKey;
+use crate::metrics::Metrics;
+use password_reset::ResetMailQueue;
+use passwords::PasswordHasher;
+use std::sync::Arc;
+use tokens::TokenVerifier;
+
+/// What the use cases share: built once at start, cloned into every worker.
+#[derive(Clone)]
+pub struct Services {
+    pub pool: DbPool,
+    pub settings: Arc<Settings>,
+    pub hasher: PasswordHasher,
+    /// The resolved `SECRET_KEY`: derive a key per purpose from it.
+    pub secret_key: SecretKey,
+    pub reset_mails: ResetMailQueue,
+    pub metrics: Metrics,
+    /// Token checks, which need far less than the rest (see [`TokenVerifier`]).
+    pub tokens: TokenVerifier,
+}
+
+impl Services {
+    /// Runs blocking database work with a pooled connection (see [`run_blocking`]).
+    pub async fn db<T, F>(&self, work: F) -> Result<T, Error>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, Error> + Send + 'static,
+        T: Send + 'static,
+    {
+        run_blocking(&self.pool, work).await
+    }
+}
+
+/// Runs blocking database work on the runtime's blocking threads with a
+/// pooled connection, off the async workers. No pooled connection within the
+/// pool timeout is `Unavailable`.
+pub async fn run_blocking<T, F>(pool: &DbPool, work: F) -> Result<T, Error>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, Error> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get()?;
+        work(&mut conn)
+    })
+    .await
+    .map_err(|e| Error::Internal(Box::new(e)))?
+}

@@ -9,13 +9,12 @@
 //! user. `POST /password/reset/confirm` checks the token, the new password,
 //! and sets it, revoking every token of the user.
 
-use crate::db::accounts::{self, ResetUser};
+use super::{Error, Services};
+use crate::db::users::{self as accounts, ResetUser};
 use crate::domain::reset_token::{check_token, decode_uid, encode_uid, make_token, ResetSubject};
-use crate::domain::{Password, Timestamp};
-use crate::error::{ApiError, FieldErrors};
+use crate::domain::{FieldErrors, Password, Timestamp};
 use crate::mail::MailBackend;
-use crate::state::AppState;
-use actix_web::web;
+use crate::metrics::RevocationCause;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox, Message};
 use std::sync::Arc;
@@ -32,11 +31,12 @@ const KEY_PURPOSE: &str = "password-reset";
 /// logged), so a flood of requests cannot grow memory without bound.
 const QUEUE_CAPACITY: usize = 1024;
 
-/// The request side of the queue, held in the application state.
+/// The request side of the queue, held in the application services.
 #[derive(Clone)]
 pub struct ResetMailQueue(mpsc::Sender<String>);
 
-/// The delivery side of the queue: run it once, in the background.
+/// The delivery side of the queue, run once in the background by
+/// `jobs::send_reset_mails`.
 pub struct ResetMailWorker {
     jobs: mpsc::Receiver<String>,
     backend: Arc<dyn MailBackend>,
@@ -63,27 +63,28 @@ impl ResetMailQueue {
 }
 
 impl ResetMailWorker {
-    /// Sends the queued mails one after the other until the server stops.
-    pub async fn run(mut self, state: web::Data<AppState>) {
-        while let Some(email) = self.jobs.recv().await {
-            if let Err(error) = send_reset_mails(&state, self.backend.as_ref(), email).await {
-                log::error!("password-reset mail not sent: {error}");
-            }
-        }
+    /// The next address a reset was requested for; `None` once the server stops.
+    pub async fn next_request(&mut self) -> Option<String> {
+        self.jobs.recv().await
+    }
+
+    /// Mails a reset link to each active user with `email`.
+    pub async fn send(&self, services: &Services, email: String) -> Result<(), Error> {
+        send_reset_mails(services, self.backend.as_ref(), email).await
     }
 }
 
 async fn send_reset_mails(
-    state: &AppState,
+    services: &Services,
     backend: &dyn MailBackend,
     email: String,
-) -> Result<(), ApiError> {
-    let users = state
+) -> Result<(), Error> {
+    let users = services
         .db(move |conn| Ok(accounts::active_by_email(conn, &email)?))
         .await?;
-    let key = state.secret_key.derive_key(KEY_PURPOSE);
+    let key = services.secret_key.derive_key(KEY_PURPOSE);
     for user in users {
-        let message = match reset_message(state, &user, &key, Timestamp::now()) {
+        let message = match reset_message(services, &user, &key, Timestamp::now()) {
             Ok(message) => message,
             Err(error) => {
                 log::error!(
@@ -113,8 +114,8 @@ fn subject(user: &ResetUser) -> ResetSubject<'_> {
 }
 
 /// The link for `user`: `PASSWORD_RESET_URL` with `{uid}` and `{token}` filled in.
-pub fn reset_link(state: &AppState, user: &ResetUser, key: &[u8; 32], now: Timestamp) -> String {
-    state
+pub fn reset_link(services: &Services, user: &ResetUser, key: &[u8; 32], now: Timestamp) -> String {
+    services
         .settings
         .password_reset_url
         .replace("{uid}", &encode_uid(user.id))
@@ -122,7 +123,7 @@ pub fn reset_link(state: &AppState, user: &ResetUser, key: &[u8; 32], now: Times
 }
 
 fn reset_message(
-    state: &AppState,
+    services: &Services,
     user: &ResetUser,
     key: &[u8; 32],
     now: Timestamp,
@@ -136,7 +137,7 @@ fn reset_message(
         "",
         "Go to the following page and choose a new password:",
         "",
-        &reset_link(state, user, key, now),
+        &reset_link(services, user, key, now),
         "",
         &format!("Your username, in case you've forgotten: {}", user.username),
         "",
@@ -155,7 +156,7 @@ fn reset_message(
         ContentTransferEncoding::EightBit
     };
     Message::builder()
-        .from(state.settings.mail_from.clone())
+        .from(services.settings.mail_from.clone())
         .to(to)
         .subject(RESET_SUBJECT)
         .message_id(None)
@@ -174,24 +175,24 @@ pub struct ConfirmRequest {
 /// Sets the new password if the link is valid; returns how many tokens of
 /// the user were revoked.
 pub async fn confirm_reset(
-    state: &AppState,
+    services: &Services,
     request: ConfirmRequest,
     errors: FieldErrors,
-) -> Result<usize, ApiError> {
+) -> Result<usize, Error> {
     errors.into_result()?;
     let (Some(uid), Some(token), Some(new_password)) =
         (request.uid, request.token, request.new_password)
     else {
-        return Err(ApiError::internal("validated confirmation fields missing"));
+        return Err(Error::internal("validated confirmation fields missing"));
     };
-    let invalid = |field: &str| ApiError::field(field, INVALID_VALUE);
+    let invalid = |field: &str| Error::field(field, INVALID_VALUE);
     let user_id = decode_uid(&uid).ok_or_else(|| invalid("uid"))?;
-    let user = state
+    let user = services
         .db(move |conn| Ok(accounts::reset_user_by_id(conn, user_id)?))
         .await?
         .ok_or_else(|| invalid("uid"))?;
-    let key = state.secret_key.derive_key(KEY_PURPOSE);
-    let timeout = state.settings.password_reset_timeout;
+    let key = services.secret_key.derive_key(KEY_PURPOSE);
+    let timeout = services.settings.password_reset_timeout;
     if !user.is_active || !check_token(&key, &subject(&user), &token, Timestamp::now(), timeout) {
         return Err(invalid("token"));
     }
@@ -201,10 +202,10 @@ pub async fn confirm_reset(
         for problem in problems {
             errors.add("new_password", problem);
         }
-        return Err(ApiError::Fields(errors));
+        return Err(Error::Invalid(errors));
     }
-    let new_hash = state.hasher.hash(new_password).await?;
-    let revoked = state
+    let new_hash = services.hasher.hash(new_password).await?;
+    let revoked = services
         .db(move |conn| {
             Ok(accounts::replace_password_and_revoke_tokens(
                 conn,
@@ -216,5 +217,7 @@ pub async fn confirm_reset(
         .await?;
     // `None`: the password changed since the check (a concurrent use of
     // the same link), which spent the token.
-    revoked.ok_or_else(|| invalid("token"))
+    let revoked = revoked.ok_or_else(|| invalid("token"))?;
+    services.metrics.revoked(RevocationCause::Password, revoked);
+    Ok(revoked)
 }

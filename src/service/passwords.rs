@@ -10,8 +10,8 @@
 //! held gigabytes (measured with `benches/flood.rs`), while a few dedicated
 //! threads reuse the same blocks.
 
+use super::Error;
 use crate::domain::Password;
-use crate::error::ApiError;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -51,9 +51,9 @@ fn argon2_into(
     })
 }
 
-pub fn hash_blocking(password: &Password) -> Result<String, ApiError> {
+pub fn hash_blocking(password: &Password) -> Result<String, Error> {
     let fail =
-        |e: &dyn std::fmt::Display| ApiError::internal(format!("hashing a password failed: {e}"));
+        |e: &dyn std::fmt::Display| Error::internal(format!("hashing a password failed: {e}"));
     let salt = SaltString::generate(&mut OsRng);
     let mut salt_bytes = [0u8; 64];
     let salt_bytes = salt.decode_b64(&mut salt_bytes).map_err(|e| fail(&e))?;
@@ -98,11 +98,11 @@ type Job = Box<dyn FnOnce() + Send>;
 /// A fixed set of threads that run hashing jobs one at a time each; they
 /// end when the last handle to the pool is dropped.
 struct HashingThreads {
-    jobs: Mutex<mpsc::Sender<Job>>,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl HashingThreads {
-    fn start(count: usize) -> Result<Self, ApiError> {
+    fn start(count: usize) -> Result<Self, Error> {
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
         for n in 0..count {
@@ -119,29 +119,25 @@ impl HashingThreads {
                         Err(_) => return,
                     }
                 })
-                .map_err(|e| ApiError::internal(format!("cannot start a hashing thread: {e}")))?;
+                .map_err(|e| Error::internal(format!("cannot start a hashing thread: {e}")))?;
         }
-        Ok(HashingThreads {
-            jobs: Mutex::new(jobs),
-        })
+        Ok(HashingThreads { jobs })
     }
 
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, Error> {
         let (done, result) = oneshot::channel();
         let job: Job = Box::new(move || {
             let _ = done.send(work());
         });
         self.jobs
-            .lock()
-            .map_err(|_| ApiError::internal("hashing queue poisoned"))?
             .send(job)
-            .map_err(|_| ApiError::internal("hashing threads stopped"))?;
+            .map_err(|_| Error::internal("hashing threads stopped"))?;
         result
             .await
-            .map_err(|_| ApiError::internal("a hashing job was dropped"))
+            .map_err(|_| Error::internal("a hashing job was dropped"))
     }
 }
 
@@ -157,7 +153,7 @@ pub struct PasswordHasher {
 }
 
 impl PasswordHasher {
-    pub fn new(parallel: usize, max_waiting: usize) -> Result<Self, ApiError> {
+    pub fn new(parallel: usize, max_waiting: usize) -> Result<Self, Error> {
         let dummy_hash =
             hash_blocking(&Password::new("dummy password that matches nothing".into()))?;
         Ok(PasswordHasher {
@@ -171,7 +167,7 @@ impl PasswordHasher {
 
     /// Verifies `password` against `phc`, or against the dummy hash when there
     /// is no user, always spending one argon2 verification.
-    pub async fn verify(&self, password: Password, phc: Option<String>) -> Result<bool, ApiError> {
+    pub async fn verify(&self, password: Password, phc: Option<String>) -> Result<bool, Error> {
         let found = phc.is_some();
         let phc = phc.unwrap_or_else(|| self.dummy_hash.to_string());
         let matches = self.run(move || verify_blocking(&password, &phc)).await?;
@@ -185,22 +181,24 @@ impl PasswordHasher {
         self.waiting.load(Ordering::SeqCst) >= self.max_waiting
     }
 
-    pub async fn hash(&self, password: Password) -> Result<String, ApiError> {
+    pub async fn hash(&self, password: Password) -> Result<String, Error> {
         self.run(move || hash_blocking(&password)).await?
     }
 
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, Error> {
         let queued = self.waiting.fetch_add(1, Ordering::SeqCst);
         let _leave_queue = DecrementOnDrop(&self.waiting);
         if queued >= self.max_waiting {
-            return Err(ApiError::Unavailable(
-                "too many password checks waiting".into(),
-            ));
+            return Err(Error::unavailable("too many password checks waiting"));
         }
-        let _permit = self.running.acquire().await.map_err(ApiError::internal)?;
+        let _permit = self
+            .running
+            .acquire()
+            .await
+            .map_err(|e| Error::Internal(Box::new(e)))?;
         self.threads.run(work).await
     }
 }
@@ -268,7 +266,7 @@ mod tests {
             panic!("hasher")
         };
         let result = hasher.hash(Password::new("whatever123".into())).await;
-        assert!(matches!(result, Err(ApiError::Unavailable(_))));
+        assert!(matches!(result, Err(Error::Unavailable(_))));
         assert!(hasher.is_saturated());
     }
 

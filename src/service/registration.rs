@@ -1,13 +1,14 @@
 //! Signing up: every field checked and every problem reported at once, then
 //! the user created and, when a client is named, logged in.
 
-use crate::db::{accounts, users::User};
+use super::tokens::{self, IssuedToken};
+use super::users::{self, CreateUser, USERNAME_TAKEN};
+use super::{Error, Services};
+use crate::config::Registration;
+use crate::db::users::{self as queries, User};
 use crate::domain::email::{is_valid_email, INVALID_EMAIL};
+use crate::domain::FieldErrors;
 use crate::domain::{ClientName, Password, Timestamp, Username};
-use crate::error::{ApiError, FieldErrors};
-use crate::service::login::{issue_token, IssuedToken};
-use crate::service::users::{self, CreateUser, USERNAME_TAKEN};
-use crate::state::AppState;
 use diesel::Connection;
 
 pub const REGISTRATION_CLOSED: &str = "Registration is closed.";
@@ -29,10 +30,13 @@ pub struct Registered {
 }
 
 pub async fn register(
-    state: &AppState,
+    services: &Services,
     request: RegisterRequest,
     mut errors: FieldErrors,
-) -> Result<Registered, ApiError> {
+) -> Result<Registered, Error> {
+    if services.settings.registration == Registration::Closed {
+        return Err(Error::Forbidden(REGISTRATION_CLOSED));
+    }
     let username = request.username.as_deref().and_then(|name| {
         Username::parse(name)
             .map_err(|message| errors.add("username", message))
@@ -56,8 +60,8 @@ pub async fn register(
         // Checked here so that a taken name is reported with the other
         // problems; the unique index still decides races (see `users::create`).
         let key = username.key();
-        if state
-            .db(move |conn| Ok(accounts::username_key_taken(conn, &key)?))
+        if services
+            .db(move |conn| Ok(queries::username_key_taken(conn, &key)?))
             .await?
         {
             errors.add("username", USERNAME_TAKEN);
@@ -65,16 +69,16 @@ pub async fn register(
     }
     errors.into_result()?;
     let (Some(username), Some(password)) = (username, request.password) else {
-        return Err(ApiError::internal("validated registration fields missing"));
+        return Err(Error::internal("validated registration fields missing"));
     };
-    let password_hash = state.hasher.hash(password).await?;
+    let password_hash = services.hasher.hash(password).await?;
     let email = request.email;
-    let policy = state.policy;
-    let max_clients = state.settings.max_clients_per_user;
+    let policy = services.settings.token_policy();
+    let max_clients = services.settings.max_clients_per_user;
     let user_agent = request.user_agent;
     // One transaction: a user whose token could not be issued is not left
     // behind, so the client may simply try again.
-    state
+    services
         .db(move |conn| {
             conn.transaction(|conn| {
                 let user = users::create(
@@ -88,7 +92,7 @@ pub async fn register(
                 )?;
                 let token = client
                     .map(|client| {
-                        issue_token(
+                        tokens::issue(
                             conn,
                             user.id,
                             client,

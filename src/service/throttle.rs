@@ -10,14 +10,11 @@
 //! address; an attempt that failed for another reason (the database, the
 //! hashing queue, the client limit) is taken back from both.
 
-use crate::db::{login_failures, AnyConnection};
+use super::{Error, Services};
+use crate::db::{self, AnyConnection};
 use crate::domain::client_address::throttle_scope;
 use crate::domain::username::lookup_key;
 use crate::domain::{ThrottleLimit, Timestamp};
-use crate::error::ApiError;
-use crate::metrics::LoginOutcome;
-use crate::service::login::{login, IssuedToken, LoginError, LoginRequest};
-use crate::state::AppState;
 use diesel::Connection;
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
@@ -48,14 +45,14 @@ pub fn count_attempt(
     username: &str,
     address: Option<IpAddr>,
     now: Timestamp,
-) -> Result<Attempt, ApiError> {
+) -> Result<Attempt, Error> {
     let window_ms = i64::try_from(limit.window.as_millis()).unwrap_or(i64::MAX);
     let mut scopes = vec![username_scope(username)];
     scopes.extend(address.map(throttle_scope));
-    let counts = conn.transaction::<_, ApiError, _>(|conn| {
+    let counts = conn.transaction::<_, Error, _>(|conn| {
         let mut counts = Vec::with_capacity(scopes.len());
         for scope in scopes {
-            let count = login_failures::count_attempt(conn, &scope, now.millis(), window_ms)?;
+            let count = db::throttle::count_attempt(conn, &scope, now.millis(), window_ms)?;
             counts.push((scope, count));
         }
         Ok(counts)
@@ -66,14 +63,14 @@ pub fn count_attempt(
         .map(|(_, count)| limit.seconds_until_reopened(Timestamp(count.window_start), now))
         .max();
     if let Some(seconds) = wait {
-        return Err(ApiError::Throttled(seconds));
+        return Err(Error::Throttled(seconds));
     }
     let mut counts = counts
         .into_iter()
         .map(|(scope, count)| (scope, count.window_start));
     let username = counts
         .next()
-        .ok_or_else(|| ApiError::internal("the username scope was not counted"))?;
+        .ok_or_else(|| Error::internal("the username scope was not counted"))?;
     Ok(Attempt {
         username,
         address: counts.next(),
@@ -82,73 +79,62 @@ pub fn count_attempt(
 
 /// The attempt logged in: the username starts afresh, and the attempt does
 /// not count against the address.
-pub fn succeeded(conn: &mut AnyConnection, attempt: &Attempt) -> Result<(), ApiError> {
-    login_failures::reset(conn, &attempt.username.0)?;
+pub fn succeeded(conn: &mut AnyConnection, attempt: &Attempt) -> Result<(), Error> {
+    db::throttle::reset(conn, &attempt.username.0)?;
     if let Some((scope, window_start)) = &attempt.address {
-        login_failures::uncount_attempt(conn, scope, *window_start)?;
+        db::throttle::uncount_attempt(conn, scope, *window_start)?;
     }
     Ok(())
 }
 
 /// The attempt failed for a reason other than its credentials.
-pub fn not_a_failure(conn: &mut AnyConnection, attempt: &Attempt) -> Result<(), ApiError> {
+pub fn not_a_failure(conn: &mut AnyConnection, attempt: &Attempt) -> Result<(), Error> {
     for (scope, window_start) in std::iter::once(&attempt.username).chain(&attempt.address) {
-        login_failures::uncount_attempt(conn, scope, *window_start)?;
+        db::throttle::uncount_attempt(conn, scope, *window_start)?;
     }
     Ok(())
-}
-
-/// Logs in under the login throttle (see [`under_throttle`]).
-pub async fn throttled_login(
-    state: &AppState,
-    request: LoginRequest,
-    address: Option<IpAddr>,
-) -> Result<IssuedToken, LoginError> {
-    let username = request.username.clone();
-    under_throttle(state, &username, address, login(state, request)).await
 }
 
 /// Runs a password check for `username` from `address` under the login
 /// throttle, for the API's login and the console's sign-in alike.
 ///
 /// The attempt is counted before the check, so concurrent attempts cannot
-/// slip past the limit; a success resets the username's count, and an
-/// outcome that is not a failure of the credentials is taken back.
+/// slip past the limit; a success (or a right password of a user who may not
+/// sign in here) resets the username's count, and an outcome that is not a
+/// failure of the credentials is taken back.
 pub async fn under_throttle<T>(
-    state: &AppState,
+    services: &Services,
     username: &str,
     address: Option<IpAddr>,
-    check: impl std::future::Future<Output = Result<T, LoginError>>,
-) -> Result<T, LoginError> {
-    if state.hasher.is_saturated() {
+    check: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    if services.hasher.is_saturated() {
         // Answered only after the Retry-After second: a flood that ignores
         // it then costs one cheap timer per connection per second instead of
         // a busy loop that would starve token checks of CPU.
-        actix_web::rt::time::sleep(SATURATED_ANSWER_DELAY).await;
-        return Err(ApiError::Unavailable("too many password checks waiting".into()).into());
+        tokio::time::sleep(SATURATED_ANSWER_DELAY).await;
+        return Err(Error::unavailable("too many password checks waiting"));
     }
-    let limit = state.settings.login_throttle;
+    let limit = services.settings.login_throttle;
     let username = username.to_owned();
-    let counted = state
+    let attempt = services
         .db(move |conn| count_attempt(conn, &limit, &username, address, Timestamp::now()))
-        .await;
-    let attempt = match counted {
-        Err(ApiError::Throttled(seconds)) => {
-            state.metrics.login(LoginOutcome::Throttled);
-            return Err(ApiError::Throttled(seconds).into());
-        }
-        other => other?,
-    };
+        .await?;
     let outcome = check.await;
     let settle = attempt.clone();
     let settled = match &outcome {
-        Ok(_) => state.db(move |conn| succeeded(conn, &settle)).await,
-        Err(LoginError::BadCredentials) => Ok(()),
-        Err(LoginError::Other(_)) => state.db(move |conn| not_a_failure(conn, &settle)).await,
+        Ok(_) | Err(Error::PermissionDenied) => {
+            services.db(move |conn| succeeded(conn, &settle)).await
+        }
+        Err(Error::BadCredentials) => Ok(()),
+        Err(_) => services.db(move |conn| not_a_failure(conn, &settle)).await,
     };
     if let Err(error) = settled {
         // The login itself stands; the count is only off by one attempt.
-        log::warn!("could not settle a login attempt's throttle count: {error}");
+        log::warn!(
+            "could not settle a login attempt's throttle count: {}",
+            error.chain()
+        );
     }
     outcome
 }

@@ -1,11 +1,13 @@
 //! Creating and managing users, shared by the command line and the API.
 
+use super::Error;
 use crate::db::users::{self, NewUser, User};
 use crate::db::AnyConnection;
 use crate::domain::username::lookup_key;
+use crate::domain::FieldErrors;
 use crate::domain::{Timestamp, Username};
-use crate::error::{ApiError, FieldErrors};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::Connection;
 
 pub const USERNAME_TAKEN: &str = "A user with that username already exists.";
 
@@ -16,7 +18,7 @@ pub struct CreateUser<'a> {
     pub is_admin: bool,
 }
 
-pub fn create(conn: &mut AnyConnection, new: CreateUser<'_>) -> Result<User, ApiError> {
+pub fn create(conn: &mut AnyConnection, new: CreateUser<'_>) -> Result<User, Error> {
     let key = new.username.key();
     let inserted = users::insert(
         conn,
@@ -25,24 +27,25 @@ pub fn create(conn: &mut AnyConnection, new: CreateUser<'_>) -> Result<User, Api
             username_key: &key,
             password_hash: new.password_hash,
             email: new.email,
+            is_active: true,
             is_admin: new.is_admin,
             created_at: Timestamp::now().millis(),
         },
     );
     match inserted {
         Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Err(
-            ApiError::Fields(FieldErrors::single("username", USERNAME_TAKEN)),
+            Error::Invalid(FieldErrors::single("username", USERNAME_TAKEN)),
         ),
         other => Ok(other?),
     }
 }
 
 /// The user of that name (without regard to case), or `NotFound`.
-pub fn find(conn: &mut AnyConnection, name: &str) -> Result<User, ApiError> {
-    users::by_key(conn, &lookup_key(name))?.ok_or(ApiError::NotFound)
+pub fn find(conn: &mut AnyConnection, name: &str) -> Result<User, Error> {
+    users::by_key(conn, &lookup_key(name))?.ok_or(Error::NotFound)
 }
 
-pub fn list(conn: &mut AnyConnection) -> Result<Vec<User>, ApiError> {
+pub fn list(conn: &mut AnyConnection) -> Result<Vec<User>, Error> {
     Ok(users::all(conn)?)
 }
 
@@ -51,7 +54,7 @@ pub fn set_password(
     conn: &mut AnyConnection,
     user_id: i64,
     password_hash: &str,
-) -> Result<usize, ApiError> {
+) -> Result<usize, Error> {
     Ok(users::set_password_and_revoke_tokens(
         conn,
         user_id,
@@ -59,7 +62,7 @@ pub fn set_password(
     )?)
 }
 
-/// Deactivates the user; every token is revoked with it.
-pub fn deactivate(conn: &mut AnyConnection, user_id: i64) -> Result<usize, ApiError> {
-    Ok(users::deactivate_and_revoke_tokens(conn, user_id)?)
+/// Deactivates the user; every token is revoked with it, at once.
+pub fn deactivate(conn: &mut AnyConnection, user_id: i64) -> Result<usize, Error> {
+    Ok(conn.transaction(|conn| users::set_active(conn, user_id, false))?)
 }

@@ -21,7 +21,8 @@ fn insert_token(conn: &mut AnyConnection, user_id: i64, client: &str, expires_at
             user_id,
             client,
             digest: &digest,
-            now: expires_at.minus(DAY).millis(),
+            created_at: expires_at.minus(DAY).millis(),
+            last_used_at: expires_at.minus(DAY).millis(),
             expires_at: expires_at.millis(),
             user_agent: None,
         },
@@ -62,10 +63,8 @@ async fn the_sweep_deletes_long_expired_tokens_and_closed_throttle_windows(backe
     let window_ms = window.as_millis() as i64;
     let closed = now.minus(window * 2).millis();
     let open = now.minus(window / 2).millis();
-    db::login_failures::count_attempt(&mut conn, "addr:198.51.100.1", closed, window_ms)
-        .expect("count");
-    db::login_failures::count_attempt(&mut conn, "addr:198.51.100.2", open, window_ms)
-        .expect("count");
+    db::throttle::count_attempt(&mut conn, "addr:198.51.100.1", closed, window_ms).expect("count");
+    db::throttle::count_attempt(&mut conn, "addr:198.51.100.2", open, window_ms).expect("count");
     let expected = (
         vec!["just-expired".to_owned(), "live".to_owned()],
         vec![open],

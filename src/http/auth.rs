@@ -2,12 +2,11 @@
 //! [`Authenticated`] extractor: a handler that takes it cannot run for a
 //! request without a valid, unexpired token of an active user.
 
-use crate::console::session as console_session;
-use crate::domain::client_address::{client_address, TrustedProxies};
+use super::error::ApiError;
+use super::session::{self, CSRF_HEADER};
 use crate::domain::{Password, TokenDigest};
-use crate::error::{ApiError, AuthFailure};
-use crate::service::authenticate::{authenticate, Session};
-use crate::state::AppState;
+use crate::service::tokens::{Principal, TokenVerifier};
+use crate::service::{AuthFailure, Error, Services};
 use actix_session::SessionExt;
 use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderMap, AUTHORIZATION};
@@ -15,7 +14,6 @@ use actix_web::{web, FromRequest, HttpRequest};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use futures_util::future::LocalBoxFuture;
-use std::net::IpAddr;
 
 /// The key of a `Token <key>` or `Bearer <key>` header, following DRF's
 /// `TokenAuthentication` case by case.
@@ -60,25 +58,9 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, Password
     Some(decode().ok_or(ApiError::BadBasicCredentials))
 }
 
-/// The address a request comes from: the peer, or, when the peer is a
-/// trusted proxy, the client it names in `X-Forwarded-For`.
-pub fn client_ip(request: &HttpRequest, trusted: &TrustedProxies) -> Option<IpAddr> {
-    let peer = request.peer_addr()?;
-    let forwarded: Vec<_> = request
-        .headers()
-        .get_all("x-forwarded-for")
-        .map(|value| String::from_utf8_lossy(value.as_bytes()))
-        .collect();
-    Some(client_address(
-        peer.ip(),
-        forwarded.iter().map(|value| value.as_ref()),
-        trusted,
-    ))
-}
-
-/// An authenticated request's session.
+/// An authenticated request: who, with which token.
 #[derive(Debug, Clone)]
-pub struct Authenticated(pub Session);
+pub struct Authenticated(pub Principal);
 
 impl FromRequest for Authenticated {
     type Error = ApiError;
@@ -89,18 +71,12 @@ impl FromRequest for Authenticated {
             .headers()
             .get(AUTHORIZATION)
             .map(|value| value.as_bytes());
-        let digest = token_from_header(header).map(TokenDigest::of_presented);
-        let state = request.app_data::<web::Data<AppState>>().cloned();
+        let presented = token_from_header(header).map(TokenDigest::of_presented);
+        let verifier = request.app_data::<web::Data<TokenVerifier>>().cloned();
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
-            let checked = async {
-                let digest = digest.map_err(ApiError::Unauthorized)?;
-                let digest = digest.ok_or(ApiError::Unauthorized(AuthFailure::InvalidToken))?;
-                authenticate(&state, digest).await
-            }
-            .await;
-            state.metrics.token_checked(&checked);
-            checked.map(Authenticated)
+            let verifier =
+                verifier.ok_or_else(|| Error::internal("the token verifier is not configured"))?;
+            Ok(Authenticated(verifier.verify(presented).await?))
         })
     }
 }
@@ -115,10 +91,7 @@ impl FromRequest for Authenticated {
 /// token in `X-CSRF-Token` (the console pages give it in
 /// `<meta name="csrf-token">`).
 #[derive(Debug, Clone)]
-pub struct Admin {
-    pub user_id: i64,
-    pub username: String,
-}
+pub struct Admin;
 
 pub const CSRF_FAILED: &str = "CSRF Failed: CSRF token missing or incorrect.";
 
@@ -130,36 +103,31 @@ impl FromRequest for Admin {
         if request.headers().contains_key(AUTHORIZATION) {
             let authenticated = Authenticated::from_request(request, payload);
             return Box::pin(async move {
-                let Authenticated(session) = authenticated.await?;
-                if !session.is_admin {
-                    return Err(ApiError::PermissionDenied);
+                let Authenticated(principal) = authenticated.await?;
+                if !principal.is_admin {
+                    return Err(Error::PermissionDenied.into());
                 }
-                Ok(Admin {
-                    user_id: session.user_id,
-                    username: session.username,
-                })
+                Ok(Admin)
             });
         }
         let console = request.get_session();
-        let state = request.app_data::<web::Data<AppState>>().cloned();
+        let services = request.app_data::<web::Data<Services>>().cloned();
         let safe = request.method().is_safe();
         let presented_csrf = request
             .headers()
-            .get(console_session::CSRF_HEADER)
+            .get(CSRF_HEADER)
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
-            let signed_in = console_session::signed_in(&state, &console)
+            let services =
+                services.ok_or_else(|| Error::internal("the services are not configured"))?;
+            session::signed_in(&services, &console)
                 .await?
-                .ok_or(ApiError::Unauthorized(AuthFailure::NotProvided))?;
-            if !safe && !console_session::csrf_matches(&console, presented_csrf.as_deref()) {
-                return Err(ApiError::Forbidden(CSRF_FAILED));
+                .ok_or(ApiError::unauthorized(AuthFailure::NotProvided))?;
+            if !safe && !session::csrf_matches(&console, presented_csrf.as_deref()) {
+                return Err(Error::Forbidden(CSRF_FAILED).into());
             }
-            Ok(Admin {
-                user_id: signed_in.user_id,
-                username: signed_in.username,
-            })
+            Ok(Admin)
         })
     }
 }
@@ -278,5 +246,73 @@ mod tests {
         ] {
             assert!(matches!(basic(malformed), Some(Err(_))), "{malformed}");
         }
+    }
+
+    /// Property tests (proptest, standing in for `cargo fuzz`, which needs a
+    /// nightly toolchain): the header parsers never panic and accept exactly
+    /// what they should. `PROPTEST_CASES` sets how many inputs each tries.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn keyword() -> impl Strategy<Value = String> {
+            prop_oneof![Just("Token"), Just("Bearer")].prop_flat_map(|word| {
+                proptest::collection::vec(any::<bool>(), word.len()).prop_map(move |upper| {
+                    word.chars()
+                        .zip(upper)
+                        .map(|(c, up)| {
+                            if up {
+                                c.to_ascii_uppercase()
+                            } else {
+                                c.to_ascii_lowercase()
+                            }
+                        })
+                        .collect()
+                })
+            })
+        }
+
+        proptest! {
+        #[test]
+                fn the_token_header_parser_never_panics(header in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..200))) {
+                    let _ = token_from_header(header.as_deref());
+                }
+
+                #[test]
+                fn a_parsed_key_is_printable_ascii_taken_from_the_header(header in proptest::collection::vec(any::<u8>(), 0..200)) {
+                    if let Ok(key) = token_from_header(Some(&header)) {
+                        prop_assert!(!key.is_empty());
+                        prop_assert!(key.bytes().all(|b| b.is_ascii_graphic()));
+                        prop_assert!(header.windows(key.len()).any(|w| w == key.as_bytes()));
+                    }
+                }
+
+                #[test]
+                fn every_keyword_and_printable_key_round_trips(
+                    keyword in keyword(),
+                    key in "[!-~]{1,100}",
+                    before in "[ \t]{0,3}",
+                    between in "[ \t]{1,3}",
+                    after in "[ \t]{0,3}",
+                ) {
+                    let header = format!("{before}{keyword}{between}{key}{after}");
+                    prop_assert_eq!(token_from_header(Some(header.as_bytes())), Ok(key.as_str()));
+                }
+
+                #[test]
+                fn two_words_after_the_keyword_are_refused(keyword in keyword(), a in "[!-~]{1,20}", b in "[!-~]{1,20}") {
+                    let header = format!("{keyword} {a} {b}");
+                    prop_assert_eq!(token_from_header(Some(header.as_bytes())), Err(AuthFailure::ContainsSpaces));
+                }
+
+                #[test]
+                fn basic_credentials_never_panic(header in "\\PC{0,100}") {
+                    let mut headers = HeaderMap::new();
+                    if let Ok(value) = HeaderValue::from_str(&format!("Basic {header}")) {
+                        headers.insert(AUTHORIZATION, value);
+                    }
+                    let _ = basic_credentials(&headers);
+                }
+            }
     }
 }

@@ -1,11 +1,11 @@
 //! The OpenAPI 3 description served at `/openapi.json`, generated from the
 //! handlers' `#[utoipa::path]` annotations listed in `routes::endpoints!`.
 //!
-//! This module holds what the annotations share: the shapes of bodies that
-//! handlers read through [`crate::body::Fields`] or write with `json!`, the
-//! error shapes, and [`Conventions`], which adds the `Token` security scheme,
-//! the `401` every authenticated operation can answer, and the `400`, `413`
-//! and `415` every operation that reads a body can answer.
+//! Request and response bodies are the handlers' own types, next to them.
+//! This module holds what every operation shares: the error shapes, the
+//! `{"status"}` of the probes, and [`Conventions`], which adds the security
+//! schemes, the `401` every authenticated operation can answer, and the
+//! `400`, `413` and `415` every operation that reads a body can answer.
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -28,139 +28,25 @@ pub struct Detail {
     pub detail: String,
 }
 
+impl Detail {
+    pub fn new(detail: &str) -> Self {
+        Detail {
+            detail: detail.to_owned(),
+        }
+    }
+}
+
 /// Field validation errors: each field with its messages; errors not tied
 /// to one field are under `non_field_errors`.
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"password": ["This password is too short. It must contain at least 8 characters."]}))]
 pub struct FieldErrors(pub BTreeMap<String, Vec<String>>);
 
-/// `POST /login` (JSON or form; the credentials may come as Basic instead).
-#[derive(Serialize, ToSchema)]
-pub struct LoginBody {
-    #[schema(min_length = 1)]
-    pub username: String,
-    #[schema(min_length = 1)]
-    pub password: String,
-    /// 1-64 ASCII letters, digits, `.`, `_` or `-`.
-    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
-    pub client: String,
-}
-
-/// A new token; its key exists nowhere else.
-#[derive(Serialize, ToSchema)]
-pub struct TokenResponse {
-    /// Send as `Authorization: Token <key>`.
-    pub auth_token: String,
-    pub client: String,
-    #[schema(value_type = String, format = DateTime)]
-    pub expires_at: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct WhoAmI {
-    pub id: i64,
-    pub username: String,
-    pub email: String,
-    pub is_admin: bool,
-    /// The client of the token making the request.
-    pub client: String,
-}
-
-/// A logout that revoked several tokens.
-#[derive(Serialize, ToSchema)]
-pub struct LoggedOut {
-    pub detail: String,
-    pub revoked: u64,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Revoked {
-    pub revoked: u64,
-}
-
+/// What the probes answer.
 #[derive(Serialize, ToSchema)]
 pub struct Status {
     #[schema(example = "ok")]
-    pub status: String,
-}
-
-/// `POST /register`.
-#[derive(Serialize, ToSchema)]
-pub struct RegisterBody {
-    /// 1-150 letters, digits and `@.+-_`; unique without regard to case.
-    #[schema(min_length = 1, max_length = 150)]
-    pub username: String,
-    /// At least 8 characters, not entirely numeric, not a common password.
-    #[schema(min_length = 8, pattern = "[^0-9]")]
-    pub password: String,
-    #[schema(required = false)]
-    pub email: Option<String>,
-    /// When given, the new user is also logged in on this client.
-    #[schema(required = false, pattern = "^[A-Za-z0-9._-]{1,64}$")]
-    pub client: Option<String>,
-}
-
-/// The new user, with a token when `client` was given.
-#[derive(Serialize, ToSchema)]
-pub struct Registered {
-    pub id: i64,
-    pub username: String,
-    pub email: String,
-    #[schema(required = false)]
-    pub auth_token: Option<String>,
-}
-
-/// `POST /password/change`.
-#[derive(Serialize, ToSchema)]
-pub struct PasswordChangeBody {
-    #[schema(min_length = 1)]
-    pub old_password: String,
-    #[schema(min_length = 8, pattern = "[^0-9]")]
-    pub new_password: String,
-}
-
-/// `POST /password/reset`.
-#[derive(Serialize, ToSchema)]
-pub struct PasswordResetBody {
-    pub email: String,
-}
-
-/// `POST /password/reset/confirm`, with the `uid` and `token` of the mail.
-#[derive(Serialize, ToSchema)]
-pub struct PasswordResetConfirmBody {
-    #[schema(min_length = 1)]
-    pub uid: String,
-    #[schema(min_length = 1)]
-    pub token: String,
-    #[schema(min_length = 8, pattern = "[^0-9]")]
-    pub new_password: String,
-}
-
-/// `POST /admin/users`.
-#[derive(Serialize, ToSchema)]
-pub struct CreateUserBody {
-    #[schema(min_length = 1, max_length = 150)]
-    pub username: String,
-    #[schema(min_length = 8, pattern = "[^0-9]")]
-    pub password: String,
-    #[schema(required = false)]
-    pub email: Option<String>,
-    #[schema(required = false, default = false)]
-    pub is_admin: Option<bool>,
-}
-
-/// `PATCH /admin/users/{id}`: only the fields given change. Deactivating,
-/// or a new password, revokes every token of the user.
-#[derive(Serialize, ToSchema)]
-pub struct UpdateUserBody {
-    #[schema(required = false)]
-    pub email: Option<String>,
-    #[schema(required = false)]
-    pub is_active: Option<bool>,
-    #[schema(required = false)]
-    pub is_admin: Option<bool>,
-    #[schema(required = false, min_length = 8, pattern = "[^0-9]")]
-    pub password: Option<String>,
+    pub status: &'static str,
 }
 
 /// Adds what every operation shares: the `Token` scheme, the error
@@ -181,7 +67,7 @@ impl Modify for Conventions {
         components.add_security_scheme(
             CONSOLE_SESSION_SCHEME,
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
-                crate::console::COOKIE_NAME,
+                crate::http::session::COOKIE_NAME,
                 "An admin's console session (sign in at /console/). Unsafe methods must also \
                  send the session's CSRF token (the console pages' `<meta name=\"csrf-token\">`) \
                  in `X-CSRF-Token`.",
@@ -220,7 +106,7 @@ impl Modify for Conventions {
 }
 
 /// What any operation that reads a body can answer, by the contract's
-/// conventions (`crate::body::Fields`): a body that cannot be parsed is a
+/// conventions (`crate::http::body::Fields`): a body that cannot be parsed is a
 /// `400 {"detail"}` (so a `400` that lists field errors becomes one of
 /// the two shapes), one over 64 KiB a `413`, another media type a `415`.
 fn add_body_responses(operation: &mut Operation) {

@@ -1,0 +1,13 @@
+//! What the JSON API and the console share, and no business rule: the HTTP
+//! error type and its one `ResponseError`, the authentication extractors,
+//! the console's cookie session and CSRF, what a request says about its
+//! client, body decoding, and the middleware every request passes.
+
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod middleware;
+pub mod request;
+pub mod session;
+
+pub use error::ApiError;

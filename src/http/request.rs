@@ -1,0 +1,90 @@
+//! What a request says about its client, read in one place: the address it
+//! comes from (trusting `X-Forwarded-For` only from `TRUSTED_PROXIES`), its
+//! `User-Agent`, its query parameters, and its own absolute URL.
+
+use crate::domain::client_address::{client_address, TrustedProxies};
+use actix_web::http::header::USER_AGENT;
+use actix_web::HttpRequest;
+use std::net::IpAddr;
+
+/// The address a request comes from: the peer, or, when the peer is a
+/// trusted proxy, the client it names in `X-Forwarded-For`.
+pub fn client_ip(request: &HttpRequest, trusted: &TrustedProxies) -> Option<IpAddr> {
+    let peer = request.peer_addr()?;
+    let forwarded: Vec<_> = request
+        .headers()
+        .get_all("x-forwarded-for")
+        .map(|value| String::from_utf8_lossy(value.as_bytes()))
+        .collect();
+    Some(client_address(
+        peer.ip(),
+        forwarded.iter().map(|value| value.as_ref()),
+        trusted,
+    ))
+}
+
+/// The `User-Agent` a token is issued to, cut to 256 characters as the
+/// contract stores it.
+pub fn user_agent(request: &HttpRequest) -> Option<String> {
+    let value = request.headers().get(USER_AGENT)?;
+    Some(
+        String::from_utf8_lossy(value.as_bytes())
+            .chars()
+            .take(256)
+            .collect(),
+    )
+}
+
+/// A query string's parameters, read as Django's `QueryDict` does: a
+/// repeated parameter's last value wins.
+#[derive(Debug, Default, Clone)]
+pub struct QueryParams(Vec<(String, String)>);
+
+impl QueryParams {
+    pub fn parse(query: &str) -> Result<Self, serde_urlencoded::de::Error> {
+        serde_urlencoded::from_str(query).map(QueryParams)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// This request's absolute URL with these parameters, `page` set (or
+    /// removed when `None`).
+    pub fn url_with_page(&self, request: &HttpRequest, page: Option<i64>) -> String {
+        let info = request.connection_info();
+        let mut pairs: Vec<(&str, String)> = self
+            .0
+            .iter()
+            .filter(|(key, _)| key != "page")
+            .map(|(key, value)| (key.as_str(), value.clone()))
+            .collect();
+        if let Some(page) = page {
+            pairs.push(("page", page.to_string()));
+        }
+        let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+        let base = format!("{}://{}{}", info.scheme(), info.host(), request.path());
+        if query.is_empty() {
+            base
+        } else {
+            format!("{base}?{query}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_value_of_a_repeated_parameter_wins() {
+        let query = QueryParams::parse("page=1&search=a&page=3").unwrap_or_default();
+        assert_eq!(query.get("page"), Some("3"));
+        assert_eq!(query.get("search"), Some("a"));
+        assert_eq!(query.get("missing"), None);
+    }
+}

@@ -1,0 +1,81 @@
+//! The background jobs a serving process runs beside its HTTP workers: the
+//! sweep of expired tokens and closed throttle windows, and the sending of
+//! password-reset mails.
+
+use crate::db::{self, AnyConnection};
+use crate::domain::Timestamp;
+use crate::service::password_reset::ResetMailWorker;
+use crate::service::Services;
+use std::time::Duration;
+
+/// Expired tokens are kept this long, then deleted by the sweep.
+pub const EXPIRED_TOKEN_GRACE: Duration = Duration::from_secs(86_400);
+/// Rows one sweep batch deletes at most, so no batch holds the write lock long.
+const SWEEP_BATCH: i64 = 500;
+
+/// Deletes tokens a day after they expired, and the login throttle's
+/// counts whose window has closed, every `sweep_interval`.
+pub async fn sweep_expired(services: Services) {
+    // A zero period would make `interval` panic.
+    let period = services
+        .settings
+        .sweep_interval
+        .max(Duration::from_millis(1));
+    let mut every = tokio::time::interval(period);
+    loop {
+        every.tick().await;
+        let cutoff = Timestamp::now().minus(EXPIRED_TOKEN_GRACE);
+        let swept = sweep_in_batches(
+            &services,
+            "expired-token",
+            cutoff,
+            db::tokens::delete_expired_batch,
+        )
+        .await;
+        if swept > 0 {
+            log::info!("swept {swept} expired token(s)");
+        }
+        let cutoff = Timestamp::now().minus(services.settings.login_throttle.window);
+        sweep_in_batches(
+            &services,
+            "throttle",
+            cutoff,
+            db::throttle::delete_closed_batch,
+        )
+        .await;
+    }
+}
+
+/// Runs `delete_batch` until it deletes nothing, pausing between batches so
+/// that no sweep holds the write lock for long; returns how many it deleted.
+async fn sweep_in_batches(
+    services: &Services,
+    what: &str,
+    cutoff: Timestamp,
+    delete_batch: fn(&mut AnyConnection, i64, i64) -> diesel::QueryResult<usize>,
+) -> usize {
+    let mut swept = 0;
+    loop {
+        let batch = services
+            .db(move |conn| Ok(delete_batch(conn, cutoff.millis(), SWEEP_BATCH)?))
+            .await;
+        match batch {
+            Ok(0) => return swept,
+            Ok(deleted) => swept += deleted,
+            Err(error) => {
+                log::warn!("{what} sweep stopped: {}", error.chain());
+                return swept;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Sends the queued reset mails one after the other until the server stops.
+pub async fn send_reset_mails(mut worker: ResetMailWorker, services: Services) {
+    while let Some(email) = worker.next_request().await {
+        if let Err(error) = worker.send(&services, email).await {
+            log::error!("password-reset mail not sent: {}", error.chain());
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! Logging in and out.
+
+use super::openapi::Detail;
+use crate::domain::{ClientName, FieldErrors, Password, Timestamp};
+use crate::http::auth::{basic_credentials, Authenticated};
+use crate::http::body::{Fields, FromFields};
+use crate::http::request::{client_ip, user_agent};
+use crate::http::ApiError;
+use crate::metrics::RevocationCause;
+use crate::service::login::{login as log_in, LoginRequest};
+use crate::service::tokens::{revoke_counted, Revocation};
+use crate::service::{Error, Services};
+use actix_web::http::header::{CacheControl, CacheDirective};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// `POST /login` (JSON or form; the credentials may come as Basic instead).
+#[derive(ToSchema)]
+pub struct LoginBody {
+    #[schema(required = true, min_length = 1, value_type = String)]
+    pub username: Option<String>,
+    #[schema(required = true, min_length = 1, value_type = String)]
+    pub password: Option<Password>,
+    /// 1-64 ASCII letters, digits, `.`, `_` or `-`.
+    #[schema(required = true, pattern = "^[A-Za-z0-9._-]{1,64}$", value_type = String)]
+    pub client: Option<ClientName>,
+}
+
+impl FromFields for LoginBody {
+    fn from_fields(fields: &Fields, errors: &mut FieldErrors) -> Self {
+        let username = fields.required("username", errors);
+        let password = fields.required("password", errors).map(Password::new);
+        LoginBody {
+            username,
+            password,
+            client: read_client(fields, errors),
+        }
+    }
+}
+
+fn read_client(fields: &Fields, errors: &mut FieldErrors) -> Option<ClientName> {
+    fields
+        .required("client", errors)
+        .and_then(|client| match ClientName::parse(&client) {
+            Ok(client) => Some(client),
+            Err(message) => {
+                errors.add("client", message);
+                None
+            }
+        })
+}
+
+/// A new token; its key exists nowhere else.
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// Send as `Authorization: Token <key>`.
+    pub auth_token: String,
+    pub client: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: Timestamp,
+}
+
+/// A logout that revoked several tokens.
+#[derive(Serialize, ToSchema)]
+pub struct LoggedOut {
+    pub detail: &'static str,
+    pub revoked: usize,
+}
+
+/// Log in: a new token for this client, replacing the one it had.
+#[utoipa::path(post, path = "/login",
+    request_body(content((LoginBody = "application/json"), (LoginBody = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "A new token (`Cache-Control: no-store`)", body = TokenResponse),
+        (status = 400, description = "Missing or invalid fields, or bad credentials (`non_field_errors`)", body = super::openapi::FieldErrors),
+        (status = 401, description = "Bad `Authorization: Basic` credentials", body = Detail),
+        (status = 403, description = "Maximum number of clients per user exceeded", body = Detail),
+        (status = 429, description = "Too many failed logins (`Retry-After`)", body = Detail),
+    ))]
+pub async fn login(
+    services: web::Data<Services>,
+    request: HttpRequest,
+    fields: Fields,
+) -> Result<HttpResponse, ApiError> {
+    let basic = basic_credentials(request.headers()).transpose()?;
+    let basic_was_used = basic.is_some();
+    let (body, errors) = match basic {
+        Some((username, password)) => {
+            let mut errors = FieldErrors::new();
+            let client = read_client(&fields, &mut errors);
+            let body = LoginBody {
+                username: Some(username),
+                password: Some(password),
+                client,
+            };
+            (body, errors)
+        }
+        None => fields.read::<LoginBody>(),
+    };
+    errors.into_result()?;
+    let (Some(username), Some(password), Some(client)) =
+        (body.username, body.password, body.client)
+    else {
+        return Err(Error::internal("validated login fields missing").into());
+    };
+    let address = client_ip(&request, &services.settings.trusted_proxies);
+    let login_request = LoginRequest {
+        username,
+        password,
+        client,
+        user_agent: user_agent(&request),
+    };
+    match log_in(&services, login_request, address).await {
+        Ok(token) => Ok(HttpResponse::Ok()
+            .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+            .json(TokenResponse {
+                auth_token: token.key.expose().to_owned(),
+                client: token.client.as_str().to_owned(),
+                expires_at: token.expires_at,
+            })),
+        Err(Error::BadCredentials) if basic_was_used => Err(ApiError::BadBasicCredentials),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Revoke the presented token only.
+#[utoipa::path(post, path = "/logout", security(("Token" = [])), responses(
+    (status = 200, description = "Logged out", body = Detail),
+))]
+pub async fn logout(
+    services: web::Data<Services>,
+    Authenticated(principal): Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let token_id = principal.token_id;
+    revoke_counted(
+        &services,
+        Revocation::Token { token_id },
+        RevocationCause::Logout,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(Detail::new("Successfully logged out.")))
+}
+
+/// Revoke every token of the user.
+#[utoipa::path(post, path = "/logout/all", security(("Token" = [])), responses(
+    (status = 200, description = "Logged out everywhere", body = LoggedOut),
+))]
+pub async fn logout_all(
+    services: web::Data<Services>,
+    Authenticated(principal): Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let user_id = principal.user_id;
+    let revoked = revoke_counted(
+        &services,
+        Revocation::All { user_id },
+        RevocationCause::LogoutAll,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(LoggedOut {
+        detail: "Successfully logged out.",
+        revoked,
+    }))
+}
+
+/// Revoke every token of the user but the presented one.
+#[utoipa::path(post, path = "/logout/others", security(("Token" = [])), responses(
+    (status = 200, description = "Other devices logged out", body = LoggedOut),
+))]
+pub async fn logout_others(
+    services: web::Data<Services>,
+    Authenticated(principal): Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let revocation = Revocation::AllBut {
+        user_id: principal.user_id,
+        keep_token_id: principal.token_id,
+    };
+    let revoked = revoke_counted(&services, revocation, RevocationCause::LogoutOthers).await?;
+    Ok(HttpResponse::Ok().json(LoggedOut {
+        detail: "Other devices logged out.",
+        revoked,
+    }))
+}

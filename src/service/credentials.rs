@@ -1,0 +1,41 @@
+//! The one password check, shared by `POST /login` and the console's
+//! sign-in: a fix to it is made once.
+
+use super::{Error, Services};
+use crate::db::users;
+use crate::domain::username::lookup_key;
+use crate::domain::Password;
+
+/// A user whose password was just checked.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user_id: i64,
+    pub username: String,
+    pub is_admin: bool,
+}
+
+/// Checks `password` for the user named `username` (without regard to
+/// case). An unknown user, a wrong password and an inactive user are all
+/// `BadCredentials`; an unknown user costs the same argon2 verification as
+/// a wrong password, against the hasher's dummy hash, so the answer's timing
+/// does not tell which names exist.
+pub async fn verify(
+    services: &Services,
+    username: &str,
+    password: Password,
+) -> Result<Credentials, Error> {
+    let key = lookup_key(username);
+    let found = services
+        .db(move |conn| Ok(users::credentials_by_key(conn, &key)?))
+        .await?;
+    let phc = found.as_ref().map(|user| user.password_hash.clone());
+    let password_matches = services.hasher.verify(password, phc).await?;
+    match found {
+        Some(user) if password_matches && user.is_active => Ok(Credentials {
+            user_id: user.id,
+            username: user.username,
+            is_admin: user.is_admin,
+        }),
+        _ => Err(Error::BadCredentials),
+    }
+}

@@ -1,0 +1,178 @@
+//! `service::Error`: what a use case can answer besides success, in the
+//! service's own terms. It knows nothing of HTTP: `http::ApiError` turns it
+//! into a status and a body, the console into a page, the command line into
+//! a message.
+//!
+//! Storage failures are split in two: the database being unreachable or busy
+//! is `Unavailable` (callers may retry), anything else `Internal`. Both keep
+//! their cause as the error's `source`, so whoever logs it logs the chain.
+
+use crate::domain::FieldErrors;
+use std::fmt;
+
+/// A cause kept for the log, with its own chain of sources.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why a request could not be authenticated, in the contract's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    NotProvided,
+    NoCredentials,
+    ContainsSpaces,
+    InvalidCharacters,
+    InvalidToken,
+    Expired,
+    Inactive,
+}
+
+impl AuthFailure {
+    pub fn detail(self) -> &'static str {
+        match self {
+            AuthFailure::NotProvided => "Authentication credentials were not provided.",
+            AuthFailure::NoCredentials => "Invalid token header. No credentials provided.",
+            AuthFailure::ContainsSpaces => {
+                "Invalid token header. Token string should not contain spaces."
+            }
+            AuthFailure::InvalidCharacters => {
+                "Invalid token header. Token string should not contain invalid characters."
+            }
+            AuthFailure::InvalidToken => "Invalid token.",
+            AuthFailure::Expired => "Token has expired.",
+            AuthFailure::Inactive => "User inactive or deleted.",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("authentication failed: {}", .0.detail())]
+    Unauthenticated(AuthFailure),
+    /// Unknown user, wrong password or inactive user: deliberately one case.
+    #[error("bad credentials")]
+    BadCredentials,
+    /// Authenticated, but not allowed to do this (not an admin).
+    #[error("permission denied")]
+    PermissionDenied,
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    #[error("invalid fields: {0}")]
+    Invalid(FieldErrors),
+    #[error("not found")]
+    NotFound,
+    /// A page number past the last page, or not a page number at all.
+    #[error("invalid page")]
+    InvalidPage,
+    /// Too many failed attempts; the number is the whole seconds to wait.
+    #[error("throttled for {0}s")]
+    Throttled(u64),
+    #[error("service unavailable")]
+    Unavailable(#[source] Cause),
+    #[error("internal error")]
+    Internal(#[source] Cause),
+}
+
+impl Error {
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        Error::Invalid(FieldErrors::single(field, message))
+    }
+
+    /// An internal error with a message of our own as its cause.
+    pub fn internal(cause: impl fmt::Display) -> Self {
+        Error::Internal(cause.to_string().into())
+    }
+
+    pub fn unavailable(cause: impl fmt::Display) -> Self {
+        Error::Unavailable(cause.to_string().into())
+    }
+
+    /// Logs a fault of ours or of the database, with its causes; anything
+    /// else is an answer, not a fault, and is not logged. Every edge that
+    /// turns an error into an answer (HTTP, console) calls this once.
+    pub fn log_fault(&self) {
+        match self {
+            Error::Unavailable(_) => log::warn!("answering unavailable: {}", self.chain()),
+            Error::Internal(_) => log::error!("answering with a server error: {}", self.chain()),
+            _ => {}
+        }
+    }
+
+    /// The error and every cause under it, `a: b: c`, for the log.
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
+    }
+}
+
+impl From<FieldErrors> for Error {
+    fn from(errors: FieldErrors) -> Self {
+        Error::Invalid(errors)
+    }
+}
+
+impl From<diesel::result::Error> for Error {
+    fn from(error: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error as Diesel};
+        let transient = match &error {
+            Diesel::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
+            Diesel::DatabaseError(_, info) => is_transient(info.message()),
+            _ => false,
+        };
+        if transient {
+            Error::Unavailable(Box::new(error))
+        } else {
+            Error::Internal(Box::new(error))
+        }
+    }
+}
+
+/// Messages of errors that mean "try again later" rather than "bug".
+fn is_transient(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    [
+        "database is locked",
+        "database is busy",
+        "server closed the connection",
+        "connection",
+        "terminating",
+    ]
+    .iter()
+    .any(|needle| message.contains(needle))
+}
+
+/// No pooled connection within the pool's timeout.
+#[derive(Debug, thiserror::Error)]
+#[error("no database connection")]
+struct NoConnection(#[source] diesel::r2d2::PoolError);
+
+impl From<diesel::r2d2::PoolError> for Error {
+    fn from(error: diesel::r2d2::PoolError) -> Self {
+        Error::Unavailable(Box::new(NoConnection(error)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_and_connection_errors_are_transient() {
+        assert!(is_transient("database is locked"));
+        assert!(is_transient("server closed the connection unexpectedly"));
+        assert!(!is_transient(
+            "UNIQUE constraint failed: users.username_key"
+        ));
+    }
+
+    #[test]
+    fn the_chain_keeps_every_cause() {
+        let error = Error::from(diesel::result::Error::NotFound);
+        assert!(matches!(error, Error::Internal(_)));
+        assert_eq!(error.chain(), "internal error: Record not found");
+    }
+}

@@ -1,0 +1,317 @@
+//! Tokens: checking a presented one, issuing one per (user, client), and
+//! listing and revoking a user's devices. Revocations are counted here, once,
+//! whoever asks for them.
+//!
+//! A check is one indexed read by digest, and a write only when the touch
+//! interval has passed. On SQLite the read runs right on the async worker
+//! when a pooled connection is idle: an indexed read from a local file under
+//! WAL never waits for writers and costs less than handing it to another
+//! thread. The touch, a write that may wait for the file lock, always runs
+//! off the workers. On PostgreSQL, which is across a network, both run off
+//! them.
+
+use super::{run_blocking, AuthFailure, Error};
+use crate::db::{tokens, users, AnyConnection, DbPool};
+use crate::domain::{ClientName, PlainToken, Timestamp, TokenDigest, TokenPolicy};
+use crate::metrics::{CheckOutcome, Metrics, RevocationCause};
+use diesel::Connection;
+use serde::Serialize;
+
+pub const TOO_MANY_CLIENTS: &str = "Maximum number of clients per user exceeded.";
+
+/// Who is making an authenticated request, and with which token.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub token_id: i64,
+    pub client: String,
+    pub user_id: i64,
+    pub username: String,
+    pub email: String,
+    pub is_admin: bool,
+}
+
+/// What checking a token needs, and nothing more: the pool, the lifetime
+/// rules and the metrics. The HTTP extractor depends on this alone, so the
+/// check could be lifted into a crate of its own.
+#[derive(Clone)]
+pub struct TokenVerifier {
+    pool: DbPool,
+    policy: TokenPolicy,
+    /// Whether short reads may run on the async workers (SQLite only).
+    reads_inline: bool,
+    metrics: Metrics,
+}
+
+impl TokenVerifier {
+    pub fn new(pool: DbPool, policy: TokenPolicy, reads_inline: bool, metrics: Metrics) -> Self {
+        TokenVerifier {
+            pool,
+            policy,
+            reads_inline,
+            metrics,
+        }
+    }
+
+    /// Checks what the request presented (a digest, or why there is none)
+    /// and counts the outcome. Requests that present nothing, and failures
+    /// of the database, are not token checks.
+    pub async fn verify(
+        &self,
+        presented: Result<Option<TokenDigest>, AuthFailure>,
+    ) -> Result<Principal, Error> {
+        let checked = match presented {
+            Err(failure) => Err(Error::Unauthenticated(failure)),
+            Ok(None) => Err(Error::Unauthenticated(AuthFailure::InvalidToken)),
+            Ok(Some(digest)) => self.check_digest(digest).await,
+        };
+        let outcome = match &checked {
+            Ok(_) => Some(CheckOutcome::Ok),
+            Err(Error::Unauthenticated(AuthFailure::NotProvided)) => None,
+            Err(Error::Unauthenticated(AuthFailure::Expired)) => Some(CheckOutcome::Expired),
+            Err(Error::Unauthenticated(AuthFailure::Inactive)) => Some(CheckOutcome::Inactive),
+            Err(Error::Unauthenticated(_)) => Some(CheckOutcome::Invalid),
+            Err(_) => None,
+        };
+        if let Some(outcome) = outcome {
+            self.metrics.token_checked(outcome);
+        }
+        checked
+    }
+
+    async fn check_digest(&self, digest: TokenDigest) -> Result<Principal, Error> {
+        let now = Timestamp::now();
+        let policy = self.policy;
+        if let Some(checked) = self.try_read_now(|conn| check(conn, &digest, now, &policy)) {
+            let (principal, touch) = checked?;
+            if let Some(touch) = touch {
+                run_blocking(&self.pool, move |conn| record_use(conn, touch)).await?;
+            }
+            return Ok(principal);
+        }
+        run_blocking(&self.pool, move |conn| {
+            let (principal, touch) = check(conn, &digest, now, &policy)?;
+            if let Some(touch) = touch {
+                record_use(conn, touch)?;
+            }
+            Ok(principal)
+        })
+        .await
+    }
+
+    /// Runs a short read right here when the backend allows it and a pooled
+    /// connection is idle; `None` means: hand it to [`run_blocking`] instead.
+    fn try_read_now<T>(&self, read: impl FnOnce(&mut AnyConnection) -> T) -> Option<T> {
+        if !self.reads_inline {
+            return None;
+        }
+        let mut conn = self.pool.try_get()?;
+        Some(read(&mut conn))
+    }
+}
+
+/// A last-use write that is due.
+#[derive(Debug, Clone, Copy)]
+pub struct Touch {
+    token_id: i64,
+    now: Timestamp,
+    expires_at: Timestamp,
+    touched_before: Timestamp,
+}
+
+/// Finds the token and decides: refused, or accepted with a touch if due.
+pub fn check(
+    conn: &mut AnyConnection,
+    digest: &TokenDigest,
+    now: Timestamp,
+    policy: &TokenPolicy,
+) -> Result<(Principal, Option<Touch>), Error> {
+    let owner = tokens::by_digest(conn, digest.as_bytes())?
+        .ok_or(Error::Unauthenticated(AuthFailure::InvalidToken))?;
+    if TokenPolicy::is_expired(Timestamp(owner.expires_at), now) {
+        return Err(Error::Unauthenticated(AuthFailure::Expired));
+    }
+    if !owner.is_active {
+        return Err(Error::Unauthenticated(AuthFailure::Inactive));
+    }
+    let touch = policy
+        .needs_touch(Timestamp(owner.last_used_at), now)
+        .then(|| Touch {
+            token_id: owner.token_id,
+            now,
+            expires_at: policy.expiry(Timestamp(owner.created_at), now),
+            touched_before: now.minus(policy.touch_interval),
+        });
+    let principal = Principal {
+        token_id: owner.token_id,
+        client: owner.client,
+        user_id: owner.user_id,
+        username: owner.username,
+        email: owner.email,
+        is_admin: owner.is_admin,
+    };
+    Ok((principal, touch))
+}
+
+pub fn record_use(conn: &mut AnyConnection, touch: Touch) -> Result<(), Error> {
+    tokens::touch(
+        conn,
+        touch.token_id,
+        touch.now.millis(),
+        touch.expires_at.millis(),
+        touch.touched_before.millis(),
+    )?;
+    Ok(())
+}
+
+/// A freshly issued token; the only place its key exists in clear.
+#[derive(Debug)]
+pub struct IssuedToken {
+    pub key: PlainToken,
+    pub client: ClientName,
+    pub expires_at: Timestamp,
+}
+
+/// Gives `client` of the user a new token, replacing its previous one.
+///
+/// The user's row is written first: that takes the user's row lock on
+/// PostgreSQL and the write lock on SQLite, so concurrent logins of one user
+/// run one after the other, a (user, client) pair keeps exactly one row, and
+/// the client count cannot be raced past the limit.
+pub fn issue(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    client: ClientName,
+    user_agent: Option<&str>,
+    now: Timestamp,
+    policy: &TokenPolicy,
+    max_clients: u32,
+) -> Result<IssuedToken, Error> {
+    let key = PlainToken::generate();
+    let digest = key.digest();
+    let expires_at = policy.expiry(now, now);
+    conn.transaction::<_, Error, _>(|conn| {
+        users::record_login(conn, user_id, now.millis())?;
+        let new = tokens::NewToken {
+            user_id,
+            client: client.as_str(),
+            digest: digest.as_bytes(),
+            created_at: now.millis(),
+            last_used_at: now.millis(),
+            expires_at: expires_at.millis(),
+            user_agent,
+        };
+        match tokens::id_for_client(conn, user_id, client.as_str())? {
+            Some(existing) => {
+                tokens::replace(conn, existing, &new)?;
+            }
+            None => {
+                if tokens::count_live(conn, user_id, now.millis())? >= i64::from(max_clients) {
+                    return Err(Error::Forbidden(TOO_MANY_CLIENTS));
+                }
+                tokens::insert(conn, &new)?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(IssuedToken {
+        key,
+        client,
+        expires_at,
+    })
+}
+
+/// A device as listed to its owner or to an admin. Never a key or digest.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct DeviceView {
+    pub client: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub last_used_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: Timestamp,
+    pub user_agent: Option<String>,
+    /// Only in the owner's own listing: whether this is the requesting token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current: Option<bool>,
+}
+
+/// Live devices, most recently used first; `current_token` marks one.
+pub fn list(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    current_token: Option<i64>,
+) -> Result<Vec<DeviceView>, Error> {
+    let devices = tokens::live_for_user(conn, user_id, Timestamp::now().millis())?;
+    Ok(devices
+        .into_iter()
+        .map(|device| DeviceView {
+            current: current_token.map(|current| current == device.id),
+            client: device.client,
+            created_at: Timestamp(device.created_at),
+            last_used_at: Timestamp(device.last_used_at),
+            expires_at: Timestamp(device.expires_at),
+            user_agent: device.user_agent,
+        })
+        .collect())
+}
+
+/// Which tokens to revoke.
+#[derive(Debug, Clone)]
+pub enum Revocation {
+    /// The presented token only.
+    Token { token_id: i64 },
+    /// One device of the user; `NotFound` when the user has no such client.
+    Device { user_id: i64, client: String },
+    /// Every device of the user.
+    All { user_id: i64 },
+    /// Every device of the user but the presented one.
+    AllBut { user_id: i64, keep_token_id: i64 },
+}
+
+/// Revokes the tokens; returns how many.
+pub fn revoke(conn: &mut AnyConnection, revocation: &Revocation) -> Result<usize, Error> {
+    let revoked = match revocation {
+        Revocation::Token { token_id } => tokens::delete_by_id(conn, *token_id)?,
+        Revocation::Device { user_id, client } => {
+            match tokens::delete_client(conn, *user_id, client)? {
+                0 => return Err(Error::NotFound),
+                revoked => revoked,
+            }
+        }
+        Revocation::All { user_id } => tokens::delete_all_for_user(conn, *user_id)?,
+        Revocation::AllBut {
+            user_id,
+            keep_token_id,
+        } => tokens::delete_others(conn, *user_id, *keep_token_id)?,
+    };
+    Ok(revoked)
+}
+
+/// [`revoke`] off the async workers, counted under `cause`.
+pub async fn revoke_counted(
+    services: &super::Services,
+    revocation: Revocation,
+    cause: RevocationCause,
+) -> Result<usize, Error> {
+    let revoked = services.db(move |conn| revoke(conn, &revocation)).await?;
+    services.metrics.revoked(cause, revoked);
+    Ok(revoked)
+}
+
+/// Deletes every token that has expired by `now`; returns how many.
+pub fn prune_expired(conn: &mut AnyConnection, now: Timestamp) -> Result<usize, Error> {
+    let mut total = 0;
+    loop {
+        let deleted = tokens::delete_expired_batch(conn, now.millis(), 1000)?;
+        total += deleted;
+        if deleted == 0 {
+            return Ok(total);
+        }
+    }
+}
+
+/// Tokens of all users that have not expired yet.
+pub fn count_active(conn: &mut AnyConnection) -> Result<i64, Error> {
+    Ok(tokens::count_all_live(conn, Timestamp::now().millis())?)
+}
