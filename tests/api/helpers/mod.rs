@@ -1,20 +1,27 @@
-//! `TestApp`: the real application on a random port, over a database of its
-//! own (a SQLite file in a temp dir, or a PostgreSQL schema that is dropped
-//! afterwards), with one method per endpoint.
+//! What the HTTP tests share. `TestApp`: the real application on a random
+//! port, over a database of its own, with one method per endpoint (every
+//! `TestApp` method is in this file). `TestDatabase` (in `database.rs`): a
+//! SQLite file in a temp dir, or a PostgreSQL schema dropped afterwards.
+//! `ServerProcess` and `run_cli` (in `process.rs`): the real binary as a
+//! child. Then the assertions that compare whole responses.
 
-use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
+mod database;
+mod process;
+
+pub use database::TestDatabase;
+pub use process::{run_cli, ServerProcess};
+
+use crate::accounts_support::{mail_files, wait_for_mail_files, ResetLink};
 use multitoken::config::Settings;
 use multitoken::db::{self, Database};
 use multitoken::domain::{Password, Username};
 use multitoken::service::passwords::hash_blocking;
 use multitoken::service::users::{self, CreateUser};
 use multitoken::startup::Application;
-use rand::Rng;
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
-use std::process::{Command, Output, Stdio};
-use tempfile::TempDir;
+use std::path::Path;
+use std::process::Output;
 
 pub const PASSWORD: &str = "correct-horse-battery";
 
@@ -53,77 +60,41 @@ pub fn postgres_admin_url() -> Option<String> {
         .filter(|url| !url.is_empty())
 }
 
-/// A database that exists for one test.
-pub struct TestDatabase {
-    pub database: Database,
-    cleanup: Cleanup,
+/// The keys of a JSON object, sorted; panics on anything but an object.
+pub fn keys_of(value: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = value
+        .as_object()
+        .unwrap_or_else(|| panic!("a JSON object, not {value}"))
+        .keys()
+        .cloned()
+        .collect();
+    keys.sort_unstable();
+    keys
 }
 
-enum Cleanup {
-    SqliteDir(#[allow(dead_code)] TempDir),
-    PostgresSchema { admin_url: String, schema: String },
-}
-
-impl TestDatabase {
-    pub fn create(backend: Backend) -> Self {
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let path = dir.path().join("multitoken.db");
-                TestDatabase {
-                    database: Database::Sqlite {
-                        path: path.to_string_lossy().into_owned(),
-                    },
-                    cleanup: Cleanup::SqliteDir(dir),
-                }
-            }
-            Backend::Postgres => {
-                let admin_url = postgres_admin_url().expect("TEST_DATABASE_URL");
-                let schema = format!("mt_test_{:016x}", rand::thread_rng().gen::<u64>());
-                let mut admin =
-                    PgConnection::establish(&admin_url).expect("connect to TEST_DATABASE_URL");
-                admin
-                    .batch_execute(&format!("CREATE SCHEMA {schema}"))
-                    .expect("create schema");
-                let separator = if admin_url.contains('?') { '&' } else { '?' };
-                let url = format!("{admin_url}{separator}options=-csearch_path%3D{schema}");
-                TestDatabase {
-                    database: Database::Postgres { url },
-                    cleanup: Cleanup::PostgresSchema { admin_url, schema },
-                }
-            }
-        }
-    }
-
-    pub fn url(&self) -> String {
-        match &self.database {
-            Database::Sqlite { path } => path.clone(),
-            Database::Postgres { url } => url.clone(),
-        }
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        if let Cleanup::PostgresSchema { admin_url, schema } = &self.cleanup {
-            match PgConnection::establish(admin_url) {
-                Ok(mut admin) => {
-                    if let Err(error) =
-                        admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                    {
-                        eprintln!("could not drop test schema {schema}: {error}");
-                    }
-                }
-                Err(error) => eprintln!("could not drop test schema {schema}: {error}"),
-            }
-        }
-    }
+/// The `Content-Type` of a response, if it has a readable one.
+pub fn content_type(response: &Response) -> Option<&str> {
+    response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
 }
 
 pub struct TestApp {
     pub address: String,
     pub http: Client,
     pub db: TestDatabase,
+}
+
+/// Builds the application on `database` and serves it in the background;
+/// returns its base URL.
+fn serve(database: Database, configure: impl FnOnce(&mut Settings)) -> String {
+    let mut settings = Settings::with_database(database);
+    configure(&mut settings);
+    let application = Application::build(settings).expect("application builds");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    actix_web::rt::spawn(application.run_until_stopped());
+    address
 }
 
 impl TestApp {
@@ -133,16 +104,18 @@ impl TestApp {
 
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Self {
         let db = TestDatabase::create(backend);
-        let mut settings = Settings::with_database(db.database.clone());
-        configure(&mut settings);
-        let application = Application::build(settings).expect("application builds");
-        let address = format!("http://127.0.0.1:{}", application.port());
-        actix_web::rt::spawn(application.run_until_stopped());
+        let address = serve(db.database.clone(), configure);
         let http = Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client");
         TestApp { address, http, db }
+    }
+
+    /// Starts another server on this app's database (as a restart, or a
+    /// second instance, would) and returns its base URL.
+    pub fn spawn_on_same_database(&self, configure: impl FnOnce(&mut Settings)) -> String {
+        serve(self.db.database.clone(), configure)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -151,6 +124,11 @@ impl TestApp {
 
     pub fn connection(&self) -> db::AnyConnection {
         db::connect_once(&self.db.database).expect("connect to the test database")
+    }
+
+    /// Runs the `multitoken` binary on this app's database.
+    pub fn cli(&self, args: &[&str], stdin: &str) -> Output {
+        run_cli(&self.db.url(), args, stdin)
     }
 
     /// Creates a user directly in the database.
@@ -170,6 +148,41 @@ impl TestApp {
         user.id
     }
 
+    /// Creates `count` users named `{prefix}{n:03}` with one shared hash.
+    pub fn create_users(&self, prefix: &str, count: usize) {
+        let hash = hash_blocking(&Password::new(PASSWORD.into())).expect("hash");
+        let mut conn = self.connection();
+        for n in 0..count {
+            let username = Username::parse(&format!("{prefix}{n:03}")).expect("username");
+            users::create(
+                &mut conn,
+                CreateUser {
+                    username: &username,
+                    password_hash: &hash,
+                    email: "",
+                    is_admin: false,
+                },
+            )
+            .expect("create user");
+        }
+    }
+
+    /// The one request builder for authenticated calls:
+    /// `Authorization: Token <key>`.
+    pub fn with_token(&self, method: Method, path: &str, key: &str) -> RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .header("Authorization", format!("Token {key}"))
+    }
+
+    /// `GET path`, asserting a 200 with exactly this content type.
+    pub async fn get_expecting(&self, path: &str, expected_type: &str) -> Response {
+        let response = self.http.get(self.url(path)).send().await.expect("request");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(content_type(&response), Some(expected_type));
+        response
+    }
+
     pub async fn post_json(&self, path: &str, body: Value) -> Response {
         self.http
             .post(self.url(path))
@@ -178,6 +191,29 @@ impl TestApp {
             .await
             .expect("request")
     }
+
+    pub async fn get_with_token(&self, path: &str, key: &str) -> Response {
+        self.with_token(Method::GET, path, key)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post_with_token(&self, path: &str, key: &str) -> Response {
+        self.with_token(Method::POST, path, key)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn delete_with_token(&self, path: &str, key: &str) -> Response {
+        self.with_token(Method::DELETE, path, key)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    // Sessions and devices.
 
     pub async fn post_login(&self, username: &str, password: &str, client: &str) -> Response {
         self.post_json(
@@ -204,33 +240,6 @@ impl TestApp {
         body["auth_token"].as_str().expect("auth_token").to_owned()
     }
 
-    pub async fn get_with_token(&self, path: &str, key: &str) -> Response {
-        self.http
-            .get(self.url(path))
-            .header("Authorization", format!("Token {key}"))
-            .send()
-            .await
-            .expect("request")
-    }
-
-    pub async fn post_with_token(&self, path: &str, key: &str) -> Response {
-        self.http
-            .post(self.url(path))
-            .header("Authorization", format!("Token {key}"))
-            .send()
-            .await
-            .expect("request")
-    }
-
-    pub async fn delete_with_token(&self, path: &str, key: &str) -> Response {
-        self.http
-            .delete(self.url(path))
-            .header("Authorization", format!("Token {key}"))
-            .send()
-            .await
-            .expect("request")
-    }
-
     pub async fn whoami(&self, key: &str) -> Response {
         self.get_with_token("/whoami", key).await
     }
@@ -245,45 +254,95 @@ impl TestApp {
         response.json::<Vec<Value>>().await.expect("json list")
     }
 
-    /// Runs the `multitoken` binary on this app's database.
-    pub fn cli(&self, args: &[&str], stdin: &str) -> Output {
-        run_cli(&self.db.url(), args, stdin)
-    }
-}
+    // Accounts: registration, password change and reset.
 
-pub fn run_cli(database_url: &str, args: &[&str], stdin: &str) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_multitoken"))
-        .args(args)
-        .env_clear()
-        .env("DATABASE_URL", database_url)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run multitoken");
-    // A command that fails before reading its input closes the pipe early:
-    // its exit status and message are what the test checks, not this write.
-    if let Err(error) = child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-    {
-        assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe, "write stdin");
+    pub async fn register(&self, body: Value) -> Response {
+        self.post_json("/register", body).await
     }
-    child.wait_with_output().expect("wait for multitoken")
+
+    pub async fn change_password(&self, key: &str, old: &str, new: &str) -> Response {
+        self.with_token(Method::POST, "/password/change", key)
+            .json(&json!({"old_password": old, "new_password": new}))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn request_reset(&self, email: &str) -> Response {
+        self.post_json("/password/reset", json!({ "email": email }))
+            .await
+    }
+
+    pub async fn confirm_reset(&self, uid: &str, token: &str, new_password: &str) -> Response {
+        self.post_json(
+            "/password/reset/confirm",
+            json!({"uid": uid, "token": token, "new_password": new_password}),
+        )
+        .await
+    }
+
+    /// Requests a reset and returns the link of the mail that follows, as
+    /// written by the `file:` backend in `mail_dir`.
+    pub async fn reset_link_by_file(&self, email: &str, mail_dir: &Path) -> ResetLink {
+        let before = mail_files(mail_dir).len();
+        assert_eq!(self.request_reset(email).await.status(), StatusCode::OK);
+        let files = wait_for_mail_files(mail_dir, before + 1).await;
+        let last = files.last().expect("a mail file");
+        ResetLink::in_mail(&std::fs::read_to_string(last).expect("read mail"))
+    }
+
+    // The admin API.
+
+    /// Creates an admin, logs in as `web`, and returns the key.
+    pub async fn admin_key(&self) -> String {
+        self.create_user("root", "root@example.com", true);
+        self.login("root", "web").await
+    }
+
+    pub async fn admin_request(
+        &self,
+        method: Method,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> Response {
+        let mut request = self.with_token(method, path, key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("request")
+    }
+
+    pub async fn admin_get(&self, path: &str, key: &str) -> Response {
+        self.admin_request(Method::GET, path, key, None).await
+    }
+
+    pub async fn admin_patch(&self, id: i64, key: &str, body: Value) -> Response {
+        self.admin_request(
+            Method::PATCH,
+            &format!("/admin/users/{id}"),
+            key,
+            Some(body),
+        )
+        .await
+    }
+
+    // Operations.
+
+    /// The metrics text, after checking its status and content type.
+    pub async fn scrape(&self) -> String {
+        self.get_expecting("/metrics", "text/plain; version=0.0.4")
+            .await
+            .text()
+            .await
+            .expect("text")
+    }
 }
 
 /// Asserts status and the whole JSON body of a response.
 pub async fn assert_json(response: Response, status: StatusCode, expected: Value) {
     assert_eq!(response.status(), status);
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap_or("").to_owned());
-    assert_eq!(content_type.as_deref(), Some("application/json"));
+    assert_eq!(content_type(&response), Some("application/json"));
     let body: Value = response.json().await.expect("json body");
     assert_eq!(body, expected);
 }
