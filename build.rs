@@ -1,5 +1,47 @@
 //! Rebuilds the crate when a migration changes: they are embedded in the
 //! binary by `diesel_migrations::embed_migrations!`, which cargo cannot see.
+//!
+//! Also tells the tests what this machine can run, as cfgs, so that a test
+//! that cannot run here is reported as ignored instead of passing unseen:
+//! - `postgres_tests` when `TEST_DATABASE_URL` is set (the PostgreSQL twins
+//!   of the HTTP tests, and the PostgreSQL-only tests);
+//! - `browser_tests` when chromedriver is found (`CHROMEDRIVER`, or on the
+//!   `PATH`), or under CI (`CI` set), where the browser test must run.
+use std::env;
+use std::path::PathBuf;
+
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
+
+    println!("cargo::rustc-check-cfg=cfg(postgres_tests)");
+    println!("cargo::rerun-if-env-changed=TEST_DATABASE_URL");
+    if env::var_os("TEST_DATABASE_URL").is_some_and(|url| !url.is_empty()) {
+        println!("cargo::rustc-cfg=postgres_tests");
+    }
+
+    println!("cargo::rustc-check-cfg=cfg(browser_tests)");
+    for variable in ["CHROMEDRIVER", "PATH", "CI"] {
+        println!("cargo::rerun-if-env-changed={variable}");
+    }
+    let driver = chromedriver();
+    if let Some(driver) = driver.as_ref().filter(|driver| driver.is_file()) {
+        // Rerun if it is removed; a driver installed later is seen when
+        // `PATH` or `CHROMEDRIVER` changes, or after `cargo clean`.
+        println!("cargo::rerun-if-changed={}", driver.display());
+    }
+    if driver.is_some() || env::var_os("CI").is_some() {
+        println!("cargo::rustc-cfg=browser_tests");
+    }
+}
+
+/// Where `tests/api/browser.rs` will look for the driver.
+fn chromedriver() -> Option<PathBuf> {
+    env::var_os("CHROMEDRIVER")
+        .filter(|path| !path.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            env::split_paths(&env::var_os("PATH")?)
+                .map(|dir| dir.join("chromedriver"))
+                .find(|candidate| candidate.is_file())
+        })
 }

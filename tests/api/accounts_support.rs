@@ -1,17 +1,10 @@
-//! What the account tests share: one `TestApp` method per account endpoint,
-//! reading mails that the `file:` backend wrote, a small SMTP server that
-//! keeps what it receives, and the real binary run as a server whose log
-//! can be read.
+//! What the account tests share besides `TestApp` (whose account methods
+//! are in `helpers`): reading mails that the `file:` backend wrote, and mail
+//! servers on loopback ports that accept, refuse, or never answer.
 
-use crate::helpers::TestApp;
-use multitoken::config::Settings;
-use multitoken::startup::Application;
-use reqwest::{Response, StatusCode};
-use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,56 +13,6 @@ pub const NEW_PASSWORD: &str = "fresh-Violet-Kettle-42";
 
 /// How long a test waits for a mail that the background task sends.
 const MAIL_WAIT: Duration = Duration::from_secs(15);
-
-impl TestApp {
-    pub async fn register(&self, body: Value) -> Response {
-        self.post_json("/register", body).await
-    }
-
-    pub async fn change_password(&self, key: &str, old: &str, new: &str) -> Response {
-        self.http
-            .post(self.url("/password/change"))
-            .header("Authorization", format!("Token {key}"))
-            .json(&json!({"old_password": old, "new_password": new}))
-            .send()
-            .await
-            .expect("request")
-    }
-
-    pub async fn request_reset(&self, email: &str) -> Response {
-        self.post_json("/password/reset", json!({ "email": email }))
-            .await
-    }
-
-    pub async fn confirm_reset(&self, uid: &str, token: &str, new_password: &str) -> Response {
-        self.post_json(
-            "/password/reset/confirm",
-            json!({"uid": uid, "token": token, "new_password": new_password}),
-        )
-        .await
-    }
-
-    /// Requests a reset and returns the link of the mail that follows, as
-    /// written by the `file:` backend in `mail_dir`.
-    pub async fn reset_link_by_file(&self, email: &str, mail_dir: &Path) -> ResetLink {
-        let before = mail_files(mail_dir).len();
-        assert_eq!(self.request_reset(email).await.status(), StatusCode::OK);
-        let files = wait_for_mail_files(mail_dir, before + 1).await;
-        let last = files.last().expect("a mail file");
-        ResetLink::in_mail(&std::fs::read_to_string(last).expect("read mail"))
-    }
-}
-
-/// Starts another server on the database of `app` (as a restart, or a second
-/// instance, would) and returns its base URL.
-pub fn spawn_on_same_database(app: &TestApp, configure: impl FnOnce(&mut Settings)) -> String {
-    let mut settings = Settings::with_database(app.db.database.clone());
-    configure(&mut settings);
-    let application = Application::build(settings).expect("application builds");
-    let address = format!("http://127.0.0.1:{}", application.port());
-    actix_web::rt::spawn(application.run_until_stopped());
-    address
-}
 
 /// `uid` and `token` taken from a reset mail's link.
 #[derive(Debug, Clone)]
@@ -265,89 +208,4 @@ pub fn silent_server() -> (u16, Arc<Mutex<usize>>) {
 pub fn closed_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("address").port()
-}
-
-/// The real binary serving on a random port, its log collected as it goes.
-pub struct ServerProcess {
-    child: Child,
-    /// The base URL, as in `http://127.0.0.1:PORT`.
-    pub address: String,
-    log: Arc<Mutex<String>>,
-}
-
-impl ServerProcess {
-    pub fn start(database_url: &str, env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_multitoken"))
-            .arg("serve")
-            .env_clear()
-            .env("DATABASE_URL", database_url)
-            .env("MULTITOKEN_BIND", "127.0.0.1:0")
-            .env("RUST_LOG", "info")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run multitoken serve");
-        let mut stderr = child.stderr.take().expect("stderr");
-        let log = Arc::new(Mutex::new(String::new()));
-        let collected = log.clone();
-        std::thread::spawn(move || {
-            let mut buffer = [0u8; 4096];
-            while let Ok(read) = stderr.read(&mut buffer) {
-                if read == 0 {
-                    break;
-                }
-                collected
-                    .lock()
-                    .expect("lock")
-                    .push_str(&String::from_utf8_lossy(&buffer[..read]));
-            }
-        });
-        let mut server = ServerProcess {
-            child,
-            address: String::new(),
-            log,
-        };
-        let line = server.wait_for_log("serving on http://");
-        // "serving on http://127.0.0.1:PORT with ..."
-        let address = line
-            .split("serving on ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .expect("address in the log")
-            .to_owned();
-        server.address = address;
-        server
-    }
-
-    pub fn log(&self) -> String {
-        self.log.lock().expect("lock").clone()
-    }
-
-    /// Waits for a log line containing `needle` and returns it.
-    pub fn wait_for_log(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + MAIL_WAIT;
-        loop {
-            if let Some(line) = self.log().lines().find(|line| line.contains(needle)) {
-                return line.to_owned();
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("the server exited with {status}:\n{}", self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no log line with {needle:?} in:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

@@ -1,10 +1,7 @@
 //! The admin API: `/admin/users…`, for users with `is_admin` only.
 
-use crate::helpers::{assert_json, assert_unauthorized, Backend, TestApp, PASSWORD};
+use crate::helpers::{assert_json, assert_unauthorized, keys_of, Backend, TestApp, PASSWORD};
 use crate::on_both_backends;
-use multitoken::domain::{Password, Username};
-use multitoken::service::passwords::hash_blocking;
-use multitoken::service::users::{self, CreateUser};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 
@@ -27,64 +24,6 @@ on_both_backends!(
     an_admin_revokes_one_device_and_the_others_keep_working,
     an_admin_revokes_all_devices_of_a_user,
 );
-
-impl TestApp {
-    /// Creates an admin, logs in as `web`, and returns the key.
-    pub async fn admin_key(&self) -> String {
-        self.create_user("root", "root@example.com", true);
-        self.login("root", "web").await
-    }
-
-    pub async fn admin_request(
-        &self,
-        method: Method,
-        path: &str,
-        key: &str,
-        body: Option<Value>,
-    ) -> Response {
-        let mut request = self
-            .http
-            .request(method, self.url(path))
-            .header("Authorization", format!("Token {key}"));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        request.send().await.expect("request")
-    }
-
-    pub async fn admin_get(&self, path: &str, key: &str) -> Response {
-        self.admin_request(Method::GET, path, key, None).await
-    }
-
-    pub async fn admin_patch(&self, id: i64, key: &str, body: Value) -> Response {
-        self.admin_request(
-            Method::PATCH,
-            &format!("/admin/users/{id}"),
-            key,
-            Some(body),
-        )
-        .await
-    }
-
-    /// Creates `count` users named `{prefix}{n:03}` with one shared hash.
-    pub fn create_users(&self, prefix: &str, count: usize) {
-        let hash = hash_blocking(&Password::new(PASSWORD.into())).expect("hash");
-        let mut conn = self.connection();
-        for n in 0..count {
-            let username = Username::parse(&format!("{prefix}{n:03}")).expect("username");
-            users::create(
-                &mut conn,
-                CreateUser {
-                    username: &username,
-                    password_hash: &hash,
-                    email: "",
-                    is_admin: false,
-                },
-            )
-            .expect("create user");
-        }
-    }
-}
 
 /// Asserts the shape of a user object and returns it with the timestamps
 /// (checked to be RFC 3339 or null) replaced by `"<time>"`.
@@ -387,15 +326,8 @@ async fn a_user_is_read_with_their_devices(backend: Backend) {
         .collect();
     assert_eq!(clients, ["ios", "web"], "most recently used first");
     for token in &tokens {
-        let mut fields: Vec<&str> = token
-            .as_object()
-            .expect("object")
-            .keys()
-            .map(String::as_str)
-            .collect();
-        fields.sort_unstable();
         assert_eq!(
-            fields,
+            keys_of(token),
             [
                 "client",
                 "created_at",

@@ -1,6 +1,6 @@
 //! The contract's conventions: paths, bodies, error shapes, health.
 
-use crate::helpers::{assert_json, Backend, TestApp};
+use crate::helpers::{assert_json, content_type, Backend, TestApp};
 use crate::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -84,13 +84,7 @@ async fn unknown_paths_and_wrong_methods_get_json_errors(backend: Backend) {
         .await
         .expect("request");
     assert!(bad_escape.status().is_client_error());
-    assert_eq!(
-        bad_escape
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok()),
-        Some("application/json")
-    );
+    assert_eq!(content_type(&bad_escape), Some("application/json"));
 }
 
 async fn unsupported_media_types_are_refused_by_name(backend: Backend) {

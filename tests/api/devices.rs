@@ -1,6 +1,6 @@
 //! Listing and revoking devices, and the three kinds of logout.
 
-use crate::helpers::{assert_json, assert_unauthorized, Backend, TestApp, PASSWORD};
+use crate::helpers::{assert_json, assert_unauthorized, keys_of, Backend, TestApp, PASSWORD};
 use crate::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -35,15 +35,8 @@ async fn devices_are_listed_most_recent_first_without_secrets(backend: Backend) 
         .collect();
     assert_eq!(clients, ["ios", "web"], "most recently used first");
     for device in &devices {
-        let mut fields: Vec<&str> = device
-            .as_object()
-            .expect("object")
-            .keys()
-            .map(String::as_str)
-            .collect();
-        fields.sort_unstable();
         assert_eq!(
-            fields,
+            keys_of(device),
             [
                 "client",
                 "created_at",

@@ -4,9 +4,8 @@
 //! stays revoked. Requests cut off by the kill may have gone either way and
 //! are not judged.
 
-use crate::helpers::{run_cli, Backend, TestDatabase, PASSWORD};
+use crate::helpers::{run_cli, Backend, ServerProcess, TestDatabase, PASSWORD};
 use crate::on_both_backends;
-use crate::process::ServerProcess;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};

@@ -1,6 +1,6 @@
 //! `POST /login`: credentials in JSON, form or Basic; one token per client.
 
-use crate::helpers::{assert_json, Backend, TestApp, PASSWORD};
+use crate::helpers::{assert_json, keys_of, Backend, TestApp, PASSWORD};
 use crate::on_both_backends;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -38,10 +38,7 @@ async fn a_login_returns_a_prefixed_key_that_is_not_cached(backend: Backend) {
         Some("no-store")
     );
     let body: Value = response.json().await.expect("json");
-    let object = body.as_object().expect("object");
-    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
-    keys.sort_unstable();
-    assert_eq!(keys, ["auth_token", "client", "expires_at"]);
+    assert_eq!(keys_of(&body), ["auth_token", "client", "expires_at"]);
     assert_eq!(body["client"], "web");
     let key = body["auth_token"].as_str().expect("key");
     assert!(key.starts_with("mt_") && key.len() >= 46, "{key}");

@@ -22,7 +22,6 @@ mod metrics;
 mod openapi;
 mod password_change;
 mod password_reset;
-mod process;
 mod registration;
 mod secrets;
 mod storage;

@@ -13,27 +13,6 @@ on_both_backends!(
     request_latency_is_labelled_by_route_pattern_never_by_raw_path,
 );
 
-impl TestApp {
-    /// The metrics text, after checking its status and content type.
-    pub async fn scrape(&self) -> String {
-        let response = self
-            .http
-            .get(self.url("/metrics"))
-            .send()
-            .await
-            .expect("request");
-        assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(
-            response
-                .headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok()),
-            Some("text/plain; version=0.0.4")
-        );
-        response.text().await.expect("text")
-    }
-}
-
 /// The value of one series, by its name with labels as rendered.
 fn value(text: &str, series: &str) -> f64 {
     text.lines()

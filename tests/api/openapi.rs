@@ -1,27 +1,17 @@
 //! `GET /openapi.json`: generated from the handlers, covering every route.
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{keys_of, Backend, TestApp};
 use multitoken::routes::endpoints;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 async fn document(app: &TestApp) -> Value {
-    let response = app
-        .http
-        .get(app.url("/openapi.json"))
-        .send()
+    app.get_expecting("/openapi.json", "application/json")
         .await
-        .expect("request");
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(
-        response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok()),
-        Some("application/json")
-    );
-    response.json().await.expect("json")
+        .json()
+        .await
+        .expect("json")
 }
 
 #[actix_web::test]
@@ -141,16 +131,7 @@ async fn bodies_and_error_shapes_are_described() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let doc = document(&app).await;
     let schemas = &doc["components"]["schemas"];
-    let fields = |name: &str| -> Vec<String> {
-        let mut fields: Vec<String> = schemas[name]["properties"]
-            .as_object()
-            .unwrap_or_else(|| panic!("schema {name}"))
-            .keys()
-            .cloned()
-            .collect();
-        fields.sort();
-        fields
-    };
+    let fields = |name: &str| keys_of(&schemas[name]["properties"]);
     assert_eq!(
         fields("UserView"),
         [
@@ -178,13 +159,8 @@ async fn bodies_and_error_shapes_are_described() {
     assert_eq!(fields("Detail"), ["detail"]);
     assert_eq!(schemas["FieldErrors"]["type"], "object");
     let login = &doc["paths"]["/login"]["post"];
-    let content = login["requestBody"]["content"]
-        .as_object()
-        .expect("login body");
-    let mut types: Vec<&String> = content.keys().collect();
-    types.sort();
     assert_eq!(
-        types,
+        keys_of(&login["requestBody"]["content"]),
         ["application/json", "application/x-www-form-urlencoded"]
     );
     // Field errors, or `{"detail"}` for a body that cannot be parsed.

@@ -1,9 +1,7 @@
 //! `POST /password/reset` and `/password/reset/confirm`, with the mails
 //! read from the `file:` backend's directory.
 
-use crate::accounts_support::{
-    mail_files, spawn_on_same_database, wait_for_mail_files, ResetLink, NEW_PASSWORD,
-};
+use crate::accounts_support::{mail_files, wait_for_mail_files, ResetLink, NEW_PASSWORD};
 use crate::helpers::{assert_json, assert_unauthorized, Backend, TestApp, PASSWORD};
 use crate::on_both_backends;
 use multitoken::domain::SecretKey;
@@ -418,7 +416,7 @@ async fn a_generated_secret_key_survives_a_restart(backend: Backend) {
     mail.app.create_user("alice", "alice@example.com", false);
     let link = mail.reset_link("alice@example.com").await;
     // Another server on the same database: a restart, or a second instance.
-    let restarted = spawn_on_same_database(&mail.app, |_| {});
+    let restarted = mail.app.spawn_on_same_database(|_| {});
     let response = mail
         .app
         .http
@@ -449,11 +447,15 @@ async fn links_are_signed_with_the_configured_secret_key(backend: Backend) {
                 .expect("request")
         }
     };
-    let other_key = spawn_on_same_database(&mail.app, |s| s.secret_key = Some(second));
+    let other_key = mail
+        .app
+        .spawn_on_same_database(|s| s.secret_key = Some(second));
     assert_invalid(confirm_on(other_key).await, "token").await;
-    let generated = spawn_on_same_database(&mail.app, |_| {});
+    let generated = mail.app.spawn_on_same_database(|_| {});
     assert_invalid(confirm_on(generated).await, "token").await;
-    let same_key = spawn_on_same_database(&mail.app, |s| s.secret_key = Some(first));
+    let same_key = mail
+        .app
+        .spawn_on_same_database(|s| s.secret_key = Some(first));
     assert_eq!(confirm_on(same_key).await.status(), StatusCode::OK);
 }
 

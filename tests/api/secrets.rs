@@ -2,9 +2,8 @@
 //! response but the login that issued the key; no `Authorization` header in
 //! the logs. A whole flow runs against the real binary, logging at `trace`.
 
-use crate::helpers::{run_cli, Backend, TestDatabase};
+use crate::helpers::{run_cli, Backend, ServerProcess, TestDatabase};
 use crate::on_both_backends;
-use crate::process::ServerProcess;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};

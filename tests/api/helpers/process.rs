@@ -1,0 +1,143 @@
+//! The real `multitoken` binary as a child process, for what only a process
+//! shows: its log output, its command line, and surviving SIGKILL.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long `wait_for_log` waits for a line before it fails the test.
+const LOG_WAIT: Duration = Duration::from_secs(30);
+
+/// `multitoken serve` on a random port, its standard error collected as it
+/// goes; killed when dropped.
+pub struct ServerProcess {
+    child: Child,
+    /// The base URL, as in `http://127.0.0.1:PORT`.
+    pub address: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl ServerProcess {
+    /// Starts `multitoken serve` on a free port with `DATABASE_URL`,
+    /// `RUST_LOG=info` and the given extra variables (which may override
+    /// `RUST_LOG`), and waits until it logs `serving on http://…`. That line
+    /// comes from `multitoken::startup` at `info`, so a `RUST_LOG` given here
+    /// must let it through.
+    pub fn start(database_url: &str, env: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_multitoken"))
+            .arg("serve")
+            .env_clear()
+            .env("DATABASE_URL", database_url)
+            .env("MULTITOKEN_BIND", "127.0.0.1:0")
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run multitoken serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let collected = log.clone();
+        std::thread::spawn(move || {
+            // Line by line, each decoded on its own: a stray invalid byte
+            // costs one character, never the rest of the log.
+            let mut reader = BufReader::new(stderr);
+            let mut line = Vec::new();
+            while reader
+                .read_until(b'\n', &mut line)
+                .is_ok_and(|read| read > 0)
+            {
+                collected
+                    .lock()
+                    .expect("log")
+                    .push_str(&String::from_utf8_lossy(&line));
+                line.clear();
+            }
+        });
+        let mut server = ServerProcess {
+            child,
+            address: String::new(),
+            log,
+        };
+        // "serving on http://127.0.0.1:PORT with ..."
+        let line = server.wait_for_log("serving on http://");
+        let address = line
+            .split("serving on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .expect("address in the log")
+            .to_owned();
+        server.address = address;
+        server
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Everything the process wrote to standard error so far.
+    pub fn log(&self) -> String {
+        self.log.lock().expect("log").clone()
+    }
+
+    /// Waits for a log line containing `needle` and returns it; fails the
+    /// test, showing the log, if the process exits or the wait runs out.
+    pub fn wait_for_log(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + LOG_WAIT;
+        loop {
+            if let Some(line) = self.log().lines().find(|line| line.contains(needle)) {
+                return line.to_owned();
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the server exited with {status}:\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no log line with {needle:?} in:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL: no shutdown, no flushing, no goodbye.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the `multitoken` binary with `args` on `database_url`, feeding it
+/// `stdin`, and returns what it did.
+pub fn run_cli(database_url: &str, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_multitoken"))
+        .args(args)
+        .env_clear()
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run multitoken");
+    // A command that fails before reading its input closes the pipe early:
+    // its exit status and message are what the test checks, not this write.
+    if let Err(error) = child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+    {
+        assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe, "write stdin");
+    }
+    child.wait_with_output().expect("wait for multitoken")
+}

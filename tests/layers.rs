@@ -1,0 +1,688 @@
+//! The layer rules of the architecture, checked on the source. Every `.rs`
+//! file under `src/` is read; each `crate::…` path in its code (in a `use`,
+//! grouped or over several lines, or inline, as in `crate::db::users::by_id`),
+//! each `super::…` path that leaves its top-level module, and each
+//! `actix_web` / `actix_session` path is an arrow from the file's top-level
+//! module (`src/db/users.rs` → `db`). Comments and string literals are not
+//! code and are skipped. `lib.rs` and `main.rs` are the crate root: exempt.
+//!
+//! The rules, from the bottom up:
+//! - `domain` imports nothing of the crate; `db`, `metrics` and `mail` import
+//!   only `domain`;
+//! - `service` imports no `http`, `routes`, `console`, `cli`, `startup` or
+//!   `jobs`, and no `actix_web` or `actix_session`;
+//! - `http` imports no `routes`, `console`, `cli`, `startup` or `jobs`;
+//! - `routes` and `console` import no `db`;
+//! - and no cycle between top-level modules, whatever the modules.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Modules at the bottom, and the only crate modules each may import.
+const BOTTOM: &[(&str, &[&str])] = &[
+    ("domain", &[]),
+    ("db", &["domain"]),
+    ("metrics", &["domain"]),
+    ("mail", &["domain"]),
+];
+
+/// Modules and what each must not import.
+const FORBIDDEN: &[(&str, &[&str])] = &[
+    (
+        "service",
+        &["http", "routes", "console", "cli", "startup", "jobs"],
+    ),
+    ("http", &["routes", "console", "cli", "startup", "jobs"]),
+    ("routes", &["db"]),
+    ("console", &["db"]),
+];
+
+/// Outside crates that a module must not use.
+const FORBIDDEN_CRATES: &[(&str, &[&str])] = &[("service", &["actix_web", "actix_session"])];
+
+/// The crate root's files: they wire everything, and are exempt.
+const ROOT_FILES: &[&str] = &["lib.rs", "main.rs"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    /// A top-level module of the crate (or a root item, if no such module).
+    Module(String),
+    /// An outside crate that the rules name.
+    Crate(String),
+}
+
+#[derive(Debug, Clone)]
+struct Arrow {
+    file: String,
+    line: usize,
+    from: String,
+    to: Target,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Ident(String),
+    /// `::`
+    PathSep,
+    Punct(char),
+}
+
+/// The source with comments, string, byte-string and char literals blanked
+/// out (newlines kept, so line numbers stay right).
+fn strip(source: &str) -> String {
+    let chars: Vec<char> = source.chars().collect();
+    let mut out = String::with_capacity(source.len());
+    let blank = |c: char| if c == '\n' { '\n' } else { ' ' };
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        if c == '/' && next == Some('/') {
+            while i < chars.len() && chars[i] != '\n' {
+                out.push(' ');
+                i += 1;
+            }
+        } else if c == '/' && next == Some('*') {
+            // Block comments nest in Rust.
+            let mut depth = 0;
+            while i < chars.len() {
+                if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
+                    depth += 1;
+                    out.push_str("  ");
+                    i += 2;
+                } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
+                    depth -= 1;
+                    out.push_str("  ");
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    out.push(blank(chars[i]));
+                    i += 1;
+                }
+            }
+        } else if let Some(hashes) = raw_string_start(&chars, i) {
+            // r"…", r#"…"#, br#"…"#: ends at `"` followed by as many `#`.
+            let open = chars[i..].iter().position(|&c| c == '"').expect("quote") + i;
+            for &c in &chars[i..=open] {
+                out.push(blank(c));
+            }
+            i = open + 1;
+            while i < chars.len() {
+                if chars[i] == '"' && (1..=hashes).all(|k| chars.get(i + k) == Some(&'#')) {
+                    for _ in 0..=hashes {
+                        out.push(' ');
+                    }
+                    i += hashes + 1;
+                    break;
+                }
+                out.push(blank(chars[i]));
+                i += 1;
+            }
+        } else if c == '"' {
+            out.push(' ');
+            i += 1;
+            while i < chars.len() && chars[i] != '"' {
+                if chars[i] == '\\' {
+                    out.push(' ');
+                    i += 1;
+                }
+                if i < chars.len() {
+                    out.push(blank(chars[i]));
+                    i += 1;
+                }
+            }
+            out.push(' ');
+            i += 1;
+        } else if c == '\'' {
+            // A char literal ('x', '\n', '\u{1F600}'), or else a lifetime.
+            let end = if next == Some('\\') {
+                chars[i + 2..]
+                    .iter()
+                    .position(|&c| c == '\'')
+                    .map(|p| p + i + 2)
+            } else if chars.get(i + 2) == Some(&'\'') {
+                Some(i + 2)
+            } else {
+                None
+            };
+            match end {
+                Some(end) => {
+                    for &c in &chars[i..=end] {
+                        out.push(blank(c));
+                    }
+                    i = end + 1;
+                }
+                None => {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// At a raw (byte) string's `r`: how many `#` it has.
+fn raw_string_start(chars: &[char], i: usize) -> Option<usize> {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    if i > 0 && is_ident(chars[i - 1]) {
+        return None;
+    }
+    let mut j = i;
+    if chars.get(j) == Some(&'b') {
+        j += 1;
+    }
+    if chars.get(j) != Some(&'r') {
+        return None;
+    }
+    j += 1;
+    let hashes = chars[j..].iter().take_while(|&&c| c == '#').count();
+    (chars.get(j + hashes) == Some(&'"')).then_some(hashes)
+}
+
+/// Identifiers, `::` and single punctuation of stripped source, with lines.
+fn tokens(stripped: &str) -> Vec<(usize, Token)> {
+    let chars: Vec<char> = stripped.chars().collect();
+    let mut out = Vec::new();
+    let mut line = 1;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\n' {
+            line += 1;
+            i += 1;
+        } else if c.is_whitespace() {
+            i += 1;
+        } else if c.is_alphabetic() || c == '_' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+            let ident: String = chars[start..i].iter().collect();
+            out.push((line, Token::Ident(ident)));
+        } else if c.is_ascii_digit() {
+            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+        } else if c == ':' && chars.get(i + 1) == Some(&':') {
+            out.push((line, Token::PathSep));
+            i += 2;
+        } else {
+            out.push((line, Token::Punct(c)));
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The module path of a file under `src/`: `db/users.rs` → `[db, users]`,
+/// `db/mod.rs` → `[db]`, `lib.rs` → `[]`.
+fn module_path(file: &str) -> Vec<String> {
+    let file = file.trim_end_matches(".rs");
+    let mut parts: Vec<String> = file.split('/').map(str::to_owned).collect();
+    if ROOT_FILES.contains(&format!("{file}.rs").as_str()) {
+        parts.clear();
+    } else if parts.last().is_some_and(|last| last == "mod") {
+        parts.pop();
+    }
+    parts
+}
+
+/// The first segment of each item of the group that starts at `tokens[open]`
+/// (a `{`), with its line; `self` and globs are left out.
+fn group_heads(tokens: &[(usize, Token)], open: usize) -> Vec<(usize, String)> {
+    let mut heads = Vec::new();
+    let mut depth = 0;
+    let mut expect_head = true;
+    for (line, token) in &tokens[open..] {
+        match token {
+            Token::Punct('{') => {
+                depth += 1;
+                if depth > 1 {
+                    expect_head = false;
+                }
+            }
+            Token::Punct('}') => {
+                depth -= 1;
+                if depth == 0 {
+                    break;
+                }
+            }
+            Token::Punct(',') if depth == 1 => expect_head = true,
+            Token::Ident(ident) if depth == 1 && expect_head => {
+                if ident != "self" {
+                    heads.push((*line, ident.clone()));
+                }
+                expect_head = false;
+            }
+            _ if depth == 1 => expect_head = false,
+            _ => {}
+        }
+    }
+    heads
+}
+
+/// Every arrow out of one file. `file` is its path under `src/`.
+fn arrows_of(file: &str, source: &str) -> Vec<Arrow> {
+    let file_path = module_path(file);
+    let Some(from) = file_path.first().cloned() else {
+        return Vec::new();
+    };
+    let tokens = tokens(&strip(source));
+    let mut arrows = Vec::new();
+    let arrow = |line: usize, to: Target| Arrow {
+        file: file.to_owned(),
+        line,
+        from: from.clone(),
+        to,
+    };
+    // Inline `mod name { … }` blocks, for what `super` means: (name, depth).
+    let mut inline: Vec<(String, usize)> = Vec::new();
+    let mut depth = 0;
+    for (index, (line, token)) in tokens.iter().enumerate() {
+        let at = |k: usize| tokens.get(index + k).map(|(_, token)| token);
+        let after_sep = index > 0 && tokens[index - 1].1 == Token::PathSep;
+        match token {
+            Token::Punct('{') => depth += 1,
+            Token::Punct('}') => {
+                depth -= 1;
+                if inline.last().is_some_and(|(_, open)| *open == depth) {
+                    inline.pop();
+                }
+            }
+            Token::Ident(keyword) if keyword == "mod" => {
+                if let (Some(Token::Ident(name)), Some(Token::Punct('{'))) = (at(1), at(2)) {
+                    inline.push((name.clone(), depth));
+                }
+            }
+            Token::Ident(name) if name == "actix_web" || name == "actix_session" => {
+                arrows.push(arrow(*line, Target::Crate(name.clone())));
+            }
+            Token::Ident(start) if (start == "crate" || start == "super") && !after_sep => {
+                // Where the path starts, then the segments that follow it.
+                let mut k = 0;
+                if start == "super" {
+                    let mut base = file_path.clone();
+                    base.extend(inline.iter().map(|(name, _)| name.clone()));
+                    while at(k) == Some(&Token::Ident("super".into()))
+                        && at(k + 1) == Some(&Token::PathSep)
+                    {
+                        base.pop();
+                        k += 2;
+                    }
+                    if !base.is_empty() {
+                        // Still inside the top-level module: no arrow.
+                        continue;
+                    }
+                } else if at(1) == Some(&Token::PathSep) {
+                    k = 2;
+                } else {
+                    // `pub(crate)`, `$crate` without a path, and so on.
+                    continue;
+                }
+                match at(k) {
+                    Some(Token::Ident(module)) => {
+                        arrows.push(arrow(tokens[index + k].0, Target::Module(module.clone())));
+                    }
+                    Some(Token::Punct('{')) => {
+                        for (line, module) in group_heads(&tokens, index + k) {
+                            arrows.push(arrow(line, Target::Module(module)));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    arrows
+}
+
+/// Every broken rule and every cycle, one message each; empty when clean.
+/// `files` are `(path under src/, source)`.
+fn check(files: &[(String, String)]) -> Vec<String> {
+    let modules: BTreeSet<String> = files
+        .iter()
+        .filter_map(|(file, _)| module_path(file).first().cloned())
+        .collect();
+    let arrows: Vec<Arrow> = files
+        .iter()
+        .flat_map(|(file, source)| arrows_of(file, source))
+        .filter(|arrow| match &arrow.to {
+            Target::Module(to) => to != &arrow.from && modules.contains(to),
+            Target::Crate(_) => true,
+        })
+        .collect();
+    let mut problems: Vec<(&str, usize, String)> = Vec::new();
+    for arrow in &arrows {
+        let from = arrow.from.as_str();
+        let rule = match &arrow.to {
+            Target::Module(to) => {
+                let bottom = BOTTOM.iter().find(|(module, _)| *module == from);
+                let forbidden = FORBIDDEN.iter().find(|(module, _)| *module == from);
+                match (bottom, forbidden) {
+                    (Some((_, allowed)), _) if !allowed.contains(&to.as_str()) => {
+                        Some(if allowed.is_empty() {
+                            format!("`{from}` imports nothing of the crate")
+                        } else {
+                            format!("`{from}` imports only {}", names(allowed))
+                        })
+                    }
+                    (_, Some((_, denied))) if denied.contains(&to.as_str()) => {
+                        Some(format!("`{from}` imports no {}", names(denied)))
+                    }
+                    _ => None,
+                }
+                .map(|rule| (format!("crate::{to}"), rule))
+            }
+            Target::Crate(name) => FORBIDDEN_CRATES
+                .iter()
+                .find(|(module, denied)| *module == from && denied.contains(&name.as_str()))
+                .map(|(_, denied)| {
+                    (
+                        format!("{name}::"),
+                        format!("`{from}` uses no {}", names(denied)),
+                    )
+                }),
+        };
+        if let Some((what, rule)) = rule {
+            let message = format!(
+                "src/{}:{}: `{from}` uses {what}, but {rule}",
+                arrow.file, arrow.line
+            );
+            problems.push((&arrow.file, arrow.line, message));
+        }
+    }
+    problems.sort();
+    let mut problems: Vec<String> = problems
+        .into_iter()
+        .map(|(_, _, message)| message)
+        .collect();
+    // The first arrow found from each module to each other one.
+    let mut graph: BTreeMap<&str, BTreeMap<&str, &Arrow>> = BTreeMap::new();
+    for arrow in &arrows {
+        if let Target::Module(to) = &arrow.to {
+            graph
+                .entry(arrow.from.as_str())
+                .or_default()
+                .entry(to.as_str())
+                .or_insert(arrow);
+        }
+    }
+    for cycle in cycles(&graph) {
+        let steps: Vec<String> = cycle
+            .windows(2)
+            .map(|pair| {
+                let arrow = graph[pair[0]][pair[1]];
+                format!(
+                    "{} → {} (src/{}:{})",
+                    pair[0], pair[1], arrow.file, arrow.line
+                )
+            })
+            .collect();
+        problems.push(format!(
+            "cycle between modules: {}: {}",
+            cycle.join(" → "),
+            steps.join(", ")
+        ));
+    }
+    problems
+}
+
+fn names(modules: &[&str]) -> String {
+    modules
+        .iter()
+        .map(|module| format!("`{module}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The cycles that a depth-first search meets, one per back arrow, each as
+/// its modules with the first repeated at the end.
+fn cycles<'a>(graph: &BTreeMap<&'a str, BTreeMap<&'a str, &Arrow>>) -> Vec<Vec<&'a str>> {
+    fn visit<'a>(
+        node: &'a str,
+        graph: &BTreeMap<&'a str, BTreeMap<&'a str, &Arrow>>,
+        stack: &mut Vec<&'a str>,
+        done: &mut BTreeSet<&'a str>,
+        found: &mut Vec<Vec<&'a str>>,
+    ) {
+        stack.push(node);
+        for &next in graph
+            .get(node)
+            .map(|edges| edges.keys())
+            .into_iter()
+            .flatten()
+        {
+            if let Some(start) = stack.iter().position(|&on| on == next) {
+                let mut cycle = stack[start..].to_vec();
+                cycle.push(next);
+                found.push(cycle);
+            } else if !done.contains(next) {
+                visit(next, graph, stack, done, found);
+            }
+        }
+        stack.pop();
+        done.insert(node);
+    }
+    let mut found = Vec::new();
+    let mut done = BTreeSet::new();
+    for &node in graph.keys() {
+        if !done.contains(node) {
+            visit(node, graph, &mut Vec::new(), &mut done, &mut found);
+        }
+    }
+    found
+}
+
+fn read_tree(dir: &Path, root: &Path, files: &mut Vec<(String, String)>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|error| panic!("read {}: {error}", dir.display()))
+        .map(|entry| entry.expect("dir entry").path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            read_tree(&path, root, files);
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            let relative = path.strip_prefix(root).expect("under src");
+            let name = relative
+                .components()
+                .map(|part| part.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            let source = std::fs::read_to_string(&path).expect("read source");
+            files.push((name, source));
+        }
+    }
+}
+
+#[test]
+fn the_crate_keeps_its_layers_and_has_no_cycle_between_modules() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    read_tree(&src, &src, &mut files);
+    assert!(files.len() > 10, "found the sources in {}", src.display());
+    let problems = check(&files);
+    assert!(
+        problems.is_empty(),
+        "{} layer rule violation(s):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+#[cfg(test)]
+mod checker {
+    use super::*;
+
+    fn fixture(files: &[(&str, &str)]) -> Vec<String> {
+        let files: Vec<(String, String)> = files
+            .iter()
+            .map(|(name, source)| (name.to_string(), source.to_string()))
+            .collect();
+        check(&files)
+    }
+
+    fn targets(file: &str, source: &str) -> Vec<(usize, String)> {
+        arrows_of(file, source)
+            .into_iter()
+            .map(|arrow| {
+                let to = match arrow.to {
+                    Target::Module(module) => module,
+                    Target::Crate(name) => format!("extern {name}"),
+                };
+                (arrow.line, to)
+            })
+            .collect()
+    }
+
+    const CLEAN: &[(&str, &str)] = &[
+        (
+            "lib.rs",
+            "pub mod db; pub mod domain; pub mod service; pub mod routes;\n",
+        ),
+        ("domain/mod.rs", "pub mod user;\nuse self::user::User;\n"),
+        ("domain/user.rs", "pub struct User;\n"),
+        (
+            "db/mod.rs",
+            "use crate::domain::user::User;\nuse super::db::x;\n",
+        ),
+        (
+            "service/mod.rs",
+            "use crate::{db, domain::user::User};\nuse tokio::task;\n",
+        ),
+        (
+            "routes/mod.rs",
+            "use crate::service;\nuse actix_web::web;\n",
+        ),
+    ];
+
+    #[test]
+    fn a_clean_graph_passes() {
+        assert_eq!(fixture(CLEAN), Vec::<String>::new());
+    }
+
+    #[test]
+    fn every_form_of_path_is_an_arrow() {
+        let source = "use crate::db;\n\
+                      use crate::{\n    domain::{a, b},\n    self,\n    mail as m,\n};\n\
+                      fn f() { crate::metrics::count(); }\n\
+                      #[arg(skip = crate :: startup::X)]\n\
+                      pub(crate) fn g() {}\n\
+                      macro_rules! m { () => { $crate::jobs::run() } }\n\
+                      fn h() -> actix_web::HttpResponse { ::actix_session::x() }\n";
+        assert_eq!(
+            targets("service/login.rs", source),
+            [
+                (1, "db".to_owned()),
+                (3, "domain".to_owned()),
+                (5, "mail".to_owned()),
+                (7, "metrics".to_owned()),
+                (8, "startup".to_owned()),
+                (10, "jobs".to_owned()),
+                (11, "extern actix_web".to_owned()),
+                (11, "extern actix_session".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn comments_and_strings_are_not_code() {
+        let source = "//! Reads [`crate::db::users`].\n\
+                      /// See crate::startup.\n\
+                      /* crate::routes /* nested crate::cli */ crate::http */\n\
+                      const A: &str = \"crate::db::x\";\n\
+                      const B: &str = r#\"crate::console \"quoted\" \"#;\n\
+                      const C: char = '\"'; const D: &str = \"crate::jobs\";\n\
+                      fn f<'a>(x: &'a str) -> &'a str { x } // actix_web::web\n\
+                      use crate::domain::X;\n";
+        assert_eq!(targets("db/users.rs", source), [(8, "domain".to_owned())]);
+        assert_eq!(
+            fixture(&[("db/users.rs", source), ("domain/mod.rs", "")]),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn super_counts_only_when_it_leaves_the_module() {
+        let source = "use super::schema::users;\n\
+                      mod tests { use super::*; use super::super::startup::X; }\n";
+        assert_eq!(targets("db/users.rs", source), []);
+        let source = "use super::startup::SWEEP;\n\
+                      mod tests { use super::*; use super::super::cli::Cli; }\n";
+        assert_eq!(
+            targets("config.rs", source),
+            [(1, "startup".to_owned()), (2, "cli".to_owned())]
+        );
+    }
+
+    #[test]
+    fn a_forbidden_import_is_caught_with_file_line_and_rule() {
+        let problems = fixture(&[
+            ("domain/mod.rs", "\n\nuse crate::db::Pool;\n"),
+            ("db/mod.rs", "use crate::metrics::Metrics;\n"),
+            ("metrics.rs", ""),
+            (
+                "service/login.rs",
+                "fn f() {\n  crate::routes::x();\n  actix_web::web::block(g);\n}\n",
+            ),
+            ("routes/mod.rs", ""),
+            ("http/mod.rs", "use crate::{console::Page};\n"),
+            ("console/mod.rs", "use crate::db::users;\n"),
+        ]);
+        assert_eq!(
+            problems[..6],
+            [
+                "src/console/mod.rs:1: `console` uses crate::db, but `console` imports no `db`",
+                "src/db/mod.rs:1: `db` uses crate::metrics, but `db` imports only `domain`",
+                "src/domain/mod.rs:3: `domain` uses crate::db, but `domain` imports nothing of the crate",
+                "src/http/mod.rs:1: `http` uses crate::console, but `http` imports no `routes`, `console`, `cli`, `startup`, `jobs`",
+                "src/service/login.rs:2: `service` uses crate::routes, but `service` imports no `http`, `routes`, `console`, `cli`, `startup`, `jobs`",
+                "src/service/login.rs:3: `service` uses actix_web::, but `service` uses no `actix_web`, `actix_session`",
+            ]
+        );
+        // None of these arrows closes a cycle: nothing more to report.
+        assert_eq!(problems.len(), 6, "{problems:#?}");
+    }
+
+    #[test]
+    fn a_cycle_is_caught_and_shown() {
+        let problems = fixture(&[
+            ("config.rs", "use crate::startup::SWEEP_EVERY;\n"),
+            ("startup.rs", "use crate::routes;\n"),
+            ("routes/mod.rs", "\nuse crate::config::Settings;\n"),
+        ]);
+        assert_eq!(
+            problems,
+            [
+                "cycle between modules: config → startup → routes → config: \
+              config → startup (src/config.rs:1), startup → routes (src/startup.rs:1), \
+              routes → config (src/routes/mod.rs:2)"
+            ]
+        );
+    }
+
+    #[test]
+    fn self_arrows_and_the_crate_root_are_not_arrows() {
+        assert_eq!(
+            fixture(&[
+                ("lib.rs", "use crate::db; use crate::startup;\n"),
+                ("main.rs", "use multitoken::startup;\n"),
+                (
+                    "db/mod.rs",
+                    "use crate::db::schema; use crate::MIGRATIONS;\n"
+                ),
+                ("db/schema.rs", "use crate::db::AnyConnection;\n"),
+                ("startup.rs", "use crate::db;\n"),
+            ]),
+            Vec::<String>::new()
+        );
+    }
+}
