@@ -251,7 +251,7 @@ mod tests {
             .is_ok()));
     }
 
-    #[actix_web::test]
+    #[tokio::test]
     async fn an_unknown_user_never_verifies_even_with_the_dummy_password() {
         let Ok(hasher) = PasswordHasher::new(1, 4) else {
             panic!("hasher")
@@ -260,7 +260,7 @@ mod tests {
         assert!(matches!(hasher.verify(dummy, None).await, Ok(false)));
     }
 
-    #[actix_web::test]
+    #[tokio::test]
     async fn past_the_queue_bound_work_is_refused_with_503() {
         let Ok(hasher) = PasswordHasher::new(1, 0) else {
             panic!("hasher")
@@ -270,7 +270,7 @@ mod tests {
         assert!(hasher.is_saturated());
     }
 
-    #[actix_web::test]
+    #[tokio::test]
     async fn a_queue_with_room_is_not_saturated_and_hashes_verify_on_the_threads() {
         let Ok(hasher) = PasswordHasher::new(2, 4) else {
             panic!("hasher")
