@@ -34,6 +34,7 @@ pub struct UserList {
 /// How many tokens were revoked.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Revoked {
+    #[schema(value_type = u64)]
     pub revoked: usize,
 }
 

@@ -65,6 +65,7 @@ pub struct TokenResponse {
 #[derive(Serialize, ToSchema)]
 pub struct LoggedOut {
     pub detail: &'static str,
+    #[schema(value_type = u64)]
     pub revoked: usize,
 }
 
