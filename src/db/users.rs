@@ -219,10 +219,22 @@ pub fn set_admin(conn: &mut AnyConnection, user_id: i64, is_admin: bool) -> Quer
         .execute(conn)
 }
 
-pub fn record_login(conn: &mut AnyConnection, user_id: i64, now: i64) -> QueryResult<usize> {
-    diesel::update(users::table.find(user_id))
-        .set(users::last_login_at.eq(now))
-        .execute(conn)
+/// Records a login, only if the user is still active with the password
+/// hash that was checked; returns 0 when either changed since the check.
+pub fn record_login_if_unchanged(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    checked_hash: &str,
+    now: i64,
+) -> QueryResult<usize> {
+    diesel::update(
+        users::table
+            .find(user_id)
+            .filter(users::password_hash.eq(checked_hash))
+            .filter(users::is_active.eq(true)),
+    )
+    .set(users::last_login_at.eq(now))
+    .execute(conn)
 }
 
 /// A `LIKE` pattern matching `needle` anywhere, with `\` escaping the

@@ -7,11 +7,14 @@ use crate::domain::username::lookup_key;
 use crate::domain::Password;
 
 /// A user whose password was just checked.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Credentials {
     pub user_id: i64,
     pub username: String,
     pub is_admin: bool,
+    /// The hash the password matched: a token is issued only while the
+    /// user still has it (see `tokens::issue`).
+    pub checked_hash: String,
 }
 
 /// Checks `password` for the user named `username` (without regard to
@@ -35,6 +38,7 @@ pub async fn verify(
             user_id: user.id,
             username: user.username,
             is_admin: user.is_admin,
+            checked_hash: user.password_hash,
         }),
         _ => Err(Error::BadCredentials),
     }

@@ -39,6 +39,7 @@ pub async fn login(
                 tokens::issue(
                     conn,
                     user.user_id,
+                    &user.checked_hash,
                     client,
                     user_agent.as_deref(),
                     Timestamp::now(),

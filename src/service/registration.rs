@@ -95,6 +95,7 @@ pub async fn register(
                         tokens::issue(
                             conn,
                             user.id,
+                            &password_hash,
                             client,
                             user_agent.as_deref(),
                             Timestamp::now(),

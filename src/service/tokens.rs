@@ -173,13 +173,21 @@ pub struct IssuedToken {
 
 /// Gives `client` of the user a new token, replacing its previous one.
 ///
+/// `checked_hash` is the password hash the caller checked the password
+/// against. The token is issued only if the user still has it and is still
+/// active, in the same transaction: a login whose password check was under
+/// way while the password was changed, or the user deactivated, is
+/// `BadCredentials`, not a token that outlives the revocation.
+///
 /// The user's row is written first: that takes the user's row lock on
 /// PostgreSQL and the write lock on SQLite, so concurrent logins of one user
 /// run one after the other, a (user, client) pair keeps exactly one row, and
 /// the client count cannot be raced past the limit.
+#[allow(clippy::too_many_arguments)]
 pub fn issue(
     conn: &mut AnyConnection,
     user_id: i64,
+    checked_hash: &str,
     client: ClientName,
     user_agent: Option<&str>,
     now: Timestamp,
@@ -190,7 +198,9 @@ pub fn issue(
     let digest = key.digest();
     let expires_at = policy.expiry(now, now);
     conn.transaction::<_, Error, _>(|conn| {
-        users::record_login(conn, user_id, now.millis())?;
+        if users::record_login_if_unchanged(conn, user_id, checked_hash, now.millis())? == 0 {
+            return Err(Error::BadCredentials);
+        }
         let new = tokens::NewToken {
             user_id,
             client: client.as_str(),

@@ -22,6 +22,7 @@ mod metrics;
 mod openapi;
 mod password_change;
 mod password_reset;
+mod races;
 mod registration;
 mod secrets;
 mod storage;
