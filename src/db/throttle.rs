@@ -56,6 +56,29 @@ pub fn count_attempt(
     }
 }
 
+/// The count of `scope` in its current window, if one is open at `now`;
+/// reads only, so a refused attempt costs no write.
+pub fn open_window(
+    conn: &mut AnyConnection,
+    scope: &str,
+    now: i64,
+    window_ms: i64,
+) -> QueryResult<Option<Count>> {
+    let closed_if_opened_by = now.saturating_sub(window_ms);
+    login_failures::table
+        .find(scope)
+        .filter(login_failures::window_start.gt(closed_if_opened_by))
+        .select((login_failures::failures, login_failures::window_start))
+        .first::<(i64, i64)>(conn)
+        .optional()
+        .map(|found| {
+            found.map(|(failures, window_start)| Count {
+                failures,
+                window_start,
+            })
+        })
+}
+
 /// Takes back one attempt counted in the window opened at `window_start`
 /// (an attempt that turned out not to be a failure).
 pub fn uncount_attempt(

@@ -39,6 +39,11 @@ pub struct Attempt {
 
 /// Counts an attempt for `username` from `address`; `Err(Throttled)` when
 /// either scope is past the limit, with the wait until its window closes.
+///
+/// A refused attempt is not counted and writes nothing: the scopes are read
+/// first, so an address that is already throttled can go on trying without
+/// a write, and without adding to the count of the usernames it names. An
+/// attempt that a concurrent one pushed past the limit rolls its counts back.
 pub fn count_attempt(
     conn: &mut AnyConnection,
     limit: &ThrottleLimit,
@@ -49,22 +54,33 @@ pub fn count_attempt(
     let window_ms = i64::try_from(limit.window.as_millis()).unwrap_or(i64::MAX);
     let mut scopes = vec![username_scope(username)];
     scopes.extend(address.map(throttle_scope));
+    let wait_for = |counts: &[(String, db::throttle::Count)], counted_now: i64| {
+        counts
+            .iter()
+            .filter(|(_, count)| count.failures + counted_now > i64::from(limit.attempts))
+            .map(|(_, count)| limit.seconds_until_reopened(Timestamp(count.window_start), now))
+            .max()
+    };
+    let mut open = Vec::with_capacity(scopes.len());
+    for scope in &scopes {
+        if let Some(count) = db::throttle::open_window(conn, scope, now.millis(), window_ms)? {
+            open.push((scope.clone(), count));
+        }
+    }
+    if let Some(seconds) = wait_for(&open, 1) {
+        return Err(Error::Throttled(seconds));
+    }
     let counts = conn.transaction::<_, Error, _>(|conn| {
         let mut counts = Vec::with_capacity(scopes.len());
         for scope in scopes {
             let count = db::throttle::count_attempt(conn, &scope, now.millis(), window_ms)?;
             counts.push((scope, count));
         }
-        Ok(counts)
+        match wait_for(&counts, 0) {
+            Some(seconds) => Err(Error::Throttled(seconds)),
+            None => Ok(counts),
+        }
     })?;
-    let wait = counts
-        .iter()
-        .filter(|(_, count)| count.failures > i64::from(limit.attempts))
-        .map(|(_, count)| limit.seconds_until_reopened(Timestamp(count.window_start), now))
-        .max();
-    if let Some(seconds) = wait {
-        return Err(Error::Throttled(seconds));
-    }
     let mut counts = counts
         .into_iter()
         .map(|(scope, count)| (scope, count.window_start));

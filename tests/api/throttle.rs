@@ -6,6 +6,7 @@ use crate::on_both_backends;
 use multitoken::config::Settings;
 use multitoken::domain::client_address::TrustedProxies;
 use multitoken::domain::ThrottleLimit;
+use multitoken::service::throttle::username_scope;
 use multitoken::startup::Application;
 use reqwest::{Response, StatusCode};
 use serde_json::json;
@@ -23,6 +24,7 @@ on_both_backends!(
     forwarded_for_gives_the_address_behind_a_trusted_proxy,
     counts_survive_a_restart_and_are_shared_by_instances,
     concurrent_failures_are_never_lost,
+    a_throttled_address_writes_nothing_and_cannot_lock_other_usernames_further,
 );
 
 fn limit(attempts: u32, window: Duration) -> ThrottleLimit {
@@ -248,4 +250,61 @@ async fn concurrent_failures_are_never_lost(backend: Backend) {
         .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
         .count();
     assert_eq!((failed, throttled), (4, 8), "{statuses:?}");
+}
+
+/// Every row of the throttle's table, in order.
+fn throttle_rows(app: &TestApp) -> Vec<(String, i64, i64)> {
+    use diesel::prelude::*;
+    use multitoken::db::schema::login_failures;
+    login_failures::table
+        .order(login_failures::scope)
+        .select((
+            login_failures::scope,
+            login_failures::window_start,
+            login_failures::failures,
+        ))
+        .load(&mut app.connection())
+        .expect("throttle rows")
+}
+
+/// Security finding F2: an address that is already throttled kept adding
+/// to the count of whatever username it named, with a write per request.
+async fn a_throttled_address_writes_nothing_and_cannot_lock_other_usernames_further(
+    backend: Backend,
+) {
+    let app = TestApp::spawn_with(backend, |s| {
+        behind_local_proxy(s);
+        s.login_throttle = limit(3, Duration::from_secs(60));
+    })
+    .await;
+    app.create_user("alice", "", false);
+    app.create_user("victim", "", false);
+    let attacker = Some("198.51.100.7");
+    for _ in 0..3 {
+        assert_bad_credentials(login_from(&app, attacker, "alice", "wrong-password").await).await;
+    }
+    let before = throttle_rows(&app);
+    for username in ["alice", "victim", "victim", "someone-else"] {
+        for _ in 0..5 {
+            assert_throttled(login_from(&app, attacker, username, "wrong-password").await).await;
+        }
+    }
+    assert_eq!(
+        throttle_rows(&app),
+        before,
+        "refused attempts write nothing"
+    );
+    let victim = username_scope("victim");
+    assert!(
+        !throttle_rows(&app)
+            .iter()
+            .any(|(scope, _, _)| *scope == victim),
+        "the victim's name was never counted"
+    );
+    let response = login_from(&app, Some("203.0.113.9"), "victim", PASSWORD).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the owner logs in from elsewhere"
+    );
 }
