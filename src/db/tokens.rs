@@ -144,8 +144,8 @@ pub fn replace(conn: &mut AnyConnection, token_id: i64, new: &NewToken<'_>) -> Q
         .execute(conn)
 }
 
-pub fn delete_by_id(conn: &mut AnyConnection, token_id: i64) -> QueryResult<usize> {
-    diesel::delete(tokens::table.find(token_id)).execute(conn)
+pub fn delete_by_digest(conn: &mut AnyConnection, digest: &[u8]) -> QueryResult<usize> {
+    diesel::delete(tokens::table.filter(tokens::digest.eq(digest))).execute(conn)
 }
 
 pub fn delete_client(conn: &mut AnyConnection, user_id: i64, client: &str) -> QueryResult<usize> {

@@ -133,10 +133,10 @@ pub async fn logout(
     services: web::Data<Services>,
     Authenticated(principal): Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let token_id = principal.token_id;
+    let digest = principal.digest;
     revoke_counted(
         &services,
-        Revocation::Token { token_id },
+        Revocation::Token { digest },
         RevocationCause::Logout,
     )
     .await?;

@@ -23,6 +23,9 @@ pub const TOO_MANY_CLIENTS: &str = "Maximum number of clients per user exceeded.
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub token_id: i64,
+    /// The digest of the presented key: what `/logout` revokes, so that a
+    /// re-login that gave the row a new key since is not revoked with it.
+    pub digest: TokenDigest,
     pub client: String,
     pub user_id: i64,
     pub username: String,
@@ -143,6 +146,7 @@ pub fn check(
         });
     let principal = Principal {
         token_id: owner.token_id,
+        digest: *digest,
         client: owner.client,
         user_id: owner.user_id,
         username: owner.username,
@@ -210,16 +214,17 @@ pub fn issue(
             expires_at: expires_at.millis(),
             user_agent,
         };
-        match tokens::id_for_client(conn, user_id, client.as_str())? {
-            Some(existing) => {
-                tokens::replace(conn, existing, &new)?;
+        // A row that a concurrent revocation deleted after it was found is
+        // replaced by nothing: then the key gets a row of its own.
+        let replaced = match tokens::id_for_client(conn, user_id, client.as_str())? {
+            Some(existing) => tokens::replace(conn, existing, &new)? > 0,
+            None => false,
+        };
+        if !replaced {
+            if tokens::count_live(conn, user_id, now.millis())? >= i64::from(max_clients) {
+                return Err(Error::Forbidden(TOO_MANY_CLIENTS));
             }
-            None => {
-                if tokens::count_live(conn, user_id, now.millis())? >= i64::from(max_clients) {
-                    return Err(Error::Forbidden(TOO_MANY_CLIENTS));
-                }
-                tokens::insert(conn, &new)?;
-            }
+            tokens::insert(conn, &new)?;
         }
         Ok(())
     })?;
@@ -269,8 +274,8 @@ pub fn list(
 /// Which tokens to revoke.
 #[derive(Debug, Clone)]
 pub enum Revocation {
-    /// The presented token only.
-    Token { token_id: i64 },
+    /// The presented token only, by its digest.
+    Token { digest: TokenDigest },
     /// One device of the user; `NotFound` when the user has no such client.
     Device { user_id: i64, client: String },
     /// Every device of the user.
@@ -282,7 +287,7 @@ pub enum Revocation {
 /// Revokes the tokens; returns how many.
 pub fn revoke(conn: &mut AnyConnection, revocation: &Revocation) -> Result<usize, Error> {
     let revoked = match revocation {
-        Revocation::Token { token_id } => tokens::delete_by_id(conn, *token_id)?,
+        Revocation::Token { digest } => tokens::delete_by_digest(conn, digest.as_bytes())?,
         Revocation::Device { user_id, client } => {
             match tokens::delete_client(conn, *user_id, client)? {
                 0 => return Err(Error::NotFound),

@@ -1,6 +1,6 @@
 //! Logins whose password check is under way while the password changes or
 //! the user is deactivated (security finding F1): no token they issue may
-//! outlive the change.
+//! outlive the change. And a logout racing a re-login on the same client.
 
 use crate::helpers::{Backend, TestApp, PASSWORD};
 use crate::on_both_backends;
@@ -20,6 +20,7 @@ on_both_backends!(
     a_token_is_issued_only_against_the_hash_that_was_checked,
     logins_racing_a_password_change_leave_no_live_key,
     logins_racing_a_deactivation_leave_no_key_for_the_reactivated_user,
+    a_logout_with_the_old_key_never_revokes_the_key_that_replaced_it,
 );
 
 /// `tokens::issue` refuses a stale hash or an inactive user, and writes
@@ -178,5 +179,35 @@ async fn logins_racing_a_deactivation_leave_no_key_for_the_reactivated_user(back
         0,
         "of {} keys issued before the deactivation, none may come back on reactivation",
         keys.len()
+    );
+}
+
+/// Security finding F9: `/logout` deleted by row id, and a re-login reuses
+/// the client's row, so a logout sent with the old key while the re-login
+/// ran could revoke the new key. The logout is sent at staggered moments
+/// around the re-login's password check, where the window is.
+async fn a_logout_with_the_old_key_never_revokes_the_key_that_replaced_it(backend: Backend) {
+    let app = spawn_unthrottled(backend).await;
+    app.create_user("alice", "", false);
+    let mut revoked_replacements = 0;
+    let trials = 60;
+    for trial in 0..trials {
+        let old = app.login("alice", "web").await;
+        let relogin = app.post_login("alice", PASSWORD, "web");
+        let logout = async {
+            actix_web::rt::time::sleep(Duration::from_millis(10 + trial % 30)).await;
+            app.post_with_token("/logout", &old).await
+        };
+        let (relogin, _) = join(relogin, logout).await;
+        assert_eq!(relogin.status(), StatusCode::OK);
+        let body: serde_json::Value = relogin.json().await.expect("json");
+        let new = body["auth_token"].as_str().expect("key");
+        if app.whoami_status(new).await != StatusCode::OK {
+            revoked_replacements += 1;
+        }
+    }
+    assert_eq!(
+        revoked_replacements, 0,
+        "of {trials} re-logins, none may be revoked by a logout with the key it replaced"
     );
 }
