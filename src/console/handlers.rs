@@ -137,7 +137,7 @@ pub async fn users(
     request: HttpRequest,
 ) -> Result<HttpResponse, ConsoleError> {
     let (admin, csrf) = require_admin(&services, &session).await?;
-    let query = QueryParams::parse(request.query_string()).unwrap_or_default();
+    let query = QueryParams::parse(request.query_string()).map_err(|_| ConsoleError::NotFound)?;
     let search = query.get("search").unwrap_or("").trim().to_owned();
     let page = PageRequest::parse(query.get("page")).map_err(|_| ConsoleError::NotFound)?;
     let needle = search.clone();

@@ -7,7 +7,7 @@
 //! tested and fuzzed alone.
 
 use super::error::ApiError;
-use crate::domain::validation::{FieldErrors, NOT_A_STRING, REQUIRED};
+use crate::domain::validation::{FieldErrors, NOT_A_STRING, NULL_CHARACTERS, REQUIRED};
 use actix_web::dev::Payload;
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::{FromRequest, HttpRequest};
@@ -81,10 +81,12 @@ impl Fields {
         }
     }
 
-    /// A text field: `Ok(None)` when absent or null, an error when not a string.
+    /// A text field: `Ok(None)` when absent or null, an error when not a
+    /// string or when it holds a NUL character.
     pub fn text(&self, name: &str) -> Result<Option<&str>, &'static str> {
         match self.0.get(name) {
             None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) if text.contains('\0') => Err(NULL_CHARACTERS),
             Some(Value::String(text)) => Ok(Some(text)),
             Some(_) => Err(NOT_A_STRING),
         }

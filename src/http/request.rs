@@ -2,7 +2,9 @@
 //! comes from (trusting `X-Forwarded-For` only from `TRUSTED_PROXIES`), its
 //! `User-Agent`, its query parameters, and its own absolute URL.
 
+use super::error::ApiError;
 use crate::domain::client_address::{client_address, TrustedProxies};
+use crate::domain::validation::NULL_CHARACTERS;
 use actix_web::http::header::USER_AGENT;
 use actix_web::HttpRequest;
 use std::net::IpAddr;
@@ -40,9 +42,33 @@ pub fn user_agent(request: &HttpRequest) -> Option<String> {
 #[derive(Debug, Default, Clone)]
 pub struct QueryParams(Vec<(String, String)>);
 
+/// Why a query string was refused.
+#[derive(Debug)]
+pub enum QueryError {
+    Malformed(serde_urlencoded::de::Error),
+    /// A value holding a NUL character, which no query can take.
+    NullCharacter(String),
+}
+
+impl From<QueryError> for ApiError {
+    fn from(error: QueryError) -> Self {
+        match error {
+            QueryError::Malformed(e) => {
+                ApiError::BadRequest(format!("Query string parse error - {e}"))
+            }
+            QueryError::NullCharacter(name) => ApiError::field(&name, NULL_CHARACTERS),
+        }
+    }
+}
+
 impl QueryParams {
-    pub fn parse(query: &str) -> Result<Self, serde_urlencoded::de::Error> {
-        serde_urlencoded::from_str(query).map(QueryParams)
+    pub fn parse(query: &str) -> Result<Self, QueryError> {
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(query).map_err(QueryError::Malformed)?;
+        if let Some((name, _)) = pairs.iter().find(|(_, value)| value.contains('\0')) {
+            return Err(QueryError::NullCharacter(name.clone()));
+        }
+        Ok(QueryParams(pairs))
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -86,5 +112,9 @@ mod tests {
         assert_eq!(query.get("page"), Some("3"));
         assert_eq!(query.get("search"), Some("a"));
         assert_eq!(query.get("missing"), None);
+        assert!(matches!(
+            QueryParams::parse("search=a%00b"),
+            Err(QueryError::NullCharacter(name)) if name == "search"
+        ));
     }
 }

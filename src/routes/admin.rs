@@ -46,6 +46,7 @@ pub struct Revoked {
     ),
     responses(
         (status = 200, description = "A page of users", body = UserList),
+        (status = 400, description = "A NUL character in a query value (`{\"search\": [\"Null characters are not allowed.\"]}`)", body = FieldErrorsSchema),
         (status = 403, description = "Not an admin", body = Detail),
         (status = 404, description = "Invalid page", body = Detail),
     ))]
@@ -54,8 +55,7 @@ pub async fn list_users(
     _admin: Admin,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let query = QueryParams::parse(request.query_string())
-        .map_err(|e| ApiError::BadRequest(format!("Query string parse error - {e}")))?;
+    let query = QueryParams::parse(request.query_string())?;
     let search = query.get("search").unwrap_or("").trim().to_owned();
     let page = PageRequest::parse(query.get("page"))?;
     let found: UserPage = services

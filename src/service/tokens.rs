@@ -289,6 +289,11 @@ pub fn revoke(conn: &mut AnyConnection, revocation: &Revocation) -> Result<usize
     let revoked = match revocation {
         Revocation::Token { digest } => tokens::delete_by_digest(conn, digest.as_bytes())?,
         Revocation::Device { user_id, client } => {
+            // A name no client can have names none of the user's: refused
+            // before the query (PostgreSQL cannot even take a NUL in text).
+            if ClientName::parse(client).is_err() {
+                return Err(Error::NotFound);
+            }
             match tokens::delete_client(conn, *user_id, client)? {
                 0 => return Err(Error::NotFound),
                 revoked => revoked,

@@ -8,6 +8,7 @@ mod accounts_support;
 
 mod admin;
 mod authentication;
+mod bad_bytes;
 mod browser;
 mod cli;
 mod console;
