@@ -16,7 +16,10 @@ use crate::service::passwords::PasswordHasher;
 use crate::service::tokens::TokenVerifier;
 use crate::service::{secret_key, Error, Services};
 use actix_web::dev::Server;
-use actix_web::middleware::{from_fn, ErrorHandlers, Logger, NormalizePath, TrailingSlash};
+use actix_web::http::header;
+use actix_web::middleware::{
+    from_fn, DefaultHeaders, ErrorHandlers, Logger, NormalizePath, TrailingSlash,
+};
 use actix_web::{web, App, HttpServer};
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -110,6 +113,14 @@ impl Application {
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
                 // The request line and status only: never headers, so never a token.
                 .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+                // Nothing this service answers is for a shared cache, and no
+                // body is to be sniffed into another type; the console's own
+                // headers, set first, are kept.
+                .wrap(
+                    DefaultHeaders::new()
+                        .add((header::CACHE_CONTROL, "no-store"))
+                        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
+                )
                 .configure(routes::configure)
                 .configure(console::configure)
                 .default_service(web::to(routes::not_found))

@@ -7,6 +7,7 @@ use super::credentials::{self, Credentials};
 use super::throttle::under_throttle;
 use super::tokens::{self, IssuedToken};
 use super::{Error, Services};
+use crate::db::users;
 use crate::domain::{ClientName, Password, Timestamp};
 use crate::metrics::LoginOutcome;
 use std::future::Future;
@@ -62,10 +63,25 @@ pub async fn console_sign_in(
     address: Option<IpAddr>,
 ) -> Result<Credentials, Error> {
     sign_in(services, username, password, address, |user| async move {
-        if user.is_admin {
-            Ok(user)
-        } else {
-            Err(Error::PermissionDenied)
+        if !user.is_admin {
+            return Err(Error::PermissionDenied);
+        }
+        // Recorded like an API login, so that the console shows it and reset
+        // links issued before it are spent (they are bound to the last login).
+        let (user_id, checked_hash) = (user.user_id, user.checked_hash.clone());
+        let recorded = services
+            .db(move |conn| {
+                Ok(users::record_login_if_unchanged(
+                    conn,
+                    user_id,
+                    &checked_hash,
+                    Timestamp::now().millis(),
+                )?)
+            })
+            .await?;
+        match recorded {
+            0 => Err(Error::BadCredentials),
+            _ => Ok(user),
         }
     })
     .await

@@ -18,6 +18,7 @@ on_both_backends!(
     signing_out_ends_the_session,
     the_admin_api_accepts_a_console_session_with_its_csrf_token,
     console_sign_in_shares_the_login_throttle,
+    console_sign_in_records_the_login,
 );
 
 /// A browser-like client: keeps the console cookie between requests.
@@ -435,4 +436,25 @@ async fn console_sign_in_shares_the_login_throttle(backend: Backend) {
     // The API's login counts the same failures for that username.
     let api = app.post_login("root", PASSWORD, "web").await;
     assert_eq!(api.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// Security finding F5: a console sign-in left `last_login_at` empty, so the
+/// console showed admins as never logged in and their reset links lived on.
+async fn console_sign_in_records_the_login(backend: Backend) {
+    use diesel::prelude::*;
+    use multitoken::db::schema::users;
+    let app = TestApp::spawn(backend).await;
+    let ops = app.create_user("ops", "", true);
+    let last_login = || -> Option<i64> {
+        users::table
+            .find(ops)
+            .select(users::last_login_at)
+            .first(&mut app.connection())
+            .expect("user")
+    };
+    assert_eq!(last_login(), None);
+    let mut console = Console::new(&app);
+    let response = console.sign_in("ops", PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(last_login().is_some(), "the sign-in is recorded");
 }

@@ -6,6 +6,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 on_both_backends!(
+    every_response_is_no_store_and_nosniff,
     paths_work_with_and_without_a_trailing_slash,
     unknown_paths_and_wrong_methods_get_json_errors,
     unsupported_media_types_are_refused_by_name,
@@ -196,4 +197,67 @@ async fn health_and_readiness_answer(backend: Backend) {
         .await
         .expect("request");
     assert_json(ready, StatusCode::OK, json!({"status": "ready"})).await;
+}
+
+/// Security finding F14: user data (`/whoami`, `/tokens`, admin user JSON)
+/// was cacheable, and no JSON response forbade sniffing (a 415 echoes the
+/// request's `Content-Type`).
+async fn every_response_is_no_store_and_nosniff(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.admin_key().await;
+    let alice = app.create_user("alice", "", false);
+    let key = app.login("alice", "web").await;
+    let unsupported = app
+        .http
+        .post(app.url("/login"))
+        .header("Content-Type", "text/html")
+        .body("<b>x</b>")
+        .send()
+        .await
+        .expect("request");
+    let responses = vec![
+        ("/whoami", app.whoami(&key).await),
+        ("/tokens", app.get_with_token("/tokens", &key).await),
+        (
+            "/admin/users/{id}",
+            app.admin_get(&format!("/admin/users/{alice}"), &admin)
+                .await,
+        ),
+        (
+            "/healthz",
+            app.http
+                .get(app.url("/healthz"))
+                .send()
+                .await
+                .expect("request"),
+        ),
+        ("a 415", unsupported),
+        (
+            "a path actix refuses",
+            app.http
+                .get(app.url("/admin/users/%FF"))
+                .send()
+                .await
+                .expect("request"),
+        ),
+    ];
+    for (what, response) in responses {
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            header("cache-control").as_deref(),
+            Some("no-store"),
+            "{what}"
+        );
+        assert_eq!(
+            header("x-content-type-options").as_deref(),
+            Some("nosniff"),
+            "{what}"
+        );
+    }
 }
