@@ -26,6 +26,8 @@ pub const DEFAULT_REGISTRATION: &str = "open";
 pub const DEFAULT_MAIL: &str = "console";
 /// How often expired tokens and closed throttle windows are swept.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(600);
+/// How long a client may take to send a request body, once its headers came.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
@@ -81,6 +83,10 @@ pub struct Settings {
     /// Internal: how often expired tokens and closed throttle windows are swept.
     #[arg(skip = SWEEP_EVERY)]
     pub sweep_interval: Duration,
+
+    /// Internal: how long a client may take to send a request body.
+    #[arg(skip = BODY_READ_TIMEOUT)]
+    pub body_read_timeout: Duration,
 
     /// Internal: how long a SQLite connection waits for another writer.
     #[arg(skip = crate::db::SQLITE_BUSY_TIMEOUT)]
@@ -210,6 +216,7 @@ impl Settings {
             trusted_proxies: TrustedProxies::default(),
             password_hash_threads: None,
             sweep_interval: SWEEP_EVERY,
+            body_read_timeout: BODY_READ_TIMEOUT,
             sqlite_busy_timeout: crate::db::SQLITE_BUSY_TIMEOUT,
         }
     }

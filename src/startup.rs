@@ -5,6 +5,7 @@
 use crate::config::Settings;
 use crate::console;
 use crate::db::{self, DbSetupError};
+use crate::http::body::BodyReadTimeout;
 use crate::http::middleware::{json_error_body, record_request};
 use crate::http::session::{console_session_key, session_middleware};
 use crate::jobs;
@@ -97,6 +98,7 @@ impl Application {
         let console_key =
             console_session_key(&services.secret_key).map_err(StartupError::Settings)?;
         let cookie_secure = settings.cookie_secure;
+        let body_read_timeout = BodyReadTimeout(settings.body_read_timeout);
         let (app_services, app_tokens, app_metrics) = (
             web::Data::new(services.clone()),
             web::Data::new(services.tokens.clone()),
@@ -107,6 +109,7 @@ impl Application {
                 .app_data(app_services.clone())
                 .app_data(app_tokens.clone())
                 .app_data(app_metrics.clone())
+                .app_data(body_read_timeout)
                 .wrap(session_middleware(cookie_secure, console_key.clone()))
                 .wrap(from_fn(record_request))
                 .wrap(ErrorHandlers::new().default_handler(json_error_body))

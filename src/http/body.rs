@@ -10,12 +10,20 @@ use super::error::ApiError;
 use crate::domain::validation::{FieldErrors, NOT_A_STRING, NULL_CHARACTERS, REQUIRED};
 use actix_web::dev::Payload;
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
+use std::time::Duration;
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// How long a body may take to arrive once the headers have, registered as
+/// app data by `startup` (a default when absent): a client that trickles
+/// its body gets a `408` instead of holding the connection at will.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyReadTimeout(pub Duration);
 pub const NOT_A_BOOLEAN: &str = "Must be a valid boolean.";
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -171,20 +179,29 @@ impl FromRequest for Fields {
         let declared_length =
             header_text(CONTENT_LENGTH).and_then(|length| length.trim().parse::<usize>().ok());
         let mut payload = payload.take();
+        let timeout = request
+            .app_data::<BodyReadTimeout>()
+            .map_or(crate::config::BODY_READ_TIMEOUT, |timeout| timeout.0);
         Box::pin(async move {
             if declared_length.is_some_and(|length| length > MAX_BODY_BYTES) {
                 return Err(ApiError::PayloadTooLarge);
             }
-            let mut body = Vec::with_capacity(declared_length.unwrap_or(0));
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| {
-                    ApiError::BadRequest(format!("Could not read the request body: {e}"))
-                })?;
-                if body.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(ApiError::PayloadTooLarge);
+            let read = async {
+                let mut body = Vec::with_capacity(declared_length.unwrap_or(0));
+                while let Some(chunk) = payload.next().await {
+                    let chunk = chunk.map_err(|e| {
+                        ApiError::BadRequest(format!("Could not read the request body: {e}"))
+                    })?;
+                    if body.len() + chunk.len() > MAX_BODY_BYTES {
+                        return Err(ApiError::PayloadTooLarge);
+                    }
+                    body.extend_from_slice(&chunk);
                 }
-                body.extend_from_slice(&chunk);
-            }
+                Ok(body)
+            };
+            let body = tokio::time::timeout(timeout, read)
+                .await
+                .map_err(|_| ApiError::Status(StatusCode::REQUEST_TIMEOUT))??;
             Fields::decode(&content_type, &body)
         })
     }

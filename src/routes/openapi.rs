@@ -108,7 +108,8 @@ impl Modify for Conventions {
 /// What any operation that reads a body can answer, by the contract's
 /// conventions (`crate::http::body::Fields`): a body that cannot be parsed is a
 /// `400 {"detail"}` (so a `400` that lists field errors becomes one of
-/// the two shapes), one over 64 KiB a `413`, another media type a `415`.
+/// the two shapes), one too slow to arrive a `408`, one over 64 KiB a
+/// `413`, another media type a `415`.
 fn add_body_responses(operation: &mut Operation) {
     let responses = &mut operation.responses.responses;
     match responses.entry("400".into()).or_insert_with(|| {
@@ -135,6 +136,9 @@ fn add_body_responses(operation: &mut Operation) {
         }
         RefOr::Ref(_) => {}
     }
+    responses.entry("408".into()).or_insert_with(|| {
+        detail_response("The body did not arrive in time (10 s once the headers have).")
+    });
     responses
         .entry("413".into())
         .or_insert_with(|| detail_response("The body is over 64 KiB."));

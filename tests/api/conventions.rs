@@ -6,6 +6,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 on_both_backends!(
+    a_body_that_trickles_in_gets_a_json_408,
     every_response_is_no_store_and_nosniff,
     paths_work_with_and_without_a_trailing_slash,
     unknown_paths_and_wrong_methods_get_json_errors,
@@ -260,4 +261,48 @@ async fn every_response_is_no_store_and_nosniff(backend: Backend) {
             "{what}"
         );
     }
+}
+
+/// Security finding F3: a client that sent its headers and then trickled
+/// its body held the connection as long as it liked.
+async fn a_body_that_trickles_in_gets_a_json_408(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.body_read_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    stream
+        .write_all(
+            b"POST /login HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"user",
+        )
+        .await
+        .expect("write");
+    let started = std::time::Instant::now();
+    let mut response = Vec::new();
+    let mut buffer = [0_u8; 4096];
+    // Read until the body has come (the answer is small), at most 5 s.
+    while !String::from_utf8_lossy(&response).contains("}") {
+        let read =
+            tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut buffer))
+                .await
+                .expect("answered within 5 s")
+                .expect("read");
+        if read == 0 {
+            break;
+        }
+        response.extend_from_slice(&buffer[..read]);
+    }
+    let text = String::from_utf8_lossy(&response);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("application/json"), "{text}");
+    assert!(text.ends_with(r#"{"detail":"Request Timeout."}"#), "{text}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 }
