@@ -7,7 +7,7 @@ use super::credentials::{self, Credentials};
 use super::throttle::under_throttle;
 use super::tokens::{self, IssuedToken};
 use super::{Error, Services};
-use crate::domain::{ClientName, Password, Timestamp};
+use crate::domain::{ClientName, Password, Scopes, Timestamp};
 use crate::metrics::LoginOutcome;
 use std::future::Future;
 use std::net::IpAddr;
@@ -16,6 +16,8 @@ pub struct LoginRequest {
     pub username: String,
     pub password: Password,
     pub client: ClientName,
+    /// Already valid; checked here against `ALLOWED_SCOPES`.
+    pub scopes: Scopes,
     pub user_agent: Option<String>,
 }
 
@@ -29,8 +31,14 @@ pub async fn login(
         username,
         password,
         client,
+        scopes,
         user_agent,
     } = request;
+    services
+        .settings
+        .allowed_scopes
+        .check(&scopes)
+        .map_err(|message| Error::field("scopes", message))?;
     let policy = services.settings.token_policy();
     let max_clients = services.settings.max_clients_per_user;
     sign_in(services, &username, password, address, |user| async move {
@@ -39,8 +47,11 @@ pub async fn login(
                 tokens::issue(
                     conn,
                     user.user_id,
-                    client,
-                    user_agent.as_deref(),
+                    tokens::Grant {
+                        client,
+                        scopes,
+                        user_agent: user_agent.as_deref(),
+                    },
                     Timestamp::now(),
                     &policy,
                     max_clients,

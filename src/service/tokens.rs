@@ -12,7 +12,7 @@
 
 use super::{run_blocking, AuthFailure, Error};
 use crate::db::{tokens, users, AnyConnection, DbPool};
-use crate::domain::{ClientName, PlainToken, Timestamp, TokenDigest, TokenPolicy};
+use crate::domain::{ClientName, PlainToken, Scopes, Timestamp, TokenDigest, TokenPolicy};
 use crate::metrics::{CheckOutcome, Metrics, RevocationCause};
 use diesel::Connection;
 use serde::Serialize;
@@ -28,6 +28,15 @@ pub struct Principal {
     pub username: String,
     pub email: String,
     pub is_admin: bool,
+    /// What the token may be used for; empty when unrestricted.
+    pub scopes: Scopes,
+}
+
+impl Principal {
+    /// Whether the token has scopes, and so may do only what they allow.
+    pub fn is_restricted(&self) -> bool {
+        self.scopes.is_restricted()
+    }
 }
 
 /// What checking a token needs, and nothing more: the pool, the lifetime
@@ -148,6 +157,7 @@ pub fn check(
         username: owner.username,
         email: owner.email,
         is_admin: owner.is_admin,
+        scopes: Scopes::from_stored(&owner.scopes),
     };
     Ok((principal, touch))
 }
@@ -168,10 +178,20 @@ pub fn record_use(conn: &mut AnyConnection, touch: Touch) -> Result<(), Error> {
 pub struct IssuedToken {
     pub key: PlainToken,
     pub client: ClientName,
+    pub scopes: Scopes,
     pub expires_at: Timestamp,
 }
 
-/// Gives `client` of the user a new token, replacing its previous one.
+/// What a login asks a token for: the client, its scopes and the user agent.
+#[derive(Debug)]
+pub struct Grant<'a> {
+    pub client: ClientName,
+    pub scopes: Scopes,
+    pub user_agent: Option<&'a str>,
+}
+
+/// Gives the grant's client of the user a new token with its scopes,
+/// replacing the client's previous token and scopes together.
 ///
 /// The user's row is written first: that takes the user's row lock on
 /// PostgreSQL and the write lock on SQLite, so concurrent logins of one user
@@ -180,15 +200,20 @@ pub struct IssuedToken {
 pub fn issue(
     conn: &mut AnyConnection,
     user_id: i64,
-    client: ClientName,
-    user_agent: Option<&str>,
+    grant: Grant<'_>,
     now: Timestamp,
     policy: &TokenPolicy,
     max_clients: u32,
 ) -> Result<IssuedToken, Error> {
     let key = PlainToken::generate();
     let digest = key.digest();
+    let Grant {
+        client,
+        scopes,
+        user_agent,
+    } = grant;
     let expires_at = policy.expiry(now, now);
+    let stored_scopes = scopes.to_stored();
     conn.transaction::<_, Error, _>(|conn| {
         users::record_login(conn, user_id, now.millis())?;
         let new = tokens::NewToken {
@@ -199,6 +224,7 @@ pub fn issue(
             last_used_at: now.millis(),
             expires_at: expires_at.millis(),
             user_agent,
+            scopes: &stored_scopes,
         };
         match tokens::id_for_client(conn, user_id, client.as_str())? {
             Some(existing) => {
@@ -216,6 +242,7 @@ pub fn issue(
     Ok(IssuedToken {
         key,
         client,
+        scopes,
         expires_at,
     })
 }
@@ -231,6 +258,8 @@ pub struct DeviceView {
     #[schema(value_type = String, format = DateTime)]
     pub expires_at: Timestamp,
     pub user_agent: Option<String>,
+    /// The token's scopes; `[]` when it is unrestricted.
+    pub scopes: Vec<String>,
     /// Only in the owner's own listing: whether this is the requesting token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current: Option<bool>,
@@ -252,6 +281,7 @@ pub fn list(
             last_used_at: Timestamp(device.last_used_at),
             expires_at: Timestamp(device.expires_at),
             user_agent: device.user_agent,
+            scopes: Scopes::from_stored(&device.scopes).into_vec(),
         })
         .collect())
 }

@@ -23,6 +23,7 @@ mod openapi;
 mod password_change;
 mod password_reset;
 mod registration;
+mod scopes;
 mod secrets;
 mod storage;
 mod sweep;
