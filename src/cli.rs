@@ -284,11 +284,16 @@ fn run_tokens(
             for device in tokens::list(&mut conn, user.id, None)? {
                 writeln!(
                     out,
-                    "{}\tcreated {}\tlast used {}\texpires {}",
+                    "{}\tcreated {}\tlast used {}\texpires {}\tscopes {}",
                     device.client,
                     device.created_at.to_rfc3339(),
                     device.last_used_at.to_rfc3339(),
-                    device.expires_at.to_rfc3339()
+                    device.expires_at.to_rfc3339(),
+                    if device.scopes.is_empty() {
+                        "(unrestricted)".to_owned()
+                    } else {
+                        device.scopes.join(" ")
+                    }
                 )
                 .map_err(write_failed)?;
             }

@@ -4,8 +4,8 @@
 
 use crate::db::Database;
 use crate::domain::client_address::TrustedProxies;
-use crate::domain::SecretKey;
 use crate::domain::{parse_duration, ThrottleLimit, TokenPolicy};
+use crate::domain::{AllowedScopes, SecretKey};
 use crate::mail::MailSetting;
 use clap::Args;
 use lettre::message::Mailbox;
@@ -74,6 +74,11 @@ pub struct Settings {
     #[arg(long, env = "TRUSTED_PROXIES", default_value = "", global = true,
           value_parser = |text: &str| TrustedProxies::parse(text).map_err(|e| format!("TRUSTED_PROXIES: {e}")))]
     pub trusted_proxies: TrustedProxies,
+
+    /// Scopes (space- or comma-separated) a token may ask for; any when unset.
+    #[arg(long, env = "ALLOWED_SCOPES", default_value = "", global = true,
+          value_parser = |text: &str| AllowedScopes::parse(text).map_err(|e| format!("ALLOWED_SCOPES: {e}")))]
+    pub allowed_scopes: AllowedScopes,
 
     /// Password hashes run at once (each holds 19 MiB and a core for ~20 ms); 64 per thread may wait, more get 503. Default: the number of cores.
     #[arg(long, env = "PASSWORD_HASH_THREADS", global = true,
@@ -214,6 +219,7 @@ impl Settings {
             cookie_secure: false,
             login_throttle: default_of(ThrottleLimit::parse, DEFAULT_LOGIN_THROTTLE),
             trusted_proxies: TrustedProxies::default(),
+            allowed_scopes: AllowedScopes::default(),
             password_hash_threads: None,
             sweep_interval: SWEEP_EVERY,
             body_read_timeout: BODY_READ_TIMEOUT,
@@ -401,6 +407,19 @@ mod tests {
         assert!(
             cli.is_ok_and(|cli| cli.settings.trusted_proxies.to_string() == "10.0.0.0/8,::1/128")
         );
+    }
+
+    #[test]
+    fn allowed_scopes_default_to_any_and_parse_as_the_contract_says() {
+        let defaults = Settings::with_database(Database::Sqlite { path: "x".into() });
+        assert!(!defaults.allowed_scopes.is_set());
+        let settings = parse(&[]).map(|cli| cli.settings.allowed_scopes);
+        assert!(settings.is_ok_and(|allowed| allowed == defaults.allowed_scopes));
+        let cli = parse(&["--allowed-scopes", "orders:read,profile  x"]);
+        assert!(
+            cli.is_ok_and(|cli| cli.settings.allowed_scopes.to_string() == "orders:read profile x")
+        );
+        assert!(parse(&["--allowed-scopes", "a/b"]).is_err());
     }
 
     #[test]

@@ -175,7 +175,7 @@ pub fn user(
             } @else {
                 table.devices {
                     thead { tr {
-                        th { "Client" } th { "Created" } th { "Last used" } th { "Expires" } th { "User agent" } th {}
+                        th { "Client" } th { "Created" } th { "Last used" } th { "Expires" } th { "User agent" } th { "Scopes" } th {}
                     } }
                     tbody {
                         @for device in devices {
@@ -185,6 +185,7 @@ pub fn user(
                                 td { (time(device.last_used_at)) }
                                 td { (time(device.expires_at)) }
                                 td.agent { @match &device.user_agent { Some(agent) => (agent), None => "—" } }
+                                td.scopes { @if device.scopes.is_empty() { "unrestricted" } @else { @for scope in &device.scopes { code { (scope) } " " } } }
                                 td {
                                     form.inline method="post" action=(revoke_action) {
                                         input type="hidden" name=(CSRF_FIELD) value=(chrome.csrf);

@@ -24,6 +24,7 @@ diesel::table! {
         last_used_at -> BigInt,
         expires_at -> BigInt,
         user_agent -> Nullable<Text>,
+        scopes -> Text,
     }
 }
 

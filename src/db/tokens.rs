@@ -16,6 +16,8 @@ pub struct Device {
     pub last_used_at: i64,
     pub expires_at: i64,
     pub user_agent: Option<String>,
+    /// Space-separated; empty for an unrestricted token.
+    pub scopes: String,
 }
 
 /// A token found by its digest, with what authentication needs of its user.
@@ -23,6 +25,7 @@ pub struct Device {
 pub struct TokenOwner {
     pub token_id: i64,
     pub client: String,
+    pub scopes: String,
     pub created_at: i64,
     pub last_used_at: i64,
     pub expires_at: i64,
@@ -46,6 +49,7 @@ pub fn by_digest(conn: &mut AnyConnection, digest: &[u8]) -> QueryResult<Option<
                 .select((
                     tokens::id,
                     tokens::client,
+                    tokens::scopes,
                     tokens::created_at,
                     tokens::last_used_at,
                     tokens::expires_at,
@@ -131,6 +135,7 @@ pub struct NewToken<'a> {
     pub last_used_at: i64,
     pub expires_at: i64,
     pub user_agent: Option<&'a str>,
+    pub scopes: &'a str,
 }
 
 pub fn insert(conn: &mut AnyConnection, new: &NewToken<'_>) -> QueryResult<usize> {

@@ -81,9 +81,31 @@ impl FromRequest for Authenticated {
     }
 }
 
+/// An authenticated request with an unrestricted token: a token with
+/// scopes gets `403 PermissionDenied`, whatever its user may do.
+#[derive(Debug, Clone)]
+pub struct Unrestricted(pub Principal);
+
+impl FromRequest for Unrestricted {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let authenticated = Authenticated::from_request(request, payload);
+        Box::pin(async move {
+            let Authenticated(principal) = authenticated.await?;
+            if principal.is_restricted() {
+                return Err(Error::PermissionDenied.into());
+            }
+            Ok(Unrestricted(principal))
+        })
+    }
+}
+
 /// A request by an admin: a handler that takes it cannot run for anyone
 /// else. Anonymous requests get the `401` of [`Authenticated`], users
-/// without `is_admin` a `403`.
+/// without `is_admin` a `403`, and so does a restricted token (one with
+/// scopes) of an admin: see [`Unrestricted`].
 ///
 /// Without an `Authorization` header, a signed-in console session is
 /// accepted instead; as with Django REST Framework's session
@@ -101,9 +123,9 @@ impl FromRequest for Admin {
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         if request.headers().contains_key(AUTHORIZATION) {
-            let authenticated = Authenticated::from_request(request, payload);
+            let unrestricted = Unrestricted::from_request(request, payload);
             return Box::pin(async move {
-                let Authenticated(principal) = authenticated.await?;
+                let Unrestricted(principal) = unrestricted.await?;
                 if !principal.is_admin {
                     return Err(Error::PermissionDenied.into());
                 }

@@ -7,7 +7,9 @@
 //! tested and fuzzed alone.
 
 use super::error::ApiError;
+use crate::domain::scope::INVALID_SCOPES;
 use crate::domain::validation::{FieldErrors, NOT_A_STRING, NULL_CHARACTERS, REQUIRED};
+use crate::domain::Scopes;
 use actix_web::dev::Payload;
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::http::StatusCode;
@@ -149,6 +151,29 @@ impl Fields {
             errors.add(name, NOT_A_BOOLEAN);
         }
         parsed
+    }
+}
+
+impl Fields {
+    /// Optional scopes: a JSON list of strings, or one space-separated
+    /// string (the only form a form body has). Absent, null, an empty list
+    /// or an empty string are no scopes; anything invalid is recorded in
+    /// `errors` as the contract's one message.
+    pub fn scopes(&self, name: &str, errors: &mut FieldErrors) -> Scopes {
+        let parsed = match self.0.get(name) {
+            None | Some(Value::Null) => Ok(Scopes::unrestricted()),
+            Some(Value::String(text)) => Scopes::parse(text),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| item.as_str().ok_or(INVALID_SCOPES))
+                .collect::<Result<Vec<&str>, _>>()
+                .and_then(Scopes::parse_list),
+            Some(_) => Err(INVALID_SCOPES),
+        };
+        parsed.unwrap_or_else(|message| {
+            errors.add(name, message);
+            Scopes::unrestricted()
+        })
     }
 }
 
@@ -309,6 +334,35 @@ mod tests {
             expected.add(field, message);
         }
         assert_eq!(errors, expected);
+    }
+
+    #[test]
+    fn scopes_are_read_from_a_json_list_or_a_string() {
+        let read = |json: &str| {
+            let fields = Fields::decode("application/json", json.as_bytes())
+                .unwrap_or_else(|_| Fields::default());
+            let mut errors = FieldErrors::new();
+            let scopes = fields.scopes("scopes", &mut errors);
+            (scopes.into_vec(), errors.is_empty())
+        };
+        let a_b = (vec!["a".to_owned(), "b".to_owned()], true);
+        assert_eq!(read(r#"{"scopes": ["a", "b", "a"]}"#), a_b);
+        assert_eq!(read(r#"{"scopes": "a b a"}"#), a_b);
+        assert_eq!(read(r#"{"scopes": []}"#), (vec![], true));
+        assert_eq!(read(r#"{"scopes": null}"#), (vec![], true));
+        assert_eq!(read(r#"{}"#), (vec![], true));
+        for bad in [
+            r#"{"scopes": ["a", 1]}"#,
+            r#"{"scopes": 7}"#,
+            r#"{"scopes": {"a": "b"}}"#,
+            r#"{"scopes": [""]}"#,
+        ] {
+            assert_eq!(read(bad), (vec![], false), "{bad}");
+        }
+        let form = Fields::decode("application/x-www-form-urlencoded", b"scopes=a+b")
+            .unwrap_or_else(|_| Fields::default());
+        let mut errors = FieldErrors::new();
+        assert_eq!(form.scopes("scopes", &mut errors).into_vec(), ["a", "b"]);
     }
 
     #[test]

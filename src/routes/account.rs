@@ -5,7 +5,7 @@ use crate::http::auth::Authenticated;
 use crate::http::ApiError;
 use crate::metrics::RevocationCause;
 use crate::service::tokens::{self, revoke_counted, DeviceView, Revocation};
-use crate::service::Services;
+use crate::service::{Error, Services};
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -19,6 +19,8 @@ pub struct WhoAmI {
     pub is_admin: bool,
     /// The client of the token making the request.
     pub client: String,
+    /// The presented token's scopes; `[]` when it is unrestricted.
+    pub scopes: Vec<String>,
 }
 
 /// The user and client of the presented token.
@@ -32,6 +34,7 @@ pub async fn whoami(Authenticated(principal): Authenticated) -> HttpResponse {
         email: principal.email,
         is_admin: principal.is_admin,
         client: principal.client,
+        scopes: principal.scopes.into_vec(),
     })
 }
 
@@ -49,11 +52,13 @@ pub async fn list_devices(
     Ok(HttpResponse::Ok().json(devices))
 }
 
-/// Revoke one of the user's own devices.
+/// Revoke one of the user's own devices; a restricted token may revoke
+/// only its own client.
 #[utoipa::path(delete, path = "/tokens/{client}", security(("Token" = [])),
     params(("client" = String, Path, description = "The client name")),
     responses(
         (status = 204, description = "Revoked"),
+        (status = 403, description = "A restricted token (one with scopes) may revoke only its own client", body = Detail),
         (status = 404, description = "No such client", body = Detail),
     ))]
 pub async fn revoke_device(
@@ -61,9 +66,13 @@ pub async fn revoke_device(
     Authenticated(principal): Authenticated,
     client: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let client = client.into_inner();
+    if principal.is_restricted() && client != principal.client {
+        return Err(Error::PermissionDenied.into());
+    }
     let revocation = Revocation::Device {
         user_id: principal.user_id,
-        client: client.into_inner(),
+        client,
     };
     revoke_counted(&services, revocation, RevocationCause::Device).await?;
     Ok(HttpResponse::NoContent().finish())

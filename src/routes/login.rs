@@ -1,8 +1,8 @@
 //! Logging in and out.
 
 use super::openapi::Detail;
-use crate::domain::{ClientName, FieldErrors, Password, Timestamp};
-use crate::http::auth::{basic_credentials, Authenticated};
+use crate::domain::{ClientName, FieldErrors, Password, Scopes, Timestamp};
+use crate::http::auth::{basic_credentials, Authenticated, Unrestricted};
 use crate::http::body::{Fields, FromFields};
 use crate::http::request::{client_ip, user_agent};
 use crate::http::ApiError;
@@ -25,6 +25,11 @@ pub struct LoginBody {
     /// 1-64 ASCII letters, digits, `.`, `_` or `-`.
     #[schema(required = true, pattern = "^[A-Za-z0-9._-]{1,64}$", value_type = String)]
     pub client: Option<ClientName>,
+    /// Optional: what the token may do. A list of 1-64 ASCII letters, digits,
+    /// `:`, `.`, `_` or `-` each (at most 32), or one space-separated string
+    /// (the only form in a form body). None, or an empty list: unrestricted.
+    #[schema(required = false, value_type = Option<Vec<String>>)]
+    pub scopes: Scopes,
 }
 
 impl FromFields for LoginBody {
@@ -35,6 +40,7 @@ impl FromFields for LoginBody {
             username,
             password,
             client: read_client(fields, errors),
+            scopes: fields.scopes("scopes", errors),
         }
     }
 }
@@ -57,6 +63,8 @@ pub struct TokenResponse {
     /// Send as `Authorization: Token <key>`.
     pub auth_token: String,
     pub client: String,
+    /// The token's scopes; `[]` when it is unrestricted.
+    pub scopes: Vec<String>,
     #[schema(value_type = String, format = DateTime)]
     pub expires_at: Timestamp,
 }
@@ -90,10 +98,12 @@ pub async fn login(
         Some((username, password)) => {
             let mut errors = FieldErrors::new();
             let client = read_client(&fields, &mut errors);
+            let scopes = fields.scopes("scopes", &mut errors);
             let body = LoginBody {
                 username: Some(username),
                 password: Some(password),
                 client,
+                scopes,
             };
             (body, errors)
         }
@@ -110,6 +120,7 @@ pub async fn login(
         username,
         password,
         client,
+        scopes: body.scopes,
         user_agent: user_agent(&request),
     };
     match log_in(&services, login_request, address).await {
@@ -118,6 +129,7 @@ pub async fn login(
             .json(TokenResponse {
                 auth_token: token.key.expose().to_owned(),
                 client: token.client.as_str().to_owned(),
+                scopes: token.scopes.into_vec(),
                 expires_at: token.expires_at,
             })),
         Err(Error::BadCredentials) if basic_was_used => Err(ApiError::BadBasicCredentials),
@@ -146,10 +158,11 @@ pub async fn logout(
 /// Revoke every token of the user.
 #[utoipa::path(post, path = "/logout/all", security(("Token" = [])), responses(
     (status = 200, description = "Logged out everywhere", body = LoggedOut),
+    (status = 403, description = "A restricted token (one with scopes) may not do this", body = Detail),
 ))]
 pub async fn logout_all(
     services: web::Data<Services>,
-    Authenticated(principal): Authenticated,
+    Unrestricted(principal): Unrestricted,
 ) -> Result<HttpResponse, ApiError> {
     let user_id = principal.user_id;
     let revoked = revoke_counted(
@@ -167,10 +180,11 @@ pub async fn logout_all(
 /// Revoke every token of the user but the presented one.
 #[utoipa::path(post, path = "/logout/others", security(("Token" = [])), responses(
     (status = 200, description = "Other devices logged out", body = LoggedOut),
+    (status = 403, description = "A restricted token (one with scopes) may not do this", body = Detail),
 ))]
 pub async fn logout_others(
     services: web::Data<Services>,
-    Authenticated(principal): Authenticated,
+    Unrestricted(principal): Unrestricted,
 ) -> Result<HttpResponse, ApiError> {
     let revocation = Revocation::AllBut {
         user_id: principal.user_id,

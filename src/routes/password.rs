@@ -3,7 +3,7 @@
 use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
 use crate::domain::email::{is_valid_email, INVALID_EMAIL};
 use crate::domain::{FieldErrors, Password};
-use crate::http::auth::Authenticated;
+use crate::http::auth::Unrestricted;
 use crate::http::body::{Fields, FromFields};
 use crate::http::ApiError;
 use crate::service::password_change::{change_password, PASSWORD_CHANGED};
@@ -38,10 +38,11 @@ impl FromFields for PasswordChangeBody {
     responses(
         (status = 200, description = "Saved", body = Detail),
         (status = 400, description = "Wrong old password or weak new one", body = FieldErrorsSchema),
+        (status = 403, description = "A restricted token (one with scopes) may not do this", body = Detail),
     ))]
 pub async fn change(
     services: web::Data<Services>,
-    Authenticated(principal): Authenticated,
+    Unrestricted(principal): Unrestricted,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
     let (body, errors) = fields.read::<PasswordChangeBody>();

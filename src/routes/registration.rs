@@ -1,7 +1,7 @@
 //! Signing up.
 
 use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
-use crate::domain::{FieldErrors, Password};
+use crate::domain::{FieldErrors, Password, Scopes};
 use crate::http::body::{Fields, FromFields};
 use crate::http::request::user_agent;
 use crate::http::ApiError;
@@ -26,6 +26,9 @@ pub struct RegisterBody {
     /// When given, the new user is also logged in on this client.
     #[schema(required = false, pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub client: Option<String>,
+    /// With `client`: the token's scopes, as `POST /login` takes them.
+    #[schema(required = false, value_type = Option<Vec<String>>)]
+    pub scopes: Scopes,
 }
 
 impl FromFields for RegisterBody {
@@ -37,6 +40,7 @@ impl FromFields for RegisterBody {
             client: fields
                 .optional("client", errors)
                 .filter(|client| !client.is_empty()),
+            scopes: fields.scopes("scopes", errors),
         }
     }
 }
@@ -71,6 +75,7 @@ pub async fn register(
         password: body.password,
         email: body.email,
         client: body.client,
+        scopes: body.scopes,
         user_agent: user_agent(&request),
     };
     let registered = sign_up(&services, register_request, errors).await?;

@@ -8,7 +8,7 @@ use super::throttle::under_throttle;
 use super::tokens::{self, IssuedToken};
 use super::{Error, Services};
 use crate::db::users;
-use crate::domain::{ClientName, Password, Timestamp};
+use crate::domain::{ClientName, Password, Scopes, Timestamp};
 use crate::metrics::LoginOutcome;
 use std::future::Future;
 use std::net::IpAddr;
@@ -17,6 +17,8 @@ pub struct LoginRequest {
     pub username: String,
     pub password: Password,
     pub client: ClientName,
+    /// Already valid; checked here against `ALLOWED_SCOPES`.
+    pub scopes: Scopes,
     pub user_agent: Option<String>,
 }
 
@@ -30,8 +32,14 @@ pub async fn login(
         username,
         password,
         client,
+        scopes,
         user_agent,
     } = request;
+    services
+        .settings
+        .allowed_scopes
+        .check(&scopes)
+        .map_err(|message| Error::field("scopes", message))?;
     let policy = services.settings.token_policy();
     let max_clients = services.settings.max_clients_per_user;
     sign_in(services, &username, password, address, |user| async move {
@@ -41,8 +49,11 @@ pub async fn login(
                     conn,
                     user.user_id,
                     &user.checked_hash,
-                    client,
-                    user_agent.as_deref(),
+                    tokens::Grant {
+                        client,
+                        scopes,
+                        user_agent: user_agent.as_deref(),
+                    },
                     Timestamp::now(),
                     &policy,
                     max_clients,

@@ -8,7 +8,7 @@ use crate::config::Registration;
 use crate::db::users::{self as queries, User};
 use crate::domain::email::{is_valid_email, INVALID_EMAIL};
 use crate::domain::FieldErrors;
-use crate::domain::{ClientName, Password, Timestamp, Username};
+use crate::domain::{ClientName, Password, Scopes, Timestamp, Username};
 use diesel::Connection;
 
 pub const REGISTRATION_CLOSED: &str = "Registration is closed.";
@@ -20,6 +20,8 @@ pub struct RegisterRequest {
     pub password: Option<Password>,
     pub email: String,
     pub client: Option<String>,
+    /// Already valid (the body's check); checked here against `ALLOWED_SCOPES`.
+    pub scopes: Scopes,
     pub user_agent: Option<String>,
 }
 
@@ -56,6 +58,9 @@ pub async fn register(
             .map_err(|message| errors.add("client", message))
             .ok()
     });
+    if let Err(message) = services.settings.allowed_scopes.check(&request.scopes) {
+        errors.add("scopes", message);
+    }
     if let Some(username) = &username {
         // Checked here so that a taken name is reported with the other
         // problems; the unique index still decides races (see `users::create`).
@@ -76,6 +81,7 @@ pub async fn register(
     let policy = services.settings.token_policy();
     let max_clients = services.settings.max_clients_per_user;
     let user_agent = request.user_agent;
+    let scopes = request.scopes;
     // One transaction: a user whose token could not be issued is not left
     // behind, so the client may simply try again.
     services
@@ -96,8 +102,11 @@ pub async fn register(
                             conn,
                             user.id,
                             &password_hash,
-                            client,
-                            user_agent.as_deref(),
+                            tokens::Grant {
+                                client,
+                                scopes,
+                                user_agent: user_agent.as_deref(),
+                            },
                             Timestamp::now(),
                             &policy,
                             max_clients,

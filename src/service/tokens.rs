@@ -12,7 +12,7 @@
 
 use super::{run_blocking, AuthFailure, Error};
 use crate::db::{tokens, users, AnyConnection, DbPool};
-use crate::domain::{ClientName, PlainToken, Timestamp, TokenDigest, TokenPolicy};
+use crate::domain::{ClientName, PlainToken, Scopes, Timestamp, TokenDigest, TokenPolicy};
 use crate::metrics::{CheckOutcome, Metrics, RevocationCause};
 use diesel::Connection;
 use serde::Serialize;
@@ -31,6 +31,15 @@ pub struct Principal {
     pub username: String,
     pub email: String,
     pub is_admin: bool,
+    /// What the token may be used for; empty when unrestricted.
+    pub scopes: Scopes,
+}
+
+impl Principal {
+    /// Whether the token has scopes, and so may do only what they allow.
+    pub fn is_restricted(&self) -> bool {
+        self.scopes.is_restricted()
+    }
 }
 
 /// What checking a token needs, and nothing more: the pool, the lifetime
@@ -152,6 +161,7 @@ pub fn check(
         username: owner.username,
         email: owner.email,
         is_admin: owner.is_admin,
+        scopes: Scopes::from_stored(&owner.scopes),
     };
     Ok((principal, touch))
 }
@@ -172,10 +182,20 @@ pub fn record_use(conn: &mut AnyConnection, touch: Touch) -> Result<(), Error> {
 pub struct IssuedToken {
     pub key: PlainToken,
     pub client: ClientName,
+    pub scopes: Scopes,
     pub expires_at: Timestamp,
 }
 
-/// Gives `client` of the user a new token, replacing its previous one.
+/// What a login asks a token for: the client, its scopes and the user agent.
+#[derive(Debug)]
+pub struct Grant<'a> {
+    pub client: ClientName,
+    pub scopes: Scopes,
+    pub user_agent: Option<&'a str>,
+}
+
+/// Gives the grant's client of the user a new token with its scopes,
+/// replacing the client's previous token and scopes together.
 ///
 /// `checked_hash` is the password hash the caller checked the password
 /// against. The token is issued only if the user still has it and is still
@@ -187,20 +207,24 @@ pub struct IssuedToken {
 /// PostgreSQL and the write lock on SQLite, so concurrent logins of one user
 /// run one after the other, a (user, client) pair keeps exactly one row, and
 /// the client count cannot be raced past the limit.
-#[allow(clippy::too_many_arguments)]
 pub fn issue(
     conn: &mut AnyConnection,
     user_id: i64,
     checked_hash: &str,
-    client: ClientName,
-    user_agent: Option<&str>,
+    grant: Grant<'_>,
     now: Timestamp,
     policy: &TokenPolicy,
     max_clients: u32,
 ) -> Result<IssuedToken, Error> {
     let key = PlainToken::generate();
     let digest = key.digest();
+    let Grant {
+        client,
+        scopes,
+        user_agent,
+    } = grant;
     let expires_at = policy.expiry(now, now);
+    let stored_scopes = scopes.to_stored();
     conn.transaction::<_, Error, _>(|conn| {
         if users::record_login_if_unchanged(conn, user_id, checked_hash, now.millis())? == 0 {
             return Err(Error::BadCredentials);
@@ -213,6 +237,7 @@ pub fn issue(
             last_used_at: now.millis(),
             expires_at: expires_at.millis(),
             user_agent,
+            scopes: &stored_scopes,
         };
         // A row that a concurrent revocation deleted after it was found is
         // replaced by nothing: then the key gets a row of its own.
@@ -231,6 +256,7 @@ pub fn issue(
     Ok(IssuedToken {
         key,
         client,
+        scopes,
         expires_at,
     })
 }
@@ -246,6 +272,8 @@ pub struct DeviceView {
     #[schema(value_type = String, format = DateTime)]
     pub expires_at: Timestamp,
     pub user_agent: Option<String>,
+    /// The token's scopes; `[]` when it is unrestricted.
+    pub scopes: Vec<String>,
     /// Only in the owner's own listing: whether this is the requesting token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current: Option<bool>,
@@ -267,6 +295,7 @@ pub fn list(
             last_used_at: Timestamp(device.last_used_at),
             expires_at: Timestamp(device.expires_at),
             user_agent: device.user_agent,
+            scopes: Scopes::from_stored(&device.scopes).into_vec(),
         })
         .collect())
 }

@@ -333,6 +333,7 @@ async fn a_user_is_read_with_their_devices(backend: Backend) {
                 "created_at",
                 "expires_at",
                 "last_used_at",
+                "scopes",
                 "user_agent"
             ],
             "no current flag, no key, no digest"

@@ -43,6 +43,7 @@ async fn devices_are_listed_most_recent_first_without_secrets(backend: Backend) 
                 "current",
                 "expires_at",
                 "last_used_at",
+                "scopes",
                 "user_agent"
             ]
         );

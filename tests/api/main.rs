@@ -25,6 +25,7 @@ mod password_change;
 mod password_reset;
 mod races;
 mod registration;
+mod scopes;
 mod secrets;
 mod storage;
 mod sweep;

@@ -152,6 +152,7 @@ async fn bodies_and_error_shapes_are_described() {
             "current",
             "expires_at",
             "last_used_at",
+            "scopes",
             "user_agent"
         ]
     );

@@ -7,8 +7,8 @@ use crate::on_both_backends;
 use diesel::prelude::*;
 use futures_util::future::{join, join_all};
 use multitoken::db::schema::{tokens, users};
-use multitoken::domain::{ClientName, ThrottleLimit, Timestamp};
-use multitoken::service::tokens::issue;
+use multitoken::domain::{ClientName, Scopes, ThrottleLimit, Timestamp};
+use multitoken::service::tokens::{issue, Grant};
 use multitoken::service::Error;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -36,13 +36,16 @@ async fn a_token_is_issued_only_against_the_hash_that_was_checked(backend: Backe
         .expect("hash");
     let policy =
         multitoken::config::Settings::with_database(app.db.database.clone()).token_policy();
-    let client = || ClientName::parse("web").expect("client");
+    let grant = || Grant {
+        client: ClientName::parse("web").expect("client"),
+        scopes: Scopes::unrestricted(),
+        user_agent: None,
+    };
     let stale = issue(
         &mut conn,
         alice,
         "$argon2id$stale",
-        client(),
-        None,
+        grant(),
         Timestamp::now(),
         &policy,
         50,
@@ -56,8 +59,7 @@ async fn a_token_is_issued_only_against_the_hash_that_was_checked(backend: Backe
         &mut conn,
         alice,
         &hash,
-        client(),
-        None,
+        grant(),
         Timestamp::now(),
         &policy,
         50,
@@ -76,8 +78,7 @@ async fn a_token_is_issued_only_against_the_hash_that_was_checked(backend: Backe
         &mut conn,
         alice,
         &hash,
-        client(),
-        None,
+        grant(),
         Timestamp::now(),
         &policy,
         50,

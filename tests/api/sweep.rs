@@ -25,6 +25,7 @@ fn insert_token(conn: &mut AnyConnection, user_id: i64, client: &str, expires_at
             last_used_at: expires_at.minus(DAY).millis(),
             expires_at: expires_at.millis(),
             user_agent: None,
+            scopes: "",
         },
     )
     .expect("insert token");
