@@ -32,7 +32,6 @@ pub struct User {
 #[diesel(table_name = users)]
 pub struct Credentials {
     pub id: i64,
-    pub username: String,
     pub password_hash: String,
     pub is_active: bool,
     pub is_admin: bool,

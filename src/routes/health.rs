@@ -2,7 +2,7 @@
 
 use super::openapi::{Detail, Status};
 use crate::http::ApiError;
-use crate::service::{admin, Services};
+use crate::service::{database_answers, Services};
 use actix_web::{web, HttpResponse};
 
 /// Liveness: the process runs; says nothing of the database.
@@ -19,6 +19,6 @@ pub async fn healthz() -> HttpResponse {
     (status = 503, description = "The database does not answer", body = Detail),
 ))]
 pub async fn readyz(services: web::Data<Services>) -> Result<HttpResponse, ApiError> {
-    services.db(admin::database_answers).await?;
+    services.db(database_answers).await?;
     Ok(HttpResponse::Ok().json(Status { status: "ready" }))
 }

@@ -108,14 +108,6 @@ pub fn search_users(
     })
 }
 
-/// Whether the database answers a trivial query (readiness). Any failure
-/// means "not ready", so it is `Unavailable`, never `Internal`.
-pub fn database_answers(conn: &mut AnyConnection) -> Result<(), Error> {
-    use diesel::connection::SimpleConnection;
-    conn.batch_execute("SELECT 1")
-        .map_err(|e| Error::Unavailable(Box::new(e)))
-}
-
 pub fn user(conn: &mut AnyConnection, user_id: i64) -> Result<User, Error> {
     queries::by_id(conn, user_id)?.ok_or(Error::NotFound)
 }

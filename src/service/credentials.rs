@@ -10,7 +10,6 @@ use crate::domain::Password;
 #[derive(Clone)]
 pub struct Credentials {
     pub user_id: i64,
-    pub username: String,
     pub is_admin: bool,
     /// The hash the password matched: a token is issued only while the
     /// user still has it (see `tokens::issue`).
@@ -36,7 +35,6 @@ pub async fn verify(
     match found {
         Some(user) if password_matches && user.is_active => Ok(Credentials {
             user_id: user.id,
-            username: user.username,
             is_admin: user.is_admin,
             checked_hash: user.password_hash,
         }),

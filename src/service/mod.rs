@@ -72,3 +72,11 @@ where
     .await
     .map_err(|e| Error::Internal(Box::new(e)))?
 }
+
+/// Whether the database answers a trivial query (readiness). Any failure
+/// means "not ready", so it is `Unavailable`, never `Internal`.
+pub fn database_answers(conn: &mut AnyConnection) -> Result<(), Error> {
+    use diesel::connection::SimpleConnection;
+    conn.batch_execute("SELECT 1")
+        .map_err(|e| Error::Unavailable(Box::new(e)))
+}
