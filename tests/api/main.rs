@@ -27,6 +27,7 @@ mod password_change;
 mod password_reset;
 mod races;
 mod registration;
+mod resource_server;
 mod scopes;
 mod secrets;
 mod storage;
