@@ -8,6 +8,13 @@
 //! - `GET /healthz`: the framework's own ceiling;
 //! - `GET /whoami` with a random seeded token per request (every response
 //!   must be 200 for the right user);
+//! - `GET /auth/verify` (forward auth) the same way, the user checked in the
+//!   `X-Auth-Request-User` header, and `POST /introspect` of a random key by
+//!   a service user's key;
+//! - when nginx is installed (on the `PATH` or in `/usr/sbin`, or `NGINX`):
+//!   nginx in front of a static upstream, once without auth and once with
+//!   `auth_request` to `/auth/verify` (the README's recipe, with keep-alive
+//!   to both upstreams), the upstream echoing the user nginx passed it;
 //! - `POST /login` with a random user's correct password, client `web`, at
 //!   one connection (latency) and at a few (throughput).
 //!
@@ -23,7 +30,8 @@
 //! Run: `cargo bench --bench load`. Knobs (environment, or user counts as
 //! arguments after `--`): `LOAD_USERS=1000,100000`, `LOAD_SECS=8` per phase,
 //! `LOAD_WARMUP_SECS=1`, `LOAD_CONNS=64`, `LOAD_LOGIN_CONNS=8`,
-//! `LOAD_THREADS=1` (load generator threads), `LOAD_PHASES=healthz,whoami,login`
+//! `LOAD_THREADS=1` (load generator threads),
+//! `LOAD_PHASES=healthz,whoami,verify,introspect,nginx,login`
 //! (a subset, for experiments), `LOAD_SERVER_ENV="NAME=VALUE,..."` (extra
 //! environment for the server, e.g. `MALLOC_ARENA_MAX=2`), `LOAD_SERVER_BIN`
 //! (another build of the server to run instead, to compare a change).
@@ -115,7 +123,7 @@ impl Config {
             login_conns: number("LOAD_LOGIN_CONNS", 8.0)? as usize,
             threads: number("LOAD_THREADS", 1.0)? as usize,
             phases: std::env::var("LOAD_PHASES")
-                .unwrap_or_else(|_| "healthz,whoami,login".into())
+                .unwrap_or_else(|_| "healthz,whoami,verify,introspect,nginx,login".into())
                 .split(',')
                 .map(|phase| phase.trim().to_owned())
                 .collect(),
@@ -276,6 +284,8 @@ fn insert_users(
                     users::email.eq(emails[i].as_str()),
                     users::is_active.eq(true),
                     users::is_admin.eq(false),
+                    // The first user is the service that introspects the others' keys.
+                    users::is_service.eq(i == 0),
                     users::created_at.eq(now),
                 )
             })
@@ -473,6 +483,121 @@ impl Drop for Server {
     }
 }
 
+/// nginx in front of a static upstream (a second server block of its
+/// own) and of the multitoken server, as the README's recipe sets it up.
+struct Nginx {
+    child: Child,
+    address: SocketAddr,
+}
+
+impl Nginx {
+    /// `None` when nginx is not installed.
+    fn binary() -> Option<std::path::PathBuf> {
+        if let Some(path) = std::env::var_os("NGINX") {
+            return Some(path.into());
+        }
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path)
+            .chain([std::path::PathBuf::from("/usr/sbin")])
+            .map(|dir| dir.join("nginx"))
+            .find(|candidate| candidate.is_file())
+    }
+
+    fn start(binary: &Path, dir: &Path, multitoken: SocketAddr) -> Result<Self> {
+        let free_port =
+            || -> Result<u16> { Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port()) };
+        let front = free_port()?;
+        let upstream = free_port()?;
+        let dir = dir.join("nginx");
+        fs::create_dir_all(&dir)?;
+        let d = dir.display();
+        let config = format!(
+            r#"daemon off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    upstream multitoken {{ server {multitoken}; keepalive 64; }}
+    upstream app {{ server 127.0.0.1:{upstream}; keepalive 64; }}
+    server {{
+        listen 127.0.0.1:{upstream};
+        location / {{ return 200 "user=$http_x_auth_request_user
+"; }}
+    }}
+    server {{
+        listen 127.0.0.1:{front};
+        proxy_http_version 1.1;
+        location /open/ {{
+            proxy_set_header Connection "";
+            proxy_pass http://app;
+        }}
+        location /api/ {{
+            auth_request /_auth;
+            auth_request_set $auth_user $upstream_http_x_auth_request_user;
+            proxy_set_header X-Auth-Request-User $auth_user;
+            proxy_set_header Connection "";
+            proxy_pass http://app;
+        }}
+        location = /_auth {{
+            internal;
+            proxy_pass http://multitoken/auth/verify;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header Connection "";
+        }}
+    }}
+}}
+"#
+        );
+        let config_path = dir.join("nginx.conf");
+        fs::write(&config_path, config)?;
+        let child = Command::new(binary)
+            .arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(dir.join("stderr.log"))?)
+            .spawn()?;
+        let mut nginx = Nginx {
+            child,
+            address: SocketAddr::from(([127, 0, 0, 1], front)),
+        };
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            if let Some(status) = nginx.child.try_wait()? {
+                let log = fs::read_to_string(dir.join("stderr.log")).unwrap_or_default();
+                return Err(format!("nginx exited with {status}: {log}").into());
+            }
+            if std::net::TcpStream::connect(nginx.address).is_ok() {
+                return Ok(nginx);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        nginx.stop();
+        Err("nginx did not listen within 10 s".into())
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 // ---------------------------------------------------------------- /proc readings
 
 fn clock_ticks_per_second() -> f64 {
@@ -621,7 +746,7 @@ impl HttpConn {
     }
 
     /// Sends one request and reads its response: the status, and whether
-    /// `check` accepts the body.
+    /// `check` accepts the response (head and body).
     async fn exchange(
         &mut self,
         request: &[u8],
@@ -637,7 +762,7 @@ impl HttpConn {
         while self.buf.len() < head_len + body_len {
             self.fill().await?;
         }
-        let accepted = check(&self.buf[head_len..head_len + body_len]);
+        let accepted = check(&self.buf[..head_len + body_len]);
         self.buf.drain(..head_len + body_len);
         Ok((status, accepted))
     }
@@ -684,6 +809,12 @@ fn parse_head(buf: &[u8]) -> io::Result<Option<(u16, usize, usize)>> {
 enum Kind {
     Healthz,
     Whoami,
+    Verify,
+    Introspect,
+    /// Through nginx: `/open/` straight to the static upstream, `/api/`
+    /// after `auth_request` to `/auth/verify`.
+    NginxOpen,
+    NginxAuth,
     Login,
 }
 
@@ -695,9 +826,12 @@ struct Workload {
     users: usize,
 }
 
+/// The introspecting service's key: user 1's `web` token (see `insert_users`).
+const SERVICE_KEY_INDEX: usize = 0;
+
 impl Workload {
-    /// Writes the next request into `request`; returns the text its response
-    /// body must contain.
+    /// Writes the next request into `request`; returns the text its
+    /// response (head and body) must contain.
     fn next(&self, rng: &mut XorShift, request: &mut Vec<u8>) -> String {
         use std::io::Write as _;
         request.clear();
@@ -714,6 +848,42 @@ impl Workload {
                     self.keys[token]
                 );
                 format!("\"{}\"", username(token / CLIENTS.len()))
+            }
+            Kind::Verify => {
+                let token = rng.below(self.keys.len());
+                let _ = write!(
+                    request,
+                    "GET /auth/verify HTTP/1.1\r\nHost: bench\r\nAuthorization: Token {}\r\n\r\n",
+                    self.keys[token]
+                );
+                format!(
+                    "x-auth-request-user: {}\r\n",
+                    username(token / CLIENTS.len())
+                )
+            }
+            Kind::Introspect => {
+                let token = rng.below(self.keys.len());
+                let body = format!("token={}", self.keys[token]);
+                let _ = write!(
+                    request,
+                    "POST /introspect HTTP/1.1\r\nHost: bench\r\nAuthorization: Token {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+                    self.keys[SERVICE_KEY_INDEX],
+                    body.len()
+                );
+                format!("\"username\":\"{}\"", username(token / CLIENTS.len()))
+            }
+            Kind::NginxOpen => {
+                request.extend_from_slice(b"GET /open/ HTTP/1.1\r\nHost: bench\r\n\r\n");
+                "user=\n".to_owned()
+            }
+            Kind::NginxAuth => {
+                let token = rng.below(self.keys.len());
+                let _ = write!(
+                    request,
+                    "GET /api/ HTTP/1.1\r\nHost: bench\r\nAuthorization: Token {}\r\n\r\n",
+                    self.keys[token]
+                );
+                format!("user={}\n", username(token / CLIENTS.len()))
             }
             Kind::Login => {
                 let user = username(rng.below(self.users));
@@ -1003,6 +1173,10 @@ struct SizeReport {
     users: usize,
     healthz: Option<PhaseReport>,
     whoami: Option<PhaseReport>,
+    verify: Option<PhaseReport>,
+    introspect: Option<PhaseReport>,
+    nginx_open: Option<PhaseReport>,
+    nginx_auth: Option<PhaseReport>,
     login_single: Option<PhaseReport>,
     login: Option<PhaseReport>,
     rss_at_start_kib: u64,
@@ -1048,23 +1222,61 @@ fn bench_size(users_count: usize, hash: &str, config: &Config, ticks: f64) -> Re
         rss_at_start_kib as f64 / 1024.0
     );
     let keys = Arc::new(seeded.keys);
-    let work = |kind| Workload {
-        address: server.address,
+    let work_at = |address, kind| Workload {
+        address,
         kind,
         keys: keys.clone(),
         users: users_count,
     };
-
-    let run = |wanted: &str, kind, name: &str, conns| -> Result<Option<PhaseReport>> {
+    let run_at = |address, wanted: &str, kind, name: &str, conns| -> Result<Option<PhaseReport>> {
         if !config.runs(wanted) {
             return Ok(None);
         }
-        let report = phase(&server, work(kind), name, conns, config, ticks)?;
+        let report = phase(&server, work_at(address, kind), name, conns, config, ticks)?;
         report.print(ticks);
         Ok(Some(report))
     };
+    let run =
+        |wanted: &str, kind, name: &str, conns| run_at(server.address, wanted, kind, name, conns);
     let healthz = run("healthz", Kind::Healthz, "GET /healthz", config.conns)?;
     let whoami = run("whoami", Kind::Whoami, "GET /whoami", config.conns)?;
+    let verify = run("verify", Kind::Verify, "GET /auth/verify", config.conns)?;
+    let introspect = run(
+        "introspect",
+        Kind::Introspect,
+        "POST /introspect",
+        config.conns,
+    )?;
+    let (nginx_open, nginx_auth) = match (config.runs("nginx"), Nginx::binary()) {
+        (false, _) => (None, None),
+        (true, None) => {
+            println!("nginx phases skipped: nginx is not installed (set NGINX, or install Debian's nginx)");
+            (None, None)
+        }
+        (true, Some(binary)) => {
+            let nginx = Nginx::start(&binary, dir.path(), server.address)?;
+            println!(
+                "nginx ({}) on {}, one worker process, keep-alive to both upstreams",
+                binary.display(),
+                nginx.address
+            );
+            let open = run_at(
+                nginx.address,
+                "nginx",
+                Kind::NginxOpen,
+                "nginx, no auth",
+                config.conns,
+            )?;
+            let auth = run_at(
+                nginx.address,
+                "nginx",
+                Kind::NginxAuth,
+                "nginx auth_request",
+                config.conns,
+            )?;
+            (open, auth)
+        }
+    };
     let since_seeding = seeded_at.elapsed();
     if since_seeding >= TOUCH_INTERVAL {
         println!(
@@ -1106,6 +1318,10 @@ fn bench_size(users_count: usize, hash: &str, config: &Config, ticks: f64) -> Re
         users: users_count,
         healthz,
         whoami,
+        verify,
+        introspect,
+        nginx_open,
+        nginx_auth,
         login_single,
         login,
         rss_at_start_kib,
@@ -1129,6 +1345,36 @@ fn print_summary(reports: &[SizeReport], verify: &VerifyTime) {
                 verdict(ratio >= 0.5),
                 us(whoami.server_cpu_per_request),
                 us(healthz.server_cpu_per_request),
+            );
+        }
+        if let (Some(whoami), Some(verify)) = (&report.whoami, &report.verify) {
+            let ratio = verify.rps / whoami.rps;
+            println!(
+                "{users:>7} users: /auth/verify rps / whoami rps {ratio:.2} (target >= 0.9: {}); {:.0} vs {:.0} req/s, p99 {:.2} vs {:.2} ms",
+                verdict(ratio >= 0.9),
+                verify.rps,
+                whoami.rps,
+                ms(verify.p99),
+                ms(whoami.p99),
+            );
+        }
+        if let (Some(whoami), Some(introspect)) = (&report.whoami, &report.introspect) {
+            println!(
+                "{users:>7} users: /introspect rps / whoami rps {:.2} (two token checks each: the caller's and the subject's); {:.0} req/s, p99 {:.2} ms",
+                introspect.rps / whoami.rps,
+                introspect.rps,
+                ms(introspect.p99),
+            );
+        }
+        if let (Some(open), Some(auth)) = (&report.nginx_open, &report.nginx_auth) {
+            let ratio = auth.rps / open.rps;
+            println!(
+                "{users:>7} users: nginx with auth_request / without {ratio:.2} (target >= 0.5: {}); {:.0} vs {:.0} req/s, p99 {:.2} vs {:.2} ms",
+                verdict(ratio >= 0.5),
+                auth.rps,
+                open.rps,
+                ms(auth.p99),
+                ms(open.p99),
             );
         }
         if let Some(whoami) = &report.whoami {

@@ -54,6 +54,9 @@ pub enum UserCommand {
         email: Option<String>,
         #[arg(long)]
         admin: bool,
+        /// A service user: may introspect other users' keys (`POST /introspect`).
+        #[arg(long)]
+        service: bool,
         /// Read the password from the first line of standard input (required).
         #[arg(long, required = true)]
         password_stdin: bool,
@@ -194,6 +197,7 @@ fn run_user(
             name,
             email,
             admin,
+            service,
             password_stdin: _,
         } => {
             let username = Username::parse(&name)
@@ -211,6 +215,7 @@ fn run_user(
                     password_hash: &hash,
                     email: &email,
                     is_admin: admin,
+                    is_service: service,
                 },
             )?;
             writeln!(
@@ -218,7 +223,12 @@ fn run_user(
                 "created user {} (id {}){}",
                 user.username,
                 user.id,
-                if admin { " as admin" } else { "" }
+                match (admin, service) {
+                    (true, true) => " as admin and service",
+                    (true, false) => " as admin",
+                    (false, true) => " as service",
+                    (false, false) => "",
+                }
             )
             .map_err(write_failed)?;
         }
@@ -235,7 +245,12 @@ fn run_user(
                         &user.email
                     },
                     if user.is_active { "active" } else { "inactive" },
-                    if user.is_admin { "admin" } else { "user" },
+                    match (user.is_admin, user.is_service) {
+                        (true, true) => "admin,service",
+                        (true, false) => "admin",
+                        (false, true) => "service",
+                        (false, false) => "user",
+                    },
                     user.last_login_at
                         .map(|at| Timestamp(at).to_rfc3339())
                         .unwrap_or_else(|| "never".into()),

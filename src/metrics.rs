@@ -47,16 +47,19 @@ pub enum RevocationCause {
     Admin,
     /// A password change or reset by the user
     Password,
+    /// `POST /revoke` by whoever holds the key
+    Key,
 }
 
 impl RevocationCause {
-    const ALL: [RevocationCause; 6] = [
+    const ALL: [RevocationCause; 7] = [
         Self::Logout,
         Self::LogoutAll,
         Self::LogoutOthers,
         Self::Device,
         Self::Admin,
         Self::Password,
+        Self::Key,
     ];
 
     fn label(self) -> &'static str {
@@ -67,6 +70,7 @@ impl RevocationCause {
             Self::Device => "device",
             Self::Admin => "admin",
             Self::Password => "password",
+            Self::Key => "key",
         }
     }
 }
@@ -95,12 +99,54 @@ impl CheckOutcome {
     }
 }
 
+/// How a forward-auth check (`/auth/verify`) for another service ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardAuthOutcome {
+    Allowed,
+    /// No key, or one that was refused (the `401` table).
+    Unauthenticated,
+    /// A valid key without a scope the location needs.
+    Forbidden,
+}
+
+impl ForwardAuthOutcome {
+    const ALL: [ForwardAuthOutcome; 3] = [Self::Allowed, Self::Unauthenticated, Self::Forbidden];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Allowed => "allowed",
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden => "forbidden",
+        }
+    }
+}
+
+/// What an introspection (`/introspect`) answered about the token it was asked about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntrospectionOutcome {
+    Active,
+    Inactive,
+}
+
+impl IntrospectionOutcome {
+    const ALL: [IntrospectionOutcome; 2] = [Self::Active, Self::Inactive];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Inactive => "inactive",
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
     logins: IntCounterVec,
     token_checks: IntCounterVec,
     revocations: IntCounterVec,
+    forward_auth: IntCounterVec,
+    introspections: IntCounterVec,
     active_tokens: IntGauge,
     request_seconds: HistogramVec,
 }
@@ -123,6 +169,20 @@ impl Metrics {
             Opts::new("revocations_total", "Tokens revoked, by cause."),
             &["cause"],
         )?;
+        let forward_auth = IntCounterVec::new(
+            Opts::new(
+                "forward_auth_total",
+                "Forward-auth checks for other services (`/auth/verify`), by outcome.",
+            ),
+            &["outcome"],
+        )?;
+        let introspections = IntCounterVec::new(
+            Opts::new(
+                "introspections_total",
+                "Introspected tokens (`/introspect`), by the answer given.",
+            ),
+            &["result"],
+        )?;
         let active_tokens = IntGauge::new(
             "active_tokens",
             "Tokens that have not expired, counted at scrape time.",
@@ -137,6 +197,8 @@ impl Metrics {
         registry.register(Box::new(logins.clone()))?;
         registry.register(Box::new(token_checks.clone()))?;
         registry.register(Box::new(revocations.clone()))?;
+        registry.register(Box::new(forward_auth.clone()))?;
+        registry.register(Box::new(introspections.clone()))?;
         registry.register(Box::new(active_tokens.clone()))?;
         registry.register(Box::new(request_seconds.clone()))?;
         // Every series exists from the start, so rates work from the first scrape.
@@ -149,11 +211,19 @@ impl Metrics {
         for cause in RevocationCause::ALL {
             revocations.with_label_values(&[cause.label()]);
         }
+        for outcome in ForwardAuthOutcome::ALL {
+            forward_auth.with_label_values(&[outcome.label()]);
+        }
+        for outcome in IntrospectionOutcome::ALL {
+            introspections.with_label_values(&[outcome.label()]);
+        }
         Ok(Metrics {
             registry,
             logins,
             token_checks,
             revocations,
+            forward_auth,
+            introspections,
             active_tokens,
             request_seconds,
         })
@@ -174,6 +244,18 @@ impl Metrics {
         self.revocations
             .with_label_values(&[cause.label()])
             .inc_by(u64::try_from(count).unwrap_or(u64::MAX));
+    }
+
+    pub fn forward_auth(&self, outcome: ForwardAuthOutcome) {
+        self.forward_auth
+            .with_label_values(&[outcome.label()])
+            .inc();
+    }
+
+    pub fn introspected(&self, outcome: IntrospectionOutcome) {
+        self.introspections
+            .with_label_values(&[outcome.label()])
+            .inc();
     }
 
     /// Times one HTTP request under its method and route pattern.
@@ -227,6 +309,9 @@ mod tests {
             "multitoken_token_checks_total{outcome=\"expired\"} 0",
             "multitoken_revocations_total{cause=\"admin\"} 3",
             "multitoken_revocations_total{cause=\"logout_others\"} 0",
+            "multitoken_revocations_total{cause=\"key\"} 0",
+            "multitoken_forward_auth_total{outcome=\"forbidden\"} 0",
+            "multitoken_introspections_total{result=\"inactive\"} 0",
             "multitoken_active_tokens 7",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");

@@ -141,6 +141,7 @@ fn user_row(user: &UserView) -> Markup {
             td {
                 @if !user.is_active { span.badge.off { "inactive" } }
                 @else if user.is_admin { span.badge { "admin" } }
+                @else if user.is_service { span.badge { "service" } }
                 @else { "active" }
             }
             td { @match user.last_login_at { Some(at) => (time(at)), None => "never" } }
@@ -165,7 +166,7 @@ pub fn user(
             h1 { (user.username) }
             dl.facts {
                 dt { "E-mail" } dd { @if user.email.is_empty() { "—" } @else { (user.email) } }
-                dt { "Status" } dd { @if user.is_active { "active" } @else { "inactive" } @if user.is_admin { ", admin" } }
+                dt { "Status" } dd { @if user.is_active { "active" } @else { "inactive" } @if user.is_admin { ", admin" } @if user.is_service { ", service" } }
                 dt { "Created" } dd { (time(user.created_at)) }
                 dt { "Last login" } dd { @match user.last_login_at { Some(at) => (time(at)), None => "never" } }
             }

@@ -9,6 +9,7 @@ diesel::table! {
         email -> Text,
         is_active -> Bool,
         is_admin -> Bool,
+        is_service -> Bool,
         created_at -> BigInt,
         last_login_at -> Nullable<BigInt>,
     }

@@ -34,6 +34,7 @@ pub struct TokenOwner {
     pub email: String,
     pub is_active: bool,
     pub is_admin: bool,
+    pub is_service: bool,
 }
 
 /// The token check's one read. It runs on the backend's own connection
@@ -58,6 +59,7 @@ pub fn by_digest(conn: &mut AnyConnection, digest: &[u8]) -> QueryResult<Option<
                     users::email,
                     users::is_active,
                     users::is_admin,
+                    users::is_service,
                 ))
                 .first::<TokenOwner>($conn)
                 .optional()

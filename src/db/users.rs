@@ -23,6 +23,7 @@ pub struct User {
     pub email: String,
     pub is_active: bool,
     pub is_admin: bool,
+    pub is_service: bool,
     pub created_at: i64,
     pub last_login_at: Option<i64>,
 }
@@ -58,6 +59,7 @@ pub struct NewUser<'a> {
     pub email: &'a str,
     pub is_active: bool,
     pub is_admin: bool,
+    pub is_service: bool,
     pub created_at: i64,
 }
 
@@ -215,6 +217,12 @@ pub fn set_email(conn: &mut AnyConnection, user_id: i64, email: &str) -> QueryRe
 pub fn set_admin(conn: &mut AnyConnection, user_id: i64, is_admin: bool) -> QueryResult<usize> {
     diesel::update(users::table.find(user_id))
         .set(users::is_admin.eq(is_admin))
+        .execute(conn)
+}
+
+pub fn set_service(conn: &mut AnyConnection, user_id: i64, is_service: bool) -> QueryResult<usize> {
+    diesel::update(users::table.find(user_id))
+        .set(users::is_service.eq(is_service))
         .execute(conn)
 }
 

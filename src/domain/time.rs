@@ -18,6 +18,11 @@ impl Timestamp {
         self.0
     }
 
+    /// Whole seconds since the epoch, as JWT and OAuth write times.
+    pub fn unix_seconds(self) -> i64 {
+        self.0.div_euclid(1000)
+    }
+
     pub fn plus(self, duration: Duration) -> Self {
         Timestamp(self.0.saturating_add(duration_millis(duration)))
     }

@@ -5,6 +5,7 @@
 use super::error::ApiError;
 use super::session::{self, CSRF_HEADER};
 use crate::domain::{Password, TokenDigest};
+use crate::service::other_services::may_introspect;
 use crate::service::tokens::{Principal, TokenVerifier};
 use crate::service::{AuthFailure, Error, Services};
 use actix_session::SessionExt;
@@ -28,6 +29,37 @@ pub fn token_from_header(value: Option<&[u8]>) -> Result<&str, AuthFailure> {
     }
     let key = parts.next().ok_or(AuthFailure::NoCredentials)?;
     if parts.next().is_some() {
+        return Err(AuthFailure::ContainsSpaces);
+    }
+    if !key.iter().all(u8::is_ascii_graphic) {
+        return Err(AuthFailure::InvalidCharacters);
+    }
+    std::str::from_utf8(key).map_err(|_| AuthFailure::InvalidCharacters)
+}
+
+/// The header a forward-auth request may carry its key in when its own
+/// `Authorization` means something else.
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+/// The key of a forward-auth request: from `Authorization` when that is a
+/// `Token` or `Bearer` header (valid or not), else from `X-Api-Key`, read
+/// by the same rules.
+pub fn forward_auth_key(headers: &HeaderMap) -> Result<&str, AuthFailure> {
+    match token_from_header(headers.get(AUTHORIZATION).map(|value| value.as_bytes())) {
+        Err(AuthFailure::NotProvided) => {
+            api_key_from_header(headers.get(API_KEY_HEADER).map(|value| value.as_bytes()))
+        }
+        other => other,
+    }
+}
+
+/// The key of an `X-Api-Key: <key>` header, which has no keyword.
+fn api_key_from_header(value: Option<&[u8]>) -> Result<&str, AuthFailure> {
+    let key = value.ok_or(AuthFailure::NotProvided)?.trim_ascii();
+    if key.is_empty() {
+        return Err(AuthFailure::NoCredentials);
+    }
+    if key.iter().any(u8::is_ascii_whitespace) {
         return Err(AuthFailure::ContainsSpaces);
     }
     if !key.iter().all(u8::is_ascii_graphic) {
@@ -102,6 +134,25 @@ impl FromRequest for Unrestricted {
     }
 }
 
+/// A request by a caller that may introspect other keys: an unrestricted
+/// key of a service user or an admin (`401` without a valid key, else `403`).
+#[derive(Debug, Clone)]
+pub struct Introspector;
+
+impl FromRequest for Introspector {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let unrestricted = Unrestricted::from_request(request, payload);
+        Box::pin(async move {
+            let Unrestricted(principal) = unrestricted.await?;
+            may_introspect(&principal)?;
+            Ok(Introspector)
+        })
+    }
+}
+
 /// A request by an admin: a handler that takes it cannot run for anyone
 /// else. Anonymous requests get the `401` of [`Authenticated`], users
 /// without `is_admin` a `403`, and so does a restricted token (one with
@@ -157,7 +208,76 @@ impl FromRequest for Admin {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::http::header::HeaderValue;
+    use actix_web::http::header::{HeaderName, HeaderValue};
+
+    fn headers(pairs: &[(&'static str, &[u8])]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(
+                HeaderName::from_static(name),
+                HeaderValue::from_bytes(value).expect("header value"),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn forward_auth_takes_a_token_header_first_then_x_api_key() {
+        type Headers<'a> = &'a [(&'static str, &'a [u8])];
+        let cases: &[(Headers, Result<&str, AuthFailure>, &str)] = &[
+            (
+                &[("authorization", b"Token mt_a")],
+                Ok("mt_a"),
+                "a Token header",
+            ),
+            (&[("x-api-key", b"mt_b")], Ok("mt_b"), "X-Api-Key alone"),
+            (&[("x-api-key", b"  mt_b ")], Ok("mt_b"), "X-Api-Key padded"),
+            (
+                &[("authorization", b"Token mt_a"), ("x-api-key", b"mt_b")],
+                Ok("mt_a"),
+                "Authorization wins over X-Api-Key",
+            ),
+            (
+                &[("authorization", b"Basic YTpi"), ("x-api-key", b"mt_b")],
+                Ok("mt_b"),
+                "another scheme leaves the key to X-Api-Key",
+            ),
+            (
+                &[("authorization", b"Token"), ("x-api-key", b"mt_b")],
+                Err(AuthFailure::NoCredentials),
+                "a Token header is the one used, even a broken one",
+            ),
+            (
+                &[("authorization", b"Bearer a b"), ("x-api-key", b"mt_b")],
+                Err(AuthFailure::ContainsSpaces),
+                "a Bearer header with spaces is refused, not skipped",
+            ),
+            (&[], Err(AuthFailure::NotProvided), "nothing at all"),
+            (
+                &[("authorization", b"Basic YTpi")],
+                Err(AuthFailure::NotProvided),
+                "only another scheme",
+            ),
+            (
+                &[("x-api-key", b"  ")],
+                Err(AuthFailure::NoCredentials),
+                "a blank X-Api-Key",
+            ),
+            (
+                &[("x-api-key", b"mt_a b")],
+                Err(AuthFailure::ContainsSpaces),
+                "spaces",
+            ),
+            (
+                &[("x-api-key", b"mt_\xc3\xa9")],
+                Err(AuthFailure::InvalidCharacters),
+                "bytes that are not printable ASCII",
+            ),
+        ];
+        for (pairs, expected, why) in cases {
+            assert_eq!(forward_auth_key(&headers(pairs)), *expected, "{why}");
+        }
+    }
 
     #[test]
     fn token_headers_follow_the_contract_case_by_case() {

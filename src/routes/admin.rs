@@ -103,6 +103,9 @@ pub struct CreateUserBody {
     pub email: String,
     #[schema(required = false, default = false, value_type = Option<bool>)]
     pub is_admin: bool,
+    /// May introspect other users' keys (`POST /introspect`).
+    #[schema(required = false, default = false, value_type = Option<bool>)]
+    pub is_service: bool,
 }
 
 impl FromFields for CreateUserBody {
@@ -124,12 +127,12 @@ impl FromFields for CreateUserBody {
             check_new_password(password, name, &email, "password", errors);
         }
         check_email(&email, errors);
-        let is_admin = fields.boolean("is_admin", errors).unwrap_or(false);
         CreateUserBody {
             username,
             password,
             email,
-            is_admin,
+            is_admin: fields.boolean("is_admin", errors).unwrap_or(false),
+            is_service: fields.boolean("is_service", errors).unwrap_or(false),
         }
     }
 }
@@ -159,6 +162,7 @@ pub async fn create_user(
             password,
             email: body.email,
             is_admin: body.is_admin,
+            is_service: body.is_service,
         },
     )
     .await?;
@@ -194,6 +198,8 @@ pub struct UpdateUserBody {
     pub is_active: Option<bool>,
     #[schema(required = false)]
     pub is_admin: Option<bool>,
+    #[schema(required = false)]
+    pub is_service: Option<bool>,
     #[schema(required = false, min_length = 8, pattern = "[^0-9]", value_type = Option<String>)]
     pub password: Option<Password>,
 }
@@ -219,6 +225,7 @@ impl UpdateUserBody {
             email,
             is_active: fields.boolean("is_active", errors),
             is_admin: fields.boolean("is_admin", errors),
+            is_service: fields.boolean("is_service", errors),
             password,
         }
     }
@@ -248,6 +255,7 @@ pub async fn update_user(
         email: body.email,
         is_active: body.is_active,
         is_admin: body.is_admin,
+        is_service: body.is_service,
         password: body.password,
     };
     let (user, _revoked) = admin::update_user(&services, id, changes).await?;

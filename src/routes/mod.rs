@@ -7,7 +7,8 @@
 //! 1. write the handler with a `#[utoipa::path(method, path = "...", ...)]`
 //!    annotation giving its responses (and `security(("Token" = []))` when
 //!    it needs a token);
-//! 2. add `METHOD "/path" => module::handler,` to the list.
+//! 2. add `METHOD "/path" => module::handler,` to the list (`GET | POST "/path"`
+//!    for a handler that answers several methods).
 //!
 //! The test `openapi::every_served_route_is_documented_and_nothing_else` checks that the
 //! annotation and the line agree. Only the console (HTML, not part of the
@@ -16,9 +17,11 @@
 mod account;
 mod admin;
 mod docs;
+mod forward_auth;
 mod health;
 mod login;
 mod metrics;
+mod oauth;
 mod openapi;
 mod password;
 mod registration;
@@ -38,14 +41,14 @@ pub struct Endpoint {
 }
 
 macro_rules! endpoints {
-    ($($method:ident $path:literal => $module:ident :: $handler:ident,)*) => {
+    ($($($method:ident)|+ $path:literal => $module:ident :: $handler:ident,)*) => {
         /// Every endpoint of the JSON API, in the order they are matched.
         pub fn endpoints() -> Vec<Endpoint> {
-            vec![$(Endpoint {
+            vec![$($(Endpoint {
                 method: Method::$method,
                 path: $path,
                 route: web::route().method(Method::$method).to($module::$handler),
-            },)*]
+            },)+)*]
         }
 
         /// The OpenAPI document of every endpoint, from the handlers' annotations.
@@ -82,6 +85,9 @@ endpoints! {
     POST "/password/change" => password::change,
     POST "/password/reset" => password::reset,
     POST "/password/reset/confirm" => password::confirm_reset,
+    GET | HEAD | POST | PUT | PATCH | DELETE | OPTIONS "/auth/verify" => forward_auth::verify,
+    POST "/introspect" => oauth::introspect,
+    POST "/revoke" => oauth::revoke,
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

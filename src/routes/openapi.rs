@@ -20,6 +20,7 @@ use utoipa::{Modify, PartialSchema, ToSchema};
 /// The names of the security schemes in the document.
 pub const TOKEN_SCHEME: &str = "Token";
 pub const CONSOLE_SESSION_SCHEME: &str = "ConsoleSession";
+pub const API_KEY_SCHEME: &str = "ApiKey";
 
 /// A request-level error or message: `{"detail": "..."}`.
 #[derive(Serialize, ToSchema)]
@@ -62,6 +63,14 @@ impl Modify for Conventions {
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "Authorization",
                 "`Token <key>` (the keyword in any case), or `Bearer <key>`.",
+            ))),
+        );
+        components.add_security_scheme(
+            API_KEY_SCHEME,
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Api-Key",
+                "The key alone, for `/auth/verify` behind an API whose own `Authorization` \
+                 means something else; a `Token` or `Bearer` `Authorization` header wins.",
             ))),
         );
         components.add_security_scheme(

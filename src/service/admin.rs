@@ -24,6 +24,8 @@ pub struct UserView {
     pub email: String,
     pub is_active: bool,
     pub is_admin: bool,
+    /// May introspect other users' keys (`POST /introspect`).
+    pub is_service: bool,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -38,6 +40,7 @@ impl From<User> for UserView {
             email: user.email,
             is_active: user.is_active,
             is_admin: user.is_admin,
+            is_service: user.is_service,
             created_at: Timestamp(user.created_at),
             last_login_at: user.last_login_at.map(Timestamp),
         }
@@ -127,6 +130,7 @@ pub struct NewUser {
     pub password: Password,
     pub email: String,
     pub is_admin: bool,
+    pub is_service: bool,
 }
 
 pub async fn create_user(services: &Services, new: NewUser) -> Result<UserView, Error> {
@@ -140,6 +144,7 @@ pub async fn create_user(services: &Services, new: NewUser) -> Result<UserView, 
                     password_hash: &hash,
                     email: &new.email,
                     is_admin: new.is_admin,
+                    is_service: new.is_service,
                 },
             )
         })
@@ -153,6 +158,7 @@ pub struct UserChanges {
     pub email: Option<String>,
     pub is_active: Option<bool>,
     pub is_admin: Option<bool>,
+    pub is_service: Option<bool>,
     pub password: Option<Password>,
 }
 
@@ -182,6 +188,9 @@ pub async fn update_user(
                 }
                 if let Some(is_admin) = changes.is_admin {
                     queries::set_admin(conn, user_id, is_admin)?;
+                }
+                if let Some(is_service) = changes.is_service {
+                    queries::set_service(conn, user_id, is_service)?;
                 }
                 if let Some(is_active) = changes.is_active {
                     revoked += queries::set_active(conn, user_id, is_active)?;

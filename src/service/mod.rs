@@ -11,6 +11,7 @@ pub mod admin;
 pub mod credentials;
 mod error;
 pub mod login;
+pub mod other_services;
 pub mod password_change;
 pub mod password_reset;
 pub mod passwords;

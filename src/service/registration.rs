@@ -94,6 +94,7 @@ pub async fn register(
                         password_hash: &password_hash,
                         email: &email,
                         is_admin: false,
+                        is_service: false,
                     },
                 )?;
                 let token = client

@@ -31,8 +31,13 @@ pub struct Principal {
     pub username: String,
     pub email: String,
     pub is_admin: bool,
+    /// May introspect other users' keys.
+    pub is_service: bool,
     /// What the token may be used for; empty when unrestricted.
     pub scopes: Scopes,
+    pub created_at: Timestamp,
+    /// When the token expires, counting the use this check records.
+    pub expires_at: Timestamp,
 }
 
 impl Principal {
@@ -110,6 +115,11 @@ impl TokenVerifier {
         .await
     }
 
+    /// Where the callers that check keys for other services count their answers.
+    pub(super) fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     /// Runs a short read right here when the backend allows it and a pooled
     /// connection is idle; `None` means: hand it to [`run_blocking`] instead.
     fn try_read_now<T>(&self, read: impl FnOnce(&mut AnyConnection) -> T) -> Option<T> {
@@ -161,7 +171,10 @@ pub fn check(
         username: owner.username,
         email: owner.email,
         is_admin: owner.is_admin,
+        is_service: owner.is_service,
         scopes: Scopes::from_stored(&owner.scopes),
+        created_at: Timestamp(owner.created_at),
+        expires_at: touch.map_or(Timestamp(owner.expires_at), |touch| touch.expires_at),
     };
     Ok((principal, touch))
 }

@@ -16,6 +16,7 @@ pub struct CreateUser<'a> {
     pub password_hash: &'a str,
     pub email: &'a str,
     pub is_admin: bool,
+    pub is_service: bool,
 }
 
 pub fn create(conn: &mut AnyConnection, new: CreateUser<'_>) -> Result<User, Error> {
@@ -29,6 +30,7 @@ pub fn create(conn: &mut AnyConnection, new: CreateUser<'_>) -> Result<User, Err
             email: new.email,
             is_active: true,
             is_admin: new.is_admin,
+            is_service: new.is_service,
             created_at: Timestamp::now().millis(),
         },
     );

@@ -97,6 +97,7 @@ async fn users_are_listed_a_page_at_a_time_with_absolute_links(backend: Backend)
             "email": "root@example.com",
             "is_active": true,
             "is_admin": true,
+            "is_service": false,
             "created_at": "<time>",
             "last_login_at": "<time>",
         })
@@ -109,6 +110,7 @@ async fn users_are_listed_a_page_at_a_time_with_absolute_links(backend: Backend)
             "email": "",
             "is_active": true,
             "is_admin": false,
+            "is_service": false,
             "created_at": "<time>",
             "last_login_at": null,
         })
@@ -230,6 +232,7 @@ async fn admins_create_users_who_can_then_log_in(backend: Backend) {
             "email": "dora@example.com",
             "is_active": true,
             "is_admin": true,
+            "is_service": false,
             "created_at": "<time>",
             "last_login_at": null,
         })
@@ -349,6 +352,7 @@ async fn a_user_is_read_with_their_devices(backend: Backend) {
             "email": "alice@example.com",
             "is_active": true,
             "is_admin": false,
+            "is_service": false,
             "created_at": "<time>",
             "last_login_at": "<time>",
         })
@@ -405,6 +409,7 @@ async fn patching_email_or_admin_flag_keeps_the_tokens(backend: Backend) {
             "email": "alice@example.com",
             "is_active": true,
             "is_admin": true,
+            "is_service": false,
             "created_at": "<time>",
             "last_login_at": "<time>",
         })

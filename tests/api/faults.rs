@@ -129,6 +129,11 @@ async fn a_cut_postgresql_gives_quick_503s_and_recovers_without_a_restart() {
         )
         .await;
         let readyz_took = started.elapsed();
+        // Forward auth answers 503 too, never another status a proxy would turn into a 500.
+        for method in [reqwest::Method::GET, reqwest::Method::POST] {
+            let verify = app.with_token(method, "/auth/verify", &key);
+            assert_unavailable(verify.send().await.expect("verify")).await;
+        }
         // The pool waits POOL_TIMEOUT (2 s) at most; "well under 5 s".
         assert!(
             whoami_took < Duration::from_millis(4000) && readyz_took < Duration::from_millis(4000),

@@ -17,6 +17,8 @@ mod devices;
 mod durability;
 mod expiry;
 mod faults;
+mod forward_auth;
+mod introspection;
 mod login;
 mod mail;
 mod metrics;

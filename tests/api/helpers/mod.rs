@@ -134,6 +134,15 @@ impl TestApp {
 
     /// Creates a user directly in the database.
     pub fn create_user(&self, name: &str, email: &str, is_admin: bool) -> i64 {
+        self.create_user_with(name, email, is_admin, false)
+    }
+
+    /// Creates a service user (one that may introspect others' keys).
+    pub fn create_service_user(&self, name: &str) -> i64 {
+        self.create_user_with(name, "", false, true)
+    }
+
+    fn create_user_with(&self, name: &str, email: &str, is_admin: bool, is_service: bool) -> i64 {
         let username = Username::parse(name).expect("valid username");
         let hash = hash_blocking(&Password::new(PASSWORD.into())).expect("hash");
         let user = users::create(
@@ -143,6 +152,7 @@ impl TestApp {
                 password_hash: &hash,
                 email,
                 is_admin,
+                is_service,
             },
         )
         .expect("create user");
@@ -162,6 +172,7 @@ impl TestApp {
                     password_hash: &hash,
                     email: "",
                     is_admin: false,
+                    is_service: false,
                 },
             )
             .expect("create user");

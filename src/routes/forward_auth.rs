@@ -1,0 +1,101 @@
+//! `/auth/verify`: forward auth for reverse proxies (nginx `auth_request`,
+//! Traefik ForwardAuth, Caddy `forward_auth`, Envoy `ext_authz`) in front
+//! of the company's other services.
+//!
+//! A proxy turns anything but 2xx, 401 and 403 into an error page of its
+//! own, so every answer here is one of those (or a 503 when the database is
+//! down): the body is never read, a query that cannot be understood asks
+//! for a scope no token holds, and a handler for every method means no 405.
+
+use crate::domain::TokenDigest;
+use crate::http::auth::forward_auth_key;
+use crate::http::ApiError;
+use crate::service::other_services::authorize;
+use crate::service::tokens::{Principal, TokenVerifier};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+
+/// Whether the presented key may pass: `200` with the identity headers,
+/// `401` as for any endpoint of ours, `403` when a scope is missing.
+#[utoipa::path(
+    method(get, head, post, put, patch, delete, options),
+    path = "/auth/verify",
+    operation_id = "forward_auth",
+    security(("Token" = []), ("ApiKey" = [])),
+    params(("scope" = Option<Vec<String>>, Query, explode = true,
+        description = "Scopes the request needs (repeat the parameter, or separate with spaces); a restricted token must hold all of them.")),
+    responses(
+        (status = 200, description = "The key may pass. Empty body; the identity is in the headers \
+            `X-Auth-Request-User` and `Remote-User` (username), `X-Auth-Request-Email` and \
+            `Remote-Email` (when the user has one), `X-Multitoken-User-Id`, `X-Multitoken-Client`, \
+            `X-Multitoken-Admin` (`true`/`false`) and, for a restricted token, `X-Multitoken-Scopes`."),
+        (status = 403, description = "The token lacks a scope the request needs", body = super::openapi::Detail),
+    ))]
+pub async fn verify(
+    request: HttpRequest,
+    verifier: web::Data<TokenVerifier>,
+) -> Result<HttpResponse, ApiError> {
+    let presented = forward_auth_key(request.headers()).map(TokenDigest::of_presented);
+    let required = required_scopes(request.query_string());
+    let principal = authorize(&verifier, presented, &required).await?;
+    let mut response = HttpResponse::Ok();
+    identity_headers(&mut response, &principal);
+    Ok(response.finish())
+}
+
+/// Every `scope` parameter, each split at spaces. A query that cannot be
+/// decoded asks for a scope that cannot exist, so that only an
+/// unrestricted token passes, as it passes every scope.
+fn required_scopes(query: &str) -> Vec<String> {
+    let Ok(pairs) = serde_urlencoded::from_str::<Vec<(String, String)>>(query) else {
+        return vec![String::from("\0unreadable query")];
+    };
+    pairs
+        .iter()
+        .filter(|(name, _)| name == "scope")
+        .flat_map(|(_, value)| value.split_ascii_whitespace())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The headers that configurations written for oauth2-proxy and Authelia
+/// read, and ours.
+fn identity_headers(response: &mut HttpResponseBuilder, principal: &Principal) {
+    let mut set = |name: &'static str, value: &str| {
+        // A username is Unicode; its UTF-8 bytes go as they are, as
+        // oauth2-proxy sends them, rather than being dropped.
+        if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
+            response.insert_header((HeaderName::from_static(name), value));
+        }
+    };
+    set("x-auth-request-user", &principal.username);
+    set("remote-user", &principal.username);
+    if !principal.email.is_empty() {
+        set("x-auth-request-email", &principal.email);
+        set("remote-email", &principal.email);
+    }
+    set("x-multitoken-user-id", &principal.user_id.to_string());
+    set("x-multitoken-client", &principal.client);
+    set(
+        "x-multitoken-admin",
+        if principal.is_admin { "true" } else { "false" },
+    );
+    if principal.is_restricted() {
+        set("x-multitoken-scopes", &principal.scopes.to_stored());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::required_scopes;
+
+    #[test]
+    fn scopes_come_from_every_scope_parameter_split_at_spaces() {
+        assert_eq!(
+            required_scopes("scope=a&other=x&scope=b%20c+d"),
+            ["a", "b", "c", "d"]
+        );
+        assert!(required_scopes("").is_empty());
+        assert!(required_scopes("scope=").is_empty());
+    }
+}

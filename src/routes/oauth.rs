@@ -1,0 +1,152 @@
+//! The OAuth 2.0 endpoints that resource servers and secret scanners speak:
+//! token introspection (RFC 7662) and token revocation (RFC 7009).
+
+use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
+use crate::domain::validation::REQUIRED;
+use crate::domain::FieldErrors;
+use crate::http::auth::Introspector;
+use crate::http::body::{Fields, FromFields};
+use crate::http::ApiError;
+use crate::service::other_services::{introspect as introspect_key, revoke_key};
+use crate::service::tokens::Principal;
+use crate::service::Services;
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// `POST /introspect` and `POST /revoke`: the key in question. A
+/// `token_type_hint`, which the RFCs let clients send, is ignored.
+#[derive(ToSchema)]
+pub struct TokenBody {
+    /// A key; anything that is not a live key is simply not one.
+    #[schema(required = true, min_length = 1, value_type = String)]
+    pub token: Option<String>,
+}
+
+impl FromFields for TokenBody {
+    /// Required, but anything in it is a token to ask about (a NUL or a
+    /// number included: not a key, so inactive or nothing to revoke,
+    /// rather than an error that would tell more than the RFCs allow).
+    fn from_fields(fields: &Fields, errors: &mut FieldErrors) -> Self {
+        let token = match fields.text("token") {
+            Ok(Some(token)) if !token.is_empty() => Some(token.to_owned()),
+            Ok(_) => {
+                errors.add("token", REQUIRED);
+                None
+            }
+            Err(_) => Some(String::new()),
+        };
+        TokenBody { token }
+    }
+}
+
+/// The checked `token` field.
+fn token_field(fields: &Fields) -> Result<String, ApiError> {
+    let (body, errors) = fields.read::<TokenBody>();
+    errors.into_result()?;
+    Ok(body.token.unwrap_or_default())
+}
+
+/// What RFC 7662 answers; only `active` when the key is not live.
+#[derive(Serialize, ToSchema)]
+pub struct Introspection {
+    pub active: bool,
+    /// Always `Token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
+    /// The token's client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The user's id, as a string.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_admin: Option<bool>,
+    /// When the token expires, in seconds since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// When the token was issued, in seconds since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// The token's scopes, space-separated; only for a restricted token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+impl Introspection {
+    fn inactive() -> Self {
+        Introspection {
+            active: false,
+            token_type: None,
+            client_id: None,
+            username: None,
+            sub: None,
+            is_admin: None,
+            exp: None,
+            iat: None,
+            scope: None,
+        }
+    }
+
+    fn active(principal: Principal) -> Self {
+        Introspection {
+            active: true,
+            token_type: Some("Token"),
+            scope: principal
+                .is_restricted()
+                .then(|| principal.scopes.to_stored()),
+            client_id: Some(principal.client),
+            username: Some(principal.username),
+            sub: Some(principal.user_id.to_string()),
+            is_admin: Some(principal.is_admin),
+            exp: Some(principal.expires_at.unix_seconds()),
+            iat: Some(principal.created_at.unix_seconds()),
+        }
+    }
+}
+
+/// Tell a resource server whether a key is live, and whose it is
+/// (RFC 7662). The caller authenticates with an unrestricted key of a
+/// service user or an admin. It counts as a use of the introspected key.
+#[utoipa::path(post, path = "/introspect", security(("Token" = [])),
+    request_body(content((TokenBody = "application/x-www-form-urlencoded"), (TokenBody = "application/json"))),
+    responses(
+        (status = 200, description = "`{\"active\": false}` for anything but a live key", body = Introspection),
+        (status = 400, description = "No `token` field", body = FieldErrorsSchema),
+        (status = 403, description = "The caller is neither a service user nor an admin, or its key is restricted", body = Detail),
+    ))]
+pub async fn introspect(
+    services: web::Data<Services>,
+    _caller: Introspector,
+    fields: Fields,
+) -> Result<HttpResponse, ApiError> {
+    let token = token_field(&fields)?;
+    let answer = match introspect_key(&services.tokens, &token).await? {
+        Some(principal) => Introspection::active(principal),
+        None => Introspection::inactive(),
+    };
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+/// The answer of `/revoke`: an empty object, always.
+#[derive(Serialize, ToSchema)]
+pub struct Revoked {}
+
+/// End the token whose key this is (RFC 7009). No authentication: holding
+/// the key is enough. The answer is the same whether or not it was one.
+#[utoipa::path(post, path = "/revoke",
+    request_body(content((TokenBody = "application/x-www-form-urlencoded"), (TokenBody = "application/json"))),
+    responses(
+        (status = 200, description = "Revoked if it was a live key: `{}` either way", body = Revoked),
+        (status = 400, description = "No `token` field", body = FieldErrorsSchema),
+    ))]
+pub async fn revoke(
+    services: web::Data<Services>,
+    fields: Fields,
+) -> Result<HttpResponse, ApiError> {
+    let token = token_field(&fields)?;
+    revoke_key(&services, &token).await?;
+    Ok(HttpResponse::Ok().json(Revoked {}))
+}

@@ -1,0 +1,74 @@
+//! Checking keys on behalf of the company's other services: forward auth
+//! (a reverse proxy asks before passing a request on), introspection
+//! (RFC 7662: a resource server asks about a key it was given) and
+//! revocation by key (RFC 7009: whoever holds a key may end it).
+//!
+//! All three go through the same token check as our own endpoints, so a
+//! revocation is seen by them on the very next request, and a check counts
+//! as a use of the token.
+
+use super::tokens::{revoke_counted, Principal, Revocation, TokenVerifier};
+use super::{AuthFailure, Error, Services};
+use crate::domain::TokenDigest;
+use crate::metrics::{ForwardAuthOutcome, IntrospectionOutcome, RevocationCause};
+
+/// Forward auth: the principal of the presented key, if it holds every
+/// scope in `required` (an unrestricted key holds them all); a refused key
+/// is `Unauthenticated`, a missing scope `PermissionDenied`.
+pub async fn authorize(
+    verifier: &TokenVerifier,
+    presented: Result<Option<TokenDigest>, AuthFailure>,
+    required: &[String],
+) -> Result<Principal, Error> {
+    let checked = verifier.verify(presented).await;
+    let (outcome, answer) = match checked {
+        Ok(principal) if required.iter().all(|scope| principal.scopes.holds(scope)) => {
+            (Some(ForwardAuthOutcome::Allowed), Ok(principal))
+        }
+        Ok(_) => (
+            Some(ForwardAuthOutcome::Forbidden),
+            Err(Error::PermissionDenied),
+        ),
+        Err(error @ Error::Unauthenticated(_)) => {
+            (Some(ForwardAuthOutcome::Unauthenticated), Err(error))
+        }
+        // The database failing is not an answer about the key.
+        Err(error) => (None, Err(error)),
+    };
+    if let Some(outcome) = outcome {
+        verifier.metrics().forward_auth(outcome);
+    }
+    answer
+}
+
+/// Who may introspect: an unrestricted key of a service user or an admin.
+pub fn may_introspect(caller: &Principal) -> Result<(), Error> {
+    if caller.is_restricted() || !(caller.is_service || caller.is_admin) {
+        return Err(Error::PermissionDenied);
+    }
+    Ok(())
+}
+
+/// Introspection: the principal of a live key, or `None` for anything else
+/// (unknown, revoked, expired, an inactive user, not even a key's shape),
+/// which the answer must not tell apart.
+pub async fn introspect(verifier: &TokenVerifier, token: &str) -> Result<Option<Principal>, Error> {
+    let checked = verifier.verify(Ok(TokenDigest::of_presented(token))).await;
+    let (outcome, answer) = match checked {
+        Ok(principal) => (IntrospectionOutcome::Active, Some(principal)),
+        Err(Error::Unauthenticated(_)) => (IntrospectionOutcome::Inactive, None),
+        Err(error) => return Err(error),
+    };
+    verifier.metrics().introspected(outcome);
+    Ok(answer)
+}
+
+/// Revocation by key: ends the token whose key this is, if there is one.
+/// Nothing in the result tells whether there was.
+pub async fn revoke_key(services: &Services, key: &str) -> Result<(), Error> {
+    let Some(digest) = TokenDigest::of_presented(key) else {
+        return Ok(());
+    };
+    revoke_counted(services, Revocation::Token { digest }, RevocationCause::Key).await?;
+    Ok(())
+}
