@@ -10,6 +10,7 @@
 //! current user on loopback ports, with every file they write in a temp dir.
 
 use crate::helpers::{content_type, Backend, TestApp, PASSWORD};
+use crate::on_both_backends;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
@@ -22,6 +23,18 @@ use std::time::{Duration, Instant};
 
 const NGINX_SITE: &str = include_str!("../proxies/nginx.conf.template");
 const CADDY_SITE: &str = include_str!("../proxies/Caddyfile.template");
+
+/// The values the README's copies of the templates are rendered with.
+const README_NGINX: [(&str, &str); 3] = [
+    ("LISTEN", "80"),
+    ("MULTITOKEN", "127.0.0.1:8000"),
+    ("APP", "127.0.0.1:9000"),
+];
+const README_CADDY: [(&str, &str); 3] = [
+    ("SITE", "api.example.com"),
+    ("MULTITOKEN", "127.0.0.1:8000"),
+    ("APP", "127.0.0.1:9000"),
+];
 
 const NOT_PROVIDED: &str = "Authentication credentials were not provided.";
 const DENIED: &str = "You do not have permission to perform this action.";
@@ -714,4 +727,62 @@ async fn a_public_location_passes_no_identity_headers_at_all(kind: Kind, backend
         )
         .await;
     assert_eq!(seen, none, "a valid key and forged identity headers");
+}
+
+#[test]
+fn the_readme_quotes_the_proxy_configurations_these_tests_run() {
+    let readme = include_str!("../../README.md");
+    for (template, values, path) in [
+        (
+            NGINX_SITE,
+            &README_NGINX,
+            "tests/proxies/nginx.conf.template",
+        ),
+        (
+            CADDY_SITE,
+            &README_CADDY,
+            "tests/proxies/Caddyfile.template",
+        ),
+    ] {
+        let rendered = render(template, values);
+        assert!(
+            readme.contains(&rendered),
+            "README.md should quote {path} rendered with {values:?}:\n{rendered}"
+        );
+    }
+}
+
+on_both_backends!(the_path_that_envoy_appends_to_auth_verify_changes_nothing);
+
+/// The README's Envoy recipe is not run (Envoy is not in Debian's
+/// registry), but what it relies on is: Envoy sends the check to
+/// `path_prefix` + the request's own path, with the request's method and
+/// `Content-Length: 0`.
+async fn the_path_that_envoy_appends_to_auth_verify_changes_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("alice", "alice@example.com", false);
+    let reader = login_with_scopes(&app, "alice", "reader", &["orders:read"]).await;
+    let writer = login_with_scopes(&app, "alice", "writer", &["orders:write"]).await;
+    let cases = [
+        ("/auth/verify?path=/notes/1?page=2", &reader, StatusCode::OK),
+        (
+            "/auth/verify?scope=orders:write&path=/orders/7?dry_run=1",
+            &writer,
+            StatusCode::OK,
+        ),
+        (
+            "/auth/verify?scope=orders:write&path=/orders/7?dry_run=1",
+            &reader,
+            StatusCode::FORBIDDEN,
+        ),
+    ];
+    for (path, key, status) in cases {
+        let response = app
+            .with_token(Method::POST, path, key)
+            .header("Content-Length", "0")
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), status, "{path}");
+    }
 }
