@@ -9,7 +9,12 @@
 //!   `PATH`), or under CI (`CI` set), where the browser test must run;
 //! - `nginx_tests` and `caddy_tests` when that binary is found on the `PATH`
 //!   or in `/usr/sbin` (where Debian puts nginx), or under CI, where the
-//!   tests of `tests/api/proxies.rs` must run.
+//!   tests of `tests/api/proxies.rs` must run;
+//! - `django_tests` when the resource server's Python is chosen
+//!   (`RESOURCE_SERVER_PYTHON`) or found (`.venv-tests/bin/python`, which
+//!   `.ci/run` makes), or under CI, where the Django resource-server test
+//!   must run.
+//!   A venv made later is seen after `cargo clean` or a change to this file.
 use std::env;
 use std::path::PathBuf;
 
@@ -36,6 +41,18 @@ fn main() {
         println!("cargo::rustc-cfg=browser_tests");
     }
 
+    println!("cargo::rustc-check-cfg=cfg(django_tests)");
+    println!("cargo::rerun-if-env-changed=RESOURCE_SERVER_PYTHON");
+    let python = resource_server_python();
+    if python.is_file() {
+        // Rerun if it is removed.
+        println!("cargo::rerun-if-changed={}", python.display());
+    }
+    let chosen = env::var_os("RESOURCE_SERVER_PYTHON").is_some_and(|path| !path.is_empty());
+    if chosen || python.is_file() || env::var_os("CI").is_some() {
+        println!("cargo::rustc-cfg=django_tests");
+    }
+
     for (binary, cfg) in [("nginx", "nginx_tests"), ("caddy", "caddy_tests")] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
         let found = program(binary);
@@ -46,6 +63,14 @@ fn main() {
             println!("cargo::rustc-cfg={cfg}");
         }
     }
+}
+
+/// Where `tests/api/resource_server.rs` will look for the interpreter.
+fn resource_server_python() -> PathBuf {
+    env::var_os("RESOURCE_SERVER_PYTHON")
+        .filter(|path| !path.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv-tests/bin/python"))
 }
 
 /// Where `tests/api/proxies.rs` will look for a proxy's binary: the `PATH`,

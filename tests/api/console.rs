@@ -19,6 +19,7 @@ on_both_backends!(
     the_admin_api_accepts_a_console_session_with_its_csrf_token,
     console_sign_in_shares_the_login_throttle,
     console_sign_in_records_the_login,
+    service_users_are_marked_as_such,
 );
 
 /// A browser-like client: keeps the console cookie between requests.
@@ -457,4 +458,25 @@ async fn console_sign_in_records_the_login(backend: Backend) {
     let response = console.sign_in("ops", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert!(last_login().is_some(), "the sign-in is recorded");
+}
+
+async fn service_users_are_marked_as_such(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("root", "", true);
+    let gateway = app.create_service_user("gateway");
+    let alice = app.create_user("alice", "", false);
+    let mut console = Console::new(&app);
+    console.sign_in("root", PASSWORD).await;
+    let users = console.page("/console/users").await;
+    let row_of = |name: &str| {
+        let start = users.find(&format!(">{name}<")).expect("listed");
+        let end = users[start..].find("</tr>").expect("row end") + start;
+        users[start..end].to_owned()
+    };
+    assert!(row_of("gateway").contains("service"), "{users}");
+    assert!(!row_of("alice").contains("service"), "{users}");
+    let page = console.page(&format!("/console/users/{gateway}")).await;
+    assert!(page.contains("active, service"), "{page}");
+    let page = console.page(&format!("/console/users/{alice}")).await;
+    assert!(!page.contains("service"), "{page}");
 }

@@ -28,6 +28,7 @@ mod password_reset;
 mod proxies;
 mod races;
 mod registration;
+mod resource_server;
 mod scopes;
 mod secrets;
 mod storage;

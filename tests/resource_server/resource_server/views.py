@@ -1,0 +1,28 @@
+"""Views that show what django-oauth-toolkit made of a multitoken key.
+
+Authentication is django-oauth-toolkit's alone: ``request.user`` is the local
+user it created from the introspection's ``username``, ``request.auth`` its
+cached ``AccessToken`` (whose ``scope`` is the introspection's ``scope``).
+"""
+
+from oauth2_provider.contrib.rest_framework import OAuth2Authentication, TokenHasScope
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+
+class Orders(APIView):
+    """Any live key."""
+
+    authentication_classes = [OAuth2Authentication]
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request):
+        return Response({"username": request.user.username, "scope": request.auth.scope})
+
+
+class ReadOrders(Orders):
+    """A key whose introspection lists the scope ``orders:read``."""
+
+    permission_classes = [IsAuthenticated, TokenHasScope]
+    required_scopes = ["orders:read"]
