@@ -7,6 +7,9 @@
 //!   of the HTTP tests, and the PostgreSQL-only tests);
 //! - `browser_tests` when chromedriver is found (`CHROMEDRIVER`, or on the
 //!   `PATH`), or under CI (`CI` set), where the browser test must run;
+//! - `nginx_tests` and `caddy_tests` when that binary is found on the `PATH`
+//!   or in `/usr/sbin` (where Debian puts nginx), or under CI, where the
+//!   tests of `tests/api/proxies.rs` must run;
 //! - `django_tests` when the resource server's Python is chosen
 //!   (`RESOURCE_SERVER_PYTHON`) or found (`.venv-tests/bin/python`, which
 //!   `.ci/run` makes), or under CI, where the Django resource-server test
@@ -49,6 +52,17 @@ fn main() {
     if chosen || python.is_file() || env::var_os("CI").is_some() {
         println!("cargo::rustc-cfg=django_tests");
     }
+
+    for (binary, cfg) in [("nginx", "nginx_tests"), ("caddy", "caddy_tests")] {
+        println!("cargo::rustc-check-cfg=cfg({cfg})");
+        let found = program(binary);
+        if let Some(found) = &found {
+            println!("cargo::rerun-if-changed={}", found.display());
+        }
+        if found.is_some() || env::var_os("CI").is_some() {
+            println!("cargo::rustc-cfg={cfg}");
+        }
+    }
 }
 
 /// Where `tests/api/resource_server.rs` will look for the interpreter.
@@ -57,6 +71,16 @@ fn resource_server_python() -> PathBuf {
         .filter(|path| !path.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv-tests/bin/python"))
+}
+
+/// Where `tests/api/proxies.rs` will look for a proxy's binary: the `PATH`,
+/// then `/usr/sbin` (often not on a user's `PATH`).
+fn program(name: &str) -> Option<PathBuf> {
+    let path = env::var_os("PATH").unwrap_or_default();
+    env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin")])
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
 }
 
 /// Where `tests/api/browser.rs` will look for the driver.

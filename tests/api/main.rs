@@ -25,6 +25,7 @@ mod metrics;
 mod openapi;
 mod password_change;
 mod password_reset;
+mod proxies;
 mod races;
 mod registration;
 mod resource_server;
