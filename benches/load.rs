@@ -12,9 +12,10 @@
 //!   `X-Auth-Request-User` header, and `POST /introspect` of a random key by
 //!   a service user's key;
 //! - when nginx is installed (on the `PATH` or in `/usr/sbin`, or `NGINX`):
-//!   nginx in front of a static upstream, once without auth and once with
-//!   `auth_request` to `/auth/verify` (the README's recipe, with keep-alive
-//!   to both upstreams), the upstream echoing the user nginx passed it;
+//!   nginx in front of a static upstream, once without auth (`/public`) and
+//!   once with `auth_request` to `/auth/verify`, with the README's recipe
+//!   (`tests/proxies/nginx.conf.template`), the upstream echoing the user
+//!   nginx passed it;
 //! - `POST /login` with a random user's correct password, client `web`, at
 //!   one connection (latency) and at a few (throughput).
 //!
@@ -511,6 +512,14 @@ impl Nginx {
         let dir = dir.join("nginx");
         fs::create_dir_all(&dir)?;
         let d = dir.display();
+        // The README's recipe as the tests run it, with a static upstream
+        // (a second server block of the same nginx) as the app: `/public`
+        // has no auth, every other path goes through `auth_request`.
+        let site = include_str!("../tests/proxies/nginx.conf.template")
+            .replace("{{MULTITOKEN}}", &multitoken.to_string())
+            .replace("{{APP}}", &format!("127.0.0.1:{upstream}"))
+            .replace("{{LISTEN}}", &format!("127.0.0.1:{front}"));
+        fs::write(dir.join("site.conf"), site)?;
         let config = format!(
             r#"daemon off;
 worker_processes 1;
@@ -524,35 +533,11 @@ http {{
     fastcgi_temp_path {d}/fastcgi;
     uwsgi_temp_path {d}/uwsgi;
     scgi_temp_path {d}/scgi;
-    upstream multitoken {{ server {multitoken}; keepalive 64; }}
-    upstream app {{ server 127.0.0.1:{upstream}; keepalive 64; }}
     server {{
         listen 127.0.0.1:{upstream};
-        location / {{ return 200 "user=$http_x_auth_request_user
-"; }}
+        location / {{ return 200 "user=$http_x_auth_request_user\n"; }}
     }}
-    server {{
-        listen 127.0.0.1:{front};
-        proxy_http_version 1.1;
-        location /open/ {{
-            proxy_set_header Connection "";
-            proxy_pass http://app;
-        }}
-        location /api/ {{
-            auth_request /_auth;
-            auth_request_set $auth_user $upstream_http_x_auth_request_user;
-            proxy_set_header X-Auth-Request-User $auth_user;
-            proxy_set_header Connection "";
-            proxy_pass http://app;
-        }}
-        location = /_auth {{
-            internal;
-            proxy_pass http://multitoken/auth/verify;
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-            proxy_set_header Connection "";
-        }}
-    }}
+    include {d}/site.conf;
 }}
 "#
         );
@@ -811,7 +796,7 @@ enum Kind {
     Whoami,
     Verify,
     Introspect,
-    /// Through nginx: `/open/` straight to the static upstream, `/api/`
+    /// Through nginx: `/public/` straight to the static upstream, `/notes`
     /// after `auth_request` to `/auth/verify`.
     NginxOpen,
     NginxAuth,
@@ -873,14 +858,14 @@ impl Workload {
                 format!("\"username\":\"{}\"", username(token / CLIENTS.len()))
             }
             Kind::NginxOpen => {
-                request.extend_from_slice(b"GET /open/ HTTP/1.1\r\nHost: bench\r\n\r\n");
+                request.extend_from_slice(b"GET /public/ HTTP/1.1\r\nHost: bench\r\n\r\n");
                 "user=\n".to_owned()
             }
             Kind::NginxAuth => {
                 let token = rng.below(self.keys.len());
                 let _ = write!(
                     request,
-                    "GET /api/ HTTP/1.1\r\nHost: bench\r\nAuthorization: Token {}\r\n\r\n",
+                    "GET /notes HTTP/1.1\r\nHost: bench\r\nAuthorization: Token {}\r\n\r\n",
                     self.keys[token]
                 );
                 format!("user={}\n", username(token / CLIENTS.len()))
@@ -1256,7 +1241,7 @@ fn bench_size(users_count: usize, hash: &str, config: &Config, ticks: f64) -> Re
         (true, Some(binary)) => {
             let nginx = Nginx::start(&binary, dir.path(), server.address)?;
             println!(
-                "nginx ({}) on {}, one worker process, keep-alive to both upstreams",
+                "nginx ({}) on {}, one worker process, the README's recipe",
                 binary.display(),
                 nginx.address
             );
