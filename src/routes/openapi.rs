@@ -4,8 +4,9 @@
 //! Request and response bodies are the handlers' own types, next to them.
 //! This module holds what every operation shares: the error shapes, the
 //! `{"status"}` of the probes, and [`Conventions`], which adds the security
-//! schemes, the `401` every authenticated operation can answer, and the
-//! `400`, `413` and `415` every operation that reads a body can answer.
+//! schemes, the `401` every authenticated operation can answer, the `503`
+//! every operation that needs the database can answer, and the `400`,
+//! `408`, `413` and `415` every operation that reads a body can answer.
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -93,8 +94,25 @@ impl Modify for Conventions {
             "No valid token (see the contract's table of messages); \
              `WWW-Authenticate: Token`.",
         );
-        for item in openapi.paths.paths.values_mut() {
+        // A method a path does not serve is no operation of it, so the 405
+        // can only be said once, for the whole document.
+        let description = openapi.info.description.get_or_insert_with(String::new);
+        description.push_str(
+            " Every path answers a method it does not serve with \
+             `405 {\"detail\": \"Method \\\"<METHOD>\\\" not allowed.\"}`, and an unknown path \
+             with `404 {\"detail\": \"Not found.\"}`.",
+        );
+        let unavailable = unavailable_response();
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let needs_database = !DATABASE_FREE.contains(&path.as_str());
             for operation in operations_mut(item) {
+                if needs_database {
+                    operation
+                        .responses
+                        .responses
+                        .entry("503".into())
+                        .or_insert_with(|| unavailable.clone());
+                }
                 let secured = operation
                     .security
                     .as_ref()
@@ -112,6 +130,37 @@ impl Modify for Conventions {
             }
         }
     }
+}
+
+/// The operations that answer without the database.
+const DATABASE_FREE: [&str; 2] = ["/healthz", "/openapi.json"];
+
+/// The database unreachable or busy, or (for a login) the hashing queue
+/// full: the client may retry after `Retry-After` seconds.
+fn unavailable_response() -> RefOr<Response> {
+    ResponseBuilder::new()
+        .description(
+            "The database is unreachable or busy, or the password-hashing queue is full; \
+             retry after `Retry-After` seconds.",
+        )
+        .header(
+            "Retry-After",
+            utoipa::openapi::HeaderBuilder::new()
+                .schema(
+                    utoipa::openapi::ObjectBuilder::new()
+                        .schema_type(utoipa::openapi::schema::Type::Integer),
+                )
+                .description(Some("Seconds to wait before retrying"))
+                .build(),
+        )
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(schema_ref::<Detail>()))
+                .build(),
+        )
+        .build()
+        .into()
 }
 
 /// What any operation that reads a body can answer, by the contract's

@@ -212,3 +212,28 @@ async fn bodies_and_error_shapes_are_described() {
         json!({"$ref": "#/components/schemas/Detail"})
     );
 }
+
+#[actix_web::test]
+async fn every_operation_that_needs_the_database_documents_its_503() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let doc = document(&app).await;
+    let mut with_503 = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("item") {
+            let unavailable = &operation["responses"]["503"];
+            if ["/healthz", "/openapi.json"].contains(&path.as_str()) {
+                assert!(unavailable.is_null(), "{method} {path} needs no database");
+                continue;
+            }
+            assert_eq!(
+                unavailable["content"]["application/json"]["schema"],
+                json!({"$ref": "#/components/schemas/Detail"}),
+                "{method} {path} documents its 503"
+            );
+            with_503 += 1;
+        }
+    }
+    assert!(with_503 > 20, "{with_503}");
+    let description = doc["info"]["description"].as_str().expect("description");
+    assert!(description.contains("405"), "{description}");
+}
