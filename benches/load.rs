@@ -17,7 +17,10 @@
 //!   (`tests/proxies/nginx.conf.template`), the upstream echoing the user
 //!   nginx passed it;
 //! - `POST /login` with a random user's correct password, client `web`, at
-//!   one connection (latency) and at a few (throughput).
+//!   one connection (latency) and at a few (throughput);
+//! - `/whoami` again once the hashing threads have been idle long enough to
+//!   give their argon2 memory back: the server's RSS under token load after
+//!   a burst of logins.
 //!
 //! It prints requests/s, p50/p99 latency and failures per phase, the server's
 //! and the load generator's CPU time per request (the fairest figure, since
@@ -44,7 +47,7 @@ use diesel::SqliteConnection;
 use multitoken::db::schema::{tokens, users};
 use multitoken::db::{self, AnyConnection, Database};
 use multitoken::domain::{Password, PlainToken, Timestamp, TokenDigest};
-use multitoken::service::passwords::{hash_blocking, verify_blocking};
+use multitoken::service::passwords::{hash_blocking, verify_blocking, MEMORY_KEPT_WHEN_IDLE};
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io;
@@ -1164,6 +1167,7 @@ struct SizeReport {
     nginx_auth: Option<PhaseReport>,
     login_single: Option<PhaseReport>,
     login: Option<PhaseReport>,
+    whoami_after_logins: Option<PhaseReport>,
     rss_at_start_kib: u64,
     hwm_kib: u64,
 }
@@ -1271,6 +1275,20 @@ fn bench_size(users_count: usize, hash: &str, config: &Config, ticks: f64) -> Re
     }
     let login_single = run("login", Kind::Login, "POST /login", 1)?;
     let login = run("login", Kind::Login, "POST /login", config.login_conns)?;
+    // The hashing threads give their argon2 memory back once idle: token
+    // load after a burst of logins shows whether the server shrank again.
+    let whoami_after_logins = if login.is_some() && config.runs("whoami") {
+        let idle = MEMORY_KEPT_WHEN_IDLE + Duration::from_secs(2);
+        println!(
+            "after the logins: {:.1} MiB RSS; idle for {:.0} s, then whoami again",
+            status_kib(server.pid(), "VmRSS").unwrap_or(0) as f64 / 1024.0,
+            idle.as_secs_f64()
+        );
+        std::thread::sleep(idle);
+        run("whoami", Kind::Whoami, "whoami after logins", config.conns)?
+    } else {
+        None
+    };
     let hwm_kib = status_kib(server.pid(), "VmHWM").unwrap_or(0);
     println!(
         "server at the end: VmRSS {:.1} MiB (anonymous {:.1}, file {:.1}), VmHWM {:.1} MiB, {} threads",
@@ -1309,6 +1327,7 @@ fn bench_size(users_count: usize, hash: &str, config: &Config, ticks: f64) -> Re
         nginx_auth,
         login_single,
         login,
+        whoami_after_logins,
         rss_at_start_kib,
         hwm_kib,
     })
@@ -1368,6 +1387,13 @@ fn print_summary(reports: &[SizeReport], verify: &VerifyTime) {
                 whoami.max_rss_kib as f64 / 1024.0,
                 verdict(whoami.max_rss_kib < 64 * 1024),
                 report.rss_at_start_kib as f64 / 1024.0,
+            );
+        }
+        if let Some(after) = &report.whoami_after_logins {
+            println!(
+                "{users:>7} users: max server RSS during whoami after a burst of logins {:.1} MiB (target < 64 MiB: {})",
+                after.max_rss_kib as f64 / 1024.0,
+                verdict(after.max_rss_kib < 64 * 1024),
             );
         }
         println!(

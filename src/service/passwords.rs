@@ -18,6 +18,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, Semaphore};
 
 /// OWASP's recommended argon2id parameters: 19 MiB, 2 passes, 1 lane.
@@ -27,11 +28,43 @@ fn argon2() -> Argon2<'static> {
 }
 
 thread_local! {
-    /// argon2's working memory (19 MiB with our parameters), allocated once
-    /// per thread and reused by every hash on it. Never freeing it matters:
-    /// the first free of a block that size raises glibc's mmap threshold,
-    /// after which every freed block stays in its thread's arena.
+    /// argon2's working memory (19 MiB with our parameters), allocated on
+    /// a thread's first hash and reused by every hash on it until the
+    /// thread lets it go (see [`release_memory`]).
     static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+    /// On a hashing thread, its pool's count of threads holding memory,
+    /// changed as the memory is taken and given back.
+    static HOLDING_COUNT: RefCell<Option<Arc<AtomicUsize>>> = const { RefCell::new(None) };
+}
+
+fn count_holding(change: impl FnOnce(&AtomicUsize)) {
+    HOLDING_COUNT.with(|count| {
+        if let Some(count) = count.borrow().as_ref() {
+            change(count);
+        }
+    });
+}
+
+/// Blocks (1 KiB each) reserved for a thread's working memory: more than
+/// glibc's largest mmap threshold (32 MiB on 64-bit), so that the block is
+/// always mmapped and freeing it returns it to the system. A block of
+/// exactly 19 MiB would be mmapped the first time, but its free would raise
+/// glibc's threshold past it, and from then on every freed block would stay
+/// in the thread's arena. Only the pages argon2 touches become resident.
+const RESERVED_BLOCKS: usize = 33 * 1024;
+
+/// Frees this thread's working memory, if it holds any.
+fn release_memory() {
+    let released = MEMORY.with(|memory| std::mem::take(&mut *memory.borrow_mut()));
+    if released.capacity() > 0 {
+        count_holding(|count| {
+            count.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+}
+
+fn holds_memory() -> bool {
+    MEMORY.with(|memory| memory.borrow().capacity() > 0)
 }
 
 /// argon2 of `password` and `salt` into `out`, in this thread's memory.
@@ -45,6 +78,15 @@ fn argon2_into(
         let mut memory = memory.borrow_mut();
         let blocks = argon2.params().block_count();
         if memory.len() < blocks {
+            let reserved = blocks.max(RESERVED_BLOCKS);
+            if memory.capacity() < reserved {
+                if memory.capacity() == 0 {
+                    count_holding(|count| {
+                        count.fetch_add(1, Ordering::SeqCst);
+                    });
+                }
+                *memory = Vec::with_capacity(reserved);
+            }
             memory.resize(blocks, Block::default());
         }
         argon2.hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])
@@ -95,33 +137,36 @@ pub fn verify_blocking(password: &Password, phc: &str) -> bool {
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// How long a hashing thread keeps its working memory without a job: a
+/// burst of logins reuses it, a server that then only checks tokens gives
+/// it back.
+pub const MEMORY_KEPT_WHEN_IDLE: Duration = Duration::from_secs(10);
+
 /// A fixed set of threads that run hashing jobs one at a time each; they
 /// end when the last handle to the pool is dropped.
 struct HashingThreads {
     jobs: mpsc::Sender<Job>,
+    /// How many of the threads hold their working memory now.
+    holding_memory: Arc<AtomicUsize>,
 }
 
 impl HashingThreads {
-    fn start(count: usize) -> Result<Self, Error> {
+    fn start(count: usize, keep_memory: Duration) -> Result<Self, Error> {
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
+        let holding_memory = Arc::new(AtomicUsize::new(0));
         for n in 0..count {
             let queue = queue.clone();
+            let holding = holding_memory.clone();
             std::thread::Builder::new()
                 .name(format!("argon2-{n}"))
-                .spawn(move || loop {
-                    let next = match queue.lock() {
-                        Ok(queue) => queue.recv(),
-                        Err(_) => return,
-                    };
-                    match next {
-                        Ok(job) => job(),
-                        Err(_) => return,
-                    }
-                })
+                .spawn(move || run_jobs(&queue, holding, keep_memory))
                 .map_err(|e| Error::internal(format!("cannot start a hashing thread: {e}")))?;
         }
-        Ok(HashingThreads { jobs })
+        Ok(HashingThreads {
+            jobs,
+            holding_memory,
+        })
     }
 
     async fn run<T: Send + 'static>(
@@ -141,6 +186,32 @@ impl HashingThreads {
     }
 }
 
+/// A hashing thread's life: run jobs as they come, and free the working
+/// memory once no job has come for `keep_memory`. The wait for a job is
+/// never longer than that, so that a thread waiting for the queue's lock
+/// behind another gets its turn to look at its own idleness.
+fn run_jobs(queue: &Mutex<mpsc::Receiver<Job>>, holding: Arc<AtomicUsize>, keep_memory: Duration) {
+    HOLDING_COUNT.with(|count| *count.borrow_mut() = Some(holding));
+    let mut last_job = Instant::now();
+    loop {
+        if holds_memory() && last_job.elapsed() >= keep_memory {
+            release_memory();
+        }
+        let next = match queue.lock() {
+            Ok(queue) => queue.recv_timeout(keep_memory),
+            Err(_) => return,
+        };
+        match next {
+            Ok(job) => {
+                job();
+                last_job = Instant::now();
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct PasswordHasher {
     threads: Arc<HashingThreads>,
@@ -154,10 +225,21 @@ pub struct PasswordHasher {
 
 impl PasswordHasher {
     pub fn new(parallel: usize, max_waiting: usize) -> Result<Self, Error> {
+        Self::keeping_memory(parallel, max_waiting, MEMORY_KEPT_WHEN_IDLE)
+    }
+
+    /// As [`PasswordHasher::new`], with the threads' idle memory kept for `keep_memory`.
+    pub fn keeping_memory(
+        parallel: usize,
+        max_waiting: usize,
+        keep_memory: Duration,
+    ) -> Result<Self, Error> {
         let dummy_hash =
             hash_blocking(&Password::new("dummy password that matches nothing".into()))?;
+        // The dummy hash ran on this thread, which hashes nothing else.
+        release_memory();
         Ok(PasswordHasher {
-            threads: Arc::new(HashingThreads::start(parallel.max(1))?),
+            threads: Arc::new(HashingThreads::start(parallel.max(1), keep_memory)?),
             running: Arc::new(Semaphore::new(parallel.max(1))),
             waiting: Arc::new(AtomicUsize::new(0)),
             max_waiting,
@@ -179,6 +261,11 @@ impl PasswordHasher {
     /// when the work is queued.
     pub fn is_saturated(&self) -> bool {
         self.waiting.load(Ordering::SeqCst) >= self.max_waiting
+    }
+
+    /// How many hashing threads hold their working memory now.
+    pub fn threads_holding_memory(&self) -> usize {
+        self.threads.holding_memory.load(Ordering::SeqCst)
     }
 
     pub async fn hash(&self, password: Password) -> Result<String, Error> {
@@ -281,5 +368,43 @@ mod tests {
             panic!("hash")
         };
         assert!(matches!(hasher.verify(password, Some(phc)).await, Ok(true)));
+    }
+
+    #[tokio::test]
+    async fn idle_threads_give_their_memory_back_and_busy_ones_reuse_it() {
+        let Ok(hasher) = PasswordHasher::keeping_memory(2, 8, Duration::from_millis(300)) else {
+            panic!("hasher")
+        };
+        assert_eq!(hasher.threads_holding_memory(), 0, "nothing hashed yet");
+        let password = Password::new("correct horse".into());
+        let Ok(phc) = hasher.hash(password.clone()).await else {
+            panic!("hash")
+        };
+        assert_eq!(hasher.threads_holding_memory(), 1, "the thread that hashed");
+        // Jobs closer together than the idle time keep it.
+        for _ in 0..3 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            assert!(matches!(
+                hasher.verify(password.clone(), Some(phc.clone())).await,
+                Ok(true)
+            ));
+            assert!(hasher.threads_holding_memory() >= 1);
+        }
+        let released = async {
+            while hasher.threads_holding_memory() > 0 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        assert!(
+            tokio::time::timeout(Duration::from_secs(5), released)
+                .await
+                .is_ok(),
+            "still {} thread(s) holding memory",
+            hasher.threads_holding_memory()
+        );
+        assert!(
+            matches!(hasher.verify(password, Some(phc)).await, Ok(true)),
+            "and hashes again"
+        );
     }
 }
