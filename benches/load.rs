@@ -804,6 +804,8 @@ enum Kind {
     NginxOpen,
     NginxAuth,
     Login,
+    /// `/whoami` with the keys no login of the bench replaced (not `web`).
+    WhoamiAfterLogins,
 }
 
 /// What every connection of a phase shares.
@@ -828,8 +830,11 @@ impl Workload {
                 request.extend_from_slice(b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n");
                 "\"ok\"".to_owned()
             }
-            Kind::Whoami => {
-                let token = rng.below(self.keys.len());
+            Kind::Whoami | Kind::WhoamiAfterLogins => {
+                let mut token = rng.below(self.keys.len());
+                if self.kind == Kind::WhoamiAfterLogins && CLIENTS[token % CLIENTS.len()] == "web" {
+                    token += 1;
+                }
                 let _ = write!(
                     request,
                     "GET /whoami HTTP/1.1\r\nHost: bench\r\nAuthorization: Token {}\r\n\r\n",
@@ -1285,7 +1290,12 @@ fn bench_size(users_count: usize, hash: &str, config: &Config, ticks: f64) -> Re
             idle.as_secs_f64()
         );
         std::thread::sleep(idle);
-        run("whoami", Kind::Whoami, "whoami after logins", config.conns)?
+        run(
+            "whoami",
+            Kind::WhoamiAfterLogins,
+            "whoami after logins",
+            config.conns,
+        )?
     } else {
         None
     };

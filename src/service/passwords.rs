@@ -187,18 +187,24 @@ impl HashingThreads {
 }
 
 /// A hashing thread's life: run jobs as they come, and free the working
-/// memory once no job has come for `keep_memory`. The wait for a job is
-/// never longer than that, so that a thread waiting for the queue's lock
-/// behind another gets its turn to look at its own idleness.
+/// memory once no job has come for `keep_memory`. Only one thread at a
+/// time waits on the queue, the others wait for its lock; so the wait is a
+/// fraction of `keep_memory`, and a thread that gives the lock up yields,
+/// so that each gets its turn to see its own idleness.
 fn run_jobs(queue: &Mutex<mpsc::Receiver<Job>>, holding: Arc<AtomicUsize>, keep_memory: Duration) {
     HOLDING_COUNT.with(|count| *count.borrow_mut() = Some(holding));
     let mut last_job = Instant::now();
-    loop {
+    let release_if_idle = |last_job: Instant| {
         if holds_memory() && last_job.elapsed() >= keep_memory {
             release_memory();
         }
+    };
+    loop {
         let next = match queue.lock() {
-            Ok(queue) => queue.recv_timeout(keep_memory),
+            Ok(queue) => {
+                release_if_idle(last_job);
+                queue.recv_timeout(keep_memory / 4)
+            }
             Err(_) => return,
         };
         match next {
@@ -206,7 +212,10 @@ fn run_jobs(queue: &Mutex<mpsc::Receiver<Job>>, holding: Arc<AtomicUsize>, keep_
                 job();
                 last_job = Instant::now();
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                release_if_idle(last_job);
+                std::thread::yield_now();
+            }
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
         }
     }
