@@ -208,6 +208,30 @@ pub fn set_active(conn: &mut AnyConnection, user_id: i64, is_active: bool) -> Qu
     }
 }
 
+/// The ids of the active admins, by id, locked until the transaction ends:
+/// call it first in the transaction that may take the last one away, so
+/// that two such transactions (two admins demoting each other) take turns
+/// and the second sees what the first did.
+pub fn lock_active_admins(conn: &mut AnyConnection) -> QueryResult<Vec<i64>> {
+    let active_admins = users::table
+        .filter(users::is_admin.eq(true))
+        .filter(users::is_active.eq(true))
+        .order(users::id)
+        .select(users::id);
+    match conn {
+        // In id order, so that concurrent lockers queue instead of deadlocking.
+        AnyConnection::Postgresql(conn) => active_admins.for_update().load(conn),
+        AnyConnection::Sqlite(conn) => {
+            // SQLite has one write lock, taken at a transaction's first write;
+            // a transaction that read before another one's write committed
+            // can no longer write at all. A write of nothing takes the lock
+            // (waiting for it as any writer does) before anything is read.
+            diesel::sql_query("UPDATE users SET id = id WHERE 0").execute(conn)?;
+            active_admins.load(conn)
+        }
+    }
+}
+
 pub fn set_email(conn: &mut AnyConnection, user_id: i64, email: &str) -> QueryResult<usize> {
     diesel::update(users::table.find(user_id))
         .set(users::email.eq(email))

@@ -236,13 +236,13 @@ impl UpdateUserBody {
     request_body(content((UpdateUserBody = "application/json"), (UpdateUserBody = "application/x-www-form-urlencoded"))),
     responses(
         (status = 200, description = "The user as changed", body = UserView),
-        (status = 400, description = "Invalid fields", body = FieldErrorsSchema),
+        (status = 400, description = "Invalid fields, or a change that would deactivate or demote the admin making it, or the last active admin", body = FieldErrorsSchema),
         (status = 403, description = "Not an admin", body = Detail),
         (status = 404, description = "No such user", body = Detail),
     ))]
 pub async fn update_user(
     services: web::Data<Services>,
-    _admin: Admin,
+    acting: Admin,
     id: web::Path<i64>,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
@@ -258,7 +258,7 @@ pub async fn update_user(
         is_service: body.is_service,
         password: body.password,
     };
-    let (user, _revoked) = admin::update_user(&services, id, changes).await?;
+    let (user, _revoked) = admin::update_user(&services, acting.user_id, id, changes).await?;
     Ok(HttpResponse::Ok().json(user))
 }
 

@@ -7,6 +7,7 @@ mod helpers;
 mod accounts_support;
 
 mod admin;
+mod admin_guards;
 mod authentication;
 mod bad_bytes;
 mod browser;
