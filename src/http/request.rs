@@ -5,7 +5,7 @@
 use super::error::ApiError;
 use crate::domain::client_address::{client_address, TrustedProxies};
 use crate::domain::validation::NULL_CHARACTERS;
-use actix_web::http::header::USER_AGENT;
+use actix_web::http::header::{HOST, USER_AGENT};
 use actix_web::HttpRequest;
 use std::net::IpAddr;
 
@@ -23,6 +23,56 @@ pub fn client_ip(request: &HttpRequest, trusted: &TrustedProxies) -> Option<IpAd
         forwarded.iter().map(|value| value.as_ref()),
         trusted,
     ))
+}
+
+/// The scheme and host this request was made to, for absolute links: as
+/// the client sent them (`Host`, or the request target), or, only when the
+/// peer is a trusted proxy, as that proxy forwards them (`Forwarded`, then
+/// `X-Forwarded-Proto` / `X-Forwarded-Host`). From anyone else those
+/// headers are the client's own words, and would let it choose where the
+/// links in our answers point.
+pub fn request_origin(request: &HttpRequest, trusted: &TrustedProxies) -> (String, String) {
+    let from_proxy = request
+        .peer_addr()
+        .is_some_and(|peer| trusted.contains(peer.ip().to_canonical()));
+    let direct_scheme = || {
+        request
+            .uri()
+            .scheme_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| {
+                if request.app_config().secure() {
+                    "https".to_owned()
+                } else {
+                    "http".to_owned()
+                }
+            })
+    };
+    let direct_host = || {
+        request
+            .headers()
+            .get(HOST)
+            .and_then(|value| value.to_str().ok())
+            .or_else(|| {
+                request
+                    .uri()
+                    .authority()
+                    .map(|authority| authority.as_str())
+            })
+            .unwrap_or_else(|| request.app_config().host())
+            .to_owned()
+    };
+    if !from_proxy {
+        return (direct_scheme(), direct_host());
+    }
+    let info = request.connection_info();
+    let scheme = info.scheme().to_ascii_lowercase();
+    let scheme = if scheme == "http" || scheme == "https" {
+        scheme
+    } else {
+        direct_scheme()
+    };
+    (scheme, info.host().to_owned())
 }
 
 /// The `User-Agent` a token is issued to, cut to 256 characters as the
@@ -80,9 +130,14 @@ impl QueryParams {
     }
 
     /// This request's absolute URL with these parameters, `page` set (or
-    /// removed when `None`).
-    pub fn url_with_page(&self, request: &HttpRequest, page: Option<i64>) -> String {
-        let info = request.connection_info();
+    /// removed when `None`); scheme and host as [`request_origin`] reads them.
+    pub fn url_with_page(
+        &self,
+        request: &HttpRequest,
+        trusted: &TrustedProxies,
+        page: Option<i64>,
+    ) -> String {
+        let (scheme, host) = request_origin(request, trusted);
         let mut pairs: Vec<(&str, String)> = self
             .0
             .iter()
@@ -93,7 +148,7 @@ impl QueryParams {
             pairs.push(("page", page.to_string()));
         }
         let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
-        let base = format!("{}://{}{}", info.scheme(), info.host(), request.path());
+        let base = format!("{scheme}://{host}{}", request.path());
         if query.is_empty() {
             base
         } else {

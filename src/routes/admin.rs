@@ -61,7 +61,8 @@ pub async fn list_users(
     let found: UserPage = services
         .db(move |conn| admin::search_users(conn, &search, page))
         .await?;
-    let link = |page: Option<i64>| query.url_with_page(&request, page);
+    let trusted = &services.settings.trusted_proxies;
+    let link = |page: Option<i64>| query.url_with_page(&request, trusted, page);
     Ok(HttpResponse::Ok().json(UserList {
         count: found.count,
         next: found.has_next.then(|| link(Some(found.number + 1))),
