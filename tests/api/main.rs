@@ -6,6 +6,7 @@ mod helpers;
 
 mod accounts_support;
 
+mod account_throttles;
 mod admin;
 mod admin_guards;
 mod authentication;
