@@ -35,3 +35,4 @@ mod storage;
 mod sweep;
 mod throttle;
 mod timing;
+mod usernames;
