@@ -2,6 +2,7 @@
 //! comes from (trusting `X-Forwarded-For` only from `TRUSTED_PROXIES`), its
 //! `User-Agent`, its query parameters, and its own absolute URL.
 
+use super::body::{decode_pairs, INVALID_UTF8};
 use super::error::ApiError;
 use crate::domain::client_address::{client_address, TrustedProxies};
 use crate::domain::validation::NULL_CHARACTERS;
@@ -95,28 +96,34 @@ pub struct QueryParams(Vec<(String, String)>);
 /// Why a query string was refused.
 #[derive(Debug)]
 pub enum QueryError {
-    Malformed(serde_urlencoded::de::Error),
     /// A value holding a NUL character, which no query can take.
     NullCharacter(String),
+    /// A value whose percent-decoded bytes are not UTF-8.
+    NotUtf8(String),
 }
 
 impl From<QueryError> for ApiError {
     fn from(error: QueryError) -> Self {
         match error {
-            QueryError::Malformed(e) => {
-                ApiError::BadRequest(format!("Query string parse error - {e}"))
-            }
             QueryError::NullCharacter(name) => ApiError::field(&name, NULL_CHARACTERS),
+            QueryError::NotUtf8(name) => ApiError::field(&name, INVALID_UTF8),
         }
     }
 }
 
 impl QueryParams {
+    /// Reads a query string strictly: a value that is not UTF-8, or holds a
+    /// NUL, is refused (naming its parameter); a parameter whose name is not
+    /// UTF-8 names nothing we read and is left out.
     pub fn parse(query: &str) -> Result<Self, QueryError> {
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(query).map_err(QueryError::Malformed)?;
-        if let Some((name, _)) = pairs.iter().find(|(_, value)| value.contains('\0')) {
-            return Err(QueryError::NullCharacter(name.clone()));
+        let mut pairs = Vec::new();
+        for (name, value) in decode_pairs(query.as_bytes()) {
+            let Some(name) = name else { continue };
+            match value {
+                None => return Err(QueryError::NotUtf8(name)),
+                Some(value) if value.contains('\0') => return Err(QueryError::NullCharacter(name)),
+                Some(value) => pairs.push((name, value)),
+            }
         }
         Ok(QueryParams(pairs))
     }
@@ -171,5 +178,11 @@ mod tests {
             QueryParams::parse("search=a%00b"),
             Err(QueryError::NullCharacter(name)) if name == "search"
         ));
+        assert!(matches!(
+            QueryParams::parse("page=1&search=%FF"),
+            Err(QueryError::NotUtf8(name)) if name == "search"
+        ));
+        let ignored = QueryParams::parse("%FF=1&search=%C3%A9").unwrap_or_default();
+        assert_eq!(ignored.get("search"), Some("\u{e9}"));
     }
 }

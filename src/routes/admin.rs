@@ -46,7 +46,7 @@ pub struct Revoked {
     ),
     responses(
         (status = 200, description = "A page of users", body = UserList),
-        (status = 400, description = "A NUL character in a query value (`{\"search\": [\"Null characters are not allowed.\"]}`)", body = FieldErrorsSchema),
+        (status = 400, description = "A NUL character, or bytes that are not UTF-8, in a query value (`{\"search\": [\"Null characters are not allowed.\"]}`)", body = FieldErrorsSchema),
         (status = 403, description = "Not an admin", body = Detail),
         (status = 404, description = "Invalid page", body = Detail),
     ))]
