@@ -118,6 +118,10 @@ impl Command {
         stdin: &mut dyn BufRead,
         out: &mut dyn Write,
     ) -> Result<(), CliError> {
+        // Every setting is a global flag whose value its parser has checked
+        // whatever the command; the rules between settings are checked as
+        // alike, so that no command runs on settings `serve` would refuse.
+        settings.validate().map_err(CliError)?;
         match command {
             None | Some(Command::Serve) => serve(settings),
             Some(Command::Migrate) => {

@@ -21,6 +21,8 @@ pub const DEFAULT_MAIL_FROM: &str = "webmaster@localhost";
 pub const DEFAULT_PASSWORD_RESET_URL: &str = "http://localhost:8000/reset?uid={uid}&token={token}";
 pub const DEFAULT_PASSWORD_RESET_TIMEOUT: &str = "1h";
 pub const DEFAULT_LOGIN_THROTTLE: &str = "10/15m";
+pub const DEFAULT_REGISTER_THROTTLE: &str = "20/1h";
+pub const DEFAULT_PASSWORD_RESET_THROTTLE: &str = "5/1h";
 pub const DEFAULT_LOG_FILTER: &str = "info";
 pub const DEFAULT_REGISTRATION: &str = "open";
 pub const DEFAULT_MAIL: &str = "console";
@@ -69,6 +71,16 @@ pub struct Settings {
     #[arg(long, env = "LOGIN_THROTTLE", default_value = DEFAULT_LOGIN_THROTTLE, global = true,
           value_parser = |text: &str| ThrottleLimit::parse(text).map_err(|e| format!("LOGIN_THROTTLE: {e}")))]
     pub login_throttle: ThrottleLimit,
+
+    /// Registrations (POST /register, successful or not) allowed per client address per window (ATTEMPTS/DURATION).
+    #[arg(long, env = "REGISTER_THROTTLE", default_value = DEFAULT_REGISTER_THROTTLE, global = true,
+          value_parser = |text: &str| ThrottleLimit::parse(text).map_err(|e| format!("REGISTER_THROTTLE: {e}")))]
+    pub register_throttle: ThrottleLimit,
+
+    /// Password-reset requests allowed per e-mail address, and per client address, per window (ATTEMPTS/DURATION); past it the answer is the same, but no mail is sent.
+    #[arg(long, env = "PASSWORD_RESET_THROTTLE", default_value = DEFAULT_PASSWORD_RESET_THROTTLE, global = true,
+          value_parser = |text: &str| ThrottleLimit::parse(text).map_err(|e| format!("PASSWORD_RESET_THROTTLE: {e}")))]
+    pub password_reset_throttle: ThrottleLimit,
 
     /// Reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For gives the client address; none when unset.
     #[arg(long, env = "TRUSTED_PROXIES", default_value = "", global = true,
@@ -218,6 +230,11 @@ impl Settings {
             secret_key: None,
             cookie_secure: false,
             login_throttle: default_of(ThrottleLimit::parse, DEFAULT_LOGIN_THROTTLE),
+            register_throttle: default_of(ThrottleLimit::parse, DEFAULT_REGISTER_THROTTLE),
+            password_reset_throttle: default_of(
+                ThrottleLimit::parse,
+                DEFAULT_PASSWORD_RESET_THROTTLE,
+            ),
             trusted_proxies: TrustedProxies::default(),
             allowed_scopes: AllowedScopes::default(),
             password_hash_threads: None,
@@ -316,6 +333,11 @@ mod tests {
             (vec!["--database-url", "mysql://x"], "DATABASE_URL"),
             (vec!["--login-throttle", "10"], "LOGIN_THROTTLE"),
             (vec!["--login-throttle", "0/15m"], "LOGIN_THROTTLE"),
+            (vec!["--register-throttle", "20"], "REGISTER_THROTTLE"),
+            (
+                vec!["--password-reset-throttle", "5/never"],
+                "PASSWORD_RESET_THROTTLE",
+            ),
             (
                 vec!["--trusted-proxies", "proxy.internal"],
                 "TRUSTED_PROXIES",
@@ -400,6 +422,8 @@ mod tests {
         let settings = settings
             .unwrap_or_else(|_| Settings::with_database(Database::Sqlite { path: "x".into() }));
         assert_eq!(settings.login_throttle.to_string(), DEFAULT_LOGIN_THROTTLE);
+        assert_eq!(settings.register_throttle.to_string(), "20/1h");
+        assert_eq!(settings.password_reset_throttle.to_string(), "5/1h");
         assert!(settings.trusted_proxies.is_empty());
         let defaults = Settings::with_database(Database::Sqlite { path: "x".into() });
         assert_eq!(defaults.login_throttle, settings.login_throttle);

@@ -32,6 +32,30 @@ impl LoginOutcome {
     }
 }
 
+/// What a client was refused by a throttle other than the login's
+/// (whose refusals are `logins_total{outcome="throttled"}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottledAction {
+    /// `POST /register`, per client address
+    Register,
+    /// `POST /password/reset`, per e-mail and per client address (answered 200, no mail sent)
+    PasswordReset,
+    /// `POST /password/change` with the old password, per user
+    PasswordChange,
+}
+
+impl ThrottledAction {
+    const ALL: [ThrottledAction; 3] = [Self::Register, Self::PasswordReset, Self::PasswordChange];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Register => "register",
+            Self::PasswordReset => "password_reset",
+            Self::PasswordChange => "password_change",
+        }
+    }
+}
+
 /// Why tokens were revoked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RevocationCause {
@@ -143,6 +167,7 @@ impl IntrospectionOutcome {
 pub struct Metrics {
     registry: Registry,
     logins: IntCounterVec,
+    throttled: IntCounterVec,
     token_checks: IntCounterVec,
     revocations: IntCounterVec,
     forward_auth: IntCounterVec,
@@ -157,6 +182,13 @@ impl Metrics {
         let logins = IntCounterVec::new(
             Opts::new("logins_total", "Login attempts by outcome."),
             &["outcome"],
+        )?;
+        let throttled = IntCounterVec::new(
+            Opts::new(
+                "throttled_total",
+                "Requests refused by the registration, password-reset and password-change throttles, by action.",
+            ),
+            &["action"],
         )?;
         let token_checks = IntCounterVec::new(
             Opts::new(
@@ -195,6 +227,7 @@ impl Metrics {
             &["method", "route", "status"],
         )?;
         registry.register(Box::new(logins.clone()))?;
+        registry.register(Box::new(throttled.clone()))?;
         registry.register(Box::new(token_checks.clone()))?;
         registry.register(Box::new(revocations.clone()))?;
         registry.register(Box::new(forward_auth.clone()))?;
@@ -204,6 +237,9 @@ impl Metrics {
         // Every series exists from the start, so rates work from the first scrape.
         for outcome in LoginOutcome::ALL {
             logins.with_label_values(&[outcome.label()]);
+        }
+        for action in ThrottledAction::ALL {
+            throttled.with_label_values(&[action.label()]);
         }
         for outcome in CheckOutcome::ALL {
             token_checks.with_label_values(&[outcome.label()]);
@@ -220,6 +256,7 @@ impl Metrics {
         Ok(Metrics {
             registry,
             logins,
+            throttled,
             token_checks,
             revocations,
             forward_auth,
@@ -231,6 +268,10 @@ impl Metrics {
 
     pub fn login(&self, outcome: LoginOutcome) {
         self.logins.with_label_values(&[outcome.label()]).inc();
+    }
+
+    pub fn throttled(&self, action: ThrottledAction) {
+        self.throttled.with_label_values(&[action.label()]).inc();
     }
 
     /// Counts the outcome of checking a presented token.
@@ -306,6 +347,7 @@ mod tests {
             "multitoken_logins_total{outcome=\"ok\"} 0",
             "multitoken_logins_total{outcome=\"failed\"} 1",
             "multitoken_logins_total{outcome=\"throttled\"} 0",
+            "multitoken_throttled_total{action=\"password_reset\"} 0",
             "multitoken_token_checks_total{outcome=\"expired\"} 0",
             "multitoken_revocations_total{cause=\"admin\"} 3",
             "multitoken_revocations_total{cause=\"logout_others\"} 0",

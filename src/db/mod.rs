@@ -11,6 +11,7 @@ pub mod throttle;
 pub mod tokens;
 pub mod users;
 
+use crate::domain::username::lookup_key;
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 use diesel::{Connection, PgConnection, SqliteConnection};
@@ -164,12 +165,36 @@ pub fn migrate(database: &Database) -> Result<usize, DbSetupError> {
     let applied = conn
         .run_pending_migrations(migrations)
         .map(|applied| applied.len())
-        .map_err(|e| DbSetupError::Migrate(database.describe(), e.to_string()));
+        .map_err(|e| DbSetupError::Migrate(database.describe(), e.to_string()))
+        .and_then(|applied| {
+            rekey_usernames(&mut conn).map_err(fail)?;
+            Ok(applied)
+        });
     if lock {
         conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
             .map_err(fail)?;
     }
     applied
+}
+
+/// Brings lookup keys made before usernames were NFKC-normalised up to
+/// date (a data migration that SQL cannot do), and says what it could not.
+fn rekey_usernames(conn: &mut AnyConnection) -> diesel::QueryResult<()> {
+    let rekeyed = users::rekey_usernames(conn, lookup_key)?;
+    if rekeyed.updated > 0 {
+        log::info!(
+            "re-keyed {} username(s) to their NFKC form",
+            rekeyed.updated
+        );
+    }
+    for (user, holder) in rekeyed.clashes {
+        log::warn!(
+            "the username of user {user} is that of user {holder} once NFKC-normalised: \
+             it keeps its old lookup key, so signing in by that name reaches user {holder} \
+             (deactivate user {user} if it imitates the other)"
+        );
+    }
+    Ok(())
 }
 
 /// An arbitrary constant that names multitoken's migration lock.

@@ -6,8 +6,9 @@
 use super::schema::users;
 use super::tokens;
 use super::AnyConnection;
+use crate::domain::username::lookup_key;
 use diesel::prelude::*;
-use diesel::sql_types::Text;
+use diesel::sql_types::{BigInt, Text};
 
 #[diesel::declare_sql_function]
 extern "SQL" {
@@ -208,6 +209,30 @@ pub fn set_active(conn: &mut AnyConnection, user_id: i64, is_active: bool) -> Qu
     }
 }
 
+/// The ids of the active admins, by id, locked until the transaction ends:
+/// call it first in the transaction that may take the last one away, so
+/// that two such transactions (two admins demoting each other) take turns
+/// and the second sees what the first did.
+pub fn lock_active_admins(conn: &mut AnyConnection) -> QueryResult<Vec<i64>> {
+    let active_admins = users::table
+        .filter(users::is_admin.eq(true))
+        .filter(users::is_active.eq(true))
+        .order(users::id)
+        .select(users::id);
+    match conn {
+        // In id order, so that concurrent lockers queue instead of deadlocking.
+        AnyConnection::Postgresql(conn) => active_admins.for_update().load(conn),
+        AnyConnection::Sqlite(conn) => {
+            // SQLite has one write lock, taken at a transaction's first write;
+            // a transaction that read before another one's write committed
+            // can no longer write at all. A write of nothing takes the lock
+            // (waiting for it as any writer does) before anything is read.
+            diesel::sql_query("UPDATE users SET id = id WHERE 0").execute(conn)?;
+            active_admins.load(conn)
+        }
+    }
+}
+
 pub fn set_email(conn: &mut AnyConnection, user_id: i64, email: &str) -> QueryResult<usize> {
     diesel::update(users::table.find(user_id))
         .set(users::email.eq(email))
@@ -244,12 +269,89 @@ pub fn record_login_if_unchanged(
     .execute(conn)
 }
 
+#[derive(QueryableByName)]
+struct KeyedName {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    username: String,
+    #[diesel(sql_type = Text)]
+    username_key: String,
+}
+
+/// What [`rekey_usernames`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Rekeyed {
+    pub updated: usize,
+    /// (user, holder): the user's new key was already the holder's, so the
+    /// user kept the old one.
+    pub clashes: Vec<(i64, i64)>,
+}
+
+// Only names with a character outside printable ASCII can have another key
+// now: NFKC and lower case agree with plain lower case on ASCII.
+const NOT_ASCII_SQLITE: &str =
+    "SELECT id, username, username_key FROM users WHERE username GLOB '*[^ -~]*' ORDER BY id";
+const NOT_ASCII_POSTGRES: &str =
+    "SELECT id, username, username_key FROM users WHERE username ~ '[^ -~]' ORDER BY id";
+
+/// Gives each user the lookup key `key_of` makes of their name, where it
+/// differs from the stored one (keys made before usernames were normalised).
+/// Only the key changes, never the name as it was registered. A user whose
+/// new key another user holds already keeps the old key and is reported:
+/// two users must never share one.
+pub fn rekey_usernames(
+    conn: &mut AnyConnection,
+    key_of: impl Fn(&str) -> String,
+) -> QueryResult<Rekeyed> {
+    use diesel::result::{DatabaseErrorKind, Error as DieselError};
+    let rows: Vec<KeyedName> = match conn {
+        AnyConnection::Sqlite(conn) => diesel::sql_query(NOT_ASCII_SQLITE).load(conn)?,
+        AnyConnection::Postgresql(conn) => diesel::sql_query(NOT_ASCII_POSTGRES).load(conn)?,
+    };
+    let mut rekeyed = Rekeyed::default();
+    for row in rows {
+        let key = key_of(&row.username);
+        if key == row.username_key {
+            continue;
+        }
+        let holder = |conn: &mut AnyConnection| {
+            users::table
+                .filter(users::username_key.eq(&key))
+                .select(users::id)
+                .first::<i64>(conn)
+                .optional()
+        };
+        if let Some(holder) = holder(conn)? {
+            rekeyed.clashes.push((row.id, holder));
+            continue;
+        }
+        let updated = diesel::update(
+            users::table
+                .find(row.id)
+                .filter(users::username_key.eq(&row.username_key)),
+        )
+        .set(users::username_key.eq(&key))
+        .execute(conn);
+        match updated {
+            Ok(count) => rekeyed.updated += count,
+            // Taken meanwhile, by a registration on a running instance.
+            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                let holder = holder(conn)?.unwrap_or_default();
+                rekeyed.clashes.push((row.id, holder));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(rekeyed)
+}
+
 /// A `LIKE` pattern matching `needle` anywhere, with `\` escaping the
-/// wildcards a needle may contain.
+/// wildcards a needle may contain; normalised as usernames' keys are.
 fn contains_pattern(needle: &str) -> String {
     let mut pattern = String::with_capacity(needle.len() + 2);
     pattern.push('%');
-    for c in needle.to_lowercase().chars() {
+    for c in lookup_key(needle).chars() {
         if matches!(c, '%' | '_' | '\\') {
             pattern.push('\\');
         }
@@ -304,5 +406,6 @@ mod tests {
         assert_eq!(contains_pattern(""), "%%");
         assert_eq!(contains_pattern("Alice"), "%alice%");
         assert_eq!(contains_pattern("a_b%c\\d"), "%a\\_b\\%c\\\\d%");
+        assert_eq!(contains_pattern("ＲＯＯＴ"), "%root%");
     }
 }

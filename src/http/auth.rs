@@ -164,7 +164,10 @@ impl FromRequest for Introspector {
 /// token in `X-CSRF-Token` (the console pages give it in
 /// `<meta name="csrf-token">`).
 #[derive(Debug, Clone)]
-pub struct Admin;
+pub struct Admin {
+    /// The admin's user id, for the rules about changing one's own account.
+    pub user_id: i64,
+}
 
 pub const CSRF_FAILED: &str = "CSRF Failed: CSRF token missing or incorrect.";
 
@@ -180,7 +183,9 @@ impl FromRequest for Admin {
                 if !principal.is_admin {
                     return Err(Error::PermissionDenied.into());
                 }
-                Ok(Admin)
+                Ok(Admin {
+                    user_id: principal.user_id,
+                })
             });
         }
         let console = request.get_session();
@@ -194,13 +199,15 @@ impl FromRequest for Admin {
         Box::pin(async move {
             let services =
                 services.ok_or_else(|| Error::internal("the services are not configured"))?;
-            session::signed_in(&services, &console)
+            let signed_in = session::signed_in(&services, &console)
                 .await?
                 .ok_or(ApiError::unauthorized(AuthFailure::NotProvided))?;
             if !safe && !session::csrf_matches(&console, presented_csrf.as_deref()) {
                 return Err(Error::Forbidden(CSRF_FAILED).into());
             }
-            Ok(Admin)
+            Ok(Admin {
+                user_id: signed_in.user_id,
+            })
         })
     }
 }

@@ -17,9 +17,15 @@ use actix_web::{FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A form or query value whose percent-decoded bytes are not UTF-8. They
+/// are refused, not replaced: replacing would make different byte strings
+/// (passwords typed in a legacy encoding) one and the same.
+pub const INVALID_UTF8: &str = "Not a valid string: the value is not UTF-8.";
 
 /// How long a body may take to arrive once the headers have, registered as
 /// app data by `startup` (a default when absent): a client that trickles
@@ -29,7 +35,43 @@ pub struct BodyReadTimeout(pub Duration);
 pub const NOT_A_BOOLEAN: &str = "Must be a valid boolean.";
 
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct Fields(Map<String, Value>);
+pub struct Fields {
+    values: Map<String, Value>,
+    /// Form fields whose (last) value was not UTF-8: reading one is an error.
+    not_utf8: BTreeSet<String>,
+}
+
+/// One `name=value` pair of a URL-encoded form or query string, with `+`
+/// read as a space and percent-escapes decoded; `None` for a part whose
+/// decoded bytes are not UTF-8.
+pub type Pair = (Option<String>, Option<String>);
+
+/// The pairs of a form body or query string, in order, decoded strictly
+/// (see [`Pair`]); empty pieces (`a=1&&b=2`) are skipped, and a piece
+/// without `=` is a name with an empty value, as browsers and Django read them.
+pub fn decode_pairs(input: &[u8]) -> Vec<Pair> {
+    let decode = |part: &[u8]| {
+        let spaced: Vec<u8> = part
+            .iter()
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect();
+        percent_encoding::percent_decode(&spaced)
+            .decode_utf8()
+            .ok()
+            .map(|text| text.into_owned())
+    };
+    input
+        .split(|&b| b == b'&')
+        .filter(|piece| !piece.is_empty())
+        .map(|piece| {
+            let (name, value) = match piece.iter().position(|&b| b == b'=') {
+                Some(at) => (&piece[..at], &piece[at + 1..]),
+                None => (piece, &[][..]),
+            };
+            (decode(name), decode(value))
+        })
+        .collect()
+}
 
 /// A typed request body, read field by field as Django REST Framework reads
 /// a serializer's fields: every problem recorded in `errors` at once, the
@@ -65,7 +107,10 @@ impl Fields {
                 let value: Value = serde_json::from_slice(body)
                     .map_err(|e| ApiError::BadRequest(format!("JSON parse error - {e}")))?;
                 match value {
-                    Value::Object(map) => Ok(Fields(map)),
+                    Value::Object(values) => Ok(Fields {
+                        values,
+                        not_utf8: BTreeSet::new(),
+                    }),
                     other => Err(ApiError::field(
                         "non_field_errors",
                         format!(
@@ -76,14 +121,23 @@ impl Fields {
                 }
             }
             "application/x-www-form-urlencoded" => {
-                let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-                    .map_err(|e| ApiError::BadRequest(format!("Form parse error - {e}")))?;
-                let mut map = Map::new();
-                for (name, value) in pairs {
+                let mut fields = Fields::default();
+                for (name, value) in decode_pairs(body) {
+                    // A name that is not UTF-8 names no field we read.
+                    let Some(name) = name else { continue };
                     // Like Django's QueryDict, the last value of a repeated field wins.
-                    map.insert(name, Value::String(value));
+                    match value {
+                        Some(value) => {
+                            fields.not_utf8.remove(&name);
+                            fields.values.insert(name, Value::String(value));
+                        }
+                        None => {
+                            fields.values.remove(&name);
+                            fields.not_utf8.insert(name);
+                        }
+                    }
                 }
-                Ok(Fields(map))
+                Ok(fields)
             }
             _ => Err(ApiError::UnsupportedMediaType(
                 content_type.trim().to_owned(),
@@ -91,10 +145,19 @@ impl Fields {
         }
     }
 
+    /// The value of a field, `Ok(None)` when absent; an error for a form
+    /// value that was not UTF-8.
+    fn value(&self, name: &str) -> Result<Option<&Value>, &'static str> {
+        if self.not_utf8.contains(name) {
+            return Err(INVALID_UTF8);
+        }
+        Ok(self.values.get(name))
+    }
+
     /// A text field: `Ok(None)` when absent or null, an error when not a
-    /// string or when it holds a NUL character.
+    /// string, when it holds a NUL character, or when it was not UTF-8.
     pub fn text(&self, name: &str) -> Result<Option<&str>, &'static str> {
-        match self.0.get(name) {
+        match self.value(name)? {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(text)) if text.contains('\0') => Err(NULL_CHARACTERS),
             Some(Value::String(text)) => Ok(Some(text)),
@@ -135,7 +198,14 @@ impl Fields {
     /// does: JSON `true`/`false`/`1`/`0`, or the words forms send (`true`,
     /// `on`, `yes`, `1`, ... in any case). Anything else is recorded in `errors`.
     pub fn boolean(&self, name: &str, errors: &mut FieldErrors) -> Option<bool> {
-        let parsed = match self.0.get(name)? {
+        let value = match self.value(name) {
+            Ok(value) => value?,
+            Err(message) => {
+                errors.add(name, message);
+                return None;
+            }
+        };
+        let parsed = match value {
             Value::Null => return None,
             Value::Bool(value) => Some(*value),
             Value::Number(n) if n.as_i64() == Some(1) => Some(true),
@@ -160,7 +230,14 @@ impl Fields {
     /// or an empty string are no scopes; anything invalid is recorded in
     /// `errors` as the contract's one message.
     pub fn scopes(&self, name: &str, errors: &mut FieldErrors) -> Scopes {
-        let parsed = match self.0.get(name) {
+        let value = match self.value(name) {
+            Ok(value) => value,
+            Err(message) => {
+                errors.add(name, message);
+                return Scopes::unrestricted();
+            }
+        };
+        let parsed = match value {
             None | Some(Value::Null) => Ok(Scopes::unrestricted()),
             Some(Value::String(text)) => Scopes::parse(text),
             Some(Value::Array(items)) => items
@@ -273,6 +350,54 @@ mod tests {
         let fields = Fields::decode("application/x-www-form-urlencoded", b"p=a%26b+c%3D")
             .unwrap_or_default();
         assert_eq!(fields.text("p"), Ok(Some("a&b c=")));
+    }
+
+    #[test]
+    fn form_values_that_are_not_utf8_are_field_errors_not_replacements() {
+        let fields = Fields::decode(
+            "application/x-www-form-urlencoded",
+            b"password=%FF%FEzQ&username=alice&client=%C3%A9&%FF=x&again=%FF&again=ok&flag=%C0&s=%80",
+        )
+        .unwrap_or_default();
+        assert_eq!(fields.text("password"), Err(INVALID_UTF8));
+        assert_eq!(fields.text("username"), Ok(Some("alice")));
+        assert_eq!(fields.text("client"), Ok(Some("\u{e9}")));
+        assert_eq!(fields.text("again"), Ok(Some("ok")), "the last value wins");
+        let mut errors = FieldErrors::new();
+        assert_eq!(fields.required("password", &mut errors), None);
+        assert_eq!(fields.boolean("flag", &mut errors), None);
+        fields.scopes("s", &mut errors);
+        let mut expected = FieldErrors::new();
+        for field in ["password", "flag", "s"] {
+            expected.add(field, INVALID_UTF8);
+        }
+        assert_eq!(errors, expected);
+        // A later bad value replaces a good one.
+        let fields =
+            Fields::decode("application/x-www-form-urlencoded", b"a=ok&a=%FF").unwrap_or_default();
+        assert_eq!(fields.text("a"), Err(INVALID_UTF8));
+    }
+
+    #[test]
+    fn pairs_are_split_and_decoded_as_browsers_send_them() {
+        let pairs = decode_pairs(b"a=1&&b&c=x=y&d=%2B+%20&=e");
+        let text = |s: &str| Some(s.to_owned());
+        assert_eq!(
+            pairs,
+            vec![
+                (text("a"), text("1")),
+                (text("b"), text("")),
+                (text("c"), text("x=y")),
+                (text("d"), text("+  ")),
+                (text(""), text("e")),
+            ]
+        );
+        assert_eq!(
+            decode_pairs(b"%FF=1&a=%E2%82"),
+            vec![(None, text("1")), (text("a"), None)]
+        );
+        // A stray % is kept, as Django keeps it.
+        assert_eq!(decode_pairs(b"a=100%"), vec![(text("a"), text("100%"))]);
     }
 
     #[test]

@@ -2,10 +2,11 @@
 //! comes from (trusting `X-Forwarded-For` only from `TRUSTED_PROXIES`), its
 //! `User-Agent`, its query parameters, and its own absolute URL.
 
+use super::body::{decode_pairs, INVALID_UTF8};
 use super::error::ApiError;
 use crate::domain::client_address::{client_address, TrustedProxies};
 use crate::domain::validation::NULL_CHARACTERS;
-use actix_web::http::header::USER_AGENT;
+use actix_web::http::header::{HOST, USER_AGENT};
 use actix_web::HttpRequest;
 use std::net::IpAddr;
 
@@ -23,6 +24,56 @@ pub fn client_ip(request: &HttpRequest, trusted: &TrustedProxies) -> Option<IpAd
         forwarded.iter().map(|value| value.as_ref()),
         trusted,
     ))
+}
+
+/// The scheme and host this request was made to, for absolute links: as
+/// the client sent them (`Host`, or the request target), or, only when the
+/// peer is a trusted proxy, as that proxy forwards them (`Forwarded`, then
+/// `X-Forwarded-Proto` / `X-Forwarded-Host`). From anyone else those
+/// headers are the client's own words, and would let it choose where the
+/// links in our answers point.
+pub fn request_origin(request: &HttpRequest, trusted: &TrustedProxies) -> (String, String) {
+    let from_proxy = request
+        .peer_addr()
+        .is_some_and(|peer| trusted.contains(peer.ip().to_canonical()));
+    let direct_scheme = || {
+        request
+            .uri()
+            .scheme_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| {
+                if request.app_config().secure() {
+                    "https".to_owned()
+                } else {
+                    "http".to_owned()
+                }
+            })
+    };
+    let direct_host = || {
+        request
+            .headers()
+            .get(HOST)
+            .and_then(|value| value.to_str().ok())
+            .or_else(|| {
+                request
+                    .uri()
+                    .authority()
+                    .map(|authority| authority.as_str())
+            })
+            .unwrap_or_else(|| request.app_config().host())
+            .to_owned()
+    };
+    if !from_proxy {
+        return (direct_scheme(), direct_host());
+    }
+    let info = request.connection_info();
+    let scheme = info.scheme().to_ascii_lowercase();
+    let scheme = if scheme == "http" || scheme == "https" {
+        scheme
+    } else {
+        direct_scheme()
+    };
+    (scheme, info.host().to_owned())
 }
 
 /// The `User-Agent` a token is issued to, cut to 256 characters as the
@@ -45,28 +96,34 @@ pub struct QueryParams(Vec<(String, String)>);
 /// Why a query string was refused.
 #[derive(Debug)]
 pub enum QueryError {
-    Malformed(serde_urlencoded::de::Error),
     /// A value holding a NUL character, which no query can take.
     NullCharacter(String),
+    /// A value whose percent-decoded bytes are not UTF-8.
+    NotUtf8(String),
 }
 
 impl From<QueryError> for ApiError {
     fn from(error: QueryError) -> Self {
         match error {
-            QueryError::Malformed(e) => {
-                ApiError::BadRequest(format!("Query string parse error - {e}"))
-            }
             QueryError::NullCharacter(name) => ApiError::field(&name, NULL_CHARACTERS),
+            QueryError::NotUtf8(name) => ApiError::field(&name, INVALID_UTF8),
         }
     }
 }
 
 impl QueryParams {
+    /// Reads a query string strictly: a value that is not UTF-8, or holds a
+    /// NUL, is refused (naming its parameter); a parameter whose name is not
+    /// UTF-8 names nothing we read and is left out.
     pub fn parse(query: &str) -> Result<Self, QueryError> {
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(query).map_err(QueryError::Malformed)?;
-        if let Some((name, _)) = pairs.iter().find(|(_, value)| value.contains('\0')) {
-            return Err(QueryError::NullCharacter(name.clone()));
+        let mut pairs = Vec::new();
+        for (name, value) in decode_pairs(query.as_bytes()) {
+            let Some(name) = name else { continue };
+            match value {
+                None => return Err(QueryError::NotUtf8(name)),
+                Some(value) if value.contains('\0') => return Err(QueryError::NullCharacter(name)),
+                Some(value) => pairs.push((name, value)),
+            }
         }
         Ok(QueryParams(pairs))
     }
@@ -80,9 +137,14 @@ impl QueryParams {
     }
 
     /// This request's absolute URL with these parameters, `page` set (or
-    /// removed when `None`).
-    pub fn url_with_page(&self, request: &HttpRequest, page: Option<i64>) -> String {
-        let info = request.connection_info();
+    /// removed when `None`); scheme and host as [`request_origin`] reads them.
+    pub fn url_with_page(
+        &self,
+        request: &HttpRequest,
+        trusted: &TrustedProxies,
+        page: Option<i64>,
+    ) -> String {
+        let (scheme, host) = request_origin(request, trusted);
         let mut pairs: Vec<(&str, String)> = self
             .0
             .iter()
@@ -93,7 +155,7 @@ impl QueryParams {
             pairs.push(("page", page.to_string()));
         }
         let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
-        let base = format!("{}://{}{}", info.scheme(), info.host(), request.path());
+        let base = format!("{scheme}://{host}{}", request.path());
         if query.is_empty() {
             base
         } else {
@@ -116,5 +178,11 @@ mod tests {
             QueryParams::parse("search=a%00b"),
             Err(QueryError::NullCharacter(name)) if name == "search"
         ));
+        assert!(matches!(
+            QueryParams::parse("page=1&search=%FF"),
+            Err(QueryError::NotUtf8(name)) if name == "search"
+        ));
+        let ignored = QueryParams::parse("%FF=1&search=%C3%A9").unwrap_or_default();
+        assert_eq!(ignored.get("search"), Some("\u{e9}"));
     }
 }

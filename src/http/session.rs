@@ -106,6 +106,7 @@ pub fn sign_out(session: &Session) {
 /// session of a user since deactivated or demoted is worth nothing.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
+    pub user_id: i64,
     pub username: String,
 }
 
@@ -131,6 +132,7 @@ pub async fn signed_in(services: &Services, session: &Session) -> Result<Option<
         .await?;
     match user {
         Some(user) if user.is_active && user.is_admin => Ok(Some(SignedIn {
+            user_id: user.id,
             username: user.username,
         })),
         _ => {

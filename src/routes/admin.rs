@@ -46,7 +46,7 @@ pub struct Revoked {
     ),
     responses(
         (status = 200, description = "A page of users", body = UserList),
-        (status = 400, description = "A NUL character in a query value (`{\"search\": [\"Null characters are not allowed.\"]}`)", body = FieldErrorsSchema),
+        (status = 400, description = "A NUL character, or bytes that are not UTF-8, in a query value (`{\"search\": [\"Null characters are not allowed.\"]}`)", body = FieldErrorsSchema),
         (status = 403, description = "Not an admin", body = Detail),
         (status = 404, description = "Invalid page", body = Detail),
     ))]
@@ -61,7 +61,8 @@ pub async fn list_users(
     let found: UserPage = services
         .db(move |conn| admin::search_users(conn, &search, page))
         .await?;
-    let link = |page: Option<i64>| query.url_with_page(&request, page);
+    let trusted = &services.settings.trusted_proxies;
+    let link = |page: Option<i64>| query.url_with_page(&request, trusted, page);
     Ok(HttpResponse::Ok().json(UserList {
         count: found.count,
         next: found.has_next.then(|| link(Some(found.number + 1))),
@@ -236,13 +237,13 @@ impl UpdateUserBody {
     request_body(content((UpdateUserBody = "application/json"), (UpdateUserBody = "application/x-www-form-urlencoded"))),
     responses(
         (status = 200, description = "The user as changed", body = UserView),
-        (status = 400, description = "Invalid fields", body = FieldErrorsSchema),
+        (status = 400, description = "Invalid fields, or a change that would deactivate or demote the admin making it, or the last active admin", body = FieldErrorsSchema),
         (status = 403, description = "Not an admin", body = Detail),
         (status = 404, description = "No such user", body = Detail),
     ))]
 pub async fn update_user(
     services: web::Data<Services>,
-    _admin: Admin,
+    acting: Admin,
     id: web::Path<i64>,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
@@ -258,7 +259,7 @@ pub async fn update_user(
         is_service: body.is_service,
         password: body.password,
     };
-    let (user, _revoked) = admin::update_user(&services, id, changes).await?;
+    let (user, _revoked) = admin::update_user(&services, acting.user_id, id, changes).await?;
     Ok(HttpResponse::Ok().json(user))
 }
 

@@ -5,13 +5,14 @@ use crate::domain::email::{is_valid_email, INVALID_EMAIL};
 use crate::domain::{FieldErrors, Password};
 use crate::http::auth::Unrestricted;
 use crate::http::body::{Fields, FromFields};
+use crate::http::request::client_ip;
 use crate::http::ApiError;
 use crate::service::password_change::{change_password, PASSWORD_CHANGED};
 use crate::service::password_reset::{
-    confirm_reset as confirm, ConfirmRequest, RESET_DONE, RESET_SENT,
+    confirm_reset as confirm, request_reset, ConfirmRequest, RESET_DONE, RESET_SENT,
 };
 use crate::service::Services;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use utoipa::ToSchema;
 
 /// `POST /password/change`.
@@ -39,6 +40,7 @@ impl FromFields for PasswordChangeBody {
         (status = 200, description = "Saved", body = Detail),
         (status = 400, description = "Wrong old password or weak new one", body = FieldErrorsSchema),
         (status = 403, description = "A restricted token (one with scopes) may not do this", body = Detail),
+        (status = 429, description = "Too many wrong old passwords or failed logins for this user (`Retry-After`)", body = Detail),
     ))]
 pub async fn change(
     services: web::Data<Services>,
@@ -74,8 +76,9 @@ impl FromFields for PasswordResetBody {
     }
 }
 
-/// Answers at once and alike for every well-formed address; the mail, if
-/// any, is sent in the background.
+/// Answers at once and alike for every well-formed address, over
+/// `PASSWORD_RESET_THROTTLE` or not; the mail, if any, is sent in the
+/// background.
 #[utoipa::path(post, path = "/password/reset",
     request_body(content((PasswordResetBody = "application/json"), (PasswordResetBody = "application/x-www-form-urlencoded"))),
     responses(
@@ -84,12 +87,14 @@ impl FromFields for PasswordResetBody {
     ))]
 pub async fn reset(
     services: web::Data<Services>,
+    request: HttpRequest,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
     let (body, errors) = fields.read::<PasswordResetBody>();
     errors.into_result()?;
     if let Some(email) = body.email {
-        services.reset_mails.request(email);
+        let address = client_ip(&request, &services.settings.trusted_proxies);
+        request_reset(&services, email, address).await?;
     }
     Ok(HttpResponse::Ok().json(Detail::new(RESET_SENT)))
 }

@@ -3,7 +3,7 @@
 use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
 use crate::domain::{FieldErrors, Password, Scopes};
 use crate::http::body::{Fields, FromFields};
-use crate::http::request::user_agent;
+use crate::http::request::{client_ip, user_agent};
 use crate::http::ApiError;
 use crate::service::registration::{register as sign_up, RegisterRequest};
 use crate::service::Services;
@@ -63,6 +63,7 @@ pub struct Registered {
         (status = 201, description = "The new user (`Cache-Control: no-store`)", body = Registered),
         (status = 400, description = "Invalid or taken username, weak password, invalid e-mail or client", body = FieldErrorsSchema),
         (status = 403, description = "Registration is closed", body = Detail),
+        (status = 429, description = "Too many registrations from this address (`REGISTER_THROTTLE`, `Retry-After`)", body = Detail),
     ))]
 pub async fn register(
     services: web::Data<Services>,
@@ -77,6 +78,7 @@ pub async fn register(
         client: body.client,
         scopes: body.scopes,
         user_agent: user_agent(&request),
+        address: client_ip(&request, &services.settings.trusted_proxies),
     };
     let registered = sign_up(&services, register_request, errors).await?;
     Ok(HttpResponse::Created()

@@ -162,14 +162,23 @@ pub struct UserChanges {
     pub password: Option<Password>,
 }
 
-/// Applies the changes at once. Deactivating, or setting a password, revokes
-/// every token of the user. Returns the user as changed, and how many tokens
-/// were revoked.
+/// Applies the changes at once, as `acting_admin` asked. Deactivating, or
+/// setting a password, revokes every token of the user. Returns the user as
+/// changed, and how many tokens were revoked.
+///
+/// No admin can deactivate or demote themself, and nobody the last active
+/// admin: the service would be left without anyone to run it.
 pub async fn update_user(
     services: &Services,
+    acting_admin: i64,
     user_id: i64,
     changes: UserChanges,
 ) -> Result<(UserView, usize), Error> {
+    let removal = users::Removal {
+        deactivates: changes.is_active == Some(false),
+        demotes: changes.is_admin == Some(false),
+    };
+    users::refuse_removing_self(acting_admin, user_id, removal)?;
     // Refuse an unknown user before spending a password hash on it.
     services
         .db(move |conn| user(conn, user_id).map(|_| ()))
@@ -181,6 +190,7 @@ pub async fn update_user(
     services
         .db(move |conn| {
             conn.transaction::<_, Error, _>(|conn| {
+                users::keep_an_active_admin(conn, user_id, removal)?;
                 user(conn, user_id)?;
                 let mut revoked = 0;
                 if let Some(email) = &changes.email {

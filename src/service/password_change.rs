@@ -1,11 +1,13 @@
-//! Changing one's own password: the old one is checked, the new one must
-//! pass the rules, and every other device of the user is signed out.
+//! Changing one's own password: the old one is checked (under the login
+//! throttle), the new one must pass the rules, and every other device of
+//! the user is signed out.
 
+use super::throttle::under_throttle;
 use super::tokens::Principal;
 use super::{Error, Services};
 use crate::db::users;
 use crate::domain::{FieldErrors, Password};
-use crate::metrics::RevocationCause;
+use crate::metrics::{RevocationCause, ThrottledAction};
 
 pub const WRONG_OLD_PASSWORD: &str = "Your old password was entered incorrectly.";
 pub const PASSWORD_CHANGED: &str = "New password has been saved.";
@@ -25,12 +27,29 @@ pub async fn change_password(
         }
     }
     if let Some(old_password) = old_password {
+        // A wrong old password is a guess at the user's password like a
+        // wrong login, so it counts under the login throttle as a failed
+        // login of that username: together both allow `LOGIN_THROTTLE`
+        // guesses per window, and a stolen token gives no more of them.
         let user_id = principal.user_id;
-        let hash = services
-            .db(move |conn| Ok(users::password_hash(conn, user_id)?))
-            .await?;
-        if !services.hasher.verify(old_password, hash).await? {
-            errors.add("old_password", WRONG_OLD_PASSWORD);
+        let checked = under_throttle(services, &principal.username, None, async {
+            let hash = services
+                .db(move |conn| Ok(users::password_hash(conn, user_id)?))
+                .await?;
+            match services.hasher.verify(old_password, hash).await? {
+                true => Ok(()),
+                false => Err(Error::BadCredentials),
+            }
+        })
+        .await;
+        match checked {
+            Ok(()) => {}
+            Err(Error::BadCredentials) => errors.add("old_password", WRONG_OLD_PASSWORD),
+            Err(error @ Error::Throttled(_)) => {
+                services.metrics.throttled(ThrottledAction::PasswordChange);
+                return Err(error);
+            }
+            Err(other) => return Err(other),
         }
     }
     errors.into_result()?;

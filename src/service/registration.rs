@@ -1,6 +1,8 @@
-//! Signing up: every field checked and every problem reported at once, then
-//! the user created and, when a client is named, logged in.
+//! Signing up: counted under `REGISTER_THROTTLE` per client address, every
+//! field checked and every problem reported at once, then the user created
+//! and, when a client is named, logged in.
 
+use super::throttle::{address_scope, count_use};
 use super::tokens::{self, IssuedToken};
 use super::users::{self, CreateUser, USERNAME_TAKEN};
 use super::{Error, Services};
@@ -9,7 +11,9 @@ use crate::db::users::{self as queries, User};
 use crate::domain::email::{is_valid_email, INVALID_EMAIL};
 use crate::domain::FieldErrors;
 use crate::domain::{ClientName, Password, Scopes, Timestamp, Username};
+use crate::metrics::ThrottledAction;
 use diesel::Connection;
+use std::net::IpAddr;
 
 pub const REGISTRATION_CLOSED: &str = "Registration is closed.";
 
@@ -23,6 +27,8 @@ pub struct RegisterRequest {
     /// Already valid (the body's check); checked here against `ALLOWED_SCOPES`.
     pub scopes: Scopes,
     pub user_agent: Option<String>,
+    /// The client address, counted under `REGISTER_THROTTLE`.
+    pub address: Option<IpAddr>,
 }
 
 #[derive(Debug)]
@@ -38,6 +44,19 @@ pub async fn register(
 ) -> Result<Registered, Error> {
     if services.settings.registration == Registration::Closed {
         return Err(Error::Forbidden(REGISTRATION_CLOSED));
+    }
+    // Every attempt counts, valid or not, before anything else: a flood
+    // from one address cannot fill the hashing queue that logins need, nor
+    // probe for taken usernames.
+    if let Some(address) = request.address {
+        let scopes = vec![address_scope("register", address)];
+        count_use(services, services.settings.register_throttle, scopes)
+            .await
+            .inspect_err(|error| {
+                if matches!(error, Error::Throttled(_)) {
+                    services.metrics.throttled(ThrottledAction::Register);
+                }
+            })?;
     }
     let username = request.username.as_deref().and_then(|name| {
         Username::parse(name)

@@ -1,6 +1,12 @@
 //! The login throttle (`LOGIN_THROTTLE`): failed logins are counted per
 //! username and per client address, in the database so that every instance
-//! shares the counts and a restart keeps them.
+//! shares the counts and a restart keeps them. Wrong old passwords at
+//! `/password/change` count as failed logins of that username.
+//!
+//! The same counters (`login_failures`, one row per scope) limit other
+//! uses through [`count_use`], each under scopes of its own: registrations
+//! per client address (`REGISTER_THROTTLE`), and password-reset requests
+//! per e-mail address and per client address (`PASSWORD_RESET_THROTTLE`).
 //!
 //! An attempt is counted *before* its password is checked, by one atomic
 //! upsert per scope: however many attempts arrive at once, on however many
@@ -30,6 +36,93 @@ pub fn username_scope(username: &str) -> String {
     format!("user:{:x}", Sha256::digest(lookup_key(username).as_bytes()))
 }
 
+/// The throttle's key for a client address doing `action` other than
+/// logging in (`register`, `reset`): each action has counts of its own.
+pub fn address_scope(action: &str, address: IpAddr) -> String {
+    format!("{action}:{}", throttle_scope(address))
+}
+
+/// The throttle's key for the e-mail address a password reset is asked
+/// for: a digest of its lower-case form, so no address is stored.
+pub fn reset_email_scope(email: &str) -> String {
+    format!(
+        "reset:email:{:x}",
+        Sha256::digest(email.to_lowercase().as_bytes())
+    )
+}
+
+/// One use, as counted in each of its scopes: the scope and the start of
+/// the window it was counted in.
+#[derive(Debug, Clone)]
+pub struct Counted(Vec<(String, i64)>);
+
+/// Counts one use in each of `scopes` against `limit`; `Err(Throttled)`
+/// when any scope is past the limit, with the wait until its window closes.
+///
+/// A refused use is not counted and writes nothing: the scopes are read
+/// first, so a client that is already throttled can go on trying without a
+/// write, and without adding to the other scopes it names. A use that a
+/// concurrent one pushed past the limit rolls its counts back.
+pub fn count_in_scopes(
+    conn: &mut AnyConnection,
+    limit: &ThrottleLimit,
+    scopes: &[String],
+    now: Timestamp,
+) -> Result<Counted, Error> {
+    let window_ms = i64::try_from(limit.window.as_millis()).unwrap_or(i64::MAX);
+    let wait_for = |counts: &[db::throttle::Count], counted_now: i64| {
+        counts
+            .iter()
+            .filter(|count| count.failures + counted_now > i64::from(limit.attempts))
+            .map(|count| limit.seconds_until_reopened(Timestamp(count.window_start), now))
+            .max()
+    };
+    let mut open = Vec::with_capacity(scopes.len());
+    for scope in scopes {
+        open.extend(db::throttle::open_window(
+            conn,
+            scope,
+            now.millis(),
+            window_ms,
+        )?);
+    }
+    if let Some(seconds) = wait_for(&open, 1) {
+        return Err(Error::Throttled(seconds));
+    }
+    conn.transaction::<_, Error, _>(|conn| {
+        let mut counts = Vec::with_capacity(scopes.len());
+        for scope in scopes {
+            counts.push(db::throttle::count_attempt(
+                conn,
+                scope,
+                now.millis(),
+                window_ms,
+            )?);
+        }
+        match wait_for(&counts, 0) {
+            Some(seconds) => Err(Error::Throttled(seconds)),
+            None => Ok(Counted(
+                scopes
+                    .iter()
+                    .cloned()
+                    .zip(counts.iter().map(|count| count.window_start))
+                    .collect(),
+            )),
+        }
+    })
+}
+
+/// Counts one use of `scopes` against `limit`, off the async workers.
+pub async fn count_use(
+    services: &Services,
+    limit: ThrottleLimit,
+    scopes: Vec<String>,
+) -> Result<Counted, Error> {
+    services
+        .db(move |conn| count_in_scopes(conn, &limit, &scopes, Timestamp::now()))
+        .await
+}
+
 /// This attempt, as counted in each scope.
 #[derive(Debug, Clone)]
 pub struct Attempt {
@@ -37,13 +130,8 @@ pub struct Attempt {
     address: Option<(String, i64)>,
 }
 
-/// Counts an attempt for `username` from `address`; `Err(Throttled)` when
-/// either scope is past the limit, with the wait until its window closes.
-///
-/// A refused attempt is not counted and writes nothing: the scopes are read
-/// first, so an address that is already throttled can go on trying without
-/// a write, and without adding to the count of the usernames it names. An
-/// attempt that a concurrent one pushed past the limit rolls its counts back.
+/// Counts a login attempt for `username` from `address` (see
+/// [`count_in_scopes`]).
 pub fn count_attempt(
     conn: &mut AnyConnection,
     limit: &ThrottleLimit,
@@ -51,39 +139,10 @@ pub fn count_attempt(
     address: Option<IpAddr>,
     now: Timestamp,
 ) -> Result<Attempt, Error> {
-    let window_ms = i64::try_from(limit.window.as_millis()).unwrap_or(i64::MAX);
     let mut scopes = vec![username_scope(username)];
     scopes.extend(address.map(throttle_scope));
-    let wait_for = |counts: &[(String, db::throttle::Count)], counted_now: i64| {
-        counts
-            .iter()
-            .filter(|(_, count)| count.failures + counted_now > i64::from(limit.attempts))
-            .map(|(_, count)| limit.seconds_until_reopened(Timestamp(count.window_start), now))
-            .max()
-    };
-    let mut open = Vec::with_capacity(scopes.len());
-    for scope in &scopes {
-        if let Some(count) = db::throttle::open_window(conn, scope, now.millis(), window_ms)? {
-            open.push((scope.clone(), count));
-        }
-    }
-    if let Some(seconds) = wait_for(&open, 1) {
-        return Err(Error::Throttled(seconds));
-    }
-    let counts = conn.transaction::<_, Error, _>(|conn| {
-        let mut counts = Vec::with_capacity(scopes.len());
-        for scope in scopes {
-            let count = db::throttle::count_attempt(conn, &scope, now.millis(), window_ms)?;
-            counts.push((scope, count));
-        }
-        match wait_for(&counts, 0) {
-            Some(seconds) => Err(Error::Throttled(seconds)),
-            None => Ok(counts),
-        }
-    })?;
-    let mut counts = counts
-        .into_iter()
-        .map(|(scope, count)| (scope, count.window_start));
+    let Counted(counts) = count_in_scopes(conn, limit, &scopes, now)?;
+    let mut counts = counts.into_iter();
     let username = counts
         .next()
         .ok_or_else(|| Error::internal("the username scope was not counted"))?;

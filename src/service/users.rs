@@ -10,6 +10,11 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::Connection;
 
 pub const USERNAME_TAKEN: &str = "A user with that username already exists.";
+pub const CANNOT_DEACTIVATE_SELF: &str = "You cannot deactivate your own account.";
+pub const CANNOT_DEMOTE_SELF: &str = "You cannot remove your own admin rights.";
+pub const CANNOT_DEACTIVATE_LAST_ADMIN: &str = "You cannot deactivate the last active admin.";
+pub const CANNOT_DEMOTE_LAST_ADMIN: &str =
+    "You cannot remove the admin rights of the last active admin.";
 
 pub struct CreateUser<'a> {
     pub username: &'a Username,
@@ -64,7 +69,71 @@ pub fn set_password(
     )?)
 }
 
-/// Deactivates the user; every token is revoked with it, at once.
+/// What a change takes away from a user, as far as the admin guards care.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Removal {
+    pub deactivates: bool,
+    pub demotes: bool,
+}
+
+impl Removal {
+    pub fn any(self) -> bool {
+        self.deactivates || self.demotes
+    }
+}
+
+/// Refuses an admin's change that takes their own account or admin rights
+/// away: nobody is left to undo it if they were the only admin, and a
+/// stolen admin session cannot lock the owner out this way.
+pub fn refuse_removing_self(
+    acting_admin: i64,
+    user_id: i64,
+    removal: Removal,
+) -> Result<(), Error> {
+    let mut errors = FieldErrors::new();
+    if acting_admin == user_id {
+        if removal.deactivates {
+            errors.add("is_active", CANNOT_DEACTIVATE_SELF);
+        }
+        if removal.demotes {
+            errors.add("is_admin", CANNOT_DEMOTE_SELF);
+        }
+    }
+    Ok(errors.into_result()?)
+}
+
+/// Refuses a change that would leave no active admin. Call it first in the
+/// transaction of the change: it locks the admins until that ends.
+pub fn keep_an_active_admin(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    removal: Removal,
+) -> Result<(), Error> {
+    if !removal.any() {
+        return Ok(());
+    }
+    let admins = users::lock_active_admins(conn)?;
+    let mut errors = FieldErrors::new();
+    if admins == [user_id] {
+        if removal.deactivates {
+            errors.add("is_active", CANNOT_DEACTIVATE_LAST_ADMIN);
+        }
+        if removal.demotes {
+            errors.add("is_admin", CANNOT_DEMOTE_LAST_ADMIN);
+        }
+    }
+    Ok(errors.into_result()?)
+}
+
+/// Deactivates the user; every token is revoked with it, at once. The last
+/// active admin cannot be deactivated.
 pub fn deactivate(conn: &mut AnyConnection, user_id: i64) -> Result<usize, Error> {
-    Ok(conn.transaction(|conn| users::set_active(conn, user_id, false))?)
+    conn.transaction(|conn| {
+        let removal = Removal {
+            deactivates: true,
+            demotes: false,
+        };
+        keep_an_active_admin(conn, user_id, removal)?;
+        Ok(users::set_active(conn, user_id, false)?)
+    })
 }

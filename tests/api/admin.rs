@@ -2,6 +2,7 @@
 
 use crate::helpers::{assert_json, assert_unauthorized, keys_of, Backend, TestApp, PASSWORD};
 use crate::on_both_backends;
+use multitoken::domain::client_address::TrustedProxies;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 
@@ -10,6 +11,8 @@ const FORBIDDEN: &str = "You do not have permission to perform this action.";
 on_both_backends!(
     anonymous_requests_are_unauthorized_and_non_admins_forbidden,
     users_are_listed_a_page_at_a_time_with_absolute_links,
+    page_links_ignore_forwarded_host_and_proto_from_untrusted_peers,
+    page_links_follow_forwarded_host_and_proto_from_trusted_proxies,
     the_search_matches_part_of_a_username_or_email_without_regard_to_case,
     a_page_past_the_last_or_not_a_number_is_not_found,
     admins_create_users_who_can_then_log_in,
@@ -154,6 +157,89 @@ async fn users_are_listed_a_page_at_a_time_with_absolute_links(backend: Backend)
         json!({"count": 0, "next": null, "previous": null, "results": []}),
     )
     .await;
+}
+
+/// `next` of the first page of `/admin/users` (of 51 users or more), as
+/// seen through these request headers.
+async fn next_link(app: &TestApp, key: &str, headers: &[(&str, &str)]) -> Value {
+    let mut request = app.with_token(Method::GET, "/admin/users", key);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let page = body(request.send().await.expect("request")).await;
+    page["next"].clone()
+}
+
+const FORWARDED_HEADERS: [&[(&str, &str)]; 3] = [
+    &[
+        ("X-Forwarded-Host", "forwarded.example"),
+        ("X-Forwarded-Proto", "https"),
+    ],
+    &[("Forwarded", "host=forwarded.example;proto=https")],
+    &[
+        (
+            "Forwarded",
+            "for=192.0.2.1;host=forwarded.example;proto=https",
+        ),
+        ("X-Forwarded-Host", "ignored.example"),
+    ],
+];
+
+async fn page_links_ignore_forwarded_host_and_proto_from_untrusted_peers(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.trusted_proxies = TrustedProxies::parse("10.0.0.1").expect("proxies");
+    })
+    .await;
+    let key = app.admin_key().await;
+    app.create_users("user", 55);
+    for headers in FORWARDED_HEADERS {
+        assert_eq!(
+            next_link(&app, &key, headers).await,
+            json!(app.url("/admin/users?page=2")),
+            "{headers:?}"
+        );
+    }
+}
+
+async fn page_links_follow_forwarded_host_and_proto_from_trusted_proxies(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.trusted_proxies = TrustedProxies::parse("127.0.0.1, ::1").expect("proxies");
+    })
+    .await;
+    let key = app.admin_key().await;
+    app.create_users("user", 55);
+    for (headers, expected) in [
+        (
+            FORWARDED_HEADERS[0],
+            "https://forwarded.example/admin/users?page=2",
+        ),
+        (
+            FORWARDED_HEADERS[1],
+            "https://forwarded.example/admin/users?page=2",
+        ),
+        (
+            FORWARDED_HEADERS[2],
+            "https://forwarded.example/admin/users?page=2",
+        ),
+        (
+            &[
+                ("X-Forwarded-Host", "api.example.com"),
+                ("X-Forwarded-Proto", "gopher"),
+            ][..],
+            "http://api.example.com/admin/users?page=2",
+        ),
+    ] {
+        assert_eq!(
+            next_link(&app, &key, headers).await,
+            json!(expected),
+            "{headers:?}"
+        );
+    }
+    assert_eq!(
+        next_link(&app, &key, &[]).await,
+        json!(app.url("/admin/users?page=2")),
+        "a proxy that forwards nothing: the request's own Host"
+    );
 }
 
 async fn the_search_matches_part_of_a_username_or_email_without_regard_to_case(backend: Backend) {

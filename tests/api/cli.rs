@@ -13,6 +13,7 @@ on_both_backends!(
     revoking_an_unknown_client_or_user_fails_cleanly,
     revoke_all_set_password_and_deactivate_revoke_every_token,
     tokens_are_listed_one_line_per_device,
+    settings_that_serve_would_refuse_fail_every_command,
 );
 
 fn stdout(output: &Output) -> String {
@@ -282,4 +283,39 @@ async fn instances_starting_together_migrate_once_without_failing() {
         .filter(|output| !stdout(output).contains("applied 0 migration(s)"))
         .count();
     assert_eq!(migrated, 1, "exactly one instance applies the migrations");
+}
+
+async fn settings_that_serve_would_refuse_fail_every_command(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("alice", "", false);
+    for (flags, variable) in [
+        (
+            &["--token-touch-interval", "14d"][..],
+            "TOKEN_TOUCH_INTERVAL",
+        ),
+        (&["--token-ttl", "0s"][..], "TOKEN_TTL"),
+        (&["--token-max-age", "0s"][..], "TOKEN_MAX_AGE"),
+        (
+            &["--password-reset-timeout", "0s"][..],
+            "PASSWORD_RESET_TIMEOUT",
+        ),
+        (&["--secret-key", "short"][..], "SECRET_KEY"),
+    ] {
+        for command in [
+            &["migrate"][..],
+            &["user", "list"][..],
+            &["user", "deactivate", "alice"][..],
+            &["tokens", "list", "alice"][..],
+            &["tokens", "prune"][..],
+            &["healthcheck"][..],
+        ] {
+            let args: Vec<&str> = command.iter().chain(flags).copied().collect();
+            assert_failed_with(&app.cli(&args, ""), variable);
+        }
+    }
+    assert_eq!(
+        app.post_login("alice", PASSWORD, "web").await.status(),
+        StatusCode::OK,
+        "the deactivation never ran"
+    );
 }

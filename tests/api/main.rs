@@ -6,7 +6,9 @@ mod helpers;
 
 mod accounts_support;
 
+mod account_throttles;
 mod admin;
+mod admin_guards;
 mod authentication;
 mod bad_bytes;
 mod browser;
@@ -35,3 +37,4 @@ mod storage;
 mod sweep;
 mod throttle;
 mod timing;
+mod usernames;

@@ -18,6 +18,8 @@ on_both_backends!(
     known_and_unknown_addresses_get_the_same_answer_and_only_known_ones_a_mail,
     the_mail_carries_the_configured_link_and_the_username,
     the_address_matches_without_regard_to_case,
+    one_request_sends_one_mail_with_a_link_for_each_account_of_the_address,
+    one_mail_lists_at_most_ten_accounts_the_most_recently_signed_in_first,
     a_reset_sets_the_password_and_signs_out_every_device,
     a_reset_link_works_once,
     concurrent_uses_of_one_link_succeed_once,
@@ -152,6 +154,82 @@ async fn the_address_matches_without_regard_to_case(backend: Backend) {
         json!({ "detail": DONE }),
     )
     .await;
+}
+
+/// Every link of a mail, in order, with the username given just above it.
+fn links_with_usernames(mail: &str) -> Vec<(String, ResetLink)> {
+    let lines: Vec<&str> = mail.lines().collect();
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(_, line)| line.starts_with("http://"))
+        .map(|(n, line)| {
+            let username = lines[n - 1]
+                .strip_prefix("Username: ")
+                .unwrap_or_else(|| panic!("no username above {line}"))
+                .to_owned();
+            (username, ResetLink::in_mail(line))
+        })
+        .collect()
+}
+
+async fn one_request_sends_one_mail_with_a_link_for_each_account_of_the_address(backend: Backend) {
+    let mail = MailApp::spawn(backend).await;
+    let app = &mail.app;
+    app.create_user("ann", "shared@example.com", false);
+    app.create_user("ben", "Shared@Example.com", false);
+    app.create_user("cat", "cat@example.com", false);
+    app.login("ben", "web").await;
+    assert_eq!(
+        app.request_reset("shared@example.com").await.status(),
+        StatusCode::OK
+    );
+    let files = wait_for_mail_files(mail.mail_dir.path(), 1).await;
+    actix_web::rt::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(mail_files(mail.mail_dir.path()).len(), 1, "one mail");
+    let text = std::fs::read_to_string(&files[0]).expect("mail");
+    let links = links_with_usernames(&text);
+    let names: Vec<&str> = links.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["ben", "ann"],
+        "the most recently signed in first:\n{text}"
+    );
+    for (name, link) in &links {
+        assert_json(
+            app.confirm_reset(&link.uid, &link.token, NEW_PASSWORD)
+                .await,
+            StatusCode::OK,
+            json!({ "detail": DONE }),
+        )
+        .await;
+        app.login_as(name, NEW_PASSWORD, "web").await;
+    }
+}
+
+async fn one_mail_lists_at_most_ten_accounts_the_most_recently_signed_in_first(backend: Backend) {
+    let mail = MailApp::spawn(backend).await;
+    let app = &mail.app;
+    for n in 0..12 {
+        app.create_user(&format!("user{n:02}"), "many@example.com", false);
+    }
+    app.login("user11", "web").await;
+    assert_eq!(
+        app.request_reset("many@example.com").await.status(),
+        StatusCode::OK
+    );
+    let files = wait_for_mail_files(mail.mail_dir.path(), 1).await;
+    actix_web::rt::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(mail_files(mail.mail_dir.path()).len(), 1, "one mail");
+    let text = std::fs::read_to_string(&files[0]).expect("mail");
+    let names: Vec<String> = links_with_usernames(&text)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    let expected: Vec<String> = std::iter::once("user11".to_owned())
+        .chain((0..9).map(|n| format!("user{n:02}")))
+        .collect();
+    assert_eq!(names, expected);
 }
 
 async fn a_reset_sets_the_password_and_signs_out_every_device(backend: Backend) {

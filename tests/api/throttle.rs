@@ -61,7 +61,7 @@ async fn assert_bad_credentials(response: Response) {
 
 /// Asserts a 429 and returns the announced wait, checking that body and
 /// `Retry-After` agree.
-async fn assert_throttled(response: Response) -> u64 {
+pub async fn assert_throttled(response: Response) -> u64 {
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry_after: u64 = response
         .headers()

@@ -74,6 +74,8 @@ export MULTITOKEN_BIND="127.0.0.1:${port}"
 export RUST_LOG=warn
 # Schemathesis sends many failed logins from one address; never throttle them.
 export LOGIN_THROTTLE=100000/1m
+export REGISTER_THROTTLE=100000/1m
+export PASSWORD_RESET_THROTTLE=100000/1m
 export MAIL="file:${work}/mail"
 
 "${BIN}" migrate >/dev/null
