@@ -56,17 +56,32 @@ pub struct TokenVerifier {
     policy: TokenPolicy,
     /// Whether short reads may run on the async workers (SQLite only).
     reads_inline: bool,
+    /// `LEGACY_TOKENS`: whether imported Django key shapes are looked up.
+    legacy_keys: bool,
     metrics: Metrics,
 }
 
 impl TokenVerifier {
-    pub fn new(pool: DbPool, policy: TokenPolicy, reads_inline: bool, metrics: Metrics) -> Self {
+    pub fn new(
+        pool: DbPool,
+        policy: TokenPolicy,
+        reads_inline: bool,
+        legacy_keys: bool,
+        metrics: Metrics,
+    ) -> Self {
         TokenVerifier {
             pool,
             policy,
             reads_inline,
+            legacy_keys,
             metrics,
         }
+    }
+
+    /// The digest to look a presented key up by, if it has a shape that
+    /// `LEGACY_TOKENS` lets through.
+    pub fn digest_of(&self, key: &str) -> Option<TokenDigest> {
+        TokenDigest::of_presented(key, self.legacy_keys)
     }
 
     /// Checks what the request presented (a digest, or why there is none)

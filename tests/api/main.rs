@@ -20,6 +20,7 @@ mod expiry;
 mod faults;
 mod forward_auth;
 mod introspection;
+mod legacy_keys;
 mod login;
 mod mail;
 mod metrics;
