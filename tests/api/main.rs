@@ -14,6 +14,7 @@ mod cli;
 mod console;
 mod conventions;
 mod devices;
+mod django_import;
 mod django_passwords;
 mod durability;
 mod expiry;
