@@ -16,6 +16,7 @@ mod conventions;
 mod devices;
 mod django_import;
 mod django_passwords;
+mod django_project;
 mod durability;
 mod expiry;
 mod faults;
