@@ -114,6 +114,8 @@ async fn users_hashes_and_tokens_are_imported_and_work_over_http(backend: Backen
     let source = source();
     let output = import(&app, &source.path, &[]);
     assert_eq!(stdout(&output), FIRST_REPORT);
+    // Standard error is a pipe here, not a terminal: no progress bar.
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
     let mut conn = app.connection();
     let rows: Vec<(String, String, bool, bool, i64, Option<i64>)> = users::table
         .order(users::id)
