@@ -13,7 +13,7 @@
 //! - `django_tests` when the resource server's Python is chosen
 //!   (`RESOURCE_SERVER_PYTHON`) or found (`.venv-tests/bin/python`, which
 //!   `.ci/run` makes), or under CI, where the Django resource-server test
-//!   must run.
+//!   and the import from a Django-built database must run.
 //!   A venv made later is seen after `cargo clean` or a change to this file.
 use std::env;
 use std::path::PathBuf;

@@ -5,13 +5,15 @@
 use crate::config::Settings;
 use crate::db::{self, AnyConnection};
 use crate::domain::email::{is_valid_email, INVALID_EMAIL};
-use crate::domain::{Password, Timestamp, Username};
+use crate::domain::{ClientName, Password, Timestamp, Username};
+use crate::service::django_import::{self, Admins, ImportError, ImportOptions};
 use crate::service::passwords::hash_blocking;
 use crate::service::tokens::{self, Revocation};
 use crate::service::{users, Error};
 use crate::startup::Application;
 use clap::{Parser, Subcommand};
-use std::io::{BufRead, Read, Write};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{BufRead, IsTerminal, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::time::Duration;
 
@@ -43,6 +45,24 @@ pub enum Command {
     Tokens(TokensCommand),
     /// Exit 0 when the server on MULTITOKEN_BIND answers GET /healthz (for container health checks).
     Healthcheck,
+    /// Copy a Django project's users and live tokens (DRF, multitoken, knox); the Django database is only read.
+    ImportDjango {
+        /// The Django database: a SQLite path or postgres://…
+        url: String,
+        /// Read and check everything, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Update users whose name exists here already, instead of skipping them.
+        #[arg(long)]
+        update: bool,
+        /// Who becomes an admin: Django's superusers, its staff (superusers too), or nobody.
+        #[arg(long, value_enum, default_value = "superuser")]
+        admins: Admins,
+        /// The client name given to DRF tokens.
+        #[arg(long, default_value = "drf",
+              value_parser = |text: &str| ClientName::parse(text).map_err(|e| e.to_string()))]
+        drf_client: ClientName,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -136,6 +156,22 @@ impl Command {
             Some(Command::User(command)) => run_user(&settings, command, stdin, out),
             Some(Command::Tokens(command)) => run_tokens(&settings, command, out),
             Some(Command::Healthcheck) => healthcheck(settings.bind),
+            Some(Command::ImportDjango {
+                url,
+                dry_run,
+                update,
+                admins,
+                drf_client,
+            }) => {
+                let options = ImportOptions {
+                    dry_run,
+                    update,
+                    admins,
+                    drf_client,
+                    policy: settings.token_policy(),
+                };
+                import_django(&settings, &url, &options, out)
+            }
         }
     }
 }
@@ -148,6 +184,37 @@ fn serve(settings: Settings) -> Result<(), CliError> {
             .await
             .map_err(|e| CliError(format!("server stopped: {e}")))
     })
+}
+
+/// The import, with a progress bar on standard error when that is a terminal.
+fn import_django(
+    settings: &Settings,
+    url: &str,
+    options: &ImportOptions,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let mut source = db::django::open_read_only(url)
+        .map_err(|e| CliError(format!("cannot read the Django database: {e}")))?;
+    let mut target = open(settings)?;
+    let bar = match std::io::stderr().is_terminal() {
+        true => ProgressBar::new(0),
+        false => ProgressBar::hidden(),
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} users {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut progress = |read: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(read);
+    };
+    let report = django_import::import(&mut source, &mut target, options, &mut progress);
+    bar.finish_and_clear();
+    let report = report.map_err(|error| match error {
+        ImportError::Ours(error) => CliError::from(error),
+        other => CliError(other.to_string()),
+    })?;
+    write!(out, "{report}").map_err(write_failed)
 }
 
 fn write_failed(error: std::io::Error) -> CliError {

@@ -92,6 +92,11 @@ pub struct Settings {
           value_parser = |text: &str| AllowedScopes::parse(text).map_err(|e| format!("ALLOWED_SCOPES: {e}")))]
     pub allowed_scopes: AllowedScopes,
 
+    /// Accept the key shapes of tokens imported from Django (40 hex characters: DRF and multitoken; 64: knox), `on` or `off`.
+    #[arg(long, env = "LEGACY_TOKENS", default_value = "on", global = true,
+          action = clap::ArgAction::Set, value_parser = parse_bool_setting("LEGACY_TOKENS"))]
+    pub legacy_tokens: bool,
+
     /// Password hashes run at once (each holds 19 MiB and a core for ~20 ms); 64 per thread may wait, more get 503. Default: the number of cores.
     #[arg(long, env = "PASSWORD_HASH_THREADS", global = true,
           value_parser = |text: &str| parse_positive(text).map_err(|e| format!("PASSWORD_HASH_THREADS: {e}")))]
@@ -237,6 +242,7 @@ impl Settings {
             ),
             trusted_proxies: TrustedProxies::default(),
             allowed_scopes: AllowedScopes::default(),
+            legacy_tokens: true,
             password_hash_threads: None,
             sweep_interval: SWEEP_EVERY,
             body_read_timeout: BODY_READ_TIMEOUT,
@@ -475,6 +481,17 @@ mod tests {
         parse(args)
             .map(|parsed| parsed.settings.cookie_secure)
             .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn legacy_tokens_are_on_unless_turned_off() {
+        let legacy = |args: &[&str]| parse(args).map(|parsed| parsed.settings.legacy_tokens);
+        assert_eq!(legacy(&[]).ok(), Some(true));
+        assert_eq!(legacy(&["--legacy-tokens", "off"]).ok(), Some(false));
+        assert_eq!(legacy(&["--legacy-tokens", "on"]).ok(), Some(true));
+        assert!(legacy(&["--legacy-tokens", "sometimes"])
+            .err()
+            .is_some_and(|e| e.to_string().contains("LEGACY_TOKENS")));
     }
 
     #[test]

@@ -79,6 +79,7 @@ impl Application {
             pool.clone(),
             settings.token_policy(),
             matches!(settings.database_url, db::Database::Sqlite { .. }),
+            settings.legacy_tokens,
             metrics.clone(),
         );
         let services = Services {

@@ -5,6 +5,7 @@
 //! (`users`, `tokens`, `throttle` for `login_failures`, `secrets`) as a plain
 //! `fn(&mut AnyConnection, ..) -> QueryResult<..>`.
 
+pub mod django;
 pub mod schema;
 pub mod secrets;
 pub mod throttle;

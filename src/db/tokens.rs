@@ -151,6 +151,13 @@ pub fn replace(conn: &mut AnyConnection, token_id: i64, new: &NewToken<'_>) -> Q
         .execute(conn)
 }
 
+pub fn digest_exists(conn: &mut AnyConnection, digest: &[u8]) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        tokens::table.filter(tokens::digest.eq(digest)),
+    ))
+    .get_result(conn)
+}
+
 pub fn delete_by_digest(conn: &mut AnyConnection, digest: &[u8]) -> QueryResult<usize> {
     diesel::delete(tokens::table.filter(tokens::digest.eq(digest))).execute(conn)
 }

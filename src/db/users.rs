@@ -252,11 +252,13 @@ pub fn set_service(conn: &mut AnyConnection, user_id: i64, is_service: bool) -> 
 }
 
 /// Records a login, only if the user is still active with the password
-/// hash that was checked; returns 0 when either changed since the check.
+/// hash that was checked, storing `rehashed` in its place when given;
+/// returns 0 when either changed since the check.
 pub fn record_login_if_unchanged(
     conn: &mut AnyConnection,
     user_id: i64,
     checked_hash: &str,
+    rehashed: Option<&str>,
     now: i64,
 ) -> QueryResult<usize> {
     diesel::update(
@@ -265,7 +267,10 @@ pub fn record_login_if_unchanged(
             .filter(users::password_hash.eq(checked_hash))
             .filter(users::is_active.eq(true)),
     )
-    .set(users::last_login_at.eq(now))
+    .set((
+        users::last_login_at.eq(now),
+        users::password_hash.eq(rehashed.unwrap_or(checked_hash)),
+    ))
     .execute(conn)
 }
 

@@ -6,6 +6,7 @@
 
 pub mod client_address;
 pub mod client_name;
+pub mod django_password;
 pub mod duration;
 pub mod email;
 pub mod expiry;

@@ -4,7 +4,7 @@
 
 use super::error::ApiError;
 use super::session::{self, CSRF_HEADER};
-use crate::domain::{Password, TokenDigest};
+use crate::domain::Password;
 use crate::service::other_services::may_introspect;
 use crate::service::tokens::{Principal, TokenVerifier};
 use crate::service::{AuthFailure, Error, Services};
@@ -103,8 +103,12 @@ impl FromRequest for Authenticated {
             .headers()
             .get(AUTHORIZATION)
             .map(|value| value.as_bytes());
-        let presented = token_from_header(header).map(TokenDigest::of_presented);
         let verifier = request.app_data::<web::Data<TokenVerifier>>().cloned();
+        let presented = token_from_header(header);
+        let presented = match &verifier {
+            Some(verifier) => presented.map(|key| verifier.digest_of(key)),
+            None => Ok(None),
+        };
         Box::pin(async move {
             let verifier =
                 verifier.ok_or_else(|| Error::internal("the token verifier is not configured"))?;

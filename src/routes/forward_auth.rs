@@ -7,7 +7,6 @@
 //! down): the body is never read, a query that cannot be understood asks
 //! for a scope no token holds, and a handler for every method means no 405.
 
-use crate::domain::TokenDigest;
 use crate::http::auth::forward_auth_key;
 use crate::http::ApiError;
 use crate::service::other_services::authorize;
@@ -35,7 +34,7 @@ pub async fn verify(
     request: HttpRequest,
     verifier: web::Data<TokenVerifier>,
 ) -> Result<HttpResponse, ApiError> {
-    let presented = forward_auth_key(request.headers()).map(TokenDigest::of_presented);
+    let presented = forward_auth_key(request.headers()).map(|key| verifier.digest_of(key));
     let required = required_scopes(request.query_string());
     let principal = authorize(&verifier, presented, &required).await?;
     let mut response = HttpResponse::Ok();

@@ -1,6 +1,8 @@
 //! The one password check, shared by `POST /login` and the console's
 //! sign-in: a fix to it is made once.
 
+use super::passwords::needs_rehash;
+use super::tokens::CheckedHash;
 use super::{Error, Services};
 use crate::db::users;
 use crate::domain::username::lookup_key;
@@ -14,13 +16,26 @@ pub struct Credentials {
     /// The hash the password matched: a token is issued only while the
     /// user still has it (see `tokens::issue`).
     pub checked_hash: String,
+    /// Our own argon2id of the password, when the matched hash was one
+    /// imported from Django: the sign-in stores it in place of that one.
+    pub rehashed: Option<String>,
+}
+
+impl Credentials {
+    pub fn checked(&self) -> CheckedHash<'_> {
+        CheckedHash {
+            checked: &self.checked_hash,
+            rehashed: self.rehashed.as_deref(),
+        }
+    }
 }
 
 /// Checks `password` for the user named `username` (without regard to
 /// case). An unknown user, a wrong password and an inactive user are all
 /// `BadCredentials`; an unknown user costs the same argon2 verification as
 /// a wrong password, against the hasher's dummy hash, so the answer's timing
-/// does not tell which names exist.
+/// does not tell which names exist. A Django hash that matches costs one
+/// more hash, once: the new one replaces it.
 pub async fn verify(
     services: &Services,
     username: &str,
@@ -31,13 +46,20 @@ pub async fn verify(
         .db(move |conn| Ok(users::credentials_by_key(conn, &key)?))
         .await?;
     let phc = found.as_ref().map(|user| user.password_hash.clone());
-    let password_matches = services.hasher.verify(password, phc).await?;
+    let password_matches = services.hasher.verify(password.clone(), phc).await?;
     match found {
-        Some(user) if password_matches && user.is_active => Ok(Credentials {
-            user_id: user.id,
-            is_admin: user.is_admin,
-            checked_hash: user.password_hash,
-        }),
+        Some(user) if password_matches && user.is_active => {
+            let rehashed = match needs_rehash(&user.password_hash) {
+                true => Some(services.hasher.hash(password).await?),
+                false => None,
+            };
+            Ok(Credentials {
+                user_id: user.id,
+                is_admin: user.is_admin,
+                checked_hash: user.password_hash,
+                rehashed,
+            })
+        }
         _ => Err(Error::BadCredentials),
     }
 }

@@ -48,7 +48,7 @@ pub async fn login(
                 tokens::issue(
                     conn,
                     user.user_id,
-                    &user.checked_hash,
+                    user.checked(),
                     tokens::Grant {
                         client,
                         scopes,
@@ -80,12 +80,14 @@ pub async fn console_sign_in(
         // Recorded like an API login, so that the console shows it and reset
         // links issued before it are spent (they are bound to the last login).
         let (user_id, checked_hash) = (user.user_id, user.checked_hash.clone());
+        let rehashed = user.rehashed.clone();
         let recorded = services
             .db(move |conn| {
                 Ok(users::record_login_if_unchanged(
                     conn,
                     user_id,
                     &checked_hash,
+                    rehashed.as_deref(),
                     Timestamp::now().millis(),
                 )?)
             })

@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod credentials;
+pub mod django_import;
 mod error;
 pub mod login;
 pub mod other_services;

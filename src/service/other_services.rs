@@ -53,7 +53,7 @@ pub fn may_introspect(caller: &Principal) -> Result<(), Error> {
 /// (unknown, revoked, expired, an inactive user, not even a key's shape),
 /// which the answer must not tell apart.
 pub async fn introspect(verifier: &TokenVerifier, token: &str) -> Result<Option<Principal>, Error> {
-    let checked = verifier.verify(Ok(TokenDigest::of_presented(token))).await;
+    let checked = verifier.verify(Ok(verifier.digest_of(token))).await;
     let (outcome, answer) = match checked {
         Ok(principal) => (IntrospectionOutcome::Active, Some(principal)),
         Err(Error::Unauthenticated(_)) => (IntrospectionOutcome::Inactive, None),
@@ -66,7 +66,7 @@ pub async fn introspect(verifier: &TokenVerifier, token: &str) -> Result<Option<
 /// Revocation by key: ends the token whose key this is, if there is one.
 /// Nothing in the result tells whether there was.
 pub async fn revoke_key(services: &Services, key: &str) -> Result<(), Error> {
-    let Some(digest) = TokenDigest::of_presented(key) else {
+    let Some(digest) = TokenDigest::of_presented(key, services.settings.legacy_tokens) else {
         return Ok(());
     };
     revoke_counted(services, Revocation::Token { digest }, RevocationCause::Key).await?;

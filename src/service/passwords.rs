@@ -11,6 +11,7 @@
 //! threads reuse the same blocks.
 
 use super::Error;
+use crate::domain::django_password::{self, DjangoAlgorithm};
 use crate::domain::Password;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
@@ -113,8 +114,23 @@ pub fn hash_blocking(password: &Password) -> Result<String, Error> {
     Ok(hash.to_string())
 }
 
-/// Verifies against a PHC string; a malformed stored hash verifies as false.
+/// Whether `stored` is a hash some password can match: ours, or one of
+/// the Django formats kept by `import-django`.
+pub fn is_verifiable(stored: &str) -> bool {
+    stored.starts_with("$argon2") || DjangoAlgorithm::of(stored).is_some()
+}
+
+/// Whether `stored` is a Django hash that a successful login replaces.
+pub fn needs_rehash(stored: &str) -> bool {
+    DjangoAlgorithm::of(stored).is_some()
+}
+
+/// Verifies against our PHC string or a Django hash; a malformed stored
+/// hash verifies as false.
 pub fn verify_blocking(password: &Password, phc: &str) -> bool {
+    if DjangoAlgorithm::of(phc).is_some() {
+        return django_password::verify(password.expose(), phc);
+    }
     let verify = || -> Option<bool> {
         let hash = PasswordHash::new(phc).ok()?;
         let expected = hash.hash?;
@@ -257,8 +273,10 @@ impl PasswordHasher {
     }
 
     /// Verifies `password` against `phc`, or against the dummy hash when there
-    /// is no user, always spending one argon2 verification.
+    /// is no user or no password can match (an unusable one), always
+    /// spending one verification.
     pub async fn verify(&self, password: Password, phc: Option<String>) -> Result<bool, Error> {
+        let phc = phc.filter(|phc| is_verifiable(phc));
         let found = phc.is_some();
         let phc = phc.unwrap_or_else(|| self.dummy_hash.to_string());
         let matches = self.run(move || verify_blocking(&password, &phc)).await?;
@@ -354,6 +372,30 @@ mod tests {
         };
         let dummy = Password::new("dummy password that matches nothing".into());
         assert!(matches!(hasher.verify(dummy, None).await, Ok(false)));
+    }
+
+    #[test]
+    fn django_hashes_verify_and_are_marked_for_rehashing_and_ours_are_not() {
+        let django = "argon2$argon2i$v=19$m=512,t=2,p=2$YXJnb24yaXNhbHQxMjM$BcoK1H4plyvBIDrlMQDP5g";
+        let password = Password::new("correct horse é".into());
+        assert!(verify_blocking(&password, django));
+        assert!(!verify_blocking(&Password::new("wrong".into()), django));
+        assert!(is_verifiable(django) && needs_rehash(django));
+        let ours = hash_blocking(&password).unwrap_or_default();
+        assert!(is_verifiable(&ours) && !needs_rehash(&ours));
+        for never in ["!unusable", "md5$salt$hash", ""] {
+            assert!(!is_verifiable(never) && !needs_rehash(never), "{never}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unusable_password_never_verifies() {
+        let Ok(hasher) = PasswordHasher::new(1, 4) else {
+            panic!("hasher")
+        };
+        let dummy = Password::new("dummy password that matches nothing".into());
+        let unusable = Some("!abvKlYvBBvZxbRJQYEyczrYdhsFUFRc8znsUJE6k".to_owned());
+        assert!(matches!(hasher.verify(dummy, unusable).await, Ok(false)));
     }
 
     #[tokio::test]

@@ -121,7 +121,7 @@ pub async fn register(
                         tokens::issue(
                             conn,
                             user.id,
-                            &password_hash,
+                            tokens::CheckedHash::kept(&password_hash),
                             tokens::Grant {
                                 client,
                                 scopes,

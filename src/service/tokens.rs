@@ -56,17 +56,32 @@ pub struct TokenVerifier {
     policy: TokenPolicy,
     /// Whether short reads may run on the async workers (SQLite only).
     reads_inline: bool,
+    /// `LEGACY_TOKENS`: whether imported Django key shapes are looked up.
+    legacy_keys: bool,
     metrics: Metrics,
 }
 
 impl TokenVerifier {
-    pub fn new(pool: DbPool, policy: TokenPolicy, reads_inline: bool, metrics: Metrics) -> Self {
+    pub fn new(
+        pool: DbPool,
+        policy: TokenPolicy,
+        reads_inline: bool,
+        legacy_keys: bool,
+        metrics: Metrics,
+    ) -> Self {
         TokenVerifier {
             pool,
             policy,
             reads_inline,
+            legacy_keys,
             metrics,
         }
+    }
+
+    /// The digest to look a presented key up by, if it has a shape that
+    /// `LEGACY_TOKENS` lets through.
+    pub fn digest_of(&self, key: &str) -> Option<TokenDigest> {
+        TokenDigest::of_presented(key, self.legacy_keys)
     }
 
     /// Checks what the request presented (a digest, or why there is none)
@@ -207,14 +222,34 @@ pub struct Grant<'a> {
     pub user_agent: Option<&'a str>,
 }
 
+/// The password hash a sign-in checked, and the hash that replaces it when
+/// that one was imported from Django.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckedHash<'a> {
+    pub checked: &'a str,
+    pub rehashed: Option<&'a str>,
+}
+
+impl<'a> CheckedHash<'a> {
+    /// A hash the sign-in keeps as it is.
+    pub fn kept(checked: &'a str) -> Self {
+        CheckedHash {
+            checked,
+            rehashed: None,
+        }
+    }
+}
+
 /// Gives the grant's client of the user a new token with its scopes,
 /// replacing the client's previous token and scopes together.
 ///
-/// `checked_hash` is the password hash the caller checked the password
-/// against. The token is issued only if the user still has it and is still
-/// active, in the same transaction: a login whose password check was under
-/// way while the password was changed, or the user deactivated, is
-/// `BadCredentials`, not a token that outlives the revocation.
+/// `hash` is the password hash the caller checked the password against.
+/// The token is issued only if the user still has it and is still active,
+/// in the same transaction: a login whose password check was under way
+/// while the password was changed, or the user deactivated, is
+/// `BadCredentials`, not a token that outlives the revocation. A rehashed
+/// Django hash is replaced in that same write, so no token exists whose
+/// sign-in left the imported hash behind.
 ///
 /// The user's row is written first: that takes the user's row lock on
 /// PostgreSQL and the write lock on SQLite, so concurrent logins of one user
@@ -223,7 +258,7 @@ pub struct Grant<'a> {
 pub fn issue(
     conn: &mut AnyConnection,
     user_id: i64,
-    checked_hash: &str,
+    hash: CheckedHash<'_>,
     grant: Grant<'_>,
     now: Timestamp,
     policy: &TokenPolicy,
@@ -239,7 +274,14 @@ pub fn issue(
     let expires_at = policy.expiry(now, now);
     let stored_scopes = scopes.to_stored();
     conn.transaction::<_, Error, _>(|conn| {
-        if users::record_login_if_unchanged(conn, user_id, checked_hash, now.millis())? == 0 {
+        let recorded = users::record_login_if_unchanged(
+            conn,
+            user_id,
+            hash.checked,
+            hash.rehashed,
+            now.millis(),
+        )?;
+        if recorded == 0 {
             return Err(Error::BadCredentials);
         }
         let new = tokens::NewToken {

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use futures_util::future::{join, join_all};
 use multitoken::db::schema::{tokens, users};
 use multitoken::domain::{ClientName, Scopes, ThrottleLimit, Timestamp};
-use multitoken::service::tokens::{issue, Grant};
+use multitoken::service::tokens::{issue, CheckedHash, Grant};
 use multitoken::service::Error;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -44,7 +44,7 @@ async fn a_token_is_issued_only_against_the_hash_that_was_checked(backend: Backe
     let stale = issue(
         &mut conn,
         alice,
-        "$argon2id$stale",
+        CheckedHash::kept("$argon2id$stale"),
         grant(),
         Timestamp::now(),
         &policy,
@@ -58,7 +58,7 @@ async fn a_token_is_issued_only_against_the_hash_that_was_checked(backend: Backe
     let inactive = issue(
         &mut conn,
         alice,
-        &hash,
+        CheckedHash::kept(&hash),
         grant(),
         Timestamp::now(),
         &policy,
@@ -77,7 +77,7 @@ async fn a_token_is_issued_only_against_the_hash_that_was_checked(backend: Backe
     let issued = issue(
         &mut conn,
         alice,
-        &hash,
+        CheckedHash::kept(&hash),
         grant(),
         Timestamp::now(),
         &policy,
