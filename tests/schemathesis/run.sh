@@ -9,7 +9,7 @@
 #
 # Environment:
 #   MULTITOKEN_BIN          server binary, from the repository's root (default
-#                           target/debug/multitoken, built with `cargo build`
+#                           $CARGO_TARGET_DIR (or target)/debug/multitoken, built with `cargo build`
 #                           when missing or older than the sources)
 #   SCHEMATHESIS_EXAMPLES   test cases per operation and phase (default 25)
 #   SCHEMATHESIS_SEED       random seed (default 1), for a reproducible run
@@ -27,7 +27,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 repo="$(pwd)"
 
 SCHEMATHESIS_VERSION="4.32.5"
-BIN="${MULTITOKEN_BIN:-target/debug/multitoken}"
+BIN="${MULTITOKEN_BIN:-${CARGO_TARGET_DIR:-target}/debug/multitoken}"
 EXAMPLES="${SCHEMATHESIS_EXAMPLES:-25}"
 SEED="${SCHEMATHESIS_SEED:-1}"
 PHASES="${SCHEMATHESIS_PHASES:-examples,coverage,fuzzing,stateful}"
