@@ -1,7 +1,7 @@
 //! `/auth/verify`: forward auth for reverse proxies, asked directly here
 //! (`proxies.rs` asks through real nginx and Caddy).
 
-use crate::helpers::{assert_json, assert_unauthorized, Backend, TestApp, PASSWORD};
+use crate::helpers::{assert_json, assert_unauthorized, Backend, TestApp};
 use crate::on_both_backends;
 use diesel::prelude::*;
 use multitoken::db::schema::users;
@@ -50,18 +50,6 @@ fn verify(app: &TestApp, method: Method, path_and_query: &str) -> RequestBuilder
 
 async fn send(request: RequestBuilder) -> Response {
     request.send().await.expect("request")
-}
-
-async fn login_with_scopes(app: &TestApp, username: &str, client: &str, scopes: Value) -> String {
-    let response = app
-        .post_json(
-            "/login",
-            json!({"username": username, "password": PASSWORD, "client": client, "scopes": scopes}),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.expect("json");
-    body["auth_token"].as_str().expect("auth_token").to_owned()
 }
 
 async fn every_method_answers_with_the_identity_headers(backend: Backend) {
@@ -244,7 +232,9 @@ async fn a_revoked_key_is_refused_on_the_next_request(backend: Backend) {
 async fn required_scopes_are_checked_against_restricted_tokens(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
-    let reader = login_with_scopes(&app, "alice", "cli", json!(["orders:read", "stock"])).await;
+    let reader = app
+        .login_with_scopes("alice", "cli", json!(["orders:read", "stock"]))
+        .await;
     let unrestricted = app.login("alice", "web").await;
 
     for (query, reader_status) in [
@@ -288,7 +278,9 @@ async fn a_check_counts_as_a_use_and_is_counted_in_its_own_series(backend: Backe
     })
     .await;
     app.create_user("alice", "", false);
-    let key = login_with_scopes(&app, "alice", "cli", json!(["orders:read"])).await;
+    let key = app
+        .login_with_scopes("alice", "cli", json!(["orders:read"]))
+        .await;
     let last_used = |devices: Vec<Value>| devices[0]["last_used_at"].as_str().map(str::to_owned);
     let before = last_used(app.devices(&key).await);
     tokio::time::sleep(Duration::from_millis(50)).await;

@@ -1,7 +1,7 @@
 //! `POST /introspect` (RFC 7662) and `POST /revoke` (RFC 7009), and the
 //! service users who may introspect.
 
-use crate::helpers::{assert_json, assert_unauthorized, Backend, TestApp, PASSWORD};
+use crate::helpers::{assert_json, assert_unauthorized, Backend, TestApp};
 use crate::on_both_backends;
 use chrono::DateTime;
 use diesel::prelude::*;
@@ -20,18 +20,6 @@ on_both_backends!(
 );
 
 const DENIED: &str = "You do not have permission to perform this action.";
-
-async fn login_with_scopes(app: &TestApp, username: &str, client: &str, scopes: Value) -> String {
-    let response = app
-        .post_json(
-            "/login",
-            json!({"username": username, "password": PASSWORD, "client": client, "scopes": scopes}),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.expect("json");
-    body["auth_token"].as_str().expect("auth_token").to_owned()
-}
 
 /// Introspects `token` (as a form, as resource servers send it) with `caller`'s key.
 async fn introspect(app: &TestApp, caller: &str, token: &str) -> Response {
@@ -65,7 +53,9 @@ async fn a_live_key_is_described_as_the_contract_says(backend: Backend) {
     app.create_service_user("gateway");
     let alice = app.create_user("alice", "alice@example.com", true);
     let gateway = app.login("gateway", "orders-api").await;
-    let restricted = login_with_scopes(&app, "alice", "cli", json!(["orders:read", "stock"])).await;
+    let restricted = app
+        .login_with_scopes("alice", "cli", json!(["orders:read", "stock"]))
+        .await;
     let unrestricted = app.login("alice", "web").await;
 
     let described = answer(introspect(&app, &gateway, &restricted).await).await;
@@ -179,7 +169,7 @@ async fn only_unrestricted_keys_of_service_users_and_admins_may_introspect(backe
     let subject = app.login("alice", "web").await;
     let service = app.login("gateway", "api").await;
     let admin = app.login("root", "ops").await;
-    let service_restricted = login_with_scopes(&app, "gateway", "ro", json!(["x"])).await;
+    let service_restricted = app.login_with_scopes("gateway", "ro", json!(["x"])).await;
 
     for caller in [&service, &admin] {
         let described = answer(introspect(&app, caller, &subject).await).await;

@@ -9,7 +9,7 @@
 //! always run, and a missing binary fails them. Both proxies run as the
 //! current user on loopback ports, with every file they write in a temp dir.
 
-use crate::helpers::{content_type, Backend, TestApp, PASSWORD};
+use crate::helpers::{content_type, Backend, TestApp};
 use crate::on_both_backends;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -420,22 +420,6 @@ fn token(request: RequestBuilder, key: &str) -> RequestBuilder {
     request.header("Authorization", format!("Token {key}"))
 }
 
-async fn login_with_scopes(app: &TestApp, username: &str, client: &str, scopes: &[&str]) -> String {
-    let response = app
-        .post_json(
-            "/login",
-            json!({"username": username, "password": PASSWORD, "client": client, "scopes": scopes}),
-        )
-        .await;
-    assert_eq!(
-        response.status(),
-        StatusCode::OK,
-        "login of {username} as {client}"
-    );
-    let body: Value = response.json().await.expect("json");
-    body["auth_token"].as_str().expect("auth_token").to_owned()
-}
-
 /// Asserts the contract's refusal, as multitoken gives it, came through the
 /// proxy: status, JSON body, and `WWW-Authenticate: Token` exactly once on
 /// a 401 (never on a 403).
@@ -536,7 +520,10 @@ async fn the_app_sees_the_identity_of_the_key_and_never_headers_the_client_sent(
     let alice = stack.app.create_user("alice", "alice@example.com", false);
     let bob = stack.app.create_user("bob", "", true);
     let web = stack.app.login("alice", "web").await;
-    let cli = login_with_scopes(&stack.app, "bob", "cli", &["orders:write", "reports"]).await;
+    let cli = stack
+        .app
+        .login_with_scopes("bob", "cli", json!(&["orders:write", "reports"]))
+        .await;
     let alice_id = alice.to_string();
     let bob_id = bob.to_string();
     let as_alice = identity(&[
@@ -645,8 +632,14 @@ async fn a_location_that_needs_a_scope_refuses_a_token_without_it(kind: Kind, ba
     let stack = Stack::start(kind, backend).await;
     stack.app.create_user("alice", "alice@example.com", false);
     let unrestricted = stack.app.login("alice", "web").await;
-    let reader = login_with_scopes(&stack.app, "alice", "reader", &["orders:read"]).await;
-    let writer = login_with_scopes(&stack.app, "alice", "writer", &["orders:write"]).await;
+    let reader = stack
+        .app
+        .login_with_scopes("alice", "reader", json!(&["orders:read"]))
+        .await;
+    let writer = stack
+        .app
+        .login_with_scopes("alice", "writer", json!(&["orders:write"]))
+        .await;
 
     let response = token(stack.request(Method::POST, "/orders/7"), &reader)
         .json(&json!({"quantity": 1}))
@@ -761,8 +754,12 @@ on_both_backends!(the_path_that_envoy_appends_to_auth_verify_changes_nothing);
 async fn the_path_that_envoy_appends_to_auth_verify_changes_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "alice@example.com", false);
-    let reader = login_with_scopes(&app, "alice", "reader", &["orders:read"]).await;
-    let writer = login_with_scopes(&app, "alice", "writer", &["orders:write"]).await;
+    let reader = app
+        .login_with_scopes("alice", "reader", json!(&["orders:read"]))
+        .await;
+    let writer = app
+        .login_with_scopes("alice", "writer", json!(&["orders:write"]))
+        .await;
     let cases = [
         ("/auth/verify?path=/notes/1?page=2", &reader, StatusCode::OK),
         (

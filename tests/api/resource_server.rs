@@ -201,25 +201,14 @@ async fn service_key(app: &TestApp) -> String {
     app.login("orders-api", "orders-api").await
 }
 
-/// Logs `username` in on `client` with `scopes` and returns the key.
-async fn login_with_scopes(app: &TestApp, username: &str, client: &str, scopes: Value) -> String {
-    let response = app
-        .post_json(
-            "/login",
-            json!({"username": username, "password": PASSWORD, "client": client, "scopes": scopes}),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::OK, "login of {username}");
-    let body: Value = response.json().await.expect("json");
-    body["auth_token"].as_str().expect("auth_token").to_owned()
-}
-
 async fn drf_sees_the_user_and_scope_of_a_key_and_refuses_an_unknown_one(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let service = service_key(&app).await;
     app.create_user("alice", "alice@example.com", false);
     let web = app.login("alice", "web").await;
-    let cli = login_with_scopes(&app, "alice", "cli", json!(["orders:read", "reports"])).await;
+    let cli = app
+        .login_with_scopes("alice", "cli", json!(["orders:read", "reports"]))
+        .await;
     let django = ResourceServer::start(&app.url("/introspect"), &service);
 
     assert_eq!(

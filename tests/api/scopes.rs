@@ -22,17 +22,6 @@ const DENIED: &str = "You do not have permission to perform this action.";
 const INVALID: &str =
     "Enter valid scopes: 1-64 letters, digits, ':', '.', '_' or '-' each, separated by spaces.";
 
-async fn login_with(app: &TestApp, username: &str, client: &str, scopes: Value) -> Value {
-    let response = app
-        .post_json(
-            "/login",
-            json!({"username": username, "password": PASSWORD, "client": client, "scopes": scopes}),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.expect("json")
-}
-
 fn key(body: &Value) -> String {
     body["auth_token"].as_str().expect("auth_token").to_owned()
 }
@@ -40,13 +29,13 @@ fn key(body: &Value) -> String {
 async fn scopes_come_as_a_list_or_a_string_and_show_in_every_token_view(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let alice = app.create_user("alice", "alice@example.com", false);
-    let listed = login_with(
-        &app,
-        "alice",
-        "cli",
-        json!(["orders:read", "a.b_c-d", "orders:read"]),
-    )
-    .await;
+    let listed = app
+        .login_body_with_scopes(
+            "alice",
+            "cli",
+            json!(["orders:read", "a.b_c-d", "orders:read"]),
+        )
+        .await;
     assert_eq!(listed["scopes"], json!(["orders:read", "a.b_c-d"]));
     let keys: Vec<&str> = listed
         .as_object()
@@ -55,7 +44,9 @@ async fn scopes_come_as_a_list_or_a_string_and_show_in_every_token_view(backend:
         .map(String::as_str)
         .collect();
     assert_eq!(keys, ["auth_token", "client", "scopes", "expires_at"]);
-    let spaced = login_with(&app, "alice", "ios", json!("x y  x")).await;
+    let spaced = app
+        .login_body_with_scopes("alice", "ios", json!("x y  x"))
+        .await;
     assert_eq!(spaced["scopes"], json!(["x", "y"]));
     let form = app
         .http
@@ -146,10 +137,13 @@ async fn invalid_scopes_get_the_contract_message(backend: Backend) {
         .await;
     }
     let thirty_two: Vec<String> = (0..32).map(|i| format!("s{i}")).collect();
-    let body = login_with(&app, "alice", "cli", json!(thirty_two)).await;
+    let body = app
+        .login_body_with_scopes("alice", "cli", json!(thirty_two))
+        .await;
     assert_eq!(body["scopes"], json!(thirty_two));
     assert_eq!(
-        login_with(&app, "alice", "cli", json!("x".repeat(64))).await["scopes"],
+        app.login_body_with_scopes("alice", "cli", json!("x".repeat(64)))
+            .await["scopes"],
         json!(["x".repeat(64)])
     );
 }
@@ -172,7 +166,9 @@ async fn unknown_scopes_are_refused_when_allowed_scopes_is_set(backend: Backend)
         json!({"scopes": ["Unknown scope \"x\"."]}),
     )
     .await;
-    let body = login_with(&app, "alice", "cli", json!("orders:read")).await;
+    let body = app
+        .login_body_with_scopes("alice", "cli", json!("orders:read"))
+        .await;
     assert_eq!(body["scopes"], json!(["orders:read"]));
     let response = app
         .register(json!({"username": "bob", "password": "long-enough-pass", "client": "cli", "scopes": "y"}))
@@ -188,8 +184,12 @@ async fn unknown_scopes_are_refused_when_allowed_scopes_is_set(backend: Backend)
 async fn relogin_replaces_the_scopes(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
-    let first = login_with(&app, "alice", "cli", json!(["a", "b"])).await;
-    let second = login_with(&app, "alice", "cli", json!(["c"])).await;
+    let first = app
+        .login_body_with_scopes("alice", "cli", json!(["a", "b"]))
+        .await;
+    let second = app
+        .login_body_with_scopes("alice", "cli", json!(["c"]))
+        .await;
     assert_eq!(
         app.whoami_status(&key(&first)).await,
         StatusCode::UNAUTHORIZED
@@ -208,7 +208,7 @@ async fn relogin_replaces_the_scopes(backend: Backend) {
     let devices = app.devices(&key(&third)).await;
     assert_eq!(devices.len(), 1);
     assert_eq!(devices[0]["scopes"], json!([]));
-    let empty = login_with(&app, "alice", "cli", json!([])).await;
+    let empty = app.login_body_with_scopes("alice", "cli", json!([])).await;
     assert_eq!(empty["scopes"], json!([]));
 }
 
@@ -216,7 +216,9 @@ async fn a_restricted_token_of_an_admin_can_do_only_what_the_contract_allows(bac
     let app = TestApp::spawn(backend).await;
     app.create_user("root", "", true);
     let other = app.login("root", "web").await;
-    let restricted = key(&login_with(&app, "root", "cli", json!(["orders:read"])).await);
+    let restricted = key(&app
+        .login_body_with_scopes("root", "cli", json!(["orders:read"]))
+        .await);
     let denied = json!({"detail": DENIED});
 
     for path in ["/logout/all", "/logout/others"] {
@@ -272,7 +274,9 @@ async fn a_restricted_token_of_an_admin_can_do_only_what_the_contract_allows(bac
         StatusCode::UNAUTHORIZED
     );
 
-    let again = key(&login_with(&app, "root", "cli", json!("orders:read")).await);
+    let again = key(&app
+        .login_body_with_scopes("root", "cli", json!("orders:read"))
+        .await);
     assert_json(
         app.post_with_token("/logout", &again).await,
         StatusCode::OK,
@@ -346,7 +350,8 @@ async fn tokens_from_before_scopes_are_unrestricted(backend: Backend) {
 async fn tokens_list_shows_the_scopes(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
-    login_with(&app, "alice", "cli", json!(["orders:read", "profile"])).await;
+    app.login_body_with_scopes("alice", "cli", json!(["orders:read", "profile"]))
+        .await;
     app.login("alice", "web").await;
     let output = app.cli(&["tokens", "list", "alice"], "");
     assert!(output.status.success(), "{output:?}");

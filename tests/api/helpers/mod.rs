@@ -252,6 +252,34 @@ impl TestApp {
         body["auth_token"].as_str().expect("auth_token").to_owned()
     }
 
+    /// Logs in with scopes (a JSON list or string) and returns the whole
+    /// response body; panics unless the login succeeds.
+    pub async fn login_body_with_scopes(
+        &self,
+        username: &str,
+        client: &str,
+        scopes: Value,
+    ) -> Value {
+        let response = self
+            .post_json(
+                "/login",
+                json!({"username": username, "password": PASSWORD, "client": client, "scopes": scopes}),
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "login of {username} as {client}"
+        );
+        response.json().await.expect("json")
+    }
+
+    /// Logs in with scopes and returns the key.
+    pub async fn login_with_scopes(&self, username: &str, client: &str, scopes: Value) -> String {
+        let body = self.login_body_with_scopes(username, client, scopes).await;
+        body["auth_token"].as_str().expect("auth_token").to_owned()
+    }
+
     pub async fn whoami(&self, key: &str) -> Response {
         self.get_with_token("/whoami", key).await
     }
