@@ -21,8 +21,8 @@ pub const DEFAULT_MAIL_FROM: &str = "webmaster@localhost";
 pub const DEFAULT_PASSWORD_RESET_URL: &str = "http://localhost:8000/reset?uid={uid}&token={token}";
 pub const DEFAULT_PASSWORD_RESET_TIMEOUT: &str = "1h";
 pub const DEFAULT_LOGIN_THROTTLE: &str = "10/15m";
-pub const DEFAULT_REGISTER_THROTTLE: &str = "20/1h";
-pub const DEFAULT_PASSWORD_RESET_THROTTLE: &str = "5/1h";
+pub const DEFAULT_REGISTER_THROTTLE: &str = "100/1h";
+pub const DEFAULT_PASSWORD_RESET_THROTTLE: &str = "20/1h";
 pub const DEFAULT_LOG_FILTER: &str = "info";
 pub const DEFAULT_REGISTRATION: &str = "open";
 pub const DEFAULT_MAIL: &str = "console";
@@ -428,8 +428,8 @@ mod tests {
         let settings = settings
             .unwrap_or_else(|_| Settings::with_database(Database::Sqlite { path: "x".into() }));
         assert_eq!(settings.login_throttle.to_string(), DEFAULT_LOGIN_THROTTLE);
-        assert_eq!(settings.register_throttle.to_string(), "20/1h");
-        assert_eq!(settings.password_reset_throttle.to_string(), "5/1h");
+        assert_eq!(settings.register_throttle.to_string(), "100/1h");
+        assert_eq!(settings.password_reset_throttle.to_string(), "20/1h");
         assert!(settings.trusted_proxies.is_empty());
         let defaults = Settings::with_database(Database::Sqlite { path: "x".into() });
         assert_eq!(defaults.login_throttle, settings.login_throttle);
