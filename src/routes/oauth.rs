@@ -48,7 +48,8 @@ fn token_field(fields: &Fields) -> Result<String, ApiError> {
 }
 
 /// What RFC 7662 answers; only `active` when the key is not live.
-#[derive(Serialize, ToSchema)]
+// The default is that answer: inactive, every other field left out.
+#[derive(Default, Serialize, ToSchema)]
 pub struct Introspection {
     pub active: bool,
     /// Always `Token`.
@@ -76,20 +77,6 @@ pub struct Introspection {
 }
 
 impl Introspection {
-    fn inactive() -> Self {
-        Introspection {
-            active: false,
-            token_type: None,
-            client_id: None,
-            username: None,
-            sub: None,
-            is_admin: None,
-            exp: None,
-            iat: None,
-            scope: None,
-        }
-    }
-
     fn active(principal: Principal) -> Self {
         Introspection {
             active: true,
@@ -125,7 +112,7 @@ pub async fn introspect(
     let token = token_field(&fields)?;
     let answer = match introspect_key(&services.tokens, &token).await? {
         Some(principal) => Introspection::active(principal),
-        None => Introspection::inactive(),
+        None => Introspection::default(),
     };
     Ok(HttpResponse::Ok().json(answer))
 }

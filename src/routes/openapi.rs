@@ -138,29 +138,22 @@ const DATABASE_FREE: [&str; 2] = ["/healthz", "/openapi.json"];
 /// The database unreachable or busy, or (for a login) the hashing queue
 /// full: the client may retry after `Retry-After` seconds.
 fn unavailable_response() -> RefOr<Response> {
-    ResponseBuilder::new()
-        .description(
-            "The database is unreachable or busy, or the password-hashing queue is full; \
-             retry after `Retry-After` seconds.",
-        )
-        .header(
-            "Retry-After",
-            utoipa::openapi::HeaderBuilder::new()
-                .schema(
-                    utoipa::openapi::ObjectBuilder::new()
-                        .schema_type(utoipa::openapi::schema::Type::Integer),
-                )
-                .description(Some("Seconds to wait before retrying"))
-                .build(),
-        )
-        .content(
-            "application/json",
-            ContentBuilder::new()
-                .schema(Some(schema_ref::<Detail>()))
-                .build(),
-        )
-        .build()
-        .into()
+    detail_response_builder(
+        "The database is unreachable or busy, or the password-hashing queue is full; \
+         retry after `Retry-After` seconds.",
+    )
+    .header(
+        "Retry-After",
+        utoipa::openapi::HeaderBuilder::new()
+            .schema(
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::Integer),
+            )
+            .description(Some("Seconds to wait before retrying"))
+            .build(),
+    )
+    .build()
+    .into()
 }
 
 /// What any operation that reads a body can answer, by the contract's
@@ -212,16 +205,16 @@ fn schema_ref<T: ToSchema>() -> RefOr<Schema> {
 
 /// A response whose body is a [`Detail`].
 fn detail_response(description: &str) -> RefOr<Response> {
-    ResponseBuilder::new()
-        .description(description)
-        .content(
-            "application/json",
-            ContentBuilder::new()
-                .schema(Some(schema_ref::<Detail>()))
-                .build(),
-        )
-        .build()
-        .into()
+    detail_response_builder(description).build().into()
+}
+
+fn detail_response_builder(description: &str) -> ResponseBuilder {
+    ResponseBuilder::new().description(description).content(
+        "application/json",
+        ContentBuilder::new()
+            .schema(Some(schema_ref::<Detail>()))
+            .build(),
+    )
 }
 
 fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
