@@ -1,12 +1,12 @@
 //! The admin API: `/admin/users…`, for users with `is_admin` only.
 
-use crate::helpers::{assert_json, assert_unauthorized, keys_of, Backend, TestApp, PASSWORD};
+use crate::helpers::{
+    assert_json, assert_unauthorized, keys_of, Backend, TestApp, DENIED, PASSWORD,
+};
 use crate::on_both_backends;
 use multitoken::domain::client_address::TrustedProxies;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
-
-const FORBIDDEN: &str = "You do not have permission to perform this action.";
 
 on_both_backends!(
     anonymous_requests_are_unauthorized_and_non_admins_forbidden,
@@ -73,7 +73,7 @@ async fn anonymous_requests_are_unauthorized_and_non_admins_forbidden(backend: B
             app.admin_request(method.clone(), path, &key, Some(json!({"is_admin": true})))
                 .await,
             StatusCode::FORBIDDEN,
-            json!({ "detail": FORBIDDEN }),
+            json!({ "detail": DENIED }),
         )
         .await;
     }

@@ -1,7 +1,9 @@
 //! `/auth/verify`: forward auth for reverse proxies, asked directly here
 //! (`proxies.rs` asks through real nginx and Caddy).
 
-use crate::helpers::{assert_json, assert_unauthorized, Backend, TestApp};
+use crate::helpers::{
+    assert_json, assert_unauthorized, Backend, TestApp, DENIED, IDENTITY_HEADERS,
+};
 use crate::on_both_backends;
 use diesel::prelude::*;
 use multitoken::db::schema::users;
@@ -18,19 +20,6 @@ on_both_backends!(
     required_scopes_are_checked_against_restricted_tokens,
     a_check_counts_as_a_use_and_is_counted_in_its_own_series,
 );
-
-const DENIED: &str = "You do not have permission to perform this action.";
-
-const IDENTITY_HEADERS: [&str; 8] = [
-    "x-auth-request-user",
-    "remote-user",
-    "x-auth-request-email",
-    "remote-email",
-    "x-multitoken-user-id",
-    "x-multitoken-client",
-    "x-multitoken-admin",
-    "x-multitoken-scopes",
-];
 
 /// The identity headers of a response, by name, with their values.
 fn identity(headers: &HeaderMap) -> Value {

@@ -1,7 +1,7 @@
 //! `POST /introspect` (RFC 7662) and `POST /revoke` (RFC 7009), and the
 //! service users who may introspect.
 
-use crate::helpers::{assert_json, assert_unauthorized, Backend, TestApp};
+use crate::helpers::{assert_json, assert_unauthorized, Backend, TestApp, DENIED};
 use crate::on_both_backends;
 use chrono::DateTime;
 use diesel::prelude::*;
@@ -18,8 +18,6 @@ on_both_backends!(
     service_users_are_made_by_the_admin_api_and_the_command_line,
     revoke_ends_a_live_key_and_answers_the_same_for_anything,
 );
-
-const DENIED: &str = "You do not have permission to perform this action.";
 
 /// Introspects `token` (as a form, as resource servers send it) with `caller`'s key.
 async fn introspect(app: &TestApp, caller: &str, token: &str) -> Response {

@@ -9,7 +9,7 @@
 //! always run, and a missing binary fails them. Both proxies run as the
 //! current user on loopback ports, with every file they write in a temp dir.
 
-use crate::helpers::{content_type, Backend, TestApp};
+use crate::helpers::{content_type, Backend, TestApp, DENIED, IDENTITY_HEADERS};
 use crate::on_both_backends;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -37,20 +37,6 @@ const README_CADDY: [(&str, &str); 3] = [
 ];
 
 const NOT_PROVIDED: &str = "Authentication credentials were not provided.";
-const DENIED: &str = "You do not have permission to perform this action.";
-
-/// The headers `/auth/verify` answers with, which the app trusts.
-const IDENTITY: [&str; 8] = [
-    "x-auth-request-user",
-    "remote-user",
-    "x-auth-request-email",
-    "remote-email",
-    "x-multitoken-user-id",
-    "x-multitoken-client",
-    "x-multitoken-admin",
-    "x-multitoken-scopes",
-];
-
 /// Declares each listed `async fn name(kind: Kind, backend: Backend)` as
 /// `name::{nginx,caddy}::{sqlite,postgres}`. A test is built as ignored when
 /// its proxy was not found as the tests were built, and a PostgreSQL twin
@@ -388,7 +374,7 @@ fn identity_of(received: &Value) -> BTreeMap<String, Vec<String>> {
         serde_json::from_value(received["headers"].clone()).expect("headers");
     headers
         .into_iter()
-        .filter(|(name, _)| IDENTITY.contains(&name.replace('_', "-").as_str()))
+        .filter(|(name, _)| IDENTITY_HEADERS.contains(&name.replace('_', "-").as_str()))
         .collect()
 }
 
@@ -402,7 +388,7 @@ fn identity(pairs: &[(&str, &str)]) -> BTreeMap<String, Vec<String>> {
 /// Adds every identity header, and its underscore spelling, with a value
 /// that would make the client someone else.
 fn forged(request: RequestBuilder) -> RequestBuilder {
-    IDENTITY.iter().fold(request, |request, name| {
+    IDENTITY_HEADERS.iter().fold(request, |request, name| {
         let value = match *name {
             "x-multitoken-user-id" => "1",
             "x-multitoken-admin" => "true",

@@ -1,6 +1,6 @@
 //! Scopes: restricted tokens, how they are asked for, shown and enforced.
 
-use crate::helpers::{assert_json, Backend, TestApp, PASSWORD};
+use crate::helpers::{assert_json, Backend, TestApp, DENIED, PASSWORD};
 use crate::on_both_backends;
 use diesel::prelude::*;
 use multitoken::db::schema::tokens;
@@ -18,7 +18,6 @@ on_both_backends!(
     tokens_list_shows_the_scopes,
 );
 
-const DENIED: &str = "You do not have permission to perform this action.";
 const INVALID: &str =
     "Enter valid scopes: 1-64 letters, digits, ':', '.', '_' or '-' each, separated by spaces.";
 

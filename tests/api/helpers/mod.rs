@@ -25,6 +25,21 @@ use std::process::Output;
 
 pub const PASSWORD: &str = "correct-horse-battery";
 
+/// The contract's `403` detail.
+pub const DENIED: &str = "You do not have permission to perform this action.";
+
+/// The headers a `200` of `/auth/verify` may carry the identity in.
+pub const IDENTITY_HEADERS: [&str; 8] = [
+    "x-auth-request-user",
+    "remote-user",
+    "x-auth-request-email",
+    "remote-email",
+    "x-multitoken-user-id",
+    "x-multitoken-client",
+    "x-multitoken-admin",
+    "x-multitoken-scopes",
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
