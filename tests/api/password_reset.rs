@@ -173,6 +173,16 @@ fn links_with_usernames(mail: &str) -> Vec<(String, ResetLink)> {
         .collect()
 }
 
+/// Requests a reset for `email` and returns the text of the one mail it
+/// sends, after waiting a little longer to see that no second one comes.
+async fn the_one_mail_of_a_reset(mail: &MailApp, email: &str) -> String {
+    assert_eq!(mail.app.request_reset(email).await.status(), StatusCode::OK);
+    let files = wait_for_mail_files(mail.mail_dir.path(), 1).await;
+    actix_web::rt::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(mail_files(mail.mail_dir.path()).len(), 1, "one mail");
+    std::fs::read_to_string(&files[0]).expect("mail")
+}
+
 async fn one_request_sends_one_mail_with_a_link_for_each_account_of_the_address(backend: Backend) {
     let mail = MailApp::spawn(backend).await;
     let app = &mail.app;
@@ -180,14 +190,7 @@ async fn one_request_sends_one_mail_with_a_link_for_each_account_of_the_address(
     app.create_user("ben", "Shared@Example.com", false);
     app.create_user("cat", "cat@example.com", false);
     app.login("ben", "web").await;
-    assert_eq!(
-        app.request_reset("shared@example.com").await.status(),
-        StatusCode::OK
-    );
-    let files = wait_for_mail_files(mail.mail_dir.path(), 1).await;
-    actix_web::rt::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(mail_files(mail.mail_dir.path()).len(), 1, "one mail");
-    let text = std::fs::read_to_string(&files[0]).expect("mail");
+    let text = the_one_mail_of_a_reset(&mail, "shared@example.com").await;
     let links = links_with_usernames(&text);
     let names: Vec<&str> = links.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(
@@ -214,14 +217,7 @@ async fn one_mail_lists_at_most_ten_accounts_the_most_recently_signed_in_first(b
         app.create_user(&format!("user{n:02}"), "many@example.com", false);
     }
     app.login("user11", "web").await;
-    assert_eq!(
-        app.request_reset("many@example.com").await.status(),
-        StatusCode::OK
-    );
-    let files = wait_for_mail_files(mail.mail_dir.path(), 1).await;
-    actix_web::rt::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(mail_files(mail.mail_dir.path()).len(), 1, "one mail");
-    let text = std::fs::read_to_string(&files[0]).expect("mail");
+    let text = the_one_mail_of_a_reset(&mail, "many@example.com").await;
     let names: Vec<String> = links_with_usernames(&text)
         .into_iter()
         .map(|(name, _)| name)
