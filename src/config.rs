@@ -26,6 +26,8 @@ pub const DEFAULT_PASSWORD_RESET_THROTTLE: &str = "20/1h";
 pub const DEFAULT_LOG_FILTER: &str = "info";
 pub const DEFAULT_REGISTRATION: &str = "open";
 pub const DEFAULT_MAIL: &str = "console";
+pub const DEFAULT_CONSOLE_SESSION_IDLE: &str = "1h";
+pub const DEFAULT_CONSOLE_SESSION_MAX_AGE: &str = "8h";
 /// How often expired tokens and closed throttle windows are swept.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(600);
 /// How long a client may take to send a request body, once its headers came.
@@ -67,6 +69,17 @@ pub struct Settings {
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false, global = true,
           action = clap::ArgAction::Set, value_parser = parse_bool_setting("COOKIE_SECURE"))]
     pub cookie_secure: bool,
+
+    /// A console session unused this long ends (signed out).
+    #[arg(long, env = "CONSOLE_SESSION_IDLE", default_value = DEFAULT_CONSOLE_SESSION_IDLE, global = true,
+          value_parser = |text: &str| parse_duration(text).map_err(|e| format!("CONSOLE_SESSION_IDLE: {e}")))]
+    pub console_session_idle: Duration,
+
+    /// A console session ends this long after sign-in, however busy.
+    #[arg(long, env = "CONSOLE_SESSION_MAX_AGE", default_value = DEFAULT_CONSOLE_SESSION_MAX_AGE, global = true,
+          value_parser = |text: &str| parse_duration(text).map_err(|e| format!("CONSOLE_SESSION_MAX_AGE: {e}")))]
+    pub console_session_max_age: Duration,
+
     /// Failed logins allowed per username, and per client address, per window (ATTEMPTS/DURATION).
     #[arg(long, env = "LOGIN_THROTTLE", default_value = DEFAULT_LOGIN_THROTTLE, global = true,
           value_parser = |text: &str| ThrottleLimit::parse(text).map_err(|e| format!("LOGIN_THROTTLE: {e}")))]
@@ -234,6 +247,8 @@ impl Settings {
             password_reset_timeout: default_of(parse_duration, DEFAULT_PASSWORD_RESET_TIMEOUT),
             secret_key: None,
             cookie_secure: false,
+            console_session_idle: default_of(parse_duration, DEFAULT_CONSOLE_SESSION_IDLE),
+            console_session_max_age: default_of(parse_duration, DEFAULT_CONSOLE_SESSION_MAX_AGE),
             login_throttle: default_of(ThrottleLimit::parse, DEFAULT_LOGIN_THROTTLE),
             register_throttle: default_of(ThrottleLimit::parse, DEFAULT_REGISTER_THROTTLE),
             password_reset_throttle: default_of(
@@ -266,6 +281,15 @@ impl Settings {
         }
         if self.password_reset_timeout.is_zero() {
             return Err("PASSWORD_RESET_TIMEOUT must be longer than 0s".into());
+        }
+        if self.console_session_idle.is_zero() {
+            return Err("CONSOLE_SESSION_IDLE must be longer than 0s".into());
+        }
+        if self.console_session_max_age < self.console_session_idle {
+            return Err(format!(
+                "CONSOLE_SESSION_MAX_AGE ({:?}) must not be shorter than CONSOLE_SESSION_IDLE ({:?})",
+                self.console_session_max_age, self.console_session_idle
+            ));
         }
         if self.token_touch_interval >= self.token_ttl {
             return Err(format!(
@@ -475,6 +499,29 @@ mod tests {
         let defaults = Settings::with_database(settings.database_url.clone());
         settings.bind = defaults.bind;
         assert_eq!(format!("{settings:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
+    fn console_session_limits_default_to_an_hour_idle_and_eight_hours_in_all() {
+        let defaults = Settings::with_database(Database::Sqlite { path: "x".into() });
+        assert_eq!(defaults.console_session_idle, Duration::from_secs(3600));
+        assert_eq!(
+            defaults.console_session_max_age,
+            Duration::from_secs(8 * 3600)
+        );
+        let mut settings = defaults.clone();
+        settings.console_session_idle = Duration::ZERO;
+        assert!(settings
+            .validate()
+            .is_err_and(|e| e.contains("CONSOLE_SESSION_IDLE")));
+        settings.console_session_idle = Duration::from_secs(7200);
+        settings.console_session_max_age = Duration::from_secs(3600);
+        assert!(settings
+            .validate()
+            .is_err_and(|e| e.contains("CONSOLE_SESSION_MAX_AGE")));
+        assert!(parse(&["--console-session-idle", "soon"])
+            .err()
+            .is_some_and(|e| e.to_string().contains("CONSOLE_SESSION_IDLE")));
     }
 
     fn cookie_secure(args: &[&str]) -> Result<bool, String> {

@@ -1,6 +1,6 @@
 //! The background jobs a serving process runs beside its HTTP workers: the
-//! sweep of expired tokens and closed throttle windows, and the sending of
-//! password-reset mails.
+//! sweep of expired tokens, closed throttle windows and ended console
+//! sessions, and the sending of password-reset mails.
 
 use crate::db::{self, AnyConnection};
 use crate::domain::Timestamp;
@@ -43,6 +43,31 @@ pub async fn sweep_expired(services: Services) {
             db::throttle::delete_closed_batch,
         )
         .await;
+        sweep_console_sessions(&services).await;
+    }
+}
+
+/// Console sessions past their idle or absolute limit, which no request
+/// would accept any more.
+async fn sweep_console_sessions(services: &Services) {
+    let now = Timestamp::now();
+    let settings = &services.settings;
+    let swept = sweep_in_batches(
+        services,
+        "idle console session",
+        now.minus(settings.console_session_idle),
+        db::console_sessions::delete_idle_batch,
+    )
+    .await
+        + sweep_in_batches(
+            services,
+            "old console session",
+            now.minus(settings.console_session_max_age),
+            db::console_sessions::delete_old_batch,
+        )
+        .await;
+    if swept > 0 {
+        log::info!("swept {swept} ended console session(s)");
     }
 }
 

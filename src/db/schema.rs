@@ -47,3 +47,16 @@ diesel::table! {
         failures -> BigInt,
     }
 }
+
+diesel::table! {
+    console_sessions (id) {
+        id -> BigInt,
+        digest -> Binary,
+        user_id -> BigInt,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+    }
+}
+
+diesel::joinable!(console_sessions -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(users, console_sessions);

@@ -8,6 +8,7 @@
 //! and take the shared [`Services`].
 
 pub mod admin;
+pub mod console_sessions;
 pub mod credentials;
 pub mod django_import;
 mod error;

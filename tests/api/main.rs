@@ -14,6 +14,7 @@ mod bad_bytes;
 mod browser;
 mod cli;
 mod console;
+mod console_sessions;
 mod conventions;
 mod devices;
 mod django_import;
