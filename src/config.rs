@@ -26,6 +26,9 @@ pub const DEFAULT_PASSWORD_RESET_THROTTLE: &str = "20/1h";
 pub const DEFAULT_LOG_FILTER: &str = "info";
 pub const DEFAULT_REGISTRATION: &str = "open";
 pub const DEFAULT_MAIL: &str = "console";
+pub const DEFAULT_MAIL_MAX_ATTEMPTS: u32 = 10;
+/// The wait after a mail's first failed attempt, doubled after each one.
+pub const MAIL_RETRY_BASE: Duration = Duration::from_secs(5);
 pub const DEFAULT_CONSOLE_SESSION_IDLE: &str = "1h";
 pub const DEFAULT_CONSOLE_SESSION_MAX_AGE: &str = "8h";
 /// How often expired tokens and closed throttle windows are swept.
@@ -141,6 +144,15 @@ pub struct Settings {
           value_parser = |text: &str| MailSetting::parse(text).map_err(|e| format!("MAIL: {e}")))]
     pub mail: MailSetting,
 
+    /// Attempts to send one mail before it is given up (logged and counted); the waits between them double from 5s, up to 30m.
+    #[arg(long, env = "MAIL_MAX_ATTEMPTS", default_value_t = DEFAULT_MAIL_MAX_ATTEMPTS, global = true,
+          value_parser = |text: &str| parse_positive(text).map_err(|e| format!("MAIL_MAX_ATTEMPTS: {e}")))]
+    pub mail_max_attempts: u32,
+
+    /// Internal: the wait after a mail's first failed attempt.
+    #[arg(skip = MAIL_RETRY_BASE)]
+    pub mail_retry_base: Duration,
+
     /// Sender of the mails the service sends, as in `Accounts <accounts@example.com>`.
     #[arg(long, env = "MAIL_FROM", default_value = DEFAULT_MAIL_FROM, global = true,
           value_parser = |text: &str| text.parse::<Mailbox>().map_err(|e| format!("MAIL_FROM: invalid address {text:?}: {e}")))]
@@ -239,6 +251,8 @@ impl Settings {
             log_filter: DEFAULT_LOG_FILTER.into(),
             registration: default_of(Registration::parse, DEFAULT_REGISTRATION),
             mail: default_of(MailSetting::parse, DEFAULT_MAIL),
+            mail_max_attempts: DEFAULT_MAIL_MAX_ATTEMPTS,
+            mail_retry_base: MAIL_RETRY_BASE,
             mail_from: default_of(
                 |text| text.parse::<Mailbox>().map_err(|e| e.to_string()),
                 DEFAULT_MAIL_FROM,
@@ -403,6 +417,7 @@ mod tests {
             (vec!["--registration", "maybe"], "REGISTRATION"),
             (vec!["--mail", "pigeon"], "MAIL"),
             (vec!["--mail-from", "not an address"], "MAIL_FROM"),
+            (vec!["--mail-max-attempts", "0"], "MAIL_MAX_ATTEMPTS"),
             (
                 vec!["--password-reset-url", "http://x/reset"],
                 "PASSWORD_RESET_URL",

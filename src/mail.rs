@@ -2,9 +2,8 @@
 //! `console` logs each message (for development), `file:DIR` writes one
 //! RFC 5322 file per message, `smtp://HOST:PORT` hands it to an SMTP server.
 //!
-//! Callers never send on a request's path: see
-//! [`crate::service::password_reset`], which queues mails for a background
-//! task that logs any failure.
+//! Callers never send on a request's path: they queue mails in the outbox
+//! ([`crate::service::outbox`]), whose background worker sends them here.
 
 use futures_util::future::BoxFuture;
 use lettre::message::Message;

@@ -30,6 +30,7 @@ mod login;
 mod mail;
 mod metrics;
 mod openapi;
+mod outbox;
 mod password_change;
 mod password_reset;
 mod proxies;
