@@ -10,6 +10,7 @@ use crate::mail::MailSetting;
 use clap::Args;
 use lettre::message::Mailbox;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub const DEFAULT_DATABASE_URL: &str = "multitoken.db";
@@ -139,10 +140,16 @@ pub struct Settings {
           value_parser = |text: &str| Registration::parse(text).map_err(|e| format!("REGISTRATION: {e}")))]
     pub registration: Registration,
 
-    /// Where mail goes: console (the log, for development), file:DIR (one RFC 5322 file per mail) or smtp://HOST:PORT.
-    #[arg(long, env = "MAIL", default_value = DEFAULT_MAIL, global = true,
-          value_parser = |text: &str| MailSetting::parse(text).map_err(|e| format!("MAIL: {e}")))]
+    /// Where mail goes: console (the log, for development), file:DIR (one RFC 5322 file per mail),
+    /// smtp://[USER:PASS@]HOST[:PORT][?tls=required] (STARTTLS when required; plain otherwise, for local relays)
+    /// or smtps://[USER:PASS@]HOST[:PORT] (implicit TLS).
+    #[arg(long, env = "MAIL", default_value = DEFAULT_MAIL, global = true, hide_env_values = true,
+          value_parser = MailParser)]
     pub mail: MailSetting,
+
+    /// A PEM CA certificate that TLS connections to the SMTP server trust, besides the usual roots.
+    #[arg(long, env = "SMTP_CA_FILE", global = true)]
+    pub smtp_ca_file: Option<PathBuf>,
 
     /// Attempts to send one mail before it is given up (logged and counted); the waits between them double from 5s, up to 30m.
     #[arg(long, env = "MAIL_MAX_ATTEMPTS", default_value_t = DEFAULT_MAIL_MAX_ATTEMPTS, global = true,
@@ -173,6 +180,33 @@ pub struct Settings {
     #[arg(long, env = "SECRET_KEY", global = true, hide_env_values = true,
           value_parser = |text: &str| Ok::<_, String>(SecretKey::unchecked(text)))]
     pub secret_key: Option<SecretKey>,
+}
+
+/// Parses `MAIL`. Its errors are clap's "raw" kind, which does not repeat
+/// the value: it may hold an SMTP password.
+#[derive(Clone)]
+struct MailParser;
+
+impl clap::builder::TypedValueParser for MailParser {
+    type Value = MailSetting;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<MailSetting, clap::Error> {
+        let refuse = |message: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("MAIL: {message}\n"),
+            )
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| refuse("not valid UTF-8".into()))?;
+        MailSetting::parse(text).map_err(refuse)
+    }
 }
 
 /// Whether `POST /register` is open to anyone.
@@ -251,6 +285,7 @@ impl Settings {
             log_filter: DEFAULT_LOG_FILTER.into(),
             registration: default_of(Registration::parse, DEFAULT_REGISTRATION),
             mail: default_of(MailSetting::parse, DEFAULT_MAIL),
+            smtp_ca_file: None,
             mail_max_attempts: DEFAULT_MAIL_MAX_ATTEMPTS,
             mail_retry_base: MAIL_RETRY_BASE,
             mail_from: default_of(
@@ -554,6 +589,21 @@ mod tests {
         assert!(legacy(&["--legacy-tokens", "sometimes"])
             .err()
             .is_some_and(|e| e.to_string().contains("LEGACY_TOKENS")));
+    }
+
+    #[test]
+    fn a_bad_mail_url_is_refused_without_repeating_its_password() {
+        let error = parse(&["--mail", "smtps://me:hunter2-secret@mail.example.com:0"])
+            .map(|_| ())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("MAIL"), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+        let settings = parse(&["--mail", "smtps://me:hunter2-secret@mail.example.com"]);
+        let shown = format!("{settings:?}");
+        assert!(settings.is_ok(), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 
     #[test]

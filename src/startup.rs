@@ -65,8 +65,8 @@ impl Application {
             settings.bind,
         )
         .map_err(StartupError::Settings)?;
-        let mail_backend =
-            mail::backend(&settings.mail).map_err(|e| StartupError::Settings(e.to_string()))?;
+        let mail_backend = mail::backend(&settings.mail, settings.smtp_ca_file.as_deref())
+            .map_err(|e| StartupError::Settings(e.to_string()))?;
         let outbox = Outbox::new(&secret_key);
         let cores = match settings.password_hash_threads {
             Some(threads) => threads as usize,

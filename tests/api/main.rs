@@ -39,6 +39,7 @@ mod registration;
 mod resource_server;
 mod scopes;
 mod secrets;
+mod smtp_tls;
 mod storage;
 mod sweep;
 mod throttle;
