@@ -15,6 +15,8 @@
 //!   `.ci/run` makes), or under CI, where the Django resource-server test
 //!   and the import from a Django-built database must run.
 //!   A venv made later is seen after `cargo clean` or a change to this file.
+//! - `smtp_tests` when `.venv-tests/bin/python` can import aiosmtpd (the
+//!   SMTP server of `tests/api/smtp_tls.rs`), or under CI.
 use std::env;
 use std::path::PathBuf;
 
@@ -51,6 +53,19 @@ fn main() {
     let chosen = env::var_os("RESOURCE_SERVER_PYTHON").is_some_and(|path| !path.is_empty());
     if chosen || python.is_file() || env::var_os("CI").is_some() {
         println!("cargo::rustc-cfg=django_tests");
+    }
+
+    // The SMTP server of tests/api/smtp_tls.rs is aiosmtpd in that venv.
+    println!("cargo::rustc-check-cfg=cfg(smtp_tests)");
+    let venv_python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv-tests/bin/python");
+    let has_aiosmtpd = std::process::Command::new(&venv_python)
+        .args(["-c", "import aiosmtpd"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if has_aiosmtpd || env::var_os("CI").is_some() {
+        println!("cargo::rustc-cfg=smtp_tests");
     }
 
     for (binary, cfg) in [("nginx", "nginx_tests"), ("caddy", "caddy_tests")] {

@@ -10,6 +10,7 @@ use crate::mail::MailSetting;
 use clap::Args;
 use lettre::message::Mailbox;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub const DEFAULT_DATABASE_URL: &str = "multitoken.db";
@@ -26,6 +27,11 @@ pub const DEFAULT_PASSWORD_RESET_THROTTLE: &str = "20/1h";
 pub const DEFAULT_LOG_FILTER: &str = "info";
 pub const DEFAULT_REGISTRATION: &str = "open";
 pub const DEFAULT_MAIL: &str = "console";
+pub const DEFAULT_MAIL_MAX_ATTEMPTS: u32 = 10;
+/// The wait after a mail's first failed attempt, doubled after each one.
+pub const MAIL_RETRY_BASE: Duration = Duration::from_secs(5);
+pub const DEFAULT_CONSOLE_SESSION_IDLE: &str = "1h";
+pub const DEFAULT_CONSOLE_SESSION_MAX_AGE: &str = "8h";
 /// How often expired tokens and closed throttle windows are swept.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(600);
 /// How long a client may take to send a request body, once its headers came.
@@ -67,6 +73,17 @@ pub struct Settings {
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false, global = true,
           action = clap::ArgAction::Set, value_parser = parse_bool_setting("COOKIE_SECURE"))]
     pub cookie_secure: bool,
+
+    /// A console session unused this long ends (signed out).
+    #[arg(long, env = "CONSOLE_SESSION_IDLE", default_value = DEFAULT_CONSOLE_SESSION_IDLE, global = true,
+          value_parser = |text: &str| parse_duration(text).map_err(|e| format!("CONSOLE_SESSION_IDLE: {e}")))]
+    pub console_session_idle: Duration,
+
+    /// A console session ends this long after sign-in, however busy.
+    #[arg(long, env = "CONSOLE_SESSION_MAX_AGE", default_value = DEFAULT_CONSOLE_SESSION_MAX_AGE, global = true,
+          value_parser = |text: &str| parse_duration(text).map_err(|e| format!("CONSOLE_SESSION_MAX_AGE: {e}")))]
+    pub console_session_max_age: Duration,
+
     /// Failed logins allowed per username, and per client address, per window (ATTEMPTS/DURATION).
     #[arg(long, env = "LOGIN_THROTTLE", default_value = DEFAULT_LOGIN_THROTTLE, global = true,
           value_parser = |text: &str| ThrottleLimit::parse(text).map_err(|e| format!("LOGIN_THROTTLE: {e}")))]
@@ -128,10 +145,25 @@ pub struct Settings {
           value_parser = |text: &str| Registration::parse(text).map_err(|e| format!("REGISTRATION: {e}")))]
     pub registration: Registration,
 
-    /// Where mail goes: console (the log, for development), file:DIR (one RFC 5322 file per mail) or smtp://HOST:PORT.
-    #[arg(long, env = "MAIL", default_value = DEFAULT_MAIL, global = true,
-          value_parser = |text: &str| MailSetting::parse(text).map_err(|e| format!("MAIL: {e}")))]
+    /// Where mail goes: console (the log, for development), file:DIR (one RFC 5322 file per mail),
+    /// smtp://[USER:PASS@]HOST[:PORT][?tls=required] (STARTTLS when required; plain otherwise, for local relays)
+    /// or smtps://[USER:PASS@]HOST[:PORT] (implicit TLS).
+    #[arg(long, env = "MAIL", default_value = DEFAULT_MAIL, global = true, hide_env_values = true,
+          value_parser = MailParser)]
     pub mail: MailSetting,
+
+    /// A PEM CA certificate that TLS connections to the SMTP server trust, besides the usual roots.
+    #[arg(long, env = "SMTP_CA_FILE", global = true)]
+    pub smtp_ca_file: Option<PathBuf>,
+
+    /// Attempts to send one mail before it is given up (logged and counted); the waits between them double from 5s, up to 30m.
+    #[arg(long, env = "MAIL_MAX_ATTEMPTS", default_value_t = DEFAULT_MAIL_MAX_ATTEMPTS, global = true,
+          value_parser = |text: &str| parse_positive(text).map_err(|e| format!("MAIL_MAX_ATTEMPTS: {e}")))]
+    pub mail_max_attempts: u32,
+
+    /// Internal: the wait after a mail's first failed attempt.
+    #[arg(skip = MAIL_RETRY_BASE)]
+    pub mail_retry_base: Duration,
 
     /// Sender of the mails the service sends, as in `Accounts <accounts@example.com>`.
     #[arg(long, env = "MAIL_FROM", default_value = DEFAULT_MAIL_FROM, global = true,
@@ -153,6 +185,33 @@ pub struct Settings {
     #[arg(long, env = "SECRET_KEY", global = true, hide_env_values = true,
           value_parser = |text: &str| Ok::<_, String>(SecretKey::unchecked(text)))]
     pub secret_key: Option<SecretKey>,
+}
+
+/// Parses `MAIL`. Its errors are clap's "raw" kind, which does not repeat
+/// the value: it may hold an SMTP password.
+#[derive(Clone)]
+struct MailParser;
+
+impl clap::builder::TypedValueParser for MailParser {
+    type Value = MailSetting;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<MailSetting, clap::Error> {
+        let refuse = |message: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("MAIL: {message}\n"),
+            )
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| refuse("not valid UTF-8".into()))?;
+        MailSetting::parse(text).map_err(refuse)
+    }
 }
 
 /// Whether `POST /register` is open to anyone.
@@ -231,6 +290,9 @@ impl Settings {
             log_filter: DEFAULT_LOG_FILTER.into(),
             registration: default_of(Registration::parse, DEFAULT_REGISTRATION),
             mail: default_of(MailSetting::parse, DEFAULT_MAIL),
+            smtp_ca_file: None,
+            mail_max_attempts: DEFAULT_MAIL_MAX_ATTEMPTS,
+            mail_retry_base: MAIL_RETRY_BASE,
             mail_from: default_of(
                 |text| text.parse::<Mailbox>().map_err(|e| e.to_string()),
                 DEFAULT_MAIL_FROM,
@@ -239,6 +301,8 @@ impl Settings {
             password_reset_timeout: default_of(parse_duration, DEFAULT_PASSWORD_RESET_TIMEOUT),
             secret_key: None,
             cookie_secure: false,
+            console_session_idle: default_of(parse_duration, DEFAULT_CONSOLE_SESSION_IDLE),
+            console_session_max_age: default_of(parse_duration, DEFAULT_CONSOLE_SESSION_MAX_AGE),
             login_throttle: default_of(ThrottleLimit::parse, DEFAULT_LOGIN_THROTTLE),
             register_throttle: default_of(ThrottleLimit::parse, DEFAULT_REGISTER_THROTTLE),
             password_reset_throttle: default_of(
@@ -272,6 +336,15 @@ impl Settings {
         }
         if self.password_reset_timeout.is_zero() {
             return Err("PASSWORD_RESET_TIMEOUT must be longer than 0s".into());
+        }
+        if self.console_session_idle.is_zero() {
+            return Err("CONSOLE_SESSION_IDLE must be longer than 0s".into());
+        }
+        if self.console_session_max_age < self.console_session_idle {
+            return Err(format!(
+                "CONSOLE_SESSION_MAX_AGE ({:?}) must not be shorter than CONSOLE_SESSION_IDLE ({:?})",
+                self.console_session_max_age, self.console_session_idle
+            ));
         }
         if self.token_touch_interval >= self.token_ttl {
             return Err(format!(
@@ -385,6 +458,7 @@ mod tests {
             (vec!["--registration", "maybe"], "REGISTRATION"),
             (vec!["--mail", "pigeon"], "MAIL"),
             (vec!["--mail-from", "not an address"], "MAIL_FROM"),
+            (vec!["--mail-max-attempts", "0"], "MAIL_MAX_ATTEMPTS"),
             (
                 vec!["--password-reset-url", "http://x/reset"],
                 "PASSWORD_RESET_URL",
@@ -483,6 +557,29 @@ mod tests {
         assert_eq!(format!("{settings:?}"), format!("{defaults:?}"));
     }
 
+    #[test]
+    fn console_session_limits_default_to_an_hour_idle_and_eight_hours_in_all() {
+        let defaults = Settings::with_database(Database::Sqlite { path: "x".into() });
+        assert_eq!(defaults.console_session_idle, Duration::from_secs(3600));
+        assert_eq!(
+            defaults.console_session_max_age,
+            Duration::from_secs(8 * 3600)
+        );
+        let mut settings = defaults.clone();
+        settings.console_session_idle = Duration::ZERO;
+        assert!(settings
+            .validate()
+            .is_err_and(|e| e.contains("CONSOLE_SESSION_IDLE")));
+        settings.console_session_idle = Duration::from_secs(7200);
+        settings.console_session_max_age = Duration::from_secs(3600);
+        assert!(settings
+            .validate()
+            .is_err_and(|e| e.contains("CONSOLE_SESSION_MAX_AGE")));
+        assert!(parse(&["--console-session-idle", "soon"])
+            .err()
+            .is_some_and(|e| e.to_string().contains("CONSOLE_SESSION_IDLE")));
+    }
+
     fn cookie_secure(args: &[&str]) -> Result<bool, String> {
         parse(args)
             .map(|parsed| parsed.settings.cookie_secure)
@@ -498,6 +595,21 @@ mod tests {
         assert!(legacy(&["--legacy-tokens", "sometimes"])
             .err()
             .is_some_and(|e| e.to_string().contains("LEGACY_TOKENS")));
+    }
+
+    #[test]
+    fn a_bad_mail_url_is_refused_without_repeating_its_password() {
+        let error = parse(&["--mail", "smtps://me:hunter2-secret@mail.example.com:0"])
+            .map(|_| ())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("MAIL"), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+        let settings = parse(&["--mail", "smtps://me:hunter2-secret@mail.example.com"]);
+        let shown = format!("{settings:?}");
+        assert!(settings.is_ok(), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! The background jobs a serving process runs beside its HTTP workers: the
-//! sweep of expired tokens and closed throttle windows, and the sending of
-//! password-reset mails.
+//! sweep of expired tokens, closed throttle windows and ended console
+//! sessions, and the sending of the mails in the outbox.
 
 use crate::db::{self, AnyConnection};
 use crate::domain::Timestamp;
-use crate::service::password_reset::ResetMailWorker;
+use crate::mail::MailBackend;
+use crate::service::outbox;
 use crate::service::Services;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Expired tokens are kept this long, then deleted by the sweep.
@@ -43,6 +45,31 @@ pub async fn sweep_expired(services: Services) {
             db::throttle::delete_closed_batch,
         )
         .await;
+        sweep_console_sessions(&services).await;
+    }
+}
+
+/// Console sessions past their idle or absolute limit, which no request
+/// would accept any more.
+async fn sweep_console_sessions(services: &Services) {
+    let now = Timestamp::now();
+    let settings = &services.settings;
+    let swept = sweep_in_batches(
+        services,
+        "idle console session",
+        now.minus(settings.console_session_idle),
+        db::console_sessions::delete_idle_batch,
+    )
+    .await
+        + sweep_in_batches(
+            services,
+            "old console session",
+            now.minus(settings.console_session_max_age),
+            db::console_sessions::delete_old_batch,
+        )
+        .await;
+    if swept > 0 {
+        log::info!("swept {swept} ended console session(s)");
     }
 }
 
@@ -71,11 +98,19 @@ async fn sweep_in_batches(
     }
 }
 
-/// Sends the queued reset mails one after the other until the server stops.
-pub async fn send_reset_mails(mut worker: ResetMailWorker, services: Services) {
-    while let Some(email) = worker.next_request().await {
-        if let Err(error) = worker.send(&services, email).await {
-            log::error!("password-reset mail not sent: {}", error.chain());
+/// How often the mail worker looks for due mails when nobody wakes it
+/// (mails queued by another instance, retries coming due).
+const MAIL_POLL: Duration = Duration::from_secs(1);
+
+/// Sends the outbox's mails until the server stops.
+pub async fn send_mails(services: Services, backend: Arc<dyn MailBackend>) {
+    loop {
+        match outbox::deliver_due(&services, backend.as_ref()).await {
+            // Some were due: more may be, at once.
+            Ok(claimed) if claimed > 0 => continue,
+            Ok(_) => {}
+            Err(error) => log::warn!("mail worker: {}", error.chain()),
         }
+        services.outbox.woken(MAIL_POLL).await;
     }
 }

@@ -1,14 +1,23 @@
 //! Outgoing mail, behind one small trait chosen by the `MAIL` setting:
 //! `console` logs each message (for development), `file:DIR` writes one
-//! RFC 5322 file per message, `smtp://HOST:PORT` hands it to an SMTP server.
+//! RFC 5322 file per message, `smtp://HOST:PORT` hands it to an SMTP relay
+//! in plain text, and the URL forms with TLS and credentials
+//! (`smtp://USER:PASS@HOST:PORT?tls=required` for STARTTLS,
+//! `smtps://USER:PASS@HOST:PORT` for implicit TLS; see [`SmtpRelay`]) to a
+//! real provider. TLS is rustls, trusting the Mozilla roots and, when
+//! `SMTP_CA_FILE` names one, a private CA. Credentials never appear in a
+//! log line, an error or `Debug` output.
 //!
-//! Callers never send on a request's path: see
-//! [`crate::service::password_reset`], which queues mails for a background
-//! task that logs any failure.
+//! Callers never send on a request's path: they queue mails in the outbox
+//! ([`crate::service::outbox`]), whose background worker sends them here.
 
 use futures_util::future::BoxFuture;
 use lettre::message::Message;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use percent_encoding::percent_decode_str;
+use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,7 +31,131 @@ const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum MailSetting {
     Console,
     File(PathBuf),
-    Smtp { host: String, port: u16 },
+    /// `smtp://HOST:PORT`: plain SMTP, no authentication, for a local relay.
+    Smtp {
+        host: String,
+        port: u16,
+    },
+    /// An SMTP URL with TLS or credentials.
+    Relay(SmtpRelay),
+}
+
+/// How the connection to an SMTP server is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// None: `smtp://` without `?tls=required`.
+    Plain,
+    /// STARTTLS, required: a server that does not offer it gets nothing.
+    StartTls,
+    /// TLS from the first byte (`smtps://`).
+    Implicit,
+}
+
+/// An SMTP server given by URL, with TLS or credentials or both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpRelay {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub credentials: Option<SmtpCredentials>,
+}
+
+/// A user name and password for SMTP AUTH. `Debug` shows neither.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmtpCredentials {
+    pub user: String,
+    pub password: String,
+}
+
+impl fmt::Debug for SmtpCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SmtpCredentials(<redacted>)")
+    }
+}
+
+/// `text` with any `USER:PASS@` replaced, safe to repeat in a message.
+fn without_credentials(text: &str) -> String {
+    match (text.split_once("://"), text.rfind('@')) {
+        (Some((scheme, _)), Some(at)) => format!("{scheme}://***{}", &text[at..]),
+        (None, Some(_)) => "(a value with credentials)".to_owned(),
+        _ => text.to_owned(),
+    }
+}
+
+/// `HOST[:PORT]`, with `default_port`.
+fn host_and_port(address: &str, default_port: u16, shown: &str) -> Result<(String, u16), String> {
+    let address = address.trim_end_matches('/');
+    let (host, port) = match address.rsplit_once(':') {
+        Some((host, port)) => (
+            host,
+            port.parse::<u16>()
+                .ok()
+                .filter(|port| *port > 0)
+                .ok_or_else(|| format!("invalid SMTP port {port:?}"))?,
+        ),
+        None => (address, default_port),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || host.contains(['/', '@', '?', '#']) {
+        return Err(format!(
+            "invalid SMTP server {shown:?}: expected smtp://[USER:PASS@]HOST[:PORT][?tls=required] or smtps://[USER:PASS@]HOST[:PORT]"
+        ));
+    }
+    Ok((host.to_owned(), port))
+}
+
+fn decoded(part: &str, what: &str) -> Result<String, String> {
+    percent_decode_str(part)
+        .decode_utf8()
+        .map(|text| text.into_owned())
+        .map_err(|_| format!("the SMTP {what} is not valid UTF-8 once percent-decoded"))
+}
+
+impl SmtpRelay {
+    /// `smtp://…` or `smtps://…` (the text after the scheme is `rest`).
+    fn parse(implicit_tls: bool, rest: &str, shown: &str) -> Result<MailSetting, String> {
+        let (rest, query) = match rest.split_once('?') {
+            Some((rest, query)) => (rest, Some(query)),
+            None => (rest, None),
+        };
+        let security = match (implicit_tls, query) {
+            (true, None) => SmtpSecurity::Implicit,
+            (false, None) => SmtpSecurity::Plain,
+            (false, Some("tls=required")) => SmtpSecurity::StartTls,
+            (_, Some(_)) => {
+                return Err(format!(
+                    "invalid SMTP options in {shown:?}: smtp:// takes only ?tls=required, smtps:// none"
+                ))
+            }
+        };
+        let (credentials, address) = match rest.rsplit_once('@') {
+            Some((userinfo, address)) => {
+                let (user, password) = userinfo.split_once(':').ok_or_else(|| {
+                    format!("invalid SMTP credentials in {shown:?}: expected USER:PASS@HOST")
+                })?;
+                let credentials = SmtpCredentials {
+                    user: decoded(user, "user")?,
+                    password: decoded(password, "password")?,
+                };
+                if credentials.user.is_empty() {
+                    return Err(format!("the SMTP user is empty in {shown:?}"));
+                }
+                (Some(credentials), address)
+            }
+            None => (None, rest),
+        };
+        let default_port = if implicit_tls { 465 } else { 25 };
+        let (host, port) = host_and_port(address, default_port, shown)?;
+        if security == SmtpSecurity::Plain && credentials.is_none() {
+            return Ok(MailSetting::Smtp { host, port });
+        }
+        Ok(MailSetting::Relay(SmtpRelay {
+            host,
+            port,
+            security,
+            credentials,
+        }))
+    }
 }
 
 impl MailSetting {
@@ -37,31 +170,15 @@ impl MailSetting {
             }
             return Ok(MailSetting::File(PathBuf::from(dir)));
         }
-        if let Some(address) = text.strip_prefix("smtp://") {
-            let address = address.trim_end_matches('/');
-            let (host, port) = match address.rsplit_once(':') {
-                Some((host, port)) => (
-                    host,
-                    port.parse::<u16>()
-                        .ok()
-                        .filter(|port| *port > 0)
-                        .ok_or_else(|| format!("invalid SMTP port {port:?}"))?,
-                ),
-                None => (address, 25),
-            };
-            let host = host.trim_start_matches('[').trim_end_matches(']');
-            if host.is_empty() || host.contains(['/', '@', '?', '#']) {
-                return Err(format!(
-                    "invalid SMTP server {text:?}: expected smtp://HOST:PORT"
-                ));
-            }
-            return Ok(MailSetting::Smtp {
-                host: host.to_owned(),
-                port,
-            });
+        let shown = without_credentials(text);
+        if let Some(rest) = text.strip_prefix("smtp://") {
+            return SmtpRelay::parse(false, rest, &shown);
+        }
+        if let Some(rest) = text.strip_prefix("smtps://") {
+            return SmtpRelay::parse(true, rest, &shown);
         }
         Err(format!(
-            "invalid value {text:?}: expected console, file:DIR or smtp://HOST:PORT"
+            "invalid value {shown:?}: expected console, file:DIR, smtp://[USER:PASS@]HOST[:PORT][?tls=required] or smtps://[USER:PASS@]HOST[:PORT]"
         ))
     }
 }
@@ -76,7 +193,12 @@ pub trait MailBackend: Send + Sync {
 }
 
 /// The backend `setting` names; a file directory is created if missing.
-pub fn backend(setting: &MailSetting) -> Result<Arc<dyn MailBackend>, MailError> {
+/// `ca_file` is a PEM certificate that TLS connections trust besides the
+/// usual roots (`SMTP_CA_FILE`).
+pub fn backend(
+    setting: &MailSetting,
+    ca_file: Option<&Path>,
+) -> Result<Arc<dyn MailBackend>, MailError> {
     Ok(match setting {
         MailSetting::Console => Arc::new(ConsoleMail),
         MailSetting::File(dir) => {
@@ -96,7 +218,47 @@ pub fn backend(setting: &MailSetting) -> Result<Arc<dyn MailBackend>, MailError>
                 .timeout(Some(SMTP_TIMEOUT))
                 .build(),
         }),
+        MailSetting::Relay(relay) => Arc::new(SmtpMail {
+            transport: relay_transport(relay, ca_file)?,
+        }),
     })
+}
+
+fn relay_transport(
+    relay: &SmtpRelay,
+    ca_file: Option<&Path>,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailError> {
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(relay.host.as_str())
+        .port(relay.port)
+        .timeout(Some(SMTP_TIMEOUT));
+    if relay.security != SmtpSecurity::Plain {
+        let mut parameters = TlsParameters::builder(relay.host.clone());
+        if let Some(path) = ca_file {
+            let fail = |e: String| {
+                MailError(format!(
+                    "SMTP_CA_FILE: cannot use {} as a CA certificate: {e}",
+                    path.display()
+                ))
+            };
+            let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+            let certificate = Certificate::from_pem(&pem).map_err(|e| fail(e.to_string()))?;
+            parameters = parameters.add_root_certificate(certificate);
+        }
+        let parameters = parameters
+            .build_rustls()
+            .map_err(|e| MailError(format!("MAIL: cannot set up TLS: {e}")))?;
+        builder = builder.tls(match relay.security {
+            SmtpSecurity::Implicit => Tls::Wrapper(parameters),
+            _ => Tls::Required(parameters),
+        });
+    }
+    if let Some(credentials) = &relay.credentials {
+        builder = builder.credentials(Credentials::new(
+            credentials.user.clone(),
+            credentials.password.clone(),
+        ));
+    }
+    Ok(builder.build())
 }
 
 /// Logs each message whole, like Django's console e-mail backend. Meant for
@@ -203,9 +365,76 @@ mod tests {
             "smtp://host:0",
             "smtp://host:99999",
             "smtp://user@host:25",
-            "smtps://host:465",
+            "smtp://host?tls=maybe",
+            "smtps://host?tls=required",
+            "smtp://:pw@host",
+            "smtp://a:b@",
         ] {
             assert!(MailSetting::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn smtp_urls_with_tls_and_credentials_are_parsed() {
+        let relay = |host: &str, port, security, credentials: Option<(&str, &str)>| {
+            Ok(MailSetting::Relay(SmtpRelay {
+                host: host.into(),
+                port,
+                security,
+                credentials: credentials.map(|(user, password)| SmtpCredentials {
+                    user: user.into(),
+                    password: password.into(),
+                }),
+            }))
+        };
+        assert_eq!(
+            MailSetting::parse(
+                "smtp://me%40example.com:p%40ss:w@mail.example.com:587?tls=required"
+            ),
+            relay(
+                "mail.example.com",
+                587,
+                SmtpSecurity::StartTls,
+                Some(("me@example.com", "p@ss:w"))
+            )
+        );
+        assert_eq!(
+            MailSetting::parse("smtps://u:pw@mail.example.com"),
+            relay(
+                "mail.example.com",
+                465,
+                SmtpSecurity::Implicit,
+                Some(("u", "pw"))
+            )
+        );
+        assert_eq!(
+            MailSetting::parse("smtp://relay:2525?tls=required"),
+            relay("relay", 2525, SmtpSecurity::StartTls, None)
+        );
+        assert_eq!(
+            MailSetting::parse("smtp://u:pw@relay"),
+            relay("relay", 25, SmtpSecurity::Plain, Some(("u", "pw")))
+        );
+    }
+
+    #[test]
+    fn smtp_passwords_never_show_in_errors_or_debug_output() {
+        let parsed = MailSetting::parse("smtps://user:hunter2-secret@mail.example.com:465");
+        let shown = format!("{parsed:?}");
+        assert!(parsed.is_ok(), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("user"),
+            "{shown}"
+        );
+        for bad in [
+            "smtps://user:hunter2-secret@mail.example.com:99999",
+            "smtps://user:hunter2-secret@mail.example.com?x=y",
+            "smtpx://user:hunter2-secret@mail.example.com",
+            "smtp://user:hunter2-secret@",
+        ] {
+            let error = MailSetting::parse(bad).err().unwrap_or_default();
+            assert!(!error.is_empty(), "{bad}");
+            assert!(!error.contains("hunter2"), "{error}");
         }
     }
 

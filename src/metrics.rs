@@ -171,6 +171,28 @@ impl IntrospectionOutcome {
     }
 }
 
+/// How an attempt to send a mail from the outbox ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailOutcome {
+    Sent,
+    /// Failed; tried again later.
+    Retried,
+    /// Failed for the last time, or cannot be sent at all: dropped.
+    GaveUp,
+}
+
+impl MailOutcome {
+    const ALL: [MailOutcome; 3] = [Self::Sent, Self::Retried, Self::GaveUp];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Retried => "retried",
+            Self::GaveUp => "gave_up",
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
@@ -180,6 +202,7 @@ pub struct Metrics {
     revocations: IntCounterVec,
     forward_auth: IntCounterVec,
     introspections: IntCounterVec,
+    mails: IntCounterVec,
     active_tokens: IntGauge,
     request_seconds: HistogramVec,
 }
@@ -223,6 +246,13 @@ impl Metrics {
             ),
             &["result"],
         )?;
+        let mails = IntCounterVec::new(
+            Opts::new(
+                "mails_total",
+                "Attempts to send a mail from the outbox, by outcome.",
+            ),
+            &["outcome"],
+        )?;
         let active_tokens = IntGauge::new(
             "active_tokens",
             "Tokens that have not expired, counted at scrape time.",
@@ -240,6 +270,7 @@ impl Metrics {
         registry.register(Box::new(revocations.clone()))?;
         registry.register(Box::new(forward_auth.clone()))?;
         registry.register(Box::new(introspections.clone()))?;
+        registry.register(Box::new(mails.clone()))?;
         registry.register(Box::new(active_tokens.clone()))?;
         registry.register(Box::new(request_seconds.clone()))?;
         // Every series exists from the start, so rates work from the first scrape.
@@ -261,6 +292,9 @@ impl Metrics {
         for outcome in IntrospectionOutcome::ALL {
             introspections.with_label_values(&[outcome.label()]);
         }
+        for outcome in MailOutcome::ALL {
+            mails.with_label_values(&[outcome.label()]);
+        }
         Ok(Metrics {
             registry,
             logins,
@@ -269,6 +303,7 @@ impl Metrics {
             revocations,
             forward_auth,
             introspections,
+            mails,
             active_tokens,
             request_seconds,
         })
@@ -299,6 +334,10 @@ impl Metrics {
         self.forward_auth
             .with_label_values(&[outcome.label()])
             .inc();
+    }
+
+    pub fn mail(&self, outcome: MailOutcome) {
+        self.mails.with_label_values(&[outcome.label()]).inc();
     }
 
     pub fn introspected(&self, outcome: IntrospectionOutcome) {

@@ -10,9 +10,10 @@ use crate::http::middleware::{json_error_body, record_request};
 use crate::http::session::{console_session_key, session_middleware};
 use crate::jobs;
 use crate::mail;
+use crate::mail::MailBackend;
 use crate::metrics::Metrics;
 use crate::routes;
-use crate::service::password_reset::{self, ResetMailWorker};
+use crate::service::outbox::Outbox;
 use crate::service::passwords::PasswordHasher;
 use crate::service::tokens::TokenVerifier;
 use crate::service::{secret_key, Error, Services};
@@ -43,7 +44,7 @@ pub struct Application {
     port: u16,
     server: Server,
     services: Services,
-    reset_mail_worker: ResetMailWorker,
+    mail_backend: Arc<dyn MailBackend>,
 }
 
 impl Application {
@@ -64,9 +65,9 @@ impl Application {
             settings.bind,
         )
         .map_err(StartupError::Settings)?;
-        let mail_backend =
-            mail::backend(&settings.mail).map_err(|e| StartupError::Settings(e.to_string()))?;
-        let (reset_mails, reset_mail_worker) = password_reset::queue(mail_backend);
+        let mail_backend = mail::backend(&settings.mail, settings.smtp_ca_file.as_deref())
+            .map_err(|e| StartupError::Settings(e.to_string()))?;
+        let outbox = Outbox::new(&secret_key);
         let cores = match settings.password_hash_threads {
             Some(threads) => threads as usize,
             None => std::thread::available_parallelism()
@@ -87,7 +88,7 @@ impl Application {
             settings: Arc::new(settings.clone()),
             hasher,
             secret_key,
-            reset_mails,
+            outbox,
             metrics,
             tokens,
         };
@@ -140,7 +141,7 @@ impl Application {
             port: address.port(),
             server,
             services,
-            reset_mail_worker,
+            mail_backend,
         })
     }
 
@@ -150,10 +151,7 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         actix_web::rt::spawn(jobs::sweep_expired(self.services.clone()));
-        actix_web::rt::spawn(jobs::send_reset_mails(
-            self.reset_mail_worker,
-            self.services,
-        ));
+        actix_web::rt::spawn(jobs::send_mails(self.services, self.mail_backend));
         self.server.await
     }
 }

@@ -138,13 +138,17 @@ pub async fn sign_in(
         }
         Err(error) => return Err(error.into()),
     };
-    console_session::sign_in(&session, admin.user_id)?;
+    console_session::sign_in(&services, &session, admin.user_id).await?;
     Ok(see_other("/console/users"))
 }
 
-pub async fn sign_out(session: Session, fields: Fields) -> Result<HttpResponse, ConsoleError> {
+pub async fn sign_out(
+    services: web::Data<Services>,
+    session: Session,
+    fields: Fields,
+) -> Result<HttpResponse, ConsoleError> {
     check_csrf(&session, &fields)?;
-    console_session::sign_out(&session);
+    console_session::sign_out(&services, &session).await?;
     Ok(see_other("/console/login"))
 }
 

@@ -2,10 +2,13 @@
 //!
 //! The backend is chosen at run time from `DATABASE_URL`; every query is
 //! written once against [`AnyConnection`] and lives in the file of its table
-//! (`users`, `tokens`, `throttle` for `login_failures`, `secrets`) as a plain
+//! (`users`, `tokens`, `throttle` for `login_failures`, `secrets`,
+//! `console_sessions`, `outbox` for `mail_outbox`) as a plain
 //! `fn(&mut AnyConnection, ..) -> QueryResult<..>`.
 
+pub mod console_sessions;
 pub mod django;
+pub mod outbox;
 pub mod schema;
 pub mod secrets;
 pub mod throttle;

@@ -4,8 +4,8 @@
 //! through `tokens::delete_all_for_user`.
 
 use super::schema::users;
-use super::tokens;
 use super::AnyConnection;
+use super::{console_sessions, tokens};
 use crate::domain::username::lookup_key;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
@@ -154,6 +154,7 @@ pub fn set_password_and_revoke_tokens(
         diesel::update(users::table.find(user_id))
             .set(users::password_hash.eq(password_hash))
             .execute(conn)?;
+        console_sessions::delete_for_user(conn, user_id)?;
         tokens::delete_all_for_user(conn, user_id)
     })
 }
@@ -179,6 +180,7 @@ pub fn replace_password_and_revoke_tokens(
         if updated == 0 {
             return Ok(None);
         }
+        console_sessions::delete_for_user(conn, user_id)?;
         tokens::delete_all_for_user(conn, user_id).map(Some)
     })
 }
@@ -195,6 +197,7 @@ pub fn set_password_and_revoke_other_tokens(
         diesel::update(users::table.find(user_id))
             .set(users::password_hash.eq(password_hash))
             .execute(conn)?;
+        console_sessions::delete_for_user(conn, user_id)?;
         tokens::delete_others(conn, user_id, keep_token_id)
     })
 }
@@ -208,6 +211,7 @@ pub fn set_active(conn: &mut AnyConnection, user_id: i64, is_active: bool) -> Qu
     if is_active {
         Ok(0)
     } else {
+        console_sessions::delete_for_user(conn, user_id)?;
         tokens::delete_all_for_user(conn, user_id)
     }
 }
@@ -242,10 +246,16 @@ pub fn set_email(conn: &mut AnyConnection, user_id: i64, email: &str) -> QueryRe
         .execute(conn)
 }
 
+/// Promotes or demotes; demoting also ends the user's console sessions
+/// (call it in a transaction).
 pub fn set_admin(conn: &mut AnyConnection, user_id: i64, is_admin: bool) -> QueryResult<usize> {
-    diesel::update(users::table.find(user_id))
+    let updated = diesel::update(users::table.find(user_id))
         .set(users::is_admin.eq(is_admin))
-        .execute(conn)
+        .execute(conn)?;
+    if !is_admin {
+        console_sessions::delete_for_user(conn, user_id)?;
+    }
+    Ok(updated)
 }
 
 pub fn set_service(conn: &mut AnyConnection, user_id: i64, is_service: bool) -> QueryResult<usize> {

@@ -1,16 +1,21 @@
-//! The console's cookie session: its key and middleware, what it holds (who
-//! signed in and when, and the CSRF token of its forms), and the checks made
-//! on it. The console signs in and out here; the admin API reads the same
-//! session (see `auth::Admin`).
+//! The console's cookie session: its key and middleware, what it holds (the
+//! id of a server-side session once signed in, the CSRF token of its forms,
+//! a one-time message), and the checks made on it. The console signs in and
+//! out here; the admin API reads the same session (see `auth::Admin`).
 //!
-//! Sessions are actix-session cookies (`CookieSessionStore`: the state is in
-//! the cookie, encrypted and signed with [`console_session_key`]), marked
+//! The cookie is an actix-session cookie (`CookieSessionStore`: the state is
+//! in the cookie, encrypted and signed with [`console_session_key`]), marked
 //! `HttpOnly`, `SameSite=Strict`, and `Secure` when `COOKIE_SECURE` is set.
-//! Signing in renews the session, so a session fixed before sign-in is worth
-//! nothing after.
+//! Who is signed in is not in it: only the random id of a row of
+//! `console_sessions` (see [`crate::service::console_sessions`]), so that
+//! signing out, or deactivating, demoting or re-passwording the admin, ends
+//! every copy of the cookie. The CSRF token and messages stay in the cookie,
+//! so a visitor who never signs in costs no row. Signing in renews the
+//! session, so a session fixed before sign-in is worth nothing after.
 
-use crate::domain::{SecretKey, Timestamp};
-use crate::service::{admin, Error, Services};
+use crate::domain::SecretKey;
+use crate::service::console_sessions::{self, SessionId};
+use crate::service::{Error, Services};
 use actix_session::config::CookieContentSecurity;
 use actix_session::storage::CookieSessionStore;
 use actix_session::{Session, SessionMiddleware};
@@ -18,7 +23,6 @@ use actix_web::cookie::{Key, SameSite};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
-use std::time::Duration;
 use subtle::ConstantTimeEq;
 
 pub const COOKIE_NAME: &str = "multitoken_console";
@@ -49,13 +53,9 @@ pub fn session_middleware(cookie_secure: bool, key: Key) -> SessionMiddleware<Co
         .build()
 }
 
-const ADMIN_ID: &str = "admin_id";
-const SIGNED_IN_AT: &str = "signed_in_at";
+const SESSION_ID: &str = "session_id";
 const CSRF: &str = "csrf";
 const FLASH: &str = "flash";
-
-/// A console session ends this long after sign-in, whatever its use.
-pub const MAX_AGE: Duration = Duration::from_secs(8 * 3600);
 
 /// The form field and the API header that carry the CSRF token.
 pub const CSRF_FIELD: &str = "csrf_token";
@@ -88,18 +88,23 @@ pub fn csrf_matches(session: &Session, presented: Option<&str>) -> bool {
 }
 
 /// Starts a signed-in session in a fresh one: new id, new CSRF token.
-pub fn sign_in(session: &Session, admin_id: i64) -> Result<(), Error> {
+pub async fn sign_in(services: &Services, session: &Session, admin_id: i64) -> Result<(), Error> {
+    let id = console_sessions::start(services, admin_id).await?;
     session.renew();
     session.clear();
     session
-        .insert(ADMIN_ID, admin_id)
-        .and_then(|_| session.insert(SIGNED_IN_AT, Timestamp::now().millis()))
+        .insert(SESSION_ID, id.expose())
         .and_then(|_| session.insert(CSRF, random_token()))
         .map_err(|e| Error::Internal(Box::new(e)))
 }
 
-pub fn sign_out(session: &Session) {
+/// Ends the server-side session, then the cookie's.
+pub async fn sign_out(services: &Services, session: &Session) -> Result<(), Error> {
+    if let Ok(Some(id)) = session.get::<String>(SESSION_ID) {
+        console_sessions::end(services, SessionId::presented(id)).await?;
+    }
     session.purge();
+    Ok(())
 }
 
 /// A signed-in admin, checked against the database on every request: a
@@ -110,40 +115,18 @@ pub struct SignedIn {
     pub username: String,
 }
 
-/// The admin of this session, if it is signed in, recent enough, and its
-/// user still an active admin. Anything else ends the session.
+/// The admin of this session, if it is signed in, its server-side session
+/// live, and its user still an active admin. Anything else ends the session.
 pub async fn signed_in(services: &Services, session: &Session) -> Result<Option<SignedIn>, Error> {
-    let (Ok(Some(admin_id)), Ok(Some(signed_in_at))) = (
-        session.get::<i64>(ADMIN_ID),
-        session.get::<i64>(SIGNED_IN_AT),
-    ) else {
+    let Ok(Some(id)) = session.get::<String>(SESSION_ID) else {
         return Ok(None);
     };
-    if Timestamp(signed_in_at).plus(MAX_AGE) <= Timestamp::now() {
-        session.purge();
-        return Ok(None);
-    }
-    let user = services
-        .db(move |conn| {
-            admin::user(conn, admin_id)
-                .map(Some)
-                .or_else(not_found_is_none)
-        })
-        .await?;
-    match user {
-        // `REQUIRE_2FA_FOR_ADMINS` also ends the session of an admin who
-        // turned two-factor off after signing in.
-        Some(user)
-            if user.is_active
-                && user.is_admin
-                && (user.two_factor || !services.settings.require_2fa_for_admins) =>
-        {
-            Ok(Some(SignedIn {
-                user_id: user.id,
-                username: user.username,
-            }))
-        }
-        _ => {
+    match console_sessions::resume(services, &SessionId::presented(id)).await? {
+        Some(admin) => Ok(Some(SignedIn {
+            user_id: admin.user_id,
+            username: admin.username,
+        })),
+        None => {
             session.purge();
             Ok(None)
         }
@@ -155,13 +138,6 @@ pub fn set_flash(session: &Session, message: &str) -> Result<(), Error> {
     session
         .insert(FLASH, message)
         .map_err(|e| Error::Internal(Box::new(e)))
-}
-
-fn not_found_is_none<T>(error: Error) -> Result<Option<T>, Error> {
-    match error {
-        Error::NotFound => Ok(None),
-        other => Err(other),
-    }
 }
 
 pub fn take_flash(session: &Session) -> Option<String> {

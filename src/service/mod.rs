@@ -8,11 +8,13 @@
 //! and take the shared [`Services`].
 
 pub mod admin;
+pub mod console_sessions;
 pub mod credentials;
 pub mod django_import;
 mod error;
 pub mod login;
 pub mod other_services;
+pub mod outbox;
 pub mod password_change;
 pub mod password_reset;
 pub mod passwords;
@@ -29,7 +31,7 @@ use crate::config::Settings;
 use crate::db::{AnyConnection, DbPool};
 use crate::domain::SecretKey;
 use crate::metrics::Metrics;
-use password_reset::ResetMailQueue;
+use outbox::Outbox;
 use passwords::PasswordHasher;
 use std::sync::Arc;
 use tokens::TokenVerifier;
@@ -42,7 +44,8 @@ pub struct Services {
     pub hasher: PasswordHasher,
     /// The resolved `SECRET_KEY`: derive a key per purpose from it.
     pub secret_key: SecretKey,
-    pub reset_mails: ResetMailQueue,
+    /// Queues mails in the caller's transaction (see [`outbox`]).
+    pub outbox: Outbox,
     pub metrics: Metrics,
     /// Token checks, which need far less than the rest (see [`TokenVerifier`]).
     pub tokens: TokenVerifier,

@@ -1,29 +1,28 @@
 //! Password reset by mail.
 //!
-//! `POST /password/reset` only checks the address's shape, counts the
-//! request under `PASSWORD_RESET_THROTTLE` (per e-mail address and per
-//! client address) and puts it on a bounded queue, so it answers the same,
-//! in the same time, whether or not the address belongs to anyone, and
-//! whether or not it was over the limit. A background task
-//! ([`ResetMailWorker`]) looks the address up and sends one mail to it,
-//! with a link for each active user who has it (the ten most recently
-//! signed in, when there are more), each carrying a `uid` and a signed,
-//! single-use token ([`crate::domain::reset_token`]); a mail that cannot be
-//! sent is logged, never turned into an error for the user. `POST /password/reset/confirm` checks the token, the new password,
-//! and sets it, revoking every token of the user.
+//! `POST /password/reset` checks the address's shape, counts the request
+//! under `PASSWORD_RESET_THROTTLE` (per e-mail address and per client
+//! address) and, within the limit, looks the address up and queues one
+//! mail to it in the outbox ([`super::outbox`]), with a link for each
+//! active user who has it (the ten most recently signed in, when there are
+//! more), each carrying a `uid` and a signed, single-use token
+//! ([`crate::domain::reset_token`]). It answers the same whether or not the
+//! address belongs to anyone, and whether or not it was over the limit; the
+//! outbox's worker sends the mail, and a mail that cannot be sent is
+//! logged, never turned into an error for the user.
+//! `POST /password/reset/confirm` checks the token, the new password, and
+//! sets it, revoking every token of the user.
 
+use super::outbox::Mail;
 use super::throttle::{address_scope, count_use, reset_email_scope};
 use super::{Error, Services};
+use crate::config::Settings;
 use crate::db::users::{self as accounts, ResetUser};
 use crate::domain::reset_token::{check_token, decode_uid, encode_uid, make_token, ResetSubject};
 use crate::domain::{FieldErrors, Password, Timestamp};
-use crate::mail::MailBackend;
 use crate::metrics::{RevocationCause, ThrottledAction};
-use lettre::message::header::{ContentTransferEncoding, ContentType};
-use lettre::message::{Body, Mailbox, Message};
+use lettre::message::Mailbox;
 use std::net::IpAddr;
-use std::sync::Arc;
-use tokio::sync::mpsc;
 
 pub const RESET_SENT: &str = "Password reset e-mail has been sent.";
 pub const RESET_DONE: &str = "Password has been reset with the new password.";
@@ -36,40 +35,8 @@ pub const MAX_ACCOUNTS_PER_MAIL: usize = 10;
 
 /// The key purpose under which reset tokens are signed.
 const KEY_PURPOSE: &str = "password-reset";
-/// Requests waiting for their mail; beyond this they are dropped (and
-/// logged), so a flood of requests cannot grow memory without bound.
-const QUEUE_CAPACITY: usize = 1024;
-
-/// The request side of the queue, held in the application services.
-#[derive(Clone)]
-pub struct ResetMailQueue(mpsc::Sender<String>);
-
-/// The delivery side of the queue, run once in the background by
-/// `jobs::send_reset_mails`.
-pub struct ResetMailWorker {
-    jobs: mpsc::Receiver<String>,
-    backend: Arc<dyn MailBackend>,
-}
-
-pub fn queue(backend: Arc<dyn MailBackend>) -> (ResetMailQueue, ResetMailWorker) {
-    let (sender, jobs) = mpsc::channel(QUEUE_CAPACITY);
-    (ResetMailQueue(sender), ResetMailWorker { jobs, backend })
-}
-
-impl ResetMailQueue {
-    /// Queues a reset mail for `email`; never waits.
-    pub fn request(&self, email: String) {
-        match self.0.try_send(email) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                log::warn!("password-reset request dropped: {QUEUE_CAPACITY} mails already queued");
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                log::error!("password-reset request dropped: the mail worker is not running");
-            }
-        }
-    }
-}
+/// The outbox's name for these mails.
+const MAIL_KIND: &str = "password-reset";
 
 /// `POST /password/reset`: queues the mail for `email`, asked for from
 /// `address`, unless either is past `PASSWORD_RESET_THROTTLE`. A refused
@@ -84,10 +51,7 @@ pub async fn request_reset(
     let mut scopes = vec![email_scope.clone()];
     scopes.extend(address.map(|address| address_scope("reset", address)));
     match count_use(services, services.settings.password_reset_throttle, scopes).await {
-        Ok(_) => {
-            services.reset_mails.request(email);
-            Ok(())
-        }
+        Ok(_) => queue_reset_mail(services, email).await,
         Err(Error::Throttled(_)) => {
             services.metrics.throttled(ThrottledAction::PasswordReset);
             // The e-mail address only as a prefix of its scope's digest,
@@ -103,18 +67,6 @@ pub async fn request_reset(
     }
 }
 
-impl ResetMailWorker {
-    /// The next address a reset was requested for; `None` once the server stops.
-    pub async fn next_request(&mut self) -> Option<String> {
-        self.jobs.recv().await
-    }
-
-    /// Mails one reset mail to `email`, with a link for each of its users.
-    pub async fn send(&self, services: &Services, email: String) -> Result<(), Error> {
-        send_reset_mail(services, self.backend.as_ref(), email).await
-    }
-}
-
 /// The users a reset mail lists: the most recently signed in first (never
 /// signed in last, then by age), at most [`MAX_ACCOUNTS_PER_MAIL`].
 fn listed_in_mail(mut users: Vec<ResetUser>) -> Vec<ResetUser> {
@@ -123,41 +75,51 @@ fn listed_in_mail(mut users: Vec<ResetUser>) -> Vec<ResetUser> {
     users
 }
 
-async fn send_reset_mail(
-    services: &Services,
-    backend: &dyn MailBackend,
-    email: String,
-) -> Result<(), Error> {
-    let users = services
-        .db(move |conn| Ok(accounts::active_by_email(conn, &email)?))
+/// Looks `email` up and queues one mail to it, if it has any active user.
+async fn queue_reset_mail(services: &Services, email: String) -> Result<(), Error> {
+    let key = services.secret_key.derive_key(KEY_PURPOSE);
+    let settings = services.settings.clone();
+    let outbox = services.outbox.clone();
+    // The mail is the request's only write, so it needs no transaction
+    // (and on SQLite, a read before a write in one would risk SQLITE_BUSY).
+    let queued = services
+        .db(move |conn| {
+            let users = listed_in_mail(accounts::active_by_email(conn, &email)?);
+            if users.is_empty() {
+                return Ok(None);
+            }
+            let whom = whom(&users);
+            match reset_mail(&settings, &users, &key, Timestamp::now()) {
+                Ok(mail) => {
+                    outbox.enqueue(conn, MAIL_KIND, &mail)?;
+                    Ok(Some(whom))
+                }
+                Err(error) => {
+                    log::error!("password-reset mail for {whom} not built: {error}");
+                    Ok(None)
+                }
+            }
+        })
         .await?;
-    let users = listed_in_mail(users);
-    if users.is_empty() {
-        return Ok(());
+    if let Some(whom) = queued {
+        services.outbox.wake();
+        log::info!("password-reset mail queued for {whom}");
     }
+    Ok(())
+}
+
+/// The users named by id, as logs name them (never by address).
+fn whom(users: &[ResetUser]) -> String {
     let ids = users
         .iter()
         .map(|user| user.id.to_string())
         .collect::<Vec<_>>()
         .join(", ");
-    let whom = if users.len() == 1 {
+    if users.len() == 1 {
         format!("user {ids}")
     } else {
         format!("users {ids}")
-    };
-    let key = services.secret_key.derive_key(KEY_PURPOSE);
-    let message = match reset_message(services, &users, &key, Timestamp::now()) {
-        Ok(message) => message,
-        Err(error) => {
-            log::error!("password-reset mail for {whom} not built: {error}");
-            return Ok(());
-        }
-    };
-    match backend.send(&message).await {
-        Ok(()) => log::info!("password-reset mail sent for {whom}"),
-        Err(error) => log::error!("password-reset mail for {whom} not sent: {error}"),
     }
-    Ok(())
 }
 
 fn subject(user: &ResetUser) -> ResetSubject<'_> {
@@ -170,9 +132,8 @@ fn subject(user: &ResetUser) -> ResetSubject<'_> {
 }
 
 /// The link for `user`: `PASSWORD_RESET_URL` with `{uid}` and `{token}` filled in.
-pub fn reset_link(services: &Services, user: &ResetUser, key: &[u8; 32], now: Timestamp) -> String {
-    services
-        .settings
+pub fn reset_link(settings: &Settings, user: &ResetUser, key: &[u8; 32], now: Timestamp) -> String {
+    settings
         .password_reset_url
         .replace("{uid}", &encode_uid(user.id))
         .replace("{token}", &make_token(key, &subject(user), now))
@@ -180,12 +141,12 @@ pub fn reset_link(services: &Services, user: &ResetUser, key: &[u8; 32], now: Ti
 
 /// One mail to the address of `users` (all share it, without regard to
 /// case; the first one's spelling is used), with a link for each.
-fn reset_message(
-    services: &Services,
+fn reset_mail(
+    settings: &Settings,
     users: &[ResetUser],
     key: &[u8; 32],
     now: Timestamp,
-) -> Result<Message, String> {
+) -> Result<Mail, String> {
     let first = users.first().ok_or("no user to mail")?;
     let to: Mailbox = first
         .email
@@ -198,7 +159,7 @@ fn reset_message(
             String::new(),
             "Go to the following page and choose a new password:".to_owned(),
             String::new(),
-            reset_link(services, user, key, now),
+            reset_link(settings, user, key, now),
             String::new(),
             format!("Your username, in case you've forgotten: {}", user.username),
         ]);
@@ -212,7 +173,7 @@ fn reset_message(
             lines.extend([
                 String::new(),
                 format!("Username: {}", user.username),
-                reset_link(services, user, key, now),
+                reset_link(settings, user, key, now),
             ]);
         }
     }
@@ -221,25 +182,11 @@ fn reset_message(
         "If you did not ask for this, ignore this e-mail: your password stays as it is.".to_owned(),
         String::new(),
     ]);
-    let text = lines.join("\r\n");
-    // The link stays on one line, as readers of `file:` mails and scripts
-    // expect: lettre would choose quoted-printable for a line over 76
-    // characters, which breaks it with soft line breaks. Every line is far
-    // below RFC 5322's 998 (usernames have at most 150 characters, the URL
-    // is the operator's), and there is no NUL, so 7bit/8bit is valid.
-    let encoding = if text.is_ascii() {
-        ContentTransferEncoding::SevenBit
-    } else {
-        ContentTransferEncoding::EightBit
-    };
-    Message::builder()
-        .from(services.settings.mail_from.clone())
-        .to(to)
-        .subject(RESET_SUBJECT)
-        .message_id(None)
-        .header(ContentType::TEXT_PLAIN)
-        .body(Body::dangerous_pre_encoded(text.into_bytes(), encoding))
-        .map_err(|e| e.to_string())
+    Ok(Mail {
+        to,
+        subject: RESET_SUBJECT.to_owned(),
+        text: lines.join("\r\n"),
+    })
 }
 
 /// The fields of a confirmation as they came, after the body's own checks.

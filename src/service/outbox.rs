@@ -1,0 +1,306 @@
+//! The durable mail outbox. A use case that sends mail builds a [`Mail`]
+//! and calls [`Outbox::enqueue`] with the connection of its own
+//! transaction, so the mail is queued if and only if the change that causes
+//! it commits; then [`Outbox::wake`] once it has committed. A background
+//! worker (`jobs::send_mails`, one per serving process) claims due mails
+//! ([`deliver_due`]), sends them, and deletes each one sent; a failure is
+//! tried again with exponential backoff, and after `MAIL_MAX_ATTEMPTS` the
+//! mail is given up with a log line and `mails_total{outcome="gave_up"}`.
+//!
+//! Mails survive restarts (they are rows), and several instances on one
+//! database never send the same mail twice while they run: a claim takes a
+//! mail for a lease (`db::outbox::claim_due`, `SKIP LOCKED` on PostgreSQL).
+//! An instance killed in the middle of a send leaves its mail claimed until
+//! the lease ends; then another tries it again, so such a mail may arrive
+//! twice (at least once, never lost).
+//!
+//! Mails may carry secret links, so rows hold them sealed: AES-256-GCM
+//! under a key derived from `SECRET_KEY` with HKDF-SHA256, with the mail's
+//! kind as associated data. Neither a mail's text nor its address is logged.
+
+use super::{Error, Services};
+use crate::db::{outbox as queries, AnyConnection};
+use crate::domain::{SecretKey, Timestamp};
+use crate::mail::MailBackend;
+use crate::metrics::MailOutcome;
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use hkdf::Hkdf;
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox, Message};
+use rand::RngCore;
+use sha2::Sha256;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How long a worker holds a claimed mail: far longer than one send may take
+/// (each SMTP step times out after 10 s).
+pub const LEASE: Duration = Duration::from_secs(120);
+/// The longest wait between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(30 * 60);
+/// Mails one claim takes at most.
+const CLAIM_BATCH: i64 = 20;
+const NONCE_BYTES: usize = 12;
+
+/// One plain-text mail. `Debug` shows neither its address nor its text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Mail {
+    pub to: Mailbox,
+    pub subject: String,
+    pub text: String,
+}
+
+impl fmt::Debug for Mail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mail")
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a row holds, once opened.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Stored {
+    to: String,
+    subject: String,
+    text: String,
+}
+
+impl Mail {
+    /// The message as sent, from `from`.
+    pub fn message(&self, from: &Mailbox) -> Result<Message, String> {
+        // Links stay on one line, as readers of `file:` mails and scripts
+        // expect: lettre would choose quoted-printable for a line over 76
+        // characters, which breaks it with soft line breaks. Our mails'
+        // lines are far below RFC 5322's 998 and hold no NUL, so 7bit/8bit
+        // is valid.
+        let encoding = if self.text.is_ascii() {
+            ContentTransferEncoding::SevenBit
+        } else {
+            ContentTransferEncoding::EightBit
+        };
+        Message::builder()
+            .from(from.clone())
+            .to(self.to.clone())
+            .subject(self.subject.clone())
+            .message_id(None)
+            .header(ContentType::TEXT_PLAIN)
+            .body(Body::dangerous_pre_encoded(
+                self.text.clone().into_bytes(),
+                encoding,
+            ))
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The queue side, held in [`Services`]: seals and stores mails, and wakes
+/// the worker.
+#[derive(Clone)]
+pub struct Outbox {
+    cipher: Arc<Aes256Gcm>,
+    wake: Arc<Notify>,
+}
+
+impl Outbox {
+    pub fn new(secret: &SecretKey) -> Self {
+        let hkdf = Hkdf::<Sha256>::new(None, secret.expose().as_bytes());
+        let mut key = [0_u8; 32];
+        // 32 bytes is far below HKDF-SHA256's limit of 8160.
+        hkdf.expand(b"multitoken mail outbox", &mut key)
+            .unwrap_or_else(|_| unreachable!());
+        Outbox {
+            cipher: Arc::new(Aes256Gcm::new(&key.into())),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Queues `mail`, of `kind` (a fixed word such as `password-reset`,
+    /// shown in logs and metrics), on `conn`: call it inside the transaction
+    /// of the change that causes the mail, then [`Self::wake`] after it.
+    pub fn enqueue(&self, conn: &mut AnyConnection, kind: &str, mail: &Mail) -> Result<(), Error> {
+        let sealed = self.seal(kind, mail)?;
+        queries::insert(conn, kind, &sealed, Timestamp::now().millis())?;
+        Ok(())
+    }
+
+    /// Tells the worker there is mail, so it need not wait for its next round.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Waits for a [`Self::wake`] or `at_most`, whichever comes first.
+    pub async fn woken(&self, at_most: Duration) {
+        let _ = tokio::time::timeout(at_most, self.wake.notified()).await;
+    }
+
+    fn seal(&self, kind: &str, mail: &Mail) -> Result<Vec<u8>, Error> {
+        let stored = serde_json::to_vec(&Stored {
+            to: mail.to.to_string(),
+            subject: mail.subject.clone(),
+            text: mail.text.clone(),
+        })
+        .map_err(|e| Error::Internal(Box::new(e)))?;
+        let mut nonce = [0_u8; NONCE_BYTES];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let sealed = self
+            .cipher
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: &stored,
+                    aad: kind.as_bytes(),
+                },
+            )
+            .map_err(|_| Error::internal("cannot seal a mail"))?;
+        Ok([&nonce[..], &sealed].concat())
+    }
+
+    fn open(&self, kind: &str, sealed: &[u8]) -> Result<Mail, String> {
+        let (nonce, ciphertext) = sealed
+            .split_at_checked(NONCE_BYTES)
+            .ok_or("the stored mail is truncated")?;
+        let plain = self
+            .cipher
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: kind.as_bytes(),
+                },
+            )
+            .map_err(|_| "the stored mail cannot be opened (was SECRET_KEY changed?)")?;
+        let stored: Stored =
+            serde_json::from_slice(&plain).map_err(|_| "the stored mail is not readable")?;
+        Ok(Mail {
+            to: stored
+                .to
+                .parse()
+                .map_err(|_| "the stored address is not deliverable")?,
+            subject: stored.subject,
+            text: stored.text,
+        })
+    }
+}
+
+/// The wait before attempt `attempts + 1`: `base`, doubled after each
+/// failure, at most [`MAX_BACKOFF`].
+pub fn backoff(base: Duration, attempts: i64) -> Duration {
+    let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+    base.saturating_mul(1_u32 << doublings).min(MAX_BACKOFF)
+}
+
+/// One round of the worker: claims the mails due, sends each through
+/// `backend`, and records how it went. Returns how many it claimed.
+pub async fn deliver_due(services: &Services, backend: &dyn MailBackend) -> Result<usize, Error> {
+    let claimed = services
+        .db(|conn| {
+            let now = Timestamp::now();
+            Ok(queries::claim_due(
+                conn,
+                now.millis(),
+                now.plus(LEASE).millis(),
+                CLAIM_BATCH,
+            )?)
+        })
+        .await?;
+    let count = claimed.len();
+    for mail in claimed {
+        deliver(services, backend, mail).await?;
+    }
+    Ok(count)
+}
+
+async fn deliver(
+    services: &Services,
+    backend: &dyn MailBackend,
+    claimed: queries::Claimed,
+) -> Result<(), Error> {
+    let queries::Claimed {
+        id, kind, attempts, ..
+    } = claimed;
+    let sent = match services.outbox.open(&kind, &claimed.sealed) {
+        Ok(mail) => match mail.message(&services.settings.mail_from) {
+            Ok(message) => backend.send(&message).await.map_err(|e| (e.0, true)),
+            Err(error) => Err((format!("the mail cannot be built: {error}"), false)),
+        },
+        Err(error) => Err((error, false)),
+    };
+    let max_attempts = i64::from(services.settings.mail_max_attempts);
+    match sent {
+        Ok(()) => {
+            services
+                .db(move |conn| Ok(queries::delete(conn, id)?))
+                .await?;
+            services.metrics.mail(MailOutcome::Sent);
+            log::info!("{kind} mail #{id} sent (attempt {attempts})");
+        }
+        Err((error, retriable)) if retriable && attempts < max_attempts => {
+            let wait = backoff(services.settings.mail_retry_base, attempts);
+            let at = Timestamp::now().plus(wait).millis();
+            services
+                .db(move |conn| Ok(queries::retry_at(conn, id, at)?))
+                .await?;
+            services.metrics.mail(MailOutcome::Retried);
+            log::warn!(
+                "{kind} mail #{id} not sent (attempt {attempts} of {max_attempts}), trying again in {}s: {error}",
+                wait.as_secs_f64().ceil()
+            );
+        }
+        Err((error, _)) => {
+            services
+                .db(move |conn| Ok(queries::delete(conn, id)?))
+                .await?;
+            services.metrics.mail(MailOutcome::GaveUp);
+            log::error!("{kind} mail #{id} given up after {attempts} attempt(s): {error}");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mail() -> Mail {
+        Mail {
+            to: "alice@example.com"
+                .parse()
+                .unwrap_or_else(|e| panic!("{e}")),
+            subject: "Password reset".into(),
+            text: "https://example.com/reset?token=s3cret".into(),
+        }
+    }
+
+    #[test]
+    fn a_sealed_mail_opens_with_the_same_key_and_kind_only() {
+        let outbox = Outbox::new(&SecretKey::unchecked(&"k".repeat(40)));
+        let sealed = outbox.seal("password-reset", &mail()).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&sealed).contains("s3cret"));
+        assert!(!String::from_utf8_lossy(&sealed).contains("alice"));
+        assert_eq!(outbox.open("password-reset", &sealed), Ok(mail()));
+        assert!(outbox.open("other-kind", &sealed).is_err());
+        let other = Outbox::new(&SecretKey::unchecked(&"j".repeat(40)));
+        assert!(other.open("password-reset", &sealed).is_err());
+        assert!(outbox.open("password-reset", &sealed[..5]).is_err());
+    }
+
+    #[test]
+    fn debug_shows_neither_address_nor_text() {
+        let shown = format!("{:?}", mail());
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("alice"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_a_limit() {
+        let base = Duration::from_secs(5);
+        assert_eq!(backoff(base, 1), Duration::from_secs(5));
+        assert_eq!(backoff(base, 2), Duration::from_secs(10));
+        assert_eq!(backoff(base, 4), Duration::from_secs(40));
+        assert_eq!(backoff(base, 60), MAX_BACKOFF);
+    }
+}
