@@ -1,9 +1,10 @@
 //! The background jobs a serving process runs beside its HTTP workers: the
 //! sweep of expired tokens and closed throttle windows, and the sending of
-//! password-reset mails.
+//! password-reset and e-mail verification mails.
 
 use crate::db::{self, AnyConnection};
 use crate::domain::Timestamp;
+use crate::service::email_verification::VerificationMailWorker;
 use crate::service::password_reset::ResetMailWorker;
 use crate::service::Services;
 use std::time::Duration;
@@ -76,6 +77,15 @@ pub async fn send_reset_mails(mut worker: ResetMailWorker, services: Services) {
     while let Some(email) = worker.next_request().await {
         if let Err(error) = worker.send(&services, email).await {
             log::error!("password-reset mail not sent: {}", error.chain());
+        }
+    }
+}
+
+/// Sends the queued verification mails one after the other until the server stops.
+pub async fn send_verification_mails(mut worker: VerificationMailWorker, services: Services) {
+    while let Some(mail) = worker.next_request().await {
+        if let Err(error) = worker.send(&services, mail).await {
+            log::error!("verification mail not sent: {}", error.chain());
         }
     }
 }

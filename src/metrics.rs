@@ -42,16 +42,24 @@ pub enum ThrottledAction {
     PasswordReset,
     /// `POST /password/change` with the old password, per user
     PasswordChange,
+    /// `POST /register/resend-email`, per e-mail address (answered 200, no mail sent)
+    VerificationResend,
 }
 
 impl ThrottledAction {
-    const ALL: [ThrottledAction; 3] = [Self::Register, Self::PasswordReset, Self::PasswordChange];
+    const ALL: [ThrottledAction; 4] = [
+        Self::Register,
+        Self::PasswordReset,
+        Self::PasswordChange,
+        Self::VerificationResend,
+    ];
 
     fn label(self) -> &'static str {
         match self {
             Self::Register => "register",
             Self::PasswordReset => "password_reset",
             Self::PasswordChange => "password_change",
+            Self::VerificationResend => "email_resend",
         }
     }
 }
@@ -186,7 +194,7 @@ impl Metrics {
         let throttled = IntCounterVec::new(
             Opts::new(
                 "throttled_total",
-                "Requests refused by the registration, password-reset and password-change throttles, by action.",
+                "Requests refused by the registration, password-reset, password-change and verification-resend throttles, by action.",
             ),
             &["action"],
         )?;
@@ -348,6 +356,7 @@ mod tests {
             "multitoken_logins_total{outcome=\"failed\"} 1",
             "multitoken_logins_total{outcome=\"throttled\"} 0",
             "multitoken_throttled_total{action=\"password_reset\"} 0",
+            "multitoken_throttled_total{action=\"email_resend\"} 0",
             "multitoken_token_checks_total{outcome=\"expired\"} 0",
             "multitoken_revocations_total{cause=\"admin\"} 3",
             "multitoken_revocations_total{cause=\"logout_others\"} 0",

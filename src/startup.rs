@@ -12,6 +12,7 @@ use crate::jobs;
 use crate::mail;
 use crate::metrics::Metrics;
 use crate::routes;
+use crate::service::email_verification::{self, VerificationMailWorker};
 use crate::service::password_reset::{self, ResetMailWorker};
 use crate::service::passwords::PasswordHasher;
 use crate::service::tokens::TokenVerifier;
@@ -44,6 +45,7 @@ pub struct Application {
     server: Server,
     services: Services,
     reset_mail_worker: ResetMailWorker,
+    verification_mail_worker: VerificationMailWorker,
 }
 
 impl Application {
@@ -66,6 +68,8 @@ impl Application {
         .map_err(StartupError::Settings)?;
         let mail_backend =
             mail::backend(&settings.mail).map_err(|e| StartupError::Settings(e.to_string()))?;
+        let (verification_mails, verification_mail_worker) =
+            email_verification::queue(mail_backend.clone());
         let (reset_mails, reset_mail_worker) = password_reset::queue(mail_backend);
         let cores = match settings.password_hash_threads {
             Some(threads) => threads as usize,
@@ -88,6 +92,7 @@ impl Application {
             hasher,
             secret_key,
             reset_mails,
+            verification_mails,
             metrics,
             tokens,
         };
@@ -141,6 +146,7 @@ impl Application {
             server,
             services,
             reset_mail_worker,
+            verification_mail_worker,
         })
     }
 
@@ -150,6 +156,10 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         actix_web::rt::spawn(jobs::sweep_expired(self.services.clone()));
+        actix_web::rt::spawn(jobs::send_verification_mails(
+            self.verification_mail_worker,
+            self.services.clone(),
+        ));
         actix_web::rt::spawn(jobs::send_reset_mails(
             self.reset_mail_worker,
             self.services,

@@ -12,6 +12,7 @@ diesel::table! {
         is_service -> Bool,
         created_at -> BigInt,
         last_login_at -> Nullable<BigInt>,
+        email_verified -> Bool,
     }
 }
 

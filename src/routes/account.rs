@@ -4,6 +4,7 @@ use super::openapi::Detail;
 use crate::http::auth::Authenticated;
 use crate::http::ApiError;
 use crate::metrics::RevocationCause;
+use crate::service::email_verification::is_verified;
 use crate::service::tokens::{self, revoke_counted, DeviceView, Revocation};
 use crate::service::{Error, Services};
 use actix_web::{web, HttpResponse};
@@ -16,6 +17,8 @@ pub struct WhoAmI {
     pub id: i64,
     pub username: String,
     pub email: String,
+    /// Whether the user proved `email` is theirs (`POST /register/verify-email`).
+    pub email_verified: bool,
     pub is_admin: bool,
     /// The client of the token making the request.
     pub client: String,
@@ -27,15 +30,20 @@ pub struct WhoAmI {
 #[utoipa::path(get, path = "/whoami", security(("Token" = [])), responses(
     (status = 200, description = "Who is asking", body = WhoAmI),
 ))]
-pub async fn whoami(Authenticated(principal): Authenticated) -> HttpResponse {
-    HttpResponse::Ok().json(WhoAmI {
+pub async fn whoami(
+    services: web::Data<Services>,
+    Authenticated(principal): Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let email_verified = is_verified(&services, principal.user_id).await?;
+    Ok(HttpResponse::Ok().json(WhoAmI {
         id: principal.user_id,
         username: principal.username,
         email: principal.email,
+        email_verified,
         is_admin: principal.is_admin,
         client: principal.client,
         scopes: principal.scopes.into_vec(),
-    })
+    }))
 }
 
 /// The user's devices, most recently used first.

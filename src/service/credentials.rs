@@ -13,6 +13,9 @@ use crate::domain::Password;
 pub struct Credentials {
     pub user_id: i64,
     pub is_admin: bool,
+    /// For [`super::email_verification::allow_sign_in`].
+    pub email: String,
+    pub email_verified: bool,
     /// The hash the password matched: a token is issued only while the
     /// user still has it (see `tokens::issue`).
     pub checked_hash: String,
@@ -56,6 +59,8 @@ pub async fn verify(
             Ok(Credentials {
                 user_id: user.id,
                 is_admin: user.is_admin,
+                email: user.email,
+                email_verified: user.email_verified,
                 checked_hash: user.password_hash,
                 rehashed,
             })

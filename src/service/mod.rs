@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod credentials;
 pub mod django_import;
+pub mod email_verification;
 mod error;
 pub mod login;
 pub mod other_services;
@@ -28,6 +29,7 @@ use crate::config::Settings;
 use crate::db::{AnyConnection, DbPool};
 use crate::domain::SecretKey;
 use crate::metrics::Metrics;
+use email_verification::VerificationMailQueue;
 use password_reset::ResetMailQueue;
 use passwords::PasswordHasher;
 use std::sync::Arc;
@@ -42,6 +44,8 @@ pub struct Services {
     /// The resolved `SECRET_KEY`: derive a key per purpose from it.
     pub secret_key: SecretKey,
     pub reset_mails: ResetMailQueue,
+    /// Verification mails; asked for through `email_verification::send_verification`.
+    pub verification_mails: VerificationMailQueue,
     pub metrics: Metrics,
     /// Token checks, which need far less than the rest (see [`TokenVerifier`]).
     pub tokens: TokenVerifier,
