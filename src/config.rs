@@ -4,6 +4,7 @@
 
 use crate::db::Database;
 use crate::domain::client_address::TrustedProxies;
+use crate::domain::email_verification::EmailVerification;
 use crate::domain::{parse_duration, ThrottleLimit, TokenPolicy};
 use crate::domain::{AllowedScopes, SecretKey};
 use crate::mail::MailSetting;
@@ -32,6 +33,10 @@ pub const DEFAULT_MAIL_MAX_ATTEMPTS: u32 = 10;
 pub const MAIL_RETRY_BASE: Duration = Duration::from_secs(5);
 pub const DEFAULT_CONSOLE_SESSION_IDLE: &str = "1h";
 pub const DEFAULT_CONSOLE_SESSION_MAX_AGE: &str = "8h";
+pub const DEFAULT_EMAIL_VERIFICATION: &str = "none";
+pub const DEFAULT_EMAIL_VERIFICATION_URL: &str = "http://localhost:8000/verify-email?key={key}";
+pub const DEFAULT_EMAIL_VERIFICATION_TIMEOUT: &str = "3d";
+pub const DEFAULT_EMAIL_VERIFICATION_RESEND_THROTTLE: &str = "5/1h";
 /// How often expired tokens and closed throttle windows are swept.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(600);
 /// How long a client may take to send a request body, once its headers came.
@@ -180,6 +185,26 @@ pub struct Settings {
           value_parser = |text: &str| parse_duration(text).map_err(|e| format!("PASSWORD_RESET_TIMEOUT: {e}")))]
     pub password_reset_timeout: Duration,
 
+    /// E-mail verification: none, optional (mails are sent, sign-in does not wait) or mandatory (no sign-in until the address is verified).
+    #[arg(long, env = "EMAIL_VERIFICATION", default_value = DEFAULT_EMAIL_VERIFICATION, global = true,
+          value_parser = |text: &str| EmailVerification::parse(text).map_err(|e| format!("EMAIL_VERIFICATION: {e}")))]
+    pub email_verification: EmailVerification,
+
+    /// Link put in the verification mail; {key} is filled in.
+    #[arg(long, env = "EMAIL_VERIFICATION_URL", default_value = DEFAULT_EMAIL_VERIFICATION_URL, global = true,
+          value_parser = |text: &str| parse_link(text, &["{key}"]).map_err(|e| format!("EMAIL_VERIFICATION_URL: {e}")))]
+    pub email_verification_url: String,
+
+    /// How long a verification link works.
+    #[arg(long, env = "EMAIL_VERIFICATION_TIMEOUT", default_value = DEFAULT_EMAIL_VERIFICATION_TIMEOUT, global = true,
+          value_parser = |text: &str| parse_duration(text).map_err(|e| format!("EMAIL_VERIFICATION_TIMEOUT: {e}")))]
+    pub email_verification_timeout: Duration,
+
+    /// Verification mails POST /register/resend-email may send per e-mail address per window (ATTEMPTS/DURATION); past it the answer is the same, but no mail is sent.
+    #[arg(long, env = "EMAIL_VERIFICATION_RESEND_THROTTLE", default_value = DEFAULT_EMAIL_VERIFICATION_RESEND_THROTTLE, global = true,
+          value_parser = |text: &str| ThrottleLimit::parse(text).map_err(|e| format!("EMAIL_VERIFICATION_RESEND_THROTTLE: {e}")))]
+    pub email_verification_resend_throttle: ThrottleLimit,
+
     /// Signs password-reset links and console sessions (at least 32 characters). When unset on a loopback
     /// address, one is generated and kept in the database; required on any other address.
     #[arg(long, env = "SECRET_KEY", global = true, hide_env_values = true,
@@ -232,6 +257,11 @@ impl Registration {
 }
 
 fn parse_reset_url(text: &str) -> Result<String, String> {
+    parse_link(text, &["{uid}", "{token}"])
+}
+
+/// A link for a mail: http(s), one short line, with every placeholder.
+fn parse_link(text: &str, placeholders: &[&str]) -> Result<String, String> {
     let text = text.trim();
     // Kept short and on one line so that the mail can carry it unwrapped.
     if text.len() > 512 || text.chars().any(char::is_control) {
@@ -240,7 +270,7 @@ fn parse_reset_url(text: &str) -> Result<String, String> {
     if !(text.starts_with("http://") || text.starts_with("https://")) {
         return Err(format!("{text:?} must start with http:// or https://"));
     }
-    for placeholder in ["{uid}", "{token}"] {
+    for placeholder in placeholders {
         if !text.contains(placeholder) {
             return Err(format!("{text:?} must contain {placeholder}"));
         }
@@ -299,6 +329,19 @@ impl Settings {
             ),
             password_reset_url: default_of(parse_reset_url, DEFAULT_PASSWORD_RESET_URL),
             password_reset_timeout: default_of(parse_duration, DEFAULT_PASSWORD_RESET_TIMEOUT),
+            email_verification: default_of(EmailVerification::parse, DEFAULT_EMAIL_VERIFICATION),
+            email_verification_url: default_of(
+                |text| parse_link(text, &["{key}"]),
+                DEFAULT_EMAIL_VERIFICATION_URL,
+            ),
+            email_verification_timeout: default_of(
+                parse_duration,
+                DEFAULT_EMAIL_VERIFICATION_TIMEOUT,
+            ),
+            email_verification_resend_throttle: default_of(
+                ThrottleLimit::parse,
+                DEFAULT_EMAIL_VERIFICATION_RESEND_THROTTLE,
+            ),
             secret_key: None,
             cookie_secure: false,
             console_session_idle: default_of(parse_duration, DEFAULT_CONSOLE_SESSION_IDLE),
@@ -345,6 +388,9 @@ impl Settings {
                 "CONSOLE_SESSION_MAX_AGE ({:?}) must not be shorter than CONSOLE_SESSION_IDLE ({:?})",
                 self.console_session_max_age, self.console_session_idle
             ));
+        }
+        if self.email_verification_timeout.is_zero() {
+            return Err("EMAIL_VERIFICATION_TIMEOUT must be longer than 0s".into());
         }
         if self.token_touch_interval >= self.token_ttl {
             return Err(format!(
@@ -486,6 +532,53 @@ mod tests {
         assert!(settings
             .validate()
             .is_err_and(|e| e.contains("SECRET_KEY") && !e.contains("hunter2")));
+    }
+
+    #[test]
+    fn email_verification_settings_have_the_contracts_defaults_and_name_their_variable() {
+        let Ok(Parsed { settings }) = parse(&[]) else {
+            panic!("defaults parse")
+        };
+        assert_eq!(settings.email_verification, EmailVerification::None);
+        assert_eq!(
+            settings.email_verification_url,
+            "http://localhost:8000/verify-email?key={key}"
+        );
+        assert_eq!(
+            settings.email_verification_timeout,
+            Duration::from_secs(3 * 86_400)
+        );
+        assert_eq!(
+            settings.email_verification_resend_throttle.to_string(),
+            "5/1h"
+        );
+        let mandatory = parse(&["--email-verification", "mandatory"]);
+        assert!(
+            mandatory.is_ok_and(|p| p.settings.email_verification == EmailVerification::Mandatory)
+        );
+        for (args, variable) in [
+            (vec!["--email-verification", "always"], "EMAIL_VERIFICATION"),
+            (
+                vec!["--email-verification-url", "http://x/verify"],
+                "EMAIL_VERIFICATION_URL",
+            ),
+            (
+                vec!["--email-verification-timeout", "a while"],
+                "EMAIL_VERIFICATION_TIMEOUT",
+            ),
+            (
+                vec!["--email-verification-resend-throttle", "5"],
+                "EMAIL_VERIFICATION_RESEND_THROTTLE",
+            ),
+        ] {
+            let error = parse(&args).map(|_| ()).expect_err(variable).to_string();
+            assert!(error.contains(variable), "{error}");
+        }
+        let mut settings = settings;
+        settings.email_verification_timeout = Duration::ZERO;
+        assert!(settings
+            .validate()
+            .is_err_and(|e| e.contains("EMAIL_VERIFICATION_TIMEOUT")));
     }
 
     #[test]

@@ -44,14 +44,17 @@ pub enum ThrottledAction {
     PasswordChange,
     /// `POST /2fa/totp/setup` and `/2fa/disable`, per user
     TwoFactor,
+    /// `POST /register/resend-email`, per e-mail address (answered 200, no mail sent)
+    VerificationResend,
 }
 
 impl ThrottledAction {
-    const ALL: [ThrottledAction; 4] = [
+    const ALL: [ThrottledAction; 5] = [
         Self::Register,
         Self::PasswordReset,
         Self::PasswordChange,
         Self::TwoFactor,
+        Self::VerificationResend,
     ];
 
     fn label(self) -> &'static str {
@@ -60,6 +63,7 @@ impl ThrottledAction {
             Self::PasswordReset => "password_reset",
             Self::PasswordChange => "password_change",
             Self::TwoFactor => "two_factor",
+            Self::VerificationResend => "email_resend",
         }
     }
 }
@@ -217,7 +221,7 @@ impl Metrics {
         let throttled = IntCounterVec::new(
             Opts::new(
                 "throttled_total",
-                "Requests refused by the registration, password-reset and password-change throttles, by action.",
+                "Requests refused by the registration, password-reset, password-change and verification-resend throttles, by action.",
             ),
             &["action"],
         )?;
@@ -395,6 +399,7 @@ mod tests {
             "multitoken_logins_total{outcome=\"failed\"} 1",
             "multitoken_logins_total{outcome=\"throttled\"} 0",
             "multitoken_throttled_total{action=\"password_reset\"} 0",
+            "multitoken_throttled_total{action=\"email_resend\"} 0",
             "multitoken_token_checks_total{outcome=\"expired\"} 0",
             "multitoken_revocations_total{cause=\"admin\"} 3",
             "multitoken_revocations_total{cause=\"logout_others\"} 0",

@@ -9,6 +9,7 @@ use crate::http::body::Fields;
 use crate::http::request::{client_ip, QueryParams};
 use crate::http::session::{self as console_session, SignedIn, CSRF_FIELD};
 use crate::service::admin::{self, PageRequest};
+use crate::service::email_verification::EMAIL_NOT_VERIFIED;
 use crate::service::login::console_sign_in;
 use crate::service::two_factor;
 use crate::service::{Error, Services};
@@ -133,6 +134,8 @@ pub async fn sign_in(
         Err(Error::Invalid(errors)) if errors.contains("otp") => {
             return refuse(StatusCode::UNAUTHORIZED, CODE_NEEDED);
         }
+        // EMAIL_VERIFICATION=mandatory, after the password was checked.
+        Err(Error::Invalid(_)) => return refuse(StatusCode::BAD_REQUEST, EMAIL_NOT_VERIFIED),
         Err(Error::Throttled(seconds)) => {
             return refuse(StatusCode::TOO_MANY_REQUESTS, &throttled_detail(seconds));
         }

@@ -173,6 +173,7 @@ pub fn user(
             h1 { (user.username) }
             dl.facts {
                 dt { "E-mail" } dd { @if user.email.is_empty() { "—" } @else { (user.email) } }
+                dt { "E-mail verified" } dd #email-verified { @if user.email_verified { "yes" } @else if user.email.is_empty() { "—" } @else { "no" } }
                 dt { "Status" } dd { @if user.is_active { "active" } @else { "inactive" } @if user.is_admin { ", admin" } @if user.is_service { ", service" } }
                 dt { "Created" } dd { (time(user.created_at)) }
                 dt { "Last login" } dd { @match user.last_login_at { Some(at) => (time(at)), None => "never" } }

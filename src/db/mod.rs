@@ -8,6 +8,7 @@
 
 pub mod console_sessions;
 pub mod django;
+pub mod email_verification;
 pub mod outbox;
 pub mod schema;
 pub mod secrets;

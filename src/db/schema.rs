@@ -15,6 +15,7 @@ diesel::table! {
         totp_secret -> Nullable<Binary>,
         two_factor -> Bool,
         totp_last_step -> Nullable<BigInt>,
+        email_verified -> Bool,
     }
 }
 

@@ -3,6 +3,7 @@
 //! flags. Changes that revoke a user's tokens do it in the same transaction,
 //! through `tokens::delete_all_for_user`.
 
+use super::email_verification::VerifyingUser;
 use super::schema::users;
 use super::AnyConnection;
 use super::{console_sessions, tokens};
@@ -29,6 +30,7 @@ pub struct User {
     pub last_login_at: Option<i64>,
     /// Two-factor authentication is on (a TOTP secret was confirmed).
     pub two_factor: bool,
+    pub email_verified: bool,
 }
 
 /// What a password check needs of a user.
@@ -40,6 +42,9 @@ pub struct Credentials {
     pub is_active: bool,
     pub is_admin: bool,
     pub two_factor: bool,
+    /// For the `EMAIL_VERIFICATION=mandatory` rule, after the password check.
+    pub email: String,
+    pub email_verified: bool,
 }
 
 /// What a password reset needs of a user: the token is bound to all of it.
@@ -124,6 +129,23 @@ pub fn active_by_email(conn: &mut AnyConnection, email: &str) -> QueryResult<Vec
         .filter(users::is_active.eq(true))
         .order(users::id)
         .select(ResetUser::as_select())
+        .load(conn)
+}
+
+/// Active users with this address (without regard to case, through the
+/// same index as password resets) that is not verified yet, by id.
+pub fn unverified_by_email(
+    conn: &mut AnyConnection,
+    email: &str,
+    limit: i64,
+) -> QueryResult<Vec<VerifyingUser>> {
+    users::table
+        .filter(lower(users::email).eq(lower(email)))
+        .filter(users::is_active.eq(true))
+        .filter(users::email_verified.eq(false))
+        .order(users::id)
+        .limit(limit)
+        .select(VerifyingUser::as_select())
         .load(conn)
 }
 
@@ -240,9 +262,11 @@ pub fn lock_active_admins(conn: &mut AnyConnection) -> QueryResult<Vec<i64>> {
     }
 }
 
+/// A new address, no longer verified; returns 0 when it was already the
+/// user's (then nothing changes, the flag included).
 pub fn set_email(conn: &mut AnyConnection, user_id: i64, email: &str) -> QueryResult<usize> {
-    diesel::update(users::table.find(user_id))
-        .set(users::email.eq(email))
+    diesel::update(users::table.find(user_id).filter(users::email.ne(email)))
+        .set((users::email.eq(email), users::email_verified.eq(false)))
         .execute(conn)
 }
 

@@ -9,6 +9,7 @@ pub mod client_name;
 pub mod django_password;
 pub mod duration;
 pub mod email;
+pub mod email_verification;
 pub mod expiry;
 pub mod password;
 pub mod reset_token;

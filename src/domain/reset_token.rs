@@ -95,7 +95,7 @@ fn signature(key: &[u8; 32], subject: &ResetSubject<'_>, issued: i64) -> hmac::H
     mac
 }
 
-fn to_base36(mut value: i64) -> String {
+pub(super) fn to_base36(mut value: i64) -> String {
     const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
     let mut out = Vec::new();
     loop {
@@ -109,7 +109,7 @@ fn to_base36(mut value: i64) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-fn from_base36(text: &str) -> Option<i64> {
+pub(super) fn from_base36(text: &str) -> Option<i64> {
     if text.is_empty() || text.len() > 13 || !text.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return None;
     }

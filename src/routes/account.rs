@@ -16,6 +16,8 @@ pub struct WhoAmI {
     pub id: i64,
     pub username: String,
     pub email: String,
+    /// Whether the user proved `email` is theirs (`POST /register/verify-email`).
+    pub email_verified: bool,
     pub is_admin: bool,
     /// The client of the token making the request.
     pub client: String,
@@ -34,6 +36,7 @@ pub async fn whoami(Authenticated(principal): Authenticated) -> HttpResponse {
         id: principal.user_id,
         username: principal.username,
         email: principal.email,
+        email_verified: principal.email_verified,
         is_admin: principal.is_admin,
         client: principal.client,
         scopes: principal.scopes.into_vec(),

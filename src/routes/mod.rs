@@ -17,6 +17,7 @@
 mod account;
 mod admin;
 mod docs;
+mod email_verification;
 mod forward_auth;
 mod health;
 mod login;
@@ -83,6 +84,8 @@ endpoints! {
     DELETE "/admin/users/{id}/tokens" => admin::revoke_all_devices,
     DELETE "/admin/users/{id}/tokens/{client}" => admin::revoke_device,
     POST "/register" => registration::register,
+    POST "/register/verify-email" => email_verification::verify_email,
+    POST "/register/resend-email" => email_verification::resend_email,
     POST "/password/change" => password::change,
     POST "/password/reset" => password::reset,
     POST "/password/reset/confirm" => password::confirm_reset,

@@ -21,9 +21,12 @@ pub struct RegisterBody {
     /// At least 8 characters, not entirely numeric, not a common password.
     #[schema(required = true, min_length = 8, pattern = "[^0-9]", value_type = String)]
     pub password: Option<Password>,
+    /// Required when `EMAIL_VERIFICATION=mandatory`; unless that is `none`,
+    /// a verification mail goes to it.
     #[schema(required = false, value_type = Option<String>)]
     pub email: String,
-    /// When given, the new user is also logged in on this client.
+    /// When given, the new user is also logged in on this client (not with
+    /// `EMAIL_VERIFICATION=mandatory`: then only once verified).
     #[schema(required = false, pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub client: Option<String>,
     /// With `client`: the token's scopes, as `POST /login` takes them.

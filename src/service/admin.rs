@@ -3,6 +3,7 @@
 //! revoke their devices. Every function that takes a user id answers
 //! `NotFound` for an unknown one.
 
+use super::email_verification::send_verification;
 use super::tokens::{self, DeviceView, Revocation};
 use super::users::{self, CreateUser};
 use super::{Error, Services};
@@ -22,6 +23,8 @@ pub struct UserView {
     pub id: i64,
     pub username: String,
     pub email: String,
+    /// Whether the user proved `email` is theirs (`POST /register/verify-email`).
+    pub email_verified: bool,
     pub is_active: bool,
     pub is_admin: bool,
     /// May introspect other users' keys (`POST /introspect`).
@@ -40,6 +43,7 @@ impl From<User> for UserView {
             id: user.id,
             username: user.username,
             email: user.email,
+            email_verified: user.email_verified,
             is_active: user.is_active,
             is_admin: user.is_admin,
             is_service: user.is_service,
@@ -152,6 +156,9 @@ pub async fn create_user(services: &Services, new: NewUser) -> Result<UserView, 
             )
         })
         .await?;
+    if !created.email.is_empty() {
+        send_verification(services, created.id).await;
+    }
     Ok(created.into())
 }
 
@@ -166,7 +173,8 @@ pub struct UserChanges {
 }
 
 /// Applies the changes at once, as `acting_admin` asked. Deactivating, or
-/// setting a password, revokes every token of the user. Returns the user as
+/// setting a password, revokes every token of the user; a new e-mail
+/// address is unverified, and a verification mail is asked for. Returns the user as
 /// changed, and how many tokens were revoked.
 ///
 /// No admin can deactivate or demote themself, and nobody the last active
@@ -190,14 +198,15 @@ pub async fn update_user(
         Some(password) => Some(services.hasher.hash(password).await?),
         None => None,
     };
-    services
+    let (view, revoked, email_changed) = services
         .db(move |conn| {
             conn.transaction::<_, Error, _>(|conn| {
                 users::keep_an_active_admin(conn, user_id, removal)?;
                 user(conn, user_id)?;
                 let mut revoked = 0;
+                let mut email_changed = false;
                 if let Some(email) = &changes.email {
-                    queries::set_email(conn, user_id, email)?;
+                    email_changed = queries::set_email(conn, user_id, email)? > 0;
                 }
                 if let Some(is_admin) = changes.is_admin {
                     queries::set_admin(conn, user_id, is_admin)?;
@@ -211,11 +220,15 @@ pub async fn update_user(
                 if let Some(hash) = &password_hash {
                     revoked += queries::set_password_and_revoke_tokens(conn, user_id, hash)?;
                 }
-                Ok((user(conn, user_id)?.into(), revoked))
+                Ok((user(conn, user_id)?.into(), revoked, email_changed))
             })
         })
-        .await
-        .inspect(|(_, revoked)| services.metrics.revoked(RevocationCause::Admin, *revoked))
+        .await?;
+    services.metrics.revoked(RevocationCause::Admin, revoked);
+    if email_changed {
+        send_verification(services, user_id).await;
+    }
+    Ok((view, revoked))
 }
 
 /// The user's live devices, without `current`.

@@ -16,6 +16,9 @@ pub struct Credentials {
     pub is_admin: bool,
     /// Two-factor authentication is on: the sign-in needs a code too.
     pub two_factor: bool,
+    /// For [`super::email_verification::allow_sign_in`].
+    pub email: String,
+    pub email_verified: bool,
     /// The hash the password matched: a token is issued only while the
     /// user still has it (see `tokens::issue`).
     pub checked_hash: String,
@@ -60,6 +63,8 @@ pub async fn verify(
                 user_id: user.id,
                 is_admin: user.is_admin,
                 two_factor: user.two_factor,
+                email: user.email,
+                email_verified: user.email_verified,
                 checked_hash: user.password_hash,
                 rehashed,
             })

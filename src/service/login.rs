@@ -5,6 +5,7 @@
 //! sign-in requires an admin.
 
 use super::credentials::{self, Credentials};
+use super::email_verification::allow_sign_in;
 use super::throttle::under_throttle;
 use super::tokens::{self, IssuedToken};
 use super::two_factor;
@@ -141,6 +142,7 @@ where
     let outcome = under_throttle(services, username, address, async {
         let user = credentials::verify(services, username, password).await?;
         two_factor::check_sign_in(services, &user, otp.as_deref()).await?;
+        allow_sign_in(&services.settings, &user.email, user.email_verified)?;
         then(user).await
     })
     .await;

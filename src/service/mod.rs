@@ -11,6 +11,7 @@ pub mod admin;
 pub mod console_sessions;
 pub mod credentials;
 pub mod django_import;
+pub mod email_verification;
 mod error;
 pub mod login;
 pub mod other_services;

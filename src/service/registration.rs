@@ -2,6 +2,9 @@
 //! field checked and every problem reported at once, then the user created
 //! and, when a client is named, logged in.
 
+use super::email_verification::{
+    registration_may_sign_in, registration_needs_email, send_verification,
+};
 use super::throttle::{address_scope, count_use};
 use super::tokens::{self, IssuedToken};
 use super::users::{self, CreateUser, USERNAME_TAKEN};
@@ -9,6 +12,7 @@ use super::{Error, Services};
 use crate::config::Registration;
 use crate::db::users::{self as queries, User};
 use crate::domain::email::{is_valid_email, INVALID_EMAIL};
+use crate::domain::validation::REQUIRED;
 use crate::domain::FieldErrors;
 use crate::domain::{ClientName, Password, Scopes, Timestamp, Username};
 use crate::metrics::ThrottledAction;
@@ -66,6 +70,9 @@ pub async fn register(
     if !request.email.is_empty() && !is_valid_email(&request.email) {
         errors.add("email", INVALID_EMAIL);
     }
+    if request.email.is_empty() && registration_needs_email(&services.settings) {
+        errors.add("email", REQUIRED);
+    }
     if let Some(password) = &request.password {
         let name = request.username.as_deref().unwrap_or_default();
         for problem in password.problems_as_new_password(name, &request.email) {
@@ -101,9 +108,11 @@ pub async fn register(
     let max_clients = services.settings.max_clients_per_user;
     let user_agent = request.user_agent;
     let scopes = request.scopes;
+    // Under EMAIL_VERIFICATION=mandatory the user signs in once verified.
+    let client = client.filter(|_| registration_may_sign_in(&services.settings));
     // One transaction: a user whose token could not be issued is not left
     // behind, so the client may simply try again.
-    services
+    let registered = services
         .db(move |conn| {
             conn.transaction(|conn| {
                 let user = users::create(
@@ -136,5 +145,9 @@ pub async fn register(
                 Ok(Registered { user, token })
             })
         })
-        .await
+        .await?;
+    if !registered.user.email.is_empty() {
+        send_verification(services, registered.user.id).await;
+    }
+    Ok(registered)
 }

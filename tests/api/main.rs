@@ -21,6 +21,7 @@ mod django_import;
 mod django_passwords;
 mod django_project;
 mod durability;
+mod email_verification;
 mod expiry;
 mod faults;
 mod forward_auth;

@@ -113,6 +113,8 @@ async fn the_token_scheme_secures_every_authenticated_operation() {
         "/openapi.json",
         "/metrics",
         "/register",
+        "/register/verify-email",
+        "/register/resend-email",
         "/password/reset",
         "/password/reset/confirm",
         "/revoke",
@@ -152,6 +154,7 @@ async fn bodies_and_error_shapes_are_described() {
         [
             "created_at",
             "email",
+            "email_verified",
             "id",
             "is_active",
             "is_admin",

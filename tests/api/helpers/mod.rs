@@ -364,6 +364,18 @@ impl TestApp {
         ResetLink::in_mail(&std::fs::read_to_string(last).expect("read mail"))
     }
 
+    // E-mail verification.
+
+    pub async fn verify_email(&self, key: &str) -> Response {
+        self.post_json("/register/verify-email", json!({ "key": key }))
+            .await
+    }
+
+    pub async fn resend_email(&self, email: &str) -> Response {
+        self.post_json("/register/resend-email", json!({ "email": email }))
+            .await
+    }
+
     // The admin API.
 
     /// Creates an admin, logs in as `web`, and returns the key.

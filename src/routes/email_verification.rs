@@ -1,0 +1,85 @@
+//! E-mail verification: confirming an address with the key of its mail,
+//! and asking for the mail again.
+
+use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
+use crate::domain::email::{is_valid_email, INVALID_EMAIL};
+use crate::domain::FieldErrors;
+use crate::http::body::{Fields, FromFields};
+use crate::http::ApiError;
+use crate::service::email_verification::{resend, verify, OK};
+use crate::service::Services;
+use actix_web::{web, HttpResponse};
+use utoipa::ToSchema;
+
+/// `POST /register/verify-email`.
+#[derive(ToSchema)]
+pub struct VerifyEmailBody {
+    /// The key of the verification mail's link.
+    #[schema(required = true, min_length = 1, value_type = String)]
+    pub key: Option<String>,
+}
+
+impl FromFields for VerifyEmailBody {
+    fn from_fields(fields: &Fields, errors: &mut FieldErrors) -> Self {
+        VerifyEmailBody {
+            key: fields.required("key", errors),
+        }
+    }
+}
+
+/// Confirm an e-mail address with the key of its verification mail; a key
+/// works once, until `EMAIL_VERIFICATION_TIMEOUT` after it was sent, and
+/// only while the address is still the user's.
+#[utoipa::path(post, path = "/register/verify-email",
+    request_body(content((VerifyEmailBody = "application/json"), (VerifyEmailBody = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "The address is verified", body = Detail),
+        (status = 400, description = "Missing, bad, used or expired key (`{\"key\": [\"Invalid value\"]}`)", body = FieldErrorsSchema),
+    ))]
+pub async fn verify_email(
+    services: web::Data<Services>,
+    fields: Fields,
+) -> Result<HttpResponse, ApiError> {
+    let (body, errors) = fields.read::<VerifyEmailBody>();
+    verify(&services, body.key, errors).await?;
+    Ok(HttpResponse::Ok().json(Detail::new(OK)))
+}
+
+/// `POST /register/resend-email`.
+#[derive(ToSchema)]
+pub struct ResendEmailBody {
+    #[schema(required = true, value_type = String)]
+    pub email: Option<String>,
+}
+
+impl FromFields for ResendEmailBody {
+    fn from_fields(fields: &Fields, errors: &mut FieldErrors) -> Self {
+        let email = fields.required("email", errors);
+        if email.as_deref().is_some_and(|email| !is_valid_email(email)) {
+            errors.add("email", INVALID_EMAIL);
+        }
+        ResendEmailBody { email }
+    }
+}
+
+/// Ask for the verification mail again. Answers at once and alike for every
+/// well-formed address, known or not, verified or not, over
+/// `EMAIL_VERIFICATION_RESEND_THROTTLE` or not; the mail, if any, is sent
+/// in the background.
+#[utoipa::path(post, path = "/register/resend-email",
+    request_body(content((ResendEmailBody = "application/json"), (ResendEmailBody = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "The same answer whether or not a mail is sent", body = Detail),
+        (status = 400, description = "Missing or malformed address", body = FieldErrorsSchema),
+    ))]
+pub async fn resend_email(
+    services: web::Data<Services>,
+    fields: Fields,
+) -> Result<HttpResponse, ApiError> {
+    let (body, errors) = fields.read::<ResendEmailBody>();
+    errors.into_result()?;
+    if let Some(email) = body.email {
+        resend(&services, email).await?;
+    }
+    Ok(HttpResponse::Ok().json(Detail::new(OK)))
+}

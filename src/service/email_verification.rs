@@ -1,0 +1,335 @@
+//! E-mail verification (`EMAIL_VERIFICATION`, allauth's conventions).
+//!
+//! Unless the mode is `none`, registering with an address, an admin
+//! creating a user with one, and an admin changing a user's address each
+//! ask for a verification mail through [`send_verification`], the one call
+//! that queues it in the outbox ([`super::outbox`]), whose worker sends
+//! it, so no request waits on a mail server; the mail carries a link built from
+//! `EMAIL_VERIFICATION_URL` with a signed key
+//! ([`crate::domain::email_verification`]) valid for
+//! `EMAIL_VERIFICATION_TIMEOUT`.
+//!
+//! `POST /register/verify-email` sets `email_verified` when the key checks
+//! for the user's current, unverified address, with a conditional write:
+//! a key works once. `POST /register/resend-email` answers the same for
+//! every address, known or not, verified or not, throttled or not: it only
+//! counts the request under `EMAIL_VERIFICATION_RESEND_THROTTLE` (per
+//! address) and queues the mail for the unverified users of that address.
+//!
+//! [`allow_sign_in`] is the rule `mandatory` adds to every sign-in (API
+//! login, console, and any other login path), called after the password
+//! or provider check so that it tells nothing to someone without it.
+
+use super::outbox::Mail;
+use super::throttle::count_use;
+use super::{Error, Services};
+use crate::config::Settings;
+use crate::db::email_verification::{self as queries, VerifyingUser};
+use crate::domain::email_verification::{make_key, EmailVerification, PresentedKey};
+use crate::domain::{FieldErrors, Timestamp};
+use crate::metrics::ThrottledAction;
+use lettre::message::Mailbox;
+use sha2::{Digest, Sha256};
+
+/// The `detail` of both endpoints' success, as dj-rest-auth answers.
+pub const OK: &str = "ok";
+pub const EMAIL_NOT_VERIFIED: &str = "E-mail is not verified.";
+pub const INVALID_KEY: &str = "Invalid value";
+pub const VERIFICATION_SUBJECT: &str = "Please confirm your e-mail address";
+
+/// At most this many accounts get a link in one resent mail.
+pub const MAX_ACCOUNTS_PER_MAIL: i64 = 10;
+/// The key purpose under which verification keys are signed.
+const KEY_PURPOSE: &str = "email-verification";
+/// The outbox's name for these mails.
+const MAIL_KIND: &str = "email_verification";
+
+/// A verification mail to send: to one user, or to every unverified user
+/// of an address (a resend).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerificationMail {
+    User(i64),
+    Address(String),
+}
+
+/// Queues a verification mail to the user's current address in the outbox,
+/// unless `EMAIL_VERIFICATION=none`. Call it after the transaction that set
+/// the address committed; users with no address, an address already
+/// verified, or no longer active get nothing. A mail that cannot be queued
+/// (the database went away) is logged: the change it follows stands, and
+/// the user can ask again with `/register/resend-email`.
+pub async fn send_verification(services: &Services, user_id: i64) {
+    if !services.settings.email_verification.sends_mail() {
+        return;
+    }
+    if let Err(error) = queue_mail(services, VerificationMail::User(user_id)).await {
+        log::warn!(
+            "verification mail for user {user_id} not queued: {}",
+            error.chain()
+        );
+    }
+}
+
+/// Looks up who `mail` is for and queues one mail in the outbox, with a
+/// link for each of them (at most [`MAX_ACCOUNTS_PER_MAIL`]).
+async fn queue_mail(services: &Services, mail: VerificationMail) -> Result<(), Error> {
+    let signing_key = services.secret_key.derive_key(KEY_PURPOSE);
+    let settings = services.settings.clone();
+    let outbox = services.outbox.clone();
+    // The mail is the only write, so no transaction is needed (and on
+    // SQLite a read before a write in one would risk SQLITE_BUSY).
+    let queued = services
+        .db(move |conn| {
+            let users: Vec<VerifyingUser> = match mail {
+                VerificationMail::User(id) => queries::by_id(conn, id)?.into_iter().collect(),
+                VerificationMail::Address(email) => {
+                    crate::db::users::unverified_by_email(conn, &email, MAX_ACCOUNTS_PER_MAIL)?
+                }
+            };
+            let users: Vec<VerifyingUser> = users
+                .into_iter()
+                .filter(VerifyingUser::awaits_verification)
+                .collect();
+            if users.is_empty() {
+                return Ok(None);
+            }
+            let whom = users
+                .iter()
+                .map(|user| user.id.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            match verification_mail(&settings, &signing_key, &users, Timestamp::now()) {
+                Ok(mail) => {
+                    outbox.enqueue(conn, MAIL_KIND, &mail)?;
+                    Ok(Some(whom))
+                }
+                Err(error) => {
+                    log::error!("verification mail for user(s) {whom} not built: {error}");
+                    Ok(None)
+                }
+            }
+        })
+        .await?;
+    if let Some(whom) = queued {
+        services.outbox.wake();
+        log::info!("verification mail queued for user(s) {whom}");
+    }
+    Ok(())
+}
+
+/// The sign-in rule of `EMAIL_VERIFICATION=mandatory`, for every way of
+/// signing in, after its credential check: a user whose address is not
+/// verified may not sign in. A user without any address is let in: only an
+/// admin, the command line or an import makes one (registration then
+/// requires an address), and there is nothing they could verify.
+pub fn allow_sign_in(settings: &Settings, email: &str, email_verified: bool) -> Result<(), Error> {
+    if settings.email_verification == EmailVerification::Mandatory
+        && !email.is_empty()
+        && !email_verified
+    {
+        return Err(Error::field("non_field_errors", EMAIL_NOT_VERIFIED));
+    }
+    Ok(())
+}
+
+/// Whether registering must give an address: it is the only way a
+/// registered user could ever verify one.
+pub fn registration_needs_email(settings: &Settings) -> bool {
+    settings.email_verification == EmailVerification::Mandatory
+}
+
+/// Whether registering may log the new user in at once.
+pub fn registration_may_sign_in(settings: &Settings) -> bool {
+    settings.email_verification != EmailVerification::Mandatory
+}
+
+/// The throttle's key for the address a resend is asked for: a digest of
+/// its lower-case form, so no address is stored.
+fn resend_scope(email: &str) -> String {
+    format!(
+        "verify:email:{:x}",
+        Sha256::digest(email.to_lowercase().as_bytes())
+    )
+}
+
+/// `POST /register/resend-email`: queues a mail for `email` unless it is
+/// past `EMAIL_VERIFICATION_RESEND_THROTTLE`. A refused request is not an
+/// error: the answer is the same either way and nothing is mailed.
+pub async fn resend(services: &Services, email: String) -> Result<(), Error> {
+    if !services.settings.email_verification.sends_mail() {
+        return Ok(());
+    }
+    let scope = resend_scope(&email);
+    let limit = services.settings.email_verification_resend_throttle;
+    match count_use(services, limit, vec![scope.clone()]).await {
+        Ok(_) => queue_mail(services, VerificationMail::Address(email)).await,
+        Err(Error::Throttled(_)) => {
+            services
+                .metrics
+                .throttled(ThrottledAction::VerificationResend);
+            let digest = scope.rsplit(':').next().unwrap_or_default();
+            log::info!(
+                "verification resend over EMAIL_VERIFICATION_RESEND_THROTTLE (e-mail sha256 {}…): no mail sent",
+                digest.get(..12).unwrap_or(digest)
+            );
+            Ok(())
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// `POST /register/verify-email`: marks the address of the key's user
+/// verified. A key that is malformed, forged, expired, already used, or
+/// for an address the user no longer has is `{"key": ["Invalid value"]}`.
+pub async fn verify(
+    services: &Services,
+    key: Option<String>,
+    errors: FieldErrors,
+) -> Result<(), Error> {
+    errors.into_result()?;
+    let key = key.ok_or_else(|| Error::internal("validated key missing"))?;
+    let invalid = || Error::field("key", INVALID_KEY);
+    let presented = PresentedKey::parse(&key).ok_or_else(invalid)?;
+    let user_id = presented.user_id;
+    let user = services
+        .db(move |conn| Ok(queries::by_id(conn, user_id)?))
+        .await?
+        .ok_or_else(invalid)?;
+    let signing_key = services.secret_key.derive_key(KEY_PURPOSE);
+    let timeout = services.settings.email_verification_timeout;
+    let authentic = presented.is_valid_for(&signing_key, &user.email, Timestamp::now(), timeout);
+    if !authentic || !user.awaits_verification() {
+        return Err(invalid());
+    }
+    let marked = services
+        .db(move |conn| Ok(queries::mark_verified(conn, user.id, &user.email)?))
+        .await?;
+    match marked {
+        0 => Err(invalid()),
+        _ => Ok(()),
+    }
+}
+
+/// The link for `user`: `EMAIL_VERIFICATION_URL` with `{key}` filled in.
+fn verification_link(
+    settings: &Settings,
+    signing_key: &[u8; 32],
+    user: &VerifyingUser,
+    now: Timestamp,
+) -> String {
+    settings
+        .email_verification_url
+        .replace("{key}", &make_key(signing_key, user.id, &user.email, now))
+}
+
+/// One mail to the address of `users` (all share it, without regard to
+/// case; the first one's spelling is used), with a link for each.
+fn verification_mail(
+    settings: &Settings,
+    signing_key: &[u8; 32],
+    users: &[VerifyingUser],
+    now: Timestamp,
+) -> Result<Mail, String> {
+    let first = users.first().ok_or("no user to mail")?;
+    let to: Mailbox = first
+        .email
+        .parse()
+        .map_err(|e| format!("the stored address is not deliverable: {e}"))?;
+    let mut lines = Vec::new();
+    if let [user] = users {
+        lines.extend([
+            format!(
+                "You're receiving this e-mail because user {} gave this address for their account.",
+                user.username
+            ),
+            String::new(),
+            "To confirm that it is yours, go to the following page:".to_owned(),
+            String::new(),
+            verification_link(settings, signing_key, user, now),
+        ]);
+    } else {
+        lines.push(
+            "You're receiving this e-mail because these user accounts gave this address."
+                .to_owned(),
+        );
+        lines.push(String::new());
+        lines.push("To confirm that it is yours, go to the page of each account:".to_owned());
+        for user in users {
+            lines.extend([
+                String::new(),
+                format!("Username: {}", user.username),
+                verification_link(settings, signing_key, user, now),
+            ]);
+        }
+    }
+    lines.extend([
+        String::new(),
+        "If you did not ask for this, ignore this e-mail.".to_owned(),
+        String::new(),
+    ]);
+    Ok(Mail {
+        to,
+        subject: VERIFICATION_SUBJECT.to_owned(),
+        text: lines.join("\r\n"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Database;
+
+    fn settings(mode: EmailVerification) -> Settings {
+        let mut settings = Settings::with_database(Database::Sqlite { path: "x".into() });
+        settings.email_verification = mode;
+        settings
+    }
+
+    #[test]
+    fn only_mandatory_keeps_an_unverified_address_from_signing_in() {
+        let refused =
+            |mode, email: &str, verified| allow_sign_in(&settings(mode), email, verified).is_err();
+        assert!(refused(
+            EmailVerification::Mandatory,
+            "a@example.com",
+            false
+        ));
+        assert!(!refused(
+            EmailVerification::Mandatory,
+            "a@example.com",
+            true
+        ));
+        assert!(
+            !refused(EmailVerification::Mandatory, "", false),
+            "nothing to verify"
+        );
+        assert!(!refused(
+            EmailVerification::Optional,
+            "a@example.com",
+            false
+        ));
+        assert!(!refused(EmailVerification::None, "a@example.com", false));
+        let Err(Error::Invalid(errors)) = allow_sign_in(
+            &settings(EmailVerification::Mandatory),
+            "a@example.com",
+            false,
+        ) else {
+            panic!("a field error")
+        };
+        assert_eq!(
+            errors.to_json(),
+            serde_json::json!({"non_field_errors": [EMAIL_NOT_VERIFIED]})
+        );
+    }
+
+    #[test]
+    fn resends_are_scoped_by_a_digest_of_the_lower_case_address() {
+        let scope = resend_scope("Alice@Example.com");
+        assert_eq!(scope, resend_scope("alice@example.com"));
+        assert!(!scope.contains("alice"));
+        assert_ne!(
+            scope,
+            super::super::throttle::reset_email_scope("alice@example.com")
+        );
+    }
+}
