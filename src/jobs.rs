@@ -1,6 +1,6 @@
 //! The background jobs a serving process runs beside its HTTP workers: the
-//! sweep of expired tokens and closed throttle windows, and the sending of
-//! password-reset mails.
+//! sweep of expired tokens and closed throttle windows, the sending of
+//! password-reset mails, and (with the token cache) the writing of touches.
 
 use crate::db::{self, AnyConnection};
 use crate::domain::Timestamp;
@@ -77,5 +77,30 @@ pub async fn send_reset_mails(mut worker: ResetMailWorker, services: Services) {
         if let Err(error) = worker.send(&services, email).await {
             log::error!("password-reset mail not sent: {}", error.chain());
         }
+    }
+}
+
+/// Writes the token cache's waiting touches every `FLUSH_EVERY`, in batches.
+pub async fn write_touches(services: Services) {
+    let mut every = tokio::time::interval(crate::service::token_cache::FLUSH_EVERY);
+    loop {
+        every.tick().await;
+        write_touches_now(&services).await;
+    }
+}
+
+/// Writes the token cache's waiting touches, if any.
+pub async fn write_touches_now(services: &Services) {
+    let Some(cache) = services.tokens.cache().cloned() else {
+        return;
+    };
+    if !cache.has_pending_touches() {
+        return;
+    }
+    let written =
+        crate::service::run_blocking(&services.pool, move |conn| Ok(cache.flush_touches(conn)?))
+            .await;
+    if let Err(error) = written {
+        log::warn!("token touches not written: {}", error.chain());
     }
 }
