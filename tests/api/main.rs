@@ -41,4 +41,5 @@ mod storage;
 mod sweep;
 mod throttle;
 mod timing;
+mod token_cache;
 mod usernames;
