@@ -83,6 +83,8 @@ pub enum Heard {
 /// may take: a link that silently stops forwarding is noticed within the sum.
 const PING_EVERY: Duration = Duration::from_millis(500);
 const PING_TIMEOUT: Duration = Duration::from_millis(1000);
+/// How long connecting and `LISTEN` may take.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Listens on the schema's channel from `url` until `heard` returns false,
 /// reconnecting after a pause whenever the connection is lost.
@@ -109,10 +111,13 @@ async fn listen_once(
     config: &tokio_postgres::Config,
     heard: &mut impl FnMut(Heard) -> bool,
 ) -> Option<String> {
-    let (client, mut connection) = match config.connect(NoTls).await {
-        Ok(pair) => pair,
-        Err(e) => return Some(format!("cannot connect: {e}")),
-    };
+    // A link that accepts but never answers must not hold the cache off for good.
+    let (client, mut connection) =
+        match tokio::time::timeout(SETUP_TIMEOUT, config.connect(NoTls)).await {
+            Ok(Ok(pair)) => pair,
+            Ok(Err(e)) => return Some(format!("cannot connect: {e}")),
+            Err(_) => return Some(format!("no connection within {SETUP_TIMEOUT:?}")),
+        };
     let (sender, mut messages) = tokio::sync::mpsc::unbounded_channel();
     let driver = async move {
         let mut stream = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
@@ -133,7 +138,7 @@ async fn listen_once(
             .batch_execute(&format!("LISTEN {}", quoted(&channel(&schema))))
             .await
     };
-    let outcome = match tokio::time::timeout(PING_TIMEOUT * 5, setup).await {
+    let outcome = match tokio::time::timeout(SETUP_TIMEOUT, setup).await {
         Ok(Ok(())) => {
             if !heard(Heard::Listening) {
                 driver.abort();
