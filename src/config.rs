@@ -531,6 +531,48 @@ mod tests {
     }
 
     #[test]
+    fn token_cache_settings_are_checked_and_only_postgresql_caches() {
+        let defaults = parse(&[]).map(|cli| cli.settings);
+        assert!(defaults.as_ref().is_ok_and(|s| s.token_cache
+            && s.token_cache_ttl == Duration::from_secs(10)
+            && s.database_statement_timeout == Duration::from_secs(5)));
+        assert!(parse(&["--token-cache", "off"]).is_ok_and(|cli| !cli.settings.token_cache));
+        for (flag, value, variable) in [
+            ("--token-cache", "sometimes", "TOKEN_CACHE"),
+            ("--token-cache-ttl", "soon", "TOKEN_CACHE_TTL"),
+            ("--token-cache-entries", "0", "TOKEN_CACHE_ENTRIES"),
+            ("--token-cache-mib", "many", "TOKEN_CACHE_MIB"),
+            (
+                "--database-statement-timeout",
+                "x",
+                "DATABASE_STATEMENT_TIMEOUT",
+            ),
+        ] {
+            let error = parse(&[flag, value]).map(|_| ()).expect_err(variable);
+            assert!(error.to_string().contains(variable), "{error}");
+        }
+        let mut settings = Settings::with_database(Database::Sqlite { path: "x".into() });
+        assert!(!settings.caches_tokens(), "SQLite never caches");
+        settings.database_url = Database::Postgres {
+            url: "postgres://db/mt".into(),
+        };
+        assert!(settings.caches_tokens());
+        settings.token_cache_ttl = Duration::ZERO;
+        assert!(settings
+            .validate()
+            .is_err_and(|e| e.contains("TOKEN_CACHE_TTL")));
+        settings.token_cache_ttl = Duration::from_secs(7200);
+        assert!(settings
+            .validate()
+            .is_err_and(|e| e.contains("TOKEN_CACHE_TTL")));
+        settings.token_cache_ttl = Duration::from_secs(10);
+        settings.database_statement_timeout = Duration::from_millis(10);
+        assert!(settings
+            .validate()
+            .is_err_and(|e| e.contains("DATABASE_STATEMENT_TIMEOUT")));
+    }
+
+    #[test]
     fn the_defaults_for_embedders_are_the_flags_defaults() {
         let Ok(Parsed { mut settings }) = parse(&[]) else {
             panic!("defaults parse")

@@ -192,3 +192,37 @@ async fn another_instance_stops_accepting_a_revoked_key_within_the_measured_boun
         "max {max:?} reaches the cache TTL"
     );
 }
+
+#[actix_web::test]
+#[cfg_attr(not(postgres_tests), ignore = "TEST_DATABASE_URL is not set")]
+async fn a_cached_token_that_looks_expired_is_read_again_before_a_refusal() {
+    let short = |settings: &mut multitoken::config::Settings| {
+        settings.token_cache = true;
+        settings.token_ttl = Duration::from_secs(2);
+        settings.token_touch_interval = Duration::ZERO;
+    };
+    let a = TestApp::spawn_with(Backend::Postgres, short).await;
+    let b = a.spawn_on_same_database(short);
+    a.create_user("alice", "", false);
+    let key = a.login("alice", "web").await;
+    use_twice(&a, &key).await;
+    // B's use slides the expiry past what A's entry says.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let on_b = a
+        .http
+        .get(format!("{b}/whoami"))
+        .header("Authorization", format!("Token {key}"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(on_b.status(), StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(
+        a.whoami_status(&key).await,
+        StatusCode::OK,
+        "A's entry had expired, the database had the slide B wrote"
+    );
+    // Unused on both, it expires for good, cache or not.
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    crate::helpers::assert_unauthorized(a.whoami(&key).await, "Token has expired.").await;
+}
