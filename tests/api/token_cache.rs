@@ -136,6 +136,7 @@ async fn another_instance_stops_accepting_a_revoked_key_within_the_measured_boun
     let mut windows = Vec::with_capacity(TRIALS);
     for _ in 0..TRIALS {
         let key = a.login("alice", "web").await;
+        let (serving, served) = tokio::sync::oneshot::channel::<()>();
         // B's steady stream, until B refuses the key.
         let stream = {
             let http = a.http.clone();
@@ -143,6 +144,7 @@ async fn another_instance_stops_accepting_a_revoked_key_within_the_measured_boun
             let key = key.clone();
             actix_web::rt::spawn(async move {
                 let mut accepted = Vec::new();
+                let mut serving = Some(serving);
                 loop {
                     let sent = Instant::now();
                     let status = http
@@ -157,10 +159,18 @@ async fn another_instance_stops_accepting_a_revoked_key_within_the_measured_boun
                         return accepted;
                     }
                     accepted.push(sent);
+                    if let Some(serving) = serving.take() {
+                        let _ = serving.send(());
+                    }
                 }
             })
         };
-        tokio::time::sleep(Duration::from_millis(15)).await;
+        // B has accepted the key (and so cached it) before A revokes it.
+        tokio::time::timeout(Duration::from_secs(5), served)
+            .await
+            .expect("B accepts the key")
+            .expect("stream");
+        tokio::time::sleep(Duration::from_millis(5)).await;
         let logout = a.with_token(Method::POST, "/logout", &key).send().await;
         let revoked = Instant::now();
         assert_eq!(logout.expect("logout").status(), StatusCode::OK);
