@@ -39,11 +39,20 @@
 //! (a subset, for experiments), `LOAD_SERVER_ENV="NAME=VALUE,..."` (extra
 //! environment for the server, e.g. `MALLOC_ARENA_MAX=2`), `LOAD_SERVER_BIN`
 //! (another build of the server to run instead, to compare a change).
+//!
+//! PostgreSQL mode: with `LOAD_DATABASE_URL=postgres://…` (a server this
+//! bench may create databases on), each user count is also seeded on a
+//! database of its own (created, then dropped), and `/healthz` and
+//! `/whoami` run there with the token cache on, then `/whoami` with
+//! `TOKEN_CACHE=off`; the summary compares them with SQLite's `/whoami`
+//! and counts the database's transactions per 1,000 cached `/whoami`
+//! (`pg_stat_database.xact_commit`, the bench's own few included).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::SqliteConnection;
+use diesel::PgConnection;
 use multitoken::db::schema::{tokens, users};
 use multitoken::db::{self, AnyConnection, Database};
 use multitoken::domain::{Password, PlainToken, Timestamp, TokenDigest};
@@ -89,6 +98,7 @@ struct Config {
     threads: usize,
     phases: Vec<String>,
     server_env: Vec<(String, String)>,
+    postgres: Option<String>,
 }
 
 impl Config {
@@ -137,6 +147,9 @@ impl Config {
                 .filter_map(|pair| pair.split_once('='))
                 .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
                 .collect(),
+            postgres: std::env::var("LOAD_DATABASE_URL")
+                .ok()
+                .filter(|url| url.starts_with("postgres://") || url.starts_with("postgresql://")),
         })
     }
 
@@ -186,7 +199,19 @@ fn run() -> Result<()> {
         println!("=== {users} users x {} clients ===", CLIENTS.len());
         reports.push(bench_size(users, &hash, &config, ticks)?);
     }
+    let mut postgres_reports = Vec::new();
+    if let Some(url) = &config.postgres {
+        for &users in &config.sizes {
+            println!();
+            println!(
+                "=== PostgreSQL: {users} users x {} clients ===",
+                CLIENTS.len()
+            );
+            postgres_reports.push(bench_postgres(url, users, &hash, &config, ticks)?);
+        }
+    }
     print_summary(&reports, &verify);
+    print_postgres_summary(&postgres_reports, &reports);
     Ok(())
 }
 
@@ -232,9 +257,7 @@ fn seed(database: &Database, users_count: usize, hash: &str) -> Result<Seeded> {
     let started = Instant::now();
     db::migrate(database)?;
     let mut any = db::connect_once(database)?;
-    let AnyConnection::Sqlite(conn) = &mut any else {
-        return Err("the load bench seeds SQLite only".into());
-    };
+    let conn = &mut any;
     let now = Timestamp::now();
     let expires_at = now.plus(TOKEN_TTL).millis();
     let now = now.millis();
@@ -268,8 +291,19 @@ fn seed(database: &Database, users_count: usize, hash: &str) -> Result<Seeded> {
     Ok(Seeded { keys })
 }
 
+/// Runs a multi-row insert on the backend's own connection type (diesel's
+/// multi-backend connection cannot batch inserts).
+macro_rules! on_either {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            AnyConnection::Sqlite($c) => $body,
+            AnyConnection::Postgresql($c) => $body,
+        }
+    };
+}
+
 fn insert_users(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     users_count: usize,
     hash: &str,
     now: i64,
@@ -294,16 +328,16 @@ fn insert_users(
                 )
             })
             .collect();
-        diesel::insert_into(users::table)
+        on_either!(conn, |c| diesel::insert_into(users::table)
             .values(rows)
-            .execute(conn)?;
+            .execute(c))?;
     }
     Ok(())
 }
 
 /// Token `t` belongs to user `t / 3` (id `t / 3 + 1`), client `CLIENTS[t % 3]`.
 fn insert_tokens(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     digests: &[[u8; 32]],
     now: i64,
     expires_at: i64,
@@ -322,9 +356,9 @@ fn insert_tokens(
                 )
             })
             .collect();
-        diesel::insert_into(tokens::table)
+        on_either!(conn, |c| diesel::insert_into(tokens::table)
             .values(rows)
-            .execute(conn)?;
+            .execute(c))?;
     }
     Ok(())
 }
@@ -418,7 +452,7 @@ struct Server {
 
 impl Server {
     fn start(
-        database_path: &Path,
+        database_url: &std::ffi::OsStr,
         log_path: &Path,
         extra_env: &[(String, String)],
     ) -> Result<Self> {
@@ -430,7 +464,7 @@ impl Server {
             .unwrap_or_else(|| env!("CARGO_BIN_EXE_multitoken").into());
         let child = Command::new(binary)
             .arg("serve")
-            .env("DATABASE_URL", database_path)
+            .env("DATABASE_URL", database_url)
             .env("MULTITOKEN_BIND", address.to_string())
             .env("RUST_LOG", "warn")
             .env("TOKEN_TTL", "14d")
@@ -1196,7 +1230,7 @@ fn bench_size(users_count: usize, hash: &str, config: &Config, ticks: f64) -> Re
     );
 
     let server = Server::start(
-        &database_path,
+        database_path.as_os_str(),
         &dir.path().join("server.log"),
         &config.server_env,
     )?;
@@ -1471,4 +1505,198 @@ fn ms(duration: Duration) -> f64 {
 
 fn us(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e6
+}
+
+// ---------------------------------------------------------------- PostgreSQL mode
+
+struct PostgresReport {
+    users: usize,
+    healthz: Option<PhaseReport>,
+    cached: Option<PhaseReport>,
+    uncached: Option<PhaseReport>,
+    /// Transactions committed on the bench's database per 1,000 cached whoami.
+    commits_per_1000: Option<f64>,
+}
+
+/// `url` with its database replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+#[derive(QueryableByName)]
+struct Commits {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    commits: i64,
+}
+
+fn commits(admin: &mut PgConnection, name: &str) -> Result<i64> {
+    // Statistics reach pg_stat_database a moment after the transactions.
+    std::thread::sleep(Duration::from_millis(1500));
+    admin.batch_execute("SELECT pg_stat_clear_snapshot()")?;
+    let found: Commits = diesel::sql_query(format!(
+        "SELECT xact_commit AS commits FROM pg_stat_database WHERE datname = '{name}'"
+    ))
+    .get_result(admin)?;
+    Ok(found.commits)
+}
+
+fn bench_postgres(
+    admin_url: &str,
+    users_count: usize,
+    hash: &str,
+    config: &Config,
+    ticks: f64,
+) -> Result<PostgresReport> {
+    let dir = tempfile::tempdir()?;
+    let name = format!("mt_load_{}_{users_count}", std::process::id());
+    let mut admin = PgConnection::establish(admin_url)?;
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))?;
+    admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
+    let url = with_database(admin_url, &name);
+    let result = (|| -> Result<PostgresReport> {
+        let database = Database::Postgres { url: url.clone() };
+        let seeded = seed(&database, users_count, hash)?;
+        let keys = Arc::new(seeded.keys);
+        let measure =
+            |cache: &str, wanted: &[(&str, Kind, &str)]| -> Result<Vec<Option<PhaseReport>>> {
+                let mut env = config.server_env.clone();
+                env.push(("TOKEN_CACHE".into(), cache.into()));
+                let server = Server::start(
+                    std::ffi::OsStr::new(&url),
+                    &dir.path().join("server.log"),
+                    &env,
+                )?;
+                let mut reports = Vec::new();
+                for (phase_name, kind, label) in wanted {
+                    if !config.runs(phase_name) {
+                        reports.push(None);
+                        continue;
+                    }
+                    let work = Workload {
+                        address: server.address,
+                        kind: *kind,
+                        keys: keys.clone(),
+                        users: users_count,
+                    };
+                    let report = phase(&server, work, label, config.conns, config, ticks)?;
+                    report.print(ticks);
+                    reports.push(Some(report));
+                }
+                drop(server);
+                Ok(reports)
+            };
+        let before = commits(&mut admin, &name)?;
+        let mut on = measure(
+            "on",
+            &[
+                ("healthz", Kind::Healthz, "PG GET /healthz"),
+                ("whoami", Kind::Whoami, "PG GET /whoami, cache on"),
+            ],
+        )?;
+        let after = commits(&mut admin, &name)?;
+        let cached = on.pop().flatten();
+        let healthz = on.pop().flatten();
+        let commits_per_1000 = cached.as_ref().map(|whoami| {
+            // Warm-up requests are counted too: they reached the database as well.
+            let requests = whoami.requests as f64
+                * (1.0 + config.warmup.as_secs_f64() / config.phase.as_secs_f64());
+            (after - before) as f64 * 1000.0 / requests.max(1.0)
+        });
+        if let Some(per) = commits_per_1000 {
+            println!(
+                "database transactions during the cache-on server's life (start, healthz, whoami): {}; {per:.2} per 1,000 whoami",
+                after - before
+            );
+        }
+        let uncached = measure(
+            "off",
+            &[("whoami", Kind::Whoami, "PG GET /whoami, cache off")],
+        )?
+        .pop()
+        .flatten();
+        Ok(PostgresReport {
+            users: users_count,
+            healthz,
+            cached,
+            uncached,
+            commits_per_1000,
+        })
+    })();
+    if let Err(error) = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    {
+        println!("could not drop the bench database {name}: {error}");
+    }
+    result
+}
+
+fn print_postgres_summary(postgres: &[PostgresReport], sqlite: &[SizeReport]) {
+    if postgres.is_empty() {
+        return;
+    }
+    println!();
+    println!("=== PostgreSQL summary (targets are printed, never enforced) ===");
+    for report in postgres {
+        let users = report.users;
+        let sqlite_whoami = sqlite
+            .iter()
+            .find(|r| r.users == users)
+            .and_then(|r| r.whoami.as_ref());
+        if let (Some(cached), Some(healthz)) = (&report.cached, &report.healthz) {
+            let ratio = cached.rps / healthz.rps;
+            println!(
+                "{users:>7} users: PG whoami (cache) / PG healthz {ratio:.2} (target >= 0.5: {}); {:.0} vs {:.0} req/s",
+                verdict(ratio >= 0.5),
+                cached.rps,
+                healthz.rps
+            );
+        }
+        if let (Some(cached), Some(sqlite)) = (&report.cached, sqlite_whoami) {
+            let ratio = cached.rps / sqlite.rps;
+            println!(
+                "{users:>7} users: PG whoami (cache) / SQLite whoami {ratio:.2} (target >= 0.8: {}); {:.0} vs {:.0} req/s",
+                verdict(ratio >= 0.8),
+                cached.rps,
+                sqlite.rps
+            );
+        }
+        if let (Some(cached), Some(uncached)) = (&report.cached, &report.uncached) {
+            println!(
+                "{users:>7} users: PG whoami cache on / off {:.2}; {:.0} vs {:.0} req/s, p99 {:.2} vs {:.2} ms",
+                cached.rps / uncached.rps,
+                cached.rps,
+                uncached.rps,
+                ms(cached.p99),
+                ms(uncached.p99)
+            );
+        }
+        if let Some(per) = report.commits_per_1000 {
+            println!("{users:>7} users: PG transactions per 1,000 cached whoami: {per:.2}");
+        }
+    }
+    let cached: Vec<(usize, f64)> = postgres
+        .iter()
+        .filter_map(|r| Some((r.users, r.cached.as_ref()?.rps)))
+        .collect();
+    let smallest = cached.iter().min_by_key(|(users, _)| *users);
+    let largest = cached.iter().max_by_key(|(users, _)| *users);
+    if let (Some((small_users, small)), Some((large_users, large))) = (smallest, largest) {
+        if small_users != large_users {
+            let ratio = large / small;
+            println!(
+                "PG whoami (cache) at {large_users} users / at {small_users} users: {ratio:.2} (target >= 0.9: {})",
+                verdict(ratio >= 0.9)
+            );
+        }
+    }
 }

@@ -37,6 +37,10 @@ pub const DEFAULT_EMAIL_VERIFICATION: &str = "none";
 pub const DEFAULT_EMAIL_VERIFICATION_URL: &str = "http://localhost:8000/verify-email?key={key}";
 pub const DEFAULT_EMAIL_VERIFICATION_TIMEOUT: &str = "3d";
 pub const DEFAULT_EMAIL_VERIFICATION_RESEND_THROTTLE: &str = "5/1h";
+pub const DEFAULT_TOKEN_CACHE_TTL: &str = "10s";
+pub const DEFAULT_TOKEN_CACHE_ENTRIES: u32 = 100_000;
+pub const DEFAULT_TOKEN_CACHE_MIB: u32 = 32;
+pub const DEFAULT_STATEMENT_TIMEOUT: &str = "5s";
 /// How often expired tokens and closed throttle windows are swept.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(600);
 /// How long a client may take to send a request body, once its headers came.
@@ -128,6 +132,31 @@ pub struct Settings {
     #[arg(long, env = "PASSWORD_HASH_THREADS", global = true,
           value_parser = |text: &str| parse_positive(text).map_err(|e| format!("PASSWORD_HASH_THREADS: {e}")))]
     pub password_hash_threads: Option<u32>,
+
+    /// PostgreSQL: keep recently checked tokens in memory, evicted on every instance by NOTIFY (`on` or `off`; SQLite never caches).
+    #[arg(long, env = "TOKEN_CACHE", default_value = "on", global = true,
+          action = clap::ArgAction::Set, value_parser = parse_bool_setting("TOKEN_CACHE"))]
+    pub token_cache: bool,
+
+    /// How long a cached token check is trusted at most, evictions aside.
+    #[arg(long, env = "TOKEN_CACHE_TTL", default_value = DEFAULT_TOKEN_CACHE_TTL, global = true,
+          value_parser = |text: &str| parse_duration(text).map_err(|e| format!("TOKEN_CACHE_TTL: {e}")))]
+    pub token_cache_ttl: Duration,
+
+    /// Token checks the cache holds at most.
+    #[arg(long, env = "TOKEN_CACHE_ENTRIES", default_value_t = DEFAULT_TOKEN_CACHE_ENTRIES, global = true,
+          value_parser = |text: &str| parse_positive(text).map_err(|e| format!("TOKEN_CACHE_ENTRIES: {e}")))]
+    pub token_cache_entries: u32,
+
+    /// Memory the token cache uses at most, in MiB.
+    #[arg(long, env = "TOKEN_CACHE_MIB", default_value_t = DEFAULT_TOKEN_CACHE_MIB, global = true,
+          value_parser = |text: &str| parse_positive(text).map_err(|e| format!("TOKEN_CACHE_MIB: {e}")))]
+    pub token_cache_mib: u32,
+
+    /// PostgreSQL: the longest one statement of a request may run (the server's statement_timeout).
+    #[arg(long, env = "DATABASE_STATEMENT_TIMEOUT", default_value = DEFAULT_STATEMENT_TIMEOUT, global = true,
+          value_parser = |text: &str| parse_duration(text).map_err(|e| format!("DATABASE_STATEMENT_TIMEOUT: {e}")))]
+    pub database_statement_timeout: Duration,
 
     /// Internal: how often expired tokens and closed throttle windows are swept.
     #[arg(skip = SWEEP_EVERY)]
@@ -360,6 +389,11 @@ impl Settings {
             sweep_interval: SWEEP_EVERY,
             body_read_timeout: BODY_READ_TIMEOUT,
             sqlite_busy_timeout: crate::db::SQLITE_BUSY_TIMEOUT,
+            token_cache: true,
+            token_cache_ttl: default_of(parse_duration, DEFAULT_TOKEN_CACHE_TTL),
+            token_cache_entries: DEFAULT_TOKEN_CACHE_ENTRIES,
+            token_cache_mib: DEFAULT_TOKEN_CACHE_MIB,
+            database_statement_timeout: default_of(parse_duration, DEFAULT_STATEMENT_TIMEOUT),
         }
     }
 
@@ -392,6 +426,24 @@ impl Settings {
         if self.email_verification_timeout.is_zero() {
             return Err("EMAIL_VERIFICATION_TIMEOUT must be longer than 0s".into());
         }
+        if self.token_cache_ttl.is_zero() {
+            return Err(
+                "TOKEN_CACHE_TTL must be longer than 0s (set TOKEN_CACHE=off to cache nothing)"
+                    .into(),
+            );
+        }
+        if self.token_cache_ttl > Duration::from_secs(3600) {
+            return Err(format!(
+                "TOKEN_CACHE_TTL ({:?}) must be at most 1h: it bounds how long a missed eviction lasts",
+                self.token_cache_ttl
+            ));
+        }
+        if self.database_statement_timeout < Duration::from_millis(100) {
+            return Err(format!(
+                "DATABASE_STATEMENT_TIMEOUT ({:?}) must be at least 100ms",
+                self.database_statement_timeout
+            ));
+        }
         if self.token_touch_interval >= self.token_ttl {
             return Err(format!(
                 "TOKEN_TOUCH_INTERVAL ({:?}) must be shorter than TOKEN_TTL ({:?}), or busy tokens would expire while in use",
@@ -399,6 +451,17 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    /// Whether token checks go through the cache: PostgreSQL only.
+    pub fn caches_tokens(&self) -> bool {
+        self.token_cache && matches!(self.database_url, Database::Postgres { .. })
+    }
+
+    /// The longest a request waits for its database work: the pool's wait,
+    /// one statement's timeout, and a second for the rest of the work.
+    pub fn work_timeout(&self) -> Duration {
+        crate::db::POOL_TIMEOUT + self.database_statement_timeout + Duration::from_secs(1)
     }
 
     pub fn token_policy(&self) -> TokenPolicy {
@@ -638,6 +701,48 @@ mod tests {
         assert!(settings
             .validate()
             .is_err_and(|e| e.contains("TOKEN_MAX_AGE")));
+    }
+
+    #[test]
+    fn token_cache_settings_are_checked_and_only_postgresql_caches() {
+        let defaults = parse(&[]).map(|cli| cli.settings);
+        assert!(defaults.as_ref().is_ok_and(|s| s.token_cache
+            && s.token_cache_ttl == Duration::from_secs(10)
+            && s.database_statement_timeout == Duration::from_secs(5)));
+        assert!(parse(&["--token-cache", "off"]).is_ok_and(|cli| !cli.settings.token_cache));
+        for (flag, value, variable) in [
+            ("--token-cache", "sometimes", "TOKEN_CACHE"),
+            ("--token-cache-ttl", "soon", "TOKEN_CACHE_TTL"),
+            ("--token-cache-entries", "0", "TOKEN_CACHE_ENTRIES"),
+            ("--token-cache-mib", "many", "TOKEN_CACHE_MIB"),
+            (
+                "--database-statement-timeout",
+                "x",
+                "DATABASE_STATEMENT_TIMEOUT",
+            ),
+        ] {
+            let error = parse(&[flag, value]).map(|_| ()).expect_err(variable);
+            assert!(error.to_string().contains(variable), "{error}");
+        }
+        let mut settings = Settings::with_database(Database::Sqlite { path: "x".into() });
+        assert!(!settings.caches_tokens(), "SQLite never caches");
+        settings.database_url = Database::Postgres {
+            url: "postgres://db/mt".into(),
+        };
+        assert!(settings.caches_tokens());
+        settings.token_cache_ttl = Duration::ZERO;
+        assert!(settings
+            .validate()
+            .is_err_and(|e| e.contains("TOKEN_CACHE_TTL")));
+        settings.token_cache_ttl = Duration::from_secs(7200);
+        assert!(settings
+            .validate()
+            .is_err_and(|e| e.contains("TOKEN_CACHE_TTL")));
+        settings.token_cache_ttl = Duration::from_secs(10);
+        settings.database_statement_timeout = Duration::from_millis(10);
+        assert!(settings
+            .validate()
+            .is_err_and(|e| e.contains("DATABASE_STATEMENT_TIMEOUT")));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The background jobs a serving process runs beside its HTTP workers: the
 //! sweep of expired tokens, closed throttle windows and ended console
-//! sessions, and the sending of the mails in the outbox.
+//! sessions, the sending of the mails in the outbox, and (with the token
+//! cache) the writing of touches.
 
 use crate::db::{self, AnyConnection};
 use crate::domain::Timestamp;
@@ -112,5 +113,30 @@ pub async fn send_mails(services: Services, backend: Arc<dyn MailBackend>) {
             Err(error) => log::warn!("mail worker: {}", error.chain()),
         }
         services.outbox.woken(MAIL_POLL).await;
+    }
+}
+
+/// Writes the token cache's waiting touches every `FLUSH_EVERY`, in batches.
+pub async fn write_touches(services: Services) {
+    let mut every = tokio::time::interval(crate::service::token_cache::FLUSH_EVERY);
+    loop {
+        every.tick().await;
+        write_touches_now(&services).await;
+    }
+}
+
+/// Writes the token cache's waiting touches, if any.
+pub async fn write_touches_now(services: &Services) {
+    let Some(cache) = services.tokens.cache().cloned() else {
+        return;
+    };
+    if !cache.has_pending_touches() {
+        return;
+    }
+    let written =
+        crate::service::run_blocking(&services.pool, move |conn| Ok(cache.flush_touches(conn)?))
+            .await;
+    if let Err(error) = written {
+        log::warn!("token touches not written: {}", error.chain());
     }
 }

@@ -8,7 +8,8 @@
 //! knows nothing of the service or of HTTP.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,6 +210,9 @@ pub struct Metrics {
     mails: IntCounterVec,
     active_tokens: IntGauge,
     request_seconds: HistogramVec,
+    token_cache_lookups: IntCounterVec,
+    token_cache_listening: IntGauge,
+    token_cache_losses: IntCounter,
 }
 
 impl Metrics {
@@ -268,6 +272,27 @@ impl Metrics {
             ),
             &["method", "route", "status"],
         )?;
+        let token_cache_lookups = IntCounterVec::new(
+            Opts::new(
+                "token_cache_lookups_total",
+                "Token checks looked up in the PostgreSQL token cache, by result (hit or miss).",
+            ),
+            &["result"],
+        )?;
+        let token_cache_listening = IntGauge::new(
+            "token_cache_listening",
+            "1 while the token cache hears invalidations and may serve checks; 0 while every check goes to the database.",
+        )?;
+        let token_cache_losses = IntCounter::new(
+            "token_cache_listener_lost_total",
+            "Times the token cache lost its invalidation connection and emptied itself.",
+        )?;
+        registry.register(Box::new(token_cache_lookups.clone()))?;
+        registry.register(Box::new(token_cache_listening.clone()))?;
+        registry.register(Box::new(token_cache_losses.clone()))?;
+        for result in ["hit", "miss"] {
+            token_cache_lookups.with_label_values(&[result]);
+        }
         registry.register(Box::new(logins.clone()))?;
         registry.register(Box::new(throttled.clone()))?;
         registry.register(Box::new(token_checks.clone()))?;
@@ -310,7 +335,24 @@ impl Metrics {
             mails,
             active_tokens,
             request_seconds,
+            token_cache_lookups,
+            token_cache_listening,
+            token_cache_losses,
         })
+    }
+
+    /// Counts a lookup in the token cache.
+    pub fn token_cache_lookup(&self, hit: bool) {
+        let result = if hit { "hit" } else { "miss" };
+        self.token_cache_lookups.with_label_values(&[result]).inc();
+    }
+
+    pub fn token_cache_listening(&self, listening: bool) {
+        self.token_cache_listening.set(i64::from(listening));
+    }
+
+    pub fn token_cache_lost(&self) {
+        self.token_cache_losses.inc();
     }
 
     pub fn login(&self, outcome: LoginOutcome) {

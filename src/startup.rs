@@ -15,6 +15,7 @@ use crate::metrics::Metrics;
 use crate::routes;
 use crate::service::outbox::Outbox;
 use crate::service::passwords::PasswordHasher;
+use crate::service::token_cache::{CacheLimits, TokenCache};
 use crate::service::tokens::TokenVerifier;
 use crate::service::{secret_key, Error, Services};
 use actix_web::dev::Server;
@@ -57,8 +58,14 @@ impl Application {
                 settings.database_url.describe()
             );
         }
-        let pool =
-            db::pool_with_busy_timeout(&settings.database_url, settings.sqlite_busy_timeout)?;
+        let pool = db::pool_with(
+            &settings.database_url,
+            db::PoolOptions {
+                busy_timeout: settings.sqlite_busy_timeout,
+                statement_timeout: settings.database_statement_timeout,
+                track_evictions: settings.caches_tokens(),
+            },
+        )?;
         let secret_key = secret_key::resolve(
             &mut db::connect_once(&settings.database_url)?,
             settings.secret_key.as_ref(),
@@ -82,7 +89,19 @@ impl Application {
             matches!(settings.database_url, db::Database::Sqlite { .. }),
             settings.legacy_tokens,
             metrics.clone(),
-        );
+        )
+        .with_work_timeout(settings.work_timeout());
+        let tokens = match settings.caches_tokens() {
+            true => {
+                let limits = CacheLimits {
+                    ttl: settings.token_cache_ttl,
+                    max_entries: u64::from(settings.token_cache_entries),
+                    max_bytes: u64::from(settings.token_cache_mib) << 20,
+                };
+                tokens.with_cache(TokenCache::new(limits, metrics.clone()))
+            }
+            false => tokens,
+        };
         let services = Services {
             pool,
             settings: Arc::new(settings.clone()),
@@ -151,7 +170,16 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         actix_web::rt::spawn(jobs::sweep_expired(self.services.clone()));
+        if let Some(cache) = self.services.tokens.cache() {
+            let url = self.services.settings.database_url.connection_url();
+            actix_web::rt::spawn(cache.clone().listen(url));
+            actix_web::rt::spawn(jobs::write_touches(self.services.clone()));
+        }
+        let services = self.services.clone();
         actix_web::rt::spawn(jobs::send_mails(self.services, self.mail_backend));
-        self.server.await
+        let stopped = self.server.await;
+        // The uses seen last are written before the process goes.
+        jobs::write_touches_now(&services).await;
+        stopped
     }
 }

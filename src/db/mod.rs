@@ -9,6 +9,7 @@
 pub mod console_sessions;
 pub mod django;
 pub mod email_verification;
+pub mod notifications;
 pub mod outbox;
 pub mod schema;
 pub mod secrets;
@@ -70,10 +71,14 @@ impl Database {
         })
     }
 
-    fn connection_url(&self) -> &str {
+    /// What connections are opened with. A PostgreSQL URL gains what makes
+    /// a dead or silent link fail instead of hanging, unless it says
+    /// otherwise: a connect timeout, TCP keepalives, and a TCP user timeout
+    /// (unacknowledged data gives up after 15 s).
+    pub fn connection_url(&self) -> String {
         match self {
-            Database::Sqlite { path } => path,
-            Database::Postgres { url } => url,
+            Database::Sqlite { path } => path.clone(),
+            Database::Postgres { url } => with_link_defaults(url),
         }
     }
 
@@ -103,14 +108,65 @@ impl Database {
     }
 }
 
-/// Settings every SQLite connection needs, applied as the pool opens it.
-#[derive(Debug)]
-struct SqlitePragmas {
-    busy_timeout: Duration,
+/// libpq parameters a PostgreSQL URL gets unless it sets them.
+const LINK_DEFAULTS: [(&str, &str); 6] = [
+    ("connect_timeout", "5"),
+    ("keepalives", "1"),
+    ("keepalives_idle", "10"),
+    ("keepalives_interval", "5"),
+    ("keepalives_count", "3"),
+    ("tcp_user_timeout", "15000"),
+];
+
+fn with_link_defaults(url: &str) -> String {
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    let set: Vec<&str> = query
+        .split('&')
+        .map(|pair| pair.split_once('=').map_or(pair, |(key, _)| key))
+        .collect();
+    let mut url = url.to_owned();
+    for (key, value) in LINK_DEFAULTS {
+        if !set.contains(&key) {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(&format!("{key}={value}"));
+        }
+    }
+    url
 }
 
-impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqlitePragmas {
+/// What the pool sets on each connection it opens.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolOptions {
+    /// SQLite: how long to wait for another writer.
+    pub busy_timeout: Duration,
+    /// PostgreSQL: the server's `statement_timeout`.
+    pub statement_timeout: Duration,
+    /// PostgreSQL: collect what this session's writes announce to the token
+    /// caches, for the instance to evict its own entries at once.
+    pub track_evictions: bool,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            busy_timeout: SQLITE_BUSY_TIMEOUT,
+            statement_timeout: Duration::from_secs(5),
+            track_evictions: false,
+        }
+    }
+}
+
+impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for PoolOptions {
     fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
+        if let AnyConnection::Postgresql(postgres) = conn {
+            let track = if self.track_evictions { "on" } else { "off" };
+            return postgres
+                .batch_execute(&format!(
+                    "SET statement_timeout = {}; SET multitoken.track_evictions = '{track}'",
+                    self.statement_timeout.as_millis()
+                ))
+                .map_err(diesel::r2d2::Error::QueryError);
+        }
         apply_pragmas_with(conn, self.busy_timeout).map_err(diesel::r2d2::Error::QueryError)
     }
 }
@@ -145,7 +201,9 @@ pub fn connect_once(database: &Database) -> Result<AnyConnection, DbSetupError> 
     // Each backend's own connection type, so that its error says what went wrong.
     let mut conn = match database {
         Database::Sqlite { path } => SqliteConnection::establish(path).map(AnyConnection::Sqlite),
-        Database::Postgres { url } => PgConnection::establish(url).map(AnyConnection::Postgresql),
+        Database::Postgres { .. } => {
+            PgConnection::establish(&database.connection_url()).map(AnyConnection::Postgresql)
+        }
     }
     .map_err(|e| fail(e.to_string()))?;
     apply_pragmas(&mut conn).map_err(|e| fail(e.to_string()))?;
@@ -215,6 +273,17 @@ pub fn pool_with_busy_timeout(
     database: &Database,
     busy_timeout: Duration,
 ) -> Result<DbPool, DbSetupError> {
+    pool_with(
+        database,
+        PoolOptions {
+            busy_timeout,
+            ..PoolOptions::default()
+        },
+    )
+}
+
+/// [`pool`], with each connection set up by `options`.
+pub fn pool_with(database: &Database, options: PoolOptions) -> Result<DbPool, DbSetupError> {
     let manager = ConnectionManager::<AnyConnection>::new(database.connection_url());
     Pool::builder()
         .max_size(database.pool_size())
@@ -223,7 +292,7 @@ pub fn pool_with_busy_timeout(
         // A PostgreSQL connection can die with the network and is probed
         // before use; a SQLite file handle cannot, so it skips the probe.
         .test_on_check_out(matches!(database, Database::Postgres { .. }))
-        .connection_customizer(Box::new(SqlitePragmas { busy_timeout }))
+        .connection_customizer(Box::new(options))
         .build(manager)
         .map_err(|e| DbSetupError::Connect(database.describe(), e.to_string()))
 }
@@ -258,6 +327,19 @@ mod tests {
         ));
         assert!(Database::parse("mysql://db/mt").is_err());
         assert!(Database::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn postgresql_links_get_timeouts_and_keepalives_unless_set() {
+        let database = Database::parse("postgres://db/mt?keepalives_idle=30");
+        let url = database.map(|d| d.connection_url()).unwrap_or_default();
+        assert_eq!(
+            url,
+            "postgres://db/mt?keepalives_idle=30&connect_timeout=5&keepalives=1\
+             &keepalives_interval=5&keepalives_count=3&tcp_user_timeout=15000"
+        );
+        let sqlite = Database::parse("mt.db").map(|d| d.connection_url());
+        assert_eq!(sqlite.as_deref(), Ok("mt.db"));
     }
 
     #[test]

@@ -98,6 +98,55 @@ pub fn touch(
     .execute(conn)
 }
 
+/// One token's waiting touch, for [`touch_batch`].
+#[derive(Debug, Clone, Copy)]
+pub struct TouchRow {
+    pub token_id: i64,
+    pub used_at: i64,
+    pub expires_at: i64,
+    pub touched_before: i64,
+}
+
+/// Writes many touches in one statement, each under [`touch`]'s rules (and
+/// never moving an expiry back, which a later touch by another instance
+/// may have set). On SQLite, which never batches, one [`touch`] each.
+pub fn touch_batch(conn: &mut AnyConnection, rows: &[TouchRow]) -> QueryResult<usize> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    if let AnyConnection::Sqlite(_) = conn {
+        let mut written = 0;
+        for row in rows {
+            written += touch(
+                conn,
+                row.token_id,
+                row.used_at,
+                row.expires_at,
+                row.touched_before,
+            )?;
+        }
+        return Ok(written);
+    }
+    // Whole numbers only, so the literals cannot be anything but numbers.
+    let values: Vec<String> = rows
+        .iter()
+        .map(|row| {
+            format!(
+                "({}::bigint, {}::bigint, {}::bigint, {}::bigint)",
+                row.token_id, row.used_at, row.expires_at, row.touched_before
+            )
+        })
+        .collect();
+    diesel::sql_query(format!(
+        "UPDATE tokens AS t SET last_used_at = v.used_at, expires_at = v.expires_at \
+         FROM (VALUES {}) AS v(id, used_at, expires_at, touched_before) \
+         WHERE t.id = v.id AND t.last_used_at <= v.touched_before \
+         AND t.expires_at > v.used_at AND t.expires_at < v.expires_at",
+        values.join(", ")
+    ))
+    .execute(conn)
+}
+
 /// The user's live devices, most recently used first.
 pub fn live_for_user(conn: &mut AnyConnection, user_id: i64, now: i64) -> QueryResult<Vec<Device>> {
     tokens::table

@@ -22,6 +22,7 @@ pub mod passwords;
 pub mod registration;
 pub mod secret_key;
 pub mod throttle;
+pub mod token_cache;
 pub mod tokens;
 pub mod two_factor;
 pub mod users;
@@ -54,12 +55,30 @@ pub struct Services {
 
 impl Services {
     /// Runs blocking database work with a pooled connection (see [`run_blocking`]).
+    ///
+    /// With the token cache, the touches waiting in it are written first
+    /// (so that what the work reads shows this instance's uses), and what
+    /// the work's writes announced is evicted before its answer goes out.
     pub async fn db<T, F>(&self, work: F) -> Result<T, Error>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, Error> + Send + 'static,
         T: Send + 'static,
     {
-        run_blocking(&self.pool, work).await
+        let limit = self.settings.work_timeout();
+        let Some(cache) = self.tokens.cache().cloned() else {
+            return run_blocking_within(&self.pool, limit, work).await;
+        };
+        run_blocking_within(&self.pool, limit, move |conn| {
+            if cache.has_pending_touches() {
+                if let Err(error) = cache.flush_touches(conn) {
+                    log::warn!("token touches not written: {error}");
+                }
+            }
+            let done = work(conn);
+            cache.evict_own_writes(conn);
+            done
+        })
+        .await
     }
 }
 
@@ -71,14 +90,36 @@ where
     F: FnOnce(&mut AnyConnection) -> Result<T, Error> + Send + 'static,
     T: Send + 'static,
 {
+    run_blocking_within(pool, WORK_TIMEOUT, work).await
+}
+
+/// [`run_blocking`], giving up after `limit` with `Unavailable`.
+pub async fn run_blocking_within<T, F>(
+    pool: &DbPool,
+    limit: std::time::Duration,
+    work: F,
+) -> Result<T, Error>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, Error> + Send + 'static,
+    T: Send + 'static,
+{
     let pool = pool.clone();
-    tokio::task::spawn_blocking(move || {
+    let done = tokio::task::spawn_blocking(move || {
         let mut conn = pool.get()?;
         work(&mut conn)
-    })
-    .await
-    .map_err(|e| Error::Internal(Box::new(e)))?
+    });
+    // A link that silently stopped forwarding holds the thread and its
+    // connection until the keepalives or the link give up; the request
+    // does not wait for that.
+    match tokio::time::timeout(limit, done).await {
+        Ok(joined) => joined.map_err(|e| Error::Internal(Box::new(e)))?,
+        Err(elapsed) => Err(Error::Unavailable(Box::new(elapsed))),
+    }
 }
+
+/// The longest database work waits when no setting says otherwise (see
+/// `Settings::work_timeout`).
+pub const WORK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Whether the database answers a trivial query (readiness). Any failure
 /// means "not ready", so it is `Unavailable`, never `Internal`.

@@ -8,9 +8,12 @@
 //! WAL never waits for writers and costs less than handing it to another
 //! thread. The touch, a write that may wait for the file lock, always runs
 //! off the workers. On PostgreSQL, which is across a network, both run off
-//! them.
+//! them, unless the token cache (`token_cache`) has the check: then it is a
+//! lookup in memory, and its touch waits there to be written in a batch.
 
-use super::{run_blocking, AuthFailure, Error};
+use super::token_cache::{PendingTouch, TokenCache};
+use super::{run_blocking_within, AuthFailure, Error};
+use crate::db::tokens::TokenOwner;
 use crate::db::{tokens, users, AnyConnection, DbPool};
 use crate::domain::{ClientName, PlainToken, Scopes, Timestamp, TokenDigest, TokenPolicy};
 use crate::metrics::{CheckOutcome, Metrics, RevocationCause};
@@ -61,6 +64,10 @@ pub struct TokenVerifier {
     /// `LEGACY_TOKENS`: whether imported Django key shapes are looked up.
     legacy_keys: bool,
     metrics: Metrics,
+    /// PostgreSQL with `TOKEN_CACHE` on only.
+    cache: Option<TokenCache>,
+    /// How long a check waits for the database before it is `Unavailable`.
+    work_timeout: std::time::Duration,
 }
 
 impl TokenVerifier {
@@ -77,7 +84,25 @@ impl TokenVerifier {
             reads_inline,
             legacy_keys,
             metrics,
+            cache: None,
+            work_timeout: super::WORK_TIMEOUT,
         }
+    }
+
+    /// Checks wait at most `limit` for the database.
+    pub fn with_work_timeout(mut self, limit: std::time::Duration) -> Self {
+        self.work_timeout = limit;
+        self
+    }
+
+    /// Checks through `cache` first.
+    pub fn with_cache(mut self, cache: TokenCache) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    pub fn cache(&self) -> Option<&TokenCache> {
+        self.cache.as_ref()
     }
 
     /// The digest to look a presented key up by, if it has a shape that
@@ -115,14 +140,20 @@ impl TokenVerifier {
     async fn check_digest(&self, digest: TokenDigest) -> Result<Principal, Error> {
         let now = Timestamp::now();
         let policy = self.policy;
+        if let Some(cache) = &self.cache {
+            return self.check_cached(cache, digest, now).await;
+        }
         if let Some(checked) = self.try_read_now(|conn| check(conn, &digest, now, &policy)) {
             let (principal, touch) = checked?;
             if let Some(touch) = touch {
-                run_blocking(&self.pool, move |conn| record_use(conn, touch)).await?;
+                run_blocking_within(&self.pool, self.work_timeout, move |conn| {
+                    record_use(conn, touch)
+                })
+                .await?;
             }
             return Ok(principal);
         }
-        run_blocking(&self.pool, move |conn| {
+        run_blocking_within(&self.pool, self.work_timeout, move |conn| {
             let (principal, touch) = check(conn, &digest, now, &policy)?;
             if let Some(touch) = touch {
                 record_use(conn, touch)?;
@@ -130,6 +161,56 @@ impl TokenVerifier {
             Ok(principal)
         })
         .await
+    }
+
+    /// A check through the cache. Only accepted checks are cached; an entry
+    /// whose expiry has passed is read again (another instance may have
+    /// slid it), so an expired token is refused only on the database's word.
+    async fn check_cached(
+        &self,
+        cache: &TokenCache,
+        digest: TokenDigest,
+        now: Timestamp,
+    ) -> Result<Principal, Error> {
+        if let Some(owner) = cache.get(&digest) {
+            if !TokenPolicy::is_expired(Timestamp(owner.expires_at), now) && owner.is_active {
+                return Ok(self.accept_cached(cache, digest, owner, now));
+            }
+        }
+        let generation = cache.generation();
+        let read = run_blocking_within(&self.pool, self.work_timeout, move |conn| {
+            Ok(tokens::by_digest(conn, digest.as_bytes())?)
+        })
+        .await?;
+        let mut owner = read.ok_or(Error::Unauthenticated(AuthFailure::InvalidToken))?;
+        // A use this instance has not written yet slid the expiry already.
+        if let Some(expires_at) = cache.pending_expiry(owner.token_id) {
+            owner.expires_at = owner.expires_at.max(expires_at.millis());
+        }
+        refuse_if_dead(&owner, now)?;
+        cache.insert(generation, digest, owner.clone());
+        Ok(self.accept_cached(cache, digest, owner, now))
+    }
+
+    /// An accepted check of the cache's: its touch, if due, waits for the batch.
+    fn accept_cached(
+        &self,
+        cache: &TokenCache,
+        digest: TokenDigest,
+        owner: TokenOwner,
+        now: Timestamp,
+    ) -> Principal {
+        let (principal, touch) = principal_of(owner, &digest, now, &self.policy);
+        if let Some(touch) = touch {
+            cache.touch(PendingTouch {
+                token_id: touch.token_id,
+                digest,
+                used_at: touch.now,
+                expires_at: touch.expires_at,
+                touched_before: touch.touched_before,
+            });
+        }
+        principal
     }
 
     /// Where the callers that check keys for other services count their answers.
@@ -166,12 +247,28 @@ pub fn check(
 ) -> Result<(Principal, Option<Touch>), Error> {
     let owner = tokens::by_digest(conn, digest.as_bytes())?
         .ok_or(Error::Unauthenticated(AuthFailure::InvalidToken))?;
+    refuse_if_dead(&owner, now)?;
+    Ok(principal_of(owner, digest, now, policy))
+}
+
+/// Refuses an expired token, or one whose user is inactive.
+fn refuse_if_dead(owner: &TokenOwner, now: Timestamp) -> Result<(), Error> {
     if TokenPolicy::is_expired(Timestamp(owner.expires_at), now) {
         return Err(Error::Unauthenticated(AuthFailure::Expired));
     }
     if !owner.is_active {
         return Err(Error::Unauthenticated(AuthFailure::Inactive));
     }
+    Ok(())
+}
+
+/// The principal of an accepted token, and its touch if one is due.
+fn principal_of(
+    owner: TokenOwner,
+    digest: &TokenDigest,
+    now: Timestamp,
+    policy: &TokenPolicy,
+) -> (Principal, Option<Touch>) {
     let touch = policy
         .needs_touch(Timestamp(owner.last_used_at), now)
         .then(|| Touch {
@@ -195,7 +292,7 @@ pub fn check(
         created_at: Timestamp(owner.created_at),
         expires_at: touch.map_or(Timestamp(owner.expires_at), |touch| touch.expires_at),
     };
-    Ok((principal, touch))
+    (principal, touch)
 }
 
 pub fn record_use(conn: &mut AnyConnection, touch: Touch) -> Result<(), Error> {

@@ -5,20 +5,49 @@
 use crate::helpers::{assert_json, postgres_admin_url, Backend, TestApp};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
+use multitoken::config::Settings;
 use multitoken::db::Database;
 use reqwest::{Response, StatusCode, Url};
 use serde_json::json;
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 const UNAVAILABLE: &str = "Service temporarily unavailable, try again later.";
 
 /// A TCP proxy in front of the database that can be cut (every connection
-/// through it closed, new ones closed as soon as accepted) and restored.
+/// through it closed, new ones closed as soon as accepted) and restored, or
+/// stalled (connections kept open, nothing forwarded either way, as a link
+/// that silently drops everything) and resumed.
 struct DbProxy {
     port: u16,
     up: watch::Sender<bool>,
+    forwarding: watch::Sender<bool>,
+}
+
+/// Copies bytes one way while `forwarding` is on; waits, holding them, while off.
+async fn pump(
+    mut from: impl AsyncRead + Unpin,
+    mut to: impl AsyncWrite + Unpin,
+    mut forwarding: watch::Receiver<bool>,
+) {
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        if forwarding.wait_for(|on| *on).await.is_err() {
+            return;
+        }
+        let read = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(read) => read,
+        };
+        if forwarding.wait_for(|on| *on).await.is_err() {
+            return;
+        }
+        if to.write_all(&buffer[..read]).await.is_err() {
+            return;
+        }
+    }
 }
 
 impl DbProxy {
@@ -30,6 +59,8 @@ impl DbProxy {
         let port = listener.local_addr().expect("proxy address").port();
         let (up, _) = watch::channel(true);
         let watcher = up.subscribe();
+        let (forwarding, _) = watch::channel(true);
+        let forwarding_watcher = forwarding.subscribe();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -46,13 +77,17 @@ impl DbProxy {
                                 continue;
                             }
                             let mut watcher = watcher.clone();
+                            let forwarding = forwarding_watcher.clone();
                             let upstream = upstream.clone();
                             tokio::task::spawn_local(async move {
                                 let Ok(mut server) = TcpStream::connect(upstream).await else {
                                     return;
                                 };
+                                let (client_read, client_write) = client.split();
+                                let (server_read, server_write) = server.split();
                                 tokio::select! {
-                                    _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                                    _ = pump(client_read, server_write, forwarding.clone()) => {}
+                                    _ = pump(server_read, client_write, forwarding) => {}
                                     _ = watcher.wait_for(|up| !*up) => {}
                                 }
                             });
@@ -61,7 +96,19 @@ impl DbProxy {
                     .await;
             });
         });
-        DbProxy { port, up }
+        DbProxy {
+            port,
+            up,
+            forwarding,
+        }
+    }
+
+    fn stall(&self) {
+        self.forwarding.send_replace(false);
+    }
+
+    fn resume(&self) {
+        self.forwarding.send_replace(true);
     }
 
     fn cut(&self) {
@@ -71,6 +118,29 @@ impl DbProxy {
     fn restore(&self) {
         self.up.send_replace(true);
     }
+}
+
+/// The database's address, for a proxy in front of it.
+fn upstream() -> String {
+    let direct = Url::parse(&postgres_admin_url().expect("url")).expect("a URL");
+    format!(
+        "{}:{}",
+        direct.host_str().unwrap_or("127.0.0.1"),
+        direct.port().unwrap_or(5432)
+    )
+}
+
+/// Points the settings' PostgreSQL URL at the proxy.
+fn through_proxy(settings: &mut Settings, proxy: &DbProxy) {
+    let Database::Postgres { url } = &settings.database_url else {
+        panic!("a PostgreSQL test database");
+    };
+    let mut proxied = Url::parse(url).expect("a URL");
+    proxied.set_host(Some("127.0.0.1")).expect("host");
+    proxied.set_port(Some(proxy.port)).expect("port");
+    settings.database_url = Database::Postgres {
+        url: proxied.to_string(),
+    };
 }
 
 async fn assert_unavailable(response: Response) {
@@ -92,23 +162,9 @@ async fn assert_unavailable(response: Response) {
 #[actix_web::test]
 #[cfg_attr(not(postgres_tests), ignore = "TEST_DATABASE_URL is not set")]
 async fn a_cut_postgresql_gives_quick_503s_and_recovers_without_a_restart() {
-    let direct = Url::parse(&postgres_admin_url().expect("url")).expect("a URL");
-    let upstream = format!(
-        "{}:{}",
-        direct.host_str().unwrap_or("127.0.0.1"),
-        direct.port().unwrap_or(5432)
-    );
-    let proxy = DbProxy::start(upstream);
+    let proxy = DbProxy::start(upstream());
     let app = TestApp::spawn_with(Backend::Postgres, |settings| {
-        let Database::Postgres { url } = &settings.database_url else {
-            panic!("a PostgreSQL test database");
-        };
-        let mut proxied = Url::parse(url).expect("a URL");
-        proxied.set_host(Some("127.0.0.1")).expect("host");
-        proxied.set_port(Some(proxy.port)).expect("port");
-        settings.database_url = Database::Postgres {
-            url: proxied.to_string(),
-        };
+        through_proxy(settings, &proxy)
     })
     .await;
     app.create_user("alice", "", false);
@@ -176,6 +232,81 @@ async fn a_cut_postgresql_gives_quick_503s_and_recovers_without_a_restart() {
         .expect("readyz");
     assert_eq!(ready.status(), StatusCode::OK);
     app.login("alice", "ios").await;
+}
+
+#[actix_web::test]
+#[cfg_attr(not(postgres_tests), ignore = "TEST_DATABASE_URL is not set")]
+async fn a_silently_stalled_link_gives_503s_within_a_bound_and_recovers() {
+    let proxy = DbProxy::start(upstream());
+    let app = TestApp::spawn_with(Backend::Postgres, |settings| {
+        through_proxy(settings, &proxy);
+        settings.database_statement_timeout = Duration::from_secs(1);
+        settings.token_cache = true;
+    })
+    .await;
+    app.create_user("alice", "", false);
+    let key = app.login("alice", "web").await;
+    let bound = Duration::from_secs(1 + 2 + 1) + Duration::from_millis(1500);
+
+    proxy.stall();
+    let stalled = Instant::now();
+    // A check the cache holds may be served until its listener notices
+    // the silence (about 1.5 s); then it goes to the database like the rest.
+    loop {
+        let started = Instant::now();
+        let response = app.whoami(&key).await;
+        let took = started.elapsed();
+        assert!(
+            took < bound,
+            "a request waited {took:?} on the stalled link"
+        );
+        if response.status() == StatusCode::OK {
+            assert!(
+                stalled.elapsed() < Duration::from_secs(3),
+                "served from the cache {:?} into the stall",
+                stalled.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        assert_unavailable(response).await;
+        eprintln!(
+            "stalled: 503 after {:?} (that request took {took:?})",
+            stalled.elapsed()
+        );
+        break;
+    }
+    let started = Instant::now();
+    assert_unavailable(
+        app.post_login("alice", crate::helpers::PASSWORD, "ios")
+            .await,
+    )
+    .await;
+    assert!(
+        started.elapsed() < bound,
+        "login took {:?}",
+        started.elapsed()
+    );
+
+    proxy.resume();
+    let resumed = Instant::now();
+    while app.whoami_status(&key).await != StatusCode::OK {
+        assert!(
+            resumed.elapsed() < Duration::from_secs(10),
+            "not recovered {:?} after the link resumed",
+            resumed.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("recovered {:?} after the link resumed", resumed.elapsed());
+    app.login("alice", "ios").await;
+    let metrics = app.scrape().await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "multitoken_token_cache_listener_lost_total 1"),
+        "{metrics}"
+    );
 }
 
 #[derive(QueryableByName)]

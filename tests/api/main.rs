@@ -45,5 +45,6 @@ mod storage;
 mod sweep;
 mod throttle;
 mod timing;
+mod token_cache;
 mod two_factor;
 mod usernames;

@@ -106,6 +106,10 @@ pub struct TestApp {
 /// returns its base URL.
 fn serve(database: Database, configure: impl FnOnce(&mut Settings)) -> String {
     let mut settings = Settings::with_database(database);
+    // The whole suite runs with the cache on, and once with TOKEN_CACHE=off.
+    if let Ok(cache) = std::env::var("TOKEN_CACHE") {
+        settings.token_cache = !matches!(cache.trim(), "off" | "false" | "0" | "no");
+    }
     configure(&mut settings);
     let application = Application::build(settings).expect("application builds");
     let address = format!("http://127.0.0.1:{}", application.port());

@@ -31,6 +31,7 @@ impl ServerProcess {
             .env("DATABASE_URL", database_url)
             .env("MULTITOKEN_BIND", "127.0.0.1:0")
             .env("RUST_LOG", "info")
+            .envs(std::env::var("TOKEN_CACHE").map(|cache| ("TOKEN_CACHE", cache)))
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -1,0 +1,290 @@
+//! The PostgreSQL token-check cache: recently accepted checks kept in
+//! memory, bounded in entries and bytes, keyed by digest, so that a check is
+//! a lookup here instead of a round trip to the database.
+//!
+//! It is only as good as its invalidation, so it serves nothing unless the
+//! listening connection is up (every write that ends or changes a token or
+//! its user announces it: see `db::notifications`), and empties itself
+//! whenever that connection is lost. An entry is also dropped after
+//! `TOKEN_CACHE_TTL`, and one whose expiry has passed is read again.
+//!
+//! A check read from the database is cached only if nothing was evicted
+//! while it was being read: an eviction heard in between may be for it.
+//!
+//! Touches (last use, sliding expiry) wait here and are written in batches,
+//! one statement each, by [`TokenCache::flush_touches`].
+
+use crate::db::notifications::{self, Eviction, Heard};
+use crate::db::tokens::{self, TokenOwner};
+use crate::db::AnyConnection;
+use crate::domain::{Timestamp, TokenDigest};
+use crate::metrics::Metrics;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What the cache is built with.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheLimits {
+    pub ttl: Duration,
+    pub max_entries: u64,
+    pub max_bytes: u64,
+}
+
+#[derive(Debug)]
+struct Entry {
+    owner: TokenOwner,
+    cached_at: Instant,
+}
+
+impl Entry {
+    fn bytes(&self) -> u64 {
+        let heap = self.owner.client.len()
+            + self.owner.scopes.len()
+            + self.owner.username.len()
+            + self.owner.email.len();
+        (std::mem::size_of::<Entry>() + std::mem::size_of::<TokenDigest>() + heap) as u64
+    }
+}
+
+/// Weighs an entry by its bytes, but never under `floor` (the byte budget
+/// over the entry budget), so that both bounds hold at once.
+#[derive(Debug, Clone)]
+struct Weight {
+    floor: u64,
+}
+
+impl quick_cache::Weighter<TokenDigest, Arc<Entry>> for Weight {
+    fn weight(&self, _: &TokenDigest, entry: &Arc<Entry>) -> u64 {
+        entry.bytes().max(self.floor)
+    }
+}
+
+/// A touch that is due, waiting for the next batch.
+#[derive(Debug, Clone, Copy)]
+pub struct PendingTouch {
+    pub token_id: i64,
+    pub digest: TokenDigest,
+    pub used_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub touched_before: Timestamp,
+}
+
+struct Inner {
+    entries: quick_cache::sync::Cache<TokenDigest, Arc<Entry>, Weight>,
+    ttl: Duration,
+    /// Bumped by every eviction heard and every change of the listener's state.
+    generation: AtomicU64,
+    listening: AtomicBool,
+    pending: Mutex<HashMap<i64, PendingTouch>>,
+    metrics: Metrics,
+}
+
+#[derive(Clone)]
+pub struct TokenCache {
+    inner: Arc<Inner>,
+}
+
+/// Touches are written at least this often; the listener is started
+/// beside them by [`TokenCache::run`].
+pub const FLUSH_EVERY: Duration = Duration::from_millis(1000);
+
+impl TokenCache {
+    pub fn new(limits: CacheLimits, metrics: Metrics) -> Self {
+        let max_entries = limits.max_entries.max(1);
+        let floor = (limits.max_bytes / max_entries).max(1);
+        let estimated = usize::try_from(max_entries.min(1 << 20)).unwrap_or(1 << 20);
+        TokenCache {
+            inner: Arc::new(Inner {
+                entries: quick_cache::sync::Cache::with_weighter(
+                    estimated,
+                    limits.max_bytes.max(floor),
+                    Weight { floor },
+                ),
+                ttl: limits.ttl,
+                generation: AtomicU64::new(0),
+                listening: AtomicBool::new(false),
+                pending: Mutex::new(HashMap::new()),
+                metrics,
+            }),
+        }
+    }
+
+    /// The cached check of `digest`, if the cache may serve at all and the
+    /// entry is younger than the TTL.
+    pub fn get(&self, digest: &TokenDigest) -> Option<TokenOwner> {
+        let inner = &self.inner;
+        if !inner.listening.load(Ordering::SeqCst) {
+            return None;
+        }
+        let found = inner
+            .entries
+            .get(digest)
+            .filter(|entry| entry.cached_at.elapsed() < inner.ttl);
+        inner.metrics.token_cache_lookup(found.is_some());
+        found.map(|entry| entry.owner.clone())
+    }
+
+    /// Where reads that may be cached start from: see [`Self::insert`].
+    pub fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::SeqCst)
+    }
+
+    /// Caches an accepted check read at `generation`, unless something was
+    /// evicted since. The generation is looked at again after the insert:
+    /// an eviction that came in between bumped it first, so either it
+    /// removes this entry or this call does.
+    pub fn insert(&self, generation: u64, digest: TokenDigest, owner: TokenOwner) {
+        let inner = &self.inner;
+        if !inner.listening.load(Ordering::SeqCst) || self.generation() != generation {
+            return;
+        }
+        let entry = Arc::new(Entry {
+            owner,
+            cached_at: Instant::now(),
+        });
+        inner.entries.insert(digest, entry);
+        if self.generation() != generation {
+            inner.entries.remove(&digest);
+        }
+    }
+
+    /// Records a due touch, and shows it in the cached entry at once (so
+    /// that it is not due again, and `expires_at` is the slid one).
+    pub fn touch(&self, touch: PendingTouch) {
+        let inner = &self.inner;
+        if let Ok(mut pending) = inner.pending.lock() {
+            pending.entry(touch.token_id).or_insert(touch);
+        }
+        if let Some(entry) = inner.entries.peek(&touch.digest) {
+            let mut owner = entry.owner.clone();
+            owner.last_used_at = touch.used_at.millis();
+            owner.expires_at = owner.expires_at.max(touch.expires_at.millis());
+            let updated = Arc::new(Entry {
+                owner,
+                cached_at: entry.cached_at,
+            });
+            // Only over the entry just read: an eviction in between wins.
+            let _ = inner.entries.replace(touch.digest, updated, true);
+        }
+    }
+
+    /// The expiry a waiting touch gives the token, if one waits.
+    pub fn pending_expiry(&self, token_id: i64) -> Option<Timestamp> {
+        let pending = self.inner.pending.lock().ok()?;
+        pending.get(&token_id).map(|touch| touch.expires_at)
+    }
+
+    /// Writes every waiting touch, in statements of up to 1,000 tokens. On
+    /// failure the touches are dropped and their entries evicted, so that
+    /// no entry shows an expiry the database does not have.
+    pub fn flush_touches(&self, conn: &mut AnyConnection) -> Result<usize, diesel::result::Error> {
+        let touches: Vec<PendingTouch> = match self.inner.pending.lock() {
+            Ok(mut pending) => pending.drain().map(|(_, touch)| touch).collect(),
+            Err(_) => return Ok(0),
+        };
+        let mut written = 0;
+        for batch in touches.chunks(1000) {
+            let rows: Vec<tokens::TouchRow> = batch
+                .iter()
+                .map(|touch| tokens::TouchRow {
+                    token_id: touch.token_id,
+                    used_at: touch.used_at.millis(),
+                    expires_at: touch.expires_at.millis(),
+                    touched_before: touch.touched_before.millis(),
+                })
+                .collect();
+            match tokens::touch_batch(conn, &rows) {
+                Ok(count) => written += count,
+                Err(error) => {
+                    for touch in &touches {
+                        self.inner.entries.remove(&touch.digest);
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        Ok(written)
+    }
+
+    /// Whether touches wait to be written.
+    pub fn has_pending_touches(&self) -> bool {
+        self.inner
+            .pending
+            .lock()
+            .map(|pending| !pending.is_empty())
+            .unwrap_or(false)
+    }
+
+    /// Evicts what this instance's own writes on `conn` announced, before
+    /// their answer goes out: its next request must not be served from a
+    /// stale entry, whenever its own notification arrives.
+    pub fn evict_own_writes(&self, conn: &mut AnyConnection) {
+        match notifications::take_evicted(conn) {
+            Ok(evicted) if evicted.is_empty() => {}
+            Ok(evicted) => match notifications::parse_all(&evicted) {
+                Some(evictions) => evictions.into_iter().for_each(|e| self.evict(e)),
+                None => self.reset(),
+            },
+            Err(error) => {
+                log::warn!("token cache emptied: cannot read this connection's evictions: {error}");
+                self.reset();
+            }
+        }
+    }
+
+    fn evict(&self, eviction: Eviction) {
+        let inner = &self.inner;
+        inner.generation.fetch_add(1, Ordering::SeqCst);
+        match eviction {
+            Eviction::Token(digest) => {
+                inner.entries.remove(&TokenDigest(digest));
+            }
+            Eviction::User(user_id) => inner
+                .entries
+                .retain(|_, entry| entry.owner.user_id != user_id),
+        }
+    }
+
+    fn reset(&self) {
+        self.inner.generation.fetch_add(1, Ordering::SeqCst);
+        self.inner.entries.clear();
+    }
+
+    fn heard(&self, heard: Heard) {
+        let inner = &self.inner;
+        match heard {
+            Heard::Listening => {
+                // Entries read while nothing was heard are not trusted.
+                self.reset();
+                inner.listening.store(true, Ordering::SeqCst);
+                inner.metrics.token_cache_listening(true);
+                log::info!("token cache: listening for invalidations");
+            }
+            Heard::Eviction(eviction) => self.evict(eviction),
+            Heard::Unreadable => self.reset(),
+            Heard::Lost(reason) => {
+                let was_listening = inner.listening.swap(false, Ordering::SeqCst);
+                self.reset();
+                inner.metrics.token_cache_listening(false);
+                if was_listening {
+                    inner.metrics.token_cache_lost();
+                }
+                log::warn!(
+                    "token cache off, checks go to the database: invalidations cannot be heard ({reason})"
+                );
+            }
+        }
+    }
+
+    /// Listens for invalidations on its own connection to `url` for as
+    /// long as the server runs.
+    pub async fn listen(self, url: String) {
+        notifications::listen(url, move |heard| {
+            self.heard(heard);
+            true
+        })
+        .await;
+    }
+}
