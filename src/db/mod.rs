@@ -8,6 +8,7 @@
 pub mod django;
 pub mod schema;
 pub mod secrets;
+pub mod signing_keys;
 pub mod throttle;
 pub mod tokens;
 pub mod users;

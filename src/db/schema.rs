@@ -47,3 +47,14 @@ diesel::table! {
         failures -> BigInt,
     }
 }
+
+diesel::table! {
+    signing_keys (id) {
+        id -> BigInt,
+        kid -> Text,
+        public_key -> Binary,
+        encrypted_private_key -> Binary,
+        created_at -> BigInt,
+        retired_at -> Nullable<BigInt>,
+    }
+}

@@ -19,6 +19,7 @@ mod admin;
 mod docs;
 mod forward_auth;
 mod health;
+mod jwt;
 mod login;
 mod metrics;
 mod oauth;
@@ -88,6 +89,11 @@ endpoints! {
     GET | HEAD | POST | PUT | PATCH | DELETE | OPTIONS "/auth/verify" => forward_auth::verify,
     POST "/introspect" => oauth::introspect,
     POST "/revoke" => oauth::revoke,
+    POST "/token" => jwt::obtain,
+    POST "/token/refresh" => jwt::refresh,
+    POST "/token/verify" => jwt::verify,
+    POST "/token/blacklist" => jwt::blacklist,
+    GET "/.well-known/jwks.json" => jwt::jwks,
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -11,6 +11,7 @@ pub mod admin;
 pub mod credentials;
 pub mod django_import;
 mod error;
+pub mod jwt;
 pub mod login;
 pub mod other_services;
 pub mod password_change;

@@ -10,6 +10,7 @@
 //! off the workers. On PostgreSQL, which is across a network, both run off
 //! them.
 
+use super::jwt::AccessTokens;
 use super::{run_blocking, AuthFailure, Error};
 use crate::db::{tokens, users, AnyConnection, DbPool};
 use crate::domain::{ClientName, PlainToken, Scopes, Timestamp, TokenDigest, TokenPolicy};
@@ -59,6 +60,8 @@ pub struct TokenVerifier {
     /// `LEGACY_TOKENS`: whether imported Django key shapes are looked up.
     legacy_keys: bool,
     metrics: Metrics,
+    /// Checks access JWTs presented in place of a key, when set.
+    access_tokens: Option<AccessTokens>,
 }
 
 impl TokenVerifier {
@@ -75,6 +78,44 @@ impl TokenVerifier {
             reads_inline,
             legacy_keys,
             metrics,
+            access_tokens: None,
+        }
+    }
+
+    /// Also accepts access JWTs wherever a key is accepted.
+    pub fn with_access_tokens(mut self, access_tokens: AccessTokens) -> Self {
+        self.access_tokens = Some(access_tokens);
+        self
+    }
+
+    /// Checks a presented key or access JWT (see [`TokenVerifier::verify`]).
+    /// An access JWT stands for its device's key, so the device must be
+    /// live, as with the key itself.
+    pub async fn verify_presented(
+        &self,
+        presented: Result<&str, AuthFailure>,
+    ) -> Result<Principal, Error> {
+        let digest = match (presented, &self.access_tokens) {
+            (Ok(token), Some(access)) if crate::domain::jwt::looks_like_jwt(token) => {
+                access.device_digest(token).await?.map(Some)
+            }
+            (Ok(key), _) => Ok(self.digest_of(key)),
+            (Err(failure), _) => Err(failure),
+        };
+        self.verify(digest).await
+    }
+
+    /// The claims of `token` when it is an access JWT whose signature and
+    /// claims hold (its device is not looked at).
+    pub async fn access_claims(
+        &self,
+        token: &str,
+    ) -> Result<Option<crate::domain::jwt::AccessClaims>, Error> {
+        match &self.access_tokens {
+            Some(access) if crate::domain::jwt::looks_like_jwt(token) => {
+                Ok(access.verify(token).await?.ok())
+            }
+            _ => Ok(None),
         }
     }
 
