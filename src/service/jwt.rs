@@ -53,7 +53,9 @@ struct Inner {
 }
 
 struct Keys {
-    signer: SigningKey,
+    /// Unreadable when `SECRET_KEY` is not the one it was stored under:
+    /// then tokens are still checked, but none is issued.
+    signer: Result<SigningKey, String>,
     verifying: Vec<VerifyingKey>,
     loaded_at: Instant,
 }
@@ -90,6 +92,9 @@ impl AccessTokens {
         let lifetime = settings.access_token_lifetime;
         let keys = load_keys(conn, file_key.as_ref(), &storage, lifetime)
             .map_err(|e| format!("cannot read the JWT signing keys: {}", e.chain()))?;
+        if let Err(unreadable) = &keys.signer {
+            log::warn!("no access token can be issued: {unreadable}");
+        }
         Ok(AccessTokens(Arc::new(Inner {
             pool,
             file_key,
@@ -125,7 +130,8 @@ impl AccessTokens {
             iss: self.0.expected.issuer.clone(),
             aud: self.0.expected.audience.clone(),
         };
-        keys.signer.sign(&claims).map_err(Error::internal)
+        let signer = keys.signer.as_ref().map_err(Error::internal)?;
+        signer.sign(&claims).map_err(Error::internal)
     }
 
     /// The digest of the device an access token was issued for, if the
@@ -259,7 +265,7 @@ fn load_keys(
             verifying: vec![
                 VerifyingKey::new(&file_key.kid, file_key.public_key()).map_err(Error::internal)?
             ],
-            signer: file_key.clone(),
+            signer: Ok(file_key.clone()),
             loaded_at: Instant::now(),
         });
     }
@@ -269,8 +275,7 @@ fn load_keys(
         .iter()
         .find(|row| row.retired_at.is_none())
         .ok_or_else(|| Error::internal("no current JWT signing key"))?;
-    let signer = SigningKey::open(&current.kid, &current.encrypted_private_key, storage)
-        .map_err(Error::internal)?;
+    let signer = SigningKey::open(&current.kid, &current.encrypted_private_key, storage);
     let verifying = rows
         .iter()
         .map(|row| VerifyingKey::new(&row.kid, &row.public_key))
