@@ -76,11 +76,18 @@ async fn simple_jwt_accepts_our_access_tokens_and_refuses_tampered_or_expired_on
         json!({"user_id": id, "username": "alice", "client": "web"})
     );
 
-    let mut tampered: Vec<&str> = access.split('.').collect();
-    let claims = tampered[1].replace('A', "B");
-    tampered[1] = &claims;
-    let tampered = tampered.join(".");
-    assert_ne!(tampered, access);
+    // Another user's name in the claims, the signature left as it was.
+    let tampered = {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine;
+        let parts: Vec<&str> = access.split('.').collect();
+        let mut claims: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).expect("base64"))
+                .expect("json");
+        claims["username"] = json!("mallory");
+        let claims = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).expect("json"));
+        format!("{}.{claims}.{}", parts[0], parts[2])
+    };
     for (token, why) in [
         (tampered.as_str(), "tampered"),
         (refresh.as_str(), "a device key"),
