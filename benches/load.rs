@@ -16,6 +16,11 @@
 //!   once with `auth_request` to `/auth/verify`, with the README's recipe
 //!   (`tests/proxies/nginx.conf.template`), the upstream echoing the user
 //!   nginx passed it;
+//! - `POST /token/refresh` with a random seeded key (an ES256 signature
+//!   each), then `GET /whoami` with an access JWT (`Authorization: Bearer`)
+//!   of a random seeded device, to hold against `/whoami` with a key: the
+//!   JWTs are fetched first, one per device (at most
+//!   `JWT_DEVICES`), and each is used many times, as a client would;
 //! - `POST /login` with a random user's correct password, client `web`, at
 //!   one connection (latency) and at a few (throughput);
 //! - `/whoami` again once the hashing threads have been idle long enough to
@@ -35,7 +40,7 @@
 //! arguments after `--`): `LOAD_USERS=1000,100000`, `LOAD_SECS=8` per phase,
 //! `LOAD_WARMUP_SECS=1`, `LOAD_CONNS=64`, `LOAD_LOGIN_CONNS=8`,
 //! `LOAD_THREADS=1` (load generator threads),
-//! `LOAD_PHASES=healthz,whoami,verify,introspect,nginx,login`
+//! `LOAD_PHASES=healthz,whoami,jwt,verify,introspect,nginx,login`
 //! (a subset, for experiments), `LOAD_SERVER_ENV="NAME=VALUE,..."` (extra
 //! environment for the server, e.g. `MALLOC_ARENA_MAX=2`), `LOAD_SERVER_BIN`
 //! (another build of the server to run instead, to compare a change).
@@ -137,7 +142,7 @@ impl Config {
             login_conns: number("LOAD_LOGIN_CONNS", 8.0)? as usize,
             threads: number("LOAD_THREADS", 1.0)? as usize,
             phases: std::env::var("LOAD_PHASES")
-                .unwrap_or_else(|_| "healthz,whoami,verify,introspect,nginx,login".into())
+                .unwrap_or_else(|_| "healthz,whoami,jwt,verify,introspect,nginx,login".into())
                 .split(',')
                 .map(|phase| phase.trim().to_owned())
                 .collect(),
@@ -840,13 +845,22 @@ enum Kind {
     Login,
     /// `/whoami` with the keys no login of the bench replaced (not `web`).
     WhoamiAfterLogins,
+    /// `POST /token/refresh` with a key: a token check and an ES256 signature.
+    Refresh,
+    /// `/whoami` with an access JWT.
+    WhoamiJwt,
 }
+
+/// Devices whose access JWTs the JWT phase uses, at most.
+const JWT_DEVICES: usize = 10_000;
 
 /// What every connection of a phase shares.
 struct Workload {
     address: SocketAddr,
     kind: Kind,
     keys: Arc<Vec<String>>,
+    /// Access JWTs of the first devices of `keys`, in the same order.
+    access_tokens: Arc<Vec<String>>,
     users: usize,
 }
 
@@ -873,6 +887,25 @@ impl Workload {
                     request,
                     "GET /whoami HTTP/1.1\r\nHost: bench\r\nAuthorization: Token {}\r\n\r\n",
                     self.keys[token]
+                );
+                format!("\"{}\"", username(token / CLIENTS.len()))
+            }
+            Kind::Refresh => {
+                let token = rng.below(self.keys.len());
+                let body = format!("refresh={}", self.keys[token]);
+                let _ = write!(
+                    request,
+                    "POST /token/refresh HTTP/1.1\r\nHost: bench\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                "\"access\":\"ey".to_owned()
+            }
+            Kind::WhoamiJwt => {
+                let token = rng.below(self.access_tokens.len());
+                let _ = write!(
+                    request,
+                    "GET /whoami HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {}\r\n\r\n",
+                    self.access_tokens[token]
                 );
                 format!("\"{}\"", username(token / CLIENTS.len()))
             }
@@ -1000,6 +1033,42 @@ async fn drive_connection(work: Arc<Workload>, deadline: Instant, seed: u64) -> 
         }
     }
     tally
+}
+
+/// One access JWT per device of `keys`, from `POST /token/refresh` over
+/// one connection, in order.
+fn fetch_access_tokens(address: SocketAddr, keys: &[String]) -> Result<Vec<String>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut conn = HttpConn::connect(address).await?;
+        let mut tokens = Vec::with_capacity(keys.len());
+        for key in keys {
+            let body = format!("refresh={key}");
+            let request = format!(
+                "POST /token/refresh HTTP/1.1\r\nHost: bench\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            let found = std::cell::RefCell::new(None);
+            let (status, _) = conn
+                .exchange(request.as_bytes(), |response| {
+                    let text = String::from_utf8_lossy(response);
+                    *found.borrow_mut() = text
+                        .split("\"access\":\"")
+                        .nth(1)
+                        .and_then(|rest| rest.split('"').next())
+                        .map(str::to_owned);
+                    true
+                })
+                .await?;
+            match found.into_inner() {
+                Some(token) if status == 200 => tokens.push(token),
+                _ => return Err(format!("POST /token/refresh answered {status}").into()),
+            }
+        }
+        Ok(tokens)
+    })
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -1200,6 +1269,8 @@ struct SizeReport {
     users: usize,
     healthz: Option<PhaseReport>,
     whoami: Option<PhaseReport>,
+    refresh: Option<PhaseReport>,
+    whoami_jwt: Option<PhaseReport>,
     verify: Option<PhaseReport>,
     introspect: Option<PhaseReport>,
     nginx_open: Option<PhaseReport>,
@@ -1250,10 +1321,26 @@ fn bench_size(users_count: usize, hash: &str, config: &Config, ticks: f64) -> Re
         rss_at_start_kib as f64 / 1024.0
     );
     let keys = Arc::new(seeded.keys);
+    let access_tokens = match config.runs("jwt") {
+        true => {
+            let devices = &keys[..keys.len().min(JWT_DEVICES)];
+            let fetched_at = Instant::now();
+            let fetched = fetch_access_tokens(server.address, devices)?;
+            println!(
+                "fetched {} access JWTs (one per device) in {:.1} s",
+                fetched.len(),
+                fetched_at.elapsed().as_secs_f64()
+            );
+            fetched
+        }
+        false => Vec::new(),
+    };
+    let access_tokens = Arc::new(access_tokens);
     let work_at = |address, kind| Workload {
         address,
         kind,
         keys: keys.clone(),
+        access_tokens: access_tokens.clone(),
         users: users_count,
     };
     let run_at = |address, wanted: &str, kind, name: &str, conns| -> Result<Option<PhaseReport>> {
@@ -1268,6 +1355,13 @@ fn bench_size(users_count: usize, hash: &str, config: &Config, ticks: f64) -> Re
         |wanted: &str, kind, name: &str, conns| run_at(server.address, wanted, kind, name, conns);
     let healthz = run("healthz", Kind::Healthz, "GET /healthz", config.conns)?;
     let whoami = run("whoami", Kind::Whoami, "GET /whoami", config.conns)?;
+    let refresh = run("jwt", Kind::Refresh, "POST /token/refresh", config.conns)?;
+    let whoami_jwt = run(
+        "jwt",
+        Kind::WhoamiJwt,
+        "GET /whoami, access JWT",
+        config.conns,
+    )?;
     let verify = run("verify", Kind::Verify, "GET /auth/verify", config.conns)?;
     let introspect = run(
         "introspect",
@@ -1365,6 +1459,8 @@ fn bench_size(users_count: usize, hash: &str, config: &Config, ticks: f64) -> Re
         users: users_count,
         healthz,
         whoami,
+        refresh,
+        whoami_jwt,
         verify,
         introspect,
         nginx_open,
@@ -1393,6 +1489,29 @@ fn print_summary(reports: &[SizeReport], verify: &VerifyTime) {
                 verdict(ratio >= 0.5),
                 us(whoami.server_cpu_per_request),
                 us(healthz.server_cpu_per_request),
+            );
+        }
+        if let (Some(whoami), Some(refresh)) = (&report.whoami, &report.refresh) {
+            let ratio = refresh.rps / whoami.rps;
+            println!(
+                "{users:>7} users: /token/refresh rps / whoami rps {ratio:.2} (target >= 0.3: {}); {:.0} req/s, p99 {:.2} ms, {:.1} us server CPU/req",
+                verdict(ratio >= 0.3),
+                refresh.rps,
+                ms(refresh.p99),
+                us(refresh.server_cpu_per_request),
+            );
+        }
+        if let (Some(whoami), Some(jwt)) = (&report.whoami, &report.whoami_jwt) {
+            let ratio = jwt.rps / whoami.rps;
+            println!(
+                "{users:>7} users: whoami with an access JWT / with a key {ratio:.2} (target >= 0.8: {}); {:.0} vs {:.0} req/s, p99 {:.2} vs {:.2} ms, {:.1} vs {:.1} us server CPU/req",
+                verdict(ratio >= 0.8),
+                jwt.rps,
+                whoami.rps,
+                ms(jwt.p99),
+                ms(whoami.p99),
+                us(jwt.server_cpu_per_request),
+                us(whoami.server_cpu_per_request),
             );
         }
         if let (Some(whoami), Some(verify)) = (&report.whoami, &report.verify) {
@@ -1587,6 +1706,8 @@ fn bench_postgres(
                         address: server.address,
                         kind: *kind,
                         keys: keys.clone(),
+                        // The PostgreSQL mode measures keys only.
+                        access_tokens: Arc::new(Vec::new()),
                         users: users_count,
                     };
                     let report = phase(&server, work, label, config.conns, config, ticks)?;

@@ -9,7 +9,7 @@ use crate::domain::{ClientName, Password, Timestamp, Username};
 use crate::service::django_import::{self, Admins, ImportError, ImportOptions};
 use crate::service::passwords::hash_blocking;
 use crate::service::tokens::{self, Revocation};
-use crate::service::{users, Error};
+use crate::service::{jwt, secret_key, users, Error};
 use crate::startup::Application;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -43,6 +43,9 @@ pub enum Command {
     /// Inspect and revoke tokens.
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// The keys that sign JWT access tokens.
+    #[command(subcommand)]
+    Jwt(JwtCommand),
     /// Exit 0 when the server on MULTITOKEN_BIND answers GET /healthz (for container health checks).
     Healthcheck,
     /// Copy a Django project's users and live tokens (DRF, multitoken, knox); the Django database is only read.
@@ -106,6 +109,14 @@ pub enum TokensCommand {
     Prune,
 }
 
+#[derive(Debug, Clone, Subcommand)]
+pub enum JwtCommand {
+    /// Make a new signing key; the old one verifies for ACCESS_TOKEN_LIFETIME more, then leaves the JWKS.
+    RotateKey,
+    /// The signing keys: kid, created, and whether it signs or until when it verifies.
+    Keys,
+}
+
 /// A failed command: the message goes to standard error, the exit status is 1.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -155,6 +166,7 @@ impl Command {
             }
             Some(Command::User(command)) => run_user(&settings, command, stdin, out),
             Some(Command::Tokens(command)) => run_tokens(&settings, command, out),
+            Some(Command::Jwt(command)) => run_jwt(&settings, command, out),
             Some(Command::Healthcheck) => healthcheck(settings.bind),
             Some(Command::ImportDjango {
                 url,
@@ -405,6 +417,47 @@ fn run_tokens(
         TokensCommand::Prune => {
             let pruned = tokens::prune_expired(&mut conn, Timestamp::now())?;
             writeln!(out, "pruned {pruned} expired token(s)").map_err(write_failed)?;
+        }
+    }
+    Ok(())
+}
+
+fn run_jwt(settings: &Settings, command: JwtCommand, out: &mut dyn Write) -> Result<(), CliError> {
+    let mut conn = open(settings)?;
+    match command {
+        JwtCommand::RotateKey => {
+            let secret =
+                secret_key::resolve(&mut conn, settings.secret_key.as_ref(), settings.bind)
+                    .map_err(CliError)?;
+            let kid = jwt::rotate_key(&mut conn, settings, &secret).map_err(CliError)?;
+            writeln!(
+                out,
+                "new signing key {kid}; the previous one verifies for {} more",
+                crate::domain::duration::format_duration(settings.access_token_lifetime)
+            )
+            .map_err(write_failed)?;
+        }
+        JwtCommand::Keys => {
+            for key in jwt::list_keys(&mut conn, settings).map_err(CliError)? {
+                let state = match (key.retired_at, key.verifies_until) {
+                    (Some(retired), Some(until)) if until > Timestamp::now() => format!(
+                        "retired {}\tverifies until {}",
+                        retired.to_rfc3339(),
+                        until.to_rfc3339()
+                    ),
+                    (Some(retired), _) => {
+                        format!("retired {}\tno longer verifies", retired.to_rfc3339())
+                    }
+                    (None, _) => "signing".to_owned(),
+                };
+                writeln!(
+                    out,
+                    "{}\tcreated {}\t{state}",
+                    key.kid,
+                    key.created_at.to_rfc3339()
+                )
+                .map_err(write_failed)?;
+            }
         }
     }
     Ok(())

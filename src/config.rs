@@ -41,6 +41,7 @@ pub const DEFAULT_TOKEN_CACHE_TTL: &str = "10s";
 pub const DEFAULT_TOKEN_CACHE_ENTRIES: u32 = 100_000;
 pub const DEFAULT_TOKEN_CACHE_MIB: u32 = 32;
 pub const DEFAULT_STATEMENT_TIMEOUT: &str = "5s";
+pub const DEFAULT_ACCESS_TOKEN_LIFETIME: &str = "5m";
 /// How often expired tokens and closed throttle windows are swept.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(600);
 /// How long a client may take to send a request body, once its headers came.
@@ -239,6 +240,34 @@ pub struct Settings {
     #[arg(long, env = "SECRET_KEY", global = true, hide_env_values = true,
           value_parser = |text: &str| Ok::<_, String>(SecretKey::unchecked(text)))]
     pub secret_key: Option<SecretKey>,
+
+    /// Lifetime of JWT access tokens (POST /token, /token/refresh).
+    #[arg(long, env = "ACCESS_TOKEN_LIFETIME", default_value = DEFAULT_ACCESS_TOKEN_LIFETIME, global = true,
+          value_parser = |text: &str| parse_duration(text).map_err(|e| format!("ACCESS_TOKEN_LIFETIME: {e}")))]
+    pub access_token_lifetime: Duration,
+
+    /// The `iss` claim of access tokens, checked by /token/verify and wherever they are accepted; none when unset.
+    #[arg(long, env = "JWT_ISSUER", global = true,
+          value_parser = |text: &str| parse_claim(text).map_err(|e| format!("JWT_ISSUER: {e}")))]
+    pub jwt_issuer: Option<String>,
+
+    /// The `aud` claim of access tokens, checked like JWT_ISSUER; none when unset.
+    #[arg(long, env = "JWT_AUDIENCE", global = true,
+          value_parser = |text: &str| parse_claim(text).map_err(|e| format!("JWT_AUDIENCE: {e}")))]
+    pub jwt_audience: Option<String>,
+
+    /// A PKCS#8 PEM P-256 private key to sign access tokens with, instead of the generated ones.
+    #[arg(long, env = "JWT_PRIVATE_KEY_FILE", global = true)]
+    pub jwt_private_key_file: Option<std::path::PathBuf>,
+}
+
+/// A text claim (`iss`, `aud`): one line, not empty.
+fn parse_claim(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.is_empty() || text.len() > 512 || text.chars().any(char::is_control) {
+        return Err("must be one line of 1 to 512 characters".into());
+    }
+    Ok(text.to_owned())
 }
 
 /// Parses `MAIL`. Its errors are clap's "raw" kind, which does not repeat
@@ -372,6 +401,10 @@ impl Settings {
                 DEFAULT_EMAIL_VERIFICATION_RESEND_THROTTLE,
             ),
             secret_key: None,
+            access_token_lifetime: default_of(parse_duration, DEFAULT_ACCESS_TOKEN_LIFETIME),
+            jwt_issuer: None,
+            jwt_audience: None,
+            jwt_private_key_file: None,
             cookie_secure: false,
             console_session_idle: default_of(parse_duration, DEFAULT_CONSOLE_SESSION_IDLE),
             console_session_max_age: default_of(parse_duration, DEFAULT_CONSOLE_SESSION_MAX_AGE),
@@ -410,6 +443,9 @@ impl Settings {
         }
         if let Some(secret_key) = &self.secret_key {
             secret_key.check().map_err(|e| format!("SECRET_KEY: {e}"))?;
+        }
+        if self.access_token_lifetime.is_zero() {
+            return Err("ACCESS_TOKEN_LIFETIME must be longer than 0s".into());
         }
         if self.password_reset_timeout.is_zero() {
             return Err("PASSWORD_RESET_TIMEOUT must be longer than 0s".into());

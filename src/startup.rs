@@ -13,6 +13,7 @@ use crate::mail;
 use crate::mail::MailBackend;
 use crate::metrics::Metrics;
 use crate::routes;
+use crate::service::jwt::AccessTokens;
 use crate::service::outbox::Outbox;
 use crate::service::passwords::PasswordHasher;
 use crate::service::token_cache::{CacheLimits, TokenCache};
@@ -83,6 +84,13 @@ impl Application {
         };
         let hasher = PasswordHasher::new(cores, 64 * cores).map_err(StartupError::Hasher)?;
         let metrics = Metrics::new().map_err(StartupError::Metrics)?;
+        let access_tokens = AccessTokens::start(
+            &mut db::connect_once(&settings.database_url)?,
+            pool.clone(),
+            &settings,
+            &secret_key,
+        )
+        .map_err(StartupError::Settings)?;
         let tokens = TokenVerifier::new(
             pool.clone(),
             settings.token_policy(),
@@ -90,7 +98,8 @@ impl Application {
             settings.legacy_tokens,
             metrics.clone(),
         )
-        .with_work_timeout(settings.work_timeout());
+        .with_work_timeout(settings.work_timeout())
+        .with_access_tokens(access_tokens.clone());
         let tokens = match settings.caches_tokens() {
             true => {
                 let limits = CacheLimits {
@@ -125,11 +134,13 @@ impl Application {
             web::Data::new(services.tokens.clone()),
             web::Data::new(services.metrics.clone()),
         );
+        let app_access_tokens = web::Data::new(access_tokens);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_services.clone())
                 .app_data(app_tokens.clone())
                 .app_data(app_metrics.clone())
+                .app_data(app_access_tokens.clone())
                 .app_data(body_read_timeout)
                 .wrap(session_middleware(cookie_secure, console_key.clone()))
                 .wrap(from_fn(record_request))

@@ -13,6 +13,7 @@ pub mod notifications;
 pub mod outbox;
 pub mod schema;
 pub mod secrets;
+pub mod signing_keys;
 pub mod throttle;
 pub mod tokens;
 pub mod two_factor;

@@ -85,3 +85,14 @@ diesel::table! {
         next_attempt_at -> BigInt,
     }
 }
+
+diesel::table! {
+    signing_keys (id) {
+        id -> BigInt,
+        kid -> Text,
+        public_key -> Binary,
+        encrypted_private_key -> Binary,
+        created_at -> BigInt,
+        retired_at -> Nullable<BigInt>,
+    }
+}

@@ -273,3 +273,18 @@ pub fn count_all_live(conn: &mut AnyConnection, now: i64) -> QueryResult<i64> {
         .count()
         .get_result(conn)
 }
+
+/// The digest of the (user, client) pair's current key: what an access
+/// token's `sid` is checked against.
+pub fn digest_for_client(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    client: &str,
+) -> QueryResult<Option<Vec<u8>>> {
+    tokens::table
+        .filter(tokens::user_id.eq(user_id))
+        .filter(tokens::client.eq(client))
+        .select(tokens::digest)
+        .first(conn)
+        .optional()
+}

@@ -11,6 +11,7 @@ pub mod duration;
 pub mod email;
 pub mod email_verification;
 pub mod expiry;
+pub mod jwt;
 pub mod password;
 pub mod reset_token;
 pub mod scope;

@@ -105,15 +105,12 @@ impl FromRequest for Authenticated {
             .get(AUTHORIZATION)
             .map(|value| value.as_bytes());
         let verifier = request.app_data::<web::Data<TokenVerifier>>().cloned();
-        let presented = token_from_header(header);
-        let presented = match &verifier {
-            Some(verifier) => presented.map(|key| verifier.digest_of(key)),
-            None => Ok(None),
-        };
+        let presented = token_from_header(header).map(str::to_owned);
         Box::pin(async move {
             let verifier =
                 verifier.ok_or_else(|| Error::internal("the token verifier is not configured"))?;
-            Ok(Authenticated(verifier.verify(presented).await?))
+            let presented = presented.as_deref().map_err(|failure| *failure);
+            Ok(Authenticated(verifier.verify_presented(presented).await?))
         })
     }
 }

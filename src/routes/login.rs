@@ -8,7 +8,7 @@ use crate::http::request::{client_ip, user_agent};
 use crate::http::ApiError;
 use crate::metrics::RevocationCause;
 use crate::service::login::{login as log_in, LoginRequest};
-use crate::service::tokens::{revoke_counted, Revocation};
+use crate::service::tokens::{revoke_counted, IssuedToken, Revocation};
 use crate::service::{Error, Services};
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -97,12 +97,30 @@ pub async fn login(
     request: HttpRequest,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
+    let token = sign_in(&services, &request, &fields).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+        .json(TokenResponse {
+            auth_token: token.key.expose().to_owned(),
+            client: token.client.as_str().to_owned(),
+            scopes: token.scopes.into_vec(),
+            expires_at: token.expires_at,
+        }))
+}
+
+/// What `/login` (and `/token`, which answers alike) does before shaping
+/// its answer: the fields or Basic credentials, then the login use case.
+pub(super) async fn sign_in(
+    services: &Services,
+    request: &HttpRequest,
+    fields: &Fields,
+) -> Result<IssuedToken, ApiError> {
     let basic = basic_credentials(request.headers()).transpose()?;
     let basic_was_used = basic.is_some();
     let (body, errors) = match basic {
         Some((username, password)) => {
             let mut errors = FieldErrors::new();
-            let client = read_client(&fields, &mut errors);
+            let client = read_client(fields, &mut errors);
             let scopes = fields.scopes("scopes", &mut errors);
             let otp = fields.optional("otp", &mut errors);
             let body = LoginBody {
@@ -122,24 +140,17 @@ pub async fn login(
     else {
         return Err(Error::internal("validated login fields missing").into());
     };
-    let address = client_ip(&request, &services.settings.trusted_proxies);
+    let address = client_ip(request, &services.settings.trusted_proxies);
     let login_request = LoginRequest {
         username,
         password,
         client,
         scopes: body.scopes,
-        user_agent: user_agent(&request),
+        user_agent: user_agent(request),
         otp: body.otp,
     };
-    match log_in(&services, login_request, address).await {
-        Ok(token) => Ok(HttpResponse::Ok()
-            .insert_header(CacheControl(vec![CacheDirective::NoStore]))
-            .json(TokenResponse {
-                auth_token: token.key.expose().to_owned(),
-                client: token.client.as_str().to_owned(),
-                scopes: token.scopes.into_vec(),
-                expires_at: token.expires_at,
-            })),
+    match log_in(services, login_request, address).await {
+        Ok(token) => Ok(token),
         Err(Error::BadCredentials) if basic_was_used => Err(ApiError::BadBasicCredentials),
         Err(error) => Err(error.into()),
     }

@@ -20,6 +20,7 @@ mod docs;
 mod email_verification;
 mod forward_auth;
 mod health;
+mod jwt;
 mod login;
 mod metrics;
 mod oauth;
@@ -95,6 +96,11 @@ endpoints! {
     GET | HEAD | POST | PUT | PATCH | DELETE | OPTIONS "/auth/verify" => forward_auth::verify,
     POST "/introspect" => oauth::introspect,
     POST "/revoke" => oauth::revoke,
+    POST "/token" => jwt::obtain,
+    POST "/token/refresh" => jwt::refresh,
+    POST "/token/verify" => jwt::verify,
+    POST "/token/blacklist" => jwt::blacklist,
+    GET "/.well-known/jwks.json" => jwt::jwks,
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -63,7 +63,7 @@ impl Modify for Conventions {
             TOKEN_SCHEME,
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "Authorization",
-                "`Token <key>` (the keyword in any case), or `Bearer <key>`.",
+                "`Token <key>` (the keyword in any case), or `Bearer <key>`, or `Bearer <access JWT>` (from `POST /token`).",
             ))),
         );
         components.add_security_scheme(

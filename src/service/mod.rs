@@ -13,6 +13,7 @@ pub mod credentials;
 pub mod django_import;
 pub mod email_verification;
 mod error;
+pub mod jwt;
 pub mod login;
 pub mod other_services;
 pub mod outbox;

@@ -9,7 +9,7 @@
 
 use super::tokens::{revoke_counted, Principal, Revocation, TokenVerifier};
 use super::{AuthFailure, Error, Services};
-use crate::domain::TokenDigest;
+use crate::domain::{Timestamp, TokenDigest};
 use crate::metrics::{ForwardAuthOutcome, IntrospectionOutcome, RevocationCause};
 
 /// Forward auth: the principal of the presented key, if it holds every
@@ -17,10 +17,10 @@ use crate::metrics::{ForwardAuthOutcome, IntrospectionOutcome, RevocationCause};
 /// is `Unauthenticated`, a missing scope `PermissionDenied`.
 pub async fn authorize(
     verifier: &TokenVerifier,
-    presented: Result<Option<TokenDigest>, AuthFailure>,
+    presented: Result<&str, AuthFailure>,
     required: &[String],
 ) -> Result<Principal, Error> {
-    let checked = verifier.verify(presented).await;
+    let checked = verifier.verify_presented(presented).await;
     let (outcome, answer) = match checked {
         Ok(principal) if required.iter().all(|scope| principal.scopes.holds(scope)) => {
             (Some(ForwardAuthOutcome::Allowed), Ok(principal))
@@ -53,7 +53,16 @@ pub fn may_introspect(caller: &Principal) -> Result<(), Error> {
 /// (unknown, revoked, expired, an inactive user, not even a key's shape),
 /// which the answer must not tell apart.
 pub async fn introspect(verifier: &TokenVerifier, token: &str) -> Result<Option<Principal>, Error> {
-    let checked = verifier.verify(Ok(verifier.digest_of(token))).await;
+    let checked = verifier.verify_presented(Ok(token)).await;
+    // For an access JWT, `exp` and `iat` are the JWT's own.
+    let checked = match (checked, verifier.access_claims(token).await?) {
+        (Ok(mut principal), Some(claims)) => {
+            principal.expires_at = Timestamp(claims.exp.saturating_mul(1000));
+            principal.created_at = Timestamp(claims.iat.saturating_mul(1000));
+            Ok(principal)
+        }
+        (checked, _) => checked,
+    };
     let (outcome, answer) = match checked {
         Ok(principal) => (IntrospectionOutcome::Active, Some(principal)),
         Err(Error::Unauthenticated(_)) => (IntrospectionOutcome::Inactive, None),

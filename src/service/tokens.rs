@@ -11,6 +11,7 @@
 //! them, unless the token cache (`token_cache`) has the check: then it is a
 //! lookup in memory, and its touch waits there to be written in a batch.
 
+use super::jwt::AccessTokens;
 use super::token_cache::{PendingTouch, TokenCache};
 use super::{run_blocking_within, AuthFailure, Error};
 use crate::db::tokens::TokenOwner;
@@ -68,6 +69,8 @@ pub struct TokenVerifier {
     cache: Option<TokenCache>,
     /// How long a check waits for the database before it is `Unavailable`.
     work_timeout: std::time::Duration,
+    /// Checks access JWTs presented in place of a key, when set.
+    access_tokens: Option<AccessTokens>,
 }
 
 impl TokenVerifier {
@@ -86,6 +89,44 @@ impl TokenVerifier {
             metrics,
             cache: None,
             work_timeout: super::WORK_TIMEOUT,
+            access_tokens: None,
+        }
+    }
+
+    /// Also accepts access JWTs wherever a key is accepted.
+    pub fn with_access_tokens(mut self, access_tokens: AccessTokens) -> Self {
+        self.access_tokens = Some(access_tokens);
+        self
+    }
+
+    /// Checks a presented key or access JWT (see [`TokenVerifier::verify`]).
+    /// An access JWT stands for its device's key, so the device must be
+    /// live, as with the key itself.
+    pub async fn verify_presented(
+        &self,
+        presented: Result<&str, AuthFailure>,
+    ) -> Result<Principal, Error> {
+        let digest = match (presented, &self.access_tokens) {
+            (Ok(token), Some(access)) if crate::domain::jwt::looks_like_jwt(token) => {
+                access.device_digest(token).await?.map(Some)
+            }
+            (Ok(key), _) => Ok(self.digest_of(key)),
+            (Err(failure), _) => Err(failure),
+        };
+        self.verify(digest).await
+    }
+
+    /// The claims of `token` when it is an access JWT whose signature and
+    /// claims hold (its device is not looked at).
+    pub async fn access_claims(
+        &self,
+        token: &str,
+    ) -> Result<Option<crate::domain::jwt::AccessClaims>, Error> {
+        match &self.access_tokens {
+            Some(access) if crate::domain::jwt::looks_like_jwt(token) => {
+                Ok(access.verify(token).await?.ok())
+            }
+            _ => Ok(None),
         }
     }
 

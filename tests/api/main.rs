@@ -26,6 +26,8 @@ mod expiry;
 mod faults;
 mod forward_auth;
 mod introspection;
+mod jwt;
+mod jwt_verifiers;
 mod legacy_keys;
 mod login;
 mod mail;

@@ -99,7 +99,7 @@ async fn the_token_scheme_secures_every_authenticated_operation() {
             "type": "apiKey",
             "in": "header",
             "name": "Authorization",
-            "description": "`Token <key>` (the keyword in any case), or `Bearer <key>`.",
+            "description": "`Token <key>` (the keyword in any case), or `Bearer <key>`, or `Bearer <access JWT>` (from `POST /token`).",
         })
     );
     let console = &doc["components"]["securitySchemes"]["ConsoleSession"];
@@ -118,6 +118,11 @@ async fn the_token_scheme_secures_every_authenticated_operation() {
         "/password/reset",
         "/password/reset/confirm",
         "/revoke",
+        "/token",
+        "/token/refresh",
+        "/token/verify",
+        "/token/blacklist",
+        "/.well-known/jwks.json",
     ];
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for (method, operation) in item.as_object().expect("item") {

@@ -58,7 +58,7 @@ with_django_on_both_backends!(
     drf_refuses_a_revoked_key_once_its_cached_introspection_runs_out,
 );
 
-fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     std::env::var_os("RESOURCE_SERVER_PYTHON")
         .filter(|path| !path.is_empty())
         .map(PathBuf::from)
@@ -67,7 +67,7 @@ fn python() -> PathBuf {
 
 /// The Django project under `tests/resource_server/`, served by
 /// `runserver` on a free port with its own SQLite file; stopped when dropped.
-struct ResourceServer {
+pub(crate) struct ResourceServer {
     child: Child,
     address: String,
     http: Client,
@@ -78,6 +78,16 @@ impl ResourceServer {
     /// Migrates a fresh database, then serves, introspecting at
     /// `introspection_url` with `service_key`; waits until it listens.
     fn start(introspection_url: &str, service_key: &str) -> ResourceServer {
+        Self::start_with(introspection_url, service_key, &[])
+    }
+
+    /// [`ResourceServer::start`] with more environment for its settings
+    /// (the JWT ones of `tests/api/jwt_verifiers.rs`).
+    pub(crate) fn start_with(
+        introspection_url: &str,
+        service_key: &str,
+        extra_env: &[(&str, &str)],
+    ) -> ResourceServer {
         let python = python();
         assert!(
             python.is_file(),
@@ -101,6 +111,7 @@ impl ResourceServer {
                     "RESOURCE_SERVER_TOKEN_CACHING_SECONDS",
                     CACHING_SECONDS.to_string(),
                 )
+                .envs(extra_env.iter().copied())
                 .stdin(Stdio::null());
             command
         };
@@ -146,13 +157,13 @@ impl ResourceServer {
     }
 
     /// What runserver and django-oauth-toolkit logged so far.
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
     }
 
     /// `GET path` with `Authorization: Bearer <key>`, the one scheme
     /// django-oauth-toolkit reads.
-    async fn get(&self, path: &str, key: &str) -> Response {
+    pub(crate) async fn get(&self, path: &str, key: &str) -> Response {
         self.http
             .get(format!("{}{path}", self.address))
             .bearer_auth(key)

@@ -23,15 +23,19 @@ on_both_backends!(
     admins_without_two_factor_are_refused_when_it_is_required,
     the_console_asks_for_the_code,
     restricted_tokens_cannot_change_two_factor,
+    the_jwt_endpoint_asks_for_the_code_too,
 );
+
+fn now_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
 
 /// A TOTP code `steps` time steps from now (30 s each).
 fn code(secret: &TotpSecret, steps: i64) -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    let at = now.saturating_add_signed(steps * 30);
+    let at = now_seconds().saturating_add_signed(steps * 30);
     secret.code_at(at).expect("code")
 }
 
@@ -65,18 +69,19 @@ async fn login_with_otp(app: &TestApp, username: &str, otp: Option<&str>) -> Res
 
 /// Sets up and confirms two-factor for `username`: its secret and
 /// recovery codes. The confirming code is of the current step.
-async fn enable(app: &TestApp, username: &str) -> (TotpSecret, Vec<String>) {
+async fn enable(app: &TestApp, username: &str) -> (TotpSecret, Vec<String>, u64) {
     let key = app.login(username, "setup").await;
     let response = post(app, "/2fa/totp/setup", &key, json!({"password": PASSWORD})).await;
     assert_eq!(response.status(), StatusCode::OK);
     let setup: Value = response.json().await.expect("json");
     let secret =
         TotpSecret::from_base32(setup["secret"].as_str().expect("secret")).expect("base32");
+    let confirmed_at = now_seconds();
     let response = post(
         app,
         "/2fa/totp/confirm",
         &key,
-        json!({"code": code(&secret, 0)}),
+        json!({"code": secret.code_at(confirmed_at).expect("code")}),
     )
     .await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -87,7 +92,7 @@ async fn enable(app: &TestApp, username: &str) -> (TotpSecret, Vec<String>) {
         .iter()
         .map(|code| code.as_str().expect("code").to_owned())
         .collect();
-    (secret, codes)
+    (secret, codes, confirmed_at)
 }
 
 async fn two_factor_of(app: &TestApp, key: &str) -> Value {
@@ -182,7 +187,7 @@ async fn setting_up_needs_the_password_and_enables_nothing_until_confirmed(backe
 async fn a_confirmed_user_signs_in_with_a_code_once_only(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "alice@example.com", false);
-    let (secret, _) = enable(&app, "alice").await;
+    let (secret, _, confirmed_at) = enable(&app, "alice").await;
 
     assert_json(
         login_with_otp(&app, "alice", None).await,
@@ -196,15 +201,17 @@ async fn a_confirmed_user_signs_in_with_a_code_once_only(backend: Backend) {
         json!({"otp": ["Invalid code."]}),
     )
     .await;
-    // The confirming code was of this step: it is spent.
+    // The confirming code is spent.
+    let confirming = secret.code_at(confirmed_at).expect("code");
     assert_json(
-        login_with_otp(&app, "alice", Some(&code(&secret, 0))).await,
+        login_with_otp(&app, "alice", Some(&confirming)).await,
         StatusCode::BAD_REQUEST,
         json!({"otp": ["Invalid code."]}),
     )
     .await;
-    // The next step's code is within the skew: accepted once.
-    let next = code(&secret, 1);
+    // The step after the confirming one is within the skew (whatever step
+    // the clock is in now): accepted once.
+    let next = secret.code_at(confirmed_at + 30).expect("code");
     let response = login_with_otp(&app, "alice", Some(&next)).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.expect("json");
@@ -234,7 +241,7 @@ async fn a_confirmed_user_signs_in_with_a_code_once_only(backend: Backend) {
 async fn recovery_codes_sign_in_once_each(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "alice@example.com", false);
-    let (_, codes) = enable(&app, "alice").await;
+    let (_, codes, _) = enable(&app, "alice").await;
     assert_eq!(
         login_with_otp(&app, "alice", Some(&codes[0]))
             .await
@@ -270,7 +277,7 @@ async fn wrong_codes_count_against_the_login_throttle(backend: Backend) {
     })
     .await;
     app.create_user("alice", "alice@example.com", false);
-    let (secret, _) = enable(&app, "alice").await;
+    let (secret, _, _) = enable(&app, "alice").await;
     let wrong = wrong_code(&secret);
     for _ in 0..3 {
         let response = login_with_otp(&app, "alice", Some(&wrong)).await;
@@ -284,7 +291,7 @@ async fn wrong_codes_count_against_the_login_throttle(backend: Backend) {
 async fn turning_it_off_needs_the_password_then_a_code(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "alice@example.com", false);
-    let (secret, codes) = enable(&app, "alice").await;
+    let (secret, codes, _) = enable(&app, "alice").await;
     let key = app.login_as_with_otp("alice", &codes[0]).await;
 
     let missing = post(&app, "/2fa/disable", &key, json!({})).await;
@@ -359,7 +366,7 @@ async fn turning_it_off_needs_the_password_then_a_code(backend: Backend) {
 async fn the_secret_and_recovery_codes_are_not_stored_in_clear(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "alice@example.com", false);
-    let (secret, codes) = enable(&app, "alice").await;
+    let (secret, codes, _) = enable(&app, "alice").await;
     let mut conn = app.connection();
     let stored: Option<Vec<u8>> = users::table
         .filter(users::username.eq("alice"))
@@ -408,7 +415,7 @@ async fn admins_without_two_factor_are_refused_when_it_is_required(backend: Back
         .unwrap()
         .contains("Two-factor authentication is required"));
 
-    let (secret, _) = enable(&app, "root").await;
+    let (secret, _, _) = enable(&app, "root").await;
     let new_key = app.login_as_with_otp("root", &code(&secret, 1)).await;
     assert_eq!(
         app.admin_get("/admin/users", &new_key).await.status(),
@@ -424,7 +431,7 @@ async fn admins_without_two_factor_are_refused_when_it_is_required(backend: Back
 async fn the_console_asks_for_the_code(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("root", "root@example.com", true);
-    let (secret, _) = enable(&app, "root").await;
+    let (secret, _, _) = enable(&app, "root").await;
     let mut console = Console::new(&app);
     let login_page = console.page("/console/login").await;
     assert!(
@@ -488,4 +495,25 @@ async fn restricted_tokens_cannot_change_two_factor(backend: Backend) {
         .post_json("/2fa/totp/setup", json!({"password": PASSWORD}))
         .await;
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn the_jwt_endpoint_asks_for_the_code_too(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("alice", "alice@example.com", false);
+    let (secret, _, confirmed_at) = enable(&app, "alice").await;
+    let body = json!({"username": "alice", "password": PASSWORD, "client": "svc"});
+    assert_json(
+        app.post_json("/token", body.clone()).await,
+        StatusCode::BAD_REQUEST,
+        json!({"otp": ["This field is required."]}),
+    )
+    .await;
+    let mut with_code = body;
+    with_code["otp"] = json!(secret.code_at(confirmed_at + 30).expect("code"));
+    let response = app.post_json("/token", with_code).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let pair: Value = response.json().await.expect("json");
+    assert!(pair["access"]
+        .as_str()
+        .is_some_and(|jwt| jwt.split('.').count() == 3));
 }

@@ -317,6 +317,34 @@ impl TestApp {
         body["auth_token"].as_str().expect("auth_token").to_owned()
     }
 
+    // JWT access tokens.
+
+    /// `POST /token` with the default password; panics unless it succeeds.
+    /// Returns `(refresh, access)`.
+    pub async fn obtain_jwt(&self, username: &str, client: &str) -> (String, String) {
+        let response = self
+            .post_json(
+                "/token",
+                json!({"username": username, "password": PASSWORD, "client": client}),
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "/token of {username} as {client}"
+        );
+        let body: Value = response.json().await.expect("json");
+        let field = |name: &str| body[name].as_str().expect(name).to_owned();
+        (field("refresh"), field("access"))
+    }
+
+    /// `Authorization: Bearer <token>`, as access JWTs are sent.
+    pub fn with_bearer(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .header("Authorization", format!("Bearer {token}"))
+    }
+
     pub async fn whoami(&self, key: &str) -> Response {
         self.get_with_token("/whoami", key).await
     }

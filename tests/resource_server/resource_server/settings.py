@@ -12,6 +12,13 @@ environment:
   trusted, hence how late a revocation is seen (default 5);
 - ``RESOURCE_SERVER_DATABASE``: the SQLite file where django-oauth-toolkit
   keeps its copies of tokens and users (run ``manage.py migrate`` first).
+
+``/jwt/orders/`` checks multitoken's access JWTs itself, with Simple JWT's
+stateless authentication and nothing but multitoken's JWKS:
+
+- ``RESOURCE_SERVER_JWKS_URL``: ``<multitoken>/.well-known/jwks.json``;
+- ``RESOURCE_SERVER_JWT_ISSUER``, ``RESOURCE_SERVER_JWT_AUDIENCE``: as
+  multitoken's ``JWT_ISSUER`` and ``JWT_AUDIENCE`` (unset: not checked).
 """
 
 import os
@@ -45,6 +52,16 @@ OAUTH2_PROVIDER = {
     "RESOURCE_SERVER_TOKEN_CACHING_SECONDS": int(
         os.environ.get("RESOURCE_SERVER_TOKEN_CACHING_SECONDS", "5")
     ),
+}
+
+# As the README's "Short-lived JWTs for your services" recommends.
+SIMPLE_JWT = {
+    "ALGORITHM": "ES256",
+    "JWK_URL": os.environ.get("RESOURCE_SERVER_JWKS_URL"),
+    "ISSUER": os.environ.get("RESOURCE_SERVER_JWT_ISSUER"),
+    "AUDIENCE": os.environ.get("RESOURCE_SERVER_JWT_AUDIENCE"),
+    "USER_ID_CLAIM": "user_id",
+    "LEEWAY": 0,
 }
 
 REST_FRAMEWORK = {

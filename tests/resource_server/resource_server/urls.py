@@ -5,4 +5,5 @@ from . import views
 urlpatterns = [
     path("orders/", views.Orders.as_view()),
     path("orders/read/", views.ReadOrders.as_view()),
+    path("jwt/orders/", views.JwtOrders.as_view()),
 ]

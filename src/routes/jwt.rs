@@ -1,0 +1,237 @@
+//! JWT access tokens with Simple JWT's endpoints: `/token` (sign in),
+//! `/token/refresh`, `/token/verify`, `/token/blacklist`, and the JWKS that
+//! other services verify access tokens with. The refresh token is the
+//! device's ordinary key.
+
+use super::login::{sign_in, LoginBody};
+use super::openapi::FieldErrors as FieldErrorsSchema;
+use crate::domain::jwt::{looks_like_jwt, Jwk};
+use crate::domain::FieldErrors;
+use crate::http::body::{Fields, FromFields};
+use crate::http::ApiError;
+use crate::metrics::RevocationCause;
+use crate::service::jwt::AccessTokens;
+use crate::service::tokens::{revoke_counted, Principal, Revocation};
+use crate::service::{Error, Services};
+use actix_web::http::header::{CacheControl, CacheDirective, WWW_AUTHENTICATE};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// `POST /token`'s answer.
+#[derive(Serialize, ToSchema)]
+pub struct TokenPair {
+    /// The device's key: send it to `/token/refresh` (or as `Authorization: Token <key>`).
+    pub refresh: String,
+    /// An access JWT: send it as `Authorization: Bearer <jwt>`.
+    pub access: String,
+}
+
+/// `POST /token/refresh`'s answer.
+#[derive(Serialize, ToSchema)]
+pub struct AccessToken {
+    pub access: String,
+}
+
+/// `{}`.
+#[derive(Serialize, ToSchema)]
+pub struct Empty {}
+
+/// Simple JWT's refusal: `401`, with `WWW-Authenticate: Bearer realm="api"`.
+#[derive(Serialize, ToSchema)]
+pub struct TokenNotValid {
+    #[schema(example = "Token is invalid or expired")]
+    pub detail: &'static str,
+    #[schema(example = "token_not_valid")]
+    pub code: &'static str,
+}
+
+/// The public keys that verify access tokens.
+#[derive(Serialize, ToSchema)]
+pub struct Jwks {
+    pub keys: Vec<Jwk>,
+}
+
+/// A body with one required field.
+#[derive(ToSchema)]
+pub struct RefreshBody {
+    /// The device's key.
+    #[schema(required = true, min_length = 1, value_type = String)]
+    pub refresh: Option<String>,
+}
+
+impl FromFields for RefreshBody {
+    fn from_fields(fields: &Fields, errors: &mut FieldErrors) -> Self {
+        RefreshBody {
+            refresh: fields.required("refresh", errors),
+        }
+    }
+}
+
+#[derive(ToSchema)]
+pub struct VerifyBody {
+    /// An access JWT.
+    #[schema(required = true, min_length = 1, value_type = String)]
+    pub token: Option<String>,
+}
+
+impl FromFields for VerifyBody {
+    fn from_fields(fields: &Fields, errors: &mut FieldErrors) -> Self {
+        VerifyBody {
+            token: fields.required("token", errors),
+        }
+    }
+}
+
+fn token_not_valid() -> HttpResponse {
+    HttpResponse::Unauthorized()
+        .insert_header((WWW_AUTHENTICATE, r#"Bearer realm="api""#))
+        .json(TokenNotValid {
+            detail: "Token is invalid or expired",
+            code: "token_not_valid",
+        })
+}
+
+fn no_store() -> CacheControl {
+    CacheControl(vec![CacheDirective::NoStore])
+}
+
+/// The device of a presented refresh token (a device key), or Simple JWT's
+/// refusal as the error.
+async fn device_of(
+    services: &Services,
+    refresh: &str,
+) -> Result<Principal, Result<HttpResponse, ApiError>> {
+    if looks_like_jwt(refresh) {
+        return Err(Ok(token_not_valid()));
+    }
+    match services.tokens.verify_presented(Ok(refresh)).await {
+        Ok(principal) => Ok(principal),
+        Err(Error::Unauthenticated(_)) => Err(Ok(token_not_valid())),
+        Err(error) => Err(Err(error.into())),
+    }
+}
+
+/// Sign in as `/login` does (same fields, checks and failures); the refresh
+/// token is the client's new device key.
+#[utoipa::path(post, path = "/token",
+    request_body(content((LoginBody = "application/json"), (LoginBody = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "The device key as `refresh` and an access JWT (`Cache-Control: no-store`)", body = TokenPair),
+        (status = 400, description = "Missing or invalid fields, or bad credentials (`non_field_errors`)", body = FieldErrorsSchema),
+        (status = 401, description = "Bad `Authorization: Basic` credentials", body = super::openapi::Detail),
+        (status = 403, description = "Maximum number of clients per user exceeded", body = super::openapi::Detail),
+        (status = 429, description = "Too many failed logins (`Retry-After`)", body = super::openapi::Detail),
+    ))]
+pub async fn obtain(
+    services: web::Data<Services>,
+    access_tokens: web::Data<AccessTokens>,
+    request: HttpRequest,
+    fields: Fields,
+) -> Result<HttpResponse, ApiError> {
+    let issued = sign_in(&services, &request, &fields).await?;
+    let principal = services
+        .tokens
+        .verify(Ok(Some(issued.key.digest())))
+        .await?;
+    let access = access_tokens.issue(&principal).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(no_store())
+        .json(TokenPair {
+            refresh: issued.key.expose().to_owned(),
+            access,
+        }))
+}
+
+/// A new access JWT for a live device key; counts as a use of the key.
+#[utoipa::path(post, path = "/token/refresh",
+    request_body(content((RefreshBody = "application/json"), (RefreshBody = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "A new access JWT (`Cache-Control: no-store`)", body = AccessToken),
+        (status = 400, description = "No `refresh` field", body = FieldErrorsSchema),
+        (status = 401, description = "Not a live device key", body = TokenNotValid),
+    ))]
+pub async fn refresh(
+    services: web::Data<Services>,
+    access_tokens: web::Data<AccessTokens>,
+    fields: Fields,
+) -> Result<HttpResponse, ApiError> {
+    let (body, errors) = fields.read::<RefreshBody>();
+    errors.into_result()?;
+    let principal = match device_of(&services, &body.refresh.unwrap_or_default()).await {
+        Ok(principal) => principal,
+        Err(answer) => return answer,
+    };
+    let access = access_tokens.issue(&principal).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(no_store())
+        .json(AccessToken { access }))
+}
+
+/// `{}` when the access JWT's signature and claims hold and its device is live.
+#[utoipa::path(post, path = "/token/verify",
+    request_body(content((VerifyBody = "application/json"), (VerifyBody = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "The access JWT holds", body = Empty),
+        (status = 400, description = "No `token` field", body = FieldErrorsSchema),
+        (status = 401, description = "Invalid, expired, or of a revoked device", body = TokenNotValid),
+    ))]
+pub async fn verify(
+    services: web::Data<Services>,
+    fields: Fields,
+) -> Result<HttpResponse, ApiError> {
+    let (body, errors) = fields.read::<VerifyBody>();
+    errors.into_result()?;
+    let token = body.token.unwrap_or_default();
+    if !looks_like_jwt(&token) {
+        return Ok(token_not_valid());
+    }
+    match services.tokens.verify_presented(Ok(&token)).await {
+        Ok(_) => Ok(HttpResponse::Ok().json(Empty {})),
+        Err(Error::Unauthenticated(_)) => Ok(token_not_valid()),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Revokes the device of a live device key (its access JWTs stop working
+/// here at once).
+#[utoipa::path(post, path = "/token/blacklist",
+    request_body(content((RefreshBody = "application/json"), (RefreshBody = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "The device is revoked", body = Empty),
+        (status = 400, description = "No `refresh` field", body = FieldErrorsSchema),
+        (status = 401, description = "Not a live device key", body = TokenNotValid),
+    ))]
+pub async fn blacklist(
+    services: web::Data<Services>,
+    fields: Fields,
+) -> Result<HttpResponse, ApiError> {
+    let (body, errors) = fields.read::<RefreshBody>();
+    errors.into_result()?;
+    let principal = match device_of(&services, &body.refresh.unwrap_or_default()).await {
+        Ok(principal) => principal,
+        Err(answer) => return answer,
+    };
+    let digest = principal.digest;
+    revoke_counted(
+        &services,
+        Revocation::Token { digest },
+        RevocationCause::Logout,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(Empty {}))
+}
+
+/// Every public key that may still verify an unexpired access token.
+#[utoipa::path(get, path = "/.well-known/jwks.json", responses(
+    (status = 200, description = "The JWKS (`Cache-Control: public, max-age=300`)", body = Jwks),
+))]
+pub async fn jwks(access_tokens: web::Data<AccessTokens>) -> Result<HttpResponse, ApiError> {
+    let keys = access_tokens.jwks().await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(CacheControl(vec![
+            CacheDirective::Public,
+            CacheDirective::MaxAge(300),
+        ]))
+        .json(Jwks { keys }))
+}
