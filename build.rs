@@ -15,8 +15,11 @@
 //!   `.ci/run` makes), or under CI, where the Django resource-server test
 //!   and the import from a Django-built database must run.
 //!   A venv made later is seen after `cargo clean` or a change to this file.
+//! - `oidc_tests` when the OpenID provider of `tests/oidc_provider/` is
+//!   installed (`node_modules/oidc-provider`, which `.ci/run` installs with
+//!   npm), or under CI, where the social-login tests must run.
 use std::env;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
@@ -51,6 +54,22 @@ fn main() {
     let chosen = env::var_os("RESOURCE_SERVER_PYTHON").is_some_and(|path| !path.is_empty());
     if chosen || python.is_file() || env::var_os("CI").is_some() {
         println!("cargo::rustc-cfg=django_tests");
+    }
+
+    println!("cargo::rustc-check-cfg=cfg(oidc_tests)");
+    let provider = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/oidc_provider/node_modules/oidc-provider/package.json");
+    // Rerun when it is installed or removed.
+    println!(
+        "cargo::rerun-if-changed={}",
+        provider
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or(&provider)
+            .display()
+    );
+    if provider.is_file() || env::var_os("CI").is_some() {
+        println!("cargo::rustc-cfg=oidc_tests");
     }
 
     for (binary, cfg) in [("nginx", "nginx_tests"), ("caddy", "caddy_tests")] {

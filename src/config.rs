@@ -4,6 +4,7 @@
 
 use crate::db::Database;
 use crate::domain::client_address::TrustedProxies;
+use crate::domain::oidc::{LinkByEmail, OidcProviders};
 use crate::domain::{parse_duration, ThrottleLimit, TokenPolicy};
 use crate::domain::{AllowedScopes, SecretKey};
 use crate::mail::MailSetting;
@@ -30,6 +31,8 @@ pub const DEFAULT_MAIL: &str = "console";
 pub const SWEEP_EVERY: Duration = Duration::from_secs(600);
 /// How long a client may take to send a request body, once its headers came.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one call to an OpenID Connect provider may take, connecting included.
+pub const OIDC_HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
@@ -148,6 +151,21 @@ pub struct Settings {
     #[arg(long, env = "SECRET_KEY", global = true, hide_env_values = true,
           value_parser = |text: &str| Ok::<_, String>(SecretKey::unchecked(text)))]
     pub secret_key: Option<SecretKey>,
+
+    /// OpenID Connect providers for social login, by name (comma-separated); each needs
+    /// OIDC_<NAME>_ISSUER, OIDC_<NAME>_CLIENT_ID and OIDC_<NAME>_CLIENT_SECRET.
+    #[arg(long, env = "OIDC_PROVIDERS", default_value = "", global = true,
+          value_parser = |text: &str| OidcProviders::parse(text, |name| std::env::var(name).ok()))]
+    pub oidc_providers: OidcProviders,
+
+    /// Whether a provider's sign-in with a verified e-mail lands on the user with that address: never or verified.
+    #[arg(long, env = "OIDC_LINK_BY_EMAIL", default_value = "never", global = true,
+          value_parser = |text: &str| LinkByEmail::parse(text).map_err(|e| format!("OIDC_LINK_BY_EMAIL: {e}")))]
+    pub oidc_link_by_email: LinkByEmail,
+
+    /// Internal: how long one call to an OpenID Connect provider may take.
+    #[arg(skip = OIDC_HTTP_TIMEOUT)]
+    pub oidc_http_timeout: Duration,
 }
 
 /// Whether `POST /register` is open to anyone.
@@ -247,6 +265,9 @@ impl Settings {
             sweep_interval: SWEEP_EVERY,
             body_read_timeout: BODY_READ_TIMEOUT,
             sqlite_busy_timeout: crate::db::SQLITE_BUSY_TIMEOUT,
+            oidc_providers: OidcProviders::default(),
+            oidc_link_by_email: LinkByEmail::default(),
+            oidc_http_timeout: OIDC_HTTP_TIMEOUT,
         }
     }
 

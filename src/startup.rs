@@ -82,6 +82,11 @@ impl Application {
             settings.legacy_tokens,
             metrics.clone(),
         );
+        let oidc = crate::service::oidc::Providers::new(
+            &settings.oidc_providers,
+            settings.oidc_http_timeout,
+        )
+        .map_err(StartupError::Settings)?;
         let services = Services {
             pool,
             settings: Arc::new(settings.clone()),
@@ -90,6 +95,7 @@ impl Application {
             reset_mails,
             metrics,
             tokens,
+            oidc,
         };
         let listener =
             TcpListener::bind(settings.bind).map_err(|e| StartupError::Bind(settings.bind, e))?;

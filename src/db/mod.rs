@@ -6,6 +6,7 @@
 //! `fn(&mut AnyConnection, ..) -> QueryResult<..>`.
 
 pub mod django;
+pub mod identities;
 pub mod schema;
 pub mod secrets;
 pub mod throttle;

@@ -10,6 +10,7 @@ pub mod django_password;
 pub mod duration;
 pub mod email;
 pub mod expiry;
+pub mod oidc;
 pub mod password;
 pub mod reset_token;
 pub mod scope;

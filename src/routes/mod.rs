@@ -22,6 +22,7 @@ mod health;
 mod login;
 mod metrics;
 mod oauth;
+mod oidc;
 mod openapi;
 mod password;
 mod registration;
@@ -64,6 +65,7 @@ macro_rules! endpoints {
 
 endpoints! {
     POST "/login" => login::login,
+    POST "/login/oidc/{provider}" => oidc::login_with_provider,
     POST "/logout" => login::logout,
     POST "/logout/all" => login::logout_all,
     POST "/logout/others" => login::logout_others,

@@ -118,7 +118,14 @@ where
         then(user).await
     })
     .await;
-    let counted = match &outcome {
+    count_login(services, &outcome);
+    outcome
+}
+
+/// Counts how a sign-in went, whatever proved it (a password here, a
+/// provider's ID token in `oidc`).
+pub(super) fn count_login<T>(services: &Services, outcome: &Result<T, Error>) {
+    let counted = match outcome {
         Ok(_) => Some(LoginOutcome::Ok),
         Err(Error::BadCredentials | Error::PermissionDenied) => Some(LoginOutcome::Failed),
         Err(Error::Throttled(_)) => Some(LoginOutcome::Throttled),
@@ -127,5 +134,4 @@ where
     if let Some(counted) = counted {
         services.metrics.login(counted);
     }
-    outcome
 }

@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod django_import;
 mod error;
 pub mod login;
+pub mod oidc;
 pub mod other_services;
 pub mod password_change;
 pub mod password_reset;
@@ -45,6 +46,8 @@ pub struct Services {
     pub metrics: Metrics,
     /// Token checks, which need far less than the rest (see [`TokenVerifier`]).
     pub tokens: TokenVerifier,
+    /// The OpenID Connect providers of social login, with what was fetched from them.
+    pub oidc: oidc::Providers,
 }
 
 impl Services {

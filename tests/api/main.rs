@@ -28,6 +28,7 @@ mod legacy_keys;
 mod login;
 mod mail;
 mod metrics;
+mod oidc;
 mod openapi;
 mod password_change;
 mod password_reset;

@@ -295,6 +295,12 @@ impl TestApp {
         body["auth_token"].as_str().expect("auth_token").to_owned()
     }
 
+    /// `POST /login/oidc/{provider}` with a JSON body.
+    pub async fn login_oidc(&self, provider: &str, body: Value) -> Response {
+        self.post_json(&format!("/login/oidc/{provider}"), body)
+            .await
+    }
+
     pub async fn whoami(&self, key: &str) -> Response {
         self.get_with_token("/whoami", key).await
     }
