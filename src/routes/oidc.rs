@@ -99,6 +99,9 @@ pub async fn login_with_provider(
     provider: web::Path<String>,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
+    if !services.oidc.is_configured(&provider) {
+        return Err(Error::NotFound.into());
+    }
     let (mut body, errors) = fields.read::<OidcLoginBody>();
     errors.into_result()?;
     let (Some(client), Some(proof)) = (body.client.take(), body.proof()) else {

@@ -158,6 +158,12 @@ impl Providers {
         })
     }
 
+    /// Whether `name` is a configured provider: an unknown one is `404`
+    /// whatever else the request holds.
+    pub fn is_configured(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
     fn get(&self, name: &str) -> Option<&Provider> {
         self.providers
             .iter()

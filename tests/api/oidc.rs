@@ -597,6 +597,13 @@ async fn unknown_providers_and_missing_fields_are_answered_as_the_contract_says(
             json!({"detail": "Not found."}),
         )
         .await;
+        // Whatever the body: the provider is looked at first.
+        assert_json(
+            app.login_oidc(unknown, json!({})).await,
+            StatusCode::NOT_FOUND,
+            json!({"detail": "Not found."}),
+        )
+        .await;
     }
     assert_json(
         app.login_oidc("corp", json!({})).await,
