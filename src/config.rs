@@ -100,6 +100,11 @@ pub struct Settings {
           action = clap::ArgAction::Set, value_parser = parse_bool_setting("LEGACY_TOKENS"))]
     pub legacy_tokens: bool,
 
+    /// Refuse the console and the admin API to admins without two-factor authentication: true or false.
+    #[arg(long = "require-2fa-for-admins", env = "REQUIRE_2FA_FOR_ADMINS", default_value_t = false, global = true,
+          action = clap::ArgAction::Set, value_parser = parse_bool_setting("REQUIRE_2FA_FOR_ADMINS"))]
+    pub require_2fa_for_admins: bool,
+
     /// Password hashes run at once (each holds 19 MiB and a core for ~20 ms); 64 per thread may wait, more get 503. Default: the number of cores.
     #[arg(long, env = "PASSWORD_HASH_THREADS", global = true,
           value_parser = |text: &str| parse_positive(text).map_err(|e| format!("PASSWORD_HASH_THREADS: {e}")))]
@@ -261,6 +266,7 @@ impl Settings {
             trusted_proxies: TrustedProxies::default(),
             allowed_scopes: AllowedScopes::default(),
             legacy_tokens: true,
+            require_2fa_for_admins: false,
             password_hash_threads: None,
             sweep_interval: SWEEP_EVERY,
             body_read_timeout: BODY_READ_TIMEOUT,

@@ -42,16 +42,24 @@ pub enum ThrottledAction {
     PasswordReset,
     /// `POST /password/change` with the old password, per user
     PasswordChange,
+    /// `POST /2fa/totp/setup` and `/2fa/disable`, per user
+    TwoFactor,
 }
 
 impl ThrottledAction {
-    const ALL: [ThrottledAction; 3] = [Self::Register, Self::PasswordReset, Self::PasswordChange];
+    const ALL: [ThrottledAction; 4] = [
+        Self::Register,
+        Self::PasswordReset,
+        Self::PasswordChange,
+        Self::TwoFactor,
+    ];
 
     fn label(self) -> &'static str {
         match self {
             Self::Register => "register",
             Self::PasswordReset => "password_reset",
             Self::PasswordChange => "password_change",
+            Self::TwoFactor => "two_factor",
         }
     }
 }

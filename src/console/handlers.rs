@@ -11,6 +11,7 @@ use crate::http::session::{self as console_session, SignedIn, CSRF_FIELD};
 use crate::service::admin::{self, PageRequest};
 use crate::service::login::console_sign_in;
 use crate::service::oidc;
+use crate::service::two_factor;
 use crate::service::{Error, Services};
 use actix_session::Session;
 use actix_web::http::header::LOCATION;
@@ -20,6 +21,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 pub const BAD_CREDENTIALS: &str = "Unable to sign in with this username and password.";
 pub const NOT_AN_ADMIN: &str = "This console is for administrators only.";
 pub const MISSING_CREDENTIALS: &str = "Enter a username and a password.";
+pub const CODE_NEEDED: &str = "Enter the code from your authenticator app (or a recovery code).";
 
 fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
@@ -107,16 +109,31 @@ pub async fn sign_in(
             pages::sign_in(&csrf, Some(message), &username),
         ))
     };
+    let otp = fields
+        .text("otp")
+        .ok()
+        .flatten()
+        .map(str::trim)
+        .filter(|otp| !otp.is_empty())
+        .map(str::to_owned);
     if username.is_empty() || password.is_empty() {
         return refuse(StatusCode::BAD_REQUEST, MISSING_CREDENTIALS);
     }
     // The same check, throttle and counts as `POST /login`.
     let address = client_ip(&request, &services.settings.trusted_proxies);
-    let admin = match console_sign_in(&services, &username, Password::new(password), address).await
-    {
+    let signed_in =
+        console_sign_in(&services, &username, Password::new(password), otp, address).await;
+    let admin = match signed_in {
         Ok(admin) => admin,
         Err(Error::BadCredentials) => return refuse(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS),
         Err(Error::PermissionDenied) => return refuse(StatusCode::FORBIDDEN, NOT_AN_ADMIN),
+        Err(Error::Forbidden(message)) => return refuse(StatusCode::FORBIDDEN, message),
+        Err(Error::WrongCode { .. }) => {
+            return refuse(StatusCode::UNAUTHORIZED, two_factor::INVALID_CODE);
+        }
+        Err(Error::Invalid(errors)) if errors.contains("otp") => {
+            return refuse(StatusCode::UNAUTHORIZED, CODE_NEEDED);
+        }
         Err(Error::Throttled(seconds)) => {
             return refuse(StatusCode::TOO_MANY_REQUESTS, &throttled_detail(seconds));
         }

@@ -91,6 +91,13 @@ pub fn sign_in(csrf: &str, error: Option<&str>, username: &str) -> Markup {
                 label for="password" { "Password" }
                 input type="password" id="password" name="password"
                     autocomplete="current-password" required;
+                label for="otp" { "Two-factor code" }
+                input type="text" id="otp" name="otp" inputmode="numeric"
+                    autocomplete="one-time-code" aria-describedby="otp-hint";
+                p.hint id="otp-hint" {
+                    "The code from your authenticator app, or a recovery code; "
+                    "leave it empty if you have no two-factor authentication."
+                }
                 button type="submit" id="sign-in" { "Sign in" }
             }
         },

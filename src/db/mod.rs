@@ -11,6 +11,7 @@ pub mod schema;
 pub mod secrets;
 pub mod throttle;
 pub mod tokens;
+pub mod two_factor;
 pub mod users;
 
 use crate::domain::username::lookup_key;

@@ -12,6 +12,9 @@ diesel::table! {
         is_service -> Bool,
         created_at -> BigInt,
         last_login_at -> Nullable<BigInt>,
+        totp_secret -> Nullable<Binary>,
+        two_factor -> Bool,
+        totp_last_step -> Nullable<BigInt>,
     }
 }
 
@@ -61,3 +64,13 @@ diesel::table! {
 
 diesel::joinable!(identities -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(users, identities);
+
+diesel::table! {
+    recovery_codes (user_id, digest) {
+        user_id -> BigInt,
+        digest -> Binary,
+    }
+}
+
+diesel::joinable!(recovery_codes -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(users, recovery_codes);

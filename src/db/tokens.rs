@@ -37,6 +37,7 @@ pub struct TokenOwner {
     pub is_active: bool,
     pub is_admin: bool,
     pub is_service: bool,
+    pub two_factor: bool,
 }
 
 /// The token check's one read. It runs on the backend's own connection
@@ -62,6 +63,7 @@ pub fn by_digest(conn: &mut AnyConnection, digest: &[u8]) -> QueryResult<Option<
                     users::is_active,
                     users::is_admin,
                     users::is_service,
+                    users::two_factor,
                 ))
                 .first::<TokenOwner>($conn)
                 .optional()

@@ -27,6 +27,8 @@ pub struct User {
     pub is_service: bool,
     pub created_at: i64,
     pub last_login_at: Option<i64>,
+    /// Two-factor authentication is on (a TOTP secret was confirmed).
+    pub two_factor: bool,
 }
 
 /// What a password check needs of a user.
@@ -37,6 +39,7 @@ pub struct Credentials {
     pub password_hash: String,
     pub is_active: bool,
     pub is_admin: bool,
+    pub two_factor: bool,
 }
 
 /// What a password reset needs of a user: the token is bound to all of it.

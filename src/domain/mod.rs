@@ -14,10 +14,12 @@ pub mod oidc;
 pub mod password;
 pub mod reset_token;
 pub mod scope;
+pub mod sealed;
 pub mod secret;
 pub mod throttle;
 pub mod time;
 pub mod token;
+pub mod two_factor;
 pub mod username;
 pub mod validation;
 

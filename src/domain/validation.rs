@@ -39,6 +39,11 @@ impl FieldErrors {
         self.0.is_empty()
     }
 
+    /// Whether `field` has an error.
+    pub fn contains(&self, field: &str) -> bool {
+        self.0.contains_key(field)
+    }
+
     /// `Err` with these errors if there are any.
     pub fn into_result(self) -> Result<(), FieldErrors> {
         if self.is_empty() {

@@ -7,6 +7,7 @@ use super::session::{self, CSRF_HEADER};
 use crate::domain::Password;
 use crate::service::other_services::may_introspect;
 use crate::service::tokens::{Principal, TokenVerifier};
+use crate::service::two_factor;
 use crate::service::{AuthFailure, Error, Services};
 use actix_session::SessionExt;
 use actix_web::dev::Payload;
@@ -180,12 +181,18 @@ impl FromRequest for Admin {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let two_factor_required = request
+            .app_data::<web::Data<Services>>()
+            .is_some_and(|services| services.settings.require_2fa_for_admins);
         if request.headers().contains_key(AUTHORIZATION) {
             let unrestricted = Unrestricted::from_request(request, payload);
             return Box::pin(async move {
                 let Unrestricted(principal) = unrestricted.await?;
                 if !principal.is_admin {
                     return Err(Error::PermissionDenied.into());
+                }
+                if two_factor_required && !principal.two_factor {
+                    return Err(Error::Forbidden(two_factor::REQUIRED_FOR_ADMINS).into());
                 }
                 Ok(Admin {
                     user_id: principal.user_id,

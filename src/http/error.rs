@@ -7,6 +7,7 @@
 
 use crate::domain::throttle::throttled_detail;
 use crate::domain::FieldErrors;
+use crate::service::two_factor::INVALID_CODE;
 use crate::service::{AuthFailure, Error};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -56,7 +57,9 @@ pub fn status_of(error: &Error) -> StatusCode {
     match error {
         Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
         Error::PermissionDenied | Error::Forbidden(_) => StatusCode::FORBIDDEN,
-        Error::BadCredentials | Error::Invalid(_) => StatusCode::BAD_REQUEST,
+        Error::BadCredentials | Error::Invalid(_) | Error::WrongCode { .. } => {
+            StatusCode::BAD_REQUEST
+        }
         Error::NotFound | Error::InvalidPage => StatusCode::NOT_FOUND,
         Error::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
         Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -92,6 +95,9 @@ impl ResponseError for ApiError {
                     }
                     Error::Forbidden(message) => detail(message),
                     Error::Invalid(errors) => errors.to_json(),
+                    Error::WrongCode { field } => {
+                        FieldErrors::single(field, INVALID_CODE).to_json()
+                    }
                     Error::NotFound => detail("Not found."),
                     Error::InvalidPage => detail("Invalid page."),
                     Error::Throttled(seconds) => detail(&throttled_detail(*seconds)),

@@ -131,10 +131,18 @@ pub async fn signed_in(services: &Services, session: &Session) -> Result<Option<
         })
         .await?;
     match user {
-        Some(user) if user.is_active && user.is_admin => Ok(Some(SignedIn {
-            user_id: user.id,
-            username: user.username,
-        })),
+        // `REQUIRE_2FA_FOR_ADMINS` also ends the session of an admin who
+        // turned two-factor off after signing in.
+        Some(user)
+            if user.is_active
+                && user.is_admin
+                && (user.two_factor || !services.settings.require_2fa_for_admins) =>
+        {
+            Ok(Some(SignedIn {
+                user_id: user.id,
+                username: user.username,
+            }))
+        }
         _ => {
             session.purge();
             Ok(None)

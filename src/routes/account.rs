@@ -21,6 +21,8 @@ pub struct WhoAmI {
     pub client: String,
     /// The presented token's scopes; `[]` when it is unrestricted.
     pub scopes: Vec<String>,
+    /// Two-factor authentication (TOTP) is on.
+    pub two_factor: bool,
 }
 
 /// The user and client of the presented token.
@@ -35,6 +37,7 @@ pub async fn whoami(Authenticated(principal): Authenticated) -> HttpResponse {
         is_admin: principal.is_admin,
         client: principal.client,
         scopes: principal.scopes.into_vec(),
+        two_factor: principal.two_factor,
     })
 }
 

@@ -30,6 +30,10 @@ pub struct LoginBody {
     /// (the only form in a form body). None, or an empty list: unrestricted.
     #[schema(required = false, value_type = Option<Vec<String>>)]
     pub scopes: Scopes,
+    /// Required when the user has two-factor on: the app's current 6-digit
+    /// code, or an unused recovery code.
+    #[schema(required = false, value_type = Option<String>)]
+    pub otp: Option<String>,
 }
 
 impl FromFields for LoginBody {
@@ -41,6 +45,7 @@ impl FromFields for LoginBody {
             password,
             client: read_client(fields, errors),
             scopes: fields.scopes("scopes", errors),
+            otp: fields.optional("otp", errors),
         }
     }
 }
@@ -82,7 +87,7 @@ pub struct LoggedOut {
     request_body(content((LoginBody = "application/json"), (LoginBody = "application/x-www-form-urlencoded"))),
     responses(
         (status = 200, description = "A new token (`Cache-Control: no-store`)", body = TokenResponse),
-        (status = 400, description = "Missing or invalid fields, or bad credentials (`non_field_errors`)", body = super::openapi::FieldErrors),
+        (status = 400, description = "Missing or invalid fields, bad credentials (`non_field_errors`), or a missing or wrong two-factor code (`otp`)", body = super::openapi::FieldErrors),
         (status = 401, description = "Bad `Authorization: Basic` credentials", body = Detail),
         (status = 403, description = "Maximum number of clients per user exceeded", body = Detail),
         (status = 429, description = "Too many failed logins (`Retry-After`)", body = Detail),
@@ -99,11 +104,13 @@ pub async fn login(
             let mut errors = FieldErrors::new();
             let client = read_client(&fields, &mut errors);
             let scopes = fields.scopes("scopes", &mut errors);
+            let otp = fields.optional("otp", &mut errors);
             let body = LoginBody {
                 username: Some(username),
                 password: Some(password),
                 client,
                 scopes,
+                otp,
             };
             (body, errors)
         }
@@ -122,6 +129,7 @@ pub async fn login(
         client,
         scopes: body.scopes,
         user_agent: user_agent(&request),
+        otp: body.otp,
     };
     match log_in(&services, login_request, address).await {
         Ok(token) => Ok(HttpResponse::Ok()

@@ -26,6 +26,7 @@ mod oidc;
 mod openapi;
 mod password;
 mod registration;
+mod two_factor;
 
 use crate::http::ApiError;
 use crate::service::Error;
@@ -87,6 +88,9 @@ endpoints! {
     POST "/password/change" => password::change,
     POST "/password/reset" => password::reset,
     POST "/password/reset/confirm" => password::confirm_reset,
+    POST "/2fa/totp/setup" => two_factor::set_up,
+    POST "/2fa/totp/confirm" => two_factor::confirm,
+    POST "/2fa/disable" => two_factor::disable,
     GET | HEAD | POST | PUT | PATCH | DELETE | OPTIONS "/auth/verify" => forward_auth::verify,
     POST "/introspect" => oauth::introspect,
     POST "/revoke" => oauth::revoke,

@@ -30,6 +30,8 @@ pub struct UserView {
     pub created_at: Timestamp,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub last_login_at: Option<Timestamp>,
+    /// Two-factor authentication (TOTP) is on.
+    pub two_factor: bool,
 }
 
 impl From<User> for UserView {
@@ -43,6 +45,7 @@ impl From<User> for UserView {
             is_service: user.is_service,
             created_at: Timestamp(user.created_at),
             last_login_at: user.last_login_at.map(Timestamp),
+            two_factor: user.two_factor,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The one password check, shared by `POST /login` and the console's
-//! sign-in: a fix to it is made once.
+//! sign-in: a fix to it is made once. Also the check of a signed-in user's
+//! own password, before they change it or their second factor.
 
 use super::passwords::needs_rehash;
 use super::tokens::CheckedHash;
@@ -13,6 +14,8 @@ use crate::domain::Password;
 pub struct Credentials {
     pub user_id: i64,
     pub is_admin: bool,
+    /// Two-factor authentication is on: the sign-in needs a code too.
+    pub two_factor: bool,
     /// The hash the password matched: a token is issued only while the
     /// user still has it (see `tokens::issue`).
     pub checked_hash: String,
@@ -56,10 +59,28 @@ pub async fn verify(
             Ok(Credentials {
                 user_id: user.id,
                 is_admin: user.is_admin,
+                two_factor: user.two_factor,
                 checked_hash: user.password_hash,
                 rehashed,
             })
         }
         _ => Err(Error::BadCredentials),
+    }
+}
+
+/// Checks the password of the signed-in user `user_id`: `BadCredentials`
+/// when it is wrong. Run it under the login throttle (a wrong one is a guess
+/// at the user's password like a wrong login).
+pub async fn verify_own(
+    services: &Services,
+    user_id: i64,
+    password: Password,
+) -> Result<(), Error> {
+    let hash = services
+        .db(move |conn| Ok(users::password_hash(conn, user_id)?))
+        .await?;
+    match services.hasher.verify(password, hash).await? {
+        true => Ok(()),
+        false => Err(Error::BadCredentials),
     }
 }

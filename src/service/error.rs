@@ -50,6 +50,10 @@ pub enum Error {
     /// Unknown user, wrong password or inactive user: deliberately one case.
     #[error("bad credentials")]
     BadCredentials,
+    /// A wrong one-time code (TOTP or recovery code) in `field`: a guess at
+    /// the second factor, counted by the login throttle like a wrong password.
+    #[error("wrong one-time code")]
+    WrongCode { field: &'static str },
     /// Authenticated, but not allowed to do this (not an admin).
     #[error("permission denied")]
     PermissionDenied,

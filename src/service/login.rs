@@ -1,11 +1,13 @@
 //! Signing in with a password: under the login throttle, through the one
-//! credential check, with the outcome counted here and nowhere else. The
+//! credential check and the second factor (when the user has one), with the
+//! outcome counted here and nowhere else. The
 //! API's login then gives the (user, client) pair a new token; the console's
 //! sign-in requires an admin.
 
 use super::credentials::{self, Credentials};
 use super::throttle::under_throttle;
 use super::tokens::{self, IssuedToken};
+use super::two_factor;
 use super::{Error, Services};
 use crate::db::users;
 use crate::domain::{ClientName, Password, Scopes, Timestamp};
@@ -20,6 +22,9 @@ pub struct LoginRequest {
     /// Already valid; checked here against `ALLOWED_SCOPES`.
     pub scopes: Scopes,
     pub user_agent: Option<String>,
+    /// The second factor, when the user has two-factor on: a TOTP code or a
+    /// recovery code.
+    pub otp: Option<String>,
 }
 
 /// `POST /login`: a new token for the client, replacing the one it had.
@@ -34,6 +39,7 @@ pub async fn login(
         client,
         scopes,
         user_agent,
+        otp,
     } = request;
     services
         .settings
@@ -42,25 +48,32 @@ pub async fn login(
         .map_err(|message| Error::field("scopes", message))?;
     let policy = services.settings.token_policy();
     let max_clients = services.settings.max_clients_per_user;
-    sign_in(services, &username, password, address, |user| async move {
-        services
-            .db(move |conn| {
-                tokens::issue(
-                    conn,
-                    user.user_id,
-                    user.checked(),
-                    tokens::Grant {
-                        client,
-                        scopes,
-                        user_agent: user_agent.as_deref(),
-                    },
-                    Timestamp::now(),
-                    &policy,
-                    max_clients,
-                )
-            })
-            .await
-    })
+    sign_in(
+        services,
+        &username,
+        password,
+        otp,
+        address,
+        |user| async move {
+            services
+                .db(move |conn| {
+                    tokens::issue(
+                        conn,
+                        user.user_id,
+                        user.checked(),
+                        tokens::Grant {
+                            client,
+                            scopes,
+                            user_agent: user_agent.as_deref(),
+                        },
+                        Timestamp::now(),
+                        &policy,
+                        max_clients,
+                    )
+                })
+                .await
+        },
+    )
     .await
 }
 
@@ -71,41 +84,53 @@ pub async fn console_sign_in(
     services: &Services,
     username: &str,
     password: Password,
+    otp: Option<String>,
     address: Option<IpAddr>,
 ) -> Result<Credentials, Error> {
-    sign_in(services, username, password, address, |user| async move {
-        if !user.is_admin {
-            return Err(Error::PermissionDenied);
-        }
-        // Recorded like an API login, so that the console shows it and reset
-        // links issued before it are spent (they are bound to the last login).
-        let (user_id, checked_hash) = (user.user_id, user.checked_hash.clone());
-        let rehashed = user.rehashed.clone();
-        let recorded = services
-            .db(move |conn| {
-                Ok(users::record_login_if_unchanged(
-                    conn,
-                    user_id,
-                    &checked_hash,
-                    rehashed.as_deref(),
-                    Timestamp::now().millis(),
-                )?)
-            })
-            .await?;
-        match recorded {
-            0 => Err(Error::BadCredentials),
-            _ => Ok(user),
-        }
-    })
+    sign_in(
+        services,
+        username,
+        password,
+        otp,
+        address,
+        |user| async move {
+            if !user.is_admin {
+                return Err(Error::PermissionDenied);
+            }
+            if services.settings.require_2fa_for_admins && !user.two_factor {
+                return Err(Error::Forbidden(two_factor::REQUIRED_FOR_ADMINS));
+            }
+            // Recorded like an API login, so that the console shows it and reset
+            // links issued before it are spent (they are bound to the last login).
+            let (user_id, checked_hash) = (user.user_id, user.checked_hash.clone());
+            let rehashed = user.rehashed.clone();
+            let recorded = services
+                .db(move |conn| {
+                    Ok(users::record_login_if_unchanged(
+                        conn,
+                        user_id,
+                        &checked_hash,
+                        rehashed.as_deref(),
+                        Timestamp::now().millis(),
+                    )?)
+                })
+                .await?;
+            match recorded {
+                0 => Err(Error::BadCredentials),
+                _ => Ok(user),
+            }
+        },
+    )
     .await
 }
 
-/// Checks the password under the throttle, then runs `then` with the user;
-/// counts how it went.
+/// Checks the password, then the second factor, under the throttle; then
+/// runs `then` with the user; counts how it went.
 async fn sign_in<T, F, Next>(
     services: &Services,
     username: &str,
     password: Password,
+    otp: Option<String>,
     address: Option<IpAddr>,
     then: F,
 ) -> Result<T, Error>
@@ -115,6 +140,7 @@ where
 {
     let outcome = under_throttle(services, username, address, async {
         let user = credentials::verify(services, username, password).await?;
+        two_factor::check_sign_in(services, &user, otp.as_deref()).await?;
         then(user).await
     })
     .await;
@@ -127,7 +153,9 @@ where
 pub(super) fn count_login<T>(services: &Services, outcome: &Result<T, Error>) {
     let counted = match outcome {
         Ok(_) => Some(LoginOutcome::Ok),
-        Err(Error::BadCredentials | Error::PermissionDenied) => Some(LoginOutcome::Failed),
+        Err(Error::BadCredentials | Error::PermissionDenied | Error::WrongCode { .. }) => {
+            Some(LoginOutcome::Failed)
+        }
         Err(Error::Throttled(_)) => Some(LoginOutcome::Throttled),
         Err(_) => None,
     };

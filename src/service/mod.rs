@@ -21,6 +21,7 @@ pub mod registration;
 pub mod secret_key;
 pub mod throttle;
 pub mod tokens;
+pub mod two_factor;
 pub mod users;
 
 pub use error::{AuthFailure, Cause, Error};

@@ -2,6 +2,7 @@
 //! throttle), the new one must pass the rules, and every other device of
 //! the user is signed out.
 
+use super::credentials;
 use super::throttle::under_throttle;
 use super::tokens::Principal;
 use super::{Error, Services};
@@ -32,15 +33,12 @@ pub async fn change_password(
         // login of that username: together both allow `LOGIN_THROTTLE`
         // guesses per window, and a stolen token gives no more of them.
         let user_id = principal.user_id;
-        let checked = under_throttle(services, &principal.username, None, async {
-            let hash = services
-                .db(move |conn| Ok(users::password_hash(conn, user_id)?))
-                .await?;
-            match services.hasher.verify(old_password, hash).await? {
-                true => Ok(()),
-                false => Err(Error::BadCredentials),
-            }
-        })
+        let checked = under_throttle(
+            services,
+            &principal.username,
+            None,
+            credentials::verify_own(services, user_id, old_password),
+        )
         .await;
         match checked {
             Ok(()) => {}

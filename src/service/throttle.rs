@@ -201,7 +201,7 @@ pub async fn under_throttle<T>(
         Ok(_) | Err(Error::PermissionDenied) => {
             services.db(move |conn| succeeded(conn, &settle)).await
         }
-        Err(Error::BadCredentials) => Ok(()),
+        Err(Error::BadCredentials | Error::WrongCode { .. }) => Ok(()),
         Err(_) => services.db(move |conn| not_a_failure(conn, &settle)).await,
     };
     if let Err(error) = settled {

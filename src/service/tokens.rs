@@ -34,6 +34,7 @@ pub struct Principal {
     pub is_admin: bool,
     /// May introspect other users' keys.
     pub is_service: bool,
+    pub two_factor: bool,
     /// What the token may be used for; empty when unrestricted.
     pub scopes: Scopes,
     pub created_at: Timestamp,
@@ -188,6 +189,7 @@ pub fn check(
         email: owner.email,
         is_admin: owner.is_admin,
         is_service: owner.is_service,
+        two_factor: owner.two_factor,
         scopes: Scopes::from_stored(&owner.scopes),
         created_at: Timestamp(owner.created_at),
         expires_at: touch.map_or(Timestamp(owner.expires_at), |touch| touch.expires_at),

@@ -103,6 +103,7 @@ async fn users_are_listed_a_page_at_a_time_with_absolute_links(backend: Backend)
             "is_service": false,
             "created_at": "<time>",
             "last_login_at": "<time>",
+            "two_factor": false,
         })
     );
     assert_eq!(
@@ -116,6 +117,7 @@ async fn users_are_listed_a_page_at_a_time_with_absolute_links(backend: Backend)
             "is_service": false,
             "created_at": "<time>",
             "last_login_at": null,
+            "two_factor": false,
         })
     );
     assert!(results[1]["id"].is_i64());
@@ -321,6 +323,7 @@ async fn admins_create_users_who_can_then_log_in(backend: Backend) {
             "is_service": false,
             "created_at": "<time>",
             "last_login_at": null,
+            "two_factor": false,
         })
     );
     let dora = app.login_as("dora", "explorer-map-42", "cli").await;
@@ -443,6 +446,7 @@ async fn a_user_is_read_with_their_devices(backend: Backend) {
             "is_service": false,
             "created_at": "<time>",
             "last_login_at": "<time>",
+            "two_factor": false,
         })
     );
     let devices = body(
@@ -500,6 +504,7 @@ async fn patching_email_or_admin_flag_keeps_the_tokens(backend: Backend) {
             "is_service": false,
             "created_at": "<time>",
             "last_login_at": "<time>",
+            "two_factor": false,
         })
     );
     assert_eq!(app.whoami_status(&web).await, StatusCode::OK);

@@ -123,7 +123,7 @@ async fn whoami_describes_the_user_and_client(backend: Backend) {
     assert_json(
         app.whoami(&key).await,
         StatusCode::OK,
-        json!({"id": id, "username": "Alice", "email": "alice@example.com", "is_admin": true, "client": "cli", "scopes": []}),
+        json!({"id": id, "username": "Alice", "email": "alice@example.com", "is_admin": true, "client": "cli", "scopes": [], "two_factor": false}),
     )
     .await;
 }

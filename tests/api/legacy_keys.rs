@@ -59,7 +59,7 @@ async fn drf_and_knox_keys_authenticate_as_their_user_and_client(backend: Backen
         assert_json(
             app.whoami(key).await,
             StatusCode::OK,
-            json!({"id": id, "username": "alice", "email": "alice@example.com", "is_admin": false, "client": client, "scopes": []}),
+            json!({"id": id, "username": "alice", "email": "alice@example.com", "is_admin": false, "client": client, "scopes": [], "two_factor": false}),
         )
         .await;
     }

@@ -42,4 +42,5 @@ mod storage;
 mod sweep;
 mod throttle;
 mod timing;
+mod two_factor;
 mod usernames;

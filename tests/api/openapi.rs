@@ -170,6 +170,7 @@ async fn bodies_and_error_shapes_are_described() {
             "is_admin",
             "is_service",
             "last_login_at",
+            "two_factor",
             "username"
         ]
     );

@@ -54,7 +54,7 @@ async fn a_registration_creates_a_user_who_can_log_in(backend: Backend) {
     assert_json(
         app.whoami(&key).await,
         StatusCode::OK,
-        json!({"id": id, "username": "Alice", "email": "alice@example.com", "is_admin": false, "client": "web", "scopes": []}),
+        json!({"id": id, "username": "Alice", "email": "alice@example.com", "is_admin": false, "client": "web", "scopes": [], "two_factor": false}),
     )
     .await;
     // The e-mail is optional.

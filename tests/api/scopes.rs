@@ -68,7 +68,7 @@ async fn scopes_come_as_a_list_or_a_string_and_show_in_every_token_view(backend:
     assert_eq!(
         whoami,
         json!({"id": alice, "username": "alice", "email": "alice@example.com",
-               "is_admin": false, "client": "cli", "scopes": ["orders:read", "a.b_c-d"]})
+               "is_admin": false, "client": "cli", "scopes": ["orders:read", "a.b_c-d"], "two_factor": false})
     );
     let whoami: Value = app.whoami(&web).await.json().await.expect("json");
     assert_eq!(whoami["scopes"], json!([]));

@@ -17,10 +17,13 @@
 #   SCHEMATHESIS_TIMEOUT    seconds before the run is stopped as failed (600)
 #   SCHEMATHESIS_ARGS       more options for `schemathesis run`, split on
 #                           spaces (e.g. "--report har --report-dir /tmp/st")
+#   SCHEMATHESIS_POSTGRES   a postgres://… URL: run on PostgreSQL instead, in a
+#                           database of the run's own made on that server
+#                           (and dropped on exit); unset: SQLite
 #
-# The server runs on a fresh SQLite database in a temporary folder with an
-# admin (whose token Schemathesis sends) and a normal user; both, and the
-# folder, go away on exit. Exits non-zero when Schemathesis reports a failure.
+# The server runs on a fresh database (SQLite in a temporary folder, or
+# PostgreSQL) with an admin (whose token Schemathesis sends) and a normal
+# user; both, the database and the folder, go away on exit. Exits non-zero when Schemathesis reports a failure.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -57,10 +60,14 @@ fi
 
 work="$(mktemp -d)"
 server_pid=""
+postgres_database=""
 cleanup() {
     if [[ -n "${server_pid}" ]] && kill -0 "${server_pid}" 2>/dev/null; then
         kill "${server_pid}" 2>/dev/null || true
         wait "${server_pid}" 2>/dev/null || true
+    fi
+    if [[ -n "${postgres_database}" ]]; then
+        psql "${SCHEMATHESIS_POSTGRES}" -qc "DROP DATABASE IF EXISTS ${postgres_database}" >/dev/null || true
     fi
     rm -rf "${work}"
 }
@@ -69,7 +76,17 @@ trap 'exit 130' INT TERM
 
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 base="http://127.0.0.1:${port}"
-export DATABASE_URL="${work}/mt.db"
+if [[ -n "${SCHEMATHESIS_POSTGRES:-}" ]]; then
+    postgres_database="schemathesis_$$"
+    psql "${SCHEMATHESIS_POSTGRES}" -qc "CREATE DATABASE ${postgres_database}" >/dev/null
+    DATABASE_URL="$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/" + sys.argv[2])))' \
+        "${SCHEMATHESIS_POSTGRES}" "${postgres_database}")"
+    export DATABASE_URL
+    echo "on PostgreSQL: database ${postgres_database}"
+else
+    export DATABASE_URL="${work}/mt.db"
+    echo "on SQLite"
+fi
 export MULTITOKEN_BIND="127.0.0.1:${port}"
 export RUST_LOG=warn
 # Schemathesis sends many failed logins from one address; never throttle them.

@@ -267,6 +267,24 @@ impl TestApp {
         body["auth_token"].as_str().expect("auth_token").to_owned()
     }
 
+    /// Logs in with the default password and a two-factor code (as client
+    /// `web`) and returns the key; panics unless the login succeeds.
+    pub async fn login_as_with_otp(&self, username: &str, otp: &str) -> String {
+        let response = self
+            .post_json(
+                "/login",
+                json!({"username": username, "password": PASSWORD, "client": "web", "otp": otp}),
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "login of {username} with a code"
+        );
+        let body: Value = response.json().await.expect("json");
+        body["auth_token"].as_str().expect("auth_token").to_owned()
+    }
+
     /// Logs in with scopes (a JSON list or string) and returns the whole
     /// response body; panics unless the login succeeds.
     pub async fn login_body_with_scopes(

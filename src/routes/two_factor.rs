@@ -1,0 +1,143 @@
+//! Two-factor authentication (TOTP): set up, confirm, turn off. Signing in
+//! with a code is `/login`'s field `otp`.
+
+use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
+use crate::domain::{FieldErrors, Password};
+use crate::http::auth::Unrestricted;
+use crate::http::body::{Fields, FromFields};
+use crate::http::ApiError;
+use crate::service::two_factor::{self, TotpSetup};
+use crate::service::{Error, Services};
+use actix_web::http::header::{CacheControl, CacheDirective};
+use actix_web::{web, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// `POST /2fa/totp/setup`.
+#[derive(ToSchema)]
+pub struct SetupBody {
+    #[schema(required = true, min_length = 1, value_type = String)]
+    pub password: Option<Password>,
+}
+
+impl FromFields for SetupBody {
+    fn from_fields(fields: &Fields, errors: &mut FieldErrors) -> Self {
+        SetupBody {
+            password: fields.required("password", errors).map(Password::new),
+        }
+    }
+}
+
+/// `POST /2fa/totp/confirm`.
+#[derive(ToSchema)]
+pub struct ConfirmBody {
+    /// The 6-digit code the app shows.
+    #[schema(required = true, min_length = 1, value_type = String)]
+    pub code: Option<String>,
+}
+
+impl FromFields for ConfirmBody {
+    fn from_fields(fields: &Fields, errors: &mut FieldErrors) -> Self {
+        ConfirmBody {
+            code: fields.required("code", errors),
+        }
+    }
+}
+
+/// `POST /2fa/disable`.
+#[derive(ToSchema)]
+pub struct DisableBody {
+    #[schema(required = true, min_length = 1, value_type = String)]
+    pub password: Option<Password>,
+    /// A current code from the app, or an unused recovery code.
+    #[schema(required = true, min_length = 1, value_type = String)]
+    pub code: Option<String>,
+}
+
+impl FromFields for DisableBody {
+    fn from_fields(fields: &Fields, errors: &mut FieldErrors) -> Self {
+        DisableBody {
+            password: fields.required("password", errors).map(Password::new),
+            code: fields.required("code", errors),
+        }
+    }
+}
+
+/// The recovery codes, shown this once.
+#[derive(Serialize, ToSchema)]
+pub struct RecoveryCodes {
+    /// Each signs in once in place of a code from the app.
+    pub recovery_codes: Vec<String>,
+}
+
+fn no_store() -> CacheControl {
+    CacheControl(vec![CacheDirective::NoStore])
+}
+
+fn validated<T>(field: Option<T>) -> Result<T, ApiError> {
+    field.ok_or_else(|| Error::internal("a validated field is missing").into())
+}
+
+/// Start setting up two-factor: a new secret for an authenticator app.
+/// Nothing is enabled until a code from the app is confirmed.
+#[utoipa::path(post, path = "/2fa/totp/setup", security(("Token" = [])),
+    request_body(content((SetupBody = "application/json"), (SetupBody = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "The secret, its `otpauth://` URI and a QR code (`Cache-Control: no-store`)", body = TotpSetup),
+        (status = 400, description = "Wrong password (`password`), or two-factor is on already", body = FieldErrorsSchema),
+        (status = 403, description = "A restricted token (one with scopes) may not do this", body = Detail),
+        (status = 429, description = "Too many wrong passwords or failed logins for this user (`Retry-After`)", body = Detail),
+    ))]
+pub async fn set_up(
+    services: web::Data<Services>,
+    Unrestricted(principal): Unrestricted,
+    fields: Fields,
+) -> Result<HttpResponse, ApiError> {
+    let (body, errors) = fields.read::<SetupBody>();
+    errors.into_result()?;
+    let setup = two_factor::set_up(&services, &principal, validated(body.password)?).await?;
+    Ok(HttpResponse::Ok().insert_header(no_store()).json(setup))
+}
+
+/// Confirm the set-up with a code from the app: two-factor is on from now.
+#[utoipa::path(post, path = "/2fa/totp/confirm", security(("Token" = [])),
+    request_body(content((ConfirmBody = "application/json"), (ConfirmBody = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "On; ten recovery codes, shown this once (`Cache-Control: no-store`)", body = RecoveryCodes),
+        (status = 400, description = "Wrong code (`code`), no set-up begun, or on already", body = FieldErrorsSchema),
+        (status = 403, description = "A restricted token (one with scopes) may not do this", body = Detail),
+    ))]
+pub async fn confirm(
+    services: web::Data<Services>,
+    Unrestricted(principal): Unrestricted,
+    fields: Fields,
+) -> Result<HttpResponse, ApiError> {
+    let (body, errors) = fields.read::<ConfirmBody>();
+    errors.into_result()?;
+    let recovery_codes = two_factor::confirm(&services, &principal, &validated(body.code)?).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(no_store())
+        .json(RecoveryCodes { recovery_codes }))
+}
+
+/// Turn two-factor off: the password, then a code from the app or a
+/// recovery code.
+#[utoipa::path(post, path = "/2fa/disable", security(("Token" = [])),
+    request_body(content((DisableBody = "application/json"), (DisableBody = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "Off; the secret and the recovery codes are forgotten", body = Detail),
+        (status = 400, description = "Wrong password (`password`), wrong code (`code`), or two-factor is off", body = FieldErrorsSchema),
+        (status = 403, description = "A restricted token (one with scopes) may not do this", body = Detail),
+        (status = 429, description = "Too many wrong passwords or codes for this user (`Retry-After`)", body = Detail),
+    ))]
+pub async fn disable(
+    services: web::Data<Services>,
+    Unrestricted(principal): Unrestricted,
+    fields: Fields,
+) -> Result<HttpResponse, ApiError> {
+    let (body, errors) = fields.read::<DisableBody>();
+    errors.into_result()?;
+    let (password, code) = (validated(body.password)?, validated(body.code)?);
+    two_factor::disable(&services, &principal, password, &code).await?;
+    Ok(HttpResponse::Ok().json(Detail::new(two_factor::DISABLED)))
+}

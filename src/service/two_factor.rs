@@ -1,0 +1,251 @@
+//! Two-factor authentication (TOTP): setting it up, confirming it with a
+//! first code (which gives the recovery codes), turning it off, and the
+//! second check of every sign-in.
+//!
+//! The secret is kept sealed (see `domain::sealed`); recovery codes only as
+//! keyed digests. A code is accepted once: the time step of the last
+//! accepted code is stored, and only a later step passes, decided by one
+//! conditional update, so two concurrent sign-ins cannot share a code.
+
+use super::credentials::{self, Credentials};
+use super::throttle::under_throttle;
+use super::tokens::Principal;
+use super::{Error, Services};
+use crate::db::two_factor as queries;
+use crate::domain::sealed::Sealer;
+use crate::domain::two_factor::{
+    generate_recovery_codes, is_totp_code, qr_svg, recovery_code_digest, TotpSecret,
+};
+use crate::domain::{Password, Timestamp};
+use crate::metrics::ThrottledAction;
+
+pub const INVALID_CODE: &str = "Invalid code.";
+pub const INVALID_PASSWORD: &str = "Invalid password.";
+pub const ALREADY_ENABLED: &str = "Two-factor authentication is already enabled.";
+pub const NOT_ENABLED: &str = "Two-factor authentication is not enabled.";
+pub const NOT_SET_UP: &str =
+    "Two-factor authentication is not being set up: start with /2fa/totp/setup.";
+pub const DISABLED: &str = "Two-factor authentication is off.";
+pub const REQUIRED_FOR_ADMINS: &str = "Two-factor authentication is required for administrators.";
+
+const SEALING_PURPOSE: &str = "totp secrets";
+const RECOVERY_PURPOSE: &str = "recovery codes";
+
+/// What an authenticator app needs; nothing is enabled until a code from
+/// it is confirmed.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct TotpSetup {
+    /// The secret in base32, to type into an app.
+    pub secret: String,
+    /// `otpauth://totp/...`, what the QR code holds.
+    pub otpauth_uri: String,
+    /// The QR code as an SVG document.
+    pub qr_svg: String,
+}
+
+fn sealer(services: &Services) -> Sealer {
+    Sealer::new(&services.secret_key, SEALING_PURPOSE)
+}
+
+fn recovery_key(services: &Services) -> [u8; 32] {
+    services.secret_key.derive_key(RECOVERY_PURPOSE)
+}
+
+fn unix_seconds(now: Timestamp) -> u64 {
+    u64::try_from(now.millis() / 1000).unwrap_or(0)
+}
+
+/// The user's own password, under the login throttle: a wrong one is the
+/// `password` field's error.
+async fn check_own_password(
+    services: &Services,
+    principal: &Principal,
+    password: Password,
+) -> Result<(), Error> {
+    let checked = under_throttle(
+        services,
+        &principal.username,
+        None,
+        credentials::verify_own(services, principal.user_id, password),
+    )
+    .await;
+    match checked {
+        Err(Error::BadCredentials) => Err(Error::field("password", INVALID_PASSWORD)),
+        Err(error @ Error::Throttled(_)) => {
+            services.metrics.throttled(ThrottledAction::TwoFactor);
+            Err(error)
+        }
+        other => other,
+    }
+}
+
+/// `POST /2fa/totp/setup`: a new secret, pending until confirmed. A set-up
+/// begun again replaces the pending secret.
+pub async fn set_up(
+    services: &Services,
+    principal: &Principal,
+    password: Password,
+) -> Result<TotpSetup, Error> {
+    check_own_password(services, principal, password).await?;
+    let secret = TotpSecret::generate();
+    let otpauth_uri = secret
+        .otpauth_uri(&principal.username)
+        .map_err(Error::internal)?;
+    let qr_svg = qr_svg(&otpauth_uri).map_err(Error::internal)?;
+    let sealed = sealer(services)
+        .seal(secret.as_bytes())
+        .ok_or_else(|| Error::internal("could not seal the TOTP secret"))?;
+    let user_id = principal.user_id;
+    let stored = services
+        .db(move |conn| Ok(queries::set_pending(conn, user_id, &sealed)?))
+        .await?;
+    if stored == 0 {
+        return Err(Error::field("non_field_errors", ALREADY_ENABLED));
+    }
+    Ok(TotpSetup {
+        secret: secret.base32(),
+        otpauth_uri,
+        qr_svg,
+    })
+}
+
+/// `POST /2fa/totp/confirm`: a code from the app turns two-factor on;
+/// returns the recovery codes, which exist in clear only in this answer.
+pub async fn confirm(
+    services: &Services,
+    principal: &Principal,
+    code: &str,
+) -> Result<Vec<String>, Error> {
+    let user_id = principal.user_id;
+    let state = services
+        .db(move |conn| Ok(queries::state(conn, user_id)?))
+        .await?
+        .ok_or(Error::NotFound)?;
+    if state.enabled {
+        return Err(Error::field("non_field_errors", ALREADY_ENABLED));
+    }
+    let Some(sealed) = state.sealed_secret else {
+        return Err(Error::field("non_field_errors", NOT_SET_UP));
+    };
+    let secret = open(services, &sealed)?;
+    let step = secret
+        .matching_step(code, unix_seconds(Timestamp::now()))
+        .and_then(|step| i64::try_from(step).ok())
+        .ok_or(Error::WrongCode { field: "code" })?;
+    let codes = generate_recovery_codes();
+    let key = recovery_key(services);
+    let digests: Vec<_> = codes
+        .iter()
+        .map(|code| recovery_code_digest(&key, code))
+        .collect();
+    let enabled = services
+        .db(move |conn| Ok(queries::enable(conn, user_id, &sealed, step, &digests)?))
+        .await?;
+    match enabled {
+        true => Ok(codes),
+        // Confirmed or set up again meanwhile, by another request.
+        false => Err(Error::WrongCode { field: "code" }),
+    }
+}
+
+/// `POST /2fa/disable`: the password, then a code (or a recovery code).
+pub async fn disable(
+    services: &Services,
+    principal: &Principal,
+    password: Password,
+    code: &str,
+) -> Result<(), Error> {
+    let user_id = principal.user_id;
+    let enabled = services
+        .db(move |conn| Ok(queries::state(conn, user_id)?))
+        .await?
+        .is_some_and(|state| state.enabled);
+    if !enabled {
+        return Err(Error::field("non_field_errors", NOT_ENABLED));
+    }
+    check_own_password(services, principal, password).await?;
+    // A wrong code is a guess at the second factor: counted as a failed
+    // login of the user, like a wrong code at sign-in.
+    let checked = under_throttle(
+        services,
+        &principal.username,
+        None,
+        accept_code(services, user_id, code, "code"),
+    )
+    .await;
+    if matches!(checked, Err(Error::Throttled(_))) {
+        services.metrics.throttled(ThrottledAction::TwoFactor);
+    }
+    checked?;
+    services
+        .db(move |conn| Ok(queries::disable(conn, user_id)?))
+        .await?;
+    Ok(())
+}
+
+/// The second check of a sign-in, after the password matched: nothing to
+/// do without two-factor; otherwise `otp` must be a current code not used
+/// before, or an unused recovery code (which is spent).
+pub async fn check_sign_in(
+    services: &Services,
+    user: &Credentials,
+    otp: Option<&str>,
+) -> Result<(), Error> {
+    if !user.two_factor {
+        return Ok(());
+    }
+    match otp {
+        None | Some("") => Err(Error::field("otp", "This field is required.")),
+        Some(otp) => accept_code(services, user.user_id, otp, "otp").await,
+    }
+}
+
+/// Accepts `typed` once as the user's TOTP code or one of their recovery
+/// codes; `WrongCode` for `field` otherwise.
+async fn accept_code(
+    services: &Services,
+    user_id: i64,
+    typed: &str,
+    field: &'static str,
+) -> Result<(), Error> {
+    let wrong = Error::WrongCode { field };
+    if is_totp_code(typed) {
+        let state = services
+            .db(move |conn| Ok(queries::state(conn, user_id)?))
+            .await?;
+        let Some(sealed) = state
+            .filter(|state| state.enabled)
+            .and_then(|s| s.sealed_secret)
+        else {
+            return Err(wrong);
+        };
+        let step = open(services, &sealed)?
+            .matching_step(typed, unix_seconds(Timestamp::now()))
+            .and_then(|step| i64::try_from(step).ok())
+            .ok_or(Error::WrongCode { field })?;
+        let accepted = services
+            .db(move |conn| Ok(queries::accept_step(conn, user_id, step)?))
+            .await?;
+        return if accepted { Ok(()) } else { Err(wrong) };
+    }
+    let digest = recovery_code_digest(&recovery_key(services), typed);
+    let spent = services
+        .db(move |conn| Ok(queries::spend_recovery_code(conn, user_id, &digest)?))
+        .await?;
+    if spent {
+        Ok(())
+    } else {
+        Err(wrong)
+    }
+}
+
+fn open(services: &Services, sealed: &[u8]) -> Result<TotpSecret, Error> {
+    sealer(services)
+        .open(sealed)
+        .map(TotpSecret::from_bytes)
+        .ok_or_else(|| {
+            Error::internal(
+                "a TOTP secret does not open: was SECRET_KEY changed since it was set up?",
+            )
+        })
+}
