@@ -17,8 +17,11 @@
 //!   A venv made later is seen after `cargo clean` or a change to this file.
 //! - `smtp_tests` when `.venv-tests/bin/python` can import aiosmtpd (the
 //!   SMTP server of `tests/api/smtp_tls.rs`), or under CI.
+//! - `oidc_tests` when the OpenID provider of `tests/oidc_provider/` is
+//!   installed (`node_modules/oidc-provider`, which `.ci/run` installs with
+//!   npm), or under CI, where the social-login tests must run.
 use std::env;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
@@ -66,6 +69,22 @@ fn main() {
         .is_ok_and(|status| status.success());
     if has_aiosmtpd || env::var_os("CI").is_some() {
         println!("cargo::rustc-cfg=smtp_tests");
+    }
+
+    println!("cargo::rustc-check-cfg=cfg(oidc_tests)");
+    let provider = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/oidc_provider/node_modules/oidc-provider/package.json");
+    // Rerun when it is installed or removed.
+    println!(
+        "cargo::rerun-if-changed={}",
+        provider
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or(&provider)
+            .display()
+    );
+    if provider.is_file() || env::var_os("CI").is_some() {
+        println!("cargo::rustc-cfg=oidc_tests");
     }
 
     for (binary, cfg) in [("nginx", "nginx_tests"), ("caddy", "caddy_tests")] {

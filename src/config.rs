@@ -5,6 +5,7 @@
 use crate::db::Database;
 use crate::domain::client_address::TrustedProxies;
 use crate::domain::email_verification::EmailVerification;
+use crate::domain::oidc::{LinkByEmail, OidcProviders};
 use crate::domain::{parse_duration, ThrottleLimit, TokenPolicy};
 use crate::domain::{AllowedScopes, SecretKey};
 use crate::mail::MailSetting;
@@ -46,6 +47,8 @@ pub const DEFAULT_ACCESS_TOKEN_LIFETIME: &str = "5m";
 pub const SWEEP_EVERY: Duration = Duration::from_secs(600);
 /// How long a client may take to send a request body, once its headers came.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one call to an OpenID Connect provider may take, connecting included.
+pub const OIDC_HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
@@ -259,6 +262,21 @@ pub struct Settings {
     /// A PKCS#8 PEM P-256 private key to sign access tokens with, instead of the generated ones.
     #[arg(long, env = "JWT_PRIVATE_KEY_FILE", global = true)]
     pub jwt_private_key_file: Option<std::path::PathBuf>,
+
+    /// OpenID Connect providers for social login, by name (comma-separated); each needs
+    /// OIDC_<NAME>_ISSUER, OIDC_<NAME>_CLIENT_ID and OIDC_<NAME>_CLIENT_SECRET.
+    #[arg(long, env = "OIDC_PROVIDERS", default_value = "", global = true,
+          value_parser = |text: &str| OidcProviders::parse(text, |name| std::env::var(name).ok()))]
+    pub oidc_providers: OidcProviders,
+
+    /// Whether a provider's sign-in with a verified e-mail lands on the user with that address: never or verified.
+    #[arg(long, env = "OIDC_LINK_BY_EMAIL", default_value = "never", global = true,
+          value_parser = |text: &str| LinkByEmail::parse(text).map_err(|e| format!("OIDC_LINK_BY_EMAIL: {e}")))]
+    pub oidc_link_by_email: LinkByEmail,
+
+    /// Internal: how long one call to an OpenID Connect provider may take.
+    #[arg(skip = OIDC_HTTP_TIMEOUT)]
+    pub oidc_http_timeout: Duration,
 }
 
 /// A text claim (`iss`, `aud`): one line, not empty.
@@ -427,6 +445,9 @@ impl Settings {
             token_cache_entries: DEFAULT_TOKEN_CACHE_ENTRIES,
             token_cache_mib: DEFAULT_TOKEN_CACHE_MIB,
             database_statement_timeout: default_of(parse_duration, DEFAULT_STATEMENT_TIMEOUT),
+            oidc_providers: OidcProviders::default(),
+            oidc_link_by_email: LinkByEmail::default(),
+            oidc_http_timeout: OIDC_HTTP_TIMEOUT,
         }
     }
 

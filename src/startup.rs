@@ -111,6 +111,11 @@ impl Application {
             }
             false => tokens,
         };
+        let oidc = crate::service::oidc::Providers::new(
+            &settings.oidc_providers,
+            settings.oidc_http_timeout,
+        )
+        .map_err(StartupError::Settings)?;
         let services = Services {
             pool,
             settings: Arc::new(settings.clone()),
@@ -119,6 +124,7 @@ impl Application {
             outbox,
             metrics,
             tokens,
+            oidc,
         };
         let listener =
             TcpListener::bind(settings.bind).map_err(|e| StartupError::Bind(settings.bind, e))?;

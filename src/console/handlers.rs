@@ -11,6 +11,7 @@ use crate::http::session::{self as console_session, SignedIn, CSRF_FIELD};
 use crate::service::admin::{self, PageRequest};
 use crate::service::email_verification::EMAIL_NOT_VERIFIED;
 use crate::service::login::console_sign_in;
+use crate::service::oidc;
 use crate::service::two_factor;
 use crate::service::{Error, Services};
 use actix_session::Session;
@@ -190,8 +191,13 @@ pub async fn user(
 ) -> Result<HttpResponse, ConsoleError> {
     let (admin, csrf) = require_admin(&services, &session).await?;
     let id = user_id(&id)?;
-    let detail = services
-        .db(move |conn| admin::user_detail(conn, id))
+    let (detail, identities) = services
+        .db(move |conn| {
+            Ok((
+                admin::user_detail(conn, id)?,
+                oidc::identities_of(conn, id)?,
+            ))
+        })
         .await?;
     let chrome = Chrome {
         username: &admin.username,
@@ -200,7 +206,13 @@ pub async fn user(
     let flash = console_session::take_flash(&session);
     Ok(pages::html(
         StatusCode::OK,
-        pages::user(&chrome, &detail.user, &detail.tokens, flash.as_deref()),
+        pages::user(
+            &chrome,
+            &detail.user,
+            &detail.tokens,
+            &identities,
+            flash.as_deref(),
+        ),
     ))
 }
 

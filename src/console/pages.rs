@@ -4,6 +4,7 @@
 use crate::domain::Timestamp;
 use crate::http::session::CSRF_FIELD;
 use crate::service::admin::{UserPage, UserView};
+use crate::service::oidc::LinkedIdentity;
 use crate::service::tokens::DeviceView;
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
@@ -160,6 +161,7 @@ pub fn user(
     chrome: &Chrome<'_>,
     user: &UserView,
     devices: &[DeviceView],
+    identities: &[LinkedIdentity],
     flash: Option<&str>,
 ) -> Markup {
     let revoke_action = format!("/console/users/{}/revoke", user.id);
@@ -184,7 +186,7 @@ pub fn user(
             } @else {
                 table.devices {
                     thead { tr {
-                        th { "Client" } th { "Created" } th { "Last used" } th { "Expires" } th { "User agent" } th { "Scopes" } th {}
+                        th { "Client" } th { "Created" } th { "Last used" } th { "Expires" } th { "User agent" } th { "Scopes" } th { "Signed in via" } th {}
                     } }
                     tbody {
                         @for device in devices {
@@ -195,6 +197,7 @@ pub fn user(
                                 td { (time(device.expires_at)) }
                                 td.agent { @match &device.user_agent { Some(agent) => (agent), None => "—" } }
                                 td.scopes { @if device.scopes.is_empty() { "unrestricted" } @else { @for scope in &device.scopes { code { (scope) } " " } } }
+                                td.via { (device.via) }
                                 td {
                                     form.inline method="post" action=(revoke_action) {
                                         input type="hidden" name=(CSRF_FIELD) value=(chrome.csrf);
@@ -209,6 +212,19 @@ pub fn user(
                 form method="post" action=(revoke_all_action) {
                     input type="hidden" name=(CSRF_FIELD) value=(chrome.csrf);
                     button.danger type="submit" id="revoke-all" { "Revoke all devices" }
+                }
+            }
+            h2 { "Linked identities" }
+            @if identities.is_empty() {
+                p.empty { "No linked identities: this user has not signed in with a provider." }
+            } @else {
+                table.identities {
+                    thead { tr { th { "Provider" } th { "Subject" } th { "Linked at" } } }
+                    tbody {
+                        @for identity in identities {
+                            tr { td.provider { (identity.provider) } td.subject { code { (identity.subject) } } td { (time(identity.linked_at)) } }
+                        }
+                    }
                 }
             }
         },

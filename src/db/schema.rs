@@ -30,6 +30,7 @@ diesel::table! {
         expires_at -> BigInt,
         user_agent -> Nullable<Text>,
         scopes -> Text,
+        via -> Text,
     }
 }
 
@@ -51,6 +52,19 @@ diesel::table! {
         failures -> BigInt,
     }
 }
+
+diesel::table! {
+    identities (id) {
+        id -> BigInt,
+        provider -> Text,
+        subject -> Text,
+        user_id -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(identities -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(users, identities);
 
 diesel::table! {
     recovery_codes (user_id, digest) {

@@ -18,6 +18,8 @@ pub struct Device {
     pub user_agent: Option<String>,
     /// Space-separated; empty for an unrestricted token.
     pub scopes: String,
+    /// How the device signed in: `password`, `oidc:<provider>` or `import`.
+    pub via: String,
 }
 
 /// A token found by its digest, with what authentication needs of its user.
@@ -191,6 +193,7 @@ pub struct NewToken<'a> {
     pub expires_at: i64,
     pub user_agent: Option<&'a str>,
     pub scopes: &'a str,
+    pub via: &'a str,
 }
 
 pub fn insert(conn: &mut AnyConnection, new: &NewToken<'_>) -> QueryResult<usize> {

@@ -12,6 +12,7 @@ pub mod email;
 pub mod email_verification;
 pub mod expiry;
 pub mod jwt;
+pub mod oidc;
 pub mod password;
 pub mod reset_token;
 pub mod scope;

@@ -50,7 +50,7 @@ impl FromFields for LoginBody {
     }
 }
 
-fn read_client(fields: &Fields, errors: &mut FieldErrors) -> Option<ClientName> {
+pub(super) fn read_client(fields: &Fields, errors: &mut FieldErrors) -> Option<ClientName> {
     fields
         .required("client", errors)
         .and_then(|client| match ClientName::parse(&client) {

@@ -24,6 +24,7 @@ mod jwt;
 mod login;
 mod metrics;
 mod oauth;
+mod oidc;
 mod openapi;
 mod password;
 mod registration;
@@ -67,6 +68,7 @@ macro_rules! endpoints {
 
 endpoints! {
     POST "/login" => login::login,
+    POST "/login/oidc/{provider}" => oidc::login_with_provider,
     POST "/logout" => login::logout,
     POST "/logout/all" => login::logout_all,
     POST "/logout/others" => login::logout_others,

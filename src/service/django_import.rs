@@ -13,6 +13,7 @@ use crate::db::django::{self, DjangoToken, DjangoUser, DRF_TABLE, KNOX_TABLE, MU
 use crate::db::schema::users as users_table;
 use crate::db::{tokens, users, AnyConnection};
 use crate::domain::django_password::{self, DjangoAlgorithm};
+use crate::domain::oidc::Via;
 use crate::domain::username::lookup_key;
 use crate::domain::{ClientName, Timestamp, TokenDigest, TokenPolicy, Username};
 use diesel::prelude::*;
@@ -350,6 +351,7 @@ fn write_tokens(
             expires_at,
             user_agent: None,
             scopes: "",
+            via: &Via::Import.to_stored(),
         };
         match tokens::id_for_client(conn, user_id, &client)? {
             Some(existing) if options.update => {

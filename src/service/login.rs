@@ -146,7 +146,14 @@ where
         then(user).await
     })
     .await;
-    let counted = match &outcome {
+    count_login(services, &outcome);
+    outcome
+}
+
+/// Counts how a sign-in went, whatever proved it (a password here, a
+/// provider's ID token in `oidc`).
+pub(super) fn count_login<T>(services: &Services, outcome: &Result<T, Error>) {
+    let counted = match outcome {
         Ok(_) => Some(LoginOutcome::Ok),
         Err(Error::BadCredentials | Error::PermissionDenied | Error::WrongCode { .. }) => {
             Some(LoginOutcome::Failed)
@@ -157,5 +164,4 @@ where
     if let Some(counted) = counted {
         services.metrics.login(counted);
     }
-    outcome
 }

@@ -15,6 +15,7 @@ pub mod email_verification;
 mod error;
 pub mod jwt;
 pub mod login;
+pub mod oidc;
 pub mod other_services;
 pub mod outbox;
 pub mod password_change;
@@ -52,6 +53,8 @@ pub struct Services {
     pub metrics: Metrics,
     /// Token checks, which need far less than the rest (see [`TokenVerifier`]).
     pub tokens: TokenVerifier,
+    /// The OpenID Connect providers of social login, with what was fetched from them.
+    pub oidc: oidc::Providers,
 }
 
 impl Services {

@@ -16,6 +16,7 @@ use super::token_cache::{PendingTouch, TokenCache};
 use super::{run_blocking_within, AuthFailure, Error};
 use crate::db::tokens::TokenOwner;
 use crate::db::{tokens, users, AnyConnection, DbPool};
+use crate::domain::oidc::Via;
 use crate::domain::{ClientName, PlainToken, Scopes, Timestamp, TokenDigest, TokenPolicy};
 use crate::metrics::{CheckOutcome, Metrics, RevocationCause};
 use diesel::Connection;
@@ -406,6 +407,34 @@ pub fn issue(
     policy: &TokenPolicy,
     max_clients: u32,
 ) -> Result<IssuedToken, Error> {
+    issue_via(
+        conn,
+        user_id,
+        hash,
+        grant,
+        &Via::Password,
+        now,
+        policy,
+        max_clients,
+    )
+}
+
+/// [`issue`] for a sign-in other than with a password (`via` is what the
+/// device lists show). For a user who signed in without a password, `hash`
+/// is the hash the user had when the sign-in was checked, kept as it is:
+/// the same guard against a concurrent password change or deactivation.
+#[allow(clippy::too_many_arguments)]
+pub fn issue_via(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    hash: CheckedHash<'_>,
+    grant: Grant<'_>,
+    via: &Via,
+    now: Timestamp,
+    policy: &TokenPolicy,
+    max_clients: u32,
+) -> Result<IssuedToken, Error> {
+    let via = via.to_stored();
     let key = PlainToken::generate();
     let digest = key.digest();
     let Grant {
@@ -435,6 +464,7 @@ pub fn issue(
             expires_at: expires_at.millis(),
             user_agent,
             scopes: &stored_scopes,
+            via: &via,
         };
         // A row that a concurrent revocation deleted after it was found is
         // replaced by nothing: then the key gets a row of its own.
@@ -471,6 +501,8 @@ pub struct DeviceView {
     pub user_agent: Option<String>,
     /// The token's scopes; `[]` when it is unrestricted.
     pub scopes: Vec<String>,
+    /// How the device signed in: `password`, `oidc:<provider>` or `import`.
+    pub via: String,
     /// Only in the owner's own listing: whether this is the requesting token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current: Option<bool>,
@@ -493,6 +525,7 @@ pub fn list(
             expires_at: Timestamp(device.expires_at),
             user_agent: device.user_agent,
             scopes: Scopes::from_stored(&device.scopes).into_vec(),
+            via: device.via,
         })
         .collect())
 }

@@ -191,12 +191,23 @@ pub async fn check_sign_in(
     user: &Credentials,
     otp: Option<&str>,
 ) -> Result<(), Error> {
-    if !user.two_factor {
+    check_second_factor(services, user.user_id, user.two_factor, otp).await
+}
+
+/// [`check_sign_in`] for a sign-in that checked another credential (an
+/// OpenID Connect provider's ID token) instead of a password.
+pub async fn check_second_factor(
+    services: &Services,
+    user_id: i64,
+    two_factor: bool,
+    otp: Option<&str>,
+) -> Result<(), Error> {
+    if !two_factor {
         return Ok(());
     }
     match otp {
         None | Some("") => Err(Error::field("otp", "This field is required.")),
-        Some(otp) => accept_code(services, user.user_id, otp, "otp").await,
+        Some(otp) => accept_code(services, user_id, otp, "otp").await,
     }
 }
 

@@ -429,10 +429,12 @@ async fn a_user_is_read_with_their_devices(backend: Backend) {
                 "expires_at",
                 "last_used_at",
                 "scopes",
-                "user_agent"
+                "user_agent",
+                "via"
             ],
             "no current flag, no key, no digest"
         );
+        assert_eq!(token["via"], "password");
     }
     let mut user = with_times_masked(user);
     user.as_object_mut().expect("object").remove("tokens");

@@ -44,9 +44,11 @@ async fn devices_are_listed_most_recent_first_without_secrets(backend: Backend) 
                 "expires_at",
                 "last_used_at",
                 "scopes",
-                "user_agent"
+                "user_agent",
+                "via"
             ]
         );
+        assert_eq!(device["via"], "password");
     }
     assert_eq!(devices[0]["current"], false);
     assert_eq!(devices[1]["current"], true);

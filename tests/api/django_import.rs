@@ -165,6 +165,25 @@ async fn users_hashes_and_tokens_are_imported_and_work_over_http(backend: Backen
     assert_unauthorized(app.whoami(MULTI_INACTIVE).await, "Invalid token.").await;
     let key = app.login_as("root", PASSWORD, "web").await;
     assert_eq!(app.whoami_status(&key).await, StatusCode::OK);
+    // The devices show which ones came from Django.
+    let mut via: Vec<(String, String)> = app
+        .devices(&key)
+        .await
+        .iter()
+        .map(|device| {
+            let field = |name: &str| device[name].as_str().unwrap_or_default().to_owned();
+            (field("client"), field("via"))
+        })
+        .collect();
+    via.sort();
+    assert_eq!(
+        via,
+        [
+            ("drf".to_owned(), "import".to_owned()),
+            ("knox-1".to_owned(), "import".to_owned()),
+            ("web".to_owned(), "password".to_owned()),
+        ]
+    );
     for refused in ["old", "nopass", "gone"] {
         let response = app.post_login(refused, PASSWORD, "web").await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{refused}");

@@ -35,6 +35,7 @@ fn insert(app: &TestApp, user_id: i64, client: &str, digest: TokenDigest, expire
             expires_at: expires_at.millis(),
             user_agent: None,
             scopes: "",
+            via: "import",
         },
     )
     .expect("insert token");

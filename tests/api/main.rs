@@ -32,6 +32,7 @@ mod legacy_keys;
 mod login;
 mod mail;
 mod metrics;
+mod oidc;
 mod openapi;
 mod outbox;
 mod password_change;

@@ -26,6 +26,7 @@ fn insert_token(conn: &mut AnyConnection, user_id: i64, client: &str, expires_at
             expires_at: expires_at.millis(),
             user_agent: None,
             scopes: "",
+            via: "password",
         },
     )
     .expect("insert token");

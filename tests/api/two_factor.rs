@@ -69,7 +69,7 @@ async fn login_with_otp(app: &TestApp, username: &str, otp: Option<&str>) -> Res
 
 /// Sets up and confirms two-factor for `username`: its secret and
 /// recovery codes. The confirming code is of the current step.
-async fn enable(app: &TestApp, username: &str) -> (TotpSecret, Vec<String>, u64) {
+pub async fn enable(app: &TestApp, username: &str) -> (TotpSecret, Vec<String>, u64) {
     let key = app.login(username, "setup").await;
     let response = post(app, "/2fa/totp/setup", &key, json!({"password": PASSWORD})).await;
     assert_eq!(response.status(), StatusCode::OK);

@@ -345,6 +345,12 @@ impl TestApp {
             .header("Authorization", format!("Bearer {token}"))
     }
 
+    /// `POST /login/oidc/{provider}` with a JSON body.
+    pub async fn login_oidc(&self, provider: &str, body: Value) -> Response {
+        self.post_json(&format!("/login/oidc/{provider}"), body)
+            .await
+    }
+
     pub async fn whoami(&self, key: &str) -> Response {
         self.get_with_token("/whoami", key).await
     }

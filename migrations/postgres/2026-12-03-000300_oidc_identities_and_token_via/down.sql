@@ -1,0 +1,2 @@
+DROP TABLE identities;
+ALTER TABLE tokens DROP COLUMN via;
