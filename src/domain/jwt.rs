@@ -7,13 +7,11 @@
 //! accept ES256 only, so `alg: none` and an HS256 token keyed with our
 //! public key are refused by construction.
 
+use super::sealed::Sealer;
 use super::secret::hmac_sha256;
 use super::{SecretKey, TokenDigest};
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use hkdf::Hkdf;
 use hmac::Mac;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::rngs::OsRng;
@@ -163,19 +161,9 @@ impl SigningKey {
 
     /// The PKCS#8 document encrypted under `key`, bound to the kid.
     pub fn seal(&self, key: &StorageKey) -> Result<Vec<u8>, String> {
-        let mut nonce = [0u8; 12];
-        OsRng.fill_bytes(&mut nonce);
-        let sealed = key
-            .cipher()
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: &self.pkcs8,
-                    aad: self.kid.as_bytes(),
-                },
-            )
-            .map_err(|_| "cannot encrypt the signing key".to_owned())?;
-        Ok([nonce.as_slice(), &sealed].concat())
+        key.0
+            .seal(self.kid.as_bytes(), &self.pkcs8)
+            .ok_or_else(|| "cannot encrypt the signing key".to_owned())
     }
 
     /// The key stored as `sealed` under `kid`.
@@ -186,20 +174,7 @@ impl SigningKey {
                  (run `multitoken jwt rotate-key` to make a new one)"
             )
         };
-        if sealed.len() < 12 {
-            return Err(unusable());
-        }
-        let (nonce, ciphertext) = sealed.split_at(12);
-        let der = key
-            .cipher()
-            .decrypt(
-                Nonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: kid.as_bytes(),
-                },
-            )
-            .map_err(|_| unusable())?;
+        let der = key.0.open(kid.as_bytes(), sealed).ok_or_else(unusable)?;
         let opened = Self::from_pkcs8(&der)?;
         if opened.kid != kid {
             return Err(unusable());
@@ -210,19 +185,11 @@ impl SigningKey {
 
 /// The AES-256-GCM key that signing keys are stored under, derived from
 /// `SECRET_KEY` with HKDF-SHA256.
-pub struct StorageKey([u8; 32]);
+pub struct StorageKey(Sealer);
 
 impl StorageKey {
     pub fn derive(secret: &SecretKey) -> Self {
-        let mut key = [0u8; 32];
-        Hkdf::<Sha256>::new(Some(b"multitoken"), secret.expose().as_bytes())
-            .expand(b"jwt signing keys", &mut key)
-            .unwrap_or_else(|_| unreachable!("32 bytes is a valid HKDF-SHA256 length"));
-        StorageKey(key)
-    }
-
-    fn cipher(&self) -> Aes256Gcm {
-        Aes256Gcm::new(&self.0.into())
+        StorageKey(Sealer::new(secret, "jwt signing keys"))
     }
 }
 

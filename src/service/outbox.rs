@@ -20,16 +20,12 @@
 
 use super::{Error, Services};
 use crate::db::{outbox as queries, AnyConnection};
+use crate::domain::sealed::Sealer;
 use crate::domain::{SecretKey, Timestamp};
 use crate::mail::MailBackend;
 use crate::metrics::MailOutcome;
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
-use hkdf::Hkdf;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox, Message};
-use rand::RngCore;
-use sha2::Sha256;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,7 +38,6 @@ pub const LEASE: Duration = Duration::from_secs(120);
 const MAX_BACKOFF: Duration = Duration::from_secs(30 * 60);
 /// Mails one claim takes at most.
 const CLAIM_BATCH: i64 = 20;
-const NONCE_BYTES: usize = 12;
 
 /// One plain-text mail. `Debug` shows neither its address nor its text.
 #[derive(Clone, PartialEq, Eq)]
@@ -99,19 +94,14 @@ impl Mail {
 /// the worker.
 #[derive(Clone)]
 pub struct Outbox {
-    cipher: Arc<Aes256Gcm>,
+    sealer: Arc<Sealer>,
     wake: Arc<Notify>,
 }
 
 impl Outbox {
     pub fn new(secret: &SecretKey) -> Self {
-        let hkdf = Hkdf::<Sha256>::new(None, secret.expose().as_bytes());
-        let mut key = [0_u8; 32];
-        // 32 bytes is far below HKDF-SHA256's limit of 8160.
-        hkdf.expand(b"multitoken mail outbox", &mut key)
-            .unwrap_or_else(|_| unreachable!());
         Outbox {
-            cipher: Arc::new(Aes256Gcm::new(&key.into())),
+            sealer: Arc::new(Sealer::new(secret, "mail outbox")),
             wake: Arc::new(Notify::new()),
         }
     }
@@ -142,35 +132,16 @@ impl Outbox {
             text: mail.text.clone(),
         })
         .map_err(|e| Error::Internal(Box::new(e)))?;
-        let mut nonce = [0_u8; NONCE_BYTES];
-        rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let sealed = self
-            .cipher
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: &stored,
-                    aad: kind.as_bytes(),
-                },
-            )
-            .map_err(|_| Error::internal("cannot seal a mail"))?;
-        Ok([&nonce[..], &sealed].concat())
+        self.sealer
+            .seal(kind.as_bytes(), &stored)
+            .ok_or_else(|| Error::internal("cannot seal a mail"))
     }
 
     fn open(&self, kind: &str, sealed: &[u8]) -> Result<Mail, String> {
-        let (nonce, ciphertext) = sealed
-            .split_at_checked(NONCE_BYTES)
-            .ok_or("the stored mail is truncated")?;
         let plain = self
-            .cipher
-            .decrypt(
-                Nonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: kind.as_bytes(),
-                },
-            )
-            .map_err(|_| "the stored mail cannot be opened (was SECRET_KEY changed?)")?;
+            .sealer
+            .open(kind.as_bytes(), sealed)
+            .ok_or("the stored mail cannot be opened (was SECRET_KEY changed?)")?;
         let stored: Stored =
             serde_json::from_slice(&plain).map_err(|_| "the stored mail is not readable")?;
         Ok(Mail {

@@ -92,10 +92,10 @@ pub async fn set_up(
         .otpauth_uri(&principal.username)
         .map_err(Error::internal)?;
     let qr_svg = qr_svg(&otpauth_uri).map_err(Error::internal)?;
-    let sealed = sealer(services)
-        .seal(secret.as_bytes())
-        .ok_or_else(|| Error::internal("could not seal the TOTP secret"))?;
     let user_id = principal.user_id;
+    let sealed = sealer(services)
+        .seal(user_id.to_string().as_bytes(), secret.as_bytes())
+        .ok_or_else(|| Error::internal("could not seal the TOTP secret"))?;
     let stored = services
         .db(move |conn| Ok(queries::set_pending(conn, user_id, &sealed)?))
         .await?;
@@ -127,7 +127,7 @@ pub async fn confirm(
     let Some(sealed) = state.sealed_secret else {
         return Err(Error::field("non_field_errors", NOT_SET_UP));
     };
-    let secret = open(services, &sealed)?;
+    let secret = open(services, user_id, &sealed)?;
     let step = secret
         .matching_step(code, unix_seconds(Timestamp::now()))
         .and_then(|step| i64::try_from(step).ok())
@@ -230,7 +230,7 @@ async fn accept_code(
         else {
             return Err(wrong);
         };
-        let step = open(services, &sealed)?
+        let step = open(services, user_id, &sealed)?
             .matching_step(typed, unix_seconds(Timestamp::now()))
             .and_then(|step| i64::try_from(step).ok())
             .ok_or(Error::WrongCode { field })?;
@@ -250,9 +250,9 @@ async fn accept_code(
     }
 }
 
-fn open(services: &Services, sealed: &[u8]) -> Result<TotpSecret, Error> {
+fn open(services: &Services, user_id: i64, sealed: &[u8]) -> Result<TotpSecret, Error> {
     sealer(services)
-        .open(sealed)
+        .open(user_id.to_string().as_bytes(), sealed)
         .map(TotpSecret::from_bytes)
         .ok_or_else(|| {
             Error::internal(
