@@ -200,8 +200,9 @@ impl Provider {
         match CoreProviderMetadata::discover_async(self.issuer.clone(), http).await {
             Ok(metadata) => {
                 let metadata = Arc::new(metadata);
+                // Not a refresh: the first token naming a key this document
+                // lacks may still fetch the keys once.
                 state.metadata = Some((metadata.clone(), Instant::now()));
-                state.keys_refreshed_at = Some(Instant::now());
                 state.failed_at = None;
                 Ok(metadata)
             }
@@ -406,7 +407,16 @@ pub async fn login(
         let name = provider.config.name.clone();
         let link_by_email = services.settings.oidc_link_by_email;
         let user = services
-            .db(move |conn| user_for(conn, &name, &vouched, link_by_email, Timestamp::now()))
+            .db(move |conn| {
+                match user_for(conn, &name, &vouched, link_by_email, Timestamp::now()) {
+                    // A concurrent first sign-in of the same subject linked it
+                    // (or took the same new username) first: now it is found.
+                    Err(error) if lost_a_race(&error) => {
+                        user_for(conn, &name, &vouched, link_by_email, Timestamp::now())
+                    }
+                    other => other,
+                }
+            })
             .await?;
         // As after the password check of `POST /login`: the second factor,
         // then mandatory e-mail verification; an inactive user is refused by
@@ -441,6 +451,18 @@ pub async fn login(
         Error::BadCredentials => Error::field("non_field_errors", PROVIDER_REFUSED),
         other => other,
     })
+}
+
+/// Whether `error` is a unique key taken by a concurrent transaction.
+fn lost_a_race(error: &Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error as Diesel};
+    matches!(
+        error,
+        Error::Internal(cause) if matches!(
+            cause.downcast_ref::<Diesel>(),
+            Some(Diesel::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
+        )
+    )
 }
 
 /// The user the provider's (subject) signs in as: linked already; else by a

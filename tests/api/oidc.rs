@@ -59,6 +59,8 @@ with_provider_on_both_backends!(
     identities_and_via_show_on_the_console,
     a_deactivated_user_cannot_sign_in_with_the_provider,
     two_factor_and_mandatory_verification_apply_as_for_login,
+    a_provider_that_rotated_its_keys_is_followed,
+    concurrent_first_sign_ins_make_one_user,
 );
 
 on_both_backends!(
@@ -711,4 +713,46 @@ async fn two_factor_and_mandatory_verification_apply_as_for_login(backend: Backe
         .await;
     let (status, body) = json_of(with_code).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+async fn a_provider_that_rotated_its_keys_is_followed(backend: Backend) {
+    let before = Provider::start_with(json!({"fresh_keys": true}));
+    let port = before.issuer.rsplit(':').next().expect("port").to_owned();
+    let app = TestApp::spawn_with(
+        backend,
+        with_providers(vec![before.configured("corp")], LinkByEmail::Never),
+    )
+    .await;
+    let carol = whoami_body(&app, &sign_in(&before, &app, "carol").await).await["id"].clone();
+    // The same issuer, restarted with a key of another kid.
+    drop(before);
+    let after = Provider::start_with(
+        json!({"fresh_keys": true, "port": port.parse::<u16>().expect("port")}),
+    );
+    let key = sign_in(&after, &app, "carol").await;
+    assert_eq!(whoami_body(&app, &key).await["id"], carol);
+}
+
+async fn concurrent_first_sign_ins_make_one_user(backend: Backend) {
+    let provider = Provider::start();
+    let app = TestApp::spawn_with(
+        backend,
+        with_providers(vec![provider.configured("corp")], LinkByEmail::Never),
+    )
+    .await;
+    let id_token = provider.id_token(CLIENT_ID, "carol", None).await;
+    let attempts = (0..6).map(|n| {
+        app.login_oidc(
+            "corp",
+            json!({"client": format!("device-{n}"), "id_token": id_token}),
+        )
+    });
+    let mut ids = Vec::new();
+    for response in futures_util::future::join_all(attempts).await {
+        let (status, body) = json_of(response).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        ids.push(whoami_body(&app, body["auth_token"].as_str().expect("key")).await["id"].clone());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "one user for one subject: {ids:?}");
 }

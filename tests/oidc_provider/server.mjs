@@ -8,9 +8,13 @@
 //                 whoever types <login> into the login form is that user,
 //                 with sub = <login>;
 //   id_token_ttl  seconds an ID token lives (default 600), short to mint
-//                 expired ones.
+//                 expired ones;
+//   fresh_keys    true: sign with an RSA key made now, with a kid of its own,
+//                 instead of oidc-provider's development key (a provider
+//                 restarted with it has rotated its keys).
 // Its login and consent pages are oidc-provider's development interactions
 // (any password is accepted), which is what the tests drive.
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import Provider from 'oidc-provider';
 
 const options = JSON.parse(process.argv[2] ?? '{}');
@@ -21,8 +25,16 @@ if (!Number.isInteger(port) || port <= 0) {
 }
 const issuer = `http://127.0.0.1:${port}`;
 const users = options.users ?? {};
+const freshKey = () => ({
+  ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }),
+  kid: randomUUID(),
+  use: 'sig',
+  alg: 'RS256',
+});
+const jwks = options.fresh_keys ? { jwks: { keys: [freshKey()] } } : {};
 
 const provider = new Provider(issuer, {
+  ...jwks,
   clients: (options.clients ?? []).map((client) => ({
     client_id: client.client_id,
     client_secret: client.client_secret,
