@@ -20,7 +20,7 @@
 //! login, console, and any other login path), called after the password
 //! or provider check so that it tells nothing to someone without it.
 
-use super::outbox::Mail;
+use super::outbox::{queue_for_users, Mail};
 use super::throttle::count_use;
 use super::{Error, Services};
 use crate::config::Settings;
@@ -75,46 +75,26 @@ pub async fn send_verification(services: &Services, user_id: i64) {
 async fn queue_mail(services: &Services, mail: VerificationMail) -> Result<(), Error> {
     let signing_key = services.secret_key.derive_key(KEY_PURPOSE);
     let settings = services.settings.clone();
-    let outbox = services.outbox.clone();
-    // The mail is the only write, so no transaction is needed (and on
-    // SQLite a read before a write in one would risk SQLITE_BUSY).
-    let queued = services
-        .db(move |conn| {
-            let users: Vec<VerifyingUser> = match mail {
-                VerificationMail::User(id) => queries::by_id(conn, id)?.into_iter().collect(),
-                VerificationMail::Address(email) => {
-                    crate::db::users::unverified_by_email(conn, &email, MAX_ACCOUNTS_PER_MAIL)?
-                }
-            };
-            let users: Vec<VerifyingUser> = users
-                .into_iter()
-                .filter(VerifyingUser::awaits_verification)
-                .collect();
-            if users.is_empty() {
-                return Ok(None);
+    let find = move |conn: &mut crate::db::AnyConnection| {
+        let users: Vec<VerifyingUser> = match mail {
+            VerificationMail::User(id) => queries::by_id(conn, id)?.into_iter().collect(),
+            VerificationMail::Address(email) => {
+                crate::db::users::unverified_by_email(conn, &email, MAX_ACCOUNTS_PER_MAIL)?
             }
-            let whom = users
-                .iter()
-                .map(|user| user.id.to_string())
-                .collect::<Vec<_>>()
-                .join(", ");
-            match verification_mail(&settings, &signing_key, &users, Timestamp::now()) {
-                Ok(mail) => {
-                    outbox.enqueue(conn, MAIL_KIND, &mail)?;
-                    Ok(Some(whom))
-                }
-                Err(error) => {
-                    log::error!("verification mail for user(s) {whom} not built: {error}");
-                    Ok(None)
-                }
-            }
-        })
-        .await?;
-    if let Some(whom) = queued {
-        services.outbox.wake();
-        log::info!("verification mail queued for user(s) {whom}");
-    }
-    Ok(())
+        };
+        Ok(users
+            .into_iter()
+            .filter(VerifyingUser::awaits_verification)
+            .collect())
+    };
+    queue_for_users(
+        services,
+        MAIL_KIND,
+        find,
+        |user: &VerifyingUser| user.id,
+        move |users| verification_mail(&settings, &signing_key, users, Timestamp::now()),
+    )
+    .await
 }
 
 /// The sign-in rule of `EMAIL_VERIFICATION=mandatory`, for every way of

@@ -90,6 +90,60 @@ impl Mail {
     }
 }
 
+/// Queues the mail `build` makes for the users `find` returns, then wakes
+/// the worker; nothing when `find` returns nobody. The lookup and the row
+/// are one database call without a transaction: the mail is its only write
+/// (and on SQLite a read before a write in one would risk SQLITE_BUSY). A
+/// mail that cannot be built is logged; logs name users by id (`id_of`),
+/// never by address.
+pub async fn queue_for_users<U, Find, Build>(
+    services: &Services,
+    kind: &'static str,
+    find: Find,
+    id_of: fn(&U) -> i64,
+    build: Build,
+) -> Result<(), Error>
+where
+    U: Send + 'static,
+    Find: FnOnce(&mut AnyConnection) -> Result<Vec<U>, Error> + Send + 'static,
+    Build: FnOnce(&[U]) -> Result<Mail, String> + Send + 'static,
+{
+    let outbox = services.outbox.clone();
+    let queued = services
+        .db(move |conn| {
+            let users = find(conn)?;
+            if users.is_empty() {
+                return Ok(None);
+            }
+            let whom = whom(users.iter().map(id_of));
+            match build(&users) {
+                Ok(mail) => {
+                    outbox.enqueue(conn, kind, &mail)?;
+                    Ok(Some(whom))
+                }
+                Err(error) => {
+                    log::error!("{kind} mail for {whom} not built: {error}");
+                    Ok(None)
+                }
+            }
+        })
+        .await?;
+    if let Some(whom) = queued {
+        services.outbox.wake();
+        log::info!("{kind} mail queued for {whom}");
+    }
+    Ok(())
+}
+
+/// The users named by id, as logs name them.
+fn whom(ids: impl Iterator<Item = i64>) -> String {
+    let ids: Vec<String> = ids.map(|id| id.to_string()).collect();
+    match ids.len() {
+        1 => format!("user {}", ids.join(", ")),
+        _ => format!("users {}", ids.join(", ")),
+    }
+}
+
 /// The queue side, held in [`Services`]: seals and stores mails, and wakes
 /// the worker.
 #[derive(Clone)]

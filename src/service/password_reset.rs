@@ -13,7 +13,7 @@
 //! `POST /password/reset/confirm` checks the token, the new password, and
 //! sets it, revoking every token of the user.
 
-use super::outbox::Mail;
+use super::outbox::{queue_for_users, Mail};
 use super::throttle::{address_scope, count_use, reset_email_scope};
 use super::{Error, Services};
 use crate::config::Settings;
@@ -79,47 +79,14 @@ fn listed_in_mail(mut users: Vec<ResetUser>) -> Vec<ResetUser> {
 async fn queue_reset_mail(services: &Services, email: String) -> Result<(), Error> {
     let key = services.secret_key.derive_key(KEY_PURPOSE);
     let settings = services.settings.clone();
-    let outbox = services.outbox.clone();
-    // The mail is the request's only write, so it needs no transaction
-    // (and on SQLite, a read before a write in one would risk SQLITE_BUSY).
-    let queued = services
-        .db(move |conn| {
-            let users = listed_in_mail(accounts::active_by_email(conn, &email)?);
-            if users.is_empty() {
-                return Ok(None);
-            }
-            let whom = whom(&users);
-            match reset_mail(&settings, &users, &key, Timestamp::now()) {
-                Ok(mail) => {
-                    outbox.enqueue(conn, MAIL_KIND, &mail)?;
-                    Ok(Some(whom))
-                }
-                Err(error) => {
-                    log::error!("password-reset mail for {whom} not built: {error}");
-                    Ok(None)
-                }
-            }
-        })
-        .await?;
-    if let Some(whom) = queued {
-        services.outbox.wake();
-        log::info!("password-reset mail queued for {whom}");
-    }
-    Ok(())
-}
-
-/// The users named by id, as logs name them (never by address).
-fn whom(users: &[ResetUser]) -> String {
-    let ids = users
-        .iter()
-        .map(|user| user.id.to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
-    if users.len() == 1 {
-        format!("user {ids}")
-    } else {
-        format!("users {ids}")
-    }
+    queue_for_users(
+        services,
+        MAIL_KIND,
+        move |conn| Ok(listed_in_mail(accounts::active_by_email(conn, &email)?)),
+        |user: &ResetUser| user.id,
+        move |users| reset_mail(&settings, users, &key, Timestamp::now()),
+    )
+    .await
 }
 
 fn subject(user: &ResetUser) -> ResetSubject<'_> {
