@@ -65,19 +65,7 @@ async fn a_reset_mail_goes_through_smtp_and_its_link_works(backend: Backend) {
 async fn a_failing_smtp_server_is_logged_and_never_fails_the_request(backend: Backend) {
     let db = crate::helpers::TestDatabase::create(backend);
     let url = db.url();
-    let created = crate::helpers::run_cli(
-        &url,
-        &[
-            "user",
-            "create",
-            "alice",
-            "--email",
-            "alice@example.com",
-            "--password-stdin",
-        ],
-        &format!("{PASSWORD}\n"),
-    );
-    assert!(created.status.success(), "{created:?}");
+    crate::helpers::create_user_by_cli(&url, "alice", "alice@example.com");
     let http = reqwest::Client::new();
     let reset = |address: String| {
         let http = http.clone();
@@ -161,19 +149,7 @@ async fn a_hung_smtp_server_does_not_hold_up_the_answer(backend: Backend) {
 async fn the_console_backend_logs_the_mail(backend: Backend) {
     let db = crate::helpers::TestDatabase::create(backend);
     let url = db.url();
-    let created = crate::helpers::run_cli(
-        &url,
-        &[
-            "user",
-            "create",
-            "alice",
-            "--email",
-            "alice@example.com",
-            "--password-stdin",
-        ],
-        &format!("{PASSWORD}\n"),
-    );
-    assert!(created.status.success(), "{created:?}");
+    crate::helpers::create_user_by_cli(&url, "alice", "alice@example.com");
     let mut server = ServerProcess::start(&url, &[]);
     let address = server.address.clone();
     let http = reqwest::Client::new();

@@ -3,7 +3,7 @@
 //! a SIGKILL, and two instances on one database send each mail once.
 
 use crate::accounts_support::{closed_port, mail_files, wait_for_mail_files, ResetLink};
-use crate::helpers::{run_cli, Backend, ServerProcess, TestApp, TestDatabase, PASSWORD};
+use crate::helpers::{create_user_by_cli, Backend, ServerProcess, TestApp, TestDatabase};
 use crate::on_both_backends;
 use diesel::prelude::*;
 use multitoken::db::schema::mail_outbox;
@@ -36,19 +36,7 @@ fn outbox_rows(conn: &mut multitoken::db::AnyConnection) -> Vec<(String, Vec<u8>
 async fn a_queued_mail_survives_a_sigkill_and_is_sent_once_after_restart(backend: Backend) {
     let db = TestDatabase::create(backend);
     let url = db.url();
-    let created = run_cli(
-        &url,
-        &[
-            "user",
-            "create",
-            "alice",
-            "--email",
-            "alice@example.com",
-            "--password-stdin",
-        ],
-        &format!("{PASSWORD}\n"),
-    );
-    assert!(created.status.success(), "{created:?}");
+    create_user_by_cli(&url, "alice", "alice@example.com");
     // First run: no mail server, so the mail stays queued.
     let down = format!("smtp://127.0.0.1:{}", closed_port());
     let mut server = ServerProcess::start(&url, &[("MAIL", &down), ("SECRET_KEY", SECRET)]);

@@ -11,7 +11,7 @@
 //! are reported ignored.
 
 use crate::accounts_support::{mail_files, wait_for_mail_files, ResetLink};
-use crate::helpers::{run_cli, Backend, ServerProcess, TestApp, TestDatabase, PASSWORD};
+use crate::helpers::{create_user_by_cli, Backend, ServerProcess, TestApp, TestDatabase};
 use multitoken::mail::MailSetting;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -182,19 +182,7 @@ async fn a_reset_mail_arrives_over_implicit_tls(backend: Backend) {
 async fn failed_attempt(backend: Backend, smtp: &PySmtp, mail: &str) -> (String, String) {
     let db = TestDatabase::create(backend);
     let url = db.url();
-    let created = run_cli(
-        &url,
-        &[
-            "user",
-            "create",
-            "alice",
-            "--email",
-            "alice@example.com",
-            "--password-stdin",
-        ],
-        &format!("{PASSWORD}\n"),
-    );
-    assert!(created.status.success(), "{created:?}");
+    create_user_by_cli(&url, "alice", "alice@example.com");
     let ca = smtp.ca_file();
     let mut server = ServerProcess::start(
         &url,

@@ -117,6 +117,18 @@ impl Drop for ServerProcess {
     }
 }
 
+/// Creates the user `name` with `email` and the default password through
+/// the command line, on a database no server runs on yet; panics unless it
+/// succeeds.
+pub fn create_user_by_cli(database_url: &str, name: &str, email: &str) {
+    let created = run_cli(
+        database_url,
+        &["user", "create", name, "--email", email, "--password-stdin"],
+        &format!("{}\n", super::PASSWORD),
+    );
+    assert!(created.status.success(), "{created:?}");
+}
+
 /// Runs the `multitoken` binary with `args` on `database_url`, feeding it
 /// `stdin`, and returns what it did.
 pub fn run_cli(database_url: &str, args: &[&str], stdin: &str) -> Output {
