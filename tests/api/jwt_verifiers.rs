@@ -5,34 +5,15 @@
 //! `resource_server.rs`); without it they are reported as ignored.
 
 use crate::helpers::{Backend, TestApp, PASSWORD};
+use crate::on_both_backends;
 use crate::resource_server::{python, ResourceServer};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-macro_rules! with_python_on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[actix_web::test]
-            #[cfg_attr(not(django_tests), ignore = "no Python for the JWT verifiers")]
-            async fn sqlite() {
-                super::$name($crate::helpers::Backend::Sqlite).await
-            }
-            #[actix_web::test]
-            #[cfg_attr(not(django_tests), ignore = "no Python for the JWT verifiers")]
-            #[cfg_attr(
-                all(django_tests, not(postgres_tests)),
-                ignore = "TEST_DATABASE_URL is not set"
-            )]
-            async fn postgres() {
-                super::$name($crate::helpers::Backend::Postgres).await
-            }
-        }
-    )*};
-}
-
-with_python_on_both_backends!(
+on_both_backends!(
+    needs django_tests, "no Python for the JWT verifiers";
     simple_jwt_accepts_our_access_tokens_and_refuses_tampered_or_expired_ones,
     pyjwt_verifies_from_the_jwks_alone_across_a_key_rotation,
 );

@@ -29,29 +29,8 @@ const OTHER_CLIENT_ID: &str = "another-app";
 const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
 const REFUSED: &str = "Unable to log in with the provider.";
 
-/// `on_both_backends!` for the tests that also need the provider.
-macro_rules! with_provider_on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[actix_web::test]
-            #[cfg_attr(not(oidc_tests), ignore = "tests/oidc_provider is not installed (npm ci there, or run .ci/run)")]
-            async fn sqlite() {
-                super::$name($crate::helpers::Backend::Sqlite).await
-            }
-            #[actix_web::test]
-            #[cfg_attr(not(oidc_tests), ignore = "tests/oidc_provider is not installed (npm ci there, or run .ci/run)")]
-            #[cfg_attr(
-                all(oidc_tests, not(postgres_tests)),
-                ignore = "TEST_DATABASE_URL is not set"
-            )]
-            async fn postgres() {
-                super::$name($crate::helpers::Backend::Postgres).await
-            }
-        }
-    )*};
-}
-
-with_provider_on_both_backends!(
+on_both_backends!(
+    needs oidc_tests, "tests/oidc_provider is not installed (npm ci there, or run .ci/run)";
     the_code_flow_signs_a_new_user_in_with_a_device_token,
     an_id_token_from_the_app_signs_in_and_its_nonce_is_checked,
     tokens_from_another_issuer_client_or_time_and_tampered_ones_are_refused,

@@ -15,6 +15,7 @@
 //! tests are built as ignored; under CI (`CI` set) they always run.
 
 use crate::helpers::{Backend, TestApp, PASSWORD};
+use crate::on_both_backends;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 use std::net::{TcpListener, TcpStream};
@@ -31,29 +32,8 @@ const MARGIN: Duration = Duration::from_millis(1500);
 const NO_PYTHON: &str = "no Python for the Django resource server (run .ci/run, which makes \
                          .venv-tests/, or set RESOURCE_SERVER_PYTHON)";
 
-/// `on_both_backends!` for these tests, which also need the Python.
-macro_rules! with_django_on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[actix_web::test]
-            #[cfg_attr(not(django_tests), ignore = "no Python for the Django resource server")]
-            async fn sqlite() {
-                super::$name($crate::helpers::Backend::Sqlite).await
-            }
-            #[actix_web::test]
-            #[cfg_attr(not(django_tests), ignore = "no Python for the Django resource server")]
-            #[cfg_attr(
-                all(django_tests, not(postgres_tests)),
-                ignore = "TEST_DATABASE_URL is not set"
-            )]
-            async fn postgres() {
-                super::$name($crate::helpers::Backend::Postgres).await
-            }
-        }
-    )*};
-}
-
-with_django_on_both_backends!(
+on_both_backends!(
+    needs django_tests, "no Python for the Django resource server";
     drf_sees_the_user_and_scope_of_a_key_and_refuses_an_unknown_one,
     drf_refuses_a_revoked_key_once_its_cached_introspection_runs_out,
 );

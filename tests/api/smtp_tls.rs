@@ -12,6 +12,7 @@
 
 use crate::accounts_support::{mail_files, wait_for_mail_files, ResetLink};
 use crate::helpers::{create_user_by_cli, Backend, ServerProcess, TestApp, TestDatabase};
+use crate::on_both_backends;
 use multitoken::mail::MailSetting;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -21,28 +22,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tempfile::TempDir;
 
-macro_rules! with_smtp_on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[actix_web::test]
-            #[cfg_attr(not(smtp_tests), ignore = "no aiosmtpd in .venv-tests")]
-            async fn sqlite() {
-                super::$name($crate::helpers::Backend::Sqlite).await
-            }
-            #[actix_web::test]
-            #[cfg_attr(not(smtp_tests), ignore = "no aiosmtpd in .venv-tests")]
-            #[cfg_attr(
-                all(smtp_tests, not(postgres_tests)),
-                ignore = "TEST_DATABASE_URL is not set"
-            )]
-            async fn postgres() {
-                super::$name($crate::helpers::Backend::Postgres).await
-            }
-        }
-    )*};
-}
-
-with_smtp_on_both_backends!(
+on_both_backends!(
+    needs smtp_tests, "no aiosmtpd in .venv-tests";
     a_reset_mail_arrives_over_starttls_with_auth,
     a_reset_mail_arrives_over_implicit_tls,
     a_wrong_smtp_password_is_logged_without_the_password,

@@ -51,8 +51,27 @@ pub enum Backend {
 /// ignored test unless `TEST_DATABASE_URL` was set when `cargo test` built
 /// it (`build.rs` then sets `cfg(postgres_tests)`), so that a run without a
 /// database reports it as ignored, never as passed.
+///
+/// `on_both_backends!(needs smtp_tests, "why"; name, ...)` declares tests
+/// that also need what `build.rs` found for that cfg (a proxy, Python, the
+/// OpenID provider, ...): both twins are ignored with `why` without it.
 #[macro_export]
 macro_rules! on_both_backends {
+    (needs $tool:ident, $why:literal; $($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[actix_web::test]
+            #[cfg_attr(not($tool), ignore = $why)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+            #[actix_web::test]
+            #[cfg_attr(not($tool), ignore = $why)]
+            #[cfg_attr(all($tool, not(postgres_tests)), ignore = "TEST_DATABASE_URL is not set")]
+            async fn postgres() {
+                super::$name($crate::helpers::Backend::Postgres).await
+            }
+        }
+    )*};
     ($($name:ident),* $(,)?) => {$(
         mod $name {
             #[actix_web::test]
