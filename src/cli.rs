@@ -5,6 +5,7 @@
 use crate::config::Settings;
 use crate::db::{self, AnyConnection};
 use crate::domain::email::{is_valid_email, INVALID_EMAIL};
+use crate::domain::event::{Actor, EventSource, RevokedBy};
 use crate::domain::{ClientName, Password, Timestamp, Username};
 use crate::service::django_import::{self, Admins, ImportError, ImportOptions};
 use crate::service::passwords::hash_blocking;
@@ -300,6 +301,7 @@ fn run_user(
                     is_admin: admin,
                     is_service: service,
                 },
+                &cli_source(),
             )?;
             writeln!(
                 out,
@@ -348,7 +350,7 @@ fn run_user(
             let user = find_user(&mut conn, &name)?;
             let password = read_new_password(stdin, &user.username, &user.email)?;
             let hash = hash_blocking(&password)?;
-            let revoked = users::set_password(&mut conn, user.id, &hash)?;
+            let revoked = users::set_password(&mut conn, user.id, &hash, &cli_source())?;
             writeln!(
                 out,
                 "password of {} changed; {revoked} token(s) revoked",
@@ -358,7 +360,7 @@ fn run_user(
         }
         UserCommand::Deactivate { name } => {
             let user = find_user(&mut conn, &name)?;
-            let revoked = users::deactivate(&mut conn, user.id)?;
+            let revoked = users::deactivate(&mut conn, user.id, &cli_source())?;
             writeln!(
                 out,
                 "deactivated {}; {revoked} token(s) revoked",
@@ -368,6 +370,11 @@ fn run_user(
         }
     }
     Ok(())
+}
+
+/// Where the command line's changes come from, for their security events.
+fn cli_source() -> EventSource {
+    EventSource::without_request(Actor::Cli)
 }
 
 fn run_tokens(
@@ -402,7 +409,8 @@ fn run_tokens(
                 user_id: user.id,
                 client: client.clone(),
             };
-            tokens::revoke(&mut conn, &revocation).map_err(|error| match error {
+            let revoked = tokens::revoke(&mut conn, &revocation, RevokedBy::Device, &cli_source());
+            revoked.map_err(|error| match error {
                 Error::NotFound => CliError(format!("{} has no client {client:?}", user.username)),
                 other => other.into(),
             })?;
@@ -410,12 +418,14 @@ fn run_tokens(
         }
         TokensCommand::RevokeAll { name } => {
             let user = find_user(&mut conn, &name)?;
-            let revoked = tokens::revoke(&mut conn, &Revocation::All { user_id: user.id })?;
+            let revocation = Revocation::All { user_id: user.id };
+            let revoked =
+                tokens::revoke(&mut conn, &revocation, RevokedBy::LogoutAll, &cli_source())?;
             writeln!(out, "revoked {revoked} token(s) of {}", user.username)
                 .map_err(write_failed)?;
         }
         TokensCommand::Prune => {
-            let pruned = tokens::prune_expired(&mut conn, Timestamp::now())?;
+            let pruned = tokens::prune_expired(&mut conn, Timestamp::now(), Actor::Cli)?;
             writeln!(out, "pruned {pruned} expired token(s)").map_err(write_failed)?;
         }
     }

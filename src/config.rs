@@ -38,6 +38,7 @@ pub const DEFAULT_EMAIL_VERIFICATION: &str = "none";
 pub const DEFAULT_EMAIL_VERIFICATION_URL: &str = "http://localhost:8000/verify-email?key={key}";
 pub const DEFAULT_EMAIL_VERIFICATION_TIMEOUT: &str = "3d";
 pub const DEFAULT_EMAIL_VERIFICATION_RESEND_THROTTLE: &str = "5/1h";
+pub const DEFAULT_EVENTS_RETENTION: &str = "90d";
 pub const DEFAULT_TOKEN_CACHE_TTL: &str = "10s";
 pub const DEFAULT_TOKEN_CACHE_ENTRIES: u32 = 100_000;
 pub const DEFAULT_TOKEN_CACHE_MIB: u32 = 32;
@@ -131,6 +132,16 @@ pub struct Settings {
     #[arg(long = "require-2fa-for-admins", env = "REQUIRE_2FA_FOR_ADMINS", default_value_t = false, global = true,
           action = clap::ArgAction::Set, value_parser = parse_bool_setting("REQUIRE_2FA_FOR_ADMINS"))]
     pub require_2fa_for_admins: bool,
+
+    /// Mail the user when a client name they never used before signs in: true or false.
+    #[arg(long = "new-device-mail", env = "NEW_DEVICE_MAIL", default_value_t = false, global = true,
+          action = clap::ArgAction::Set, value_parser = parse_bool_setting("NEW_DEVICE_MAIL"))]
+    pub new_device_mail: bool,
+
+    /// How long security events are kept, then swept.
+    #[arg(long, env = "EVENTS_RETENTION", default_value = DEFAULT_EVENTS_RETENTION, global = true,
+          value_parser = |text: &str| parse_duration(text).map_err(|e| format!("EVENTS_RETENTION: {e}")))]
+    pub events_retention: Duration,
 
     /// Password hashes run at once (each holds 19 MiB and a core for ~20 ms); 64 per thread may wait, more get 503. Default: the number of cores.
     #[arg(long, env = "PASSWORD_HASH_THREADS", global = true,
@@ -436,6 +447,8 @@ impl Settings {
             allowed_scopes: AllowedScopes::default(),
             legacy_tokens: true,
             require_2fa_for_admins: false,
+            new_device_mail: false,
+            events_retention: default_of(parse_duration, DEFAULT_EVENTS_RETENTION),
             password_hash_threads: None,
             sweep_interval: SWEEP_EVERY,
             body_read_timeout: BODY_READ_TIMEOUT,

@@ -4,10 +4,11 @@
 //! cache) the writing of touches.
 
 use crate::db::{self, AnyConnection};
+use crate::domain::event::Actor;
 use crate::domain::Timestamp;
 use crate::mail::MailBackend;
-use crate::service::outbox;
 use crate::service::Services;
+use crate::service::{events, outbox, tokens};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,23 +29,28 @@ pub async fn sweep_expired(services: Services) {
     loop {
         every.tick().await;
         let cutoff = Timestamp::now().minus(EXPIRED_TOKEN_GRACE);
-        let swept = sweep_in_batches(
-            &services,
-            "expired-token",
-            cutoff,
-            db::tokens::delete_expired_batch,
-        )
+        let swept = sweep_in_batches(&services, "expired-token", cutoff, |conn, cutoff, limit| {
+            tokens::expire_batch(conn, cutoff, limit, Actor::System)
+        })
         .await;
         if swept > 0 {
             log::info!("swept {swept} expired token(s)");
         }
-        let cutoff = Timestamp::now().minus(services.settings.login_throttle.window);
-        sweep_in_batches(
+        let cutoff = Timestamp::now().minus(services.settings.events_retention);
+        let swept = sweep_in_batches(
             &services,
-            "throttle",
+            "security-event",
             cutoff,
-            db::throttle::delete_closed_batch,
+            |conn, cutoff, limit| Ok(events::delete_older_batch(conn, cutoff, limit)?),
         )
+        .await;
+        if swept > 0 {
+            log::info!("swept {swept} security event(s) older than EVENTS_RETENTION");
+        }
+        let cutoff = Timestamp::now().minus(services.settings.login_throttle.window);
+        sweep_in_batches(&services, "throttle", cutoff, |conn, cutoff, limit| {
+            Ok(db::throttle::delete_closed_batch(conn, cutoff, limit)?)
+        })
         .await;
         sweep_console_sessions(&services).await;
     }
@@ -59,14 +65,18 @@ async fn sweep_console_sessions(services: &Services) {
         services,
         "idle console session",
         now.minus(settings.console_session_idle),
-        db::console_sessions::delete_idle_batch,
+        |conn, cutoff, limit| {
+            Ok(db::console_sessions::delete_idle_batch(
+                conn, cutoff, limit,
+            )?)
+        },
     )
     .await
         + sweep_in_batches(
             services,
             "old console session",
             now.minus(settings.console_session_max_age),
-            db::console_sessions::delete_old_batch,
+            |conn, cutoff, limit| Ok(db::console_sessions::delete_old_batch(conn, cutoff, limit)?),
         )
         .await;
     if swept > 0 {
@@ -80,12 +90,12 @@ async fn sweep_in_batches(
     services: &Services,
     what: &str,
     cutoff: Timestamp,
-    delete_batch: fn(&mut AnyConnection, i64, i64) -> diesel::QueryResult<usize>,
+    delete_batch: fn(&mut AnyConnection, i64, i64) -> Result<usize, crate::service::Error>,
 ) -> usize {
     let mut swept = 0;
     loop {
         let batch = services
-            .db(move |conn| Ok(delete_batch(conn, cutoff.millis(), SWEEP_BATCH)?))
+            .db(move |conn| delete_batch(conn, cutoff.millis(), SWEEP_BATCH))
             .await;
         match batch {
             Ok(0) => return swept,

@@ -125,6 +125,7 @@ impl Application {
             metrics,
             tokens,
             oidc,
+            recent_throttles: Default::default(),
         };
         let listener =
             TcpListener::bind(settings.bind).map_err(|e| StartupError::Bind(settings.bind, e))?;

@@ -3,10 +3,11 @@
 
 use super::pages::{self, Chrome};
 use super::ConsoleError;
+use crate::domain::event::Actor;
 use crate::domain::throttle::throttled_detail;
 use crate::domain::Password;
 use crate::http::body::Fields;
-use crate::http::request::{client_ip, QueryParams};
+use crate::http::request::{request_source, QueryParams};
 use crate::http::session::{self as console_session, SignedIn, CSRF_FIELD};
 use crate::service::admin::{self, PageRequest};
 use crate::service::email_verification::EMAIL_NOT_VERIFIED;
@@ -121,9 +122,9 @@ pub async fn sign_in(
         return refuse(StatusCode::BAD_REQUEST, MISSING_CREDENTIALS);
     }
     // The same check, throttle and counts as `POST /login`.
-    let address = client_ip(&request, &services.settings.trusted_proxies);
+    let source = request_source(&request);
     let signed_in =
-        console_sign_in(&services, &username, Password::new(password), otp, address).await;
+        console_sign_in(&services, &username, Password::new(password), otp, &source).await;
     let admin = match signed_in {
         Ok(admin) => admin,
         Err(Error::BadCredentials) => return refuse(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS),
@@ -219,11 +220,13 @@ pub async fn user(
 pub async fn revoke(
     services: web::Data<Services>,
     session: Session,
+    request: HttpRequest,
     id: web::Path<String>,
     fields: Fields,
 ) -> Result<HttpResponse, ConsoleError> {
     check_csrf(&session, &fields)?;
-    require_admin(&services, &session).await?;
+    let (admin, _) = require_admin(&services, &session).await?;
+    let source = request_source(&request).by(Actor::Admin(admin.user_id));
     let id = user_id(&id)?;
     let client = fields
         .text("client")
@@ -232,7 +235,7 @@ pub async fn revoke(
         .unwrap_or("")
         .to_owned();
     let user = services.db(move |conn| admin::user(conn, id)).await?;
-    let message = match admin::revoke_device(&services, id, client.clone()).await {
+    let message = match admin::revoke_device(&services, &source, id, client.clone()).await {
         Ok(()) => format!("Revoked the {client} device of {}.", user.username),
         Err(Error::NotFound) => format!("{} has no device {client}.", user.username),
         Err(other) => return Err(other.into()),
@@ -244,14 +247,16 @@ pub async fn revoke(
 pub async fn revoke_all(
     services: web::Data<Services>,
     session: Session,
+    request: HttpRequest,
     id: web::Path<String>,
     fields: Fields,
 ) -> Result<HttpResponse, ConsoleError> {
     check_csrf(&session, &fields)?;
-    require_admin(&services, &session).await?;
+    let (admin, _) = require_admin(&services, &session).await?;
+    let source = request_source(&request).by(Actor::Admin(admin.user_id));
     let id = user_id(&id)?;
     let user = services.db(move |conn| admin::user(conn, id)).await?;
-    let revoked = admin::revoke_all_devices(&services, id).await?;
+    let revoked = admin::revoke_all_devices(&services, &source, id).await?;
     let devices = if revoked == 1 { "device" } else { "devices" };
     console_session::set_flash(
         &session,

@@ -9,6 +9,7 @@
 pub mod console_sessions;
 pub mod django;
 pub mod email_verification;
+pub mod events;
 pub mod identities;
 pub mod notifications;
 pub mod outbox;

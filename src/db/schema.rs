@@ -31,6 +31,7 @@ diesel::table! {
         user_agent -> Nullable<Text>,
         scopes -> Text,
         via -> Text,
+        last_ip -> Nullable<Text>,
     }
 }
 
@@ -108,5 +109,19 @@ diesel::table! {
         encrypted_private_key -> Binary,
         created_at -> BigInt,
         retired_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        at -> BigInt,
+        kind -> Text,
+        user_id -> Nullable<BigInt>,
+        client -> Nullable<Text>,
+        actor -> Text,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        detail -> Nullable<Text>,
     }
 }

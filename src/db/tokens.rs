@@ -5,6 +5,7 @@
 use super::schema::{tokens, users};
 use super::AnyConnection;
 use diesel::prelude::*;
+use std::net::IpAddr;
 
 /// One device's token, as listed (never with its digest).
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -20,6 +21,8 @@ pub struct Device {
     pub scopes: String,
     /// How the device signed in: `password`, `oidc:<provider>` or `import`.
     pub via: String,
+    /// The client address of the login, then of the last recorded use.
+    pub last_ip: Option<String>,
 }
 
 /// A token found by its digest, with what authentication needs of its user.
@@ -77,36 +80,36 @@ pub fn by_digest(conn: &mut AnyConnection, digest: &[u8]) -> QueryResult<Option<
     }
 }
 
-/// Records a use, unless another request already did within the interval
-/// (`touched_before`), which keeps concurrent requests and instances from
-/// writing the same token twice.
-pub fn touch(
-    conn: &mut AnyConnection,
-    token_id: i64,
-    now: i64,
-    new_expires_at: i64,
-    touched_before: i64,
-) -> QueryResult<usize> {
-    diesel::update(
-        tokens::table
-            .filter(tokens::id.eq(token_id))
-            .filter(tokens::last_used_at.le(touched_before))
-            .filter(tokens::expires_at.gt(now)),
-    )
-    .set((
-        tokens::last_used_at.eq(now),
-        tokens::expires_at.eq(new_expires_at),
-    ))
-    .execute(conn)
+/// Records a use (and the address it came from, when known), unless
+/// another request already did within the interval (`touched_before`),
+/// which keeps concurrent requests and instances from writing the same
+/// token twice.
+pub fn touch(conn: &mut AnyConnection, row: &TouchRow) -> QueryResult<usize> {
+    let due = tokens::table
+        .filter(tokens::id.eq(row.token_id))
+        .filter(tokens::last_used_at.le(row.touched_before))
+        .filter(tokens::expires_at.gt(row.used_at));
+    let used = (
+        tokens::last_used_at.eq(row.used_at),
+        tokens::expires_at.eq(row.expires_at),
+    );
+    match row.ip {
+        Some(ip) => diesel::update(due)
+            .set((used, tokens::last_ip.eq(ip.to_canonical().to_string())))
+            .execute(conn),
+        None => diesel::update(due).set(used).execute(conn),
+    }
 }
 
-/// One token's waiting touch, for [`touch_batch`].
+/// One token's due touch.
 #[derive(Debug, Clone, Copy)]
 pub struct TouchRow {
     pub token_id: i64,
     pub used_at: i64,
     pub expires_at: i64,
     pub touched_before: i64,
+    /// Where the use came from, when known.
+    pub ip: Option<IpAddr>,
 }
 
 /// Writes many touches in one statement, each under [`touch`]'s rules (and
@@ -119,29 +122,29 @@ pub fn touch_batch(conn: &mut AnyConnection, rows: &[TouchRow]) -> QueryResult<u
     if let AnyConnection::Sqlite(_) = conn {
         let mut written = 0;
         for row in rows {
-            written += touch(
-                conn,
-                row.token_id,
-                row.used_at,
-                row.expires_at,
-                row.touched_before,
-            )?;
+            written += touch(conn, row)?;
         }
         return Ok(written);
     }
-    // Whole numbers only, so the literals cannot be anything but numbers.
+    // Whole numbers and printed IP addresses (digits, hex letters, `.` and
+    // `:`) only, so the literals cannot be anything else.
     let values: Vec<String> = rows
         .iter()
         .map(|row| {
+            let ip = row.ip.map_or_else(
+                || "NULL::text".to_owned(),
+                |ip| format!("'{}'::text", ip.to_canonical()),
+            );
             format!(
-                "({}::bigint, {}::bigint, {}::bigint, {}::bigint)",
+                "({}::bigint, {}::bigint, {}::bigint, {}::bigint, {ip})",
                 row.token_id, row.used_at, row.expires_at, row.touched_before
             )
         })
         .collect();
     diesel::sql_query(format!(
-        "UPDATE tokens AS t SET last_used_at = v.used_at, expires_at = v.expires_at \
-         FROM (VALUES {}) AS v(id, used_at, expires_at, touched_before) \
+        "UPDATE tokens AS t SET last_used_at = v.used_at, expires_at = v.expires_at, \
+         last_ip = COALESCE(v.ip, t.last_ip) \
+         FROM (VALUES {}) AS v(id, used_at, expires_at, touched_before, ip) \
          WHERE t.id = v.id AND t.last_used_at <= v.touched_before \
          AND t.expires_at > v.used_at AND t.expires_at < v.expires_at",
         values.join(", ")
@@ -159,15 +162,16 @@ pub fn live_for_user(conn: &mut AnyConnection, user_id: i64, now: i64) -> QueryR
         .load(conn)
 }
 
+/// The row of the user's client, and when its token expires.
 pub fn id_for_client(
     conn: &mut AnyConnection,
     user_id: i64,
     client: &str,
-) -> QueryResult<Option<i64>> {
+) -> QueryResult<Option<(i64, i64)>> {
     tokens::table
         .filter(tokens::user_id.eq(user_id))
         .filter(tokens::client.eq(client))
-        .select(tokens::id)
+        .select((tokens::id, tokens::expires_at))
         .first(conn)
         .optional()
 }
@@ -194,6 +198,7 @@ pub struct NewToken<'a> {
     pub user_agent: Option<&'a str>,
     pub scopes: &'a str,
     pub via: &'a str,
+    pub last_ip: Option<&'a str>,
 }
 
 pub fn insert(conn: &mut AnyConnection, new: &NewToken<'_>) -> QueryResult<usize> {
@@ -214,35 +219,75 @@ pub fn digest_exists(conn: &mut AnyConnection, digest: &[u8]) -> QueryResult<boo
     .get_result(conn)
 }
 
-pub fn delete_by_digest(conn: &mut AnyConnection, digest: &[u8]) -> QueryResult<usize> {
-    diesel::delete(tokens::table.filter(tokens::digest.eq(digest))).execute(conn)
+/// A revoked token: whose, and which client (for its `revoked` event).
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct RevokedToken {
+    pub user_id: i64,
+    pub client: String,
 }
 
-pub fn delete_client(conn: &mut AnyConnection, user_id: i64, client: &str) -> QueryResult<usize> {
-    diesel::delete(
-        tokens::table
-            .filter(tokens::user_id.eq(user_id))
-            .filter(tokens::client.eq(client)),
+/// Runs a `DELETE` on tokens and returns what it deleted, on the backend's
+/// own connection type (diesel's multi-backend connection has no
+/// `RETURNING`; both backends do).
+macro_rules! delete_returning {
+    ($conn:expr, $delete:expr) => {
+        match $conn {
+            AnyConnection::Sqlite(conn) => $delete
+                .returning((tokens::user_id, tokens::client))
+                .load::<RevokedToken>(conn),
+            AnyConnection::Postgresql(conn) => $delete
+                .returning((tokens::user_id, tokens::client))
+                .load::<RevokedToken>(conn),
+        }
+    };
+}
+
+pub fn delete_by_digest(conn: &mut AnyConnection, digest: &[u8]) -> QueryResult<Vec<RevokedToken>> {
+    delete_returning!(
+        conn,
+        diesel::delete(tokens::table.filter(tokens::digest.eq(digest)))
     )
-    .execute(conn)
+}
+
+pub fn delete_client(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    client: &str,
+) -> QueryResult<Vec<RevokedToken>> {
+    delete_returning!(
+        conn,
+        diesel::delete(
+            tokens::table
+                .filter(tokens::user_id.eq(user_id))
+                .filter(tokens::client.eq(client)),
+        )
+    )
 }
 
 /// Every token of the user: the one way a user's tokens are all revoked.
-pub fn delete_all_for_user(conn: &mut AnyConnection, user_id: i64) -> QueryResult<usize> {
-    diesel::delete(tokens::table.filter(tokens::user_id.eq(user_id))).execute(conn)
+pub fn delete_all_for_user(
+    conn: &mut AnyConnection,
+    user_id: i64,
+) -> QueryResult<Vec<RevokedToken>> {
+    delete_returning!(
+        conn,
+        diesel::delete(tokens::table.filter(tokens::user_id.eq(user_id)))
+    )
 }
 
 pub fn delete_others(
     conn: &mut AnyConnection,
     user_id: i64,
     keep_token_id: i64,
-) -> QueryResult<usize> {
-    diesel::delete(
-        tokens::table
-            .filter(tokens::user_id.eq(user_id))
-            .filter(tokens::id.ne(keep_token_id)),
+) -> QueryResult<Vec<RevokedToken>> {
+    delete_returning!(
+        conn,
+        diesel::delete(
+            tokens::table
+                .filter(tokens::user_id.eq(user_id))
+                .filter(tokens::id.ne(keep_token_id)),
+        )
     )
-    .execute(conn)
 }
 
 /// Deletes up to `limit` tokens that expired at or before `cutoff`; small
@@ -251,22 +296,24 @@ pub fn delete_expired_batch(
     conn: &mut AnyConnection,
     cutoff: i64,
     limit: i64,
-) -> QueryResult<usize> {
+) -> QueryResult<Vec<RevokedToken>> {
     let batch: Vec<i64> = tokens::table
         .filter(tokens::expires_at.le(cutoff))
         .select(tokens::id)
         .limit(limit)
         .load(conn)?;
     if batch.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     // The expiry is checked again: a token re-issued since the select keeps its row.
-    diesel::delete(
-        tokens::table
-            .filter(tokens::id.eq_any(batch))
-            .filter(tokens::expires_at.le(cutoff)),
+    delete_returning!(
+        conn,
+        diesel::delete(
+            tokens::table
+                .filter(tokens::id.eq_any(&batch))
+                .filter(tokens::expires_at.le(cutoff)),
+        )
     )
-    .execute(conn)
 }
 
 /// Tokens of all users that have not expired by `now`.

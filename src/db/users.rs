@@ -5,6 +5,7 @@
 
 use super::email_verification::VerifyingUser;
 use super::schema::users;
+use super::tokens::RevokedToken;
 use super::AnyConnection;
 use super::{console_sessions, tokens};
 use crate::domain::username::lookup_key;
@@ -171,7 +172,7 @@ pub fn set_password_and_revoke_tokens(
     conn: &mut AnyConnection,
     user_id: i64,
     password_hash: &str,
-) -> QueryResult<usize> {
+) -> QueryResult<Vec<RevokedToken>> {
     conn.transaction(|conn| {
         diesel::update(users::table.find(user_id))
             .set(users::password_hash.eq(password_hash))
@@ -190,7 +191,7 @@ pub fn replace_password_and_revoke_tokens(
     user_id: i64,
     expected_hash: &str,
     new_hash: &str,
-) -> QueryResult<Option<usize>> {
+) -> QueryResult<Option<Vec<RevokedToken>>> {
     conn.transaction(|conn| {
         let updated = diesel::update(
             users::table
@@ -214,7 +215,7 @@ pub fn set_password_and_revoke_other_tokens(
     user_id: i64,
     password_hash: &str,
     keep_token_id: i64,
-) -> QueryResult<usize> {
+) -> QueryResult<Vec<RevokedToken>> {
     conn.transaction(|conn| {
         diesel::update(users::table.find(user_id))
             .set(users::password_hash.eq(password_hash))
@@ -226,12 +227,16 @@ pub fn set_password_and_revoke_other_tokens(
 
 /// Activates or deactivates; deactivating also revokes every token (call it
 /// in a transaction). Returns how many tokens were revoked.
-pub fn set_active(conn: &mut AnyConnection, user_id: i64, is_active: bool) -> QueryResult<usize> {
+pub fn set_active(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    is_active: bool,
+) -> QueryResult<Vec<RevokedToken>> {
     diesel::update(users::table.find(user_id))
         .set(users::is_active.eq(is_active))
         .execute(conn)?;
     if is_active {
-        Ok(0)
+        Ok(Vec::new())
     } else {
         console_sessions::delete_for_user(conn, user_id)?;
         tokens::delete_all_for_user(conn, user_id)

@@ -10,6 +10,7 @@ pub mod django_password;
 pub mod duration;
 pub mod email;
 pub mod email_verification;
+pub mod event;
 pub mod expiry;
 pub mod jwt;
 pub mod oidc;

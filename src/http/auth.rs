@@ -3,7 +3,9 @@
 //! request without a valid, unexpired token of an active user.
 
 use super::error::ApiError;
+use super::request::{client_ip, request_source};
 use super::session::{self, CSRF_HEADER};
+use crate::domain::event::{Actor, EventSource};
 use crate::domain::Password;
 use crate::service::other_services::may_introspect;
 use crate::service::tokens::{Principal, TokenVerifier};
@@ -106,11 +108,16 @@ impl FromRequest for Authenticated {
             .map(|value| value.as_bytes());
         let verifier = request.app_data::<web::Data<TokenVerifier>>().cloned();
         let presented = token_from_header(header).map(str::to_owned);
+        let from = request
+            .app_data::<web::Data<Services>>()
+            .and_then(|services| client_ip(request, &services.settings.trusted_proxies));
         Box::pin(async move {
             let verifier =
                 verifier.ok_or_else(|| Error::internal("the token verifier is not configured"))?;
             let presented = presented.as_deref().map_err(|failure| *failure);
-            Ok(Authenticated(verifier.verify_presented(presented).await?))
+            Ok(Authenticated(
+                verifier.verify_presented(presented, from).await?,
+            ))
         })
     }
 }
@@ -167,8 +174,10 @@ impl FromRequest for Introspector {
 /// `<meta name="csrf-token">`).
 #[derive(Debug, Clone)]
 pub struct Admin {
-    /// The admin's user id, for the rules about changing one's own account.
-    pub user_id: i64,
+    /// Where the admin's changes come from: this request, by this admin
+    /// (`Actor::Admin` with their id, for the rules about changing one's
+    /// own account).
+    pub source: EventSource,
 }
 
 pub const CSRF_FAILED: &str = "CSRF Failed: CSRF token missing or incorrect.";
@@ -181,6 +190,7 @@ impl FromRequest for Admin {
         let two_factor_required = request
             .app_data::<web::Data<Services>>()
             .is_some_and(|services| services.settings.require_2fa_for_admins);
+        let source = request_source(request);
         if request.headers().contains_key(AUTHORIZATION) {
             let unrestricted = Unrestricted::from_request(request, payload);
             return Box::pin(async move {
@@ -192,7 +202,7 @@ impl FromRequest for Admin {
                     return Err(Error::Forbidden(two_factor::REQUIRED_FOR_ADMINS).into());
                 }
                 Ok(Admin {
-                    user_id: principal.user_id,
+                    source: source.by(Actor::Admin(principal.user_id)),
                 })
             });
         }
@@ -214,7 +224,7 @@ impl FromRequest for Admin {
                 return Err(Error::Forbidden(CSRF_FAILED).into());
             }
             Ok(Admin {
-                user_id: signed_in.user_id,
+                source: source.by(Actor::Admin(signed_in.user_id)),
             })
         })
     }

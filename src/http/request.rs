@@ -5,6 +5,7 @@
 use super::body::{decode_pairs, INVALID_UTF8};
 use super::error::ApiError;
 use crate::domain::client_address::{client_address, TrustedProxies};
+use crate::domain::event::{Actor, EventSource};
 use crate::domain::validation::NULL_CHARACTERS;
 use actix_web::http::header::{HOST, USER_AGENT};
 use actix_web::HttpRequest;
@@ -24,6 +25,39 @@ pub fn client_ip(request: &HttpRequest, trusted: &TrustedProxies) -> Option<IpAd
         forwarded.iter().map(|value| value.as_ref()),
         trusted,
     ))
+}
+
+/// Where a change a request makes comes from, for its security event:
+/// `actor`, the client address (as [`client_ip`] reads it) and the
+/// `User-Agent` (as [`user_agent`] cuts it).
+pub fn event_source(request: &HttpRequest, trusted: &TrustedProxies, actor: Actor) -> EventSource {
+    EventSource {
+        actor,
+        ip: client_ip(request, trusted),
+        user_agent: user_agent(request),
+    }
+}
+
+/// [`event_source`] by the user the request is about (`"self"`), with the
+/// server's `TRUSTED_PROXIES`.
+pub fn request_source(request: &HttpRequest) -> EventSource {
+    match request.app_data::<actix_web::web::Data<crate::service::Services>>() {
+        Some(services) => event_source(request, &services.settings.trusted_proxies, Actor::Owner),
+        None => event_source(request, &TrustedProxies::default(), Actor::Owner),
+    }
+}
+
+/// The extractor of [`request_source`].
+#[derive(Debug, Clone)]
+pub struct Source(pub EventSource);
+
+impl actix_web::FromRequest for Source {
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(Ok(Source(request_source(request))))
+    }
 }
 
 /// The scheme and host this request was made to, for absolute links: as

@@ -2,6 +2,7 @@
 
 use super::openapi::Detail;
 use crate::http::auth::Authenticated;
+use crate::http::request::Source;
 use crate::http::ApiError;
 use crate::metrics::RevocationCause;
 use crate::service::tokens::{self, revoke_counted, DeviceView, Revocation};
@@ -70,6 +71,7 @@ pub async fn list_devices(
 pub async fn revoke_device(
     services: web::Data<Services>,
     Authenticated(principal): Authenticated,
+    Source(source): Source,
     client: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let client = client.into_inner();
@@ -80,6 +82,6 @@ pub async fn revoke_device(
         user_id: principal.user_id,
         client,
     };
-    revoke_counted(&services, revocation, RevocationCause::Device).await?;
+    revoke_counted(&services, revocation, RevocationCause::Device, &source).await?;
     Ok(HttpResponse::NoContent().finish())
 }

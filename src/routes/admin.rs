@@ -148,7 +148,7 @@ impl FromFields for CreateUserBody {
     ))]
 pub async fn create_user(
     services: web::Data<Services>,
-    _admin: Admin,
+    admin: Admin,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
     let (body, errors) = fields.read::<CreateUserBody>();
@@ -165,6 +165,7 @@ pub async fn create_user(
             is_admin: body.is_admin,
             is_service: body.is_service,
         },
+        &admin.source,
     )
     .await?;
     Ok(HttpResponse::Created().json(user))
@@ -259,7 +260,7 @@ pub async fn update_user(
         is_service: body.is_service,
         password: body.password,
     };
-    let (user, _revoked) = admin::update_user(&services, acting.user_id, id, changes).await?;
+    let (user, _revoked) = admin::update_user(&services, &acting.source, id, changes).await?;
     Ok(HttpResponse::Ok().json(user))
 }
 
@@ -292,11 +293,11 @@ pub async fn list_devices(
     ))]
 pub async fn revoke_device(
     services: web::Data<Services>,
-    _admin: Admin,
+    acting: Admin,
     path: web::Path<(i64, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, client) = path.into_inner();
-    admin::revoke_device(&services, id, client).await?;
+    admin::revoke_device(&services, &acting.source, id, client).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -309,10 +310,10 @@ pub async fn revoke_device(
     ))]
 pub async fn revoke_all_devices(
     services: web::Data<Services>,
-    _admin: Admin,
+    acting: Admin,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let revoked = admin::revoke_all_devices(&services, id).await?;
+    let revoked = admin::revoke_all_devices(&services, &acting.source, id).await?;
     Ok(HttpResponse::Ok().json(Revoked { revoked }))
 }

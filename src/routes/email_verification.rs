@@ -5,6 +5,7 @@ use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
 use crate::domain::email::{is_valid_email, INVALID_EMAIL};
 use crate::domain::FieldErrors;
 use crate::http::body::{Fields, FromFields};
+use crate::http::request::Source;
 use crate::http::ApiError;
 use crate::service::email_verification::{resend, verify, OK};
 use crate::service::Services;
@@ -38,10 +39,11 @@ impl FromFields for VerifyEmailBody {
     ))]
 pub async fn verify_email(
     services: web::Data<Services>,
+    Source(source): Source,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
     let (body, errors) = fields.read::<VerifyEmailBody>();
-    verify(&services, body.key, errors).await?;
+    verify(&services, body.key, errors, &source).await?;
     Ok(HttpResponse::Ok().json(Detail::new(OK)))
 }
 

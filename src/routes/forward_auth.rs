@@ -8,6 +8,7 @@
 //! for a scope no token holds, and a handler for every method means no 405.
 
 use crate::http::auth::forward_auth_key;
+use crate::http::request::client_ip;
 use crate::http::ApiError;
 use crate::service::other_services::authorize;
 use crate::service::tokens::{Principal, TokenVerifier};
@@ -36,7 +37,11 @@ pub async fn verify(
 ) -> Result<HttpResponse, ApiError> {
     let presented = forward_auth_key(request.headers());
     let required = required_scopes(request.query_string());
-    let principal = authorize(&verifier, presented, &required).await?;
+    // Under TRUSTED_PROXIES the proxy asking names the client it asks for.
+    let from = request
+        .app_data::<web::Data<crate::service::Services>>()
+        .and_then(|services| client_ip(&request, &services.settings.trusted_proxies));
+    let principal = authorize(&verifier, presented, &required, from).await?;
     let mut response = HttpResponse::Ok();
     identity_headers(&mut response, &principal);
     Ok(response.finish())

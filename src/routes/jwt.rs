@@ -5,9 +5,11 @@
 
 use super::login::{sign_in, LoginBody};
 use super::openapi::FieldErrors as FieldErrorsSchema;
+use crate::domain::event::EventSource;
 use crate::domain::jwt::{looks_like_jwt, Jwk};
 use crate::domain::FieldErrors;
 use crate::http::body::{Fields, FromFields};
+use crate::http::request::Source;
 use crate::http::ApiError;
 use crate::metrics::RevocationCause;
 use crate::service::jwt::AccessTokens;
@@ -101,11 +103,16 @@ fn no_store() -> CacheControl {
 async fn device_of(
     services: &Services,
     refresh: &str,
+    source: &EventSource,
 ) -> Result<Principal, Result<HttpResponse, ApiError>> {
     if looks_like_jwt(refresh) {
         return Err(Ok(token_not_valid()));
     }
-    match services.tokens.verify_presented(Ok(refresh)).await {
+    match services
+        .tokens
+        .verify_presented(Ok(refresh), source.ip)
+        .await
+    {
         Ok(principal) => Ok(principal),
         Err(Error::Unauthenticated(_)) => Err(Ok(token_not_valid())),
         Err(error) => Err(Err(error.into())),
@@ -130,9 +137,10 @@ pub async fn obtain(
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
     let issued = sign_in(&services, &request, &fields).await?;
+    // Just issued: its use needs no recording.
     let principal = services
         .tokens
-        .verify(Ok(Some(issued.key.digest())))
+        .verify(Ok(Some(issued.key.digest())), None)
         .await?;
     let access = access_tokens.issue(&principal).await?;
     Ok(HttpResponse::Ok()
@@ -154,11 +162,13 @@ pub async fn obtain(
 pub async fn refresh(
     services: web::Data<Services>,
     access_tokens: web::Data<AccessTokens>,
+    Source(source): Source,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
     let (body, errors) = fields.read::<RefreshBody>();
     errors.into_result()?;
-    let principal = match device_of(&services, &body.refresh.unwrap_or_default()).await {
+    let refresh = body.refresh.unwrap_or_default();
+    let principal = match device_of(&services, &refresh, &source).await {
         Ok(principal) => principal,
         Err(answer) => return answer,
     };
@@ -186,7 +196,9 @@ pub async fn verify(
     if !looks_like_jwt(&token) {
         return Ok(token_not_valid());
     }
-    match services.tokens.verify_presented(Ok(&token)).await {
+    // Whoever verifies a JWT here is not necessarily its holder: the use
+    // is recorded without an address.
+    match services.tokens.verify_presented(Ok(&token), None).await {
         Ok(_) => Ok(HttpResponse::Ok().json(Empty {})),
         Err(Error::Unauthenticated(_)) => Ok(token_not_valid()),
         Err(error) => Err(error.into()),
@@ -204,11 +216,13 @@ pub async fn verify(
     ))]
 pub async fn blacklist(
     services: web::Data<Services>,
+    Source(source): Source,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
     let (body, errors) = fields.read::<RefreshBody>();
     errors.into_result()?;
-    let principal = match device_of(&services, &body.refresh.unwrap_or_default()).await {
+    let refresh = body.refresh.unwrap_or_default();
+    let principal = match device_of(&services, &refresh, &source).await {
         Ok(principal) => principal,
         Err(answer) => return answer,
     };
@@ -217,6 +231,7 @@ pub async fn blacklist(
         &services,
         Revocation::Token { digest },
         RevocationCause::Logout,
+        &source,
     )
     .await?;
     Ok(HttpResponse::Ok().json(Empty {}))

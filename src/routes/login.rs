@@ -4,7 +4,7 @@ use super::openapi::Detail;
 use crate::domain::{ClientName, FieldErrors, Password, Scopes, Timestamp};
 use crate::http::auth::{basic_credentials, Authenticated, Unrestricted};
 use crate::http::body::{Fields, FromFields};
-use crate::http::request::{client_ip, user_agent};
+use crate::http::request::{request_source, Source};
 use crate::http::ApiError;
 use crate::metrics::RevocationCause;
 use crate::service::login::{login as log_in, LoginRequest};
@@ -140,16 +140,15 @@ pub(super) async fn sign_in(
     else {
         return Err(Error::internal("validated login fields missing").into());
     };
-    let address = client_ip(request, &services.settings.trusted_proxies);
+    let source = request_source(request);
     let login_request = LoginRequest {
         username,
         password,
         client,
         scopes: body.scopes,
-        user_agent: user_agent(request),
         otp: body.otp,
     };
-    match log_in(services, login_request, address).await {
+    match log_in(services, login_request, &source).await {
         Ok(token) => Ok(token),
         Err(Error::BadCredentials) if basic_was_used => Err(ApiError::BadBasicCredentials),
         Err(error) => Err(error.into()),
@@ -163,12 +162,14 @@ pub(super) async fn sign_in(
 pub async fn logout(
     services: web::Data<Services>,
     Authenticated(principal): Authenticated,
+    Source(source): Source,
 ) -> Result<HttpResponse, ApiError> {
     let digest = principal.digest;
     revoke_counted(
         &services,
         Revocation::Token { digest },
         RevocationCause::Logout,
+        &source,
     )
     .await?;
     Ok(HttpResponse::Ok().json(Detail::new("Successfully logged out.")))
@@ -182,12 +183,14 @@ pub async fn logout(
 pub async fn logout_all(
     services: web::Data<Services>,
     Unrestricted(principal): Unrestricted,
+    Source(source): Source,
 ) -> Result<HttpResponse, ApiError> {
     let user_id = principal.user_id;
     let revoked = revoke_counted(
         &services,
         Revocation::All { user_id },
         RevocationCause::LogoutAll,
+        &source,
     )
     .await?;
     Ok(HttpResponse::Ok().json(LoggedOut {
@@ -204,12 +207,19 @@ pub async fn logout_all(
 pub async fn logout_others(
     services: web::Data<Services>,
     Unrestricted(principal): Unrestricted,
+    Source(source): Source,
 ) -> Result<HttpResponse, ApiError> {
     let revocation = Revocation::AllBut {
         user_id: principal.user_id,
         keep_token_id: principal.token_id,
     };
-    let revoked = revoke_counted(&services, revocation, RevocationCause::LogoutOthers).await?;
+    let revoked = revoke_counted(
+        &services,
+        revocation,
+        RevocationCause::LogoutOthers,
+        &source,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(LoggedOut {
         detail: "Other devices logged out.",
         revoked,

@@ -18,6 +18,7 @@ mod account;
 mod admin;
 mod docs;
 mod email_verification;
+mod events;
 mod forward_auth;
 mod health;
 mod jwt;
@@ -75,6 +76,7 @@ endpoints! {
     GET "/whoami" => account::whoami,
     GET "/tokens" => account::list_devices,
     DELETE "/tokens/{client}" => account::revoke_device,
+    GET "/events" => events::own_events,
     GET "/healthz" => health::healthz,
     GET "/readyz" => health::readyz,
     GET "/openapi.json" => docs::openapi_json,
@@ -86,6 +88,7 @@ endpoints! {
     GET "/admin/users/{id}/tokens" => admin::list_devices,
     DELETE "/admin/users/{id}/tokens" => admin::revoke_all_devices,
     DELETE "/admin/users/{id}/tokens/{client}" => admin::revoke_device,
+    GET "/admin/events" => events::all_events,
     POST "/register" => registration::register,
     POST "/register/verify-email" => email_verification::verify_email,
     POST "/register/resend-email" => email_verification::resend_email,

@@ -6,6 +6,7 @@ use crate::domain::validation::REQUIRED;
 use crate::domain::FieldErrors;
 use crate::http::auth::Introspector;
 use crate::http::body::{Fields, FromFields};
+use crate::http::request::Source;
 use crate::http::ApiError;
 use crate::service::other_services::{introspect as introspect_key, revoke_key};
 use crate::service::tokens::Principal;
@@ -131,9 +132,10 @@ pub struct Revoked {}
     ))]
 pub async fn revoke(
     services: web::Data<Services>,
+    Source(source): Source,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
     let token = token_field(&fields)?;
-    revoke_key(&services, &token).await?;
+    revoke_key(&services, &token, &source).await?;
     Ok(HttpResponse::Ok().json(Revoked {}))
 }

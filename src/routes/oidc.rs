@@ -4,7 +4,7 @@ use super::login::{read_client, TokenResponse};
 use super::openapi::Detail;
 use crate::domain::{ClientName, FieldErrors, Scopes};
 use crate::http::body::{Fields, FromFields};
-use crate::http::request::{client_ip, user_agent};
+use crate::http::request::request_source;
 use crate::http::ApiError;
 use crate::service::oidc::{login as log_in, OidcLoginRequest, Proof};
 use crate::service::{Error, Services};
@@ -118,11 +118,9 @@ pub async fn login_with_provider(
         nonce: body.nonce,
         client,
         scopes: body.scopes,
-        user_agent: user_agent(&request),
         otp: body.otp,
     };
-    let address = client_ip(&request, &services.settings.trusted_proxies);
-    let token = log_in(&services, login_request, address).await?;
+    let token = log_in(&services, login_request, &request_source(&request)).await?;
     Ok(HttpResponse::Ok()
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
         .json(TokenResponse {

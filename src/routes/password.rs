@@ -5,7 +5,7 @@ use crate::domain::email::{is_valid_email, INVALID_EMAIL};
 use crate::domain::{FieldErrors, Password};
 use crate::http::auth::Unrestricted;
 use crate::http::body::{Fields, FromFields};
-use crate::http::request::client_ip;
+use crate::http::request::{client_ip, Source};
 use crate::http::ApiError;
 use crate::service::password_change::{change_password, PASSWORD_CHANGED};
 use crate::service::password_reset::{
@@ -45,6 +45,7 @@ impl FromFields for PasswordChangeBody {
 pub async fn change(
     services: web::Data<Services>,
     Unrestricted(principal): Unrestricted,
+    Source(source): Source,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
     let (body, errors) = fields.read::<PasswordChangeBody>();
@@ -54,6 +55,7 @@ pub async fn change(
         body.old_password,
         body.new_password,
         errors,
+        &source,
     )
     .await?;
     Ok(HttpResponse::Ok().json(Detail::new(PASSWORD_CHANGED)))
@@ -130,6 +132,7 @@ impl FromFields for PasswordResetConfirmBody {
     ))]
 pub async fn confirm_reset(
     services: web::Data<Services>,
+    Source(source): Source,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
     let (body, errors) = fields.read::<PasswordResetConfirmBody>();
@@ -138,6 +141,6 @@ pub async fn confirm_reset(
         token: body.token,
         new_password: body.new_password,
     };
-    confirm(&services, request, errors).await?;
+    confirm(&services, request, errors, &source).await?;
     Ok(HttpResponse::Ok().json(Detail::new(RESET_DONE)))
 }

@@ -3,7 +3,7 @@
 use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
 use crate::domain::{FieldErrors, Password, Scopes};
 use crate::http::body::{Fields, FromFields};
-use crate::http::request::{client_ip, user_agent};
+use crate::http::request::request_source;
 use crate::http::ApiError;
 use crate::service::registration::{register as sign_up, RegisterRequest};
 use crate::service::Services;
@@ -80,8 +80,7 @@ pub async fn register(
         email: body.email,
         client: body.client,
         scopes: body.scopes,
-        user_agent: user_agent(&request),
-        address: client_ip(&request, &services.settings.trusted_proxies),
+        source: request_source(&request),
     };
     let registered = sign_up(&services, register_request, errors).await?;
     Ok(HttpResponse::Created()

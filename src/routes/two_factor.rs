@@ -5,6 +5,7 @@ use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
 use crate::domain::{FieldErrors, Password};
 use crate::http::auth::Unrestricted;
 use crate::http::body::{Fields, FromFields};
+use crate::http::request::Source;
 use crate::http::ApiError;
 use crate::service::two_factor::{self, TotpSetup};
 use crate::service::{Error, Services};
@@ -91,11 +92,13 @@ fn validated<T>(field: Option<T>) -> Result<T, ApiError> {
 pub async fn set_up(
     services: web::Data<Services>,
     Unrestricted(principal): Unrestricted,
+    Source(source): Source,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
     let (body, errors) = fields.read::<SetupBody>();
     errors.into_result()?;
-    let setup = two_factor::set_up(&services, &principal, validated(body.password)?).await?;
+    let setup =
+        two_factor::set_up(&services, &principal, validated(body.password)?, &source).await?;
     Ok(HttpResponse::Ok().insert_header(no_store()).json(setup))
 }
 
@@ -110,11 +113,13 @@ pub async fn set_up(
 pub async fn confirm(
     services: web::Data<Services>,
     Unrestricted(principal): Unrestricted,
+    Source(source): Source,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
     let (body, errors) = fields.read::<ConfirmBody>();
     errors.into_result()?;
-    let recovery_codes = two_factor::confirm(&services, &principal, &validated(body.code)?).await?;
+    let recovery_codes =
+        two_factor::confirm(&services, &principal, &validated(body.code)?, &source).await?;
     Ok(HttpResponse::Ok()
         .insert_header(no_store())
         .json(RecoveryCodes { recovery_codes }))
@@ -133,11 +138,12 @@ pub async fn confirm(
 pub async fn disable(
     services: web::Data<Services>,
     Unrestricted(principal): Unrestricted,
+    Source(source): Source,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
     let (body, errors) = fields.read::<DisableBody>();
     errors.into_result()?;
     let (password, code) = (validated(body.password)?, validated(body.code)?);
-    two_factor::disable(&services, &principal, password, &code).await?;
+    two_factor::disable(&services, &principal, password, &code, &source).await?;
     Ok(HttpResponse::Ok().json(Detail::new(two_factor::DISABLED)))
 }

@@ -6,9 +6,11 @@
 use super::email_verification::send_verification;
 use super::tokens::{self, DeviceView, Revocation};
 use super::users::{self, CreateUser};
-use super::{Error, Services};
+use super::{events, Error, Services};
+use crate::db::events::What;
 use crate::db::users::{self as queries, User};
 use crate::db::AnyConnection;
+use crate::domain::event::{Actor, EventKind, EventSource};
 use crate::domain::{Password, Timestamp, Username};
 use crate::metrics::RevocationCause;
 use diesel::Connection;
@@ -82,6 +84,18 @@ impl PageRequest {
             },
         }
     }
+
+    /// The page's number among `count` items, and how many pages there are
+    /// (`PAGE_SIZE` each); a page past the last is `InvalidPage`, and page 1
+    /// always exists.
+    pub fn locate(self, count: i64) -> Result<(i64, i64), Error> {
+        let pages = ((count + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+        match self {
+            PageRequest::Last => Ok((pages, pages)),
+            PageRequest::Number(n) if n <= pages => Ok((n, pages)),
+            PageRequest::Number(_) => Err(Error::InvalidPage),
+        }
+    }
 }
 
 /// One page of users matching a search.
@@ -102,12 +116,7 @@ pub fn search_users(
     page: PageRequest,
 ) -> Result<UserPage, Error> {
     let count = queries::count_matching(conn, search)?;
-    let pages = ((count + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let number = match page {
-        PageRequest::Last => pages,
-        PageRequest::Number(n) if n <= pages => n,
-        PageRequest::Number(_) => return Err(Error::InvalidPage),
-    };
+    let (number, pages) = page.locate(count)?;
     let rows = queries::page_matching(conn, search, (number - 1) * PAGE_SIZE, PAGE_SIZE)?;
     Ok(UserPage {
         count,
@@ -140,8 +149,13 @@ pub struct NewUser {
     pub is_service: bool,
 }
 
-pub async fn create_user(services: &Services, new: NewUser) -> Result<UserView, Error> {
+pub async fn create_user(
+    services: &Services,
+    new: NewUser,
+    source: &EventSource,
+) -> Result<UserView, Error> {
     let hash = services.hasher.hash(new.password).await?;
+    let source = source.clone();
     let created = services
         .db(move |conn| {
             users::create(
@@ -153,6 +167,7 @@ pub async fn create_user(services: &Services, new: NewUser) -> Result<UserView, 
                     is_admin: new.is_admin,
                     is_service: new.is_service,
                 },
+                &source,
             )
         })
         .await?;
@@ -181,10 +196,14 @@ pub struct UserChanges {
 /// admin: the service would be left without anyone to run it.
 pub async fn update_user(
     services: &Services,
-    acting_admin: i64,
+    source: &EventSource,
     user_id: i64,
     changes: UserChanges,
 ) -> Result<(UserView, usize), Error> {
+    let Actor::Admin(acting_admin) = source.actor else {
+        return Err(Error::internal("a user update not made by an admin"));
+    };
+    let source = source.clone();
     let removal = users::Removal {
         deactivates: changes.is_active == Some(false),
         demotes: changes.is_admin == Some(false),
@@ -194,6 +213,7 @@ pub async fn update_user(
     services
         .db(move |conn| user(conn, user_id).map(|_| ()))
         .await?;
+    let changed = changes.changed_fields();
     let password_hash = match changes.password {
         Some(password) => Some(services.hasher.hash(password).await?),
         None => None,
@@ -215,10 +235,14 @@ pub async fn update_user(
                     queries::set_service(conn, user_id, is_service)?;
                 }
                 if let Some(is_active) = changes.is_active {
-                    revoked += queries::set_active(conn, user_id, is_active)?;
+                    revoked += users::set_active(conn, user_id, is_active, &source)?;
+                }
+                if !changed.is_empty() {
+                    let updated = What::to_user(EventKind::UserUpdated, user_id).detail(&changed);
+                    events::record(conn, &source, updated, Timestamp::now())?;
                 }
                 if let Some(hash) = &password_hash {
-                    revoked += queries::set_password_and_revoke_tokens(conn, user_id, hash)?;
+                    revoked += users::set_password(conn, user_id, hash, &source)?;
                 }
                 Ok((user(conn, user_id)?.into(), revoked, email_changed))
             })
@@ -231,6 +255,26 @@ pub async fn update_user(
     Ok((view, revoked))
 }
 
+impl UserChanges {
+    /// The fields a change sets, comma-separated (a `user_updated`
+    /// event's detail: which, never their values); a new password is a
+    /// `password_changed` event of its own.
+    fn changed_fields(&self) -> String {
+        let fields = [
+            ("email", self.email.is_some()),
+            ("is_active", self.is_active.is_some()),
+            ("is_admin", self.is_admin.is_some()),
+            ("is_service", self.is_service.is_some()),
+        ];
+        let named: Vec<&str> = fields
+            .iter()
+            .filter(|(_, set)| *set)
+            .map(|(name, _)| *name)
+            .collect();
+        named.join(",")
+    }
+}
+
 /// The user's live devices, without `current`.
 pub fn user_devices(conn: &mut AnyConnection, user_id: i64) -> Result<Vec<DeviceView>, Error> {
     user(conn, user_id)?;
@@ -238,24 +282,35 @@ pub fn user_devices(conn: &mut AnyConnection, user_id: i64) -> Result<Vec<Device
 }
 
 /// Revokes one device of the user; `NotFound` for an unknown user or client.
-pub async fn revoke_device(services: &Services, user_id: i64, client: String) -> Result<(), Error> {
+pub async fn revoke_device(
+    services: &Services,
+    source: &EventSource,
+    user_id: i64,
+    client: String,
+) -> Result<(), Error> {
     services.db(move |conn| user(conn, user_id)).await?;
     tokens::revoke_counted(
         services,
         Revocation::Device { user_id, client },
         RevocationCause::Admin,
+        source,
     )
     .await?;
     Ok(())
 }
 
 /// Revokes every device of the user; returns how many.
-pub async fn revoke_all_devices(services: &Services, user_id: i64) -> Result<usize, Error> {
+pub async fn revoke_all_devices(
+    services: &Services,
+    source: &EventSource,
+    user_id: i64,
+) -> Result<usize, Error> {
     services.db(move |conn| user(conn, user_id)).await?;
     tokens::revoke_counted(
         services,
         Revocation::All { user_id },
         RevocationCause::Admin,
+        source,
     )
     .await
 }

@@ -352,9 +352,10 @@ fn write_tokens(
             user_agent: None,
             scopes: "",
             via: &Via::Import.to_stored(),
+            last_ip: None,
         };
         match tokens::id_for_client(conn, user_id, &client)? {
-            Some(existing) if options.update => {
+            Some((existing, _)) if options.update => {
                 tokens::replace(conn, existing, &new)?;
             }
             Some(_) => {

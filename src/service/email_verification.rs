@@ -20,14 +20,18 @@
 //! login, console, and any other login path), called after the password
 //! or provider check so that it tells nothing to someone without it.
 
+use super::events;
 use super::outbox::{queue_for_users, Mail};
 use super::throttle::count_use;
 use super::{Error, Services};
 use crate::config::Settings;
 use crate::db::email_verification::{self as queries, VerifyingUser};
+use crate::db::events::What;
 use crate::domain::email_verification::{make_key, EmailVerification, PresentedKey};
+use crate::domain::event::{EventKind, EventSource};
 use crate::domain::{FieldErrors, Timestamp};
 use crate::metrics::ThrottledAction;
+use diesel::Connection;
 use lettre::message::Mailbox;
 use sha2::{Digest, Sha256};
 
@@ -165,6 +169,7 @@ pub async fn verify(
     services: &Services,
     key: Option<String>,
     errors: FieldErrors,
+    source: &EventSource,
 ) -> Result<(), Error> {
     errors.into_result()?;
     let key = key.ok_or_else(|| Error::internal("validated key missing"))?;
@@ -181,8 +186,18 @@ pub async fn verify(
     if !authentic || !user.awaits_verification() {
         return Err(invalid());
     }
+    let source = source.clone();
     let marked = services
-        .db(move |conn| Ok(queries::mark_verified(conn, user.id, &user.email)?))
+        .db(move |conn| {
+            conn.transaction::<_, Error, _>(|conn| {
+                let marked = queries::mark_verified(conn, user.id, &user.email)?;
+                if marked > 0 {
+                    let verified = What::to_user(EventKind::EmailVerified, user.id);
+                    events::record(conn, &source, verified, Timestamp::now())?;
+                }
+                Ok(marked)
+            })
+        })
         .await?;
     match marked {
         0 => Err(invalid()),

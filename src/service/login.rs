@@ -6,15 +6,18 @@
 
 use super::credentials::{self, Credentials};
 use super::email_verification::allow_sign_in;
-use super::throttle::under_throttle;
+use super::events;
+use super::throttle::{under_throttle, Guess};
 use super::tokens::{self, IssuedToken};
 use super::two_factor;
 use super::{Error, Services};
+use crate::db::events::What;
 use crate::db::users;
+use crate::domain::event::{EventKind, EventSource};
 use crate::domain::{ClientName, Password, Scopes, Timestamp};
 use crate::metrics::LoginOutcome;
+use diesel::Connection;
 use std::future::Future;
-use std::net::IpAddr;
 
 pub struct LoginRequest {
     pub username: String,
@@ -22,7 +25,6 @@ pub struct LoginRequest {
     pub client: ClientName,
     /// Already valid; checked here against `ALLOWED_SCOPES`.
     pub scopes: Scopes,
-    pub user_agent: Option<String>,
     /// The second factor, when the user has two-factor on: a TOTP code or a
     /// recovery code.
     pub otp: Option<String>,
@@ -32,14 +34,13 @@ pub struct LoginRequest {
 pub async fn login(
     services: &Services,
     request: LoginRequest,
-    address: Option<IpAddr>,
+    source: &EventSource,
 ) -> Result<IssuedToken, Error> {
     let LoginRequest {
         username,
         password,
         client,
         scopes,
-        user_agent,
         otp,
     } = request;
     services
@@ -49,33 +50,40 @@ pub async fn login(
         .map_err(|message| Error::field("scopes", message))?;
     let policy = services.settings.token_policy();
     let max_clients = services.settings.max_clients_per_user;
-    sign_in(
-        services,
-        &username,
-        password,
-        otp,
-        address,
-        |user| async move {
-            services
-                .db(move |conn| {
-                    tokens::issue(
-                        conn,
-                        user.user_id,
-                        user.checked(),
-                        tokens::Grant {
-                            client,
-                            scopes,
-                            user_agent: user_agent.as_deref(),
-                        },
-                        Timestamp::now(),
-                        &policy,
-                        max_clients,
-                    )
-                })
-                .await
-        },
-    )
-    .await
+    let guess = Guess {
+        username: &username,
+        counts_address: true,
+        source,
+        action: "login",
+    };
+    let issued = sign_in(services, guess, password, otp, |user| async move {
+        let source = source.clone();
+        let user_id = user.user_id;
+        services
+            .db(move |conn| {
+                tokens::issue(
+                    conn,
+                    user.user_id,
+                    user.checked(),
+                    tokens::Grant {
+                        client,
+                        scopes,
+                        source: &source,
+                    },
+                    Timestamp::now(),
+                    &policy,
+                    max_clients,
+                )
+            })
+            .await
+            .map(|issued| (user_id, issued))
+    })
+    .await?;
+    let (user_id, issued) = issued;
+    if issued.new_device {
+        super::new_device::tell_user(services, user_id, &issued.client, source).await;
+    }
+    Ok(issued)
 }
 
 /// The console's sign-in: the same check, the same throttle and counts as
@@ -86,42 +94,50 @@ pub async fn console_sign_in(
     username: &str,
     password: Password,
     otp: Option<String>,
-    address: Option<IpAddr>,
+    source: &EventSource,
 ) -> Result<Credentials, Error> {
-    sign_in(
-        services,
+    let guess = Guess {
         username,
-        password,
-        otp,
-        address,
-        |user| async move {
-            if !user.is_admin {
-                return Err(Error::PermissionDenied);
-            }
-            if services.settings.require_2fa_for_admins && !user.two_factor {
-                return Err(Error::Forbidden(two_factor::REQUIRED_FOR_ADMINS));
-            }
-            // Recorded like an API login, so that the console shows it and reset
-            // links issued before it are spent (they are bound to the last login).
-            let (user_id, checked_hash) = (user.user_id, user.checked_hash.clone());
-            let rehashed = user.rehashed.clone();
-            let recorded = services
-                .db(move |conn| {
-                    Ok(users::record_login_if_unchanged(
+        counts_address: true,
+        source,
+        action: "console",
+    };
+    sign_in(services, guess, password, otp, |user| async move {
+        if !user.is_admin {
+            return Err(Error::PermissionDenied);
+        }
+        if services.settings.require_2fa_for_admins && !user.two_factor {
+            return Err(Error::Forbidden(two_factor::REQUIRED_FOR_ADMINS));
+        }
+        // Recorded like an API login, so that the console shows it and reset
+        // links issued before it are spent (they are bound to the last login).
+        let (user_id, checked_hash) = (user.user_id, user.checked_hash.clone());
+        let rehashed = user.rehashed.clone();
+        let source = source.clone();
+        let recorded = services
+            .db(move |conn| {
+                conn.transaction::<_, Error, _>(|conn| {
+                    let now = Timestamp::now();
+                    let recorded = users::record_login_if_unchanged(
                         conn,
                         user_id,
                         &checked_hash,
                         rehashed.as_deref(),
-                        Timestamp::now().millis(),
-                    )?)
+                        now.millis(),
+                    )?;
+                    if recorded > 0 {
+                        let login = What::to_user(EventKind::Login, user_id).detail("console");
+                        events::record(conn, &source, login, now)?;
+                    }
+                    Ok(recorded)
                 })
-                .await?;
-            match recorded {
-                0 => Err(Error::BadCredentials),
-                _ => Ok(user),
-            }
-        },
-    )
+            })
+            .await?;
+        match recorded {
+            0 => Err(Error::BadCredentials),
+            _ => Ok(user),
+        }
+    })
     .await
 }
 
@@ -129,17 +145,17 @@ pub async fn console_sign_in(
 /// runs `then` with the user; counts how it went.
 async fn sign_in<T, F, Next>(
     services: &Services,
-    username: &str,
+    guess: Guess<'_>,
     password: Password,
     otp: Option<String>,
-    address: Option<IpAddr>,
     then: F,
 ) -> Result<T, Error>
 where
     F: FnOnce(Credentials) -> Next,
     Next: Future<Output = Result<T, Error>>,
 {
-    let outcome = under_throttle(services, username, address, async {
+    let username = guess.username;
+    let outcome = under_throttle(services, guess, async {
         let user = credentials::verify(services, username, password).await?;
         two_factor::check_sign_in(services, &user, otp.as_deref()).await?;
         allow_sign_in(&services.settings, &user.email, user.email_verified)?;

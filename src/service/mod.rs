@@ -13,8 +13,10 @@ pub mod credentials;
 pub mod django_import;
 pub mod email_verification;
 mod error;
+pub mod events;
 pub mod jwt;
 pub mod login;
+pub mod new_device;
 pub mod oidc;
 pub mod other_services;
 pub mod outbox;
@@ -55,6 +57,8 @@ pub struct Services {
     pub tokens: TokenVerifier,
     /// The OpenID Connect providers of social login, with what was fetched from them.
     pub oidc: oidc::Providers,
+    /// Which throttled guesses were recorded lately (see `throttle::under_throttle`).
+    pub recent_throttles: throttle::RecentThrottles,
 }
 
 impl Services {

@@ -20,13 +20,15 @@
 
 use super::email_verification::allow_sign_in;
 use super::login::count_login;
-use super::throttle::under_throttle;
+use super::throttle::{under_throttle, Guess};
 use super::tokens::{self, CheckedHash, Grant, IssuedToken};
 use super::two_factor;
-use super::{Error, Services};
+use super::{events, Error, Services};
+use crate::db::events::What;
 use crate::db::identities::{self, LinkedUser};
 use crate::db::{users, AnyConnection};
 use crate::domain::email::is_valid_email;
+use crate::domain::event::{EventKind, EventSource};
 use crate::domain::oidc::{username_base, LinkByEmail, OidcProvider, OidcProviders, Via};
 use crate::domain::{ClientName, Scopes, Timestamp, Username};
 use diesel::Connection;
@@ -39,7 +41,6 @@ use openidconnect::{
     RequestTokenError, SignatureVerificationError, TokenResponse,
 };
 use rand::distributions::{Alphanumeric, DistString};
-use std::net::IpAddr;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -92,7 +93,6 @@ pub struct OidcLoginRequest {
     pub nonce: Option<String>,
     pub client: ClientName,
     pub scopes: Scopes,
-    pub user_agent: Option<String>,
     /// The second factor, when the user has two-factor on.
     pub otp: Option<String>,
 }
@@ -374,7 +374,7 @@ impl From<&CoreIdTokenClaims> for Vouched {
 pub async fn login(
     services: &Services,
     request: OidcLoginRequest,
-    address: Option<IpAddr>,
+    source: &EventSource,
 ) -> Result<IssuedToken, Error> {
     let OidcLoginRequest {
         provider,
@@ -382,7 +382,6 @@ pub async fn login(
         nonce,
         client,
         scopes,
-        user_agent,
         otp,
     } = request;
     let provider = services.oidc.get(&provider).ok_or(Error::NotFound)?;
@@ -395,25 +394,40 @@ pub async fn login(
     // no username is known before the token is checked, so the provider and
     // the address stand for it (a provider-wide count would let anyone lock
     // everyone out of it with a few bad tokens).
-    let throttled_as = match address {
+    let throttled_as = match source.ip {
         Some(address) => format!("oidc:{}@{address}", provider.config.name),
         None => format!("oidc:{}", provider.config.name),
     };
-    let outcome = under_throttle(services, &throttled_as, address, async {
+    let guess = Guess {
+        username: &throttled_as,
+        counts_address: true,
+        source,
+        action: "oidc",
+    };
+    let outcome = under_throttle(services, guess, async {
         let claims = provider
             .verified_claims(&services.oidc.http, proof, nonce.as_deref())
             .await?;
         let vouched = Vouched::from(&claims);
         let name = provider.config.name.clone();
         let link_by_email = services.settings.oidc_link_by_email;
+        let found_by = source.clone();
         let user = services
             .db(move |conn| {
-                match user_for(conn, &name, &vouched, link_by_email, Timestamp::now()) {
+                let mut find = || {
+                    user_for(
+                        conn,
+                        &name,
+                        &vouched,
+                        link_by_email,
+                        Timestamp::now(),
+                        &found_by,
+                    )
+                };
+                match find() {
                     // A concurrent first sign-in of the same subject linked it
                     // (or took the same new username) first: now it is found.
-                    Err(error) if lost_a_race(&error) => {
-                        user_for(conn, &name, &vouched, link_by_email, Timestamp::now())
-                    }
+                    Err(error) if lost_a_race(&error) => find(),
                     other => other,
                 }
             })
@@ -426,6 +440,8 @@ pub async fn login(
         let via = Via::Oidc(provider.config.name.clone());
         let policy = services.settings.token_policy();
         let max_clients = services.settings.max_clients_per_user;
+        let source = source.clone();
+        let user_id = user.id;
         services
             .db(move |conn| {
                 tokens::issue_via(
@@ -435,7 +451,7 @@ pub async fn login(
                     Grant {
                         client,
                         scopes,
-                        user_agent: user_agent.as_deref(),
+                        source: &source,
                     },
                     &via,
                     Timestamp::now(),
@@ -444,9 +460,19 @@ pub async fn login(
                 )
             })
             .await
+            .map(|issued| (user_id, issued))
     })
     .await;
     count_login(services, &outcome);
+    let outcome = match outcome {
+        Ok((user_id, issued)) => {
+            if issued.new_device {
+                super::new_device::tell_user(services, user_id, &issued.client, guess.source).await;
+            }
+            Ok(issued)
+        }
+        Err(error) => Err(error),
+    };
     outcome.map_err(|error| match error {
         Error::BadCredentials => Error::field("non_field_errors", PROVIDER_REFUSED),
         other => other,
@@ -474,6 +500,7 @@ fn user_for(
     vouched: &Vouched,
     link_by_email: LinkByEmail,
     now: Timestamp,
+    source: &EventSource,
 ) -> Result<LinkedUser, Error> {
     conn.transaction::<_, Error, _>(|conn| {
         if let Some(user) = identities::user_of(conn, provider, &vouched.subject)? {
@@ -502,7 +529,13 @@ fn user_for(
                 }
                 user
             }
-            None => new_user(conn, vouched, now)?,
+            None => {
+                let user = new_user(conn, vouched, now)?;
+                let via = Via::Oidc(provider.to_owned()).to_stored();
+                let created = What::to_user(EventKind::UserCreated, user.id).detail(&via);
+                events::record(conn, source, created, now)?;
+                user
+            }
         };
         identities::link(conn, provider, &vouched.subject, user.id, now.millis())?;
         Ok(user)

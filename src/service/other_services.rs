@@ -9,8 +9,10 @@
 
 use super::tokens::{revoke_counted, Principal, Revocation, TokenVerifier};
 use super::{AuthFailure, Error, Services};
+use crate::domain::event::EventSource;
 use crate::domain::{Timestamp, TokenDigest};
 use crate::metrics::{ForwardAuthOutcome, IntrospectionOutcome, RevocationCause};
+use std::net::IpAddr;
 
 /// Forward auth: the principal of the presented key, if it holds every
 /// scope in `required` (an unrestricted key holds them all); a refused key
@@ -19,8 +21,9 @@ pub async fn authorize(
     verifier: &TokenVerifier,
     presented: Result<&str, AuthFailure>,
     required: &[String],
+    from: Option<IpAddr>,
 ) -> Result<Principal, Error> {
-    let checked = verifier.verify_presented(presented).await;
+    let checked = verifier.verify_presented(presented, from).await;
     let (outcome, answer) = match checked {
         Ok(principal) if required.iter().all(|scope| principal.scopes.holds(scope)) => {
             (Some(ForwardAuthOutcome::Allowed), Ok(principal))
@@ -51,9 +54,10 @@ pub fn may_introspect(caller: &Principal) -> Result<(), Error> {
 
 /// Introspection: the principal of a live key, or `None` for anything else
 /// (unknown, revoked, expired, an inactive user, not even a key's shape),
-/// which the answer must not tell apart.
+/// which the answer must not tell apart. The caller is a service, not the
+/// key's holder: the use is recorded without an address.
 pub async fn introspect(verifier: &TokenVerifier, token: &str) -> Result<Option<Principal>, Error> {
-    let checked = verifier.verify_presented(Ok(token)).await;
+    let checked = verifier.verify_presented(Ok(token), None).await;
     // For an access JWT, `exp` and `iat` are the JWT's own.
     let checked = match (checked, verifier.access_claims(token).await?) {
         (Ok(mut principal), Some(claims)) => {
@@ -74,10 +78,11 @@ pub async fn introspect(verifier: &TokenVerifier, token: &str) -> Result<Option<
 
 /// Revocation by key: ends the token whose key this is, if there is one.
 /// Nothing in the result tells whether there was.
-pub async fn revoke_key(services: &Services, key: &str) -> Result<(), Error> {
+pub async fn revoke_key(services: &Services, key: &str, source: &EventSource) -> Result<(), Error> {
     let Some(digest) = TokenDigest::of_presented(key, services.settings.legacy_tokens) else {
         return Ok(());
     };
-    revoke_counted(services, Revocation::Token { digest }, RevocationCause::Key).await?;
+    let revocation = Revocation::Token { digest };
+    revoke_counted(services, revocation, RevocationCause::Key, source).await?;
     Ok(())
 }

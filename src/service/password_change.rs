@@ -3,12 +3,15 @@
 //! the user is signed out.
 
 use super::credentials;
-use super::throttle::under_throttle;
+use super::throttle::{under_throttle, Guess};
 use super::tokens::Principal;
-use super::{Error, Services};
+use super::{events, Error, Services};
+use crate::db::events::What;
 use crate::db::users;
-use crate::domain::{FieldErrors, Password};
+use crate::domain::event::{EventKind, EventSource, RevokedBy};
+use crate::domain::{FieldErrors, Password, Timestamp};
 use crate::metrics::{RevocationCause, ThrottledAction};
+use diesel::Connection;
 
 pub const WRONG_OLD_PASSWORD: &str = "Your old password was entered incorrectly.";
 pub const PASSWORD_CHANGED: &str = "New password has been saved.";
@@ -20,6 +23,7 @@ pub async fn change_password(
     old_password: Option<Password>,
     new_password: Option<Password>,
     mut errors: FieldErrors,
+    source: &EventSource,
 ) -> Result<usize, Error> {
     if let Some(new_password) = &new_password {
         for problem in new_password.problems_as_new_password(&principal.username, &principal.email)
@@ -33,10 +37,15 @@ pub async fn change_password(
         // login of that username: together both allow `LOGIN_THROTTLE`
         // guesses per window, and a stolen token gives no more of them.
         let user_id = principal.user_id;
+        let guess = Guess {
+            username: &principal.username,
+            counts_address: false,
+            source,
+            action: "password_change",
+        };
         let checked = under_throttle(
             services,
-            &principal.username,
-            None,
+            guess,
             credentials::verify_own(services, user_id, old_password),
         )
         .await;
@@ -56,11 +65,18 @@ pub async fn change_password(
     };
     let new_hash = services.hasher.hash(new_password).await?;
     let (user_id, token_id) = (principal.user_id, principal.token_id);
+    let source = source.clone();
     let revoked = services
         .db(move |conn| {
-            Ok(users::set_password_and_revoke_other_tokens(
-                conn, user_id, &new_hash, token_id,
-            )?)
+            conn.transaction::<_, Error, _>(|conn| {
+                let revoked = users::set_password_and_revoke_other_tokens(
+                    conn, user_id, &new_hash, token_id,
+                )?;
+                let now = Timestamp::now();
+                let changed = What::to_user(EventKind::PasswordChanged, user_id);
+                events::record(conn, &source, changed, now)?;
+                events::revoked(conn, &source, RevokedBy::PasswordChange, &revoked, now)
+            })
         })
         .await?;
     services.metrics.revoked(RevocationCause::Password, revoked);

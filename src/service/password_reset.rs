@@ -15,12 +15,15 @@
 
 use super::outbox::{queue_for_users, Mail};
 use super::throttle::{address_scope, count_use, reset_email_scope};
-use super::{Error, Services};
+use super::{events, Error, Services};
 use crate::config::Settings;
+use crate::db::events::What;
 use crate::db::users::{self as accounts, ResetUser};
+use crate::domain::event::{EventKind, EventSource, RevokedBy};
 use crate::domain::reset_token::{check_token, decode_uid, encode_uid, make_token, ResetSubject};
 use crate::domain::{FieldErrors, Password, Timestamp};
 use crate::metrics::{RevocationCause, ThrottledAction};
+use diesel::Connection;
 use lettre::message::Mailbox;
 use std::net::IpAddr;
 
@@ -169,6 +172,7 @@ pub async fn confirm_reset(
     services: &Services,
     request: ConfirmRequest,
     errors: FieldErrors,
+    source: &EventSource,
 ) -> Result<usize, Error> {
     errors.into_result()?;
     let (Some(uid), Some(token), Some(new_password)) =
@@ -196,14 +200,24 @@ pub async fn confirm_reset(
         return Err(Error::Invalid(errors));
     }
     let new_hash = services.hasher.hash(new_password).await?;
+    let source = source.clone();
     let revoked = services
         .db(move |conn| {
-            Ok(accounts::replace_password_and_revoke_tokens(
-                conn,
-                user.id,
-                &user.password_hash,
-                &new_hash,
-            )?)
+            conn.transaction::<_, Error, _>(|conn| {
+                let replaced = accounts::replace_password_and_revoke_tokens(
+                    conn,
+                    user.id,
+                    &user.password_hash,
+                    &new_hash,
+                )?;
+                let Some(revoked) = replaced else {
+                    return Ok(None);
+                };
+                let now = Timestamp::now();
+                let reset = What::to_user(EventKind::PasswordReset, user.id);
+                events::record(conn, &source, reset, now)?;
+                events::revoked(conn, &source, RevokedBy::PasswordReset, &revoked, now).map(Some)
+            })
         })
         .await?;
     // `None`: the password changed since the check (a concurrent use of

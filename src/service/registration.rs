@@ -12,12 +12,12 @@ use super::{Error, Services};
 use crate::config::Registration;
 use crate::db::users::{self as queries, User};
 use crate::domain::email::{is_valid_email, INVALID_EMAIL};
+use crate::domain::event::EventSource;
 use crate::domain::validation::REQUIRED;
 use crate::domain::FieldErrors;
 use crate::domain::{ClientName, Password, Scopes, Timestamp, Username};
 use crate::metrics::ThrottledAction;
 use diesel::Connection;
-use std::net::IpAddr;
 
 pub const REGISTRATION_CLOSED: &str = "Registration is closed.";
 
@@ -30,9 +30,9 @@ pub struct RegisterRequest {
     pub client: Option<String>,
     /// Already valid (the body's check); checked here against `ALLOWED_SCOPES`.
     pub scopes: Scopes,
-    pub user_agent: Option<String>,
-    /// The client address, counted under `REGISTER_THROTTLE`.
-    pub address: Option<IpAddr>,
+    /// Where the request came from: its address is counted under
+    /// `REGISTER_THROTTLE`.
+    pub source: EventSource,
 }
 
 #[derive(Debug)]
@@ -52,7 +52,7 @@ pub async fn register(
     // Every attempt counts, valid or not, before anything else: a flood
     // from one address cannot fill the hashing queue that logins need, nor
     // probe for taken usernames.
-    if let Some(address) = request.address {
+    if let Some(address) = request.source.ip {
         let scopes = vec![address_scope("register", address)];
         count_use(services, services.settings.register_throttle, scopes)
             .await
@@ -106,7 +106,7 @@ pub async fn register(
     let email = request.email;
     let policy = services.settings.token_policy();
     let max_clients = services.settings.max_clients_per_user;
-    let user_agent = request.user_agent;
+    let source = request.source;
     let scopes = request.scopes;
     // Under EMAIL_VERIFICATION=mandatory the user signs in once verified.
     let client = client.filter(|_| registration_may_sign_in(&services.settings));
@@ -124,6 +124,7 @@ pub async fn register(
                         is_admin: false,
                         is_service: false,
                     },
+                    &source,
                 )?;
                 let token = client
                     .map(|client| {
@@ -134,7 +135,7 @@ pub async fn register(
                             tokens::Grant {
                                 client,
                                 scopes,
-                                user_agent: user_agent.as_deref(),
+                                source: &source,
                             },
                             Timestamp::now(),
                             &policy,

@@ -16,9 +16,10 @@
 //! address; an attempt that failed for another reason (the database, the
 //! hashing queue, the client limit) is taken back from both.
 
-use super::{Error, Services};
+use super::{events, Error, Services};
 use crate::db::{self, AnyConnection};
 use crate::domain::client_address::throttle_scope;
+use crate::domain::event::{EventKind, EventSource};
 use crate::domain::username::lookup_key;
 use crate::domain::{ThrottleLimit, Timestamp};
 use diesel::Connection;
@@ -170,17 +171,32 @@ pub fn not_a_failure(conn: &mut AnyConnection, attempt: &Attempt) -> Result<(), 
     Ok(())
 }
 
-/// Runs a password check for `username` from `address` under the login
-/// throttle, for the API's login and the console's sign-in alike.
+/// A guess at a user's credentials, for [`under_throttle`]: whose, where
+/// it came from, and what it was for (the `detail` of its events).
+#[derive(Debug, Clone, Copy)]
+pub struct Guess<'a> {
+    /// The username as typed (or what stands for one).
+    pub username: &'a str,
+    /// Whether the guess counts against its client address too (not for
+    /// a signed-in user's own password, which only that user can try).
+    pub counts_address: bool,
+    pub source: &'a EventSource,
+    /// `login`, `console`, `password_change`, `two_factor`, `oidc`.
+    pub action: &'static str,
+}
+
+/// Runs a password check under the login throttle, for the API's login and
+/// the console's sign-in alike.
 ///
 /// The attempt is counted before the check, so concurrent attempts cannot
 /// slip past the limit; a success (or a right password of a user who may not
 /// sign in here) resets the username's count, and an outcome that is not a
-/// failure of the credentials is taken back.
+/// failure of the credentials is taken back. A throttled guess is recorded
+/// as a `throttled` event (one per username and address a minute: a flood
+/// of refusals writes one row, not one each), a wrong one as `login_failed`.
 pub async fn under_throttle<T>(
     services: &Services,
-    username: &str,
-    address: Option<IpAddr>,
+    guess: Guess<'_>,
     check: impl std::future::Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
     if services.hasher.is_saturated() {
@@ -191,17 +207,31 @@ pub async fn under_throttle<T>(
         return Err(Error::unavailable("too many password checks waiting"));
     }
     let limit = services.settings.login_throttle;
-    let username = username.to_owned();
-    let attempt = services
+    let username = guess.username.to_owned();
+    let address = guess.source.ip.filter(|_| guess.counts_address);
+    let counted = services
         .db(move |conn| count_attempt(conn, &limit, &username, address, Timestamp::now()))
-        .await?;
+        .await;
+    let attempt = match counted {
+        Err(error @ Error::Throttled(_)) => {
+            let scope = format!("{}|{:?}", username_scope(guess.username), guess.source.ip);
+            if services.recent_throttles.first_in_a_while(scope) {
+                record_guess(services, &guess, EventKind::Throttled).await;
+            }
+            return Err(error);
+        }
+        other => other?,
+    };
     let outcome = check.await;
     let settle = attempt.clone();
     let settled = match &outcome {
         Ok(_) | Err(Error::PermissionDenied) => {
             services.db(move |conn| succeeded(conn, &settle)).await
         }
-        Err(Error::BadCredentials | Error::WrongCode { .. }) => Ok(()),
+        Err(Error::BadCredentials | Error::WrongCode { .. }) => {
+            record_guess(services, &guess, EventKind::LoginFailed).await;
+            Ok(())
+        }
         Err(_) => services.db(move |conn| not_a_failure(conn, &settle)).await,
     };
     if let Err(error) = settled {
@@ -212,6 +242,50 @@ pub async fn under_throttle<T>(
         );
     }
     outcome
+}
+
+/// Records a refused guess, on the account it named if there is one.
+async fn record_guess(services: &Services, guess: &Guess<'_>, kind: EventKind) {
+    let key = lookup_key(guess.username);
+    let user_id = services
+        .db(move |conn| Ok(db::users::by_key(conn, &key)?.map(|user| user.id)))
+        .await
+        .unwrap_or(None);
+    events::record_attempt(services, guess.source, kind, user_id, guess.action).await;
+}
+
+/// Remembers which scopes had a `throttled` event recorded in the last
+/// minute, in memory (a bounded number of them).
+#[derive(Clone)]
+pub struct RecentThrottles {
+    recorded: std::sync::Arc<quick_cache::sync::Cache<String, std::time::Instant>>,
+}
+
+/// How long one `throttled` event stands for the refusals of its scope.
+const THROTTLED_EVENT_EVERY: Duration = Duration::from_secs(60);
+
+impl Default for RecentThrottles {
+    fn default() -> Self {
+        RecentThrottles {
+            recorded: std::sync::Arc::new(quick_cache::sync::Cache::new(10_000)),
+        }
+    }
+}
+
+impl RecentThrottles {
+    /// Whether no event was recorded for `scope` in the last minute (and
+    /// from now on, one was).
+    pub fn first_in_a_while(&self, scope: String) -> bool {
+        let now = std::time::Instant::now();
+        let recent = self
+            .recorded
+            .get(&scope)
+            .is_some_and(|at| now.duration_since(at) < THROTTLED_EVENT_EVERY);
+        if !recent {
+            self.recorded.insert(scope, now);
+        }
+        !recent
+    }
 }
 
 #[cfg(test)]

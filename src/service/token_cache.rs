@@ -69,6 +69,8 @@ pub struct PendingTouch {
     pub used_at: Timestamp,
     pub expires_at: Timestamp,
     pub touched_before: Timestamp,
+    /// Where the use came from, when known.
+    pub from: Option<std::net::IpAddr>,
 }
 
 struct Inner {
@@ -193,6 +195,7 @@ impl TokenCache {
                     used_at: touch.used_at.millis(),
                     expires_at: touch.expires_at.millis(),
                     touched_before: touch.touched_before.millis(),
+                    ip: touch.from,
                 })
                 .collect();
             match tokens::touch_batch(conn, &rows) {

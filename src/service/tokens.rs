@@ -13,14 +13,17 @@
 
 use super::jwt::AccessTokens;
 use super::token_cache::{PendingTouch, TokenCache};
-use super::{run_blocking_within, AuthFailure, Error};
-use crate::db::tokens::TokenOwner;
+use super::{events, run_blocking_within, AuthFailure, Error};
+use crate::db::events::What;
+use crate::db::tokens::{RevokedToken, TokenOwner, TouchRow};
 use crate::db::{tokens, users, AnyConnection, DbPool};
+use crate::domain::event::{Actor, EventKind, EventSource, RevokedBy};
 use crate::domain::oidc::Via;
 use crate::domain::{ClientName, PlainToken, Scopes, Timestamp, TokenDigest, TokenPolicy};
 use crate::metrics::{CheckOutcome, Metrics, RevocationCause};
 use diesel::Connection;
 use serde::Serialize;
+use std::net::IpAddr;
 
 pub const TOO_MANY_CLIENTS: &str = "Maximum number of clients per user exceeded.";
 
@@ -106,6 +109,7 @@ impl TokenVerifier {
     pub async fn verify_presented(
         &self,
         presented: Result<&str, AuthFailure>,
+        from: Option<IpAddr>,
     ) -> Result<Principal, Error> {
         let digest = match (presented, &self.access_tokens) {
             (Ok(token), Some(access)) if crate::domain::jwt::looks_like_jwt(token) => {
@@ -114,7 +118,7 @@ impl TokenVerifier {
             (Ok(key), _) => Ok(self.digest_of(key)),
             (Err(failure), _) => Err(failure),
         };
-        self.verify(digest).await
+        self.verify(digest, from).await
     }
 
     /// The claims of `token` when it is an access JWT whose signature and
@@ -155,15 +159,17 @@ impl TokenVerifier {
 
     /// Checks what the request presented (a digest, or why there is none)
     /// and counts the outcome. Requests that present nothing, and failures
-    /// of the database, are not token checks.
+    /// of the database, are not token checks. `from` is where the use came
+    /// from, recorded with the use when one is written.
     pub async fn verify(
         &self,
         presented: Result<Option<TokenDigest>, AuthFailure>,
+        from: Option<IpAddr>,
     ) -> Result<Principal, Error> {
         let checked = match presented {
             Err(failure) => Err(Error::Unauthenticated(failure)),
             Ok(None) => Err(Error::Unauthenticated(AuthFailure::InvalidToken)),
-            Ok(Some(digest)) => self.check_digest(digest).await,
+            Ok(Some(digest)) => self.check_digest(digest, from).await,
         };
         let outcome = match &checked {
             Ok(_) => Some(CheckOutcome::Ok),
@@ -179,13 +185,18 @@ impl TokenVerifier {
         checked
     }
 
-    async fn check_digest(&self, digest: TokenDigest) -> Result<Principal, Error> {
+    async fn check_digest(
+        &self,
+        digest: TokenDigest,
+        from: Option<IpAddr>,
+    ) -> Result<Principal, Error> {
         let now = Timestamp::now();
         let policy = self.policy;
+        let used = Use { at: now, from };
         if let Some(cache) = &self.cache {
-            return self.check_cached(cache, digest, now).await;
+            return self.check_cached(cache, digest, used).await;
         }
-        if let Some(checked) = self.try_read_now(|conn| check(conn, &digest, now, &policy)) {
+        if let Some(checked) = self.try_read_now(|conn| check(conn, &digest, used, &policy)) {
             let (principal, touch) = checked?;
             if let Some(touch) = touch {
                 run_blocking_within(&self.pool, self.work_timeout, move |conn| {
@@ -196,7 +207,7 @@ impl TokenVerifier {
             return Ok(principal);
         }
         run_blocking_within(&self.pool, self.work_timeout, move |conn| {
-            let (principal, touch) = check(conn, &digest, now, &policy)?;
+            let (principal, touch) = check(conn, &digest, used, &policy)?;
             if let Some(touch) = touch {
                 record_use(conn, touch)?;
             }
@@ -212,11 +223,12 @@ impl TokenVerifier {
         &self,
         cache: &TokenCache,
         digest: TokenDigest,
-        now: Timestamp,
+        used: Use,
     ) -> Result<Principal, Error> {
+        let now = used.at;
         if let Some(owner) = cache.get(&digest) {
             if !TokenPolicy::is_expired(Timestamp(owner.expires_at), now) && owner.is_active {
-                return Ok(self.accept_cached(cache, digest, owner, now));
+                return Ok(self.accept_cached(cache, digest, owner, used));
             }
         }
         let generation = cache.generation();
@@ -231,7 +243,7 @@ impl TokenVerifier {
         }
         refuse_if_dead(&owner, now)?;
         cache.insert(generation, digest, owner.clone());
-        Ok(self.accept_cached(cache, digest, owner, now))
+        Ok(self.accept_cached(cache, digest, owner, used))
     }
 
     /// An accepted check of the cache's: its touch, if due, waits for the batch.
@@ -240,9 +252,9 @@ impl TokenVerifier {
         cache: &TokenCache,
         digest: TokenDigest,
         owner: TokenOwner,
-        now: Timestamp,
+        used: Use,
     ) -> Principal {
-        let (principal, touch) = principal_of(owner, &digest, now, &self.policy);
+        let (principal, touch) = principal_of(owner, &digest, used, &self.policy);
         if let Some(touch) = touch {
             cache.touch(PendingTouch {
                 token_id: touch.token_id,
@@ -250,6 +262,7 @@ impl TokenVerifier {
                 used_at: touch.now,
                 expires_at: touch.expires_at,
                 touched_before: touch.touched_before,
+                from: touch.from,
             });
         }
         principal
@@ -271,6 +284,13 @@ impl TokenVerifier {
     }
 }
 
+/// One use of a token: when, and from which client address.
+#[derive(Debug, Clone, Copy)]
+pub struct Use {
+    pub at: Timestamp,
+    pub from: Option<IpAddr>,
+}
+
 /// A last-use write that is due.
 #[derive(Debug, Clone, Copy)]
 pub struct Touch {
@@ -278,19 +298,20 @@ pub struct Touch {
     now: Timestamp,
     expires_at: Timestamp,
     touched_before: Timestamp,
+    from: Option<IpAddr>,
 }
 
 /// Finds the token and decides: refused, or accepted with a touch if due.
 pub fn check(
     conn: &mut AnyConnection,
     digest: &TokenDigest,
-    now: Timestamp,
+    used: Use,
     policy: &TokenPolicy,
 ) -> Result<(Principal, Option<Touch>), Error> {
     let owner = tokens::by_digest(conn, digest.as_bytes())?
         .ok_or(Error::Unauthenticated(AuthFailure::InvalidToken))?;
-    refuse_if_dead(&owner, now)?;
-    Ok(principal_of(owner, digest, now, policy))
+    refuse_if_dead(&owner, used.at)?;
+    Ok(principal_of(owner, digest, used, policy))
 }
 
 /// Refuses an expired token, or one whose user is inactive.
@@ -308,9 +329,10 @@ fn refuse_if_dead(owner: &TokenOwner, now: Timestamp) -> Result<(), Error> {
 fn principal_of(
     owner: TokenOwner,
     digest: &TokenDigest,
-    now: Timestamp,
+    used: Use,
     policy: &TokenPolicy,
 ) -> (Principal, Option<Touch>) {
+    let now = used.at;
     let touch = policy
         .needs_touch(Timestamp(owner.last_used_at), now)
         .then(|| Touch {
@@ -318,6 +340,7 @@ fn principal_of(
             now,
             expires_at: policy.expiry(Timestamp(owner.created_at), now),
             touched_before: now.minus(policy.touch_interval),
+            from: used.from,
         });
     let principal = Principal {
         token_id: owner.token_id,
@@ -340,10 +363,13 @@ fn principal_of(
 pub fn record_use(conn: &mut AnyConnection, touch: Touch) -> Result<(), Error> {
     tokens::touch(
         conn,
-        touch.token_id,
-        touch.now.millis(),
-        touch.expires_at.millis(),
-        touch.touched_before.millis(),
+        &TouchRow {
+            token_id: touch.token_id,
+            used_at: touch.now.millis(),
+            expires_at: touch.expires_at.millis(),
+            touched_before: touch.touched_before.millis(),
+            ip: touch.from,
+        },
     )?;
     Ok(())
 }
@@ -355,14 +381,18 @@ pub struct IssuedToken {
     pub client: ClientName,
     pub scopes: Scopes,
     pub expires_at: Timestamp,
+    /// Whether the user never signed in on this client before (as far as
+    /// the security events go back): what `NEW_DEVICE_MAIL` tells them of.
+    pub new_device: bool,
 }
 
-/// What a login asks a token for: the client, its scopes and the user agent.
+/// What a login asks a token for: the client and its scopes; and where the
+/// login comes from (its address and user agent are kept with the token).
 #[derive(Debug)]
 pub struct Grant<'a> {
     pub client: ClientName,
     pub scopes: Scopes,
-    pub user_agent: Option<&'a str>,
+    pub source: &'a EventSource,
 }
 
 /// The password hash a sign-in checked, and the hash that replaces it when
@@ -440,11 +470,12 @@ pub fn issue_via(
     let Grant {
         client,
         scopes,
-        user_agent,
+        source,
     } = grant;
     let expires_at = policy.expiry(now, now);
     let stored_scopes = scopes.to_stored();
-    conn.transaction::<_, Error, _>(|conn| {
+    let ip = source.ip.map(|ip| ip.to_canonical().to_string());
+    let new_device = conn.transaction::<_, Error, _>(|conn| {
         let recorded = users::record_login_if_unchanged(
             conn,
             user_id,
@@ -462,29 +493,47 @@ pub fn issue_via(
             created_at: now.millis(),
             last_used_at: now.millis(),
             expires_at: expires_at.millis(),
-            user_agent,
+            user_agent: source.user_agent.as_deref(),
             scopes: &stored_scopes,
             via: &via,
+            last_ip: ip.as_deref(),
         };
         // A row that a concurrent revocation deleted after it was found is
         // replaced by nothing: then the key gets a row of its own.
         let replaced = match tokens::id_for_client(conn, user_id, client.as_str())? {
-            Some(existing) => tokens::replace(conn, existing, &new)? > 0,
+            Some((existing, old_expiry)) => {
+                let replaced = tokens::replace(conn, existing, &new)? > 0;
+                if replaced && old_expiry > now.millis() {
+                    let old = RevokedToken {
+                        user_id,
+                        client: client.as_str().to_owned(),
+                    };
+                    events::revoked(conn, source, RevokedBy::Relogin, &[old], now)?;
+                }
+                replaced
+            }
             None => false,
         };
+        let mut new_device = false;
         if !replaced {
             if tokens::count_live(conn, user_id, now.millis())? >= i64::from(max_clients) {
                 return Err(Error::Forbidden(TOO_MANY_CLIENTS));
             }
+            new_device = !events::signed_in_before(conn, user_id, client.as_str())?;
             tokens::insert(conn, &new)?;
         }
-        Ok(())
+        let login = What::to_user(EventKind::Login, user_id)
+            .on_client(client.as_str())
+            .detail(&via);
+        events::record(conn, source, login, now)?;
+        Ok(new_device)
     })?;
     Ok(IssuedToken {
         key,
         client,
         scopes,
         expires_at,
+        new_device,
     })
 }
 
@@ -503,6 +552,9 @@ pub struct DeviceView {
     pub scopes: Vec<String>,
     /// How the device signed in: `password`, `oidc:<provider>` or `import`.
     pub via: String,
+    /// The client address of the login, then of the last recorded use;
+    /// `null` for devices imported from Django.
+    pub last_ip: Option<String>,
     /// Only in the owner's own listing: whether this is the requesting token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current: Option<bool>,
@@ -526,6 +578,7 @@ pub fn list(
             user_agent: device.user_agent,
             scopes: Scopes::from_stored(&device.scopes).into_vec(),
             via: device.via,
+            last_ip: device.last_ip,
         })
         .collect())
 }
@@ -543,28 +596,64 @@ pub enum Revocation {
     AllBut { user_id: i64, keep_token_id: i64 },
 }
 
-/// Revokes the tokens; returns how many.
-pub fn revoke(conn: &mut AnyConnection, revocation: &Revocation) -> Result<usize, Error> {
-    let revoked = match revocation {
-        Revocation::Token { digest } => tokens::delete_by_digest(conn, digest.as_bytes())?,
-        Revocation::Device { user_id, client } => {
-            // A name no client can have names none of the user's: refused
-            // before the query (PostgreSQL cannot even take a NUL in text).
-            if ClientName::parse(client).is_err() {
-                return Err(Error::NotFound);
-            }
-            match tokens::delete_client(conn, *user_id, client)? {
-                0 => return Err(Error::NotFound),
-                revoked => revoked,
-            }
+/// Revokes the tokens, recording how and by whom in the same
+/// transaction; returns how many. The presented token's own logout is one
+/// `logout` event, every other revocation a `revoked` event per device.
+pub fn revoke(
+    conn: &mut AnyConnection,
+    revocation: &Revocation,
+    how: RevokedBy,
+    source: &EventSource,
+) -> Result<usize, Error> {
+    // A name no client can have names none of the user's: refused before
+    // the query (PostgreSQL cannot even take a NUL in text).
+    if let Revocation::Device { client, .. } = revocation {
+        if ClientName::parse(client).is_err() {
+            return Err(Error::NotFound);
         }
-        Revocation::All { user_id } => tokens::delete_all_for_user(conn, *user_id)?,
-        Revocation::AllBut {
-            user_id,
-            keep_token_id,
-        } => tokens::delete_others(conn, *user_id, *keep_token_id)?,
-    };
-    Ok(revoked)
+    }
+    conn.transaction::<_, Error, _>(|conn| {
+        let revoked = match revocation {
+            Revocation::Token { digest } => tokens::delete_by_digest(conn, digest.as_bytes())?,
+            Revocation::Device { user_id, client } => {
+                match tokens::delete_client(conn, *user_id, client)? {
+                    revoked if revoked.is_empty() => return Err(Error::NotFound),
+                    revoked => revoked,
+                }
+            }
+            Revocation::All { user_id } => tokens::delete_all_for_user(conn, *user_id)?,
+            Revocation::AllBut {
+                user_id,
+                keep_token_id,
+            } => tokens::delete_others(conn, *user_id, *keep_token_id)?,
+        };
+        let now = Timestamp::now();
+        if how == RevokedBy::Logout {
+            for token in &revoked {
+                let logout =
+                    What::to_user(EventKind::Logout, token.user_id).on_client(&token.client);
+                events::record(conn, source, logout, now)?;
+            }
+            Ok(revoked.len())
+        } else {
+            events::revoked(conn, source, how, &revoked, now)
+        }
+    })
+}
+
+/// How a revocation counted under `cause` is recorded.
+fn revoked_by(revocation: &Revocation, cause: RevocationCause) -> RevokedBy {
+    match (cause, revocation) {
+        (RevocationCause::Logout, _) => RevokedBy::Logout,
+        (RevocationCause::LogoutAll, _) => RevokedBy::LogoutAll,
+        (RevocationCause::LogoutOthers, _) => RevokedBy::LogoutOthers,
+        (RevocationCause::Key, _) => RevokedBy::RevokeEndpoint,
+        (RevocationCause::Password, _) => RevokedBy::PasswordChange,
+        (RevocationCause::Device | RevocationCause::Admin, Revocation::Device { .. }) => {
+            RevokedBy::Device
+        }
+        (RevocationCause::Device | RevocationCause::Admin, _) => RevokedBy::LogoutAll,
+    }
 }
 
 /// [`revoke`] off the async workers, counted under `cause`.
@@ -572,22 +661,53 @@ pub async fn revoke_counted(
     services: &super::Services,
     revocation: Revocation,
     cause: RevocationCause,
+    source: &EventSource,
 ) -> Result<usize, Error> {
-    let revoked = services.db(move |conn| revoke(conn, &revocation)).await?;
+    let how = revoked_by(&revocation, cause);
+    let source = source.clone();
+    let revoked = services
+        .db(move |conn| revoke(conn, &revocation, how, &source))
+        .await?;
     services.metrics.revoked(cause, revoked);
     Ok(revoked)
 }
 
-/// Deletes every token that has expired by `now`; returns how many.
-pub fn prune_expired(conn: &mut AnyConnection, now: Timestamp) -> Result<usize, Error> {
+/// Deletes every token that has expired by `now`, each recorded as revoked
+/// by `actor`; returns how many.
+pub fn prune_expired(
+    conn: &mut AnyConnection,
+    now: Timestamp,
+    actor: Actor,
+) -> Result<usize, Error> {
     let mut total = 0;
     loop {
-        let deleted = tokens::delete_expired_batch(conn, now.millis(), 1000)?;
+        let deleted = expire_batch(conn, now.millis(), 1000, actor)?;
         total += deleted;
         if deleted == 0 {
             return Ok(total);
         }
     }
+}
+
+/// Deletes up to `limit` tokens that expired by `cutoff`, with their
+/// `revoked` events (`expired`, by `actor`); returns how many.
+pub fn expire_batch(
+    conn: &mut AnyConnection,
+    cutoff: i64,
+    limit: i64,
+    actor: Actor,
+) -> Result<usize, Error> {
+    conn.transaction::<_, Error, _>(|conn| {
+        let expired = tokens::delete_expired_batch(conn, cutoff, limit)?;
+        let source = EventSource::without_request(actor);
+        events::revoked(
+            conn,
+            &source,
+            RevokedBy::Expired,
+            &expired,
+            Timestamp::now(),
+        )
+    })
 }
 
 /// Tokens of all users that have not expired yet.

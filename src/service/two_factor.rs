@@ -8,16 +8,19 @@
 //! conditional update, so two concurrent sign-ins cannot share a code.
 
 use super::credentials::{self, Credentials};
-use super::throttle::under_throttle;
+use super::throttle::{under_throttle, Guess};
 use super::tokens::Principal;
-use super::{Error, Services};
+use super::{events, Error, Services};
+use crate::db::events::What;
 use crate::db::two_factor as queries;
+use crate::domain::event::{EventKind, EventSource};
 use crate::domain::sealed::Sealer;
 use crate::domain::two_factor::{
     generate_recovery_codes, is_totp_code, qr_svg, recovery_code_digest, TotpSecret,
 };
 use crate::domain::{Password, Timestamp};
 use crate::metrics::ThrottledAction;
+use diesel::Connection;
 
 pub const INVALID_CODE: &str = "Invalid code.";
 pub const INVALID_PASSWORD: &str = "Invalid password.";
@@ -61,11 +64,11 @@ async fn check_own_password(
     services: &Services,
     principal: &Principal,
     password: Password,
+    source: &EventSource,
 ) -> Result<(), Error> {
     let checked = under_throttle(
         services,
-        &principal.username,
-        None,
+        own_guess(principal, source),
         credentials::verify_own(services, principal.user_id, password),
     )
     .await;
@@ -79,14 +82,26 @@ async fn check_own_password(
     }
 }
 
+/// A guess of the signed-in user at their own password or code: counted
+/// against the username only.
+fn own_guess<'a>(principal: &'a Principal, source: &'a EventSource) -> Guess<'a> {
+    Guess {
+        username: &principal.username,
+        counts_address: false,
+        source,
+        action: "two_factor",
+    }
+}
+
 /// `POST /2fa/totp/setup`: a new secret, pending until confirmed. A set-up
 /// begun again replaces the pending secret.
 pub async fn set_up(
     services: &Services,
     principal: &Principal,
     password: Password,
+    source: &EventSource,
 ) -> Result<TotpSetup, Error> {
-    check_own_password(services, principal, password).await?;
+    check_own_password(services, principal, password, source).await?;
     let secret = TotpSecret::generate();
     let otpauth_uri = secret
         .otpauth_uri(&principal.username)
@@ -115,6 +130,7 @@ pub async fn confirm(
     services: &Services,
     principal: &Principal,
     code: &str,
+    source: &EventSource,
 ) -> Result<Vec<String>, Error> {
     let user_id = principal.user_id;
     let state = services
@@ -138,8 +154,18 @@ pub async fn confirm(
         .iter()
         .map(|code| recovery_code_digest(&key, code))
         .collect();
+    let source = source.clone();
     let enabled = services
-        .db(move |conn| Ok(queries::enable(conn, user_id, &sealed, step, &digests)?))
+        .db(move |conn| {
+            conn.transaction::<_, Error, _>(|conn| {
+                let enabled = queries::enable(conn, user_id, &sealed, step, &digests)?;
+                if enabled {
+                    let what = What::to_user(EventKind::TwoFactorEnabled, user_id);
+                    events::record(conn, &source, what, Timestamp::now())?;
+                }
+                Ok(enabled)
+            })
+        })
         .await?;
     match enabled {
         true => Ok(codes),
@@ -154,6 +180,7 @@ pub async fn disable(
     principal: &Principal,
     password: Password,
     code: &str,
+    source: &EventSource,
 ) -> Result<(), Error> {
     let user_id = principal.user_id;
     let enabled = services
@@ -163,13 +190,12 @@ pub async fn disable(
     if !enabled {
         return Err(Error::field("non_field_errors", NOT_ENABLED));
     }
-    check_own_password(services, principal, password).await?;
+    check_own_password(services, principal, password, source).await?;
     // A wrong code is a guess at the second factor: counted as a failed
     // login of the user, like a wrong code at sign-in.
     let checked = under_throttle(
         services,
-        &principal.username,
-        None,
+        own_guess(principal, source),
         accept_code(services, user_id, code, "code"),
     )
     .await;
@@ -177,8 +203,15 @@ pub async fn disable(
         services.metrics.throttled(ThrottledAction::TwoFactor);
     }
     checked?;
+    let source = source.clone();
     services
-        .db(move |conn| Ok(queries::disable(conn, user_id)?))
+        .db(move |conn| {
+            conn.transaction::<_, Error, _>(|conn| {
+                queries::disable(conn, user_id)?;
+                let what = What::to_user(EventKind::TwoFactorDisabled, user_id);
+                events::record(conn, &source, what, Timestamp::now())
+            })
+        })
         .await?;
     Ok(())
 }

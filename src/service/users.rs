@@ -1,8 +1,10 @@
 //! Creating and managing users, shared by the command line and the API.
 
-use super::Error;
+use super::{events, Error};
+use crate::db::events::What;
 use crate::db::users::{self, NewUser, User};
 use crate::db::AnyConnection;
+use crate::domain::event::{EventKind, EventSource, RevokedBy};
 use crate::domain::username::lookup_key;
 use crate::domain::FieldErrors;
 use crate::domain::{Timestamp, Username};
@@ -24,27 +26,45 @@ pub struct CreateUser<'a> {
     pub is_service: bool,
 }
 
-pub fn create(conn: &mut AnyConnection, new: CreateUser<'_>) -> Result<User, Error> {
+/// Creates the user, with its `user_created` event (by `source`).
+pub fn create(
+    conn: &mut AnyConnection,
+    new: CreateUser<'_>,
+    source: &EventSource,
+) -> Result<User, Error> {
     let key = new.username.key();
-    let inserted = users::insert(
-        conn,
-        &NewUser {
-            username: new.username.as_str(),
-            username_key: &key,
-            password_hash: new.password_hash,
-            email: new.email,
-            is_active: true,
-            is_admin: new.is_admin,
-            is_service: new.is_service,
-            created_at: Timestamp::now().millis(),
-        },
-    );
-    match inserted {
-        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Err(
-            Error::Invalid(FieldErrors::single("username", USERNAME_TAKEN)),
-        ),
-        other => Ok(other?),
-    }
+    let now = Timestamp::now();
+    conn.transaction(|conn| {
+        let inserted = users::insert(
+            conn,
+            &NewUser {
+                username: new.username.as_str(),
+                username_key: &key,
+                password_hash: new.password_hash,
+                email: new.email,
+                is_active: true,
+                is_admin: new.is_admin,
+                is_service: new.is_service,
+                created_at: now.millis(),
+            },
+        );
+        let user = match inserted {
+            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                return Err(Error::Invalid(FieldErrors::single(
+                    "username",
+                    USERNAME_TAKEN,
+                )))
+            }
+            other => other?,
+        };
+        events::record(
+            conn,
+            source,
+            What::to_user(EventKind::UserCreated, user.id),
+            now,
+        )?;
+        Ok(user)
+    })
 }
 
 /// The user of that name (without regard to case), or `NotFound`.
@@ -56,17 +76,44 @@ pub fn list(conn: &mut AnyConnection) -> Result<Vec<User>, Error> {
     Ok(users::all(conn)?)
 }
 
-/// Stores a new password hash; every token of the user is revoked with it.
+/// Stores a new password hash, set by someone else than the user (an
+/// admin, the command line); every token of the user is revoked with it,
+/// and both are recorded.
 pub fn set_password(
     conn: &mut AnyConnection,
     user_id: i64,
     password_hash: &str,
+    source: &EventSource,
 ) -> Result<usize, Error> {
-    Ok(users::set_password_and_revoke_tokens(
+    conn.transaction(|conn| {
+        let revoked = users::set_password_and_revoke_tokens(conn, user_id, password_hash)?;
+        let now = Timestamp::now();
+        events::record(
+            conn,
+            source,
+            What::to_user(EventKind::PasswordChanged, user_id),
+            now,
+        )?;
+        events::revoked(conn, source, RevokedBy::PasswordChange, &revoked, now)
+    })
+}
+
+/// Activates or deactivates the user (call it in a transaction): a
+/// deactivation revokes every token, recorded as such. Returns how many.
+pub fn set_active(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    is_active: bool,
+    source: &EventSource,
+) -> Result<usize, Error> {
+    let revoked = users::set_active(conn, user_id, is_active)?;
+    events::revoked(
         conn,
-        user_id,
-        password_hash,
-    )?)
+        source,
+        RevokedBy::Deactivated,
+        &revoked,
+        Timestamp::now(),
+    )
 }
 
 /// What a change takes away from a user, as far as the admin guards care.
@@ -127,13 +174,20 @@ pub fn keep_an_active_admin(
 
 /// Deactivates the user; every token is revoked with it, at once. The last
 /// active admin cannot be deactivated.
-pub fn deactivate(conn: &mut AnyConnection, user_id: i64) -> Result<usize, Error> {
+pub fn deactivate(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    source: &EventSource,
+) -> Result<usize, Error> {
     conn.transaction(|conn| {
         let removal = Removal {
             deactivates: true,
             demotes: false,
         };
         keep_an_active_admin(conn, user_id, removal)?;
-        Ok(users::set_active(conn, user_id, false)?)
+        let revoked = set_active(conn, user_id, false, source)?;
+        let updated = What::to_user(EventKind::UserUpdated, user_id).detail("is_active");
+        events::record(conn, source, updated, Timestamp::now())?;
+        Ok(revoked)
     })
 }

@@ -1,0 +1,2 @@
+ALTER TABLE tokens DROP COLUMN last_ip;
+DROP TABLE events;

@@ -1,0 +1,183 @@
+//! Queries on `events`, the security record: appended to in the caller's
+//! transaction, read newest first, swept by age.
+
+use super::schema::events;
+use super::tokens::RevokedToken;
+use super::AnyConnection;
+use crate::domain::event::{EventKind, EventSource, RevokedBy};
+use crate::domain::Timestamp;
+use diesel::prelude::*;
+
+/// One recorded event, as stored.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = events)]
+pub struct Event {
+    pub id: i64,
+    pub at: i64,
+    pub kind: String,
+    pub user_id: Option<i64>,
+    pub client: Option<String>,
+    pub actor: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub detail: Option<String>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = events)]
+struct NewEvent<'a> {
+    at: i64,
+    kind: &'static str,
+    user_id: Option<i64>,
+    client: Option<&'a str>,
+    actor: String,
+    ip: Option<String>,
+    user_agent: Option<&'a str>,
+    detail: Option<&'a str>,
+}
+
+/// What happened to whom, and how, for [`record`].
+#[derive(Debug, Clone, Copy)]
+pub struct What<'a> {
+    pub kind: EventKind,
+    pub user_id: Option<i64>,
+    pub client: Option<&'a str>,
+    pub detail: Option<&'a str>,
+}
+
+impl<'a> What<'a> {
+    /// `kind` happened to the user, with no client and no detail.
+    pub fn to_user(kind: EventKind, user_id: i64) -> Self {
+        What {
+            kind,
+            user_id: Some(user_id),
+            client: None,
+            detail: None,
+        }
+    }
+
+    pub fn on_client(self, client: &'a str) -> Self {
+        What {
+            client: Some(client),
+            ..self
+        }
+    }
+
+    pub fn detail(self, detail: &'a str) -> Self {
+        What {
+            detail: Some(detail),
+            ..self
+        }
+    }
+}
+
+fn new_event<'a>(source: &'a EventSource, what: What<'a>, at: Timestamp) -> NewEvent<'a> {
+    NewEvent {
+        at: at.millis(),
+        kind: what.kind.as_str(),
+        user_id: what.user_id,
+        client: what.client,
+        actor: source.actor.to_string(),
+        ip: source.ip.map(|ip| ip.to_canonical().to_string()),
+        user_agent: source.user_agent.as_deref(),
+        detail: what.detail,
+    }
+}
+
+/// Appends one event.
+pub fn record(
+    conn: &mut AnyConnection,
+    source: &EventSource,
+    what: What<'_>,
+    at: Timestamp,
+) -> QueryResult<()> {
+    diesel::insert_into(events::table)
+        .values(new_event(source, what, at))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Appends one `revoked` event per revoked device.
+pub fn record_revoked(
+    conn: &mut AnyConnection,
+    source: &EventSource,
+    how: RevokedBy,
+    revoked: &[RevokedToken],
+    at: Timestamp,
+) -> QueryResult<()> {
+    // One statement each: diesel's batch insert does not run on both
+    // backends through one connection type, and a revocation ends few devices.
+    for token in revoked {
+        let what = What::to_user(EventKind::Revoked, token.user_id)
+            .on_client(&token.client)
+            .detail(how.as_str());
+        diesel::insert_into(events::table)
+            .values(new_event(source, what, at))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Which events a listing shows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Filter {
+    pub user_id: Option<i64>,
+    pub kind: Option<EventKind>,
+}
+
+fn filtered(
+    filter: Filter,
+) -> events::BoxedQuery<'static, <AnyConnection as diesel::Connection>::Backend> {
+    let mut query = events::table.into_boxed();
+    if let Some(user_id) = filter.user_id {
+        query = query.filter(events::user_id.eq(user_id));
+    }
+    if let Some(kind) = filter.kind {
+        query = query.filter(events::kind.eq(kind.as_str()));
+    }
+    query
+}
+
+pub fn count(conn: &mut AnyConnection, filter: Filter) -> QueryResult<i64> {
+    filtered(filter).count().get_result(conn)
+}
+
+/// Up to `limit` events from `offset`, newest first.
+pub fn page(
+    conn: &mut AnyConnection,
+    filter: Filter,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<Event>> {
+    filtered(filter)
+        .order(events::id.desc())
+        .offset(offset)
+        .limit(limit)
+        .select(Event::as_select())
+        .load(conn)
+}
+
+/// Whether the user ever signed in on `client` (within the retention).
+pub fn signed_in_before(conn: &mut AnyConnection, user_id: i64, client: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        events::table
+            .filter(events::user_id.eq(user_id))
+            .filter(events::kind.eq(EventKind::Login.as_str()))
+            .filter(events::client.eq(client)),
+    ))
+    .get_result(conn)
+}
+
+/// Deletes up to `limit` events recorded at or before `cutoff`.
+pub fn delete_older_batch(conn: &mut AnyConnection, cutoff: i64, limit: i64) -> QueryResult<usize> {
+    let batch: Vec<i64> = events::table
+        .filter(events::at.le(cutoff))
+        .order(events::id)
+        .select(events::id)
+        .limit(limit)
+        .load(conn)?;
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    diesel::delete(events::table.filter(events::id.eq_any(batch))).execute(conn)
+}

@@ -1,0 +1,108 @@
+//! Security events: one's own (`/events`), and everyone's for admins
+//! (`/admin/events`), newest first, a page at a time as the admin user list.
+
+use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
+
+use crate::domain::event::EventKind;
+use crate::http::auth::{Admin, Authenticated};
+use crate::http::request::QueryParams;
+use crate::http::ApiError;
+use crate::service::admin::PageRequest;
+use crate::service::events::{self, EventPage, EventView, Filter};
+use crate::service::{Error, Services};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const UNKNOWN_TYPE: &str = "Select a valid event type.";
+pub const NOT_A_USER_ID: &str = "A valid integer is required.";
+
+/// A page of events, as Django REST Framework's `PageNumberPagination` gives it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventList {
+    pub count: i64,
+    /// The absolute URL of the next page, if any.
+    pub next: Option<String>,
+    /// The absolute URL of the previous page, if any.
+    pub previous: Option<String>,
+    pub results: Vec<EventView>,
+}
+
+/// The caller's own events, newest first.
+#[utoipa::path(get, path = "/events", security(("Token" = [])),
+    params(("page" = Option<String>, Query, description = "Page number from 1, or `last`")),
+    responses(
+        (status = 200, description = "A page of the caller's events", body = EventList),
+        (status = 404, description = "Invalid page", body = Detail),
+    ))]
+pub async fn own_events(
+    services: web::Data<Services>,
+    Authenticated(principal): Authenticated,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let query = QueryParams::parse(request.query_string())?;
+    let filter = Filter {
+        user_id: Some(principal.user_id),
+        kind: None,
+    };
+    listed(&services, &request, query, filter).await
+}
+
+/// Everyone's events, newest first, by user and by type.
+#[utoipa::path(get, operation_id = "admin_list_events", path = "/admin/events", security(("Token" = []), ("ConsoleSession" = [])),
+    params(
+        ("user" = Option<i64>, Query, description = "Only this user's (their id)"),
+        ("type" = Option<String>, Query, description = "Only events of this type (`login`, `revoked`, ...)"),
+        ("page" = Option<String>, Query, description = "Page number from 1, or `last`"),
+    ),
+    responses(
+        (status = 200, description = "A page of events", body = EventList),
+        (status = 400, description = "A `user` that is not an id, or an unknown `type`", body = FieldErrorsSchema),
+        (status = 403, description = "Not an admin", body = Detail),
+        (status = 404, description = "Invalid page", body = Detail),
+    ))]
+pub async fn all_events(
+    services: web::Data<Services>,
+    _admin: Admin,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let query = QueryParams::parse(request.query_string())?;
+    let user_id = match query.get("user").filter(|user| !user.is_empty()) {
+        None => None,
+        Some(user) => Some(
+            user.trim()
+                .parse::<i64>()
+                .map_err(|_| Error::field("user", NOT_A_USER_ID))?,
+        ),
+    };
+    let kind = match query.get("type").filter(|kind| !kind.is_empty()) {
+        None => None,
+        Some(kind) => {
+            Some(EventKind::parse(kind).ok_or_else(|| Error::field("type", UNKNOWN_TYPE))?)
+        }
+    };
+    listed(&services, &request, query, Filter { user_id, kind }).await
+}
+
+async fn listed(
+    services: &Services,
+    request: &HttpRequest,
+    query: QueryParams,
+    filter: Filter,
+) -> Result<HttpResponse, ApiError> {
+    let page = PageRequest::parse(query.get("page"))?;
+    let found: EventPage = services
+        .db(move |conn| events::list(conn, filter, page))
+        .await?;
+    let trusted = &services.settings.trusted_proxies;
+    let link = |page: Option<i64>| query.url_with_page(request, trusted, page);
+    Ok(HttpResponse::Ok().json(EventList {
+        count: found.count,
+        next: found.has_next.then(|| link(Some(found.number + 1))),
+        // Like DRF, the link to page 1 has no `page` parameter.
+        previous: found
+            .has_previous
+            .then(|| link(Some(found.number - 1).filter(|&n| n > 1))),
+        results: found.events,
+    }))
+}

@@ -1,0 +1,149 @@
+//! Security events: recorded by the use cases in the transaction of the
+//! change they record (a failed or throttled sign-in, which changes
+//! nothing, on its own), listed newest first to their user and to admins,
+//! and swept after `EVENTS_RETENTION`.
+
+use super::admin::{PageRequest, PAGE_SIZE};
+use super::{Error, Services};
+pub use crate::db::events::Filter;
+use crate::db::events::{self as queries, What};
+use crate::db::tokens::RevokedToken;
+use crate::db::AnyConnection;
+use crate::domain::event::{EventKind, EventSource, RevokedBy};
+use crate::domain::Timestamp;
+use serde::Serialize;
+
+/// Appends one event (call it in the change's transaction).
+pub fn record(
+    conn: &mut AnyConnection,
+    source: &EventSource,
+    what: What<'_>,
+    at: Timestamp,
+) -> Result<(), Error> {
+    Ok(queries::record(conn, source, what, at)?)
+}
+
+/// Records each device of `revoked` as revoked `how`; returns how many.
+pub fn revoked(
+    conn: &mut AnyConnection,
+    source: &EventSource,
+    how: RevokedBy,
+    revoked: &[RevokedToken],
+    at: Timestamp,
+) -> Result<usize, Error> {
+    queries::record_revoked(conn, source, how, revoked, at)?;
+    Ok(revoked.len())
+}
+
+/// Whether the user signed in on `client` before (within the retention).
+pub fn signed_in_before(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    client: &str,
+) -> Result<bool, Error> {
+    Ok(queries::signed_in_before(conn, user_id, client)?)
+}
+
+/// What a sign-in that changed nothing (refused, or throttled) leaves: the
+/// event only, in a write of its own. A failure to write it is logged, not
+/// answered: the sign-in's own answer stands.
+pub async fn record_attempt(
+    services: &Services,
+    source: &EventSource,
+    kind: EventKind,
+    user_id: Option<i64>,
+    detail: &'static str,
+) {
+    let source = source.clone();
+    let written = services
+        .db(move |conn| {
+            let what = What {
+                kind,
+                user_id,
+                client: None,
+                detail: Some(detail),
+            };
+            record(conn, &source, what, Timestamp::now())
+        })
+        .await;
+    if let Err(error) = written {
+        log::warn!("a {} event was not recorded: {error}", kind.as_str());
+    }
+}
+
+/// An event as listed. Never a key, a password, a code or a digest: the
+/// record has no room for one.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct EventView {
+    pub id: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+    /// `login`, `login_failed`, `throttled`, `logout`, `revoked`,
+    /// `password_changed`, `password_reset`, `email_verified`,
+    /// `two_factor_enabled`, `two_factor_disabled`, `user_created`,
+    /// `user_updated` or `imported`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub user_id: Option<i64>,
+    pub client: Option<String>,
+    /// `self`, `admin:<id>`, `cli` or `system`.
+    pub actor: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// How: for `revoked`, the path that revoked the device.
+    pub detail: Option<String>,
+}
+
+impl From<queries::Event> for EventView {
+    fn from(event: queries::Event) -> Self {
+        EventView {
+            id: event.id,
+            at: Timestamp(event.at),
+            kind: event.kind,
+            user_id: event.user_id,
+            client: event.client,
+            actor: event.actor,
+            ip: event.ip,
+            user_agent: event.user_agent,
+            detail: event.detail,
+        }
+    }
+}
+
+/// One page of events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventPage {
+    pub count: i64,
+    pub number: i64,
+    pub has_previous: bool,
+    pub has_next: bool,
+    pub events: Vec<EventView>,
+}
+
+/// Events matching `filter`, newest first, a page at a time (the admin
+/// listing's page size and rules).
+pub fn list(
+    conn: &mut AnyConnection,
+    filter: Filter,
+    page: PageRequest,
+) -> Result<EventPage, Error> {
+    let count = queries::count(conn, filter)?;
+    let (number, pages) = page.locate(count)?;
+    let rows = queries::page(conn, filter, (number - 1) * PAGE_SIZE, PAGE_SIZE)?;
+    Ok(EventPage {
+        count,
+        number,
+        has_previous: number > 1,
+        has_next: number < pages,
+        events: rows.into_iter().map(EventView::from).collect(),
+    })
+}
+
+/// Deletes up to `limit` events recorded at or before `cutoff` (the sweep).
+pub fn delete_older_batch(
+    conn: &mut AnyConnection,
+    cutoff: i64,
+    limit: i64,
+) -> diesel::QueryResult<usize> {
+    queries::delete_older_batch(conn, cutoff, limit)
+}
