@@ -10,7 +10,7 @@ use crate::domain::{ClientName, Password, Timestamp, Username};
 use crate::service::django_import::{self, Admins, ImportError, ImportOptions};
 use crate::service::passwords::hash_blocking;
 use crate::service::tokens::{self, Revocation};
-use crate::service::{jwt, secret_key, users, Error};
+use crate::service::{events, jwt, secret_key, users, Error};
 use crate::startup::Application;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -47,6 +47,9 @@ pub enum Command {
     /// The keys that sign JWT access tokens.
     #[command(subcommand)]
     Jwt(JwtCommand),
+    /// The security events.
+    #[command(subcommand)]
+    Events(EventsCommand),
     /// Exit 0 when the server on MULTITOKEN_BIND answers GET /healthz (for container health checks).
     Healthcheck,
     /// Copy a Django project's users and live tokens (DRF, multitoken, knox); the Django database is only read.
@@ -111,6 +114,18 @@ pub enum TokensCommand {
 }
 
 #[derive(Debug, Clone, Subcommand)]
+pub enum EventsCommand {
+    /// The newest events, of one user when NAME is given, one line each:
+    /// time, type, user id, client, actor, address, detail (`-` for none).
+    List {
+        name: Option<String>,
+        /// How many events at most.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
 pub enum JwtCommand {
     /// Make a new signing key; the old one verifies for ACCESS_TOKEN_LIFETIME more, then leaves the JWKS.
     RotateKey,
@@ -168,6 +183,7 @@ impl Command {
             Some(Command::User(command)) => run_user(&settings, command, stdin, out),
             Some(Command::Tokens(command)) => run_tokens(&settings, command, out),
             Some(Command::Jwt(command)) => run_jwt(&settings, command, out),
+            Some(Command::Events(command)) => run_events(&settings, command, out),
             Some(Command::Healthcheck) => healthcheck(settings.bind),
             Some(Command::ImportDjango {
                 url,
@@ -428,6 +444,39 @@ fn run_tokens(
             let pruned = tokens::prune_expired(&mut conn, Timestamp::now(), Actor::Cli)?;
             writeln!(out, "pruned {pruned} expired token(s)").map_err(write_failed)?;
         }
+    }
+    Ok(())
+}
+
+fn run_events(
+    settings: &Settings,
+    command: EventsCommand,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let mut conn = open(settings)?;
+    let EventsCommand::List { name, limit } = command;
+    let user_id = match name {
+        Some(name) => Some(find_user(&mut conn, &name)?.id),
+        None => None,
+    };
+    let filter = events::Filter {
+        user_id,
+        kind: None,
+    };
+    let or_dash = |text: Option<String>| text.unwrap_or_else(|| "-".to_owned());
+    for event in events::newest(&mut conn, filter, i64::from(limit))? {
+        writeln!(
+            out,
+            "{}\t{}\tuser {}\t{}\t{}\t{}\t{}",
+            event.at.to_rfc3339(),
+            event.kind,
+            or_dash(event.user_id.map(|id| id.to_string())),
+            or_dash(event.client),
+            event.actor,
+            or_dash(event.ip),
+            or_dash(event.detail),
+        )
+        .map_err(write_failed)?;
     }
     Ok(())
 }

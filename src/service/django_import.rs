@@ -10,9 +10,11 @@
 
 use super::Error;
 use crate::db::django::{self, DjangoToken, DjangoUser, DRF_TABLE, KNOX_TABLE, MULTITOKEN_TABLE};
+use crate::db::events::What;
 use crate::db::schema::users as users_table;
 use crate::db::{tokens, users, AnyConnection};
 use crate::domain::django_password::{self, DjangoAlgorithm};
+use crate::domain::event::{Actor, EventKind, EventSource};
 use crate::domain::oidc::Via;
 use crate::domain::username::lookup_key;
 use crate::domain::{ClientName, Timestamp, TokenDigest, TokenPolicy, Username};
@@ -266,6 +268,7 @@ fn write_users(
                         .execute(conn)?;
                     *report.hashes.entry(counted).or_default() += 1;
                 }
+                record_import(conn, existing.id, "updated")?;
                 report.users_updated += 1;
                 ours.insert(user.id, existing.id);
             }
@@ -293,6 +296,7 @@ fn write_users(
                         .execute(conn)?;
                 }
                 *report.hashes.entry(counted).or_default() += 1;
+                record_import(conn, created.id, "created")?;
                 report.users_imported += 1;
                 ours.insert(user.id, created.id);
             }
@@ -300,6 +304,14 @@ fn write_users(
         taken.insert(key);
     }
     Ok(ours)
+}
+
+/// The `imported` event of a user the import created or updated (the
+/// import runs at the command line).
+fn record_import(conn: &mut AnyConnection, user_id: i64, how: &str) -> Result<(), Error> {
+    let what = What::to_user(EventKind::Imported, user_id).detail(how);
+    let source = EventSource::without_request(Actor::Cli);
+    super::events::record(conn, &source, what, Timestamp::now())
 }
 
 /// Writes the tokens of one table, numbering multitoken's and knox's

@@ -139,6 +139,16 @@ pub fn list(
     })
 }
 
+/// The newest `limit` events matching `filter`, newest first.
+pub fn newest(
+    conn: &mut AnyConnection,
+    filter: Filter,
+    limit: i64,
+) -> Result<Vec<EventView>, Error> {
+    let rows = queries::page(conn, filter, 0, limit)?;
+    Ok(rows.into_iter().map(EventView::from).collect())
+}
+
 /// Deletes up to `limit` events recorded at or before `cutoff` (the sweep).
 pub fn delete_older_batch(
     conn: &mut AnyConnection,
