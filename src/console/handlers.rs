@@ -12,8 +12,8 @@ use crate::http::session::{self as console_session, SignedIn, CSRF_FIELD};
 use crate::service::admin::{self, PageRequest};
 use crate::service::email_verification::EMAIL_NOT_VERIFIED;
 use crate::service::login::console_sign_in;
-use crate::service::oidc;
 use crate::service::two_factor;
+use crate::service::{events, oidc};
 use crate::service::{Error, Services};
 use actix_session::Session;
 use actix_web::http::header::LOCATION;
@@ -185,6 +185,9 @@ pub async fn users(
     ))
 }
 
+/// How many of a user's newest events their page lists.
+const EVENTS_SHOWN: i64 = 50;
+
 pub async fn user(
     services: web::Data<Services>,
     session: Session,
@@ -192,11 +195,16 @@ pub async fn user(
 ) -> Result<HttpResponse, ConsoleError> {
     let (admin, csrf) = require_admin(&services, &session).await?;
     let id = user_id(&id)?;
-    let (detail, identities) = services
+    let (detail, identities, events) = services
         .db(move |conn| {
+            let filter = events::Filter {
+                user_id: Some(id),
+                kind: None,
+            };
             Ok((
                 admin::user_detail(conn, id)?,
                 oidc::identities_of(conn, id)?,
+                events::newest(conn, filter, EVENTS_SHOWN)?,
             ))
         })
         .await?;
@@ -209,9 +217,12 @@ pub async fn user(
         StatusCode::OK,
         pages::user(
             &chrome,
-            &detail.user,
-            &detail.tokens,
-            &identities,
+            &pages::UserOverview {
+                user: &detail.user,
+                devices: &detail.tokens,
+                identities: &identities,
+                events: &events,
+            },
             flash.as_deref(),
         ),
     ))

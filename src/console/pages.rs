@@ -4,6 +4,7 @@
 use crate::domain::Timestamp;
 use crate::http::session::CSRF_FIELD;
 use crate::service::admin::{UserPage, UserView};
+use crate::service::events::EventView;
 use crate::service::oidc::LinkedIdentity;
 use crate::service::tokens::DeviceView;
 use actix_web::http::StatusCode;
@@ -157,13 +158,22 @@ fn user_row(user: &UserView) -> Markup {
     }
 }
 
-pub fn user(
-    chrome: &Chrome<'_>,
-    user: &UserView,
-    devices: &[DeviceView],
-    identities: &[LinkedIdentity],
-    flash: Option<&str>,
-) -> Markup {
+/// What a user's page shows.
+pub struct UserOverview<'a> {
+    pub user: &'a UserView,
+    pub devices: &'a [DeviceView],
+    pub identities: &'a [LinkedIdentity],
+    /// The user's newest security events.
+    pub events: &'a [EventView],
+}
+
+pub fn user(chrome: &Chrome<'_>, page: &UserOverview<'_>, flash: Option<&str>) -> Markup {
+    let UserOverview {
+        user,
+        devices,
+        identities,
+        events,
+    } = *page;
     let revoke_action = format!("/console/users/{}/revoke", user.id);
     let revoke_all_action = format!("/console/users/{}/revoke-all", user.id);
     layout(
@@ -186,7 +196,7 @@ pub fn user(
             } @else {
                 table.devices {
                     thead { tr {
-                        th { "Client" } th { "Created" } th { "Last used" } th { "Expires" } th { "User agent" } th { "Scopes" } th { "Signed in via" } th {}
+                        th { "Client" } th { "Created" } th { "Last used" } th { "Expires" } th { "User agent" } th { "Last address" } th { "Scopes" } th { "Signed in via" } th {}
                     } }
                     tbody {
                         @for device in devices {
@@ -196,6 +206,7 @@ pub fn user(
                                 td { (time(device.last_used_at)) }
                                 td { (time(device.expires_at)) }
                                 td.agent { @match &device.user_agent { Some(agent) => (agent), None => "—" } }
+                                td.ip { @match &device.last_ip { Some(ip) => (ip), None => "—" } }
                                 td.scopes { @if device.scopes.is_empty() { "unrestricted" } @else { @for scope in &device.scopes { code { (scope) } " " } } }
                                 td.via { (device.via) }
                                 td {
@@ -223,6 +234,27 @@ pub fn user(
                     tbody {
                         @for identity in identities {
                             tr { td.provider { (identity.provider) } td.subject { code { (identity.subject) } } td { (time(identity.linked_at)) } }
+                        }
+                    }
+                }
+            }
+            h2 { "Security events" }
+            @if events.is_empty() {
+                p.empty { "No events recorded for this user." }
+            } @else {
+                table.events {
+                    thead { tr { th { "At" } th { "Event" } th { "Client" } th { "By" } th { "Address" } th { "User agent" } th { "How" } } }
+                    tbody {
+                        @for event in events {
+                            tr data-type=(event.kind) {
+                                td { (time(event.at)) }
+                                td.type { (event.kind) }
+                                td.client { @match &event.client { Some(client) => code { (client) }, None => "—" } }
+                                td.actor { (event.actor) }
+                                td.ip { @match &event.ip { Some(ip) => (ip), None => "—" } }
+                                td.agent { @match &event.user_agent { Some(agent) => (agent), None => "—" } }
+                                td.detail { @match &event.detail { Some(detail) => (detail), None => "—" } }
+                            }
                         }
                     }
                 }
