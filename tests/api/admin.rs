@@ -427,6 +427,7 @@ async fn a_user_is_read_with_their_devices(backend: Backend) {
                 "client",
                 "created_at",
                 "expires_at",
+                "last_ip",
                 "last_used_at",
                 "scopes",
                 "user_agent",
@@ -435,6 +436,7 @@ async fn a_user_is_read_with_their_devices(backend: Backend) {
             "no current flag, no key, no digest"
         );
         assert_eq!(token["via"], "password");
+        assert_eq!(token["last_ip"], "127.0.0.1", "the login's address");
     }
     let mut user = with_times_masked(user);
     user.as_object_mut().expect("object").remove("tokens");

@@ -42,6 +42,7 @@ async fn devices_are_listed_most_recent_first_without_secrets(backend: Backend) 
                 "created_at",
                 "current",
                 "expires_at",
+                "last_ip",
                 "last_used_at",
                 "scopes",
                 "user_agent",

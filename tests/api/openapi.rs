@@ -189,6 +189,7 @@ async fn bodies_and_error_shapes_are_described() {
             "created_at",
             "current",
             "expires_at",
+            "last_ip",
             "last_used_at",
             "scopes",
             "user_agent",
