@@ -1633,6 +1633,8 @@ struct PostgresReport {
     healthz: Option<PhaseReport>,
     cached: Option<PhaseReport>,
     uncached: Option<PhaseReport>,
+    /// Cached whoami after a burst of logins and an idle pause (its RSS).
+    after_logins: Option<PhaseReport>,
     /// Transactions committed on the bench's database per 1,000 cached whoami.
     commits_per_1000: Option<f64>,
 }
@@ -1702,6 +1704,22 @@ fn bench_postgres(
                         reports.push(None);
                         continue;
                     }
+                    if *kind == Kind::WhoamiAfterLogins {
+                        // As in the SQLite run: the hashing threads give
+                        // their argon2 memory back once idle.
+                        let idle = MEMORY_KEPT_WHEN_IDLE + Duration::from_secs(2);
+                        println!(
+                            "after the logins: {:.1} MiB RSS; idle for {:.0} s, then whoami again",
+                            status_kib(server.pid(), "VmRSS").unwrap_or(0) as f64 / 1024.0,
+                            idle.as_secs_f64()
+                        );
+                        std::thread::sleep(idle);
+                    }
+                    let conns = if *kind == Kind::Login {
+                        config.login_conns
+                    } else {
+                        config.conns
+                    };
                     let work = Workload {
                         address: server.address,
                         kind: *kind,
@@ -1710,7 +1728,7 @@ fn bench_postgres(
                         access_tokens: Arc::new(Vec::new()),
                         users: users_count,
                     };
-                    let report = phase(&server, work, label, config.conns, config, ticks)?;
+                    let report = phase(&server, work, label, conns, config, ticks)?;
                     report.print(ticks);
                     reports.push(Some(report));
                 }
@@ -1746,11 +1764,30 @@ fn bench_postgres(
         )?
         .pop()
         .flatten();
+        // A server of its own, so that the logins' writes are not counted
+        // as the cached whoami's transactions above.
+        let after_logins = match config.runs("login") {
+            true => measure(
+                "on",
+                &[
+                    ("login", Kind::Login, "PG POST /login"),
+                    (
+                        "whoami",
+                        Kind::WhoamiAfterLogins,
+                        "PG whoami after logins, cache on",
+                    ),
+                ],
+            )?
+            .pop()
+            .flatten(),
+            false => None,
+        };
         Ok(PostgresReport {
             users: users_count,
             healthz,
             cached,
             uncached,
+            after_logins,
             commits_per_1000,
         })
     })();
@@ -1803,6 +1840,13 @@ fn print_postgres_summary(postgres: &[PostgresReport], sqlite: &[SizeReport]) {
         }
         if let Some(per) = report.commits_per_1000 {
             println!("{users:>7} users: PG transactions per 1,000 cached whoami: {per:.2}");
+        }
+        if let Some(after) = &report.after_logins {
+            println!(
+                "{users:>7} users: PG max server RSS during cached whoami after a burst of logins {:.1} MiB (target < 64 MiB: {})",
+                after.max_rss_kib as f64 / 1024.0,
+                verdict(after.max_rss_kib < 64 * 1024)
+            );
         }
     }
     let cached: Vec<(usize, f64)> = postgres
