@@ -36,6 +36,7 @@ fn insert(app: &TestApp, user_id: i64, client: &str, digest: TokenDigest, expire
             user_agent: None,
             scopes: "",
             via: "import",
+            last_ip: None,
         },
     )
     .expect("insert token");

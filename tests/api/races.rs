@@ -7,6 +7,7 @@ use crate::on_both_backends;
 use diesel::prelude::*;
 use futures_util::future::{join, join_all};
 use multitoken::db::schema::{tokens, users};
+use multitoken::domain::event::{Actor, EventSource};
 use multitoken::domain::{ClientName, Scopes, ThrottleLimit, Timestamp};
 use multitoken::service::tokens::{issue, CheckedHash, Grant};
 use multitoken::service::Error;
@@ -36,10 +37,11 @@ async fn a_token_is_issued_only_against_the_hash_that_was_checked(backend: Backe
         .expect("hash");
     let policy =
         multitoken::config::Settings::with_database(app.db.database.clone()).token_policy();
+    let source = EventSource::without_request(Actor::Owner);
     let grant = || Grant {
         client: ClientName::parse("web").expect("client"),
         scopes: Scopes::unrestricted(),
-        user_agent: None,
+        source: &source,
     };
     let stale = issue(
         &mut conn,

@@ -27,6 +27,7 @@ fn insert_token(conn: &mut AnyConnection, user_id: i64, client: &str, expires_at
             user_agent: None,
             scopes: "",
             via: "password",
+            last_ip: None,
         },
     )
     .expect("insert token");

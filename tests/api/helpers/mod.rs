@@ -14,6 +14,7 @@ pub use process::{create_user_by_cli, run_cli, ServerProcess};
 use crate::accounts_support::{mail_files, wait_for_mail_files, ResetLink};
 use multitoken::config::Settings;
 use multitoken::db::{self, Database};
+use multitoken::domain::event::{Actor, EventSource};
 use multitoken::domain::{Password, Username};
 use multitoken::service::passwords::hash_blocking;
 use multitoken::service::users::{self, CreateUser};
@@ -192,6 +193,7 @@ impl TestApp {
                 is_admin,
                 is_service,
             },
+            &EventSource::without_request(Actor::Cli),
         )
         .expect("create user");
         user.id
@@ -212,6 +214,7 @@ impl TestApp {
                     is_admin: false,
                     is_service: false,
                 },
+                &EventSource::without_request(Actor::Cli),
             )
             .expect("create user");
         }
