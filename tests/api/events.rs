@@ -41,6 +41,11 @@ on_both_backends!(
     a_django_import_records_imported_users_and_a_dry_run_records_nothing,
 );
 
+on_both_backends!(
+    needs oidc_tests, "tests/oidc_provider is not installed (npm ci there, or run .ci/run)";
+    sign_ins_with_a_provider_are_recorded_as_oidc,
+);
+
 const DAY: Duration = Duration::from_secs(86_400);
 
 /// How long a test waits for what a background task does.
@@ -1139,4 +1144,92 @@ async fn a_django_import_records_imported_users_and_a_dry_run_records_nothing(ba
     let devices = devices.as_array().expect("devices");
     assert_eq!(devices.len(), 1, "{devices:?}");
     assert_eq!(devices[0]["last_ip"], Value::Null, "{devices:?}");
+}
+
+async fn sign_ins_with_a_provider_are_recorded_as_oidc(backend: Backend) {
+    use crate::oidc::{with_providers, Provider, CLIENT_ID};
+    use multitoken::domain::oidc::LinkByEmail;
+    let provider = Provider::start();
+    let mail_dir = tempfile::tempdir().expect("mail dir");
+    let path = mail_dir.path().to_owned();
+    let app = TestApp::spawn_with(backend, |settings| {
+        with_providers(vec![provider.configured("corp")], LinkByEmail::Verified)(settings);
+        settings.mail = MailSetting::File(path);
+        settings.new_device_mail = true;
+    })
+    .await;
+    let admin = app.admin_key().await;
+    wait_for_mail_files(mail_dir.path(), 1).await;
+
+    // A new user, made by their first sign-in with the provider.
+    let authorized = provider.authorize(CLIENT_ID, "alice", None).await;
+    let response = app.login_oidc("corp", authorized.body("web")).await;
+    let key = json_of(response, StatusCode::OK).await["auth_token"]
+        .as_str()
+        .expect("key")
+        .to_owned();
+    let events = own_events(&app, &key).await;
+    assert_eq!(
+        summary(&events),
+        [
+            row("user_created", None, Some("oidc:corp")),
+            row("login", Some("web"), Some("oidc:corp")),
+        ]
+    );
+    for event in &events {
+        assert_eq!(event["actor"], "self", "{event}");
+        assert_eq!(event["ip"], "127.0.0.1", "{event}");
+    }
+    // Their first device is new to them: mailed, like a password login's.
+    let files = wait_for_mail_files(mail_dir.path(), 2).await;
+    let mails: Vec<String> = files
+        .iter()
+        .map(|file| std::fs::read_to_string(file).expect("read mail"))
+        .collect();
+    assert!(
+        mails
+            .iter()
+            .any(|mail| mail.contains("(alice)") && mail.contains("Client: web")),
+        "{mails:?}"
+    );
+
+    // A token the provider did not issue: a failed sign-in of nobody known.
+    let refused = app
+        .login_oidc("corp", json!({"client": "web", "id_token": "not-a-token"}))
+        .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    // A wrong second factor of a known user (linked by her verified
+    // address): a failed sign-in of that user.
+    let dora = app.create_user("dora", "carol@example.com", false);
+    diesel::update(multitoken::db::schema::users::table.find(dora))
+        .set(multitoken::db::schema::users::email_verified.eq(true))
+        .execute(&mut app.connection())
+        .expect("verified");
+    crate::two_factor::enable(&app, "dora").await;
+    let id_token = provider.id_token(CLIENT_ID, "carol", None).await;
+    let wrong_code = app
+        .login_oidc(
+            "corp",
+            json!({"client": "web", "id_token": id_token, "otp": "abcde-fghjk"}),
+        )
+        .await;
+    assert_eq!(wrong_code.status(), StatusCode::BAD_REQUEST);
+    let failed = admin_events(&app, &admin, "type=login_failed").await;
+    let seen: Vec<(Value, Value, Value)> = failed
+        .iter()
+        .map(|event| {
+            (
+                event["user_id"].clone(),
+                event["client"].clone(),
+                event["detail"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (json!(dora), Value::Null, json!("oidc")),
+            (Value::Null, Value::Null, json!("oidc")),
+        ]
+    );
 }
