@@ -22,6 +22,7 @@ mod django_passwords;
 mod django_project;
 mod durability;
 mod email_verification;
+mod events;
 mod expiry;
 mod faults;
 mod forward_auth;

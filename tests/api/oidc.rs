@@ -23,7 +23,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const CLIENT_ID: &str = "multitoken";
+pub const CLIENT_ID: &str = "multitoken";
 const CLIENT_SECRET: &str = "test-client-secret";
 const OTHER_CLIENT_ID: &str = "another-app";
 const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
@@ -48,7 +48,7 @@ on_both_backends!(
 );
 
 /// The test provider as a child process; killed when dropped.
-struct Provider {
+pub struct Provider {
     child: Child,
     issuer: String,
 }
@@ -56,7 +56,7 @@ struct Provider {
 impl Provider {
     /// A provider with our client and a second one (`another-app`), and
     /// the users `alice` (verified e-mail), `bob` (unverified) and `carol`.
-    fn start() -> Self {
+    pub fn start() -> Self {
         Self::start_with(json!({}))
     }
 
@@ -105,7 +105,7 @@ impl Provider {
     }
 
     /// The provider as multitoken is configured with it, under `name`.
-    fn configured(&self, name: &str) -> OidcProvider {
+    pub fn configured(&self, name: &str) -> OidcProvider {
         OidcProvider {
             name: name.into(),
             issuer: self.issuer.clone(),
@@ -117,7 +117,7 @@ impl Provider {
     /// Walks the authorization-code flow with PKCE as a browser: the
     /// authorization request, the login form (as `login`), the consent
     /// form, and the redirect to the app's callback with the code.
-    async fn authorize(&self, client_id: &str, login: &str, nonce: Option<&str>) -> Authorized {
+    pub async fn authorize(&self, client_id: &str, login: &str, nonce: Option<&str>) -> Authorized {
         let browser = Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
@@ -185,7 +185,7 @@ impl Provider {
 
     /// An ID token for `client_id`, as a native app gets it: the code flow,
     /// then the code exchanged at the provider's token endpoint.
-    async fn id_token(&self, client_id: &str, login: &str, nonce: Option<&str>) -> String {
+    pub async fn id_token(&self, client_id: &str, login: &str, nonce: Option<&str>) -> String {
         let authorized = self.authorize(client_id, login, nonce).await;
         let response = Client::new()
             .post(format!("{}/token", self.issuer))
@@ -212,13 +212,13 @@ impl Drop for Provider {
     }
 }
 
-struct Authorized {
+pub struct Authorized {
     code: String,
     verifier: String,
 }
 
 impl Authorized {
-    fn body(&self, client: &str) -> Value {
+    pub fn body(&self, client: &str) -> Value {
         json!({
             "client": client,
             "code": self.code,
@@ -235,7 +235,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn with_providers(
+pub fn with_providers(
     providers: Vec<OidcProvider>,
     link_by_email: LinkByEmail,
 ) -> impl FnOnce(&mut Settings) {

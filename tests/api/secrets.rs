@@ -1,13 +1,18 @@
 //! No password and no token key in clear in the database, the logs, or any
 //! response but the login that issued the key; no `Authorization` header in
-//! the logs. A whole flow runs against the real binary, logging at `trace`.
+//! the logs; and in the security events (`events`), not even a key's
+//! digest or whatever was typed as a username. A whole flow runs against
+//! the real binary, logging at `trace`.
 
 use crate::helpers::{run_cli, Backend, ServerProcess, TestDatabase};
 use crate::on_both_backends;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
+use diesel::{Connection, PgConnection, QueryDsl, QueryableByName, RunQueryDsl, SelectableHelper};
+use multitoken::db::events::Event;
+use multitoken::db::schema::events;
 use multitoken::db::Database;
+use multitoken::domain::TokenDigest;
 use reqwest::{Client, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 
@@ -16,6 +21,10 @@ on_both_backends!(no_secret_is_ever_found_in_clear_in_the_database_logs_or_respo
 const ALICE_PASSWORD: &str = "alice-Secret-Passw0rd-4417";
 const CAROL_PASSWORD: &str = "carol-Secret-Passw0rd-9923";
 const WRONG_PASSWORD: &str = "wrong-Secret-Passw0rd-0001";
+const ALICE_NEW_PASSWORD: &str = "alice-Newer-Passw0rd-5508";
+/// A password typed into the username field (a mistake users make): the
+/// failed login it is goes on record without it.
+const TYPED_AS_USERNAME: &str = "typed-Secret-Passw0rd-7731";
 
 /// Every response seen: (body, the key it issued if it was a login).
 #[derive(Default)]
@@ -100,6 +109,35 @@ fn database_contents(db: &TestDatabase) -> Vec<u8> {
     }
 }
 
+/// Every row of `events`: its types, and all its text columns (type,
+/// client, actor, address, user agent, detail) as one text.
+fn events_contents(db: &TestDatabase) -> (Vec<String>, String) {
+    let mut conn = multitoken::db::connect_once(&db.database).expect("connect");
+    let rows: Vec<Event> = events::table
+        .select(Event::as_select())
+        .load(&mut conn)
+        .expect("events");
+    let kinds = rows.iter().map(|row| row.kind.clone()).collect();
+    let mut text = String::new();
+    for row in rows {
+        for column in [
+            Some(row.kind),
+            row.client,
+            Some(row.actor),
+            row.ip,
+            row.user_agent,
+            row.detail,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            text.push_str(&column);
+            text.push('\n');
+        }
+    }
+    (kinds, text)
+}
+
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
@@ -161,7 +199,11 @@ async fn no_secret_is_ever_found_in_clear_in_the_database_logs_or_responses(back
         .last()
         .and_then(|(_, key)| key.clone())
         .expect("carol key");
-    for (user, password) in [("alice", WRONG_PASSWORD), ("nobody", WRONG_PASSWORD)] {
+    for (user, password) in [
+        ("alice", WRONG_PASSWORD),
+        ("nobody", WRONG_PASSWORD),
+        (TYPED_AS_USERNAME, ALICE_PASSWORD),
+    ] {
         let (status, _) = transcript
             .send(
                 http.post(&login_url)
@@ -225,7 +267,21 @@ async fn no_secret_is_ever_found_in_clear_in_the_database_logs_or_responses(back
         .await;
     assert_eq!(status, StatusCode::OK);
 
-    let passwords = [ALICE_PASSWORD, CAROL_PASSWORD, WRONG_PASSWORD];
+    let (status, _) = transcript
+        .send(
+            http.post(server.url("/password/change"))
+                .header("Authorization", format!("Token {web}"))
+                .json(&json!({"old_password": ALICE_PASSWORD, "new_password": ALICE_NEW_PASSWORD})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let passwords = [
+        ALICE_PASSWORD,
+        CAROL_PASSWORD,
+        WRONG_PASSWORD,
+        ALICE_NEW_PASSWORD,
+    ];
     let secrets: Vec<&str> = passwords
         .iter()
         .copied()
@@ -254,6 +310,44 @@ async fn no_secret_is_ever_found_in_clear_in_the_database_logs_or_responses(back
         assert!(
             !contains(&database, body),
             "{secret} (without prefix) in the database"
+        );
+    }
+    assert!(
+        !contains(&database, TYPED_AS_USERNAME),
+        "what was typed as a username is in the database"
+    );
+    let (kinds, events_text) = events_contents(&db);
+    for kind in [
+        "user_created",
+        "login",
+        "login_failed",
+        "logout",
+        "revoked",
+        "password_changed",
+    ] {
+        assert!(
+            kinds.iter().any(|seen| seen == kind),
+            "a {kind} event was written: {kinds:?}"
+        );
+    }
+    for secret in secrets.iter().copied().chain([TYPED_AS_USERNAME]) {
+        assert!(!events_text.contains(secret), "{secret} in the events");
+        let body = secret.trim_start_matches("mt_");
+        assert!(
+            !events_text.contains(body),
+            "{secret} (without prefix) in the events"
+        );
+    }
+    for key in &keys {
+        let digest = TokenDigest::of(key);
+        let hex: String = digest
+            .as_bytes()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        assert!(
+            !events_text.to_lowercase().contains(&hex),
+            "the digest of {key} in the events"
         );
     }
     for (body, issued) in &transcript.bodies {
