@@ -55,6 +55,7 @@ pub async fn login(
         counts_address: true,
         source,
         action: "login",
+        found_user: None,
     };
     let issued = sign_in(services, guess, password, otp, |user| async move {
         let source = source.clone();
@@ -101,6 +102,7 @@ pub async fn console_sign_in(
         counts_address: true,
         source,
         action: "console",
+        found_user: None,
     };
     sign_in(services, guess, password, otp, |user| async move {
         if !user.is_admin {

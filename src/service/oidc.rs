@@ -398,11 +398,13 @@ pub async fn login(
         Some(address) => format!("oidc:{}@{address}", provider.config.name),
         None => format!("oidc:{}", provider.config.name),
     };
+    let found_user = std::sync::OnceLock::new();
     let guess = Guess {
         username: &throttled_as,
         counts_address: true,
         source,
         action: "oidc",
+        found_user: Some(&found_user),
     };
     let outcome = under_throttle(services, guess, async {
         let claims = provider
@@ -432,6 +434,8 @@ pub async fn login(
                 }
             })
             .await?;
+        // Ignored when already set: one sign-in finds one user.
+        let _ = found_user.set(user.id);
         // As after the password check of `POST /login`: the second factor,
         // then mandatory e-mail verification; an inactive user is refused by
         // `tokens::issue_via` itself.

@@ -183,6 +183,10 @@ pub struct Guess<'a> {
     pub source: &'a EventSource,
     /// `login`, `console`, `password_change`, `two_factor`, `oidc`.
     pub action: &'static str,
+    /// For a guess whose username stands for no account (an OpenID
+    /// sign-in is throttled per provider and address): the check sets the
+    /// user it found, so a wrong second factor is recorded on that user.
+    pub found_user: Option<&'a std::sync::OnceLock<i64>>,
 }
 
 /// Runs a password check under the login throttle, for the API's login and
@@ -246,11 +250,16 @@ pub async fn under_throttle<T>(
 
 /// Records a refused guess, on the account it named if there is one.
 async fn record_guess(services: &Services, guess: &Guess<'_>, kind: EventKind) {
-    let key = lookup_key(guess.username);
-    let user_id = services
-        .db(move |conn| Ok(db::users::by_key(conn, &key)?.map(|user| user.id)))
-        .await
-        .unwrap_or(None);
+    let user_id = match guess.found_user.and_then(|found| found.get()) {
+        Some(id) => Some(*id),
+        None => {
+            let key = lookup_key(guess.username);
+            services
+                .db(move |conn| Ok(db::users::by_key(conn, &key)?.map(|user| user.id)))
+                .await
+                .unwrap_or(None)
+        }
+    };
     events::record_attempt(services, guess.source, kind, user_id, guess.action).await;
 }
 

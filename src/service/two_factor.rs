@@ -90,6 +90,7 @@ fn own_guess<'a>(principal: &'a Principal, source: &'a EventSource) -> Guess<'a>
         counts_address: false,
         source,
         action: "two_factor",
+        found_user: None,
     }
 }
 

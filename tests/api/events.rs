@@ -1215,15 +1215,23 @@ async fn sign_ins_with_a_provider_are_recorded_as_oidc(backend: Backend) {
         .await;
     assert_eq!(wrong_code.status(), StatusCode::BAD_REQUEST);
     let failed = admin_events(&app, &admin, "type=login_failed").await;
-    // Known gap (closing note of stop 18): a wrong second factor at the
-    // OpenID sign-in is not yet tied to the user's id, so only the shape of
-    // the two refusals is asserted here.
-    let seen: Vec<(Value, Value)> = failed
+    // Newest first: the wrong code on dora's account, then the bad token,
+    // which names nobody.
+    let seen: Vec<(Value, Value, Value)> = failed
         .iter()
-        .map(|event| (event["client"].clone(), event["detail"].clone()))
+        .map(|event| {
+            (
+                event["user_id"].clone(),
+                event["client"].clone(),
+                event["detail"].clone(),
+            )
+        })
         .collect();
     assert_eq!(
         seen,
-        [(Value::Null, json!("oidc")), (Value::Null, json!("oidc")),]
+        [
+            (json!(dora), Value::Null, json!("oidc")),
+            (Value::Null, Value::Null, json!("oidc")),
+        ]
     );
 }
