@@ -95,7 +95,7 @@ impl ResponseError for ApiError {
                     }
                     Error::Forbidden(message) => detail(message),
                     Error::Invalid(errors) => errors.to_json(),
-                    Error::WrongCode { field } => {
+                    Error::WrongCode { field, .. } => {
                         FieldErrors::single(field, INVALID_CODE).to_json()
                     }
                     Error::NotFound => detail("Not found."),

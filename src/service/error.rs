@@ -51,9 +51,10 @@ pub enum Error {
     #[error("bad credentials")]
     BadCredentials,
     /// A wrong one-time code (TOTP or recovery code) in `field`: a guess at
-    /// the second factor, counted by the login throttle like a wrong password.
+    /// the second factor of `user_id`, counted by the login throttle like a
+    /// wrong password and recorded on that user.
     #[error("wrong one-time code")]
-    WrongCode { field: &'static str },
+    WrongCode { field: &'static str, user_id: i64 },
     /// Authenticated, but not allowed to do this (not an admin).
     #[error("permission denied")]
     PermissionDenied,

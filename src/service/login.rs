@@ -55,11 +55,9 @@ pub async fn login(
         counts_address: true,
         source,
         action: "login",
-        found_user: None,
     };
     let issued = sign_in(services, guess, password, otp, |user| async move {
         let source = source.clone();
-        let user_id = user.user_id;
         services
             .db(move |conn| {
                 tokens::issue(
@@ -77,13 +75,9 @@ pub async fn login(
                 )
             })
             .await
-            .map(|issued| (user_id, issued))
     })
     .await?;
-    let (user_id, issued) = issued;
-    if issued.new_device {
-        super::new_device::tell_user(services, user_id, &issued.client, source).await;
-    }
+    super::new_device::tell_if_new(services, &issued, source).await;
     Ok(issued)
 }
 
@@ -102,7 +96,6 @@ pub async fn console_sign_in(
         counts_address: true,
         source,
         action: "console",
-        found_user: None,
     };
     sign_in(services, guess, password, otp, |user| async move {
         if !user.is_admin {

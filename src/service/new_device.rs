@@ -3,6 +3,7 @@
 //! so that a stolen password used from a new device does not go unseen.
 
 use super::outbox::{queue_for_users, Mail};
+use super::tokens::IssuedToken;
 use super::Services;
 use crate::db::users::{self, User};
 use crate::domain::event::EventSource;
@@ -13,14 +14,17 @@ pub const NEW_DEVICE_SUBJECT: &str = "New sign-in to your account";
 /// The outbox's name for these mails.
 const MAIL_KIND: &str = "new-device";
 
+/// Tells the owner of `issued` when it was their first sign-in on its
+/// client, whatever proved who they are (a password, a provider).
+pub async fn tell_if_new(services: &Services, issued: &IssuedToken, source: &EventSource) {
+    if issued.new_device {
+        tell_user(services, issued.user_id, &issued.client, source).await;
+    }
+}
+
 /// Queues the mail when the setting is on and the user has an address. A
 /// mail that cannot be queued is logged: the sign-in stands.
-pub async fn tell_user(
-    services: &Services,
-    user_id: i64,
-    client: &ClientName,
-    source: &EventSource,
-) {
+async fn tell_user(services: &Services, user_id: i64, client: &ClientName, source: &EventSource) {
     if !services.settings.new_device_mail {
         return;
     }

@@ -398,13 +398,11 @@ pub async fn login(
         Some(address) => format!("oidc:{}@{address}", provider.config.name),
         None => format!("oidc:{}", provider.config.name),
     };
-    let found_user = std::sync::OnceLock::new();
     let guess = Guess {
         username: &throttled_as,
         counts_address: true,
         source,
         action: "oidc",
-        found_user: Some(&found_user),
     };
     let outcome = under_throttle(services, guess, async {
         let claims = provider
@@ -434,8 +432,6 @@ pub async fn login(
                 }
             })
             .await?;
-        // Ignored when already set: one sign-in finds one user.
-        let _ = found_user.set(user.id);
         // As after the password check of `POST /login`: the second factor,
         // then mandatory e-mail verification; an inactive user is refused by
         // `tokens::issue_via` itself.
@@ -445,7 +441,6 @@ pub async fn login(
         let policy = services.settings.token_policy();
         let max_clients = services.settings.max_clients_per_user;
         let source = source.clone();
-        let user_id = user.id;
         services
             .db(move |conn| {
                 tokens::issue_via(
@@ -464,19 +459,12 @@ pub async fn login(
                 )
             })
             .await
-            .map(|issued| (user_id, issued))
     })
     .await;
     count_login(services, &outcome);
-    let outcome = match outcome {
-        Ok((user_id, issued)) => {
-            if issued.new_device {
-                super::new_device::tell_user(services, user_id, &issued.client, guess.source).await;
-            }
-            Ok(issued)
-        }
-        Err(error) => Err(error),
-    };
+    if let Ok(issued) = &outcome {
+        super::new_device::tell_if_new(services, issued, source).await;
+    }
     outcome.map_err(|error| match error {
         Error::BadCredentials => Error::field("non_field_errors", PROVIDER_REFUSED),
         other => other,

@@ -42,7 +42,6 @@ pub async fn change_password(
             counts_address: false,
             source,
             action: "password_change",
-            found_user: None,
         };
         let checked = under_throttle(
             services,

@@ -183,10 +183,6 @@ pub struct Guess<'a> {
     pub source: &'a EventSource,
     /// `login`, `console`, `password_change`, `two_factor`, `oidc`.
     pub action: &'static str,
-    /// For a guess whose username stands for no account (an OpenID
-    /// sign-in is throttled per provider and address): the check sets the
-    /// user it found, so a wrong second factor is recorded on that user.
-    pub found_user: Option<&'a std::sync::OnceLock<i64>>,
 }
 
 /// Runs a password check under the login throttle, for the API's login and
@@ -197,7 +193,8 @@ pub struct Guess<'a> {
 /// sign in here) resets the username's count, and an outcome that is not a
 /// failure of the credentials is taken back. A throttled guess is recorded
 /// as a `throttled` event (one per username and address a minute: a flood
-/// of refusals writes one row, not one each), a wrong one as `login_failed`.
+/// of refusals writes one row, not one each), a wrong one as `login_failed`,
+/// on the user a wrong code belongs to, else on the user the username names.
 pub async fn under_throttle<T>(
     services: &Services,
     guess: Guess<'_>,
@@ -220,7 +217,7 @@ pub async fn under_throttle<T>(
         Err(error @ Error::Throttled(_)) => {
             let scope = format!("{}|{:?}", username_scope(guess.username), guess.source.ip);
             if services.recent_throttles.first_in_a_while(scope) {
-                record_guess(services, &guess, EventKind::Throttled).await;
+                record_guess(services, &guess, EventKind::Throttled, None).await;
             }
             return Err(error);
         }
@@ -232,8 +229,15 @@ pub async fn under_throttle<T>(
         Ok(_) | Err(Error::PermissionDenied) => {
             services.db(move |conn| succeeded(conn, &settle)).await
         }
-        Err(Error::BadCredentials | Error::WrongCode { .. }) => {
-            record_guess(services, &guess, EventKind::LoginFailed).await;
+        Err(Error::BadCredentials) => {
+            record_guess(services, &guess, EventKind::LoginFailed, None).await;
+            Ok(())
+        }
+        // Only the user's own code can be wrong: its owner is known even
+        // where the username stands for no account (an OpenID sign-in).
+        Err(Error::WrongCode { user_id, .. }) => {
+            let owner = Some(*user_id);
+            record_guess(services, &guess, EventKind::LoginFailed, owner).await;
             Ok(())
         }
         Err(_) => services.db(move |conn| not_a_failure(conn, &settle)).await,
@@ -248,10 +252,11 @@ pub async fn under_throttle<T>(
     outcome
 }
 
-/// Records a refused guess, on the account it named if there is one.
-async fn record_guess(services: &Services, guess: &Guess<'_>, kind: EventKind) {
-    let user_id = match guess.found_user.and_then(|found| found.get()) {
-        Some(id) => Some(*id),
+/// Records a refused guess on `owner`, or else on the account its username
+/// names if there is one.
+async fn record_guess(services: &Services, guess: &Guess<'_>, kind: EventKind, owner: Option<i64>) {
+    let user_id = match owner {
+        Some(id) => Some(id),
         None => {
             let key = lookup_key(guess.username);
             services

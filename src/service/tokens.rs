@@ -378,6 +378,7 @@ pub fn record_use(conn: &mut AnyConnection, touch: Touch) -> Result<(), Error> {
 #[derive(Debug)]
 pub struct IssuedToken {
     pub key: PlainToken,
+    pub user_id: i64,
     pub client: ClientName,
     pub scopes: Scopes,
     pub expires_at: Timestamp,
@@ -530,6 +531,7 @@ pub fn issue_via(
     })?;
     Ok(IssuedToken {
         key,
+        user_id,
         client,
         scopes,
         expires_at,

@@ -90,7 +90,6 @@ fn own_guess<'a>(principal: &'a Principal, source: &'a EventSource) -> Guess<'a>
         counts_address: false,
         source,
         action: "two_factor",
-        found_user: None,
     }
 }
 
@@ -148,7 +147,10 @@ pub async fn confirm(
     let step = secret
         .matching_step(code, unix_seconds(Timestamp::now()))
         .and_then(|step| i64::try_from(step).ok())
-        .ok_or(Error::WrongCode { field: "code" })?;
+        .ok_or(Error::WrongCode {
+            field: "code",
+            user_id,
+        })?;
     let codes = generate_recovery_codes();
     let key = recovery_key(services);
     let digests: Vec<_> = codes
@@ -171,7 +173,10 @@ pub async fn confirm(
     match enabled {
         true => Ok(codes),
         // Confirmed or set up again meanwhile, by another request.
-        false => Err(Error::WrongCode { field: "code" }),
+        false => Err(Error::WrongCode {
+            field: "code",
+            user_id,
+        }),
     }
 }
 
@@ -253,7 +258,7 @@ async fn accept_code(
     typed: &str,
     field: &'static str,
 ) -> Result<(), Error> {
-    let wrong = Error::WrongCode { field };
+    let wrong = || Error::WrongCode { field, user_id };
     if is_totp_code(typed) {
         let state = services
             .db(move |conn| Ok(queries::state(conn, user_id)?))
@@ -262,16 +267,16 @@ async fn accept_code(
             .filter(|state| state.enabled)
             .and_then(|s| s.sealed_secret)
         else {
-            return Err(wrong);
+            return Err(wrong());
         };
         let step = open(services, user_id, &sealed)?
             .matching_step(typed, unix_seconds(Timestamp::now()))
             .and_then(|step| i64::try_from(step).ok())
-            .ok_or(Error::WrongCode { field })?;
+            .ok_or_else(wrong)?;
         let accepted = services
             .db(move |conn| Ok(queries::accept_step(conn, user_id, step)?))
             .await?;
-        return if accepted { Ok(()) } else { Err(wrong) };
+        return if accepted { Ok(()) } else { Err(wrong()) };
     }
     let digest = recovery_code_digest(&recovery_key(services), typed);
     let spent = services
@@ -280,7 +285,7 @@ async fn accept_code(
     if spent {
         Ok(())
     } else {
-        Err(wrong)
+        Err(wrong())
     }
 }
 
