@@ -555,9 +555,14 @@ mod tests {
         settings: Settings,
     }
 
+    /// Parses `args` alone: the variables of the environment the tests run
+    /// in (`TOKEN_CACHE=off cargo test`) must not stand in for defaults.
     fn parse(args: &[&str]) -> Result<Parsed, clap::Error> {
-        use clap::Parser;
-        Parsed::try_parse_from(std::iter::once("multitoken").chain(args.iter().copied()))
+        use clap::{CommandFactory, FromArgMatches};
+        let command = Parsed::command().mut_args(|arg| arg.env(None));
+        let mut matches = command
+            .try_get_matches_from(std::iter::once("multitoken").chain(args.iter().copied()))?;
+        Parsed::from_arg_matches_mut(&mut matches)
     }
 
     #[test]
