@@ -5,12 +5,13 @@
 
 use crate::accounts_support::{mail_files, wait_for_mail_files, NEW_PASSWORD};
 use crate::console::Console;
-use crate::helpers::{assert_json, keys_of, Backend, TestApp, TestDatabase, DENIED, PASSWORD};
+use crate::helpers::{
+    assert_json, insert_token_row, keys_of, Backend, TestApp, TestDatabase, DENIED, PASSWORD,
+};
 use crate::on_both_backends;
 use diesel::prelude::*;
 use multitoken::db::events::{self as event_rows, What};
 use multitoken::db::schema::events;
-use multitoken::db::tokens::{self as token_rows, NewToken};
 use multitoken::domain::client_address::TrustedProxies;
 use multitoken::domain::email_verification::EmailVerification;
 use multitoken::domain::event::{Actor, EventKind, EventSource};
@@ -174,26 +175,6 @@ fn insert_event(
     let source = EventSource::without_request(Actor::System);
     let what = What::to_user(EventKind::UserUpdated, user_id).detail(detail);
     event_rows::record(conn, &source, what, at).expect("record an event");
-}
-
-fn insert_token(app: &TestApp, user_id: i64, client: &str, expires_at: Timestamp) {
-    let digest = [client.len() as u8 + 100; 32];
-    token_rows::insert(
-        &mut app.connection(),
-        &NewToken {
-            user_id,
-            client,
-            digest: &digest,
-            created_at: expires_at.minus(DAY).millis(),
-            last_used_at: expires_at.minus(DAY).millis(),
-            expires_at: expires_at.millis(),
-            user_agent: None,
-            scopes: "",
-            via: "password",
-            last_ip: None,
-        },
-    )
-    .expect("insert token");
 }
 
 fn cli_ok(app: &TestApp, args: &[&str], stdin: &str) -> String {
@@ -611,10 +592,15 @@ async fn expired_tokens_are_recorded_as_revoked_by_the_sweep_and_by_prune(backen
     let admin = app.admin_key().await;
     let alice = app.create_user("alice", "", false);
     let now = Timestamp::now();
-    insert_token(&app, alice, "long-gone", now.minus(DAY * 2));
+    insert_token_row(
+        &mut app.connection(),
+        alice,
+        "long-gone",
+        now.minus(DAY * 2),
+    );
     // Expired, but not a day ago: left for `tokens prune`.
-    insert_token(
-        &app,
+    insert_token_row(
+        &mut app.connection(),
         alice,
         "just-expired",
         now.minus(Duration::from_secs(60)),

@@ -5,7 +5,8 @@
 //! instances.
 
 use crate::helpers::{
-    assert_json, assert_unauthorized, Backend, ServerProcess, TestApp, TestDatabase, PASSWORD,
+    assert_json, assert_unauthorized, unix_now, Backend, ServerProcess, TestApp, TestDatabase,
+    PASSWORD,
 };
 use crate::on_both_backends;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,7 +15,7 @@ use hmac::{Hmac, Mac};
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 on_both_backends!(
     the_readme_flow_obtain_use_verify_refresh_blacklist,
@@ -460,10 +461,7 @@ async fn expired_access_tokens_are_refused_everywhere(backend: Backend) {
     };
     everywhere.assert_accepted(&access, "fresh").await;
     let expires_at = part(&access, 1)["exp"].as_u64().expect("exp");
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970");
-    let until_expired = Duration::from_secs(expires_at).saturating_sub(now);
+    let until_expired = Duration::from_secs(expires_at).saturating_sub(unix_now());
     tokio::time::sleep(until_expired + Duration::from_millis(200)).await;
     everywhere
         .assert_refused(&access, "Token has expired.", "expired")

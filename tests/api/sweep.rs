@@ -1,7 +1,7 @@
 //! The background sweep: expired tokens a day after they expired, and the
 //! login throttle's closed windows, deleted in small batches.
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{insert_token_row, Backend, TestApp};
 use crate::on_both_backends;
 use diesel::prelude::*;
 use multitoken::db::schema::{login_failures, tokens};
@@ -12,26 +12,6 @@ use std::time::{Duration, Instant};
 on_both_backends!(the_sweep_deletes_long_expired_tokens_and_closed_throttle_windows);
 
 const DAY: Duration = Duration::from_secs(86_400);
-
-fn insert_token(conn: &mut AnyConnection, user_id: i64, client: &str, expires_at: Timestamp) {
-    let digest = [client.len() as u8; 32];
-    db::tokens::insert(
-        conn,
-        &db::tokens::NewToken {
-            user_id,
-            client,
-            digest: &digest,
-            created_at: expires_at.minus(DAY).millis(),
-            last_used_at: expires_at.minus(DAY).millis(),
-            expires_at: expires_at.millis(),
-            user_agent: None,
-            scopes: "",
-            via: "password",
-            last_ip: None,
-        },
-    )
-    .expect("insert token");
-}
 
 fn remaining(conn: &mut AnyConnection) -> (Vec<String>, Vec<i64>) {
     let mut clients: Vec<String> = tokens::table
@@ -60,9 +40,9 @@ async fn the_sweep_deletes_long_expired_tokens_and_closed_throttle_windows(backe
     let user = app.create_user("alice", "", false);
     let now = Timestamp::now();
     let mut conn = app.connection();
-    insert_token(&mut conn, user, "long-gone", now.minus(DAY * 2));
-    insert_token(&mut conn, user, "just-expired", now.minus(DAY / 2));
-    insert_token(&mut conn, user, "live", now.plus(DAY));
+    insert_token_row(&mut conn, user, "long-gone", now.minus(DAY * 2));
+    insert_token_row(&mut conn, user, "just-expired", now.minus(DAY / 2));
+    insert_token_row(&mut conn, user, "live", now.plus(DAY));
     let window_ms = window.as_millis() as i64;
     let closed = now.minus(window * 2).millis();
     let open = now.minus(window / 2).millis();

@@ -3,7 +3,7 @@
 //! throttle, turning it off, `REQUIRE_2FA_FOR_ADMINS`, and what is stored.
 
 use crate::console::Console;
-use crate::helpers::{assert_json, Backend, TestApp, PASSWORD};
+use crate::helpers::{assert_json, unix_now, Backend, TestApp, PASSWORD};
 use crate::on_both_backends;
 use diesel::prelude::*;
 use multitoken::db::schema::{recovery_codes, users};
@@ -11,7 +11,7 @@ use multitoken::domain::two_factor::TotpSecret;
 use multitoken::domain::ThrottleLimit;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 on_both_backends!(
     setting_up_needs_the_password_and_enables_nothing_until_confirmed,
@@ -26,16 +26,9 @@ on_both_backends!(
     the_jwt_endpoint_asks_for_the_code_too,
 );
 
-fn now_seconds() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-}
-
 /// A TOTP code `steps` time steps from now (30 s each).
 fn code(secret: &TotpSecret, steps: i64) -> String {
-    let at = now_seconds().saturating_add_signed(steps * 30);
+    let at = unix_now().as_secs().saturating_add_signed(steps * 30);
     secret.code_at(at).expect("code")
 }
 
@@ -76,7 +69,7 @@ pub async fn enable(app: &TestApp, username: &str) -> (TotpSecret, Vec<String>, 
     let setup: Value = response.json().await.expect("json");
     let secret =
         TotpSecret::from_base32(setup["secret"].as_str().expect("secret")).expect("base32");
-    let confirmed_at = now_seconds();
+    let confirmed_at = unix_now().as_secs();
     let response = post(
         app,
         "/2fa/totp/confirm",

@@ -4,14 +4,14 @@
 //! was killed cannot drop its schemas, so the first PostgreSQL database of
 //! each test process sweeps the schemas of runs old enough to be over.
 
-use super::{postgres_admin_url, Backend};
+use super::{postgres_admin_url, unix_now, Backend};
 use diesel::connection::SimpleConnection;
 use diesel::sql_types::{Nullable, Text};
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
 use multitoken::db::Database;
 use rand::Rng;
 use std::sync::Once;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tempfile::TempDir;
 
 /// Every test schema starts with this; the sweep looks at nothing else.
@@ -54,8 +54,8 @@ impl TestDatabase {
                 let mut admin =
                     PgConnection::establish(&admin_url).expect("connect to TEST_DATABASE_URL");
                 static SWEEP: Once = Once::new();
-                SWEEP.call_once(|| sweep_leftover_schemas(&mut admin, unix_now()));
-                let schema = schema_name(unix_now(), rand::thread_rng().gen());
+                SWEEP.call_once(|| sweep_leftover_schemas(&mut admin, unix_now().as_secs()));
+                let schema = schema_name(unix_now().as_secs(), rand::thread_rng().gen());
                 admin
                     .batch_execute(&format!("CREATE SCHEMA {schema}"))
                     .expect("create schema");
@@ -92,13 +92,6 @@ impl Drop for TestDatabase {
             }
         }
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("a clock after 1970")
-        .as_secs()
 }
 
 fn schema_name(created: u64, random: u64) -> String {

@@ -26,6 +26,43 @@ use std::process::Output;
 
 pub const PASSWORD: &str = "correct-horse-battery";
 
+/// Writes a token row straight into the database, created (and last used)
+/// a day before `expires_at`: for the states no request can reach, such as
+/// a token long expired. Its digest is the client name's, so it matches no
+/// key that was ever handed out.
+pub fn insert_token_row(
+    conn: &mut db::AnyConnection,
+    user_id: i64,
+    client: &str,
+    expires_at: multitoken::domain::Timestamp,
+) {
+    let created = expires_at.minus(std::time::Duration::from_secs(86_400));
+    db::tokens::insert(
+        conn,
+        &db::tokens::NewToken {
+            user_id,
+            client,
+            digest: multitoken::domain::TokenDigest::of(client).as_bytes(),
+            created_at: created.millis(),
+            last_used_at: created.millis(),
+            expires_at: expires_at.millis(),
+            user_agent: None,
+            scopes: "",
+            via: "password",
+            last_ip: None,
+        },
+    )
+    .expect("insert a token row");
+}
+
+/// The time since the Unix epoch, as JWT claims, TOTP steps and the test
+/// schemas' names count it.
+pub fn unix_now() -> std::time::Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("a clock after 1970")
+}
+
 /// The contract's `403` detail.
 pub const DENIED: &str = "You do not have permission to perform this action.";
 
