@@ -1257,6 +1257,19 @@ fn phase(
     })
 }
 
+/// Waits, after a burst of logins, until the hashing threads have given
+/// their argon2 memory back, so that the next phase shows whether the server
+/// shrank again.
+fn idle_until_hashing_memory_is_returned(server: &Server) {
+    let idle = MEMORY_KEPT_WHEN_IDLE + Duration::from_secs(2);
+    println!(
+        "after the logins: {:.1} MiB RSS; idle for {:.0} s, then whoami again",
+        status_kib(server.pid(), "VmRSS").unwrap_or(0) as f64 / 1024.0,
+        idle.as_secs_f64()
+    );
+    std::thread::sleep(idle);
+}
+
 fn percentile(sorted_us: &[u32], p: f64) -> Duration {
     if sorted_us.is_empty() {
         return Duration::ZERO;
@@ -1411,13 +1424,7 @@ fn bench_size(users_count: usize, hash: &str, config: &Config, ticks: f64) -> Re
     // The hashing threads give their argon2 memory back once idle: token
     // load after a burst of logins shows whether the server shrank again.
     let whoami_after_logins = if login.is_some() && config.runs("whoami") {
-        let idle = MEMORY_KEPT_WHEN_IDLE + Duration::from_secs(2);
-        println!(
-            "after the logins: {:.1} MiB RSS; idle for {:.0} s, then whoami again",
-            status_kib(server.pid(), "VmRSS").unwrap_or(0) as f64 / 1024.0,
-            idle.as_secs_f64()
-        );
-        std::thread::sleep(idle);
+        idle_until_hashing_memory_is_returned(&server);
         run(
             "whoami",
             Kind::WhoamiAfterLogins,
@@ -1705,15 +1712,7 @@ fn bench_postgres(
                         continue;
                     }
                     if *kind == Kind::WhoamiAfterLogins {
-                        // As in the SQLite run: the hashing threads give
-                        // their argon2 memory back once idle.
-                        let idle = MEMORY_KEPT_WHEN_IDLE + Duration::from_secs(2);
-                        println!(
-                            "after the logins: {:.1} MiB RSS; idle for {:.0} s, then whoami again",
-                            status_kib(server.pid(), "VmRSS").unwrap_or(0) as f64 / 1024.0,
-                            idle.as_secs_f64()
-                        );
-                        std::thread::sleep(idle);
+                        idle_until_hashing_memory_is_returned(&server);
                     }
                     let conns = if *kind == Kind::Login {
                         config.login_conns
