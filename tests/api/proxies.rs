@@ -24,13 +24,17 @@ use std::time::{Duration, Instant};
 const NGINX_SITE: &str = include_str!("../proxies/nginx.conf.template");
 const CADDY_SITE: &str = include_str!("../proxies/Caddyfile.template");
 
-/// The values the README's copies of the templates are rendered with.
-const README_NGINX: [(&str, &str); 3] = [
+/// The book's page that shows the recipes, and its folder: mdBook's
+/// `{{#include}}` takes a path relative to the page.
+const RECIPES_PAGE: &str = include_str!("../../docs/src/guides/protecting-apis.md");
+const RECIPES_PAGE_FOLDER: &str = "docs/src/guides";
+/// The values the page's `sed` example fills the templates' placeholders with.
+const RECIPES_PAGE_NGINX: [(&str, &str); 3] = [
     ("LISTEN", "80"),
     ("MULTITOKEN", "127.0.0.1:8000"),
     ("APP", "127.0.0.1:9000"),
 ];
-const README_CADDY: [(&str, &str); 3] = [
+const RECIPES_PAGE_CADDY: [(&str, &str); 3] = [
     ("SITE", "api.example.com"),
     ("MULTITOKEN", "127.0.0.1:8000"),
     ("APP", "127.0.0.1:9000"),
@@ -708,25 +712,39 @@ async fn a_public_location_passes_no_identity_headers_at_all(kind: Kind, backend
     assert_eq!(seen, none, "a valid key and forged identity headers");
 }
 
+/// The book shows the very files these tests run, not copies, and its way of
+/// filling them in leaves no placeholder unfilled.
 #[test]
-fn the_readme_quotes_the_proxy_configurations_these_tests_run() {
-    let readme = include_str!("../../README.md");
+fn the_book_includes_the_proxy_configurations_these_tests_run() {
+    let to_root = "../".repeat(RECIPES_PAGE_FOLDER.split('/').count());
     for (template, values, path) in [
         (
             NGINX_SITE,
-            &README_NGINX,
+            &RECIPES_PAGE_NGINX,
             "tests/proxies/nginx.conf.template",
         ),
         (
             CADDY_SITE,
-            &README_CADDY,
+            &RECIPES_PAGE_CADDY,
             "tests/proxies/Caddyfile.template",
         ),
     ] {
-        let rendered = render(template, values);
+        let include = format!("{{{{#include {to_root}{path}}}}}");
         assert!(
-            readme.contains(&rendered),
-            "README.md should quote {path} rendered with {values:?}:\n{rendered}"
+            RECIPES_PAGE.contains(&include),
+            "{RECIPES_PAGE_FOLDER}/protecting-apis.md should show {path} with `{include}`"
+        );
+        // `render` fails on a placeholder that the values leave unfilled.
+        render(template, values);
+        let fills = values
+            .iter()
+            .map(|(name, value)| format!("-e 's/{{{{{name}}}}}/{value}/'"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let sed = format!("sed {fills} {path}");
+        assert!(
+            RECIPES_PAGE.contains(&sed),
+            "{RECIPES_PAGE_FOLDER}/protecting-apis.md should fill in {path} with `{sed}`"
         );
     }
 }
