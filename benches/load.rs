@@ -13,7 +13,7 @@
 //!   a service user's key;
 //! - when nginx is installed (on the `PATH` or in `/usr/sbin`, or `NGINX`):
 //!   nginx in front of a static upstream, once without auth (`/public`) and
-//!   once with `auth_request` to `/auth/verify`, with the README's recipe
+//!   once with `auth_request` to `/auth/verify`, with the book's recipe
 //!   (`tests/proxies/nginx.conf.template`), the upstream echoing the user
 //!   nginx passed it;
 //! - `POST /token/refresh` with a random seeded key (an ES256 signature
@@ -527,7 +527,7 @@ impl Drop for Server {
 }
 
 /// nginx in front of a static upstream (a second server block of its
-/// own) and of the multitoken server, as the README's recipe sets it up.
+/// own) and of the multitoken server, as the book's recipe sets it up.
 struct Nginx {
     child: Child,
     address: SocketAddr,
@@ -554,7 +554,7 @@ impl Nginx {
         let dir = dir.join("nginx");
         fs::create_dir_all(&dir)?;
         let d = dir.display();
-        // The README's recipe as the tests run it, with a static upstream
+        // The book's recipe as the tests run it, with a static upstream
         // (a second server block of the same nginx) as the app: `/public`
         // has no auth, every other path goes through `auth_request`.
         let site = include_str!("../tests/proxies/nginx.conf.template")
@@ -1391,7 +1391,7 @@ fn bench_size(users_count: usize, hash: &str, config: &Config, ticks: f64) -> Re
         (true, Some(binary)) => {
             let nginx = Nginx::start(&binary, dir.path(), server.address)?;
             println!(
-                "nginx ({}) on {}, one worker process, the README's recipe",
+                "nginx ({}) on {}, one worker process, the book's recipe",
                 binary.display(),
                 nginx.address
             );

@@ -54,7 +54,7 @@ OAUTH2_PROVIDER = {
     ),
 }
 
-# As the README's "Short-lived JWTs for your services" recommends.
+# As the book's guide "Short-lived JWTs for your services" (docs/src/guides/jwt.md) recommends.
 SIMPLE_JWT = {
     "ALGORITHM": "ES256",
     "JWK_URL": os.environ.get("RESOURCE_SERVER_JWKS_URL"),
