@@ -1,8 +1,8 @@
 //! The ops console at `/console/`: server-rendered pages (maud) where an
 //! admin signs in with a password, finds a user, and revokes one device or
 //! all of them. No business rules live here: signing in goes through the
-//! same credential check and throttle as `POST /login` (`service::login`),
-//! and every action calls the same `service::admin` use cases as the admin
+//! same credential check and throttle as `POST /login` (`service::sign_in::login`),
+//! and every action calls the same `service::accounts::admin` use cases as the admin
 //! API.
 //!
 //! The session cookie and its CSRF token are `http::session`'s, shared with

@@ -7,7 +7,7 @@
 
 use crate::domain::throttle::throttled_detail;
 use crate::domain::FieldErrors;
-use crate::service::two_factor::INVALID_CODE;
+use crate::service::sign_in::two_factor::INVALID_CODE;
 use crate::service::{AuthFailure, Error};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;

@@ -1,6 +1,6 @@
 //! The admin API: other users' accounts and devices, for users with
 //! `is_admin` only (the [`Admin`] extractor). The use cases are in
-//! `service::admin`, shared with the console.
+//! `service::accounts::admin`, shared with the console.
 
 use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
 use crate::domain::email::{is_valid_email, INVALID_EMAIL};
@@ -9,7 +9,7 @@ use crate::http::auth::Admin;
 use crate::http::body::{Fields, FromFields};
 use crate::http::request::QueryParams;
 use crate::http::ApiError;
-use crate::service::admin::{
+use crate::service::accounts::admin::{
     self, NewUser, PageRequest, UserChanges, UserDetail, UserPage, UserView,
 };
 use crate::service::tokens::DeviceView;

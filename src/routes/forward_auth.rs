@@ -10,7 +10,7 @@
 use crate::http::auth::forward_auth_key;
 use crate::http::request::client_ip;
 use crate::http::ApiError;
-use crate::service::other_services::authorize;
+use crate::service::tokens::other_services::authorize;
 use crate::service::tokens::{Principal, TokenVerifier};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};

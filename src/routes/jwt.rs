@@ -12,7 +12,7 @@ use crate::http::body::{Fields, FromFields};
 use crate::http::request::Source;
 use crate::http::ApiError;
 use crate::metrics::RevocationCause;
-use crate::service::jwt::AccessTokens;
+use crate::service::tokens::jwt::AccessTokens;
 use crate::service::tokens::{revoke_counted, Principal, Revocation};
 use crate::service::{Error, Services};
 use actix_web::http::header::{CacheControl, CacheDirective, WWW_AUTHENTICATE};

@@ -7,7 +7,7 @@ use crate::http::body::{Fields, FromFields};
 use crate::http::request::{request_source, Source};
 use crate::http::ApiError;
 use crate::metrics::RevocationCause;
-use crate::service::login::{login as log_in, LoginRequest};
+use crate::service::sign_in::login::{login as log_in, LoginRequest};
 use crate::service::tokens::{revoke_counted, IssuedToken, Revocation};
 use crate::service::{Error, Services};
 use actix_web::http::header::{CacheControl, CacheDirective};

@@ -8,7 +8,7 @@ use crate::http::auth::Introspector;
 use crate::http::body::{Fields, FromFields};
 use crate::http::request::Source;
 use crate::http::ApiError;
-use crate::service::other_services::{introspect as introspect_key, revoke_key};
+use crate::service::tokens::other_services::{introspect as introspect_key, revoke_key};
 use crate::service::tokens::Principal;
 use crate::service::Services;
 use actix_web::{web, HttpResponse};

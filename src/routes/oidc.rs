@@ -6,7 +6,7 @@ use crate::domain::{ClientName, FieldErrors, Scopes};
 use crate::http::body::{Fields, FromFields};
 use crate::http::request::request_source;
 use crate::http::ApiError;
-use crate::service::oidc::{login as log_in, OidcLoginRequest, Proof};
+use crate::service::sign_in::oidc::{login as log_in, OidcLoginRequest, Proof};
 use crate::service::{Error, Services};
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{web, HttpRequest, HttpResponse};

@@ -7,7 +7,7 @@ use crate::http::auth::Unrestricted;
 use crate::http::body::{Fields, FromFields};
 use crate::http::request::Source;
 use crate::http::ApiError;
-use crate::service::two_factor::{self, TotpSetup};
+use crate::service::sign_in::two_factor::{self, TotpSetup};
 use crate::service::{Error, Services};
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{web, HttpResponse};

@@ -3,7 +3,7 @@
 //! Unless the mode is `none`, registering with an address, an admin
 //! creating a user with one, and an admin changing a user's address each
 //! ask for a verification mail through [`send_verification`], the one call
-//! that queues it in the outbox ([`super::outbox`]), whose worker sends
+//! that queues it in the outbox ([`crate::service::shared::outbox`]), whose worker sends
 //! it, so no request waits on a mail server; the mail carries a link built from
 //! `EMAIL_VERIFICATION_URL` with a signed key
 //! ([`crate::domain::email_verification`]) valid for
@@ -20,10 +20,6 @@
 //! login, console, and any other login path), called after the password
 //! or provider check so that it tells nothing to someone without it.
 
-use super::events;
-use super::outbox::{queue_for_users, Mail};
-use super::throttle::count_use;
-use super::{Error, Services};
 use crate::config::Settings;
 use crate::db::email_verification::{self as queries, VerifyingUser};
 use crate::db::events::What;
@@ -31,6 +27,10 @@ use crate::domain::email_verification::{make_key, EmailVerification, PresentedKe
 use crate::domain::event::{EventKind, EventSource};
 use crate::domain::{FieldErrors, Timestamp};
 use crate::metrics::ThrottledAction;
+use crate::service::shared::events;
+use crate::service::shared::outbox::{queue_for_users, Mail};
+use crate::service::sign_in::throttle::count_use;
+use crate::service::{Error, Services};
 use diesel::Connection;
 use lettre::message::Mailbox;
 use sha2::{Digest, Sha256};
@@ -324,7 +324,7 @@ mod tests {
         assert!(!scope.contains("alice"));
         assert_ne!(
             scope,
-            super::super::throttle::reset_email_scope("alice@example.com")
+            crate::service::sign_in::throttle::reset_email_scope("alice@example.com")
         );
     }
 }

@@ -11,9 +11,12 @@
 //! them, unless the token cache (`token_cache`) has the check: then it is a
 //! lookup in memory, and its touch waits there to be written in a batch.
 
-use super::jwt::AccessTokens;
-use super::token_cache::{PendingTouch, TokenCache};
-use super::{events, run_blocking_within, AuthFailure, Error};
+pub mod cache;
+pub mod jwt;
+pub mod other_services;
+
+use self::cache::{PendingTouch, TokenCache};
+use self::jwt::AccessTokens;
 use crate::db::events::What;
 use crate::db::tokens::{RevokedToken, TokenOwner, TouchRow};
 use crate::db::{tokens, users, AnyConnection, DbPool};
@@ -21,6 +24,8 @@ use crate::domain::event::{Actor, EventKind, EventSource, RevokedBy};
 use crate::domain::oidc::Via;
 use crate::domain::{ClientName, PlainToken, Scopes, Timestamp, TokenDigest, TokenPolicy};
 use crate::metrics::{CheckOutcome, Metrics, RevocationCause};
+use crate::service::shared::events;
+use crate::service::{run_blocking_within, AuthFailure, Error};
 use diesel::Connection;
 use serde::Serialize;
 use std::net::IpAddr;
@@ -92,7 +97,7 @@ impl TokenVerifier {
             legacy_keys,
             metrics,
             cache: None,
-            work_timeout: super::WORK_TIMEOUT,
+            work_timeout: crate::service::WORK_TIMEOUT,
             access_tokens: None,
         }
     }
@@ -660,7 +665,7 @@ fn revoked_by(revocation: &Revocation, cause: RevocationCause) -> RevokedBy {
 
 /// [`revoke`] off the async workers, counted under `cause`.
 pub async fn revoke_counted(
-    services: &super::Services,
+    services: &crate::service::Services,
     revocation: Revocation,
     cause: RevocationCause,
     source: &EventSource,

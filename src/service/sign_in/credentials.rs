@@ -2,12 +2,12 @@
 //! sign-in: a fix to it is made once. Also the check of a signed-in user's
 //! own password, before they change it or their second factor.
 
-use super::passwords::needs_rehash;
-use super::tokens::CheckedHash;
-use super::{Error, Services};
 use crate::db::users;
 use crate::domain::username::lookup_key;
 use crate::domain::Password;
+use crate::service::shared::passwords::needs_rehash;
+use crate::service::tokens::CheckedHash;
+use crate::service::{Error, Services};
 
 /// A user whose password was just checked.
 #[derive(Clone)]
@@ -16,7 +16,7 @@ pub struct Credentials {
     pub is_admin: bool,
     /// Two-factor authentication is on: the sign-in needs a code too.
     pub two_factor: bool,
-    /// For [`super::email_verification::allow_sign_in`].
+    /// For [`crate::service::accounts::email_verification::allow_sign_in`].
     pub email: String,
     pub email_verified: bool,
     /// The hash the password matched: a token is issued only while the

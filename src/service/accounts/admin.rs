@@ -4,15 +4,16 @@
 //! `NotFound` for an unknown one.
 
 use super::email_verification::send_verification;
-use super::tokens::{self, DeviceView, Revocation};
 use super::users::{self, CreateUser};
-use super::{events, Error, Services};
 use crate::db::events::What;
 use crate::db::users::{self as queries, User};
 use crate::db::AnyConnection;
 use crate::domain::event::{Actor, EventKind, EventSource};
 use crate::domain::{Password, Timestamp, Username};
 use crate::metrics::RevocationCause;
+use crate::service::shared::events;
+use crate::service::tokens::{self, DeviceView, Revocation};
+use crate::service::{Error, Services};
 use diesel::Connection;
 use serde::Serialize;
 

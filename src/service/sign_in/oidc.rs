@@ -18,12 +18,9 @@
 //! password; the token is issued by the same use case as `POST /login`,
 //! under its throttle and client limit.
 
-use super::email_verification::allow_sign_in;
 use super::login::count_login;
 use super::throttle::{under_throttle, Guess};
-use super::tokens::{self, CheckedHash, Grant, IssuedToken};
 use super::two_factor;
-use super::{events, Error, Services};
 use crate::db::events::What;
 use crate::db::identities::{self, LinkedUser};
 use crate::db::{users, AnyConnection};
@@ -31,6 +28,10 @@ use crate::domain::email::is_valid_email;
 use crate::domain::event::{EventKind, EventSource};
 use crate::domain::oidc::{username_base, LinkByEmail, OidcProvider, OidcProviders, Via};
 use crate::domain::{ClientName, Scopes, Timestamp, Username};
+use crate::service::accounts::email_verification::allow_sign_in;
+use crate::service::shared::events;
+use crate::service::tokens::{self, CheckedHash, Grant, IssuedToken};
+use crate::service::{Error, Services};
 use diesel::Connection;
 use openidconnect::core::{
     CoreClient, CoreIdToken, CoreIdTokenClaims, CoreJwsSigningAlgorithm, CoreProviderMetadata,

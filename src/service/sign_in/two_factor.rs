@@ -9,8 +9,6 @@
 
 use super::credentials::{self, Credentials};
 use super::throttle::{under_throttle, Guess};
-use super::tokens::Principal;
-use super::{events, Error, Services};
 use crate::db::events::What;
 use crate::db::two_factor as queries;
 use crate::domain::event::{EventKind, EventSource};
@@ -20,6 +18,9 @@ use crate::domain::two_factor::{
 };
 use crate::domain::{Password, Timestamp};
 use crate::metrics::ThrottledAction;
+use crate::service::shared::events;
+use crate::service::tokens::Principal;
+use crate::service::{Error, Services};
 use diesel::Connection;
 
 pub const INVALID_CODE: &str = "Invalid code.";
