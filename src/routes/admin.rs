@@ -4,14 +4,13 @@
 
 use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
 use crate::domain::email::{is_valid_email, INVALID_EMAIL};
+use crate::domain::page::PageRequest;
 use crate::domain::{FieldErrors, Password, Username};
 use crate::http::auth::Admin;
 use crate::http::body::{Fields, FromFields};
 use crate::http::request::QueryParams;
 use crate::http::ApiError;
-use crate::service::accounts::admin::{
-    self, NewUser, PageRequest, UserChanges, UserDetail, UserPage, UserView,
-};
+use crate::service::accounts::admin::{self, NewUser, UserChanges, UserDetail, UserPage, UserView};
 use crate::service::tokens::DeviceView;
 use crate::service::{Error, Services};
 use actix_web::{web, HttpRequest, HttpResponse};

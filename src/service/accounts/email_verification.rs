@@ -16,9 +16,8 @@
 //! counts the request under `EMAIL_VERIFICATION_RESEND_THROTTLE` (per
 //! address) and queues the mail for the unverified users of that address.
 //!
-//! [`allow_sign_in`] is the rule `mandatory` adds to every sign-in (API
-//! login, console, and any other login path), called after the password
-//! or provider check so that it tells nothing to someone without it.
+//! The rule `mandatory` adds to every sign-in is with the sign-in, in
+//! [`crate::service::sign_in::credentials::allow_sign_in`].
 
 use crate::config::Settings;
 use crate::db::email_verification::{self as queries, VerifyingUser};
@@ -37,7 +36,6 @@ use sha2::{Digest, Sha256};
 
 /// The `detail` of both endpoints' success, as dj-rest-auth answers.
 pub const OK: &str = "ok";
-pub const EMAIL_NOT_VERIFIED: &str = "E-mail is not verified.";
 pub const INVALID_KEY: &str = "Invalid value";
 pub const VERIFICATION_SUBJECT: &str = "Please confirm your e-mail address";
 
@@ -99,21 +97,6 @@ async fn queue_mail(services: &Services, mail: VerificationMail) -> Result<(), E
         move |users| verification_mail(&settings, &signing_key, users, Timestamp::now()),
     )
     .await
-}
-
-/// The sign-in rule of `EMAIL_VERIFICATION=mandatory`, for every way of
-/// signing in, after its credential check: a user whose address is not
-/// verified may not sign in. A user without any address is let in: only an
-/// admin, the command line or an import makes one (registration then
-/// requires an address), and there is nothing they could verify.
-pub fn allow_sign_in(settings: &Settings, email: &str, email_verified: bool) -> Result<(), Error> {
-    if settings.email_verification == EmailVerification::Mandatory
-        && !email.is_empty()
-        && !email_verified
-    {
-        return Err(Error::field("non_field_errors", EMAIL_NOT_VERIFIED));
-    }
-    Ok(())
 }
 
 /// Whether registering must give an address: it is the only way a
@@ -272,50 +255,6 @@ fn verification_mail(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::Database;
-
-    fn settings(mode: EmailVerification) -> Settings {
-        let mut settings = Settings::with_database(Database::Sqlite { path: "x".into() });
-        settings.email_verification = mode;
-        settings
-    }
-
-    #[test]
-    fn only_mandatory_keeps_an_unverified_address_from_signing_in() {
-        let refused =
-            |mode, email: &str, verified| allow_sign_in(&settings(mode), email, verified).is_err();
-        assert!(refused(
-            EmailVerification::Mandatory,
-            "a@example.com",
-            false
-        ));
-        assert!(!refused(
-            EmailVerification::Mandatory,
-            "a@example.com",
-            true
-        ));
-        assert!(
-            !refused(EmailVerification::Mandatory, "", false),
-            "nothing to verify"
-        );
-        assert!(!refused(
-            EmailVerification::Optional,
-            "a@example.com",
-            false
-        ));
-        assert!(!refused(EmailVerification::None, "a@example.com", false));
-        let Err(Error::Invalid(errors)) = allow_sign_in(
-            &settings(EmailVerification::Mandatory),
-            "a@example.com",
-            false,
-        ) else {
-            panic!("a field error")
-        };
-        assert_eq!(
-            errors.to_json(),
-            serde_json::json!({"non_field_errors": [EMAIL_NOT_VERIFIED]})
-        );
-    }
 
     #[test]
     fn resends_are_scoped_by_a_digest_of_the_lower_case_address() {

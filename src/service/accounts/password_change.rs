@@ -5,12 +5,12 @@
 use crate::db::events::What;
 use crate::db::users;
 use crate::domain::event::{EventKind, EventSource, RevokedBy};
+use crate::domain::principal::Principal;
 use crate::domain::{FieldErrors, Password, Timestamp};
 use crate::metrics::{RevocationCause, ThrottledAction};
 use crate::service::shared::events;
 use crate::service::sign_in::credentials;
 use crate::service::sign_in::throttle::{under_throttle, Guess};
-use crate::service::tokens::Principal;
 use crate::service::{Error, Services};
 use diesel::Connection;
 

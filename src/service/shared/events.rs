@@ -8,8 +8,8 @@ use crate::db::events::{self as queries, What};
 use crate::db::tokens::RevokedToken;
 use crate::db::AnyConnection;
 use crate::domain::event::{EventKind, EventSource, RevokedBy};
+use crate::domain::page::{PageRequest, PAGE_SIZE};
 use crate::domain::Timestamp;
-use crate::service::accounts::admin::{PageRequest, PAGE_SIZE};
 use crate::service::{Error, Services};
 use serde::Serialize;
 

@@ -4,6 +4,7 @@
 //! API's login then gives the (user, client) pair a new token; the console's
 //! sign-in requires an admin.
 
+use super::credentials::allow_sign_in;
 use super::credentials::{self, Credentials};
 use super::throttle::{under_throttle, Guess};
 use super::two_factor;
@@ -12,7 +13,6 @@ use crate::db::users;
 use crate::domain::event::{EventKind, EventSource};
 use crate::domain::{ClientName, Password, Scopes, Timestamp};
 use crate::metrics::LoginOutcome;
-use crate::service::accounts::email_verification::allow_sign_in;
 use crate::service::shared::events;
 use crate::service::tokens::{self, IssuedToken};
 use crate::service::{Error, Services};

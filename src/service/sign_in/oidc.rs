@@ -18,6 +18,7 @@
 //! password; the token is issued by the same use case as `POST /login`,
 //! under its throttle and client limit.
 
+use super::credentials::allow_sign_in;
 use super::login::count_login;
 use super::throttle::{under_throttle, Guess};
 use super::two_factor;
@@ -28,7 +29,6 @@ use crate::domain::email::is_valid_email;
 use crate::domain::event::{EventKind, EventSource};
 use crate::domain::oidc::{username_base, LinkByEmail, OidcProvider, OidcProviders, Via};
 use crate::domain::{ClientName, Scopes, Timestamp, Username};
-use crate::service::accounts::email_verification::allow_sign_in;
 use crate::service::shared::events;
 use crate::service::tokens::{self, CheckedHash, Grant, IssuedToken};
 use crate::service::{Error, Services};

@@ -12,6 +12,7 @@ use super::throttle::{under_throttle, Guess};
 use crate::db::events::What;
 use crate::db::two_factor as queries;
 use crate::domain::event::{EventKind, EventSource};
+use crate::domain::principal::Principal;
 use crate::domain::sealed::Sealer;
 use crate::domain::two_factor::{
     generate_recovery_codes, is_totp_code, qr_svg, recovery_code_digest, TotpSecret,
@@ -19,7 +20,6 @@ use crate::domain::two_factor::{
 use crate::domain::{Password, Timestamp};
 use crate::metrics::ThrottledAction;
 use crate::service::shared::events;
-use crate::service::tokens::Principal;
 use crate::service::{Error, Services};
 use diesel::Connection;
 

@@ -22,6 +22,7 @@ use crate::db::tokens::{RevokedToken, TokenOwner, TouchRow};
 use crate::db::{tokens, users, AnyConnection, DbPool};
 use crate::domain::event::{Actor, EventKind, EventSource, RevokedBy};
 use crate::domain::oidc::Via;
+use crate::domain::principal::Principal;
 use crate::domain::{ClientName, PlainToken, Scopes, Timestamp, TokenDigest, TokenPolicy};
 use crate::metrics::{CheckOutcome, Metrics, RevocationCause};
 use crate::service::shared::events;
@@ -31,36 +32,6 @@ use serde::Serialize;
 use std::net::IpAddr;
 
 pub const TOO_MANY_CLIENTS: &str = "Maximum number of clients per user exceeded.";
-
-/// Who is making an authenticated request, and with which token.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub token_id: i64,
-    /// The digest of the presented key: what `/logout` revokes, so that a
-    /// re-login that gave the row a new key since is not revoked with it.
-    pub digest: TokenDigest,
-    pub client: String,
-    pub user_id: i64,
-    pub username: String,
-    pub email: String,
-    pub is_admin: bool,
-    /// May introspect other users' keys.
-    pub is_service: bool,
-    pub two_factor: bool,
-    pub email_verified: bool,
-    /// What the token may be used for; empty when unrestricted.
-    pub scopes: Scopes,
-    pub created_at: Timestamp,
-    /// When the token expires, counting the use this check records.
-    pub expires_at: Timestamp,
-}
-
-impl Principal {
-    /// Whether the token has scopes, and so may do only what they allow.
-    pub fn is_restricted(&self) -> bool {
-        self.scopes.is_restricted()
-    }
-}
 
 /// What checking a token needs, and nothing more: the pool, the lifetime
 /// rules and the metrics. The HTTP extractor depends on this alone, so the

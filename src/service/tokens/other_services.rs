@@ -7,8 +7,9 @@
 //! revocation is seen by them on the very next request, and a check counts
 //! as a use of the token.
 
-use super::{revoke_counted, Principal, Revocation, TokenVerifier};
+use super::{revoke_counted, Revocation, TokenVerifier};
 use crate::domain::event::EventSource;
+use crate::domain::principal::Principal;
 use crate::domain::{Timestamp, TokenDigest};
 use crate::metrics::{ForwardAuthOutcome, IntrospectionOutcome, RevocationCause};
 use crate::service::{AuthFailure, Error, Services};
