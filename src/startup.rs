@@ -18,7 +18,7 @@ use crate::service::shared::passwords::PasswordHasher;
 use crate::service::shared::secret_key;
 use crate::service::tokens::cache::{CacheLimits, TokenCache};
 use crate::service::tokens::jwt::AccessTokens;
-use crate::service::tokens::TokenVerifier;
+use crate::service::tokens::verify::TokenVerifier;
 use crate::service::{Error, Services};
 use actix_web::dev::Server;
 use actix_web::http::header;
@@ -112,7 +112,7 @@ impl Application {
             }
             false => tokens,
         };
-        let oidc = crate::service::sign_in::oidc::Providers::new(
+        let oidc = crate::service::sign_in::oidc::providers::Providers::new(
             &settings.oidc_providers,
             settings.oidc_http_timeout,
         )

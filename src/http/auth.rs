@@ -10,7 +10,7 @@ use crate::domain::principal::Principal;
 use crate::domain::Password;
 use crate::service::sign_in::two_factor;
 use crate::service::tokens::other_services::may_introspect;
-use crate::service::tokens::TokenVerifier;
+use crate::service::tokens::verify::TokenVerifier;
 use crate::service::{AuthFailure, Error, Services};
 use actix_session::SessionExt;
 use actix_web::dev::Payload;

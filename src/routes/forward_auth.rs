@@ -12,7 +12,7 @@ use crate::http::auth::forward_auth_key;
 use crate::http::request::client_ip;
 use crate::http::ApiError;
 use crate::service::tokens::other_services::authorize;
-use crate::service::tokens::TokenVerifier;
+use crate::service::tokens::verify::TokenVerifier;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 

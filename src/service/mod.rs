@@ -34,7 +34,7 @@ use crate::metrics::Metrics;
 use shared::outbox::Outbox;
 use shared::passwords::PasswordHasher;
 use std::sync::Arc;
-use tokens::TokenVerifier;
+use tokens::verify::TokenVerifier;
 
 /// What the use cases share: built once at start, cloned into every worker.
 #[derive(Clone)]
@@ -50,7 +50,7 @@ pub struct Services {
     /// Token checks, which need far less than the rest (see [`TokenVerifier`]).
     pub tokens: TokenVerifier,
     /// The OpenID Connect providers of social login, with what was fetched from them.
-    pub oidc: sign_in::oidc::Providers,
+    pub oidc: sign_in::oidc::providers::Providers,
     /// Which throttled guesses were recorded lately (see `throttle::under_throttle`).
     pub recent_throttles: sign_in::throttle::RecentThrottles,
 }

@@ -7,7 +7,8 @@
 //! revocation is seen by them on the very next request, and a check counts
 //! as a use of the token.
 
-use super::{revoke_counted, Revocation, TokenVerifier};
+use super::verify::TokenVerifier;
+use super::{revoke_counted, Revocation};
 use crate::domain::event::EventSource;
 use crate::domain::principal::Principal;
 use crate::domain::{Timestamp, TokenDigest};
