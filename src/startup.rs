@@ -100,7 +100,8 @@ impl Application {
             metrics.clone(),
         )
         .with_work_timeout(settings.work_timeout())
-        .with_access_tokens(access_tokens.clone());
+        .with_access_tokens(access_tokens.clone())
+        .with_trusted_proxies(settings.trusted_proxies.clone());
         let tokens = match settings.caches_tokens() {
             true => {
                 let limits = CacheLimits {

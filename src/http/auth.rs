@@ -109,9 +109,9 @@ impl FromRequest for Authenticated {
             .map(|value| value.as_bytes());
         let verifier = request.app_data::<web::Data<TokenVerifier>>().cloned();
         let presented = token_from_header(header).map(str::to_owned);
-        let from = request
-            .app_data::<web::Data<Services>>()
-            .and_then(|services| client_ip(request, &services.settings.trusted_proxies));
+        let from = verifier
+            .as_ref()
+            .and_then(|verifier| client_ip(request, verifier.trusted_proxies()));
         Box::pin(async move {
             let verifier =
                 verifier.ok_or_else(|| Error::internal("the token verifier is not configured"))?;

@@ -13,6 +13,7 @@ use super::cache::{PendingTouch, TokenCache};
 use super::jwt::AccessTokens;
 use crate::db::tokens::{TokenOwner, TouchRow};
 use crate::db::{tokens, AnyConnection, DbPool};
+use crate::domain::client_address::TrustedProxies;
 use crate::domain::principal::Principal;
 use crate::domain::{Scopes, Timestamp, TokenDigest, TokenPolicy};
 use crate::metrics::{CheckOutcome, Metrics};
@@ -20,8 +21,9 @@ use crate::service::{run_blocking_within, AuthFailure, Error};
 use std::net::IpAddr;
 
 /// What checking a token needs, and nothing more: the pool, the lifetime
-/// rules and the metrics. The HTTP extractor depends on this alone, so the
-/// check could be lifted into a crate of its own.
+/// rules, the metrics, and which proxies say where a request comes from.
+/// The HTTP extractor depends on this alone, so the check could be lifted
+/// into a crate of its own.
 #[derive(Clone)]
 pub struct TokenVerifier {
     pool: DbPool,
@@ -37,6 +39,9 @@ pub struct TokenVerifier {
     work_timeout: std::time::Duration,
     /// Checks access JWTs presented in place of a key, when set.
     access_tokens: Option<AccessTokens>,
+    /// `TRUSTED_PROXIES`: whose `X-Forwarded-For` names the client address
+    /// a check records.
+    trusted_proxies: TrustedProxies,
 }
 
 impl TokenVerifier {
@@ -56,7 +61,19 @@ impl TokenVerifier {
             cache: None,
             work_timeout: crate::service::WORK_TIMEOUT,
             access_tokens: None,
+            trusted_proxies: TrustedProxies::default(),
         }
+    }
+
+    /// Reads the client address a check records through these proxies.
+    pub fn with_trusted_proxies(mut self, trusted_proxies: TrustedProxies) -> Self {
+        self.trusted_proxies = trusted_proxies;
+        self
+    }
+
+    /// The proxies whose forwarded client address the caller may believe.
+    pub fn trusted_proxies(&self) -> &TrustedProxies {
+        &self.trusted_proxies
     }
 
     /// Also accepts access JWTs wherever a key is accepted.
