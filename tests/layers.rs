@@ -717,7 +717,7 @@ fn defining_file(
     let file = &modules[&segments[..module]];
     if let (Some(item), true) = (segments.get(module), hops < 8) {
         if let Some(brought) = names[file].in_scope.get(item) {
-            let mut further = resolve(file, brought, modules, names, hops + 1)?;
+            let mut further = resolve(file, brought, names, hops + 1)?;
             further.extend(segments[module + 1..].iter().cloned());
             if let Some(defining) = defining_file(&further, modules, names, hops + 1) {
                 return Some(defining);
@@ -731,7 +731,6 @@ fn defining_file(
 fn resolve(
     file: &str,
     mention: &Mention,
-    modules: &BTreeMap<Vec<String>, String>,
     names: &BTreeMap<String, Names>,
     hops: usize,
 ) -> Option<Vec<String>> {
@@ -743,7 +742,7 @@ fn resolve(
     if hops >= 8 {
         return None;
     }
-    let mut path = resolve(file, brought, modules, names, hops + 1)?;
+    let mut path = resolve(file, brought, names, hops + 1)?;
     path.extend(rest.iter().cloned());
     Some(path)
 }
@@ -772,7 +771,7 @@ fn file_arrows(files: &[(String, String)]) -> Vec<FileArrow> {
             .strip_suffix("mod.rs")
             .filter(|_| COMPOSITION_ROOTS.contains(&file.as_str()));
         for mention in &names[file].mentions {
-            let Some(path) = resolve(file, mention, &modules, &names, 0) else {
+            let Some(path) = resolve(file, mention, &names, 0) else {
                 continue;
             };
             let Some(to) = defining_file(&path, &modules, &names, 0) else {
