@@ -14,9 +14,10 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+// The three bodies' schemas in the OpenAPI document, never built: each
+// handler reads its fields itself.
+
 /// `POST /2fa/totp/setup`.
-// The body's schema in the OpenAPI document, never built: the handler
-// reads its fields itself.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct SetupBody {
@@ -25,8 +26,6 @@ pub struct SetupBody {
 }
 
 /// `POST /2fa/totp/confirm`.
-// The body's schema in the OpenAPI document, never built: the handler
-// reads its fields itself.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct ConfirmBody {
@@ -36,8 +35,6 @@ pub struct ConfirmBody {
 }
 
 /// `POST /2fa/disable`.
-// The body's schema in the OpenAPI document, never built: the handler
-// reads its fields itself.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct DisableBody {
