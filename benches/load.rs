@@ -61,7 +61,9 @@ use diesel::PgConnection;
 use multitoken::db::schema::{tokens, users};
 use multitoken::db::{self, AnyConnection, Database};
 use multitoken::domain::{Password, PlainToken, Timestamp, TokenDigest};
-use multitoken::service::passwords::{hash_blocking, verify_blocking, MEMORY_KEPT_WHEN_IDLE};
+use multitoken::service::shared::passwords::{
+    hash_blocking, verify_blocking, MEMORY_KEPT_WHEN_IDLE,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io;

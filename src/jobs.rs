@@ -7,8 +7,9 @@ use crate::db::{self, AnyConnection};
 use crate::domain::event::Actor;
 use crate::domain::Timestamp;
 use crate::mail::MailBackend;
+use crate::service::shared::{events, outbox};
+use crate::service::tokens;
 use crate::service::Services;
-use crate::service::{events, outbox, tokens};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -128,7 +129,7 @@ pub async fn send_mails(services: Services, backend: Arc<dyn MailBackend>) {
 
 /// Writes the token cache's waiting touches every `FLUSH_EVERY`, in batches.
 pub async fn write_touches(services: Services) {
-    let mut every = tokio::time::interval(crate::service::token_cache::FLUSH_EVERY);
+    let mut every = tokio::time::interval(crate::service::tokens::cache::FLUSH_EVERY);
     loop {
         every.tick().await;
         write_touches_now(&services).await;

@@ -9,7 +9,7 @@
 //! log line, an error or `Debug` output.
 //!
 //! Callers never send on a request's path: they queue mails in the outbox
-//! ([`crate::service::outbox`]), whose background worker sends them here.
+//! ([`crate::service::shared::outbox`]), whose background worker sends them here.
 
 use futures_util::future::BoxFuture;
 use lettre::message::Message;

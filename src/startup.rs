@@ -13,12 +13,13 @@ use crate::mail;
 use crate::mail::MailBackend;
 use crate::metrics::Metrics;
 use crate::routes;
-use crate::service::jwt::AccessTokens;
-use crate::service::outbox::Outbox;
-use crate::service::passwords::PasswordHasher;
-use crate::service::token_cache::{CacheLimits, TokenCache};
-use crate::service::tokens::TokenVerifier;
-use crate::service::{secret_key, Error, Services};
+use crate::service::shared::outbox::Outbox;
+use crate::service::shared::passwords::PasswordHasher;
+use crate::service::shared::secret_key;
+use crate::service::tokens::cache::{CacheLimits, TokenCache};
+use crate::service::tokens::jwt::AccessTokens;
+use crate::service::tokens::verify::TokenVerifier;
+use crate::service::{Error, Services};
 use actix_web::dev::Server;
 use actix_web::http::header;
 use actix_web::middleware::{
@@ -99,7 +100,8 @@ impl Application {
             metrics.clone(),
         )
         .with_work_timeout(settings.work_timeout())
-        .with_access_tokens(access_tokens.clone());
+        .with_access_tokens(access_tokens.clone())
+        .with_trusted_proxies(settings.trusted_proxies.clone());
         let tokens = match settings.caches_tokens() {
             true => {
                 let limits = CacheLimits {
@@ -111,7 +113,7 @@ impl Application {
             }
             false => tokens,
         };
-        let oidc = crate::service::oidc::Providers::new(
+        let oidc = crate::service::sign_in::oidc::providers::Providers::new(
             &settings.oidc_providers,
             settings.oidc_http_timeout,
         )

@@ -14,6 +14,15 @@
 //! - `http` imports no `routes`, `console`, `cli`, `startup` or `jobs`;
 //! - `routes` and `console` import no `db`;
 //! - and no cycle between top-level modules, whatever the modules.
+//!
+//! Then between files: each path is followed to the file that defines
+//! what it names (through `use` names, `mod` declarations and `pub use`
+//! re-exports), and
+//! - no file imports one that imports it back, however far round: no
+//!   circle between files anywhere in `src/`, but for a composition root's
+//!   arrows down into its own folder (`COMPOSITION_ROOTS`);
+//! - the service's capabilities stack `shared` < `tokens` < `sign_in` <
+//!   `accounts`, each importing nothing of those above it (`FOLDER_RULES`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -445,10 +454,10 @@ fn names(modules: &[&str]) -> String {
 
 /// The cycles that a depth-first search meets, one per back arrow, each as
 /// its modules with the first repeated at the end.
-fn cycles<'a>(graph: &BTreeMap<&'a str, BTreeMap<&'a str, &Arrow>>) -> Vec<Vec<&'a str>> {
-    fn visit<'a>(
+fn cycles<'a, A>(graph: &BTreeMap<&'a str, BTreeMap<&'a str, A>>) -> Vec<Vec<&'a str>> {
+    fn visit<'a, A>(
         node: &'a str,
-        graph: &BTreeMap<&'a str, BTreeMap<&'a str, &Arrow>>,
+        graph: &BTreeMap<&'a str, BTreeMap<&'a str, A>>,
         stack: &mut Vec<&'a str>,
         done: &mut BTreeSet<&'a str>,
         found: &mut Vec<Vec<&'a str>>,
@@ -479,6 +488,351 @@ fn cycles<'a>(graph: &BTreeMap<&'a str, BTreeMap<&'a str, &Arrow>>) -> Vec<Vec<&
         }
     }
     found
+}
+
+/// Folders of `src/` and the folders each must not import from: the
+/// capabilities of the service layer stack `shared` < `tokens` < `sign_in`
+/// < `accounts`, each using only those below it.
+const FOLDER_RULES: &[(&str, &[&str])] = &[
+    (
+        "service/shared/",
+        &["service/tokens/", "service/sign_in/", "service/accounts/"],
+    ),
+    (
+        "service/tokens/",
+        &["service/sign_in/", "service/accounts/"],
+    ),
+    ("service/sign_in/", &["service/accounts/"]),
+];
+
+/// An arrow between two files of `src/`: `file` names something that
+/// `to` defines.
+#[derive(Debug, Clone)]
+struct FileArrow {
+    file: String,
+    line: usize,
+    to: String,
+}
+
+/// A path met in a file, with `crate`, `super` and `self` already made
+/// absolute (`absolute`); else its first segment is a name the file
+/// brought into scope (or an outside crate, which leads nowhere).
+#[derive(Debug, Clone)]
+struct Mention {
+    line: usize,
+    absolute: bool,
+    segments: Vec<String>,
+}
+
+/// What one file names: the paths it mentions, and the names its `use`
+/// items and `mod` declarations bring into scope (scopes are not told
+/// apart: a name is the same wherever in the file it is brought in).
+#[derive(Debug, Default)]
+struct Names {
+    mentions: Vec<Mention>,
+    in_scope: BTreeMap<String, Mention>,
+}
+
+/// The leaves of the `use` tree that starts at `tokens[at]`, each with the
+/// name it brings into scope (`None` for a glob); returns where it ends.
+fn use_tree(
+    tokens: &[(usize, Token)],
+    mut at: usize,
+    mut prefix: Vec<String>,
+    leaves: &mut Vec<(usize, Option<String>, Vec<String>)>,
+) -> usize {
+    while let Some((line, token)) = tokens.get(at) {
+        match token {
+            Token::PathSep => at += 1,
+            Token::Punct('*') => {
+                leaves.push((*line, None, prefix));
+                return at + 1;
+            }
+            Token::Punct('{') => {
+                at += 1;
+                while let Some((_, token)) = tokens.get(at) {
+                    match token {
+                        Token::Punct('}') => return at + 1,
+                        Token::Punct(',') => at += 1,
+                        _ => at = use_tree(tokens, at, prefix.clone(), leaves),
+                    }
+                }
+                return at;
+            }
+            Token::Ident(segment) => {
+                at += 1;
+                if tokens.get(at).map(|(_, token)| token) == Some(&Token::PathSep) {
+                    prefix.push(segment.clone());
+                    continue;
+                }
+                let mut name = segment.clone();
+                if segment != "self" {
+                    prefix.push(segment.clone());
+                } else if let Some(last) = prefix.last() {
+                    name = last.clone();
+                }
+                if let (Some((_, Token::Ident(keyword))), Some((_, Token::Ident(alias)))) =
+                    (tokens.get(at), tokens.get(at + 1))
+                {
+                    if keyword == "as" {
+                        name = alias.clone();
+                        at += 2;
+                    }
+                }
+                leaves.push((*line, Some(name), prefix));
+                return at;
+            }
+            _ => return at,
+        }
+    }
+    at
+}
+
+/// Every path one file mentions, and every name it brings into scope.
+fn names_of(file: &str, source: &str) -> Names {
+    let tokens = tokens(&strip(source));
+    let file_path = module_path(file);
+    let mut names = Names::default();
+    // The module the code at hand is in, inline `mod name { … }` included:
+    // (name, the brace depth it opened at).
+    let mut inline: Vec<(String, usize)> = Vec::new();
+    let mut depth = 0;
+    let here = |inline: &[(String, usize)]| {
+        let mut path = file_path.clone();
+        path.extend(inline.iter().map(|(name, _)| name.clone()));
+        path
+    };
+    // `crate`/`super`/`self` at the head of `segments`, made absolute.
+    let absolute = |segments: &[String], here: Vec<String>| -> Option<Vec<String>> {
+        let (mut base, mut rest) = match segments.first().map(String::as_str) {
+            Some("crate") => (Vec::new(), &segments[1..]),
+            Some("self") => (here, &segments[1..]),
+            Some("super") => (here, segments),
+            _ => return None,
+        };
+        while rest.first().is_some_and(|segment| segment == "super") {
+            base.pop();
+            rest = &rest[1..];
+        }
+        base.extend(rest.iter().cloned());
+        Some(base)
+    };
+    let mention =
+        |line: usize, segments: Vec<String>, here: Vec<String>| match absolute(&segments, here) {
+            Some(segments) => Mention {
+                line,
+                absolute: true,
+                segments,
+            },
+            None => Mention {
+                line,
+                absolute: false,
+                segments,
+            },
+        };
+    let mut index = 0;
+    while index < tokens.len() {
+        let (line, token) = &tokens[index];
+        let at = |k: usize| tokens.get(index + k).map(|(_, token)| token);
+        let after_sep = index > 0 && tokens[index - 1].1 == Token::PathSep;
+        match token {
+            Token::Punct('{') => depth += 1,
+            Token::Punct('}') => {
+                depth -= 1;
+                if inline.last().is_some_and(|(_, open)| *open == depth) {
+                    inline.pop();
+                }
+            }
+            Token::Ident(keyword) if keyword == "mod" => {
+                if let Some(Token::Ident(name)) = at(1) {
+                    let mut path = here(&inline);
+                    path.push(name.clone());
+                    let declared = Mention {
+                        line: *line,
+                        absolute: true,
+                        segments: path,
+                    };
+                    names.in_scope.insert(name.clone(), declared);
+                    if at(2) == Some(&Token::Punct('{')) {
+                        inline.push((name.clone(), depth));
+                    }
+                }
+            }
+            Token::Ident(keyword) if keyword == "use" && !after_sep => {
+                // `pub use` (`pub(crate) use`, …) is a signpost: what goes
+                // through it leads on to the file that defines the item, and
+                // the signpost itself is no arrow.
+                let before = |k: usize| index.checked_sub(k).map(|at| &tokens[at].1);
+                let is_pub = |token: Option<&Token>| token == Some(&Token::Ident("pub".into()));
+                let signpost = is_pub(before(1))
+                    || (before(1) == Some(&Token::Punct(')'))
+                        && (2..8).any(|k| {
+                            before(k) == Some(&Token::Punct('(')) && is_pub(before(k + 1))
+                        }));
+                let mut leaves = Vec::new();
+                let end = use_tree(&tokens, index + 1, Vec::new(), &mut leaves);
+                for (line, name, segments) in leaves {
+                    let leaf = mention(line, segments, here(&inline));
+                    if let Some(name) = name {
+                        names.in_scope.insert(name, leaf.clone());
+                    }
+                    if !signpost {
+                        names.mentions.push(leaf);
+                    }
+                }
+                index = end;
+                continue;
+            }
+            Token::Ident(first) if !after_sep && at(1) == Some(&Token::PathSep) => {
+                let mut segments = vec![first.clone()];
+                let mut k = 1;
+                while let (Some(Token::PathSep), Some(Token::Ident(next))) = (at(k), at(k + 1)) {
+                    segments.push(next.clone());
+                    k += 2;
+                }
+                names.mentions.push(mention(*line, segments, here(&inline)));
+                index += k;
+                continue;
+            }
+            _ => {}
+        }
+        index += 1;
+    }
+    names
+}
+
+/// The file that defines what `segments` (absolute) names: the longest
+/// leading run of segments that is a module, followed through the names
+/// that module's file brings into scope (`pub use`, or a `use` its own
+/// items name), so a re-export leads to the file that defines the item.
+fn defining_file(
+    segments: &[String],
+    modules: &BTreeMap<Vec<String>, String>,
+    names: &BTreeMap<String, Names>,
+    hops: usize,
+) -> Option<String> {
+    let module = (0..=segments.len())
+        .rev()
+        .find(|&n| modules.contains_key(&segments[..n]))?;
+    let file = &modules[&segments[..module]];
+    if let (Some(item), true) = (segments.get(module), hops < 8) {
+        if let Some(brought) = names[file].in_scope.get(item) {
+            let mut further = resolve(file, brought, names, hops + 1)?;
+            further.extend(segments[module + 1..].iter().cloned());
+            if let Some(defining) = defining_file(&further, modules, names, hops + 1) {
+                return Some(defining);
+            }
+        }
+    }
+    Some(file.clone())
+}
+
+/// The absolute path a mention in `file` stands for, if it is of the crate.
+fn resolve(
+    file: &str,
+    mention: &Mention,
+    names: &BTreeMap<String, Names>,
+    hops: usize,
+) -> Option<Vec<String>> {
+    if mention.absolute {
+        return Some(mention.segments.clone());
+    }
+    let (first, rest) = mention.segments.split_first()?;
+    let brought = names[file].in_scope.get(first)?;
+    if hops >= 8 {
+        return None;
+    }
+    let mut path = resolve(file, brought, names, hops + 1)?;
+    path.extend(rest.iter().cloned());
+    Some(path)
+}
+
+/// Files that wire the folder they head: their arrows down into it are the
+/// parent holding its children, not imports. `service/mod.rs`'s `Services`
+/// names each capability's engine, and each capability takes `Services`;
+/// `routes/mod.rs`'s URL map names each handler, and `docs.rs` serves the
+/// OpenAPI document that the same map generates.
+const COMPOSITION_ROOTS: &[&str] = &["service/mod.rs", "routes/mod.rs"];
+
+/// Every arrow between two different files, but for a composition root's
+/// arrows into its own folder.
+fn file_arrows(files: &[(String, String)]) -> Vec<FileArrow> {
+    let modules: BTreeMap<Vec<String>, String> = files
+        .iter()
+        .map(|(file, _)| (module_path(file), file.clone()))
+        .collect();
+    let names: BTreeMap<String, Names> = files
+        .iter()
+        .map(|(file, source)| (file.clone(), names_of(file, source)))
+        .collect();
+    let mut arrows = Vec::new();
+    for (file, _) in files {
+        let folder = file
+            .strip_suffix("mod.rs")
+            .filter(|_| COMPOSITION_ROOTS.contains(&file.as_str()));
+        for mention in &names[file].mentions {
+            let Some(path) = resolve(file, mention, &names, 0) else {
+                continue;
+            };
+            let Some(to) = defining_file(&path, &modules, &names, 0) else {
+                continue;
+            };
+            let parent_to_child = folder.is_some_and(|folder| to.starts_with(folder));
+            if &to != file && !parent_to_child && !ROOT_FILES.contains(&file.as_str()) {
+                arrows.push(FileArrow {
+                    file: file.clone(),
+                    line: mention.line,
+                    to,
+                });
+            }
+        }
+    }
+    arrows
+}
+
+/// The folder rules broken and the cycles between files, one message each.
+fn check_files(files: &[(String, String)]) -> Vec<String> {
+    let arrows = file_arrows(files);
+    let mut problems: Vec<String> = Vec::new();
+    for arrow in &arrows {
+        for (folder, denied) in FOLDER_RULES {
+            let broken = denied.iter().any(|denied| arrow.to.starts_with(*denied));
+            if arrow.file.starts_with(folder) && broken {
+                problems.push(format!(
+                    "src/{}:{}: uses src/{}, but `{folder}` imports nothing of {}",
+                    arrow.file,
+                    arrow.line,
+                    arrow.to,
+                    names(denied)
+                ));
+            }
+        }
+    }
+    // One message per rule broken on a line, though a line may name two items.
+    problems.dedup();
+    let mut graph: BTreeMap<&str, BTreeMap<&str, &FileArrow>> = BTreeMap::new();
+    for arrow in &arrows {
+        graph
+            .entry(arrow.file.as_str())
+            .or_default()
+            .entry(arrow.to.as_str())
+            .or_insert(arrow);
+    }
+    for cycle in cycles(&graph) {
+        let steps: Vec<String> = cycle
+            .windows(2)
+            .map(|pair| {
+                let arrow = graph[pair[0]][pair[1]];
+                format!("src/{}:{} → src/{}", arrow.file, arrow.line, arrow.to)
+            })
+            .collect();
+        problems.push(format!(
+            "cycle between files: {}: {}",
+            cycle.join(" → "),
+            steps.join(", ")
+        ));
+    }
+    problems
 }
 
 fn read_tree(dir: &Path, root: &Path, files: &mut Vec<(String, String)>) {
@@ -513,6 +867,20 @@ fn the_crate_keeps_its_layers_and_has_no_cycle_between_modules() {
     assert!(
         problems.is_empty(),
         "{} layer rule violation(s):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn no_file_imports_one_that_imports_it_back_and_the_service_folders_stack() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    read_tree(&src, &src, &mut files);
+    let problems = check_files(&files);
+    assert!(
+        problems.is_empty(),
+        "{} problem(s) between files:\n{}",
         problems.len(),
         problems.join("\n")
     );
@@ -683,6 +1051,108 @@ mod checker {
                 ("startup.rs", "use crate::db;\n"),
             ]),
             Vec::<String>::new()
+        );
+    }
+
+    fn files(files: &[(&str, &str)]) -> Vec<(String, String)> {
+        files
+            .iter()
+            .map(|(name, source)| (name.to_string(), source.to_string()))
+            .collect()
+    }
+
+    fn file_targets(tree: &[(&str, &str)], from: &str) -> Vec<(usize, String)> {
+        file_arrows(&files(tree))
+            .into_iter()
+            .filter(|arrow| arrow.file == from)
+            .map(|arrow| (arrow.line, arrow.to))
+            .collect()
+    }
+
+    #[test]
+    fn a_circle_between_files_is_caught_and_shown() {
+        // Three files of one module: the module-level check sees nothing.
+        let tree = [
+            ("service/mod.rs", "pub mod a;\npub mod b;\npub mod c;\n"),
+            ("service/a.rs", "use super::b::Thing;\n"),
+            ("service/b.rs", "\nfn f() { crate::service::c::g(); }\n"),
+            ("service/c.rs", "use crate::service::{self, a};\n"),
+        ];
+        assert_eq!(fixture(&tree), Vec::<String>::new());
+        assert_eq!(
+            check_files(&files(&tree)),
+            [
+                "cycle between files: service/a.rs → service/b.rs → service/c.rs → service/a.rs: \
+                 src/service/a.rs:1 → src/service/b.rs, src/service/b.rs:2 → src/service/c.rs, \
+                 src/service/c.rs:1 → src/service/a.rs"
+            ]
+        );
+    }
+
+    #[test]
+    fn names_brought_into_scope_and_re_exports_lead_to_the_defining_file() {
+        let tree = [
+            ("domain/mod.rs", "pub mod time;\npub use time::Timestamp;\n"),
+            ("domain/time.rs", "pub struct Timestamp;\n"),
+            ("db/mod.rs", "pub mod users;\npub struct Pool;\n"),
+            ("db/users.rs", "pub fn by_id() {}\n"),
+            (
+                "service/login.rs",
+                "use crate::db::{self, users as queries};\n\
+                 use crate::domain::Timestamp;\n\
+                 fn f() {\n    queries::by_id();\n    Timestamp::now();\n    let _: db::Pool;\n}\n",
+            ),
+        ];
+        assert_eq!(
+            file_targets(&tree, "service/login.rs"),
+            [
+                (1, "db/mod.rs".to_owned()),
+                (1, "db/users.rs".to_owned()),
+                (2, "domain/time.rs".to_owned()),
+                (4, "db/users.rs".to_owned()),
+                (5, "domain/time.rs".to_owned()),
+                (6, "db/mod.rs".to_owned()),
+            ]
+        );
+        // The `pub use` itself is a signpost, not an arrow of domain/mod.rs.
+        assert_eq!(file_targets(&tree, "domain/mod.rs"), []);
+    }
+
+    #[test]
+    fn a_parent_and_its_child_importing_each_other_are_a_circle_but_in_a_composition_root() {
+        let parent =
+            "pub mod verify;\nuse verify::Verifier;\npub struct Services { v: Verifier }\n";
+        let child = "use super::Services;\npub struct Verifier;\n";
+        let problems = check_files(&files(&[
+            ("service/tokens/mod.rs", parent),
+            ("service/tokens/verify.rs", child),
+        ]));
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert!(problems[0].starts_with("cycle between files: service/tokens/mod.rs"));
+        let problems = check_files(&files(&[
+            ("service/mod.rs", parent),
+            ("service/verify.rs", child),
+        ]));
+        assert_eq!(problems, Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_capability_importing_one_above_it_is_caught() {
+        let problems = check_files(&files(&[
+            ("service/mod.rs", "pub mod accounts;\npub mod tokens;\n"),
+            ("service/accounts/mod.rs", "pub mod users;\n"),
+            ("service/accounts/users.rs", "pub struct User;\n"),
+            (
+                "service/tokens/mod.rs",
+                "\nuse crate::service::accounts::users::User;\n",
+            ),
+        ]));
+        assert_eq!(
+            problems,
+            [
+                "src/service/tokens/mod.rs:2: uses src/service/accounts/users.rs, but \
+                 `service/tokens/` imports nothing of `service/sign_in/`, `service/accounts/`"
+            ]
         );
     }
 }

@@ -1,19 +1,21 @@
 //! The console's pages and form posts. Every post checks its CSRF token
-//! first, then that the session is an admin's, then calls `service::admin`.
+//! first, then that the session is an admin's, then calls `service::accounts::admin`.
 
+use super::error::ConsoleError;
 use super::pages::{self, Chrome};
-use super::ConsoleError;
 use crate::domain::event::Actor;
+use crate::domain::page::PageRequest;
 use crate::domain::throttle::throttled_detail;
 use crate::domain::Password;
 use crate::http::body::Fields;
 use crate::http::request::{request_source, QueryParams};
 use crate::http::session::{self as console_session, SignedIn, CSRF_FIELD};
-use crate::service::admin::{self, PageRequest};
-use crate::service::email_verification::EMAIL_NOT_VERIFIED;
-use crate::service::login::console_sign_in;
-use crate::service::two_factor;
-use crate::service::{events, oidc};
+use crate::service::accounts::admin;
+use crate::service::shared::events;
+use crate::service::sign_in::credentials::EMAIL_NOT_VERIFIED;
+use crate::service::sign_in::login::console_sign_in;
+use crate::service::sign_in::oidc;
+use crate::service::sign_in::two_factor;
 use crate::service::{Error, Services};
 use actix_session::Session;
 use actix_web::http::header::LOCATION;

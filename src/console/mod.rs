@@ -1,23 +1,21 @@
 //! The ops console at `/console/`: server-rendered pages (maud) where an
 //! admin signs in with a password, finds a user, and revokes one device or
 //! all of them. No business rules live here: signing in goes through the
-//! same credential check and throttle as `POST /login` (`service::login`),
-//! and every action calls the same `service::admin` use cases as the admin
+//! same credential check and throttle as `POST /login` (`service::sign_in::login`),
+//! and every action calls the same `service::accounts::admin` use cases as the admin
 //! API.
 //!
 //! The session cookie and its CSRF token are `http::session`'s, shared with
 //! the admin API. Every state-changing form carries the session's CSRF
 //! token, checked before anything else (missing or wrong: a 403 page).
 
+mod error;
 mod handlers;
 mod pages;
 
-use crate::http::error::status_of;
-use crate::service::Error;
-use actix_web::http::header::{self, HeaderValue, LOCATION};
-use actix_web::http::StatusCode;
+use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
-use actix_web::{web, HttpResponse, ResponseError};
+use actix_web::web;
 
 /// Headers on every console page: no framing, no sniffing, no referrer,
 /// nothing loaded but our own stylesheet, no caching of what admins see.
@@ -52,56 +50,4 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/console.css", web::get().to(handlers::stylesheet))
             .default_service(web::to(handlers::not_found)),
     );
-}
-
-/// What can go wrong on a console page, each shown as an HTML page (or a
-/// redirect to the sign-in page).
-#[derive(Debug, thiserror::Error)]
-pub enum ConsoleError {
-    #[error("not signed in")]
-    SignIn,
-    #[error("CSRF token missing or incorrect")]
-    Csrf,
-    #[error("not found")]
-    NotFound,
-    #[error(transparent)]
-    Service(#[from] Error),
-}
-
-impl ResponseError for ConsoleError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            ConsoleError::SignIn => StatusCode::SEE_OTHER,
-            ConsoleError::Csrf => StatusCode::FORBIDDEN,
-            ConsoleError::NotFound => StatusCode::NOT_FOUND,
-            ConsoleError::Service(error) => status_of(error),
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let (title, message) = match self {
-            ConsoleError::SignIn => {
-                return HttpResponse::SeeOther()
-                    .insert_header((LOCATION, HeaderValue::from_static("/console/login")))
-                    .finish();
-            }
-            ConsoleError::Csrf => (
-                "Forbidden",
-                "The form was not accepted: its security token is missing or out of date. \
-                 Go back, reload the page and try again.",
-            ),
-            ConsoleError::NotFound | ConsoleError::Service(Error::NotFound) => {
-                ("Not found", "There is nothing here.")
-            }
-            ConsoleError::Service(error @ (Error::Unavailable(_) | Error::Internal(_))) => {
-                error.log_fault();
-                (
-                    "Something went wrong",
-                    "The request could not be completed. Try again in a moment.",
-                )
-            }
-            ConsoleError::Service(_) => ("Refused", "The request was refused."),
-        };
-        pages::html(self.status_code(), pages::error_page(title, message))
-    }
 }

@@ -3,9 +3,9 @@
 
 use crate::domain::Timestamp;
 use crate::http::session::CSRF_FIELD;
-use crate::service::admin::{UserPage, UserView};
-use crate::service::events::EventView;
-use crate::service::oidc::LinkedIdentity;
+use crate::service::accounts::admin::{UserPage, UserView};
+use crate::service::shared::events::EventView;
+use crate::service::sign_in::oidc::LinkedIdentity;
 use crate::service::tokens::DeviceView;
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;

@@ -11,6 +11,7 @@ pub mod django;
 pub mod email_verification;
 pub mod events;
 pub mod identities;
+mod migrations;
 pub mod notifications;
 pub mod outbox;
 pub mod schema;
@@ -21,11 +22,11 @@ pub mod tokens;
 pub mod two_factor;
 pub mod users;
 
-use crate::domain::username::lookup_key;
+pub use migrations::migrate;
+
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 use diesel::{Connection, PgConnection, SqliteConnection};
-use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use std::time::Duration;
 
 #[derive(diesel::MultiConnection)]
@@ -35,9 +36,6 @@ pub enum AnyConnection {
 }
 
 pub type DbPool = Pool<ConnectionManager<AnyConnection>>;
-
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
-const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// How long a SQLite connection waits for another writer before giving up.
 pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -212,60 +210,6 @@ pub fn connect_once(database: &Database) -> Result<AnyConnection, DbSetupError> 
     apply_pragmas(&mut conn).map_err(|e| fail(e.to_string()))?;
     Ok(conn)
 }
-
-/// Applies pending migrations; returns how many were applied.
-///
-/// On PostgreSQL an advisory lock makes instances that start together take
-/// turns, so only the first one migrates; SQLite's file lock does the same.
-pub fn migrate(database: &Database) -> Result<usize, DbSetupError> {
-    let mut conn = connect_once(database)?;
-    let fail = |e: diesel::result::Error| DbSetupError::Migrate(database.describe(), e.to_string());
-    let migrations = match database {
-        Database::Sqlite { .. } => SQLITE_MIGRATIONS,
-        Database::Postgres { .. } => POSTGRES_MIGRATIONS,
-    };
-    let lock = matches!(database, Database::Postgres { .. });
-    if lock {
-        conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
-            .map_err(fail)?;
-    }
-    let applied = conn
-        .run_pending_migrations(migrations)
-        .map(|applied| applied.len())
-        .map_err(|e| DbSetupError::Migrate(database.describe(), e.to_string()))
-        .and_then(|applied| {
-            rekey_usernames(&mut conn).map_err(fail)?;
-            Ok(applied)
-        });
-    if lock {
-        conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
-            .map_err(fail)?;
-    }
-    applied
-}
-
-/// Brings lookup keys made before usernames were NFKC-normalised up to
-/// date (a data migration that SQL cannot do), and says what it could not.
-fn rekey_usernames(conn: &mut AnyConnection) -> diesel::QueryResult<()> {
-    let rekeyed = users::rekey_usernames(conn, lookup_key)?;
-    if rekeyed.updated > 0 {
-        log::info!(
-            "re-keyed {} username(s) to their NFKC form",
-            rekeyed.updated
-        );
-    }
-    for (user, holder) in rekeyed.clashes {
-        log::warn!(
-            "the username of user {user} is that of user {holder} once NFKC-normalised: \
-             it keeps its old lookup key, so signing in by that name reaches user {holder} \
-             (deactivate user {user} if it imitates the other)"
-        );
-    }
-    Ok(())
-}
-
-/// An arbitrary constant that names multitoken's migration lock.
-const MIGRATION_LOCK: i64 = 0x6d74_6d69_6772_6174;
 
 pub fn pool(database: &Database) -> Result<DbPool, DbSetupError> {
     pool_with_busy_timeout(database, SQLITE_BUSY_TIMEOUT)

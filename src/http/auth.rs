@@ -6,10 +6,11 @@ use super::error::ApiError;
 use super::request::{client_ip, request_source};
 use super::session::{self, CSRF_HEADER};
 use crate::domain::event::{Actor, EventSource};
+use crate::domain::principal::Principal;
 use crate::domain::Password;
-use crate::service::other_services::may_introspect;
-use crate::service::tokens::{Principal, TokenVerifier};
-use crate::service::two_factor;
+use crate::service::sign_in::two_factor;
+use crate::service::tokens::other_services::may_introspect;
+use crate::service::tokens::verify::TokenVerifier;
 use crate::service::{AuthFailure, Error, Services};
 use actix_session::SessionExt;
 use actix_web::dev::Payload;
@@ -108,9 +109,9 @@ impl FromRequest for Authenticated {
             .map(|value| value.as_bytes());
         let verifier = request.app_data::<web::Data<TokenVerifier>>().cloned();
         let presented = token_from_header(header).map(str::to_owned);
-        let from = request
-            .app_data::<web::Data<Services>>()
-            .and_then(|services| client_ip(request, &services.settings.trusted_proxies));
+        let from = verifier
+            .as_ref()
+            .and_then(|verifier| client_ip(request, verifier.trusted_proxies()));
         Box::pin(async move {
             let verifier =
                 verifier.ok_or_else(|| Error::internal("the token verifier is not configured"))?;

@@ -90,6 +90,39 @@ impl Fields {
     }
 }
 
+/// A use case's request read whole from a body: every field parsed into its
+/// domain type, or every problem found, reported at once as Django REST
+/// Framework reports a serializer's. What a handler hands its use case is
+/// then complete: no field of it is "maybe there" after validation.
+///
+/// The body's schema in the OpenAPI document stays a struct of its own
+/// (it says what a client sends, not what the use case receives).
+pub trait ParseFields: Sized {
+    fn parse_fields(fields: &Fields) -> Result<Self, FieldErrors>;
+}
+
+impl Fields {
+    /// The use case's request, or every problem with the body.
+    pub fn parse<T: ParseFields>(&self) -> Result<T, FieldErrors> {
+        T::parse_fields(self)
+    }
+}
+
+/// Ends a [`ParseFields`] read: the request, built once every field it needs
+/// was read, or the problems recorded while reading them. A read that gives
+/// no value (`Fields::required`, …) records why, so a missing value always
+/// comes with its problem.
+pub fn complete<T>(request: Option<T>, errors: FieldErrors) -> Result<T, FieldErrors> {
+    debug_assert!(
+        request.is_some() || !errors.is_empty(),
+        "a field read gave no value and recorded no problem"
+    );
+    match request {
+        Some(request) if errors.is_empty() => Ok(request),
+        _ => Err(errors),
+    }
+}
+
 impl Fields {
     /// Decodes a body of the given `Content-Type`; an empty body is no fields.
     pub fn decode(content_type: &str, body: &[u8]) -> Result<Self, ApiError> {

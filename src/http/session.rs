@@ -7,14 +7,14 @@
 //! in the cookie, encrypted and signed with [`console_session_key`]), marked
 //! `HttpOnly`, `SameSite=Strict`, and `Secure` when `COOKIE_SECURE` is set.
 //! Who is signed in is not in it: only the random id of a row of
-//! `console_sessions` (see [`crate::service::console_sessions`]), so that
+//! `console_sessions` (see [`crate::service::sign_in::console_sessions`]), so that
 //! signing out, or deactivating, demoting or re-passwording the admin, ends
 //! every copy of the cookie. The CSRF token and messages stay in the cookie,
 //! so a visitor who never signs in costs no row. Signing in renews the
 //! session, so a session fixed before sign-in is worth nothing after.
 
 use crate::domain::SecretKey;
-use crate::service::console_sessions::{self, SessionId};
+use crate::service::sign_in::console_sessions::{self, SessionId};
 use crate::service::{Error, Services};
 use actix_session::config::CookieContentSecurity;
 use actix_session::storage::CookieSessionStore;

@@ -1,19 +1,18 @@
 //! The admin API: other users' accounts and devices, for users with
 //! `is_admin` only (the [`Admin`] extractor). The use cases are in
-//! `service::admin`, shared with the console.
+//! `service::accounts::admin`, shared with the console.
 
 use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
 use crate::domain::email::{is_valid_email, INVALID_EMAIL};
+use crate::domain::page::PageRequest;
 use crate::domain::{FieldErrors, Password, Username};
 use crate::http::auth::Admin;
-use crate::http::body::{Fields, FromFields};
+use crate::http::body::{complete, Fields, ParseFields};
 use crate::http::request::QueryParams;
 use crate::http::ApiError;
-use crate::service::admin::{
-    self, NewUser, PageRequest, UserChanges, UserDetail, UserPage, UserView,
-};
+use crate::service::accounts::admin::{self, NewUser, UserChanges, UserDetail, UserPage, UserView};
 use crate::service::tokens::DeviceView;
-use crate::service::{Error, Services};
+use crate::service::Services;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -94,7 +93,10 @@ fn check_email(email: &str, errors: &mut FieldErrors) {
 }
 
 /// `POST /admin/users`.
+// The body's schema in the OpenAPI document, never built: the body is read
+// as the use case's `NewUser`.
 #[derive(ToSchema)]
+#[allow(dead_code)]
 pub struct CreateUserBody {
     #[schema(required = true, min_length = 1, max_length = 150, value_type = String)]
     pub username: Option<Username>,
@@ -109,32 +111,35 @@ pub struct CreateUserBody {
     pub is_service: bool,
 }
 
-impl FromFields for CreateUserBody {
-    fn from_fields(fields: &Fields, errors: &mut FieldErrors) -> Self {
-        let username =
-            fields
-                .required("username", errors)
-                .and_then(|name| match Username::parse(&name) {
-                    Ok(username) => Some(username),
-                    Err(message) => {
-                        errors.add("username", message);
-                        None
-                    }
-                });
-        let password = fields.required("password", errors).map(Password::new);
-        let email = fields.optional("email", errors).unwrap_or_default();
+impl ParseFields for NewUser {
+    fn parse_fields(fields: &Fields) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let username = fields.required("username", &mut errors).and_then(|name| {
+            match Username::parse(&name) {
+                Ok(username) => Some(username),
+                Err(message) => {
+                    errors.add("username", message);
+                    None
+                }
+            }
+        });
+        let password = fields.required("password", &mut errors).map(Password::new);
+        let email = fields.optional("email", &mut errors).unwrap_or_default();
         if let Some(password) = &password {
             let name = username.as_ref().map(Username::as_str).unwrap_or_default();
-            check_new_password(password, name, &email, "password", errors);
+            check_new_password(password, name, &email, "password", &mut errors);
         }
-        check_email(&email, errors);
-        CreateUserBody {
+        check_email(&email, &mut errors);
+        let is_admin = fields.boolean("is_admin", &mut errors).unwrap_or(false);
+        let is_service = fields.boolean("is_service", &mut errors).unwrap_or(false);
+        let user = username.zip(password).map(|(username, password)| NewUser {
             username,
             password,
             email,
-            is_admin: fields.boolean("is_admin", errors).unwrap_or(false),
-            is_service: fields.boolean("is_service", errors).unwrap_or(false),
-        }
+            is_admin,
+            is_service,
+        });
+        complete(user, errors)
     }
 }
 
@@ -151,23 +156,8 @@ pub async fn create_user(
     admin: Admin,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
-    let (body, errors) = fields.read::<CreateUserBody>();
-    errors.into_result()?;
-    let (Some(username), Some(password)) = (body.username, body.password) else {
-        return Err(Error::internal("validated user fields missing").into());
-    };
-    let user = admin::create_user(
-        &services,
-        NewUser {
-            username,
-            password,
-            email: body.email,
-            is_admin: body.is_admin,
-            is_service: body.is_service,
-        },
-        &admin.source,
-    )
-    .await?;
+    let new_user = fields.parse::<NewUser>()?;
+    let user = admin::create_user(&services, new_user, &admin.source).await?;
     Ok(HttpResponse::Created().json(user))
 }
 

@@ -7,7 +7,7 @@ use crate::domain::FieldErrors;
 use crate::http::body::{Fields, FromFields};
 use crate::http::request::Source;
 use crate::http::ApiError;
-use crate::service::email_verification::{resend, verify, OK};
+use crate::service::accounts::email_verification::{resend, verify, OK};
 use crate::service::Services;
 use actix_web::{web, HttpResponse};
 use utoipa::ToSchema;

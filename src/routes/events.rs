@@ -4,11 +4,11 @@
 use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
 
 use crate::domain::event::EventKind;
+use crate::domain::page::PageRequest;
 use crate::http::auth::{Admin, Authenticated};
 use crate::http::request::QueryParams;
 use crate::http::ApiError;
-use crate::service::admin::PageRequest;
-use crate::service::events::{self, EventPage, EventView, Filter};
+use crate::service::shared::events::{self, EventPage, EventView, Filter};
 use crate::service::{Error, Services};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;

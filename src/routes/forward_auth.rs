@@ -7,11 +7,12 @@
 //! down): the body is never read, a query that cannot be understood asks
 //! for a scope no token holds, and a handler for every method means no 405.
 
+use crate::domain::principal::Principal;
 use crate::http::auth::forward_auth_key;
 use crate::http::request::client_ip;
 use crate::http::ApiError;
-use crate::service::other_services::authorize;
-use crate::service::tokens::{Principal, TokenVerifier};
+use crate::service::tokens::other_services::authorize;
+use crate::service::tokens::verify::TokenVerifier;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 

@@ -3,11 +3,11 @@
 use super::openapi::Detail;
 use crate::domain::{ClientName, FieldErrors, Password, Scopes, Timestamp};
 use crate::http::auth::{basic_credentials, Authenticated, Unrestricted};
-use crate::http::body::{Fields, FromFields};
+use crate::http::body::{complete, Fields, ParseFields};
 use crate::http::request::{request_source, Source};
 use crate::http::ApiError;
 use crate::metrics::RevocationCause;
-use crate::service::login::{login as log_in, LoginRequest};
+use crate::service::sign_in::login::{login as log_in, LoginRequest};
 use crate::service::tokens::{revoke_counted, IssuedToken, Revocation};
 use crate::service::{Error, Services};
 use actix_web::http::header::{CacheControl, CacheDirective};
@@ -16,7 +16,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 /// `POST /login` (JSON or form; the credentials may come as Basic instead).
+// The body's schema in the OpenAPI document, never built: the body is read
+// as the use case's `LoginRequest` (see `read_login`).
 #[derive(ToSchema)]
+#[allow(dead_code)]
 pub struct LoginBody {
     #[schema(required = true, min_length = 1, value_type = String)]
     pub username: Option<String>,
@@ -36,18 +39,40 @@ pub struct LoginBody {
     pub otp: Option<String>,
 }
 
-impl FromFields for LoginBody {
-    fn from_fields(fields: &Fields, errors: &mut FieldErrors) -> Self {
-        let username = fields.required("username", errors);
-        let password = fields.required("password", errors).map(Password::new);
-        LoginBody {
+impl ParseFields for LoginRequest {
+    fn parse_fields(fields: &Fields) -> Result<Self, FieldErrors> {
+        read_login(fields, None)
+    }
+}
+
+/// A login from the body; with its username and password from the Basic
+/// credentials, when they came that way.
+fn read_login(
+    fields: &Fields,
+    basic: Option<(String, Password)>,
+) -> Result<LoginRequest, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let credentials = match basic {
+        Some(credentials) => Some(credentials),
+        None => {
+            let username = fields.required("username", &mut errors);
+            let password = fields.required("password", &mut errors).map(Password::new);
+            username.zip(password)
+        }
+    };
+    let client = read_client(fields, &mut errors);
+    let scopes = fields.scopes("scopes", &mut errors);
+    let otp = fields.optional("otp", &mut errors);
+    let request = credentials
+        .zip(client)
+        .map(|((username, password), client)| LoginRequest {
             username,
             password,
-            client: read_client(fields, errors),
-            scopes: fields.scopes("scopes", errors),
-            otp: fields.optional("otp", errors),
-        }
-    }
+            client,
+            scopes,
+            otp,
+        });
+    complete(request, errors)
 }
 
 pub(super) fn read_client(fields: &Fields, errors: &mut FieldErrors) -> Option<ClientName> {
@@ -117,37 +142,11 @@ pub(super) async fn sign_in(
 ) -> Result<IssuedToken, ApiError> {
     let basic = basic_credentials(request.headers()).transpose()?;
     let basic_was_used = basic.is_some();
-    let (body, errors) = match basic {
-        Some((username, password)) => {
-            let mut errors = FieldErrors::new();
-            let client = read_client(fields, &mut errors);
-            let scopes = fields.scopes("scopes", &mut errors);
-            let otp = fields.optional("otp", &mut errors);
-            let body = LoginBody {
-                username: Some(username),
-                password: Some(password),
-                client,
-                scopes,
-                otp,
-            };
-            (body, errors)
-        }
-        None => fields.read::<LoginBody>(),
-    };
-    errors.into_result()?;
-    let (Some(username), Some(password), Some(client)) =
-        (body.username, body.password, body.client)
-    else {
-        return Err(Error::internal("validated login fields missing").into());
+    let login_request = match basic {
+        Some(credentials) => read_login(fields, Some(credentials))?,
+        None => fields.parse::<LoginRequest>()?,
     };
     let source = request_source(request);
-    let login_request = LoginRequest {
-        username,
-        password,
-        client,
-        scopes: body.scopes,
-        otp: body.otp,
-    };
     match log_in(services, login_request, &source).await {
         Ok(token) => Ok(token),
         Err(Error::BadCredentials) if basic_was_used => Err(ApiError::BadBasicCredentials),

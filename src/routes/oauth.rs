@@ -2,14 +2,14 @@
 //! token introspection (RFC 7662) and token revocation (RFC 7009).
 
 use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
+use crate::domain::principal::Principal;
 use crate::domain::validation::REQUIRED;
 use crate::domain::FieldErrors;
 use crate::http::auth::Introspector;
 use crate::http::body::{Fields, FromFields};
 use crate::http::request::Source;
 use crate::http::ApiError;
-use crate::service::other_services::{introspect as introspect_key, revoke_key};
-use crate::service::tokens::Principal;
+use crate::service::tokens::other_services::{introspect as introspect_key, revoke_key};
 use crate::service::Services;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;

@@ -3,10 +3,11 @@
 use super::login::{read_client, TokenResponse};
 use super::openapi::Detail;
 use crate::domain::{ClientName, FieldErrors, Scopes};
-use crate::http::body::{Fields, FromFields};
+use crate::http::body::{complete, Fields};
 use crate::http::request::request_source;
 use crate::http::ApiError;
-use crate::service::oidc::{login as log_in, OidcLoginRequest, Proof};
+use crate::service::sign_in::oidc::providers::Proof;
+use crate::service::sign_in::oidc::{login as log_in, OidcLoginRequest};
 use crate::service::{Error, Services};
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -14,7 +15,10 @@ use utoipa::ToSchema;
 
 /// `POST /login/oidc/{provider}` (JSON or form): `client`, and either
 /// `id_token` or `code` + `redirect_uri` + `code_verifier`.
+// The body's schema in the OpenAPI document, never built: the body is read
+// as the use case's `OidcLoginRequest` (see `read_login`).
 #[derive(ToSchema)]
+#[allow(dead_code)]
 pub struct OidcLoginBody {
     /// 1-64 ASCII letters, digits, `.`, `_` or `-`.
     #[schema(required = true, pattern = "^[A-Za-z0-9._-]{1,64}$", value_type = String)]
@@ -42,47 +46,42 @@ pub struct OidcLoginBody {
     pub otp: Option<String>,
 }
 
-impl FromFields for OidcLoginBody {
-    fn from_fields(fields: &Fields, errors: &mut FieldErrors) -> Self {
-        let client = read_client(fields, errors);
-        let scopes = fields.scopes("scopes", errors);
-        let nonce = fields.optional("nonce", errors).filter(|n| !n.is_empty());
-        let otp = fields.optional("otp", errors);
-        let code = fields.optional("code", errors).filter(|c| !c.is_empty());
-        // A code asks for the rest of the code flow; anything else for an ID token.
-        let (id_token, redirect_uri, code_verifier) = match code {
-            Some(_) => (
-                None,
-                fields.required("redirect_uri", errors),
-                fields.required("code_verifier", errors),
-            ),
-            None => (fields.required("id_token", errors), None, None),
-        };
-        OidcLoginBody {
-            otp,
-            client,
-            scopes,
-            id_token,
-            nonce,
-            code,
-            redirect_uri,
-            code_verifier,
+/// The login of `provider` from the body: the proof a code or an ID token.
+fn read_login(fields: &Fields, provider: String) -> Result<OidcLoginRequest, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let client = read_client(fields, &mut errors);
+    let scopes = fields.scopes("scopes", &mut errors);
+    let nonce = fields
+        .optional("nonce", &mut errors)
+        .filter(|n| !n.is_empty());
+    let otp = fields.optional("otp", &mut errors);
+    let code = fields
+        .optional("code", &mut errors)
+        .filter(|c| !c.is_empty());
+    // A code asks for the rest of the code flow; anything else for an ID token.
+    let proof = match code {
+        Some(code) => {
+            let redirect_uri = fields.required("redirect_uri", &mut errors);
+            let code_verifier = fields.required("code_verifier", &mut errors);
+            redirect_uri
+                .zip(code_verifier)
+                .map(|(redirect_uri, code_verifier)| Proof::Code {
+                    code,
+                    redirect_uri,
+                    code_verifier,
+                })
         }
-    }
-}
-
-impl OidcLoginBody {
-    fn proof(&mut self) -> Option<Proof> {
-        match (self.code.take(), self.id_token.take()) {
-            (Some(code), _) => Some(Proof::Code {
-                code,
-                redirect_uri: self.redirect_uri.take()?,
-                code_verifier: self.code_verifier.take()?,
-            }),
-            (None, Some(id_token)) => Some(Proof::IdToken(id_token)),
-            (None, None) => None,
-        }
-    }
+        None => fields.required("id_token", &mut errors).map(Proof::IdToken),
+    };
+    let request = client.zip(proof).map(|(client, proof)| OidcLoginRequest {
+        provider,
+        proof,
+        nonce,
+        client,
+        scopes,
+        otp,
+    });
+    complete(request, errors)
 }
 
 /// Sign in with an OpenID Connect provider: a new token for this client,
@@ -107,19 +106,7 @@ pub async fn login_with_provider(
     if !services.oidc.is_configured(&provider) {
         return Err(Error::NotFound.into());
     }
-    let (mut body, errors) = fields.read::<OidcLoginBody>();
-    errors.into_result()?;
-    let (Some(client), Some(proof)) = (body.client.take(), body.proof()) else {
-        return Err(Error::internal("validated OIDC login fields missing").into());
-    };
-    let login_request = OidcLoginRequest {
-        provider: provider.into_inner(),
-        proof,
-        nonce: body.nonce,
-        client,
-        scopes: body.scopes,
-        otp: body.otp,
-    };
+    let login_request = read_login(&fields, provider.into_inner())?;
     let token = log_in(&services, login_request, &request_source(&request)).await?;
     Ok(HttpResponse::Ok()
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))

@@ -7,8 +7,8 @@ use crate::http::auth::Unrestricted;
 use crate::http::body::{Fields, FromFields};
 use crate::http::request::{client_ip, Source};
 use crate::http::ApiError;
-use crate::service::password_change::{change_password, PASSWORD_CHANGED};
-use crate::service::password_reset::{
+use crate::service::accounts::password_change::{change_password, PASSWORD_CHANGED};
+use crate::service::accounts::password_reset::{
     confirm_reset as confirm, request_reset, ConfirmRequest, RESET_DONE, RESET_SENT,
 };
 use crate::service::Services;

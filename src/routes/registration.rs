@@ -5,7 +5,7 @@ use crate::domain::{FieldErrors, Password, Scopes};
 use crate::http::body::{Fields, FromFields};
 use crate::http::request::request_source;
 use crate::http::ApiError;
-use crate::service::registration::{register as sign_up, RegisterRequest};
+use crate::service::accounts::registration::{register as sign_up, RegisterRequest};
 use crate::service::Services;
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{web, HttpRequest, HttpResponse};

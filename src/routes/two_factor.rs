@@ -4,64 +4,45 @@
 use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
 use crate::domain::{FieldErrors, Password};
 use crate::http::auth::Unrestricted;
-use crate::http::body::{Fields, FromFields};
+use crate::http::body::{complete, Fields};
 use crate::http::request::Source;
 use crate::http::ApiError;
-use crate::service::two_factor::{self, TotpSetup};
-use crate::service::{Error, Services};
+use crate::service::sign_in::two_factor::{self, TotpSetup};
+use crate::service::Services;
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+// The three bodies' schemas in the OpenAPI document, never built: each
+// handler reads its fields itself.
+
 /// `POST /2fa/totp/setup`.
 #[derive(ToSchema)]
+#[allow(dead_code)]
 pub struct SetupBody {
     #[schema(required = true, min_length = 1, value_type = String)]
     pub password: Option<Password>,
 }
 
-impl FromFields for SetupBody {
-    fn from_fields(fields: &Fields, errors: &mut FieldErrors) -> Self {
-        SetupBody {
-            password: fields.required("password", errors).map(Password::new),
-        }
-    }
-}
-
 /// `POST /2fa/totp/confirm`.
 #[derive(ToSchema)]
+#[allow(dead_code)]
 pub struct ConfirmBody {
     /// The 6-digit code the app shows.
     #[schema(required = true, min_length = 1, value_type = String)]
     pub code: Option<String>,
 }
 
-impl FromFields for ConfirmBody {
-    fn from_fields(fields: &Fields, errors: &mut FieldErrors) -> Self {
-        ConfirmBody {
-            code: fields.required("code", errors),
-        }
-    }
-}
-
 /// `POST /2fa/disable`.
 #[derive(ToSchema)]
+#[allow(dead_code)]
 pub struct DisableBody {
     #[schema(required = true, min_length = 1, value_type = String)]
     pub password: Option<Password>,
     /// A current code from the app, or an unused recovery code.
     #[schema(required = true, min_length = 1, value_type = String)]
     pub code: Option<String>,
-}
-
-impl FromFields for DisableBody {
-    fn from_fields(fields: &Fields, errors: &mut FieldErrors) -> Self {
-        DisableBody {
-            password: fields.required("password", errors).map(Password::new),
-            code: fields.required("code", errors),
-        }
-    }
 }
 
 /// The recovery codes, shown this once.
@@ -75,8 +56,11 @@ fn no_store() -> CacheControl {
     CacheControl(vec![CacheDirective::NoStore])
 }
 
-fn validated<T>(field: Option<T>) -> Result<T, ApiError> {
-    field.ok_or_else(|| Error::internal("a validated field is missing").into())
+/// A required password from the body, or the body's problems.
+fn read_password(fields: &Fields) -> Result<Password, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let password = fields.required("password", &mut errors).map(Password::new);
+    complete(password, errors)
 }
 
 /// Start setting up two-factor: a new secret for an authenticator app.
@@ -95,10 +79,8 @@ pub async fn set_up(
     Source(source): Source,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
-    let (body, errors) = fields.read::<SetupBody>();
-    errors.into_result()?;
-    let setup =
-        two_factor::set_up(&services, &principal, validated(body.password)?, &source).await?;
+    let password = read_password(&fields)?;
+    let setup = two_factor::set_up(&services, &principal, password, &source).await?;
     Ok(HttpResponse::Ok().insert_header(no_store()).json(setup))
 }
 
@@ -116,10 +98,9 @@ pub async fn confirm(
     Source(source): Source,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
-    let (body, errors) = fields.read::<ConfirmBody>();
-    errors.into_result()?;
-    let recovery_codes =
-        two_factor::confirm(&services, &principal, &validated(body.code)?, &source).await?;
+    let mut errors = FieldErrors::new();
+    let code = complete(fields.required("code", &mut errors), errors)?;
+    let recovery_codes = two_factor::confirm(&services, &principal, &code, &source).await?;
     Ok(HttpResponse::Ok()
         .insert_header(no_store())
         .json(RecoveryCodes { recovery_codes }))
@@ -141,9 +122,10 @@ pub async fn disable(
     Source(source): Source,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
-    let (body, errors) = fields.read::<DisableBody>();
-    errors.into_result()?;
-    let (password, code) = (validated(body.password)?, validated(body.code)?);
+    let mut errors = FieldErrors::new();
+    let password = fields.required("password", &mut errors).map(Password::new);
+    let code = fields.required("code", &mut errors);
+    let (password, code) = complete(password.zip(code), errors)?;
     two_factor::disable(&services, &principal, password, &code, &source).await?;
     Ok(HttpResponse::Ok().json(Detail::new(two_factor::DISABLED)))
 }

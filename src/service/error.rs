@@ -7,6 +7,7 @@
 //! is `Unavailable` (callers may retry), anything else `Internal`. Both keep
 //! their cause as the error's `source`, so whoever logs it logs the chain.
 
+use crate::domain::page::InvalidPage;
 use crate::domain::FieldErrors;
 use std::fmt;
 
@@ -117,6 +118,12 @@ impl Error {
 impl From<FieldErrors> for Error {
     fn from(errors: FieldErrors) -> Self {
         Error::Invalid(errors)
+    }
+}
+
+impl From<InvalidPage> for Error {
+    fn from(_: InvalidPage) -> Self {
+        Error::InvalidPage
     }
 }
 

@@ -6,30 +6,24 @@
 //! Functions that only touch the database take `&mut AnyConnection` and are
 //! synchronous; the ones that also hash passwords or count metrics are async
 //! and take the shared [`Services`].
+//!
+//! By capability, each folder importing only those listed after it:
+//! - [`accounts`]: signing up, a user's own password and address, admins'
+//!   work on users, the Django import;
+//! - [`sign_in`]: proving who you are (password, OpenID, second factor,
+//!   throttle), the new-device mail, console sessions;
+//! - [`tokens`]: a token's life (issue, verify, cache, list, revoke), JWT
+//!   access tokens, checks for other services;
+//! - [`shared`]: events, the mail outbox, the password hasher, the secret key.
+//!
+//! This file is the composition root: [`Services`] names each folder's
+//! engine, and every use case receives it.
 
-pub mod admin;
-pub mod console_sessions;
-pub mod credentials;
-pub mod django_import;
-pub mod email_verification;
+pub mod accounts;
 mod error;
-pub mod events;
-pub mod jwt;
-pub mod login;
-pub mod new_device;
-pub mod oidc;
-pub mod other_services;
-pub mod outbox;
-pub mod password_change;
-pub mod password_reset;
-pub mod passwords;
-pub mod registration;
-pub mod secret_key;
-pub mod throttle;
-pub mod token_cache;
+pub mod shared;
+pub mod sign_in;
 pub mod tokens;
-pub mod two_factor;
-pub mod users;
 
 pub use error::{AuthFailure, Cause, Error};
 
@@ -37,10 +31,10 @@ use crate::config::Settings;
 use crate::db::{AnyConnection, DbPool};
 use crate::domain::SecretKey;
 use crate::metrics::Metrics;
-use outbox::Outbox;
-use passwords::PasswordHasher;
+use shared::outbox::Outbox;
+use shared::passwords::PasswordHasher;
 use std::sync::Arc;
-use tokens::TokenVerifier;
+use tokens::verify::TokenVerifier;
 
 /// What the use cases share: built once at start, cloned into every worker.
 #[derive(Clone)]
@@ -50,15 +44,15 @@ pub struct Services {
     pub hasher: PasswordHasher,
     /// The resolved `SECRET_KEY`: derive a key per purpose from it.
     pub secret_key: SecretKey,
-    /// Queues mails in the caller's transaction (see [`outbox`]).
+    /// Queues mails in the caller's transaction (see [`shared::outbox`]).
     pub outbox: Outbox,
     pub metrics: Metrics,
     /// Token checks, which need far less than the rest (see [`TokenVerifier`]).
     pub tokens: TokenVerifier,
     /// The OpenID Connect providers of social login, with what was fetched from them.
-    pub oidc: oidc::Providers,
+    pub oidc: sign_in::oidc::providers::Providers,
     /// Which throttled guesses were recorded lately (see `throttle::under_throttle`).
-    pub recent_throttles: throttle::RecentThrottles,
+    pub recent_throttles: sign_in::throttle::RecentThrottles,
 }
 
 impl Services {

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use multitoken::db::schema::mail_outbox;
 use multitoken::domain::{SecretKey, ThrottleLimit};
 use multitoken::mail::MailSetting;
-use multitoken::service::outbox::{Mail, Outbox};
+use multitoken::service::shared::outbox::{Mail, Outbox};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::{Duration, Instant};

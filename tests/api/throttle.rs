@@ -6,7 +6,7 @@ use crate::on_both_backends;
 use multitoken::config::Settings;
 use multitoken::domain::client_address::TrustedProxies;
 use multitoken::domain::ThrottleLimit;
-use multitoken::service::throttle::username_scope;
+use multitoken::service::sign_in::throttle::username_scope;
 use multitoken::startup::Application;
 use reqwest::{Response, StatusCode};
 use serde_json::json;

@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use multitoken::db::schema::users;
 use multitoken::db::users::{insert, NewUser};
 use multitoken::domain::Password;
-use multitoken::service::passwords::hash_blocking;
+use multitoken::service::shared::passwords::hash_blocking;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 

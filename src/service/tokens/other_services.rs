@@ -7,11 +7,13 @@
 //! revocation is seen by them on the very next request, and a check counts
 //! as a use of the token.
 
-use super::tokens::{revoke_counted, Principal, Revocation, TokenVerifier};
-use super::{AuthFailure, Error, Services};
+use super::verify::TokenVerifier;
+use super::{revoke_counted, Revocation};
 use crate::domain::event::EventSource;
+use crate::domain::principal::Principal;
 use crate::domain::{Timestamp, TokenDigest};
 use crate::metrics::{ForwardAuthOutcome, IntrospectionOutcome, RevocationCause};
+use crate::service::{AuthFailure, Error, Services};
 use std::net::IpAddr;
 
 /// Forward auth: the principal of the presented key, if it holds every

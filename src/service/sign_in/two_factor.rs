@@ -9,17 +9,18 @@
 
 use super::credentials::{self, Credentials};
 use super::throttle::{under_throttle, Guess};
-use super::tokens::Principal;
-use super::{events, Error, Services};
 use crate::db::events::What;
 use crate::db::two_factor as queries;
 use crate::domain::event::{EventKind, EventSource};
+use crate::domain::principal::Principal;
 use crate::domain::sealed::Sealer;
 use crate::domain::two_factor::{
     generate_recovery_codes, is_totp_code, qr_svg, recovery_code_digest, TotpSecret,
 };
 use crate::domain::{Password, Timestamp};
 use crate::metrics::ThrottledAction;
+use crate::service::shared::events;
+use crate::service::{Error, Services};
 use diesel::Connection;
 
 pub const INVALID_CODE: &str = "Invalid code.";

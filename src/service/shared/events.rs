@@ -3,14 +3,14 @@
 //! nothing, on its own), listed newest first to their user and to admins,
 //! and swept after `EVENTS_RETENTION`.
 
-use super::admin::{PageRequest, PAGE_SIZE};
-use super::{Error, Services};
 pub use crate::db::events::Filter;
 use crate::db::events::{self as queries, What};
 use crate::db::tokens::RevokedToken;
 use crate::db::AnyConnection;
 use crate::domain::event::{EventKind, EventSource, RevokedBy};
+use crate::domain::page::{PageRequest, PAGE_SIZE};
 use crate::domain::Timestamp;
+use crate::service::{Error, Services};
 use serde::Serialize;
 
 /// Appends one event (call it in the change's transaction).

@@ -4,20 +4,19 @@
 //! `NotFound` for an unknown one.
 
 use super::email_verification::send_verification;
-use super::tokens::{self, DeviceView, Revocation};
 use super::users::{self, CreateUser};
-use super::{events, Error, Services};
 use crate::db::events::What;
 use crate::db::users::{self as queries, User};
 use crate::db::AnyConnection;
 use crate::domain::event::{Actor, EventKind, EventSource};
+use crate::domain::page::{PageRequest, PAGE_SIZE};
 use crate::domain::{Password, Timestamp, Username};
 use crate::metrics::RevocationCause;
+use crate::service::shared::events;
+use crate::service::tokens::{self, DeviceView, Revocation};
+use crate::service::{Error, Services};
 use diesel::Connection;
 use serde::Serialize;
-
-/// Users per page of the admin listing.
-pub const PAGE_SIZE: i64 = 50;
 
 /// A user as admins see it: never the password hash.
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
@@ -62,40 +61,6 @@ pub struct UserDetail {
     #[serde(flatten)]
     pub user: UserView,
     pub tokens: Vec<DeviceView>,
-}
-
-/// Which page of a listing was asked for: a number from 1, or the last one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PageRequest {
-    Number(i64),
-    Last,
-}
-
-impl PageRequest {
-    /// Reads `?page=` as Django REST Framework does: absent means 1, `last`
-    /// the last page, anything but a positive number is an invalid page.
-    pub fn parse(text: Option<&str>) -> Result<Self, Error> {
-        match text {
-            None => Ok(PageRequest::Number(1)),
-            Some("last") => Ok(PageRequest::Last),
-            Some(number) => match number.parse::<i64>() {
-                Ok(n) if n >= 1 => Ok(PageRequest::Number(n)),
-                _ => Err(Error::InvalidPage),
-            },
-        }
-    }
-
-    /// The page's number among `count` items, and how many pages there are
-    /// (`PAGE_SIZE` each); a page past the last is `InvalidPage`, and page 1
-    /// always exists.
-    pub fn locate(self, count: i64) -> Result<(i64, i64), Error> {
-        let pages = ((count + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-        match self {
-            PageRequest::Last => Ok((pages, pages)),
-            PageRequest::Number(n) if n <= pages => Ok((n, pages)),
-            PageRequest::Number(_) => Err(Error::InvalidPage),
-        }
-    }
 }
 
 /// One page of users matching a search.
@@ -313,28 +278,4 @@ pub async fn revoke_all_devices(
         source,
     )
     .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pages_are_read_like_django_rest_framework() {
-        assert_eq!(PageRequest::parse(None).ok(), Some(PageRequest::Number(1)));
-        assert_eq!(
-            PageRequest::parse(Some("3")).ok(),
-            Some(PageRequest::Number(3))
-        );
-        assert_eq!(
-            PageRequest::parse(Some("last")).ok(),
-            Some(PageRequest::Last)
-        );
-        for bad in ["0", "-1", "x", "", "1.5"] {
-            assert!(
-                matches!(PageRequest::parse(Some(bad)), Err(Error::InvalidPage)),
-                "{bad}"
-            );
-        }
-    }
 }

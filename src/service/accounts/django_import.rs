@@ -8,7 +8,6 @@
 //! skipped (or, with `--update`, updated), and a token whose digest is
 //! already stored is not written again.
 
-use super::Error;
 use crate::db::django::{self, DjangoToken, DjangoUser, DRF_TABLE, KNOX_TABLE, MULTITOKEN_TABLE};
 use crate::db::events::What;
 use crate::db::schema::users as users_table;
@@ -18,6 +17,7 @@ use crate::domain::event::{Actor, EventKind, EventSource};
 use crate::domain::oidc::Via;
 use crate::domain::username::lookup_key;
 use crate::domain::{ClientName, Timestamp, TokenDigest, TokenPolicy, Username};
+use crate::service::Error;
 use diesel::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -311,7 +311,7 @@ fn write_users(
 fn record_import(conn: &mut AnyConnection, user_id: i64, how: &str) -> Result<(), Error> {
     let what = What::to_user(EventKind::Imported, user_id).detail(how);
     let source = EventSource::without_request(Actor::Cli);
-    super::events::record(conn, &source, what, Timestamp::now())
+    crate::service::shared::events::record(conn, &source, what, Timestamp::now())
 }
 
 /// Writes the tokens of one table, numbering multitoken's and knox's

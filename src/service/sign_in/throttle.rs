@@ -16,12 +16,13 @@
 //! address; an attempt that failed for another reason (the database, the
 //! hashing queue, the client limit) is taken back from both.
 
-use super::{events, Error, Services};
 use crate::db::{self, AnyConnection};
 use crate::domain::client_address::throttle_scope;
 use crate::domain::event::{EventKind, EventSource};
 use crate::domain::username::lookup_key;
 use crate::domain::{ThrottleLimit, Timestamp};
+use crate::service::shared::events;
+use crate::service::{Error, Services};
 use diesel::Connection;
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;

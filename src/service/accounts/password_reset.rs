@@ -3,7 +3,7 @@
 //! `POST /password/reset` checks the address's shape, counts the request
 //! under `PASSWORD_RESET_THROTTLE` (per e-mail address and per client
 //! address) and, within the limit, looks the address up and queues one
-//! mail to it in the outbox ([`super::outbox`]), with a link for each
+//! mail to it in the outbox ([`crate::service::shared::outbox`]), with a link for each
 //! active user who has it (the ten most recently signed in, when there are
 //! more), each carrying a `uid` and a signed, single-use token
 //! ([`crate::domain::reset_token`]). It answers the same whether or not the
@@ -13,9 +13,6 @@
 //! `POST /password/reset/confirm` checks the token, the new password, and
 //! sets it, revoking every token of the user.
 
-use super::outbox::{queue_for_users, Mail};
-use super::throttle::{address_scope, count_use, reset_email_scope};
-use super::{events, Error, Services};
 use crate::config::Settings;
 use crate::db::events::What;
 use crate::db::users::{self as accounts, ResetUser};
@@ -23,6 +20,10 @@ use crate::domain::event::{EventKind, EventSource, RevokedBy};
 use crate::domain::reset_token::{check_token, decode_uid, encode_uid, make_token, ResetSubject};
 use crate::domain::{FieldErrors, Password, Timestamp};
 use crate::metrics::{RevocationCause, ThrottledAction};
+use crate::service::shared::events;
+use crate::service::shared::outbox::{queue_for_users, Mail};
+use crate::service::sign_in::throttle::{address_scope, count_use, reset_email_scope};
+use crate::service::{Error, Services};
 use diesel::Connection;
 use lettre::message::Mailbox;
 use std::net::IpAddr;

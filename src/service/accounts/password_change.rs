@@ -2,15 +2,16 @@
 //! throttle), the new one must pass the rules, and every other device of
 //! the user is signed out.
 
-use super::credentials;
-use super::throttle::{under_throttle, Guess};
-use super::tokens::Principal;
-use super::{events, Error, Services};
 use crate::db::events::What;
 use crate::db::users;
 use crate::domain::event::{EventKind, EventSource, RevokedBy};
+use crate::domain::principal::Principal;
 use crate::domain::{FieldErrors, Password, Timestamp};
 use crate::metrics::{RevocationCause, ThrottledAction};
+use crate::service::shared::events;
+use crate::service::sign_in::credentials;
+use crate::service::sign_in::throttle::{under_throttle, Guess};
+use crate::service::{Error, Services};
 use diesel::Connection;
 
 pub const WRONG_OLD_PASSWORD: &str = "Your old password was entered incorrectly.";

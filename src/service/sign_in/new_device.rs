@@ -2,12 +2,12 @@
 //! signed in on before (as far as the security events go back) signs in,
 //! so that a stolen password used from a new device does not go unseen.
 
-use super::outbox::{queue_for_users, Mail};
-use super::tokens::IssuedToken;
-use super::Services;
 use crate::db::users::{self, User};
 use crate::domain::event::EventSource;
 use crate::domain::{ClientName, Timestamp};
+use crate::service::shared::outbox::{queue_for_users, Mail};
+use crate::service::tokens::IssuedToken;
+use crate::service::Services;
 use lettre::message::Mailbox;
 
 pub const NEW_DEVICE_SUBJECT: &str = "New sign-in to your account";

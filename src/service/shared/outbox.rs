@@ -18,12 +18,12 @@
 //! under a key derived from `SECRET_KEY` with HKDF-SHA256, with the mail's
 //! kind as associated data. Neither a mail's text nor its address is logged.
 
-use super::{Error, Services};
 use crate::db::{outbox as queries, AnyConnection};
 use crate::domain::sealed::Sealer;
 use crate::domain::{SecretKey, Timestamp};
 use crate::mail::MailBackend;
 use crate::metrics::MailOutcome;
+use crate::service::{Error, Services};
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox, Message};
 use std::fmt;

@@ -15,14 +15,14 @@
 //! under the token's SHA-256 until the token expires, so a busy token costs
 //! a hash and the device's usual lookup by digest, as a key does.
 
-use super::tokens::Principal;
-use super::{run_blocking, AuthFailure, Error};
 use crate::config::Settings;
 use crate::db::{signing_keys, tokens, AnyConnection, DbPool};
 use crate::domain::jwt::{
     self, AccessClaims, Expected, Jwk, Refusal, SidKey, SigningKey, StorageKey, VerifyingKey,
 };
+use crate::domain::principal::Principal;
 use crate::domain::{SecretKey, Timestamp, TokenDigest};
+use crate::service::{run_blocking, AuthFailure, Error};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};

@@ -3,7 +3,7 @@
 //! Unless the mode is `none`, registering with an address, an admin
 //! creating a user with one, and an admin changing a user's address each
 //! ask for a verification mail through [`send_verification`], the one call
-//! that queues it in the outbox ([`super::outbox`]), whose worker sends
+//! that queues it in the outbox ([`crate::service::shared::outbox`]), whose worker sends
 //! it, so no request waits on a mail server; the mail carries a link built from
 //! `EMAIL_VERIFICATION_URL` with a signed key
 //! ([`crate::domain::email_verification`]) valid for
@@ -16,14 +16,9 @@
 //! counts the request under `EMAIL_VERIFICATION_RESEND_THROTTLE` (per
 //! address) and queues the mail for the unverified users of that address.
 //!
-//! [`allow_sign_in`] is the rule `mandatory` adds to every sign-in (API
-//! login, console, and any other login path), called after the password
-//! or provider check so that it tells nothing to someone without it.
+//! The rule `mandatory` adds to every sign-in is with the sign-in, in
+//! [`crate::service::sign_in::credentials::allow_sign_in`].
 
-use super::events;
-use super::outbox::{queue_for_users, Mail};
-use super::throttle::count_use;
-use super::{Error, Services};
 use crate::config::Settings;
 use crate::db::email_verification::{self as queries, VerifyingUser};
 use crate::db::events::What;
@@ -31,13 +26,16 @@ use crate::domain::email_verification::{make_key, EmailVerification, PresentedKe
 use crate::domain::event::{EventKind, EventSource};
 use crate::domain::{FieldErrors, Timestamp};
 use crate::metrics::ThrottledAction;
+use crate::service::shared::events;
+use crate::service::shared::outbox::{queue_for_users, Mail};
+use crate::service::sign_in::throttle::count_use;
+use crate::service::{Error, Services};
 use diesel::Connection;
 use lettre::message::Mailbox;
 use sha2::{Digest, Sha256};
 
 /// The `detail` of both endpoints' success, as dj-rest-auth answers.
 pub const OK: &str = "ok";
-pub const EMAIL_NOT_VERIFIED: &str = "E-mail is not verified.";
 pub const INVALID_KEY: &str = "Invalid value";
 pub const VERIFICATION_SUBJECT: &str = "Please confirm your e-mail address";
 
@@ -99,21 +97,6 @@ async fn queue_mail(services: &Services, mail: VerificationMail) -> Result<(), E
         move |users| verification_mail(&settings, &signing_key, users, Timestamp::now()),
     )
     .await
-}
-
-/// The sign-in rule of `EMAIL_VERIFICATION=mandatory`, for every way of
-/// signing in, after its credential check: a user whose address is not
-/// verified may not sign in. A user without any address is let in: only an
-/// admin, the command line or an import makes one (registration then
-/// requires an address), and there is nothing they could verify.
-pub fn allow_sign_in(settings: &Settings, email: &str, email_verified: bool) -> Result<(), Error> {
-    if settings.email_verification == EmailVerification::Mandatory
-        && !email.is_empty()
-        && !email_verified
-    {
-        return Err(Error::field("non_field_errors", EMAIL_NOT_VERIFIED));
-    }
-    Ok(())
 }
 
 /// Whether registering must give an address: it is the only way a
@@ -272,50 +255,6 @@ fn verification_mail(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::Database;
-
-    fn settings(mode: EmailVerification) -> Settings {
-        let mut settings = Settings::with_database(Database::Sqlite { path: "x".into() });
-        settings.email_verification = mode;
-        settings
-    }
-
-    #[test]
-    fn only_mandatory_keeps_an_unverified_address_from_signing_in() {
-        let refused =
-            |mode, email: &str, verified| allow_sign_in(&settings(mode), email, verified).is_err();
-        assert!(refused(
-            EmailVerification::Mandatory,
-            "a@example.com",
-            false
-        ));
-        assert!(!refused(
-            EmailVerification::Mandatory,
-            "a@example.com",
-            true
-        ));
-        assert!(
-            !refused(EmailVerification::Mandatory, "", false),
-            "nothing to verify"
-        );
-        assert!(!refused(
-            EmailVerification::Optional,
-            "a@example.com",
-            false
-        ));
-        assert!(!refused(EmailVerification::None, "a@example.com", false));
-        let Err(Error::Invalid(errors)) = allow_sign_in(
-            &settings(EmailVerification::Mandatory),
-            "a@example.com",
-            false,
-        ) else {
-            panic!("a field error")
-        };
-        assert_eq!(
-            errors.to_json(),
-            serde_json::json!({"non_field_errors": [EMAIL_NOT_VERIFIED]})
-        );
-    }
 
     #[test]
     fn resends_are_scoped_by_a_digest_of_the_lower_case_address() {
@@ -324,7 +263,7 @@ mod tests {
         assert!(!scope.contains("alice"));
         assert_ne!(
             scope,
-            super::super::throttle::reset_email_scope("alice@example.com")
+            crate::service::sign_in::throttle::reset_email_scope("alice@example.com")
         );
     }
 }

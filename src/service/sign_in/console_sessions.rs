@@ -7,9 +7,9 @@
 //! `CONSOLE_SESSION_MAX_AGE` since sign-in (checked on every request, and
 //! the rows swept by `jobs::sweep_expired`).
 
-use super::{Error, Services};
 use crate::db::console_sessions as queries;
 use crate::domain::Timestamp;
+use crate::service::{Error, Services};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;

@@ -5,10 +5,7 @@
 use super::email_verification::{
     registration_may_sign_in, registration_needs_email, send_verification,
 };
-use super::throttle::{address_scope, count_use};
-use super::tokens::{self, IssuedToken};
 use super::users::{self, CreateUser, USERNAME_TAKEN};
-use super::{Error, Services};
 use crate::config::Registration;
 use crate::db::users::{self as queries, User};
 use crate::domain::email::{is_valid_email, INVALID_EMAIL};
@@ -17,6 +14,9 @@ use crate::domain::validation::REQUIRED;
 use crate::domain::FieldErrors;
 use crate::domain::{ClientName, Password, Scopes, Timestamp, Username};
 use crate::metrics::ThrottledAction;
+use crate::service::sign_in::throttle::{address_scope, count_use};
+use crate::service::tokens::{self, IssuedToken};
+use crate::service::{Error, Services};
 use diesel::Connection;
 
 pub const REGISTRATION_CLOSED: &str = "Registration is closed.";

@@ -1,13 +1,20 @@
 //! The one password check, shared by `POST /login` and the console's
 //! sign-in: a fix to it is made once. Also the check of a signed-in user's
-//! own password, before they change it or their second factor.
+//! own password, before they change it or their second factor; and the
+//! rule `EMAIL_VERIFICATION=mandatory` adds to every way of signing in
+//! ([`allow_sign_in`]), called after the password or provider check so that
+//! it tells nothing to someone without it.
 
-use super::passwords::needs_rehash;
-use super::tokens::CheckedHash;
-use super::{Error, Services};
+use crate::config::Settings;
 use crate::db::users;
+use crate::domain::email_verification::EmailVerification;
 use crate::domain::username::lookup_key;
 use crate::domain::Password;
+use crate::service::shared::passwords::needs_rehash;
+use crate::service::tokens::CheckedHash;
+use crate::service::{Error, Services};
+
+pub const EMAIL_NOT_VERIFIED: &str = "E-mail is not verified.";
 
 /// A user whose password was just checked.
 #[derive(Clone)]
@@ -16,7 +23,7 @@ pub struct Credentials {
     pub is_admin: bool,
     /// Two-factor authentication is on: the sign-in needs a code too.
     pub two_factor: bool,
-    /// For [`super::email_verification::allow_sign_in`].
+    /// For [`allow_sign_in`].
     pub email: String,
     pub email_verified: bool,
     /// The hash the password matched: a token is issued only while the
@@ -87,5 +94,69 @@ pub async fn verify_own(
     match services.hasher.verify(password, hash).await? {
         true => Ok(()),
         false => Err(Error::BadCredentials),
+    }
+}
+
+/// The sign-in rule of `EMAIL_VERIFICATION=mandatory`, for every way of
+/// signing in, after its credential check: a user whose address is not
+/// verified may not sign in. A user without any address is let in: only an
+/// admin, the command line or an import makes one (registration then
+/// requires an address), and there is nothing they could verify.
+pub fn allow_sign_in(settings: &Settings, email: &str, email_verified: bool) -> Result<(), Error> {
+    if settings.email_verification == EmailVerification::Mandatory
+        && !email.is_empty()
+        && !email_verified
+    {
+        return Err(Error::field("non_field_errors", EMAIL_NOT_VERIFIED));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Database;
+
+    fn settings(mode: EmailVerification) -> Settings {
+        let mut settings = Settings::with_database(Database::Sqlite { path: "x".into() });
+        settings.email_verification = mode;
+        settings
+    }
+
+    #[test]
+    fn only_mandatory_keeps_an_unverified_address_from_signing_in() {
+        let refused =
+            |mode, email: &str, verified| allow_sign_in(&settings(mode), email, verified).is_err();
+        assert!(refused(
+            EmailVerification::Mandatory,
+            "a@example.com",
+            false
+        ));
+        assert!(!refused(
+            EmailVerification::Mandatory,
+            "a@example.com",
+            true
+        ));
+        assert!(
+            !refused(EmailVerification::Mandatory, "", false),
+            "nothing to verify"
+        );
+        assert!(!refused(
+            EmailVerification::Optional,
+            "a@example.com",
+            false
+        ));
+        assert!(!refused(EmailVerification::None, "a@example.com", false));
+        let Err(Error::Invalid(errors)) = allow_sign_in(
+            &settings(EmailVerification::Mandatory),
+            "a@example.com",
+            false,
+        ) else {
+            panic!("a field error")
+        };
+        assert_eq!(
+            errors.to_json(),
+            serde_json::json!({"non_field_errors": [EMAIL_NOT_VERIFIED]})
+        );
     }
 }

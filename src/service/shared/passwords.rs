@@ -10,9 +10,9 @@
 //! held gigabytes (measured with `benches/flood.rs`), while a few dedicated
 //! threads reuse the same blocks.
 
-use super::Error;
 use crate::domain::django_password::{self, DjangoAlgorithm};
 use crate::domain::Password;
+use crate::service::Error;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};

@@ -1,7 +1,5 @@
-//! Social login: `POST /login/oidc/{provider}` signs a user in with an ID
-//! token from an OpenID Connect provider, sent by a native app that signed
-//! in itself (`id_token`) or obtained here by exchanging an authorization
-//! code with PKCE at the provider's token endpoint (`code`).
+//! The OpenID Connect providers of social login, and the checks of an ID
+//! token against one of them.
 //!
 //! Each provider's discovery document and keys (JWKS) are fetched on first
 //! use and cached; a token signed with a key the cache does not know (the
@@ -12,26 +10,11 @@
 //! answer is given at once instead of waiting on it again.
 //!
 //! The token's checks (signature, `iss`, `aud`, `exp`, `nonce` when sent)
-//! are openidconnect's. The user is then the one linked to (provider,
-//! `sub`), else (with `OIDC_LINK_BY_EMAIL=verified`) the one user with the
-//! e-mail the provider vouches for, else a new user with an unusable
-//! password; the token is issued by the same use case as `POST /login`,
-//! under its throttle and client limit.
+//! are openidconnect's.
 
-use super::email_verification::allow_sign_in;
-use super::login::count_login;
-use super::throttle::{under_throttle, Guess};
-use super::tokens::{self, CheckedHash, Grant, IssuedToken};
-use super::two_factor;
-use super::{events, Error, Services};
-use crate::db::events::What;
-use crate::db::identities::{self, LinkedUser};
-use crate::db::{users, AnyConnection};
 use crate::domain::email::is_valid_email;
-use crate::domain::event::{EventKind, EventSource};
-use crate::domain::oidc::{username_base, LinkByEmail, OidcProvider, OidcProviders, Via};
-use crate::domain::{ClientName, Scopes, Timestamp, Username};
-use diesel::Connection;
+use crate::domain::oidc::{OidcProvider, OidcProviders};
+use crate::service::Error;
 use openidconnect::core::{
     CoreClient, CoreIdToken, CoreIdTokenClaims, CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
@@ -40,14 +23,10 @@ use openidconnect::{
     EndpointNotSet, EndpointSet, IssuerUrl, JsonWebKeySet, Nonce, PkceCodeVerifier, RedirectUrl,
     RequestTokenError, SignatureVerificationError, TokenResponse,
 };
-use rand::distributions::{Alphanumeric, DistString};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
-
-/// The contract's answer to any failed check.
-pub const PROVIDER_REFUSED: &str = "Unable to log in with the provider.";
 
 /// A discovery document is fetched again after this long.
 const METADATA_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
@@ -85,27 +64,15 @@ pub enum Proof {
     },
 }
 
-#[derive(Debug)]
-pub struct OidcLoginRequest {
-    pub provider: String,
-    pub proof: Proof,
-    /// When sent, the ID token's `nonce` must be this.
-    pub nonce: Option<String>,
-    pub client: ClientName,
-    pub scopes: Scopes,
-    /// The second factor, when the user has two-factor on.
-    pub otp: Option<String>,
-}
-
 /// The configured providers, with what was fetched from each.
 #[derive(Clone)]
 pub struct Providers {
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
     providers: Arc<Vec<Provider>>,
 }
 
-struct Provider {
-    config: OidcProvider,
+pub(super) struct Provider {
+    pub(super) config: OidcProvider,
     issuer: IssuerUrl,
     state: Mutex<Fetched>,
 }
@@ -168,7 +135,7 @@ impl Providers {
         self.get(name).is_some()
     }
 
-    fn get(&self, name: &str) -> Option<&Provider> {
+    pub(super) fn get(&self, name: &str) -> Option<&Provider> {
         self.providers
             .iter()
             .find(|provider| provider.config.name == name)
@@ -298,7 +265,7 @@ impl Provider {
 
     /// Checks the ID token against the provider's keys and our client id,
     /// refreshing the keys once when it names one we do not have.
-    async fn verified_claims(
+    pub(super) async fn verified_claims(
         &self,
         http: &reqwest::Client,
         proof: Proof,
@@ -345,11 +312,11 @@ impl Provider {
 
 /// What a verified ID token says about its user.
 #[derive(Debug, Clone)]
-struct Vouched {
-    subject: String,
-    email: Option<String>,
-    email_verified: bool,
-    preferred_username: Option<String>,
+pub(super) struct Vouched {
+    pub(super) subject: String,
+    pub(super) email: Option<String>,
+    pub(super) email_verified: bool,
+    pub(super) preferred_username: Option<String>,
 }
 
 impl From<&CoreIdTokenClaims> for Vouched {
@@ -366,252 +333,6 @@ impl From<&CoreIdTokenClaims> for Vouched {
                 .map(|name| name.as_str().to_owned()),
         }
     }
-}
-
-/// `POST /login/oidc/{provider}`: a new token for the client of the user
-/// the provider's ID token stands for. `NotFound` for a provider that is not
-/// configured; any failed check is the contract's one field error.
-pub async fn login(
-    services: &Services,
-    request: OidcLoginRequest,
-    source: &EventSource,
-) -> Result<IssuedToken, Error> {
-    let OidcLoginRequest {
-        provider,
-        proof,
-        nonce,
-        client,
-        scopes,
-        otp,
-    } = request;
-    let provider = services.oidc.get(&provider).ok_or(Error::NotFound)?;
-    services
-        .settings
-        .allowed_scopes
-        .check(&scopes)
-        .map_err(|message| Error::field("scopes", message))?;
-    // The login throttle counts failures per username and per address; here
-    // no username is known before the token is checked, so the provider and
-    // the address stand for it (a provider-wide count would let anyone lock
-    // everyone out of it with a few bad tokens).
-    let throttled_as = match source.ip {
-        Some(address) => format!("oidc:{}@{address}", provider.config.name),
-        None => format!("oidc:{}", provider.config.name),
-    };
-    let guess = Guess {
-        username: &throttled_as,
-        counts_address: true,
-        source,
-        action: "oidc",
-    };
-    let outcome = under_throttle(services, guess, async {
-        let claims = provider
-            .verified_claims(&services.oidc.http, proof, nonce.as_deref())
-            .await?;
-        let vouched = Vouched::from(&claims);
-        let name = provider.config.name.clone();
-        let link_by_email = services.settings.oidc_link_by_email;
-        let found_by = source.clone();
-        let user = services
-            .db(move |conn| {
-                let mut find = || {
-                    user_for(
-                        conn,
-                        &name,
-                        &vouched,
-                        link_by_email,
-                        Timestamp::now(),
-                        &found_by,
-                    )
-                };
-                match find() {
-                    // A concurrent first sign-in of the same subject linked it
-                    // (or took the same new username) first: now it is found.
-                    Err(error) if lost_a_race(&error) => find(),
-                    other => other,
-                }
-            })
-            .await?;
-        // As after the password check of `POST /login`: the second factor,
-        // then mandatory e-mail verification; an inactive user is refused by
-        // `tokens::issue_via` itself.
-        two_factor::check_second_factor(services, user.id, user.two_factor, otp.as_deref()).await?;
-        allow_sign_in(&services.settings, &user.email, user.email_verified)?;
-        let via = Via::Oidc(provider.config.name.clone());
-        let policy = services.settings.token_policy();
-        let max_clients = services.settings.max_clients_per_user;
-        let source = source.clone();
-        services
-            .db(move |conn| {
-                tokens::issue_via(
-                    conn,
-                    user.id,
-                    CheckedHash::kept(&user.password_hash),
-                    Grant {
-                        client,
-                        scopes,
-                        source: &source,
-                    },
-                    &via,
-                    Timestamp::now(),
-                    &policy,
-                    max_clients,
-                )
-            })
-            .await
-    })
-    .await;
-    count_login(services, &outcome);
-    if let Ok(issued) = &outcome {
-        super::new_device::tell_if_new(services, issued, source).await;
-    }
-    outcome.map_err(|error| match error {
-        Error::BadCredentials => Error::field("non_field_errors", PROVIDER_REFUSED),
-        other => other,
-    })
-}
-
-/// Whether `error` is a unique key taken by a concurrent transaction.
-fn lost_a_race(error: &Error) -> bool {
-    use diesel::result::{DatabaseErrorKind, Error as Diesel};
-    matches!(
-        error,
-        Error::Internal(cause) if matches!(
-            cause.downcast_ref::<Diesel>(),
-            Some(Diesel::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
-        )
-    )
-}
-
-/// The user the provider's (subject) signs in as: linked already; else by a
-/// verified e-mail when `OIDC_LINK_BY_EMAIL=verified` and exactly one user
-/// has it; else a new user. The link is written in the same transaction.
-fn user_for(
-    conn: &mut AnyConnection,
-    provider: &str,
-    vouched: &Vouched,
-    link_by_email: LinkByEmail,
-    now: Timestamp,
-    source: &EventSource,
-) -> Result<LinkedUser, Error> {
-    conn.transaction::<_, Error, _>(|conn| {
-        if let Some(user) = identities::user_of(conn, provider, &vouched.subject)? {
-            return Ok(user);
-        }
-        let by_email = match (&vouched.email, link_by_email, vouched.email_verified) {
-            (Some(email), LinkByEmail::Verified, true) => {
-                let mut found = identities::users_by_email(conn, email)?;
-                // Two users with one address: which one is meant is not ours
-                // to guess, so neither is taken over.
-                match found.len() {
-                    1 => found.pop(),
-                    _ => None,
-                }
-            }
-            _ => None,
-        };
-        let user = match by_email {
-            // Linked because the provider vouches for this address: it is
-            // verified, as a verification link would have made it.
-            Some(mut user) => {
-                if !user.email_verified
-                    && crate::db::email_verification::mark_verified(conn, user.id, &user.email)? > 0
-                {
-                    user.email_verified = true;
-                }
-                user
-            }
-            None => {
-                let user = new_user(conn, vouched, now)?;
-                let via = Via::Oidc(provider.to_owned()).to_stored();
-                let created = What::to_user(EventKind::UserCreated, user.id).detail(&via);
-                events::record(conn, source, created, now)?;
-                user
-            }
-        };
-        identities::link(conn, provider, &vouched.subject, user.id, now.millis())?;
-        Ok(user)
-    })
-}
-
-/// A new user named after the token (made unique with a number), with the
-/// token's e-mail, and a password no password matches until one is set by
-/// a reset (Django's marker for unusable passwords: `!` and random text).
-fn new_user(
-    conn: &mut AnyConnection,
-    vouched: &Vouched,
-    now: Timestamp,
-) -> Result<LinkedUser, Error> {
-    let base = username_base(
-        vouched.preferred_username.as_deref(),
-        vouched.email.as_deref(),
-    );
-    let unusable = format!(
-        "!{}",
-        Alphanumeric.sample_string(&mut rand::thread_rng(), 40)
-    );
-    let numbered = (2..1000).map(|n| format!("{base}{n}"));
-    let random = std::iter::repeat_with(|| {
-        let suffix = Alphanumeric.sample_string(&mut rand::thread_rng(), 8);
-        format!("{base}-{suffix}")
-    })
-    .take(5);
-    for candidate in std::iter::once(base.clone()).chain(numbered).chain(random) {
-        let username = Username::parse(&candidate).map_err(Error::internal)?;
-        let key = username.key();
-        if users::username_key_taken(conn, &key)? {
-            continue;
-        }
-        let user = users::insert(
-            conn,
-            &users::NewUser {
-                username: username.as_str(),
-                username_key: &key,
-                password_hash: &unusable,
-                email: vouched.email.as_deref().unwrap_or(""),
-                is_active: true,
-                is_admin: false,
-                is_service: false,
-                created_at: now.millis(),
-            },
-        )?;
-        // The provider vouches for the address: nothing left to verify.
-        let email_verified = vouched.email_verified && !user.email.is_empty();
-        if email_verified {
-            crate::db::email_verification::mark_verified(conn, user.id, &user.email)?;
-        }
-        return Ok(LinkedUser {
-            id: user.id,
-            password_hash: unusable,
-            is_active: true,
-            email: user.email,
-            email_verified,
-            two_factor: false,
-        });
-    }
-    Err(Error::internal(format!(
-        "no free username starting with {base:?}"
-    )))
-}
-
-/// An account at a provider that signs in as a user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinkedIdentity {
-    pub provider: String,
-    pub subject: String,
-    pub linked_at: Timestamp,
-}
-
-/// A user's linked identities, oldest first (the console's user page).
-pub fn identities_of(conn: &mut AnyConnection, user_id: i64) -> Result<Vec<LinkedIdentity>, Error> {
-    Ok(identities::for_user(conn, user_id)?
-        .into_iter()
-        .map(|identity| LinkedIdentity {
-            provider: identity.provider,
-            subject: identity.subject,
-            linked_at: Timestamp(identity.created_at),
-        })
-        .collect())
 }
 
 #[cfg(test)]

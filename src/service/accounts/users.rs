@@ -1,6 +1,5 @@
 //! Creating and managing users, shared by the command line and the API.
 
-use super::{events, Error};
 use crate::db::events::What;
 use crate::db::users::{self, NewUser, User};
 use crate::db::AnyConnection;
@@ -8,6 +7,8 @@ use crate::domain::event::{EventKind, EventSource, RevokedBy};
 use crate::domain::username::lookup_key;
 use crate::domain::FieldErrors;
 use crate::domain::{Timestamp, Username};
+use crate::service::shared::events;
+use crate::service::Error;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::Connection;
 

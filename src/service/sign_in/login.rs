@@ -4,18 +4,18 @@
 //! API's login then gives the (user, client) pair a new token; the console's
 //! sign-in requires an admin.
 
+use super::credentials::allow_sign_in;
 use super::credentials::{self, Credentials};
-use super::email_verification::allow_sign_in;
-use super::events;
 use super::throttle::{under_throttle, Guess};
-use super::tokens::{self, IssuedToken};
 use super::two_factor;
-use super::{Error, Services};
 use crate::db::events::What;
 use crate::db::users;
 use crate::domain::event::{EventKind, EventSource};
 use crate::domain::{ClientName, Password, Scopes, Timestamp};
 use crate::metrics::LoginOutcome;
+use crate::service::shared::events;
+use crate::service::tokens::{self, IssuedToken};
+use crate::service::{Error, Services};
 use diesel::Connection;
 use std::future::Future;
 

@@ -1,0 +1,12 @@
+//! What several capabilities share and none owns: the security
+//! [`events`] every use case records, the mail [`outbox`], the argon2
+//! [`passwords`] hasher (signing in verifies, accounts hash) and the
+//! resolved [`secret_key`].
+//!
+//! Imports nothing of `tokens`, `sign_in` or `accounts` (`tests/layers.rs`
+//! holds that), so each of them may use it.
+
+pub mod events;
+pub mod outbox;
+pub mod passwords;
+pub mod secret_key;

@@ -1,0 +1,367 @@
+//! A token's life: issuing one per (user, client), and listing and
+//! revoking a user's devices (here; revocations are counted here, once,
+//! whoever asks for them); checking a presented one ([`verify`], with its
+//! [`cache`]); JWT access tokens on device keys ([`jwt`]); the checks asked
+//! by other services ([`other_services`]).
+
+pub mod cache;
+pub mod jwt;
+pub mod other_services;
+pub mod verify;
+
+use crate::db::events::What;
+use crate::db::tokens::RevokedToken;
+use crate::db::{tokens, users, AnyConnection};
+use crate::domain::event::{Actor, EventKind, EventSource, RevokedBy};
+use crate::domain::oidc::Via;
+use crate::domain::{ClientName, PlainToken, Scopes, Timestamp, TokenDigest, TokenPolicy};
+use crate::metrics::RevocationCause;
+use crate::service::shared::events;
+use crate::service::Error;
+use diesel::Connection;
+use serde::Serialize;
+
+pub const TOO_MANY_CLIENTS: &str = "Maximum number of clients per user exceeded.";
+
+/// A freshly issued token; the only place its key exists in clear.
+#[derive(Debug)]
+pub struct IssuedToken {
+    pub key: PlainToken,
+    pub user_id: i64,
+    pub client: ClientName,
+    pub scopes: Scopes,
+    pub expires_at: Timestamp,
+    /// Whether the user never signed in on this client before (as far as
+    /// the security events go back): what `NEW_DEVICE_MAIL` tells them of.
+    pub new_device: bool,
+}
+
+/// What a login asks a token for: the client and its scopes; and where the
+/// login comes from (its address and user agent are kept with the token).
+#[derive(Debug)]
+pub struct Grant<'a> {
+    pub client: ClientName,
+    pub scopes: Scopes,
+    pub source: &'a EventSource,
+}
+
+/// The password hash a sign-in checked, and the hash that replaces it when
+/// that one was imported from Django.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckedHash<'a> {
+    pub checked: &'a str,
+    pub rehashed: Option<&'a str>,
+}
+
+impl<'a> CheckedHash<'a> {
+    /// A hash the sign-in keeps as it is.
+    pub fn kept(checked: &'a str) -> Self {
+        CheckedHash {
+            checked,
+            rehashed: None,
+        }
+    }
+}
+
+/// Gives the grant's client of the user a new token with its scopes,
+/// replacing the client's previous token and scopes together.
+///
+/// `hash` is the password hash the caller checked the password against.
+/// The token is issued only if the user still has it and is still active,
+/// in the same transaction: a login whose password check was under way
+/// while the password was changed, or the user deactivated, is
+/// `BadCredentials`, not a token that outlives the revocation. A rehashed
+/// Django hash is replaced in that same write, so no token exists whose
+/// sign-in left the imported hash behind.
+///
+/// The user's row is written first: that takes the user's row lock on
+/// PostgreSQL and the write lock on SQLite, so concurrent logins of one user
+/// run one after the other, a (user, client) pair keeps exactly one row, and
+/// the client count cannot be raced past the limit.
+pub fn issue(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    hash: CheckedHash<'_>,
+    grant: Grant<'_>,
+    now: Timestamp,
+    policy: &TokenPolicy,
+    max_clients: u32,
+) -> Result<IssuedToken, Error> {
+    issue_via(
+        conn,
+        user_id,
+        hash,
+        grant,
+        &Via::Password,
+        now,
+        policy,
+        max_clients,
+    )
+}
+
+/// [`issue`] for a sign-in other than with a password (`via` is what the
+/// device lists show). For a user who signed in without a password, `hash`
+/// is the hash the user had when the sign-in was checked, kept as it is:
+/// the same guard against a concurrent password change or deactivation.
+#[allow(clippy::too_many_arguments)]
+pub fn issue_via(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    hash: CheckedHash<'_>,
+    grant: Grant<'_>,
+    via: &Via,
+    now: Timestamp,
+    policy: &TokenPolicy,
+    max_clients: u32,
+) -> Result<IssuedToken, Error> {
+    let via = via.to_stored();
+    let key = PlainToken::generate();
+    let digest = key.digest();
+    let Grant {
+        client,
+        scopes,
+        source,
+    } = grant;
+    let expires_at = policy.expiry(now, now);
+    let stored_scopes = scopes.to_stored();
+    let ip = source.ip.map(|ip| ip.to_canonical().to_string());
+    let new_device = conn.transaction::<_, Error, _>(|conn| {
+        let recorded = users::record_login_if_unchanged(
+            conn,
+            user_id,
+            hash.checked,
+            hash.rehashed,
+            now.millis(),
+        )?;
+        if recorded == 0 {
+            return Err(Error::BadCredentials);
+        }
+        let new = tokens::NewToken {
+            user_id,
+            client: client.as_str(),
+            digest: digest.as_bytes(),
+            created_at: now.millis(),
+            last_used_at: now.millis(),
+            expires_at: expires_at.millis(),
+            user_agent: source.user_agent.as_deref(),
+            scopes: &stored_scopes,
+            via: &via,
+            last_ip: ip.as_deref(),
+        };
+        // A row that a concurrent revocation deleted after it was found is
+        // replaced by nothing: then the key gets a row of its own.
+        let replaced = match tokens::id_for_client(conn, user_id, client.as_str())? {
+            Some((existing, old_expiry)) => {
+                let replaced = tokens::replace(conn, existing, &new)? > 0;
+                if replaced && old_expiry > now.millis() {
+                    let old = RevokedToken {
+                        user_id,
+                        client: client.as_str().to_owned(),
+                    };
+                    events::revoked(conn, source, RevokedBy::Relogin, &[old], now)?;
+                }
+                replaced
+            }
+            None => false,
+        };
+        let mut new_device = false;
+        if !replaced {
+            if tokens::count_live(conn, user_id, now.millis())? >= i64::from(max_clients) {
+                return Err(Error::Forbidden(TOO_MANY_CLIENTS));
+            }
+            new_device = !events::signed_in_before(conn, user_id, client.as_str())?;
+            tokens::insert(conn, &new)?;
+        }
+        let login = What::to_user(EventKind::Login, user_id)
+            .on_client(client.as_str())
+            .detail(&via);
+        events::record(conn, source, login, now)?;
+        Ok(new_device)
+    })?;
+    Ok(IssuedToken {
+        key,
+        user_id,
+        client,
+        scopes,
+        expires_at,
+        new_device,
+    })
+}
+
+/// A device as listed to its owner or to an admin. Never a key or digest.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct DeviceView {
+    pub client: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub last_used_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: Timestamp,
+    pub user_agent: Option<String>,
+    /// The token's scopes; `[]` when it is unrestricted.
+    pub scopes: Vec<String>,
+    /// How the device signed in: `password`, `oidc:<provider>` or `import`.
+    pub via: String,
+    /// The client address of the login, then of the last recorded use;
+    /// `null` for devices imported from Django.
+    pub last_ip: Option<String>,
+    /// Only in the owner's own listing: whether this is the requesting token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current: Option<bool>,
+}
+
+/// Live devices, most recently used first; `current_token` marks one.
+pub fn list(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    current_token: Option<i64>,
+) -> Result<Vec<DeviceView>, Error> {
+    let devices = tokens::live_for_user(conn, user_id, Timestamp::now().millis())?;
+    Ok(devices
+        .into_iter()
+        .map(|device| DeviceView {
+            current: current_token.map(|current| current == device.id),
+            client: device.client,
+            created_at: Timestamp(device.created_at),
+            last_used_at: Timestamp(device.last_used_at),
+            expires_at: Timestamp(device.expires_at),
+            user_agent: device.user_agent,
+            scopes: Scopes::from_stored(&device.scopes).into_vec(),
+            via: device.via,
+            last_ip: device.last_ip,
+        })
+        .collect())
+}
+
+/// Which tokens to revoke.
+#[derive(Debug, Clone)]
+pub enum Revocation {
+    /// The presented token only, by its digest.
+    Token { digest: TokenDigest },
+    /// One device of the user; `NotFound` when the user has no such client.
+    Device { user_id: i64, client: String },
+    /// Every device of the user.
+    All { user_id: i64 },
+    /// Every device of the user but the presented one.
+    AllBut { user_id: i64, keep_token_id: i64 },
+}
+
+/// Revokes the tokens, recording how and by whom in the same
+/// transaction; returns how many. The presented token's own logout is one
+/// `logout` event, every other revocation a `revoked` event per device.
+pub fn revoke(
+    conn: &mut AnyConnection,
+    revocation: &Revocation,
+    how: RevokedBy,
+    source: &EventSource,
+) -> Result<usize, Error> {
+    // A name no client can have names none of the user's: refused before
+    // the query (PostgreSQL cannot even take a NUL in text).
+    if let Revocation::Device { client, .. } = revocation {
+        if ClientName::parse(client).is_err() {
+            return Err(Error::NotFound);
+        }
+    }
+    conn.transaction::<_, Error, _>(|conn| {
+        let revoked = match revocation {
+            Revocation::Token { digest } => tokens::delete_by_digest(conn, digest.as_bytes())?,
+            Revocation::Device { user_id, client } => {
+                match tokens::delete_client(conn, *user_id, client)? {
+                    revoked if revoked.is_empty() => return Err(Error::NotFound),
+                    revoked => revoked,
+                }
+            }
+            Revocation::All { user_id } => tokens::delete_all_for_user(conn, *user_id)?,
+            Revocation::AllBut {
+                user_id,
+                keep_token_id,
+            } => tokens::delete_others(conn, *user_id, *keep_token_id)?,
+        };
+        let now = Timestamp::now();
+        if how == RevokedBy::Logout {
+            for token in &revoked {
+                let logout =
+                    What::to_user(EventKind::Logout, token.user_id).on_client(&token.client);
+                events::record(conn, source, logout, now)?;
+            }
+            Ok(revoked.len())
+        } else {
+            events::revoked(conn, source, how, &revoked, now)
+        }
+    })
+}
+
+/// How a revocation counted under `cause` is recorded.
+fn revoked_by(revocation: &Revocation, cause: RevocationCause) -> RevokedBy {
+    match (cause, revocation) {
+        (RevocationCause::Logout, _) => RevokedBy::Logout,
+        (RevocationCause::LogoutAll, _) => RevokedBy::LogoutAll,
+        (RevocationCause::LogoutOthers, _) => RevokedBy::LogoutOthers,
+        (RevocationCause::Key, _) => RevokedBy::RevokeEndpoint,
+        (RevocationCause::Password, _) => RevokedBy::PasswordChange,
+        (RevocationCause::Device | RevocationCause::Admin, Revocation::Device { .. }) => {
+            RevokedBy::Device
+        }
+        (RevocationCause::Device | RevocationCause::Admin, _) => RevokedBy::LogoutAll,
+    }
+}
+
+/// [`revoke`] off the async workers, counted under `cause`.
+pub async fn revoke_counted(
+    services: &crate::service::Services,
+    revocation: Revocation,
+    cause: RevocationCause,
+    source: &EventSource,
+) -> Result<usize, Error> {
+    let how = revoked_by(&revocation, cause);
+    let source = source.clone();
+    let revoked = services
+        .db(move |conn| revoke(conn, &revocation, how, &source))
+        .await?;
+    services.metrics.revoked(cause, revoked);
+    Ok(revoked)
+}
+
+/// Deletes every token that has expired by `now`, each recorded as revoked
+/// by `actor`; returns how many.
+pub fn prune_expired(
+    conn: &mut AnyConnection,
+    now: Timestamp,
+    actor: Actor,
+) -> Result<usize, Error> {
+    let mut total = 0;
+    loop {
+        let deleted = expire_batch(conn, now.millis(), 1000, actor)?;
+        total += deleted;
+        if deleted == 0 {
+            return Ok(total);
+        }
+    }
+}
+
+/// Deletes up to `limit` tokens that expired by `cutoff`, with their
+/// `revoked` events (`expired`, by `actor`); returns how many.
+pub fn expire_batch(
+    conn: &mut AnyConnection,
+    cutoff: i64,
+    limit: i64,
+    actor: Actor,
+) -> Result<usize, Error> {
+    conn.transaction::<_, Error, _>(|conn| {
+        let expired = tokens::delete_expired_batch(conn, cutoff, limit)?;
+        let source = EventSource::without_request(actor);
+        events::revoked(
+            conn,
+            &source,
+            RevokedBy::Expired,
+            &expired,
+            Timestamp::now(),
+        )
+    })
+}
+
+/// Tokens of all users that have not expired yet.
+pub fn count_active(conn: &mut AnyConnection) -> Result<i64, Error> {
+    Ok(tokens::count_all_live(conn, Timestamp::now().millis())?)
+}
