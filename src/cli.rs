@@ -172,11 +172,11 @@ impl Command {
         match command {
             None | Some(Command::Serve) => serve(settings),
             Some(Command::Migrate) => {
-                let applied = db::migrate(&settings.database_url)?;
+                let applied = db::migrate(&settings.database.database_url)?;
                 writeln!(
                     out,
                     "applied {applied} migration(s) to {}",
-                    settings.database_url.describe()
+                    settings.database.database_url.describe()
                 )
                 .map_err(write_failed)
             }
@@ -184,7 +184,7 @@ impl Command {
             Some(Command::Tokens(command)) => run_tokens(&settings, command, out),
             Some(Command::Jwt(command)) => run_jwt(&settings, command, out),
             Some(Command::Events(command)) => run_events(&settings, command, out),
-            Some(Command::Healthcheck) => healthcheck(settings.bind),
+            Some(Command::Healthcheck) => healthcheck(settings.server.bind),
             Some(Command::ImportDjango {
                 url,
                 dry_run,
@@ -197,7 +197,7 @@ impl Command {
                     update,
                     admins,
                     drf_client,
-                    policy: settings.token_policy(),
+                    policy: settings.tokens.policy(),
                 };
                 import_django(&settings, &url, &options, out)
             }
@@ -251,8 +251,8 @@ fn write_failed(error: std::io::Error) -> CliError {
 }
 
 fn open(settings: &Settings) -> Result<AnyConnection, CliError> {
-    db::migrate(&settings.database_url)?;
-    Ok(db::connect_once(&settings.database_url)?)
+    db::migrate(&settings.database.database_url)?;
+    Ok(db::connect_once(&settings.database.database_url)?)
 }
 
 fn find_user(conn: &mut AnyConnection, name: &str) -> Result<db::users::User, CliError> {
@@ -485,14 +485,17 @@ fn run_jwt(settings: &Settings, command: JwtCommand, out: &mut dyn Write) -> Res
     let mut conn = open(settings)?;
     match command {
         JwtCommand::RotateKey => {
-            let secret =
-                secret_key::resolve(&mut conn, settings.secret_key.as_ref(), settings.bind)
-                    .map_err(CliError)?;
+            let secret = secret_key::resolve(
+                &mut conn,
+                settings.server.secret_key.as_ref(),
+                settings.server.bind,
+            )
+            .map_err(CliError)?;
             let kid = jwt::rotate_key(&mut conn, settings, &secret).map_err(CliError)?;
             writeln!(
                 out,
                 "new signing key {kid}; the previous one verifies for {} more",
-                crate::domain::duration::format_duration(settings.access_token_lifetime)
+                crate::domain::duration::format_duration(settings.jwt.access_token_lifetime)
             )
             .map_err(write_failed)?;
         }

@@ -21,7 +21,7 @@ fn main() -> ExitCode {
         }
     };
     env_logger::Builder::new()
-        .parse_filters(&settings.log_filter)
+        .parse_filters(&settings.server.log_filter)
         .format_timestamp_millis()
         .init();
     let result = Command::run(

@@ -15,6 +15,7 @@ pub mod expiry;
 pub mod jwt;
 pub mod oidc;
 pub mod password;
+pub mod registration;
 pub mod reset_token;
 pub mod scope;
 pub mod sealed;

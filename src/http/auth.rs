@@ -110,7 +110,7 @@ impl FromRequest for Authenticated {
         let presented = token_from_header(header).map(str::to_owned);
         let from = request
             .app_data::<web::Data<Services>>()
-            .and_then(|services| client_ip(request, &services.settings.trusted_proxies));
+            .and_then(|services| client_ip(request, &services.settings.server.trusted_proxies));
         Box::pin(async move {
             let verifier =
                 verifier.ok_or_else(|| Error::internal("the token verifier is not configured"))?;
@@ -189,7 +189,7 @@ impl FromRequest for Admin {
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let two_factor_required = request
             .app_data::<web::Data<Services>>()
-            .is_some_and(|services| services.settings.require_2fa_for_admins);
+            .is_some_and(|services| services.settings.two_factor.require_2fa_for_admins);
         let source = request_source(request);
         if request.headers().contains_key(AUTHORIZATION) {
             let unrestricted = Unrestricted::from_request(request, payload);
