@@ -23,12 +23,28 @@ fn setting_name(arg: Option<&clap::Arg>) -> String {
 
 /// A parser of text that prefixes its refusals with the setting's name.
 #[derive(Clone)]
-pub struct Named<T>(fn(&str) -> Result<T, String>);
+pub struct Named<T> {
+    parse: fn(&str) -> Result<T, String>,
+    /// Whether a refusal may repeat the value (not when it may hold a password).
+    shows_value: bool,
+}
 
 /// `value_parser = named(parse_duration)`: `parse`, with refusals that
 /// name the setting.
 pub fn named<T>(parse: fn(&str) -> Result<T, String>) -> Named<T> {
-    Named(parse)
+    Named {
+        parse,
+        shows_value: true,
+    }
+}
+
+/// Like [`named`], for a value that may hold a password: the refusal is
+/// clap's "raw" error, which does not repeat the value.
+pub fn secret<T>(parse: fn(&str) -> Result<T, String>) -> Named<T> {
+    Named {
+        parse,
+        shows_value: false,
+    }
 }
 
 impl<T: Clone + Send + Sync + 'static> TypedValueParser for Named<T> {
@@ -41,42 +57,20 @@ impl<T: Clone + Send + Sync + 'static> TypedValueParser for Named<T> {
         value: &OsStr,
     ) -> Result<T, clap::Error> {
         let name = setting_name(arg);
-        let parse = self.0;
-        // clap's own closure parser writes the message (`invalid value 'x'
-        // for '--flag <NAME>': …`); only the prefix is ours.
-        let prefixed = move |text: &str| parse(text).map_err(|e| format!("{name}: {e}"));
-        prefixed.parse_ref(cmd, arg, value)
-    }
-}
-
-/// Like [`named`], for a value that may hold a password: clap's "raw"
-/// error does not repeat the value, only the message.
-#[derive(Clone)]
-pub struct Secret<T>(fn(&str) -> Result<T, String>);
-
-pub fn secret<T>(parse: fn(&str) -> Result<T, String>) -> Secret<T> {
-    Secret(parse)
-}
-
-impl<T: Clone + Send + Sync + 'static> TypedValueParser for Secret<T> {
-    type Value = T;
-
-    fn parse_ref(
-        &self,
-        _cmd: &clap::Command,
-        arg: Option<&clap::Arg>,
-        value: &OsStr,
-    ) -> Result<T, clap::Error> {
+        let parse = self.parse;
+        if self.shows_value {
+            // clap's own closure parser writes the message (`invalid value
+            // 'x' for '--flag <NAME>': …`); only the prefix is ours.
+            let prefixed = move |text: &str| parse(text).map_err(|e| format!("{name}: {e}"));
+            return prefixed.parse_ref(cmd, arg, value);
+        }
         let refuse = |message: String| {
-            clap::Error::raw(
-                ErrorKind::ValueValidation,
-                format!("{}: {message}\n", setting_name(arg)),
-            )
+            clap::Error::raw(ErrorKind::ValueValidation, format!("{name}: {message}\n"))
         };
         let text = value
             .to_str()
             .ok_or_else(|| refuse("not valid UTF-8".into()))?;
-        (self.0)(text).map_err(refuse)
+        parse(text).map_err(refuse)
     }
 }
 
