@@ -78,6 +78,50 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_command_shows_the_settings_it_acts_on_and_accepts_all_of_them() {
+        let mut root = crate::cli::Cli::definition();
+        root.build();
+        let help = |path: &[&str]| {
+            let mut command = root.clone();
+            for name in path {
+                command = command.find_subcommand(name).expect(name).clone();
+            }
+            command.render_help().to_string()
+        };
+        let healthcheck = help(&["healthcheck"]);
+        assert!(healthcheck.lines().count() <= 25, "{healthcheck}");
+        assert!(healthcheck.contains("--bind") && !healthcheck.contains("--token-ttl"));
+        let create = help(&["user", "create"]);
+        assert!(create.contains("--database-url") && !create.contains("--mail-from"));
+        assert!(help(&["serve"]).contains("--mail-from"));
+        let parse = |args: &[&str]| {
+            crate::cli::Cli::try_parse_args(
+                std::iter::once("multitoken").chain(args.iter().copied()),
+            )
+        };
+        let refused = parse(&["healthcheck", "--token-ttl", "soon"]).map(|_| ());
+        assert!(refused.is_err_and(|e| e.to_string().contains("TOKEN_TTL: ")));
+        for args in [
+            &["--token-ttl", "2h", "user", "list"][..],
+            &[
+                "user",
+                "create",
+                "bob",
+                "--password-stdin",
+                "--token-ttl",
+                "2h",
+            ][..],
+        ] {
+            let ttl = parse(args).map(|cli| cli.settings.tokens.token_ttl);
+            assert_eq!(
+                ttl.ok(),
+                Some(std::time::Duration::from_secs(7200)),
+                "{args:?}"
+            );
+        }
+    }
+
     /// One row of the settings reference: variable, flag, default, and the
     /// heading it is under.
     struct Row {

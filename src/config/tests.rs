@@ -81,7 +81,7 @@ fn invalid_values_name_the_variable() {
         ),
     ] {
         let error = parse(&args).map(|_| ()).expect_err(variable).to_string();
-        assert!(error.contains(variable), "{error}");
+        assert!(error.contains(&format!("{variable}: ")), "{error}");
     }
 }
 
@@ -131,7 +131,7 @@ fn invalid_account_settings_name_the_variable() {
         ),
     ] {
         let error = parse(&args).map(|_| ()).expect_err(variable).to_string();
-        assert!(error.contains(variable), "{error}");
+        assert!(error.contains(&format!("{variable}: ")), "{error}");
     }
     let mut settings = Settings::defaults();
     settings.accounts.password_reset_timeout = Duration::ZERO;
@@ -189,7 +189,7 @@ fn email_verification_settings_have_the_contracts_defaults_and_name_their_variab
         ),
     ] {
         let error = parse(&args).map(|_| ()).expect_err(variable).to_string();
-        assert!(error.contains(variable), "{error}");
+        assert!(error.contains(&format!("{variable}: ")), "{error}");
     }
     let mut settings = settings;
     settings.accounts.email_verification_timeout = Duration::ZERO;
@@ -285,7 +285,10 @@ fn token_cache_settings_are_checked_and_only_postgresql_caches() {
         ),
     ] {
         let error = parse(&[flag, value]).map(|_| ()).expect_err(variable);
-        assert!(error.to_string().contains(variable), "{error}");
+        assert!(
+            error.to_string().contains(&format!("{variable}: ")),
+            "{error}"
+        );
     }
     let mut settings = Settings::defaults();
     assert!(!settings.caches_tokens(), "SQLite never caches");
