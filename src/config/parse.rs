@@ -111,8 +111,7 @@ pub fn link(text: &str, placeholders: &[&str]) -> Result<String, String> {
     Ok(text.to_owned())
 }
 
-/// The shape of the rules between settings: a zero where a length of time
-/// must pass.
+/// The most common rule of a group: a length of time that must not be zero.
 pub fn longer_than_zero(name: &str, value: std::time::Duration) -> Result<(), String> {
     match value.is_zero() {
         true => Err(format!("{name} must be longer than 0s")),
