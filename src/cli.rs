@@ -1,13 +1,13 @@
-//! The command line: every subcommand is defined here and carried out
-//! here, calling the same use cases as the HTTP API so that both behave
+//! The command line: every subcommand (defined in `definition`) is carried
+//! out here, calling the same use cases as the HTTP API so that both behave
 //! alike. `main` only parses it and reports the outcome.
 
 use crate::config::Settings;
 use crate::db::{self, AnyConnection};
 use crate::domain::email::{is_valid_email, INVALID_EMAIL};
 use crate::domain::event::{Actor, EventSource, RevokedBy};
-use crate::domain::{ClientName, Password, Timestamp, Username};
-use crate::service::accounts::django_import::{self, Admins, ImportError, ImportOptions};
+use crate::domain::{Password, Timestamp, Username};
+use crate::service::accounts::django_import::{self, ImportError, ImportOptions};
 use crate::service::accounts::users;
 use crate::service::shared::passwords::hash_blocking;
 use crate::service::shared::{events, secret_key};
@@ -15,126 +15,15 @@ use crate::service::tokens::jwt;
 use crate::service::tokens::{self, Revocation};
 use crate::service::Error;
 use crate::startup::Application;
-use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::time::Duration;
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "multitoken",
-    version,
-    about = "Per-client API tokens: one token per device, revocable one at a time."
-)]
-pub struct Cli {
-    #[command(flatten)]
-    pub settings: Settings,
-    /// What to do; without one, serve.
-    #[command(subcommand)]
-    pub command: Option<Command>,
-}
+mod definition;
+mod help;
 
-#[derive(Debug, Clone, Subcommand)]
-pub enum Command {
-    /// Migrate the database if needed, then serve HTTP (the default).
-    Serve,
-    /// Apply pending migrations and exit.
-    Migrate,
-    /// Manage users.
-    #[command(subcommand)]
-    User(UserCommand),
-    /// Inspect and revoke tokens.
-    #[command(subcommand)]
-    Tokens(TokensCommand),
-    /// The keys that sign JWT access tokens.
-    #[command(subcommand)]
-    Jwt(JwtCommand),
-    /// The security events.
-    #[command(subcommand)]
-    Events(EventsCommand),
-    /// Exit 0 when the server on MULTITOKEN_BIND answers GET /healthz (for container health checks).
-    Healthcheck,
-    /// Copy a Django project's users and live tokens (DRF, multitoken, knox); the Django database is only read.
-    ImportDjango {
-        /// The Django database: a SQLite path or postgres://…
-        url: String,
-        /// Read and check everything, write nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Update users whose name exists here already, instead of skipping them.
-        #[arg(long)]
-        update: bool,
-        /// Who becomes an admin: Django's superusers, its staff (superusers too), or nobody.
-        #[arg(long, value_enum, default_value = "superuser")]
-        admins: Admins,
-        /// The client name given to DRF tokens.
-        #[arg(long, default_value = "drf",
-              value_parser = |text: &str| ClientName::parse(text).map_err(|e| e.to_string()))]
-        drf_client: ClientName,
-    },
-}
-
-#[derive(Debug, Clone, Subcommand)]
-pub enum UserCommand {
-    /// Create a user; the password is the first line of standard input.
-    Create {
-        name: String,
-        #[arg(long)]
-        email: Option<String>,
-        #[arg(long)]
-        admin: bool,
-        /// A service user: may introspect other users' keys (`POST /introspect`).
-        #[arg(long)]
-        service: bool,
-        /// Read the password from the first line of standard input (required).
-        #[arg(long, required = true)]
-        password_stdin: bool,
-    },
-    /// One line per user.
-    List,
-    /// Set a new password (first line of standard input); revokes all of the user's tokens.
-    SetPassword {
-        name: String,
-        /// Read the password from the first line of standard input (required).
-        #[arg(long, required = true)]
-        password_stdin: bool,
-    },
-    /// Deactivate a user; revokes all of the user's tokens.
-    Deactivate { name: String },
-}
-
-#[derive(Debug, Clone, Subcommand)]
-pub enum TokensCommand {
-    /// A user's devices: client, created, last used, expires.
-    List { name: String },
-    /// Revoke one device of a user.
-    Revoke { name: String, client: String },
-    /// Revoke every device of a user.
-    RevokeAll { name: String },
-    /// Delete every expired token now and print how many.
-    Prune,
-}
-
-#[derive(Debug, Clone, Subcommand)]
-pub enum EventsCommand {
-    /// The newest events, of one user when NAME is given, one line each:
-    /// time, type, user id, client, actor, address, detail (`-` for none).
-    List {
-        name: Option<String>,
-        /// How many events at most.
-        #[arg(long, default_value_t = 100)]
-        limit: u32,
-    },
-}
-
-#[derive(Debug, Clone, Subcommand)]
-pub enum JwtCommand {
-    /// Make a new signing key; the old one verifies for ACCESS_TOKEN_LIFETIME more, then leaves the JWKS.
-    RotateKey,
-    /// The signing keys: kid, created, and whether it signs or until when it verifies.
-    Keys,
-}
+pub use definition::{Cli, Command, EventsCommand, JwtCommand, TokensCommand, UserCommand};
 
 /// A failed command: the message goes to standard error, the exit status is 1.
 #[derive(Debug, thiserror::Error)]
@@ -175,11 +64,11 @@ impl Command {
         match command {
             None | Some(Command::Serve) => serve(settings),
             Some(Command::Migrate) => {
-                let applied = db::migrate(&settings.database_url)?;
+                let applied = db::migrate(&settings.database.database_url)?;
                 writeln!(
                     out,
                     "applied {applied} migration(s) to {}",
-                    settings.database_url.describe()
+                    settings.database.database_url.describe()
                 )
                 .map_err(write_failed)
             }
@@ -187,7 +76,7 @@ impl Command {
             Some(Command::Tokens(command)) => run_tokens(&settings, command, out),
             Some(Command::Jwt(command)) => run_jwt(&settings, command, out),
             Some(Command::Events(command)) => run_events(&settings, command, out),
-            Some(Command::Healthcheck) => healthcheck(settings.bind),
+            Some(Command::Healthcheck) => healthcheck(settings.server.bind),
             Some(Command::ImportDjango {
                 url,
                 dry_run,
@@ -200,7 +89,7 @@ impl Command {
                     update,
                     admins,
                     drf_client,
-                    policy: settings.token_policy(),
+                    policy: settings.tokens.policy(),
                 };
                 import_django(&settings, &url, &options, out)
             }
@@ -254,8 +143,8 @@ fn write_failed(error: std::io::Error) -> CliError {
 }
 
 fn open(settings: &Settings) -> Result<AnyConnection, CliError> {
-    db::migrate(&settings.database_url)?;
-    Ok(db::connect_once(&settings.database_url)?)
+    db::migrate(&settings.database.database_url)?;
+    Ok(db::connect_once(&settings.database.database_url)?)
 }
 
 fn find_user(conn: &mut AnyConnection, name: &str) -> Result<db::users::User, CliError> {
@@ -488,14 +377,17 @@ fn run_jwt(settings: &Settings, command: JwtCommand, out: &mut dyn Write) -> Res
     let mut conn = open(settings)?;
     match command {
         JwtCommand::RotateKey => {
-            let secret =
-                secret_key::resolve(&mut conn, settings.secret_key.as_ref(), settings.bind)
-                    .map_err(CliError)?;
+            let secret = secret_key::resolve(
+                &mut conn,
+                settings.server.secret_key.as_ref(),
+                settings.server.bind,
+            )
+            .map_err(CliError)?;
             let kid = jwt::rotate_key(&mut conn, settings, &secret).map_err(CliError)?;
             writeln!(
                 out,
                 "new signing key {kid}; the previous one verifies for {} more",
-                crate::domain::duration::format_duration(settings.access_token_lifetime)
+                crate::domain::duration::format_duration(settings.jwt.access_token_lifetime)
             )
             .map_err(write_failed)?;
         }
@@ -573,7 +465,7 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(std::iter::once("multitoken").chain(args.iter().copied()))
+        Cli::try_parse_args(std::iter::once("multitoken").chain(args.iter().copied()))
     }
 
     #[test]

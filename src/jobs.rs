@@ -24,6 +24,7 @@ pub async fn sweep_expired(services: Services) {
     // A zero period would make `interval` panic.
     let period = services
         .settings
+        .server
         .sweep_interval
         .max(Duration::from_millis(1));
     let mut every = tokio::time::interval(period);
@@ -37,7 +38,7 @@ pub async fn sweep_expired(services: Services) {
         if swept > 0 {
             log::info!("swept {swept} expired token(s)");
         }
-        let cutoff = Timestamp::now().minus(services.settings.events_retention);
+        let cutoff = Timestamp::now().minus(services.settings.events.events_retention);
         let swept = sweep_in_batches(
             &services,
             "security-event",
@@ -48,7 +49,7 @@ pub async fn sweep_expired(services: Services) {
         if swept > 0 {
             log::info!("swept {swept} security event(s) older than EVENTS_RETENTION");
         }
-        let cutoff = Timestamp::now().minus(services.settings.login_throttle.window);
+        let cutoff = Timestamp::now().minus(services.settings.throttles.login_throttle.window);
         sweep_in_batches(&services, "throttle", cutoff, |conn, cutoff, limit| {
             Ok(db::throttle::delete_closed_batch(conn, cutoff, limit)?)
         })
@@ -65,7 +66,7 @@ async fn sweep_console_sessions(services: &Services) {
     let swept = sweep_in_batches(
         services,
         "idle console session",
-        now.minus(settings.console_session_idle),
+        now.minus(settings.console.console_session_idle),
         |conn, cutoff, limit| {
             Ok(db::console_sessions::delete_idle_batch(
                 conn, cutoff, limit,
@@ -76,7 +77,7 @@ async fn sweep_console_sessions(services: &Services) {
         + sweep_in_batches(
             services,
             "old console session",
-            now.minus(settings.console_session_max_age),
+            now.minus(settings.console.console_session_max_age),
             |conn, cutoff, limit| Ok(db::console_sessions::delete_old_batch(conn, cutoff, limit)?),
         )
         .await;

@@ -2,12 +2,11 @@
 //! run an operations command (`cli`). Every failure is a message on
 //! standard error and exit status 1, never a panic.
 
-use clap::Parser;
 use multitoken::cli::{Cli, Command};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let Cli { settings, command } = match Cli::try_parse() {
+    let Cli { settings, command } = match Cli::try_parse_args(std::env::args_os()) {
         Ok(cli) => cli,
         Err(error) => {
             // Help and version go to stdout with status 0; a bad setting or
@@ -21,7 +20,7 @@ fn main() -> ExitCode {
         }
     };
     env_logger::Builder::new()
-        .parse_filters(&settings.log_filter)
+        .parse_filters(&settings.server.log_filter)
         .format_timestamp_millis()
         .init();
     let result = Command::run(

@@ -53,31 +53,32 @@ pub struct Application {
 impl Application {
     pub fn build(settings: Settings) -> Result<Self, StartupError> {
         settings.validate().map_err(StartupError::Settings)?;
-        let applied = db::migrate(&settings.database_url)?;
+        let applied = db::migrate(&settings.database.database_url)?;
         if applied > 0 {
             log::info!(
                 "applied {applied} migration(s) to {}",
-                settings.database_url.describe()
+                settings.database.database_url.describe()
             );
         }
         let pool = db::pool_with(
-            &settings.database_url,
+            &settings.database.database_url,
             db::PoolOptions {
-                busy_timeout: settings.sqlite_busy_timeout,
-                statement_timeout: settings.database_statement_timeout,
+                busy_timeout: settings.database.sqlite_busy_timeout,
+                statement_timeout: settings.database.database_statement_timeout,
                 track_evictions: settings.caches_tokens(),
             },
         )?;
         let secret_key = secret_key::resolve(
-            &mut db::connect_once(&settings.database_url)?,
-            settings.secret_key.as_ref(),
-            settings.bind,
+            &mut db::connect_once(&settings.database.database_url)?,
+            settings.server.secret_key.as_ref(),
+            settings.server.bind,
         )
         .map_err(StartupError::Settings)?;
-        let mail_backend = mail::backend(&settings.mail, settings.smtp_ca_file.as_deref())
-            .map_err(|e| StartupError::Settings(e.to_string()))?;
+        let mail_backend =
+            mail::backend(&settings.mail.mail, settings.mail.smtp_ca_file.as_deref())
+                .map_err(|e| StartupError::Settings(e.to_string()))?;
         let outbox = Outbox::new(&secret_key);
-        let cores = match settings.password_hash_threads {
+        let cores = match settings.server.password_hash_threads {
             Some(threads) => threads as usize,
             None => std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -86,7 +87,7 @@ impl Application {
         let hasher = PasswordHasher::new(cores, 64 * cores).map_err(StartupError::Hasher)?;
         let metrics = Metrics::new().map_err(StartupError::Metrics)?;
         let access_tokens = AccessTokens::start(
-            &mut db::connect_once(&settings.database_url)?,
+            &mut db::connect_once(&settings.database.database_url)?,
             pool.clone(),
             &settings,
             &secret_key,
@@ -94,28 +95,28 @@ impl Application {
         .map_err(StartupError::Settings)?;
         let tokens = TokenVerifier::new(
             pool.clone(),
-            settings.token_policy(),
-            matches!(settings.database_url, db::Database::Sqlite { .. }),
-            settings.legacy_tokens,
+            settings.tokens.policy(),
+            matches!(settings.database.database_url, db::Database::Sqlite { .. }),
+            settings.tokens.legacy_tokens,
             metrics.clone(),
         )
-        .with_work_timeout(settings.work_timeout())
+        .with_work_timeout(settings.database.work_timeout())
         .with_access_tokens(access_tokens.clone())
-        .with_trusted_proxies(settings.trusted_proxies.clone());
+        .with_trusted_proxies(settings.server.trusted_proxies.clone());
         let tokens = match settings.caches_tokens() {
             true => {
                 let limits = CacheLimits {
-                    ttl: settings.token_cache_ttl,
-                    max_entries: u64::from(settings.token_cache_entries),
-                    max_bytes: u64::from(settings.token_cache_mib) << 20,
+                    ttl: settings.token_cache.token_cache_ttl,
+                    max_entries: u64::from(settings.token_cache.token_cache_entries),
+                    max_bytes: u64::from(settings.token_cache.token_cache_mib) << 20,
                 };
                 tokens.with_cache(TokenCache::new(limits, metrics.clone()))
             }
             false => tokens,
         };
         let oidc = crate::service::sign_in::oidc::providers::Providers::new(
-            &settings.oidc_providers,
-            settings.oidc_http_timeout,
+            &settings.oidc.oidc_providers,
+            settings.oidc.oidc_http_timeout,
         )
         .map_err(StartupError::Settings)?;
         let services = Services {
@@ -129,15 +130,15 @@ impl Application {
             oidc,
             recent_throttles: Default::default(),
         };
-        let listener =
-            TcpListener::bind(settings.bind).map_err(|e| StartupError::Bind(settings.bind, e))?;
+        let listener = TcpListener::bind(settings.server.bind)
+            .map_err(|e| StartupError::Bind(settings.server.bind, e))?;
         let address = listener
             .local_addr()
-            .map_err(|e| StartupError::Bind(settings.bind, e))?;
+            .map_err(|e| StartupError::Bind(settings.server.bind, e))?;
         let console_key =
             console_session_key(&services.secret_key).map_err(StartupError::Settings)?;
-        let cookie_secure = settings.cookie_secure;
-        let body_read_timeout = BodyReadTimeout(settings.body_read_timeout);
+        let cookie_secure = settings.console.cookie_secure;
+        let body_read_timeout = BodyReadTimeout(settings.server.body_read_timeout);
         let (app_services, app_tokens, app_metrics) = (
             web::Data::new(services.clone()),
             web::Data::new(services.tokens.clone()),
@@ -170,11 +171,11 @@ impl Application {
                 .default_service(web::to(routes::not_found))
         })
         .listen(listener)
-        .map_err(|e| StartupError::Bind(settings.bind, e))?
+        .map_err(|e| StartupError::Bind(settings.server.bind, e))?
         .run();
         log::info!(
             "serving on http://{address} with {}",
-            settings.database_url.describe()
+            settings.database.database_url.describe()
         );
         Ok(Application {
             port: address.port(),
@@ -191,7 +192,12 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         actix_web::rt::spawn(jobs::sweep_expired(self.services.clone()));
         if let Some(cache) = self.services.tokens.cache() {
-            let url = self.services.settings.database_url.connection_url();
+            let url = self
+                .services
+                .settings
+                .database
+                .database_url
+                .connection_url();
             actix_web::rt::spawn(cache.clone().listen(url));
             actix_web::rt::spawn(jobs::write_touches(self.services.clone()));
         }

@@ -17,6 +17,7 @@ pub mod oidc;
 pub mod page;
 pub mod password;
 pub mod principal;
+pub mod registration;
 pub mod reset_token;
 pub mod scope;
 pub mod sealed;

@@ -190,7 +190,7 @@ impl FromRequest for Admin {
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let two_factor_required = request
             .app_data::<web::Data<Services>>()
-            .is_some_and(|services| services.settings.require_2fa_for_admins);
+            .is_some_and(|services| services.settings.two_factor.require_2fa_for_admins);
         let source = request_source(request);
         if request.headers().contains_key(AUTHORIZATION) {
             let unrestricted = Unrestricted::from_request(request, payload);

@@ -42,7 +42,11 @@ pub fn event_source(request: &HttpRequest, trusted: &TrustedProxies, actor: Acto
 /// server's `TRUSTED_PROXIES`.
 pub fn request_source(request: &HttpRequest) -> EventSource {
     match request.app_data::<actix_web::web::Data<crate::service::Services>>() {
-        Some(services) => event_source(request, &services.settings.trusted_proxies, Actor::Owner),
+        Some(services) => event_source(
+            request,
+            &services.settings.server.trusted_proxies,
+            Actor::Owner,
+        ),
         None => event_source(request, &TrustedProxies::default(), Actor::Owner),
     }
 }

@@ -60,7 +60,7 @@ pub async fn list_users(
     let found: UserPage = services
         .db(move |conn| admin::search_users(conn, &search, page))
         .await?;
-    let trusted = &services.settings.trusted_proxies;
+    let trusted = &services.settings.server.trusted_proxies;
     let link = |page: Option<i64>| query.url_with_page(&request, trusted, page);
     Ok(HttpResponse::Ok().json(UserList {
         count: found.count,

@@ -94,7 +94,7 @@ async fn listed(
     let found: EventPage = services
         .db(move |conn| events::list(conn, filter, page))
         .await?;
-    let trusted = &services.settings.trusted_proxies;
+    let trusted = &services.settings.server.trusted_proxies;
     let link = |page: Option<i64>| query.url_with_page(request, trusted, page);
     Ok(HttpResponse::Ok().json(EventList {
         count: found.count,

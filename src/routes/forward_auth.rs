@@ -41,7 +41,7 @@ pub async fn verify(
     // Under TRUSTED_PROXIES the proxy asking names the client it asks for.
     let from = request
         .app_data::<web::Data<crate::service::Services>>()
-        .and_then(|services| client_ip(&request, &services.settings.trusted_proxies));
+        .and_then(|services| client_ip(&request, &services.settings.server.trusted_proxies));
     let principal = authorize(&verifier, presented, &required, from).await?;
     let mut response = HttpResponse::Ok();
     identity_headers(&mut response, &principal);

@@ -95,7 +95,7 @@ pub async fn reset(
     let (body, errors) = fields.read::<PasswordResetBody>();
     errors.into_result()?;
     if let Some(email) = body.email {
-        let address = client_ip(&request, &services.settings.trusted_proxies);
+        let address = client_ip(&request, &services.settings.server.trusted_proxies);
         request_reset(&services, email, address).await?;
     }
     Ok(HttpResponse::Ok().json(Detail::new(RESET_SENT)))

@@ -66,7 +66,7 @@ impl Services {
         F: FnOnce(&mut AnyConnection) -> Result<T, Error> + Send + 'static,
         T: Send + 'static,
     {
-        let limit = self.settings.work_timeout();
+        let limit = self.settings.database.work_timeout();
         let Some(cache) = self.tokens.cache().cloned() else {
             return run_blocking_within(&self.pool, limit, work).await;
         };
@@ -120,7 +120,7 @@ where
 }
 
 /// The longest database work waits when no setting says otherwise (see
-/// `Settings::work_timeout`).
+/// `DatabaseSettings::work_timeout`).
 pub const WORK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Whether the database answers a trivial query (readiness). Any failure

@@ -37,7 +37,7 @@ fn per_hour(attempts: u32) -> ThrottleLimit {
 }
 
 fn behind_local_proxy(settings: &mut Settings) {
-    settings.trusted_proxies = TrustedProxies::parse("127.0.0.1, ::1").expect("proxies");
+    settings.server.trusted_proxies = TrustedProxies::parse("127.0.0.1, ::1").expect("proxies");
 }
 
 fn metric(text: &str, action: &str) -> String {
@@ -63,7 +63,7 @@ async fn post_from(
 
 async fn registrations_past_the_limit_are_throttled_per_address(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.register_throttle = per_hour(2);
+        settings.throttles.register_throttle = per_hour(2);
         behind_local_proxy(settings);
     })
     .await;
@@ -106,7 +106,7 @@ async fn spawn_mailing(
     let mail_dir = tempfile::tempdir().expect("mail dir");
     let path = mail_dir.path().to_owned();
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.mail = MailSetting::File(path);
+        settings.mail.mail = MailSetting::File(path);
         configure(settings);
     })
     .await;
@@ -139,7 +139,7 @@ async fn assert_mail_count(dir: &Path, expected: usize) {
 
 async fn a_reset_request_past_the_limit_answers_the_same_and_mails_nothing(backend: Backend) {
     let (app, mail_dir) = spawn_mailing(backend, |settings| {
-        settings.password_reset_throttle = per_hour(2);
+        settings.throttles.password_reset_throttle = per_hour(2);
     })
     .await;
     app.create_user("alice", "alice@example.com", false);
@@ -152,7 +152,7 @@ async fn a_reset_request_past_the_limit_answers_the_same_and_mails_nothing(backe
 
 async fn reset_requests_are_limited_per_email_whatever_the_client_address(backend: Backend) {
     let (app, mail_dir) = spawn_mailing(backend, |settings| {
-        settings.password_reset_throttle = per_hour(2);
+        settings.throttles.password_reset_throttle = per_hour(2);
         behind_local_proxy(settings);
     })
     .await;
@@ -169,7 +169,7 @@ async fn reset_requests_are_limited_per_email_whatever_the_client_address(backen
 
 async fn reset_requests_are_limited_per_client_address_whatever_the_email(backend: Backend) {
     let (app, mail_dir) = spawn_mailing(backend, |settings| {
-        settings.password_reset_throttle = per_hour(2);
+        settings.throttles.password_reset_throttle = per_hour(2);
         behind_local_proxy(settings);
     })
     .await;
@@ -186,7 +186,7 @@ async fn reset_requests_are_limited_per_client_address_whatever_the_email(backen
 
 async fn wrong_old_passwords_are_throttled_per_user_together_with_logins(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.login_throttle = per_hour(3);
+        settings.throttles.login_throttle = per_hour(3);
     })
     .await;
     app.create_user("alice", "", false);
@@ -230,7 +230,7 @@ async fn wrong_old_passwords_are_throttled_per_user_together_with_logins(backend
 
 async fn a_right_old_password_resets_the_users_count(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.login_throttle = per_hour(2);
+        settings.throttles.login_throttle = per_hour(2);
     })
     .await;
     app.create_user("alice", "", false);

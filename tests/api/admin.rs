@@ -191,7 +191,7 @@ const FORWARDED_HEADERS: [&[(&str, &str)]; 3] = [
 
 async fn page_links_ignore_forwarded_host_and_proto_from_untrusted_peers(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.trusted_proxies = TrustedProxies::parse("10.0.0.1").expect("proxies");
+        settings.server.trusted_proxies = TrustedProxies::parse("10.0.0.1").expect("proxies");
     })
     .await;
     let key = app.admin_key().await;
@@ -207,7 +207,7 @@ async fn page_links_ignore_forwarded_host_and_proto_from_untrusted_peers(backend
 
 async fn page_links_follow_forwarded_host_and_proto_from_trusted_proxies(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.trusted_proxies = TrustedProxies::parse("127.0.0.1, ::1").expect("proxies");
+        settings.server.trusted_proxies = TrustedProxies::parse("127.0.0.1, ::1").expect("proxies");
     })
     .await;
     let key = app.admin_key().await;

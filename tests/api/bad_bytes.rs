@@ -220,12 +220,12 @@ fn hostile_text() -> impl Strategy<Value = String> {
 /// failure repeats) sent to every kind of input the API has.
 async fn any_text_in_any_input_gets_json_and_never_a_server_error(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
-        s.login_throttle = multitoken::domain::ThrottleLimit {
+        s.throttles.login_throttle = multitoken::domain::ThrottleLimit {
             attempts: 100_000,
             window: std::time::Duration::from_secs(60),
         };
-        s.register_throttle = s.login_throttle;
-        s.password_reset_throttle = s.login_throttle;
+        s.throttles.register_throttle = s.throttles.login_throttle;
+        s.throttles.password_reset_throttle = s.throttles.login_throttle;
     })
     .await;
     let admin = app.admin_key().await;

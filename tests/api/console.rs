@@ -152,7 +152,7 @@ async fn the_session_cookie_is_http_only_strict_and_renewed_at_sign_in(backend: 
 }
 
 async fn the_cookie_is_secure_when_configured(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |settings| settings.cookie_secure = true).await;
+    let app = TestApp::spawn_with(backend, |settings| settings.console.cookie_secure = true).await;
     let response = Console::new(&app).get("/console/login").await;
     let set = response
         .headers()
@@ -418,7 +418,8 @@ async fn the_admin_api_accepts_a_console_session_with_its_csrf_token(backend: Ba
 
 async fn console_sign_in_shares_the_login_throttle(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.login_throttle = multitoken::domain::ThrottleLimit::parse("2/1m").expect("limit");
+        settings.throttles.login_throttle =
+            multitoken::domain::ThrottleLimit::parse("2/1m").expect("limit");
     })
     .await;
     app.create_user("root", "", true);

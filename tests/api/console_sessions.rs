@@ -140,7 +140,7 @@ async fn an_idle_session_ends_and_a_used_one_lives_on(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         // Long enough that a request stalled by a loaded machine (the whole
         // suite runs in parallel) does not look like idleness.
-        s.console_session_idle = Duration::from_secs(3);
+        s.console.console_session_idle = Duration::from_secs(3);
     })
     .await;
     app.create_user("root", "", true);
@@ -165,8 +165,8 @@ async fn an_idle_session_ends_and_a_used_one_lives_on(backend: Backend) {
 
 async fn a_session_ends_at_its_absolute_limit_however_busy(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
-        s.console_session_idle = Duration::from_secs(2);
-        s.console_session_max_age = Duration::from_secs(2);
+        s.console.console_session_idle = Duration::from_secs(2);
+        s.console.console_session_max_age = Duration::from_secs(2);
     })
     .await;
     app.create_user("root", "", true);
@@ -204,7 +204,7 @@ fn cookie_state(cookie: &str) -> serde_json::Map<String, Value> {
 
 async fn the_cookie_holds_only_a_random_id_whose_digest_the_table_keeps(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
-        s.secret_key = Some(SecretKey::unchecked(SECRET));
+        s.server.secret_key = Some(SecretKey::unchecked(SECRET));
     })
     .await;
     let id = app.create_user("root", "", true);
@@ -235,8 +235,8 @@ async fn the_cookie_holds_only_a_random_id_whose_digest_the_table_keeps(backend:
 
 async fn ended_sessions_are_swept_from_the_table(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
-        s.console_session_idle = Duration::from_secs(1);
-        s.sweep_interval = Duration::from_millis(100);
+        s.console.console_session_idle = Duration::from_secs(1);
+        s.server.sweep_interval = Duration::from_millis(100);
     })
     .await;
     app.create_user("root", "", true);

@@ -268,7 +268,7 @@ async fn every_response_is_no_store_and_nosniff(backend: Backend) {
 async fn a_body_that_trickles_in_gets_a_json_408(backend: Backend) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.body_read_timeout = std::time::Duration::from_millis(300);
+        settings.server.body_read_timeout = std::time::Duration::from_millis(300);
     })
     .await;
     let address = app.address.trim_start_matches("http://").to_owned();

@@ -52,9 +52,9 @@ impl MailApp {
         let mail_dir = tempfile::tempdir().expect("mail dir");
         let path = mail_dir.path().to_owned();
         let app = TestApp::spawn_with(backend, |settings| {
-            settings.mail = MailSetting::File(path);
-            settings.email_verification = mode;
-            settings.email_verification_url = LINK.into();
+            settings.mail.mail = MailSetting::File(path);
+            settings.accounts.email_verification = mode;
+            settings.accounts.email_verification_url = LINK.into();
             configure(settings);
         })
         .await;
@@ -205,7 +205,7 @@ async fn without_verification_nothing_is_mailed(backend: Backend) {
 
 async fn a_key_expires_after_the_timeout(backend: Backend) {
     let mail = MailApp::spawn(backend, EmailVerification::Optional, |settings| {
-        settings.email_verification_timeout = Duration::from_secs(1);
+        settings.accounts.email_verification_timeout = Duration::from_secs(1);
     })
     .await;
     mail.register("alice", "alice@example.com").await;
@@ -306,7 +306,8 @@ async fn resend_answers_alike_for_every_address_and_mails_only_unverified_users(
 
 async fn resends_are_throttled_per_address(backend: Backend) {
     let mail = MailApp::spawn(backend, EmailVerification::Optional, |settings| {
-        settings.email_verification_resend_throttle = ThrottleLimit::parse("2/1h").expect("limit");
+        settings.throttles.email_verification_resend_throttle =
+            ThrottleLimit::parse("2/1h").expect("limit");
     })
     .await;
     let app = &mail.app;
@@ -500,8 +501,8 @@ async fn the_mail_goes_through_smtp(backend: Backend) {
     let smtp = SmtpServer::start(false);
     let port = smtp.port;
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.email_verification = EmailVerification::Optional;
-        settings.mail = MailSetting::Smtp {
+        settings.accounts.email_verification = EmailVerification::Optional;
+        settings.mail.mail = MailSetting::Smtp {
             host: "127.0.0.1".into(),
             port,
         };

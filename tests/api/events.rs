@@ -358,7 +358,7 @@ async fn refused_guesses_are_recorded_on_the_account_they_named(backend: Backend
 
 async fn a_throttled_attempt_writes_only_throttled_and_once_a_minute(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.login_throttle = ThrottleLimit::parse("2/15m").expect("limit");
+        settings.throttles.login_throttle = ThrottleLimit::parse("2/15m").expect("limit");
     })
     .await;
     let admin = app.admin_key().await;
@@ -586,7 +586,7 @@ async fn command_line_changes_are_recorded_as_cli_and_listed_newest_first(backen
 
 async fn expired_tokens_are_recorded_as_revoked_by_the_sweep_and_by_prune(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.sweep_interval = Duration::from_millis(100);
+        settings.server.sweep_interval = Duration::from_millis(100);
     })
     .await;
     let admin = app.admin_key().await;
@@ -649,7 +649,7 @@ async fn a_password_reset_is_recorded_with_the_devices_it_revoked(backend: Backe
     let mail_dir = tempfile::tempdir().expect("mail dir");
     let path = mail_dir.path().to_owned();
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.mail = MailSetting::File(path);
+        settings.mail.mail = MailSetting::File(path);
     })
     .await;
     let alice = app.create_user("alice", "alice@example.com", false);
@@ -703,8 +703,8 @@ async fn registering_and_verifying_an_address_are_recorded(backend: Backend) {
     let mail_dir = tempfile::tempdir().expect("mail dir");
     let path = mail_dir.path().to_owned();
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.mail = MailSetting::File(path);
-        settings.email_verification = EmailVerification::Optional;
+        settings.mail.mail = MailSetting::File(path);
+        settings.accounts.email_verification = EmailVerification::Optional;
     })
     .await;
     let registered = app
@@ -907,7 +907,7 @@ async fn use_from(app: &TestApp, key: &str, address: &str) {
 
 async fn devices_show_the_login_address_then_that_of_the_last_recorded_use(backend: Backend) {
     let behind_proxy = |settings: &mut multitoken::config::Settings| {
-        settings.trusted_proxies = TrustedProxies::parse("127.0.0.1").expect("proxies");
+        settings.server.trusted_proxies = TrustedProxies::parse("127.0.0.1").expect("proxies");
     };
     // The default TOKEN_TOUCH_INTERVAL (60s): a use right after the login
     // writes nothing, so the address stays that of the login.
@@ -939,7 +939,7 @@ async fn devices_show_the_login_address_then_that_of_the_last_recorded_use(backe
     // A short interval: the next use after it is written, with its address.
     let app = TestApp::spawn_with(backend, |settings| {
         behind_proxy(settings);
-        settings.token_touch_interval = Duration::from_millis(500);
+        settings.tokens.token_touch_interval = Duration::from_millis(500);
     })
     .await;
     app.create_user("alice", "", false);
@@ -967,8 +967,8 @@ async fn a_new_device_is_mailed_about_only_when_new_device_mail_is_on(backend: B
     let mail_dir = tempfile::tempdir().expect("mail dir");
     let path = mail_dir.path().to_owned();
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.mail = MailSetting::File(path);
-        settings.new_device_mail = true;
+        settings.mail.mail = MailSetting::File(path);
+        settings.accounts.new_device_mail = true;
     })
     .await;
     app.create_user("alice", "alice@example.com", false);
@@ -1016,7 +1016,7 @@ async fn a_new_device_is_mailed_about_only_when_new_device_mail_is_on(backend: B
     let quiet_dir = tempfile::tempdir().expect("mail dir");
     let quiet_path = quiet_dir.path().to_owned();
     let quiet = TestApp::spawn_with(backend, |settings| {
-        settings.mail = MailSetting::File(quiet_path);
+        settings.mail.mail = MailSetting::File(quiet_path);
     })
     .await;
     quiet.create_user("alice", "alice@example.com", false);
@@ -1045,8 +1045,8 @@ fn event_details(db: &TestDatabase) -> Vec<Option<String>> {
 
 async fn events_older_than_the_retention_are_swept(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.events_retention = Duration::from_secs(3600);
-        settings.sweep_interval = Duration::from_millis(100);
+        settings.events.events_retention = Duration::from_secs(3600);
+        settings.server.sweep_interval = Duration::from_millis(100);
     })
     .await;
     let alice = app.create_user("alice", "", false);
@@ -1140,8 +1140,8 @@ async fn sign_ins_with_a_provider_are_recorded_as_oidc(backend: Backend) {
     let path = mail_dir.path().to_owned();
     let app = TestApp::spawn_with(backend, |settings| {
         with_providers(vec![provider.configured("corp")], LinkByEmail::Verified)(settings);
-        settings.mail = MailSetting::File(path);
-        settings.new_device_mail = true;
+        settings.mail.mail = MailSetting::File(path);
+        settings.accounts.new_device_mail = true;
     })
     .await;
     let admin = app.admin_key().await;

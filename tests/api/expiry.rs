@@ -19,8 +19,8 @@ async fn sleep(millis: u64) {
 
 async fn use_slides_the_expiry_and_idleness_expires_the_token(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.token_ttl = Duration::from_secs(2);
-        settings.token_touch_interval = Duration::ZERO;
+        settings.tokens.token_ttl = Duration::from_secs(2);
+        settings.tokens.token_touch_interval = Duration::ZERO;
     })
     .await;
     app.create_user("alice", "", false);
@@ -39,9 +39,9 @@ async fn use_slides_the_expiry_and_idleness_expires_the_token(backend: Backend) 
 
 async fn max_age_caps_the_slide(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.token_ttl = Duration::from_secs(2);
-        settings.token_max_age = Some(Duration::from_secs(3));
-        settings.token_touch_interval = Duration::ZERO;
+        settings.tokens.token_ttl = Duration::from_secs(2);
+        settings.tokens.token_max_age = Some(Duration::from_secs(3));
+        settings.tokens.token_touch_interval = Duration::ZERO;
     })
     .await;
     app.create_user("alice", "", false);
@@ -56,7 +56,7 @@ async fn max_age_caps_the_slide(backend: Backend) {
 
 async fn last_use_is_written_at_most_once_per_touch_interval(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.token_touch_interval = Duration::from_millis(1500)
+        settings.tokens.token_touch_interval = Duration::from_millis(1500)
     })
     .await;
     app.create_user("alice", "", false);
@@ -91,8 +91,8 @@ async fn last_use_is_written_at_most_once_per_touch_interval(backend: Backend) {
 
 async fn prune_deletes_expired_tokens_only(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.token_ttl = Duration::from_secs(1);
-        settings.token_touch_interval = Duration::ZERO;
+        settings.tokens.token_ttl = Duration::from_secs(1);
+        settings.tokens.token_touch_interval = Duration::ZERO;
     })
     .await;
     app.create_user("alice", "", false);

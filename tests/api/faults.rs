@@ -132,13 +132,13 @@ fn upstream() -> String {
 
 /// Points the settings' PostgreSQL URL at the proxy.
 fn through_proxy(settings: &mut Settings, proxy: &DbProxy) {
-    let Database::Postgres { url } = &settings.database_url else {
+    let Database::Postgres { url } = &settings.database.database_url else {
         panic!("a PostgreSQL test database");
     };
     let mut proxied = Url::parse(url).expect("a URL");
     proxied.set_host(Some("127.0.0.1")).expect("host");
     proxied.set_port(Some(proxy.port)).expect("port");
-    settings.database_url = Database::Postgres {
+    settings.database.database_url = Database::Postgres {
         url: proxied.to_string(),
     };
 }
@@ -240,8 +240,8 @@ async fn a_silently_stalled_link_gives_503s_within_a_bound_and_recovers() {
     let proxy = DbProxy::start(upstream());
     let app = TestApp::spawn_with(Backend::Postgres, |settings| {
         through_proxy(settings, &proxy);
-        settings.database_statement_timeout = Duration::from_secs(1);
-        settings.token_cache = true;
+        settings.database.database_statement_timeout = Duration::from_secs(1);
+        settings.token_cache.token_cache = true;
     })
     .await;
     app.create_user("alice", "", false);
@@ -318,7 +318,7 @@ struct IntegrityCheck {
 #[actix_web::test]
 async fn a_locked_sqlite_file_gives_503_after_the_busy_timeout_then_works_again() {
     let app = TestApp::spawn_with(Backend::Sqlite, |settings| {
-        settings.sqlite_busy_timeout = Duration::from_millis(300);
+        settings.database.sqlite_busy_timeout = Duration::from_millis(300);
     })
     .await;
     app.create_user("alice", "", false);

@@ -144,8 +144,8 @@ async fn the_key_comes_from_x_api_key_when_authorization_is_another_scheme(backe
 
 async fn refusals_follow_the_contract_401_table(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.token_ttl = Duration::from_secs(3);
-        settings.token_touch_interval = Duration::ZERO;
+        settings.tokens.token_ttl = Duration::from_secs(3);
+        settings.tokens.token_touch_interval = Duration::ZERO;
     })
     .await;
     let bob = app.create_user("bob", "", false);
@@ -263,7 +263,7 @@ async fn required_scopes_are_checked_against_restricted_tokens(backend: Backend)
 
 async fn a_check_counts_as_a_use_and_is_counted_in_its_own_series(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.token_touch_interval = Duration::ZERO;
+        settings.tokens.token_touch_interval = Duration::ZERO;
     })
     .await;
     app.create_user("alice", "", false);

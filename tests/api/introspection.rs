@@ -94,8 +94,8 @@ async fn a_live_key_is_described_as_the_contract_says(backend: Backend) {
 
 async fn anything_but_a_live_key_is_inactive(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.token_ttl = Duration::from_secs(2);
-        settings.token_touch_interval = Duration::ZERO;
+        settings.tokens.token_ttl = Duration::from_secs(2);
+        settings.tokens.token_touch_interval = Duration::ZERO;
     })
     .await;
     app.create_service_user("gateway");
@@ -198,8 +198,8 @@ async fn only_unrestricted_keys_of_service_users_and_admins_may_introspect(backe
 
 async fn introspection_counts_as_a_use(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.token_ttl = Duration::from_secs(3);
-        settings.token_touch_interval = Duration::ZERO;
+        settings.tokens.token_ttl = Duration::from_secs(3);
+        settings.tokens.token_touch_interval = Duration::ZERO;
     })
     .await;
     app.create_service_user("gateway");

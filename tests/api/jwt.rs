@@ -227,7 +227,8 @@ async fn the_readme_flow_obtain_use_verify_refresh_blacklist(backend: Backend) {
 }
 
 async fn token_fails_exactly_as_login_does(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |settings| settings.max_clients_per_user = 1).await;
+    let app =
+        TestApp::spawn_with(backend, |settings| settings.tokens.max_clients_per_user = 1).await;
     app.create_user("bob", "", false);
     for (body, status) in [
         (
@@ -323,8 +324,8 @@ async fn refresh_verify_and_blacklist_refuse_as_simple_jwt_does(backend: Backend
 
 async fn an_access_token_carries_the_contract_claims_and_header(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.jwt_issuer = Some("https://auth.example".into());
-        settings.jwt_audience = Some("orders".into());
+        settings.jwt.jwt_issuer = Some("https://auth.example".into());
+        settings.jwt.jwt_audience = Some("orders".into());
     })
     .await;
     let id = app.create_user("dave", "", false);
@@ -447,7 +448,7 @@ async fn expired_access_tokens_are_refused_everywhere(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
         // `exp` counts whole seconds, so a one-second token issued late in a
         // second could expire before the "fresh" checks are done.
-        settings.access_token_lifetime = Duration::from_secs(3);
+        settings.jwt.access_token_lifetime = Duration::from_secs(3);
     })
     .await;
     app.create_service_user("gateway");
@@ -563,8 +564,8 @@ async fn forged_access_tokens_are_refused_everywhere(backend: Backend) {
 async fn wrong_issuer_or_audience_is_refused_everywhere(backend: Backend) {
     let configure = |issuer: &'static str, audience: &'static str| {
         move |settings: &mut multitoken::config::Settings| {
-            settings.jwt_issuer = Some(issuer.into());
-            settings.jwt_audience = Some(audience.into());
+            settings.jwt.jwt_issuer = Some(issuer.into());
+            settings.jwt.jwt_audience = Some(audience.into());
         }
     };
     let app = TestApp::spawn_with(backend, configure("https://auth.example", "orders")).await;
@@ -669,7 +670,7 @@ where
 
 async fn the_jwks_lists_the_signer_and_a_rotated_key_until_its_tokens_expired(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.access_token_lifetime = Duration::from_secs(2);
+        settings.jwt.access_token_lifetime = Duration::from_secs(2);
     })
     .await;
     app.create_user("ivan", "", false);

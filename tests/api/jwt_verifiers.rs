@@ -25,9 +25,9 @@ const ROTATION_LIFETIME: Duration = Duration::from_secs(10);
 
 async fn app(backend: Backend, lifetime: Duration) -> TestApp {
     TestApp::spawn_with(backend, |settings| {
-        settings.jwt_issuer = Some(ISSUER.into());
-        settings.jwt_audience = Some(AUDIENCE.into());
-        settings.access_token_lifetime = lifetime;
+        settings.jwt.jwt_issuer = Some(ISSUER.into());
+        settings.jwt.jwt_audience = Some(AUDIENCE.into());
+        settings.jwt.access_token_lifetime = lifetime;
     })
     .await
 }
@@ -79,8 +79,9 @@ async fn simple_jwt_accepts_our_access_tokens_and_refuses_tampered_or_expired_on
         assert_eq!(body["code"], "token_not_valid", "{why}: {body}");
     }
     // A token from a server with another issuer is refused too.
-    let other = app
-        .spawn_on_same_database(|settings| settings.jwt_issuer = Some("https://elsewhere".into()));
+    let other = app.spawn_on_same_database(|settings| {
+        settings.jwt.jwt_issuer = Some("https://elsewhere".into())
+    });
     let foreign: Value = app
         .http
         .post(format!("{other}/token"))

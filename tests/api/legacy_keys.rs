@@ -71,7 +71,7 @@ async fn drf_and_knox_keys_authenticate_as_their_user_and_client(backend: Backen
 }
 
 async fn legacy_keys_are_refused_when_legacy_tokens_is_off(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |settings| settings.legacy_tokens = false).await;
+    let app = TestApp::spawn_with(backend, |settings| settings.tokens.legacy_tokens = false).await;
     let id = app.create_user("alice", "", false);
     insert_both(&app, id);
     for key in [DRF_KEY, KNOX_KEY] {

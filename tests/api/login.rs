@@ -216,7 +216,8 @@ async fn logging_in_again_replaces_only_that_clients_token(backend: Backend) {
 }
 
 async fn the_client_limit_refuses_new_clients_but_not_relogins(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |settings| settings.max_clients_per_user = 2).await;
+    let app =
+        TestApp::spawn_with(backend, |settings| settings.tokens.max_clients_per_user = 2).await;
     app.create_user("alice", "", false);
     app.login("alice", "web").await;
     app.login("alice", "ios").await;

@@ -22,7 +22,7 @@ async fn a_reset_mail_goes_through_smtp_and_its_link_works(backend: Backend) {
     let smtp = SmtpServer::start(false);
     let port = smtp.port;
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.mail = MailSetting::Smtp {
+        settings.mail.mail = MailSetting::Smtp {
             host: "127.0.0.1".into(),
             port,
         };
@@ -117,7 +117,7 @@ async fn a_failing_smtp_server_is_logged_and_never_fails_the_request(backend: Ba
 async fn a_hung_smtp_server_does_not_hold_up_the_answer(backend: Backend) {
     let (port, accepted) = silent_server();
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.mail = MailSetting::Smtp {
+        settings.mail.mail = MailSetting::Smtp {
             host: "127.0.0.1".into(),
             port,
         };

@@ -240,8 +240,8 @@ pub fn with_providers(
     link_by_email: LinkByEmail,
 ) -> impl FnOnce(&mut Settings) {
     move |settings| {
-        settings.oidc_providers = OidcProviders(providers);
-        settings.oidc_link_by_email = link_by_email;
+        settings.oidc.oidc_providers = OidcProviders(providers);
+        settings.oidc.oidc_link_by_email = link_by_email;
     }
 }
 
@@ -621,11 +621,11 @@ async fn a_provider_that_does_not_answer_is_a_quick_503(backend: Backend) {
         client_secret: CLIENT_SECRET.into(),
     };
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.oidc_providers = OidcProviders(vec![
+        settings.oidc.oidc_providers = OidcProviders(vec![
             provider("silent", silent_port),
             provider("closed", closed_port),
         ]);
-        settings.oidc_http_timeout = Duration::from_secs(1);
+        settings.oidc.oidc_http_timeout = Duration::from_secs(1);
     })
     .await;
     for name in ["silent", "closed", "silent"] {
@@ -654,7 +654,7 @@ async fn two_factor_and_mandatory_verification_apply_as_for_login(backend: Backe
     let provider = Provider::start();
     let app = TestApp::spawn_with(backend, |settings| {
         with_providers(vec![provider.configured("corp")], LinkByEmail::Verified)(settings);
-        settings.email_verification =
+        settings.accounts.email_verification =
             multitoken::domain::email_verification::EmailVerification::Mandatory;
     })
     .await;

@@ -20,7 +20,7 @@ async fn every_served_route_is_documented_and_nothing_else() {
     // A provider, so that its route is served as something other than 404;
     // nothing here makes it call the (closed) port.
     let app = TestApp::spawn_with(Backend::Sqlite, |settings| {
-        settings.oidc_providers = OidcProviders(vec![OidcProvider {
+        settings.oidc.oidc_providers = OidcProviders(vec![OidcProvider {
             name: "corp".into(),
             issuer: "http://127.0.0.1:9".into(),
             client_id: "multitoken".into(),

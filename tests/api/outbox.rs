@@ -85,9 +85,9 @@ async fn a_queued_mail_survives_a_sigkill_and_is_sent_once_after_restart(backend
 async fn two_instances_on_one_database_send_each_mail_once(backend: Backend) {
     let dir = tempfile::tempdir().expect("mail dir");
     let configure = |s: &mut multitoken::config::Settings| {
-        s.mail = MailSetting::File(dir.path().to_owned());
-        s.secret_key = Some(SecretKey::unchecked(SECRET));
-        s.password_reset_throttle = ThrottleLimit {
+        s.mail.mail = MailSetting::File(dir.path().to_owned());
+        s.server.secret_key = Some(SecretKey::unchecked(SECRET));
+        s.throttles.password_reset_throttle = ThrottleLimit {
             attempts: 1000,
             window: Duration::from_secs(60),
         };
@@ -153,12 +153,12 @@ async fn two_instances_on_one_database_send_each_mail_once(backend: Backend) {
 async fn a_failing_mail_is_retried_then_given_up_and_counted(backend: Backend) {
     let port = closed_port();
     let app = TestApp::spawn_with(backend, |s| {
-        s.mail = MailSetting::Smtp {
+        s.mail.mail = MailSetting::Smtp {
             host: "127.0.0.1".into(),
             port,
         };
-        s.mail_max_attempts = 3;
-        s.mail_retry_base = Duration::from_millis(300);
+        s.mail.mail_max_attempts = 3;
+        s.mail.mail_retry_base = Duration::from_millis(300);
     })
     .await;
     app.create_user("alice", "alice@example.com", false);

@@ -51,7 +51,7 @@ impl MailApp {
         let mail_dir = tempfile::tempdir().expect("mail dir");
         let path = mail_dir.path().to_owned();
         let app = TestApp::spawn_with(backend, |settings| {
-            settings.mail = MailSetting::File(path);
+            settings.mail.mail = MailSetting::File(path);
             configure(settings);
         })
         .await;
@@ -99,9 +99,9 @@ async fn known_and_unknown_addresses_get_the_same_answer_and_only_known_ones_a_m
 
 async fn the_mail_carries_the_configured_link_and_the_username(backend: Backend) {
     let mail = MailApp::spawn_with(backend, |settings| {
-        settings.password_reset_url =
+        settings.accounts.password_reset_url =
             "https://app.example.com/reset?token={token}&uid={uid}".into();
-        settings.mail_from = "Accounts <accounts@example.com>".parse().expect("mailbox");
+        settings.mail.mail_from = "Accounts <accounts@example.com>".parse().expect("mailbox");
     })
     .await;
     let id = mail.app.create_user("Alice", "alice@example.com", false);
@@ -313,7 +313,7 @@ async fn concurrent_uses_of_one_link_succeed_once(backend: Backend) {
 
 async fn a_reset_link_expires(backend: Backend) {
     let mail = MailApp::spawn_with(backend, |settings| {
-        settings.password_reset_timeout = Duration::from_secs(2)
+        settings.accounts.password_reset_timeout = Duration::from_secs(2)
     })
     .await;
     mail.app.create_user("alice", "alice@example.com", false);
@@ -506,8 +506,10 @@ async fn links_are_signed_with_the_configured_secret_key(backend: Backend) {
     let first = SecretKey::parse(&"first-secret-".repeat(4)).expect("secret");
     let second = SecretKey::parse(&"second-secret-".repeat(4)).expect("secret");
     let configured = first.clone();
-    let mail =
-        MailApp::spawn_with(backend, |settings| settings.secret_key = Some(configured)).await;
+    let mail = MailApp::spawn_with(backend, |settings| {
+        settings.server.secret_key = Some(configured)
+    })
+    .await;
     mail.app.create_user("alice", "alice@example.com", false);
     let link = mail.reset_link("alice@example.com").await;
     let confirm_on = |address: String| {
@@ -523,13 +525,13 @@ async fn links_are_signed_with_the_configured_secret_key(backend: Backend) {
     };
     let other_key = mail
         .app
-        .spawn_on_same_database(|s| s.secret_key = Some(second));
+        .spawn_on_same_database(|s| s.server.secret_key = Some(second));
     assert_invalid(confirm_on(other_key).await, "token").await;
     let generated = mail.app.spawn_on_same_database(|_| {});
     assert_invalid(confirm_on(generated).await, "token").await;
     let same_key = mail
         .app
-        .spawn_on_same_database(|s| s.secret_key = Some(first));
+        .spawn_on_same_database(|s| s.server.secret_key = Some(first));
     assert_eq!(confirm_on(same_key).await.status(), StatusCode::OK);
 }
 
@@ -538,18 +540,18 @@ async fn without_a_secret_key_only_a_loopback_server_starts(backend: Backend) {
     use multitoken::startup::Application;
     let db = crate::helpers::TestDatabase::create(backend);
     let mut settings = Settings::with_database(db.database.clone());
-    settings.bind = "0.0.0.0:0".parse().expect("address");
+    settings.server.bind = "0.0.0.0:0".parse().expect("address");
     let refused = Application::build(settings.clone()).map(|_| ());
     let message = refused.expect_err("no SECRET_KEY off loopback").to_string();
     assert!(message.contains("SECRET_KEY must be set"), "{message}");
     assert!(message.contains("MULTITOKEN_BIND"), "{message}");
     // Configured, it starts anywhere.
     let mut configured = settings.clone();
-    configured.secret_key = Some(SecretKey::generate());
+    configured.server.secret_key = Some(SecretKey::generate());
     assert!(Application::build(configured).is_ok());
     // Once a loopback server has generated and stored one, it is used anywhere.
     let mut loopback = settings.clone();
-    loopback.bind = "127.0.0.1:0".parse().expect("address");
+    loopback.server.bind = "127.0.0.1:0".parse().expect("address");
     assert!(Application::build(loopback).is_ok());
     assert!(Application::build(settings).is_ok());
 }

@@ -35,8 +35,9 @@ async fn a_token_is_issued_only_against_the_hash_that_was_checked(backend: Backe
         .select(users::password_hash)
         .first(&mut conn)
         .expect("hash");
-    let policy =
-        multitoken::config::Settings::with_database(app.db.database.clone()).token_policy();
+    let policy = multitoken::config::Settings::with_database(app.db.database.clone())
+        .tokens
+        .policy();
     let source = EventSource::without_request(Actor::Owner);
     let grant = || Grant {
         client: ClientName::parse("web").expect("client"),
@@ -90,7 +91,7 @@ async fn a_token_is_issued_only_against_the_hash_that_was_checked(backend: Backe
 
 async fn spawn_unthrottled(backend: Backend) -> TestApp {
     TestApp::spawn_with(backend, |settings| {
-        settings.login_throttle = ThrottleLimit::parse("1000000/1m").expect("limit");
+        settings.throttles.login_throttle = ThrottleLimit::parse("1000000/1m").expect("limit");
     })
     .await
 }

@@ -231,7 +231,7 @@ async fn concurrent_registrations_of_one_name_create_exactly_one_user(backend: B
 
 async fn closed_registration_is_forbidden(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.registration = Registration::Closed
+        settings.accounts.registration = Registration::Closed
     })
     .await;
     for body in [

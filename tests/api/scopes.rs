@@ -149,7 +149,8 @@ async fn invalid_scopes_get_the_contract_message(backend: Backend) {
 
 async fn unknown_scopes_are_refused_when_allowed_scopes_is_set(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
-        s.allowed_scopes = multitoken::domain::AllowedScopes::parse("orders:read").expect("valid");
+        s.tokens.allowed_scopes =
+            multitoken::domain::AllowedScopes::parse("orders:read").expect("valid");
     })
     .await;
     app.create_user("alice", "", false);

@@ -114,8 +114,8 @@ impl Drop for PySmtp {
 
 async fn reset_mail_arrives(backend: Backend, smtp: &PySmtp, mail: &str) {
     let app = TestApp::spawn_with(backend, |s| {
-        s.mail = MailSetting::parse(mail).expect("MAIL");
-        s.smtp_ca_file = Some(smtp.ca_file());
+        s.mail.mail = MailSetting::parse(mail).expect("MAIL");
+        s.mail.smtp_ca_file = Some(smtp.ca_file());
     })
     .await;
     app.create_user("alice", "alice@example.com", false);

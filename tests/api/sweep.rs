@@ -30,8 +30,8 @@ fn remaining(conn: &mut AnyConnection) -> (Vec<String>, Vec<i64>) {
 async fn the_sweep_deletes_long_expired_tokens_and_closed_throttle_windows(backend: Backend) {
     let window = Duration::from_secs(600);
     let app = TestApp::spawn_with(backend, |s| {
-        s.sweep_interval = Duration::from_millis(100);
-        s.login_throttle = ThrottleLimit {
+        s.server.sweep_interval = Duration::from_millis(100);
+        s.throttles.login_throttle = ThrottleLimit {
             attempts: 10,
             window,
         };

@@ -32,7 +32,7 @@ fn limit(attempts: u32, window: Duration) -> ThrottleLimit {
 }
 
 fn behind_local_proxy(settings: &mut Settings) {
-    settings.trusted_proxies = TrustedProxies::parse("127.0.0.1, ::1").expect("proxies");
+    settings.server.trusted_proxies = TrustedProxies::parse("127.0.0.1, ::1").expect("proxies");
 }
 
 async fn login_from(
@@ -85,7 +85,7 @@ pub async fn assert_throttled(response: Response) -> u64 {
 
 async fn past_the_limit_every_attempt_is_throttled_even_with_the_right_password(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
-        s.login_throttle = limit(3, Duration::from_secs(60))
+        s.throttles.login_throttle = limit(3, Duration::from_secs(60))
     })
     .await;
     app.create_user("alice", "", false);
@@ -100,7 +100,7 @@ async fn past_the_limit_every_attempt_is_throttled_even_with_the_right_password(
 
 async fn the_wait_is_said_in_seconds_and_the_window_reopens(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
-        s.login_throttle = limit(1, Duration::from_secs(1))
+        s.throttles.login_throttle = limit(1, Duration::from_secs(1))
     })
     .await;
     app.create_user("alice", "", false);
@@ -113,7 +113,7 @@ async fn the_wait_is_said_in_seconds_and_the_window_reopens(backend: Backend) {
 
 async fn failures_are_counted_per_username_whatever_the_address_or_case(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
-        s.login_throttle = limit(2, Duration::from_secs(60));
+        s.throttles.login_throttle = limit(2, Duration::from_secs(60));
         behind_local_proxy(s);
     })
     .await;
@@ -130,7 +130,7 @@ async fn failures_are_counted_per_username_whatever_the_address_or_case(backend:
 
 async fn failures_are_counted_per_address_whatever_the_username(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
-        s.login_throttle = limit(2, Duration::from_secs(60));
+        s.throttles.login_throttle = limit(2, Duration::from_secs(60));
         behind_local_proxy(s);
     })
     .await;
@@ -147,7 +147,7 @@ async fn failures_are_counted_per_address_whatever_the_username(backend: Backend
 
 async fn a_success_resets_the_usernames_count(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
-        s.login_throttle = limit(3, Duration::from_secs(60));
+        s.throttles.login_throttle = limit(3, Duration::from_secs(60));
         behind_local_proxy(s);
     })
     .await;
@@ -174,8 +174,8 @@ async fn a_success_resets_the_usernames_count(backend: Backend) {
 
 async fn forwarded_for_is_ignored_from_peers_that_are_not_trusted_proxies(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
-        s.login_throttle = limit(2, Duration::from_secs(60));
-        s.trusted_proxies = TrustedProxies::parse("10.0.0.1").expect("proxies");
+        s.throttles.login_throttle = limit(2, Duration::from_secs(60));
+        s.server.trusted_proxies = TrustedProxies::parse("10.0.0.1").expect("proxies");
     })
     .await;
     for (n, forwarded) in ["198.51.100.1", "198.51.100.2"].into_iter().enumerate() {
@@ -189,7 +189,7 @@ async fn forwarded_for_is_ignored_from_peers_that_are_not_trusted_proxies(backen
 
 async fn forwarded_for_gives_the_address_behind_a_trusted_proxy(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
-        s.login_throttle = limit(2, Duration::from_secs(60));
+        s.throttles.login_throttle = limit(2, Duration::from_secs(60));
         behind_local_proxy(s);
     })
     .await;
@@ -209,13 +209,13 @@ async fn forwarded_for_gives_the_address_behind_a_trusted_proxy(backend: Backend
 
 async fn counts_survive_a_restart_and_are_shared_by_instances(backend: Backend) {
     let throttle = limit(2, Duration::from_secs(60));
-    let app = TestApp::spawn_with(backend, |s| s.login_throttle = throttle).await;
+    let app = TestApp::spawn_with(backend, |s| s.throttles.login_throttle = throttle).await;
     app.create_user("alice", "", false);
     for _ in 0..2 {
         assert_bad_credentials(app.post_login("alice", "wrong-password", "web").await).await;
     }
     let mut settings = Settings::with_database(app.db.database.clone());
-    settings.login_throttle = throttle;
+    settings.throttles.login_throttle = throttle;
     let restarted = Application::build(settings).expect("a second instance builds");
     let url = format!("http://127.0.0.1:{}/login", restarted.port());
     actix_web::rt::spawn(restarted.run_until_stopped());
@@ -231,7 +231,7 @@ async fn counts_survive_a_restart_and_are_shared_by_instances(backend: Backend) 
 
 async fn concurrent_failures_are_never_lost(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
-        s.login_throttle = limit(4, Duration::from_secs(60))
+        s.throttles.login_throttle = limit(4, Duration::from_secs(60))
     })
     .await;
     app.create_user("alice", "", false);
@@ -274,7 +274,7 @@ async fn a_throttled_address_writes_nothing_and_cannot_lock_other_usernames_furt
 ) {
     let app = TestApp::spawn_with(backend, |s| {
         behind_local_proxy(s);
-        s.login_throttle = limit(3, Duration::from_secs(60));
+        s.throttles.login_throttle = limit(3, Duration::from_secs(60));
     })
     .await;
     app.create_user("alice", "", false);

@@ -17,7 +17,7 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 
 async fn unknown_users_and_wrong_passwords_take_the_same_time(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
-        s.login_throttle = ThrottleLimit {
+        s.throttles.login_throttle = ThrottleLimit {
             attempts: 1000,
             window: Duration::from_secs(60),
         }

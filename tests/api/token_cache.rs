@@ -89,7 +89,10 @@ async fn the_revoking_instance_refuses_on_its_very_next_request(backend: Backend
 #[actix_web::test]
 #[cfg_attr(not(postgres_tests), ignore = "TEST_DATABASE_URL is not set")]
 async fn the_cache_serves_checks_and_another_instance_hears_a_cli_revocation() {
-    let app = TestApp::spawn_with(Backend::Postgres, |settings| settings.token_cache = true).await;
+    let app = TestApp::spawn_with(Backend::Postgres, |settings| {
+        settings.token_cache.token_cache = true
+    })
+    .await;
     app.create_user("alice", "", false);
     let key = app.login("alice", "web").await;
     use_twice(&app, &key).await;
@@ -130,8 +133,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 #[cfg_attr(not(postgres_tests), ignore = "TEST_DATABASE_URL is not set")]
 async fn another_instance_stops_accepting_a_revoked_key_within_the_measured_bound() {
     const TRIALS: usize = 200;
-    let a = TestApp::spawn_with(Backend::Postgres, |settings| settings.token_cache = true).await;
-    let b = a.spawn_on_same_database(|settings| settings.token_cache = true);
+    let a = TestApp::spawn_with(Backend::Postgres, |settings| {
+        settings.token_cache.token_cache = true
+    })
+    .await;
+    let b = a.spawn_on_same_database(|settings| settings.token_cache.token_cache = true);
     a.create_user("alice", "", false);
     let mut windows = Vec::with_capacity(TRIALS);
     for _ in 0..TRIALS {
@@ -207,9 +213,9 @@ async fn another_instance_stops_accepting_a_revoked_key_within_the_measured_boun
 #[cfg_attr(not(postgres_tests), ignore = "TEST_DATABASE_URL is not set")]
 async fn a_cached_token_that_looks_expired_is_read_again_before_a_refusal() {
     let short = |settings: &mut multitoken::config::Settings| {
-        settings.token_cache = true;
-        settings.token_ttl = Duration::from_secs(2);
-        settings.token_touch_interval = Duration::ZERO;
+        settings.token_cache.token_cache = true;
+        settings.tokens.token_ttl = Duration::from_secs(2);
+        settings.tokens.token_touch_interval = Duration::ZERO;
     };
     let a = TestApp::spawn_with(Backend::Postgres, short).await;
     let b = a.spawn_on_same_database(short);

@@ -263,7 +263,7 @@ async fn recovery_codes_sign_in_once_each(backend: Backend) {
 
 async fn wrong_codes_count_against_the_login_throttle(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
-        s.login_throttle = ThrottleLimit {
+        s.throttles.login_throttle = ThrottleLimit {
             attempts: 3,
             window: Duration::from_secs(3600),
         }
@@ -389,7 +389,7 @@ async fn the_secret_and_recovery_codes_are_not_stored_in_clear(backend: Backend)
 }
 
 async fn admins_without_two_factor_are_refused_when_it_is_required(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |s| s.require_2fa_for_admins = true).await;
+    let app = TestApp::spawn_with(backend, |s| s.two_factor.require_2fa_for_admins = true).await;
     app.create_user("root", "root@example.com", true);
     let key = app.login("root", "cli").await;
     let refused = app.admin_get("/admin/users", &key).await;

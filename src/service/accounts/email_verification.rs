@@ -61,7 +61,7 @@ pub enum VerificationMail {
 /// (the database went away) is logged: the change it follows stands, and
 /// the user can ask again with `/register/resend-email`.
 pub async fn send_verification(services: &Services, user_id: i64) {
-    if !services.settings.email_verification.sends_mail() {
+    if !services.settings.accounts.email_verification.sends_mail() {
         return;
     }
     if let Err(error) = queue_mail(services, VerificationMail::User(user_id)).await {
@@ -102,12 +102,12 @@ async fn queue_mail(services: &Services, mail: VerificationMail) -> Result<(), E
 /// Whether registering must give an address: it is the only way a
 /// registered user could ever verify one.
 pub fn registration_needs_email(settings: &Settings) -> bool {
-    settings.email_verification == EmailVerification::Mandatory
+    settings.accounts.email_verification == EmailVerification::Mandatory
 }
 
 /// Whether registering may log the new user in at once.
 pub fn registration_may_sign_in(settings: &Settings) -> bool {
-    settings.email_verification != EmailVerification::Mandatory
+    settings.accounts.email_verification != EmailVerification::Mandatory
 }
 
 /// The throttle's key for the address a resend is asked for: a digest of
@@ -123,11 +123,14 @@ fn resend_scope(email: &str) -> String {
 /// past `EMAIL_VERIFICATION_RESEND_THROTTLE`. A refused request is not an
 /// error: the answer is the same either way and nothing is mailed.
 pub async fn resend(services: &Services, email: String) -> Result<(), Error> {
-    if !services.settings.email_verification.sends_mail() {
+    if !services.settings.accounts.email_verification.sends_mail() {
         return Ok(());
     }
     let scope = resend_scope(&email);
-    let limit = services.settings.email_verification_resend_throttle;
+    let limit = services
+        .settings
+        .throttles
+        .email_verification_resend_throttle;
     match count_use(services, limit, vec![scope.clone()]).await {
         Ok(_) => queue_mail(services, VerificationMail::Address(email)).await,
         Err(Error::Throttled(_)) => {
@@ -164,7 +167,7 @@ pub async fn verify(
         .await?
         .ok_or_else(invalid)?;
     let signing_key = services.secret_key.derive_key(KEY_PURPOSE);
-    let timeout = services.settings.email_verification_timeout;
+    let timeout = services.settings.accounts.email_verification_timeout;
     let authentic = presented.is_valid_for(&signing_key, &user.email, Timestamp::now(), timeout);
     if !authentic || !user.awaits_verification() {
         return Err(invalid());
@@ -196,6 +199,7 @@ fn verification_link(
     now: Timestamp,
 ) -> String {
     settings
+        .accounts
         .email_verification_url
         .replace("{key}", &make_key(signing_key, user.id, &user.email, now))
 }

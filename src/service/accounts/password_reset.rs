@@ -54,7 +54,13 @@ pub async fn request_reset(
     let email_scope = reset_email_scope(&email);
     let mut scopes = vec![email_scope.clone()];
     scopes.extend(address.map(|address| address_scope("reset", address)));
-    match count_use(services, services.settings.password_reset_throttle, scopes).await {
+    match count_use(
+        services,
+        services.settings.throttles.password_reset_throttle,
+        scopes,
+    )
+    .await
+    {
         Ok(_) => queue_reset_mail(services, email).await,
         Err(Error::Throttled(_)) => {
             services.metrics.throttled(ThrottledAction::PasswordReset);
@@ -105,6 +111,7 @@ fn subject(user: &ResetUser) -> ResetSubject<'_> {
 /// The link for `user`: `PASSWORD_RESET_URL` with `{uid}` and `{token}` filled in.
 pub fn reset_link(settings: &Settings, user: &ResetUser, key: &[u8; 32], now: Timestamp) -> String {
     settings
+        .accounts
         .password_reset_url
         .replace("{uid}", &encode_uid(user.id))
         .replace("{token}", &make_token(key, &subject(user), now))
@@ -188,7 +195,7 @@ pub async fn confirm_reset(
         .await?
         .ok_or_else(|| invalid("uid"))?;
     let key = services.secret_key.derive_key(KEY_PURPOSE);
-    let timeout = services.settings.password_reset_timeout;
+    let timeout = services.settings.accounts.password_reset_timeout;
     if !user.is_active || !check_token(&key, &subject(&user), &token, Timestamp::now(), timeout) {
         return Err(invalid("token"));
     }

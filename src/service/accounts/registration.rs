@@ -6,10 +6,10 @@ use super::email_verification::{
     registration_may_sign_in, registration_needs_email, send_verification,
 };
 use super::users::{self, CreateUser, USERNAME_TAKEN};
-use crate::config::Registration;
 use crate::db::users::{self as queries, User};
 use crate::domain::email::{is_valid_email, INVALID_EMAIL};
 use crate::domain::event::EventSource;
+use crate::domain::registration::Registration;
 use crate::domain::validation::REQUIRED;
 use crate::domain::FieldErrors;
 use crate::domain::{ClientName, Password, Scopes, Timestamp, Username};
@@ -46,7 +46,7 @@ pub async fn register(
     request: RegisterRequest,
     mut errors: FieldErrors,
 ) -> Result<Registered, Error> {
-    if services.settings.registration == Registration::Closed {
+    if services.settings.accounts.registration == Registration::Closed {
         return Err(Error::Forbidden(REGISTRATION_CLOSED));
     }
     // Every attempt counts, valid or not, before anything else: a flood
@@ -54,13 +54,17 @@ pub async fn register(
     // probe for taken usernames.
     if let Some(address) = request.source.ip {
         let scopes = vec![address_scope("register", address)];
-        count_use(services, services.settings.register_throttle, scopes)
-            .await
-            .inspect_err(|error| {
-                if matches!(error, Error::Throttled(_)) {
-                    services.metrics.throttled(ThrottledAction::Register);
-                }
-            })?;
+        count_use(
+            services,
+            services.settings.throttles.register_throttle,
+            scopes,
+        )
+        .await
+        .inspect_err(|error| {
+            if matches!(error, Error::Throttled(_)) {
+                services.metrics.throttled(ThrottledAction::Register);
+            }
+        })?;
     }
     let username = request.username.as_deref().and_then(|name| {
         Username::parse(name)
@@ -84,7 +88,12 @@ pub async fn register(
             .map_err(|message| errors.add("client", message))
             .ok()
     });
-    if let Err(message) = services.settings.allowed_scopes.check(&request.scopes) {
+    if let Err(message) = services
+        .settings
+        .tokens
+        .allowed_scopes
+        .check(&request.scopes)
+    {
         errors.add("scopes", message);
     }
     if let Some(username) = &username {
@@ -104,8 +113,8 @@ pub async fn register(
     };
     let password_hash = services.hasher.hash(password).await?;
     let email = request.email;
-    let policy = services.settings.token_policy();
-    let max_clients = services.settings.max_clients_per_user;
+    let policy = services.settings.tokens.policy();
+    let max_clients = services.settings.tokens.max_clients_per_user;
     let source = request.source;
     let scopes = request.scopes;
     // Under EMAIL_VERIFICATION=mandatory the user signs in once verified.

@@ -246,13 +246,13 @@ async fn deliver(
         id, kind, attempts, ..
     } = claimed;
     let sent = match services.outbox.open(&kind, &claimed.sealed) {
-        Ok(mail) => match mail.message(&services.settings.mail_from) {
+        Ok(mail) => match mail.message(&services.settings.mail.mail_from) {
             Ok(message) => backend.send(&message).await.map_err(|e| (e.0, true)),
             Err(error) => Err((format!("the mail cannot be built: {error}"), false)),
         },
         Err(error) => Err((error, false)),
     };
-    let max_attempts = i64::from(services.settings.mail_max_attempts);
+    let max_attempts = i64::from(services.settings.mail.mail_max_attempts);
     match sent {
         Ok(()) => {
             services
@@ -262,7 +262,7 @@ async fn deliver(
             log::info!("{kind} mail #{id} sent (attempt {attempts})");
         }
         Err((error, retriable)) if retriable && attempts < max_attempts => {
-            let wait = backoff(services.settings.mail_retry_base, attempts);
+            let wait = backoff(services.settings.mail.mail_retry_base, attempts);
             let at = Timestamp::now().plus(wait).millis();
             services
                 .db(move |conn| Ok(queries::retry_at(conn, id, at)?))

@@ -81,9 +81,9 @@ pub async fn start(services: &Services, user_id: i64) -> Result<SessionId, Error
 /// that is not live is deleted.
 pub async fn resume(services: &Services, id: &SessionId) -> Result<Option<SessionAdmin>, Error> {
     let digest = id.digest();
-    let idle = services.settings.console_session_idle;
-    let max_age = services.settings.console_session_max_age;
-    let require_2fa = services.settings.require_2fa_for_admins;
+    let idle = services.settings.console.console_session_idle;
+    let max_age = services.settings.console.console_session_max_age;
+    let require_2fa = services.settings.two_factor.require_2fa_for_admins;
     let touch_interval = (idle / 10).min(MAX_TOUCH_INTERVAL);
     services
         .db(move |conn| {

@@ -103,7 +103,7 @@ pub async fn verify_own(
 /// admin, the command line or an import makes one (registration then
 /// requires an address), and there is nothing they could verify.
 pub fn allow_sign_in(settings: &Settings, email: &str, email_verified: bool) -> Result<(), Error> {
-    if settings.email_verification == EmailVerification::Mandatory
+    if settings.accounts.email_verification == EmailVerification::Mandatory
         && !email.is_empty()
         && !email_verified
     {
@@ -119,7 +119,7 @@ mod tests {
 
     fn settings(mode: EmailVerification) -> Settings {
         let mut settings = Settings::with_database(Database::Sqlite { path: "x".into() });
-        settings.email_verification = mode;
+        settings.accounts.email_verification = mode;
         settings
     }
 

@@ -45,11 +45,12 @@ pub async fn login(
     } = request;
     services
         .settings
+        .tokens
         .allowed_scopes
         .check(&scopes)
         .map_err(|message| Error::field("scopes", message))?;
-    let policy = services.settings.token_policy();
-    let max_clients = services.settings.max_clients_per_user;
+    let policy = services.settings.tokens.policy();
+    let max_clients = services.settings.tokens.max_clients_per_user;
     let guess = Guess {
         username: &username,
         counts_address: true,
@@ -101,7 +102,7 @@ pub async fn console_sign_in(
         if !user.is_admin {
             return Err(Error::PermissionDenied);
         }
-        if services.settings.require_2fa_for_admins && !user.two_factor {
+        if services.settings.two_factor.require_2fa_for_admins && !user.two_factor {
             return Err(Error::Forbidden(two_factor::REQUIRED_FOR_ADMINS));
         }
         // Recorded like an API login, so that the console shows it and reset

@@ -25,7 +25,7 @@ pub async fn tell_if_new(services: &Services, issued: &IssuedToken, source: &Eve
 /// Queues the mail when the setting is on and the user has an address. A
 /// mail that cannot be queued is logged: the sign-in stands.
 async fn tell_user(services: &Services, user_id: i64, client: &ClientName, source: &EventSource) {
-    if !services.settings.new_device_mail {
+    if !services.settings.accounts.new_device_mail {
         return;
     }
     let (client, source) = (client.as_str().to_owned(), source.clone());

@@ -208,7 +208,7 @@ pub async fn under_throttle<T>(
         tokio::time::sleep(SATURATED_ANSWER_DELAY).await;
         return Err(Error::unavailable("too many password checks waiting"));
     }
-    let limit = services.settings.login_throttle;
+    let limit = services.settings.throttles.login_throttle;
     let username = guess.username.to_owned();
     let address = guess.source.ip.filter(|_| guess.counts_address);
     let counted = services

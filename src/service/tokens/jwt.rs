@@ -81,7 +81,7 @@ impl AccessTokens {
         settings: &Settings,
         secret: &SecretKey,
     ) -> Result<Self, String> {
-        let file_key = match &settings.jwt_private_key_file {
+        let file_key = match &settings.jwt.jwt_private_key_file {
             Some(path) => Some(read_key_file(path)?),
             None => None,
         };
@@ -89,7 +89,7 @@ impl AccessTokens {
         if file_key.is_none() {
             ensure_signer(conn, &storage)?;
         }
-        let lifetime = settings.access_token_lifetime;
+        let lifetime = settings.jwt.access_token_lifetime;
         let keys = load_keys(conn, file_key.as_ref(), &storage, lifetime)
             .map_err(|e| format!("cannot read the JWT signing keys: {}", e.chain()))?;
         if let Err(unreadable) = &keys.signer {
@@ -101,8 +101,8 @@ impl AccessTokens {
             storage,
             sid_key: SidKey::derive(secret),
             expected: Expected {
-                issuer: settings.jwt_issuer.clone(),
-                audience: settings.jwt_audience.clone(),
+                issuer: settings.jwt.jwt_issuer.clone(),
+                audience: settings.jwt.jwt_audience.clone(),
             },
             lifetime,
             keys: RwLock::new(Arc::new(keys)),
@@ -333,7 +333,7 @@ pub fn rotate_key(
     settings: &Settings,
     secret: &SecretKey,
 ) -> Result<String, String> {
-    if let Some(path) = &settings.jwt_private_key_file {
+    if let Some(path) = &settings.jwt.jwt_private_key_file {
         return Err(format!(
             "the signing key is JWT_PRIVATE_KEY_FILE ({}): rotate it by replacing that file",
             path.display()
@@ -354,7 +354,7 @@ pub fn rotate_key(
     )
     .map_err(storage_error)?;
     // Keys that verify nothing any more are of no use to anyone.
-    let expired_before = now.minus(verifies_for(settings.access_token_lifetime));
+    let expired_before = now.minus(verifies_for(settings.jwt.access_token_lifetime));
     signing_keys::delete_retired_before(conn, expired_before.millis()).map_err(storage_error)?;
     Ok(key.kid)
 }
@@ -373,7 +373,7 @@ pub struct KeyInfo {
 /// `jwt keys`: every stored key, newest first.
 pub fn list_keys(conn: &mut AnyConnection, settings: &Settings) -> Result<Vec<KeyInfo>, String> {
     let rows = signing_keys::all(conn).map_err(storage_error)?;
-    let lasts = verifies_for(settings.access_token_lifetime);
+    let lasts = verifies_for(settings.jwt.access_token_lifetime);
     Ok(rows
         .into_iter()
         .map(|row| KeyInfo {

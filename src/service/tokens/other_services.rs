@@ -81,7 +81,8 @@ pub async fn introspect(verifier: &TokenVerifier, token: &str) -> Result<Option<
 /// Revocation by key: ends the token whose key this is, if there is one.
 /// Nothing in the result tells whether there was.
 pub async fn revoke_key(services: &Services, key: &str, source: &EventSource) -> Result<(), Error> {
-    let Some(digest) = TokenDigest::of_presented(key, services.settings.legacy_tokens) else {
+    let Some(digest) = TokenDigest::of_presented(key, services.settings.tokens.legacy_tokens)
+    else {
         return Ok(());
     };
     let revocation = Revocation::Token { digest };

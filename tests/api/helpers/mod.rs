@@ -165,7 +165,7 @@ fn serve(database: Database, configure: impl FnOnce(&mut Settings)) -> String {
     let mut settings = Settings::with_database(database);
     // The whole suite runs with the cache on, and once with TOKEN_CACHE=off.
     if let Ok(cache) = std::env::var("TOKEN_CACHE") {
-        settings.token_cache = !matches!(cache.trim(), "off" | "false" | "0" | "no");
+        settings.token_cache.token_cache = !matches!(cache.trim(), "off" | "false" | "0" | "no");
     }
     configure(&mut settings);
     let application = Application::build(settings).expect("application builds");

@@ -63,6 +63,7 @@ pub async fn login(
     let provider = services.oidc.get(&provider).ok_or(Error::NotFound)?;
     services
         .settings
+        .tokens
         .allowed_scopes
         .check(&scopes)
         .map_err(|message| Error::field("scopes", message))?;
@@ -86,7 +87,7 @@ pub async fn login(
             .await?;
         let vouched = Vouched::from(&claims);
         let name = provider.config.name.clone();
-        let link_by_email = services.settings.oidc_link_by_email;
+        let link_by_email = services.settings.oidc.oidc_link_by_email;
         let found_by = source.clone();
         let user = services
             .db(move |conn| {
@@ -114,8 +115,8 @@ pub async fn login(
         two_factor::check_second_factor(services, user.id, user.two_factor, otp.as_deref()).await?;
         allow_sign_in(&services.settings, &user.email, user.email_verified)?;
         let via = Via::Oidc(provider.config.name.clone());
-        let policy = services.settings.token_policy();
-        let max_clients = services.settings.max_clients_per_user;
+        let policy = services.settings.tokens.policy();
+        let max_clients = services.settings.tokens.max_clients_per_user;
         let source = source.clone();
         services
             .db(move |conn| {

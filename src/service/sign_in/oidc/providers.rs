@@ -5,7 +5,7 @@
 //! use and cached; a token signed with a key the cache does not know (the
 //! provider rotated its keys) refreshes the keys once, at most every
 //! [`KEYS_REFRESH_MIN_INTERVAL`]. Every call to a provider has a timeout
-//! (`Settings::oidc_http_timeout`): a provider that is down or hangs is
+//! (`OidcSettings::oidc_http_timeout`): a provider that is down or hangs is
 //! `Unavailable`, and for [`RETRY_AFTER_FAILURE`] after a failed fetch the
 //! answer is given at once instead of waiting on it again.
 //!

@@ -1,0 +1,59 @@
+//! The accounts: who may register, whether e-mail addresses must be
+//! verified, the links of the verification and password-reset mails, and
+//! the mail on a new device's first sign-in.
+
+use super::parse::{boolean, link, longer_than_zero, named};
+use crate::domain::email_verification::EmailVerification;
+use crate::domain::parse_duration;
+use crate::domain::registration::Registration;
+use clap::Args;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Accounts")]
+pub struct AccountSettings {
+    /// Whether anyone may sign up with POST /register: open or closed.
+    #[arg(long, env = "REGISTRATION", default_value = "open", global = true,
+          value_parser = named(Registration::parse))]
+    pub registration: Registration,
+
+    /// E-mail verification: none, optional (mails are sent, sign-in does not wait) or mandatory (no sign-in until the address is verified).
+    #[arg(long, env = "EMAIL_VERIFICATION", default_value = "none", global = true,
+          value_parser = named(EmailVerification::parse))]
+    pub email_verification: EmailVerification,
+
+    /// Link put in the verification mail; {key} is filled in.
+    #[arg(long, env = "EMAIL_VERIFICATION_URL", default_value = "http://localhost:8000/verify-email?key={key}", global = true,
+          value_parser = named(|text: &str| link(text, &["{key}"])))]
+    pub email_verification_url: String,
+
+    /// How long a verification link works.
+    #[arg(long, env = "EMAIL_VERIFICATION_TIMEOUT", default_value = "3d", global = true,
+          value_parser = named(parse_duration))]
+    pub email_verification_timeout: Duration,
+
+    /// Link put in the password-reset mail; {uid} and {token} are filled in.
+    #[arg(long, env = "PASSWORD_RESET_URL", default_value = "http://localhost:8000/reset?uid={uid}&token={token}", global = true,
+          value_parser = named(|text: &str| link(text, &["{uid}", "{token}"])))]
+    pub password_reset_url: String,
+
+    /// How long a password-reset link works.
+    #[arg(long, env = "PASSWORD_RESET_TIMEOUT", default_value = "1h", global = true,
+          value_parser = named(parse_duration))]
+    pub password_reset_timeout: Duration,
+
+    /// Mail the user when a client name they never used before signs in: true or false.
+    #[arg(long = "new-device-mail", env = "NEW_DEVICE_MAIL", default_value = "false", global = true,
+          action = clap::ArgAction::Set, value_parser = named(boolean))]
+    pub new_device_mail: bool,
+}
+
+impl AccountSettings {
+    pub fn validate(&self) -> Result<(), String> {
+        longer_than_zero("PASSWORD_RESET_TIMEOUT", self.password_reset_timeout)?;
+        longer_than_zero(
+            "EMAIL_VERIFICATION_TIMEOUT",
+            self.email_verification_timeout,
+        )
+    }
+}

@@ -1,0 +1,65 @@
+//! The server: where it listens, what it trusts of its callers, the key
+//! that signs its links and sessions, how much password hashing it runs at
+//! once, and its log.
+
+use super::parse::{named, positive};
+use crate::domain::client_address::TrustedProxies;
+use crate::domain::SecretKey;
+use clap::Args;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// How often expired tokens and closed throttle windows are swept.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(600);
+/// How long a client may take to send a request body, once its headers came.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Server")]
+pub struct ServerSettings {
+    /// Address to listen on.
+    #[arg(long = "bind", env = "MULTITOKEN_BIND", default_value = "127.0.0.1:8000", global = true,
+          value_parser = named(parse_bind))]
+    pub bind: SocketAddr,
+
+    /// Signs password-reset links and console sessions (at least 32 characters). When unset on a loopback
+    /// address, one is generated and kept in the database; required on any other address.
+    #[arg(long, env = "SECRET_KEY", global = true, hide_env_values = true,
+          value_parser = |text: &str| Ok::<_, String>(SecretKey::unchecked(text)))]
+    pub secret_key: Option<SecretKey>,
+
+    /// Reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For gives the client address; none when unset.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "", global = true,
+          value_parser = named(TrustedProxies::parse))]
+    pub trusted_proxies: TrustedProxies,
+
+    /// Password hashes run at once (each holds 19 MiB and a core for ~20 ms); 64 per thread may wait, more get 503. Default: the number of cores.
+    #[arg(long, env = "PASSWORD_HASH_THREADS", global = true, value_parser = named(positive))]
+    pub password_hash_threads: Option<u32>,
+
+    /// Log filter, as env_logger reads it (error, warn, info, debug, trace, per module).
+    #[arg(long = "log", env = "RUST_LOG", default_value = "info", global = true)]
+    pub log_filter: String,
+
+    /// Internal: how often expired tokens and closed throttle windows are swept.
+    #[arg(skip = SWEEP_EVERY)]
+    pub sweep_interval: Duration,
+
+    /// Internal: how long a client may take to send a request body.
+    #[arg(skip = BODY_READ_TIMEOUT)]
+    pub body_read_timeout: Duration,
+}
+
+fn parse_bind(text: &str) -> Result<SocketAddr, String> {
+    text.parse::<SocketAddr>()
+        .map_err(|e| format!("{e}: expected HOST:PORT such as 127.0.0.1:8000"))
+}
+
+impl ServerSettings {
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(secret_key) = &self.secret_key {
+            secret_key.check().map_err(|e| format!("SECRET_KEY: {e}"))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,390 @@
+use super::*;
+use crate::domain::email_verification::EmailVerification;
+use crate::domain::SecretKey;
+use crate::mail::MailSetting;
+use std::time::Duration;
+
+/// The settings alone, as the binary parses them (its subcommands are
+/// `cli`'s business and tested there).
+#[derive(Debug, clap::Parser)]
+struct Parsed {
+    #[command(flatten)]
+    settings: Settings,
+}
+
+/// Parses `args` alone: the variables of the environment the tests run
+/// in (`TOKEN_CACHE=off cargo test`) must not stand in for defaults, so
+/// the settings whose variable is set there are not read from it.
+fn parse(args: &[&str]) -> Result<Parsed, clap::Error> {
+    use clap::CommandFactory;
+    let command = Parsed::command().mut_args(|arg| {
+        match arg
+            .get_env()
+            .is_some_and(|env| std::env::var_os(env).is_some())
+        {
+            true => arg.env(None),
+            false => arg,
+        }
+    });
+    let mut matches =
+        command.try_get_matches_from(std::iter::once("multitoken").chain(args.iter().copied()))?;
+    Parsed::from_arg_matches_mut(&mut matches)
+}
+
+#[test]
+fn durations_and_numbers_are_parsed_from_flags() {
+    let cli = parse(&[
+        "--token-ttl",
+        "2h",
+        "--token-max-age",
+        "30d",
+        "--max-clients-per-user",
+        "3",
+    ]);
+    let settings = cli.map(|cli| cli.settings);
+    assert!(matches!(
+        settings,
+        Ok(Settings {
+            tokens: TokenSettings {
+                max_clients_per_user: 3,
+                ..
+            },
+            ..
+        })
+    ));
+    let settings = settings.unwrap_or_else(|_| Settings::defaults());
+    assert_eq!(settings.tokens.token_ttl, Duration::from_secs(7200));
+    assert_eq!(
+        settings.tokens.token_max_age,
+        Some(Duration::from_secs(30 * 86_400))
+    );
+}
+
+#[test]
+fn invalid_values_name_the_variable() {
+    for (args, variable) in [
+        (vec!["--token-ttl", "forever"], "TOKEN_TTL"),
+        (vec!["--token-touch-interval", "1x"], "TOKEN_TOUCH_INTERVAL"),
+        (vec!["--max-clients-per-user", "0"], "MAX_CLIENTS_PER_USER"),
+        (vec!["--bind", "nowhere"], "MULTITOKEN_BIND"),
+        (vec!["--database-url", "mysql://x"], "DATABASE_URL"),
+        (vec!["--login-throttle", "10"], "LOGIN_THROTTLE"),
+        (vec!["--login-throttle", "0/15m"], "LOGIN_THROTTLE"),
+        (vec!["--register-throttle", "20"], "REGISTER_THROTTLE"),
+        (
+            vec!["--password-reset-throttle", "5/never"],
+            "PASSWORD_RESET_THROTTLE",
+        ),
+        (
+            vec!["--trusted-proxies", "proxy.internal"],
+            "TRUSTED_PROXIES",
+        ),
+    ] {
+        let error = parse(&args).map(|_| ()).expect_err(variable).to_string();
+        assert!(error.contains(&format!("{variable}: ")), "{error}");
+    }
+}
+
+#[test]
+fn account_settings_have_the_contracts_defaults() {
+    let settings = parse(&[]).map(|cli| cli.settings);
+    let Ok(settings) = settings else {
+        panic!("defaults parse: {settings:?}")
+    };
+    assert_eq!(settings.accounts.registration, Registration::Open);
+    assert_eq!(settings.mail.mail, MailSetting::Console);
+    assert_eq!(
+        settings.accounts.password_reset_url,
+        "http://localhost:8000/reset?uid={uid}&token={token}"
+    );
+    assert_eq!(
+        settings.accounts.password_reset_timeout,
+        Duration::from_secs(3600)
+    );
+    assert_eq!(settings.mail.mail_from.to_string(), "webmaster@localhost");
+    let defaults = Settings::defaults();
+    assert_eq!(defaults.mail.mail_from, settings.mail.mail_from);
+    assert_eq!(
+        defaults.accounts.password_reset_url,
+        settings.accounts.password_reset_url
+    );
+}
+
+#[test]
+fn invalid_account_settings_name_the_variable() {
+    for (args, variable) in [
+        (vec!["--registration", "maybe"], "REGISTRATION"),
+        (vec!["--mail", "pigeon"], "MAIL"),
+        (vec!["--mail-from", "not an address"], "MAIL_FROM"),
+        (vec!["--mail-max-attempts", "0"], "MAIL_MAX_ATTEMPTS"),
+        (
+            vec!["--password-reset-url", "http://x/reset"],
+            "PASSWORD_RESET_URL",
+        ),
+        (
+            vec!["--password-reset-url", "ftp://x/{uid}/{token}"],
+            "PASSWORD_RESET_URL",
+        ),
+        (
+            vec!["--password-reset-timeout", "soon"],
+            "PASSWORD_RESET_TIMEOUT",
+        ),
+    ] {
+        let error = parse(&args).map(|_| ()).expect_err(variable).to_string();
+        assert!(error.contains(&format!("{variable}: ")), "{error}");
+    }
+    let mut settings = Settings::defaults();
+    settings.accounts.password_reset_timeout = Duration::ZERO;
+    assert!(settings
+        .validate()
+        .is_err_and(|e| e.contains("PASSWORD_RESET_TIMEOUT")));
+    settings.accounts.password_reset_timeout = Duration::from_secs(60);
+    // A short secret is refused without being repeated in the message.
+    settings.server.secret_key = Some(SecretKey::unchecked("hunter2"));
+    assert!(settings
+        .validate()
+        .is_err_and(|e| e.contains("SECRET_KEY") && !e.contains("hunter2")));
+}
+
+#[test]
+fn email_verification_settings_have_the_contracts_defaults_and_name_their_variable() {
+    let Ok(Parsed { settings }) = parse(&[]) else {
+        panic!("defaults parse")
+    };
+    assert_eq!(
+        settings.accounts.email_verification,
+        EmailVerification::None
+    );
+    assert_eq!(
+        settings.accounts.email_verification_url,
+        "http://localhost:8000/verify-email?key={key}"
+    );
+    assert_eq!(
+        settings.accounts.email_verification_timeout,
+        Duration::from_secs(3 * 86_400)
+    );
+    assert_eq!(
+        settings
+            .throttles
+            .email_verification_resend_throttle
+            .to_string(),
+        "5/1h"
+    );
+    let mandatory = parse(&["--email-verification", "mandatory"]);
+    assert!(mandatory
+        .is_ok_and(|p| p.settings.accounts.email_verification == EmailVerification::Mandatory));
+    for (args, variable) in [
+        (vec!["--email-verification", "always"], "EMAIL_VERIFICATION"),
+        (
+            vec!["--email-verification-url", "http://x/verify"],
+            "EMAIL_VERIFICATION_URL",
+        ),
+        (
+            vec!["--email-verification-timeout", "a while"],
+            "EMAIL_VERIFICATION_TIMEOUT",
+        ),
+        (
+            vec!["--email-verification-resend-throttle", "5"],
+            "EMAIL_VERIFICATION_RESEND_THROTTLE",
+        ),
+    ] {
+        let error = parse(&args).map(|_| ()).expect_err(variable).to_string();
+        assert!(error.contains(&format!("{variable}: ")), "{error}");
+    }
+    let mut settings = settings;
+    settings.accounts.email_verification_timeout = Duration::ZERO;
+    assert!(settings
+        .validate()
+        .is_err_and(|e| e.contains("EMAIL_VERIFICATION_TIMEOUT")));
+}
+
+#[test]
+fn the_secret_key_never_shows_in_debug_output() {
+    let secret = "s3cret-".repeat(6);
+    let settings = parse(&["--secret-key", &secret]).map(|cli| cli.settings);
+    assert!(matches!(
+        settings,
+        Ok(Settings {
+            server: ServerSettings {
+                secret_key: Some(_),
+                ..
+            },
+            ..
+        })
+    ));
+    assert!(!format!("{settings:?}").contains("s3cret"));
+}
+
+#[test]
+fn the_throttle_and_proxies_default_to_the_contract() {
+    let settings = parse(&[]).map(|cli| cli.settings);
+    let settings = settings.unwrap_or_else(|_| Settings::defaults());
+    assert_eq!(settings.throttles.login_throttle.to_string(), "10/15m");
+    assert_eq!(settings.throttles.register_throttle.to_string(), "100/1h");
+    assert_eq!(
+        settings.throttles.password_reset_throttle.to_string(),
+        "20/1h"
+    );
+    assert!(settings.server.trusted_proxies.is_empty());
+    let defaults = Settings::defaults();
+    assert_eq!(
+        defaults.throttles.login_throttle,
+        settings.throttles.login_throttle
+    );
+    let cli = parse(&["--trusted-proxies", "10.0.0.0/8,::1"]);
+    assert!(cli
+        .is_ok_and(|cli| cli.settings.server.trusted_proxies.to_string() == "10.0.0.0/8,::1/128"));
+}
+
+#[test]
+fn allowed_scopes_default_to_any_and_parse_as_the_contract_says() {
+    let defaults = Settings::defaults();
+    assert!(!defaults.tokens.allowed_scopes.is_set());
+    let settings = parse(&[]).map(|cli| cli.settings.tokens.allowed_scopes);
+    assert!(settings.is_ok_and(|allowed| allowed == defaults.tokens.allowed_scopes));
+    let cli = parse(&["--allowed-scopes", "orders:read,profile  x"]);
+    assert!(
+        cli.is_ok_and(
+            |cli| cli.settings.tokens.allowed_scopes.to_string() == "orders:read profile x"
+        )
+    );
+    assert!(parse(&["--allowed-scopes", "a/b"]).is_err());
+}
+
+#[test]
+fn a_touch_interval_as_long_as_the_ttl_is_refused() {
+    let mut settings = Settings::defaults();
+    assert_eq!(settings.validate(), Ok(()));
+    settings.tokens.token_touch_interval = settings.tokens.token_ttl;
+    assert!(settings
+        .validate()
+        .is_err_and(|e| e.contains("TOKEN_TOUCH_INTERVAL")));
+    settings.tokens.token_touch_interval = Duration::ZERO;
+    settings.tokens.token_max_age = Some(Duration::ZERO);
+    assert!(settings
+        .validate()
+        .is_err_and(|e| e.contains("TOKEN_MAX_AGE")));
+}
+
+#[test]
+fn token_cache_settings_are_checked_and_only_postgresql_caches() {
+    let defaults = parse(&[]).map(|cli| cli.settings);
+    assert!(defaults.as_ref().is_ok_and(|s| s.token_cache.token_cache
+        && s.token_cache.token_cache_ttl == Duration::from_secs(10)
+        && s.database.database_statement_timeout == Duration::from_secs(5)));
+    assert!(parse(&["--token-cache", "off"]).is_ok_and(|cli| !cli.settings.token_cache.token_cache));
+    for (flag, value, variable) in [
+        ("--token-cache", "sometimes", "TOKEN_CACHE"),
+        ("--token-cache-ttl", "soon", "TOKEN_CACHE_TTL"),
+        ("--token-cache-entries", "0", "TOKEN_CACHE_ENTRIES"),
+        ("--token-cache-mib", "many", "TOKEN_CACHE_MIB"),
+        (
+            "--database-statement-timeout",
+            "x",
+            "DATABASE_STATEMENT_TIMEOUT",
+        ),
+    ] {
+        let error = parse(&[flag, value]).map(|_| ()).expect_err(variable);
+        assert!(
+            error.to_string().contains(&format!("{variable}: ")),
+            "{error}"
+        );
+    }
+    let mut settings = Settings::defaults();
+    assert!(!settings.caches_tokens(), "SQLite never caches");
+    settings.database.database_url = Database::Postgres {
+        url: "postgres://db/mt".into(),
+    };
+    assert!(settings.caches_tokens());
+    settings.token_cache.token_cache_ttl = Duration::ZERO;
+    assert!(settings
+        .validate()
+        .is_err_and(|e| e.contains("TOKEN_CACHE_TTL")));
+    settings.token_cache.token_cache_ttl = Duration::from_secs(7200);
+    assert!(settings
+        .validate()
+        .is_err_and(|e| e.contains("TOKEN_CACHE_TTL")));
+    settings.token_cache.token_cache_ttl = Duration::from_secs(10);
+    settings.database.database_statement_timeout = Duration::from_millis(10);
+    assert!(settings
+        .validate()
+        .is_err_and(|e| e.contains("DATABASE_STATEMENT_TIMEOUT")));
+}
+
+#[test]
+fn the_defaults_for_embedders_are_the_flags_defaults() {
+    let Ok(Parsed { mut settings }) = parse(&[]) else {
+        panic!("defaults parse")
+    };
+    let defaults = Settings::with_database(settings.database.database_url.clone());
+    settings.server.bind = defaults.server.bind;
+    assert_eq!(format!("{settings:?}"), format!("{defaults:?}"));
+}
+
+#[test]
+fn console_session_limits_default_to_an_hour_idle_and_eight_hours_in_all() {
+    let defaults = Settings::defaults();
+    assert_eq!(
+        defaults.console.console_session_idle,
+        Duration::from_secs(3600)
+    );
+    assert_eq!(
+        defaults.console.console_session_max_age,
+        Duration::from_secs(8 * 3600)
+    );
+    let mut settings = defaults.clone();
+    settings.console.console_session_idle = Duration::ZERO;
+    assert!(settings
+        .validate()
+        .is_err_and(|e| e.contains("CONSOLE_SESSION_IDLE")));
+    settings.console.console_session_idle = Duration::from_secs(7200);
+    settings.console.console_session_max_age = Duration::from_secs(3600);
+    assert!(settings
+        .validate()
+        .is_err_and(|e| e.contains("CONSOLE_SESSION_MAX_AGE")));
+    assert!(parse(&["--console-session-idle", "soon"])
+        .err()
+        .is_some_and(|e| e.to_string().contains("CONSOLE_SESSION_IDLE")));
+}
+
+fn cookie_secure(args: &[&str]) -> Result<bool, String> {
+    parse(args)
+        .map(|parsed| parsed.settings.console.cookie_secure)
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn legacy_tokens_are_on_unless_turned_off() {
+    let legacy = |args: &[&str]| parse(args).map(|parsed| parsed.settings.tokens.legacy_tokens);
+    assert_eq!(legacy(&[]).ok(), Some(true));
+    assert_eq!(legacy(&["--legacy-tokens", "off"]).ok(), Some(false));
+    assert_eq!(legacy(&["--legacy-tokens", "on"]).ok(), Some(true));
+    assert!(legacy(&["--legacy-tokens", "sometimes"])
+        .err()
+        .is_some_and(|e| e.to_string().contains("LEGACY_TOKENS")));
+}
+
+#[test]
+fn a_bad_mail_url_is_refused_without_repeating_its_password() {
+    let error = parse(&["--mail", "smtps://me:hunter2-secret@mail.example.com:0"])
+        .map(|_| ())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(error.contains("MAIL"), "{error}");
+    assert!(!error.contains("hunter2"), "{error}");
+    let settings = parse(&["--mail", "smtps://me:hunter2-secret@mail.example.com"]);
+    let shown = format!("{settings:?}");
+    assert!(settings.is_ok(), "{shown}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+}
+
+#[test]
+fn cookie_secure_is_off_unless_set() {
+    assert_eq!(cookie_secure(&[]), Ok(false));
+    assert_eq!(cookie_secure(&["--cookie-secure", "true"]), Ok(true));
+    assert_eq!(cookie_secure(&["--cookie-secure", "0"]), Ok(false));
+    assert!(
+        cookie_secure(&["--cookie-secure", "maybe"]).is_err_and(|e| e.contains("COOKIE_SECURE"))
+    );
+}

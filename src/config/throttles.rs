@@ -1,0 +1,31 @@
+//! The throttles of the anonymous endpoints: attempts allowed per window
+//! (`ATTEMPTS/DURATION`) for logins, registrations, password resets and
+//! verification mails.
+
+use super::parse::named;
+use crate::domain::ThrottleLimit;
+use clap::Args;
+
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Throttles")]
+pub struct ThrottleSettings {
+    /// Failed logins allowed per username, and per client address, per window (ATTEMPTS/DURATION).
+    #[arg(long, env = "LOGIN_THROTTLE", default_value = "10/15m", global = true,
+          value_parser = named(ThrottleLimit::parse))]
+    pub login_throttle: ThrottleLimit,
+
+    /// Registrations (POST /register, successful or not) allowed per client address per window (ATTEMPTS/DURATION).
+    #[arg(long, env = "REGISTER_THROTTLE", default_value = "100/1h", global = true,
+          value_parser = named(ThrottleLimit::parse))]
+    pub register_throttle: ThrottleLimit,
+
+    /// Password-reset requests allowed per e-mail address, and per client address, per window (ATTEMPTS/DURATION); past it the answer is the same, but no mail is sent.
+    #[arg(long, env = "PASSWORD_RESET_THROTTLE", default_value = "20/1h", global = true,
+          value_parser = named(ThrottleLimit::parse))]
+    pub password_reset_throttle: ThrottleLimit,
+
+    /// Verification mails POST /register/resend-email may send per e-mail address per window (ATTEMPTS/DURATION); past it the answer is the same, but no mail is sent.
+    #[arg(long, env = "EMAIL_VERIFICATION_RESEND_THROTTLE", default_value = "5/1h", global = true,
+          value_parser = named(ThrottleLimit::parse))]
+    pub email_verification_resend_throttle: ThrottleLimit,
+}
