@@ -4,7 +4,7 @@ use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
 use crate::domain::email::{is_valid_email, INVALID_EMAIL};
 use crate::domain::{FieldErrors, Password};
 use crate::http::auth::Unrestricted;
-use crate::http::body::{Fields, FromFields};
+use crate::http::body::{complete, Fields, FromFields, ParseFields};
 use crate::http::request::{client_ip, Source};
 use crate::http::ApiError;
 use crate::service::accounts::password_change::{change_password, PASSWORD_CHANGED};
@@ -102,7 +102,10 @@ pub async fn reset(
 }
 
 /// `POST /password/reset/confirm`, with the `uid` and `token` of the mail.
+// The body's schema in the OpenAPI document, never built: the body is read
+// as the use case's `ConfirmRequest`.
 #[derive(ToSchema)]
+#[allow(dead_code)]
 pub struct PasswordResetConfirmBody {
     #[schema(required = true, min_length = 1, value_type = String)]
     pub uid: Option<String>,
@@ -112,13 +115,23 @@ pub struct PasswordResetConfirmBody {
     pub new_password: Option<Password>,
 }
 
-impl FromFields for PasswordResetConfirmBody {
-    fn from_fields(fields: &Fields, errors: &mut FieldErrors) -> Self {
-        PasswordResetConfirmBody {
-            uid: fields.required("uid", errors),
-            token: fields.required("token", errors),
-            new_password: fields.required("new_password", errors).map(Password::new),
-        }
+impl ParseFields for ConfirmRequest {
+    fn parse_fields(fields: &Fields) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let uid = fields.required("uid", &mut errors);
+        let token = fields.required("token", &mut errors);
+        let new_password = fields
+            .required("new_password", &mut errors)
+            .map(Password::new);
+        let request = uid
+            .zip(token)
+            .zip(new_password)
+            .map(|((uid, token), new_password)| ConfirmRequest {
+                uid,
+                token,
+                new_password,
+            });
+        complete(request, errors)
     }
 }
 
@@ -135,12 +148,7 @@ pub async fn confirm_reset(
     Source(source): Source,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
-    let (body, errors) = fields.read::<PasswordResetConfirmBody>();
-    let request = ConfirmRequest {
-        uid: body.uid,
-        token: body.token,
-        new_password: body.new_password,
-    };
-    confirm(&services, request, errors, &source).await?;
+    let request = fields.parse::<ConfirmRequest>()?;
+    confirm(&services, request, &source).await?;
     Ok(HttpResponse::Ok().json(Detail::new(RESET_DONE)))
 }

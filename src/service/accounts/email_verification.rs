@@ -24,7 +24,7 @@ use crate::db::email_verification::{self as queries, VerifyingUser};
 use crate::db::events::What;
 use crate::domain::email_verification::{make_key, EmailVerification, PresentedKey};
 use crate::domain::event::{EventKind, EventSource};
-use crate::domain::{FieldErrors, Timestamp};
+use crate::domain::Timestamp;
 use crate::metrics::ThrottledAction;
 use crate::service::shared::events;
 use crate::service::shared::outbox::{queue_for_users, Mail};
@@ -151,16 +151,9 @@ pub async fn resend(services: &Services, email: String) -> Result<(), Error> {
 /// `POST /register/verify-email`: marks the address of the key's user
 /// verified. A key that is malformed, forged, expired, already used, or
 /// for an address the user no longer has is `{"key": ["Invalid value"]}`.
-pub async fn verify(
-    services: &Services,
-    key: Option<String>,
-    errors: FieldErrors,
-    source: &EventSource,
-) -> Result<(), Error> {
-    errors.into_result()?;
-    let key = key.ok_or_else(|| Error::internal("validated key missing"))?;
+pub async fn verify(services: &Services, key: &str, source: &EventSource) -> Result<(), Error> {
     let invalid = || Error::field("key", INVALID_KEY);
-    let presented = PresentedKey::parse(&key).ok_or_else(invalid)?;
+    let presented = PresentedKey::parse(key).ok_or_else(invalid)?;
     let user_id = presented.user_id;
     let user = services
         .db(move |conn| Ok(queries::by_id(conn, user_id)?))

@@ -167,11 +167,12 @@ fn reset_mail(
     })
 }
 
-/// The fields of a confirmation as they came, after the body's own checks.
+/// A confirmation: the `uid` and `token` of a reset mail's link, checked
+/// here, and the new password.
 pub struct ConfirmRequest {
-    pub uid: Option<String>,
-    pub token: Option<String>,
-    pub new_password: Option<Password>,
+    pub uid: String,
+    pub token: String,
+    pub new_password: Password,
 }
 
 /// Sets the new password if the link is valid; returns how many tokens of
@@ -179,15 +180,13 @@ pub struct ConfirmRequest {
 pub async fn confirm_reset(
     services: &Services,
     request: ConfirmRequest,
-    errors: FieldErrors,
     source: &EventSource,
 ) -> Result<usize, Error> {
-    errors.into_result()?;
-    let (Some(uid), Some(token), Some(new_password)) =
-        (request.uid, request.token, request.new_password)
-    else {
-        return Err(Error::internal("validated confirmation fields missing"));
-    };
+    let ConfirmRequest {
+        uid,
+        token,
+        new_password,
+    } = request;
     let invalid = |field: &str| Error::field(field, INVALID_VALUE);
     let user_id = decode_uid(&uid).ok_or_else(|| invalid("uid"))?;
     let user = services
