@@ -1,7 +1,7 @@
 //! The operations commands, run as the real binary against the same
 //! database as a running server.
 
-use crate::helpers::{assert_unauthorized, run_cli, Backend, TestApp, PASSWORD};
+use crate::helpers::{assert_unauthorized, multitoken, run_cli, Backend, TestApp, PASSWORD};
 use crate::on_both_backends;
 use reqwest::StatusCode;
 use std::process::Output;
@@ -209,7 +209,7 @@ async fn tokens_are_listed_one_line_per_device(backend: Backend) {
 fn bad_settings_and_unopenable_databases_exit_1_with_a_message() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = dir.path().join("x.db").to_string_lossy().into_owned();
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_multitoken"));
+    let mut command = multitoken();
     let output = command
         .args(["migrate"])
         .env_clear()
@@ -241,7 +241,7 @@ async fn healthcheck_exits_0_against_a_live_server_and_1_otherwise() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let bind = app.address.trim_start_matches("http://").to_owned();
     let run = |bind: String| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_multitoken"))
+        multitoken()
             .args(["healthcheck", "--bind", &bind])
             .env_clear()
             .output()

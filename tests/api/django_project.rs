@@ -58,7 +58,7 @@ fn python() -> PathBuf {
     std::env::var_os("RESOURCE_SERVER_PYTHON")
         .filter(|path| !path.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-tests/bin/python"))
+        .unwrap_or_else(|| Path::new(env!("MULTITOKEN_REPOSITORY")).join(".venv-tests/bin/python"))
 }
 
 /// A Django database and what `make_db.py` said of it; a PostgreSQL one
@@ -90,7 +90,8 @@ impl DjangoProject {
                 (format!("{base}/{name}"), Some((admin.clone(), name)))
             }
         };
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/django_source/make_db.py");
+        let script =
+            Path::new(env!("MULTITOKEN_REPOSITORY")).join("tests/django_source/make_db.py");
         let output = Command::new(python())
             .arg(script)
             .arg(&url)

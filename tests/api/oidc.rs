@@ -78,7 +78,7 @@ impl Provider {
             options[key] = value.clone();
         }
         let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
+            env!("MULTITOKEN_REPOSITORY"),
             "/tests/oidc_provider/server.mjs"
         );
         let mut child = Command::new("node")

@@ -42,7 +42,7 @@ pub(crate) fn python() -> PathBuf {
     std::env::var_os("RESOURCE_SERVER_PYTHON")
         .filter(|path| !path.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-tests/bin/python"))
+        .unwrap_or_else(|| Path::new(env!("MULTITOKEN_REPOSITORY")).join(".venv-tests/bin/python"))
 }
 
 /// The Django project under `tests/resource_server/`, served by
@@ -78,7 +78,7 @@ impl ResourceServer {
         let manage = |args: &[&str]| {
             let mut command = Command::new(&python);
             command
-                .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/resource_server"))
+                .current_dir(Path::new(env!("MULTITOKEN_REPOSITORY")).join("tests/resource_server"))
                 .arg("manage.py")
                 .args(args)
                 .env_clear()

@@ -34,11 +34,11 @@ const USER: &str = "mailer@example.com";
 const SMTP_PASSWORD: &str = "smtp-Pa55word-that-must-stay-secret";
 
 fn python() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-tests/bin/python")
+    Path::new(env!("MULTITOKEN_REPOSITORY")).join(".venv-tests/bin/python")
 }
 
 fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_server/server.py")
+    Path::new(env!("MULTITOKEN_REPOSITORY")).join("tests/smtp_server/server.py")
 }
 
 /// aiosmtpd on a loopback port, with its certificates and what it received.

@@ -9,7 +9,7 @@ mod database;
 mod process;
 
 pub use database::TestDatabase;
-pub use process::{create_user_by_cli, run_cli, ServerProcess};
+pub use process::{create_user_by_cli, multitoken, run_cli, ServerProcess};
 
 use crate::accounts_support::{mail_files, wait_for_mail_files, ResetLink};
 use multitoken::config::Settings;
