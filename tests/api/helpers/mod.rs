@@ -8,10 +8,17 @@
 mod database;
 mod process;
 
+pub mod console;
+pub mod django;
+pub mod mail;
+pub mod oidc;
+pub mod resource_server;
+pub mod two_factor;
+
 pub use database::TestDatabase;
 pub use process::{create_user_by_cli, multitoken, run_cli, ServerProcess};
 
-use crate::accounts_support::{mail_files, wait_for_mail_files, ResetLink};
+use mail::{mail_files, wait_for_mail_files, ResetLink};
 use multitoken::config::Settings;
 use multitoken::db::{self, Database};
 use multitoken::domain::event::{Actor, EventSource};
@@ -544,4 +551,27 @@ pub async fn assert_unauthorized(response: Response, detail: &str) {
         json!({ "detail": detail }),
     )
     .await;
+}
+/// Asserts a 429 and returns the announced wait, checking that body and
+/// `Retry-After` agree.
+pub async fn assert_throttled(response: Response) -> u64 {
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("a Retry-After header in whole seconds");
+    let unit = if retry_after == 1 {
+        "second"
+    } else {
+        "seconds"
+    };
+    assert_json(
+        response,
+        StatusCode::TOO_MANY_REQUESTS,
+        json!({"detail": format!("Request was throttled. Expected available in {retry_after} {unit}.")}),
+    )
+    .await;
+    retry_after
 }

@@ -3,10 +3,10 @@
 //! address (`PASSWORD_RESET_THROTTLE`: same answer, no mail), and wrong old
 //! passwords at `/password/change`, counted as failed logins of the user.
 
-use crate::accounts_support::{mail_files, wait_for_mail_files, NEW_PASSWORD};
+use crate::helpers::assert_throttled;
+use crate::helpers::mail::{mail_files, wait_for_mail_files, NEW_PASSWORD};
 use crate::helpers::{assert_json, Backend, ServerProcess, TestApp, TestDatabase, PASSWORD};
 use crate::on_both_backends;
-use crate::throttle::assert_throttled;
 use multitoken::config::Settings;
 use multitoken::domain::client_address::TrustedProxies;
 use multitoken::domain::ThrottleLimit;

@@ -2,7 +2,7 @@
 //! retries with backoff and gives up after `MAIL_MAX_ATTEMPTS`; they survive
 //! a SIGKILL, and two instances on one database send each mail once.
 
-use crate::accounts_support::{closed_port, mail_files, wait_for_mail_files, ResetLink};
+use crate::helpers::mail::{closed_port, mail_files, wait_for_mail_files, ResetLink};
 use crate::helpers::{create_user_by_cli, Backend, ServerProcess, TestApp, TestDatabase};
 use crate::on_both_backends;
 use diesel::prelude::*;

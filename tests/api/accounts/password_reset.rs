@@ -1,7 +1,7 @@
 //! `POST /password/reset` and `/password/reset/confirm`, with the mails
 //! read from the `file:` backend's directory.
 
-use crate::accounts_support::{mail_files, wait_for_mail_files, ResetLink, NEW_PASSWORD};
+use crate::helpers::mail::{mail_files, wait_for_mail_files, ResetLink, NEW_PASSWORD};
 use crate::helpers::{assert_json, assert_unauthorized, Backend, TestApp, PASSWORD};
 use crate::on_both_backends;
 use multitoken::domain::SecretKey;

@@ -4,6 +4,7 @@
 //! The source here is built with SQL in Django's table layout (so that it
 //! runs anywhere); `django_project.rs` builds one through Django itself.
 
+use crate::helpers::django::DJANGO_SCHEMA;
 use crate::helpers::{assert_unauthorized, Backend, TestApp};
 use crate::on_both_backends;
 use diesel::connection::SimpleConnection;
@@ -30,19 +31,6 @@ const MULTI_NEW: &str = "2222222222222222222222222222222222222222";
 const MULTI_INACTIVE: &str = "3333333333333333333333333333333333333333";
 const KNOX_KEY: &str = "1c2a5e4b0f8d7c6a3e9b1d2f4a6c8e0b1c2a5e4b0f8d7c6a3e9b1d2f4a6c8e0b";
 const KNOX_DIGEST: &str = "a55ac94b339f65e6fc78cf1cb64c3b058af487a0e6f41e9cd886875af27aef61d11558643e8e55eb19ca2b0e4b08db01aa9492bca16beeb24c65a1755870f5a0";
-
-/// Django 5.2's tables as `migrate` makes them on SQLite, the columns the
-/// import reads and the ones beside them.
-pub const DJANGO_SCHEMA: &str = r#"
-CREATE TABLE "django_migrations" ("id" integer NOT NULL PRIMARY KEY AUTOINCREMENT, "app" varchar(255) NOT NULL, "name" varchar(255) NOT NULL, "applied" datetime NOT NULL);
-CREATE TABLE "auth_user" ("id" integer NOT NULL PRIMARY KEY AUTOINCREMENT, "password" varchar(128) NOT NULL, "last_login" datetime NULL, "is_superuser" bool NOT NULL, "username" varchar(150) NOT NULL UNIQUE, "last_name" varchar(150) NOT NULL, "email" varchar(254) NOT NULL, "is_staff" bool NOT NULL, "is_active" bool NOT NULL, "date_joined" datetime NOT NULL, "first_name" varchar(150) NOT NULL);
-CREATE TABLE "authtoken_token" ("key" varchar(40) NOT NULL PRIMARY KEY, "created" datetime NOT NULL, "user_id" integer NOT NULL UNIQUE REFERENCES "auth_user" ("id") DEFERRABLE INITIALLY DEFERRED);
-CREATE TABLE "rest_framework_multitoken_multitoken" ("key" varchar(40) NOT NULL PRIMARY KEY, "is_active" bool NOT NULL, "created" datetime NOT NULL, "user_id" integer NOT NULL REFERENCES "auth_user" ("id") DEFERRABLE INITIALLY DEFERRED);
-CREATE INDEX "rest_framework_multitoken_multitoken_user_id" ON "rest_framework_multitoken_multitoken" ("user_id");
-CREATE TABLE "knox_authtoken" ("digest" varchar(128) NOT NULL PRIMARY KEY, "created" datetime NOT NULL, "user_id" integer NOT NULL REFERENCES "auth_user" ("id") DEFERRABLE INITIALLY DEFERRED, "expiry" datetime NULL, "token_key" varchar(25) NOT NULL);
-CREATE INDEX "knox_authtoken_user_id" ON "knox_authtoken" ("user_id");
-"#;
-
 struct Source {
     _dir: tempfile::TempDir,
     path: String,

@@ -1,7 +1,7 @@
 //! `POST /password/change`: the old password is checked, the new one must
 //! pass the rules, and every other device is signed out.
 
-use crate::accounts_support::NEW_PASSWORD;
+use crate::helpers::mail::NEW_PASSWORD;
 use crate::helpers::{assert_json, assert_unauthorized, Backend, TestApp, PASSWORD};
 use crate::on_both_backends;
 use reqwest::StatusCode;

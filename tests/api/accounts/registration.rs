@@ -1,6 +1,6 @@
 //! `POST /register` and the password rules wherever a password is set.
 
-use crate::accounts_support::NEW_PASSWORD;
+use crate::helpers::mail::NEW_PASSWORD;
 use crate::helpers::{assert_json, Backend, TestApp};
 use crate::on_both_backends;
 use multitoken::config::Registration;

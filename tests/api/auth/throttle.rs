@@ -1,6 +1,7 @@
 //! `LOGIN_THROTTLE` and `TRUSTED_PROXIES`: failed logins counted per
 //! username and per client address, in the database.
 
+use crate::helpers::assert_throttled;
 use crate::helpers::{assert_json, Backend, TestApp, PASSWORD};
 use crate::on_both_backends;
 use multitoken::config::Settings;
@@ -57,30 +58,6 @@ async fn assert_bad_credentials(response: Response) {
         json!({"non_field_errors": [BAD_CREDENTIALS]}),
     )
     .await;
-}
-
-/// Asserts a 429 and returns the announced wait, checking that body and
-/// `Retry-After` agree.
-pub async fn assert_throttled(response: Response) -> u64 {
-    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry_after: u64 = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .expect("a Retry-After header in whole seconds");
-    let unit = if retry_after == 1 {
-        "second"
-    } else {
-        "seconds"
-    };
-    assert_json(
-        response,
-        StatusCode::TOO_MANY_REQUESTS,
-        json!({"detail": format!("Request was throttled. Expected available in {retry_after} {unit}.")}),
-    )
-    .await;
-    retry_after
 }
 
 async fn past_the_limit_every_attempt_is_throttled_even_with_the_right_password(backend: Backend) {

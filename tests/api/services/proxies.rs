@@ -21,8 +21,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const NGINX_SITE: &str = include_str!("../proxies/nginx.conf.template");
-const CADDY_SITE: &str = include_str!("../proxies/Caddyfile.template");
+const NGINX_SITE: &str = include_str!("../../proxies/nginx.conf.template");
+const CADDY_SITE: &str = include_str!("../../proxies/Caddyfile.template");
 
 /// The values the README's copies of the templates are rendered with.
 const README_NGINX: [(&str, &str); 3] = [
@@ -710,7 +710,7 @@ async fn a_public_location_passes_no_identity_headers_at_all(kind: Kind, backend
 
 #[test]
 fn the_readme_quotes_the_proxy_configurations_these_tests_run() {
-    let readme = include_str!("../../README.md");
+    let readme = include_str!("../../../README.md");
     for (template, values, path) in [
         (
             NGINX_SITE,

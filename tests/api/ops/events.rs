@@ -3,8 +3,8 @@
 //! devices, `NEW_DEVICE_MAIL`, `EVENTS_RETENTION` and `events list` at the
 //! command line.
 
-use crate::accounts_support::{mail_files, wait_for_mail_files, NEW_PASSWORD};
-use crate::console::Console;
+use crate::helpers::console::Console;
+use crate::helpers::mail::{mail_files, wait_for_mail_files, NEW_PASSWORD};
 use crate::helpers::{
     assert_json, insert_token_row, keys_of, Backend, TestApp, TestDatabase, DENIED, PASSWORD,
 };
@@ -744,7 +744,7 @@ async fn registering_and_verifying_an_address_are_recorded(backend: Backend) {
 async fn two_factor_changes_and_wrong_codes_are_recorded(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let alice = app.create_user("alice", "alice@example.com", false);
-    let (_secret, codes, _) = crate::two_factor::enable(&app, "alice").await;
+    let (_secret, codes, _) = crate::helpers::two_factor::enable(&app, "alice").await;
     let wrong = app
         .post_json(
             "/login",
@@ -1077,7 +1077,7 @@ fn django_source(dir: &std::path::Path) -> String {
     use diesel::connection::SimpleConnection;
     let path = dir.join("django.sqlite3").display().to_string();
     let mut conn = diesel::SqliteConnection::establish(&path).expect("create");
-    conn.batch_execute(crate::django_import::DJANGO_SCHEMA)
+    conn.batch_execute(crate::helpers::django::DJANGO_SCHEMA)
         .expect("schema");
     conn.batch_execute(
         "INSERT INTO auth_user VALUES (1, '!unusable', NULL, 0, 'olduser', '', 'old@example.com', 0, 1, '2021-01-01 00:00:00', '');
@@ -1133,7 +1133,7 @@ async fn a_django_import_records_imported_users_and_a_dry_run_records_nothing(ba
 }
 
 async fn sign_ins_with_a_provider_are_recorded_as_oidc(backend: Backend) {
-    use crate::oidc::{with_providers, Provider, CLIENT_ID};
+    use crate::helpers::oidc::{with_providers, Provider, CLIENT_ID};
     use multitoken::domain::oidc::LinkByEmail;
     let provider = Provider::start();
     let mail_dir = tempfile::tempdir().expect("mail dir");
@@ -1191,7 +1191,7 @@ async fn sign_ins_with_a_provider_are_recorded_as_oidc(backend: Backend) {
         .set(multitoken::db::schema::users::email_verified.eq(true))
         .execute(&mut app.connection())
         .expect("verified");
-    crate::two_factor::enable(&app, "dora").await;
+    crate::helpers::two_factor::enable(&app, "dora").await;
     let id_token = provider.id_token(CLIENT_ID, "carol", None).await;
     let wrong_code = app
         .login_oidc(

@@ -3,7 +3,7 @@
 //! imitate, decomposed letters are accepted, invisible fillers are not, and
 //! keys stored before normalisation are brought up to date at migration.
 
-use crate::accounts_support::NEW_PASSWORD;
+use crate::helpers::mail::NEW_PASSWORD;
 use crate::helpers::{assert_json, Backend, TestApp, PASSWORD};
 use crate::on_both_backends;
 use diesel::prelude::*;

@@ -77,7 +77,7 @@ async fn a_console_sign_in_also_replaces_the_django_hash(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let admin = app.create_user("root", "", true);
     set_hash(&app, admin, DJANGO_HASH);
-    let mut browser = crate::console::Console::new(&app);
+    let mut browser = crate::helpers::console::Console::new(&app);
     let response = browser.sign_in("root", DJANGO_PASSWORD).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert!(hash_of(&app, admin).starts_with("$argon2id$"));

@@ -3,7 +3,7 @@
 //! admin made elsewhere, or by the idle and absolute limits; and ended
 //! sessions are swept from the table.
 
-use crate::console::Console;
+use crate::helpers::console::Console;
 use crate::helpers::{assert_json, Backend, TestApp, PASSWORD};
 use crate::on_both_backends;
 use actix_web::cookie::{Cookie, CookieJar, Key};

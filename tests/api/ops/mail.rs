@@ -2,7 +2,7 @@
 //! SMTP against a real SMTP server started here, a failing SMTP server,
 //! and the console backend, read from the real binary's log.
 
-use crate::accounts_support::{closed_port, silent_server, ResetLink, SmtpServer, NEW_PASSWORD};
+use crate::helpers::mail::{closed_port, silent_server, ResetLink, SmtpServer, NEW_PASSWORD};
 use crate::helpers::{assert_json, Backend, ServerProcess, TestApp, PASSWORD};
 use crate::on_both_backends;
 use multitoken::mail::MailSetting;

@@ -4,9 +4,9 @@
 //! across a key rotation. Both need the Python of `.venv-tests/` (see
 //! `resource_server.rs`); without it they are reported as ignored.
 
+use crate::helpers::resource_server::{python, ResourceServer};
 use crate::helpers::{Backend, TestApp, PASSWORD};
 use crate::on_both_backends;
-use crate::resource_server::{python, ResourceServer};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::process::Command;

@@ -3,8 +3,8 @@
 //! and `email_verified` in user objects. Mails are read from the `file:`
 //! backend's directory, or from an SMTP server and the console log.
 
-use crate::accounts_support::{mail_files, wait_for_mail_files, SmtpServer};
-use crate::console::Console;
+use crate::helpers::console::Console;
+use crate::helpers::mail::{mail_files, wait_for_mail_files, SmtpServer};
 use crate::helpers::{assert_json, keys_of, Backend, ServerProcess, TestApp, PASSWORD};
 use crate::on_both_backends;
 use multitoken::config::Settings;

@@ -2,7 +2,7 @@
 //! the last active admin, by the admin API (token or console session) or
 //! the command line, even when two such changes race.
 
-use crate::console::Console;
+use crate::helpers::console::Console;
 use crate::helpers::{assert_json, Backend, TestApp, PASSWORD};
 use crate::on_both_backends;
 use diesel::connection::SimpleConnection;

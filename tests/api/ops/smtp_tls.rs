@@ -10,7 +10,7 @@
 //! when that interpreter can import it, and under CI; without, these tests
 //! are reported ignored.
 
-use crate::accounts_support::{mail_files, wait_for_mail_files, ResetLink};
+use crate::helpers::mail::{mail_files, wait_for_mail_files, ResetLink};
 use crate::helpers::{create_user_by_cli, Backend, ServerProcess, TestApp, TestDatabase};
 use crate::on_both_backends;
 use multitoken::mail::MailSetting;
