@@ -5,8 +5,8 @@
 
 use crate::helpers::assert_throttled;
 use crate::helpers::mail::{mail_files, wait_for_mail_files, NEW_PASSWORD};
-use crate::helpers::{assert_json, Backend, ServerProcess, TestApp, TestDatabase, PASSWORD};
-use crate::on_both_backends;
+use crate::helpers::on_both_backends;
+use crate::helpers::{assert_json, Backend, Sent, ServerProcess, TestApp, TestDatabase, PASSWORD};
 use multitoken::config::Settings;
 use multitoken::domain::client_address::TrustedProxies;
 use multitoken::domain::ThrottleLimit;
@@ -16,15 +16,6 @@ use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
 use tempfile::TempDir;
-
-on_both_backends!(
-    registrations_past_the_limit_are_throttled_per_address,
-    a_reset_request_past_the_limit_answers_the_same_and_mails_nothing,
-    reset_requests_are_limited_per_email_whatever_the_client_address,
-    reset_requests_are_limited_per_client_address_whatever_the_email,
-    wrong_old_passwords_are_throttled_per_user_together_with_logins,
-    a_right_old_password_resets_the_users_count,
-);
 
 const SENT: &str = "Password reset e-mail has been sent.";
 const WRONG_OLD: &str = "Your old password was entered incorrectly.";
@@ -58,9 +49,10 @@ async fn post_from(
     if let Some(address) = forwarded_for {
         request = request.header("X-Forwarded-For", address);
     }
-    request.send().await.expect("request")
+    request.sent().await
 }
 
+#[on_both_backends]
 async fn registrations_past_the_limit_are_throttled_per_address(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
         settings.register_throttle = per_hour(2);
@@ -137,6 +129,7 @@ async fn assert_mail_count(dir: &Path, expected: usize) {
     assert_eq!(mail_files(dir).len(), expected);
 }
 
+#[on_both_backends]
 async fn a_reset_request_past_the_limit_answers_the_same_and_mails_nothing(backend: Backend) {
     let (app, mail_dir) = spawn_mailing(backend, |settings| {
         settings.password_reset_throttle = per_hour(2);
@@ -150,6 +143,7 @@ async fn a_reset_request_past_the_limit_answers_the_same_and_mails_nothing(backe
     assert_eq!(metric(&app.scrape().await, "password_reset"), "2");
 }
 
+#[on_both_backends]
 async fn reset_requests_are_limited_per_email_whatever_the_client_address(backend: Backend) {
     let (app, mail_dir) = spawn_mailing(backend, |settings| {
         settings.password_reset_throttle = per_hour(2);
@@ -167,6 +161,7 @@ async fn reset_requests_are_limited_per_email_whatever_the_client_address(backen
     assert_mail_count(mail_dir.path(), 2).await;
 }
 
+#[on_both_backends]
 async fn reset_requests_are_limited_per_client_address_whatever_the_email(backend: Backend) {
     let (app, mail_dir) = spawn_mailing(backend, |settings| {
         settings.password_reset_throttle = per_hour(2);
@@ -184,6 +179,7 @@ async fn reset_requests_are_limited_per_client_address_whatever_the_email(backen
     assert_mail_count(mail_dir.path(), 3).await;
 }
 
+#[on_both_backends]
 async fn wrong_old_passwords_are_throttled_per_user_together_with_logins(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
         settings.login_throttle = per_hour(3);
@@ -228,6 +224,7 @@ async fn wrong_old_passwords_are_throttled_per_user_together_with_logins(backend
     );
 }
 
+#[on_both_backends]
 async fn a_right_old_password_resets_the_users_count(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
         settings.login_throttle = per_hour(2);
@@ -265,9 +262,8 @@ async fn a_refused_reset_is_logged_without_the_address() {
         let response = http
             .post(server.url("/password/reset"))
             .json(&json!({"email": "victim@example.com"}))
-            .send()
-            .await
-            .expect("request");
+            .sent()
+            .await;
         assert_eq!(response.status(), StatusCode::OK);
     }
     let line = server.wait_for_log("over PASSWORD_RESET_THROTTLE");

@@ -5,22 +5,14 @@
 //! runs anywhere); `django_project.rs` builds one through Django itself.
 
 use crate::helpers::django::DJANGO_SCHEMA;
+use crate::helpers::on_both_backends;
 use crate::helpers::{assert_unauthorized, Backend, TestApp};
-use crate::on_both_backends;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use multitoken::db::schema::{tokens, users};
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::process::Output;
-
-on_both_backends!(
-    users_hashes_and_tokens_are_imported_and_work_over_http,
-    a_second_import_changes_nothing_and_update_refreshes_users,
-    a_dry_run_reports_and_writes_nothing,
-    admins_and_the_drf_client_follow_the_options,
-    a_database_that_is_not_djangos_or_cannot_be_read_fails_with_exit_1,
-);
 
 /// `make_password("correct horse é", hasher="pbkdf2_sha256")` at 20,000 rounds.
 const PBKDF2: &str = "pbkdf2_sha256$20000$oldsalt1234$xQq5vaRSoCEFh+tbSU3sG1FPtqhIviWTPJorq7ZquSg=";
@@ -97,6 +89,7 @@ async fn client_of(app: &TestApp, key: &str) -> (String, String) {
     )
 }
 
+#[on_both_backends]
 async fn users_hashes_and_tokens_are_imported_and_work_over_http(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let source = source();
@@ -186,6 +179,7 @@ async fn users_hashes_and_tokens_are_imported_and_work_over_http(backend: Backen
     }
 }
 
+#[on_both_backends]
 async fn a_second_import_changes_nothing_and_update_refreshes_users(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let source = source();
@@ -222,6 +216,7 @@ async fn a_second_import_changes_nothing_and_update_refreshes_users(backend: Bac
     assert_eq!(snapshot(&app), before, "no user or token duplicated");
 }
 
+#[on_both_backends]
 async fn a_dry_run_reports_and_writes_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let source = source();
@@ -237,6 +232,7 @@ async fn a_dry_run_reports_and_writes_nothing(backend: Backend) {
     assert_unauthorized(app.whoami(DRF_KEY).await, "Invalid token.").await;
 }
 
+#[on_both_backends]
 async fn admins_and_the_drf_client_follow_the_options(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let source = source();
@@ -267,6 +263,7 @@ async fn admins_and_the_drf_client_follow_the_options(backend: Backend) {
     assert_eq!(admins, 0);
 }
 
+#[on_both_backends]
 async fn a_database_that_is_not_djangos_or_cannot_be_read_fails_with_exit_1(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let dir = tempfile::tempdir().expect("tempdir");

@@ -2,8 +2,8 @@
 //! they sign in with their password, and that first sign-in replaces the
 //! hash with ours in the write that issues the token.
 
+use crate::helpers::on_both_backends;
 use crate::helpers::{Backend, TestApp};
-use crate::on_both_backends;
 use diesel::prelude::*;
 use multitoken::db::schema::users;
 use reqwest::StatusCode;
@@ -13,13 +13,6 @@ use reqwest::StatusCode;
 const DJANGO_HASH: &str =
     "pbkdf2_sha256$20000$oldsalt1234$xQq5vaRSoCEFh+tbSU3sG1FPtqhIviWTPJorq7ZquSg=";
 const DJANGO_PASSWORD: &str = "correct horse é";
-
-on_both_backends!(
-    a_django_hash_signs_in_once_and_is_then_our_argon2id,
-    a_wrong_password_leaves_the_django_hash_in_place,
-    an_unusable_django_password_never_signs_in,
-    a_console_sign_in_also_replaces_the_django_hash,
-);
 
 fn set_hash(app: &TestApp, user_id: i64, hash: &str) {
     diesel::update(users::table.find(user_id))
@@ -36,6 +29,7 @@ fn hash_of(app: &TestApp, user_id: i64) -> String {
         .expect("hash")
 }
 
+#[on_both_backends]
 async fn a_django_hash_signs_in_once_and_is_then_our_argon2id(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let alice = app.create_user("alice", "", false);
@@ -52,6 +46,7 @@ async fn a_django_hash_signs_in_once_and_is_then_our_argon2id(backend: Backend) 
     assert_eq!(hash_of(&app, alice), ours, "rehashed only once");
 }
 
+#[on_both_backends]
 async fn a_wrong_password_leaves_the_django_hash_in_place(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let alice = app.create_user("alice", "", false);
@@ -61,6 +56,7 @@ async fn a_wrong_password_leaves_the_django_hash_in_place(backend: Backend) {
     assert_eq!(hash_of(&app, alice), DJANGO_HASH);
 }
 
+#[on_both_backends]
 async fn an_unusable_django_password_never_signs_in(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let alice = app.create_user("alice", "", false);
@@ -73,6 +69,7 @@ async fn an_unusable_django_password_never_signs_in(backend: Backend) {
     assert_eq!(hash_of(&app, alice), unusable);
 }
 
+#[on_both_backends]
 async fn a_console_sign_in_also_replaces_the_django_hash(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let admin = app.create_user("root", "", true);

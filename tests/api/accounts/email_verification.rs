@@ -5,8 +5,8 @@
 
 use crate::helpers::console::Console;
 use crate::helpers::mail::{mail_files, wait_for_mail_files, SmtpServer};
-use crate::helpers::{assert_json, keys_of, Backend, ServerProcess, TestApp, PASSWORD};
-use crate::on_both_backends;
+use crate::helpers::on_both_backends;
+use crate::helpers::{assert_json, keys_of, Backend, Sent, ServerProcess, TestApp, PASSWORD};
 use multitoken::config::Settings;
 use multitoken::domain::email_verification::EmailVerification;
 use multitoken::domain::ThrottleLimit;
@@ -21,21 +21,6 @@ const NOT_VERIFIED: &str = "E-mail is not verified.";
 const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
 const LINK: &str = "https://app.example.com/confirm?key={key}";
 const SUBJECT: &str = "Please confirm your e-mail address";
-
-on_both_backends!(
-    registering_mails_a_link_whose_key_verifies_the_address_once,
-    without_verification_nothing_is_mailed,
-    a_key_expires_after_the_timeout,
-    tampered_garbled_and_missing_keys_are_refused,
-    resend_answers_alike_for_every_address_and_mails_only_unverified_users,
-    resends_are_throttled_per_address,
-    mandatory_refuses_every_sign_in_after_the_password_check,
-    optional_verification_does_not_hold_up_sign_in,
-    an_admin_changing_the_address_unverifies_it_and_mails_the_new_one,
-    the_console_shows_whether_the_address_is_verified,
-    the_mail_goes_through_smtp,
-    control_characters_in_the_fields_are_field_errors,
-);
 
 /// A server whose mails land in a directory of its own.
 struct MailApp {
@@ -146,6 +131,7 @@ async fn email_verified_in_whoami(app: &TestApp, key: &str) -> Value {
     body["email_verified"].clone()
 }
 
+#[on_both_backends]
 async fn registering_mails_a_link_whose_key_verifies_the_address_once(backend: Backend) {
     let mail = MailApp::spawn(backend, EmailVerification::Optional, |_| {}).await;
     let app = &mail.app;
@@ -181,6 +167,7 @@ async fn registering_mails_a_link_whose_key_verifies_the_address_once(backend: B
     assert_eq!(mail.mail_count(), 1, "one mail for one registration");
 }
 
+#[on_both_backends]
 async fn without_verification_nothing_is_mailed(backend: Backend) {
     let mail = MailApp::spawn(backend, EmailVerification::None, |_| {}).await;
     let app = &mail.app;
@@ -203,6 +190,7 @@ async fn without_verification_nothing_is_mailed(backend: Backend) {
     assert_eq!(mail.mail_count(), 1, "no verification mail with `none`");
 }
 
+#[on_both_backends]
 async fn a_key_expires_after_the_timeout(backend: Backend) {
     let mail = MailApp::spawn(backend, EmailVerification::Optional, |settings| {
         settings.email_verification_timeout = Duration::from_secs(1);
@@ -219,6 +207,7 @@ async fn a_key_expires_after_the_timeout(backend: Backend) {
     assert_verified(mail.app.verify_email(&fresh).await).await;
 }
 
+#[on_both_backends]
 async fn tampered_garbled_and_missing_keys_are_refused(backend: Backend) {
     let mail = MailApp::spawn(backend, EmailVerification::Optional, |_| {}).await;
     let app = &mail.app;
@@ -268,6 +257,7 @@ async fn tampered_garbled_and_missing_keys_are_refused(backend: Backend) {
     assert_verified(app.verify_email(&key).await).await;
 }
 
+#[on_both_backends]
 async fn resend_answers_alike_for_every_address_and_mails_only_unverified_users(backend: Backend) {
     let mail = MailApp::spawn(backend, EmailVerification::Optional, |_| {}).await;
     let app = &mail.app;
@@ -304,6 +294,7 @@ async fn resend_answers_alike_for_every_address_and_mails_only_unverified_users(
     assert_invalid_key(app.verify_email(&first_for_alice).await).await;
 }
 
+#[on_both_backends]
 async fn resends_are_throttled_per_address(backend: Backend) {
     let mail = MailApp::spawn(backend, EmailVerification::Optional, |settings| {
         settings.email_verification_resend_throttle = ThrottleLimit::parse("2/1h").expect("limit");
@@ -336,6 +327,7 @@ async fn resends_are_throttled_per_address(backend: Backend) {
     );
 }
 
+#[on_both_backends]
 async fn mandatory_refuses_every_sign_in_after_the_password_check(backend: Backend) {
     let mail = MailApp::spawn(backend, EmailVerification::Mandatory, |_| {}).await;
     let app = &mail.app;
@@ -372,18 +364,16 @@ async fn mandatory_refuses_every_sign_in_after_the_password_check(backend: Backe
         .post(app.url("/login"))
         .basic_auth("alice", Some(PASSWORD))
         .json(&json!({"client": "web"}))
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_json(basic, StatusCode::BAD_REQUEST, refused.clone()).await;
     let wrong_basic = app
         .http
         .post(app.url("/login"))
         .basic_auth("alice", Some("wrong-password"))
         .json(&json!({"client": "web"}))
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_eq!(wrong_basic.status(), StatusCode::UNAUTHORIZED);
 
     // An admin with an unverified address cannot use the console either;
@@ -414,6 +404,7 @@ async fn mandatory_refuses_every_sign_in_after_the_password_check(backend: Backe
     assert_eq!(email_verified_in_whoami(app, &key).await, json!(true));
 }
 
+#[on_both_backends]
 async fn optional_verification_does_not_hold_up_sign_in(backend: Backend) {
     let mail = MailApp::spawn(backend, EmailVerification::Optional, |_| {}).await;
     let app = &mail.app;
@@ -427,6 +418,7 @@ async fn optional_verification_does_not_hold_up_sign_in(backend: Backend) {
     );
 }
 
+#[on_both_backends]
 async fn an_admin_changing_the_address_unverifies_it_and_mails_the_new_one(backend: Backend) {
     let mail = MailApp::spawn(backend, EmailVerification::Optional, |_| {}).await;
     let app = &mail.app;
@@ -474,6 +466,7 @@ async fn an_admin_changing_the_address_unverifies_it_and_mails_the_new_one(backe
     mail.mail_to("dora@example.com", 4).await;
 }
 
+#[on_both_backends]
 async fn the_console_shows_whether_the_address_is_verified(backend: Backend) {
     let mail = MailApp::spawn(backend, EmailVerification::Optional, |_| {}).await;
     let app = &mail.app;
@@ -496,6 +489,7 @@ async fn the_console_shows_whether_the_address_is_verified(backend: Backend) {
     );
 }
 
+#[on_both_backends]
 async fn the_mail_goes_through_smtp(backend: Backend) {
     let smtp = SmtpServer::start(false);
     let port = smtp.port;
@@ -521,6 +515,7 @@ async fn the_mail_goes_through_smtp(backend: Backend) {
     assert_verified(app.verify_email(&key).await).await;
 }
 
+#[on_both_backends]
 async fn control_characters_in_the_fields_are_field_errors(backend: Backend) {
     let mail = MailApp::spawn(backend, EmailVerification::Optional, |_| {}).await;
     let app = &mail.app;
@@ -542,9 +537,8 @@ async fn control_characters_in_the_fields_are_field_errors(backend: Backend) {
         .post(app.url("/register/verify-email"))
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body("key=1-2-%00")
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_json(form, StatusCode::BAD_REQUEST, json!({ "key": [nul] })).await;
     assert_json(
         app.resend_email("al\u{7}ice@example.com").await,
@@ -564,9 +558,8 @@ async fn the_console_backend_logs_the_verification_mail() {
     let response = http
         .post(server.url("/register"))
         .json(&json!({"username": "alice", "password": PASSWORD, "email": "alice@example.com"}))
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     server.wait_for_log("email_verification mail #");
     let log = server.log();
@@ -576,9 +569,8 @@ async fn the_console_backend_logs_the_verification_mail() {
     let response = http
         .post(server.url("/register/verify-email"))
         .form(&[("key", key.as_str())])
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_verified(response).await;
     assert!(
         !server.log().contains(PASSWORD),

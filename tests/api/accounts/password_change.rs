@@ -2,22 +2,15 @@
 //! pass the rules, and every other device is signed out.
 
 use crate::helpers::mail::NEW_PASSWORD;
+use crate::helpers::on_both_backends;
 use crate::helpers::{assert_json, assert_unauthorized, Backend, TestApp, PASSWORD};
-use crate::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::json;
 
 const SAVED: &str = "New password has been saved.";
 const WRONG_OLD: &str = "Your old password was entered incorrectly.";
 
-on_both_backends!(
-    a_change_keeps_the_current_device_and_signs_out_the_others,
-    a_wrong_old_password_changes_nothing,
-    a_new_password_that_breaks_the_rules_is_refused_with_every_reason,
-    missing_fields_are_reported,
-    a_change_needs_a_token,
-);
-
+#[on_both_backends]
 async fn a_change_keeps_the_current_device_and_signs_out_the_others(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "alice@example.com", false);
@@ -45,6 +38,7 @@ async fn a_change_keeps_the_current_device_and_signs_out_the_others(backend: Bac
     app.login_as("alice", NEW_PASSWORD, "ios").await;
 }
 
+#[on_both_backends]
 async fn a_wrong_old_password_changes_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -73,6 +67,7 @@ async fn a_wrong_old_password_changes_nothing(backend: Backend) {
     app.login_as("alice", PASSWORD, "tv").await;
 }
 
+#[on_both_backends]
 async fn a_new_password_that_breaks_the_rules_is_refused_with_every_reason(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -97,6 +92,7 @@ async fn a_new_password_that_breaks_the_rules_is_refused_with_every_reason(backe
     app.login_as("alice", PASSWORD, "tv").await;
 }
 
+#[on_both_backends]
 async fn missing_fields_are_reported(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -109,6 +105,7 @@ async fn missing_fields_are_reported(backend: Backend) {
     .await;
 }
 
+#[on_both_backends]
 async fn a_change_needs_a_token(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);

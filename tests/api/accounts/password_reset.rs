@@ -2,8 +2,8 @@
 //! read from the `file:` backend's directory.
 
 use crate::helpers::mail::{mail_files, wait_for_mail_files, ResetLink, NEW_PASSWORD};
-use crate::helpers::{assert_json, assert_unauthorized, Backend, TestApp, PASSWORD};
-use crate::on_both_backends;
+use crate::helpers::on_both_backends;
+use crate::helpers::{assert_json, assert_unauthorized, Backend, Sent, TestApp, PASSWORD};
 use multitoken::domain::SecretKey;
 use multitoken::mail::MailSetting;
 use reqwest::StatusCode;
@@ -13,26 +13,6 @@ use tempfile::TempDir;
 
 const SENT: &str = "Password reset e-mail has been sent.";
 const DONE: &str = "Password has been reset with the new password.";
-
-on_both_backends!(
-    known_and_unknown_addresses_get_the_same_answer_and_only_known_ones_a_mail,
-    the_mail_carries_the_configured_link_and_the_username,
-    the_address_matches_without_regard_to_case,
-    one_request_sends_one_mail_with_a_link_for_each_account_of_the_address,
-    one_mail_lists_at_most_ten_accounts_the_most_recently_signed_in_first,
-    a_reset_sets_the_password_and_signs_out_every_device,
-    a_reset_link_works_once,
-    concurrent_uses_of_one_link_succeed_once,
-    a_reset_link_expires,
-    a_login_since_the_mail_spends_the_link,
-    a_deactivated_user_cannot_reset,
-    garbled_tokens_and_uids_are_refused,
-    a_weak_new_password_is_refused_and_the_link_still_works,
-    missing_and_malformed_fields_are_reported,
-    a_generated_secret_key_survives_a_restart,
-    links_are_signed_with_the_configured_secret_key,
-    without_a_secret_key_only_a_loopback_server_starts,
-);
 
 struct MailApp {
     app: TestApp,
@@ -74,6 +54,7 @@ async fn assert_invalid(response: reqwest::Response, field: &str) {
     .await;
 }
 
+#[on_both_backends]
 async fn known_and_unknown_addresses_get_the_same_answer_and_only_known_ones_a_mail(
     backend: Backend,
 ) {
@@ -97,6 +78,7 @@ async fn known_and_unknown_addresses_get_the_same_answer_and_only_known_ones_a_m
     assert_eq!(mail_files(mail_dir.path()).len(), 1);
 }
 
+#[on_both_backends]
 async fn the_mail_carries_the_configured_link_and_the_username(backend: Backend) {
     let mail = MailApp::spawn_with(backend, |settings| {
         settings.password_reset_url =
@@ -142,6 +124,7 @@ async fn the_mail_carries_the_configured_link_and_the_username(backend: Backend)
     assert_eq!(names, 1);
 }
 
+#[on_both_backends]
 async fn the_address_matches_without_regard_to_case(backend: Backend) {
     let mail = MailApp::spawn(backend).await;
     mail.app.create_user("alice", "Alice@Example.com", false);
@@ -183,6 +166,7 @@ async fn the_one_mail_of_a_reset(mail: &MailApp, email: &str) -> String {
     std::fs::read_to_string(&files[0]).expect("mail")
 }
 
+#[on_both_backends]
 async fn one_request_sends_one_mail_with_a_link_for_each_account_of_the_address(backend: Backend) {
     let mail = MailApp::spawn(backend).await;
     let app = &mail.app;
@@ -210,6 +194,7 @@ async fn one_request_sends_one_mail_with_a_link_for_each_account_of_the_address(
     }
 }
 
+#[on_both_backends]
 async fn one_mail_lists_at_most_ten_accounts_the_most_recently_signed_in_first(backend: Backend) {
     let mail = MailApp::spawn(backend).await;
     let app = &mail.app;
@@ -228,6 +213,7 @@ async fn one_mail_lists_at_most_ten_accounts_the_most_recently_signed_in_first(b
     assert_eq!(names, expected);
 }
 
+#[on_both_backends]
 async fn a_reset_sets_the_password_and_signs_out_every_device(backend: Backend) {
     let mail = MailApp::spawn(backend).await;
     let app = &mail.app;
@@ -254,6 +240,7 @@ async fn a_reset_sets_the_password_and_signs_out_every_device(backend: Backend) 
     app.login_as("alice", NEW_PASSWORD, "web").await;
 }
 
+#[on_both_backends]
 async fn a_reset_link_works_once(backend: Backend) {
     let mail = MailApp::spawn(backend).await;
     mail.app.create_user("alice", "alice@example.com", false);
@@ -284,6 +271,7 @@ async fn a_reset_link_works_once(backend: Backend) {
     mail.app.login_as("alice", NEW_PASSWORD, "web").await;
 }
 
+#[on_both_backends]
 async fn concurrent_uses_of_one_link_succeed_once(backend: Backend) {
     let mail = MailApp::spawn(backend).await;
     mail.app.create_user("alice", "alice@example.com", false);
@@ -311,6 +299,7 @@ async fn concurrent_uses_of_one_link_succeed_once(backend: Backend) {
     mail.app.login_as("alice", winners[0], "web").await;
 }
 
+#[on_both_backends]
 async fn a_reset_link_expires(backend: Backend) {
     let mail = MailApp::spawn_with(backend, |settings| {
         settings.password_reset_timeout = Duration::from_secs(2)
@@ -329,6 +318,7 @@ async fn a_reset_link_expires(backend: Backend) {
     mail.app.login_as("alice", PASSWORD, "web").await;
 }
 
+#[on_both_backends]
 async fn a_login_since_the_mail_spends_the_link(backend: Backend) {
     let mail = MailApp::spawn(backend).await;
     mail.app.create_user("alice", "alice@example.com", false);
@@ -343,6 +333,7 @@ async fn a_login_since_the_mail_spends_the_link(backend: Backend) {
     .await;
 }
 
+#[on_both_backends]
 async fn a_deactivated_user_cannot_reset(backend: Backend) {
     let mail = MailApp::spawn(backend).await;
     mail.app.create_user("alice", "alice@example.com", false);
@@ -368,6 +359,7 @@ async fn a_deactivated_user_cannot_reset(backend: Backend) {
     assert_eq!(mail_files(mail.mail_dir.path()).len(), 1);
 }
 
+#[on_both_backends]
 async fn garbled_tokens_and_uids_are_refused(backend: Backend) {
     let mail = MailApp::spawn(backend).await;
     mail.app.create_user("alice", "alice@example.com", false);
@@ -430,6 +422,7 @@ async fn garbled_tokens_and_uids_are_refused(backend: Backend) {
     );
 }
 
+#[on_both_backends]
 async fn a_weak_new_password_is_refused_and_the_link_still_works(backend: Backend) {
     let mail = MailApp::spawn(backend).await;
     mail.app.create_user("margaret", "m@example.com", false);
@@ -458,6 +451,7 @@ async fn a_weak_new_password_is_refused_and_the_link_still_works(backend: Backen
     );
 }
 
+#[on_both_backends]
 async fn missing_and_malformed_fields_are_reported(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     assert_json(
@@ -485,6 +479,7 @@ async fn missing_and_malformed_fields_are_reported(backend: Backend) {
     .await;
 }
 
+#[on_both_backends]
 async fn a_generated_secret_key_survives_a_restart(backend: Backend) {
     let mail = MailApp::spawn(backend).await;
     mail.app.create_user("alice", "alice@example.com", false);
@@ -496,12 +491,12 @@ async fn a_generated_secret_key_survives_a_restart(backend: Backend) {
         .http
         .post(format!("{restarted}/password/reset/confirm"))
         .json(&json!({"uid": link.uid, "token": link.token, "new_password": NEW_PASSWORD}))
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_json(response, StatusCode::OK, json!({ "detail": DONE })).await;
 }
 
+#[on_both_backends]
 async fn links_are_signed_with_the_configured_secret_key(backend: Backend) {
     let first = SecretKey::parse(&"first-secret-".repeat(4)).expect("secret");
     let second = SecretKey::parse(&"second-secret-".repeat(4)).expect("secret");
@@ -516,9 +511,8 @@ async fn links_are_signed_with_the_configured_secret_key(backend: Backend) {
         async move {
             http.post(format!("{address}/password/reset/confirm"))
                 .json(&body)
-                .send()
+                .sent()
                 .await
-                .expect("request")
         }
     };
     let other_key = mail
@@ -533,6 +527,7 @@ async fn links_are_signed_with_the_configured_secret_key(backend: Backend) {
     assert_eq!(confirm_on(same_key).await.status(), StatusCode::OK);
 }
 
+#[on_both_backends]
 async fn without_a_secret_key_only_a_loopback_server_starts(backend: Backend) {
     use multitoken::config::Settings;
     use multitoken::startup::Application;

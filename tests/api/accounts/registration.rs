@@ -1,8 +1,8 @@
 //! `POST /register` and the password rules wherever a password is set.
 
 use crate::helpers::mail::NEW_PASSWORD;
-use crate::helpers::{assert_json, Backend, TestApp};
-use crate::on_both_backends;
+use crate::helpers::on_both_backends;
+use crate::helpers::{assert_json, Backend, Sent, TestApp};
 use multitoken::config::Registration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -14,19 +14,7 @@ const NUMERIC: &str = "This password is entirely numeric.";
 const COMMON: &str = "This password is too common.";
 const SIMILAR: &str = "The password is too similar to the username.";
 
-on_both_backends!(
-    a_registration_creates_a_user_who_can_log_in,
-    a_registration_with_a_client_is_logged_in_at_once,
-    a_form_body_registers_too,
-    missing_fields_are_all_reported,
-    every_invalid_field_and_broken_password_rule_is_reported_at_once,
-    common_passwords_are_refused_without_regard_to_case,
-    a_taken_username_is_refused_without_regard_to_case,
-    concurrent_registrations_of_one_name_create_exactly_one_user,
-    closed_registration_is_forbidden,
-    the_command_line_applies_the_password_rules,
-);
-
+#[on_both_backends]
 async fn a_registration_creates_a_user_who_can_log_in(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let response = app
@@ -66,6 +54,7 @@ async fn a_registration_creates_a_user_who_can_log_in(backend: Backend) {
     assert!(body.get("auth_token").is_none(), "{body}");
 }
 
+#[on_both_backends]
 async fn a_registration_with_a_client_is_logged_in_at_once(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let response = app
@@ -73,9 +62,8 @@ async fn a_registration_with_a_client_is_logged_in_at_once(backend: Backend) {
         .post(app.url("/register"))
         .header("User-Agent", "Signup/1.0")
         .json(&json!({"username": "alice", "password": NEW_PASSWORD, "client": "ios"}))
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let body: Value = response.json().await.expect("json");
     let key = body["auth_token"].as_str().expect("auth_token").to_owned();
@@ -91,6 +79,7 @@ async fn a_registration_with_a_client_is_logged_in_at_once(backend: Backend) {
     assert_eq!(devices[0]["current"], true);
 }
 
+#[on_both_backends]
 async fn a_form_body_registers_too(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let response = app
@@ -100,13 +89,13 @@ async fn a_form_body_registers_too(backend: Backend) {
         .body(format!(
             "username=carol&password={NEW_PASSWORD}&email=carol%40example.com"
         ))
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     app.login_as("carol", NEW_PASSWORD, "web").await;
 }
 
+#[on_both_backends]
 async fn missing_fields_are_all_reported(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     assert_json(
@@ -124,6 +113,7 @@ async fn missing_fields_are_all_reported(backend: Backend) {
     .await;
 }
 
+#[on_both_backends]
 async fn every_invalid_field_and_broken_password_rule_is_reported_at_once(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     assert_json(
@@ -170,6 +160,7 @@ async fn every_invalid_field_and_broken_password_rule_is_reported_at_once(backen
     );
 }
 
+#[on_both_backends]
 async fn common_passwords_are_refused_without_regard_to_case(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     for common in ["password", "PassWord1", "QWERTY123", "iloveyou", "letmein1"] {
@@ -183,6 +174,7 @@ async fn common_passwords_are_refused_without_regard_to_case(backend: Backend) {
     }
 }
 
+#[on_both_backends]
 async fn a_taken_username_is_refused_without_regard_to_case(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -203,6 +195,7 @@ async fn a_taken_username_is_refused_without_regard_to_case(backend: Backend) {
     .await;
 }
 
+#[on_both_backends]
 async fn concurrent_registrations_of_one_name_create_exactly_one_user(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let names = ["dora", "Dora", "DORA", "dOra", "doRa", "dorA"];
@@ -229,6 +222,7 @@ async fn concurrent_registrations_of_one_name_create_exactly_one_user(backend: B
     assert_eq!(list.lines().count(), 1, "{list}");
 }
 
+#[on_both_backends]
 async fn closed_registration_is_forbidden(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
         settings.registration = Registration::Closed
@@ -251,6 +245,7 @@ async fn closed_registration_is_forbidden(backend: Backend) {
     );
 }
 
+#[on_both_backends]
 async fn the_command_line_applies_the_password_rules(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let common = app.cli(

@@ -3,9 +3,9 @@
 //! throttle, turning it off, `REQUIRE_2FA_FOR_ADMINS`, and what is stored.
 
 use crate::helpers::console::Console;
+use crate::helpers::on_both_backends;
 use crate::helpers::two_factor::{code, enable, login_with_otp, post, wrong_code};
 use crate::helpers::{assert_json, Backend, TestApp, PASSWORD};
-use crate::on_both_backends;
 use diesel::prelude::*;
 use multitoken::db::schema::{recovery_codes, users};
 use multitoken::domain::two_factor::TotpSecret;
@@ -14,24 +14,12 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-on_both_backends!(
-    setting_up_needs_the_password_and_enables_nothing_until_confirmed,
-    a_confirmed_user_signs_in_with_a_code_once_only,
-    recovery_codes_sign_in_once_each,
-    wrong_codes_count_against_the_login_throttle,
-    turning_it_off_needs_the_password_then_a_code,
-    the_secret_and_recovery_codes_are_not_stored_in_clear,
-    admins_without_two_factor_are_refused_when_it_is_required,
-    the_console_asks_for_the_code,
-    restricted_tokens_cannot_change_two_factor,
-    the_jwt_endpoint_asks_for_the_code_too,
-);
-
 async fn two_factor_of(app: &TestApp, key: &str) -> Value {
     let me: Value = app.whoami(key).await.json().await.expect("json");
     me["two_factor"].clone()
 }
 
+#[on_both_backends]
 async fn setting_up_needs_the_password_and_enables_nothing_until_confirmed(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "alice@example.com", false);
@@ -116,6 +104,7 @@ async fn setting_up_needs_the_password_and_enables_nothing_until_confirmed(backe
     assert_eq!(user["results"][0]["two_factor"], json!(true), "{user}");
 }
 
+#[on_both_backends]
 async fn a_confirmed_user_signs_in_with_a_code_once_only(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "alice@example.com", false);
@@ -170,6 +159,7 @@ async fn a_confirmed_user_signs_in_with_a_code_once_only(backend: Backend) {
     .await;
 }
 
+#[on_both_backends]
 async fn recovery_codes_sign_in_once_each(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "alice@example.com", false);
@@ -200,6 +190,7 @@ async fn recovery_codes_sign_in_once_each(backend: Backend) {
     .await;
 }
 
+#[on_both_backends]
 async fn wrong_codes_count_against_the_login_throttle(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         s.login_throttle = ThrottleLimit {
@@ -220,6 +211,7 @@ async fn wrong_codes_count_against_the_login_throttle(backend: Backend) {
     assert!(response.headers().contains_key("retry-after"));
 }
 
+#[on_both_backends]
 async fn turning_it_off_needs_the_password_then_a_code(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "alice@example.com", false);
@@ -295,6 +287,7 @@ async fn turning_it_off_needs_the_password_then_a_code(backend: Backend) {
     .await;
 }
 
+#[on_both_backends]
 async fn the_secret_and_recovery_codes_are_not_stored_in_clear(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "alice@example.com", false);
@@ -327,6 +320,7 @@ async fn the_secret_and_recovery_codes_are_not_stored_in_clear(backend: Backend)
     }
 }
 
+#[on_both_backends]
 async fn admins_without_two_factor_are_refused_when_it_is_required(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| s.require_2fa_for_admins = true).await;
     app.create_user("root", "root@example.com", true);
@@ -360,6 +354,7 @@ async fn admins_without_two_factor_are_refused_when_it_is_required(backend: Back
     );
 }
 
+#[on_both_backends]
 async fn the_console_asks_for_the_code(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("root", "root@example.com", true);
@@ -407,6 +402,7 @@ async fn the_console_asks_for_the_code(backend: Backend) {
     assert_eq!(console.get("/console/users").await.status(), StatusCode::OK);
 }
 
+#[on_both_backends]
 async fn restricted_tokens_cannot_change_two_factor(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "alice@example.com", false);
@@ -429,6 +425,7 @@ async fn restricted_tokens_cannot_change_two_factor(backend: Backend) {
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
 
+#[on_both_backends]
 async fn the_jwt_endpoint_asks_for_the_code_too(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "alice@example.com", false);

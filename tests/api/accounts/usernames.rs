@@ -4,8 +4,8 @@
 //! keys stored before normalisation are brought up to date at migration.
 
 use crate::helpers::mail::NEW_PASSWORD;
+use crate::helpers::on_both_backends;
 use crate::helpers::{assert_json, Backend, TestApp, PASSWORD};
-use crate::on_both_backends;
 use diesel::prelude::*;
 use multitoken::db::schema::users;
 use multitoken::db::users::{insert, NewUser};
@@ -13,13 +13,6 @@ use multitoken::domain::Password;
 use multitoken::service::passwords::hash_blocking;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-
-on_both_backends!(
-    look_alikes_of_a_taken_name_are_taken_and_sign_in_as_the_name_they_imitate,
-    a_decomposed_name_is_accepted_and_stored_composed,
-    invisible_and_blank_looking_names_are_refused,
-    keys_made_before_normalisation_are_rekeyed_at_migration_unless_they_clash,
-);
 
 const TAKEN: &str = "A user with that username already exists.";
 const INVALID: &str =
@@ -30,6 +23,7 @@ async fn register(app: &TestApp, username: &str) -> reqwest::Response {
         .await
 }
 
+#[on_both_backends]
 async fn look_alikes_of_a_taken_name_are_taken_and_sign_in_as_the_name_they_imitate(
     backend: Backend,
 ) {
@@ -57,6 +51,7 @@ async fn look_alikes_of_a_taken_name_are_taken_and_sign_in_as_the_name_they_imit
     assert_eq!(me["username"], "root");
 }
 
+#[on_both_backends]
 async fn a_decomposed_name_is_accepted_and_stored_composed(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let response = register(&app, "Rene\u{301}e").await;
@@ -74,6 +69,7 @@ async fn a_decomposed_name_is_accepted_and_stored_composed(backend: Backend) {
     .await;
 }
 
+#[on_both_backends]
 async fn invisible_and_blank_looking_names_are_refused(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     for name in [
@@ -127,6 +123,7 @@ fn key_of(app: &TestApp, id: i64) -> String {
         .expect("key")
 }
 
+#[on_both_backends]
 async fn keys_made_before_normalisation_are_rekeyed_at_migration_unless_they_clash(
     backend: Backend,
 ) {

@@ -2,26 +2,11 @@
 //! revocation seen by the API. (tests/api/browser.rs drives it in Chromium.)
 
 use crate::helpers::console::{csrf_of, Console};
+use crate::helpers::on_both_backends;
 use crate::helpers::{assert_json, assert_unauthorized, Backend, TestApp, PASSWORD};
-use crate::on_both_backends;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::json;
-
-on_both_backends!(
-    the_session_cookie_is_http_only_strict_and_renewed_at_sign_in,
-    the_cookie_is_secure_when_configured,
-    wrong_passwords_and_non_admins_get_a_message_and_no_session,
-    forms_without_the_right_csrf_token_are_refused,
-    pages_carry_the_security_headers,
-    a_device_revoked_in_the_console_is_refused_by_the_api_at_once,
-    revoke_all_in_the_console_revokes_every_device,
-    signing_out_ends_the_session,
-    the_admin_api_accepts_a_console_session_with_its_csrf_token,
-    console_sign_in_shares_the_login_throttle,
-    console_sign_in_records_the_login,
-    service_users_are_marked_as_such,
-);
 
 fn location(response: &Response) -> Option<&str> {
     response
@@ -30,6 +15,7 @@ fn location(response: &Response) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
+#[on_both_backends]
 async fn the_session_cookie_is_http_only_strict_and_renewed_at_sign_in(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("root", "", true);
@@ -79,6 +65,7 @@ async fn the_session_cookie_is_http_only_strict_and_renewed_at_sign_in(backend: 
     assert_eq!(location(&response), Some("/console/login"));
 }
 
+#[on_both_backends]
 async fn the_cookie_is_secure_when_configured(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| settings.cookie_secure = true).await;
     let response = Console::new(&app).get("/console/login").await;
@@ -91,6 +78,7 @@ async fn the_cookie_is_secure_when_configured(backend: Backend) {
     assert!(set.split("; ").any(|a| a == "Secure"), "{set}");
 }
 
+#[on_both_backends]
 async fn wrong_passwords_and_non_admins_get_a_message_and_no_session(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("root", "", true);
@@ -138,6 +126,7 @@ async fn wrong_passwords_and_non_admins_get_a_message_and_no_session(backend: Ba
     }
 }
 
+#[on_both_backends]
 async fn forms_without_the_right_csrf_token_are_refused(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let alice = app.create_user("alice", "", false);
@@ -194,6 +183,7 @@ async fn forms_without_the_right_csrf_token_are_refused(backend: Backend) {
     );
 }
 
+#[on_both_backends]
 async fn pages_carry_the_security_headers(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let alice = app.create_user("alice", "", false);
@@ -230,6 +220,7 @@ async fn pages_carry_the_security_headers(backend: Backend) {
     }
 }
 
+#[on_both_backends]
 async fn a_device_revoked_in_the_console_is_refused_by_the_api_at_once(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let alice = app.create_user("alice", "alice@example.com", false);
@@ -273,6 +264,7 @@ async fn a_device_revoked_in_the_console_is_refused_by_the_api_at_once(backend: 
         .contains("alice has no device ios."));
 }
 
+#[on_both_backends]
 async fn revoke_all_in_the_console_revokes_every_device(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let alice = app.create_user("alice", "", false);
@@ -297,6 +289,7 @@ async fn revoke_all_in_the_console_revokes_every_device(backend: Backend) {
     assert!(page.contains("No devices"));
 }
 
+#[on_both_backends]
 async fn signing_out_ends_the_session(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("root", "", true);
@@ -314,6 +307,7 @@ async fn signing_out_ends_the_session(backend: Backend) {
     );
 }
 
+#[on_both_backends]
 async fn the_admin_api_accepts_a_console_session_with_its_csrf_token(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let alice = app.create_user("alice", "", false);
@@ -344,6 +338,7 @@ async fn the_admin_api_accepts_a_console_session_with_its_csrf_token(backend: Ba
     assert_unauthorized(app.whoami(&ios).await, "Invalid token.").await;
 }
 
+#[on_both_backends]
 async fn console_sign_in_shares_the_login_throttle(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
         settings.login_throttle = multitoken::domain::ThrottleLimit::parse("2/1m").expect("limit");
@@ -369,6 +364,7 @@ async fn console_sign_in_shares_the_login_throttle(backend: Backend) {
 
 /// Security finding F5: a console sign-in left `last_login_at` empty, so the
 /// console showed admins as never logged in and their reset links lived on.
+#[on_both_backends]
 async fn console_sign_in_records_the_login(backend: Backend) {
     use diesel::prelude::*;
     use multitoken::db::schema::users;
@@ -388,6 +384,7 @@ async fn console_sign_in_records_the_login(backend: Backend) {
     assert!(last_login().is_some(), "the sign-in is recorded");
 }
 
+#[on_both_backends]
 async fn service_users_are_marked_as_such(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("root", "", true);

@@ -4,8 +4,8 @@
 //! sessions are swept from the table.
 
 use crate::helpers::console::Console;
+use crate::helpers::on_both_backends;
 use crate::helpers::{assert_json, Backend, TestApp, PASSWORD};
-use crate::on_both_backends;
 use actix_web::cookie::{Cookie, CookieJar, Key};
 use diesel::prelude::*;
 use multitoken::db::schema::console_sessions;
@@ -15,16 +15,6 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
-
-on_both_backends!(
-    a_copied_cookie_stops_working_after_sign_out,
-    deactivating_demoting_or_a_new_password_ends_the_admins_console_sessions,
-    a_password_change_of_their_own_ends_the_admins_console_sessions,
-    an_idle_session_ends_and_a_used_one_lives_on,
-    a_session_ends_at_its_absolute_limit_however_busy,
-    the_cookie_holds_only_a_random_id_whose_digest_the_table_keeps,
-    ended_sessions_are_swept_from_the_table,
-);
 
 const SECRET: &str = "a-test-secret-key-that-is-long-enough-0123456789";
 
@@ -57,6 +47,7 @@ fn session_rows(app: &TestApp) -> i64 {
         .expect("count sessions")
 }
 
+#[on_both_backends]
 async fn a_copied_cookie_stops_working_after_sign_out(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("root", "", true);
@@ -89,6 +80,7 @@ async fn a_copied_cookie_stops_working_after_sign_out(backend: Backend) {
     assert_eq!(session_rows(&app), 0);
 }
 
+#[on_both_backends]
 async fn deactivating_demoting_or_a_new_password_ends_the_admins_console_sessions(
     backend: Backend,
 ) {
@@ -120,6 +112,7 @@ async fn deactivating_demoting_or_a_new_password_ends_the_admins_console_session
     assert!(signed_in(&app, &own.cookie).await);
 }
 
+#[on_both_backends]
 async fn a_password_change_of_their_own_ends_the_admins_console_sessions(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("root", "", true);
@@ -136,6 +129,7 @@ async fn a_password_change_of_their_own_ends_the_admins_console_sessions(backend
     assert!(!signed_in(&app, &console.cookie).await);
 }
 
+#[on_both_backends]
 async fn an_idle_session_ends_and_a_used_one_lives_on(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         // Long enough that a request stalled by a loaded machine (the whole
@@ -163,6 +157,7 @@ async fn an_idle_session_ends_and_a_used_one_lives_on(backend: Backend) {
     assert!(!signed_in(&app, &busy.cookie).await, "busy, then idle");
 }
 
+#[on_both_backends]
 async fn a_session_ends_at_its_absolute_limit_however_busy(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         s.console_session_idle = Duration::from_secs(2);
@@ -202,6 +197,7 @@ fn cookie_state(cookie: &str) -> serde_json::Map<String, Value> {
     serde_json::from_str(plain.value()).expect("JSON state")
 }
 
+#[on_both_backends]
 async fn the_cookie_holds_only_a_random_id_whose_digest_the_table_keeps(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         s.secret_key = Some(SecretKey::unchecked(SECRET));
@@ -233,6 +229,7 @@ async fn the_cookie_holds_only_a_random_id_whose_digest_the_table_keeps(backend:
     assert!(!raw.contains(&session_id));
 }
 
+#[on_both_backends]
 async fn ended_sessions_are_swept_from_the_table(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         s.console_session_idle = Duration::from_secs(1);

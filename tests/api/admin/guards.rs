@@ -3,20 +3,12 @@
 //! the command line, even when two such changes race.
 
 use crate::helpers::console::Console;
-use crate::helpers::{assert_json, Backend, TestApp, PASSWORD};
-use crate::on_both_backends;
+use crate::helpers::on_both_backends;
+use crate::helpers::{assert_json, Backend, Sent, TestApp, PASSWORD};
 use diesel::connection::SimpleConnection;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
-
-on_both_backends!(
-    an_admin_cannot_deactivate_or_demote_themself,
-    an_admin_signed_in_to_the_console_cannot_demote_themself,
-    a_change_that_would_leave_no_active_admin_waits_for_the_one_in_flight_and_is_refused,
-    two_admins_demoting_each_other_at_once_leave_one_admin,
-    the_cli_cannot_deactivate_the_last_active_admin,
-);
 
 const SELF_DEACTIVATE: &str = "You cannot deactivate your own account.";
 const SELF_DEMOTE: &str = "You cannot remove your own admin rights.";
@@ -31,6 +23,7 @@ async fn user(app: &TestApp, key: &str, id: i64) -> Value {
         .expect("json")
 }
 
+#[on_both_backends]
 async fn an_admin_cannot_deactivate_or_demote_themself(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let root = app.create_user("root", "root@example.com", true);
@@ -77,6 +70,7 @@ async fn an_admin_cannot_deactivate_or_demote_themself(backend: Backend) {
     assert_eq!(app.whoami_status(&key).await, StatusCode::OK);
 }
 
+#[on_both_backends]
 async fn an_admin_signed_in_to_the_console_cannot_demote_themself(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let root = app.create_user("root", "", true);
@@ -90,9 +84,8 @@ async fn an_admin_signed_in_to_the_console_cannot_demote_themself(backend: Backe
         .header("Cookie", console.cookie.clone().expect("cookie"))
         .header("X-CSRF-Token", csrf)
         .json(&json!({"is_admin": false}))
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_json(
         response,
         StatusCode::BAD_REQUEST,
@@ -110,6 +103,7 @@ async fn an_admin_signed_in_to_the_console_cannot_demote_themself(backend: Backe
 /// other admin's concurrent demotion of root would once past its own check.
 /// Root's demotion of that other admin, the only one left, must wait for it,
 /// see it, and be refused, instead of leaving no admin at all.
+#[on_both_backends]
 async fn a_change_that_would_leave_no_active_admin_waits_for_the_one_in_flight_and_is_refused(
     backend: Backend,
 ) {
@@ -158,6 +152,7 @@ fn active_admins(app: &TestApp) -> i64 {
         .expect("count")
 }
 
+#[on_both_backends]
 async fn two_admins_demoting_each_other_at_once_leave_one_admin(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let a = app.create_user("ann", "", true);
@@ -195,6 +190,7 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin(backend: Backend
     }
 }
 
+#[on_both_backends]
 async fn the_cli_cannot_deactivate_the_last_active_admin(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("root", "", true);

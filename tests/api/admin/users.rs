@@ -1,32 +1,12 @@
 //! The admin API: `/admin/users…`, for users with `is_admin` only.
 
+use crate::helpers::on_both_backends;
 use crate::helpers::{
-    assert_json, assert_unauthorized, keys_of, Backend, TestApp, DENIED, PASSWORD,
+    assert_json, assert_unauthorized, keys_of, Backend, Sent, TestApp, DENIED, PASSWORD,
 };
-use crate::on_both_backends;
 use multitoken::domain::client_address::TrustedProxies;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
-
-on_both_backends!(
-    anonymous_requests_are_unauthorized_and_non_admins_forbidden,
-    users_are_listed_a_page_at_a_time_with_absolute_links,
-    page_links_ignore_forwarded_host_and_proto_from_untrusted_peers,
-    page_links_follow_forwarded_host_and_proto_from_trusted_proxies,
-    the_search_matches_part_of_a_username_or_email_without_regard_to_case,
-    a_page_past_the_last_or_not_a_number_is_not_found,
-    admins_create_users_who_can_then_log_in,
-    creating_a_user_reports_every_invalid_field_at_once,
-    a_taken_username_is_refused_whatever_its_case,
-    a_user_is_read_with_their_devices,
-    unknown_and_malformed_user_ids_are_not_found_on_every_route,
-    patching_email_or_admin_flag_keeps_the_tokens,
-    deactivating_a_user_revokes_all_their_tokens,
-    a_new_password_revokes_all_tokens_and_replaces_the_old_one,
-    invalid_patches_are_refused_field_by_field,
-    an_admin_revokes_one_device_and_the_others_keep_working,
-    an_admin_revokes_all_devices_of_a_user,
-);
 
 /// Asserts the shape of a user object and returns it with the timestamps
 /// (checked to be RFC 3339 or null) replaced by `"<time>"`.
@@ -48,6 +28,7 @@ async fn body(response: Response) -> Value {
     response.json().await.expect("json body")
 }
 
+#[on_both_backends]
 async fn anonymous_requests_are_unauthorized_and_non_admins_forbidden(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let bob = app.create_user("bob", "", false);
@@ -62,12 +43,7 @@ async fn anonymous_requests_are_unauthorized_and_non_admins_forbidden(backend: B
         (Method::DELETE, format!("/admin/users/{bob}/tokens/web")),
     ];
     for (method, path) in &routes {
-        let anonymous = app
-            .http
-            .request(method.clone(), app.url(path))
-            .send()
-            .await
-            .expect("request");
+        let anonymous = app.http.request(method.clone(), app.url(path)).sent().await;
         assert_unauthorized(anonymous, "Authentication credentials were not provided.").await;
         assert_json(
             app.admin_request(method.clone(), path, &key, Some(json!({"is_admin": true})))
@@ -82,6 +58,7 @@ async fn anonymous_requests_are_unauthorized_and_non_admins_forbidden(backend: B
     assert_eq!(me["is_admin"], false, "bob did not make himself an admin");
 }
 
+#[on_both_backends]
 async fn users_are_listed_a_page_at_a_time_with_absolute_links(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.admin_key().await;
@@ -170,7 +147,7 @@ async fn next_link(app: &TestApp, key: &str, headers: &[(&str, &str)]) -> Value 
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let page = body(request.send().await.expect("request")).await;
+    let page = body(request.sent().await).await;
     page["next"].clone()
 }
 
@@ -189,6 +166,7 @@ const FORWARDED_HEADERS: [&[(&str, &str)]; 3] = [
     ],
 ];
 
+#[on_both_backends]
 async fn page_links_ignore_forwarded_host_and_proto_from_untrusted_peers(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
         settings.trusted_proxies = TrustedProxies::parse("10.0.0.1").expect("proxies");
@@ -205,6 +183,7 @@ async fn page_links_ignore_forwarded_host_and_proto_from_untrusted_peers(backend
     }
 }
 
+#[on_both_backends]
 async fn page_links_follow_forwarded_host_and_proto_from_trusted_proxies(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
         settings.trusted_proxies = TrustedProxies::parse("127.0.0.1, ::1").expect("proxies");
@@ -246,6 +225,7 @@ async fn page_links_follow_forwarded_host_and_proto_from_trusted_proxies(backend
     );
 }
 
+#[on_both_backends]
 async fn the_search_matches_part_of_a_username_or_email_without_regard_to_case(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.admin_key().await;
@@ -278,6 +258,7 @@ async fn the_search_matches_part_of_a_username_or_email_without_regard_to_case(b
     }
 }
 
+#[on_both_backends]
 async fn a_page_past_the_last_or_not_a_number_is_not_found(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.admin_key().await;
@@ -296,6 +277,7 @@ async fn a_page_past_the_last_or_not_a_number_is_not_found(backend: Backend) {
     );
 }
 
+#[on_both_backends]
 async fn admins_create_users_who_can_then_log_in(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.admin_key().await;
@@ -342,15 +324,15 @@ async fn admins_create_users_who_can_then_log_in(backend: Backend) {
         .post(app.url("/admin/users/"))
         .header("Authorization", format!("Token {key}"))
         .form(&[("username", "eve"), ("password", "long-enough-pass")])
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_eq!(form.status(), StatusCode::CREATED);
     let eve = body(form).await;
     assert_eq!(eve["is_admin"], false);
     assert_eq!(eve["email"], "");
 }
 
+#[on_both_backends]
 async fn creating_a_user_reports_every_invalid_field_at_once(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.admin_key().await;
@@ -387,6 +369,7 @@ async fn creating_a_user_reports_every_invalid_field_at_once(backend: Backend) {
     .await;
 }
 
+#[on_both_backends]
 async fn a_taken_username_is_refused_whatever_its_case(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.admin_key().await;
@@ -405,6 +388,7 @@ async fn a_taken_username_is_refused_whatever_its_case(backend: Backend) {
     .await;
 }
 
+#[on_both_backends]
 async fn a_user_is_read_with_their_devices(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.admin_key().await;
@@ -463,6 +447,7 @@ async fn a_user_is_read_with_their_devices(backend: Backend) {
     assert_eq!(devices, json!(tokens));
 }
 
+#[on_both_backends]
 async fn unknown_and_malformed_user_ids_are_not_found_on_every_route(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.admin_key().await;
@@ -485,6 +470,7 @@ async fn unknown_and_malformed_user_ids_are_not_found_on_every_route(backend: Ba
     }
 }
 
+#[on_both_backends]
 async fn patching_email_or_admin_flag_keeps_the_tokens(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.admin_key().await;
@@ -530,6 +516,7 @@ async fn patching_email_or_admin_flag_keeps_the_tokens(backend: Backend) {
     );
 }
 
+#[on_both_backends]
 async fn deactivating_a_user_revokes_all_their_tokens(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.admin_key().await;
@@ -556,6 +543,7 @@ async fn deactivating_a_user_revokes_all_their_tokens(backend: Backend) {
     app.login("alice", "web").await;
 }
 
+#[on_both_backends]
 async fn a_new_password_revokes_all_tokens_and_replaces_the_old_one(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.admin_key().await;
@@ -580,6 +568,7 @@ async fn a_new_password_revokes_all_tokens_and_replaces_the_old_one(backend: Bac
     );
 }
 
+#[on_both_backends]
 async fn invalid_patches_are_refused_field_by_field(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.admin_key().await;
@@ -615,6 +604,7 @@ async fn invalid_patches_are_refused_field_by_field(backend: Backend) {
     assert_eq!(user["email"], "alice@example.com");
 }
 
+#[on_both_backends]
 async fn an_admin_revokes_one_device_and_the_others_keep_working(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.admin_key().await;
@@ -645,6 +635,7 @@ async fn an_admin_revokes_one_device_and_the_others_keep_working(backend: Backen
     );
 }
 
+#[on_both_backends]
 async fn an_admin_revokes_all_devices_of_a_user(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.admin_key().await;

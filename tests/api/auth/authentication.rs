@@ -1,19 +1,11 @@
 //! Every row of the contract's 401 table, and what a valid token gets.
 
-use crate::helpers::{assert_json, assert_unauthorized, Backend, TestApp};
-use crate::on_both_backends;
+use crate::helpers::on_both_backends;
+use crate::helpers::{assert_json, assert_unauthorized, Backend, Sent, TestApp};
 use reqwest::StatusCode;
 use serde_json::json;
 
-on_both_backends!(
-    each_malformed_header_gets_its_own_message,
-    unknown_and_revoked_keys_are_invalid,
-    a_deactivated_users_token_is_refused,
-    the_keyword_is_case_insensitive_and_bearer_is_accepted,
-    public_endpoints_ignore_authorization_headers,
-    whoami_describes_the_user_and_client,
-);
-
+#[on_both_backends]
 async fn each_malformed_header_gets_its_own_message(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let cases: &[(Option<&[u8]>, &str)] = &[
@@ -42,11 +34,12 @@ async fn each_malformed_header_gets_its_own_message(backend: Backend) {
             let value = reqwest::header::HeaderValue::from_bytes(value).expect("header value");
             request = request.header("Authorization", value);
         }
-        let response = request.send().await.expect("request");
+        let response = request.sent().await;
         assert_unauthorized(response, detail).await;
     }
 }
 
+#[on_both_backends]
 async fn unknown_and_revoked_keys_are_invalid(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -61,6 +54,7 @@ async fn unknown_and_revoked_keys_are_invalid(backend: Backend) {
     assert_unauthorized(app.whoami(&key).await, "Invalid token.").await;
 }
 
+#[on_both_backends]
 async fn a_deactivated_users_token_is_refused(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let user_id = app.create_user("alice", "", false);
@@ -75,6 +69,7 @@ async fn a_deactivated_users_token_is_refused(backend: Backend) {
     assert_unauthorized(app.whoami(&key).await, "User inactive or deleted.").await;
 }
 
+#[on_both_backends]
 async fn the_keyword_is_case_insensitive_and_bearer_is_accepted(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -84,16 +79,13 @@ async fn the_keyword_is_case_insensitive_and_bearer_is_accepted(backend: Backend
             .http
             .get(app.url("/whoami"))
             .header("Authorization", format!("{scheme} {key}"))
-            .send()
+            .sent()
             .await;
-        assert_eq!(
-            response.expect("request").status(),
-            StatusCode::OK,
-            "{scheme}"
-        );
+        assert_eq!(response.status(), StatusCode::OK, "{scheme}");
     }
 }
 
+#[on_both_backends]
 async fn public_endpoints_ignore_authorization_headers(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -101,21 +93,20 @@ async fn public_endpoints_ignore_authorization_headers(backend: Backend) {
         .http
         .get(app.url("/healthz"))
         .header("Authorization", "Token a b")
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_json(health, StatusCode::OK, json!({"status": "ok"})).await;
     let login = app
         .http
         .post(app.url("/login"))
         .header("Authorization", "Token mt_bogus")
         .json(&json!({"username": "alice", "password": crate::helpers::PASSWORD, "client": "web"}))
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_eq!(login.status(), StatusCode::OK);
 }
 
+#[on_both_backends]
 async fn whoami_describes_the_user_and_client(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let id = app.create_user("Alice", "alice@example.com", true);

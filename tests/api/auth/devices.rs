@@ -1,20 +1,11 @@
 //! Listing and revoking devices, and the three kinds of logout.
 
-use crate::helpers::{assert_json, assert_unauthorized, keys_of, Backend, TestApp, PASSWORD};
-use crate::on_both_backends;
+use crate::helpers::on_both_backends;
+use crate::helpers::{assert_json, assert_unauthorized, keys_of, Backend, Sent, TestApp, PASSWORD};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-on_both_backends!(
-    devices_are_listed_most_recent_first_without_secrets,
-    revoking_one_device_leaves_the_others_working,
-    revoking_an_unknown_client_is_not_found,
-    users_cannot_revoke_each_others_devices,
-    logout_revokes_only_the_presented_token,
-    logout_all_revokes_every_token_of_the_user,
-    logout_others_keeps_only_the_presented_token,
-);
-
+#[on_both_backends]
 async fn devices_are_listed_most_recent_first_without_secrets(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -24,9 +15,8 @@ async fn devices_are_listed_most_recent_first_without_secrets(backend: Backend) 
         .post(app.url("/login"))
         .header("User-Agent", format!("ios-app/1.0 {}", "x".repeat(300)))
         .json(&json!({"username": "alice", "password": PASSWORD, "client": "ios"}))
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let devices = app.devices(&web).await;
     let clients: Vec<&str> = devices
@@ -63,6 +53,7 @@ async fn devices_are_listed_most_recent_first_without_secrets(backend: Backend) 
     );
 }
 
+#[on_both_backends]
 async fn revoking_one_device_leaves_the_others_working(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -81,6 +72,7 @@ async fn revoking_one_device_leaves_the_others_working(backend: Backend) {
     assert_eq!(clients, [json!("web")]);
 }
 
+#[on_both_backends]
 async fn revoking_an_unknown_client_is_not_found(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -93,6 +85,7 @@ async fn revoking_an_unknown_client_is_not_found(backend: Backend) {
     .await;
 }
 
+#[on_both_backends]
 async fn users_cannot_revoke_each_others_devices(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -106,6 +99,7 @@ async fn users_cannot_revoke_each_others_devices(backend: Backend) {
     assert_eq!(app.whoami_status(&bob).await, StatusCode::OK);
 }
 
+#[on_both_backends]
 async fn logout_revokes_only_the_presented_token(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -121,6 +115,7 @@ async fn logout_revokes_only_the_presented_token(backend: Backend) {
     assert_eq!(app.whoami_status(&ios).await, StatusCode::OK);
 }
 
+#[on_both_backends]
 async fn logout_all_revokes_every_token_of_the_user(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -140,6 +135,7 @@ async fn logout_all_revokes_every_token_of_the_user(backend: Backend) {
     assert_eq!(app.whoami_status(&bob).await, StatusCode::OK);
 }
 
+#[on_both_backends]
 async fn logout_others_keeps_only_the_presented_token(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);

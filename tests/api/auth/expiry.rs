@@ -1,22 +1,16 @@
 //! Sliding expiry, absolute lifetime, and the touch interval, with short
 //! durations so that the clock can be waited out.
 
+use crate::helpers::on_both_backends;
 use crate::helpers::{assert_unauthorized, Backend, TestApp};
-use crate::on_both_backends;
 use reqwest::StatusCode;
 use std::time::Duration;
-
-on_both_backends!(
-    use_slides_the_expiry_and_idleness_expires_the_token,
-    max_age_caps_the_slide,
-    last_use_is_written_at_most_once_per_touch_interval,
-    prune_deletes_expired_tokens_only,
-);
 
 async fn sleep(millis: u64) {
     actix_web::rt::time::sleep(Duration::from_millis(millis)).await;
 }
 
+#[on_both_backends]
 async fn use_slides_the_expiry_and_idleness_expires_the_token(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
         settings.token_ttl = Duration::from_secs(2);
@@ -37,6 +31,7 @@ async fn use_slides_the_expiry_and_idleness_expires_the_token(backend: Backend) 
     assert_unauthorized(app.whoami(&key).await, "Token has expired.").await;
 }
 
+#[on_both_backends]
 async fn max_age_caps_the_slide(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
         settings.token_ttl = Duration::from_secs(2);
@@ -54,6 +49,7 @@ async fn max_age_caps_the_slide(backend: Backend) {
     assert_unauthorized(app.whoami(&key).await, "Token has expired.").await;
 }
 
+#[on_both_backends]
 async fn last_use_is_written_at_most_once_per_touch_interval(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
         settings.token_touch_interval = Duration::from_millis(1500)
@@ -89,6 +85,7 @@ async fn last_use_is_written_at_most_once_per_touch_interval(backend: Backend) {
     );
 }
 
+#[on_both_backends]
 async fn prune_deletes_expired_tokens_only(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
         settings.token_ttl = Duration::from_secs(1);

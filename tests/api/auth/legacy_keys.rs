@@ -2,8 +2,8 @@
 //! and knox gave out: they authenticate as `Token <key>` like ours, behave
 //! like any token, and are refused outright with `LEGACY_TOKENS=off`.
 
+use crate::helpers::on_both_backends;
 use crate::helpers::{assert_json, assert_unauthorized, Backend, TestApp};
-use crate::on_both_backends;
 use multitoken::db::tokens::{self, NewToken};
 use multitoken::domain::{Timestamp, TokenDigest};
 use reqwest::StatusCode;
@@ -14,13 +14,6 @@ const DRF_KEY: &str = "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b";
 /// A knox key and the `digest` knox 5.1's `hash_token` stored for it.
 const KNOX_KEY: &str = "1c2a5e4b0f8d7c6a3e9b1d2f4a6c8e0b1c2a5e4b0f8d7c6a3e9b1d2f4a6c8e0b";
 const KNOX_DIGEST: &str = "a55ac94b339f65e6fc78cf1cb64c3b058af487a0e6f41e9cd886875af27aef61d11558643e8e55eb19ca2b0e4b08db01aa9492bca16beeb24c65a1755870f5a0";
-
-on_both_backends!(
-    drf_and_knox_keys_authenticate_as_their_user_and_client,
-    legacy_keys_are_refused_when_legacy_tokens_is_off,
-    an_expired_knox_key_is_refused_as_expired,
-    a_legacy_key_is_listed_revocable_and_replaced_by_a_relogin,
-);
 
 fn insert(app: &TestApp, user_id: i64, client: &str, digest: TokenDigest, expires_at: Timestamp) {
     let now = Timestamp::now().millis();
@@ -52,6 +45,7 @@ fn insert_both(app: &TestApp, user_id: i64) {
     insert(app, user_id, "knox-1", knox, in_a_day());
 }
 
+#[on_both_backends]
 async fn drf_and_knox_keys_authenticate_as_their_user_and_client(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let id = app.create_user("alice", "alice@example.com", false);
@@ -70,6 +64,7 @@ async fn drf_and_knox_keys_authenticate_as_their_user_and_client(backend: Backen
     assert_unauthorized(app.whoami(&upper).await, "Invalid token.").await;
 }
 
+#[on_both_backends]
 async fn legacy_keys_are_refused_when_legacy_tokens_is_off(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| settings.legacy_tokens = false).await;
     let id = app.create_user("alice", "", false);
@@ -82,6 +77,7 @@ async fn legacy_keys_are_refused_when_legacy_tokens_is_off(backend: Backend) {
     assert_eq!(app.whoami_status(&key).await, StatusCode::OK);
 }
 
+#[on_both_backends]
 async fn an_expired_knox_key_is_refused_as_expired(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let id = app.create_user("alice", "", false);
@@ -92,6 +88,7 @@ async fn an_expired_knox_key_is_refused_as_expired(backend: Backend) {
     assert_unauthorized(app.whoami(KNOX_KEY).await, "Token has expired.").await;
 }
 
+#[on_both_backends]
 async fn a_legacy_key_is_listed_revocable_and_replaced_by_a_relogin(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let id = app.create_user("alice", "", false);

@@ -1,7 +1,7 @@
 //! `POST /login`: credentials in JSON, form or Basic; one token per client.
 
-use crate::helpers::{assert_json, keys_of, Backend, TestApp, PASSWORD};
-use crate::on_both_backends;
+use crate::helpers::on_both_backends;
+use crate::helpers::{assert_json, keys_of, Backend, Sent, TestApp, PASSWORD};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use multitoken::domain::Timestamp;
@@ -11,19 +11,7 @@ use std::time::Duration;
 
 const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
 
-on_both_backends!(
-    a_login_returns_a_prefixed_key_that_is_not_cached,
-    form_bodies_and_basic_credentials_log_in_too,
-    bad_basic_credentials_get_a_basic_challenge,
-    the_username_matches_without_regard_to_case,
-    wrong_unknown_and_inactive_users_get_one_message,
-    missing_and_invalid_fields_are_all_reported,
-    logging_in_again_replaces_only_that_clients_token,
-    the_client_limit_refuses_new_clients_but_not_relogins,
-    concurrent_logins_of_one_client_leave_exactly_one_token,
-    keys_are_stored_only_as_digests,
-);
-
+#[on_both_backends]
 async fn a_login_returns_a_prefixed_key_that_is_not_cached(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -54,6 +42,7 @@ async fn a_login_returns_a_prefixed_key_that_is_not_cached(backend: Backend) {
     assert_eq!(app.whoami_status(key).await, StatusCode::OK);
 }
 
+#[on_both_backends]
 async fn form_bodies_and_basic_credentials_log_in_too(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -65,9 +54,8 @@ async fn form_bodies_and_basic_credentials_log_in_too(backend: Backend) {
             "application/x-www-form-urlencoded; charset=utf-8",
         )
         .body(format!("username=alice&password={PASSWORD}&client=web"))
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_eq!(form.status(), StatusCode::OK);
     let basic = app
         .http
@@ -77,9 +65,8 @@ async fn form_bodies_and_basic_credentials_log_in_too(backend: Backend) {
             format!("Basic {}", STANDARD.encode(format!("alice:{PASSWORD}"))),
         )
         .json(&json!({"client": "ios"}))
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_eq!(basic.status(), StatusCode::OK);
     let body: Value = basic.json().await.expect("json");
     assert_eq!(body["client"], "ios");
@@ -90,6 +77,7 @@ async fn form_bodies_and_basic_credentials_log_in_too(backend: Backend) {
     );
 }
 
+#[on_both_backends]
 async fn bad_basic_credentials_get_a_basic_challenge(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -103,9 +91,8 @@ async fn bad_basic_credentials_get_a_basic_challenge(backend: Backend) {
             .post(app.url("/login"))
             .header("Authorization", format!("Basic {credentials}"))
             .json(&json!({"client": "web"}))
-            .send()
-            .await
-            .expect("request");
+            .sent()
+            .await;
         assert_eq!(
             response
                 .headers()
@@ -122,6 +109,7 @@ async fn bad_basic_credentials_get_a_basic_challenge(backend: Backend) {
     }
 }
 
+#[on_both_backends]
 async fn the_username_matches_without_regard_to_case(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("Alice", "", false);
@@ -134,6 +122,7 @@ async fn the_username_matches_without_regard_to_case(backend: Backend) {
     }
 }
 
+#[on_both_backends]
 async fn wrong_unknown_and_inactive_users_get_one_message(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -155,6 +144,7 @@ async fn wrong_unknown_and_inactive_users_get_one_message(backend: Backend) {
     }
 }
 
+#[on_both_backends]
 async fn missing_and_invalid_fields_are_all_reported(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let required = ["This field is required."];
@@ -196,6 +186,7 @@ async fn missing_and_invalid_fields_are_all_reported(backend: Backend) {
     .await;
 }
 
+#[on_both_backends]
 async fn logging_in_again_replaces_only_that_clients_token(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -215,6 +206,7 @@ async fn logging_in_again_replaces_only_that_clients_token(backend: Backend) {
     assert_eq!(clients.len(), 2);
 }
 
+#[on_both_backends]
 async fn the_client_limit_refuses_new_clients_but_not_relogins(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| settings.max_clients_per_user = 2).await;
     app.create_user("alice", "", false);
@@ -237,6 +229,7 @@ async fn the_client_limit_refuses_new_clients_but_not_relogins(backend: Backend)
     app.login("alice", "cli").await;
 }
 
+#[on_both_backends]
 async fn concurrent_logins_of_one_client_leave_exactly_one_token(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -264,6 +257,7 @@ async fn concurrent_logins_of_one_client_leave_exactly_one_token(backend: Backen
     assert_eq!(devices[0]["client"], "web");
 }
 
+#[on_both_backends]
 async fn keys_are_stored_only_as_digests(backend: Backend) {
     use diesel::prelude::*;
     use multitoken::db::schema::tokens;

@@ -11,8 +11,8 @@ use crate::helpers::console::Console;
 use crate::helpers::oidc::{
     free_port, with_providers, Provider, CLIENT_ID, CLIENT_SECRET, OTHER_CLIENT_ID, REDIRECT_URI,
 };
+use crate::helpers::on_both_backends;
 use crate::helpers::{assert_json, keys_of, Backend, TestApp, PASSWORD};
-use crate::on_both_backends;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use multitoken::domain::oidc::{LinkByEmail, OidcProvider, OidcProviders};
@@ -23,24 +23,6 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 const REFUSED: &str = "Unable to log in with the provider.";
-
-on_both_backends!(
-    needs oidc_tests, "tests/oidc_provider is not installed (npm ci there, or run .ci/run)";
-    the_code_flow_signs_a_new_user_in_with_a_device_token,
-    an_id_token_from_the_app_signs_in_and_its_nonce_is_checked,
-    tokens_from_another_issuer_client_or_time_and_tampered_ones_are_refused,
-    a_verified_email_links_to_its_user_only_when_configured,
-    identities_and_via_show_on_the_console,
-    a_deactivated_user_cannot_sign_in_with_the_provider,
-    two_factor_and_mandatory_verification_apply_as_for_login,
-    a_provider_that_rotated_its_keys_is_followed,
-    concurrent_first_sign_ins_make_one_user,
-);
-
-on_both_backends!(
-    unknown_providers_and_missing_fields_are_answered_as_the_contract_says,
-    a_provider_that_does_not_answer_is_a_quick_503,
-);
 
 async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
     let status = response.status();
@@ -65,6 +47,7 @@ async fn assert_refused(response: reqwest::Response, why: &str) {
     );
 }
 
+#[on_both_backends(needs oidc_tests, "tests/oidc_provider is not installed (npm ci there, or run .ci/run)")]
 async fn the_code_flow_signs_a_new_user_in_with_a_device_token(backend: Backend) {
     let provider = Provider::start();
     let app = TestApp::spawn_with(
@@ -130,6 +113,7 @@ async fn the_code_flow_signs_a_new_user_in_with_a_device_token(backend: Backend)
     assert!(hash.starts_with('!') && hash.len() > 20, "unusable: {hash}");
 }
 
+#[on_both_backends(needs oidc_tests, "tests/oidc_provider is not installed (npm ci there, or run .ci/run)")]
 async fn an_id_token_from_the_app_signs_in_and_its_nonce_is_checked(backend: Backend) {
     let provider = Provider::start();
     let app = TestApp::spawn_with(
@@ -168,6 +152,7 @@ async fn an_id_token_from_the_app_signs_in_and_its_nonce_is_checked(backend: Bac
     );
 }
 
+#[on_both_backends(needs oidc_tests, "tests/oidc_provider is not installed (npm ci there, or run .ci/run)")]
 async fn tokens_from_another_issuer_client_or_time_and_tampered_ones_are_refused(backend: Backend) {
     let provider = Provider::start();
     // Another instance: another issuer (with the same development keys, so
@@ -231,6 +216,7 @@ async fn sign_in(provider: &Provider, app: &TestApp, login: &str) -> String {
     body["auth_token"].as_str().unwrap().to_owned()
 }
 
+#[on_both_backends(needs oidc_tests, "tests/oidc_provider is not installed (npm ci there, or run .ci/run)")]
 async fn a_verified_email_links_to_its_user_only_when_configured(backend: Backend) {
     let provider = Provider::start();
     let linking = TestApp::spawn_with(
@@ -263,6 +249,7 @@ async fn a_verified_email_links_to_its_user_only_when_configured(backend: Backen
     assert_eq!(me["username"], "alice2");
 }
 
+#[on_both_backends(needs oidc_tests, "tests/oidc_provider is not installed (npm ci there, or run .ci/run)")]
 async fn identities_and_via_show_on_the_console(backend: Backend) {
     let provider = Provider::start();
     let second = Provider::start();
@@ -317,6 +304,7 @@ async fn identities_and_via_show_on_the_console(backend: Backend) {
     assert_eq!(via, ["oidc:corp", "oidc:google", "password"]);
 }
 
+#[on_both_backends(needs oidc_tests, "tests/oidc_provider is not installed (npm ci there, or run .ci/run)")]
 async fn a_deactivated_user_cannot_sign_in_with_the_provider(backend: Backend) {
     let provider = Provider::start();
     let app = TestApp::spawn_with(
@@ -356,6 +344,7 @@ async fn a_deactivated_user_cannot_sign_in_with_the_provider(backend: Backend) {
     .await;
 }
 
+#[on_both_backends]
 async fn unknown_providers_and_missing_fields_are_answered_as_the_contract_says(backend: Backend) {
     let configured = OidcProvider {
         name: "corp".into(),
@@ -406,6 +395,7 @@ async fn unknown_providers_and_missing_fields_are_answered_as_the_contract_says(
     .await;
 }
 
+#[on_both_backends]
 async fn a_provider_that_does_not_answer_is_a_quick_503(backend: Backend) {
     // One port that accepts connections and never answers, one closed.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -447,6 +437,7 @@ async fn a_provider_that_does_not_answer_is_a_quick_503(backend: Backend) {
     drop(silent);
 }
 
+#[on_both_backends(needs oidc_tests, "tests/oidc_provider is not installed (npm ci there, or run .ci/run)")]
 async fn two_factor_and_mandatory_verification_apply_as_for_login(backend: Backend) {
     let provider = Provider::start();
     let app = TestApp::spawn_with(backend, |settings| {
@@ -491,6 +482,7 @@ async fn two_factor_and_mandatory_verification_apply_as_for_login(backend: Backe
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
+#[on_both_backends(needs oidc_tests, "tests/oidc_provider is not installed (npm ci there, or run .ci/run)")]
 async fn a_provider_that_rotated_its_keys_is_followed(backend: Backend) {
     let before = Provider::start_with(json!({"fresh_keys": true}));
     let port = before.issuer.rsplit(':').next().expect("port").to_owned();
@@ -509,6 +501,7 @@ async fn a_provider_that_rotated_its_keys_is_followed(backend: Backend) {
     assert_eq!(whoami_body(&app, &key).await["id"], carol);
 }
 
+#[on_both_backends(needs oidc_tests, "tests/oidc_provider is not installed (npm ci there, or run .ci/run)")]
 async fn concurrent_first_sign_ins_make_one_user(backend: Backend) {
     let provider = Provider::start();
     let app = TestApp::spawn_with(

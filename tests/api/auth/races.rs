@@ -2,8 +2,8 @@
 //! the user is deactivated (security finding F1): no token they issue may
 //! outlive the change. And a logout racing a re-login on the same client.
 
+use crate::helpers::on_both_backends;
 use crate::helpers::{Backend, TestApp, PASSWORD};
-use crate::on_both_backends;
 use diesel::prelude::*;
 use futures_util::future::{join, join_all};
 use multitoken::db::schema::{tokens, users};
@@ -17,15 +17,9 @@ use std::time::{Duration, Instant};
 
 const NEW_PASSWORD: &str = "another-horse-battery";
 
-on_both_backends!(
-    a_token_is_issued_only_against_the_hash_that_was_checked,
-    logins_racing_a_password_change_leave_no_live_key,
-    logins_racing_a_deactivation_leave_no_key_for_the_reactivated_user,
-    a_logout_with_the_old_key_never_revokes_the_key_that_replaced_it,
-);
-
 /// `tokens::issue` refuses a stale hash or an inactive user, and writes
 /// nothing then: the deterministic core of what the races below probe.
+#[on_both_backends]
 async fn a_token_is_issued_only_against_the_hash_that_was_checked(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let alice = app.create_user("alice", "", false);
@@ -128,6 +122,7 @@ async fn live_keys(app: &TestApp, keys: &[String]) -> usize {
     live
 }
 
+#[on_both_backends]
 async fn logins_racing_a_password_change_leave_no_live_key(backend: Backend) {
     let app = spawn_unthrottled(backend).await;
     app.create_user("victim", "victim@example.com", false);
@@ -156,6 +151,7 @@ async fn logins_racing_a_password_change_leave_no_live_key(backend: Backend) {
     );
 }
 
+#[on_both_backends]
 async fn logins_racing_a_deactivation_leave_no_key_for_the_reactivated_user(backend: Backend) {
     let app = spawn_unthrottled(backend).await;
     let admin = app.admin_key().await;
@@ -189,6 +185,7 @@ async fn logins_racing_a_deactivation_leave_no_key_for_the_reactivated_user(back
 /// the client's row, so a logout sent with the old key while the re-login
 /// ran could revoke the new key. The logout is sent at staggered moments
 /// around the re-login's password check, where the window is.
+#[on_both_backends]
 async fn a_logout_with_the_old_key_never_revokes_the_key_that_replaced_it(backend: Backend) {
     let app = spawn_unthrottled(backend).await;
     app.create_user("alice", "", false);

@@ -1,22 +1,11 @@
 //! Scopes: restricted tokens, how they are asked for, shown and enforced.
 
-use crate::helpers::{assert_json, Backend, TestApp, DENIED, PASSWORD};
-use crate::on_both_backends;
+use crate::helpers::on_both_backends;
+use crate::helpers::{assert_json, Backend, Sent, TestApp, DENIED, PASSWORD};
 use diesel::prelude::*;
 use multitoken::db::schema::tokens;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-
-on_both_backends!(
-    scopes_come_as_a_list_or_a_string_and_show_in_every_token_view,
-    invalid_scopes_get_the_contract_message,
-    unknown_scopes_are_refused_when_allowed_scopes_is_set,
-    relogin_replaces_the_scopes,
-    a_restricted_token_of_an_admin_can_do_only_what_the_contract_allows,
-    registration_with_a_client_issues_a_restricted_token,
-    tokens_from_before_scopes_are_unrestricted,
-    tokens_list_shows_the_scopes,
-);
 
 const INVALID: &str =
     "Enter valid scopes: 1-64 letters, digits, ':', '.', '_' or '-' each, separated by spaces.";
@@ -25,6 +14,7 @@ fn key(body: &Value) -> String {
     body["auth_token"].as_str().expect("auth_token").to_owned()
 }
 
+#[on_both_backends]
 async fn scopes_come_as_a_list_or_a_string_and_show_in_every_token_view(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let alice = app.create_user("alice", "alice@example.com", false);
@@ -56,9 +46,8 @@ async fn scopes_come_as_a_list_or_a_string_and_show_in_every_token_view(backend:
             ("client", "form"),
             ("scopes", "f:1 f:2"),
         ])
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_eq!(form.status(), StatusCode::OK);
     let form: Value = form.json().await.expect("json");
     assert_eq!(form["scopes"], json!(["f:1", "f:2"]));
@@ -110,6 +99,7 @@ async fn scopes_come_as_a_list_or_a_string_and_show_in_every_token_view(backend:
     assert_eq!(scopes_by_client(&detail_tokens), expected);
 }
 
+#[on_both_backends]
 async fn invalid_scopes_get_the_contract_message(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -147,6 +137,7 @@ async fn invalid_scopes_get_the_contract_message(backend: Backend) {
     );
 }
 
+#[on_both_backends]
 async fn unknown_scopes_are_refused_when_allowed_scopes_is_set(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         s.allowed_scopes = multitoken::domain::AllowedScopes::parse("orders:read").expect("valid");
@@ -180,6 +171,7 @@ async fn unknown_scopes_are_refused_when_allowed_scopes_is_set(backend: Backend)
     .await;
 }
 
+#[on_both_backends]
 async fn relogin_replaces_the_scopes(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -211,6 +203,7 @@ async fn relogin_replaces_the_scopes(backend: Backend) {
     assert_eq!(empty["scopes"], json!([]));
 }
 
+#[on_both_backends]
 async fn a_restricted_token_of_an_admin_can_do_only_what_the_contract_allows(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("root", "", true);
@@ -286,6 +279,7 @@ async fn a_restricted_token_of_an_admin_can_do_only_what_the_contract_allows(bac
     assert_eq!(app.whoami_status(&other).await, StatusCode::OK);
 }
 
+#[on_both_backends]
 async fn registration_with_a_client_issues_a_restricted_token(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let response = app
@@ -311,6 +305,7 @@ async fn registration_with_a_client_issues_a_restricted_token(backend: Backend) 
     .await;
 }
 
+#[on_both_backends]
 async fn tokens_from_before_scopes_are_unrestricted(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let alice = app.create_user("alice", "", false);
@@ -346,6 +341,7 @@ async fn tokens_from_before_scopes_are_unrestricted(backend: Backend) {
     );
 }
 
+#[on_both_backends]
 async fn tokens_list_shows_the_scopes(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);

@@ -2,8 +2,8 @@
 //! username and per client address, in the database.
 
 use crate::helpers::assert_throttled;
-use crate::helpers::{assert_json, Backend, TestApp, PASSWORD};
-use crate::on_both_backends;
+use crate::helpers::on_both_backends;
+use crate::helpers::{assert_json, Backend, Sent, TestApp, PASSWORD};
 use multitoken::config::Settings;
 use multitoken::domain::client_address::TrustedProxies;
 use multitoken::domain::ThrottleLimit;
@@ -14,19 +14,6 @@ use serde_json::json;
 use std::time::Duration;
 
 const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
-
-on_both_backends!(
-    past_the_limit_every_attempt_is_throttled_even_with_the_right_password,
-    the_wait_is_said_in_seconds_and_the_window_reopens,
-    failures_are_counted_per_username_whatever_the_address_or_case,
-    failures_are_counted_per_address_whatever_the_username,
-    a_success_resets_the_usernames_count,
-    forwarded_for_is_ignored_from_peers_that_are_not_trusted_proxies,
-    forwarded_for_gives_the_address_behind_a_trusted_proxy,
-    counts_survive_a_restart_and_are_shared_by_instances,
-    concurrent_failures_are_never_lost,
-    a_throttled_address_writes_nothing_and_cannot_lock_other_usernames_further,
-);
 
 fn limit(attempts: u32, window: Duration) -> ThrottleLimit {
     ThrottleLimit { attempts, window }
@@ -48,7 +35,7 @@ async fn login_from(
     if let Some(address) = forwarded_for {
         request = request.header("X-Forwarded-For", address);
     }
-    request.send().await.expect("request")
+    request.sent().await
 }
 
 async fn assert_bad_credentials(response: Response) {
@@ -60,6 +47,7 @@ async fn assert_bad_credentials(response: Response) {
     .await;
 }
 
+#[on_both_backends]
 async fn past_the_limit_every_attempt_is_throttled_even_with_the_right_password(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         s.login_throttle = limit(3, Duration::from_secs(60))
@@ -75,6 +63,7 @@ async fn past_the_limit_every_attempt_is_throttled_even_with_the_right_password(
     assert!((58..=60).contains(&wait), "{wait}");
 }
 
+#[on_both_backends]
 async fn the_wait_is_said_in_seconds_and_the_window_reopens(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         s.login_throttle = limit(1, Duration::from_secs(1))
@@ -88,6 +77,7 @@ async fn the_wait_is_said_in_seconds_and_the_window_reopens(backend: Backend) {
     app.login("alice", "web").await;
 }
 
+#[on_both_backends]
 async fn failures_are_counted_per_username_whatever_the_address_or_case(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         s.login_throttle = limit(2, Duration::from_secs(60));
@@ -105,6 +95,7 @@ async fn failures_are_counted_per_username_whatever_the_address_or_case(backend:
     assert_eq!(bob.status(), StatusCode::OK, "other users are not affected");
 }
 
+#[on_both_backends]
 async fn failures_are_counted_per_address_whatever_the_username(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         s.login_throttle = limit(2, Duration::from_secs(60));
@@ -122,6 +113,7 @@ async fn failures_are_counted_per_address_whatever_the_username(backend: Backend
     assert_eq!(elsewhere.status(), StatusCode::OK);
 }
 
+#[on_both_backends]
 async fn a_success_resets_the_usernames_count(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         s.login_throttle = limit(3, Duration::from_secs(60));
@@ -149,6 +141,7 @@ async fn a_success_resets_the_usernames_count(backend: Backend) {
     assert_throttled(attempt(PASSWORD).await).await;
 }
 
+#[on_both_backends]
 async fn forwarded_for_is_ignored_from_peers_that_are_not_trusted_proxies(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         s.login_throttle = limit(2, Duration::from_secs(60));
@@ -164,6 +157,7 @@ async fn forwarded_for_is_ignored_from_peers_that_are_not_trusted_proxies(backen
     assert_throttled(response).await;
 }
 
+#[on_both_backends]
 async fn forwarded_for_gives_the_address_behind_a_trusted_proxy(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         s.login_throttle = limit(2, Duration::from_secs(60));
@@ -184,6 +178,7 @@ async fn forwarded_for_gives_the_address_behind_a_trusted_proxy(backend: Backend
     assert_bad_credentials(other).await;
 }
 
+#[on_both_backends]
 async fn counts_survive_a_restart_and_are_shared_by_instances(backend: Backend) {
     let throttle = limit(2, Duration::from_secs(60));
     let app = TestApp::spawn_with(backend, |s| s.login_throttle = throttle).await;
@@ -200,12 +195,12 @@ async fn counts_survive_a_restart_and_are_shared_by_instances(backend: Backend) 
         .http
         .post(url)
         .json(&json!({"username": "alice", "password": PASSWORD, "client": "web"}))
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_throttled(response).await;
 }
 
+#[on_both_backends]
 async fn concurrent_failures_are_never_lost(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         s.login_throttle = limit(4, Duration::from_secs(60))
@@ -246,6 +241,7 @@ fn throttle_rows(app: &TestApp) -> Vec<(String, i64, i64)> {
 
 /// Security finding F2: an address that is already throttled kept adding
 /// to the count of whatever username it named, with a write per request.
+#[on_both_backends]
 async fn a_throttled_address_writes_nothing_and_cannot_lock_other_usernames_further(
     backend: Backend,
 ) {

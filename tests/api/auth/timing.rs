@@ -2,19 +2,18 @@
 //! password (argon2 runs against a dummy hash), so response times do not
 //! tell which usernames exist. Medians of interleaved runs, generous bounds.
 
+use crate::helpers::on_both_backends;
 use crate::helpers::{Backend, TestApp};
-use crate::on_both_backends;
 use multitoken::domain::ThrottleLimit;
 use reqwest::StatusCode;
 use std::time::{Duration, Instant};
-
-on_both_backends!(unknown_users_and_wrong_passwords_take_the_same_time);
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
 }
 
+#[on_both_backends]
 async fn unknown_users_and_wrong_passwords_take_the_same_time(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         s.login_throttle = ThrottleLimit {

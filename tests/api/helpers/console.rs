@@ -1,6 +1,7 @@
 //! The ops console as a browser sees it: a client that keeps the session
 //! cookie between requests, and the CSRF token of a page's forms.
 
+use super::Sent;
 use super::TestApp;
 use reqwest::header::{COOKIE, SET_COOKIE};
 use reqwest::{Method, Response, StatusCode};
@@ -29,7 +30,7 @@ impl<'a> Console<'a> {
         if let Some(form) = form {
             request = request.form(form);
         }
-        let response = request.send().await.expect("request");
+        let response = request.sent().await;
         if let Some(set) = response.headers().get(SET_COOKIE) {
             let pair = set.to_str().unwrap().split(';').next().unwrap().to_owned();
             self.cookie = Some(pair);

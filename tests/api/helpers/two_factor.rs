@@ -1,6 +1,7 @@
 //! Two-factor authentication from the client's side: TOTP codes, the
 //! set-up and confirmation that turn it on, a login that sends a code.
 
+use super::Sent;
 use super::{unix_now, TestApp, PASSWORD};
 use multitoken::domain::two_factor::TotpSecret;
 use reqwest::{Response, StatusCode};
@@ -27,9 +28,8 @@ pub async fn post(app: &TestApp, path: &str, key: &str, body: Value) -> Response
         .post(app.url(path))
         .header("Authorization", format!("Token {key}"))
         .json(&body)
-        .send()
+        .sent()
         .await
-        .expect("request")
 }
 
 pub async fn login_with_otp(app: &TestApp, username: &str, otp: Option<&str>) -> Response {

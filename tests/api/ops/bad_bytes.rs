@@ -4,8 +4,8 @@
 //! these with a 500, and SQLite's admin search matched every user. Bytes
 //! that are not UTF-8 in a form or query value are refused the same way.
 
-use crate::helpers::{assert_json, Backend, TestApp, PASSWORD};
-use crate::on_both_backends;
+use crate::helpers::on_both_backends;
+use crate::helpers::{assert_json, Backend, Sent, TestApp, PASSWORD};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -16,15 +16,7 @@ use serde_json::{json, Value};
 const NULL_CHARACTERS: &str = "Null characters are not allowed.";
 const NOT_UTF8: &str = "Not a valid string: the value is not UTF-8.";
 
-on_both_backends!(
-    a_nul_in_a_field_is_a_field_error_in_json_and_in_forms,
-    a_nul_in_a_client_path_segment_names_no_device,
-    a_nul_in_the_admin_search_is_a_field_error,
-    form_values_that_are_not_utf8_are_field_errors_not_replacements,
-    a_query_value_that_is_not_utf8_is_a_field_error,
-    any_text_in_any_input_gets_json_and_never_a_server_error,
-);
-
+#[on_both_backends]
 async fn a_nul_in_a_field_is_a_field_error_in_json_and_in_forms(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -40,9 +32,8 @@ async fn a_nul_in_a_field_is_a_field_error_in_json_and_in_forms(backend: Backend
         .post(app.url("/login"))
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(format!("username=al%00ice&password={PASSWORD}&client=web"))
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_json(
         form,
         StatusCode::BAD_REQUEST,
@@ -68,6 +59,7 @@ async fn a_nul_in_a_field_is_a_field_error_in_json_and_in_forms(backend: Backend
     .await;
 }
 
+#[on_both_backends]
 async fn a_nul_in_a_client_path_segment_names_no_device(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let admin = app.admin_key().await;
@@ -93,6 +85,7 @@ async fn a_nul_in_a_client_path_segment_names_no_device(backend: Backend) {
     );
 }
 
+#[on_both_backends]
 async fn a_nul_in_the_admin_search_is_a_field_error(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let admin = app.admin_key().await;
@@ -110,14 +103,14 @@ async fn post_form(app: &TestApp, path: &str, body: &str) -> reqwest::Response {
         .post(app.url(path))
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(body.to_owned())
-        .send()
+        .sent()
         .await
-        .expect("request")
 }
 
 /// Bytes that are not UTF-8 used to become U+FFFD, so that different
 /// passwords were one: a user whose password is eight U+FFFD and `zQ` could
 /// sign in with any eight invalid bytes and `zQ`.
+#[on_both_backends]
 async fn form_values_that_are_not_utf8_are_field_errors_not_replacements(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let replaced = format!("{}zQ", "\u{FFFD}".repeat(8));
@@ -168,9 +161,8 @@ async fn form_values_that_are_not_utf8_are_field_errors_not_replacements(backend
         )
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body("is_active=%FF")
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_json(
         patch,
         StatusCode::BAD_REQUEST,
@@ -184,6 +176,7 @@ async fn form_values_that_are_not_utf8_are_field_errors_not_replacements(backend
     );
 }
 
+#[on_both_backends]
 async fn a_query_value_that_is_not_utf8_is_a_field_error(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let admin = app.admin_key().await;
@@ -218,6 +211,7 @@ fn hostile_text() -> impl Strategy<Value = String> {
 /// body, never a 5xx, on both backends; and a NUL in a field is refused
 /// with a field error. Checked on generated inputs (a fixed seed, so a
 /// failure repeats) sent to every kind of input the API has.
+#[on_both_backends]
 async fn any_text_in_any_input_gets_json_and_never_a_server_error(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
         s.login_throttle = multitoken::domain::ThrottleLimit {
@@ -276,9 +270,8 @@ async fn any_text_in_any_input_gets_json_and_never_a_server_error(backend: Backe
         let introspection = app
             .with_token(Method::POST, "/introspect", &key)
             .form(&[("token", text.as_str())])
-            .send()
-            .await
-            .expect("request");
+            .sent()
+            .await;
         responses.push(("/introspect".to_owned(), introspection));
         for (path, response) in responses {
             let status = response.status();

@@ -1,20 +1,10 @@
 //! The operations commands, run as the real binary against the same
 //! database as a running server.
 
+use crate::helpers::on_both_backends;
 use crate::helpers::{assert_unauthorized, multitoken, run_cli, Backend, TestApp, PASSWORD};
-use crate::on_both_backends;
 use reqwest::StatusCode;
 use std::process::Output;
-
-on_both_backends!(
-    users_are_created_and_listed,
-    bad_users_and_passwords_are_refused_with_exit_1,
-    a_revoke_from_the_cli_is_seen_by_the_running_server,
-    revoking_an_unknown_client_or_user_fails_cleanly,
-    revoke_all_set_password_and_deactivate_revoke_every_token,
-    tokens_are_listed_one_line_per_device,
-    settings_that_serve_would_refuse_fail_every_command,
-);
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
@@ -34,6 +24,7 @@ fn assert_failed_with(output: &Output, message: &str) {
     assert!(!stderr(output).contains("panicked"), "{output:?}");
 }
 
+#[on_both_backends]
 async fn users_are_created_and_listed(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let created = app.cli(
@@ -82,6 +73,7 @@ async fn users_are_created_and_listed(backend: Backend) {
     );
 }
 
+#[on_both_backends]
 async fn bad_users_and_passwords_are_refused_with_exit_1(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -117,6 +109,7 @@ async fn bad_users_and_passwords_are_refused_with_exit_1(backend: Backend) {
     assert_eq!(list.lines().count(), 1, "nothing was created: {list}");
 }
 
+#[on_both_backends]
 async fn a_revoke_from_the_cli_is_seen_by_the_running_server(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -129,6 +122,7 @@ async fn a_revoke_from_the_cli_is_seen_by_the_running_server(backend: Backend) {
     assert_eq!(app.whoami_status(&web).await, StatusCode::OK);
 }
 
+#[on_both_backends]
 async fn revoking_an_unknown_client_or_user_fails_cleanly(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -146,6 +140,7 @@ async fn revoking_an_unknown_client_or_user_fails_cleanly(backend: Backend) {
     );
 }
 
+#[on_both_backends]
 async fn revoke_all_set_password_and_deactivate_revoke_every_token(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -187,6 +182,7 @@ async fn revoke_all_set_password_and_deactivate_revoke_every_token(backend: Back
     );
 }
 
+#[on_both_backends]
 async fn tokens_are_listed_one_line_per_device(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -285,6 +281,7 @@ async fn instances_starting_together_migrate_once_without_failing() {
     assert_eq!(migrated, 1, "exactly one instance applies the migrations");
 }
 
+#[on_both_backends]
 async fn settings_that_serve_would_refuse_fail_every_command(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);

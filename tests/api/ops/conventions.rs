@@ -1,22 +1,11 @@
 //! The contract's conventions: paths, bodies, error shapes, health.
 
-use crate::helpers::{assert_json, content_type, Backend, TestApp};
-use crate::on_both_backends;
-use reqwest::StatusCode;
+use crate::helpers::on_both_backends;
+use crate::helpers::{assert_json, assert_json_of, content_type, Backend, Sent, TestApp};
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-on_both_backends!(
-    a_body_that_trickles_in_gets_a_json_408,
-    every_response_is_no_store_and_nosniff,
-    paths_work_with_and_without_a_trailing_slash,
-    unknown_paths_and_wrong_methods_get_json_errors,
-    unsupported_media_types_are_refused_by_name,
-    oversized_bodies_are_refused,
-    malformed_json_is_a_400_with_the_cause,
-    an_empty_body_is_fine_where_no_field_is_required,
-    health_and_readiness_answer,
-);
-
+#[on_both_backends]
 async fn paths_work_with_and_without_a_trailing_slash(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -41,64 +30,48 @@ async fn paths_work_with_and_without_a_trailing_slash(backend: Backend) {
     );
 }
 
+#[on_both_backends]
 async fn unknown_paths_and_wrong_methods_get_json_errors(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let missing = app
-        .http
-        .get(app.url("/no/such/thing"))
-        .send()
-        .await
-        .expect("request");
-    assert_json(
-        missing,
-        StatusCode::NOT_FOUND,
-        json!({"detail": "Not found."}),
-    )
-    .await;
-    let wrong = app
-        .http
-        .get(app.url("/login"))
-        .send()
-        .await
-        .expect("request");
-    assert_json(
-        wrong,
-        StatusCode::METHOD_NOT_ALLOWED,
-        json!({"detail": "Method \"GET\" not allowed."}),
-    )
-    .await;
-    let wrong = app
-        .http
-        .put(app.url("/tokens/web"))
-        .send()
-        .await
-        .expect("request");
-    assert_json(
-        wrong,
-        StatusCode::METHOD_NOT_ALLOWED,
-        json!({"detail": "Method \"PUT\" not allowed."}),
-    )
-    .await;
-    let bad_escape = app
-        .http
-        .get(app.url("/tokens/%ZZ"))
-        .send()
-        .await
-        .expect("request");
+    let not_allowed = StatusCode::METHOD_NOT_ALLOWED;
+    let cases = [
+        (
+            "an unknown path",
+            Method::GET,
+            "/no/such/thing",
+            StatusCode::NOT_FOUND,
+            "Not found.",
+        ),
+        (
+            "GET on a POST path",
+            Method::GET,
+            "/login",
+            not_allowed,
+            "Method \"GET\" not allowed.",
+        ),
+        (
+            "PUT on a DELETE path",
+            Method::PUT,
+            "/tokens/web",
+            not_allowed,
+            "Method \"PUT\" not allowed.",
+        ),
+    ];
+    for (case, method, path, status, detail) in cases {
+        let response = app.request(method, path).sent().await;
+        assert_json_of(case, response, status, json!({ "detail": detail })).await;
+    }
+    let bad_escape = app.get("/tokens/%ZZ").await;
     assert!(bad_escape.status().is_client_error());
     assert_eq!(content_type(&bad_escape), Some("application/json"));
 }
 
+#[on_both_backends]
 async fn unsupported_media_types_are_refused_by_name(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let response = app
-        .http
-        .post(app.url("/login"))
-        .header("Content-Type", "text/plain")
-        .body("username=alice")
-        .send()
-        .await
-        .expect("request");
+        .send_raw(Method::POST, "/login", "text/plain", "username=alice")
+        .await;
     assert_json(
         response,
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -107,6 +80,7 @@ async fn unsupported_media_types_are_refused_by_name(backend: Backend) {
     .await;
 }
 
+#[on_both_backends]
 async fn oversized_bodies_are_refused(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let padding = "x".repeat(65 * 1024);
@@ -120,15 +94,13 @@ async fn oversized_bodies_are_refused(backend: Backend) {
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
         (0..80).map(|_| Ok(vec![b' '; 1024])).collect();
     let streamed = app
-        .http
-        .post(app.url("/login"))
-        .header("Content-Type", "application/json")
-        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
-            chunks,
-        )))
-        .send()
-        .await
-        .expect("request");
+        .send_raw(
+            Method::POST,
+            "/login",
+            "application/json",
+            reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)),
+        )
+        .await;
     assert_json(
         streamed,
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -137,16 +109,17 @@ async fn oversized_bodies_are_refused(backend: Backend) {
     .await;
 }
 
+#[on_both_backends]
 async fn malformed_json_is_a_400_with_the_cause(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let response = app
-        .http
-        .post(app.url("/login"))
-        .header("Content-Type", "application/json")
-        .body("{\"username\": ")
-        .send()
-        .await
-        .expect("request");
+        .send_raw(
+            Method::POST,
+            "/login",
+            "application/json",
+            "{\"username\": ",
+        )
+        .await;
     assert_json(
         response,
         StatusCode::BAD_REQUEST,
@@ -162,6 +135,7 @@ async fn malformed_json_is_a_400_with_the_cause(backend: Backend) {
     .await;
 }
 
+#[on_both_backends]
 async fn an_empty_body_is_fine_where_no_field_is_required(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -171,9 +145,8 @@ async fn an_empty_body_is_fine_where_no_field_is_required(backend: Backend) {
         .post(app.url("/logout"))
         .header("Authorization", format!("Token {key}"))
         .header("Content-Type", "application/json")
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_json(
         response,
         StatusCode::OK,
@@ -182,40 +155,27 @@ async fn an_empty_body_is_fine_where_no_field_is_required(backend: Backend) {
     .await;
 }
 
+#[on_both_backends]
 async fn health_and_readiness_answer(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let health = app
-        .http
-        .get(app.url("/healthz"))
-        .send()
-        .await
-        .expect("request");
-    assert_json(health, StatusCode::OK, json!({"status": "ok"})).await;
-    let ready = app
-        .http
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .expect("request");
-    assert_json(ready, StatusCode::OK, json!({"status": "ready"})).await;
+    for (path, status) in [("/healthz", "ok"), ("/readyz", "ready")] {
+        let response = app.get(path).await;
+        assert_json_of(path, response, StatusCode::OK, json!({ "status": status })).await;
+    }
 }
 
 /// Security finding F14: user data (`/whoami`, `/tokens`, admin user JSON)
 /// was cacheable, and no JSON response forbade sniffing (a 415 echoes the
 /// request's `Content-Type`).
+#[on_both_backends]
 async fn every_response_is_no_store_and_nosniff(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let admin = app.admin_key().await;
     let alice = app.create_user("alice", "", false);
     let key = app.login("alice", "web").await;
     let unsupported = app
-        .http
-        .post(app.url("/login"))
-        .header("Content-Type", "text/html")
-        .body("<b>x</b>")
-        .send()
-        .await
-        .expect("request");
+        .send_raw(Method::POST, "/login", "text/html", "<b>x</b>")
+        .await;
     let responses = vec![
         ("/whoami", app.whoami(&key).await),
         ("/tokens", app.get_with_token("/tokens", &key).await),
@@ -224,23 +184,9 @@ async fn every_response_is_no_store_and_nosniff(backend: Backend) {
             app.admin_get(&format!("/admin/users/{alice}"), &admin)
                 .await,
         ),
-        (
-            "/healthz",
-            app.http
-                .get(app.url("/healthz"))
-                .send()
-                .await
-                .expect("request"),
-        ),
+        ("/healthz", app.get("/healthz").await),
         ("a 415", unsupported),
-        (
-            "a path actix refuses",
-            app.http
-                .get(app.url("/admin/users/%FF"))
-                .send()
-                .await
-                .expect("request"),
-        ),
+        ("a path actix refuses", app.get("/admin/users/%FF").await),
     ];
     for (what, response) in responses {
         let header = |name: &str| {
@@ -265,6 +211,7 @@ async fn every_response_is_no_store_and_nosniff(backend: Backend) {
 
 /// Security finding F3: a client that sent its headers and then trickled
 /// its body held the connection as long as it liked.
+#[on_both_backends]
 async fn a_body_that_trickles_in_gets_a_json_408(backend: Backend) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = TestApp::spawn_with(backend, |settings| {

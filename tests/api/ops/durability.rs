@@ -4,14 +4,12 @@
 //! stays revoked. Requests cut off by the kill may have gone either way and
 //! are not judged.
 
+use crate::helpers::on_both_backends;
 use crate::helpers::{run_cli, Backend, ServerProcess, TestDatabase, PASSWORD};
-use crate::on_both_backends;
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-on_both_backends!(answered_logins_and_logouts_survive_a_sigkill);
 
 #[derive(Default)]
 struct Outcomes {
@@ -56,6 +54,7 @@ async fn churn(http: Client, base: String, worker: usize, outcomes: Arc<Mutex<Ou
     }
 }
 
+#[on_both_backends]
 async fn answered_logins_and_logouts_survive_a_sigkill(backend: Backend) {
     let db = TestDatabase::create(backend);
     let created = run_cli(

@@ -5,10 +5,10 @@
 
 use crate::helpers::console::Console;
 use crate::helpers::mail::{mail_files, wait_for_mail_files, NEW_PASSWORD};
+use crate::helpers::on_both_backends;
 use crate::helpers::{
-    assert_json, insert_token_row, keys_of, Backend, TestApp, TestDatabase, DENIED, PASSWORD,
+    assert_json, insert_token_row, keys_of, Backend, Sent, TestApp, TestDatabase, DENIED, PASSWORD,
 };
-use crate::on_both_backends;
 use diesel::prelude::*;
 use multitoken::db::events::{self as event_rows, What};
 use multitoken::db::schema::events;
@@ -20,32 +20,6 @@ use multitoken::mail::MailSetting;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-
-on_both_backends!(
-    a_login_is_recorded_with_its_client_address_and_user_agent,
-    a_logout_writes_one_logout_event_and_no_revoked_one,
-    each_way_of_revoking_ones_devices_records_one_revoked_event_per_device,
-    refused_guesses_are_recorded_on_the_account_they_named,
-    a_throttled_attempt_writes_only_throttled_and_once_a_minute,
-    the_console_sign_in_is_recorded_without_a_client,
-    admin_changes_are_recorded_with_the_admin_as_actor,
-    command_line_changes_are_recorded_as_cli_and_listed_newest_first,
-    expired_tokens_are_recorded_as_revoked_by_the_sweep_and_by_prune,
-    a_password_reset_is_recorded_with_the_devices_it_revoked,
-    registering_and_verifying_an_address_are_recorded,
-    two_factor_changes_and_wrong_codes_are_recorded,
-    own_events_are_paged_newest_first_and_restricted_tokens_may_read_them,
-    admin_events_filter_by_user_and_type_and_refuse_bad_filters,
-    devices_show_the_login_address_then_that_of_the_last_recorded_use,
-    a_new_device_is_mailed_about_only_when_new_device_mail_is_on,
-    events_older_than_the_retention_are_swept,
-    a_django_import_records_imported_users_and_a_dry_run_records_nothing,
-);
-
-on_both_backends!(
-    needs oidc_tests, "tests/oidc_provider is not installed (npm ci there, or run .ci/run)";
-    sign_ins_with_a_provider_are_recorded_as_oidc,
-);
 
 const DAY: Duration = Duration::from_secs(86_400);
 
@@ -151,9 +125,8 @@ async fn login_with_headers(
     }
     let response = request
         .json(&json!({"username": username, "password": password, "client": client}))
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     let body = json_of(response, StatusCode::OK).await;
     body["auth_token"].as_str().expect("key").to_owned()
 }
@@ -161,9 +134,8 @@ async fn login_with_headers(
 async fn post_json_with_token(app: &TestApp, path: &str, key: &str, body: Value) -> Response {
     app.with_token(Method::POST, path, key)
         .json(&body)
-        .send()
+        .sent()
         .await
-        .expect("request")
 }
 
 fn insert_event(
@@ -183,6 +155,7 @@ fn cli_ok(app: &TestApp, args: &[&str], stdin: &str) -> String {
     String::from_utf8(output.stdout).expect("utf-8")
 }
 
+#[on_both_backends]
 async fn a_login_is_recorded_with_its_client_address_and_user_agent(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let alice = app.create_user("alice", "", false);
@@ -226,6 +199,7 @@ async fn a_login_is_recorded_with_its_client_address_and_user_agent(backend: Bac
     );
 }
 
+#[on_both_backends]
 async fn a_logout_writes_one_logout_event_and_no_revoked_one(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let alice = app.create_user("alice", "", false);
@@ -259,6 +233,7 @@ async fn a_logout_writes_one_logout_event_and_no_revoked_one(backend: Backend) {
     }
 }
 
+#[on_both_backends]
 async fn each_way_of_revoking_ones_devices_records_one_revoked_event_per_device(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let alice = app.create_user("alice", "", false);
@@ -314,6 +289,7 @@ async fn each_way_of_revoking_ones_devices_records_one_revoked_event_per_device(
     }
 }
 
+#[on_both_backends]
 async fn refused_guesses_are_recorded_on_the_account_they_named(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let admin = app.admin_key().await;
@@ -356,6 +332,7 @@ async fn refused_guesses_are_recorded_on_the_account_they_named(backend: Backend
     }
 }
 
+#[on_both_backends]
 async fn a_throttled_attempt_writes_only_throttled_and_once_a_minute(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
         settings.login_throttle = ThrottleLimit::parse("2/15m").expect("limit");
@@ -385,6 +362,7 @@ async fn a_throttled_attempt_writes_only_throttled_and_once_a_minute(backend: Ba
     assert_eq!(events[0]["user_id"], alice);
 }
 
+#[on_both_backends]
 async fn the_console_sign_in_is_recorded_without_a_client(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let root = app.create_user("root", "root@example.com", true);
@@ -414,6 +392,7 @@ async fn the_console_sign_in_is_recorded_without_a_client(backend: Backend) {
     assert_eq!(console_login["ip"], "127.0.0.1");
 }
 
+#[on_both_backends]
 async fn admin_changes_are_recorded_with_the_admin_as_actor(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let root = app.create_user("root", "root@example.com", true);
@@ -493,6 +472,7 @@ async fn admin_changes_are_recorded_with_the_admin_as_actor(backend: Backend) {
     }
 }
 
+#[on_both_backends]
 async fn command_line_changes_are_recorded_as_cli_and_listed_newest_first(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     cli_ok(
@@ -584,6 +564,7 @@ async fn command_line_changes_are_recorded_as_cli_and_listed_newest_first(backen
     assert_eq!(everyone.lines().count(), lines.len() + 1);
 }
 
+#[on_both_backends]
 async fn expired_tokens_are_recorded_as_revoked_by_the_sweep_and_by_prune(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
         settings.sweep_interval = Duration::from_millis(100);
@@ -645,6 +626,7 @@ async fn expired_tokens_are_recorded_as_revoked_by_the_sweep_and_by_prune(backen
     );
 }
 
+#[on_both_backends]
 async fn a_password_reset_is_recorded_with_the_devices_it_revoked(backend: Backend) {
     let mail_dir = tempfile::tempdir().expect("mail dir");
     let path = mail_dir.path().to_owned();
@@ -699,6 +681,7 @@ fn verification_key(mail: &str) -> String {
         .unwrap_or_else(|| panic!("no key in {link}"))
 }
 
+#[on_both_backends]
 async fn registering_and_verifying_an_address_are_recorded(backend: Backend) {
     let mail_dir = tempfile::tempdir().expect("mail dir");
     let path = mail_dir.path().to_owned();
@@ -712,9 +695,8 @@ async fn registering_and_verifying_an_address_are_recorded(backend: Backend) {
         .post(app.url("/register"))
         .header("User-Agent", "signup-page/2")
         .json(&json!({"username": "dora", "password": PASSWORD, "email": "dora@example.com"}))
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     let dora = json_of(registered, StatusCode::CREATED).await["id"]
         .as_i64()
         .expect("id");
@@ -741,6 +723,7 @@ async fn registering_and_verifying_an_address_are_recorded(backend: Backend) {
     assert_eq!(events[1]["user_id"], dora);
 }
 
+#[on_both_backends]
 async fn two_factor_changes_and_wrong_codes_are_recorded(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let alice = app.create_user("alice", "alice@example.com", false);
@@ -785,6 +768,7 @@ async fn two_factor_changes_and_wrong_codes_are_recorded(backend: Backend) {
     }
 }
 
+#[on_both_backends]
 async fn own_events_are_paged_newest_first_and_restricted_tokens_may_read_them(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let alice = app.create_user("alice", "", false);
@@ -838,6 +822,7 @@ async fn own_events_are_paged_newest_first_and_restricted_tokens_may_read_them(b
     .await;
 }
 
+#[on_both_backends]
 async fn admin_events_filter_by_user_and_type_and_refuse_bad_filters(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let admin = app.admin_key().await;
@@ -880,9 +865,8 @@ async fn last_ip(app: &TestApp, key: &str, client: &str, from: &str) -> Value {
     let response = app
         .with_token(Method::GET, "/tokens", key)
         .header("X-Forwarded-For", from)
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     let devices: Vec<Value> = json_of(response, StatusCode::OK)
         .await
         .as_array()
@@ -899,12 +883,12 @@ async fn use_from(app: &TestApp, key: &str, address: &str) {
     let response = app
         .with_token(Method::GET, "/whoami", key)
         .header("X-Forwarded-For", address)
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
+#[on_both_backends]
 async fn devices_show_the_login_address_then_that_of_the_last_recorded_use(backend: Backend) {
     let behind_proxy = |settings: &mut multitoken::config::Settings| {
         settings.trusted_proxies = TrustedProxies::parse("127.0.0.1").expect("proxies");
@@ -962,6 +946,7 @@ async fn devices_show_the_login_address_then_that_of_the_last_recorded_use(backe
     assert_eq!(seen, "203.0.113.9");
 }
 
+#[on_both_backends]
 async fn a_new_device_is_mailed_about_only_when_new_device_mail_is_on(backend: Backend) {
     const SUBJECT: &str = "Subject: New sign-in to your account";
     let mail_dir = tempfile::tempdir().expect("mail dir");
@@ -1043,6 +1028,7 @@ fn event_details(db: &TestDatabase) -> Vec<Option<String>> {
         .expect("events")
 }
 
+#[on_both_backends]
 async fn events_older_than_the_retention_are_swept(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
         settings.events_retention = Duration::from_secs(3600);
@@ -1087,6 +1073,7 @@ fn django_source(dir: &std::path::Path) -> String {
     path
 }
 
+#[on_both_backends]
 async fn a_django_import_records_imported_users_and_a_dry_run_records_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let admin = app.admin_key().await;
@@ -1132,6 +1119,7 @@ async fn a_django_import_records_imported_users_and_a_dry_run_records_nothing(ba
     assert_eq!(devices[0]["last_ip"], Value::Null, "{devices:?}");
 }
 
+#[on_both_backends(needs oidc_tests, "tests/oidc_provider is not installed (npm ci there, or run .ci/run)")]
 async fn sign_ins_with_a_provider_are_recorded_as_oidc(backend: Backend) {
     use crate::helpers::oidc::{with_providers, Provider, CLIENT_ID};
     use multitoken::domain::oidc::LinkByEmail;

@@ -3,21 +3,15 @@
 //! and the console backend, read from the real binary's log.
 
 use crate::helpers::mail::{closed_port, silent_server, ResetLink, SmtpServer, NEW_PASSWORD};
-use crate::helpers::{assert_json, Backend, ServerProcess, TestApp, PASSWORD};
-use crate::on_both_backends;
+use crate::helpers::on_both_backends;
+use crate::helpers::{assert_json, Backend, Sent, ServerProcess, TestApp, PASSWORD};
 use multitoken::mail::MailSetting;
 use reqwest::StatusCode;
 use serde_json::json;
 
 const SENT: &str = "Password reset e-mail has been sent.";
 
-on_both_backends!(
-    a_reset_mail_goes_through_smtp_and_its_link_works,
-    a_failing_smtp_server_is_logged_and_never_fails_the_request,
-    a_hung_smtp_server_does_not_hold_up_the_answer,
-    the_console_backend_logs_the_mail,
-);
-
+#[on_both_backends]
 async fn a_reset_mail_goes_through_smtp_and_its_link_works(backend: Backend) {
     let smtp = SmtpServer::start(false);
     let port = smtp.port;
@@ -62,6 +56,7 @@ async fn a_reset_mail_goes_through_smtp_and_its_link_works(backend: Backend) {
     app.login_as("alice", NEW_PASSWORD, "web").await;
 }
 
+#[on_both_backends]
 async fn a_failing_smtp_server_is_logged_and_never_fails_the_request(backend: Backend) {
     let db = crate::helpers::TestDatabase::create(backend);
     let url = db.url();
@@ -72,9 +67,8 @@ async fn a_failing_smtp_server_is_logged_and_never_fails_the_request(backend: Ba
         async move {
             http.post(format!("{address}/password/reset"))
                 .json(&json!({"email": "alice@example.com"}))
-                .send()
+                .sent()
                 .await
-                .expect("request")
         }
     };
 
@@ -105,15 +99,12 @@ async fn a_failing_smtp_server_is_logged_and_never_fails_the_request(backend: Ba
     let logged = server.wait_for_log("password-reset mail #");
     assert!(logged.contains("not sent"), "{logged}");
     // The server goes on serving.
-    let health = http
-        .get(format!("{}/healthz", server.address))
-        .send()
-        .await
-        .expect("request");
+    let health = http.get(format!("{}/healthz", server.address)).sent().await;
     assert_eq!(health.status(), StatusCode::OK);
     assert!(!server.log().contains("token="), "no link in the log");
 }
 
+#[on_both_backends]
 async fn a_hung_smtp_server_does_not_hold_up_the_answer(backend: Backend) {
     let (port, accepted) = silent_server();
     let app = TestApp::spawn_with(backend, |settings| {
@@ -146,6 +137,7 @@ async fn a_hung_smtp_server_does_not_hold_up_the_answer(backend: Backend) {
     assert_eq!(app.whoami_status("mt_x").await, StatusCode::UNAUTHORIZED);
 }
 
+#[on_both_backends]
 async fn the_console_backend_logs_the_mail(backend: Backend) {
     let db = crate::helpers::TestDatabase::create(backend);
     let url = db.url();
@@ -156,9 +148,8 @@ async fn the_console_backend_logs_the_mail(backend: Backend) {
     let response = http
         .post(format!("{address}/password/reset"))
         .json(&json!({"email": "alice@example.com"}))
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     server.wait_for_log("password-reset mail #1 sent");
     let log = server.log();
@@ -173,9 +164,8 @@ async fn the_console_backend_logs_the_mail(backend: Backend) {
     let response = http
         .post(format!("{address}/password/reset/confirm"))
         .json(&json!({"uid": link.uid, "token": link.token, "new_password": NEW_PASSWORD}))
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let log = server.log();
     assert!(!log.contains(NEW_PASSWORD), "never a password in the log");

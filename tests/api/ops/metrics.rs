@@ -1,17 +1,12 @@
 //! `GET /metrics`: Prometheus counters of logins, token checks and
 //! revocations, the active-token gauge, and request latency by route.
 
-use crate::helpers::{Backend, TestApp, PASSWORD};
-use crate::on_both_backends;
+use crate::helpers::on_both_backends;
+use crate::helpers::{Backend, Sent, TestApp, PASSWORD};
 use diesel::prelude::*;
 use multitoken::db::schema::{tokens, users};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-
-on_both_backends!(
-    logins_token_checks_and_revocations_are_counted_by_outcome,
-    request_latency_is_labelled_by_route_pattern_never_by_raw_path,
-);
 
 /// The value of one series, by its name with labels as rendered.
 fn value(text: &str, series: &str) -> f64 {
@@ -22,6 +17,7 @@ fn value(text: &str, series: &str) -> f64 {
         .expect("a number")
 }
 
+#[on_both_backends]
 async fn logins_token_checks_and_revocations_are_counted_by_outcome(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let admin = app.admin_key().await;
@@ -67,16 +63,10 @@ async fn logins_token_checks_and_revocations_are_counted_by_outcome(backend: Bac
         .http
         .get(app.url("/whoami"))
         .header("Authorization", "Token a b")
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_eq!(spaced.status(), StatusCode::UNAUTHORIZED);
-    let anonymous = app
-        .http
-        .get(app.url("/whoami"))
-        .send()
-        .await
-        .expect("request");
+    let anonymous = app.get("/whoami").await;
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     let mut conn = app.connection();
     diesel::update(tokens::table.filter(tokens::client.eq("tv")))
@@ -170,6 +160,7 @@ async fn logins_token_checks_and_revocations_are_counted_by_outcome(backend: Bac
     assert_eq!(value(&text, "multitoken_active_tokens"), 1.0);
 }
 
+#[on_both_backends]
 async fn request_latency_is_labelled_by_route_pattern_never_by_raw_path(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -187,12 +178,7 @@ async fn request_latency_is_labelled_by_route_pattern_never_by_raw_path(backend:
             .status(),
         StatusCode::NO_CONTENT
     );
-    let missing = app
-        .http
-        .get(app.url("/users/alice/secret-path"))
-        .send()
-        .await
-        .expect("request");
+    let missing = app.get("/users/alice/secret-path").await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 
     let text = app.scrape().await;

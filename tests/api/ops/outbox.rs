@@ -3,8 +3,8 @@
 //! a SIGKILL, and two instances on one database send each mail once.
 
 use crate::helpers::mail::{closed_port, mail_files, wait_for_mail_files, ResetLink};
-use crate::helpers::{create_user_by_cli, Backend, ServerProcess, TestApp, TestDatabase};
-use crate::on_both_backends;
+use crate::helpers::on_both_backends;
+use crate::helpers::{create_user_by_cli, Backend, Sent, ServerProcess, TestApp, TestDatabase};
 use diesel::prelude::*;
 use multitoken::db::schema::mail_outbox;
 use multitoken::domain::{SecretKey, ThrottleLimit};
@@ -13,12 +13,6 @@ use multitoken::service::outbox::{Mail, Outbox};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::{Duration, Instant};
-
-on_both_backends!(
-    a_queued_mail_survives_a_sigkill_and_is_sent_once_after_restart,
-    two_instances_on_one_database_send_each_mail_once,
-    a_failing_mail_is_retried_then_given_up_and_counted,
-);
 
 const SECRET: &str = "outbox-test-secret-key-long-enough-0123456789";
 
@@ -33,6 +27,7 @@ fn outbox_rows(conn: &mut multitoken::db::AnyConnection) -> Vec<(String, Vec<u8>
         .expect("outbox rows")
 }
 
+#[on_both_backends]
 async fn a_queued_mail_survives_a_sigkill_and_is_sent_once_after_restart(backend: Backend) {
     let db = TestDatabase::create(backend);
     let url = db.url();
@@ -43,9 +38,8 @@ async fn a_queued_mail_survives_a_sigkill_and_is_sent_once_after_restart(backend
     let response = reqwest::Client::new()
         .post(server.url("/password/reset"))
         .json(&json!({"email": "alice@example.com"}))
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let failed = server.wait_for_log("password-reset mail #");
     assert!(failed.contains("not sent (attempt 1 of 10)"), "{failed}");
@@ -82,6 +76,7 @@ async fn a_queued_mail_survives_a_sigkill_and_is_sent_once_after_restart(backend
     assert!(outbox_rows(&mut conn).is_empty(), "done with");
 }
 
+#[on_both_backends]
 async fn two_instances_on_one_database_send_each_mail_once(backend: Backend) {
     let dir = tempfile::tempdir().expect("mail dir");
     let configure = |s: &mut multitoken::config::Settings| {
@@ -120,9 +115,8 @@ async fn two_instances_on_one_database_send_each_mail_once(backend: Backend) {
             .http
             .post(format!("{base}/password/reset"))
             .json(&json!({ "email": email }))
-            .send()
-            .await
-            .expect("request");
+            .sent()
+            .await;
         assert_eq!(response.status(), StatusCode::OK);
     }
     let total = MAILS + 10;
@@ -150,6 +144,7 @@ async fn two_instances_on_one_database_send_each_mail_once(backend: Backend) {
     assert!(outbox_rows(&mut conn).is_empty());
 }
 
+#[on_both_backends]
 async fn a_failing_mail_is_retried_then_given_up_and_counted(backend: Backend) {
     let port = closed_port();
     let app = TestApp::spawn_with(backend, |s| {

@@ -11,8 +11,8 @@
 //! are reported ignored.
 
 use crate::helpers::mail::{mail_files, wait_for_mail_files, ResetLink};
-use crate::helpers::{create_user_by_cli, Backend, ServerProcess, TestApp, TestDatabase};
-use crate::on_both_backends;
+use crate::helpers::on_both_backends;
+use crate::helpers::{create_user_by_cli, Backend, Sent, ServerProcess, TestApp, TestDatabase};
 use multitoken::mail::MailSetting;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -21,14 +21,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tempfile::TempDir;
-
-on_both_backends!(
-    needs smtp_tests, "no aiosmtpd in .venv-tests";
-    a_reset_mail_arrives_over_starttls_with_auth,
-    a_reset_mail_arrives_over_implicit_tls,
-    a_wrong_smtp_password_is_logged_without_the_password,
-    tls_required_refuses_a_server_without_starttls,
-);
 
 const USER: &str = "mailer@example.com";
 const SMTP_PASSWORD: &str = "smtp-Pa55word-that-must-stay-secret";
@@ -136,6 +128,7 @@ fn auth_attempts(smtp: &PySmtp) -> String {
     std::fs::read_to_string(smtp.received.path().join("auth.log")).unwrap_or_default()
 }
 
+#[on_both_backends(needs smtp_tests, "no aiosmtpd in .venv-tests")]
 async fn a_reset_mail_arrives_over_starttls_with_auth(backend: Backend) {
     let smtp = PySmtp::start("starttls", true);
     let mail = smtp.url("smtp", SMTP_PASSWORD, "?tls=required");
@@ -147,6 +140,7 @@ async fn a_reset_mail_arrives_over_starttls_with_auth(backend: Backend) {
     );
 }
 
+#[on_both_backends(needs smtp_tests, "no aiosmtpd in .venv-tests")]
 async fn a_reset_mail_arrives_over_implicit_tls(backend: Backend) {
     let smtp = PySmtp::start("smtps", true);
     let mail = smtp.url("smtps", SMTP_PASSWORD, "");
@@ -176,15 +170,15 @@ async fn failed_attempt(backend: Backend, smtp: &PySmtp, mail: &str) -> (String,
     let response = reqwest::Client::new()
         .post(server.url("/password/reset"))
         .json(&json!({"email": "alice@example.com"}))
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let line = server.wait_for_log("password-reset mail #");
     tokio::time::sleep(Duration::from_millis(200)).await;
     (line, server.log())
 }
 
+#[on_both_backends(needs smtp_tests, "no aiosmtpd in .venv-tests")]
 async fn a_wrong_smtp_password_is_logged_without_the_password(backend: Backend) {
     let smtp = PySmtp::start("starttls", true);
     let wrong = "wrong-Secret-Password-77";
@@ -203,6 +197,7 @@ async fn a_wrong_smtp_password_is_logged_without_the_password(backend: Backend) 
     );
 }
 
+#[on_both_backends(needs smtp_tests, "no aiosmtpd in .venv-tests")]
 async fn tls_required_refuses_a_server_without_starttls(backend: Backend) {
     let smtp = PySmtp::start("plain", true);
     let mail = smtp.url("smtp", SMTP_PASSWORD, "?tls=required");

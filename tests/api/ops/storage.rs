@@ -1,7 +1,7 @@
 //! What the storage layer promises beyond the HTTP surface.
 
+use crate::helpers::on_both_backends;
 use crate::helpers::{Backend, TestApp, TestDatabase};
-use crate::on_both_backends;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use multitoken::db::{self, AnyConnection};
@@ -46,8 +46,7 @@ fn every_pooled_sqlite_connection_has_wal_busy_timeout_and_foreign_keys() {
     }
 }
 
-on_both_backends!(deleting_a_user_deletes_its_tokens);
-
+#[on_both_backends]
 async fn deleting_a_user_deletes_its_tokens(backend: Backend) {
     use multitoken::db::schema::{tokens, users};
     let app = TestApp::spawn(backend).await;

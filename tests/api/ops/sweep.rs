@@ -1,15 +1,13 @@
 //! The background sweep: expired tokens a day after they expired, and the
 //! login throttle's closed windows, deleted in small batches.
 
+use crate::helpers::on_both_backends;
 use crate::helpers::{insert_token_row, Backend, TestApp};
-use crate::on_both_backends;
 use diesel::prelude::*;
 use multitoken::db::schema::{login_failures, tokens};
 use multitoken::db::{self, AnyConnection};
 use multitoken::domain::{ThrottleLimit, Timestamp};
 use std::time::{Duration, Instant};
-
-on_both_backends!(the_sweep_deletes_long_expired_tokens_and_closed_throttle_windows);
 
 const DAY: Duration = Duration::from_secs(86_400);
 
@@ -27,6 +25,7 @@ fn remaining(conn: &mut AnyConnection) -> (Vec<String>, Vec<i64>) {
     (clients, windows)
 }
 
+#[on_both_backends]
 async fn the_sweep_deletes_long_expired_tokens_and_closed_throttle_windows(backend: Backend) {
     let window = Duration::from_secs(600);
     let app = TestApp::spawn_with(backend, |s| {

@@ -1,25 +1,16 @@
 //! `/auth/verify`: forward auth for reverse proxies, asked directly here
 //! (`proxies.rs` asks through real nginx and Caddy).
 
+use crate::helpers::on_both_backends;
 use crate::helpers::{
-    assert_json, assert_unauthorized, Backend, TestApp, DENIED, IDENTITY_HEADERS,
+    assert_json, assert_unauthorized, Backend, Sent, TestApp, DENIED, IDENTITY_HEADERS,
 };
-use crate::on_both_backends;
 use diesel::prelude::*;
 use multitoken::db::schema::users;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
-
-on_both_backends!(
-    every_method_answers_with_the_identity_headers,
-    the_key_comes_from_x_api_key_when_authorization_is_another_scheme,
-    refusals_follow_the_contract_401_table,
-    a_revoked_key_is_refused_on_the_next_request,
-    required_scopes_are_checked_against_restricted_tokens,
-    a_check_counts_as_a_use_and_is_counted_in_its_own_series,
-);
 
 /// The identity headers of a response, by name, with their values.
 fn identity(headers: &HeaderMap) -> Value {
@@ -38,9 +29,10 @@ fn verify(app: &TestApp, method: Method, path_and_query: &str) -> RequestBuilder
 }
 
 async fn send(request: RequestBuilder) -> Response {
-    request.send().await.expect("request")
+    request.sent().await
 }
 
+#[on_both_backends]
 async fn every_method_answers_with_the_identity_headers(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let alice = app.create_user("alice", "alice@example.com", true);
@@ -104,6 +96,7 @@ async fn every_method_answers_with_the_identity_headers(backend: Backend) {
     );
 }
 
+#[on_both_backends]
 async fn the_key_comes_from_x_api_key_when_authorization_is_another_scheme(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -142,6 +135,7 @@ async fn the_key_comes_from_x_api_key_when_authorization_is_another_scheme(backe
     .await;
 }
 
+#[on_both_backends]
 async fn refusals_follow_the_contract_401_table(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
         settings.token_ttl = Duration::from_secs(3);
@@ -205,6 +199,7 @@ async fn refusals_follow_the_contract_401_table(backend: Backend) {
     assert_unauthorized(expired.await, "Token has expired.").await;
 }
 
+#[on_both_backends]
 async fn a_revoked_key_is_refused_on_the_next_request(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -218,6 +213,7 @@ async fn a_revoked_key_is_refused_on_the_next_request(backend: Backend) {
     assert_eq!(check(web).await.status(), StatusCode::OK);
 }
 
+#[on_both_backends]
 async fn required_scopes_are_checked_against_restricted_tokens(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -261,6 +257,7 @@ async fn required_scopes_are_checked_against_restricted_tokens(backend: Backend)
     }
 }
 
+#[on_both_backends]
 async fn a_check_counts_as_a_use_and_is_counted_in_its_own_series(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
         settings.token_touch_interval = Duration::ZERO;

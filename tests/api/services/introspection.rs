@@ -1,8 +1,8 @@
 //! `POST /introspect` (RFC 7662) and `POST /revoke` (RFC 7009), and the
 //! service users who may introspect.
 
-use crate::helpers::{assert_json, assert_unauthorized, Backend, TestApp, DENIED};
-use crate::on_both_backends;
+use crate::helpers::on_both_backends;
+use crate::helpers::{assert_json, assert_unauthorized, Backend, Sent, TestApp, DENIED};
 use chrono::DateTime;
 use diesel::prelude::*;
 use multitoken::db::schema::users;
@@ -10,22 +10,12 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-on_both_backends!(
-    a_live_key_is_described_as_the_contract_says,
-    anything_but_a_live_key_is_inactive,
-    only_unrestricted_keys_of_service_users_and_admins_may_introspect,
-    introspection_counts_as_a_use,
-    service_users_are_made_by_the_admin_api_and_the_command_line,
-    revoke_ends_a_live_key_and_answers_the_same_for_anything,
-);
-
 /// Introspects `token` (as a form, as resource servers send it) with `caller`'s key.
 async fn introspect(app: &TestApp, caller: &str, token: &str) -> Response {
     app.with_token(Method::POST, "/introspect", caller)
         .form(&[("token", token), ("token_type_hint", "access_token")])
-        .send()
+        .sent()
         .await
-        .expect("request")
 }
 
 async fn answer(response: Response) -> Value {
@@ -46,6 +36,7 @@ fn epoch_seconds(rfc3339: &Value) -> i64 {
         .timestamp()
 }
 
+#[on_both_backends]
 async fn a_live_key_is_described_as_the_contract_says(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_service_user("gateway");
@@ -80,9 +71,8 @@ async fn a_live_key_is_described_as_the_contract_says(backend: Backend) {
     let json_body = app
         .with_token(Method::POST, "/introspect", &gateway)
         .json(&json!({"token": unrestricted}))
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     let described = answer(json_body).await;
     assert_eq!(described["active"], true);
     assert_eq!(described["client_id"], "web");
@@ -92,6 +82,7 @@ async fn a_live_key_is_described_as_the_contract_says(backend: Backend) {
     );
 }
 
+#[on_both_backends]
 async fn anything_but_a_live_key_is_inactive(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
         settings.token_ttl = Duration::from_secs(2);
@@ -127,9 +118,8 @@ async fn anything_but_a_live_key_is_inactive(backend: Backend) {
     let number = app
         .with_token(Method::POST, "/introspect", &gateway)
         .json(&json!({"token": 12}))
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_eq!(answer(number).await, json!({"active": false}), "a number");
 
     tokio::time::sleep(Duration::from_millis(2300)).await;
@@ -140,9 +130,8 @@ async fn anything_but_a_live_key_is_inactive(backend: Backend) {
     let missing = app
         .with_token(Method::POST, "/introspect", &gateway)
         .form(&[("token_type_hint", "access_token")])
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_json(
         missing,
         StatusCode::BAD_REQUEST,
@@ -159,6 +148,7 @@ async fn anything_but_a_live_key_is_inactive(backend: Backend) {
     }
 }
 
+#[on_both_backends]
 async fn only_unrestricted_keys_of_service_users_and_admins_may_introspect(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_service_user("gateway");
@@ -185,9 +175,8 @@ async fn only_unrestricted_keys_of_service_users_and_admins_may_introspect(backe
         .http
         .post(app.url("/introspect"))
         .form(&[("token", subject.as_str())])
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_unauthorized(anonymous, "Authentication credentials were not provided.").await;
     assert_unauthorized(
         introspect(&app, "mt_unknown", &subject).await,
@@ -196,6 +185,7 @@ async fn only_unrestricted_keys_of_service_users_and_admins_may_introspect(backe
     .await;
 }
 
+#[on_both_backends]
 async fn introspection_counts_as_a_use(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
         settings.token_ttl = Duration::from_secs(3);
@@ -221,6 +211,7 @@ async fn introspection_counts_as_a_use(backend: Backend) {
     assert_eq!(last["iat"], first["iat"]);
 }
 
+#[on_both_backends]
 async fn service_users_are_made_by_the_admin_api_and_the_command_line(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let admin = app.admin_key().await;
@@ -284,6 +275,7 @@ async fn service_users_are_made_by_the_admin_api_and_the_command_line(backend: B
     );
 }
 
+#[on_both_backends]
 async fn revoke_ends_a_live_key_and_answers_the_same_for_anything(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
@@ -321,9 +313,8 @@ async fn revoke_ends_a_live_key_and_answers_the_same_for_anything(backend: Backe
         .http
         .post(app.url("/revoke/"))
         .form(&[("token", web.as_str()), ("token_type_hint", "access_token")])
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_json(form, StatusCode::OK, json!({})).await;
     assert_eq!(app.whoami_status(&web).await, StatusCode::UNAUTHORIZED);
 

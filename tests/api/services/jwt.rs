@@ -4,11 +4,11 @@
 //! refused everywhere, and the signing keys across a rotation and across
 //! instances.
 
+use crate::helpers::on_both_backends;
 use crate::helpers::{
-    assert_json, assert_unauthorized, unix_now, Backend, ServerProcess, TestApp, TestDatabase,
-    PASSWORD,
+    assert_json, assert_unauthorized, unix_now, Backend, Sent, ServerProcess, TestApp,
+    TestDatabase, PASSWORD,
 };
-use crate::on_both_backends;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -16,19 +16,6 @@ use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use std::time::{Duration, Instant};
-
-on_both_backends!(
-    the_readme_flow_obtain_use_verify_refresh_blacklist,
-    token_fails_exactly_as_login_does,
-    refresh_verify_and_blacklist_refuse_as_simple_jwt_does,
-    an_access_token_carries_the_contract_claims_and_header,
-    a_revoked_or_replaced_device_ends_its_access_tokens_at_once,
-    expired_access_tokens_are_refused_everywhere,
-    forged_access_tokens_are_refused_everywhere,
-    wrong_issuer_or_audience_is_refused_everywhere,
-    the_jwks_lists_the_signer_and_a_rotated_key_until_its_tokens_expired,
-    access_tokens_pass_forward_auth_and_introspection,
-);
 
 const INVALID: &str = "Token is invalid or expired";
 
@@ -70,18 +57,16 @@ impl Everywhere<'_> {
         self.http
             .get(format!("{}/whoami", self.base))
             .bearer_auth(token)
-            .send()
+            .sent()
             .await
-            .expect("request")
     }
 
     async fn forward_auth(&self, token: &str) -> Response {
         self.http
             .get(format!("{}/auth/verify", self.base))
             .bearer_auth(token)
-            .send()
+            .sent()
             .await
-            .expect("request")
     }
 
     async fn introspect(&self, token: &str) -> Value {
@@ -90,9 +75,8 @@ impl Everywhere<'_> {
             .post(format!("{}/introspect", self.base))
             .header("Authorization", format!("Token {}", self.service_key))
             .form(&[("token", token)])
-            .send()
-            .await
-            .expect("request");
+            .sent()
+            .await;
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.expect("json")
     }
@@ -101,9 +85,8 @@ impl Everywhere<'_> {
         self.http
             .post(format!("{}/token/verify", self.base))
             .json(&json!({ "token": token }))
-            .send()
+            .sent()
             .await
-            .expect("request")
     }
 
     /// Accepted by all four.
@@ -145,6 +128,7 @@ impl Everywhere<'_> {
     }
 }
 
+#[on_both_backends]
 async fn the_readme_flow_obtain_use_verify_refresh_blacklist(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "alice@example.com", false);
@@ -166,9 +150,8 @@ async fn the_readme_flow_obtain_use_verify_refresh_blacklist(backend: Backend) {
     assert_eq!(app.whoami_status(&refresh).await, StatusCode::OK);
     let whoami = app
         .with_bearer(Method::GET, "/whoami", &access)
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_json(
         whoami,
         StatusCode::OK,
@@ -207,11 +190,7 @@ async fn the_readme_flow_obtain_use_verify_refresh_blacklist(backend: Backend) {
     )
     .await;
     for token in [&access, &second] {
-        let response = app
-            .with_bearer(Method::GET, "/whoami", token)
-            .send()
-            .await
-            .expect("request");
+        let response = app.with_bearer(Method::GET, "/whoami", token).sent().await;
         assert_unauthorized(response, "Invalid token.").await;
         assert_token_not_valid(
             app.post_json("/token/verify", json!({ "token": token }))
@@ -226,6 +205,7 @@ async fn the_readme_flow_obtain_use_verify_refresh_blacklist(backend: Backend) {
     .await;
 }
 
+#[on_both_backends]
 async fn token_fails_exactly_as_login_does(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| settings.max_clients_per_user = 1).await;
     app.create_user("bob", "", false);
@@ -269,6 +249,7 @@ async fn token_fails_exactly_as_login_does(backend: Backend) {
     assert_eq!(app.devices(&refresh).await.len(), 1);
 }
 
+#[on_both_backends]
 async fn refresh_verify_and_blacklist_refuse_as_simple_jwt_does(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("carol", "", false);
@@ -315,12 +296,12 @@ async fn refresh_verify_and_blacklist_refuse_as_simple_jwt_does(backend: Backend
         .http
         .post(app.url("/token/refresh"))
         .form(&[("refresh", refresh.as_str())])
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_eq!(form.status(), StatusCode::OK);
 }
 
+#[on_both_backends]
 async fn an_access_token_carries_the_contract_claims_and_header(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
         settings.jwt_issuer = Some("https://auth.example".into());
@@ -398,15 +379,15 @@ async fn an_access_token_carries_the_contract_claims_and_header(backend: Backend
     // A restricted token's JWT is restricted as its key is.
     let response = app
         .with_bearer(Method::POST, "/logout/all", access)
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     // An unrestricted one has no scope claim.
     let (_, unrestricted) = app.obtain_jwt("dave", "web").await;
     assert!(part(&unrestricted, 1).get("scope").is_none());
 }
 
+#[on_both_backends]
 async fn a_revoked_or_replaced_device_ends_its_access_tokens_at_once(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("erin", "", false);
@@ -414,7 +395,7 @@ async fn a_revoked_or_replaced_device_ends_its_access_tokens_at_once(backend: Ba
     let (_, ios_access) = app.obtain_jwt("erin", "ios").await;
     let whoami = |token: String| {
         let request = app.with_bearer(Method::GET, "/whoami", &token);
-        async move { request.send().await.expect("request") }
+        async move { request.sent().await }
     };
     assert_eq!(whoami(web_access.clone()).await.status(), StatusCode::OK);
     // A new login of the client replaces its key, and so its access tokens.
@@ -428,21 +409,20 @@ async fn a_revoked_or_replaced_device_ends_its_access_tokens_at_once(backend: Ba
     // Revoking a device by name, with a JWT as the credential.
     let response = app
         .with_bearer(Method::DELETE, "/tokens/ios", &new_web_access)
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_unauthorized(whoami(ios_access).await, "Invalid token.").await;
     // /logout with a JWT logs its device out.
     let response = app
         .with_bearer(Method::POST, "/logout", &new_web_access)
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_unauthorized(whoami(new_web_access).await, "Invalid token.").await;
 }
 
+#[on_both_backends]
 async fn expired_access_tokens_are_refused_everywhere(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
         // `exp` counts whole seconds, so a one-second token issued late in a
@@ -468,6 +448,7 @@ async fn expired_access_tokens_are_refused_everywhere(backend: Backend) {
         .await;
 }
 
+#[on_both_backends]
 async fn forged_access_tokens_are_refused_everywhere(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_service_user("gateway");
@@ -560,6 +541,7 @@ async fn forged_access_tokens_are_refused_everywhere(backend: Backend) {
         .await;
 }
 
+#[on_both_backends]
 async fn wrong_issuer_or_audience_is_refused_everywhere(backend: Backend) {
     let configure = |issuer: &'static str, audience: &'static str| {
         move |settings: &mut multitoken::config::Settings| {
@@ -610,9 +592,8 @@ async fn wrong_issuer_or_audience_is_refused_everywhere(backend: Backend) {
     let plain = reqwest::Client::new()
         .post(format!("{unset}/token"))
         .json(&json!({"username": "heidi", "password": PASSWORD, "client": "ios"}))
-        .send()
+        .sent()
         .await
-        .expect("request")
         .json::<Value>()
         .await
         .expect("json");
@@ -667,6 +648,7 @@ where
     }
 }
 
+#[on_both_backends]
 async fn the_jwks_lists_the_signer_and_a_rotated_key_until_its_tokens_expired(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
         settings.access_token_lifetime = Duration::from_secs(2);
@@ -747,6 +729,7 @@ async fn the_jwks_lists_the_signer_and_a_rotated_key_until_its_tokens_expired(ba
     .await;
 }
 
+#[on_both_backends]
 async fn access_tokens_pass_forward_auth_and_introspection(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_service_user("gateway");
@@ -765,18 +748,16 @@ async fn access_tokens_pass_forward_auth_and_introspection(backend: Backend) {
     let claims = part(&access, 1);
     let forward = app
         .with_bearer(Method::GET, "/auth/verify?scope=orders:read", &access)
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_eq!(forward.status(), StatusCode::OK);
     assert_eq!(forward.headers()["x-auth-request-user"], "judy");
     assert_eq!(forward.headers()["x-multitoken-client"], "cli");
     assert_eq!(forward.headers()["x-multitoken-scopes"], "orders:read");
     let missing_scope = app
         .with_bearer(Method::GET, "/auth/verify?scope=orders:write", &access)
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_eq!(missing_scope.status(), StatusCode::FORBIDDEN);
     let everywhere = Everywhere {
         http: &app.http,
@@ -836,17 +817,15 @@ async fn instances_started_at_once_agree_on_the_signer() {
     let body: Value = http
         .post(first.url("/token"))
         .json(&json!({"username": "kim", "password": PASSWORD, "client": "web"}))
-        .send()
+        .sent()
         .await
-        .expect("request")
         .json()
         .await
         .expect("json");
     let verified = http
         .post(second.url("/token/verify"))
         .json(&json!({ "token": body["access"] }))
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_eq!(verified.status(), StatusCode::OK);
 }

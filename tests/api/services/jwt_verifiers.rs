@@ -4,19 +4,13 @@
 //! across a key rotation. Both need the Python of `.venv-tests/` (see
 //! `resource_server.rs`); without it they are reported as ignored.
 
+use crate::helpers::on_both_backends;
 use crate::helpers::resource_server::{python, ResourceServer};
-use crate::helpers::{Backend, TestApp, PASSWORD};
-use crate::on_both_backends;
+use crate::helpers::{Backend, Sent, TestApp, PASSWORD};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-on_both_backends!(
-    needs django_tests, "no Python for the JWT verifiers";
-    simple_jwt_accepts_our_access_tokens_and_refuses_tampered_or_expired_ones,
-    pyjwt_verifies_from_the_jwks_alone_across_a_key_rotation,
-);
 
 const ISSUER: &str = "https://auth.example";
 const AUDIENCE: &str = "orders";
@@ -32,6 +26,7 @@ async fn app(backend: Backend, lifetime: Duration) -> TestApp {
     .await
 }
 
+#[on_both_backends(needs django_tests, "no Python for the JWT verifiers")]
 async fn simple_jwt_accepts_our_access_tokens_and_refuses_tampered_or_expired_ones(
     backend: Backend,
 ) {
@@ -85,9 +80,8 @@ async fn simple_jwt_accepts_our_access_tokens_and_refuses_tampered_or_expired_on
         .http
         .post(format!("{other}/token"))
         .json(&json!({"username": "alice", "password": PASSWORD, "client": "ios"}))
-        .send()
+        .sent()
         .await
-        .expect("request")
         .json()
         .await
         .expect("json");
@@ -147,6 +141,7 @@ fn kid(token: &str) -> String {
     header["kid"].as_str().expect("kid").to_owned()
 }
 
+#[on_both_backends(needs django_tests, "no Python for the JWT verifiers")]
 async fn pyjwt_verifies_from_the_jwks_alone_across_a_key_rotation(backend: Backend) {
     // Long enough for the old key's token to outlive the new key's pickup.
     let app = app(backend, ROTATION_LIFETIME).await;

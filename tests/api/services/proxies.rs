@@ -9,8 +9,8 @@
 //! always run, and a missing binary fails them. Both proxies run as the
 //! current user on loopback ports, with every file they write in a temp dir.
 
-use crate::helpers::{content_type, Backend, TestApp, DENIED, IDENTITY_HEADERS};
-use crate::on_both_backends;
+use crate::helpers::on_both_backends;
+use crate::helpers::{content_type, Backend, Sent, TestApp, DENIED, IDENTITY_HEADERS};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
@@ -351,7 +351,7 @@ impl Stack {
         request: RequestBuilder,
         case: &str,
     ) -> BTreeMap<String, Vec<String>> {
-        let response = request.send().await.expect("request");
+        let response = request.sent().await;
         let status = response.status();
         let text = response.text().await.expect("body");
         assert_eq!(
@@ -475,15 +475,11 @@ async fn a_request_without_a_valid_key_gets_the_contract_401_and_never_reaches_t
         ),
     ];
     for (case, request, detail) in cases {
-        let response = request.send().await.expect("request");
+        let response = request.sent().await;
         assert_refused(response, StatusCode::UNAUTHORIZED, detail, case).await;
     }
 
-    let head = stack
-        .request(Method::HEAD, "/notes")
-        .send()
-        .await
-        .expect("request");
+    let head = stack.request(Method::HEAD, "/notes").sent().await;
     assert_eq!(head.status(), StatusCode::UNAUTHORIZED, "HEAD");
     assert_eq!(
         head.headers().get("www-authenticate").map(|v| v.as_bytes()),
@@ -591,7 +587,7 @@ async fn a_revoked_key_is_refused_on_the_very_next_request(kind: Kind, backend: 
 
     let revoked = stack.app.delete_with_token("/tokens/phone", &web).await;
     assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
-    let response = as_phone().send().await.expect("request");
+    let response = as_phone().sent().await;
     assert_refused(
         response,
         StatusCode::UNAUTHORIZED,
@@ -629,9 +625,8 @@ async fn a_location_that_needs_a_scope_refuses_a_token_without_it(kind: Kind, ba
 
     let response = token(stack.request(Method::POST, "/orders/7"), &reader)
         .json(&json!({"quantity": 1}))
-        .send()
-        .await
-        .expect("request");
+        .sent()
+        .await;
     assert_refused(
         response,
         StatusCode::FORBIDDEN,
@@ -731,12 +726,11 @@ fn the_readme_quotes_the_proxy_configurations_these_tests_run() {
     }
 }
 
-on_both_backends!(the_path_that_envoy_appends_to_auth_verify_changes_nothing);
-
 /// The README's Envoy recipe is not run (Envoy is not in Debian's
 /// registry), but what it relies on is: Envoy sends the check to
 /// `path_prefix` + the request's own path, with the request's method and
 /// `Content-Length: 0`.
+#[on_both_backends]
 async fn the_path_that_envoy_appends_to_auth_verify_changes_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "alice@example.com", false);
@@ -763,9 +757,8 @@ async fn the_path_that_envoy_appends_to_auth_verify_changes_nothing(backend: Bac
         let response = app
             .with_token(Method::POST, path, key)
             .header("Content-Length", "0")
-            .send()
-            .await
-            .expect("request");
+            .sent()
+            .await;
         assert_eq!(response.status(), status, "{path}");
     }
 }

@@ -14,18 +14,12 @@
 //! makes. `build.rs` looks for it as `cargo test` builds: without one the
 //! tests are built as ignored; under CI (`CI` set) they always run.
 
+use crate::helpers::on_both_backends;
 use crate::helpers::resource_server::{ResourceServer, CACHING_SECONDS, MARGIN};
 use crate::helpers::{Backend, TestApp, PASSWORD};
-use crate::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::{Duration, Instant};
-on_both_backends!(
-    needs django_tests, "no Python for the Django resource server";
-    drf_sees_the_user_and_scope_of_a_key_and_refuses_an_unknown_one,
-    drf_refuses_a_revoked_key_once_its_cached_introspection_runs_out,
-);
-
 /// The resource server's identity in multitoken: a service user made as the
 /// README says, logged in on a client of its own. Returns its key.
 async fn service_key(app: &TestApp) -> String {
@@ -47,6 +41,7 @@ async fn service_key(app: &TestApp) -> String {
     app.login("orders-api", "orders-api").await
 }
 
+#[on_both_backends(needs django_tests, "no Python for the Django resource server")]
 async fn drf_sees_the_user_and_scope_of_a_key_and_refuses_an_unknown_one(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let service = service_key(&app).await;
@@ -96,6 +91,7 @@ async fn drf_sees_the_user_and_scope_of_a_key_and_refuses_an_unknown_one(backend
     );
 }
 
+#[on_both_backends(needs django_tests, "no Python for the Django resource server")]
 async fn drf_refuses_a_revoked_key_once_its_cached_introspection_runs_out(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let service = service_key(&app).await;
