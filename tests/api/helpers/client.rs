@@ -175,6 +175,24 @@ impl TestApp {
         (field("refresh"), field("access"))
     }
 
+    /// `POST /token/verify`.
+    pub async fn verify_jwt(&self, token: &str) -> Response {
+        self.post_json("/token/verify", json!({ "token": token }))
+            .await
+    }
+
+    /// `POST /token/refresh`.
+    pub async fn refresh_jwt(&self, refresh: &str) -> Response {
+        self.post_json("/token/refresh", json!({ "refresh": refresh }))
+            .await
+    }
+
+    /// `POST /token/blacklist`.
+    pub async fn blacklist_jwt(&self, refresh: &str) -> Response {
+        self.post_json("/token/blacklist", json!({ "refresh": refresh }))
+            .await
+    }
+
     /// `Authorization: Bearer <token>`, as access JWTs are sent.
     pub fn with_bearer(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
         self.http

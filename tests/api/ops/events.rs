@@ -57,6 +57,14 @@ async fn admin_events(app: &TestApp, key: &str, query: &str) -> Vec<Value> {
     page["results"].as_array().expect("results").clone()
 }
 
+/// The values of these fields of each event, in order.
+fn fields(events: &[Value], names: &[&str]) -> Vec<Vec<Value>> {
+    events
+        .iter()
+        .map(|event| names.iter().map(|name| event[*name].clone()).collect())
+        .collect()
+}
+
 /// `(type, client, detail)` of each event, oldest first, with each run of
 /// `revoked` events of the same detail (one revocation of several devices,
 /// in no particular order) sorted by client.
@@ -210,9 +218,7 @@ async fn a_logout_writes_one_logout_event_and_no_revoked_one(backend: Backend) {
         StatusCode::OK
     );
     let (refresh, _) = app.obtain_jwt("alice", "cli").await;
-    let response = app
-        .post_json("/token/blacklist", json!({ "refresh": refresh }))
-        .await;
+    let response = app.blacklist_jwt(&refresh).await;
     assert_eq!(response.status(), StatusCode::OK);
     let events = own_events(&app, &web).await;
     assert_eq!(
@@ -313,17 +319,14 @@ async fn refused_guesses_are_recorded_on_the_account_they_named(backend: Backend
     assert_eq!(setup.status(), StatusCode::BAD_REQUEST);
 
     let failed = admin_events(&app, &admin, "type=login_failed").await;
-    let seen: Vec<(Value, Value)> = failed
-        .iter()
-        .map(|event| (event["user_id"].clone(), event["detail"].clone()))
-        .collect();
+    let seen = fields(&failed, &["user_id", "detail"]);
     assert_eq!(
         seen,
         [
-            (json!(alice), json!("two_factor")),
-            (json!(alice), json!("password_change")),
-            (Value::Null, json!("login")),
-            (json!(alice), json!("login")),
+            [json!(alice), json!("two_factor")],
+            [json!(alice), json!("password_change")],
+            [Value::Null, json!("login")],
+            [json!(alice), json!("login")],
         ]
     );
     for event in &failed {
@@ -606,21 +609,12 @@ async fn expired_tokens_are_recorded_as_revoked_by_the_sweep_and_by_prune(backen
     let pruned = cli_ok(&app, &["tokens", "prune"], "");
     assert!(pruned.contains("pruned 1 "), "{pruned}");
     let revoked = admin_events(&app, &admin, "type=revoked").await;
-    let seen: Vec<(Value, Value, Value)> = revoked
-        .iter()
-        .map(|event| {
-            (
-                event["client"].clone(),
-                event["actor"].clone(),
-                event["detail"].clone(),
-            )
-        })
-        .collect();
+    let seen = fields(&revoked, &["client", "actor", "detail"]);
     assert_eq!(
         seen,
         [
-            (json!("just-expired"), json!("cli"), json!("expired")),
-            (json!("long-gone"), json!("system"), json!("expired")),
+            [json!("just-expired"), json!("cli"), json!("expired")],
+            [json!("long-gone"), json!("system"), json!("expired")],
         ],
         "newest first"
     );
@@ -1087,22 +1081,12 @@ async fn a_django_import_records_imported_users_and_a_dry_run_records_nothing(ba
     cli_ok(&app, &["import-django", &source], "");
     cli_ok(&app, &["import-django", &source, "--update"], "");
     let imported = admin_events(&app, &admin, "type=imported").await;
-    let seen: Vec<(Value, Value, Value, Value)> = imported
-        .iter()
-        .map(|event| {
-            (
-                event["actor"].clone(),
-                event["detail"].clone(),
-                event["ip"].clone(),
-                event["client"].clone(),
-            )
-        })
-        .collect();
+    let seen = fields(&imported, &["actor", "detail", "ip", "client"]);
     assert_eq!(
         seen,
         [
-            (json!("cli"), json!("updated"), Value::Null, Value::Null),
-            (json!("cli"), json!("created"), Value::Null, Value::Null),
+            [json!("cli"), json!("updated"), Value::Null, Value::Null],
+            [json!("cli"), json!("created"), Value::Null, Value::Null],
         ]
     );
     assert_eq!(imported[0]["user_id"], imported[1]["user_id"]);
@@ -1191,21 +1175,12 @@ async fn sign_ins_with_a_provider_are_recorded_as_oidc(backend: Backend) {
     let failed = admin_events(&app, &admin, "type=login_failed").await;
     // Newest first: the wrong code on dora's account, then the bad token,
     // which names nobody.
-    let seen: Vec<(Value, Value, Value)> = failed
-        .iter()
-        .map(|event| {
-            (
-                event["user_id"].clone(),
-                event["client"].clone(),
-                event["detail"].clone(),
-            )
-        })
-        .collect();
+    let seen = fields(&failed, &["user_id", "client", "detail"]);
     assert_eq!(
         seen,
         [
-            (json!(dora), Value::Null, json!("oidc")),
-            (Value::Null, Value::Null, json!("oidc")),
+            [json!(dora), Value::Null, json!("oidc")],
+            [Value::Null, Value::Null, json!("oidc")],
         ]
     );
 }

@@ -142,6 +142,11 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|window| window == needle.as_bytes())
 }
 
+/// An `Authorization: Basic` value.
+fn basic(user: &str, password: &str) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
+}
+
 #[on_both_backends]
 async fn no_secret_is_ever_found_in_clear_in_the_database_logs_or_responses(backend: Backend) {
     let db = TestDatabase::create(backend);
@@ -182,13 +187,7 @@ async fn no_secret_is_ever_found_in_clear_in_the_database_logs_or_responses(back
     let (status, _) = transcript
         .send(
             http.post(&login_url)
-                .header(
-                    "Authorization",
-                    format!(
-                        "Basic {}",
-                        STANDARD.encode(format!("carol:{CAROL_PASSWORD}"))
-                    ),
-                )
+                .header("Authorization", basic("carol", CAROL_PASSWORD))
                 .json(&json!({"client": "cli"})),
         )
         .await;
@@ -211,69 +210,60 @@ async fn no_secret_is_ever_found_in_clear_in_the_database_logs_or_responses(back
             .await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
     }
-    let (status, _) = transcript
-        .send(
-            http.post(&login_url)
-                .header(
-                    "Authorization",
-                    format!(
-                        "Basic {}",
-                        STANDARD.encode(format!("carol:{WRONG_PASSWORD}"))
-                    ),
-                )
-                .json(&json!({"client": "cli"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let token = |key: &str| format!("Token {key}");
+    let mut steps = vec![(
+        "carol with a wrong password in Basic".to_owned(),
+        http.post(&login_url)
+            .header("Authorization", basic("carol", WRONG_PASSWORD))
+            .json(&json!({"client": "cli"})),
+        StatusCode::UNAUTHORIZED,
+    )];
     let keys = [web.clone(), ios.clone(), carol.clone()];
     for key in &keys {
         for path in ["/whoami", "/tokens"] {
-            let (status, _) = transcript
-                .send(
-                    http.get(server.url(path))
-                        .header("Authorization", format!("Token {key}")),
-                )
-                .await;
-            assert_eq!(status, StatusCode::OK);
+            let request = http
+                .get(server.url(path))
+                .header("Authorization", token(key));
+            steps.push((format!("{path} with a live key"), request, StatusCode::OK));
         }
     }
-    let (status, _) = transcript
-        .send(
-            http.post(server.url("/logout"))
-                .header("Authorization", format!("Bearer {ios}")),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    let (status, _) = transcript
-        .send(
+    let authorized = |path: &str, authorization: String| {
+        http.post(server.url(path))
+            .header("Authorization", authorization)
+    };
+    steps.extend([
+        (
+            "ios logs out".to_owned(),
+            authorized("/logout", format!("Bearer {ios}")),
+            StatusCode::OK,
+        ),
+        (
+            "ios after its logout".to_owned(),
             http.get(server.url("/whoami"))
-                .header("Authorization", format!("Token {ios}")),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = transcript
-        .send(
-            http.post(server.url("/logout/all"))
-                .header("Authorization", format!("Token {carol}")),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    let (status, _) = transcript
-        .send(
-            http.post(server.url("/logout/others"))
-                .header("Authorization", format!("Token {web}")),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-
-    let (status, _) = transcript
-        .send(
-            http.post(server.url("/password/change"))
-                .header("Authorization", format!("Token {web}"))
+                .header("Authorization", token(&ios)),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "carol logs out everywhere".to_owned(),
+            authorized("/logout/all", token(&carol)),
+            StatusCode::OK,
+        ),
+        (
+            "alice logs out her other devices".to_owned(),
+            authorized("/logout/others", token(&web)),
+            StatusCode::OK,
+        ),
+        (
+            "alice changes her password".to_owned(),
+            authorized("/password/change", token(&web))
                 .json(&json!({"old_password": ALICE_PASSWORD, "new_password": ALICE_NEW_PASSWORD})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+            StatusCode::OK,
+        ),
+    ]);
+    for (step, request, expected) in steps {
+        let (status, _) = transcript.send(request).await;
+        assert_eq!(status, expected, "{step}");
+    }
 
     let passwords = [
         ALICE_PASSWORD,

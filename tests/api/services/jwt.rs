@@ -159,17 +159,9 @@ async fn the_readme_flow_obtain_use_verify_refresh_blacklist(backend: Backend) {
                "is_admin": false, "client": "web", "scopes": [], "two_factor": false}),
     )
     .await;
-    assert_json(
-        app.post_json("/token/verify", json!({ "token": access }))
-            .await,
-        StatusCode::OK,
-        json!({}),
-    )
-    .await;
+    assert_json(app.verify_jwt(&access).await, StatusCode::OK, json!({})).await;
 
-    let refreshed = app
-        .post_json("/token/refresh", json!({ "refresh": refresh }))
-        .await;
+    let refreshed = app.refresh_jwt(&refresh).await;
     assert_eq!(refreshed.status(), StatusCode::OK);
     assert_eq!(refreshed.headers()["cache-control"], "no-store");
     let refreshed: Value = refreshed.json().await.expect("json");
@@ -182,27 +174,13 @@ async fn the_readme_flow_obtain_use_verify_refresh_blacklist(backend: Backend) {
         "one device, one sid"
     );
 
-    assert_json(
-        app.post_json("/token/blacklist", json!({ "refresh": refresh }))
-            .await,
-        StatusCode::OK,
-        json!({}),
-    )
-    .await;
+    assert_json(app.blacklist_jwt(&refresh).await, StatusCode::OK, json!({})).await;
     for token in [&access, &second] {
         let response = app.with_bearer(Method::GET, "/whoami", token).sent().await;
         assert_unauthorized(response, "Invalid token.").await;
-        assert_token_not_valid(
-            app.post_json("/token/verify", json!({ "token": token }))
-                .await,
-        )
-        .await;
+        assert_token_not_valid(app.verify_jwt(token).await).await;
     }
-    assert_token_not_valid(
-        app.post_json("/token/refresh", json!({ "refresh": refresh }))
-            .await,
-    )
-    .await;
+    assert_token_not_valid(app.refresh_jwt(&refresh).await).await;
 }
 
 #[on_both_backends]
@@ -281,16 +259,8 @@ async fn refresh_verify_and_blacklist_refuse_as_simple_jwt_does(backend: Backend
     )
     .await;
     // A device key is not an access token.
-    assert_token_not_valid(
-        app.post_json("/token/verify", json!({ "token": refresh }))
-            .await,
-    )
-    .await;
-    assert_token_not_valid(
-        app.post_json("/token/verify", json!({ "token": "a.b.c" }))
-            .await,
-    )
-    .await;
+    assert_token_not_valid(app.verify_jwt(&refresh).await).await;
+    assert_token_not_valid(app.verify_jwt("a.b.c").await).await;
     // Form bodies work alike.
     let form = app
         .http
@@ -700,9 +670,7 @@ async fn the_jwks_lists_the_signer_and_a_rotated_key_until_its_tokens_expired(ba
 
     // The server picks up the new signer without a restart.
     let new_kid = || async {
-        let response = app
-            .post_json("/token/refresh", json!({ "refresh": refresh }))
-            .await;
+        let response = app.refresh_jwt(&refresh).await;
         let body: Value = response.json().await.expect("json");
         part(body["access"].as_str().expect("access"), 0)["kid"] != json!(old_kid)
     };
@@ -722,11 +690,7 @@ async fn the_jwks_lists_the_signer_and_a_rotated_key_until_its_tokens_expired(ba
         || async { !jwks(&app).await.1.contains(&old_kid) },
     )
     .await;
-    assert_token_not_valid(
-        app.post_json("/token/verify", json!({ "token": old_access }))
-            .await,
-    )
-    .await;
+    assert_token_not_valid(app.verify_jwt(&old_access).await).await;
 }
 
 #[on_both_backends]

@@ -158,9 +158,7 @@ async fn pyjwt_verifies_from_the_jwks_alone_across_a_key_rotation(backend: Backe
     );
     let started = Instant::now();
     let new = loop {
-        let response = app
-            .post_json("/token/refresh", json!({ "refresh": refresh }))
-            .await;
+        let response = app.refresh_jwt(&refresh).await;
         let body: Value = response.json().await.expect("json");
         let access = body["access"].as_str().expect("access").to_owned();
         if kid(&access) != kid(&old) {
