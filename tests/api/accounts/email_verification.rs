@@ -4,7 +4,7 @@
 //! backend's directory, or from an SMTP server and the console log.
 
 use crate::helpers::console::Console;
-use crate::helpers::mail::{mail_files, wait_for_mail_files, SmtpServer};
+use crate::helpers::mail::{to, MailApp, SmtpServer};
 use crate::helpers::on_both_backends;
 use crate::helpers::{assert_json, keys_of, Backend, Sent, ServerProcess, TestApp, PASSWORD};
 use multitoken::config::Settings;
@@ -14,7 +14,6 @@ use multitoken::mail::MailSetting;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
-use tempfile::TempDir;
 
 const OK: &str = "ok";
 const NOT_VERIFIED: &str = "E-mail is not verified.";
@@ -22,73 +21,29 @@ const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
 const LINK: &str = "https://app.example.com/confirm?key={key}";
 const SUBJECT: &str = "Please confirm your e-mail address";
 
-/// A server whose mails land in a directory of its own.
-struct MailApp {
-    app: TestApp,
-    mail_dir: TempDir,
+/// A server whose mails land in a directory of its own, verifying e-mail
+/// addresses as `mode` says, with links to `LINK`.
+async fn verifying(
+    backend: Backend,
+    mode: EmailVerification,
+    configure: impl FnOnce(&mut Settings),
+) -> MailApp {
+    MailApp::spawn_with(backend, |settings| {
+        settings.email_verification = mode;
+        settings.email_verification_url = LINK.into();
+        configure(settings);
+    })
+    .await
 }
 
-impl MailApp {
-    async fn spawn(
-        backend: Backend,
-        mode: EmailVerification,
-        configure: impl FnOnce(&mut Settings),
-    ) -> Self {
-        let mail_dir = tempfile::tempdir().expect("mail dir");
-        let path = mail_dir.path().to_owned();
-        let app = TestApp::spawn_with(backend, |settings| {
-            settings.mail = MailSetting::File(path);
-            settings.email_verification = mode;
-            settings.email_verification_url = LINK.into();
-            configure(settings);
-        })
+/// Registers `username` at `email` (without a client) and returns the id.
+async fn register(app: &TestApp, username: &str, email: &str) -> i64 {
+    let response = app
+        .register(json!({"username": username, "password": PASSWORD, "email": email}))
         .await;
-        MailApp { app, mail_dir }
-    }
-
-    fn mail_count(&self) -> usize {
-        mail_files(self.mail_dir.path()).len()
-    }
-
-    /// The texts of the first `n` mails, waiting for them. Mails written
-    /// within one millisecond may sort either way: tell them apart by
-    /// recipient ([`to`]), not by place.
-    async fn mails(&self, n: usize) -> Vec<String> {
-        let files = wait_for_mail_files(self.mail_dir.path(), n).await;
-        files
-            .iter()
-            .take(n)
-            .map(|file| std::fs::read_to_string(file).expect("read mail"))
-            .collect()
-    }
-
-    /// The one mail to `address` among the first `n`.
-    async fn mail_to(&self, address: &str, n: usize) -> String {
-        let mut found = to(&self.mails(n).await, address);
-        assert_eq!(found.len(), 1, "one mail to {address}: {found:?}");
-        found.remove(0)
-    }
-
-    /// Registers `username` at `email` (without a client) and returns the id.
-    async fn register(&self, username: &str, email: &str) -> i64 {
-        let response = self
-            .app
-            .register(json!({"username": username, "password": PASSWORD, "email": email}))
-            .await;
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let body: Value = response.json().await.expect("json");
-        body["id"].as_i64().expect("id")
-    }
-}
-
-/// The mails addressed to `address`.
-fn to(mails: &[String], address: &str) -> Vec<String> {
-    let header = format!("To: {address}\r\n");
-    mails
-        .iter()
-        .filter(|mail| mail.contains(&header))
-        .cloned()
-        .collect()
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = response.json().await.expect("json");
+    body["id"].as_i64().expect("id")
 }
 
 /// The link of a verification mail and the key in it.
@@ -133,7 +88,7 @@ async fn email_verified_in_whoami(app: &TestApp, key: &str) -> Value {
 
 #[on_both_backends]
 async fn registering_mails_a_link_whose_key_verifies_the_address_once(backend: Backend) {
-    let mail = MailApp::spawn(backend, EmailVerification::Optional, |_| {}).await;
+    let mail = verifying(backend, EmailVerification::Optional, |_| {}).await;
     let app = &mail.app;
     let response = app
         .register(json!({"username": "alice", "password": PASSWORD,
@@ -169,9 +124,9 @@ async fn registering_mails_a_link_whose_key_verifies_the_address_once(backend: B
 
 #[on_both_backends]
 async fn without_verification_nothing_is_mailed(backend: Backend) {
-    let mail = MailApp::spawn(backend, EmailVerification::None, |_| {}).await;
+    let mail = verifying(backend, EmailVerification::None, |_| {}).await;
     let app = &mail.app;
-    mail.register("alice", "alice@example.com").await;
+    register(&mail.app, "alice", "alice@example.com").await;
     assert_json(
         app.resend_email("alice@example.com").await,
         StatusCode::OK,
@@ -192,11 +147,11 @@ async fn without_verification_nothing_is_mailed(backend: Backend) {
 
 #[on_both_backends]
 async fn a_key_expires_after_the_timeout(backend: Backend) {
-    let mail = MailApp::spawn(backend, EmailVerification::Optional, |settings| {
+    let mail = verifying(backend, EmailVerification::Optional, |settings| {
         settings.email_verification_timeout = Duration::from_secs(1);
     })
     .await;
-    mail.register("alice", "alice@example.com").await;
+    register(&mail.app, "alice", "alice@example.com").await;
     let key = key_in(&mail.mail_to("alice@example.com", 1).await);
     actix_web::rt::time::sleep(Duration::from_millis(1300)).await;
     assert_invalid_key(mail.app.verify_email(&key).await).await;
@@ -209,10 +164,10 @@ async fn a_key_expires_after_the_timeout(backend: Backend) {
 
 #[on_both_backends]
 async fn tampered_garbled_and_missing_keys_are_refused(backend: Backend) {
-    let mail = MailApp::spawn(backend, EmailVerification::Optional, |_| {}).await;
+    let mail = verifying(backend, EmailVerification::Optional, |_| {}).await;
     let app = &mail.app;
-    mail.register("alice", "alice@example.com").await;
-    let bob = mail.register("bob", "bob@example.com").await;
+    register(&mail.app, "alice", "alice@example.com").await;
+    let bob = register(&mail.app, "bob", "bob@example.com").await;
     let key = key_in(&mail.mail_to("alice@example.com", 2).await);
     assert!(bob < 10, "one base-36 digit, as in decimal");
     let (user, rest) = key.split_once('-').expect("user-issued-signature");
@@ -259,10 +214,10 @@ async fn tampered_garbled_and_missing_keys_are_refused(backend: Backend) {
 
 #[on_both_backends]
 async fn resend_answers_alike_for_every_address_and_mails_only_unverified_users(backend: Backend) {
-    let mail = MailApp::spawn(backend, EmailVerification::Optional, |_| {}).await;
+    let mail = verifying(backend, EmailVerification::Optional, |_| {}).await;
     let app = &mail.app;
-    mail.register("alice", "alice@example.com").await;
-    mail.register("vera", "vera@example.com").await;
+    register(&mail.app, "alice", "alice@example.com").await;
+    register(&mail.app, "vera", "vera@example.com").await;
     let vera = mail.mail_to("vera@example.com", 2).await;
     assert_verified(app.verify_email(&key_in(&vera)).await).await;
     let first_for_alice = key_in(&mail.mail_to("alice@example.com", 2).await);
@@ -296,7 +251,7 @@ async fn resend_answers_alike_for_every_address_and_mails_only_unverified_users(
 
 #[on_both_backends]
 async fn resends_are_throttled_per_address(backend: Backend) {
-    let mail = MailApp::spawn(backend, EmailVerification::Optional, |settings| {
+    let mail = verifying(backend, EmailVerification::Optional, |settings| {
         settings.email_verification_resend_throttle = ThrottleLimit::parse("2/1h").expect("limit");
     })
     .await;
@@ -329,7 +284,7 @@ async fn resends_are_throttled_per_address(backend: Backend) {
 
 #[on_both_backends]
 async fn mandatory_refuses_every_sign_in_after_the_password_check(backend: Backend) {
-    let mail = MailApp::spawn(backend, EmailVerification::Mandatory, |_| {}).await;
+    let mail = verifying(backend, EmailVerification::Mandatory, |_| {}).await;
     let app = &mail.app;
     let response = app
         .register(json!({"username": "alice", "password": PASSWORD,
@@ -406,9 +361,9 @@ async fn mandatory_refuses_every_sign_in_after_the_password_check(backend: Backe
 
 #[on_both_backends]
 async fn optional_verification_does_not_hold_up_sign_in(backend: Backend) {
-    let mail = MailApp::spawn(backend, EmailVerification::Optional, |_| {}).await;
+    let mail = verifying(backend, EmailVerification::Optional, |_| {}).await;
     let app = &mail.app;
-    mail.register("alice", "alice@example.com").await;
+    register(&mail.app, "alice", "alice@example.com").await;
     let key = app.login("alice", "web").await;
     assert_eq!(email_verified_in_whoami(app, &key).await, json!(false));
     app.create_user("root", "root@example.com", true);
@@ -420,10 +375,10 @@ async fn optional_verification_does_not_hold_up_sign_in(backend: Backend) {
 
 #[on_both_backends]
 async fn an_admin_changing_the_address_unverifies_it_and_mails_the_new_one(backend: Backend) {
-    let mail = MailApp::spawn(backend, EmailVerification::Optional, |_| {}).await;
+    let mail = verifying(backend, EmailVerification::Optional, |_| {}).await;
     let app = &mail.app;
     let admin = app.admin_key().await;
-    let alice = mail.register("alice", "alice@example.com").await;
+    let alice = register(&mail.app, "alice", "alice@example.com").await;
     app.resend_email("alice@example.com").await;
     let mails = mail.mails(2).await;
     let (first, unused) = (key_in(&mails[0]), key_in(&mails[1]));
@@ -468,10 +423,10 @@ async fn an_admin_changing_the_address_unverifies_it_and_mails_the_new_one(backe
 
 #[on_both_backends]
 async fn the_console_shows_whether_the_address_is_verified(backend: Backend) {
-    let mail = MailApp::spawn(backend, EmailVerification::Optional, |_| {}).await;
+    let mail = verifying(backend, EmailVerification::Optional, |_| {}).await;
     let app = &mail.app;
     app.create_user("root", "", true);
-    let alice = mail.register("alice", "alice@example.com").await;
+    let alice = register(&mail.app, "alice", "alice@example.com").await;
     let mut console = Console::new(app);
     assert_eq!(
         console.sign_in("root", PASSWORD).await.status(),
@@ -517,7 +472,7 @@ async fn the_mail_goes_through_smtp(backend: Backend) {
 
 #[on_both_backends]
 async fn control_characters_in_the_fields_are_field_errors(backend: Backend) {
-    let mail = MailApp::spawn(backend, EmailVerification::Optional, |_| {}).await;
+    let mail = verifying(backend, EmailVerification::Optional, |_| {}).await;
     let app = &mail.app;
     let nul = "Null characters are not allowed.";
     assert_json(

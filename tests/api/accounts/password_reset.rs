@@ -1,49 +1,16 @@
 //! `POST /password/reset` and `/password/reset/confirm`, with the mails
 //! read from the `file:` backend's directory.
 
-use crate::helpers::mail::{mail_files, wait_for_mail_files, ResetLink, NEW_PASSWORD};
+use crate::helpers::mail::{mail_files, wait_for_mail_files, MailApp, ResetLink, NEW_PASSWORD};
 use crate::helpers::on_both_backends;
 use crate::helpers::{assert_json, assert_unauthorized, Backend, Sent, TestApp, PASSWORD};
 use multitoken::domain::SecretKey;
-use multitoken::mail::MailSetting;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
-use tempfile::TempDir;
 
 const SENT: &str = "Password reset e-mail has been sent.";
 const DONE: &str = "Password has been reset with the new password.";
-
-struct MailApp {
-    app: TestApp,
-    mail_dir: TempDir,
-}
-
-impl MailApp {
-    async fn spawn(backend: Backend) -> Self {
-        Self::spawn_with(backend, |_| {}).await
-    }
-
-    async fn spawn_with(
-        backend: Backend,
-        configure: impl FnOnce(&mut multitoken::config::Settings),
-    ) -> Self {
-        let mail_dir = tempfile::tempdir().expect("mail dir");
-        let path = mail_dir.path().to_owned();
-        let app = TestApp::spawn_with(backend, |settings| {
-            settings.mail = MailSetting::File(path);
-            configure(settings);
-        })
-        .await;
-        MailApp { app, mail_dir }
-    }
-
-    async fn reset_link(&self, email: &str) -> ResetLink {
-        self.app
-            .reset_link_by_file(email, self.mail_dir.path())
-            .await
-    }
-}
 
 async fn assert_invalid(response: reqwest::Response, field: &str) {
     assert_json(

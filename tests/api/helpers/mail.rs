@@ -1,12 +1,79 @@
-//! What the account tests share besides `TestApp` (whose account methods
-//! are in `helpers`): reading mails that the `file:` backend wrote, and mail
-//! servers on loopback ports that accept, refuse, or never answer.
+//! Mail as the tests see it: `MailApp`, a server whose mails the `file:`
+//! backend writes into a directory of its own; reading those mails; and
+//! mail servers on loopback ports that accept, refuse, or never answer.
 
+use super::{Backend, TestApp};
+use multitoken::config::Settings;
+use multitoken::mail::MailSetting;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// A server whose mails land in a directory of its own.
+pub struct MailApp {
+    pub app: TestApp,
+    pub mail_dir: TempDir,
+}
+
+impl MailApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Self {
+        let mail_dir = tempfile::tempdir().expect("mail dir");
+        let path = mail_dir.path().to_owned();
+        let app = TestApp::spawn_with(backend, |settings| {
+            settings.mail = MailSetting::File(path);
+            configure(settings);
+        })
+        .await;
+        MailApp { app, mail_dir }
+    }
+
+    /// Requests a password reset and returns the link of its mail.
+    pub async fn reset_link(&self, email: &str) -> ResetLink {
+        self.app
+            .reset_link_by_file(email, self.mail_dir.path())
+            .await
+    }
+
+    pub fn mail_count(&self) -> usize {
+        mail_files(self.mail_dir.path()).len()
+    }
+
+    /// The texts of the first `n` mails, waiting for them. Mails written
+    /// within one millisecond may sort either way: tell them apart by
+    /// recipient ([`to`]), not by place.
+    pub async fn mails(&self, n: usize) -> Vec<String> {
+        let files = wait_for_mail_files(self.mail_dir.path(), n).await;
+        files
+            .iter()
+            .take(n)
+            .map(|file| std::fs::read_to_string(file).expect("read mail"))
+            .collect()
+    }
+
+    /// The one mail to `address` among the first `n`.
+    pub async fn mail_to(&self, address: &str, n: usize) -> String {
+        let mut found = to(&self.mails(n).await, address);
+        assert_eq!(found.len(), 1, "one mail to {address}: {found:?}");
+        found.remove(0)
+    }
+}
+
+/// The mails addressed to `address`.
+pub fn to(mails: &[String], address: &str) -> Vec<String> {
+    let header = format!("To: {address}\r\n");
+    mails
+        .iter()
+        .filter(|mail| mail.contains(&header))
+        .cloned()
+        .collect()
+}
 
 /// A password that passes every rule for the usernames used in these tests.
 pub const NEW_PASSWORD: &str = "fresh-Violet-Kettle-42";

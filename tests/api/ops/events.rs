@@ -4,7 +4,7 @@
 //! command line.
 
 use crate::helpers::console::Console;
-use crate::helpers::mail::{mail_files, wait_for_mail_files, NEW_PASSWORD};
+use crate::helpers::mail::{mail_files, wait_for_mail_files, MailApp, NEW_PASSWORD};
 use crate::helpers::on_both_backends;
 use crate::helpers::{
     assert_json, insert_token_row, keys_of, Backend, Sent, TestApp, TestDatabase, DENIED, PASSWORD,
@@ -16,7 +16,6 @@ use multitoken::domain::client_address::TrustedProxies;
 use multitoken::domain::email_verification::EmailVerification;
 use multitoken::domain::event::{Actor, EventKind, EventSource};
 use multitoken::domain::{ThrottleLimit, Timestamp};
-use multitoken::mail::MailSetting;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -622,12 +621,7 @@ async fn expired_tokens_are_recorded_as_revoked_by_the_sweep_and_by_prune(backen
 
 #[on_both_backends]
 async fn a_password_reset_is_recorded_with_the_devices_it_revoked(backend: Backend) {
-    let mail_dir = tempfile::tempdir().expect("mail dir");
-    let path = mail_dir.path().to_owned();
-    let app = TestApp::spawn_with(backend, |settings| {
-        settings.mail = MailSetting::File(path);
-    })
-    .await;
+    let MailApp { app, mail_dir } = MailApp::spawn(backend).await;
     let alice = app.create_user("alice", "alice@example.com", false);
     app.login("alice", "web").await;
     app.login("alice", "ios").await;
@@ -677,10 +671,7 @@ fn verification_key(mail: &str) -> String {
 
 #[on_both_backends]
 async fn registering_and_verifying_an_address_are_recorded(backend: Backend) {
-    let mail_dir = tempfile::tempdir().expect("mail dir");
-    let path = mail_dir.path().to_owned();
-    let app = TestApp::spawn_with(backend, |settings| {
-        settings.mail = MailSetting::File(path);
+    let MailApp { app, mail_dir } = MailApp::spawn_with(backend, |settings| {
         settings.email_verification = EmailVerification::Optional;
     })
     .await;
@@ -943,10 +934,7 @@ async fn devices_show_the_login_address_then_that_of_the_last_recorded_use(backe
 #[on_both_backends]
 async fn a_new_device_is_mailed_about_only_when_new_device_mail_is_on(backend: Backend) {
     const SUBJECT: &str = "Subject: New sign-in to your account";
-    let mail_dir = tempfile::tempdir().expect("mail dir");
-    let path = mail_dir.path().to_owned();
-    let app = TestApp::spawn_with(backend, |settings| {
-        settings.mail = MailSetting::File(path);
+    let MailApp { app, mail_dir } = MailApp::spawn_with(backend, |settings| {
         settings.new_device_mail = true;
     })
     .await;
@@ -992,12 +980,10 @@ async fn a_new_device_is_mailed_about_only_when_new_device_mail_is_on(backend: B
     );
 
     // Off (the default): no mail, even for a new client.
-    let quiet_dir = tempfile::tempdir().expect("mail dir");
-    let quiet_path = quiet_dir.path().to_owned();
-    let quiet = TestApp::spawn_with(backend, |settings| {
-        settings.mail = MailSetting::File(quiet_path);
-    })
-    .await;
+    let MailApp {
+        app: quiet,
+        mail_dir: quiet_dir,
+    } = MailApp::spawn(backend).await;
     quiet.create_user("alice", "alice@example.com", false);
     quiet.login("alice", "web").await;
     // A reset mail, to know the outbox has run past the login.
@@ -1108,11 +1094,8 @@ async fn sign_ins_with_a_provider_are_recorded_as_oidc(backend: Backend) {
     use crate::helpers::oidc::{with_providers, Provider, CLIENT_ID};
     use multitoken::domain::oidc::LinkByEmail;
     let provider = Provider::start();
-    let mail_dir = tempfile::tempdir().expect("mail dir");
-    let path = mail_dir.path().to_owned();
-    let app = TestApp::spawn_with(backend, |settings| {
+    let MailApp { app, mail_dir } = MailApp::spawn_with(backend, |settings| {
         with_providers(vec![provider.configured("corp")], LinkByEmail::Verified)(settings);
-        settings.mail = MailSetting::File(path);
         settings.new_device_mail = true;
     })
     .await;
