@@ -12,6 +12,11 @@ use std::time::Duration;
 const SENT: &str = "Password reset e-mail has been sent.";
 const DONE: &str = "Password has been reset with the new password.";
 
+/// Asserts that `link` no longer resets a password.
+async fn assert_spent(app: &TestApp, link: &ResetLink) {
+    assert_invalid(app.confirm_link(link, NEW_PASSWORD).await, "token").await;
+}
+
 async fn assert_invalid(response: reqwest::Response, field: &str) {
     assert_json(
         response,
@@ -97,9 +102,7 @@ async fn the_address_matches_without_regard_to_case(backend: Backend) {
     mail.app.create_user("alice", "Alice@Example.com", false);
     let link = mail.reset_link("ALICE@example.COM").await;
     assert_json(
-        mail.app
-            .confirm_reset(&link.uid, &link.token, NEW_PASSWORD)
-            .await,
+        mail.app.confirm_link(&link, NEW_PASSWORD).await,
         StatusCode::OK,
         json!({ "detail": DONE }),
     )
@@ -151,8 +154,7 @@ async fn one_request_sends_one_mail_with_a_link_for_each_account_of_the_address(
     );
     for (name, link) in &links {
         assert_json(
-            app.confirm_reset(&link.uid, &link.token, NEW_PASSWORD)
-                .await,
+            app.confirm_link(&link, NEW_PASSWORD).await,
             StatusCode::OK,
             json!({ "detail": DONE }),
         )
@@ -191,8 +193,7 @@ async fn a_reset_sets_the_password_and_signs_out_every_device(backend: Backend) 
     ];
     let link = mail.reset_link("alice@example.com").await;
     assert_json(
-        app.confirm_reset(&link.uid, &link.token, NEW_PASSWORD)
-            .await,
+        app.confirm_link(&link, NEW_PASSWORD).await,
         StatusCode::OK,
         json!({ "detail": DONE }),
     )
@@ -214,24 +215,17 @@ async fn a_reset_link_works_once(backend: Backend) {
     let first = mail.reset_link("alice@example.com").await;
     let second = mail.reset_link("alice@example.com").await;
     assert_eq!(
-        mail.app
-            .confirm_reset(&first.uid, &first.token, NEW_PASSWORD)
-            .await
-            .status(),
+        mail.app.confirm_link(&first, NEW_PASSWORD).await.status(),
         StatusCode::OK
     );
     assert_invalid(
-        mail.app
-            .confirm_reset(&first.uid, &first.token, "another-Kettle-77")
-            .await,
+        mail.app.confirm_link(&first, "another-Kettle-77").await,
         "token",
     )
     .await;
     // Any other link sent before the new password is spent with it.
     assert_invalid(
-        mail.app
-            .confirm_reset(&second.uid, &second.token, "another-Kettle-77")
-            .await,
+        mail.app.confirm_link(&second, "another-Kettle-77").await,
         "token",
     )
     .await;
@@ -247,7 +241,7 @@ async fn concurrent_uses_of_one_link_succeed_once(backend: Backend) {
     let responses = futures_util::future::join_all(
         passwords
             .iter()
-            .map(|password| mail.app.confirm_reset(&link.uid, &link.token, password)),
+            .map(|password| mail.app.confirm_link(&link, password)),
     )
     .await;
     let statuses: Vec<StatusCode> = responses.iter().map(|r| r.status()).collect();
@@ -275,13 +269,7 @@ async fn a_reset_link_expires(backend: Backend) {
     mail.app.create_user("alice", "alice@example.com", false);
     let link = mail.reset_link("alice@example.com").await;
     actix_web::rt::time::sleep(Duration::from_millis(2500)).await;
-    assert_invalid(
-        mail.app
-            .confirm_reset(&link.uid, &link.token, NEW_PASSWORD)
-            .await,
-        "token",
-    )
-    .await;
+    assert_spent(&mail.app, &link).await;
     mail.app.login_as("alice", PASSWORD, "web").await;
 }
 
@@ -291,13 +279,7 @@ async fn a_login_since_the_mail_spends_the_link(backend: Backend) {
     mail.app.create_user("alice", "alice@example.com", false);
     let link = mail.reset_link("alice@example.com").await;
     mail.app.login("alice", "web").await;
-    assert_invalid(
-        mail.app
-            .confirm_reset(&link.uid, &link.token, NEW_PASSWORD)
-            .await,
-        "token",
-    )
-    .await;
+    assert_spent(&mail.app, &link).await;
 }
 
 #[on_both_backends]
@@ -310,13 +292,7 @@ async fn a_deactivated_user_cannot_reset(backend: Backend) {
         .cli(&["user", "deactivate", "alice"], "")
         .status
         .success());
-    assert_invalid(
-        mail.app
-            .confirm_reset(&link.uid, &link.token, NEW_PASSWORD)
-            .await,
-        "token",
-    )
-    .await;
+    assert_spent(&mail.app, &link).await;
     // And a deactivated user gets no mail at all.
     assert_eq!(
         mail.app.request_reset("alice@example.com").await.status(),
@@ -381,10 +357,7 @@ async fn garbled_tokens_and_uids_are_refused(backend: Backend) {
     }
     // None of that spent the real link.
     assert_eq!(
-        mail.app
-            .confirm_reset(&link.uid, &link.token, NEW_PASSWORD)
-            .await
-            .status(),
+        mail.app.confirm_link(&link, NEW_PASSWORD).await.status(),
         StatusCode::OK
     );
 }
@@ -395,13 +368,13 @@ async fn a_weak_new_password_is_refused_and_the_link_still_works(backend: Backen
     mail.app.create_user("margaret", "m@example.com", false);
     let link = mail.reset_link("m@example.com").await;
     assert_json(
-        mail.app.confirm_reset(&link.uid, &link.token, "Margaret").await,
+        mail.app.confirm_link(&link, "Margaret").await,
         StatusCode::BAD_REQUEST,
         json!({"new_password": ["The password is too similar to the username.", "This password is too common."]}),
     )
     .await;
     assert_json(
-        mail.app.confirm_reset(&link.uid, &link.token, "7041").await,
+        mail.app.confirm_link(&link, "7041").await,
         StatusCode::BAD_REQUEST,
         json!({"new_password": [
             "This password is too short. It must contain at least 8 characters.",
@@ -410,10 +383,7 @@ async fn a_weak_new_password_is_refused_and_the_link_still_works(backend: Backen
     )
     .await;
     assert_eq!(
-        mail.app
-            .confirm_reset(&link.uid, &link.token, NEW_PASSWORD)
-            .await
-            .status(),
+        mail.app.confirm_link(&link, NEW_PASSWORD).await.status(),
         StatusCode::OK
     );
 }

@@ -246,6 +246,13 @@ impl TestApp {
         .await
     }
 
+    /// `POST /password/reset/confirm` with the `uid` and `token` of a mail's
+    /// link.
+    pub async fn confirm_link(&self, link: &ResetLink, new_password: &str) -> Response {
+        self.confirm_reset(&link.uid, &link.token, new_password)
+            .await
+    }
+
     /// Requests a reset and returns the link of the mail that follows, as
     /// written by the `file:` backend in `mail_dir`.
     pub async fn reset_link_by_file(&self, email: &str, mail_dir: &Path) -> ResetLink {

@@ -628,9 +628,7 @@ async fn a_password_reset_is_recorded_with_the_devices_it_revoked(backend: Backe
     let link = app
         .reset_link_by_file("alice@example.com", mail_dir.path())
         .await;
-    let confirmed = app
-        .confirm_reset(&link.uid, &link.token, NEW_PASSWORD)
-        .await;
+    let confirmed = app.confirm_link(&link, NEW_PASSWORD).await;
     assert_eq!(confirmed.status(), StatusCode::OK);
     let key = app.login_as("alice", NEW_PASSWORD, "reader").await;
     let events = own_events(&app, &key).await;

@@ -47,8 +47,7 @@ async fn a_reset_mail_goes_through_smtp_and_its_link_works(backend: Backend) {
     );
     let link = ResetLink::in_mail(&message);
     assert_json(
-        app.confirm_reset(&link.uid, &link.token, NEW_PASSWORD)
-            .await,
+        app.confirm_link(&link, NEW_PASSWORD).await,
         StatusCode::OK,
         json!({"detail": "Password has been reset with the new password."}),
     )

@@ -117,9 +117,7 @@ async fn reset_mail_arrives(backend: Backend, smtp: &PySmtp, mail: &str) {
     let message = std::fs::read_to_string(&files[0]).expect("mail");
     assert!(message.contains("To: alice@example.com"), "{message}");
     let link = ResetLink::in_mail(&message);
-    let confirmed = app
-        .confirm_reset(&link.uid, &link.token, "fresh-Violet-Kettle-42")
-        .await;
+    let confirmed = app.confirm_link(&link, "fresh-Violet-Kettle-42").await;
     assert_eq!(confirmed.status(), StatusCode::OK);
 }
 
