@@ -154,7 +154,7 @@ async fn one_request_sends_one_mail_with_a_link_for_each_account_of_the_address(
     );
     for (name, link) in &links {
         assert_json(
-            app.confirm_link(&link, NEW_PASSWORD).await,
+            app.confirm_link(link, NEW_PASSWORD).await,
             StatusCode::OK,
             json!({ "detail": DONE }),
         )
