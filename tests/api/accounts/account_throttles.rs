@@ -11,7 +11,7 @@ use multitoken::config::Settings;
 use multitoken::domain::client_address::TrustedProxies;
 use multitoken::domain::ThrottleLimit;
 use multitoken::mail::MailSetting;
-use reqwest::{Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
@@ -45,7 +45,7 @@ async fn post_from(
     forwarded_for: Option<&str>,
     body: Value,
 ) -> Response {
-    let mut request = app.http.post(app.url(path)).json(&body);
+    let mut request = app.request(Method::POST, path).json(&body);
     if let Some(address) = forwarded_for {
         request = request.header("X-Forwarded-For", address);
     }

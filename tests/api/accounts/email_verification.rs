@@ -315,16 +315,14 @@ async fn mandatory_refuses_every_sign_in_after_the_password_check(backend: Backe
     )
     .await;
     let basic = app
-        .http
-        .post(app.url("/login"))
+        .request(Method::POST, "/login")
         .basic_auth("alice", Some(PASSWORD))
         .json(&json!({"client": "web"}))
         .sent()
         .await;
     assert_json(basic, StatusCode::BAD_REQUEST, refused.clone()).await;
     let wrong_basic = app
-        .http
-        .post(app.url("/login"))
+        .request(Method::POST, "/login")
         .basic_auth("alice", Some("wrong-password"))
         .json(&json!({"client": "web"}))
         .sent()
@@ -488,8 +486,7 @@ async fn control_characters_in_the_fields_are_field_errors(backend: Backend) {
     )
     .await;
     let form = app
-        .http
-        .post(app.url("/register/verify-email"))
+        .request(Method::POST, "/register/verify-email")
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body("key=1-2-%00")
         .sent()

@@ -4,7 +4,7 @@ use crate::helpers::mail::NEW_PASSWORD;
 use crate::helpers::on_both_backends;
 use crate::helpers::{assert_json, Backend, Sent, TestApp};
 use multitoken::config::Registration;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 const REQUIRED: &str = "This field is required.";
@@ -58,8 +58,7 @@ async fn a_registration_creates_a_user_who_can_log_in(backend: Backend) {
 async fn a_registration_with_a_client_is_logged_in_at_once(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let response = app
-        .http
-        .post(app.url("/register"))
+        .request(Method::POST, "/register")
         .header("User-Agent", "Signup/1.0")
         .json(&json!({"username": "alice", "password": NEW_PASSWORD, "client": "ios"}))
         .sent()
@@ -83,8 +82,7 @@ async fn a_registration_with_a_client_is_logged_in_at_once(backend: Backend) {
 async fn a_form_body_registers_too(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let response = app
-        .http
-        .post(app.url("/register/"))
+        .request(Method::POST, "/register/")
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(format!(
             "username=carol&password={NEW_PASSWORD}&email=carol%40example.com"

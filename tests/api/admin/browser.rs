@@ -11,7 +11,7 @@
 
 use crate::helpers::{assert_unauthorized, Backend, TestApp, PASSWORD};
 use fantoccini::{Client, ClientBuilder, Locator};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Map, Value};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -198,8 +198,7 @@ async fn an_admin_revokes_a_lost_phone_in_the_browser_and_the_api_refuses_it_at_
     app.create_user("alina", "alina@example.com", false);
     app.create_user("bob", "bob@example.com", false);
     let login = |agent: &'static str, client: &'static str| {
-        app.http
-            .post(app.url("/login"))
+        app.request(Method::POST, "/login")
             .header("User-Agent", agent)
             .json(&json!({"username": "alice", "password": PASSWORD, "client": client}))
             .send()

@@ -327,8 +327,7 @@ async fn the_admin_api_accepts_a_console_session_with_its_csrf_token(backend: Ba
     .await;
     assert_eq!(app.whoami_status(&ios).await, StatusCode::OK);
     let response = app
-        .http
-        .delete(app.url(&path))
+        .request(Method::DELETE, &path)
         .header(COOKIE, console.cookie.clone().unwrap())
         .header("X-CSRF-Token", csrf)
         .send()

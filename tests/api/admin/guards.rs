@@ -6,7 +6,7 @@ use crate::helpers::console::Console;
 use crate::helpers::on_both_backends;
 use crate::helpers::{assert_json, Backend, Sent, TestApp, PASSWORD};
 use diesel::connection::SimpleConnection;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -79,8 +79,7 @@ async fn an_admin_signed_in_to_the_console_cannot_demote_themself(backend: Backe
     console.sign_in("root", PASSWORD).await;
     let csrf = console.csrf("/console/users").await;
     let response = app
-        .http
-        .patch(app.url(&format!("/admin/users/{root}")))
+        .request(Method::PATCH, &format!("/admin/users/{root}"))
         .header("Cookie", console.cookie.clone().expect("cookie"))
         .header("X-CSRF-Token", csrf)
         .json(&json!({"is_admin": false}))

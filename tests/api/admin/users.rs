@@ -320,9 +320,7 @@ async fn admins_create_users_who_can_then_log_in(backend: Backend) {
 
     // A form body works too, and is_admin defaults to false.
     let form = app
-        .http
-        .post(app.url("/admin/users/"))
-        .header("Authorization", format!("Token {key}"))
+        .with_token(Method::POST, "/admin/users/", &key)
         .form(&[("username", "eve"), ("password", "long-enough-pass")])
         .sent()
         .await;

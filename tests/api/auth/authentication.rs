@@ -2,7 +2,7 @@
 
 use crate::helpers::on_both_backends;
 use crate::helpers::{assert_json, assert_unauthorized, Backend, Sent, TestApp};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 #[on_both_backends]
@@ -29,7 +29,7 @@ async fn each_malformed_header_gets_its_own_message(backend: Backend) {
         (Some(b"Token mt_doesnotexist"), "Invalid token."),
     ];
     for (header, detail) in cases {
-        let mut request = app.http.get(app.url("/whoami"));
+        let mut request = app.request(Method::GET, "/whoami");
         if let Some(value) = header {
             let value = reqwest::header::HeaderValue::from_bytes(value).expect("header value");
             request = request.header("Authorization", value);
@@ -76,8 +76,7 @@ async fn the_keyword_is_case_insensitive_and_bearer_is_accepted(backend: Backend
     let key = app.login("alice", "web").await;
     for scheme in ["Token", "token", "TOKEN", "Bearer", "bearer"] {
         let response = app
-            .http
-            .get(app.url("/whoami"))
+            .request(Method::GET, "/whoami")
             .header("Authorization", format!("{scheme} {key}"))
             .sent()
             .await;
@@ -90,15 +89,13 @@ async fn public_endpoints_ignore_authorization_headers(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
     let health = app
-        .http
-        .get(app.url("/healthz"))
+        .request(Method::GET, "/healthz")
         .header("Authorization", "Token a b")
         .sent()
         .await;
     assert_json(health, StatusCode::OK, json!({"status": "ok"})).await;
     let login = app
-        .http
-        .post(app.url("/login"))
+        .request(Method::POST, "/login")
         .header("Authorization", "Token mt_bogus")
         .json(&json!({"username": "alice", "password": crate::helpers::PASSWORD, "client": "web"}))
         .sent()

@@ -2,7 +2,7 @@
 
 use crate::helpers::on_both_backends;
 use crate::helpers::{assert_json, assert_unauthorized, keys_of, Backend, Sent, TestApp, PASSWORD};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 #[on_both_backends]
@@ -11,8 +11,7 @@ async fn devices_are_listed_most_recent_first_without_secrets(backend: Backend) 
     app.create_user("alice", "", false);
     let web = app.login("alice", "web").await;
     let response = app
-        .http
-        .post(app.url("/login"))
+        .request(Method::POST, "/login")
         .header("User-Agent", format!("ios-app/1.0 {}", "x".repeat(300)))
         .json(&json!({"username": "alice", "password": PASSWORD, "client": "ios"}))
         .sent()

@@ -5,7 +5,7 @@ use crate::helpers::{assert_json, keys_of, Backend, Sent, TestApp, PASSWORD};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use multitoken::domain::Timestamp;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -47,8 +47,7 @@ async fn form_bodies_and_basic_credentials_log_in_too(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
     let form = app
-        .http
-        .post(app.url("/login"))
+        .request(Method::POST, "/login")
         .header(
             "Content-Type",
             "application/x-www-form-urlencoded; charset=utf-8",
@@ -58,8 +57,7 @@ async fn form_bodies_and_basic_credentials_log_in_too(backend: Backend) {
         .await;
     assert_eq!(form.status(), StatusCode::OK);
     let basic = app
-        .http
-        .post(app.url("/login"))
+        .request(Method::POST, "/login")
         .header(
             "Authorization",
             format!("Basic {}", STANDARD.encode(format!("alice:{PASSWORD}"))),
@@ -87,8 +85,7 @@ async fn bad_basic_credentials_get_a_basic_challenge(backend: Backend) {
         "%%%".to_owned(),
     ] {
         let response = app
-            .http
-            .post(app.url("/login"))
+            .request(Method::POST, "/login")
             .header("Authorization", format!("Basic {credentials}"))
             .json(&json!({"client": "web"}))
             .sent()

@@ -38,8 +38,7 @@ async fn scopes_come_as_a_list_or_a_string_and_show_in_every_token_view(backend:
         .await;
     assert_eq!(spaced["scopes"], json!(["x", "y"]));
     let form = app
-        .http
-        .post(app.url("/login"))
+        .request(Method::POST, "/login")
         .form(&[
             ("username", "alice"),
             ("password", PASSWORD),

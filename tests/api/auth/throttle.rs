@@ -9,7 +9,7 @@ use multitoken::domain::client_address::TrustedProxies;
 use multitoken::domain::ThrottleLimit;
 use multitoken::service::throttle::username_scope;
 use multitoken::startup::Application;
-use reqwest::{Response, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use serde_json::json;
 use std::time::Duration;
 
@@ -29,7 +29,7 @@ async fn login_from(
     username: &str,
     password: &str,
 ) -> Response {
-    let mut request = app.http.post(app.url("/login")).json(&json!({
+    let mut request = app.request(Method::POST, "/login").json(&json!({
         "username": username, "password": password, "client": "web"
     }));
     if let Some(address) = forwarded_for {

@@ -28,8 +28,7 @@ async fn a_nul_in_a_field_is_a_field_error_in_json_and_in_forms(backend: Backend
     )
     .await;
     let form = app
-        .http
-        .post(app.url("/login"))
+        .request(Method::POST, "/login")
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(format!("username=al%00ice&password={PASSWORD}&client=web"))
         .sent()
@@ -99,8 +98,7 @@ async fn a_nul_in_the_admin_search_is_a_field_error(backend: Backend) {
 }
 
 async fn post_form(app: &TestApp, path: &str, body: &str) -> reqwest::Response {
-    app.http
-        .post(app.url(path))
+    app.request(Method::POST, path)
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(body.to_owned())
         .sent()

@@ -141,9 +141,7 @@ async fn an_empty_body_is_fine_where_no_field_is_required(backend: Backend) {
     app.create_user("alice", "", false);
     let key = app.login("alice", "web").await;
     let response = app
-        .http
-        .post(app.url("/logout"))
-        .header("Authorization", format!("Token {key}"))
+        .with_token(Method::POST, "/logout", &key)
         .header("Content-Type", "application/json")
         .sent()
         .await;

@@ -126,7 +126,7 @@ async fn login_with_headers(
     client: &str,
     headers: &[(&str, &str)],
 ) -> String {
-    let mut request = app.http.post(app.url("/login"));
+    let mut request = app.request(Method::POST, "/login");
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -674,8 +674,7 @@ async fn registering_and_verifying_an_address_are_recorded(backend: Backend) {
     })
     .await;
     let registered = app
-        .http
-        .post(app.url("/register"))
+        .request(Method::POST, "/register")
         .header("User-Agent", "signup-page/2")
         .json(&json!({"username": "dora", "password": PASSWORD, "email": "dora@example.com"}))
         .sent()

@@ -176,14 +176,7 @@ async fn a_cut_postgresql_gives_quick_503s_and_recovers_without_a_restart() {
         assert_unavailable(app.whoami(&key).await).await;
         let whoami_took = started.elapsed();
         let started = Instant::now();
-        assert_unavailable(
-            app.http
-                .get(app.url("/readyz"))
-                .send()
-                .await
-                .expect("readyz"),
-        )
-        .await;
+        assert_unavailable(app.get("/readyz").await).await;
         let readyz_took = started.elapsed();
         // Forward auth answers 503 too, never another status a proxy would turn into a 500.
         for method in [reqwest::Method::GET, reqwest::Method::POST] {
@@ -196,12 +189,7 @@ async fn a_cut_postgresql_gives_quick_503s_and_recovers_without_a_restart() {
             "{whoami_took:?} {readyz_took:?}"
         );
         eprintln!("while cut: whoami answered in {whoami_took:?}, readyz in {readyz_took:?}");
-        let health = app
-            .http
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .expect("healthz");
+        let health = app.get("/healthz").await;
         assert_json(health, StatusCode::OK, json!({"status": "ok"})).await;
     }
 
@@ -224,12 +212,7 @@ async fn a_cut_postgresql_gives_quick_503s_and_recovers_without_a_restart() {
         "recovered {:?} after the database came back",
         restored.elapsed()
     );
-    let ready = app
-        .http
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .expect("readyz");
+    let ready = app.get("/readyz").await;
     assert_eq!(ready.status(), StatusCode::OK);
     app.login("alice", "ios").await;
 }

@@ -60,8 +60,7 @@ async fn logins_token_checks_and_revocations_are_counted_by_outcome(backend: Bac
         StatusCode::UNAUTHORIZED
     );
     let spaced = app
-        .http
-        .get(app.url("/whoami"))
+        .request(Method::GET, "/whoami")
         .header("Authorization", "Token a b")
         .sent()
         .await;

@@ -172,8 +172,7 @@ async fn only_unrestricted_keys_of_service_users_and_admins_may_introspect(backe
         .await;
     }
     let anonymous = app
-        .http
-        .post(app.url("/introspect"))
+        .request(Method::POST, "/introspect")
         .form(&[("token", subject.as_str())])
         .sent()
         .await;
@@ -310,8 +309,7 @@ async fn revoke_ends_a_live_key_and_answers_the_same_for_anything(backend: Backe
         .await;
     }
     let form = app
-        .http
-        .post(app.url("/revoke/"))
+        .request(Method::POST, "/revoke/")
         .form(&[("token", web.as_str()), ("token_type_hint", "access_token")])
         .sent()
         .await;
