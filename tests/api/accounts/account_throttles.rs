@@ -6,7 +6,10 @@
 use crate::helpers::assert_throttled;
 use crate::helpers::mail::{mail_files, wait_for_mail_files, NEW_PASSWORD};
 use crate::helpers::on_both_backends;
-use crate::helpers::{assert_json, Backend, Sent, ServerProcess, TestApp, TestDatabase, PASSWORD};
+use crate::helpers::{
+    assert_bad_request, assert_detail, Backend, Sent, ServerProcess, TestApp, TestDatabase,
+    PASSWORD,
+};
 use multitoken::config::Settings;
 use multitoken::domain::client_address::TrustedProxies;
 use multitoken::domain::ThrottleLimit;
@@ -106,7 +109,7 @@ async fn spawn_mailing(
 }
 
 async fn reset_from(app: &TestApp, forwarded_for: Option<&str>, email: &str) {
-    assert_json(
+    assert_detail(
         post_from(
             app,
             "/password/reset",
@@ -115,7 +118,7 @@ async fn reset_from(app: &TestApp, forwarded_for: Option<&str>, email: &str) {
         )
         .await,
         StatusCode::OK,
-        json!({ "detail": SENT }),
+        SENT,
     )
     .await;
 }
@@ -195,10 +198,9 @@ async fn wrong_old_passwords_are_throttled_per_user_together_with_logins(backend
         StatusCode::BAD_REQUEST
     );
     for _ in 0..2 {
-        assert_json(
+        assert_bad_request(
             app.change_password(&key, "wrong-password", NEW_PASSWORD)
                 .await,
-            StatusCode::BAD_REQUEST,
             json!({ "old_password": [WRONG_OLD] }),
         )
         .await;
@@ -236,12 +238,7 @@ async fn a_right_old_password_resets_the_users_count(backend: Backend) {
     assert_eq!(wrong().await.status(), StatusCode::BAD_REQUEST);
     // The right old password with a new one that is refused: no change,
     // but the old password was right.
-    assert_json(
-        app.change_password(&key, PASSWORD, "12345678").await,
-        StatusCode::BAD_REQUEST,
-        json!({"new_password": ["This password is too common.", "This password is entirely numeric."]}),
-    )
-    .await;
+    assert_bad_request(app.change_password(&key, PASSWORD, "12345678").await, json!({"new_password": ["This password is too common.", "This password is entirely numeric."]})).await;
     for _ in 0..2 {
         assert_eq!(wrong().await.status(), StatusCode::BAD_REQUEST);
     }

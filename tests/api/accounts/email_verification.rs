@@ -6,7 +6,9 @@
 use crate::helpers::console::Console;
 use crate::helpers::mail::{to, MailApp, SmtpServer};
 use crate::helpers::on_both_backends;
-use crate::helpers::{assert_json, keys_of, Backend, Sent, ServerProcess, TestApp, PASSWORD};
+use crate::helpers::{
+    assert_bad_request, assert_detail, keys_of, Backend, Sent, ServerProcess, TestApp, PASSWORD,
+};
 use multitoken::config::Settings;
 use multitoken::domain::email_verification::EmailVerification;
 use multitoken::domain::ThrottleLimit;
@@ -69,16 +71,11 @@ fn key_in(mail: &str) -> String {
 }
 
 async fn assert_invalid_key(response: reqwest::Response) {
-    assert_json(
-        response,
-        StatusCode::BAD_REQUEST,
-        json!({"key": ["Invalid value"]}),
-    )
-    .await;
+    assert_bad_request(response, json!({"key": ["Invalid value"]})).await;
 }
 
 async fn assert_verified(response: reqwest::Response) {
-    assert_json(response, StatusCode::OK, json!({ "detail": OK })).await;
+    assert_detail(response, StatusCode::OK, OK).await;
 }
 
 async fn email_verified_in_whoami(app: &TestApp, key: &str) -> Value {
@@ -127,10 +124,10 @@ async fn without_verification_nothing_is_mailed(backend: Backend) {
     let mail = verifying(backend, EmailVerification::None, |_| {}).await;
     let app = &mail.app;
     register(&mail.app, "alice", "alice@example.com").await;
-    assert_json(
+    assert_detail(
         app.resend_email("alice@example.com").await,
         StatusCode::OK,
-        json!({ "detail": OK }),
+        OK,
     )
     .await;
     // A password reset goes to the same directory: once it is there, a
@@ -189,22 +186,19 @@ async fn tampered_garbled_and_missing_keys_are_refused(backend: Backend) {
         assert_invalid_key(app.verify_email(bad).await).await;
     }
     for missing in [json!({}), json!({"key": ""}), json!({"key": null})] {
-        assert_json(
+        assert_bad_request(
             app.post_json("/register/verify-email", missing).await,
-            StatusCode::BAD_REQUEST,
             json!({"key": ["This field is required."]}),
         )
         .await;
     }
-    assert_json(
+    assert_bad_request(
         app.post_json("/register/resend-email", json!({})).await,
-        StatusCode::BAD_REQUEST,
         json!({"email": ["This field is required."]}),
     )
     .await;
-    assert_json(
+    assert_bad_request(
         app.resend_email("not-an-address").await,
-        StatusCode::BAD_REQUEST,
         json!({"email": ["Enter a valid email address."]}),
     )
     .await;
@@ -226,12 +220,7 @@ async fn resend_answers_alike_for_every_address_and_mails_only_unverified_users(
         "vera@example.com",
         "ALICE@example.com",
     ] {
-        assert_json(
-            app.resend_email(address).await,
-            StatusCode::OK,
-            json!({ "detail": OK }),
-        )
-        .await;
+        assert_detail(app.resend_email(address).await, StatusCode::OK, OK).await;
     }
     // One worker sends the queued mails in order: alice's is the last
     // asked for, so once it is written the others had their turn.
@@ -260,10 +249,10 @@ async fn resends_are_throttled_per_address(backend: Backend) {
     app.create_user("alice", "alice@example.com", false);
     app.create_user("bob", "bob@example.com", false);
     for _ in 0..4 {
-        assert_json(
+        assert_detail(
             app.resend_email("Alice@example.com").await,
             StatusCode::OK,
-            json!({ "detail": OK }),
+            OK,
         )
         .await;
     }
@@ -293,24 +282,21 @@ async fn mandatory_refuses_every_sign_in_after_the_password_check(backend: Backe
     assert_eq!(response.status(), StatusCode::CREATED);
     let body: Value = response.json().await.expect("json");
     assert_eq!(keys_of(&body), ["email", "id", "username"], "no token");
-    assert_json(
+    assert_bad_request(
         app.register(json!({"username": "nomail", "password": PASSWORD, "client": "web"}))
             .await,
-        StatusCode::BAD_REQUEST,
         json!({"email": ["This field is required."]}),
     )
     .await;
 
-    assert_json(
+    assert_bad_request(
         app.post_login("alice", "wrong-password", "web").await,
-        StatusCode::BAD_REQUEST,
         json!({"non_field_errors": [BAD_CREDENTIALS]}),
     )
     .await;
     let refused = json!({"non_field_errors": [NOT_VERIFIED]});
-    assert_json(
+    assert_bad_request(
         app.post_login("alice", PASSWORD, "web").await,
-        StatusCode::BAD_REQUEST,
         refused.clone(),
     )
     .await;
@@ -320,7 +306,7 @@ async fn mandatory_refuses_every_sign_in_after_the_password_check(backend: Backe
         .json(&json!({"client": "web"}))
         .sent()
         .await;
-    assert_json(basic, StatusCode::BAD_REQUEST, refused.clone()).await;
+    assert_bad_request(basic, refused.clone()).await;
     let wrong_basic = app
         .request(Method::POST, "/login")
         .basic_auth("alice", Some("wrong-password"))
@@ -473,15 +459,13 @@ async fn control_characters_in_the_fields_are_field_errors(backend: Backend) {
     let mail = verifying(backend, EmailVerification::Optional, |_| {}).await;
     let app = &mail.app;
     let nul = "Null characters are not allowed.";
-    assert_json(
+    assert_bad_request(
         app.verify_email("1-2-a\u{0}b").await,
-        StatusCode::BAD_REQUEST,
         json!({ "key": [nul] }),
     )
     .await;
-    assert_json(
+    assert_bad_request(
         app.resend_email("al\u{0}ice@example.com").await,
-        StatusCode::BAD_REQUEST,
         json!({ "email": [nul] }),
     )
     .await;
@@ -491,10 +475,9 @@ async fn control_characters_in_the_fields_are_field_errors(backend: Backend) {
         .body("key=1-2-%00")
         .sent()
         .await;
-    assert_json(form, StatusCode::BAD_REQUEST, json!({ "key": [nul] })).await;
-    assert_json(
+    assert_bad_request(form, json!({ "key": [nul] })).await;
+    assert_bad_request(
         app.resend_email("al\u{7}ice@example.com").await,
-        StatusCode::BAD_REQUEST,
         json!({"email": ["Enter a valid email address."]}),
     )
     .await;

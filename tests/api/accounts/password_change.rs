@@ -3,7 +3,9 @@
 
 use crate::helpers::mail::NEW_PASSWORD;
 use crate::helpers::on_both_backends;
-use crate::helpers::{assert_json, assert_unauthorized, Backend, TestApp, PASSWORD};
+use crate::helpers::{
+    assert_bad_request, assert_detail, assert_unauthorized, Backend, TestApp, PASSWORD,
+};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -17,10 +19,10 @@ async fn a_change_keeps_the_current_device_and_signs_out_the_others(backend: Bac
     let web = app.login("alice", "web").await;
     let ios = app.login("alice", "ios").await;
     let tv = app.login("alice", "tv").await;
-    assert_json(
+    assert_detail(
         app.change_password(&web, PASSWORD, NEW_PASSWORD).await,
         StatusCode::OK,
-        json!({"detail": SAVED}),
+        SAVED,
     )
     .await;
     assert_eq!(app.whoami_status(&web).await, StatusCode::OK);
@@ -44,16 +46,14 @@ async fn a_wrong_old_password_changes_nothing(backend: Backend) {
     app.create_user("alice", "", false);
     let web = app.login("alice", "web").await;
     let ios = app.login("alice", "ios").await;
-    assert_json(
+    assert_bad_request(
         app.change_password(&web, "not-my-password", NEW_PASSWORD)
             .await,
-        StatusCode::BAD_REQUEST,
         json!({"old_password": [WRONG_OLD]}),
     )
     .await;
-    assert_json(
+    assert_bad_request(
         app.change_password(&web, "not-my-password", "7041").await,
-        StatusCode::BAD_REQUEST,
         json!({
             "old_password": [WRONG_OLD],
             "new_password": [
@@ -74,17 +74,11 @@ async fn a_new_password_that_breaks_the_rules_is_refused_with_every_reason(backe
     app.create_user("margaret", "", false);
     let alice = app.login("alice", "web").await;
     let other = app.login("alice", "ios").await;
-    assert_json(
-        app.change_password(&alice, PASSWORD, "12345678").await,
-        StatusCode::BAD_REQUEST,
-        json!({"new_password": ["This password is too common.", "This password is entirely numeric."]}),
-    )
-    .await;
+    assert_bad_request(app.change_password(&alice, PASSWORD, "12345678").await, json!({"new_password": ["This password is too common.", "This password is entirely numeric."]})).await;
     let margaret = app.login("margaret", "web").await;
-    assert_json(
+    assert_bad_request(
         app.change_password(&margaret, PASSWORD, "Margaret-99")
             .await,
-        StatusCode::BAD_REQUEST,
         json!({"new_password": ["The password is too similar to the username."]}),
     )
     .await;
@@ -97,12 +91,7 @@ async fn missing_fields_are_reported(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
     let key = app.login("alice", "web").await;
-    assert_json(
-        app.post_with_token("/password/change", &key).await,
-        StatusCode::BAD_REQUEST,
-        json!({"old_password": ["This field is required."], "new_password": ["This field is required."]}),
-    )
-    .await;
+    assert_bad_request(app.post_with_token("/password/change", &key).await, json!({"old_password": ["This field is required."], "new_password": ["This field is required."]})).await;
 }
 
 #[on_both_backends]

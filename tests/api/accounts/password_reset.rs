@@ -3,7 +3,9 @@
 
 use crate::helpers::mail::{mail_files, wait_for_mail_files, MailApp, ResetLink, NEW_PASSWORD};
 use crate::helpers::on_both_backends;
-use crate::helpers::{assert_json, assert_unauthorized, Backend, Sent, TestApp, PASSWORD};
+use crate::helpers::{
+    assert_bad_request, assert_detail, assert_unauthorized, Backend, Sent, TestApp, PASSWORD,
+};
 use multitoken::domain::SecretKey;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -18,12 +20,7 @@ async fn assert_spent(app: &TestApp, link: &ResetLink) {
 }
 
 async fn assert_invalid(response: reqwest::Response, field: &str) {
-    assert_json(
-        response,
-        StatusCode::BAD_REQUEST,
-        json!({ field: ["Invalid value"] }),
-    )
-    .await;
+    assert_bad_request(response, json!({ field: ["Invalid value"] })).await;
 }
 
 #[on_both_backends]
@@ -34,12 +31,7 @@ async fn known_and_unknown_addresses_get_the_same_answer_and_only_known_ones_a_m
     app.create_user("alice", "alice@example.com", false);
     app.create_user("nomail", "", false);
     for email in ["nobody@example.com", "alice@example.com"] {
-        assert_json(
-            app.request_reset(email).await,
-            StatusCode::OK,
-            json!({ "detail": SENT }),
-        )
-        .await;
+        assert_detail(app.request_reset(email).await, StatusCode::OK, SENT).await;
     }
     // Mails go out in order: once Alice's is there, the unknown address's
     // turn is long past.
@@ -101,10 +93,10 @@ async fn the_address_matches_without_regard_to_case(backend: Backend) {
     let mail = MailApp::spawn(backend).await;
     mail.app.create_user("alice", "Alice@Example.com", false);
     let link = mail.reset_link("ALICE@example.COM").await;
-    assert_json(
+    assert_detail(
         mail.app.confirm_link(&link, NEW_PASSWORD).await,
         StatusCode::OK,
-        json!({ "detail": DONE }),
+        DONE,
     )
     .await;
 }
@@ -153,10 +145,10 @@ async fn one_request_sends_one_mail_with_a_link_for_each_account_of_the_address(
         "the most recently signed in first:\n{text}"
     );
     for (name, link) in &links {
-        assert_json(
+        assert_detail(
             app.confirm_link(link, NEW_PASSWORD).await,
             StatusCode::OK,
-            json!({ "detail": DONE }),
+            DONE,
         )
         .await;
         app.login_as(name, NEW_PASSWORD, "web").await;
@@ -192,10 +184,10 @@ async fn a_reset_sets_the_password_and_signs_out_every_device(backend: Backend) 
         app.login("alice", "ios").await,
     ];
     let link = mail.reset_link("alice@example.com").await;
-    assert_json(
+    assert_detail(
         app.confirm_link(&link, NEW_PASSWORD).await,
         StatusCode::OK,
-        json!({ "detail": DONE }),
+        DONE,
     )
     .await;
     for key in &devices {
@@ -367,15 +359,9 @@ async fn a_weak_new_password_is_refused_and_the_link_still_works(backend: Backen
     let mail = MailApp::spawn(backend).await;
     mail.app.create_user("margaret", "m@example.com", false);
     let link = mail.reset_link("m@example.com").await;
-    assert_json(
-        mail.app.confirm_link(&link, "Margaret").await,
-        StatusCode::BAD_REQUEST,
-        json!({"new_password": ["The password is too similar to the username.", "This password is too common."]}),
-    )
-    .await;
-    assert_json(
+    assert_bad_request(mail.app.confirm_link(&link, "Margaret").await, json!({"new_password": ["The password is too similar to the username.", "This password is too common."]})).await;
+    assert_bad_request(
         mail.app.confirm_link(&link, "7041").await,
-        StatusCode::BAD_REQUEST,
         json!({"new_password": [
             "This password is too short. It must contain at least 8 characters.",
             "This password is entirely numeric.",
@@ -391,22 +377,19 @@ async fn a_weak_new_password_is_refused_and_the_link_still_works(backend: Backen
 #[on_both_backends]
 async fn missing_and_malformed_fields_are_reported(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    assert_json(
+    assert_bad_request(
         app.post_json("/password/reset", json!({})).await,
-        StatusCode::BAD_REQUEST,
         json!({"email": ["This field is required."]}),
     )
     .await;
-    assert_json(
+    assert_bad_request(
         app.request_reset("not-an-address").await,
-        StatusCode::BAD_REQUEST,
         json!({"email": ["Enter a valid email address."]}),
     )
     .await;
-    assert_json(
+    assert_bad_request(
         app.post_json("/password/reset/confirm", json!({"token": ""}))
             .await,
-        StatusCode::BAD_REQUEST,
         json!({
             "uid": ["This field is required."],
             "token": ["This field is required."],
@@ -430,7 +413,7 @@ async fn a_generated_secret_key_survives_a_restart(backend: Backend) {
         .json(&json!({"uid": link.uid, "token": link.token, "new_password": NEW_PASSWORD}))
         .sent()
         .await;
-    assert_json(response, StatusCode::OK, json!({ "detail": DONE })).await;
+    assert_detail(response, StatusCode::OK, DONE).await;
 }
 
 #[on_both_backends]

@@ -5,7 +5,7 @@
 use crate::helpers::console::Console;
 use crate::helpers::on_both_backends;
 use crate::helpers::two_factor::{code, enable, login_with_otp, post, wrong_code};
-use crate::helpers::{assert_json, Backend, TestApp, PASSWORD};
+use crate::helpers::{assert_bad_request, assert_detail, Backend, TestApp, PASSWORD};
 use diesel::prelude::*;
 use multitoken::db::schema::{recovery_codes, users};
 use multitoken::domain::two_factor::TotpSecret;
@@ -27,19 +27,9 @@ async fn setting_up_needs_the_password_and_enables_nothing_until_confirmed(backe
     assert_eq!(two_factor_of(&app, &key).await, json!(false));
 
     let wrong = post(&app, "/2fa/totp/setup", &key, json!({"password": "not-it"})).await;
-    assert_json(
-        wrong,
-        StatusCode::BAD_REQUEST,
-        json!({"password": ["Invalid password."]}),
-    )
-    .await;
+    assert_bad_request(wrong, json!({"password": ["Invalid password."]})).await;
     let missing = post(&app, "/2fa/totp/setup", &key, json!({})).await;
-    assert_json(
-        missing,
-        StatusCode::BAD_REQUEST,
-        json!({"password": ["This field is required."]}),
-    )
-    .await;
+    assert_bad_request(missing, json!({"password": ["This field is required."]})).await;
 
     let response = post(&app, "/2fa/totp/setup", &key, json!({"password": PASSWORD})).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -66,12 +56,7 @@ async fn setting_up_needs_the_password_and_enables_nothing_until_confirmed(backe
         json!({"code": wrong_code(&secret)}),
     )
     .await;
-    assert_json(
-        wrong,
-        StatusCode::BAD_REQUEST,
-        json!({"code": ["Invalid code."]}),
-    )
-    .await;
+    assert_bad_request(wrong, json!({"code": ["Invalid code."]})).await;
     let response = post(
         &app,
         "/2fa/totp/confirm",
@@ -88,9 +73,8 @@ async fn setting_up_needs_the_password_and_enables_nothing_until_confirmed(backe
 
     // On already: neither a new set-up nor a second confirmation.
     let again = post(&app, "/2fa/totp/setup", &key, json!({"password": PASSWORD})).await;
-    assert_json(
+    assert_bad_request(
         again,
-        StatusCode::BAD_REQUEST,
         json!({"non_field_errors": ["Two-factor authentication is already enabled."]}),
     )
     .await;
@@ -110,23 +94,20 @@ async fn a_confirmed_user_signs_in_with_a_code_once_only(backend: Backend) {
     app.create_user("alice", "alice@example.com", false);
     let (secret, _, confirmed_at) = enable(&app, "alice").await;
 
-    assert_json(
+    assert_bad_request(
         login_with_otp(&app, "alice", None).await,
-        StatusCode::BAD_REQUEST,
         json!({"otp": ["This field is required."]}),
     )
     .await;
-    assert_json(
+    assert_bad_request(
         login_with_otp(&app, "alice", Some(&wrong_code(&secret))).await,
-        StatusCode::BAD_REQUEST,
         json!({"otp": ["Invalid code."]}),
     )
     .await;
     // The confirming code is spent.
     let confirming = secret.code_at(confirmed_at).expect("code");
-    assert_json(
+    assert_bad_request(
         login_with_otp(&app, "alice", Some(&confirming)).await,
-        StatusCode::BAD_REQUEST,
         json!({"otp": ["Invalid code."]}),
     )
     .await;
@@ -138,9 +119,8 @@ async fn a_confirmed_user_signs_in_with_a_code_once_only(backend: Backend) {
     let body: Value = response.json().await.expect("json");
     let key = body["auth_token"].as_str().expect("key");
     assert_eq!(app.whoami_status(key).await, StatusCode::OK);
-    assert_json(
+    assert_bad_request(
         login_with_otp(&app, "alice", Some(&next)).await,
-        StatusCode::BAD_REQUEST,
         json!({"otp": ["Invalid code."]}),
     )
     .await;
@@ -151,9 +131,8 @@ async fn a_confirmed_user_signs_in_with_a_code_once_only(backend: Backend) {
             json!({"username": "alice", "password": "wrong", "client": "web", "otp": code(&secret, 1)}),
         )
         .await;
-    assert_json(
+    assert_bad_request(
         response,
-        StatusCode::BAD_REQUEST,
         json!({"non_field_errors": ["Unable to log in with provided credentials."]}),
     )
     .await;
@@ -170,9 +149,8 @@ async fn recovery_codes_sign_in_once_each(backend: Backend) {
             .status(),
         StatusCode::OK
     );
-    assert_json(
+    assert_bad_request(
         login_with_otp(&app, "alice", Some(&codes[0])).await,
-        StatusCode::BAD_REQUEST,
         json!({"otp": ["Invalid code."]}),
     )
     .await;
@@ -182,9 +160,8 @@ async fn recovery_codes_sign_in_once_each(backend: Backend) {
         login_with_otp(&app, "alice", Some(&typed)).await.status(),
         StatusCode::OK
     );
-    assert_json(
+    assert_bad_request(
         login_with_otp(&app, "alice", Some("abcde-fghjk")).await,
-        StatusCode::BAD_REQUEST,
         json!({"otp": ["Invalid code."]}),
     )
     .await;
@@ -219,9 +196,8 @@ async fn turning_it_off_needs_the_password_then_a_code(backend: Backend) {
     let key = app.login_as_with_otp("alice", &codes[0]).await;
 
     let missing = post(&app, "/2fa/disable", &key, json!({})).await;
-    assert_json(
+    assert_bad_request(
         missing,
-        StatusCode::BAD_REQUEST,
         json!({"password": ["This field is required."], "code": ["This field is required."]}),
     )
     .await;
@@ -232,12 +208,7 @@ async fn turning_it_off_needs_the_password_then_a_code(backend: Backend) {
         json!({"password": "nope", "code": "000000"}),
     )
     .await;
-    assert_json(
-        wrong_password,
-        StatusCode::BAD_REQUEST,
-        json!({"password": ["Invalid password."]}),
-    )
-    .await;
+    assert_bad_request(wrong_password, json!({"password": ["Invalid password."]})).await;
     let wrong_code = post(
         &app,
         "/2fa/disable",
@@ -245,12 +216,7 @@ async fn turning_it_off_needs_the_password_then_a_code(backend: Backend) {
         json!({"password": PASSWORD, "code": "abcde-fghjk"}),
     )
     .await;
-    assert_json(
-        wrong_code,
-        StatusCode::BAD_REQUEST,
-        json!({"code": ["Invalid code."]}),
-    )
-    .await;
+    assert_bad_request(wrong_code, json!({"code": ["Invalid code."]})).await;
     assert_eq!(two_factor_of(&app, &key).await, json!(true));
 
     let response = post(
@@ -279,9 +245,8 @@ async fn turning_it_off_needs_the_password_then_a_code(backend: Backend) {
         json!({"password": PASSWORD, "code": "000000"}),
     )
     .await;
-    assert_json(
+    assert_bad_request(
         off_again,
-        StatusCode::BAD_REQUEST,
         json!({"non_field_errors": ["Two-factor authentication is not enabled."]}),
     )
     .await;
@@ -326,10 +291,10 @@ async fn admins_without_two_factor_are_refused_when_it_is_required(backend: Back
     app.create_user("root", "root@example.com", true);
     let key = app.login("root", "cli").await;
     let refused = app.admin_get("/admin/users", &key).await;
-    assert_json(
+    assert_detail(
         refused,
         StatusCode::FORBIDDEN,
-        json!({"detail": "Two-factor authentication is required for administrators."}),
+        "Two-factor authentication is required for administrators.",
     )
     .await;
     let mut console = Console::new(&app);
@@ -431,9 +396,8 @@ async fn the_jwt_endpoint_asks_for_the_code_too(backend: Backend) {
     app.create_user("alice", "alice@example.com", false);
     let (secret, _, confirmed_at) = enable(&app, "alice").await;
     let body = json!({"username": "alice", "password": PASSWORD, "client": "svc"});
-    assert_json(
+    assert_bad_request(
         app.post_json("/token", body.clone()).await,
-        StatusCode::BAD_REQUEST,
         json!({"otp": ["This field is required."]}),
     )
     .await;

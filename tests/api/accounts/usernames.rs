@@ -5,7 +5,7 @@
 
 use crate::helpers::mail::NEW_PASSWORD;
 use crate::helpers::on_both_backends;
-use crate::helpers::{assert_json, Backend, TestApp, PASSWORD};
+use crate::helpers::{assert_bad_request, Backend, TestApp, PASSWORD};
 use diesel::prelude::*;
 use multitoken::db::schema::users;
 use multitoken::db::users::{insert, NewUser};
@@ -39,12 +39,7 @@ async fn look_alikes_of_a_taken_name_are_taken_and_sign_in_as_the_name_they_imit
             assert_eq!(body["username"], "2root");
             continue;
         }
-        assert_json(
-            response,
-            StatusCode::BAD_REQUEST,
-            json!({"username": [TAKEN]}),
-        )
-        .await;
+        assert_bad_request(response, json!({"username": [TAKEN]})).await;
     }
     let key = app.login_as("ｒｏｏｔ", NEW_PASSWORD, "web").await;
     let me: Value = app.whoami(&key).await.json().await.expect("json");
@@ -61,9 +56,8 @@ async fn a_decomposed_name_is_accepted_and_stored_composed(backend: Backend) {
     for typed in ["Ren\u{e9}e", "rene\u{301}e", "REN\u{c9}E"] {
         app.login_as(typed, NEW_PASSWORD, "web").await;
     }
-    assert_json(
+    assert_bad_request(
         register(&app, "ren\u{e9}e").await,
-        StatusCode::BAD_REQUEST,
         json!({"username": [TAKEN]}),
     )
     .await;
@@ -79,12 +73,7 @@ async fn invisible_and_blank_looking_names_are_refused(backend: Backend) {
         "ro\u{200B}ot",
         "root\u{FE0F}",
     ] {
-        assert_json(
-            register(&app, name).await,
-            StatusCode::BAD_REQUEST,
-            json!({"username": [INVALID]}),
-        )
-        .await;
+        assert_bad_request(register(&app, name).await, json!({"username": [INVALID]})).await;
     }
     let created = app.cli(
         &["user", "create", "root\u{3164}", "--password-stdin"],
@@ -151,12 +140,7 @@ async fn keys_made_before_normalisation_are_rekeyed_at_migration_unless_they_cla
     for typed in ["zo\u{eb}", "Ｚｏe\u{308}", "ZOË"] {
         app.login_as(typed, PASSWORD, "web").await;
     }
-    assert_json(
-        register(&app, "zoë").await,
-        StatusCode::BAD_REQUEST,
-        json!({"username": [TAKEN]}),
-    )
-    .await;
+    assert_bad_request(register(&app, "zoë").await, json!({"username": [TAKEN]})).await;
     let me: Value = app
         .whoami(&app.login_as("zoë", PASSWORD, "ios").await)
         .await

@@ -3,10 +3,9 @@
 
 use crate::helpers::console::{csrf_of, Console};
 use crate::helpers::on_both_backends;
-use crate::helpers::{assert_json, assert_unauthorized, Backend, TestApp, PASSWORD};
+use crate::helpers::{assert_detail, assert_unauthorized, Backend, TestApp, PASSWORD};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Method, Response, StatusCode};
-use serde_json::json;
 
 fn location(response: &Response) -> Option<&str> {
     response
@@ -319,10 +318,10 @@ async fn the_admin_api_accepts_a_console_session_with_its_csrf_token(backend: Ba
     let listed = console.get("/admin/users?search=alice").await;
     assert_eq!(listed.status(), StatusCode::OK);
     let path = format!("/admin/users/{alice}/tokens/ios");
-    assert_json(
+    assert_detail(
         console.request(Method::DELETE, &path, None).await,
         StatusCode::FORBIDDEN,
-        json!({"detail": "CSRF Failed: CSRF token missing or incorrect."}),
+        "CSRF Failed: CSRF token missing or incorrect.",
     )
     .await;
     assert_eq!(app.whoami_status(&ios).await, StatusCode::OK);

@@ -5,7 +5,7 @@
 
 use crate::helpers::console::Console;
 use crate::helpers::on_both_backends;
-use crate::helpers::{assert_json, Backend, TestApp, PASSWORD};
+use crate::helpers::{assert_detail, Backend, TestApp, PASSWORD};
 use actix_web::cookie::{Cookie, CookieJar, Key};
 use diesel::prelude::*;
 use multitoken::db::schema::console_sessions;
@@ -119,11 +119,11 @@ async fn a_password_change_of_their_own_ends_the_admins_console_sessions(backend
     let mut console = Console::new(&app);
     console.sign_in("root", PASSWORD).await;
     let key = app.login("root", "laptop").await;
-    assert_json(
+    assert_detail(
         app.change_password(&key, PASSWORD, "another-Passw0rd-9")
             .await,
         StatusCode::OK,
-        json!({"detail": "New password has been saved."}),
+        "New password has been saved.",
     )
     .await;
     assert!(!signed_in(&app, &console.cookie).await);

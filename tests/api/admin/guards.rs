@@ -4,7 +4,7 @@
 
 use crate::helpers::console::Console;
 use crate::helpers::on_both_backends;
-use crate::helpers::{assert_json, Backend, Sent, TestApp, PASSWORD};
+use crate::helpers::{assert_bad_request, Backend, Sent, TestApp, PASSWORD};
 use diesel::connection::SimpleConnection;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -44,12 +44,7 @@ async fn an_admin_cannot_deactivate_or_demote_themself(backend: Backend) {
             json!({"is_active": [SELF_DEACTIVATE], "is_admin": [SELF_DEMOTE]}),
         ),
     ] {
-        assert_json(
-            app.admin_patch(root, &key, body).await,
-            StatusCode::BAD_REQUEST,
-            expected,
-        )
-        .await;
+        assert_bad_request(app.admin_patch(root, &key, body).await, expected).await;
     }
     let unchanged = user(&app, &key, root).await;
     assert_eq!(unchanged["is_active"], true);
@@ -85,12 +80,7 @@ async fn an_admin_signed_in_to_the_console_cannot_demote_themself(backend: Backe
         .json(&json!({"is_admin": false}))
         .sent()
         .await;
-    assert_json(
-        response,
-        StatusCode::BAD_REQUEST,
-        json!({"is_admin": [SELF_DEMOTE]}),
-    )
-    .await;
+    assert_bad_request(response, json!({"is_admin": [SELF_DEMOTE]})).await;
     assert_eq!(
         console.get("/console/users").await.status(),
         StatusCode::OK,
@@ -130,12 +120,7 @@ async fn a_change_that_would_leave_no_active_admin_waits_for_the_one_in_flight_a
         .admin_patch(second, &key, json!({"is_admin": false}))
         .await;
     holder.join().expect("holder");
-    assert_json(
-        response,
-        StatusCode::BAD_REQUEST,
-        json!({"is_admin": [LAST_DEMOTE]}),
-    )
-    .await;
+    assert_bad_request(response, json!({"is_admin": [LAST_DEMOTE]})).await;
     assert_eq!(active_admins(&app), 1);
 }
 

@@ -2,7 +2,8 @@
 
 use crate::helpers::on_both_backends;
 use crate::helpers::{
-    assert_json, assert_unauthorized, keys_of, Backend, Sent, TestApp, DENIED, PASSWORD,
+    admin_device_fields, assert_bad_request, assert_detail, assert_json, assert_not_found,
+    assert_unauthorized, clients_of, keys_of, Backend, Sent, TestApp, DENIED, PASSWORD,
 };
 use multitoken::domain::client_address::TrustedProxies;
 use reqwest::{Method, Response, StatusCode};
@@ -45,11 +46,11 @@ async fn anonymous_requests_are_unauthorized_and_non_admins_forbidden(backend: B
     for (method, path) in &routes {
         let anonymous = app.http.request(method.clone(), app.url(path)).sent().await;
         assert_unauthorized(anonymous, "Authentication credentials were not provided.").await;
-        assert_json(
+        assert_detail(
             app.admin_request(method.clone(), path, &key, Some(json!({"is_admin": true})))
                 .await,
             StatusCode::FORBIDDEN,
-            json!({ "detail": DENIED }),
+            DENIED,
         )
         .await;
     }
@@ -263,11 +264,11 @@ async fn a_page_past_the_last_or_not_a_number_is_not_found(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.admin_key().await;
     for page in ["2", "0", "-1", "two"] {
-        assert_json(
+        assert_detail(
             app.admin_get(&format!("/admin/users?page={page}"), &key)
                 .await,
             StatusCode::NOT_FOUND,
-            json!({"detail": "Invalid page."}),
+            "Invalid page.",
         )
         .await;
     }
@@ -335,25 +336,21 @@ async fn creating_a_user_reports_every_invalid_field_at_once(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.admin_key().await;
     let post = |body: Value| app.admin_request(Method::POST, "/admin/users", &key, Some(body));
-    assert_json(
+    assert_bad_request(
         post(json!({})).await,
-        StatusCode::BAD_REQUEST,
         json!({
             "username": ["This field is required."],
             "password": ["This field is required."],
         }),
     )
     .await;
-    assert_json(
-        post(json!({
+    assert_bad_request(post(json!({
             "username": "no spaces",
             "password": "1234",
             "email": "not-an-address",
             "is_admin": "maybe",
         }))
-        .await,
-        StatusCode::BAD_REQUEST,
-        json!({
+        .await, json!({
             "username": ["Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters."],
             "password": [
                 "This password is too short. It must contain at least 8 characters.",
@@ -362,9 +359,7 @@ async fn creating_a_user_reports_every_invalid_field_at_once(backend: Backend) {
             ],
             "email": ["Enter a valid email address."],
             "is_admin": ["Must be a valid boolean."],
-        }),
-    )
-    .await;
+        })).await;
 }
 
 #[on_both_backends]
@@ -372,7 +367,7 @@ async fn a_taken_username_is_refused_whatever_its_case(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.admin_key().await;
     app.create_user("alice", "", false);
-    assert_json(
+    assert_bad_request(
         app.admin_request(
             Method::POST,
             "/admin/users",
@@ -380,7 +375,6 @@ async fn a_taken_username_is_refused_whatever_its_case(backend: Backend) {
             Some(json!({"username": "ALICE", "password": "long-enough-pass"})),
         )
         .await,
-        StatusCode::BAD_REQUEST,
         json!({"username": ["A user with that username already exists."]}),
     )
     .await;
@@ -397,24 +391,15 @@ async fn a_user_is_read_with_their_devices(backend: Backend) {
     assert_eq!(response.status(), StatusCode::OK);
     let user = body(response).await;
     let tokens = user["tokens"].as_array().expect("tokens").clone();
-    let clients: Vec<&str> = tokens
-        .iter()
-        .map(|t| t["client"].as_str().unwrap_or(""))
-        .collect();
-    assert_eq!(clients, ["ios", "web"], "most recently used first");
+    assert_eq!(
+        clients_of(&tokens),
+        ["ios", "web"],
+        "most recently used first"
+    );
     for token in &tokens {
         assert_eq!(
             keys_of(token),
-            [
-                "client",
-                "created_at",
-                "expires_at",
-                "last_ip",
-                "last_used_at",
-                "scopes",
-                "user_agent",
-                "via"
-            ],
+            admin_device_fields(),
             "no current flag, no key, no digest"
         );
         assert_eq!(token["via"], "password");
@@ -457,11 +442,9 @@ async fn unknown_and_malformed_user_ids_are_not_found_on_every_route(backend: Ba
             (Method::DELETE, format!("/admin/users/{id}/tokens")),
             (Method::DELETE, format!("/admin/users/{id}/tokens/web")),
         ] {
-            assert_json(
+            assert_not_found(
                 app.admin_request(method, &path, &key, Some(json!({"email": "x@example.com"})))
                     .await,
-                StatusCode::NOT_FOUND,
-                json!({"detail": "Not found."}),
             )
             .await;
         }
@@ -572,14 +555,13 @@ async fn invalid_patches_are_refused_field_by_field(backend: Backend) {
     let key = app.admin_key().await;
     let alice = app.create_user("alice", "alice@example.com", false);
     let web = app.login("alice", "web").await;
-    assert_json(
+    assert_bad_request(
         app.admin_patch(
             alice,
             &key,
             json!({"email": "nope", "password": "12345678", "is_active": "sometimes"}),
         )
         .await,
-        StatusCode::BAD_REQUEST,
         json!({
             "email": ["Enter a valid email address."],
             "password": ["This password is too common.", "This password is entirely numeric."],
@@ -587,9 +569,8 @@ async fn invalid_patches_are_refused_field_by_field(backend: Backend) {
         }),
     )
     .await;
-    assert_json(
+    assert_bad_request(
         app.admin_patch(alice, &key, json!({"password": ""})).await,
-        StatusCode::BAD_REQUEST,
         json!({"password": ["This field may not be blank."]}),
     )
     .await;
@@ -614,12 +595,7 @@ async fn an_admin_revokes_one_device_and_the_others_keep_working(backend: Backen
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_unauthorized(app.whoami(&ios).await, "Invalid token.").await;
     assert_eq!(app.whoami_status(&web).await, StatusCode::OK);
-    assert_json(
-        app.admin_request(Method::DELETE, &path, &key, None).await,
-        StatusCode::NOT_FOUND,
-        json!({"detail": "Not found."}),
-    )
-    .await;
+    assert_not_found(app.admin_request(Method::DELETE, &path, &key, None).await).await;
     let web_path = format!("/admin/users/{alice}/tokens/web/");
     let response = app
         .admin_request(Method::DELETE, &web_path, &key, None)

@@ -1,7 +1,10 @@
 //! Listing and revoking devices, and the three kinds of logout.
 
 use crate::helpers::on_both_backends;
-use crate::helpers::{assert_json, assert_unauthorized, keys_of, Backend, Sent, TestApp, PASSWORD};
+use crate::helpers::{
+    assert_detail, assert_json, assert_not_found, assert_unauthorized, clients_of, keys_of,
+    Backend, Sent, TestApp, DEVICE_FIELDS, PASSWORD,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -18,26 +21,13 @@ async fn devices_are_listed_most_recent_first_without_secrets(backend: Backend) 
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let devices = app.devices(&web).await;
-    let clients: Vec<&str> = devices
-        .iter()
-        .map(|d| d["client"].as_str().unwrap_or(""))
-        .collect();
-    assert_eq!(clients, ["ios", "web"], "most recently used first");
+    assert_eq!(
+        clients_of(&devices),
+        ["ios", "web"],
+        "most recently used first"
+    );
     for device in &devices {
-        assert_eq!(
-            keys_of(device),
-            [
-                "client",
-                "created_at",
-                "current",
-                "expires_at",
-                "last_ip",
-                "last_used_at",
-                "scopes",
-                "user_agent",
-                "via"
-            ]
-        );
+        assert_eq!(keys_of(device), DEVICE_FIELDS);
         assert_eq!(device["via"], "password");
     }
     assert_eq!(devices[0]["current"], false);
@@ -76,12 +66,7 @@ async fn revoking_an_unknown_client_is_not_found(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
     let web = app.login("alice", "web").await;
-    assert_json(
-        app.delete_with_token("/tokens/tv", &web).await,
-        StatusCode::NOT_FOUND,
-        json!({"detail": "Not found."}),
-    )
-    .await;
+    assert_not_found(app.delete_with_token("/tokens/tv", &web).await).await;
 }
 
 #[on_both_backends]
@@ -104,10 +89,10 @@ async fn logout_revokes_only_the_presented_token(backend: Backend) {
     app.create_user("alice", "", false);
     let web = app.login("alice", "web").await;
     let ios = app.login("alice", "ios").await;
-    assert_json(
+    assert_detail(
         app.post_with_token("/logout", &web).await,
         StatusCode::OK,
-        json!({"detail": "Successfully logged out."}),
+        "Successfully logged out.",
     )
     .await;
     assert_unauthorized(app.whoami(&web).await, "Invalid token.").await;

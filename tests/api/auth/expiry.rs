@@ -2,7 +2,7 @@
 //! durations so that the clock can be waited out.
 
 use crate::helpers::on_both_backends;
-use crate::helpers::{assert_unauthorized, Backend, TestApp};
+use crate::helpers::{assert_unauthorized, sliding_expiry, Backend, TestApp};
 use reqwest::StatusCode;
 use std::time::Duration;
 
@@ -12,11 +12,7 @@ async fn sleep(millis: u64) {
 
 #[on_both_backends]
 async fn use_slides_the_expiry_and_idleness_expires_the_token(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |settings| {
-        settings.token_ttl = Duration::from_secs(2);
-        settings.token_touch_interval = Duration::ZERO;
-    })
-    .await;
+    let app = TestApp::spawn_with(backend, sliding_expiry(Duration::from_secs(2))).await;
     app.create_user("alice", "", false);
     let key = app.login("alice", "web").await;
     for _ in 0..3 {
@@ -87,11 +83,7 @@ async fn last_use_is_written_at_most_once_per_touch_interval(backend: Backend) {
 
 #[on_both_backends]
 async fn prune_deletes_expired_tokens_only(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |settings| {
-        settings.token_ttl = Duration::from_secs(1);
-        settings.token_touch_interval = Duration::ZERO;
-    })
-    .await;
+    let app = TestApp::spawn_with(backend, sliding_expiry(Duration::from_secs(1))).await;
     app.create_user("alice", "", false);
     app.login("alice", "web").await;
     app.login("alice", "ios").await;

@@ -1,7 +1,9 @@
 //! `POST /login`: credentials in JSON, form or Basic; one token per client.
 
 use crate::helpers::on_both_backends;
-use crate::helpers::{assert_json, keys_of, Backend, Sent, TestApp, PASSWORD};
+use crate::helpers::{
+    assert_bad_request, assert_detail, keys_of, Backend, Sent, TestApp, PASSWORD,
+};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use multitoken::domain::Timestamp;
@@ -97,10 +99,10 @@ async fn bad_basic_credentials_get_a_basic_challenge(backend: Backend) {
                 .and_then(|v| v.to_str().ok()),
             Some("Basic realm=\"api\"")
         );
-        assert_json(
+        assert_detail(
             response,
             StatusCode::UNAUTHORIZED,
-            json!({"detail": "Invalid username/password."}),
+            "Invalid username/password.",
         )
         .await;
     }
@@ -132,12 +134,7 @@ async fn wrong_unknown_and_inactive_users_get_one_message(backend: Backend) {
         ("gone", PASSWORD),
     ] {
         let response = app.post_login(username, password, "web").await;
-        assert_json(
-            response,
-            StatusCode::BAD_REQUEST,
-            json!({"non_field_errors": [BAD_CREDENTIALS]}),
-        )
-        .await;
+        assert_bad_request(response, json!({"non_field_errors": [BAD_CREDENTIALS]})).await;
     }
 }
 
@@ -146,9 +143,8 @@ async fn missing_and_invalid_fields_are_all_reported(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let required = ["This field is required."];
     let empty = app.post_json("/login", json!({})).await;
-    assert_json(
+    assert_bad_request(
         empty,
-        StatusCode::BAD_REQUEST,
         json!({"username": required, "password": required, "client": required}),
     )
     .await;
@@ -158,9 +154,8 @@ async fn missing_and_invalid_fields_are_all_reported(backend: Backend) {
             json!({"username": "", "password": "x", "client": "my phone"}),
         )
         .await;
-    assert_json(
+    assert_bad_request(
         blank,
-        StatusCode::BAD_REQUEST,
         json!({
             "username": required,
             "client": ["Enter a valid client name: 1-64 letters, digits, '.', '_' or '-'."],
@@ -175,12 +170,7 @@ async fn missing_and_invalid_fields_are_all_reported(backend: Backend) {
             json!({"username": 5, "password": "x", "client": "web"}),
         )
         .await;
-    assert_json(
-        wrong_type,
-        StatusCode::BAD_REQUEST,
-        json!({"username": ["Not a valid string."]}),
-    )
-    .await;
+    assert_bad_request(wrong_type, json!({"username": ["Not a valid string."]})).await;
 }
 
 #[on_both_backends]
@@ -210,10 +200,10 @@ async fn the_client_limit_refuses_new_clients_but_not_relogins(backend: Backend)
     app.login("alice", "web").await;
     app.login("alice", "ios").await;
     let third = app.post_login("alice", PASSWORD, "cli").await;
-    assert_json(
+    assert_detail(
         third,
         StatusCode::FORBIDDEN,
-        json!({"detail": "Maximum number of clients per user exceeded."}),
+        "Maximum number of clients per user exceeded.",
     )
     .await;
     let ios = app.login("alice", "ios").await;

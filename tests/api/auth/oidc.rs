@@ -12,7 +12,9 @@ use crate::helpers::oidc::{
     free_port, with_providers, Provider, CLIENT_ID, CLIENT_SECRET, OTHER_CLIENT_ID, REDIRECT_URI,
 };
 use crate::helpers::on_both_backends;
-use crate::helpers::{assert_json, keys_of, Backend, TestApp, PASSWORD};
+use crate::helpers::{
+    assert_bad_request, assert_json, assert_not_found, keys_of, Backend, TestApp, PASSWORD,
+};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use multitoken::domain::oidc::{LinkByEmail, OidcProvider, OidcProviders};
@@ -359,37 +361,20 @@ async fn unknown_providers_and_missing_fields_are_answered_as_the_contract_says(
     .await;
     let body = json!({"client": "web", "id_token": "x.y.z"});
     for unknown in ["google", "CORP", "%00"] {
-        assert_json(
-            app.login_oidc(unknown, body.clone()).await,
-            StatusCode::NOT_FOUND,
-            json!({"detail": "Not found."}),
-        )
-        .await;
+        assert_not_found(app.login_oidc(unknown, body.clone()).await).await;
         // Whatever the body: the provider is looked at first.
-        assert_json(
-            app.login_oidc(unknown, json!({})).await,
-            StatusCode::NOT_FOUND,
-            json!({"detail": "Not found."}),
-        )
-        .await;
+        assert_not_found(app.login_oidc(unknown, json!({})).await).await;
     }
-    assert_json(
+    assert_bad_request(
         app.login_oidc("corp", json!({})).await,
-        StatusCode::BAD_REQUEST,
         json!({"client": ["This field is required."], "id_token": ["This field is required."]}),
     )
     .await;
-    assert_json(
-        app.login_oidc("corp", json!({"client": "web", "code": "abc"}))
-            .await,
-        StatusCode::BAD_REQUEST,
-        json!({"code_verifier": ["This field is required."], "redirect_uri": ["This field is required."]}),
-    )
-    .await;
-    assert_json(
+    assert_bad_request(app.login_oidc("corp", json!({"client": "web", "code": "abc"}))
+            .await, json!({"code_verifier": ["This field is required."], "redirect_uri": ["This field is required."]})).await;
+    assert_bad_request(
         app.login_oidc("corp", json!({"client": "bad client", "id_token": "x"}))
             .await,
-        StatusCode::BAD_REQUEST,
         json!({"client": ["Enter a valid client name: 1-64 letters, digits, '.', '_' or '-'."]}),
     )
     .await;
@@ -465,12 +450,7 @@ async fn two_factor_and_mandatory_verification_apply_as_for_login(backend: Backe
     let without = app
         .login_oidc("corp", json!({"client": "web", "id_token": id_token}))
         .await;
-    assert_json(
-        without,
-        StatusCode::BAD_REQUEST,
-        json!({"otp": ["This field is required."]}),
-    )
-    .await;
+    assert_bad_request(without, json!({"otp": ["This field is required."]})).await;
     let otp = secret.code_at(confirmed_at + 30).expect("code");
     let with_code = app
         .login_oidc(

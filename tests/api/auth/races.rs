@@ -37,29 +37,24 @@ async fn a_token_is_issued_only_against_the_hash_that_was_checked(backend: Backe
         scopes: Scopes::unrestricted(),
         source: &source,
     };
-    let stale = issue(
-        &mut conn,
-        alice,
-        CheckedHash::kept("$argon2id$stale"),
-        grant(),
-        Timestamp::now(),
-        &policy,
-        50,
-    );
+    let issue_now = |conn: &mut _, hash| {
+        issue(
+            conn,
+            alice,
+            CheckedHash::kept(hash),
+            grant(),
+            Timestamp::now(),
+            &policy,
+            50,
+        )
+    };
+    let stale = issue_now(&mut conn, "$argon2id$stale");
     assert!(matches!(stale, Err(Error::BadCredentials)), "{stale:?}");
     diesel::update(users::table.find(alice))
         .set(users::is_active.eq(false))
         .execute(&mut conn)
         .expect("deactivate");
-    let inactive = issue(
-        &mut conn,
-        alice,
-        CheckedHash::kept(&hash),
-        grant(),
-        Timestamp::now(),
-        &policy,
-        50,
-    );
+    let inactive = issue_now(&mut conn, &hash);
     assert!(
         matches!(inactive, Err(Error::BadCredentials)),
         "{inactive:?}"
@@ -70,15 +65,7 @@ async fn a_token_is_issued_only_against_the_hash_that_was_checked(backend: Backe
         .set(users::is_active.eq(true))
         .execute(&mut conn)
         .expect("reactivate");
-    let issued = issue(
-        &mut conn,
-        alice,
-        CheckedHash::kept(&hash),
-        grant(),
-        Timestamp::now(),
-        &policy,
-        50,
-    );
+    let issued = issue_now(&mut conn, &hash);
     assert!(issued.is_ok(), "the checked hash of an active user issues");
 }
 

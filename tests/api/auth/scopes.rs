@@ -1,7 +1,10 @@
 //! Scopes: restricted tokens, how they are asked for, shown and enforced.
 
 use crate::helpers::on_both_backends;
-use crate::helpers::{assert_json, Backend, Sent, TestApp, DENIED, PASSWORD};
+use crate::helpers::{
+    assert_bad_request, assert_detail, assert_json, assert_json_of, Backend, Sent, TestApp, DENIED,
+    PASSWORD,
+};
 use diesel::prelude::*;
 use multitoken::db::schema::tokens;
 use reqwest::{Method, StatusCode};
@@ -117,12 +120,7 @@ async fn invalid_scopes_get_the_contract_message(backend: Backend) {
                 json!({"username": "alice", "password": PASSWORD, "client": "cli", "scopes": scopes}),
             )
             .await;
-        assert_json(
-            response,
-            StatusCode::BAD_REQUEST,
-            json!({"scopes": [INVALID]}),
-        )
-        .await;
+        assert_bad_request(response, json!({"scopes": [INVALID]})).await;
     }
     let thirty_two: Vec<String> = (0..32).map(|i| format!("s{i}")).collect();
     let body = app
@@ -149,12 +147,7 @@ async fn unknown_scopes_are_refused_when_allowed_scopes_is_set(backend: Backend)
             json!({"username": "alice", "password": PASSWORD, "client": "cli", "scopes": ["orders:read", "x"]}),
         )
         .await;
-    assert_json(
-        response,
-        StatusCode::BAD_REQUEST,
-        json!({"scopes": ["Unknown scope \"x\"."]}),
-    )
-    .await;
+    assert_bad_request(response, json!({"scopes": ["Unknown scope \"x\"."]})).await;
     let body = app
         .login_body_with_scopes("alice", "cli", json!("orders:read"))
         .await;
@@ -162,12 +155,7 @@ async fn unknown_scopes_are_refused_when_allowed_scopes_is_set(backend: Backend)
     let response = app
         .register(json!({"username": "bob", "password": "long-enough-pass", "client": "cli", "scopes": "y"}))
         .await;
-    assert_json(
-        response,
-        StatusCode::BAD_REQUEST,
-        json!({"scopes": ["Unknown scope \"y\"."]}),
-    )
-    .await;
+    assert_bad_request(response, json!({"scopes": ["Unknown scope \"y\"."]})).await;
 }
 
 #[on_both_backends]
@@ -212,39 +200,36 @@ async fn a_restricted_token_of_an_admin_can_do_only_what_the_contract_allows(bac
         .await);
     let denied = json!({"detail": DENIED});
 
-    for path in ["/logout/all", "/logout/others"] {
-        assert_json(
-            app.post_with_token(path, &restricted).await,
-            StatusCode::FORBIDDEN,
-            denied.clone(),
-        )
-        .await;
+    let refused = [
+        (
+            "/logout/all",
+            app.post_with_token("/logout/all", &restricted).await,
+        ),
+        (
+            "/logout/others",
+            app.post_with_token("/logout/others", &restricted).await,
+        ),
+        (
+            "revoking a device",
+            app.delete_with_token("/tokens/web", &restricted).await,
+        ),
+        (
+            "revoking no device",
+            app.delete_with_token("/tokens/nowhere", &restricted).await,
+        ),
+        (
+            "a password change",
+            app.change_password(&restricted, PASSWORD, "another-long-pass")
+                .await,
+        ),
+        (
+            "the admin API",
+            app.admin_get("/admin/users", &restricted).await,
+        ),
+    ];
+    for (case, response) in refused {
+        assert_json_of(case, response, StatusCode::FORBIDDEN, denied.clone()).await;
     }
-    assert_json(
-        app.delete_with_token("/tokens/web", &restricted).await,
-        StatusCode::FORBIDDEN,
-        denied.clone(),
-    )
-    .await;
-    assert_json(
-        app.delete_with_token("/tokens/nowhere", &restricted).await,
-        StatusCode::FORBIDDEN,
-        denied.clone(),
-    )
-    .await;
-    assert_json(
-        app.change_password(&restricted, PASSWORD, "another-long-pass")
-            .await,
-        StatusCode::FORBIDDEN,
-        denied.clone(),
-    )
-    .await;
-    assert_json(
-        app.admin_get("/admin/users", &restricted).await,
-        StatusCode::FORBIDDEN,
-        denied.clone(),
-    )
-    .await;
     let patch = app
         .admin_request(Method::DELETE, "/admin/users/1/tokens", &restricted, None)
         .await;
@@ -268,10 +253,10 @@ async fn a_restricted_token_of_an_admin_can_do_only_what_the_contract_allows(bac
     let again = key(&app
         .login_body_with_scopes("root", "cli", json!("orders:read"))
         .await);
-    assert_json(
+    assert_detail(
         app.post_with_token("/logout", &again).await,
         StatusCode::OK,
-        json!({"detail": "Successfully logged out."}),
+        "Successfully logged out.",
     )
     .await;
     assert_eq!(app.whoami_status(&again).await, StatusCode::UNAUTHORIZED);
@@ -296,12 +281,7 @@ async fn registration_with_a_client_issues_a_restricted_token(backend: Backend) 
     let response = app
         .register(json!({"username": "carol", "password": "long-enough-pass", "client": "cli", "scopes": 3}))
         .await;
-    assert_json(
-        response,
-        StatusCode::BAD_REQUEST,
-        json!({"scopes": [INVALID]}),
-    )
-    .await;
+    assert_bad_request(response, json!({"scopes": [INVALID]})).await;
 }
 
 #[on_both_backends]

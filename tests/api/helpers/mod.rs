@@ -117,6 +117,44 @@ pub fn keys_of(value: &Value) -> Vec<String> {
     keys
 }
 
+/// Settings for the expiry tests: tokens idle out after `ttl`, and each use
+/// is written at once (no touch interval), so that it slides the expiry.
+pub fn sliding_expiry(ttl: std::time::Duration) -> impl FnOnce(&mut Settings) {
+    move |settings| {
+        settings.token_ttl = ttl;
+        settings.token_touch_interval = std::time::Duration::ZERO;
+    }
+}
+
+/// The fields of a device as its owner sees it (`GET /tokens`), sorted.
+pub const DEVICE_FIELDS: [&str; 9] = [
+    "client",
+    "created_at",
+    "current",
+    "expires_at",
+    "last_ip",
+    "last_used_at",
+    "scopes",
+    "user_agent",
+    "via",
+];
+
+/// The fields of a device as an admin sees it: no `current`.
+pub fn admin_device_fields() -> Vec<&'static str> {
+    DEVICE_FIELDS
+        .into_iter()
+        .filter(|field| *field != "current")
+        .collect()
+}
+
+/// The `client` of each device, in order.
+pub fn clients_of(devices: &[Value]) -> Vec<&str> {
+    devices
+        .iter()
+        .map(|device| device["client"].as_str().unwrap_or(""))
+        .collect()
+}
+
 /// The `Content-Type` of a response, if it has a readable one.
 pub fn content_type(response: &Response) -> Option<&str> {
     response
@@ -233,6 +271,22 @@ impl TestApp {
 /// Asserts status and the whole JSON body of a response.
 pub async fn assert_json(response: Response, status: StatusCode, expected: Value) {
     assert_json_of("the response", response, status, expected).await
+}
+
+/// Asserts a 400 whose JSON body is exactly `errors` (DRF's shape: a list
+/// of messages per field, or `non_field_errors`).
+pub async fn assert_bad_request(response: Response, errors: Value) {
+    assert_json(response, StatusCode::BAD_REQUEST, errors).await
+}
+
+/// Asserts `status` with DRF's one-message body, `{"detail": detail}`.
+pub async fn assert_detail(response: Response, status: StatusCode, detail: &str) {
+    assert_json(response, status, json!({ "detail": detail })).await
+}
+
+/// Asserts DRF's 404, `{"detail": "Not found."}`.
+pub async fn assert_not_found(response: Response) {
+    assert_detail(response, StatusCode::NOT_FOUND, "Not found.").await
 }
 
 /// `assert_json` for one case of a table, which `case` names on failure.

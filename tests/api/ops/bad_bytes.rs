@@ -5,7 +5,7 @@
 //! that are not UTF-8 in a form or query value are refused the same way.
 
 use crate::helpers::on_both_backends;
-use crate::helpers::{assert_json, Backend, Sent, TestApp, PASSWORD};
+use crate::helpers::{assert_bad_request, assert_not_found, Backend, Sent, TestApp, PASSWORD};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -21,9 +21,8 @@ async fn a_nul_in_a_field_is_a_field_error_in_json_and_in_forms(backend: Backend
     let app = TestApp::spawn(backend).await;
     app.create_user("alice", "", false);
     let login = json!({"username": "al\u{0}ice", "password": PASSWORD, "client": "web"});
-    assert_json(
+    assert_bad_request(
         app.post_json("/login", login).await,
-        StatusCode::BAD_REQUEST,
         json!({"username": [NULL_CHARACTERS]}),
     )
     .await;
@@ -33,26 +32,19 @@ async fn a_nul_in_a_field_is_a_field_error_in_json_and_in_forms(backend: Backend
         .body(format!("username=al%00ice&password={PASSWORD}&client=web"))
         .sent()
         .await;
-    assert_json(
-        form,
-        StatusCode::BAD_REQUEST,
-        json!({"username": [NULL_CHARACTERS]}),
-    )
-    .await;
+    assert_bad_request(form, json!({"username": [NULL_CHARACTERS]})).await;
     let register = json!({"username": "bob", "password": "long-enough\u{0}password"});
-    assert_json(
+    assert_bad_request(
         app.register(register).await,
-        StatusCode::BAD_REQUEST,
         json!({"password": [NULL_CHARACTERS]}),
     )
     .await;
-    assert_json(
+    assert_bad_request(
         app.post_json(
             "/password/reset",
             json!({"email": "al\u{0}ice@example.com"}),
         )
         .await,
-        StatusCode::BAD_REQUEST,
         json!({"email": [NULL_CHARACTERS]}),
     )
     .await;
@@ -64,19 +56,9 @@ async fn a_nul_in_a_client_path_segment_names_no_device(backend: Backend) {
     let admin = app.admin_key().await;
     let alice = app.create_user("alice", "", false);
     let key = app.login("alice", "web").await;
-    assert_json(
-        app.delete_with_token("/tokens/web%00", &key).await,
-        StatusCode::NOT_FOUND,
-        json!({"detail": "Not found."}),
-    )
-    .await;
+    assert_not_found(app.delete_with_token("/tokens/web%00", &key).await).await;
     let path = format!("/admin/users/{alice}/tokens/web%00");
-    assert_json(
-        app.admin_request(Method::DELETE, &path, &admin, None).await,
-        StatusCode::NOT_FOUND,
-        json!({"detail": "Not found."}),
-    )
-    .await;
+    assert_not_found(app.admin_request(Method::DELETE, &path, &admin, None).await).await;
     assert_eq!(
         app.whoami_status(&key).await,
         StatusCode::OK,
@@ -89,9 +71,8 @@ async fn a_nul_in_the_admin_search_is_a_field_error(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let admin = app.admin_key().await;
     app.create_user("alice", "", false);
-    assert_json(
+    assert_bad_request(
         app.admin_get("/admin/users?search=%00", &admin).await,
-        StatusCode::BAD_REQUEST,
         json!({"search": [NULL_CHARACTERS]}),
     )
     .await;
@@ -116,25 +97,23 @@ async fn form_values_that_are_not_utf8_are_field_errors_not_replacements(backend
         .register(json!({"username": "lossy", "password": replaced}))
         .await;
     assert_eq!(registered.status(), StatusCode::CREATED);
-    assert_json(
+    assert_bad_request(
         post_form(
             &app,
             "/login",
             "username=lossy&password=%FE%FD%FC%FB%FA%F9%F8%F7zQ&client=web",
         )
         .await,
-        StatusCode::BAD_REQUEST,
         json!({"password": [NOT_UTF8]}),
     )
     .await;
-    assert_json(
+    assert_bad_request(
         post_form(
             &app,
             "/register",
             "username=other&password=%FF%FF%FF%FF%FF%FF%FF%FFzQ&email=%C3%A9%FF@example.com",
         )
         .await,
-        StatusCode::BAD_REQUEST,
         json!({"password": [NOT_UTF8], "email": [NOT_UTF8]}),
     )
     .await;
@@ -161,12 +140,7 @@ async fn form_values_that_are_not_utf8_are_field_errors_not_replacements(backend
         .body("is_active=%FF")
         .sent()
         .await;
-    assert_json(
-        patch,
-        StatusCode::BAD_REQUEST,
-        json!({"is_active": [NOT_UTF8]}),
-    )
-    .await;
+    assert_bad_request(patch, json!({"is_active": [NOT_UTF8]})).await;
     assert_eq!(
         app.whoami_status(&key).await,
         StatusCode::OK,
@@ -178,9 +152,8 @@ async fn form_values_that_are_not_utf8_are_field_errors_not_replacements(backend
 async fn a_query_value_that_is_not_utf8_is_a_field_error(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let admin = app.admin_key().await;
-    assert_json(
+    assert_bad_request(
         app.admin_get("/admin/users?search=%FF", &admin).await,
-        StatusCode::BAD_REQUEST,
         json!({"search": [NOT_UTF8]}),
     )
     .await;

@@ -7,7 +7,8 @@ use crate::helpers::console::Console;
 use crate::helpers::mail::{mail_files, wait_for_mail_files, MailApp, NEW_PASSWORD};
 use crate::helpers::on_both_backends;
 use crate::helpers::{
-    assert_json, insert_token_row, keys_of, Backend, Sent, TestApp, TestDatabase, DENIED, PASSWORD,
+    assert_bad_request, assert_detail, insert_token_row, keys_of, Backend, Sent, TestApp,
+    TestDatabase, DENIED, PASSWORD,
 };
 use diesel::prelude::*;
 use multitoken::db::events::{self as event_rows, What};
@@ -54,6 +55,13 @@ async fn admin_events(app: &TestApp, key: &str, query: &str) -> Vec<Value> {
     let path = format!("/admin/events?{query}");
     let page = json_of(app.admin_get(&path, key).await, StatusCode::OK).await;
     page["results"].as_array().expect("results").clone()
+}
+
+/// Asserts that `user` did this themself, from the loopback address.
+fn assert_done_by_self(event: &Value, user: i64) {
+    assert_eq!(event["user_id"], user, "{event}");
+    assert_eq!(event["actor"], "self", "{event}");
+    assert_eq!(event["ip"], "127.0.0.1", "{event}");
 }
 
 /// The values of these fields of each event, in order.
@@ -232,9 +240,7 @@ async fn a_logout_writes_one_logout_event_and_no_revoked_one(backend: Backend) {
         ]
     );
     for logout in events.iter().filter(|event| event["type"] == "logout") {
-        assert_eq!(logout["user_id"], alice);
-        assert_eq!(logout["actor"], "self");
-        assert_eq!(logout["ip"], "127.0.0.1");
+        assert_done_by_self(logout, alice);
     }
 }
 
@@ -288,9 +294,7 @@ async fn each_way_of_revoking_ones_devices_records_one_revoked_event_per_device(
         .iter()
         .filter(|event| event["type"] != "user_created")
     {
-        assert_eq!(event["user_id"], alice, "{event}");
-        assert_eq!(event["actor"], "self", "{event}");
-        assert_eq!(event["ip"], "127.0.0.1", "{event}");
+        assert_done_by_self(event, alice);
     }
 }
 
@@ -389,9 +393,7 @@ async fn the_console_sign_in_is_recorded_without_a_client(backend: Backend) {
         ]
     );
     let console_login = &events[1];
-    assert_eq!(console_login["user_id"], root);
-    assert_eq!(console_login["actor"], "self");
-    assert_eq!(console_login["ip"], "127.0.0.1");
+    assert_done_by_self(console_login, root);
 }
 
 #[on_both_backends]
@@ -740,9 +742,7 @@ async fn two_factor_changes_and_wrong_codes_are_recorded(backend: Backend) {
         .iter()
         .filter(|event| event["type"] != "user_created")
     {
-        assert_eq!(event["user_id"], alice, "{event}");
-        assert_eq!(event["actor"], "self", "{event}");
-        assert_eq!(event["ip"], "127.0.0.1", "{event}");
+        assert_done_by_self(event, alice);
     }
     let text = serde_json::to_string(&events).expect("json");
     for code in &codes {
@@ -796,10 +796,10 @@ async fn own_events_are_paged_newest_first_and_restricted_tokens_may_read_them(b
     for event in results.iter().chain(rest) {
         assert_eq!(event["user_id"], alice, "only alice's: {event}");
     }
-    assert_json(
+    assert_detail(
         app.get_with_token("/events?page=3", &key).await,
         StatusCode::NOT_FOUND,
-        json!({"detail": "Invalid page."}),
+        "Invalid page.",
     )
     .await;
 }
@@ -810,22 +810,20 @@ async fn admin_events_filter_by_user_and_type_and_refuse_bad_filters(backend: Ba
     let admin = app.admin_key().await;
     let alice = app.create_user("alice", "", false);
     let alice_key = app.login("alice", "web").await;
-    assert_json(
+    assert_bad_request(
         app.admin_get("/admin/events?user=alice", &admin).await,
-        StatusCode::BAD_REQUEST,
         json!({"user": ["A valid integer is required."]}),
     )
     .await;
-    assert_json(
+    assert_bad_request(
         app.admin_get("/admin/events?type=logged_in", &admin).await,
-        StatusCode::BAD_REQUEST,
         json!({"type": ["Select a valid event type."]}),
     )
     .await;
-    assert_json(
+    assert_detail(
         app.admin_get("/admin/events", &alice_key).await,
         StatusCode::FORBIDDEN,
-        json!({ "detail": DENIED }),
+        DENIED,
     )
     .await;
     let everyone = json_of(app.admin_get("/admin/events", &admin).await, StatusCode::OK).await;

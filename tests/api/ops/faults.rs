@@ -2,7 +2,7 @@
 //! SQLite file held locked by another process. The service answers 503 JSON
 //! quickly, stays alive, and recovers without a restart.
 
-use crate::helpers::{assert_json, postgres_admin_url, Backend, TestApp};
+use crate::helpers::{assert_detail, assert_json, postgres_admin_url, Backend, TestApp};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
 use multitoken::config::Settings;
@@ -151,12 +151,7 @@ async fn assert_unavailable(response: Response) {
             .and_then(|v| v.to_str().ok()),
         Some("1")
     );
-    assert_json(
-        response,
-        StatusCode::SERVICE_UNAVAILABLE,
-        json!({ "detail": UNAVAILABLE }),
-    )
-    .await;
+    assert_detail(response, StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE).await;
 }
 
 #[actix_web::test]

@@ -4,7 +4,9 @@
 
 use crate::helpers::mail::{closed_port, silent_server, ResetLink, SmtpServer, NEW_PASSWORD};
 use crate::helpers::on_both_backends;
-use crate::helpers::{assert_json, Backend, Sent, ServerProcess, TestApp, PASSWORD};
+use crate::helpers::{
+    assert_detail, assert_json_of, Backend, Sent, ServerProcess, TestApp, PASSWORD,
+};
 use multitoken::mail::MailSetting;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -23,10 +25,10 @@ async fn a_reset_mail_goes_through_smtp_and_its_link_works(backend: Backend) {
     })
     .await;
     app.create_user("alice", "alice@example.com", false);
-    assert_json(
+    assert_detail(
         app.request_reset("alice@example.com").await,
         StatusCode::OK,
-        json!({ "detail": SENT }),
+        SENT,
     )
     .await;
     let message = smtp.next_message().await;
@@ -46,10 +48,10 @@ async fn a_reset_mail_goes_through_smtp_and_its_link_works(backend: Backend) {
         "{commands:?}"
     );
     let link = ResetLink::in_mail(&message);
-    assert_json(
+    assert_detail(
         app.confirm_link(&link, NEW_PASSWORD).await,
         StatusCode::OK,
-        json!({"detail": "Password has been reset with the new password."}),
+        "Password has been reset with the new password.",
     )
     .await;
     app.login_as("alice", NEW_PASSWORD, "web").await;
@@ -71,32 +73,32 @@ async fn a_failing_smtp_server_is_logged_and_never_fails_the_request(backend: Ba
         }
     };
 
-    // A server that refuses the mail.
+    // A server that refuses the mail, then none at all (a port closed when
+    // its case starts).
     let refusing = SmtpServer::start(true);
-    let mail = format!("smtp://127.0.0.1:{}", refusing.port);
-    let mut server = ServerProcess::start(&url, &[("MAIL", &mail)]);
-    assert_json(
-        reset(server.address.clone()).await,
-        StatusCode::OK,
-        json!({ "detail": SENT }),
-    )
-    .await;
-    let logged = server.wait_for_log("password-reset mail #");
-    assert!(logged.contains("not sent"), "{logged}");
-    assert!(logged.contains("no mail accepted here"), "{logged}");
-    drop(server);
-
-    // No server at all.
-    let mail = format!("smtp://127.0.0.1:{}", closed_port());
-    let mut server = ServerProcess::start(&url, &[("MAIL", &mail)]);
-    assert_json(
-        reset(server.address.clone()).await,
-        StatusCode::OK,
-        json!({ "detail": SENT }),
-    )
-    .await;
-    let logged = server.wait_for_log("password-reset mail #");
-    assert!(logged.contains("not sent"), "{logged}");
+    let cases = [
+        (
+            "a server that refuses the mail",
+            Some(refusing.port),
+            Some("no mail accepted here"),
+        ),
+        ("no server at all", None, None),
+    ];
+    let mut last = None;
+    for (case, port, reason) in cases {
+        drop(last.take());
+        let mail = format!("smtp://127.0.0.1:{}", port.unwrap_or_else(closed_port));
+        let mut server = ServerProcess::start(&url, &[("MAIL", &mail)]);
+        let response = reset(server.address.clone()).await;
+        assert_json_of(case, response, StatusCode::OK, json!({ "detail": SENT })).await;
+        let logged = server.wait_for_log("password-reset mail #");
+        assert!(logged.contains("not sent"), "{case}: {logged}");
+        if let Some(reason) = reason {
+            assert!(logged.contains(reason), "{case}: {logged}");
+        }
+        last = Some(server);
+    }
+    let server = last.expect("the last case's server");
     // The server goes on serving.
     let health = http.get(format!("{}/healthz", server.address)).sent().await;
     assert_eq!(health.status(), StatusCode::OK);
@@ -123,7 +125,7 @@ async fn a_hung_smtp_server_does_not_hold_up_the_answer(backend: Backend) {
         .send()
         .await
         .expect("an answer while the mail server hangs");
-    assert_json(response, StatusCode::OK, json!({ "detail": SENT })).await;
+    assert_detail(response, StatusCode::OK, SENT).await;
     for _ in 0..100 {
         if *accepted.lock().expect("lock") > 0 {
             break;

@@ -40,16 +40,14 @@ async fn logins_token_checks_and_revocations_are_counted_by_outcome(backend: Bac
     );
 
     let text = app.scrape().await;
-    assert_eq!(value(&text, "multitoken_logins_total{outcome=\"ok\"}"), 6.0);
-    assert_eq!(
-        value(&text, "multitoken_logins_total{outcome=\"failed\"}"),
-        2.0
-    );
-    assert_eq!(
-        value(&text, "multitoken_logins_total{outcome=\"throttled\"}"),
-        0.0
-    );
-    assert_eq!(value(&text, "multitoken_active_tokens"), 6.0);
+    for (series, expected) in [
+        ("multitoken_logins_total{outcome=\"ok\"}", 6.0),
+        ("multitoken_logins_total{outcome=\"failed\"}", 2.0),
+        ("multitoken_logins_total{outcome=\"throttled\"}", 0.0),
+        ("multitoken_active_tokens", 6.0),
+    ] {
+        assert_eq!(value(&text, series), expected, "{series}");
+    }
 
     // Token checks: two good, one unknown, one malformed, one expired, one
     // of a deactivated user; a request with no token is not a check.
@@ -84,27 +82,35 @@ async fn logins_token_checks_and_revocations_are_counted_by_outcome(backend: Bac
         .expect("reactivate bob");
 
     let text = app.scrape().await;
-    assert_eq!(
-        value(&text, "multitoken_token_checks_total{outcome=\"ok\"}"),
-        2.0
-    );
-    assert_eq!(
-        value(&text, "multitoken_token_checks_total{outcome=\"invalid\"}"),
-        2.0
-    );
-    assert_eq!(
-        value(&text, "multitoken_token_checks_total{outcome=\"expired\"}"),
-        1.0
-    );
-    assert_eq!(
-        value(&text, "multitoken_token_checks_total{outcome=\"inactive\"}"),
-        1.0
-    );
-    assert_eq!(
-        value(&text, "multitoken_active_tokens"),
-        5.0,
-        "the expired tv token is not active"
-    );
+    for (series, expected, why) in [
+        (
+            "multitoken_token_checks_total{outcome=\"ok\"}",
+            2.0,
+            "web and ios",
+        ),
+        (
+            "multitoken_token_checks_total{outcome=\"invalid\"}",
+            2.0,
+            "an unknown key, a malformed header",
+        ),
+        (
+            "multitoken_token_checks_total{outcome=\"expired\"}",
+            1.0,
+            "the tv token",
+        ),
+        (
+            "multitoken_token_checks_total{outcome=\"inactive\"}",
+            1.0,
+            "bob, deactivated",
+        ),
+        (
+            "multitoken_active_tokens",
+            5.0,
+            "the expired tv token is not active",
+        ),
+    ] {
+        assert_eq!(value(&text, series), expected, "{series}: {why}");
+    }
 
     // Revocations, by cause.
     assert_eq!(

@@ -1,6 +1,6 @@
 //! `GET /openapi.json`: generated from the handlers, covering every route.
 
-use crate::helpers::{keys_of, Backend, Sent, TestApp};
+use crate::helpers::{keys_of, Backend, Sent, TestApp, DEVICE_FIELDS};
 use multitoken::domain::oidc::{OidcProvider, OidcProviders};
 use multitoken::routes::endpoints;
 use reqwest::StatusCode;
@@ -181,20 +181,7 @@ async fn bodies_and_error_shapes_are_described() {
             "username"
         ]
     );
-    assert_eq!(
-        fields("DeviceView"),
-        [
-            "client",
-            "created_at",
-            "current",
-            "expires_at",
-            "last_ip",
-            "last_used_at",
-            "scopes",
-            "user_agent",
-            "via"
-        ]
-    );
+    assert_eq!(fields("DeviceView"), DEVICE_FIELDS);
     assert_eq!(fields("UserList"), ["count", "next", "previous", "results"]);
     assert_eq!(fields("Detail"), ["detail"]);
     assert_eq!(schemas["FieldErrors"]["type"], "object");

@@ -3,7 +3,8 @@
 
 use crate::helpers::on_both_backends;
 use crate::helpers::{
-    assert_json, assert_unauthorized, Backend, Sent, TestApp, DENIED, IDENTITY_HEADERS,
+    assert_detail, assert_unauthorized, sliding_expiry, Backend, Sent, TestApp, DENIED,
+    IDENTITY_HEADERS,
 };
 use diesel::prelude::*;
 use multitoken::db::schema::users;
@@ -137,11 +138,7 @@ async fn the_key_comes_from_x_api_key_when_authorization_is_another_scheme(backe
 
 #[on_both_backends]
 async fn refusals_follow_the_contract_401_table(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |settings| {
-        settings.token_ttl = Duration::from_secs(3);
-        settings.token_touch_interval = Duration::ZERO;
-    })
-    .await;
+    let app = TestApp::spawn_with(backend, sliding_expiry(Duration::from_secs(3))).await;
     let bob = app.create_user("bob", "", false);
     app.create_user("carol", "", false);
     let bob_key = app.login("bob", "web").await;
@@ -245,7 +242,7 @@ async fn required_scopes_are_checked_against_restricted_tokens(backend: Backend)
                 "orders:read stock"
             );
         } else {
-            assert_json(response, StatusCode::FORBIDDEN, json!({"detail": DENIED})).await;
+            assert_detail(response, StatusCode::FORBIDDEN, DENIED).await;
         }
         let response =
             send(verify(&app, Method::GET, &path).header("X-Api-Key", &unrestricted)).await;

@@ -2,7 +2,10 @@
 //! service users who may introspect.
 
 use crate::helpers::on_both_backends;
-use crate::helpers::{assert_json, assert_unauthorized, Backend, Sent, TestApp, DENIED};
+use crate::helpers::{
+    assert_bad_request, assert_detail, assert_json, assert_unauthorized, sliding_expiry, Backend,
+    Sent, TestApp, DENIED,
+};
 use chrono::DateTime;
 use diesel::prelude::*;
 use multitoken::db::schema::users;
@@ -84,11 +87,7 @@ async fn a_live_key_is_described_as_the_contract_says(backend: Backend) {
 
 #[on_both_backends]
 async fn anything_but_a_live_key_is_inactive(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |settings| {
-        settings.token_ttl = Duration::from_secs(2);
-        settings.token_touch_interval = Duration::ZERO;
-    })
-    .await;
+    let app = TestApp::spawn_with(backend, sliding_expiry(Duration::from_secs(2))).await;
     app.create_service_user("gateway");
     let bob = app.create_user("bob", "", false);
     app.create_user("carol", "", false);
@@ -132,12 +131,7 @@ async fn anything_but_a_live_key_is_inactive(backend: Backend) {
         .form(&[("token_type_hint", "access_token")])
         .sent()
         .await;
-    assert_json(
-        missing,
-        StatusCode::BAD_REQUEST,
-        json!({"token": ["This field is required."]}),
-    )
-    .await;
+    assert_bad_request(missing, json!({"token": ["This field is required."]})).await;
 
     let metrics = app.scrape().await;
     for line in [
@@ -164,10 +158,10 @@ async fn only_unrestricted_keys_of_service_users_and_admins_may_introspect(backe
         assert_eq!(described["username"], "alice");
     }
     for caller in [&subject, &service_restricted] {
-        assert_json(
+        assert_detail(
             introspect(&app, caller, &subject).await,
             StatusCode::FORBIDDEN,
-            json!({"detail": DENIED}),
+            DENIED,
         )
         .await;
     }
@@ -186,11 +180,7 @@ async fn only_unrestricted_keys_of_service_users_and_admins_may_introspect(backe
 
 #[on_both_backends]
 async fn introspection_counts_as_a_use(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |settings| {
-        settings.token_ttl = Duration::from_secs(3);
-        settings.token_touch_interval = Duration::ZERO;
-    })
-    .await;
+    let app = TestApp::spawn_with(backend, sliding_expiry(Duration::from_secs(3))).await;
     app.create_service_user("gateway");
     app.create_user("alice", "", false);
     let gateway = app.login("gateway", "api").await;
@@ -241,10 +231,10 @@ async fn service_users_are_made_by_the_admin_api_and_the_command_line(backend: B
     assert_eq!(patched.status(), StatusCode::OK);
     let patched: Value = patched.json().await.expect("json");
     assert_eq!(patched["is_service"], false);
-    assert_json(
+    assert_detail(
         introspect(&app, &billing, &subject).await,
         StatusCode::FORBIDDEN,
-        json!({"detail": DENIED}),
+        DENIED,
     )
     .await;
 
@@ -317,9 +307,8 @@ async fn revoke_ends_a_live_key_and_answers_the_same_for_anything(backend: Backe
     assert_eq!(app.whoami_status(&web).await, StatusCode::UNAUTHORIZED);
 
     for body in [json!({}), json!({"token": ""}), json!({"token": null})] {
-        assert_json(
+        assert_bad_request(
             revoke(body).await,
-            StatusCode::BAD_REQUEST,
             json!({"token": ["This field is required."]}),
         )
         .await;
