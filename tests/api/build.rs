@@ -24,7 +24,7 @@
 //!   installed (`node_modules/oidc-provider`, which `.ci/run` installs with
 //!   npm), or under CI, where the social-login tests must run.
 use std::env;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn main() {
     let repository = repository();
@@ -80,15 +80,16 @@ fn main() {
 
     println!("cargo::rustc-check-cfg=cfg(oidc_tests)");
     let provider = repository.join("tests/oidc_provider/node_modules/oidc-provider/package.json");
-    // Rerun when it is installed or removed.
-    println!(
-        "cargo::rerun-if-changed={}",
-        provider
-            .parent()
-            .and_then(Path::parent)
-            .unwrap_or(&provider)
-            .display()
-    );
+    // Rerun when it is installed or removed: node_modules while it is there,
+    // else its parent folder, which changes when npm creates it. (A watched
+    // path that does not exist would rebuild the tests on every run.)
+    let modules = repository.join("tests/oidc_provider/node_modules");
+    let watched = if modules.exists() {
+        modules
+    } else {
+        repository.join("tests/oidc_provider")
+    };
+    println!("cargo::rerun-if-changed={}", watched.display());
     if provider.is_file() || env::var_os("CI").is_some() {
         println!("cargo::rustc-cfg=oidc_tests");
     }

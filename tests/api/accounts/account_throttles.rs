@@ -210,11 +210,8 @@ async fn wrong_old_passwords_are_throttled_per_user_together_with_logins(backend
     let wait = assert_throttled(app.change_password(&key, PASSWORD, NEW_PASSWORD).await).await;
     assert!((3590..=3600).contains(&wait), "{wait}");
     assert_throttled(app.post_login("alice", PASSWORD, "ios").await).await;
-    assert_eq!(
-        app.whoami_status(&key).await,
-        StatusCode::OK,
-        "the token still works"
-    );
+    app.assert_whoami(&key, StatusCode::OK, "the token still works")
+        .await;
     assert_eq!(metric(&app.scrape().await, "password_change"), "1");
     // Another user's count is their own.
     let bobs = app.login("bob", "web").await;

@@ -293,11 +293,8 @@ async fn an_admin_revokes_a_lost_phone_in_the_browser_and_the_api_refuses_it_at_
     assert!(text_of(&browser, "p.error")
         .await
         .contains("security token"));
-    assert_eq!(
-        app.whoami_status(&web).await,
-        StatusCode::OK,
-        "web still works"
-    );
+    app.assert_whoami(&web, StatusCode::OK, "web still works")
+        .await;
 
     // Signing out ends the session.
     browser

@@ -170,11 +170,8 @@ async fn forms_without_the_right_csrf_token_are_refused(backend: Backend) {
         console.post("/console/logout", &[]).await.status(),
         StatusCode::FORBIDDEN
     );
-    assert_eq!(
-        app.whoami_status(&ios).await,
-        StatusCode::OK,
-        "nothing was revoked"
-    );
+    app.assert_whoami(&ios, StatusCode::OK, "nothing was revoked")
+        .await;
     assert_eq!(
         console.get("/console/users").await.status(),
         StatusCode::OK,

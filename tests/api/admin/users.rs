@@ -542,11 +542,8 @@ async fn a_new_password_revokes_all_tokens_and_replaces_the_old_one(backend: Bac
         StatusCode::BAD_REQUEST
     );
     app.login_as("alice", "a-brand-new-secret", "web").await;
-    assert_eq!(
-        app.whoami_status(&key).await,
-        StatusCode::OK,
-        "the admin's own token is untouched"
-    );
+    app.assert_whoami(&key, StatusCode::OK, "the admin's own token is untouched")
+        .await;
 }
 
 #[on_both_backends]
@@ -574,11 +571,8 @@ async fn invalid_patches_are_refused_field_by_field(backend: Backend) {
         json!({"password": ["This field may not be blank."]}),
     )
     .await;
-    assert_eq!(
-        app.whoami_status(&web).await,
-        StatusCode::OK,
-        "nothing changed"
-    );
+    app.assert_whoami(&web, StatusCode::OK, "nothing changed")
+        .await;
     let user = body(app.admin_get(&format!("/admin/users/{alice}"), &key).await).await;
     assert_eq!(user["email"], "alice@example.com");
 }
@@ -602,11 +596,12 @@ async fn an_admin_revokes_one_device_and_the_others_keep_working(backend: Backen
         .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_unauthorized(app.whoami(&web).await, "Invalid token.").await;
-    assert_eq!(
-        app.whoami_status(&key).await,
+    app.assert_whoami(
+        &key,
         StatusCode::OK,
-        "the admin's own web token is another user's client of the same name"
-    );
+        "the admin's own web token is another user's client of the same name",
+    )
+    .await;
 }
 
 #[on_both_backends]

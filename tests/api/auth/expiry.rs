@@ -17,11 +17,8 @@ async fn use_slides_the_expiry_and_idleness_expires_the_token(backend: Backend) 
     let key = app.login("alice", "web").await;
     for _ in 0..3 {
         sleep(1200).await;
-        assert_eq!(
-            app.whoami_status(&key).await,
-            StatusCode::OK,
-            "each use slides the 2 s expiry"
-        );
+        app.assert_whoami(&key, StatusCode::OK, "each use slides the 2 s expiry")
+            .await;
     }
     sleep(2300).await;
     assert_unauthorized(app.whoami(&key).await, "Token has expired.").await;

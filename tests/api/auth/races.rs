@@ -131,11 +131,8 @@ async fn logins_racing_a_password_change_leave_no_live_key(backend: Backend) {
         "of {} keys issued with the old password, none may outlive the change",
         keys.len()
     );
-    assert_eq!(
-        app.whoami_status(&phone).await,
-        StatusCode::OK,
-        "the changing device stays"
-    );
+    app.assert_whoami(&phone, StatusCode::OK, "the changing device stays")
+        .await;
 }
 
 #[on_both_backends]

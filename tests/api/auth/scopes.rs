@@ -168,10 +168,12 @@ async fn relogin_replaces_the_scopes(backend: Backend) {
     let second = app
         .login_body_with_scopes("alice", "cli", json!(["c"]))
         .await;
-    assert_eq!(
-        app.whoami_status(&key(&first)).await,
-        StatusCode::UNAUTHORIZED
-    );
+    app.assert_whoami(
+        &key(&first),
+        StatusCode::UNAUTHORIZED,
+        "the first key, replaced by the second login",
+    )
+    .await;
     let whoami: Value = app.whoami(&key(&second)).await.json().await.expect("json");
     assert_eq!(whoami["scopes"], json!(["c"]));
     let third: Value = app
@@ -245,10 +247,12 @@ async fn a_restricted_token_of_an_admin_can_do_only_what_the_contract_allows(bac
     assert_eq!(app.devices(&restricted).await.len(), 2);
     let own = app.delete_with_token("/tokens/cli", &restricted).await;
     assert_eq!(own.status(), StatusCode::NO_CONTENT);
-    assert_eq!(
-        app.whoami_status(&restricted).await,
-        StatusCode::UNAUTHORIZED
-    );
+    app.assert_whoami(
+        &restricted,
+        StatusCode::UNAUTHORIZED,
+        "a restricted token may revoke its own device",
+    )
+    .await;
 
     let again = key(&app
         .login_body_with_scopes("root", "cli", json!("orders:read"))

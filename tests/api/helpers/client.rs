@@ -210,6 +210,12 @@ impl TestApp {
         self.get_with_token("/whoami", key).await
     }
 
+    /// Asserts the status `GET /whoami` answers to `key`: whether it still
+    /// works, and why it should or should not.
+    pub async fn assert_whoami(&self, key: &str, expected: StatusCode, why: &str) {
+        assert_eq!(self.whoami_status(key).await, expected, "{why}");
+    }
+
     pub async fn whoami_status(&self, key: &str) -> StatusCode {
         self.whoami(key).await.status()
     }

@@ -59,11 +59,8 @@ async fn a_nul_in_a_client_path_segment_names_no_device(backend: Backend) {
     assert_not_found(app.delete_with_token("/tokens/web%00", &key).await).await;
     let path = format!("/admin/users/{alice}/tokens/web%00");
     assert_not_found(app.admin_request(Method::DELETE, &path, &admin, None).await).await;
-    assert_eq!(
-        app.whoami_status(&key).await,
-        StatusCode::OK,
-        "web is untouched"
-    );
+    app.assert_whoami(&key, StatusCode::OK, "web is untouched")
+        .await;
 }
 
 #[on_both_backends]
@@ -141,11 +138,8 @@ async fn form_values_that_are_not_utf8_are_field_errors_not_replacements(backend
         .sent()
         .await;
     assert_bad_request(patch, json!({"is_active": [NOT_UTF8]})).await;
-    assert_eq!(
-        app.whoami_status(&key).await,
-        StatusCode::OK,
-        "still active"
-    );
+    app.assert_whoami(&key, StatusCode::OK, "still active")
+        .await;
 }
 
 #[on_both_backends]

@@ -53,10 +53,8 @@ async fn logins_token_checks_and_revocations_are_counted_by_outcome(backend: Bac
     // of a deactivated user; a request with no token is not a check.
     assert_eq!(app.whoami_status(&web).await, StatusCode::OK);
     assert_eq!(app.whoami_status(&ios).await, StatusCode::OK);
-    assert_eq!(
-        app.whoami_status("mt_unknown").await,
-        StatusCode::UNAUTHORIZED
-    );
+    app.assert_whoami("mt_unknown", StatusCode::UNAUTHORIZED, "an unknown key")
+        .await;
     let spaced = app
         .request(Method::GET, "/whoami")
         .header("Authorization", "Token a b")

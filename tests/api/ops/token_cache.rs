@@ -27,31 +27,22 @@ async fn the_revoking_instance_refuses_on_its_very_next_request(backend: Backend
         app.post_with_token("/logout", &key).await.status(),
         StatusCode::OK
     );
-    assert_eq!(
-        app.whoami_status(&key).await,
-        StatusCode::UNAUTHORIZED,
-        "logout"
-    );
+    app.assert_whoami(&key, StatusCode::UNAUTHORIZED, "logout")
+        .await;
 
     let old = app.login("alice", "web").await;
     use_twice(&app, &old).await;
     let new = app.login("alice", "web").await;
-    assert_eq!(
-        app.whoami_status(&old).await,
-        StatusCode::UNAUTHORIZED,
-        "re-login"
-    );
+    app.assert_whoami(&old, StatusCode::UNAUTHORIZED, "re-login")
+        .await;
     use_twice(&app, &new).await;
 
     let other = app.login("alice", "ios").await;
     use_twice(&app, &other).await;
     let revoked = app.delete_with_token("/tokens/ios", &new).await.status();
     assert_eq!(revoked, StatusCode::NO_CONTENT);
-    assert_eq!(
-        app.whoami_status(&other).await,
-        StatusCode::UNAUTHORIZED,
-        "device"
-    );
+    app.assert_whoami(&other, StatusCode::UNAUTHORIZED, "device")
+        .await;
 
     let response = app
         .change_password(&new, PASSWORD, "another-horse-battery")
@@ -67,11 +58,8 @@ async fn the_revoking_instance_refuses_on_its_very_next_request(backend: Backend
         .admin_patch(alice, &admin, json!({"is_active": false}))
         .await;
     assert_eq!(patched.status(), StatusCode::OK);
-    assert_eq!(
-        app.whoami_status(&key).await,
-        StatusCode::UNAUTHORIZED,
-        "deactivated"
-    );
+    app.assert_whoami(&key, StatusCode::UNAUTHORIZED, "deactivated")
+        .await;
 
     // The admin flag is part of what a check answers: a change is seen at once.
     let bob = app.create_user("bob", "", true);
@@ -224,11 +212,12 @@ async fn a_cached_token_that_looks_expired_is_read_again_before_a_refusal() {
         .await;
     assert_eq!(on_b.status(), StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    assert_eq!(
-        a.whoami_status(&key).await,
+    a.assert_whoami(
+        &key,
         StatusCode::OK,
-        "A's entry had expired, the database had the slide B wrote"
-    );
+        "A's entry had expired, the database had the slide B wrote",
+    )
+    .await;
     // Unused on both, it expires for good, cache or not.
     tokio::time::sleep(Duration::from_millis(2300)).await;
     crate::helpers::assert_unauthorized(a.whoami(&key).await, "Token has expired.").await;
