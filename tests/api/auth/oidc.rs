@@ -9,7 +9,8 @@
 
 use crate::helpers::console::Console;
 use crate::helpers::oidc::{
-    free_port, with_providers, Provider, CLIENT_ID, CLIENT_SECRET, OTHER_CLIENT_ID, REDIRECT_URI,
+    free_port, trusting, with_providers, Provider, CLIENT_ID, CLIENT_SECRET, OTHER_CLIENT_ID,
+    REDIRECT_URI,
 };
 use crate::helpers::on_both_backends;
 use crate::helpers::{
@@ -52,11 +53,7 @@ async fn assert_refused(response: reqwest::Response, why: &str) {
 #[on_both_backends(needs oidc_tests, "tests/oidc_provider is not installed (npm ci there, or run .ci/run)")]
 async fn the_code_flow_signs_a_new_user_in_with_a_device_token(backend: Backend) {
     let provider = Provider::start();
-    let app = TestApp::spawn_with(
-        backend,
-        with_providers(vec![provider.configured("corp")], LinkByEmail::Never),
-    )
-    .await;
+    let app = TestApp::spawn_with(backend, trusting(&provider, LinkByEmail::Never)).await;
     let authorized = provider.authorize(CLIENT_ID, "alice", None).await;
     let response = app.login_oidc("corp", authorized.body("web")).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -118,11 +115,7 @@ async fn the_code_flow_signs_a_new_user_in_with_a_device_token(backend: Backend)
 #[on_both_backends(needs oidc_tests, "tests/oidc_provider is not installed (npm ci there, or run .ci/run)")]
 async fn an_id_token_from_the_app_signs_in_and_its_nonce_is_checked(backend: Backend) {
     let provider = Provider::start();
-    let app = TestApp::spawn_with(
-        backend,
-        with_providers(vec![provider.configured("corp")], LinkByEmail::Never),
-    )
-    .await;
+    let app = TestApp::spawn_with(backend, trusting(&provider, LinkByEmail::Never)).await;
     let id_token = provider.id_token(CLIENT_ID, "carol", Some("nonce-1")).await;
     let post = |nonce: Option<&str>, client: &str| {
         let mut body = json!({"client": client, "id_token": id_token});
@@ -221,11 +214,7 @@ async fn sign_in(provider: &Provider, app: &TestApp, login: &str) -> String {
 #[on_both_backends(needs oidc_tests, "tests/oidc_provider is not installed (npm ci there, or run .ci/run)")]
 async fn a_verified_email_links_to_its_user_only_when_configured(backend: Backend) {
     let provider = Provider::start();
-    let linking = TestApp::spawn_with(
-        backend,
-        with_providers(vec![provider.configured("corp")], LinkByEmail::Verified),
-    )
-    .await;
+    let linking = TestApp::spawn_with(backend, trusting(&provider, LinkByEmail::Verified)).await;
     let alice = linking.create_user("alice.smith", "alice@EXAMPLE.com", false);
     let bob = linking.create_user("bobby", "bob@example.com", false);
     // Verified, and the address matches without regard to case.
@@ -239,11 +228,7 @@ async fn a_verified_email_links_to_its_user_only_when_configured(backend: Backen
 
     // With the default (never), the same verified address is a new user,
     // whose name is made unique.
-    let never = TestApp::spawn_with(
-        backend,
-        with_providers(vec![provider.configured("corp")], LinkByEmail::Never),
-    )
-    .await;
+    let never = TestApp::spawn_with(backend, trusting(&provider, LinkByEmail::Never)).await;
     let existing = never.create_user("alice", "alice@example.com", false);
     let key = sign_in(&provider, &never, "alice").await;
     let me = whoami_body(&never, &key).await;
@@ -309,11 +294,7 @@ async fn identities_and_via_show_on_the_console(backend: Backend) {
 #[on_both_backends(needs oidc_tests, "tests/oidc_provider is not installed (npm ci there, or run .ci/run)")]
 async fn a_deactivated_user_cannot_sign_in_with_the_provider(backend: Backend) {
     let provider = Provider::start();
-    let app = TestApp::spawn_with(
-        backend,
-        with_providers(vec![provider.configured("corp")], LinkByEmail::Verified),
-    )
-    .await;
+    let app = TestApp::spawn_with(backend, trusting(&provider, LinkByEmail::Verified)).await;
     let admin_key = app.admin_key().await;
     let alice = app.create_user("alice", "alice@example.com", false);
     let response = app
@@ -426,7 +407,7 @@ async fn a_provider_that_does_not_answer_is_a_quick_503(backend: Backend) {
 async fn two_factor_and_mandatory_verification_apply_as_for_login(backend: Backend) {
     let provider = Provider::start();
     let app = TestApp::spawn_with(backend, |settings| {
-        with_providers(vec![provider.configured("corp")], LinkByEmail::Verified)(settings);
+        trusting(&provider, LinkByEmail::Verified)(settings);
         settings.email_verification =
             multitoken::domain::email_verification::EmailVerification::Mandatory;
     })
@@ -466,11 +447,7 @@ async fn two_factor_and_mandatory_verification_apply_as_for_login(backend: Backe
 async fn a_provider_that_rotated_its_keys_is_followed(backend: Backend) {
     let before = Provider::start_with(json!({"fresh_keys": true}));
     let port = before.issuer.rsplit(':').next().expect("port").to_owned();
-    let app = TestApp::spawn_with(
-        backend,
-        with_providers(vec![before.configured("corp")], LinkByEmail::Never),
-    )
-    .await;
+    let app = TestApp::spawn_with(backend, trusting(&before, LinkByEmail::Never)).await;
     let carol = whoami_body(&app, &sign_in(&before, &app, "carol").await).await["id"].clone();
     // The same issuer, restarted with a key of another kid.
     drop(before);
@@ -484,11 +461,7 @@ async fn a_provider_that_rotated_its_keys_is_followed(backend: Backend) {
 #[on_both_backends(needs oidc_tests, "tests/oidc_provider is not installed (npm ci there, or run .ci/run)")]
 async fn concurrent_first_sign_ins_make_one_user(backend: Backend) {
     let provider = Provider::start();
-    let app = TestApp::spawn_with(
-        backend,
-        with_providers(vec![provider.configured("corp")], LinkByEmail::Never),
-    )
-    .await;
+    let app = TestApp::spawn_with(backend, trusting(&provider, LinkByEmail::Never)).await;
     let id_token = provider.id_token(CLIENT_ID, "carol", None).await;
     let attempts = (0..6).map(|n| {
         app.login_oidc(

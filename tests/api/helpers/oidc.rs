@@ -215,3 +215,9 @@ pub fn with_providers(
         settings.oidc_link_by_email = link_by_email;
     }
 }
+
+/// Settings that trust `provider` under the name `corp`, linking a new
+/// identity to a user by e-mail as `link_by_email` says.
+pub fn trusting(provider: &Provider, link_by_email: LinkByEmail) -> impl FnOnce(&mut Settings) {
+    with_providers(vec![provider.configured("corp")], link_by_email)
+}

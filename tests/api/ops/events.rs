@@ -1086,11 +1086,11 @@ async fn a_django_import_records_imported_users_and_a_dry_run_records_nothing(ba
 
 #[on_both_backends(needs oidc_tests, "tests/oidc_provider is not installed (npm ci there, or run .ci/run)")]
 async fn sign_ins_with_a_provider_are_recorded_as_oidc(backend: Backend) {
-    use crate::helpers::oidc::{with_providers, Provider, CLIENT_ID};
+    use crate::helpers::oidc::{trusting, Provider, CLIENT_ID};
     use multitoken::domain::oidc::LinkByEmail;
     let provider = Provider::start();
     let MailApp { app, mail_dir } = MailApp::spawn_with(backend, |settings| {
-        with_providers(vec![provider.configured("corp")], LinkByEmail::Verified)(settings);
+        trusting(&provider, LinkByEmail::Verified)(settings);
         settings.new_device_mail = true;
     })
     .await;
