@@ -19,6 +19,21 @@ fn limit(attempts: u32, window: Duration) -> ThrottleLimit {
     ThrottleLimit { attempts, window }
 }
 
+/// A server whose login throttle is `throttle`.
+async fn throttled(backend: Backend, throttle: ThrottleLimit) -> TestApp {
+    TestApp::spawn_with(backend, |s| s.login_throttle = throttle).await
+}
+
+/// A server behind a proxy on loopback that it trusts, allowing `attempts`
+/// failed logins a minute.
+async fn behind_local_proxy_allowing(backend: Backend, attempts: u32) -> TestApp {
+    TestApp::spawn_with(backend, |s| {
+        s.login_throttle = limit(attempts, Duration::from_secs(60));
+        behind_local_proxy(s);
+    })
+    .await
+}
+
 fn behind_local_proxy(settings: &mut Settings) {
     settings.trusted_proxies = TrustedProxies::parse("127.0.0.1, ::1").expect("proxies");
 }
@@ -44,10 +59,7 @@ async fn assert_bad_credentials(response: Response) {
 
 #[on_both_backends]
 async fn past_the_limit_every_attempt_is_throttled_even_with_the_right_password(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |s| {
-        s.login_throttle = limit(3, Duration::from_secs(60))
-    })
-    .await;
+    let app = throttled(backend, limit(3, Duration::from_secs(60))).await;
     app.create_user("alice", "", false);
     for _ in 0..3 {
         assert_bad_credentials(app.post_login("alice", "wrong-password", "web").await).await;
@@ -60,10 +72,7 @@ async fn past_the_limit_every_attempt_is_throttled_even_with_the_right_password(
 
 #[on_both_backends]
 async fn the_wait_is_said_in_seconds_and_the_window_reopens(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |s| {
-        s.login_throttle = limit(1, Duration::from_secs(1))
-    })
-    .await;
+    let app = throttled(backend, limit(1, Duration::from_secs(1))).await;
     app.create_user("alice", "", false);
     assert_bad_credentials(app.post_login("alice", "wrong-password", "web").await).await;
     let wait = assert_throttled(app.post_login("alice", PASSWORD, "web").await).await;
@@ -74,11 +83,7 @@ async fn the_wait_is_said_in_seconds_and_the_window_reopens(backend: Backend) {
 
 #[on_both_backends]
 async fn failures_are_counted_per_username_whatever_the_address_or_case(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |s| {
-        s.login_throttle = limit(2, Duration::from_secs(60));
-        behind_local_proxy(s);
-    })
-    .await;
+    let app = behind_local_proxy_allowing(backend, 2).await;
     app.create_user("alice", "", false);
     app.create_user("bob", "", false);
     let alice = login_from(&app, Some("198.51.100.1"), "alice", "wrong-password").await;
@@ -92,11 +97,7 @@ async fn failures_are_counted_per_username_whatever_the_address_or_case(backend:
 
 #[on_both_backends]
 async fn failures_are_counted_per_address_whatever_the_username(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |s| {
-        s.login_throttle = limit(2, Duration::from_secs(60));
-        behind_local_proxy(s);
-    })
-    .await;
+    let app = behind_local_proxy_allowing(backend, 2).await;
     app.create_user("alice", "", false);
     let from = Some("198.51.100.7");
     assert_bad_credentials(login_from(&app, from, "nobody", "wrong-password").await).await;
@@ -110,11 +111,7 @@ async fn failures_are_counted_per_address_whatever_the_username(backend: Backend
 
 #[on_both_backends]
 async fn a_success_resets_the_usernames_count(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |s| {
-        s.login_throttle = limit(3, Duration::from_secs(60));
-        behind_local_proxy(s);
-    })
-    .await;
+    let app = behind_local_proxy_allowing(backend, 3).await;
     app.create_user("alice", "", false);
     // A new address for every attempt, so that only the username's count matters.
     let mut next = 0;
@@ -154,11 +151,7 @@ async fn forwarded_for_is_ignored_from_peers_that_are_not_trusted_proxies(backen
 
 #[on_both_backends]
 async fn forwarded_for_gives_the_address_behind_a_trusted_proxy(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |s| {
-        s.login_throttle = limit(2, Duration::from_secs(60));
-        behind_local_proxy(s);
-    })
-    .await;
+    let app = behind_local_proxy_allowing(backend, 2).await;
     for n in 0..2 {
         let username = format!("user{n}");
         let response = login_from(&app, Some("198.51.100.1"), &username, "x-wrong").await;
@@ -197,10 +190,7 @@ async fn counts_survive_a_restart_and_are_shared_by_instances(backend: Backend) 
 
 #[on_both_backends]
 async fn concurrent_failures_are_never_lost(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |s| {
-        s.login_throttle = limit(4, Duration::from_secs(60))
-    })
-    .await;
+    let app = throttled(backend, limit(4, Duration::from_secs(60))).await;
     app.create_user("alice", "", false);
     let attempts = (0..12).map(|_| app.post_login("alice", "wrong-password", "web"));
     let statuses: Vec<StatusCode> = futures_util::future::join_all(attempts)
@@ -240,11 +230,7 @@ fn throttle_rows(app: &TestApp) -> Vec<(String, i64, i64)> {
 async fn a_throttled_address_writes_nothing_and_cannot_lock_other_usernames_further(
     backend: Backend,
 ) {
-    let app = TestApp::spawn_with(backend, |s| {
-        behind_local_proxy(s);
-        s.login_throttle = limit(3, Duration::from_secs(60));
-    })
-    .await;
+    let app = behind_local_proxy_allowing(backend, 3).await;
     app.create_user("alice", "", false);
     app.create_user("victim", "", false);
     let attacker = Some("198.51.100.7");
