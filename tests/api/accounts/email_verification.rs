@@ -7,7 +7,8 @@ use crate::helpers::console::Console;
 use crate::helpers::mail::{to, MailApp, SmtpServer};
 use crate::helpers::on_both_backends;
 use crate::helpers::{
-    assert_bad_request, assert_detail, keys_of, Backend, Sent, ServerProcess, TestApp, PASSWORD,
+    assert_bad_request, assert_detail, assert_non_field_error, keys_of, Backend, Sent,
+    ServerProcess, TestApp, PASSWORD,
 };
 use multitoken::config::Settings;
 use multitoken::domain::email_verification::EmailVerification;
@@ -289,9 +290,9 @@ async fn mandatory_refuses_every_sign_in_after_the_password_check(backend: Backe
     )
     .await;
 
-    assert_bad_request(
+    assert_non_field_error(
         app.post_login("alice", "wrong-password", "web").await,
-        json!({"non_field_errors": [BAD_CREDENTIALS]}),
+        BAD_CREDENTIALS,
     )
     .await;
     let refused = json!({"non_field_errors": [NOT_VERIFIED]});

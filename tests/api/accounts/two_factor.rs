@@ -5,7 +5,9 @@
 use crate::helpers::console::Console;
 use crate::helpers::on_both_backends;
 use crate::helpers::two_factor::{code, enable, login_with_otp, post, wrong_code};
-use crate::helpers::{assert_bad_request, assert_detail, Backend, TestApp, PASSWORD};
+use crate::helpers::{
+    assert_bad_request, assert_detail, assert_non_field_error, Backend, TestApp, PASSWORD,
+};
 use diesel::prelude::*;
 use multitoken::db::schema::{recovery_codes, users};
 use multitoken::domain::two_factor::TotpSecret;
@@ -73,11 +75,7 @@ async fn setting_up_needs_the_password_and_enables_nothing_until_confirmed(backe
 
     // On already: neither a new set-up nor a second confirmation.
     let again = post(&app, "/2fa/totp/setup", &key, json!({"password": PASSWORD})).await;
-    assert_bad_request(
-        again,
-        json!({"non_field_errors": ["Two-factor authentication is already enabled."]}),
-    )
-    .await;
+    assert_non_field_error(again, "Two-factor authentication is already enabled.").await;
     let admin = app.admin_key().await;
     let user: Value = app
         .admin_get("/admin/users?search=alice", &admin)
@@ -131,11 +129,7 @@ async fn a_confirmed_user_signs_in_with_a_code_once_only(backend: Backend) {
             json!({"username": "alice", "password": "wrong", "client": "web", "otp": code(&secret, 1)}),
         )
         .await;
-    assert_bad_request(
-        response,
-        json!({"non_field_errors": ["Unable to log in with provided credentials."]}),
-    )
-    .await;
+    assert_non_field_error(response, "Unable to log in with provided credentials.").await;
 }
 
 #[on_both_backends]
@@ -245,11 +239,7 @@ async fn turning_it_off_needs_the_password_then_a_code(backend: Backend) {
         json!({"password": PASSWORD, "code": "000000"}),
     )
     .await;
-    assert_bad_request(
-        off_again,
-        json!({"non_field_errors": ["Two-factor authentication is not enabled."]}),
-    )
-    .await;
+    assert_non_field_error(off_again, "Two-factor authentication is not enabled.").await;
 }
 
 #[on_both_backends]

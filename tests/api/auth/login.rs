@@ -2,7 +2,8 @@
 
 use crate::helpers::on_both_backends;
 use crate::helpers::{
-    assert_bad_request, assert_detail, keys_of, Backend, Sent, TestApp, PASSWORD,
+    assert_bad_request, assert_detail, assert_non_field_error, keys_of, Backend, Sent, TestApp,
+    PASSWORD,
 };
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -134,7 +135,7 @@ async fn wrong_unknown_and_inactive_users_get_one_message(backend: Backend) {
         ("gone", PASSWORD),
     ] {
         let response = app.post_login(username, password, "web").await;
-        assert_bad_request(response, json!({"non_field_errors": [BAD_CREDENTIALS]})).await;
+        assert_non_field_error(response, BAD_CREDENTIALS).await;
     }
 }
 

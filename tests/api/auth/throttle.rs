@@ -3,7 +3,7 @@
 
 use crate::helpers::assert_throttled;
 use crate::helpers::on_both_backends;
-use crate::helpers::{assert_bad_request, Backend, Sent, TestApp, PASSWORD};
+use crate::helpers::{assert_non_field_error, Backend, Sent, TestApp, PASSWORD};
 use multitoken::config::Settings;
 use multitoken::domain::client_address::TrustedProxies;
 use multitoken::domain::ThrottleLimit;
@@ -54,7 +54,7 @@ async fn login_from(
 }
 
 async fn assert_bad_credentials(response: Response) {
-    assert_bad_request(response, json!({"non_field_errors": [BAD_CREDENTIALS]})).await;
+    assert_non_field_error(response, BAD_CREDENTIALS).await;
 }
 
 #[on_both_backends]

@@ -279,6 +279,12 @@ pub async fn assert_bad_request(response: Response, errors: Value) {
     assert_json(response, StatusCode::BAD_REQUEST, errors).await
 }
 
+/// Asserts a 400 with one message that names no field (DRF's
+/// `non_field_errors`).
+pub async fn assert_non_field_error(response: Response, message: &str) {
+    assert_bad_request(response, json!({ "non_field_errors": [message] })).await
+}
+
 /// Asserts `status` with DRF's one-message body, `{"detail": detail}`.
 pub async fn assert_detail(response: Response, status: StatusCode, detail: &str) {
     assert_json(response, status, json!({ "detail": detail })).await

@@ -2,7 +2,8 @@
 
 use crate::helpers::on_both_backends;
 use crate::helpers::{
-    assert_bad_request, assert_detail, assert_json_of, content_type, Backend, Sent, TestApp,
+    assert_bad_request, assert_detail, assert_json_of, assert_non_field_error, content_type,
+    Backend, Sent, TestApp,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -128,11 +129,7 @@ async fn malformed_json_is_a_400_with_the_cause(backend: Backend) {
     )
     .await;
     let list = app.post_json("/login", json!(["username"])).await;
-    assert_bad_request(
-        list,
-        json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]}),
-    )
-    .await;
+    assert_non_field_error(list, "Invalid data. Expected a dictionary, but got list.").await;
 }
 
 #[on_both_backends]
