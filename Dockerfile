@@ -22,10 +22,11 @@ COPY . .
 
 # The registry and target directory live in cache mounts, so a change to the
 # sources recompiles only the crate itself; the binary is copied out of the
-# mount within the same step.
+# mount within the same step. Only the service's package: the workspace's
+# other member is the HTTP tests, whose copy of the binary is not wanted here.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked \
+    cargo build --release --locked --package multitoken \
     && cp target/release/multitoken /usr/local/bin/multitoken
 
 # -------------------------------------------------------------- runtime ----

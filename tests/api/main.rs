@@ -1,54 +1,19 @@
 //! HTTP integration tests: each runs the real server on a random port with a
 //! database of its own, on SQLite and (with `TEST_DATABASE_URL`) PostgreSQL.
+//!
+//! By area: `auth/` (signing in, using and losing a token), `accounts/`
+//! (users, passwords, e-mail, two-factor, imports), `admin/` (the admin API
+//! and the console), `services/` (what other services use to check a
+//! token), `ops/` (running it: the CLI, metrics, faults, mail, events, the
+//! contract's conventions). Everything two files share is in `helpers/`,
+//! whose `client.rs` is the typed client (one `TestApp` method per
+//! endpoint); `#[on_both_backends]` (in `macros/`) makes a test's twins.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
 
-mod accounts_support;
-
-mod account_throttles;
+mod accounts;
 mod admin;
-mod admin_guards;
-mod authentication;
-mod bad_bytes;
-mod browser;
-mod cli;
-mod console;
-mod console_sessions;
-mod conventions;
-mod devices;
-mod django_import;
-mod django_passwords;
-mod django_project;
-mod durability;
-mod email_verification;
-mod events;
-mod expiry;
-mod faults;
-mod forward_auth;
-mod introspection;
-mod jwt;
-mod jwt_verifiers;
-mod legacy_keys;
-mod login;
-mod mail;
-mod metrics;
-mod oidc;
-mod openapi;
-mod outbox;
-mod password_change;
-mod password_reset;
-mod proxies;
-mod races;
-mod registration;
-mod resource_server;
-mod scopes;
-mod secrets;
-mod smtp_tls;
-mod storage;
-mod sweep;
-mod throttle;
-mod timing;
-mod token_cache;
-mod two_factor;
-mod usernames;
+mod auth;
+mod ops;
+mod services;

@@ -1,17 +1,27 @@
 //! What the HTTP tests share. `TestApp`: the real application on a random
-//! port, over a database of its own, with one method per endpoint (every
-//! `TestApp` method is in this file). `TestDatabase` (in `database.rs`): a
-//! SQLite file in a temp dir, or a PostgreSQL schema dropped afterwards.
+//! port, over a database of its own; its typed client, one method per
+//! endpoint, is in `client.rs`. `TestDatabase` (in `database.rs`): a SQLite
+//! file in a temp dir, or a PostgreSQL schema dropped afterwards.
 //! `ServerProcess` and `run_cli` (in `process.rs`): the real binary as a
-//! child. Then the assertions that compare whole responses.
+//! child. The other files hold what one area's tests share with others
+//! (the console's client, the mail files, the OpenID provider, …). Then
+//! the assertions that compare whole responses.
 
+mod client;
 mod database;
 mod process;
 
-pub use database::TestDatabase;
-pub use process::{create_user_by_cli, run_cli, ServerProcess};
+pub mod console;
+pub mod django;
+pub mod mail;
+pub mod oidc;
+pub mod resource_server;
+pub mod two_factor;
 
-use crate::accounts_support::{mail_files, wait_for_mail_files, ResetLink};
+pub use client::Sent;
+pub use database::TestDatabase;
+pub use process::{create_user_by_cli, multitoken, run_cli, ServerProcess};
+
 use multitoken::config::Settings;
 use multitoken::db::{self, Database};
 use multitoken::domain::event::{Actor, EventSource};
@@ -19,9 +29,8 @@ use multitoken::domain::{Password, Username};
 use multitoken::service::accounts::users::{self, CreateUser};
 use multitoken::service::shared::passwords::hash_blocking;
 use multitoken::startup::Application;
-use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
+use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
-use std::path::Path;
 use std::process::Output;
 
 pub const PASSWORD: &str = "correct-horse-battery";
@@ -84,46 +93,9 @@ pub enum Backend {
     Postgres,
 }
 
-/// Declares each listed `async fn name(backend: Backend)` as two tests,
-/// `name::sqlite` and `name::postgres`. The PostgreSQL twin is built as an
-/// ignored test unless `TEST_DATABASE_URL` was set when `cargo test` built
-/// it (`build.rs` then sets `cfg(postgres_tests)`), so that a run without a
-/// database reports it as ignored, never as passed.
-///
-/// `on_both_backends!(needs smtp_tests, "why"; name, ...)` declares tests
-/// that also need what `build.rs` found for that cfg (a proxy, Python, the
-/// OpenID provider, ...): both twins are ignored with `why` without it.
-#[macro_export]
-macro_rules! on_both_backends {
-    (needs $tool:ident, $why:literal; $($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[actix_web::test]
-            #[cfg_attr(not($tool), ignore = $why)]
-            async fn sqlite() {
-                super::$name($crate::helpers::Backend::Sqlite).await
-            }
-            #[actix_web::test]
-            #[cfg_attr(not($tool), ignore = $why)]
-            #[cfg_attr(all($tool, not(postgres_tests)), ignore = "TEST_DATABASE_URL is not set")]
-            async fn postgres() {
-                super::$name($crate::helpers::Backend::Postgres).await
-            }
-        }
-    )*};
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[actix_web::test]
-            async fn sqlite() {
-                super::$name($crate::helpers::Backend::Sqlite).await
-            }
-            #[actix_web::test]
-            #[cfg_attr(not(postgres_tests), ignore = "TEST_DATABASE_URL is not set")]
-            async fn postgres() {
-                super::$name($crate::helpers::Backend::Postgres).await
-            }
-        }
-    )*};
-}
+/// `#[on_both_backends]` on an `async fn name(backend: Backend)` makes it
+/// the tests `name::sqlite` and `name::postgres` (see `macros/lib.rs`).
+pub use multitoken_test_macros::on_both_backends;
 
 /// `TEST_DATABASE_URL`, if set and not empty. Tests that need it carry
 /// `#[cfg_attr(not(postgres_tests), ignore = "TEST_DATABASE_URL is not set")]`.
@@ -143,6 +115,44 @@ pub fn keys_of(value: &Value) -> Vec<String> {
         .collect();
     keys.sort_unstable();
     keys
+}
+
+/// Settings for the expiry tests: tokens idle out after `ttl`, and each use
+/// is written at once (no touch interval), so that it slides the expiry.
+pub fn sliding_expiry(ttl: std::time::Duration) -> impl FnOnce(&mut Settings) {
+    move |settings| {
+        settings.tokens.token_ttl = ttl;
+        settings.tokens.token_touch_interval = std::time::Duration::ZERO;
+    }
+}
+
+/// The fields of a device as its owner sees it (`GET /tokens`), sorted.
+pub const DEVICE_FIELDS: [&str; 9] = [
+    "client",
+    "created_at",
+    "current",
+    "expires_at",
+    "last_ip",
+    "last_used_at",
+    "scopes",
+    "user_agent",
+    "via",
+];
+
+/// The fields of a device as an admin sees it: no `current`.
+pub fn admin_device_fields() -> Vec<&'static str> {
+    DEVICE_FIELDS
+        .into_iter()
+        .filter(|field| *field != "current")
+        .collect()
+}
+
+/// The `client` of each device, in order.
+pub fn clients_of(devices: &[Value]) -> Vec<&str> {
+    devices
+        .iter()
+        .map(|device| device["client"].as_str().unwrap_or(""))
+        .collect()
 }
 
 /// The `Content-Type` of a response, if it has a readable one.
@@ -256,277 +266,41 @@ impl TestApp {
             .expect("create user");
         }
     }
-
-    /// The one request builder for authenticated calls:
-    /// `Authorization: Token <key>`.
-    pub fn with_token(&self, method: Method, path: &str, key: &str) -> RequestBuilder {
-        self.http
-            .request(method, self.url(path))
-            .header("Authorization", format!("Token {key}"))
-    }
-
-    /// `GET path`, asserting a 200 with exactly this content type.
-    pub async fn get_expecting(&self, path: &str, expected_type: &str) -> Response {
-        let response = self.http.get(self.url(path)).send().await.expect("request");
-        assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(content_type(&response), Some(expected_type));
-        response
-    }
-
-    pub async fn post_json(&self, path: &str, body: Value) -> Response {
-        self.http
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .expect("request")
-    }
-
-    pub async fn get_with_token(&self, path: &str, key: &str) -> Response {
-        self.with_token(Method::GET, path, key)
-            .send()
-            .await
-            .expect("request")
-    }
-
-    pub async fn post_with_token(&self, path: &str, key: &str) -> Response {
-        self.with_token(Method::POST, path, key)
-            .send()
-            .await
-            .expect("request")
-    }
-
-    pub async fn delete_with_token(&self, path: &str, key: &str) -> Response {
-        self.with_token(Method::DELETE, path, key)
-            .send()
-            .await
-            .expect("request")
-    }
-
-    // Sessions and devices.
-
-    pub async fn post_login(&self, username: &str, password: &str, client: &str) -> Response {
-        self.post_json(
-            "/login",
-            json!({"username": username, "password": password, "client": client}),
-        )
-        .await
-    }
-
-    /// Logs in with the default password and returns the key.
-    pub async fn login(&self, username: &str, client: &str) -> String {
-        self.login_as(username, PASSWORD, client).await
-    }
-
-    /// Logs in and returns the key; panics unless the login succeeds.
-    pub async fn login_as(&self, username: &str, password: &str, client: &str) -> String {
-        let response = self.post_login(username, password, client).await;
-        assert_eq!(
-            response.status(),
-            StatusCode::OK,
-            "login of {username} as {client}"
-        );
-        let body: Value = response.json().await.expect("json");
-        body["auth_token"].as_str().expect("auth_token").to_owned()
-    }
-
-    /// Logs in with the default password and a two-factor code (as client
-    /// `web`) and returns the key; panics unless the login succeeds.
-    pub async fn login_as_with_otp(&self, username: &str, otp: &str) -> String {
-        let response = self
-            .post_json(
-                "/login",
-                json!({"username": username, "password": PASSWORD, "client": "web", "otp": otp}),
-            )
-            .await;
-        assert_eq!(
-            response.status(),
-            StatusCode::OK,
-            "login of {username} with a code"
-        );
-        let body: Value = response.json().await.expect("json");
-        body["auth_token"].as_str().expect("auth_token").to_owned()
-    }
-
-    /// Logs in with scopes (a JSON list or string) and returns the whole
-    /// response body; panics unless the login succeeds.
-    pub async fn login_body_with_scopes(
-        &self,
-        username: &str,
-        client: &str,
-        scopes: Value,
-    ) -> Value {
-        let response = self
-            .post_json(
-                "/login",
-                json!({"username": username, "password": PASSWORD, "client": client, "scopes": scopes}),
-            )
-            .await;
-        assert_eq!(
-            response.status(),
-            StatusCode::OK,
-            "login of {username} as {client}"
-        );
-        response.json().await.expect("json")
-    }
-
-    /// Logs in with scopes and returns the key.
-    pub async fn login_with_scopes(&self, username: &str, client: &str, scopes: Value) -> String {
-        let body = self.login_body_with_scopes(username, client, scopes).await;
-        body["auth_token"].as_str().expect("auth_token").to_owned()
-    }
-
-    // JWT access tokens.
-
-    /// `POST /token` with the default password; panics unless it succeeds.
-    /// Returns `(refresh, access)`.
-    pub async fn obtain_jwt(&self, username: &str, client: &str) -> (String, String) {
-        let response = self
-            .post_json(
-                "/token",
-                json!({"username": username, "password": PASSWORD, "client": client}),
-            )
-            .await;
-        assert_eq!(
-            response.status(),
-            StatusCode::OK,
-            "/token of {username} as {client}"
-        );
-        let body: Value = response.json().await.expect("json");
-        let field = |name: &str| body[name].as_str().expect(name).to_owned();
-        (field("refresh"), field("access"))
-    }
-
-    /// `Authorization: Bearer <token>`, as access JWTs are sent.
-    pub fn with_bearer(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
-        self.http
-            .request(method, self.url(path))
-            .header("Authorization", format!("Bearer {token}"))
-    }
-
-    /// `POST /login/oidc/{provider}` with a JSON body.
-    pub async fn login_oidc(&self, provider: &str, body: Value) -> Response {
-        self.post_json(&format!("/login/oidc/{provider}"), body)
-            .await
-    }
-
-    pub async fn whoami(&self, key: &str) -> Response {
-        self.get_with_token("/whoami", key).await
-    }
-
-    pub async fn whoami_status(&self, key: &str) -> StatusCode {
-        self.whoami(key).await.status()
-    }
-
-    pub async fn devices(&self, key: &str) -> Vec<Value> {
-        let response = self.get_with_token("/tokens", key).await;
-        assert_eq!(response.status(), StatusCode::OK);
-        response.json::<Vec<Value>>().await.expect("json list")
-    }
-
-    // Accounts: registration, password change and reset.
-
-    pub async fn register(&self, body: Value) -> Response {
-        self.post_json("/register", body).await
-    }
-
-    pub async fn change_password(&self, key: &str, old: &str, new: &str) -> Response {
-        self.with_token(Method::POST, "/password/change", key)
-            .json(&json!({"old_password": old, "new_password": new}))
-            .send()
-            .await
-            .expect("request")
-    }
-
-    pub async fn request_reset(&self, email: &str) -> Response {
-        self.post_json("/password/reset", json!({ "email": email }))
-            .await
-    }
-
-    pub async fn confirm_reset(&self, uid: &str, token: &str, new_password: &str) -> Response {
-        self.post_json(
-            "/password/reset/confirm",
-            json!({"uid": uid, "token": token, "new_password": new_password}),
-        )
-        .await
-    }
-
-    /// Requests a reset and returns the link of the mail that follows, as
-    /// written by the `file:` backend in `mail_dir`.
-    pub async fn reset_link_by_file(&self, email: &str, mail_dir: &Path) -> ResetLink {
-        let before = mail_files(mail_dir).len();
-        assert_eq!(self.request_reset(email).await.status(), StatusCode::OK);
-        let files = wait_for_mail_files(mail_dir, before + 1).await;
-        let last = files.last().expect("a mail file");
-        ResetLink::in_mail(&std::fs::read_to_string(last).expect("read mail"))
-    }
-
-    // E-mail verification.
-
-    pub async fn verify_email(&self, key: &str) -> Response {
-        self.post_json("/register/verify-email", json!({ "key": key }))
-            .await
-    }
-
-    pub async fn resend_email(&self, email: &str) -> Response {
-        self.post_json("/register/resend-email", json!({ "email": email }))
-            .await
-    }
-
-    // The admin API.
-
-    /// Creates an admin, logs in as `web`, and returns the key.
-    pub async fn admin_key(&self) -> String {
-        self.create_user("root", "root@example.com", true);
-        self.login("root", "web").await
-    }
-
-    pub async fn admin_request(
-        &self,
-        method: Method,
-        path: &str,
-        key: &str,
-        body: Option<Value>,
-    ) -> Response {
-        let mut request = self.with_token(method, path, key);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        request.send().await.expect("request")
-    }
-
-    pub async fn admin_get(&self, path: &str, key: &str) -> Response {
-        self.admin_request(Method::GET, path, key, None).await
-    }
-
-    pub async fn admin_patch(&self, id: i64, key: &str, body: Value) -> Response {
-        self.admin_request(
-            Method::PATCH,
-            &format!("/admin/users/{id}"),
-            key,
-            Some(body),
-        )
-        .await
-    }
-
-    // Operations.
-
-    /// The metrics text, after checking its status and content type.
-    pub async fn scrape(&self) -> String {
-        self.get_expecting("/metrics", "text/plain; version=0.0.4")
-            .await
-            .text()
-            .await
-            .expect("text")
-    }
 }
 
 /// Asserts status and the whole JSON body of a response.
 pub async fn assert_json(response: Response, status: StatusCode, expected: Value) {
-    assert_eq!(response.status(), status);
-    assert_eq!(content_type(&response), Some("application/json"));
+    assert_json_of("the response", response, status, expected).await
+}
+
+/// Asserts a 400 whose JSON body is exactly `errors` (DRF's shape: a list
+/// of messages per field, or `non_field_errors`).
+pub async fn assert_bad_request(response: Response, errors: Value) {
+    assert_json(response, StatusCode::BAD_REQUEST, errors).await
+}
+
+/// Asserts a 400 with one message that names no field (DRF's
+/// `non_field_errors`).
+pub async fn assert_non_field_error(response: Response, message: &str) {
+    assert_bad_request(response, json!({ "non_field_errors": [message] })).await
+}
+
+/// Asserts `status` with DRF's one-message body, `{"detail": detail}`.
+pub async fn assert_detail(response: Response, status: StatusCode, detail: &str) {
+    assert_json(response, status, json!({ "detail": detail })).await
+}
+
+/// Asserts DRF's 404, `{"detail": "Not found."}`.
+pub async fn assert_not_found(response: Response) {
+    assert_detail(response, StatusCode::NOT_FOUND, "Not found.").await
+}
+
+/// `assert_json` for one case of a table, which `case` names on failure.
+pub async fn assert_json_of(case: &str, response: Response, status: StatusCode, expected: Value) {
+    assert_eq!(response.status(), status, "{case}");
+    assert_eq!(content_type(&response), Some("application/json"), "{case}");
     let body: Value = response.json().await.expect("json body");
-    assert_eq!(body, expected);
+    assert_eq!(body, expected, "{case}");
 }
 
 /// Asserts a 401 with the given detail and `WWW-Authenticate: Token`.
@@ -544,4 +318,27 @@ pub async fn assert_unauthorized(response: Response, detail: &str) {
         json!({ "detail": detail }),
     )
     .await;
+}
+/// Asserts a 429 and returns the announced wait, checking that body and
+/// `Retry-After` agree.
+pub async fn assert_throttled(response: Response) -> u64 {
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("a Retry-After header in whole seconds");
+    let unit = if retry_after == 1 {
+        "second"
+    } else {
+        "seconds"
+    };
+    assert_json(
+        response,
+        StatusCode::TOO_MANY_REQUESTS,
+        json!({"detail": format!("Request was throttled. Expected available in {retry_after} {unit}.")}),
+    )
+    .await;
+    retry_after
 }

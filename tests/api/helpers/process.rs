@@ -2,9 +2,19 @@
 //! shows: its log output, its command line, and surviving SIGKILL.
 
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// The service's binary: `src/main.rs`, which this package builds as
+/// `multitoken-under-test`, started under the name a user types so that
+/// its usage and error lines read as theirs would.
+pub fn multitoken() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_multitoken-under-test"));
+    command.arg0("multitoken");
+    command
+}
 
 /// How long `wait_for_log` waits for a line before it fails the test.
 const LOG_WAIT: Duration = Duration::from_secs(30);
@@ -25,7 +35,7 @@ impl ServerProcess {
     /// comes from `multitoken::startup` at `info`, so a `RUST_LOG` given here
     /// must let it through.
     pub fn start(database_url: &str, env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_multitoken"))
+        let mut child = multitoken()
             .arg("serve")
             .env_clear()
             .env("DATABASE_URL", database_url)
@@ -132,7 +142,7 @@ pub fn create_user_by_cli(database_url: &str, name: &str, email: &str) {
 /// Runs the `multitoken` binary with `args` on `database_url`, feeding it
 /// `stdin`, and returns what it did.
 pub fn run_cli(database_url: &str, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_multitoken"))
+    let mut child = multitoken()
         .args(args)
         .env_clear()
         .env("DATABASE_URL", database_url)

@@ -1,0 +1,8 @@
+//! Administration: the admin API, its guards, and the ops console (over HTTP
+//! and in a browser).
+
+mod browser;
+mod console;
+mod console_sessions;
+mod guards;
+mod users;

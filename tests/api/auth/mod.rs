@@ -1,0 +1,13 @@
+//! Signing in and using a token: logins, the 401 table, devices and logout,
+//! expiry, scopes, imported keys, throttles, timing, races, social login.
+
+mod authentication;
+mod devices;
+mod expiry;
+mod legacy_keys;
+mod login;
+mod oidc;
+mod races;
+mod scopes;
+mod throttle;
+mod timing;

@@ -1,0 +1,80 @@
+//! The ops console as a browser sees it: a client that keeps the session
+//! cookie between requests, and the CSRF token of a page's forms.
+
+use super::Sent;
+use super::TestApp;
+use reqwest::header::{COOKIE, SET_COOKIE};
+use reqwest::{Method, Response, StatusCode};
+
+/// A browser-like client: keeps the console cookie between requests.
+pub struct Console<'a> {
+    app: &'a TestApp,
+    pub cookie: Option<String>,
+}
+
+impl<'a> Console<'a> {
+    pub fn new(app: &'a TestApp) -> Self {
+        Console { app, cookie: None }
+    }
+
+    pub async fn request(
+        &mut self,
+        method: Method,
+        path: &str,
+        form: Option<&[(&str, &str)]>,
+    ) -> Response {
+        let mut request = self.app.http.request(method, self.app.url(path));
+        if let Some(cookie) = &self.cookie {
+            request = request.header(COOKIE, cookie.clone());
+        }
+        if let Some(form) = form {
+            request = request.form(form);
+        }
+        let response = request.sent().await;
+        if let Some(set) = response.headers().get(SET_COOKIE) {
+            let pair = set.to_str().unwrap().split(';').next().unwrap().to_owned();
+            self.cookie = Some(pair);
+        }
+        response
+    }
+
+    pub async fn get(&mut self, path: &str) -> Response {
+        self.request(Method::GET, path, None).await
+    }
+
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.request(Method::POST, path, Some(form)).await
+    }
+
+    pub async fn page(&mut self, path: &str) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        response.text().await.unwrap()
+    }
+
+    /// The CSRF token of the forms of a page.
+    pub async fn csrf(&mut self, path: &str) -> String {
+        csrf_of(&self.page(path).await)
+    }
+
+    pub async fn sign_in(&mut self, username: &str, password: &str) -> Response {
+        let csrf = self.csrf("/console/login").await;
+        self.post(
+            "/console/login",
+            &[
+                ("csrf_token", &csrf),
+                ("username", username),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+}
+
+pub fn csrf_of(page: &str) -> String {
+    let start = page
+        .find("name=\"csrf_token\" value=\"")
+        .expect("a csrf field")
+        + 25;
+    page[start..].split('"').next().unwrap().to_owned()
+}

@@ -1,0 +1,19 @@
+//! Running the service: the command line, metrics, the OpenAPI document,
+//! faults and durability, storage, the sweep, mail and its outbox, the token
+//! cache, secrets at rest, the contract's conventions, bad bytes, events.
+
+mod bad_bytes;
+mod cli;
+mod conventions;
+mod durability;
+mod events;
+mod faults;
+mod mail;
+mod metrics;
+mod openapi;
+mod outbox;
+mod secrets;
+mod smtp_tls;
+mod storage;
+mod sweep;
+mod token_cache;

@@ -1,0 +1,10 @@
+//! What other services use to check a token: forward auth, introspection,
+//! reverse proxies, JWT access tokens and their verifiers, a Django resource
+//! server.
+
+mod forward_auth;
+mod introspection;
+mod jwt;
+mod jwt_verifiers;
+mod proxies;
+mod resource_server;
