@@ -1,7 +1,7 @@
 //! The URL map, on one screen. Handlers are thin: they read the request,
 //! call a use case in `service`, and shape the response.
 //!
-//! Every endpoint is one line of [`endpoints!`] below, which both registers
+//! Every endpoint is one line of `endpoints!` below, which both registers
 //! it with actix-web and lists it in the OpenAPI document. To add one:
 //!
 //! 1. write the handler with a `#[utoipa::path(method, path = "...", ...)]`

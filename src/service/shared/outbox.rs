@@ -210,7 +210,7 @@ impl Outbox {
 }
 
 /// The wait before attempt `attempts + 1`: `base`, doubled after each
-/// failure, at most [`MAX_BACKOFF`].
+/// failure, at most `MAX_BACKOFF`.
 pub fn backoff(base: Duration, attempts: i64) -> Duration {
     let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
     base.saturating_mul(1_u32 << doublings).min(MAX_BACKOFF)

@@ -88,8 +88,8 @@ pub struct TokenCache {
     inner: Arc<Inner>,
 }
 
-/// Touches are written at least this often; the listener is started
-/// beside them by [`TokenCache::run`].
+/// Touches are written at least this often (by `jobs::write_touches`,
+/// started beside the listener, [`TokenCache::listen`]).
 pub const FLUSH_EVERY: Duration = Duration::from_millis(1000);
 
 impl TokenCache {
