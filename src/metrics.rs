@@ -146,6 +146,7 @@ counter_labels! {
 }
 
 counter_labels! {
+    /// Whether the token cache knew a checked token.
     enum CacheLookup {
         Hit => "hit",
         Miss => "miss",
