@@ -387,34 +387,36 @@ mod tests {
                 }),
             }))
         };
-        assert_eq!(
-            MailSetting::parse(
-                "smtp://me%40example.com:p%40ss:w@mail.example.com:587?tls=required"
+        for (url, expected) in [
+            (
+                "smtp://me%40example.com:p%40ss:w@mail.example.com:587?tls=required",
+                relay(
+                    "mail.example.com",
+                    587,
+                    SmtpSecurity::StartTls,
+                    Some(("me@example.com", "p@ss:w")),
+                ),
             ),
-            relay(
-                "mail.example.com",
-                587,
-                SmtpSecurity::StartTls,
-                Some(("me@example.com", "p@ss:w"))
-            )
-        );
-        assert_eq!(
-            MailSetting::parse("smtps://u:pw@mail.example.com"),
-            relay(
-                "mail.example.com",
-                465,
-                SmtpSecurity::Implicit,
-                Some(("u", "pw"))
-            )
-        );
-        assert_eq!(
-            MailSetting::parse("smtp://relay:2525?tls=required"),
-            relay("relay", 2525, SmtpSecurity::StartTls, None)
-        );
-        assert_eq!(
-            MailSetting::parse("smtp://u:pw@relay"),
-            relay("relay", 25, SmtpSecurity::Plain, Some(("u", "pw")))
-        );
+            (
+                "smtps://u:pw@mail.example.com",
+                relay(
+                    "mail.example.com",
+                    465,
+                    SmtpSecurity::Implicit,
+                    Some(("u", "pw")),
+                ),
+            ),
+            (
+                "smtp://relay:2525?tls=required",
+                relay("relay", 2525, SmtpSecurity::StartTls, None),
+            ),
+            (
+                "smtp://u:pw@relay",
+                relay("relay", 25, SmtpSecurity::Plain, Some(("u", "pw"))),
+            ),
+        ] {
+            assert_eq!(MailSetting::parse(url), expected, "{url}");
+        }
     }
 
     #[test]

@@ -7,195 +7,152 @@
 //! words (`LoginOutcome`, `CheckOutcome`, `RevocationCause`): this module
 //! knows nothing of the service or of HTTP.
 
+use prometheus::core::Collector;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoginOutcome {
-    Ok,
-    /// Wrong username or password, or an inactive user.
-    Failed,
-    /// Refused by the login throttle before the password was checked.
-    Throttled,
-}
-
-impl LoginOutcome {
-    const ALL: [LoginOutcome; 3] = [Self::Ok, Self::Failed, Self::Throttled];
-
-    fn label(self) -> &'static str {
-        match self {
-            Self::Ok => "ok",
-            Self::Failed => "failed",
-            Self::Throttled => "throttled",
+/// Declares a counter with one label whose values are a closed set: the
+/// enum the callers name the values by, each value's `label` as the series
+/// shows it, and `counter`, which makes the counter (written
+/// `name{label}: help`) with a series for every value.
+macro_rules! counter_labels {
+    (
+        $(#[$doc:meta])*
+        $vis:vis enum $name:ident {
+            $($(#[$variant_doc:meta])* $variant:ident => $label:literal,)+
         }
-    }
-}
-
-/// What a client was refused by a throttle other than the login's
-/// (whose refusals are `logins_total{outcome="throttled"}`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ThrottledAction {
-    /// `POST /register`, per client address
-    Register,
-    /// `POST /password/reset`, per e-mail and per client address (answered 200, no mail sent)
-    PasswordReset,
-    /// `POST /password/change` with the old password, per user
-    PasswordChange,
-    /// `POST /2fa/totp/setup` and `/2fa/disable`, per user
-    TwoFactor,
-    /// `POST /register/resend-email`, per e-mail address (answered 200, no mail sent)
-    VerificationResend,
-}
-
-impl ThrottledAction {
-    const ALL: [ThrottledAction; 5] = [
-        Self::Register,
-        Self::PasswordReset,
-        Self::PasswordChange,
-        Self::TwoFactor,
-        Self::VerificationResend,
-    ];
-
-    fn label(self) -> &'static str {
-        match self {
-            Self::Register => "register",
-            Self::PasswordReset => "password_reset",
-            Self::PasswordChange => "password_change",
-            Self::TwoFactor => "two_factor",
-            Self::VerificationResend => "email_resend",
+        counts $metric:ident{$key:ident}: $help:literal
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis enum $name {
+            $($(#[$variant_doc])* $variant,)+
         }
-    }
-}
 
-/// Why tokens were revoked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RevocationCause {
-    /// `POST /logout`
-    Logout,
-    /// `POST /logout/all`
-    LogoutAll,
-    /// `POST /logout/others`
-    LogoutOthers,
-    /// `DELETE /tokens/{client}` by the owner
-    Device,
-    /// The admin API or the console: one device, all devices, deactivation, new password
-    Admin,
-    /// A password change or reset by the user
-    Password,
-    /// `POST /revoke` by whoever holds the key
-    Key,
-}
+        impl $name {
+            fn label(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $label,)+
+                }
+            }
 
-impl RevocationCause {
-    const ALL: [RevocationCause; 7] = [
-        Self::Logout,
-        Self::LogoutAll,
-        Self::LogoutOthers,
-        Self::Device,
-        Self::Admin,
-        Self::Password,
-        Self::Key,
-    ];
-
-    fn label(self) -> &'static str {
-        match self {
-            Self::Logout => "logout",
-            Self::LogoutAll => "logout_all",
-            Self::LogoutOthers => "logout_others",
-            Self::Device => "device",
-            Self::Admin => "admin",
-            Self::Password => "password",
-            Self::Key => "key",
+            fn counter(registry: &Registry) -> Result<IntCounterVec, prometheus::Error> {
+                let labels = [$($label,)+];
+                labelled_counter(registry, stringify!($metric), $help, stringify!($key), &labels)
+            }
         }
+    };
+}
+
+counter_labels! {
+    pub enum LoginOutcome {
+        Ok => "ok",
+        /// Wrong username or password, or an inactive user.
+        Failed => "failed",
+        /// Refused by the login throttle before the password was checked.
+        Throttled => "throttled",
     }
+    counts logins_total{outcome}: "Login attempts by outcome."
 }
 
-/// How the check of a presented token ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CheckOutcome {
-    Ok,
-    /// Unknown, malformed or revoked.
-    Invalid,
-    Expired,
-    /// The token's user is inactive.
-    Inactive,
-}
-
-impl CheckOutcome {
-    const ALL: [CheckOutcome; 4] = [Self::Ok, Self::Invalid, Self::Expired, Self::Inactive];
-
-    fn label(self) -> &'static str {
-        match self {
-            Self::Ok => "ok",
-            Self::Invalid => "invalid",
-            Self::Expired => "expired",
-            Self::Inactive => "inactive",
-        }
+counter_labels! {
+    /// What a client was refused by a throttle other than the login's
+    /// (whose refusals are `logins_total{outcome="throttled"}`).
+    pub enum ThrottledAction {
+        /// `POST /register`, per client address
+        Register => "register",
+        /// `POST /password/reset`, per e-mail and per client address (answered 200, no mail sent)
+        PasswordReset => "password_reset",
+        /// `POST /password/change` with the old password, per user
+        PasswordChange => "password_change",
+        /// `POST /2fa/totp/setup` and `/2fa/disable`, per user
+        TwoFactor => "two_factor",
+        /// `POST /register/resend-email`, per e-mail address (answered 200, no mail sent)
+        VerificationResend => "email_resend",
     }
+    counts throttled_total{action}:
+        "Requests refused by the registration, password-reset, password-change and verification-resend throttles, by action."
 }
 
-/// How a forward-auth check (`/auth/verify`) for another service ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ForwardAuthOutcome {
-    Allowed,
-    /// No key, or one that was refused (the `401` table).
-    Unauthenticated,
-    /// A valid key without a scope the location needs.
-    Forbidden,
-}
-
-impl ForwardAuthOutcome {
-    const ALL: [ForwardAuthOutcome; 3] = [Self::Allowed, Self::Unauthenticated, Self::Forbidden];
-
-    fn label(self) -> &'static str {
-        match self {
-            Self::Allowed => "allowed",
-            Self::Unauthenticated => "unauthenticated",
-            Self::Forbidden => "forbidden",
-        }
+counter_labels! {
+    /// Why tokens were revoked.
+    pub enum RevocationCause {
+        /// `POST /logout`
+        Logout => "logout",
+        /// `POST /logout/all`
+        LogoutAll => "logout_all",
+        /// `POST /logout/others`
+        LogoutOthers => "logout_others",
+        /// `DELETE /tokens/{client}` by the owner
+        Device => "device",
+        /// The admin API or the console: one device, all devices, deactivation, new password
+        Admin => "admin",
+        /// A password change or reset by the user
+        Password => "password",
+        /// `POST /revoke` by whoever holds the key
+        Key => "key",
     }
+    counts revocations_total{cause}: "Tokens revoked, by cause."
 }
 
-/// What an introspection (`/introspect`) answered about the token it was asked about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IntrospectionOutcome {
-    Active,
-    Inactive,
-}
-
-impl IntrospectionOutcome {
-    const ALL: [IntrospectionOutcome; 2] = [Self::Active, Self::Inactive];
-
-    fn label(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Inactive => "inactive",
-        }
+counter_labels! {
+    /// How the check of a presented token ended.
+    pub enum CheckOutcome {
+        Ok => "ok",
+        /// Unknown, malformed or revoked.
+        Invalid => "invalid",
+        Expired => "expired",
+        /// The token's user is inactive.
+        Inactive => "inactive",
     }
+    counts token_checks_total{outcome}: "Presented tokens by outcome of the check."
 }
 
-/// How an attempt to send a mail from the outbox ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MailOutcome {
-    Sent,
-    /// Failed; tried again later.
-    Retried,
-    /// Failed for the last time, or cannot be sent at all: dropped.
-    GaveUp,
-}
-
-impl MailOutcome {
-    const ALL: [MailOutcome; 3] = [Self::Sent, Self::Retried, Self::GaveUp];
-
-    fn label(self) -> &'static str {
-        match self {
-            Self::Sent => "sent",
-            Self::Retried => "retried",
-            Self::GaveUp => "gave_up",
-        }
+counter_labels! {
+    /// How a forward-auth check (`/auth/verify`) for another service ended.
+    pub enum ForwardAuthOutcome {
+        Allowed => "allowed",
+        /// No key, or one that was refused (the `401` table).
+        Unauthenticated => "unauthenticated",
+        /// A valid key without a scope the location needs.
+        Forbidden => "forbidden",
     }
+    counts forward_auth_total{outcome}:
+        "Forward-auth checks for other services (`/auth/verify`), by outcome."
+}
+
+counter_labels! {
+    /// What an introspection (`/introspect`) answered about the token it was asked about.
+    pub enum IntrospectionOutcome {
+        Active => "active",
+        Inactive => "inactive",
+    }
+    counts introspections_total{result}:
+        "Introspected tokens (`/introspect`), by the answer given."
+}
+
+counter_labels! {
+    /// How an attempt to send a mail from the outbox ended.
+    pub enum MailOutcome {
+        Sent => "sent",
+        /// Failed; tried again later.
+        Retried => "retried",
+        /// Failed for the last time, or cannot be sent at all: dropped.
+        GaveUp => "gave_up",
+    }
+    counts mails_total{outcome}: "Attempts to send a mail from the outbox, by outcome."
+}
+
+counter_labels! {
+    /// Whether the token cache knew a checked token.
+    enum CacheLookup {
+        Hit => "hit",
+        Miss => "miss",
+    }
+    counts token_cache_lookups_total{result}:
+        "Token checks looked up in the PostgreSQL token cache, by result (hit or miss)."
 }
 
 #[derive(Clone)]
@@ -218,133 +175,60 @@ pub struct Metrics {
 impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new_custom(Some("multitoken".into()), None)?;
-        let logins = IntCounterVec::new(
-            Opts::new("logins_total", "Login attempts by outcome."),
-            &["outcome"],
-        )?;
-        let throttled = IntCounterVec::new(
-            Opts::new(
-                "throttled_total",
-                "Requests refused by the registration, password-reset, password-change and verification-resend throttles, by action.",
-            ),
-            &["action"],
-        )?;
-        let token_checks = IntCounterVec::new(
-            Opts::new(
-                "token_checks_total",
-                "Presented tokens by outcome of the check.",
-            ),
-            &["outcome"],
-        )?;
-        let revocations = IntCounterVec::new(
-            Opts::new("revocations_total", "Tokens revoked, by cause."),
-            &["cause"],
-        )?;
-        let forward_auth = IntCounterVec::new(
-            Opts::new(
-                "forward_auth_total",
-                "Forward-auth checks for other services (`/auth/verify`), by outcome.",
-            ),
-            &["outcome"],
-        )?;
-        let introspections = IntCounterVec::new(
-            Opts::new(
-                "introspections_total",
-                "Introspected tokens (`/introspect`), by the answer given.",
-            ),
-            &["result"],
-        )?;
-        let mails = IntCounterVec::new(
-            Opts::new(
-                "mails_total",
-                "Attempts to send a mail from the outbox, by outcome.",
-            ),
-            &["outcome"],
-        )?;
-        let active_tokens = IntGauge::new(
-            "active_tokens",
-            "Tokens that have not expired, counted at scrape time.",
-        )?;
-        let request_seconds = HistogramVec::new(
-            HistogramOpts::new(
-                "http_request_duration_seconds",
-                "Time to answer HTTP requests, by method, route pattern and status.",
-            ),
-            &["method", "route", "status"],
-        )?;
-        let token_cache_lookups = IntCounterVec::new(
-            Opts::new(
-                "token_cache_lookups_total",
-                "Token checks looked up in the PostgreSQL token cache, by result (hit or miss).",
-            ),
-            &["result"],
-        )?;
-        let token_cache_listening = IntGauge::new(
-            "token_cache_listening",
-            "1 while the token cache hears invalidations and may serve checks; 0 while every check goes to the database.",
-        )?;
-        let token_cache_losses = IntCounter::new(
-            "token_cache_listener_lost_total",
-            "Times the token cache lost its invalidation connection and emptied itself.",
-        )?;
-        registry.register(Box::new(token_cache_lookups.clone()))?;
-        registry.register(Box::new(token_cache_listening.clone()))?;
-        registry.register(Box::new(token_cache_losses.clone()))?;
-        for result in ["hit", "miss"] {
-            token_cache_lookups.with_label_values(&[result]);
-        }
-        registry.register(Box::new(logins.clone()))?;
-        registry.register(Box::new(throttled.clone()))?;
-        registry.register(Box::new(token_checks.clone()))?;
-        registry.register(Box::new(revocations.clone()))?;
-        registry.register(Box::new(forward_auth.clone()))?;
-        registry.register(Box::new(introspections.clone()))?;
-        registry.register(Box::new(mails.clone()))?;
-        registry.register(Box::new(active_tokens.clone()))?;
-        registry.register(Box::new(request_seconds.clone()))?;
-        // Every series exists from the start, so rates work from the first scrape.
-        for outcome in LoginOutcome::ALL {
-            logins.with_label_values(&[outcome.label()]);
-        }
-        for action in ThrottledAction::ALL {
-            throttled.with_label_values(&[action.label()]);
-        }
-        for outcome in CheckOutcome::ALL {
-            token_checks.with_label_values(&[outcome.label()]);
-        }
-        for cause in RevocationCause::ALL {
-            revocations.with_label_values(&[cause.label()]);
-        }
-        for outcome in ForwardAuthOutcome::ALL {
-            forward_auth.with_label_values(&[outcome.label()]);
-        }
-        for outcome in IntrospectionOutcome::ALL {
-            introspections.with_label_values(&[outcome.label()]);
-        }
-        for outcome in MailOutcome::ALL {
-            mails.with_label_values(&[outcome.label()]);
-        }
         Ok(Metrics {
+            logins: LoginOutcome::counter(&registry)?,
+            throttled: ThrottledAction::counter(&registry)?,
+            token_checks: CheckOutcome::counter(&registry)?,
+            revocations: RevocationCause::counter(&registry)?,
+            forward_auth: ForwardAuthOutcome::counter(&registry)?,
+            introspections: IntrospectionOutcome::counter(&registry)?,
+            mails: MailOutcome::counter(&registry)?,
+            token_cache_lookups: CacheLookup::counter(&registry)?,
+            active_tokens: register(
+                &registry,
+                IntGauge::new(
+                    "active_tokens",
+                    "Tokens that have not expired, counted at scrape time.",
+                )?,
+            )?,
+            request_seconds: register(
+                &registry,
+                HistogramVec::new(
+                    HistogramOpts::new(
+                        "http_request_duration_seconds",
+                        "Time to answer HTTP requests, by method, route pattern and status.",
+                    ),
+                    &["method", "route", "status"],
+                )?,
+            )?,
+            token_cache_listening: register(
+                &registry,
+                IntGauge::new(
+                    "token_cache_listening",
+                    "1 while the token cache hears invalidations and may serve checks; 0 while every check goes to the database.",
+                )?,
+            )?,
+            token_cache_losses: register(
+                &registry,
+                IntCounter::new(
+                    "token_cache_listener_lost_total",
+                    "Times the token cache lost its invalidation connection and emptied itself.",
+                )?,
+            )?,
             registry,
-            logins,
-            throttled,
-            token_checks,
-            revocations,
-            forward_auth,
-            introspections,
-            mails,
-            active_tokens,
-            request_seconds,
-            token_cache_lookups,
-            token_cache_listening,
-            token_cache_losses,
         })
     }
 
     /// Counts a lookup in the token cache.
     pub fn token_cache_lookup(&self, hit: bool) {
-        let result = if hit { "hit" } else { "miss" };
-        self.token_cache_lookups.with_label_values(&[result]).inc();
+        let lookup = if hit {
+            CacheLookup::Hit
+        } else {
+            CacheLookup::Miss
+        };
+        self.token_cache_lookups
+            .with_label_values(&[lookup.label()])
+            .inc();
     }
 
     pub fn token_cache_listening(&self, listening: bool) {
@@ -407,6 +291,34 @@ impl Metrics {
         TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
         String::from_utf8(buffer).map_err(|e| prometheus::Error::Msg(e.to_string()))
     }
+}
+
+/// A counter with one label, in `registry`, with a series for each of
+/// `labels` from the start, so that rates work from the first scrape.
+fn labelled_counter(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    label: &str,
+    labels: &[&str],
+) -> Result<IntCounterVec, prometheus::Error> {
+    let counter = register(
+        registry,
+        IntCounterVec::new(Opts::new(name, help), &[label])?,
+    )?;
+    for value in labels {
+        counter.with_label_values(&[value]);
+    }
+    Ok(counter)
+}
+
+/// `metric`, once it is in `registry` (which holds a handle to the same counts).
+fn register<M: Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: M,
+) -> Result<M, prometheus::Error> {
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
 }
 
 /// Standard methods by name; anything else is one label, so a client

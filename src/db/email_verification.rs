@@ -1,6 +1,6 @@
 //! Queries of e-mail verification: who a verification mail goes to, and
 //! setting the flag once a key checks. (The lookup by address is
-//! `users::unverified_by_email`, beside the other one that uses `lower`.)
+//! `users::unverified_by_email`, beside the other lookups by address.)
 
 use super::schema::users;
 use super::AnyConnection;

@@ -2,7 +2,7 @@
 //! transaction, read newest first, swept by age.
 
 use super::schema::events;
-use super::tokens::RevokedToken;
+use super::tokens::{due_batch, RevokedToken};
 use super::AnyConnection;
 use crate::domain::event::{EventKind, EventSource, RevokedBy};
 use crate::domain::Timestamp;
@@ -168,16 +168,11 @@ pub fn signed_in_before(conn: &mut AnyConnection, user_id: i64, client: &str) ->
     .get_result(conn)
 }
 
-/// Deletes up to `limit` events recorded at or before `cutoff`.
+/// Deletes up to `limit` events recorded at or before `cutoff`, oldest first.
 pub fn delete_older_batch(conn: &mut AnyConnection, cutoff: i64, limit: i64) -> QueryResult<usize> {
-    let batch: Vec<i64> = events::table
-        .filter(events::at.le(cutoff))
-        .order(events::id)
-        .select(events::id)
-        .limit(limit)
-        .load(conn)?;
-    if batch.is_empty() {
+    let due = events::at.le(cutoff);
+    let Some(batch) = due_batch!(conn, events::id as i64, due, limit, order by events::id)? else {
         return Ok(0);
-    }
-    diesel::delete(events::table.filter(events::id.eq_any(batch))).execute(conn)
+    };
+    diesel::delete(events::table.filter(batch)).execute(conn)
 }

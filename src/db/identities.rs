@@ -2,14 +2,9 @@
 //! (provider, subject) linked to one user.
 
 use super::schema::{identities, users};
+use super::users::with_email;
 use super::AnyConnection;
 use diesel::prelude::*;
-use diesel::sql_types::Text;
-
-#[diesel::declare_sql_function]
-extern "SQL" {
-    fn lower(text: Text) -> Text;
-}
 
 /// A linked identity, as a user's page lists it.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -51,11 +46,7 @@ pub fn user_of(
 /// everywhere else, active or not: a deactivated user's address must not
 /// lead to a fresh account instead of a refusal.
 pub fn users_by_email(conn: &mut AnyConnection, email: &str) -> QueryResult<Vec<LinkedUser>> {
-    users::table
-        .filter(lower(users::email).eq(lower(email)))
-        .order(users::id)
-        .select(LinkedUser::as_select())
-        .load(conn)
+    with_email(email).select(LinkedUser::as_select()).load(conn)
 }
 
 pub fn user_by_id(conn: &mut AnyConnection, user_id: i64) -> QueryResult<Option<LinkedUser>> {

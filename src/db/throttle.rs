@@ -6,6 +6,7 @@
 //! `ON CONFLICT`), hence the `match` on the backend.
 
 use super::schema::login_failures;
+use super::tokens::due_batch;
 use super::AnyConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
@@ -101,25 +102,16 @@ pub fn reset(conn: &mut AnyConnection, scope: &str) -> QueryResult<usize> {
     diesel::delete(login_failures::table.filter(login_failures::scope.eq(scope))).execute(conn)
 }
 
-/// Deletes up to `limit` rows whose window opened at or before `cutoff`.
+/// Deletes up to `limit` rows whose window opened at or before `cutoff`
+/// (a scope that failed anew since keeps its row).
 pub fn delete_closed_batch(
     conn: &mut AnyConnection,
     cutoff: i64,
     limit: i64,
 ) -> QueryResult<usize> {
-    let batch: Vec<String> = login_failures::table
-        .filter(login_failures::window_start.le(cutoff))
-        .select(login_failures::scope)
-        .limit(limit)
-        .load(conn)?;
-    if batch.is_empty() {
+    let closed = login_failures::window_start.le(cutoff);
+    let Some(batch) = due_batch!(conn, login_failures::scope as String, closed, limit)? else {
         return Ok(0);
-    }
-    // Checked again: a scope that failed anew since the select keeps its row.
-    diesel::delete(
-        login_failures::table
-            .filter(login_failures::scope.eq_any(batch))
-            .filter(login_failures::window_start.le(cutoff)),
-    )
-    .execute(conn)
+    };
+    diesel::delete(login_failures::table.filter(batch)).execute(conn)
 }

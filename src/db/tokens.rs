@@ -226,16 +226,16 @@ pub struct RevokedToken {
     pub client: String,
 }
 
-/// Runs a `DELETE` on tokens and returns what it deleted, on the backend's
+/// Deletes the tokens `$which` selects and returns them, on the backend's
 /// own connection type (diesel's multi-backend connection has no
 /// `RETURNING`; both backends do).
 macro_rules! delete_returning {
-    ($conn:expr, $delete:expr) => {
+    ($conn:expr, $which:expr) => {
         match $conn {
-            AnyConnection::Sqlite(conn) => $delete
+            AnyConnection::Sqlite(conn) => diesel::delete(tokens::table.filter($which))
                 .returning((tokens::user_id, tokens::client))
                 .load::<RevokedToken>(conn),
-            AnyConnection::Postgresql(conn) => $delete
+            AnyConnection::Postgresql(conn) => diesel::delete(tokens::table.filter($which))
                 .returning((tokens::user_id, tokens::client))
                 .load::<RevokedToken>(conn),
         }
@@ -243,10 +243,7 @@ macro_rules! delete_returning {
 }
 
 pub fn delete_by_digest(conn: &mut AnyConnection, digest: &[u8]) -> QueryResult<Vec<RevokedToken>> {
-    delete_returning!(
-        conn,
-        diesel::delete(tokens::table.filter(tokens::digest.eq(digest)))
-    )
+    delete_returning!(conn, tokens::digest.eq(digest))
 }
 
 pub fn delete_client(
@@ -256,11 +253,7 @@ pub fn delete_client(
 ) -> QueryResult<Vec<RevokedToken>> {
     delete_returning!(
         conn,
-        diesel::delete(
-            tokens::table
-                .filter(tokens::user_id.eq(user_id))
-                .filter(tokens::client.eq(client)),
-        )
+        tokens::user_id.eq(user_id).and(tokens::client.eq(client))
     )
 }
 
@@ -269,10 +262,7 @@ pub fn delete_all_for_user(
     conn: &mut AnyConnection,
     user_id: i64,
 ) -> QueryResult<Vec<RevokedToken>> {
-    delete_returning!(
-        conn,
-        diesel::delete(tokens::table.filter(tokens::user_id.eq(user_id)))
-    )
+    delete_returning!(conn, tokens::user_id.eq(user_id))
 }
 
 pub fn delete_others(
@@ -282,38 +272,55 @@ pub fn delete_others(
 ) -> QueryResult<Vec<RevokedToken>> {
     delete_returning!(
         conn,
-        diesel::delete(
-            tokens::table
-                .filter(tokens::user_id.eq(user_id))
-                .filter(tokens::id.ne(keep_token_id)),
-        )
+        tokens::user_id
+            .eq(user_id)
+            .and(tokens::id.ne(keep_token_id))
     )
 }
 
-/// Deletes up to `limit` tokens that expired at or before `cutoff`; small
-/// batches keep each write lock short.
+/// The sweeps' batches, for tables swept by age: the keys of up to `$limit`
+/// rows that `$due` selects (in key order when asked), then `Some` filter
+/// for deleting them, or `None` when none is due. The filter checks `$due`
+/// again, so a row changed since the select (a token re-issued, a session
+/// used) keeps its place. Two statements rather than one `DELETE` with a
+/// limit, which SQLite does not have; small batches keep each write lock
+/// short. Evaluates to a `QueryResult`. It stands here beside the tokens'
+/// sweep, and serves every table swept by age.
+macro_rules! due_batch {
+    ($conn:expr, $table:ident :: $key:ident as $key_type:ty, $due:expr, $limit:expr $(, order by $order:expr)?) => {
+        $table::table
+            .filter($due)
+            $(.order($order))?
+            .select($table::$key)
+            .limit($limit)
+            .load::<$key_type>($conn)
+            .map(|batch| {
+                if batch.is_empty() {
+                    None
+                } else {
+                    Some($table::$key.eq_any(batch).and($due))
+                }
+            })
+    };
+}
+pub(super) use due_batch;
+
+/// Deletes up to `limit` tokens that expired at or before `cutoff`.
 pub fn delete_expired_batch(
     conn: &mut AnyConnection,
     cutoff: i64,
     limit: i64,
 ) -> QueryResult<Vec<RevokedToken>> {
-    let batch: Vec<i64> = tokens::table
-        .filter(tokens::expires_at.le(cutoff))
-        .select(tokens::id)
-        .limit(limit)
-        .load(conn)?;
-    if batch.is_empty() {
-        return Ok(Vec::new());
-    }
-    // The expiry is checked again: a token re-issued since the select keeps its row.
-    delete_returning!(
+    let Some(batch) = due_batch!(
         conn,
-        diesel::delete(
-            tokens::table
-                .filter(tokens::id.eq_any(&batch))
-                .filter(tokens::expires_at.le(cutoff)),
-        )
-    )
+        tokens::id as i64,
+        tokens::expires_at.le(cutoff),
+        limit
+    )?
+    else {
+        return Ok(Vec::new());
+    };
+    delete_returning!(conn, batch)
 }
 
 /// Tokens of all users that have not expired by `now`.

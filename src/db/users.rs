@@ -122,29 +122,41 @@ pub fn insert(conn: &mut AnyConnection, new: &NewUser<'_>) -> QueryResult<User> 
     by_key(conn, new.username_key)?.ok_or(diesel::result::Error::NotFound)
 }
 
-/// Active users with this e-mail address, compared without regard to case
-/// (by the database's `lower` on both sides, through an index).
-pub fn active_by_email(conn: &mut AnyConnection, email: &str) -> QueryResult<Vec<ResetUser>> {
+type WithEmail<'a> = diesel::dsl::Order<
+    diesel::dsl::Filter<
+        users::table,
+        diesel::dsl::Eq<lower<users::email>, lower<diesel::dsl::AsExprOf<&'a str, Text>>>,
+    >,
+    users::id,
+>;
+
+/// Users with this e-mail address, compared without regard to case (by the
+/// database's `lower` on both sides, through an index), by id: the one
+/// comparison of addresses, for resets, verification mails and OpenID
+/// Connect sign-ins alike.
+pub(super) fn with_email(email: &str) -> WithEmail<'_> {
     users::table
         .filter(lower(users::email).eq(lower(email)))
-        .filter(users::is_active.eq(true))
         .order(users::id)
+}
+
+/// Active users with this e-mail address.
+pub fn active_by_email(conn: &mut AnyConnection, email: &str) -> QueryResult<Vec<ResetUser>> {
+    with_email(email)
+        .filter(users::is_active.eq(true))
         .select(ResetUser::as_select())
         .load(conn)
 }
 
-/// Active users with this address (without regard to case, through the
-/// same index as password resets) that is not verified yet, by id.
+/// Active users with this address that is not verified yet.
 pub fn unverified_by_email(
     conn: &mut AnyConnection,
     email: &str,
     limit: i64,
 ) -> QueryResult<Vec<VerifyingUser>> {
-    users::table
-        .filter(lower(users::email).eq(lower(email)))
+    with_email(email)
         .filter(users::is_active.eq(true))
         .filter(users::email_verified.eq(false))
-        .order(users::id)
         .limit(limit)
         .select(VerifyingUser::as_select())
         .load(conn)
@@ -173,13 +185,7 @@ pub fn set_password_and_revoke_tokens(
     user_id: i64,
     password_hash: &str,
 ) -> QueryResult<Vec<RevokedToken>> {
-    conn.transaction(|conn| {
-        diesel::update(users::table.find(user_id))
-            .set(users::password_hash.eq(password_hash))
-            .execute(conn)?;
-        console_sessions::delete_for_user(conn, user_id)?;
-        tokens::delete_all_for_user(conn, user_id)
-    })
+    set_password_and_sign_out(conn, user_id, password_hash, None)
 }
 
 /// Replaces the password hash only if it is still `expected_hash`, and then
@@ -203,8 +209,7 @@ pub fn replace_password_and_revoke_tokens(
         if updated == 0 {
             return Ok(None);
         }
-        console_sessions::delete_for_user(conn, user_id)?;
-        tokens::delete_all_for_user(conn, user_id).map(Some)
+        sign_out(conn, user_id, None).map(Some)
     })
 }
 
@@ -216,13 +221,35 @@ pub fn set_password_and_revoke_other_tokens(
     password_hash: &str,
     keep_token_id: i64,
 ) -> QueryResult<Vec<RevokedToken>> {
+    set_password_and_sign_out(conn, user_id, password_hash, Some(keep_token_id))
+}
+
+fn set_password_and_sign_out(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    password_hash: &str,
+    keep_token_id: Option<i64>,
+) -> QueryResult<Vec<RevokedToken>> {
     conn.transaction(|conn| {
         diesel::update(users::table.find(user_id))
             .set(users::password_hash.eq(password_hash))
             .execute(conn)?;
-        console_sessions::delete_for_user(conn, user_id)?;
-        tokens::delete_others(conn, user_id, keep_token_id)
+        sign_out(conn, user_id, keep_token_id)
     })
+}
+
+/// What a new password or a deactivation does to a user's sign-ins: every
+/// console session ends, and every token but `keep_token_id` is revoked.
+fn sign_out(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    keep_token_id: Option<i64>,
+) -> QueryResult<Vec<RevokedToken>> {
+    console_sessions::delete_for_user(conn, user_id)?;
+    match keep_token_id {
+        Some(keep_token_id) => tokens::delete_others(conn, user_id, keep_token_id),
+        None => tokens::delete_all_for_user(conn, user_id),
+    }
 }
 
 /// Activates or deactivates; deactivating also revokes every token (call it
@@ -238,8 +265,7 @@ pub fn set_active(
     if is_active {
         Ok(Vec::new())
     } else {
-        console_sessions::delete_for_user(conn, user_id)?;
-        tokens::delete_all_for_user(conn, user_id)
+        sign_out(conn, user_id, None)
     }
 }
 

@@ -22,6 +22,7 @@ pub mod reset_token;
 pub mod scope;
 pub mod sealed;
 pub mod secret;
+mod signed_stamp;
 pub mod throttle;
 pub mod time;
 pub mod token;

@@ -1,16 +1,14 @@
 //! Password-reset links: a `uid` naming the user and a signed `token`.
 //!
-//! As in Django, nothing is stored: the token is `<issued>-<signature>`,
-//! the signature an HMAC-SHA256 (under a key derived from `SECRET_KEY`) of
-//! the issue time and of the user's current password hash, last login and
-//! e-mail. Setting a new password therefore spends every link issued before
-//! it; a token older than the reset timeout is refused; signatures are
-//! compared in constant time.
+//! As in Django, nothing is stored: the token is a signed stamp (see
+//! [`super::signed_stamp`]) bound to the user's current password hash, last
+//! login and e-mail. Setting a new password therefore spends every link
+//! issued before it; a token older than the reset timeout is refused.
 
+use super::signed_stamp::{self, PresentedStamp, Subject};
 use super::Timestamp;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use hmac::Mac;
 use std::time::Duration;
 
 /// What a token is bound to: when any of it changes, the token is spent.
@@ -46,12 +44,7 @@ pub fn decode_uid(uid: &str) -> Option<i64> {
 
 /// A token for `subject`, issued at `now`, signed with `key`.
 pub fn make_token(key: &[u8; 32], subject: &ResetSubject<'_>, now: Timestamp) -> String {
-    let issued = now.millis().max(0);
-    format!(
-        "{}-{}",
-        to_base36(issued),
-        URL_SAFE_NO_PAD.encode(signature(key, subject, issued).finalize().into_bytes())
-    )
+    signed_stamp::issue(key, subject.signed(), now)
 }
 
 /// Whether `token` was issued for `subject` as it is now, with `key`, no
@@ -66,59 +59,29 @@ pub fn check_token(
     if token.len() > MAX_TOKEN_CHARS {
         return false;
     }
-    let Some((issued, signed)) = token.split_once('-') else {
+    let Some(token) = PresentedStamp::parse(token) else {
         return false;
     };
-    let (Some(issued), Ok(signed)) = (from_base36(issued), URL_SAFE_NO_PAD.decode(signed)) else {
-        return false;
-    };
-    let expired = now.millis().saturating_sub(issued) > Timestamp(0).plus(timeout).millis();
+    let expired = token.age(now) > Timestamp(0).plus(timeout).millis();
     // The signature is checked even for an expired token so that both cost
-    // the same; `verify_slice` compares in constant time.
-    let authentic = signature(key, subject, issued)
-        .verify_slice(&signed)
-        .is_ok();
+    // the same.
+    let authentic = token.is_authentic(key, subject.signed());
     authentic && !expired
 }
 
-fn signature(key: &[u8; 32], subject: &ResetSubject<'_>, issued: i64) -> hmac::Hmac<sha2::Sha256> {
-    let mut mac = super::secret::hmac_sha256(key);
-    // Fixed-width numbers and length-prefixed strings: no two subjects
-    // serialise to the same bytes.
-    mac.update(&issued.to_be_bytes());
-    mac.update(&subject.user_id.to_be_bytes());
-    mac.update(&subject.last_login_at.unwrap_or(-1).to_be_bytes());
-    for text in [subject.password_hash, subject.email] {
-        mac.update(&(text.len() as u64).to_be_bytes());
-        mac.update(text.as_bytes());
-    }
-    mac
-}
-
-pub(super) fn to_base36(mut value: i64) -> String {
-    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = Vec::new();
-    loop {
-        out.push(DIGITS[(value % 36) as usize]);
-        value /= 36;
-        if value == 0 {
-            break;
+impl ResetSubject<'_> {
+    fn signed(&self) -> Subject<'_, 2, 2> {
+        Subject {
+            numbers: [self.user_id, self.last_login_at.unwrap_or(-1)],
+            texts: [self.password_hash, self.email],
         }
     }
-    out.reverse();
-    String::from_utf8(out).unwrap_or_default()
-}
-
-pub(super) fn from_base36(text: &str) -> Option<i64> {
-    if text.is_empty() || text.len() > 13 || !text.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return None;
-    }
-    i64::from_str_radix(&text.to_ascii_lowercase(), 36).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::signed_stamp::forgeries;
 
     const KEY: [u8; 32] = [7; 32];
     const HOUR: Duration = Duration::from_secs(3600);
@@ -182,35 +145,24 @@ mod tests {
     fn garbled_and_tampered_tokens_are_refused() {
         let now = Timestamp(1_800_000_000_000);
         let token = make_token(&KEY, &subject("h"), now);
-        let (issued, signed) = token.split_once('-').unwrap_or_default();
-        let later_issue = format!("{}-{signed}", to_base36(now.millis() + 1));
-        let mut flipped = signed.to_owned().into_bytes();
-        flipped[0] = if flipped[0] == b'A' { b'B' } else { b'A' };
-        let flipped = format!("{issued}-{}", String::from_utf8_lossy(&flipped));
-        let truncated = &token[..token.len() - 1];
-        let too_long = format!("{token}{}", "A".repeat(64));
-        for bad in [
-            "",
-            "-",
-            "abc",
-            "abc-",
-            "-abc",
-            "zzzzzzzzzzzzzzzzz-abc",
-            "!!-abc",
-            later_issue.as_str(),
-            flipped.as_str(),
-            truncated,
-            too_long.as_str(),
-        ] {
-            assert!(!check_token(&KEY, &subject("h"), bad, now, HOUR), "{bad:?}");
+        let mut bad = forgeries(&token, MAX_TOKEN_CHARS);
+        bad.extend(
+            [
+                "",
+                "-",
+                "abc",
+                "abc-",
+                "-abc",
+                "zzzzzzzzzzzzzzzzz-abc",
+                "!!-abc",
+            ]
+            .map(String::from),
+        );
+        for bad in bad {
+            assert!(
+                !check_token(&KEY, &subject("h"), &bad, now, HOUR),
+                "{bad:?}"
+            );
         }
-    }
-
-    #[test]
-    fn base36_round_trips() {
-        for value in [0, 1, 35, 36, 1_800_000_000_000, i64::MAX] {
-            assert_eq!(from_base36(&to_base36(value)), Some(value));
-        }
-        assert_eq!(to_base36(35), "z");
     }
 }
