@@ -39,6 +39,17 @@ async fn verifying(
     .await
 }
 
+/// Registers alice at alice@example.com on the client `web`: asserts the
+/// 201 and returns its body.
+async fn register_alice_on_web(app: &TestApp) -> Value {
+    let response = app
+        .register(json!({"username": "alice", "password": PASSWORD,
+                         "email": "alice@example.com", "client": "web"}))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    response.json().await.expect("json")
+}
+
 /// Registers `username` at `email` (without a client) and returns the id.
 async fn register(app: &TestApp, username: &str, email: &str) -> i64 {
     let response = app
@@ -88,12 +99,7 @@ async fn email_verified_in_whoami(app: &TestApp, key: &str) -> Value {
 async fn registering_mails_a_link_whose_key_verifies_the_address_once(backend: Backend) {
     let mail = verifying(backend, EmailVerification::Optional, |_| {}).await;
     let app = &mail.app;
-    let response = app
-        .register(json!({"username": "alice", "password": PASSWORD,
-                         "email": "alice@example.com", "client": "web"}))
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let registered: Value = response.json().await.expect("json");
+    let registered = register_alice_on_web(app).await;
     let token = registered["auth_token"]
         .as_str()
         .expect("optional gives a token");
@@ -277,12 +283,7 @@ async fn resends_are_throttled_per_address(backend: Backend) {
 async fn mandatory_refuses_every_sign_in_after_the_password_check(backend: Backend) {
     let mail = verifying(backend, EmailVerification::Mandatory, |_| {}).await;
     let app = &mail.app;
-    let response = app
-        .register(json!({"username": "alice", "password": PASSWORD,
-                         "email": "alice@example.com", "client": "web"}))
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let body: Value = response.json().await.expect("json");
+    let body = register_alice_on_web(app).await;
     assert_eq!(keys_of(&body), ["email", "id", "username"], "no token");
     assert_bad_request(
         app.register(json!({"username": "nomail", "password": PASSWORD, "client": "web"}))

@@ -2,7 +2,9 @@
 
 use crate::helpers::mail::NEW_PASSWORD;
 use crate::helpers::on_both_backends;
-use crate::helpers::{assert_bad_request, assert_detail, assert_json, Backend, Sent, TestApp};
+use crate::helpers::{
+    assert_bad_request, assert_detail, assert_json, header, Backend, Sent, TestApp,
+};
 use multitoken::config::Registration;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -22,13 +24,7 @@ async fn a_registration_creates_a_user_who_can_log_in(backend: Backend) {
             json!({"username": "Alice", "password": NEW_PASSWORD, "email": "alice@example.com"}),
         )
         .await;
-    assert_eq!(
-        response
-            .headers()
-            .get("cache-control")
-            .and_then(|v| v.to_str().ok()),
-        Some("no-store")
-    );
+    assert_eq!(header(&response, "cache-control"), Some("no-store"));
     let body: Value = {
         assert_eq!(response.status(), StatusCode::CREATED);
         response.json().await.expect("json")

@@ -3,15 +3,12 @@
 
 use crate::helpers::console::{csrf_of, Console};
 use crate::helpers::on_both_backends;
-use crate::helpers::{assert_detail, assert_unauthorized, Backend, TestApp, PASSWORD};
+use crate::helpers::{assert_detail, assert_unauthorized, header, Backend, TestApp, PASSWORD};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Method, Response, StatusCode};
 
 fn location(response: &Response) -> Option<&str> {
-    response
-        .headers()
-        .get(LOCATION)
-        .and_then(|v| v.to_str().ok())
+    header(response, LOCATION)
 }
 
 #[on_both_backends]
@@ -192,14 +189,7 @@ async fn pages_carry_the_security_headers(backend: Backend) {
     let missing = console.get("/console/users/999999").await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     for response in [&sign_in, &users, &user, &missing] {
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_owned()
-        };
+        let header = |name: &str| header(response, name).unwrap_or("").to_owned();
         assert_eq!(header("x-frame-options"), "DENY");
         assert_eq!(header("x-content-type-options"), "nosniff");
         assert_eq!(header("referrer-policy"), "no-referrer");

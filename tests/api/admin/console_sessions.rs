@@ -5,7 +5,7 @@
 
 use crate::helpers::console::Console;
 use crate::helpers::on_both_backends;
-use crate::helpers::{assert_detail, Backend, TestApp, PASSWORD};
+use crate::helpers::{assert_detail, header, Backend, TestApp, PASSWORD};
 use actix_web::cookie::{Cookie, CookieJar, Key};
 use diesel::prelude::*;
 use multitoken::db::schema::console_sessions;
@@ -27,13 +27,7 @@ async fn signed_in(app: &TestApp, cookie: &Option<String>) -> bool {
     match response.status() {
         StatusCode::OK => true,
         StatusCode::SEE_OTHER => {
-            assert_eq!(
-                response
-                    .headers()
-                    .get(LOCATION)
-                    .and_then(|v| v.to_str().ok()),
-                Some("/console/login")
-            );
+            assert_eq!(header(&response, LOCATION), Some("/console/login"));
             false
         }
         other => panic!("unexpected {other}"),

@@ -2,8 +2,8 @@
 
 use crate::helpers::on_both_backends;
 use crate::helpers::{
-    assert_bad_request, assert_detail, assert_non_field_error, keys_of, Backend, Sent, TestApp,
-    PASSWORD,
+    assert_bad_request, assert_detail, assert_non_field_error, header, keys_of, Backend, Sent,
+    TestApp, PASSWORD,
 };
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -21,13 +21,7 @@ async fn a_login_returns_a_prefixed_key_that_is_not_cached(backend: Backend) {
     let before = Timestamp::now();
     let response = app.post_login("alice", PASSWORD, "web").await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(
-        response
-            .headers()
-            .get("cache-control")
-            .and_then(|v| v.to_str().ok()),
-        Some("no-store")
-    );
+    assert_eq!(header(&response, "cache-control"), Some("no-store"));
     let body: Value = response.json().await.expect("json");
     assert_eq!(
         keys_of(&body),
@@ -94,10 +88,7 @@ async fn bad_basic_credentials_get_a_basic_challenge(backend: Backend) {
             .sent()
             .await;
         assert_eq!(
-            response
-                .headers()
-                .get("www-authenticate")
-                .and_then(|v| v.to_str().ok()),
+            header(&response, "www-authenticate"),
             Some("Basic realm=\"api\"")
         );
         assert_detail(

@@ -157,10 +157,15 @@ pub fn clients_of(devices: &[Value]) -> Vec<&str> {
 
 /// The `Content-Type` of a response, if it has a readable one.
 pub fn content_type(response: &Response) -> Option<&str> {
+    header(response, "content-type")
+}
+
+/// A header of a response, if it is there and readable.
+pub fn header(response: &Response, name: impl reqwest::header::AsHeaderName) -> Option<&str> {
     response
         .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
+        .get(name)
+        .and_then(|value| value.to_str().ok())
 }
 
 pub struct TestApp {

@@ -3,7 +3,7 @@
 use crate::helpers::on_both_backends;
 use crate::helpers::{
     assert_bad_request, assert_detail, assert_json_of, assert_non_field_error, content_type,
-    Backend, Sent, TestApp,
+    header, Backend, Sent, TestApp,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -179,13 +179,7 @@ async fn every_response_is_no_store_and_nosniff(backend: Backend) {
         ("a path actix refuses", app.get("/admin/users/%FF").await),
     ];
     for (what, response) in responses {
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
+        let header = |name: &str| header(&response, name).map(str::to_owned);
         assert_eq!(
             header("cache-control").as_deref(),
             Some("no-store"),

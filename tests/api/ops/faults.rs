@@ -2,7 +2,7 @@
 //! SQLite file held locked by another process. The service answers 503 JSON
 //! quickly, stays alive, and recovers without a restart.
 
-use crate::helpers::{assert_detail, assert_json, postgres_admin_url, Backend, TestApp};
+use crate::helpers::{assert_detail, assert_json, header, postgres_admin_url, Backend, TestApp};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
 use multitoken::config::Settings;
@@ -144,13 +144,7 @@ fn through_proxy(settings: &mut Settings, proxy: &DbProxy) {
 }
 
 async fn assert_unavailable(response: Response) {
-    assert_eq!(
-        response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok()),
-        Some("1")
-    );
+    assert_eq!(header(&response, "retry-after"), Some("1"));
     assert_detail(response, StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE).await;
 }
 

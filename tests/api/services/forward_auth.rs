@@ -3,7 +3,7 @@
 
 use crate::helpers::on_both_backends;
 use crate::helpers::{
-    assert_detail, assert_unauthorized, sliding_expiry, Backend, Sent, TestApp, DENIED,
+    assert_detail, assert_unauthorized, header, sliding_expiry, Backend, Sent, TestApp, DENIED,
     IDENTITY_HEADERS,
 };
 use diesel::prelude::*;
@@ -61,13 +61,7 @@ async fn every_method_answers_with_the_identity_headers(backend: Backend) {
             )
             .await;
             assert_eq!(response.status(), StatusCode::OK, "{method} {path}");
-            assert_eq!(
-                response
-                    .headers()
-                    .get("cache-control")
-                    .and_then(|v| v.to_str().ok()),
-                Some("no-store")
-            );
+            assert_eq!(header(&response, "cache-control"), Some("no-store"));
             assert_eq!(
                 identity(response.headers()),
                 json!({

@@ -3,8 +3,8 @@
 
 use crate::helpers::on_both_backends;
 use crate::helpers::{
-    assert_bad_request, assert_detail, assert_json, assert_unauthorized, sliding_expiry, Backend,
-    Sent, TestApp, DENIED,
+    assert_bad_request, assert_detail, assert_json, assert_unauthorized, header, sliding_expiry,
+    Backend, Sent, TestApp, DENIED,
 };
 use chrono::DateTime;
 use diesel::prelude::*;
@@ -23,13 +23,7 @@ async fn introspect(app: &TestApp, caller: &str, token: &str) -> Response {
 
 async fn answer(response: Response) -> Value {
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(
-        response
-            .headers()
-            .get("cache-control")
-            .and_then(|v| v.to_str().ok()),
-        Some("no-store")
-    );
+    assert_eq!(header(&response, "cache-control"), Some("no-store"));
     response.json().await.expect("json")
 }
 

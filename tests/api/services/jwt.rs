@@ -6,8 +6,8 @@
 
 use crate::helpers::on_both_backends;
 use crate::helpers::{
-    assert_bad_request, assert_detail, assert_json, assert_unauthorized, unix_now, Backend, Sent,
-    ServerProcess, TestApp, TestDatabase, PASSWORD,
+    assert_bad_request, assert_detail, assert_json, assert_unauthorized, header, unix_now, Backend,
+    Sent, ServerProcess, TestApp, TestDatabase, PASSWORD,
 };
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -31,10 +31,7 @@ fn encode(value: &Value) -> String {
 
 async fn assert_token_not_valid(response: Response) {
     assert_eq!(
-        response
-            .headers()
-            .get("www-authenticate")
-            .and_then(|v| v.to_str().ok()),
+        header(&response, "www-authenticate"),
         Some(r#"Bearer realm="api""#)
     );
     assert_json(
