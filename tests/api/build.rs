@@ -9,7 +9,7 @@
 //!   `PATH`), or under CI (`CI` set), where the browser test must run;
 //! - `nginx_tests` and `caddy_tests` when that binary is found on the `PATH`
 //!   or in `/usr/sbin` (where Debian puts nginx), or under CI, where the
-//!   tests of `tests/api/proxies.rs` must run;
+//!   tests of `tests/api/services/proxies.rs` must run;
 //! - `django_tests` when the resource server's Python is chosen
 //!   (`RESOURCE_SERVER_PYTHON`) or found (`.venv-tests/bin/python`, which
 //!   `.ci/run` makes), or under CI, where the Django resource-server test
@@ -19,7 +19,7 @@
 //! Paths below are the repository's (`MULTITOKEN_REPOSITORY`, also given to
 //! the tests), two folders above this package.
 //! - `smtp_tests` when `.venv-tests/bin/python` can import aiosmtpd (the
-//!   SMTP server of `tests/api/smtp_tls.rs`), or under CI.
+//!   SMTP server of `tests/api/ops/smtp_tls.rs`), or under CI.
 //! - `oidc_tests` when the OpenID provider of `tests/oidc_provider/` is
 //!   installed (`node_modules/oidc-provider`, which `.ci/run` installs with
 //!   npm), or under CI, where the social-login tests must run.
@@ -65,7 +65,7 @@ fn main() {
         println!("cargo::rustc-cfg=django_tests");
     }
 
-    // The SMTP server of tests/api/smtp_tls.rs is aiosmtpd in that venv.
+    // The SMTP server of tests/api/ops/smtp_tls.rs is aiosmtpd in that venv.
     println!("cargo::rustc-check-cfg=cfg(smtp_tests)");
     let venv_python = repository.join(".venv-tests/bin/python");
     let has_aiosmtpd = std::process::Command::new(&venv_python)
@@ -106,7 +106,7 @@ fn main() {
     }
 }
 
-/// Where `tests/api/resource_server.rs` will look for the interpreter.
+/// Where `tests/api/services/resource_server.rs` will look for the interpreter.
 fn resource_server_python() -> PathBuf {
     env::var_os("RESOURCE_SERVER_PYTHON")
         .filter(|path| !path.is_empty())
@@ -122,7 +122,7 @@ fn repository() -> PathBuf {
     root.canonicalize().unwrap_or(root)
 }
 
-/// Where `tests/api/proxies.rs` will look for a proxy's binary: the `PATH`,
+/// Where `tests/api/services/proxies.rs` will look for a proxy's binary: the `PATH`,
 /// then `/usr/sbin` (often not on a user's `PATH`).
 fn program(name: &str) -> Option<PathBuf> {
     let path = env::var_os("PATH").unwrap_or_default();
@@ -132,7 +132,7 @@ fn program(name: &str) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// Where `tests/api/browser.rs` will look for the driver.
+/// Where `tests/api/admin/browser.rs` will look for the driver.
 fn chromedriver() -> Option<PathBuf> {
     env::var_os("CHROMEDRIVER")
         .filter(|path| !path.is_empty())

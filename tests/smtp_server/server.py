@@ -1,4 +1,4 @@
-"""A real SMTP server for tests/api/smtp_tls.rs, on aiosmtpd.
+"""A real SMTP server for tests/api/ops/smtp_tls.rs, on aiosmtpd.
 
     server.py make-certs DIR
         writes DIR/ca.pem (a test CA) and DIR/cert.pem, DIR/key.pem (a

@@ -1,5 +1,5 @@
 //! The ops console over plain HTTP: sessions, cookies, CSRF, headers, and
-//! revocation seen by the API. (tests/api/browser.rs drives it in Chromium.)
+//! revocation seen by the API. (tests/api/admin/browser.rs drives it in Chromium.)
 
 use crate::helpers::console::{csrf_of, Console};
 use crate::helpers::on_both_backends;

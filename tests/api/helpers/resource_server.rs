@@ -42,7 +42,7 @@ impl ResourceServer {
     }
 
     /// [`ResourceServer::start`] with more environment for its settings
-    /// (the JWT ones of `tests/api/jwt_verifiers.rs`).
+    /// (the JWT ones of `tests/api/services/jwt_verifiers.rs`).
     pub(crate) fn start_with(
         introspection_url: &str,
         service_key: &str,
