@@ -3,7 +3,7 @@
 
 use super::error::ConsoleError;
 use super::pages::{self, Chrome};
-use crate::domain::event::Actor;
+use crate::domain::event::{Actor, EventSource};
 use crate::domain::page::PageRequest;
 use crate::domain::throttle::throttled_detail;
 use crate::domain::Password;
@@ -54,6 +54,34 @@ fn check_csrf(session: &Session, fields: &Fields) -> Result<(), ConsoleError> {
     } else {
         Err(ConsoleError::Csrf)
     }
+}
+
+/// The user a form post acts on, and who acts (for the events it records).
+struct UserAction {
+    source: EventSource,
+    id: i64,
+    username: String,
+}
+
+/// What every post about one user checks first, in this order: its CSRF
+/// token, that the session is an admin's, that the user exists.
+async fn user_action(
+    services: &Services,
+    session: &Session,
+    request: &HttpRequest,
+    raw_id: &str,
+    fields: &Fields,
+) -> Result<UserAction, ConsoleError> {
+    check_csrf(session, fields)?;
+    let (admin, _) = require_admin(services, session).await?;
+    let source = request_source(request).by(Actor::Admin(admin.user_id));
+    let id = user_id(raw_id)?;
+    let user = services.db(move |conn| admin::user(conn, id)).await?;
+    Ok(UserAction {
+        source,
+        id,
+        username: user.username,
+    })
 }
 
 fn user_id(raw: &str) -> Result<i64, ConsoleError> {
@@ -237,20 +265,17 @@ pub async fn revoke(
     id: web::Path<String>,
     fields: Fields,
 ) -> Result<HttpResponse, ConsoleError> {
-    check_csrf(&session, &fields)?;
-    let (admin, _) = require_admin(&services, &session).await?;
-    let source = request_source(&request).by(Actor::Admin(admin.user_id));
-    let id = user_id(&id)?;
+    let target = user_action(&services, &session, &request, &id, &fields).await?;
     let client = fields
         .text("client")
         .ok()
         .flatten()
         .unwrap_or("")
         .to_owned();
-    let user = services.db(move |conn| admin::user(conn, id)).await?;
-    let message = match admin::revoke_device(&services, &source, id, client.clone()).await {
-        Ok(()) => format!("Revoked the {client} device of {}.", user.username),
-        Err(Error::NotFound) => format!("{} has no device {client}.", user.username),
+    let (id, username) = (target.id, &target.username);
+    let message = match admin::revoke_device(&services, &target.source, id, client.clone()).await {
+        Ok(()) => format!("Revoked the {client} device of {username}."),
+        Err(Error::NotFound) => format!("{username} has no device {client}."),
         Err(other) => return Err(other.into()),
     };
     console_session::set_flash(&session, &message)?;
@@ -264,16 +289,13 @@ pub async fn revoke_all(
     id: web::Path<String>,
     fields: Fields,
 ) -> Result<HttpResponse, ConsoleError> {
-    check_csrf(&session, &fields)?;
-    let (admin, _) = require_admin(&services, &session).await?;
-    let source = request_source(&request).by(Actor::Admin(admin.user_id));
-    let id = user_id(&id)?;
-    let user = services.db(move |conn| admin::user(conn, id)).await?;
-    let revoked = admin::revoke_all_devices(&services, &source, id).await?;
+    let target = user_action(&services, &session, &request, &id, &fields).await?;
+    let id = target.id;
+    let revoked = admin::revoke_all_devices(&services, &target.source, id).await?;
     let devices = if revoked == 1 { "device" } else { "devices" };
     console_session::set_flash(
         &session,
-        &format!("Revoked {revoked} {devices} of {}.", user.username),
+        &format!("Revoked {revoked} {devices} of {}.", target.username),
     )?;
     Ok(see_other(&format!("/console/users/{id}")))
 }

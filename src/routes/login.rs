@@ -1,6 +1,8 @@
 //! Logging in and out.
 
 use super::openapi::Detail;
+use crate::domain::event::EventSource;
+use crate::domain::principal::Principal;
 use crate::domain::{ClientName, FieldErrors, Password, Scopes, Timestamp};
 use crate::http::auth::{basic_credentials, Authenticated, Unrestricted};
 use crate::http::body::{complete, Fields, ParseFields};
@@ -123,14 +125,20 @@ pub async fn login(
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
     let token = sign_in(&services, &request, &fields).await?;
-    Ok(HttpResponse::Ok()
+    Ok(token_answer(token))
+}
+
+/// A sign-in's answer (`/login`, `/login/oidc/{provider}`): the new token,
+/// never to be cached.
+pub(super) fn token_answer(token: IssuedToken) -> HttpResponse {
+    HttpResponse::Ok()
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
         .json(TokenResponse {
             auth_token: token.key.expose().to_owned(),
             client: token.client.as_str().to_owned(),
             scopes: token.scopes.into_vec(),
             expires_at: token.expires_at,
-        }))
+        })
 }
 
 /// What `/login` (and `/token`, which answers alike) does before shaping
@@ -163,15 +171,26 @@ pub async fn logout(
     Authenticated(principal): Authenticated,
     Source(source): Source,
 ) -> Result<HttpResponse, ApiError> {
+    log_out_device(&services, &principal, &source).await?;
+    Ok(HttpResponse::Ok().json(Detail::new("Successfully logged out.")))
+}
+
+/// Revokes the device of the presented token, as a logout (`/logout`, and
+/// `/token/blacklist` with the device's key).
+pub(super) async fn log_out_device(
+    services: &Services,
+    principal: &Principal,
+    source: &EventSource,
+) -> Result<(), ApiError> {
     let digest = principal.digest;
     revoke_counted(
-        &services,
+        services,
         Revocation::Token { digest },
         RevocationCause::Logout,
-        &source,
+        source,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(Detail::new("Successfully logged out.")))
+    Ok(())
 }
 
 /// Revoke every token of the user.
