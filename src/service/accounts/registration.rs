@@ -12,7 +12,7 @@ use crate::domain::event::EventSource;
 use crate::domain::registration::Registration;
 use crate::domain::validation::REQUIRED;
 use crate::domain::FieldErrors;
-use crate::domain::{ClientName, Password, Scopes, Timestamp, Username};
+use crate::domain::{ClientName, Password, Scopes, Username};
 use crate::metrics::ThrottledAction;
 use crate::service::sign_in::throttle::{address_scope, count_use};
 use crate::service::tokens::{self, IssuedToken};
@@ -113,8 +113,7 @@ pub async fn register(
     };
     let password_hash = services.hasher.hash(password).await?;
     let email = request.email;
-    let policy = services.settings.tokens.policy();
-    let max_clients = services.settings.tokens.max_clients_per_user;
+    let limits = tokens::IssueLimits::of(&services.settings);
     let source = request.source;
     let scopes = request.scopes;
     // Under EMAIL_VERIFICATION=mandatory the user signs in once verified.
@@ -137,7 +136,7 @@ pub async fn register(
                 )?;
                 let token = client
                     .map(|client| {
-                        tokens::issue(
+                        limits.issue(
                             conn,
                             user.id,
                             tokens::CheckedHash::kept(&password_hash),
@@ -146,9 +145,6 @@ pub async fn register(
                                 scopes,
                                 source: &source,
                             },
-                            Timestamp::now(),
-                            &policy,
-                            max_clients,
                         )
                     })
                     .transpose()?;

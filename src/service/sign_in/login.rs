@@ -49,8 +49,7 @@ pub async fn login(
         .allowed_scopes
         .check(&scopes)
         .map_err(|message| Error::field("scopes", message))?;
-    let policy = services.settings.tokens.policy();
-    let max_clients = services.settings.tokens.max_clients_per_user;
+    let limits = tokens::IssueLimits::of(&services.settings);
     let guess = Guess {
         username: &username,
         counts_address: true,
@@ -61,7 +60,7 @@ pub async fn login(
         let source = source.clone();
         services
             .db(move |conn| {
-                tokens::issue(
+                limits.issue(
                     conn,
                     user.user_id,
                     user.checked(),
@@ -70,9 +69,6 @@ pub async fn login(
                         scopes,
                         source: &source,
                     },
-                    Timestamp::now(),
-                    &policy,
-                    max_clients,
                 )
             })
             .await

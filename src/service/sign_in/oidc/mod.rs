@@ -115,12 +115,11 @@ pub async fn login(
         two_factor::check_second_factor(services, user.id, user.two_factor, otp.as_deref()).await?;
         allow_sign_in(&services.settings, &user.email, user.email_verified)?;
         let via = Via::Oidc(provider.config.name.clone());
-        let policy = services.settings.tokens.policy();
-        let max_clients = services.settings.tokens.max_clients_per_user;
+        let limits = tokens::IssueLimits::of(&services.settings);
         let source = source.clone();
         services
             .db(move |conn| {
-                tokens::issue_via(
+                limits.issue_via(
                     conn,
                     user.id,
                     CheckedHash::kept(&user.password_hash),
@@ -130,9 +129,6 @@ pub async fn login(
                         source: &source,
                     },
                     &via,
-                    Timestamp::now(),
-                    &policy,
-                    max_clients,
                 )
             })
             .await
