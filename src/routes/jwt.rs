@@ -8,8 +8,7 @@ use super::openapi::FieldErrors as FieldErrorsSchema;
 use crate::domain::event::EventSource;
 use crate::domain::jwt::{looks_like_jwt, Jwk};
 use crate::domain::principal::Principal;
-use crate::domain::FieldErrors;
-use crate::http::body::{Fields, FromFields};
+use crate::http::body::Fields;
 use crate::http::request::Source;
 use crate::http::ApiError;
 use crate::service::tokens::jwt::AccessTokens;
@@ -53,35 +52,24 @@ pub struct Jwks {
     pub keys: Vec<Jwk>,
 }
 
+// The two bodies' schemas in the OpenAPI document, never built: each is one
+// required field, read with `Fields::only_required`.
+
 /// A body with one required field.
 #[derive(ToSchema)]
+#[allow(dead_code)]
 pub struct RefreshBody {
     /// The device's key.
     #[schema(required = true, min_length = 1, value_type = String)]
     pub refresh: Option<String>,
 }
 
-impl FromFields for RefreshBody {
-    fn from_fields(fields: &Fields, errors: &mut FieldErrors) -> Self {
-        RefreshBody {
-            refresh: fields.required("refresh", errors),
-        }
-    }
-}
-
 #[derive(ToSchema)]
+#[allow(dead_code)]
 pub struct VerifyBody {
     /// An access JWT.
     #[schema(required = true, min_length = 1, value_type = String)]
     pub token: Option<String>,
-}
-
-impl FromFields for VerifyBody {
-    fn from_fields(fields: &Fields, errors: &mut FieldErrors) -> Self {
-        VerifyBody {
-            token: fields.required("token", errors),
-        }
-    }
 }
 
 fn token_not_valid() -> HttpResponse {
@@ -104,9 +92,9 @@ async fn presented_device(
     fields: &Fields,
     source: &EventSource,
 ) -> Result<Principal, Result<HttpResponse, ApiError>> {
-    let (body, errors) = fields.read::<RefreshBody>();
-    errors.into_result().map_err(|errors| Err(errors.into()))?;
-    let refresh = body.refresh.unwrap_or_default();
+    let refresh = fields
+        .only_required("refresh")
+        .map_err(|errors| Err(errors.into()))?;
     if looks_like_jwt(&refresh) {
         return Err(Ok(token_not_valid()));
     }
@@ -189,9 +177,7 @@ pub async fn verify(
     services: web::Data<Services>,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
-    let (body, errors) = fields.read::<VerifyBody>();
-    errors.into_result()?;
-    let token = body.token.unwrap_or_default();
+    let token = fields.only_required("token")?;
     if !looks_like_jwt(&token) {
         return Ok(token_not_valid());
     }
