@@ -46,6 +46,12 @@ async fn require_admin(
     Ok((admin, csrf))
 }
 
+/// A form field's text; a field that is absent or not text (not UTF-8, or
+/// with a NUL) reads as left blank.
+fn form_text(fields: &Fields, name: &str) -> String {
+    fields.text(name).ok().flatten().unwrap_or("").to_owned()
+}
+
 /// Refuses a form whose CSRF token is missing or not this session's.
 fn check_csrf(session: &Session, fields: &Fields) -> Result<(), ConsoleError> {
     let presented = fields.text(CSRF_FIELD).ok().flatten();
@@ -122,18 +128,8 @@ pub async fn sign_in(
     fields: Fields,
 ) -> Result<HttpResponse, ConsoleError> {
     check_csrf(&session, &fields)?;
-    let username = fields
-        .text("username")
-        .ok()
-        .flatten()
-        .unwrap_or("")
-        .to_owned();
-    let password = fields
-        .text("password")
-        .ok()
-        .flatten()
-        .unwrap_or("")
-        .to_owned();
+    let username = form_text(&fields, "username");
+    let password = form_text(&fields, "password");
     let refuse = |status: StatusCode, message: &str| -> Result<HttpResponse, ConsoleError> {
         let csrf = console_session::csrf_token(&session)?;
         Ok(pages::html(
@@ -266,12 +262,7 @@ pub async fn revoke(
     fields: Fields,
 ) -> Result<HttpResponse, ConsoleError> {
     let target = user_action(&services, &session, &request, &id, &fields).await?;
-    let client = fields
-        .text("client")
-        .ok()
-        .flatten()
-        .unwrap_or("")
-        .to_owned();
+    let client = form_text(&fields, "client");
     let (id, username) = (target.id, &target.username);
     let message = match admin::revoke_device(&services, &target.source, id, client.clone()).await {
         Ok(()) => format!("Revoked the {client} device of {username}."),

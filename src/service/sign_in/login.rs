@@ -43,12 +43,7 @@ pub async fn login(
         scopes,
         otp,
     } = request;
-    services
-        .settings
-        .tokens
-        .allowed_scopes
-        .check(&scopes)
-        .map_err(|message| Error::field("scopes", message))?;
+    tokens::check_allowed_scopes(&services.settings, &scopes)?;
     let limits = tokens::IssueLimits::of(&services.settings);
     let guess = Guess {
         username: &username,

@@ -63,6 +63,17 @@ impl<'a> CheckedHash<'a> {
     }
 }
 
+/// Refuses scopes beyond `ALLOWED_SCOPES`, as a problem of the field `scopes`.
+pub fn check_allowed_scopes(
+    settings: &crate::config::Settings,
+    scopes: &Scopes,
+) -> Result<(), Error> {
+    let allowed = &settings.tokens.allowed_scopes;
+    allowed
+        .check(scopes)
+        .map_err(|message| Error::field("scopes", message))
+}
+
 /// What issuing takes of the settings (`TOKEN_TTL`, ..., `MAX_CLIENTS_PER_USER`),
 /// read before a database closure, which must own what it uses.
 pub struct IssueLimits {

@@ -61,12 +61,7 @@ pub async fn login(
         otp,
     } = request;
     let provider = services.oidc.get(&provider).ok_or(Error::NotFound)?;
-    services
-        .settings
-        .tokens
-        .allowed_scopes
-        .check(&scopes)
-        .map_err(|message| Error::field("scopes", message))?;
+    tokens::check_allowed_scopes(&services.settings, &scopes)?;
     // The login throttle counts failures per username and per address; here
     // no username is known before the token is checked, so the provider and
     // the address stand for it (a provider-wide count would let anyone lock
