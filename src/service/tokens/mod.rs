@@ -97,16 +97,7 @@ impl IssueLimits {
         hash: CheckedHash<'_>,
         grant: Grant<'_>,
     ) -> Result<IssuedToken, Error> {
-        let (policy, max_clients) = (&self.policy, self.max_clients);
-        issue(
-            conn,
-            user_id,
-            hash,
-            grant,
-            Timestamp::now(),
-            policy,
-            max_clients,
-        )
+        self.issue_via(conn, user_id, hash, grant, &Via::Password)
     }
 
     /// [`issue_via`] now, within these limits.
