@@ -203,18 +203,18 @@ pub async fn logout_all(
     Unrestricted(principal): Unrestricted,
     Source(source): Source,
 ) -> Result<HttpResponse, ApiError> {
-    let user_id = principal.user_id;
-    let revoked = revoke_counted(
+    let revocation = Revocation::All {
+        user_id: principal.user_id,
+    };
+    let cause = RevocationCause::LogoutAll;
+    log_out_devices(
         &services,
-        Revocation::All { user_id },
-        RevocationCause::LogoutAll,
+        revocation,
+        cause,
         &source,
+        "Successfully logged out.",
     )
-    .await?;
-    Ok(HttpResponse::Ok().json(LoggedOut {
-        detail: "Successfully logged out.",
-        revoked,
-    }))
+    .await
 }
 
 /// Revoke every token of the user but the presented one.
@@ -231,15 +231,25 @@ pub async fn logout_others(
         user_id: principal.user_id,
         keep_token_id: principal.token_id,
     };
-    let revoked = revoke_counted(
+    let cause = RevocationCause::LogoutOthers;
+    log_out_devices(
         &services,
         revocation,
-        RevocationCause::LogoutOthers,
+        cause,
         &source,
+        "Other devices logged out.",
     )
-    .await?;
-    Ok(HttpResponse::Ok().json(LoggedOut {
-        detail: "Other devices logged out.",
-        revoked,
-    }))
+    .await
+}
+
+/// Revokes several of the user's devices and answers how many.
+async fn log_out_devices(
+    services: &Services,
+    revocation: Revocation,
+    cause: RevocationCause,
+    source: &EventSource,
+    detail: &'static str,
+) -> Result<HttpResponse, ApiError> {
+    let revoked = revoke_counted(services, revocation, cause, source).await?;
+    Ok(HttpResponse::Ok().json(LoggedOut { detail, revoked }))
 }
