@@ -21,6 +21,7 @@ use actix_session::Session;
 use actix_web::http::header::LOCATION;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use maud::Markup;
 
 pub const BAD_CREDENTIALS: &str = "Unable to sign in with this username and password.";
 pub const NOT_AN_ADMIN: &str = "This console is for administrators only.";
@@ -50,6 +51,23 @@ async fn require_admin(
 /// with a NUL) reads as left blank.
 fn form_text(fields: &Fields, name: &str) -> String {
     fields.text(name).ok().flatten().unwrap_or("").to_owned()
+}
+
+/// A page of the signed-in admin's, `render`ed with its chrome (who is
+/// signed in, the CSRF token of its forms) and the session's flash
+/// message, which is taken: it shows once.
+fn admin_page(
+    admin: &SignedIn,
+    csrf: &str,
+    session: &Session,
+    render: impl FnOnce(&Chrome<'_>, Option<&str>) -> Markup,
+) -> HttpResponse {
+    let chrome = Chrome {
+        username: &admin.username,
+        csrf,
+    };
+    let flash = console_session::take_flash(session);
+    pages::html(StatusCode::OK, render(&chrome, flash.as_deref()))
 }
 
 /// Refuses a form whose CSRF token is missing or not this session's.
@@ -200,15 +218,9 @@ pub async fn users(
             Error::InvalidPage => ConsoleError::NotFound,
             other => other.into(),
         })?;
-    let chrome = Chrome {
-        username: &admin.username,
-        csrf: &csrf,
-    };
-    let flash = console_session::take_flash(&session);
-    Ok(pages::html(
-        StatusCode::OK,
-        pages::users(&chrome, &search, &found, flash.as_deref()),
-    ))
+    Ok(admin_page(&admin, &csrf, &session, |chrome, flash| {
+        pages::users(chrome, &search, &found, flash)
+    }))
 }
 
 /// How many of a user's newest events their page lists.
@@ -234,24 +246,15 @@ pub async fn user(
             ))
         })
         .await?;
-    let chrome = Chrome {
-        username: &admin.username,
-        csrf: &csrf,
+    let overview = pages::UserOverview {
+        user: &detail.user,
+        devices: &detail.tokens,
+        identities: &identities,
+        events: &events,
     };
-    let flash = console_session::take_flash(&session);
-    Ok(pages::html(
-        StatusCode::OK,
-        pages::user(
-            &chrome,
-            &pages::UserOverview {
-                user: &detail.user,
-                devices: &detail.tokens,
-                identities: &identities,
-                events: &events,
-            },
-            flash.as_deref(),
-        ),
-    ))
+    Ok(admin_page(&admin, &csrf, &session, |chrome, flash| {
+        pages::user(chrome, &overview, flash)
+    }))
 }
 
 pub async fn revoke(
