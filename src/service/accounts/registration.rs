@@ -9,6 +9,7 @@ use super::users::{self, CreateUser, USERNAME_TAKEN};
 use crate::db::users::{self as queries, User};
 use crate::domain::email::{is_valid_email, INVALID_EMAIL};
 use crate::domain::event::EventSource;
+use crate::domain::oidc::Via;
 use crate::domain::registration::Registration;
 use crate::domain::validation::REQUIRED;
 use crate::domain::FieldErrors;
@@ -145,6 +146,7 @@ pub async fn register(
                                 scopes,
                                 source: &source,
                             },
+                            &Via::Password,
                         )
                     })
                     .transpose()?;

@@ -11,6 +11,7 @@ use super::two_factor;
 use crate::db::events::What;
 use crate::db::users;
 use crate::domain::event::{EventKind, EventSource};
+use crate::domain::oidc::Via;
 use crate::domain::{ClientName, Password, Scopes, Timestamp};
 use crate::metrics::LoginOutcome;
 use crate::service::shared::events;
@@ -64,6 +65,7 @@ pub async fn login(
                         scopes,
                         source: &source,
                     },
+                    &Via::Password,
                 )
             })
             .await

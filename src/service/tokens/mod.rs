@@ -89,19 +89,8 @@ impl IssueLimits {
         }
     }
 
-    /// [`issue`] now, within these limits.
+    /// [`issue_via`] now, within these limits (`Via::Password` is [`issue`]).
     pub fn issue(
-        &self,
-        conn: &mut AnyConnection,
-        user_id: i64,
-        hash: CheckedHash<'_>,
-        grant: Grant<'_>,
-    ) -> Result<IssuedToken, Error> {
-        self.issue_via(conn, user_id, hash, grant, &Via::Password)
-    }
-
-    /// [`issue_via`] now, within these limits.
-    pub fn issue_via(
         &self,
         conn: &mut AnyConnection,
         user_id: i64,

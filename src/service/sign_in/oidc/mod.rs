@@ -114,7 +114,7 @@ pub async fn login(
         let source = source.clone();
         services
             .db(move |conn| {
-                limits.issue_via(
+                limits.issue(
                     conn,
                     user.id,
                     CheckedHash::kept(&user.password_hash),
