@@ -135,6 +135,14 @@ where
     Ok(())
 }
 
+/// A stored address as a mail's recipient; one that does not parse cannot
+/// be mailed (the mail is then not built, see [`queue_for_users`]).
+pub fn deliverable(email: &str) -> Result<Mailbox, String> {
+    email
+        .parse()
+        .map_err(|e| format!("the stored address is not deliverable: {e}"))
+}
+
 /// One account a mail to an address lists (see [`mail_about_accounts`]).
 pub struct MailedAccount<'a> {
     pub email: &'a str,
@@ -156,10 +164,7 @@ pub fn mail_about_accounts(
     closing: &str,
 ) -> Result<Mail, String> {
     let first = accounts.first().ok_or("no user to mail")?;
-    let to: Mailbox = first
-        .email
-        .parse()
-        .map_err(|e| format!("the stored address is not deliverable: {e}"))?;
+    let to = deliverable(first.email)?;
     let mut lines = Vec::new();
     if let [account] = accounts {
         lines.extend(one(account.username, &account.link));
