@@ -3,7 +3,7 @@
 
 use super::error::ConsoleError;
 use super::pages::{self, Chrome};
-use crate::domain::event::Actor;
+use crate::domain::event::{Actor, EventSource};
 use crate::domain::page::PageRequest;
 use crate::domain::throttle::throttled_detail;
 use crate::domain::Password;
@@ -21,6 +21,7 @@ use actix_session::Session;
 use actix_web::http::header::LOCATION;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use maud::Markup;
 
 pub const BAD_CREDENTIALS: &str = "Unable to sign in with this username and password.";
 pub const NOT_AN_ADMIN: &str = "This console is for administrators only.";
@@ -46,6 +47,29 @@ async fn require_admin(
     Ok((admin, csrf))
 }
 
+/// A form field's text; a field that is absent or not text (not UTF-8, or
+/// with a NUL) reads as left blank.
+fn form_text(fields: &Fields, name: &str) -> String {
+    fields.text(name).ok().flatten().unwrap_or("").to_owned()
+}
+
+/// A page of the signed-in admin's, `render`ed with its chrome (who is
+/// signed in, the CSRF token of its forms) and the session's flash
+/// message, which is taken: it shows once.
+fn admin_page(
+    admin: &SignedIn,
+    csrf: &str,
+    session: &Session,
+    render: impl FnOnce(&Chrome<'_>, Option<&str>) -> Markup,
+) -> HttpResponse {
+    let chrome = Chrome {
+        username: &admin.username,
+        csrf,
+    };
+    let flash = console_session::take_flash(session);
+    pages::html(StatusCode::OK, render(&chrome, flash.as_deref()))
+}
+
 /// Refuses a form whose CSRF token is missing or not this session's.
 fn check_csrf(session: &Session, fields: &Fields) -> Result<(), ConsoleError> {
     let presented = fields.text(CSRF_FIELD).ok().flatten();
@@ -54,6 +78,34 @@ fn check_csrf(session: &Session, fields: &Fields) -> Result<(), ConsoleError> {
     } else {
         Err(ConsoleError::Csrf)
     }
+}
+
+/// The user a form post acts on, and who acts (for the events it records).
+struct UserAction {
+    source: EventSource,
+    id: i64,
+    username: String,
+}
+
+/// What every post about one user checks first, in this order: its CSRF
+/// token, that the session is an admin's, that the user exists.
+async fn user_action(
+    services: &Services,
+    session: &Session,
+    request: &HttpRequest,
+    raw_id: &str,
+    fields: &Fields,
+) -> Result<UserAction, ConsoleError> {
+    check_csrf(session, fields)?;
+    let (admin, _) = require_admin(services, session).await?;
+    let source = request_source(request).by(Actor::Admin(admin.user_id));
+    let id = user_id(raw_id)?;
+    let user = services.db(move |conn| admin::user(conn, id)).await?;
+    Ok(UserAction {
+        source,
+        id,
+        username: user.username,
+    })
 }
 
 fn user_id(raw: &str) -> Result<i64, ConsoleError> {
@@ -94,18 +146,8 @@ pub async fn sign_in(
     fields: Fields,
 ) -> Result<HttpResponse, ConsoleError> {
     check_csrf(&session, &fields)?;
-    let username = fields
-        .text("username")
-        .ok()
-        .flatten()
-        .unwrap_or("")
-        .to_owned();
-    let password = fields
-        .text("password")
-        .ok()
-        .flatten()
-        .unwrap_or("")
-        .to_owned();
+    let username = form_text(&fields, "username");
+    let password = form_text(&fields, "password");
     let refuse = |status: StatusCode, message: &str| -> Result<HttpResponse, ConsoleError> {
         let csrf = console_session::csrf_token(&session)?;
         Ok(pages::html(
@@ -176,15 +218,9 @@ pub async fn users(
             Error::InvalidPage => ConsoleError::NotFound,
             other => other.into(),
         })?;
-    let chrome = Chrome {
-        username: &admin.username,
-        csrf: &csrf,
-    };
-    let flash = console_session::take_flash(&session);
-    Ok(pages::html(
-        StatusCode::OK,
-        pages::users(&chrome, &search, &found, flash.as_deref()),
-    ))
+    Ok(admin_page(&admin, &csrf, &session, |chrome, flash| {
+        pages::users(chrome, &search, &found, flash)
+    }))
 }
 
 /// How many of a user's newest events their page lists.
@@ -210,24 +246,15 @@ pub async fn user(
             ))
         })
         .await?;
-    let chrome = Chrome {
-        username: &admin.username,
-        csrf: &csrf,
+    let overview = pages::UserOverview {
+        user: &detail.user,
+        devices: &detail.tokens,
+        identities: &identities,
+        events: &events,
     };
-    let flash = console_session::take_flash(&session);
-    Ok(pages::html(
-        StatusCode::OK,
-        pages::user(
-            &chrome,
-            &pages::UserOverview {
-                user: &detail.user,
-                devices: &detail.tokens,
-                identities: &identities,
-                events: &events,
-            },
-            flash.as_deref(),
-        ),
-    ))
+    Ok(admin_page(&admin, &csrf, &session, |chrome, flash| {
+        pages::user(chrome, &overview, flash)
+    }))
 }
 
 pub async fn revoke(
@@ -237,20 +264,12 @@ pub async fn revoke(
     id: web::Path<String>,
     fields: Fields,
 ) -> Result<HttpResponse, ConsoleError> {
-    check_csrf(&session, &fields)?;
-    let (admin, _) = require_admin(&services, &session).await?;
-    let source = request_source(&request).by(Actor::Admin(admin.user_id));
-    let id = user_id(&id)?;
-    let client = fields
-        .text("client")
-        .ok()
-        .flatten()
-        .unwrap_or("")
-        .to_owned();
-    let user = services.db(move |conn| admin::user(conn, id)).await?;
-    let message = match admin::revoke_device(&services, &source, id, client.clone()).await {
-        Ok(()) => format!("Revoked the {client} device of {}.", user.username),
-        Err(Error::NotFound) => format!("{} has no device {client}.", user.username),
+    let target = user_action(&services, &session, &request, &id, &fields).await?;
+    let client = form_text(&fields, "client");
+    let (id, username) = (target.id, &target.username);
+    let message = match admin::revoke_device(&services, &target.source, id, client.clone()).await {
+        Ok(()) => format!("Revoked the {client} device of {username}."),
+        Err(Error::NotFound) => format!("{username} has no device {client}."),
         Err(other) => return Err(other.into()),
     };
     console_session::set_flash(&session, &message)?;
@@ -264,16 +283,13 @@ pub async fn revoke_all(
     id: web::Path<String>,
     fields: Fields,
 ) -> Result<HttpResponse, ConsoleError> {
-    check_csrf(&session, &fields)?;
-    let (admin, _) = require_admin(&services, &session).await?;
-    let source = request_source(&request).by(Actor::Admin(admin.user_id));
-    let id = user_id(&id)?;
-    let user = services.db(move |conn| admin::user(conn, id)).await?;
-    let revoked = admin::revoke_all_devices(&services, &source, id).await?;
+    let target = user_action(&services, &session, &request, &id, &fields).await?;
+    let id = target.id;
+    let revoked = admin::revoke_all_devices(&services, &target.source, id).await?;
     let devices = if revoked == 1 { "device" } else { "devices" };
     console_session::set_flash(
         &session,
-        &format!("Revoked {revoked} {devices} of {}.", user.username),
+        &format!("Revoked {revoked} {devices} of {}.", target.username),
     )?;
     Ok(see_other(&format!("/console/users/{id}")))
 }

@@ -124,6 +124,13 @@ pub fn complete<T>(request: Option<T>, errors: FieldErrors) -> Result<T, FieldEr
 }
 
 impl Fields {
+    /// The value of a body's one required text field, or its problem.
+    pub fn only_required(&self, name: &str) -> Result<String, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let value = self.required(name, &mut errors);
+        complete(value, errors)
+    }
+
     /// Decodes a body of the given `Content-Type`; an empty body is no fields.
     pub fn decode(content_type: &str, body: &[u8]) -> Result<Self, ApiError> {
         if body.is_empty() {

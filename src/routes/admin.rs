@@ -2,6 +2,7 @@
 //! `is_admin` only (the [`Admin`] extractor). The use cases are in
 //! `service::accounts::admin`, shared with the console.
 
+use super::events::page_links;
 use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
 use crate::domain::email::{is_valid_email, INVALID_EMAIL};
 use crate::domain::page::PageRequest;
@@ -60,15 +61,16 @@ pub async fn list_users(
     let found: UserPage = services
         .db(move |conn| admin::search_users(conn, &search, page))
         .await?;
-    let trusted = &services.settings.server.trusted_proxies;
-    let link = |page: Option<i64>| query.url_with_page(&request, trusted, page);
+    let (next, previous) = page_links(
+        &services,
+        &request,
+        &query,
+        (found.number, found.has_next, found.has_previous),
+    );
     Ok(HttpResponse::Ok().json(UserList {
         count: found.count,
-        next: found.has_next.then(|| link(Some(found.number + 1))),
-        // Like DRF, the link to page 1 has no `page` parameter.
-        previous: found
-            .has_previous
-            .then(|| link(Some(found.number - 1).filter(|&n| n > 1))),
+        next,
+        previous,
         results: found.users,
     }))
 }

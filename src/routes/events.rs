@@ -94,15 +94,33 @@ async fn listed(
     let found: EventPage = services
         .db(move |conn| events::list(conn, filter, page))
         .await?;
-    let trusted = &services.settings.server.trusted_proxies;
-    let link = |page: Option<i64>| query.url_with_page(request, trusted, page);
+    let (next, previous) = page_links(
+        services,
+        request,
+        &query,
+        (found.number, found.has_next, found.has_previous),
+    );
     Ok(HttpResponse::Ok().json(EventList {
         count: found.count,
-        next: found.has_next.then(|| link(Some(found.number + 1))),
-        // Like DRF, the link to page 1 has no `page` parameter.
-        previous: found
-            .has_previous
-            .then(|| link(Some(found.number - 1).filter(|&n| n > 1))),
+        next,
+        previous,
         results: found.events,
     }))
+}
+
+/// The absolute links to the next and the previous page of a listing
+/// (`/events`, `/admin/events`, `/admin/users`), given the page's number
+/// and whether each exists: the request's URL with another `page`.
+pub(super) fn page_links(
+    services: &Services,
+    request: &HttpRequest,
+    query: &QueryParams,
+    (number, has_next, has_previous): (i64, bool, bool),
+) -> (Option<String>, Option<String>) {
+    let trusted = &services.settings.server.trusted_proxies;
+    let link = |page: Option<i64>| query.url_with_page(request, trusted, page);
+    let next = has_next.then(|| link(Some(number + 1)));
+    // Like DRF, the link to page 1 has no `page` parameter.
+    let previous = has_previous.then(|| link(Some(number - 1).filter(|&n| n > 1)));
+    (next, previous)
 }

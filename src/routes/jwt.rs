@@ -3,18 +3,15 @@
 //! other services verify access tokens with. The refresh token is the
 //! device's ordinary key.
 
-use super::login::{sign_in, LoginBody};
+use super::login::{log_out_device, sign_in, LoginBody};
 use super::openapi::FieldErrors as FieldErrorsSchema;
 use crate::domain::event::EventSource;
 use crate::domain::jwt::{looks_like_jwt, Jwk};
 use crate::domain::principal::Principal;
-use crate::domain::FieldErrors;
-use crate::http::body::{Fields, FromFields};
+use crate::http::body::Fields;
 use crate::http::request::Source;
 use crate::http::ApiError;
-use crate::metrics::RevocationCause;
 use crate::service::tokens::jwt::AccessTokens;
-use crate::service::tokens::{revoke_counted, Revocation};
 use crate::service::{Error, Services};
 use actix_web::http::header::{CacheControl, CacheDirective, WWW_AUTHENTICATE};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -55,35 +52,24 @@ pub struct Jwks {
     pub keys: Vec<Jwk>,
 }
 
+// The two bodies' schemas in the OpenAPI document, never built: each is one
+// required field, read with `Fields::only_required`.
+
 /// A body with one required field.
 #[derive(ToSchema)]
+#[allow(dead_code)]
 pub struct RefreshBody {
     /// The device's key.
     #[schema(required = true, min_length = 1, value_type = String)]
     pub refresh: Option<String>,
 }
 
-impl FromFields for RefreshBody {
-    fn from_fields(fields: &Fields, errors: &mut FieldErrors) -> Self {
-        RefreshBody {
-            refresh: fields.required("refresh", errors),
-        }
-    }
-}
-
 #[derive(ToSchema)]
+#[allow(dead_code)]
 pub struct VerifyBody {
     /// An access JWT.
     #[schema(required = true, min_length = 1, value_type = String)]
     pub token: Option<String>,
-}
-
-impl FromFields for VerifyBody {
-    fn from_fields(fields: &Fields, errors: &mut FieldErrors) -> Self {
-        VerifyBody {
-            token: fields.required("token", errors),
-        }
-    }
 }
 
 fn token_not_valid() -> HttpResponse {
@@ -99,19 +85,22 @@ fn no_store() -> CacheControl {
     CacheControl(vec![CacheDirective::NoStore])
 }
 
-/// The device of a presented refresh token (a device key), or Simple JWT's
-/// refusal as the error.
-async fn device_of(
+/// The device whose key (the refresh token) the body's `refresh` field
+/// presents; else the answer: the body's problems, or Simple JWT's refusal.
+async fn presented_device(
     services: &Services,
-    refresh: &str,
+    fields: &Fields,
     source: &EventSource,
 ) -> Result<Principal, Result<HttpResponse, ApiError>> {
-    if looks_like_jwt(refresh) {
+    let refresh = fields
+        .only_required("refresh")
+        .map_err(|errors| Err(errors.into()))?;
+    if looks_like_jwt(&refresh) {
         return Err(Ok(token_not_valid()));
     }
     match services
         .tokens
-        .verify_presented(Ok(refresh), source.ip)
+        .verify_presented(Ok(&refresh), source.ip)
         .await
     {
         Ok(principal) => Ok(principal),
@@ -166,10 +155,7 @@ pub async fn refresh(
     Source(source): Source,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
-    let (body, errors) = fields.read::<RefreshBody>();
-    errors.into_result()?;
-    let refresh = body.refresh.unwrap_or_default();
-    let principal = match device_of(&services, &refresh, &source).await {
+    let principal = match presented_device(&services, &fields, &source).await {
         Ok(principal) => principal,
         Err(answer) => return answer,
     };
@@ -191,9 +177,7 @@ pub async fn verify(
     services: web::Data<Services>,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
-    let (body, errors) = fields.read::<VerifyBody>();
-    errors.into_result()?;
-    let token = body.token.unwrap_or_default();
+    let token = fields.only_required("token")?;
     if !looks_like_jwt(&token) {
         return Ok(token_not_valid());
     }
@@ -220,21 +204,11 @@ pub async fn blacklist(
     Source(source): Source,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
-    let (body, errors) = fields.read::<RefreshBody>();
-    errors.into_result()?;
-    let refresh = body.refresh.unwrap_or_default();
-    let principal = match device_of(&services, &refresh, &source).await {
+    let principal = match presented_device(&services, &fields, &source).await {
         Ok(principal) => principal,
         Err(answer) => return answer,
     };
-    let digest = principal.digest;
-    revoke_counted(
-        &services,
-        Revocation::Token { digest },
-        RevocationCause::Logout,
-        &source,
-    )
-    .await?;
+    log_out_device(&services, &principal, &source).await?;
     Ok(HttpResponse::Ok().json(Empty {}))
 }
 

@@ -1,6 +1,8 @@
 //! Logging in and out.
 
 use super::openapi::Detail;
+use crate::domain::event::EventSource;
+use crate::domain::principal::Principal;
 use crate::domain::{ClientName, FieldErrors, Password, Scopes, Timestamp};
 use crate::http::auth::{basic_credentials, Authenticated, Unrestricted};
 use crate::http::body::{complete, Fields, ParseFields};
@@ -123,14 +125,20 @@ pub async fn login(
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
     let token = sign_in(&services, &request, &fields).await?;
-    Ok(HttpResponse::Ok()
+    Ok(token_answer(token))
+}
+
+/// A sign-in's answer (`/login`, `/login/oidc/{provider}`): the new token,
+/// never to be cached.
+pub(super) fn token_answer(token: IssuedToken) -> HttpResponse {
+    HttpResponse::Ok()
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
         .json(TokenResponse {
             auth_token: token.key.expose().to_owned(),
             client: token.client.as_str().to_owned(),
             scopes: token.scopes.into_vec(),
             expires_at: token.expires_at,
-        }))
+        })
 }
 
 /// What `/login` (and `/token`, which answers alike) does before shaping
@@ -163,15 +171,26 @@ pub async fn logout(
     Authenticated(principal): Authenticated,
     Source(source): Source,
 ) -> Result<HttpResponse, ApiError> {
+    log_out_device(&services, &principal, &source).await?;
+    Ok(HttpResponse::Ok().json(Detail::new("Successfully logged out.")))
+}
+
+/// Revokes the device of the presented token, as a logout (`/logout`, and
+/// `/token/blacklist` with the device's key).
+pub(super) async fn log_out_device(
+    services: &Services,
+    principal: &Principal,
+    source: &EventSource,
+) -> Result<(), ApiError> {
     let digest = principal.digest;
     revoke_counted(
-        &services,
+        services,
         Revocation::Token { digest },
         RevocationCause::Logout,
-        &source,
+        source,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(Detail::new("Successfully logged out.")))
+    Ok(())
 }
 
 /// Revoke every token of the user.
@@ -184,18 +203,18 @@ pub async fn logout_all(
     Unrestricted(principal): Unrestricted,
     Source(source): Source,
 ) -> Result<HttpResponse, ApiError> {
-    let user_id = principal.user_id;
-    let revoked = revoke_counted(
+    let revocation = Revocation::All {
+        user_id: principal.user_id,
+    };
+    let cause = RevocationCause::LogoutAll;
+    log_out_devices(
         &services,
-        Revocation::All { user_id },
-        RevocationCause::LogoutAll,
+        revocation,
+        cause,
         &source,
+        "Successfully logged out.",
     )
-    .await?;
-    Ok(HttpResponse::Ok().json(LoggedOut {
-        detail: "Successfully logged out.",
-        revoked,
-    }))
+    .await
 }
 
 /// Revoke every token of the user but the presented one.
@@ -212,15 +231,25 @@ pub async fn logout_others(
         user_id: principal.user_id,
         keep_token_id: principal.token_id,
     };
-    let revoked = revoke_counted(
+    let cause = RevocationCause::LogoutOthers;
+    log_out_devices(
         &services,
         revocation,
-        RevocationCause::LogoutOthers,
+        cause,
         &source,
+        "Other devices logged out.",
     )
-    .await?;
-    Ok(HttpResponse::Ok().json(LoggedOut {
-        detail: "Other devices logged out.",
-        revoked,
-    }))
+    .await
+}
+
+/// Revokes several of the user's devices and answers how many.
+async fn log_out_devices(
+    services: &Services,
+    revocation: Revocation,
+    cause: RevocationCause,
+    source: &EventSource,
+    detail: &'static str,
+) -> Result<HttpResponse, ApiError> {
+    let revoked = revoke_counted(services, revocation, cause, source).await?;
+    Ok(HttpResponse::Ok().json(LoggedOut { detail, revoked }))
 }

@@ -1,6 +1,6 @@
 //! Signing in with an OpenID Connect provider (social login).
 
-use super::login::{read_client, TokenResponse};
+use super::login::{read_client, token_answer, TokenResponse};
 use super::openapi::Detail;
 use crate::domain::{ClientName, FieldErrors, Scopes};
 use crate::http::body::{complete, Fields};
@@ -9,7 +9,6 @@ use crate::http::ApiError;
 use crate::service::sign_in::oidc::providers::Proof;
 use crate::service::sign_in::oidc::{login as log_in, OidcLoginRequest};
 use crate::service::{Error, Services};
-use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{web, HttpRequest, HttpResponse};
 use utoipa::ToSchema;
 
@@ -108,12 +107,5 @@ pub async fn login_with_provider(
     }
     let login_request = read_login(&fields, provider.into_inner())?;
     let token = log_in(&services, login_request, &request_source(&request)).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
-        .json(TokenResponse {
-            auth_token: token.key.expose().to_owned(),
-            client: token.client.as_str().to_owned(),
-            scopes: token.scopes.into_vec(),
-            expires_at: token.expires_at,
-        }))
+    Ok(token_answer(token))
 }

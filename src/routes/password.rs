@@ -62,20 +62,24 @@ pub async fn change(
 }
 
 /// `POST /password/reset`.
+// The body's schema in the OpenAPI document, never built: the address is
+// read by `read_address`.
 #[derive(ToSchema)]
+#[allow(dead_code)]
 pub struct PasswordResetBody {
     #[schema(required = true, value_type = String)]
     pub email: Option<String>,
 }
 
-impl FromFields for PasswordResetBody {
-    fn from_fields(fields: &Fields, errors: &mut FieldErrors) -> Self {
-        let email = fields.required("email", errors);
-        if email.as_deref().is_some_and(|email| !is_valid_email(email)) {
-            errors.add("email", INVALID_EMAIL);
-        }
-        PasswordResetBody { email }
+/// The body's required, well-formed `email` (`/password/reset`,
+/// `/register/resend-email`), or its problems.
+pub(super) fn read_address(fields: &Fields) -> Result<String, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let email = fields.required("email", &mut errors);
+    if email.as_deref().is_some_and(|email| !is_valid_email(email)) {
+        errors.add("email", INVALID_EMAIL);
     }
+    complete(email, errors)
 }
 
 /// Answers at once and alike for every well-formed address, over
@@ -92,12 +96,9 @@ pub async fn reset(
     request: HttpRequest,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
-    let (body, errors) = fields.read::<PasswordResetBody>();
-    errors.into_result()?;
-    if let Some(email) = body.email {
-        let address = client_ip(&request, &services.settings.server.trusted_proxies);
-        request_reset(&services, email, address).await?;
-    }
+    let email = read_address(&fields)?;
+    let address = client_ip(&request, &services.settings.server.trusted_proxies);
+    request_reset(&services, email, address).await?;
     Ok(HttpResponse::Ok().json(Detail::new(RESET_SENT)))
 }
 

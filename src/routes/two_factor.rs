@@ -56,13 +56,6 @@ fn no_store() -> CacheControl {
     CacheControl(vec![CacheDirective::NoStore])
 }
 
-/// A required password from the body, or the body's problems.
-fn read_password(fields: &Fields) -> Result<Password, FieldErrors> {
-    let mut errors = FieldErrors::new();
-    let password = fields.required("password", &mut errors).map(Password::new);
-    complete(password, errors)
-}
-
 /// Start setting up two-factor: a new secret for an authenticator app.
 /// Nothing is enabled until a code from the app is confirmed.
 #[utoipa::path(post, path = "/2fa/totp/setup", security(("Token" = [])),
@@ -79,7 +72,7 @@ pub async fn set_up(
     Source(source): Source,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
-    let password = read_password(&fields)?;
+    let password = fields.only_required("password").map(Password::new)?;
     let setup = two_factor::set_up(&services, &principal, password, &source).await?;
     Ok(HttpResponse::Ok().insert_header(no_store()).json(setup))
 }
@@ -98,8 +91,7 @@ pub async fn confirm(
     Source(source): Source,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
-    let mut errors = FieldErrors::new();
-    let code = complete(fields.required("code", &mut errors), errors)?;
+    let code = fields.only_required("code")?;
     let recovery_codes = two_factor::confirm(&services, &principal, &code, &source).await?;
     Ok(HttpResponse::Ok()
         .insert_header(no_store())

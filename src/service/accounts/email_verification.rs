@@ -27,11 +27,10 @@ use crate::domain::event::{EventKind, EventSource};
 use crate::domain::Timestamp;
 use crate::metrics::ThrottledAction;
 use crate::service::shared::events;
-use crate::service::shared::outbox::{queue_for_users, Mail};
+use crate::service::shared::outbox::{mail_about_accounts, queue_for_users, Mail, MailedAccount};
 use crate::service::sign_in::throttle::count_use;
 use crate::service::{Error, Services};
 use diesel::Connection;
-use lettre::message::Mailbox;
 use sha2::{Digest, Sha256};
 
 /// The `detail` of both endpoints' success, as dj-rest-auth answers.
@@ -205,48 +204,35 @@ fn verification_mail(
     users: &[VerifyingUser],
     now: Timestamp,
 ) -> Result<Mail, String> {
-    let first = users.first().ok_or("no user to mail")?;
-    let to: Mailbox = first
-        .email
-        .parse()
-        .map_err(|e| format!("the stored address is not deliverable: {e}"))?;
-    let mut lines = Vec::new();
-    if let [user] = users {
-        lines.extend([
-            format!(
-                "You're receiving this e-mail because user {} gave this address for their account.",
-                user.username
-            ),
-            String::new(),
-            "To confirm that it is yours, go to the following page:".to_owned(),
-            String::new(),
-            verification_link(settings, signing_key, user, now),
-        ]);
-    } else {
-        lines.push(
-            "You're receiving this e-mail because these user accounts gave this address."
-                .to_owned(),
-        );
-        lines.push(String::new());
-        lines.push("To confirm that it is yours, go to the page of each account:".to_owned());
-        for user in users {
-            lines.extend([
+    let accounts: Vec<MailedAccount> = users
+        .iter()
+        .map(|user| MailedAccount {
+            email: &user.email,
+            username: &user.username,
+            link: verification_link(settings, signing_key, user, now),
+        })
+        .collect();
+    mail_about_accounts(
+        VERIFICATION_SUBJECT,
+        &accounts,
+        |username, link| {
+            vec![
+                format!(
+                    "You're receiving this e-mail because user {username} gave this address for their account."
+                ),
                 String::new(),
-                format!("Username: {}", user.username),
-                verification_link(settings, signing_key, user, now),
-            ]);
-        }
-    }
-    lines.extend([
-        String::new(),
-        "If you did not ask for this, ignore this e-mail.".to_owned(),
-        String::new(),
-    ]);
-    Ok(Mail {
-        to,
-        subject: VERIFICATION_SUBJECT.to_owned(),
-        text: lines.join("\r\n"),
-    })
+                "To confirm that it is yours, go to the following page:".to_owned(),
+                String::new(),
+                link.to_owned(),
+            ]
+        },
+        &[
+            "You're receiving this e-mail because these user accounts gave this address.",
+            "",
+            "To confirm that it is yours, go to the page of each account:",
+        ],
+        "If you did not ask for this, ignore this e-mail.",
+    )
 }
 
 #[cfg(test)]

@@ -21,11 +21,10 @@ use crate::domain::reset_token::{check_token, decode_uid, encode_uid, make_token
 use crate::domain::{FieldErrors, Password, Timestamp};
 use crate::metrics::{RevocationCause, ThrottledAction};
 use crate::service::shared::events;
-use crate::service::shared::outbox::{queue_for_users, Mail};
+use crate::service::shared::outbox::{mail_about_accounts, queue_for_users, Mail, MailedAccount};
 use crate::service::sign_in::throttle::{address_scope, count_use, reset_email_scope};
 use crate::service::{Error, Services};
 use diesel::Connection;
-use lettre::message::Mailbox;
 use std::net::IpAddr;
 
 pub const RESET_SENT: &str = "Password reset e-mail has been sent.";
@@ -125,46 +124,35 @@ fn reset_mail(
     key: &[u8; 32],
     now: Timestamp,
 ) -> Result<Mail, String> {
-    let first = users.first().ok_or("no user to mail")?;
-    let to: Mailbox = first
-        .email
-        .parse()
-        .map_err(|e| format!("the stored address is not deliverable: {e}"))?;
-    let mut lines = Vec::new();
-    if let [user] = users {
-        lines.extend([
-            "You're receiving this e-mail because a password reset was requested for your user account.".to_owned(),
-            String::new(),
-            "Go to the following page and choose a new password:".to_owned(),
-            String::new(),
-            reset_link(settings, user, key, now),
-            String::new(),
-            format!("Your username, in case you've forgotten: {}", user.username),
-        ]);
-    } else {
-        lines.extend([
-            "You're receiving this e-mail because a password reset was requested for the user accounts with this address.".to_owned(),
-            String::new(),
-            "Go to the page of the account whose password you want to reset, and choose a new password:".to_owned(),
-        ]);
-        for user in users {
-            lines.extend([
+    let accounts: Vec<MailedAccount> = users
+        .iter()
+        .map(|user| MailedAccount {
+            email: &user.email,
+            username: &user.username,
+            link: reset_link(settings, user, key, now),
+        })
+        .collect();
+    mail_about_accounts(
+        RESET_SUBJECT,
+        &accounts,
+        |username, link| {
+            vec![
+                "You're receiving this e-mail because a password reset was requested for your user account.".to_owned(),
                 String::new(),
-                format!("Username: {}", user.username),
-                reset_link(settings, user, key, now),
-            ]);
-        }
-    }
-    lines.extend([
-        String::new(),
-        "If you did not ask for this, ignore this e-mail: your password stays as it is.".to_owned(),
-        String::new(),
-    ]);
-    Ok(Mail {
-        to,
-        subject: RESET_SUBJECT.to_owned(),
-        text: lines.join("\r\n"),
-    })
+                "Go to the following page and choose a new password:".to_owned(),
+                String::new(),
+                link.to_owned(),
+                String::new(),
+                format!("Your username, in case you've forgotten: {username}"),
+            ]
+        },
+        &[
+            "You're receiving this e-mail because a password reset was requested for the user accounts with this address.",
+            "",
+            "Go to the page of the account whose password you want to reset, and choose a new password:",
+        ],
+        "If you did not ask for this, ignore this e-mail: your password stays as it is.",
+    )
 }
 
 /// A confirmation: the `uid` and `token` of a reset mail's link, checked

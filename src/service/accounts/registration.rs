@@ -9,10 +9,11 @@ use super::users::{self, CreateUser, USERNAME_TAKEN};
 use crate::db::users::{self as queries, User};
 use crate::domain::email::{is_valid_email, INVALID_EMAIL};
 use crate::domain::event::EventSource;
+use crate::domain::oidc::Via;
 use crate::domain::registration::Registration;
 use crate::domain::validation::REQUIRED;
 use crate::domain::FieldErrors;
-use crate::domain::{ClientName, Password, Scopes, Timestamp, Username};
+use crate::domain::{ClientName, Password, Scopes, Username};
 use crate::metrics::ThrottledAction;
 use crate::service::sign_in::throttle::{address_scope, count_use};
 use crate::service::tokens::{self, IssuedToken};
@@ -113,8 +114,7 @@ pub async fn register(
     };
     let password_hash = services.hasher.hash(password).await?;
     let email = request.email;
-    let policy = services.settings.tokens.policy();
-    let max_clients = services.settings.tokens.max_clients_per_user;
+    let limits = tokens::IssueLimits::of(&services.settings);
     let source = request.source;
     let scopes = request.scopes;
     // Under EMAIL_VERIFICATION=mandatory the user signs in once verified.
@@ -137,7 +137,7 @@ pub async fn register(
                 )?;
                 let token = client
                     .map(|client| {
-                        tokens::issue(
+                        limits.issue(
                             conn,
                             user.id,
                             tokens::CheckedHash::kept(&password_hash),
@@ -146,9 +146,7 @@ pub async fn register(
                                 scopes,
                                 source: &source,
                             },
-                            Timestamp::now(),
-                            &policy,
-                            max_clients,
+                            &Via::Password,
                         )
                     })
                     .transpose()?;

@@ -135,6 +135,57 @@ where
     Ok(())
 }
 
+/// A stored address as a mail's recipient; one that does not parse cannot
+/// be mailed (the mail is then not built, see [`queue_for_users`]).
+pub fn deliverable(email: &str) -> Result<Mailbox, String> {
+    email
+        .parse()
+        .map_err(|e| format!("the stored address is not deliverable: {e}"))
+}
+
+/// One account a mail to an address lists (see [`mail_about_accounts`]).
+pub struct MailedAccount<'a> {
+    pub email: &'a str,
+    pub username: &'a str,
+    /// What the mail asks to open for this account.
+    pub link: String,
+}
+
+/// One mail to the address `accounts` share (without regard to case; the
+/// first one's spelling is used): `one` is the text for a single account,
+/// given its username and link; for several, the `several` lines come
+/// first, then each account's username and link. `closing` ends either.
+/// Lines end with CRLF, as mail's do.
+pub fn mail_about_accounts(
+    subject: &str,
+    accounts: &[MailedAccount<'_>],
+    one: impl FnOnce(&str, &str) -> Vec<String>,
+    several: &[&str],
+    closing: &str,
+) -> Result<Mail, String> {
+    let first = accounts.first().ok_or("no user to mail")?;
+    let to = deliverable(first.email)?;
+    let mut lines = Vec::new();
+    if let [account] = accounts {
+        lines.extend(one(account.username, &account.link));
+    } else {
+        lines.extend(several.iter().map(|line| (*line).to_owned()));
+        for account in accounts {
+            lines.extend([
+                String::new(),
+                format!("Username: {}", account.username),
+                account.link.clone(),
+            ]);
+        }
+    }
+    lines.extend([String::new(), closing.to_owned(), String::new()]);
+    Ok(Mail {
+        to,
+        subject: subject.to_owned(),
+        text: lines.join("\r\n"),
+    })
+}
+
 /// The users named by id, as logs name them.
 fn whom(ids: impl Iterator<Item = i64>) -> String {
     let ids: Vec<String> = ids.map(|id| id.to_string()).collect();

@@ -11,6 +11,7 @@ use super::two_factor;
 use crate::db::events::What;
 use crate::db::users;
 use crate::domain::event::{EventKind, EventSource};
+use crate::domain::oidc::Via;
 use crate::domain::{ClientName, Password, Scopes, Timestamp};
 use crate::metrics::LoginOutcome;
 use crate::service::shared::events;
@@ -43,14 +44,8 @@ pub async fn login(
         scopes,
         otp,
     } = request;
-    services
-        .settings
-        .tokens
-        .allowed_scopes
-        .check(&scopes)
-        .map_err(|message| Error::field("scopes", message))?;
-    let policy = services.settings.tokens.policy();
-    let max_clients = services.settings.tokens.max_clients_per_user;
+    tokens::check_allowed_scopes(&services.settings, &scopes)?;
+    let limits = tokens::IssueLimits::of(&services.settings);
     let guess = Guess {
         username: &username,
         counts_address: true,
@@ -61,7 +56,7 @@ pub async fn login(
         let source = source.clone();
         services
             .db(move |conn| {
-                tokens::issue(
+                limits.issue(
                     conn,
                     user.user_id,
                     user.checked(),
@@ -70,9 +65,7 @@ pub async fn login(
                         scopes,
                         source: &source,
                     },
-                    Timestamp::now(),
-                    &policy,
-                    max_clients,
+                    &Via::Password,
                 )
             })
             .await

@@ -5,10 +5,9 @@
 use crate::db::users::{self, User};
 use crate::domain::event::EventSource;
 use crate::domain::{ClientName, Timestamp};
-use crate::service::shared::outbox::{queue_for_users, Mail};
+use crate::service::shared::outbox::{deliverable, queue_for_users, Mail};
 use crate::service::tokens::IssuedToken;
 use crate::service::Services;
-use lettre::message::Mailbox;
 
 pub const NEW_DEVICE_SUBJECT: &str = "New sign-in to your account";
 /// The outbox's name for these mails.
@@ -55,10 +54,7 @@ fn new_device_mail(
     at: Timestamp,
 ) -> Result<Mail, String> {
     let user = found.first().ok_or("no user to mail")?;
-    let to: Mailbox = user
-        .email
-        .parse()
-        .map_err(|e| format!("the stored address is not deliverable: {e}"))?;
+    let to = deliverable(&user.email)?;
     let from = source
         .ip
         .map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string());

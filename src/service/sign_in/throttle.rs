@@ -79,28 +79,15 @@ pub fn count_in_scopes(
             .map(|count| limit.seconds_until_reopened(Timestamp(count.window_start), now))
             .max()
     };
-    let mut open = Vec::with_capacity(scopes.len());
-    for scope in scopes {
-        open.extend(db::throttle::open_window(
-            conn,
-            scope,
-            now.millis(),
-            window_ms,
-        )?);
-    }
+    let open: Vec<_> = windows(conn, scopes, now, window_ms, db::throttle::open_window)?
+        .into_iter()
+        .flatten()
+        .collect();
     if let Some(seconds) = wait_for(&open, 1) {
         return Err(Error::Throttled(seconds));
     }
     conn.transaction::<_, Error, _>(|conn| {
-        let mut counts = Vec::with_capacity(scopes.len());
-        for scope in scopes {
-            counts.push(db::throttle::count_attempt(
-                conn,
-                scope,
-                now.millis(),
-                window_ms,
-            )?);
-        }
+        let counts = windows(conn, scopes, now, window_ms, db::throttle::count_attempt)?;
         match wait_for(&counts, 0) {
             Some(seconds) => Err(Error::Throttled(seconds)),
             None => Ok(Counted(
@@ -112,6 +99,21 @@ pub fn count_in_scopes(
             )),
         }
     })
+}
+
+/// `read` of each scope's current window (`(conn, scope, now, window_ms)`:
+/// `db::throttle::open_window` or `count_attempt`), in the order of `scopes`.
+fn windows<T>(
+    conn: &mut AnyConnection,
+    scopes: &[String],
+    now: Timestamp,
+    window_ms: i64,
+    read: fn(&mut AnyConnection, &str, i64, i64) -> diesel::QueryResult<T>,
+) -> diesel::QueryResult<Vec<T>> {
+    scopes
+        .iter()
+        .map(|scope| read(conn, scope, now.millis(), window_ms))
+        .collect()
 }
 
 /// Counts one use of `scopes` against `limit`, off the async workers.

@@ -63,6 +63,55 @@ impl<'a> CheckedHash<'a> {
     }
 }
 
+/// Refuses scopes beyond `ALLOWED_SCOPES`, as a problem of the field `scopes`.
+pub fn check_allowed_scopes(
+    settings: &crate::config::Settings,
+    scopes: &Scopes,
+) -> Result<(), Error> {
+    let allowed = &settings.tokens.allowed_scopes;
+    allowed
+        .check(scopes)
+        .map_err(|message| Error::field("scopes", message))
+}
+
+/// What issuing takes of the settings (`TOKEN_TTL`, ..., `MAX_CLIENTS_PER_USER`),
+/// read before a database closure, which must own what it uses.
+pub struct IssueLimits {
+    policy: TokenPolicy,
+    max_clients: u32,
+}
+
+impl IssueLimits {
+    pub fn of(settings: &crate::config::Settings) -> Self {
+        IssueLimits {
+            policy: settings.tokens.policy(),
+            max_clients: settings.tokens.max_clients_per_user,
+        }
+    }
+
+    /// [`issue_via`] now, within these limits (`Via::Password` is [`issue`]).
+    pub fn issue(
+        &self,
+        conn: &mut AnyConnection,
+        user_id: i64,
+        hash: CheckedHash<'_>,
+        grant: Grant<'_>,
+        via: &Via,
+    ) -> Result<IssuedToken, Error> {
+        let (policy, max_clients) = (&self.policy, self.max_clients);
+        issue_via(
+            conn,
+            user_id,
+            hash,
+            grant,
+            via,
+            Timestamp::now(),
+            policy,
+            max_clients,
+        )
+    }
+}
+
 /// Gives the grant's client of the user a new token with its scopes,
 /// replacing the client's previous token and scopes together.
 ///

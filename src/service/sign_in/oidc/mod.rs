@@ -61,12 +61,7 @@ pub async fn login(
         otp,
     } = request;
     let provider = services.oidc.get(&provider).ok_or(Error::NotFound)?;
-    services
-        .settings
-        .tokens
-        .allowed_scopes
-        .check(&scopes)
-        .map_err(|message| Error::field("scopes", message))?;
+    tokens::check_allowed_scopes(&services.settings, &scopes)?;
     // The login throttle counts failures per username and per address; here
     // no username is known before the token is checked, so the provider and
     // the address stand for it (a provider-wide count would let anyone lock
@@ -115,12 +110,11 @@ pub async fn login(
         two_factor::check_second_factor(services, user.id, user.two_factor, otp.as_deref()).await?;
         allow_sign_in(&services.settings, &user.email, user.email_verified)?;
         let via = Via::Oidc(provider.config.name.clone());
-        let policy = services.settings.tokens.policy();
-        let max_clients = services.settings.tokens.max_clients_per_user;
+        let limits = tokens::IssueLimits::of(&services.settings);
         let source = source.clone();
         services
             .db(move |conn| {
-                tokens::issue_via(
+                limits.issue(
                     conn,
                     user.id,
                     CheckedHash::kept(&user.password_hash),
@@ -130,9 +124,6 @@ pub async fn login(
                         source: &source,
                     },
                     &via,
-                    Timestamp::now(),
-                    &policy,
-                    max_clients,
                 )
             })
             .await
