@@ -42,9 +42,7 @@ async fn a_change_keeps_the_current_device_and_signs_out_the_others(backend: Bac
 
 #[on_both_backends]
 async fn a_wrong_old_password_changes_nothing(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
-    let web = app.login("alice", "web").await;
+    let (app, web) = TestApp::spawn_with_alice_on_web(backend).await;
     let ios = app.login("alice", "ios").await;
     assert_bad_request(
         app.change_password(&web, "not-my-password", NEW_PASSWORD)
@@ -88,9 +86,7 @@ async fn a_new_password_that_breaks_the_rules_is_refused_with_every_reason(backe
 
 #[on_both_backends]
 async fn missing_fields_are_reported(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
-    let key = app.login("alice", "web").await;
+    let (app, key) = TestApp::spawn_with_alice_on_web(backend).await;
     assert_bad_request(app.post_with_token("/password/change", &key).await, json!({"old_password": ["This field is required."], "new_password": ["This field is required."]})).await;
 }
 

@@ -61,8 +61,7 @@ async fn anonymous_requests_are_unauthorized_and_non_admins_forbidden(backend: B
 
 #[on_both_backends]
 async fn users_are_listed_a_page_at_a_time_with_absolute_links(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let key = app.admin_key().await;
+    let (app, key) = TestApp::spawn_with_admin_key(backend).await;
     app.create_users("user", 55);
     let first = body(app.admin_get("/admin/users", &key).await).await;
     assert_eq!(first["count"], 56);
@@ -228,8 +227,7 @@ async fn page_links_follow_forwarded_host_and_proto_from_trusted_proxies(backend
 
 #[on_both_backends]
 async fn the_search_matches_part_of_a_username_or_email_without_regard_to_case(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let key = app.admin_key().await;
+    let (app, key) = TestApp::spawn_with_admin_key(backend).await;
     app.create_user("Alice", "alice@Wonderland.example", false);
     app.create_user("bob", "BOB@builders.example", false);
     app.create_user("carol_100", "", false);
@@ -261,8 +259,7 @@ async fn the_search_matches_part_of_a_username_or_email_without_regard_to_case(b
 
 #[on_both_backends]
 async fn a_page_past_the_last_or_not_a_number_is_not_found(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let key = app.admin_key().await;
+    let (app, key) = TestApp::spawn_with_admin_key(backend).await;
     for page in ["2", "0", "-1", "two"] {
         assert_detail(
             app.admin_get(&format!("/admin/users?page={page}"), &key)
@@ -280,8 +277,7 @@ async fn a_page_past_the_last_or_not_a_number_is_not_found(backend: Backend) {
 
 #[on_both_backends]
 async fn admins_create_users_who_can_then_log_in(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let key = app.admin_key().await;
+    let (app, key) = TestApp::spawn_with_admin_key(backend).await;
     let response = app
         .admin_request(
             Method::POST,
@@ -333,8 +329,7 @@ async fn admins_create_users_who_can_then_log_in(backend: Backend) {
 
 #[on_both_backends]
 async fn creating_a_user_reports_every_invalid_field_at_once(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let key = app.admin_key().await;
+    let (app, key) = TestApp::spawn_with_admin_key(backend).await;
     let post = |body: Value| app.admin_request(Method::POST, "/admin/users", &key, Some(body));
     assert_bad_request(
         post(json!({})).await,
@@ -364,8 +359,7 @@ async fn creating_a_user_reports_every_invalid_field_at_once(backend: Backend) {
 
 #[on_both_backends]
 async fn a_taken_username_is_refused_whatever_its_case(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let key = app.admin_key().await;
+    let (app, key) = TestApp::spawn_with_admin_key(backend).await;
     app.create_user("alice", "", false);
     assert_bad_request(
         app.admin_request(
@@ -382,8 +376,7 @@ async fn a_taken_username_is_refused_whatever_its_case(backend: Backend) {
 
 #[on_both_backends]
 async fn a_user_is_read_with_their_devices(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let key = app.admin_key().await;
+    let (app, key) = TestApp::spawn_with_admin_key(backend).await;
     let alice = app.create_user("alice", "alice@example.com", false);
     app.login("alice", "web").await;
     app.login("alice", "ios").await;
@@ -432,8 +425,7 @@ async fn a_user_is_read_with_their_devices(backend: Backend) {
 
 #[on_both_backends]
 async fn unknown_and_malformed_user_ids_are_not_found_on_every_route(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let key = app.admin_key().await;
+    let (app, key) = TestApp::spawn_with_admin_key(backend).await;
     for id in ["999999", "abc", "1.5"] {
         for (method, path) in [
             (Method::GET, format!("/admin/users/{id}")),
@@ -453,8 +445,7 @@ async fn unknown_and_malformed_user_ids_are_not_found_on_every_route(backend: Ba
 
 #[on_both_backends]
 async fn patching_email_or_admin_flag_keeps_the_tokens(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let key = app.admin_key().await;
+    let (app, key) = TestApp::spawn_with_admin_key(backend).await;
     let alice = app.create_user("alice", "", false);
     let web = app.login("alice", "web").await;
     let response = app
@@ -499,8 +490,7 @@ async fn patching_email_or_admin_flag_keeps_the_tokens(backend: Backend) {
 
 #[on_both_backends]
 async fn deactivating_a_user_revokes_all_their_tokens(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let key = app.admin_key().await;
+    let (app, key) = TestApp::spawn_with_admin_key(backend).await;
     let alice = app.create_user("alice", "", false);
     let web = app.login("alice", "web").await;
     let ios = app.login("alice", "ios").await;
@@ -526,8 +516,7 @@ async fn deactivating_a_user_revokes_all_their_tokens(backend: Backend) {
 
 #[on_both_backends]
 async fn a_new_password_revokes_all_tokens_and_replaces_the_old_one(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let key = app.admin_key().await;
+    let (app, key) = TestApp::spawn_with_admin_key(backend).await;
     let alice = app.create_user("alice", "", false);
     let web = app.login("alice", "web").await;
     let response = app
@@ -548,8 +537,7 @@ async fn a_new_password_revokes_all_tokens_and_replaces_the_old_one(backend: Bac
 
 #[on_both_backends]
 async fn invalid_patches_are_refused_field_by_field(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let key = app.admin_key().await;
+    let (app, key) = TestApp::spawn_with_admin_key(backend).await;
     let alice = app.create_user("alice", "alice@example.com", false);
     let web = app.login("alice", "web").await;
     assert_bad_request(
@@ -579,8 +567,7 @@ async fn invalid_patches_are_refused_field_by_field(backend: Backend) {
 
 #[on_both_backends]
 async fn an_admin_revokes_one_device_and_the_others_keep_working(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let key = app.admin_key().await;
+    let (app, key) = TestApp::spawn_with_admin_key(backend).await;
     let alice = app.create_user("alice", "", false);
     let web = app.login("alice", "web").await;
     let ios = app.login("alice", "ios").await;
@@ -606,8 +593,7 @@ async fn an_admin_revokes_one_device_and_the_others_keep_working(backend: Backen
 
 #[on_both_backends]
 async fn an_admin_revokes_all_devices_of_a_user(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let key = app.admin_key().await;
+    let (app, key) = TestApp::spawn_with_admin_key(backend).await;
     let alice = app.create_user("alice", "", false);
     app.create_user("bob", "", false);
     let web = app.login("alice", "web").await;

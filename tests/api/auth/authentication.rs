@@ -41,9 +41,7 @@ async fn each_malformed_header_gets_its_own_message(backend: Backend) {
 
 #[on_both_backends]
 async fn unknown_and_revoked_keys_are_invalid(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
-    let key = app.login("alice", "web").await;
+    let (app, key) = TestApp::spawn_with_alice_on_web(backend).await;
     let forged = format!("mt_{}", "A".repeat(43));
     assert_unauthorized(app.whoami(&forged).await, "Invalid token.").await;
     assert_eq!(app.whoami_status(&key).await, StatusCode::OK);
@@ -71,9 +69,7 @@ async fn a_deactivated_users_token_is_refused(backend: Backend) {
 
 #[on_both_backends]
 async fn the_keyword_is_case_insensitive_and_bearer_is_accepted(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
-    let key = app.login("alice", "web").await;
+    let (app, key) = TestApp::spawn_with_alice_on_web(backend).await;
     for scheme in ["Token", "token", "TOKEN", "Bearer", "bearer"] {
         let response = app
             .request(Method::GET, "/whoami")

@@ -10,9 +10,7 @@ use serde_json::{json, Value};
 
 #[on_both_backends]
 async fn devices_are_listed_most_recent_first_without_secrets(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
-    let web = app.login("alice", "web").await;
+    let (app, web) = TestApp::spawn_with_alice_on_web(backend).await;
     let response = app
         .request(Method::POST, "/login")
         .header("User-Agent", format!("ios-app/1.0 {}", "x".repeat(300)))
@@ -44,9 +42,7 @@ async fn devices_are_listed_most_recent_first_without_secrets(backend: Backend) 
 
 #[on_both_backends]
 async fn revoking_one_device_leaves_the_others_working(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
-    let web = app.login("alice", "web").await;
+    let (app, web) = TestApp::spawn_with_alice_on_web(backend).await;
     let ios = app.login("alice", "ios").await;
     let response = app.delete_with_token("/tokens/ios", &web).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
@@ -63,9 +59,7 @@ async fn revoking_one_device_leaves_the_others_working(backend: Backend) {
 
 #[on_both_backends]
 async fn revoking_an_unknown_client_is_not_found(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
-    let web = app.login("alice", "web").await;
+    let (app, web) = TestApp::spawn_with_alice_on_web(backend).await;
     assert_not_found(app.delete_with_token("/tokens/tv", &web).await).await;
 }
 
@@ -85,9 +79,7 @@ async fn users_cannot_revoke_each_others_devices(backend: Backend) {
 
 #[on_both_backends]
 async fn logout_revokes_only_the_presented_token(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
-    let web = app.login("alice", "web").await;
+    let (app, web) = TestApp::spawn_with_alice_on_web(backend).await;
     let ios = app.login("alice", "ios").await;
     assert_detail(
         app.post_with_token("/logout", &web).await,
@@ -121,9 +113,7 @@ async fn logout_all_revokes_every_token_of_the_user(backend: Backend) {
 
 #[on_both_backends]
 async fn logout_others_keeps_only_the_presented_token(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
-    let web = app.login("alice", "web").await;
+    let (app, web) = TestApp::spawn_with_alice_on_web(backend).await;
     let ios = app.login("alice", "ios").await;
     let cli = app.login("alice", "cli").await;
     assert_json(

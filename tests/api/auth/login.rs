@@ -167,9 +167,7 @@ async fn missing_and_invalid_fields_are_all_reported(backend: Backend) {
 
 #[on_both_backends]
 async fn logging_in_again_replaces_only_that_clients_token(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
-    let web = app.login("alice", "web").await;
+    let (app, web) = TestApp::spawn_with_alice_on_web(backend).await;
     let ios = app.login("alice", "ios").await;
     let web_again = app.login("alice", "web").await;
     assert_ne!(web, web_again);
@@ -241,9 +239,7 @@ async fn concurrent_logins_of_one_client_leave_exactly_one_token(backend: Backen
 async fn keys_are_stored_only_as_digests(backend: Backend) {
     use diesel::prelude::*;
     use multitoken::db::schema::tokens;
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
-    let key = app.login("alice", "web").await;
+    let (app, key) = TestApp::spawn_with_alice_on_web(backend).await;
     let digests: Vec<Vec<u8>> = tokens::table
         .select(tokens::digest)
         .load(&mut app.connection())

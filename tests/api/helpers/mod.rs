@@ -204,6 +204,23 @@ impl TestApp {
         TestApp { address, http, db }
     }
 
+    /// The most common setup: a fresh app where the ordinary user `alice`
+    /// is logged in on `web`; returns the app and that key.
+    pub async fn spawn_with_alice_on_web(backend: Backend) -> (Self, String) {
+        let app = Self::spawn(backend).await;
+        app.create_user("alice", "", false);
+        let key = app.login("alice", "web").await;
+        (app, key)
+    }
+
+    /// A fresh app with an admin logged in on `web` (see `admin_key`);
+    /// returns the app and the admin's key.
+    pub async fn spawn_with_admin_key(backend: Backend) -> (Self, String) {
+        let app = Self::spawn(backend).await;
+        let key = app.admin_key().await;
+        (app, key)
+    }
+
     /// Starts another server on this app's database (as a restart, or a
     /// second instance, would) and returns its base URL.
     pub fn spawn_on_same_database(&self, configure: impl FnOnce(&mut Settings)) -> String {

@@ -52,8 +52,7 @@ async fn a_nul_in_a_field_is_a_field_error_in_json_and_in_forms(backend: Backend
 
 #[on_both_backends]
 async fn a_nul_in_a_client_path_segment_names_no_device(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let admin = app.admin_key().await;
+    let (app, admin) = TestApp::spawn_with_admin_key(backend).await;
     let alice = app.create_user("alice", "", false);
     let key = app.login("alice", "web").await;
     assert_not_found(app.delete_with_token("/tokens/web%00", &key).await).await;
@@ -65,8 +64,7 @@ async fn a_nul_in_a_client_path_segment_names_no_device(backend: Backend) {
 
 #[on_both_backends]
 async fn a_nul_in_the_admin_search_is_a_field_error(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let admin = app.admin_key().await;
+    let (app, admin) = TestApp::spawn_with_admin_key(backend).await;
     app.create_user("alice", "", false);
     assert_bad_request(
         app.admin_get("/admin/users?search=%00", &admin).await,
@@ -144,8 +142,7 @@ async fn form_values_that_are_not_utf8_are_field_errors_not_replacements(backend
 
 #[on_both_backends]
 async fn a_query_value_that_is_not_utf8_is_a_field_error(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let admin = app.admin_key().await;
+    let (app, admin) = TestApp::spawn_with_admin_key(backend).await;
     assert_bad_request(
         app.admin_get("/admin/users?search=%FF", &admin).await,
         json!({"search": [NOT_UTF8]}),

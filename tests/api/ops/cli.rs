@@ -111,9 +111,7 @@ async fn bad_users_and_passwords_are_refused_with_exit_1(backend: Backend) {
 
 #[on_both_backends]
 async fn a_revoke_from_the_cli_is_seen_by_the_running_server(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
-    let web = app.login("alice", "web").await;
+    let (app, web) = TestApp::spawn_with_alice_on_web(backend).await;
     let ios = app.login("alice", "ios").await;
     let output = app.cli(&["tokens", "revoke", "alice", "ios"], "");
     assert!(output.status.success(), "{output:?}");

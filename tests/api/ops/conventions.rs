@@ -10,9 +10,7 @@ use serde_json::json;
 
 #[on_both_backends]
 async fn paths_work_with_and_without_a_trailing_slash(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
-    let key = app.login("alice", "web").await;
+    let (app, key) = TestApp::spawn_with_alice_on_web(backend).await;
     for path in ["/whoami", "/whoami/", "/tokens", "/tokens/"] {
         assert_eq!(
             app.get_with_token(path, &key).await.status(),
@@ -134,9 +132,7 @@ async fn malformed_json_is_a_400_with_the_cause(backend: Backend) {
 
 #[on_both_backends]
 async fn an_empty_body_is_fine_where_no_field_is_required(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
-    let key = app.login("alice", "web").await;
+    let (app, key) = TestApp::spawn_with_alice_on_web(backend).await;
     let response = app
         .with_token(Method::POST, "/logout", &key)
         .header("Content-Type", "application/json")
@@ -159,8 +155,7 @@ async fn health_and_readiness_answer(backend: Backend) {
 /// request's `Content-Type`).
 #[on_both_backends]
 async fn every_response_is_no_store_and_nosniff(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let admin = app.admin_key().await;
+    let (app, admin) = TestApp::spawn_with_admin_key(backend).await;
     let alice = app.create_user("alice", "", false);
     let key = app.login("alice", "web").await;
     let unsupported = app

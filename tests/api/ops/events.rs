@@ -300,8 +300,7 @@ async fn each_way_of_revoking_ones_devices_records_one_revoked_event_per_device(
 
 #[on_both_backends]
 async fn refused_guesses_are_recorded_on_the_account_they_named(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let admin = app.admin_key().await;
+    let (app, admin) = TestApp::spawn_with_admin_key(backend).await;
     let alice = app.create_user("alice", "", false);
     let wrong = app.post_login("alice", "not-the-password", "web").await;
     assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
@@ -806,8 +805,7 @@ async fn own_events_are_paged_newest_first_and_restricted_tokens_may_read_them(b
 
 #[on_both_backends]
 async fn admin_events_filter_by_user_and_type_and_refuse_bad_filters(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let admin = app.admin_key().await;
+    let (app, admin) = TestApp::spawn_with_admin_key(backend).await;
     let alice = app.create_user("alice", "", false);
     let alice_key = app.login("alice", "web").await;
     assert_bad_request(
@@ -1050,8 +1048,7 @@ fn django_source(dir: &std::path::Path) -> String {
 
 #[on_both_backends]
 async fn a_django_import_records_imported_users_and_a_dry_run_records_nothing(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let admin = app.admin_key().await;
+    let (app, admin) = TestApp::spawn_with_admin_key(backend).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let source = django_source(dir.path());
     cli_ok(&app, &["import-django", &source, "--dry-run"], "");

@@ -19,8 +19,7 @@ fn value(text: &str, series: &str) -> f64 {
 
 #[on_both_backends]
 async fn logins_token_checks_and_revocations_are_counted_by_outcome(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let admin = app.admin_key().await;
+    let (app, admin) = TestApp::spawn_with_admin_key(backend).await;
     let alice = app.create_user("alice", "", false);
     app.create_user("bob", "", false);
     let web = app.login("alice", "web").await;

@@ -17,8 +17,7 @@ async fn use_twice(app: &TestApp, key: &str) {
 
 #[on_both_backends]
 async fn the_revoking_instance_refuses_on_its_very_next_request(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let admin = app.admin_key().await;
+    let (app, admin) = TestApp::spawn_with_admin_key(backend).await;
     let alice = app.create_user("alice", "alice@example.com", false);
 
     let key = app.login("alice", "web").await;

@@ -93,9 +93,7 @@ async fn every_method_answers_with_the_identity_headers(backend: Backend) {
 
 #[on_both_backends]
 async fn the_key_comes_from_x_api_key_when_authorization_is_another_scheme(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
-    let key = app.login("alice", "web").await;
+    let (app, key) = TestApp::spawn_with_alice_on_web(backend).await;
 
     let alone = send(verify(&app, Method::GET, "/auth/verify").header("X-Api-Key", &key)).await;
     assert_eq!(alone.status(), StatusCode::OK);
@@ -192,9 +190,7 @@ async fn refusals_follow_the_contract_401_table(backend: Backend) {
 
 #[on_both_backends]
 async fn a_revoked_key_is_refused_on_the_next_request(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
-    let web = app.login("alice", "web").await;
+    let (app, web) = TestApp::spawn_with_alice_on_web(backend).await;
     let ios = app.login("alice", "ios").await;
     let check = |key: String| send(verify(&app, Method::GET, "/auth/verify").bearer_auth(key));
     assert_eq!(check(ios.clone()).await.status(), StatusCode::OK);

@@ -196,8 +196,7 @@ async fn introspection_counts_as_a_use(backend: Backend) {
 
 #[on_both_backends]
 async fn service_users_are_made_by_the_admin_api_and_the_command_line(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let admin = app.admin_key().await;
+    let (app, admin) = TestApp::spawn_with_admin_key(backend).await;
     let created = app
         .admin_request(
             Method::POST,
@@ -260,9 +259,7 @@ async fn service_users_are_made_by_the_admin_api_and_the_command_line(backend: B
 
 #[on_both_backends]
 async fn revoke_ends_a_live_key_and_answers_the_same_for_anything(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
-    let web = app.login("alice", "web").await;
+    let (app, web) = TestApp::spawn_with_alice_on_web(backend).await;
     let ios = app.login("alice", "ios").await;
 
     let revoke = |body: Value| app.post_json("/revoke", body);
