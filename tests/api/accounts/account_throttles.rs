@@ -4,7 +4,7 @@
 //! passwords at `/password/change`, counted as failed logins of the user.
 
 use crate::helpers::assert_throttled;
-use crate::helpers::mail::{mail_files, wait_for_mail_files, NEW_PASSWORD};
+use crate::helpers::mail::{mail_files, wait_for_mail_files, MailApp, NEW_PASSWORD};
 use crate::helpers::on_both_backends;
 use crate::helpers::{
     assert_bad_request, assert_detail, Backend, Sent, ServerProcess, TestApp, TestDatabase,
@@ -13,12 +13,10 @@ use crate::helpers::{
 use multitoken::config::Settings;
 use multitoken::domain::client_address::TrustedProxies;
 use multitoken::domain::ThrottleLimit;
-use multitoken::mail::MailSetting;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
-use tempfile::TempDir;
 
 const SENT: &str = "Password reset e-mail has been sent.";
 const WRONG_OLD: &str = "Your old password was entered incorrectly.";
@@ -93,21 +91,6 @@ async fn registrations_past_the_limit_are_throttled_per_address(backend: Backend
     assert_eq!(metric(&app.scrape().await, "register"), "1");
 }
 
-/// A `TestApp` whose mails are files in a directory of its own.
-async fn spawn_mailing(
-    backend: Backend,
-    configure: impl FnOnce(&mut Settings),
-) -> (TestApp, TempDir) {
-    let mail_dir = tempfile::tempdir().expect("mail dir");
-    let path = mail_dir.path().to_owned();
-    let app = TestApp::spawn_with(backend, |settings| {
-        settings.mail.mail = MailSetting::File(path);
-        configure(settings);
-    })
-    .await;
-    (app, mail_dir)
-}
-
 async fn reset_from(app: &TestApp, forwarded_for: Option<&str>, email: &str) {
     assert_detail(
         post_from(
@@ -134,7 +117,7 @@ async fn assert_mail_count(dir: &Path, expected: usize) {
 
 #[on_both_backends]
 async fn a_reset_request_past_the_limit_answers_the_same_and_mails_nothing(backend: Backend) {
-    let (app, mail_dir) = spawn_mailing(backend, |settings| {
+    let MailApp { app, mail_dir } = MailApp::spawn_with(backend, |settings| {
         settings.throttles.password_reset_throttle = per_hour(2);
     })
     .await;
@@ -148,7 +131,7 @@ async fn a_reset_request_past_the_limit_answers_the_same_and_mails_nothing(backe
 
 #[on_both_backends]
 async fn reset_requests_are_limited_per_email_whatever_the_client_address(backend: Backend) {
-    let (app, mail_dir) = spawn_mailing(backend, |settings| {
+    let MailApp { app, mail_dir } = MailApp::spawn_with(backend, |settings| {
         settings.throttles.password_reset_throttle = per_hour(2);
         behind_local_proxy(settings);
     })
@@ -166,7 +149,7 @@ async fn reset_requests_are_limited_per_email_whatever_the_client_address(backen
 
 #[on_both_backends]
 async fn reset_requests_are_limited_per_client_address_whatever_the_email(backend: Backend) {
-    let (app, mail_dir) = spawn_mailing(backend, |settings| {
+    let MailApp { app, mail_dir } = MailApp::spawn_with(backend, |settings| {
         settings.throttles.password_reset_throttle = per_hour(2);
         behind_local_proxy(settings);
     })

@@ -17,14 +17,7 @@ const SENT: &str = "Password reset e-mail has been sent.";
 async fn a_reset_mail_goes_through_smtp_and_its_link_works(backend: Backend) {
     let smtp = SmtpServer::start(false);
     let port = smtp.port;
-    let app = TestApp::spawn_with(backend, |settings| {
-        settings.mail.mail = MailSetting::Smtp {
-            host: "127.0.0.1".into(),
-            port,
-        };
-    })
-    .await;
-    app.create_user("alice", "alice@example.com", false);
+    let app = spawn_mailing_to(backend, port).await;
     assert_detail(
         app.request_reset("alice@example.com").await,
         StatusCode::OK,
@@ -108,14 +101,7 @@ async fn a_failing_smtp_server_is_logged_and_never_fails_the_request(backend: Ba
 #[on_both_backends]
 async fn a_hung_smtp_server_does_not_hold_up_the_answer(backend: Backend) {
     let (port, accepted) = silent_server();
-    let app = TestApp::spawn_with(backend, |settings| {
-        settings.mail.mail = MailSetting::Smtp {
-            host: "127.0.0.1".into(),
-            port,
-        };
-    })
-    .await;
-    app.create_user("alice", "alice@example.com", false);
+    let app = spawn_mailing_to(backend, port).await;
     // Well below the 10 s that the SMTP client waits for a server: were the
     // mail sent on the request's path, the answer would come too late.
     let response = app
@@ -170,4 +156,18 @@ async fn the_console_backend_logs_the_mail(backend: Backend) {
     let log = server.log();
     assert!(!log.contains(NEW_PASSWORD), "never a password in the log");
     assert!(!log.contains(PASSWORD), "never a password in the log");
+}
+
+/// An app that sends its mail by SMTP to 127.0.0.1:`port`, with `alice`
+/// (who has an address to mail) in it.
+async fn spawn_mailing_to(backend: Backend, port: u16) -> TestApp {
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.mail.mail = MailSetting::Smtp {
+            host: "127.0.0.1".into(),
+            port,
+        };
+    })
+    .await;
+    app.create_user("alice", "alice@example.com", false);
+    app
 }
