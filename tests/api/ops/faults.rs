@@ -148,6 +148,18 @@ async fn assert_unavailable(response: Response) {
     assert_detail(response, StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE).await;
 }
 
+/// Logs `alice` in on `ios`, asserts the 503, and returns how long the
+/// answer took (the tests bound it from either side).
+async fn unavailable_login_takes(app: &TestApp) -> Duration {
+    let started = Instant::now();
+    assert_unavailable(
+        app.post_login("alice", crate::helpers::PASSWORD, "ios")
+            .await,
+    )
+    .await;
+    started.elapsed()
+}
+
 #[actix_web::test]
 #[cfg_attr(not(postgres_tests), ignore = "TEST_DATABASE_URL is not set")]
 async fn a_cut_postgresql_gives_quick_503s_and_recovers_without_a_restart() {
@@ -248,17 +260,8 @@ async fn a_silently_stalled_link_gives_503s_within_a_bound_and_recovers() {
         );
         break;
     }
-    let started = Instant::now();
-    assert_unavailable(
-        app.post_login("alice", crate::helpers::PASSWORD, "ios")
-            .await,
-    )
-    .await;
-    assert!(
-        started.elapsed() < bound,
-        "login took {:?}",
-        started.elapsed()
-    );
+    let took = unavailable_login_takes(&app).await;
+    assert!(took < bound, "login took {took:?}");
 
     proxy.resume();
     let resumed = Instant::now();
@@ -300,16 +303,10 @@ async fn a_locked_sqlite_file_gives_503_after_the_busy_timeout_then_works_again(
         .batch_execute("PRAGMA busy_timeout = 0; BEGIN IMMEDIATE; DELETE FROM tokens WHERE 0;")
         .expect("take the write lock");
 
-    let started = Instant::now();
-    assert_unavailable(
-        app.post_login("alice", crate::helpers::PASSWORD, "ios")
-            .await,
-    )
-    .await;
+    let took = unavailable_login_takes(&app).await;
     assert!(
-        started.elapsed() >= Duration::from_millis(300),
-        "answered before the busy timeout: {:?}",
-        started.elapsed()
+        took >= Duration::from_millis(300),
+        "answered before the busy timeout: {took:?}"
     );
     // Reading goes on under WAL: token checks are not blocked by a writer.
     assert_eq!(app.whoami_status(&key).await, StatusCode::OK);
