@@ -7,7 +7,7 @@ use super::email_verification::{
 };
 use super::users::{self, CreateUser, USERNAME_TAKEN};
 use crate::db::users::{self as queries, User};
-use crate::domain::email::{is_valid_email, INVALID_EMAIL};
+use crate::domain::email::Email;
 use crate::domain::event::EventSource;
 use crate::domain::oidc::Via;
 use crate::domain::registration::Registration;
@@ -72,8 +72,10 @@ pub async fn register(
             .map_err(|message| errors.add("username", message))
             .ok()
     });
-    if !request.email.is_empty() && !is_valid_email(&request.email) {
-        errors.add("email", INVALID_EMAIL);
+    if !request.email.is_empty() {
+        if let Err(message) = Email::parse(&request.email) {
+            errors.add("email", message);
+        }
     }
     if request.email.is_empty() && registration_needs_email(&services.settings) {
         errors.add("email", REQUIRED);
