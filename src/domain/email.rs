@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-pub const INVALID_EMAIL: &str = "Enter a valid email address.";
+use crate::domain::messages::INVALID_EMAIL;
 
 /// An address of the shape `local@domain.tld`: no whitespace, at most 254
 /// characters. Parsed once where it comes in, so what holds one needs no

@@ -7,8 +7,8 @@
 //! tested and fuzzed alone.
 
 use super::error::ApiError;
-use crate::domain::scope::INVALID_SCOPES;
-use crate::domain::validation::{FieldErrors, NOT_A_STRING, NULL_CHARACTERS, REQUIRED};
+use crate::domain::messages::{INVALID_SCOPES, NOT_A_STRING, NULL_CHARACTERS, REQUIRED};
+use crate::domain::validation::FieldErrors;
 use crate::domain::Scopes;
 use actix_web::dev::Payload;
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};

@@ -6,7 +6,7 @@ use super::body::{decode_pairs, INVALID_UTF8};
 use super::error::ApiError;
 use crate::domain::client_address::{client_address, TrustedProxies};
 use crate::domain::event::{Actor, EventSource};
-use crate::domain::validation::NULL_CHARACTERS;
+use crate::domain::messages::NULL_CHARACTERS;
 use actix_web::http::header::{HOST, USER_AGENT};
 use actix_web::HttpRequest;
 use std::net::IpAddr;
