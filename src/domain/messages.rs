@@ -32,3 +32,26 @@ pub const SIMILAR_TO_EMAIL: &str = "The password is too similar to the email add
 // domain/client_name.rs
 pub const INVALID_CLIENT: &str =
     "Enter a valid client name: 1-64 letters, digits, '.', '_' or '-'.";
+
+// http/body.rs
+pub const NOT_A_BOOLEAN: &str = "Must be a valid boolean.";
+
+// http/auth.rs
+pub const CSRF_FAILED: &str = "CSRF Failed: CSRF token missing or incorrect.";
+
+// http/error.rs
+/// The answer of `POST /login` to wrong credentials in the body.
+pub const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
+
+// routes/events.rs
+pub const UNKNOWN_TYPE: &str = "Select a valid event type.";
+pub const NOT_A_USER_ID: &str = "A valid integer is required.";
+
+// routes/admin.rs
+pub const BLANK: &str = "This field may not be blank.";
+
+// http/body.rs
+/// A form or query value whose percent-decoded bytes are not UTF-8. They
+/// are refused, not replaced: replacing would make different byte strings
+/// (passwords typed in a legacy encoding) one and the same.
+pub const INVALID_UTF8: &str = "Not a valid string: the value is not UTF-8.";

@@ -6,6 +6,7 @@ use super::error::ApiError;
 use super::request::{client_ip, request_source};
 use super::session::{self, CSRF_HEADER};
 use crate::domain::event::{Actor, EventSource};
+use crate::domain::messages::CSRF_FAILED;
 use crate::domain::principal::Principal;
 use crate::domain::Password;
 use crate::service::sign_in::two_factor;
@@ -180,8 +181,6 @@ pub struct Admin {
     /// own account).
     pub source: EventSource,
 }
-
-pub const CSRF_FAILED: &str = "CSRF Failed: CSRF token missing or incorrect.";
 
 impl FromRequest for Admin {
     type Error = ApiError;

@@ -5,6 +5,7 @@
 //! A `503` (the database unreachable or busy) may be retried; a `500` has a
 //! fixed body, its cause goes to the log and never to the client.
 
+use crate::domain::messages::BAD_CREDENTIALS;
 use crate::domain::page::InvalidPage;
 use crate::domain::throttle::throttled_detail;
 use crate::domain::FieldErrors;
@@ -14,9 +15,6 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
-
-/// The answer of `POST /login` to wrong credentials in the body.
-pub const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

@@ -18,7 +18,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-pub const BLANK: &str = "This field may not be blank.";
+use crate::domain::messages::BLANK;
 
 /// A page of users, as Django REST Framework's `PageNumberPagination` gives it.
 #[derive(Debug, Serialize, ToSchema)]
