@@ -55,3 +55,48 @@ pub const BLANK: &str = "This field may not be blank.";
 /// are refused, not replaced: replacing would make different byte strings
 /// (passwords typed in a legacy encoding) one and the same.
 pub const INVALID_UTF8: &str = "Not a valid string: the value is not UTF-8.";
+
+// service/sign_in/oidc/mod.rs
+/// The contract's answer to any failed check.
+pub const PROVIDER_REFUSED: &str = "Unable to log in with the provider.";
+
+// service/sign_in/two_factor.rs
+pub const INVALID_CODE: &str = "Invalid code.";
+pub const INVALID_PASSWORD: &str = "Invalid password.";
+pub const ALREADY_ENABLED: &str = "Two-factor authentication is already enabled.";
+pub const NOT_ENABLED: &str = "Two-factor authentication is not enabled.";
+pub const NOT_SET_UP: &str =
+    "Two-factor authentication is not being set up: start with /2fa/totp/setup.";
+pub const DISABLED: &str = "Two-factor authentication is off.";
+pub const REQUIRED_FOR_ADMINS: &str = "Two-factor authentication is required for administrators.";
+
+// service/sign_in/credentials.rs
+pub const EMAIL_NOT_VERIFIED: &str = "E-mail is not verified.";
+
+// service/tokens/mod.rs
+pub const TOO_MANY_CLIENTS: &str = "Maximum number of clients per user exceeded.";
+
+// service/accounts/registration.rs
+pub const REGISTRATION_CLOSED: &str = "Registration is closed.";
+
+// service/accounts/password_reset.rs
+pub const RESET_SENT: &str = "Password reset e-mail has been sent.";
+pub const RESET_DONE: &str = "Password has been reset with the new password.";
+pub const INVALID_VALUE: &str = "Invalid value";
+
+// service/accounts/email_verification.rs
+/// The `detail` of both endpoints' success, as dj-rest-auth answers.
+pub const OK: &str = "ok";
+pub const INVALID_KEY: &str = "Invalid value";
+
+// service/accounts/users.rs
+pub const USERNAME_TAKEN: &str = "A user with that username already exists.";
+pub const CANNOT_DEACTIVATE_SELF: &str = "You cannot deactivate your own account.";
+pub const CANNOT_DEMOTE_SELF: &str = "You cannot remove your own admin rights.";
+pub const CANNOT_DEACTIVATE_LAST_ADMIN: &str = "You cannot deactivate the last active admin.";
+pub const CANNOT_DEMOTE_LAST_ADMIN: &str =
+    "You cannot remove the admin rights of the last active admin.";
+
+// service/accounts/password_change.rs
+pub const WRONG_OLD_PASSWORD: &str = "Your old password was entered incorrectly.";
+pub const PASSWORD_CHANGED: &str = "New password has been saved.";

@@ -5,11 +5,10 @@
 //! A `503` (the database unreachable or busy) may be retried; a `500` has a
 //! fixed body, its cause goes to the log and never to the client.
 
-use crate::domain::messages::BAD_CREDENTIALS;
+use crate::domain::messages::{BAD_CREDENTIALS, INVALID_CODE};
 use crate::domain::page::InvalidPage;
 use crate::domain::throttle::throttled_detail;
 use crate::domain::FieldErrors;
-use crate::service::sign_in::two_factor::INVALID_CODE;
 use crate::service::{AuthFailure, Error};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;

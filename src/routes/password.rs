@@ -2,14 +2,15 @@
 
 use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
 use crate::domain::email::Email;
+use crate::domain::messages::{PASSWORD_CHANGED, RESET_DONE, RESET_SENT};
 use crate::domain::{FieldErrors, Password};
 use crate::http::auth::Unrestricted;
 use crate::http::body::{complete, Fields, FromFields, ParseFields};
 use crate::http::request::{client_ip, Source};
 use crate::http::ApiError;
-use crate::service::accounts::password_change::{change_password, PASSWORD_CHANGED};
+use crate::service::accounts::password_change::change_password;
 use crate::service::accounts::password_reset::{
-    confirm_reset as confirm, request_reset, ConfirmRequest, RESET_DONE, RESET_SENT,
+    confirm_reset as confirm, request_reset, ConfirmRequest,
 };
 use crate::service::Services;
 use actix_web::{web, HttpRequest, HttpResponse};
