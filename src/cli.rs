@@ -4,7 +4,7 @@
 
 use crate::config::Settings;
 use crate::db::{self, AnyConnection};
-use crate::domain::email::{is_valid_email, INVALID_EMAIL};
+use crate::domain::email::Email;
 use crate::domain::event::{Actor, EventSource, RevokedBy};
 use crate::domain::{Password, Timestamp, Username};
 use crate::service::accounts::django_import::{self, ImportError, ImportOptions};
@@ -195,8 +195,9 @@ fn run_user(
             let username = Username::parse(&name)
                 .map_err(|message| CliError(format!("username refused: {message}")))?;
             let email = email.unwrap_or_default();
-            if !email.is_empty() && !is_valid_email(&email) {
-                return Err(CliError(format!("email refused: {INVALID_EMAIL}")));
+            if !email.is_empty() {
+                Email::parse(&email)
+                    .map_err(|message| CliError(format!("email refused: {message}")))?;
             }
             let password = read_new_password(stdin, username.as_str(), &email)?;
             let hash = hash_blocking(&password)?;

@@ -4,6 +4,7 @@
 use super::error::ConsoleError;
 use super::pages::{self, Chrome};
 use crate::domain::event::{Actor, EventSource};
+use crate::domain::messages::{EMAIL_NOT_VERIFIED, INVALID_CODE};
 use crate::domain::page::PageRequest;
 use crate::domain::throttle::throttled_detail;
 use crate::domain::Password;
@@ -12,10 +13,8 @@ use crate::http::request::{request_source, QueryParams};
 use crate::http::session::{self as console_session, SignedIn, CSRF_FIELD};
 use crate::service::accounts::admin;
 use crate::service::shared::events;
-use crate::service::sign_in::credentials::EMAIL_NOT_VERIFIED;
 use crate::service::sign_in::login::console_sign_in;
 use crate::service::sign_in::oidc;
-use crate::service::sign_in::two_factor;
 use crate::service::{Error, Services};
 use actix_session::Session;
 use actix_web::http::header::LOCATION;
@@ -175,7 +174,7 @@ pub async fn sign_in(
         Err(Error::PermissionDenied) => return refuse(StatusCode::FORBIDDEN, NOT_AN_ADMIN),
         Err(Error::Forbidden(message)) => return refuse(StatusCode::FORBIDDEN, message),
         Err(Error::WrongCode { .. }) => {
-            return refuse(StatusCode::UNAUTHORIZED, two_factor::INVALID_CODE);
+            return refuse(StatusCode::UNAUTHORIZED, INVALID_CODE);
         }
         Err(Error::Invalid(errors)) if errors.contains("otp") => {
             return refuse(StatusCode::UNAUTHORIZED, CODE_NEEDED);

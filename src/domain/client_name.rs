@@ -2,8 +2,7 @@
 
 use std::fmt;
 
-pub const INVALID_CLIENT: &str =
-    "Enter a valid client name: 1-64 letters, digits, '.', '_' or '-'.";
+use crate::domain::messages::INVALID_CLIENT;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ClientName(String);

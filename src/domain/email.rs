@@ -1,9 +1,41 @@
 //! E-mail addresses, checked for shape only (delivery is the real test).
 
-pub const INVALID_EMAIL: &str = "Enter a valid email address.";
+use std::fmt;
 
-/// `local@domain.tld`, no whitespace, at most 254 characters.
-pub fn is_valid_email(address: &str) -> bool {
+use crate::domain::messages::INVALID_EMAIL;
+
+/// An address of the shape `local@domain.tld`: no whitespace, at most 254
+/// characters. Parsed once where it comes in, so what holds one needs no
+/// second check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    /// The address, or the field message (`INVALID_EMAIL`) that refuses it.
+    pub fn parse(address: &str) -> Result<Self, &'static str> {
+        if has_the_shape_of_an_address(address) {
+            Ok(Email(address.to_owned()))
+        } else {
+            Err(INVALID_EMAIL)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn has_the_shape_of_an_address(address: &str) -> bool {
     let Some((local, domain)) = address.rsplit_once('@') else {
         return false;
     };
@@ -22,14 +54,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ordinary_addresses_pass() {
+    fn ordinary_addresses_pass_unchanged() {
         for good in ["alice@example.com", "a.b+tag@sub.example.org", "x@y.io"] {
-            assert!(is_valid_email(good), "{good}");
+            let email = Email::parse(good).unwrap_or_else(|message| panic!("{good}: {message}"));
+            assert_eq!(email.as_str(), good);
+            assert_eq!(email.to_string(), good);
+            assert_eq!(email.into_string(), good);
         }
     }
 
     #[test]
-    fn malformed_addresses_fail() {
+    fn malformed_addresses_fail_with_the_field_message() {
         for bad in [
             "",
             "alice",
@@ -42,8 +77,16 @@ mod tests {
             "a@com.",
             "a@b..com",
         ] {
-            assert!(!is_valid_email(bad), "{bad}");
+            assert_eq!(Email::parse(bad), Err(INVALID_EMAIL), "{bad}");
         }
-        assert!(!is_valid_email(&format!("{}@example.com", "a".repeat(250))));
+        let too_long = format!("{}@example.com", "a".repeat(250));
+        assert_eq!(Email::parse(&too_long), Err(INVALID_EMAIL));
+    }
+
+    #[test]
+    fn the_longest_address_allowed_is_254_characters() {
+        let longest = format!("{}@example.com", "a".repeat(254 - "@example.com".len()));
+        assert_eq!(longest.len(), 254);
+        assert!(Email::parse(&longest).is_ok());
     }
 }

@@ -10,11 +10,9 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::LazyLock;
 
-pub const TOO_SHORT: &str = "This password is too short. It must contain at least 8 characters.";
-pub const ENTIRELY_NUMERIC: &str = "This password is entirely numeric.";
-pub const TOO_COMMON: &str = "This password is too common.";
-pub const SIMILAR_TO_USERNAME: &str = "The password is too similar to the username.";
-pub const SIMILAR_TO_EMAIL: &str = "The password is too similar to the email address.";
+use crate::domain::messages::{
+    ENTIRELY_NUMERIC, SIMILAR_TO_EMAIL, SIMILAR_TO_USERNAME, TOO_COMMON, TOO_SHORT,
+};
 
 const MIN_LENGTH: usize = 8;
 /// Django's `UserAttributeSimilarityValidator` default.

@@ -4,8 +4,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-pub const INVALID_SCOPES: &str =
-    "Enter valid scopes: 1-64 letters, digits, ':', '.', '_' or '-' each, separated by spaces.";
+use crate::domain::messages::INVALID_SCOPES;
 pub const MAX_SCOPES: usize = 32;
 
 /// A token's scopes, each valid, without duplicates, in the order first

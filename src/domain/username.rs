@@ -10,9 +10,7 @@
 use std::fmt;
 use unicode_normalization::UnicodeNormalization;
 
-pub const INVALID_USERNAME: &str =
-    "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.";
-pub const USERNAME_TOO_LONG: &str = "Ensure this field has no more than 150 characters.";
+use crate::domain::messages::{INVALID_USERNAME, USERNAME_TOO_LONG};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username(String);

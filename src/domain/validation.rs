@@ -5,12 +5,6 @@
 use serde_json::{Map, Value};
 use std::fmt;
 
-pub const REQUIRED: &str = "This field is required.";
-pub const NOT_A_STRING: &str = "Not a valid string.";
-/// Django REST Framework's words for a NUL in a text field. PostgreSQL
-/// cannot store one in text, so it is refused before any query.
-pub const NULL_CHARACTERS: &str = "Null characters are not allowed.";
-
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct FieldErrors(Map<String, Value>);
 

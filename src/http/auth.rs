@@ -6,9 +6,9 @@ use super::error::ApiError;
 use super::request::{client_ip, request_source};
 use super::session::{self, CSRF_HEADER};
 use crate::domain::event::{Actor, EventSource};
+use crate::domain::messages::{CSRF_FAILED, REQUIRED_FOR_ADMINS};
 use crate::domain::principal::Principal;
 use crate::domain::Password;
-use crate::service::sign_in::two_factor;
 use crate::service::tokens::other_services::may_introspect;
 use crate::service::tokens::verify::TokenVerifier;
 use crate::service::{AuthFailure, Error, Services};
@@ -181,8 +181,6 @@ pub struct Admin {
     pub source: EventSource,
 }
 
-pub const CSRF_FAILED: &str = "CSRF Failed: CSRF token missing or incorrect.";
-
 impl FromRequest for Admin {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
@@ -200,7 +198,7 @@ impl FromRequest for Admin {
                     return Err(Error::PermissionDenied.into());
                 }
                 if two_factor_required && !principal.two_factor {
-                    return Err(Error::Forbidden(two_factor::REQUIRED_FOR_ADMINS).into());
+                    return Err(Error::Forbidden(REQUIRED_FOR_ADMINS).into());
                 }
                 Ok(Admin {
                     source: source.by(Actor::Admin(principal.user_id)),

@@ -7,8 +7,10 @@
 //! tested and fuzzed alone.
 
 use super::error::ApiError;
-use crate::domain::scope::INVALID_SCOPES;
-use crate::domain::validation::{FieldErrors, NOT_A_STRING, NULL_CHARACTERS, REQUIRED};
+use crate::domain::messages::{
+    INVALID_SCOPES, INVALID_UTF8, NOT_A_BOOLEAN, NOT_A_STRING, NULL_CHARACTERS, REQUIRED,
+};
+use crate::domain::validation::FieldErrors;
 use crate::domain::Scopes;
 use actix_web::dev::Payload;
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
@@ -22,17 +24,11 @@ use std::time::Duration;
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// A form or query value whose percent-decoded bytes are not UTF-8. They
-/// are refused, not replaced: replacing would make different byte strings
-/// (passwords typed in a legacy encoding) one and the same.
-pub const INVALID_UTF8: &str = "Not a valid string: the value is not UTF-8.";
-
 /// How long a body may take to arrive once the headers have, registered as
 /// app data by `startup` (a default when absent): a client that trickles
 /// its body gets a `408` instead of holding the connection at will.
 #[derive(Debug, Clone, Copy)]
 pub struct BodyReadTimeout(pub Duration);
-pub const NOT_A_BOOLEAN: &str = "Must be a valid boolean.";
 
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Fields {

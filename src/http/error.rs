@@ -5,18 +5,18 @@
 //! A `503` (the database unreachable or busy) may be retried; a `500` has a
 //! fixed body, its cause goes to the log and never to the client.
 
+use crate::domain::messages::{
+    BAD_BASIC_CREDENTIALS, BAD_CREDENTIALS, INVALID_CODE, INVALID_PAGE, NOT_FOUND,
+    PERMISSION_DENIED, REQUEST_TOO_LARGE, SERVER_ERROR, SERVICE_UNAVAILABLE,
+};
 use crate::domain::page::InvalidPage;
 use crate::domain::throttle::throttled_detail;
 use crate::domain::FieldErrors;
-use crate::service::sign_in::two_factor::INVALID_CODE;
 use crate::service::{AuthFailure, Error};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
-
-/// The answer of `POST /login` to wrong credentials in the body.
-pub const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -97,24 +97,20 @@ impl ResponseError for ApiError {
                     Error::BadCredentials => {
                         FieldErrors::single("non_field_errors", BAD_CREDENTIALS).to_json()
                     }
-                    Error::PermissionDenied => {
-                        detail("You do not have permission to perform this action.")
-                    }
+                    Error::PermissionDenied => detail(PERMISSION_DENIED),
                     Error::Forbidden(message) => detail(message),
                     Error::Invalid(errors) => errors.to_json(),
                     Error::WrongCode { field, .. } => {
                         FieldErrors::single(field, INVALID_CODE).to_json()
                     }
-                    Error::NotFound => detail("Not found."),
-                    Error::InvalidPage => detail("Invalid page."),
+                    Error::NotFound => detail(NOT_FOUND),
+                    Error::InvalidPage => detail(INVALID_PAGE),
                     Error::Throttled(seconds) => detail(&throttled_detail(*seconds)),
-                    Error::Unavailable(_) => {
-                        detail("Service temporarily unavailable, try again later.")
-                    }
-                    Error::Internal(_) => detail("A server error occurred."),
+                    Error::Unavailable(_) => detail(SERVICE_UNAVAILABLE),
+                    Error::Internal(_) => detail(SERVER_ERROR),
                 }
             }
-            ApiError::BadBasicCredentials => detail("Invalid username/password."),
+            ApiError::BadBasicCredentials => detail(BAD_BASIC_CREDENTIALS),
             ApiError::BadRequest(message) => detail(message),
             ApiError::MethodNotAllowed(method) => {
                 detail(&format!("Method \"{method}\" not allowed."))
@@ -122,7 +118,7 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType(media_type) => detail(&format!(
                 "Unsupported media type \"{media_type}\" in request."
             )),
-            ApiError::PayloadTooLarge => detail("Request body too large."),
+            ApiError::PayloadTooLarge => detail(REQUEST_TOO_LARGE),
             ApiError::Status(status) => detail(&format!(
                 "{}.",
                 status.canonical_reason().unwrap_or("Error")

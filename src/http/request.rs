@@ -2,11 +2,11 @@
 //! comes from (trusting `X-Forwarded-For` only from `TRUSTED_PROXIES`), its
 //! `User-Agent`, its query parameters, and its own absolute URL.
 
-use super::body::{decode_pairs, INVALID_UTF8};
+use super::body::decode_pairs;
 use super::error::ApiError;
 use crate::domain::client_address::{client_address, TrustedProxies};
 use crate::domain::event::{Actor, EventSource};
-use crate::domain::validation::NULL_CHARACTERS;
+use crate::domain::messages::{INVALID_UTF8, NULL_CHARACTERS};
 use actix_web::http::header::{HOST, USER_AGENT};
 use actix_web::HttpRequest;
 use std::net::IpAddr;

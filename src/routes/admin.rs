@@ -4,7 +4,7 @@
 
 use super::events::page_links;
 use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
-use crate::domain::email::{is_valid_email, INVALID_EMAIL};
+use crate::domain::email::Email;
 use crate::domain::page::PageRequest;
 use crate::domain::{FieldErrors, Password, Username};
 use crate::http::auth::Admin;
@@ -18,7 +18,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-pub const BLANK: &str = "This field may not be blank.";
+use crate::domain::messages::BLANK;
 
 /// A page of users, as Django REST Framework's `PageNumberPagination` gives it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -89,8 +89,10 @@ fn check_new_password(
 }
 
 fn check_email(email: &str, errors: &mut FieldErrors) {
-    if !email.is_empty() && !is_valid_email(email) {
-        errors.add("email", INVALID_EMAIL);
+    if !email.is_empty() {
+        if let Err(message) = Email::parse(email) {
+            errors.add("email", message);
+        }
     }
 }
 

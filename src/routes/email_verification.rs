@@ -3,10 +3,11 @@
 
 use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
 use super::password::read_address;
+use crate::domain::messages::OK;
 use crate::http::body::Fields;
 use crate::http::request::Source;
 use crate::http::ApiError;
-use crate::service::accounts::email_verification::{resend, verify, OK};
+use crate::service::accounts::email_verification::{resend, verify};
 use crate::service::Services;
 use actix_web::{web, HttpResponse};
 use utoipa::ToSchema;

@@ -14,8 +14,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-pub const UNKNOWN_TYPE: &str = "Select a valid event type.";
-pub const NOT_A_USER_ID: &str = "A valid integer is required.";
+use crate::domain::messages::{NOT_A_USER_ID, UNKNOWN_TYPE};
 
 /// A page of events, as Django REST Framework's `PageNumberPagination` gives it.
 #[derive(Debug, Serialize, ToSchema)]

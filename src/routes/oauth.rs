@@ -2,8 +2,8 @@
 //! token introspection (RFC 7662) and token revocation (RFC 7009).
 
 use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
+use crate::domain::messages::REQUIRED;
 use crate::domain::principal::Principal;
-use crate::domain::validation::REQUIRED;
 use crate::domain::FieldErrors;
 use crate::http::auth::Introspector;
 use crate::http::body::{Fields, FromFields};

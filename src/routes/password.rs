@@ -1,15 +1,16 @@
 //! Changing a password, and resetting a forgotten one by mail.
 
 use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
-use crate::domain::email::{is_valid_email, INVALID_EMAIL};
+use crate::domain::email::Email;
+use crate::domain::messages::{PASSWORD_CHANGED, RESET_DONE, RESET_SENT};
 use crate::domain::{FieldErrors, Password};
 use crate::http::auth::Unrestricted;
 use crate::http::body::{complete, Fields, FromFields, ParseFields};
 use crate::http::request::{client_ip, Source};
 use crate::http::ApiError;
-use crate::service::accounts::password_change::{change_password, PASSWORD_CHANGED};
+use crate::service::accounts::password_change::change_password;
 use crate::service::accounts::password_reset::{
-    confirm_reset as confirm, request_reset, ConfirmRequest, RESET_DONE, RESET_SENT,
+    confirm_reset as confirm, request_reset, ConfirmRequest,
 };
 use crate::service::Services;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -76,8 +77,8 @@ pub struct PasswordResetBody {
 pub(super) fn read_address(fields: &Fields) -> Result<String, FieldErrors> {
     let mut errors = FieldErrors::new();
     let email = fields.required("email", &mut errors);
-    if email.as_deref().is_some_and(|email| !is_valid_email(email)) {
-        errors.add("email", INVALID_EMAIL);
+    if let Some(Err(message)) = email.as_deref().map(Email::parse) {
+        errors.add("email", message);
     }
     complete(email, errors)
 }

@@ -2,6 +2,7 @@
 //! with a code is `/login`'s field `otp`.
 
 use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
+use crate::domain::messages::DISABLED;
 use crate::domain::{FieldErrors, Password};
 use crate::http::auth::Unrestricted;
 use crate::http::body::{complete, Fields};
@@ -119,5 +120,5 @@ pub async fn disable(
     let code = fields.required("code", &mut errors);
     let (password, code) = complete(password.zip(code), errors)?;
     two_factor::disable(&services, &principal, password, &code, &source).await?;
-    Ok(HttpResponse::Ok().json(Detail::new(two_factor::DISABLED)))
+    Ok(HttpResponse::Ok().json(Detail::new(DISABLED)))
 }

@@ -7,6 +7,10 @@
 //! is `Unavailable` (callers may retry), anything else `Internal`. Both keep
 //! their cause as the error's `source`, so whoever logs it logs the chain.
 
+use crate::domain::messages::{
+    INVALID_TOKEN, NOT_AUTHENTICATED, NO_CREDENTIALS_IN_HEADER, TOKEN_CONTAINS_SPACES,
+    TOKEN_EXPIRED, TOKEN_INVALID_CHARACTERS, USER_INACTIVE,
+};
 use crate::domain::page::InvalidPage;
 use crate::domain::FieldErrors;
 use std::fmt;
@@ -29,17 +33,13 @@ pub enum AuthFailure {
 impl AuthFailure {
     pub fn detail(self) -> &'static str {
         match self {
-            AuthFailure::NotProvided => "Authentication credentials were not provided.",
-            AuthFailure::NoCredentials => "Invalid token header. No credentials provided.",
-            AuthFailure::ContainsSpaces => {
-                "Invalid token header. Token string should not contain spaces."
-            }
-            AuthFailure::InvalidCharacters => {
-                "Invalid token header. Token string should not contain invalid characters."
-            }
-            AuthFailure::InvalidToken => "Invalid token.",
-            AuthFailure::Expired => "Token has expired.",
-            AuthFailure::Inactive => "User inactive or deleted.",
+            AuthFailure::NotProvided => NOT_AUTHENTICATED,
+            AuthFailure::NoCredentials => NO_CREDENTIALS_IN_HEADER,
+            AuthFailure::ContainsSpaces => TOKEN_CONTAINS_SPACES,
+            AuthFailure::InvalidCharacters => TOKEN_INVALID_CHARACTERS,
+            AuthFailure::InvalidToken => INVALID_TOKEN,
+            AuthFailure::Expired => TOKEN_EXPIRED,
+            AuthFailure::Inactive => USER_INACTIVE,
         }
     }
 }

@@ -33,9 +33,8 @@ use crate::service::{Error, Services};
 use diesel::Connection;
 use sha2::{Digest, Sha256};
 
-/// The `detail` of both endpoints' success, as dj-rest-auth answers.
-pub const OK: &str = "ok";
-pub const INVALID_KEY: &str = "Invalid value";
+use crate::domain::messages::INVALID_KEY;
+
 pub const VERIFICATION_SUBJECT: &str = "Please confirm your e-mail address";
 
 /// At most this many accounts get a link in one resent mail.

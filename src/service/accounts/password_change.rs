@@ -14,8 +14,7 @@ use crate::service::sign_in::throttle::{under_throttle, Guess};
 use crate::service::{Error, Services};
 use diesel::Connection;
 
-pub const WRONG_OLD_PASSWORD: &str = "Your old password was entered incorrectly.";
-pub const PASSWORD_CHANGED: &str = "New password has been saved.";
+use crate::domain::messages::WRONG_OLD_PASSWORD;
 
 /// Returns how many other tokens were revoked.
 pub async fn change_password(

@@ -27,9 +27,8 @@ use crate::service::{Error, Services};
 use diesel::Connection;
 use std::net::IpAddr;
 
-pub const RESET_SENT: &str = "Password reset e-mail has been sent.";
-pub const RESET_DONE: &str = "Password has been reset with the new password.";
-pub const INVALID_VALUE: &str = "Invalid value";
+use crate::domain::messages::INVALID_VALUE;
+
 pub const RESET_SUBJECT: &str = "Password reset";
 
 /// At most this many accounts are listed in one mail: the address is not

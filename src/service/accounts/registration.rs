@@ -5,13 +5,13 @@
 use super::email_verification::{
     registration_may_sign_in, registration_needs_email, send_verification,
 };
-use super::users::{self, CreateUser, USERNAME_TAKEN};
+use super::users::{self, CreateUser};
 use crate::db::users::{self as queries, User};
-use crate::domain::email::{is_valid_email, INVALID_EMAIL};
+use crate::domain::email::Email;
 use crate::domain::event::EventSource;
+use crate::domain::messages::{REGISTRATION_CLOSED, REQUIRED, USERNAME_TAKEN};
 use crate::domain::oidc::Via;
 use crate::domain::registration::Registration;
-use crate::domain::validation::REQUIRED;
 use crate::domain::FieldErrors;
 use crate::domain::{ClientName, Password, Scopes, Username};
 use crate::metrics::ThrottledAction;
@@ -19,8 +19,6 @@ use crate::service::sign_in::throttle::{address_scope, count_use};
 use crate::service::tokens::{self, IssuedToken};
 use crate::service::{Error, Services};
 use diesel::Connection;
-
-pub const REGISTRATION_CLOSED: &str = "Registration is closed.";
 
 /// The fields of a registration as they came, after the body's own checks
 /// (required, type) recorded their errors in `errors`.
@@ -72,8 +70,10 @@ pub async fn register(
             .map_err(|message| errors.add("username", message))
             .ok()
     });
-    if !request.email.is_empty() && !is_valid_email(&request.email) {
-        errors.add("email", INVALID_EMAIL);
+    if !request.email.is_empty() {
+        if let Err(message) = Email::parse(&request.email) {
+            errors.add("email", message);
+        }
     }
     if request.email.is_empty() && registration_needs_email(&services.settings) {
         errors.add("email", REQUIRED);

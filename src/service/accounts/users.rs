@@ -12,12 +12,10 @@ use crate::service::Error;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::Connection;
 
-pub const USERNAME_TAKEN: &str = "A user with that username already exists.";
-pub const CANNOT_DEACTIVATE_SELF: &str = "You cannot deactivate your own account.";
-pub const CANNOT_DEMOTE_SELF: &str = "You cannot remove your own admin rights.";
-pub const CANNOT_DEACTIVATE_LAST_ADMIN: &str = "You cannot deactivate the last active admin.";
-pub const CANNOT_DEMOTE_LAST_ADMIN: &str =
-    "You cannot remove the admin rights of the last active admin.";
+use crate::domain::messages::{
+    CANNOT_DEACTIVATE_LAST_ADMIN, CANNOT_DEACTIVATE_SELF, CANNOT_DEMOTE_LAST_ADMIN,
+    CANNOT_DEMOTE_SELF, USERNAME_TAKEN,
+};
 
 pub struct CreateUser<'a> {
     pub username: &'a Username,

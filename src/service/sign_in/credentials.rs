@@ -14,7 +14,7 @@ use crate::service::shared::passwords::needs_rehash;
 use crate::service::tokens::CheckedHash;
 use crate::service::{Error, Services};
 
-pub const EMAIL_NOT_VERIFIED: &str = "E-mail is not verified.";
+use crate::domain::messages::EMAIL_NOT_VERIFIED;
 
 /// A user whose password was just checked.
 #[derive(Clone)]

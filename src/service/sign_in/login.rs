@@ -11,6 +11,7 @@ use super::two_factor;
 use crate::db::events::What;
 use crate::db::users;
 use crate::domain::event::{EventKind, EventSource};
+use crate::domain::messages::REQUIRED_FOR_ADMINS;
 use crate::domain::oidc::Via;
 use crate::domain::{ClientName, Password, Scopes, Timestamp};
 use crate::metrics::LoginOutcome;
@@ -96,7 +97,7 @@ pub async fn console_sign_in(
             return Err(Error::PermissionDenied);
         }
         if services.settings.two_factor.require_2fa_for_admins && !user.two_factor {
-            return Err(Error::Forbidden(two_factor::REQUIRED_FOR_ADMINS));
+            return Err(Error::Forbidden(REQUIRED_FOR_ADMINS));
         }
         // Recorded like an API login, so that the console shows it and reset
         // links issued before it are spent (they are bound to the last login).

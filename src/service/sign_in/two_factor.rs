@@ -23,14 +23,7 @@ use crate::service::shared::events;
 use crate::service::{Error, Services};
 use diesel::Connection;
 
-pub const INVALID_CODE: &str = "Invalid code.";
-pub const INVALID_PASSWORD: &str = "Invalid password.";
-pub const ALREADY_ENABLED: &str = "Two-factor authentication is already enabled.";
-pub const NOT_ENABLED: &str = "Two-factor authentication is not enabled.";
-pub const NOT_SET_UP: &str =
-    "Two-factor authentication is not being set up: start with /2fa/totp/setup.";
-pub const DISABLED: &str = "Two-factor authentication is off.";
-pub const REQUIRED_FOR_ADMINS: &str = "Two-factor authentication is required for administrators.";
+use crate::domain::messages::{ALREADY_ENABLED, INVALID_PASSWORD, NOT_ENABLED, NOT_SET_UP};
 
 const SEALING_PURPOSE: &str = "totp secrets";
 const RECOVERY_PURPOSE: &str = "recovery codes";

@@ -21,7 +21,7 @@ use crate::service::Error;
 use diesel::Connection;
 use serde::Serialize;
 
-pub const TOO_MANY_CLIENTS: &str = "Maximum number of clients per user exceeded.";
+use crate::domain::messages::TOO_MANY_CLIENTS;
 
 /// A freshly issued token; the only place its key exists in clear.
 #[derive(Debug)]

@@ -29,8 +29,7 @@ use crate::service::{Error, Services};
 use diesel::Connection;
 use rand::distributions::{Alphanumeric, DistString};
 
-/// The contract's answer to any failed check.
-pub const PROVIDER_REFUSED: &str = "Unable to log in with the provider.";
+use crate::domain::messages::PROVIDER_REFUSED;
 
 #[derive(Debug)]
 pub struct OidcLoginRequest {

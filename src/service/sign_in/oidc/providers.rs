@@ -12,7 +12,7 @@
 //! The token's checks (signature, `iss`, `aud`, `exp`, `nonce` when sent)
 //! are openidconnect's.
 
-use crate::domain::email::is_valid_email;
+use crate::domain::email::Email;
 use crate::domain::oidc::{OidcProvider, OidcProviders};
 use crate::service::Error;
 use openidconnect::core::{
@@ -325,8 +325,8 @@ impl From<&CoreIdTokenClaims> for Vouched {
             subject: claims.subject().as_str().to_owned(),
             email: claims
                 .email()
-                .map(|email| email.as_str().to_owned())
-                .filter(|email| is_valid_email(email)),
+                .and_then(|email| Email::parse(email.as_str()).ok())
+                .map(Email::into_string),
             email_verified: claims.email_verified() == Some(true),
             preferred_username: claims
                 .preferred_username()
