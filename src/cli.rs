@@ -4,9 +4,10 @@
 
 use crate::config::Settings;
 use crate::db::{self, AnyConnection};
+use crate::domain::account::{AccountFields, AccountInput, NewAccount};
 use crate::domain::email::Email;
 use crate::domain::event::{Actor, EventSource, RevokedBy};
-use crate::domain::{Password, Timestamp, Username};
+use crate::domain::{FieldErrors, NewPassword, Password, Timestamp};
 use crate::service::accounts::django_import::{self, ImportError, ImportOptions};
 use crate::service::accounts::users;
 use crate::service::shared::passwords::hash_blocking;
@@ -154,27 +155,25 @@ fn find_user(conn: &mut AnyConnection, name: &str) -> Result<db::users::User, Cl
     })
 }
 
-/// The first line of standard input, checked against the password rules
-/// for the user `username` with `email`.
-fn read_new_password(
-    stdin: &mut dyn BufRead,
-    username: &str,
-    email: &str,
-) -> Result<Password, CliError> {
+/// The first line of standard input, a password.
+fn read_password(stdin: &mut dyn BufRead) -> Result<Password, CliError> {
     let mut line = String::new();
     stdin
         .read_line(&mut line)
         .map_err(|e| CliError(format!("cannot read the password from standard input: {e}")))?;
-    let password = Password::new(line.trim_end_matches(['\r', '\n']).to_owned());
-    let problems = password.problems_as_new_password(username, email);
-    if problems.is_empty() {
-        Ok(password)
-    } else {
-        Err(CliError(format!(
-            "password refused: {}",
-            problems.join(" ")
-        )))
-    }
+    Ok(Password::new(
+        line.trim_end_matches(['\r', '\n']).to_owned(),
+    ))
+}
+
+/// The first field's problems, as the command line reports them.
+fn refused(errors: &FieldErrors) -> CliError {
+    let (field, messages) = ["username", "email", "password"]
+        .into_iter()
+        .map(|field| (field, errors.messages(field)))
+        .find(|(_, messages)| !messages.is_empty())
+        .unwrap_or(("account", Vec::new()));
+    CliError(format!("{field} refused: {}", messages.join(" ")))
 }
 
 fn run_user(
@@ -192,14 +191,28 @@ fn run_user(
             service,
             password_stdin: _,
         } => {
-            let username = Username::parse(&name)
-                .map_err(|message| CliError(format!("username refused: {message}")))?;
+            let mut errors = FieldErrors::new();
             let email = email.unwrap_or_default();
-            if !email.is_empty() {
-                Email::parse(&email)
-                    .map_err(|message| CliError(format!("email refused: {message}")))?;
-            }
-            let password = read_new_password(stdin, username.as_str(), &email)?;
+            let password = read_password(stdin)?;
+            let account = AccountFields::parse(
+                AccountInput {
+                    username: Some(&name),
+                    password: Some(password),
+                    email: &email,
+                    email_required: false,
+                },
+                &mut errors,
+            )
+            .account()
+            .filter(|_| errors.is_empty())
+            .ok_or_else(|| refused(&errors))?;
+            let NewAccount {
+                username,
+                password,
+                email,
+            } = account;
+            let email = email.map(Email::into_string).unwrap_or_default();
+            let password = password.into_password();
             let hash = hash_blocking(&password)?;
             let user = users::create(
                 &mut conn,
@@ -257,7 +270,9 @@ fn run_user(
             password_stdin: _,
         } => {
             let user = find_user(&mut conn, &name)?;
-            let password = read_new_password(stdin, &user.username, &user.email)?;
+            let password = NewPassword::parse(read_password(stdin)?, &user.username, &user.email)
+                .map_err(|problems| CliError(format!("password refused: {}", problems.join(" "))))?
+                .into_password();
             let hash = hash_blocking(&password)?;
             let revoked = users::set_password(&mut conn, user.id, &hash, &cli_source())?;
             writeln!(

@@ -277,10 +277,92 @@ fn group_heads(tokens: &[(usize, Token)], open: usize) -> Vec<(usize, String)> {
     heads
 }
 
+/// One walk over a file's tokens, shared by both checks: it knows the
+/// module the code at hand is in, inline `mod name { … }` blocks included,
+/// and what comes next.
+struct Walk<'a> {
+    tokens: &'a [(usize, Token)],
+    file_path: Vec<String>,
+    /// The inline modules around the code: (name, the brace depth it opened at).
+    inline: Vec<(String, usize)>,
+    depth: usize,
+}
+
+impl<'a> Walk<'a> {
+    /// Calls `visit` with every token's index, but those it steps over: it
+    /// answers how many tokens it read (0 counts as 1).
+    fn run(
+        file: &str,
+        tokens: &'a [(usize, Token)],
+        mut visit: impl FnMut(&Walk<'a>, usize) -> usize,
+    ) {
+        let mut walk = Walk {
+            tokens,
+            file_path: module_path(file),
+            inline: Vec::new(),
+            depth: 0,
+        };
+        let mut index = 0;
+        while index < tokens.len() {
+            let step = visit(&walk, index).max(1);
+            // Stepped-over tokens are a path or a `use` tree: balanced
+            // braces, no `mod`.
+            walk.track(index);
+            index += step;
+        }
+    }
+
+    /// Follows braces and the inline modules they close.
+    fn track(&mut self, index: usize) {
+        match &self.tokens[index].1 {
+            Token::Punct('{') => self.depth += 1,
+            Token::Punct('}') => {
+                self.depth = self.depth.saturating_sub(1);
+                if self
+                    .inline
+                    .last()
+                    .is_some_and(|(_, open)| *open == self.depth)
+                {
+                    self.inline.pop();
+                }
+            }
+            Token::Ident(keyword) if keyword == "mod" => {
+                if let (Some(Token::Ident(name)), Some(Token::Punct('{'))) =
+                    (self.at(index, 1), self.at(index, 2))
+                {
+                    self.inline.push((name.clone(), self.depth));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The token `k` after `index`.
+    fn at(&self, index: usize, k: usize) -> Option<&'a Token> {
+        self.tokens.get(index + k).map(|(_, token)| token)
+    }
+
+    /// The token `k` before `index`.
+    fn before(&self, index: usize, k: usize) -> Option<&'a Token> {
+        index.checked_sub(k).map(|at| &self.tokens[at].1)
+    }
+
+    /// Whether the token at `index` follows `::` (the middle of a path).
+    fn after_sep(&self, index: usize) -> bool {
+        self.before(index, 1) == Some(&Token::PathSep)
+    }
+
+    /// The module path of the code at hand.
+    fn here(&self) -> Vec<String> {
+        let mut path = self.file_path.clone();
+        path.extend(self.inline.iter().map(|(name, _)| name.clone()));
+        path
+    }
+}
+
 /// Every arrow out of one file. `file` is its path under `src/`.
 fn arrows_of(file: &str, source: &str) -> Vec<Arrow> {
-    let file_path = module_path(file);
-    let Some(from) = file_path.first().cloned() else {
+    let Some(from) = module_path(file).first().cloned() else {
         return Vec::new();
     };
     let tokens = tokens(&strip(source));
@@ -291,34 +373,19 @@ fn arrows_of(file: &str, source: &str) -> Vec<Arrow> {
         from: from.clone(),
         to,
     };
-    // Inline `mod name { … }` blocks, for what `super` means: (name, depth).
-    let mut inline: Vec<(String, usize)> = Vec::new();
-    let mut depth = 0;
-    for (index, (line, token)) in tokens.iter().enumerate() {
-        let at = |k: usize| tokens.get(index + k).map(|(_, token)| token);
-        let after_sep = index > 0 && tokens[index - 1].1 == Token::PathSep;
-        match token {
-            Token::Punct('{') => depth += 1,
-            Token::Punct('}') => {
-                depth -= 1;
-                if inline.last().is_some_and(|(_, open)| *open == depth) {
-                    inline.pop();
-                }
-            }
-            Token::Ident(keyword) if keyword == "mod" => {
-                if let (Some(Token::Ident(name)), Some(Token::Punct('{'))) = (at(1), at(2)) {
-                    inline.push((name.clone(), depth));
-                }
-            }
+    Walk::run(file, &tokens, |walk, index| {
+        let at = |k: usize| walk.at(index, k);
+        match &tokens[index].1 {
             Token::Ident(name) if name == "actix_web" || name == "actix_session" => {
-                arrows.push(arrow(*line, Target::Crate(name.clone())));
+                arrows.push(arrow(tokens[index].0, Target::Crate(name.clone())));
             }
-            Token::Ident(start) if (start == "crate" || start == "super") && !after_sep => {
+            Token::Ident(start)
+                if (start == "crate" || start == "super") && !walk.after_sep(index) =>
+            {
                 // Where the path starts, then the segments that follow it.
                 let mut k = 0;
                 if start == "super" {
-                    let mut base = file_path.clone();
-                    base.extend(inline.iter().map(|(name, _)| name.clone()));
+                    let mut base = walk.here();
                     while at(k) == Some(&Token::Ident("super".into()))
                         && at(k + 1) == Some(&Token::PathSep)
                     {
@@ -327,13 +394,13 @@ fn arrows_of(file: &str, source: &str) -> Vec<Arrow> {
                     }
                     if !base.is_empty() {
                         // Still inside the top-level module: no arrow.
-                        continue;
+                        return 1;
                     }
                 } else if at(1) == Some(&Token::PathSep) {
                     k = 2;
                 } else {
                     // `pub(crate)`, `$crate` without a path, and so on.
-                    continue;
+                    return 1;
                 }
                 match at(k) {
                     Some(Token::Ident(module)) => {
@@ -349,7 +416,8 @@ fn arrows_of(file: &str, source: &str) -> Vec<Arrow> {
             }
             _ => {}
         }
-    }
+        1
+    });
     arrows
 }
 
@@ -591,17 +659,7 @@ fn use_tree(
 /// Every path one file mentions, and every name it brings into scope.
 fn names_of(file: &str, source: &str) -> Names {
     let tokens = tokens(&strip(source));
-    let file_path = module_path(file);
     let mut names = Names::default();
-    // The module the code at hand is in, inline `mod name { … }` included:
-    // (name, the brace depth it opened at).
-    let mut inline: Vec<(String, usize)> = Vec::new();
-    let mut depth = 0;
-    let here = |inline: &[(String, usize)]| {
-        let mut path = file_path.clone();
-        path.extend(inline.iter().map(|(name, _)| name.clone()));
-        path
-    };
     // `crate`/`super`/`self` at the head of `segments`, made absolute.
     let absolute = |segments: &[String], here: Vec<String>| -> Option<Vec<String>> {
         let (mut base, mut rest) = match segments.first().map(String::as_str) {
@@ -630,22 +688,13 @@ fn names_of(file: &str, source: &str) -> Names {
                 segments,
             },
         };
-    let mut index = 0;
-    while index < tokens.len() {
+    Walk::run(file, &tokens, |walk, index| {
         let (line, token) = &tokens[index];
-        let at = |k: usize| tokens.get(index + k).map(|(_, token)| token);
-        let after_sep = index > 0 && tokens[index - 1].1 == Token::PathSep;
+        let at = |k: usize| walk.at(index, k);
         match token {
-            Token::Punct('{') => depth += 1,
-            Token::Punct('}') => {
-                depth -= 1;
-                if inline.last().is_some_and(|(_, open)| *open == depth) {
-                    inline.pop();
-                }
-            }
             Token::Ident(keyword) if keyword == "mod" => {
                 if let Some(Token::Ident(name)) = at(1) {
-                    let mut path = here(&inline);
+                    let mut path = walk.here();
                     path.push(name.clone());
                     let declared = Mention {
                         line: *line,
@@ -653,16 +702,14 @@ fn names_of(file: &str, source: &str) -> Names {
                         segments: path,
                     };
                     names.in_scope.insert(name.clone(), declared);
-                    if at(2) == Some(&Token::Punct('{')) {
-                        inline.push((name.clone(), depth));
-                    }
                 }
+                1
             }
-            Token::Ident(keyword) if keyword == "use" && !after_sep => {
+            Token::Ident(keyword) if keyword == "use" && !walk.after_sep(index) => {
                 // `pub use` (`pub(crate) use`, …) is a signpost: what goes
                 // through it leads on to the file that defines the item, and
                 // the signpost itself is no arrow.
-                let before = |k: usize| index.checked_sub(k).map(|at| &tokens[at].1);
+                let before = |k: usize| walk.before(index, k);
                 let is_pub = |token: Option<&Token>| token == Some(&Token::Ident("pub".into()));
                 let signpost = is_pub(before(1))
                     || (before(1) == Some(&Token::Punct(')'))
@@ -672,7 +719,7 @@ fn names_of(file: &str, source: &str) -> Names {
                 let mut leaves = Vec::new();
                 let end = use_tree(&tokens, index + 1, Vec::new(), &mut leaves);
                 for (line, name, segments) in leaves {
-                    let leaf = mention(line, segments, here(&inline));
+                    let leaf = mention(line, segments, walk.here());
                     if let Some(name) = name {
                         names.in_scope.insert(name, leaf.clone());
                     }
@@ -680,24 +727,21 @@ fn names_of(file: &str, source: &str) -> Names {
                         names.mentions.push(leaf);
                     }
                 }
-                index = end;
-                continue;
+                end.saturating_sub(index)
             }
-            Token::Ident(first) if !after_sep && at(1) == Some(&Token::PathSep) => {
+            Token::Ident(first) if !walk.after_sep(index) && at(1) == Some(&Token::PathSep) => {
                 let mut segments = vec![first.clone()];
                 let mut k = 1;
                 while let (Some(Token::PathSep), Some(Token::Ident(next))) = (at(k), at(k + 1)) {
                     segments.push(next.clone());
                     k += 2;
                 }
-                names.mentions.push(mention(*line, segments, here(&inline)));
-                index += k;
-                continue;
+                names.mentions.push(mention(*line, segments, walk.here()));
+                k
             }
-            _ => {}
+            _ => 1,
         }
-        index += 1;
-    }
+    });
     names
 }
 

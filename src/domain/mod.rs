@@ -4,6 +4,7 @@
 //! inputs are `Timestamp::now` and the operating system's random numbers,
 //! so every rule is unit-tested beside its type.
 
+pub mod account;
 pub mod client_address;
 pub mod client_name;
 pub mod django_password;
@@ -34,7 +35,7 @@ pub mod validation;
 pub use client_name::ClientName;
 pub use duration::parse_duration;
 pub use expiry::TokenPolicy;
-pub use password::Password;
+pub use password::{NewPassword, Password};
 pub use scope::{AllowedScopes, Scopes};
 pub use secret::SecretKey;
 pub use throttle::ThrottleLimit;

@@ -13,6 +13,7 @@ use std::sync::LazyLock;
 use crate::domain::messages::{
     ENTIRELY_NUMERIC, SIMILAR_TO_EMAIL, SIMILAR_TO_USERNAME, TOO_COMMON, TOO_SHORT,
 };
+use crate::domain::validation::FieldErrors;
 
 const MIN_LENGTH: usize = 8;
 /// Django's `UserAttributeSimilarityValidator` default.
@@ -60,6 +61,48 @@ impl Password {
             problems.push(ENTIRELY_NUMERIC);
         }
         problems
+    }
+}
+
+/// A password that passed the rules of a new password for its user: what
+/// sign-up, a password change and the command line store.
+#[derive(Debug, Clone)]
+pub struct NewPassword(Password);
+
+impl NewPassword {
+    /// The password, or every rule it breaks for the user `username` (with
+    /// `email`, which may be empty), in the contract's words.
+    pub fn parse(
+        password: Password,
+        username: &str,
+        email: &str,
+    ) -> Result<Self, Vec<&'static str>> {
+        let problems = password.problems_as_new_password(username, email);
+        if problems.is_empty() {
+            Ok(NewPassword(password))
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// [`NewPassword::parse`], its problems recorded under `field`.
+    pub fn parse_into(
+        password: Password,
+        (username, email): (&str, &str),
+        field: &str,
+        errors: &mut FieldErrors,
+    ) -> Option<Self> {
+        Self::parse(password, username, email)
+            .map_err(|problems| {
+                for problem in problems {
+                    errors.add(field, problem);
+                }
+            })
+            .ok()
+    }
+
+    pub fn into_password(self) -> Password {
+        self.0
     }
 }
 

@@ -38,6 +38,17 @@ impl FieldErrors {
         self.0.contains_key(field)
     }
 
+    /// The messages recorded under `field`, in order.
+    pub fn messages(&self, field: &str) -> Vec<&str> {
+        self.0
+            .get(field)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect()
+    }
+
     /// `Err` with these errors if there are any.
     pub fn into_result(self) -> Result<(), FieldErrors> {
         if self.is_empty() {
@@ -91,5 +102,7 @@ mod tests {
             json!({"password": ["one", "two"], "client": ["three"]})
         );
         assert_eq!(errors.to_string(), "password: one two; client: three");
+        assert_eq!(errors.messages("password"), ["one", "two"]);
+        assert!(errors.messages("username").is_empty());
     }
 }

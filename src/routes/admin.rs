@@ -4,6 +4,7 @@
 
 use super::events::page_links;
 use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
+use crate::domain::account::{AccountFields, AccountInput};
 use crate::domain::email::Email;
 use crate::domain::page::PageRequest;
 use crate::domain::{FieldErrors, Password, Username};
@@ -118,28 +119,22 @@ pub struct CreateUserBody {
 impl ParseFields for NewUser {
     fn parse_fields(fields: &Fields) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::new();
-        let username = fields.required("username", &mut errors).and_then(|name| {
-            match Username::parse(&name) {
-                Ok(username) => Some(username),
-                Err(message) => {
-                    errors.add("username", message);
-                    None
-                }
-            }
-        });
+        let username = fields.required("username", &mut errors);
         let password = fields.required("password", &mut errors).map(Password::new);
         let email = fields.optional("email", &mut errors).unwrap_or_default();
-        if let Some(password) = &password {
-            let name = username.as_ref().map(Username::as_str).unwrap_or_default();
-            check_new_password(password, name, &email, "password", &mut errors);
-        }
-        check_email(&email, &mut errors);
+        let account = AccountFields::parse(
+            AccountInput {
+                username: username.as_deref(),
+                password,
+                email: &email,
+                email_required: false,
+            },
+            &mut errors,
+        );
         let is_admin = fields.boolean("is_admin", &mut errors).unwrap_or(false);
         let is_service = fields.boolean("is_service", &mut errors).unwrap_or(false);
-        let user = username.zip(password).map(|(username, password)| NewUser {
-            username,
-            password,
-            email,
+        let user = account.account().map(|account| NewUser {
+            account,
             is_admin,
             is_service,
         });

@@ -3,12 +3,12 @@
 use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
 use crate::domain::email::Email;
 use crate::domain::messages::{PASSWORD_CHANGED, RESET_DONE, RESET_SENT};
-use crate::domain::{FieldErrors, Password};
+use crate::domain::{FieldErrors, NewPassword, Password};
 use crate::http::auth::Unrestricted;
 use crate::http::body::{complete, Fields, FromFields, ParseFields};
 use crate::http::request::{client_ip, Source};
 use crate::http::ApiError;
-use crate::service::accounts::password_change::change_password;
+use crate::service::accounts::password_change::{self, PasswordChange};
 use crate::service::accounts::password_reset::{
     confirm_reset as confirm, request_reset, ConfirmRequest,
 };
@@ -49,16 +49,28 @@ pub async fn change(
     Source(source): Source,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
-    let (body, errors) = fields.read::<PasswordChangeBody>();
-    change_password(
-        &services,
-        &principal,
-        body.old_password,
-        body.new_password,
-        errors,
-        &source,
-    )
-    .await?;
+    let (body, mut errors) = fields.read::<PasswordChangeBody>();
+    let similar_to = (principal.username.as_str(), principal.email.as_str());
+    let new_password = body.new_password.and_then(|password| {
+        NewPassword::parse_into(password, similar_to, "new_password", &mut errors)
+    });
+    // The old password is checked even when the new one failed: both
+    // fields' problems are reported at once.
+    let old_password = match body.old_password {
+        Some(old) => {
+            password_change::check_old_password(&services, &principal, old, &source, &mut errors)
+                .await?
+        }
+        None => None,
+    };
+    let request = old_password
+        .zip(new_password)
+        .map(|(old_password, new_password)| PasswordChange {
+            old_password,
+            new_password,
+        });
+    password_change::change_password(&services, &principal, complete(request, errors)?, &source)
+        .await?;
     Ok(HttpResponse::Ok().json(Detail::new(PASSWORD_CHANGED)))
 }
 

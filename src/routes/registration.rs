@@ -1,11 +1,12 @@
 //! Signing up.
 
 use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
-use crate::domain::{FieldErrors, Password, Scopes};
-use crate::http::body::{Fields, FromFields};
+use crate::domain::account::{AccountFields, AccountInput};
+use crate::domain::{ClientName, FieldErrors, Password, Scopes};
+use crate::http::body::{complete, Fields, FromFields};
 use crate::http::request::request_source;
 use crate::http::ApiError;
-use crate::service::accounts::registration::{register as sign_up, RegisterRequest};
+use crate::service::accounts::registration::{self, RegisterRequest};
 use crate::service::Services;
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -73,16 +74,44 @@ pub async fn register(
     request: HttpRequest,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
-    let (body, errors) = fields.read::<RegisterBody>();
-    let register_request = RegisterRequest {
-        username: body.username,
-        password: body.password,
-        email: body.email,
-        client: body.client,
-        scopes: body.scopes,
-        source: request_source(&request),
+    let source = request_source(&request);
+    registration::admit(&services, &source).await?;
+    let (body, mut errors) = fields.read::<RegisterBody>();
+    let account = AccountFields::parse(
+        AccountInput {
+            username: body.username.as_deref(),
+            password: body.password,
+            email: &body.email,
+            email_required: registration::email_required(&services),
+        },
+        &mut errors,
+    );
+    // `Some(None)`: no client named; `None`: a client that is not a name.
+    let client = match body.client {
+        None => Some(None),
+        Some(name) => ClientName::parse(&name)
+            .map_err(|message| errors.add("client", message))
+            .ok()
+            .map(Some),
     };
-    let registered = sign_up(&services, register_request, errors).await?;
+    registration::check(
+        &services,
+        account.username.as_ref(),
+        &body.scopes,
+        &mut errors,
+    )
+    .await?;
+    let scopes = body.scopes;
+    let register_request = account
+        .account()
+        .zip(client)
+        .map(|(account, client)| RegisterRequest {
+            account,
+            client,
+            scopes,
+            source,
+        });
+    let registered = registration::register(&services, complete(register_request, errors)?).await?;
     Ok(HttpResponse::Created()
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
         .json(Registered {

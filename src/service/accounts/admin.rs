@@ -8,9 +8,11 @@ use super::users::{self, CreateUser};
 use crate::db::events::What;
 use crate::db::users::{self as queries, User};
 use crate::db::AnyConnection;
+use crate::domain::account::NewAccount;
+use crate::domain::email::Email;
 use crate::domain::event::{Actor, EventKind, EventSource};
 use crate::domain::page::{PageRequest, PAGE_SIZE};
-use crate::domain::{Password, Timestamp, Username};
+use crate::domain::{Password, Timestamp};
 use crate::metrics::RevocationCause;
 use crate::service::shared::events;
 use crate::service::tokens::{self, DeviceView, Revocation};
@@ -105,11 +107,9 @@ pub fn user_detail(conn: &mut AnyConnection, user_id: i64) -> Result<UserDetail,
     })
 }
 
-/// A new user's details, already validated.
+/// A new user, as an admin creates them.
 pub struct NewUser {
-    pub username: Username,
-    pub password: Password,
-    pub email: String,
+    pub account: NewAccount,
     pub is_admin: bool,
     pub is_service: bool,
 }
@@ -119,18 +119,29 @@ pub async fn create_user(
     new: NewUser,
     source: &EventSource,
 ) -> Result<UserView, Error> {
-    let hash = services.hasher.hash(new.password).await?;
+    let NewUser {
+        account:
+            NewAccount {
+                username,
+                password,
+                email,
+            },
+        is_admin,
+        is_service,
+    } = new;
+    let hash = services.hasher.hash(password.into_password()).await?;
+    let email = email.map(Email::into_string).unwrap_or_default();
     let source = source.clone();
     let created = services
         .db(move |conn| {
             users::create(
                 conn,
                 CreateUser {
-                    username: &new.username,
+                    username: &username,
                     password_hash: &hash,
-                    email: &new.email,
-                    is_admin: new.is_admin,
-                    is_service: new.is_service,
+                    email: &email,
+                    is_admin,
+                    is_service,
                 },
                 &source,
             )

@@ -28,7 +28,7 @@ use crate::domain::Timestamp;
 use crate::metrics::ThrottledAction;
 use crate::service::shared::events;
 use crate::service::shared::outbox::{mail_about_accounts, queue_for_users, Mail, MailedAccount};
-use crate::service::sign_in::throttle::count_use;
+use crate::service::sign_in::throttle::{count_use, mail_request_throttled};
 use crate::service::{Error, Services};
 use diesel::Connection;
 use sha2::{Digest, Sha256};
@@ -132,13 +132,11 @@ pub async fn resend(services: &Services, email: String) -> Result<(), Error> {
     match count_use(services, limit, vec![scope.clone()]).await {
         Ok(_) => queue_mail(services, VerificationMail::Address(email)).await,
         Err(Error::Throttled(_)) => {
-            services
-                .metrics
-                .throttled(ThrottledAction::VerificationResend);
-            let digest = scope.rsplit(':').next().unwrap_or_default();
-            log::info!(
-                "verification resend over EMAIL_VERIFICATION_RESEND_THROTTLE (e-mail sha256 {}…): no mail sent",
-                digest.get(..12).unwrap_or(digest)
+            mail_request_throttled(
+                services,
+                ThrottledAction::VerificationResend,
+                ("verification resend", "EMAIL_VERIFICATION_RESEND_THROTTLE"),
+                &scope,
             );
             Ok(())
         }

@@ -6,7 +6,7 @@ use crate::db::events::What;
 use crate::db::users;
 use crate::domain::event::{EventKind, EventSource, RevokedBy};
 use crate::domain::principal::Principal;
-use crate::domain::{FieldErrors, Password, Timestamp};
+use crate::domain::{FieldErrors, NewPassword, Password, Timestamp};
 use crate::metrics::{RevocationCause, ThrottledAction};
 use crate::service::shared::events;
 use crate::service::sign_in::credentials;
@@ -16,54 +16,70 @@ use diesel::Connection;
 
 use crate::domain::messages::WRONG_OLD_PASSWORD;
 
-/// Returns how many other tokens were revoked.
+/// Proof that the user gave their right old password
+/// ([`check_old_password`]).
+pub struct OldPasswordChecked(());
+
+/// A password change whose fields passed every check.
+pub struct PasswordChange {
+    pub old_password: OldPasswordChecked,
+    /// Past the rules for this user's name and address.
+    pub new_password: NewPassword,
+}
+
+/// Checks the user's old password, whatever the new one is worth: a wrong
+/// one is recorded under `old_password` in `errors`, with the other
+/// fields' problems.
+pub async fn check_old_password(
+    services: &Services,
+    principal: &Principal,
+    old_password: Password,
+    source: &EventSource,
+    errors: &mut FieldErrors,
+) -> Result<Option<OldPasswordChecked>, Error> {
+    // A wrong old password is a guess at the user's password like a
+    // wrong login, so it counts under the login throttle as a failed
+    // login of that username: together both allow `LOGIN_THROTTLE`
+    // guesses per window, and a stolen token gives no more of them.
+    let user_id = principal.user_id;
+    let guess = Guess {
+        username: &principal.username,
+        counts_address: false,
+        source,
+        action: "password_change",
+    };
+    let checked = under_throttle(
+        services,
+        guess,
+        credentials::verify_own(services, user_id, old_password),
+    )
+    .await;
+    match checked {
+        Ok(()) => Ok(Some(OldPasswordChecked(()))),
+        Err(Error::BadCredentials) => {
+            errors.add("old_password", WRONG_OLD_PASSWORD);
+            Ok(None)
+        }
+        Err(error @ Error::Throttled(_)) => {
+            services.metrics.throttled(ThrottledAction::PasswordChange);
+            Err(error)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Sets the new password. Returns how many other tokens were revoked.
 pub async fn change_password(
     services: &Services,
     principal: &Principal,
-    old_password: Option<Password>,
-    new_password: Option<Password>,
-    mut errors: FieldErrors,
+    request: PasswordChange,
     source: &EventSource,
 ) -> Result<usize, Error> {
-    if let Some(new_password) = &new_password {
-        for problem in new_password.problems_as_new_password(&principal.username, &principal.email)
-        {
-            errors.add("new_password", problem);
-        }
-    }
-    if let Some(old_password) = old_password {
-        // A wrong old password is a guess at the user's password like a
-        // wrong login, so it counts under the login throttle as a failed
-        // login of that username: together both allow `LOGIN_THROTTLE`
-        // guesses per window, and a stolen token gives no more of them.
-        let user_id = principal.user_id;
-        let guess = Guess {
-            username: &principal.username,
-            counts_address: false,
-            source,
-            action: "password_change",
-        };
-        let checked = under_throttle(
-            services,
-            guess,
-            credentials::verify_own(services, user_id, old_password),
-        )
-        .await;
-        match checked {
-            Ok(()) => {}
-            Err(Error::BadCredentials) => errors.add("old_password", WRONG_OLD_PASSWORD),
-            Err(error @ Error::Throttled(_)) => {
-                services.metrics.throttled(ThrottledAction::PasswordChange);
-                return Err(error);
-            }
-            Err(other) => return Err(other),
-        }
-    }
-    errors.into_result()?;
-    let Some(new_password) = new_password else {
-        return Err(Error::internal("validated new password missing"));
-    };
-    let new_hash = services.hasher.hash(new_password).await?;
+    let PasswordChange {
+        old_password: OldPasswordChecked(()),
+        new_password,
+    } = request;
+    let new_hash = services.hasher.hash(new_password.into_password()).await?;
     let (user_id, token_id) = (principal.user_id, principal.token_id);
     let source = source.clone();
     let revoked = services

@@ -22,7 +22,9 @@ use crate::domain::{FieldErrors, Password, Timestamp};
 use crate::metrics::{RevocationCause, ThrottledAction};
 use crate::service::shared::events;
 use crate::service::shared::outbox::{mail_about_accounts, queue_for_users, Mail, MailedAccount};
-use crate::service::sign_in::throttle::{address_scope, count_use, reset_email_scope};
+use crate::service::sign_in::throttle::{
+    address_scope, count_use, mail_request_throttled, reset_email_scope,
+};
 use crate::service::{Error, Services};
 use diesel::Connection;
 use std::net::IpAddr;
@@ -61,13 +63,11 @@ pub async fn request_reset(
     {
         Ok(_) => queue_reset_mail(services, email).await,
         Err(Error::Throttled(_)) => {
-            services.metrics.throttled(ThrottledAction::PasswordReset);
-            // The e-mail address only as a prefix of its scope's digest,
-            // enough to tell repeated requests apart.
-            let digest = email_scope.rsplit(':').next().unwrap_or_default();
-            log::info!(
-                "password-reset request over PASSWORD_RESET_THROTTLE (e-mail sha256 {}…): no mail sent",
-                digest.get(..12).unwrap_or(digest)
+            mail_request_throttled(
+                services,
+                ThrottledAction::PasswordReset,
+                ("password-reset request", "PASSWORD_RESET_THROTTLE"),
+                &email_scope,
             );
             Ok(())
         }

@@ -1,36 +1,35 @@
-//! Signing up: counted under `REGISTER_THROTTLE` per client address, every
-//! field checked and every problem reported at once, then the user created
-//! and, when a client is named, logged in.
+//! Signing up: admitted (open, under `REGISTER_THROTTLE` per client
+//! address) before the fields are read, every field checked and every
+//! problem reported at once, then the user created and, when a client is
+//! named, logged in.
 
 use super::email_verification::{
     registration_may_sign_in, registration_needs_email, send_verification,
 };
 use super::users::{self, CreateUser};
 use crate::db::users::{self as queries, User};
+use crate::domain::account::NewAccount;
 use crate::domain::email::Email;
 use crate::domain::event::EventSource;
-use crate::domain::messages::{REGISTRATION_CLOSED, REQUIRED, USERNAME_TAKEN};
+use crate::domain::messages::{REGISTRATION_CLOSED, USERNAME_TAKEN};
 use crate::domain::oidc::Via;
 use crate::domain::registration::Registration;
 use crate::domain::FieldErrors;
-use crate::domain::{ClientName, Password, Scopes, Username};
+use crate::domain::{ClientName, Scopes, Username};
 use crate::metrics::ThrottledAction;
 use crate::service::sign_in::throttle::{address_scope, count_use};
 use crate::service::tokens::{self, IssuedToken};
 use crate::service::{Error, Services};
 use diesel::Connection;
 
-/// The fields of a registration as they came, after the body's own checks
-/// (required, type) recorded their errors in `errors`.
+/// A registration whose every field passed its rules: the use case adds
+/// those that depend on the settings and the database ([`check`]).
 pub struct RegisterRequest {
-    pub username: Option<String>,
-    pub password: Option<Password>,
-    pub email: String,
-    pub client: Option<String>,
-    /// Already valid (the body's check); checked here against `ALLOWED_SCOPES`.
+    pub account: NewAccount,
+    /// The client to log in on, if any.
+    pub client: Option<ClientName>,
     pub scopes: Scopes,
-    /// Where the request came from: its address is counted under
-    /// `REGISTER_THROTTLE`.
+    /// Where the request came from.
     pub source: EventSource,
 }
 
@@ -40,18 +39,16 @@ pub struct Registered {
     pub token: Option<IssuedToken>,
 }
 
-pub async fn register(
-    services: &Services,
-    request: RegisterRequest,
-    mut errors: FieldErrors,
-) -> Result<Registered, Error> {
+/// Admits an attempt before its fields are read: refused when registration
+/// is closed, and counted under `REGISTER_THROTTLE` per client address.
+pub async fn admit(services: &Services, source: &EventSource) -> Result<(), Error> {
     if services.settings.accounts.registration == Registration::Closed {
         return Err(Error::Forbidden(REGISTRATION_CLOSED));
     }
     // Every attempt counts, valid or not, before anything else: a flood
     // from one address cannot fill the hashing queue that logins need, nor
     // probe for taken usernames.
-    if let Some(address) = request.source.ip {
+    if let Some(address) = source.ip {
         let scopes = vec![address_scope("register", address)];
         count_use(
             services,
@@ -65,39 +62,28 @@ pub async fn register(
             }
         })?;
     }
-    let username = request.username.as_deref().and_then(|name| {
-        Username::parse(name)
-            .map_err(|message| errors.add("username", message))
-            .ok()
-    });
-    if !request.email.is_empty() {
-        if let Err(message) = Email::parse(&request.email) {
-            errors.add("email", message);
-        }
-    }
-    if request.email.is_empty() && registration_needs_email(&services.settings) {
-        errors.add("email", REQUIRED);
-    }
-    if let Some(password) = &request.password {
-        let name = request.username.as_deref().unwrap_or_default();
-        for problem in password.problems_as_new_password(name, &request.email) {
-            errors.add("password", problem);
-        }
-    }
-    let client = request.client.as_deref().and_then(|client| {
-        ClientName::parse(client)
-            .map_err(|message| errors.add("client", message))
-            .ok()
-    });
-    if let Err(message) = services
-        .settings
-        .tokens
-        .allowed_scopes
-        .check(&request.scopes)
-    {
+    Ok(())
+}
+
+/// Whether sign-up requires an e-mail address (`EMAIL_VERIFICATION=mandatory`).
+pub fn email_required(services: &Services) -> bool {
+    registration_needs_email(&services.settings)
+}
+
+/// Adds the problems that depend on the settings and the database to those
+/// the fields' own rules found, so that all are reported at once: scopes
+/// outside `ALLOWED_SCOPES`, and a taken username (checked even when another
+/// field failed).
+pub async fn check(
+    services: &Services,
+    username: Option<&Username>,
+    scopes: &Scopes,
+    errors: &mut FieldErrors,
+) -> Result<(), Error> {
+    if let Err(message) = services.settings.tokens.allowed_scopes.check(scopes) {
         errors.add("scopes", message);
     }
-    if let Some(username) = &username {
+    if let Some(username) = username {
         // Checked here so that a taken name is reported with the other
         // problems; the unique index still decides races (see `users::create`).
         let key = username.key();
@@ -108,15 +94,25 @@ pub async fn register(
             errors.add("username", USERNAME_TAKEN);
         }
     }
-    errors.into_result()?;
-    let (Some(username), Some(password)) = (username, request.password) else {
-        return Err(Error::internal("validated registration fields missing"));
-    };
-    let password_hash = services.hasher.hash(password).await?;
-    let email = request.email;
+    Ok(())
+}
+
+/// Creates the user and, when a client is named (and the settings let the
+/// new user sign in), logs them in on it. Call [`admit`] and [`check`] first.
+pub async fn register(services: &Services, request: RegisterRequest) -> Result<Registered, Error> {
+    let RegisterRequest {
+        account,
+        client,
+        scopes,
+        source,
+    } = request;
+    let password_hash = services
+        .hasher
+        .hash(account.password.into_password())
+        .await?;
+    let username = account.username;
+    let email = account.email.map(Email::into_string).unwrap_or_default();
     let limits = tokens::IssueLimits::of(&services.settings);
-    let source = request.source;
-    let scopes = request.scopes;
     // Under EMAIL_VERIFICATION=mandatory the user signs in once verified.
     let client = client.filter(|_| registration_may_sign_in(&services.settings));
     // One transaction: a user whose token could not be issued is not left

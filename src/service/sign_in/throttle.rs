@@ -21,6 +21,7 @@ use crate::domain::client_address::throttle_scope;
 use crate::domain::event::{EventKind, EventSource};
 use crate::domain::username::lookup_key;
 use crate::domain::{ThrottleLimit, Timestamp};
+use crate::metrics::ThrottledAction;
 use crate::service::shared::events;
 use crate::service::{Error, Services};
 use diesel::Connection;
@@ -51,6 +52,24 @@ pub fn reset_email_scope(email: &str) -> String {
         "reset:email:{:x}",
         Sha256::digest(email.to_lowercase().as_bytes())
     )
+}
+
+/// Records a mail request (a reset, a verification resend) that `setting`
+/// refused: in the metrics as `action`, and in the log with the e-mail
+/// address only as a prefix of its scope's digest, enough to tell repeated
+/// requests apart. `what` names the request in the log line.
+pub fn mail_request_throttled(
+    services: &Services,
+    action: ThrottledAction,
+    (what, setting): (&str, &str),
+    email_scope: &str,
+) {
+    services.metrics.throttled(action);
+    let digest = email_scope.rsplit(':').next().unwrap_or_default();
+    log::info!(
+        "{what} over {setting} (e-mail sha256 {}…): no mail sent",
+        digest.get(..12).unwrap_or(digest)
+    );
 }
 
 /// One use, as counted in each of its scopes: the scope and the start of
