@@ -252,6 +252,9 @@ fn relay_transport(
             _ => Tls::Required(parameters),
         });
     }
+    if let Some(warning) = clear_credentials_warning(relay) {
+        log::warn!("{warning}");
+    }
     if let Some(credentials) = &relay.credentials {
         builder = builder.credentials(Credentials::new(
             credentials.user.clone(),
@@ -259,6 +262,21 @@ fn relay_transport(
         ));
     }
     Ok(builder.build())
+}
+
+/// The warning for credentials that would cross the network in clear (an
+/// `smtp://` URL with `USER:PASS@` and without `?tls=required`): lettre
+/// sends `AUTH PLAIN` to a server that offers no STARTTLS. Plain SMTP stays
+/// allowed for a local relay, so this warns rather than refuses. Names the
+/// server, never the user or the password.
+fn clear_credentials_warning(relay: &SmtpRelay) -> Option<String> {
+    (relay.security == SmtpSecurity::Plain && relay.credentials.is_some()).then(|| {
+        format!(
+            "MAIL: the SMTP password for {}:{} goes in clear: the URL has no ?tls=required; \
+             add it (STARTTLS) or use smtps:// (implicit TLS)",
+            relay.host, relay.port
+        )
+    })
 }
 
 /// Logs each message whole, like Django's console e-mail backend. Meant for
@@ -437,6 +455,29 @@ mod tests {
             let error = MailSetting::parse(bad).err().unwrap_or_default();
             assert!(!error.is_empty(), "{bad}");
             assert!(!error.contains("hunter2"), "{error}");
+        }
+    }
+
+    #[test]
+    fn credentials_without_tls_are_warned_about_without_the_password() {
+        let warning = |url: &str| match MailSetting::parse(url) {
+            Ok(MailSetting::Relay(relay)) => clear_credentials_warning(&relay),
+            _ => None,
+        };
+        let shown =
+            warning("smtp://mailuser:S3cretMailPw@mail.example.com:587").unwrap_or_default();
+        assert!(shown.contains("mail.example.com:587"), "{shown}");
+        assert!(shown.contains("?tls=required"), "{shown}");
+        assert!(
+            !shown.contains("S3cretMailPw") && !shown.contains("mailuser"),
+            "{shown}"
+        );
+        for protected in [
+            "smtp://mailuser:S3cretMailPw@mail.example.com:587?tls=required",
+            "smtps://mailuser:S3cretMailPw@mail.example.com",
+            "smtp://relay:2525?tls=required",
+        ] {
+            assert_eq!(warning(protected), None, "{protected}");
         }
     }
 

@@ -5,6 +5,7 @@
 use crate::config::Settings;
 use crate::console;
 use crate::db::{self, DbSetupError};
+use crate::http::access_log;
 use crate::http::body::BodyReadTimeout;
 use crate::http::middleware::{json_error_body, record_request};
 use crate::http::session::{console_session_key, session_middleware};
@@ -22,9 +23,7 @@ use crate::service::tokens::verify::TokenVerifier;
 use crate::service::{Error, Services};
 use actix_web::dev::Server;
 use actix_web::http::header;
-use actix_web::middleware::{
-    from_fn, DefaultHeaders, ErrorHandlers, Logger, NormalizePath, TrailingSlash,
-};
+use actix_web::middleware::{from_fn, DefaultHeaders, ErrorHandlers, NormalizePath, TrailingSlash};
 use actix_web::{web, App, HttpServer};
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -156,8 +155,7 @@ impl Application {
                 .wrap(from_fn(record_request))
                 .wrap(ErrorHandlers::new().default_handler(json_error_body))
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
-                // The request line and status only: never headers, so never a token.
-                .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+                .wrap(access_log::logger())
                 // Nothing this service answers is for a shared cache, and no
                 // body is to be sniffed into another type; the console's own
                 // headers, set first, are kept.

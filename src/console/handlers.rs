@@ -7,6 +7,7 @@ use crate::domain::event::{Actor, EventSource};
 use crate::domain::messages::{EMAIL_NOT_VERIFIED, INVALID_CODE};
 use crate::domain::page::PageRequest;
 use crate::domain::throttle::throttled_detail;
+use crate::domain::ClientName;
 use crate::domain::Password;
 use crate::http::body::Fields;
 use crate::http::request::{request_source, QueryParams};
@@ -265,6 +266,12 @@ pub async fn revoke(
 ) -> Result<HttpResponse, ConsoleError> {
     let target = user_action(&services, &session, &request, &id, &fields).await?;
     let client = form_text(&fields, "client");
+    // A name no device can have is no device of this user's, as for
+    // `DELETE /tokens/{client}`; it is not repeated in the flash message,
+    // which a long one would push past the cookie's size.
+    if ClientName::parse(&client).is_err() {
+        return Err(ConsoleError::NotFound);
+    }
     let (id, username) = (target.id, &target.username);
     let message = match admin::revoke_device(&services, &target.source, id, client.clone()).await {
         Ok(()) => format!("Revoked the {client} device of {username}."),

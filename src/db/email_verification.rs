@@ -4,6 +4,7 @@
 
 use super::schema::users;
 use super::AnyConnection;
+use crate::domain::email_verification::Address;
 use diesel::prelude::*;
 
 /// What a verification mail and its key need of a user.
@@ -15,9 +16,18 @@ pub struct VerifyingUser {
     pub email: String,
     pub email_verified: bool,
     pub is_active: bool,
+    pub email_changes: i64,
 }
 
 impl VerifyingUser {
+    /// The address a key for this user is signed for.
+    pub fn address(&self) -> Address<'_> {
+        Address {
+            email: &self.email,
+            changes: self.email_changes,
+        }
+    }
+
     /// Whether a verification mail to this user makes sense.
     pub fn awaits_verification(&self) -> bool {
         self.is_active && !self.email_verified && !self.email.is_empty()
@@ -40,6 +50,25 @@ pub fn mark_verified(conn: &mut AnyConnection, user_id: i64, email: &str) -> Que
         users::table
             .find(user_id)
             .filter(users::email.eq(email))
+            .filter(users::email_verified.eq(false))
+            .filter(users::is_active.eq(true)),
+    )
+    .set(users::email_verified.eq(true))
+    .execute(conn)
+}
+
+/// As [`mark_verified`], for the address a verification key was signed
+/// for: only if it has not changed since, not even away and back.
+pub fn mark_verified_at(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    address: Address<'_>,
+) -> QueryResult<usize> {
+    diesel::update(
+        users::table
+            .find(user_id)
+            .filter(users::email.eq(address.email))
+            .filter(users::email_changes.eq(address.changes))
             .filter(users::email_verified.eq(false))
             .filter(users::is_active.eq(true)),
     )

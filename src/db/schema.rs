@@ -16,6 +16,7 @@ diesel::table! {
         two_factor -> Bool,
         totp_last_step -> Nullable<BigInt>,
         email_verified -> Bool,
+        email_changes -> BigInt,
     }
 }
 

@@ -58,6 +58,7 @@ pub struct ResetUser {
     pub password_hash: String,
     pub last_login_at: Option<i64>,
     pub is_active: bool,
+    pub email_changes: i64,
 }
 
 #[derive(Insertable)]
@@ -293,11 +294,16 @@ pub fn lock_active_admins(conn: &mut AnyConnection) -> QueryResult<Vec<i64>> {
     }
 }
 
-/// A new address, no longer verified; returns 0 when it was already the
-/// user's (then nothing changes, the flag included).
+/// A new address, no longer verified, and one more change counted (which
+/// spends every verification key and reset token issued before); returns 0
+/// when it was already the user's (then nothing changes, the flag included).
 pub fn set_email(conn: &mut AnyConnection, user_id: i64, email: &str) -> QueryResult<usize> {
     diesel::update(users::table.find(user_id).filter(users::email.ne(email)))
-        .set((users::email.eq(email), users::email_verified.eq(false)))
+        .set((
+            users::email.eq(email),
+            users::email_verified.eq(false),
+            users::email_changes.eq(users::email_changes + 1),
+        ))
         .execute(conn)
 }
 

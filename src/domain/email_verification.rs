@@ -3,12 +3,13 @@
 //!
 //! As with password-reset links nothing is stored: a key is
 //! `<user id>-<stamp>`, the user id in base 36 and the stamp signed (see
-//! [`super::signed_stamp`]) for the user id and the address the mail went
-//! to. The use case accepts a key only while that address is still the
-//! user's and not yet verified, and sets the flag with a conditional write,
-//! so a key works once, and a change of address spends every key issued
-//! before it. A key older than `EMAIL_VERIFICATION_TIMEOUT`, or issued in
-//! the future, is refused.
+//! [`super::signed_stamp`]) for the user id, the address the mail went to
+//! and how many times the user's address had changed then. The use case
+//! accepts a key only while that address is still the user's and not yet
+//! verified, and sets the flag with a conditional write, so a key works
+//! once; a change of address spends every key issued before it, and the
+//! count keeps it spent when the address is changed back. A key older than
+//! `EMAIL_VERIFICATION_TIMEOUT`, or issued in the future, is refused.
 
 use super::signed_stamp::{self, from_base36, to_base36, PresentedStamp, Subject};
 use super::Timestamp;
@@ -47,6 +48,14 @@ impl EmailVerification {
 /// No key we issue is longer; longer input is refused unread.
 const MAX_KEY_CHARS: usize = 96;
 
+/// The address a key is for, as the user's row had it when the key was
+/// issued: the text, and how many times it had changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Address<'a> {
+    pub email: &'a str,
+    pub changes: i64,
+}
+
 /// A key as presented, split into its parts; not yet checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PresentedKey {
@@ -67,36 +76,36 @@ impl PresentedKey {
         })
     }
 
-    /// Whether the key was issued with `key` for its user at `email`, no
+    /// Whether the key was issued with `key` for its user at `address`, no
     /// longer than `timeout` before `now`.
     pub fn is_valid_for(
         &self,
         key: &[u8; 32],
-        email: &str,
+        address: Address<'_>,
         now: Timestamp,
         timeout: Duration,
     ) -> bool {
         let age = self.stamp.age(now);
         let expired = age > Timestamp(0).plus(timeout).millis() || age < 0;
         // Checked even when expired, so that both cost the same.
-        let authentic = self.stamp.is_authentic(key, subject(self.user_id, email));
+        let authentic = self.stamp.is_authentic(key, subject(self.user_id, address));
         authentic && !expired
     }
 }
 
-/// A key for user `user_id` at `email`, issued at `now`, signed with `key`.
-pub fn make_key(key: &[u8; 32], user_id: i64, email: &str, now: Timestamp) -> String {
+/// A key for user `user_id` at `address`, issued at `now`, signed with `key`.
+pub fn make_key(key: &[u8; 32], user_id: i64, address: Address<'_>, now: Timestamp) -> String {
     format!(
         "{}-{}",
         to_base36(user_id.max(0)),
-        signed_stamp::issue(key, subject(user_id, email), now)
+        signed_stamp::issue(key, subject(user_id, address), now)
     )
 }
 
-fn subject(user_id: i64, email: &str) -> Subject<'_, 1, 1> {
+fn subject(user_id: i64, address: Address<'_>) -> Subject<'_, 2, 1> {
     Subject {
-        numbers: [user_id],
-        texts: [email],
+        numbers: [user_id, address.changes],
+        texts: [address.email],
     }
 }
 
@@ -109,8 +118,12 @@ mod tests {
     const DAY: Duration = Duration::from_secs(86_400);
     const NOW: Timestamp = Timestamp(1_800_000_000_000);
 
+    fn at(email: &str) -> Address<'_> {
+        Address { email, changes: 0 }
+    }
+
     fn valid(text: &str, email: &str, now: Timestamp) -> bool {
-        PresentedKey::parse(text).is_some_and(|key| key.is_valid_for(&KEY, email, now, DAY))
+        PresentedKey::parse(text).is_some_and(|key| key.is_valid_for(&KEY, at(email), now, DAY))
     }
 
     #[test]
@@ -134,7 +147,7 @@ mod tests {
 
     #[test]
     fn a_key_names_its_user_and_checks_for_its_address_only() {
-        let key = make_key(&KEY, 42, "alice@example.com", NOW);
+        let key = make_key(&KEY, 42, at("alice@example.com"), NOW);
         assert_eq!(PresentedKey::parse(&key).map(|k| k.user_id), Some(42));
         assert!(valid(&key, "alice@example.com", NOW));
         assert!(
@@ -142,13 +155,31 @@ mod tests {
             "a new address spends the key"
         );
         assert!(!valid(&key, "Alice@example.com", NOW));
+        let changed_away_and_back = Address {
+            email: "alice@example.com",
+            changes: 2,
+        };
+        assert!(
+            !PresentedKey::parse(&key).is_some_and(|k| k.is_valid_for(
+                &KEY,
+                changed_away_and_back,
+                NOW,
+                DAY
+            )),
+            "the same address text after two changes spends the key"
+        );
         let parsed = PresentedKey::parse(&key);
-        assert!(!parsed.is_some_and(|k| k.is_valid_for(&[8; 32], "alice@example.com", NOW, DAY)));
+        assert!(!parsed.is_some_and(|k| k.is_valid_for(
+            &[8; 32],
+            at("alice@example.com"),
+            NOW,
+            DAY
+        )));
     }
 
     #[test]
     fn keys_expire_after_the_timeout() {
-        let key = make_key(&KEY, 42, "a@example.com", NOW);
+        let key = make_key(&KEY, 42, at("a@example.com"), NOW);
         assert!(valid(&key, "a@example.com", NOW.plus(DAY)));
         assert!(!valid(
             &key,
@@ -163,7 +194,7 @@ mod tests {
 
     #[test]
     fn garbled_and_tampered_keys_are_refused() {
-        let key = make_key(&KEY, 42, "a@example.com", NOW);
+        let key = make_key(&KEY, 42, at("a@example.com"), NOW);
         let (user, stamp) = key.split_once('-').unwrap_or_default();
         let mut bad: Vec<String> = forgeries(stamp, MAX_KEY_CHARS)
             .into_iter()

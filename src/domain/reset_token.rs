@@ -2,7 +2,8 @@
 //!
 //! As in Django, nothing is stored: the token is a signed stamp (see
 //! [`super::signed_stamp`]) bound to the user's current password hash, last
-//! login and e-mail. Setting a new password therefore spends every link
+//! login, e-mail and count of e-mail changes. Setting a new password, or
+//! changing the address (even away and back), therefore spends every link
 //! issued before it; a token older than the reset timeout is refused.
 
 use super::signed_stamp::{self, PresentedStamp, Subject};
@@ -18,6 +19,9 @@ pub struct ResetSubject<'a> {
     pub password_hash: &'a str,
     pub last_login_at: Option<i64>,
     pub email: &'a str,
+    /// How many times the address changed: the text alone would come back
+    /// with an address changed away and back.
+    pub email_changes: i64,
 }
 
 /// No token we issue is longer; longer input is refused unread.
@@ -70,9 +74,13 @@ pub fn check_token(
 }
 
 impl ResetSubject<'_> {
-    fn signed(&self) -> Subject<'_, 2, 2> {
+    fn signed(&self) -> Subject<'_, 3, 2> {
         Subject {
-            numbers: [self.user_id, self.last_login_at.unwrap_or(-1)],
+            numbers: [
+                self.user_id,
+                self.last_login_at.unwrap_or(-1),
+                self.email_changes,
+            ],
             texts: [self.password_hash, self.email],
         }
     }
@@ -92,6 +100,7 @@ mod tests {
             password_hash,
             last_login_at: Some(1_000),
             email: "alice@example.com",
+            email_changes: 0,
         }
     }
 
@@ -126,6 +135,14 @@ mod tests {
             ..subject("hash-1")
         };
         assert!(!check_token(&KEY, &logged_in_since, &token, now, HOUR));
+        let address_changed_and_back = ResetSubject {
+            email_changes: 2,
+            ..subject("hash-1")
+        };
+        assert!(
+            !check_token(&KEY, &address_changed_and_back, &token, now, HOUR),
+            "the same address text after two changes"
+        );
         assert!(
             !check_token(&[8; 32], &subject("hash-1"), &token, now, HOUR),
             "another key"

@@ -3,6 +3,7 @@
 //! the console's cookie session and CSRF, what a request says about its
 //! client, body decoding, and the middleware every request passes.
 
+pub mod access_log;
 pub mod auth;
 pub mod body;
 pub mod error;

@@ -133,8 +133,16 @@ pub async fn signed_in(services: &Services, session: &Session) -> Result<Option<
     }
 }
 
-/// A one-time message for the next page.
+/// The longest flash message kept whole: the session lives in a cookie,
+/// which browsers (and actix-session) refuse past 4 KiB.
+const MAX_FLASH_CHARS: usize = 512;
+
+/// A one-time message for the next page, cut to [`MAX_FLASH_CHARS`].
 pub fn set_flash(session: &Session, message: &str) -> Result<(), Error> {
+    let message = match message.char_indices().nth(MAX_FLASH_CHARS) {
+        Some((end, _)) => format!("{}…", &message[..end]),
+        None => message.to_owned(),
+    };
     session
         .insert(FLASH, message)
         .map_err(|e| Error::Internal(Box::new(e)))

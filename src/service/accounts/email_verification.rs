@@ -157,7 +157,7 @@ pub async fn verify(services: &Services, key: &str, source: &EventSource) -> Res
         .ok_or_else(invalid)?;
     let signing_key = services.secret_key.derive_key(KEY_PURPOSE);
     let timeout = services.settings.accounts.email_verification_timeout;
-    let authentic = presented.is_valid_for(&signing_key, &user.email, Timestamp::now(), timeout);
+    let authentic = presented.is_valid_for(&signing_key, user.address(), Timestamp::now(), timeout);
     if !authentic || !user.awaits_verification() {
         return Err(invalid());
     }
@@ -165,7 +165,7 @@ pub async fn verify(services: &Services, key: &str, source: &EventSource) -> Res
     let marked = services
         .db(move |conn| {
             conn.transaction::<_, Error, _>(|conn| {
-                let marked = queries::mark_verified(conn, user.id, &user.email)?;
+                let marked = queries::mark_verified_at(conn, user.id, user.address())?;
                 if marked > 0 {
                     let verified = What::to_user(EventKind::EmailVerified, user.id);
                     events::record(conn, &source, verified, Timestamp::now())?;
@@ -187,10 +187,10 @@ fn verification_link(
     user: &VerifyingUser,
     now: Timestamp,
 ) -> String {
-    settings
-        .accounts
-        .email_verification_url
-        .replace("{key}", &make_key(signing_key, user.id, &user.email, now))
+    settings.accounts.email_verification_url.replace(
+        "{key}",
+        &make_key(signing_key, user.id, user.address(), now),
+    )
 }
 
 /// One mail to the address of `users` (all share it, without regard to

@@ -103,6 +103,7 @@ fn subject(user: &ResetUser) -> ResetSubject<'_> {
         password_hash: &user.password_hash,
         last_login_at: user.last_login_at,
         email: &user.email,
+        email_changes: user.email_changes,
     }
 }
 

@@ -274,6 +274,38 @@ async fn a_login_since_the_mail_spends_the_link(backend: Backend) {
     assert_spent(&mail.app, &link).await;
 }
 
+/// A link is bound to the address as it was, not to its text: an address
+/// changed away and back spends it (it worked again before). A new
+/// password set by an admin spends it too.
+#[on_both_backends]
+async fn a_new_address_even_changed_back_or_a_new_password_spends_the_link(backend: Backend) {
+    let mail = MailApp::spawn(backend).await;
+    let app = &mail.app;
+    let admin = app.admin_key().await;
+    let alice = app.create_user("alice", "alice@example.com", false);
+    let link = mail.reset_link("alice@example.com").await;
+    for email in ["alice@example.org", "alice@example.com"] {
+        let response = app
+            .admin_patch(alice, &admin, json!({"email": email}))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    assert_spent(app, &link).await;
+
+    let link = mail.reset_link("alice@example.com").await;
+    let response = app
+        .admin_patch(
+            alice,
+            &admin,
+            json!({"password": "admin-Chosen-Passw0rd-31"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_spent(app, &link).await;
+    app.login_as("alice", "admin-Chosen-Passw0rd-31", "web")
+        .await;
+}
+
 #[on_both_backends]
 async fn a_deactivated_user_cannot_reset(backend: Backend) {
     let mail = MailApp::spawn(backend).await;

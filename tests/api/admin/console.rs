@@ -250,6 +250,56 @@ async fn a_device_revoked_in_the_console_is_refused_by_the_api_at_once(backend: 
         .contains("alice has no device ios."));
 }
 
+/// A client name no device can have (6,000 characters: once a bodyless
+/// `500`, the flash message repeating it overflowed the session cookie) is
+/// a not-found answer with a body wherever a device is revoked: an HTML
+/// page in the console, the contract's JSON `404` in the API.
+#[on_both_backends]
+async fn a_client_name_no_device_can_have_is_not_found_with_a_body_wherever_revoked(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    let alice = app.create_user("alice", "", false);
+    app.create_user("root", "", true);
+    let web = app.login("alice", "web").await;
+    let admin = app.login("root", "cli").await;
+    let mut console = Console::new(&app);
+    console.sign_in("root", PASSWORD).await;
+    let csrf = console.csrf(&format!("/console/users/{alice}")).await;
+    let (long, accented) = ("a".repeat(6000), "é".repeat(10));
+    for client in [long.as_str(), "", "web\u{0}", "we b", accented.as_str()] {
+        let response = console
+            .post(
+                &format!("/console/users/{alice}/revoke"),
+                &[("csrf_token", &csrf), ("client", client)],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{:.20}", client);
+        assert_eq!(
+            header(&response, "content-type"),
+            Some("text/html; charset=utf-8")
+        );
+        let page = response.text().await.unwrap();
+        assert!(page.contains("Not found"), "{page}");
+    }
+    // The session goes on, and the device is still there.
+    let page = console.page(&format!("/console/users/{alice}")).await;
+    assert!(page.contains("data-client=\"web\""));
+    for path in [
+        format!("/tokens/{long}"),
+        format!("/admin/users/{alice}/tokens/{long}"),
+    ] {
+        let key = if path.starts_with("/tokens") {
+            &web
+        } else {
+            &admin
+        };
+        let response = app.delete_with_token(&path, key).await;
+        assert_detail(response, StatusCode::NOT_FOUND, "Not found.").await;
+    }
+    assert_eq!(app.whoami_status(&web).await, StatusCode::OK);
+}
+
 #[on_both_backends]
 async fn revoke_all_in_the_console_revokes_every_device(backend: Backend) {
     let app = TestApp::spawn(backend).await;

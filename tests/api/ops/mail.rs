@@ -171,3 +171,35 @@ async fn spawn_mailing_to(backend: Backend, port: u16) -> TestApp {
     app.create_user("alice", "alice@example.com", false);
     app
 }
+
+/// `smtp://USER:PASS@…` without `?tls=required` sends `AUTH PLAIN` in clear
+/// to a server that offers no STARTTLS: the service says so at start, at
+/// `warn`, naming the server and never the password. With TLS it is quiet.
+#[on_both_backends]
+async fn smtp_credentials_without_tls_are_warned_about_at_start(backend: Backend) {
+    const SMTP_PASSWORD: &str = "S3cretMailPw-never-logged";
+    let db = crate::helpers::TestDatabase::create(backend);
+    let url = db.url();
+    let port = closed_port();
+    let plain = format!("smtp://mailuser:{SMTP_PASSWORD}@127.0.0.1:{port}");
+    let mut server = ServerProcess::start(&url, &[("MAIL", &plain)]);
+    let line = server.wait_for_log("goes in clear");
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains(&format!("127.0.0.1:{port}")), "{line}");
+    assert!(line.contains("?tls=required"), "{line}");
+    let log = server.log();
+    assert!(!log.contains(SMTP_PASSWORD), "{log}");
+    assert!(!log.contains("mailuser"), "{log}");
+    drop(server);
+
+    for protected in [
+        format!("{plain}?tls=required"),
+        format!("smtps://mailuser:{SMTP_PASSWORD}@127.0.0.1:{port}"),
+        format!("smtp://127.0.0.1:{port}"),
+    ] {
+        let server = ServerProcess::start(&url, &[("MAIL", &protected)]);
+        let log = server.log();
+        assert!(!log.contains("goes in clear"), "{protected}: {log}");
+        assert!(!log.contains(SMTP_PASSWORD), "{log}");
+    }
+}

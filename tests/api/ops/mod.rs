@@ -1,7 +1,8 @@
-//! Running the service: the command line, metrics, the OpenAPI document,
+//! Running the service: the access log, the command line, metrics, the OpenAPI document,
 //! faults and durability, storage, the sweep, mail and its outbox, the token
 //! cache, secrets at rest, the contract's conventions, bad bytes, events.
 
+mod access_log;
 mod bad_bytes;
 mod cli;
 mod conventions;
