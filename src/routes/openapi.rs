@@ -3,13 +3,13 @@
 //!
 //! Request and response bodies are the handlers' own types, next to them.
 //! This module holds what every operation shares: the error shapes, the
-//! `{"status"}` of the probes, the refusals several operations answer alike
-//! ([`NotAdmin`], [`Restricted`], [`InvalidPage`], [`MalformedAddress`]), and [`Conventions`],
-//! which adds the security schemes, the `401` every authenticated operation
-//! can answer, the `503` every operation that needs the database can
-//! answer, the form media type beside the JSON of every request body, and
-//! the `400`, `408`, `413` and `415` every operation that reads a body can
-//! answer.
+//! `{"status"}` of the probes, the refusals several operations answer
+//! alike ([`NotAdmin`], [`Restricted`], [`InvalidPage`],
+//! [`MalformedAddress`]), and [`Conventions`], which adds the security
+//! schemes, the `401` every authenticated operation can answer, the `503`
+//! every operation that needs the database can answer, the form media type
+//! beside the JSON of every request body, and the `400`, `408`, `413` and
+//! `415` every operation that reads a body can answer.
 
 use serde::Serialize;
 use std::collections::BTreeMap;
