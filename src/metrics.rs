@@ -226,9 +226,7 @@ impl Metrics {
         } else {
             CacheLookup::Miss
         };
-        self.token_cache_lookups
-            .with_label_values(&[lookup.label()])
-            .inc();
+        count_one(&self.token_cache_lookups, lookup.label());
     }
 
     pub fn token_cache_listening(&self, listening: bool) {
@@ -240,18 +238,16 @@ impl Metrics {
     }
 
     pub fn login(&self, outcome: LoginOutcome) {
-        self.logins.with_label_values(&[outcome.label()]).inc();
+        count_one(&self.logins, outcome.label());
     }
 
     pub fn throttled(&self, action: ThrottledAction) {
-        self.throttled.with_label_values(&[action.label()]).inc();
+        count_one(&self.throttled, action.label());
     }
 
     /// Counts the outcome of checking a presented token.
     pub fn token_checked(&self, outcome: CheckOutcome) {
-        self.token_checks
-            .with_label_values(&[outcome.label()])
-            .inc();
+        count_one(&self.token_checks, outcome.label());
     }
 
     pub fn revoked(&self, cause: RevocationCause, count: usize) {
@@ -261,19 +257,15 @@ impl Metrics {
     }
 
     pub fn forward_auth(&self, outcome: ForwardAuthOutcome) {
-        self.forward_auth
-            .with_label_values(&[outcome.label()])
-            .inc();
+        count_one(&self.forward_auth, outcome.label());
     }
 
     pub fn mail(&self, outcome: MailOutcome) {
-        self.mails.with_label_values(&[outcome.label()]).inc();
+        count_one(&self.mails, outcome.label());
     }
 
     pub fn introspected(&self, outcome: IntrospectionOutcome) {
-        self.introspections
-            .with_label_values(&[outcome.label()])
-            .inc();
+        count_one(&self.introspections, outcome.label());
     }
 
     /// Times one HTTP request under its method and route pattern.
@@ -291,6 +283,11 @@ impl Metrics {
         TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
         String::from_utf8(buffer).map_err(|e| prometheus::Error::Msg(e.to_string()))
     }
+}
+
+/// One more under `label` of a labelled counter.
+fn count_one(counter: &IntCounterVec, label: &str) {
+    counter.with_label_values(&[label]).inc();
 }
 
 /// A counter with one label, in `registry`, with a series for each of

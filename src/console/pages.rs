@@ -124,11 +124,11 @@ pub fn users(chrome: &Chrome<'_>, search: &str, page: &UserPage, flash: Option<&
                 button type="submit" id="search-button" { "Search" }
             }
             p.count { (page.count) " user" @if page.count != 1 { "s" } }
-            @if !page.users.is_empty() {
+            @if !page.items.is_empty() {
                 table {
                     thead { tr { th { "Username" } th { "E-mail" } th { "Status" } th { "Last login" } } }
                     tbody {
-                        @for user in &page.users {
+                        @for user in &page.items {
                             (user_row(user))
                         }
                     }

@@ -10,6 +10,30 @@ pub const PAGE_SIZE: i64 = 50;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvalidPage;
 
+/// One page of a listing, and where it stands among the others.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// How many items the whole listing has.
+    pub count: i64,
+    /// From 1.
+    pub number: i64,
+    pub has_previous: bool,
+    pub has_next: bool,
+    pub items: Vec<T>,
+}
+
+impl<T> Page<T> {
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            count: self.count,
+            number: self.number,
+            has_previous: self.has_previous,
+            has_next: self.has_next,
+            items: self.items.into_iter().map(f).collect(),
+        }
+    }
+}
+
 /// Which page of a listing was asked for: a number from 1, or the last one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PageRequest {
@@ -29,6 +53,24 @@ impl PageRequest {
                 _ => Err(InvalidPage),
             },
         }
+    }
+
+    /// The page among `count` items, with its items as `read(offset, limit)`
+    /// gives them.
+    pub fn read<T, E: From<InvalidPage>>(
+        self,
+        count: i64,
+        read: impl FnOnce(i64, i64) -> Result<Vec<T>, E>,
+    ) -> Result<Page<T>, E> {
+        let (number, pages) = self.locate(count)?;
+        let items = read((number - 1) * PAGE_SIZE, PAGE_SIZE)?;
+        Ok(Page {
+            count,
+            number,
+            has_previous: number > 1,
+            has_next: number < pages,
+            items,
+        })
     }
 
     /// The page's number among `count` items, and how many pages there are

@@ -3,7 +3,7 @@
 //! `service::accounts::admin`, shared with the console.
 
 use super::events::page_links;
-use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
+use super::openapi::{Detail, FieldErrors as FieldErrorsSchema, InvalidPage, NotAdmin};
 use crate::domain::account::{AccountFields, AccountInput};
 use crate::domain::email::Email;
 use crate::domain::page::PageRequest;
@@ -17,7 +17,7 @@ use crate::service::tokens::DeviceView;
 use crate::service::Services;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{IntoResponses, ToSchema};
 
 use crate::domain::messages::BLANK;
 
@@ -48,8 +48,8 @@ pub struct Revoked {
     responses(
         (status = 200, description = "A page of users", body = UserList),
         (status = 400, description = "A NUL character, or bytes that are not UTF-8, in a query value (`{\"search\": [\"Null characters are not allowed.\"]}`)", body = FieldErrorsSchema),
-        (status = 403, description = "Not an admin", body = Detail),
-        (status = 404, description = "Invalid page", body = Detail),
+        NotAdmin,
+        InvalidPage,
     ))]
 pub async fn list_users(
     services: web::Data<Services>,
@@ -62,17 +62,12 @@ pub async fn list_users(
     let found: UserPage = services
         .db(move |conn| admin::search_users(conn, &search, page))
         .await?;
-    let (next, previous) = page_links(
-        &services,
-        &request,
-        &query,
-        (found.number, found.has_next, found.has_previous),
-    );
+    let (next, previous) = page_links(&services, &request, &query, &found);
     Ok(HttpResponse::Ok().json(UserList {
         count: found.count,
         next,
         previous,
-        results: found.users,
+        results: found.items,
     }))
 }
 
@@ -96,6 +91,14 @@ fn check_email(email: &str, errors: &mut FieldErrors) {
         }
     }
 }
+
+/// The answer of the operations on one user (`/admin/users/{id}...`) to an
+/// id that is no user's.
+// Documentation only, never built.
+#[derive(IntoResponses)]
+#[response(status = 404, description = "No such user")]
+#[allow(dead_code)]
+pub struct NoSuchUser(Detail);
 
 /// `POST /admin/users`.
 // The body's schema in the OpenAPI document, never built: the body is read
@@ -144,11 +147,11 @@ impl ParseFields for NewUser {
 
 /// Create a user.
 #[utoipa::path(post, operation_id = "admin_create_user", path = "/admin/users", security(("Token" = []), ("ConsoleSession" = [])),
-    request_body(content((CreateUserBody = "application/json"), (CreateUserBody = "application/x-www-form-urlencoded"))),
+    request_body = CreateUserBody,
     responses(
         (status = 201, description = "Created", body = UserView),
         (status = 400, description = "Invalid fields, or a taken username", body = FieldErrorsSchema),
-        (status = 403, description = "Not an admin", body = Detail),
+        NotAdmin,
     ))]
 pub async fn create_user(
     services: web::Data<Services>,
@@ -164,8 +167,8 @@ pub async fn create_user(
 #[utoipa::path(get, operation_id = "admin_read_user", path = "/admin/users/{id}", security(("Token" = []), ("ConsoleSession" = [])), params(("id" = i64, Path, description = "The user's id")),
     responses(
         (status = 200, description = "The user", body = UserDetail),
-        (status = 403, description = "Not an admin", body = Detail),
-        (status = 404, description = "No such user", body = Detail),
+        NotAdmin,
+        NoSuchUser,
     ))]
 pub async fn read_user(
     services: web::Data<Services>,
@@ -183,13 +186,9 @@ pub async fn read_user(
 /// or a new password, revokes every token of the user.
 #[derive(ToSchema)]
 pub struct UpdateUserBody {
-    #[schema(required = false)]
     pub email: Option<String>,
-    #[schema(required = false)]
     pub is_active: Option<bool>,
-    #[schema(required = false)]
     pub is_admin: Option<bool>,
-    #[schema(required = false)]
     pub is_service: Option<bool>,
     #[schema(required = false, min_length = 8, pattern = "[^0-9]", value_type = Option<String>)]
     pub password: Option<Password>,
@@ -224,12 +223,12 @@ impl UpdateUserBody {
 
 /// Change a user; deactivating or a new password revokes all their tokens.
 #[utoipa::path(patch, operation_id = "admin_update_user", path = "/admin/users/{id}", security(("Token" = []), ("ConsoleSession" = [])), params(("id" = i64, Path, description = "The user's id")),
-    request_body(content((UpdateUserBody = "application/json"), (UpdateUserBody = "application/x-www-form-urlencoded"))),
+    request_body = UpdateUserBody,
     responses(
         (status = 200, description = "The user as changed", body = UserView),
         (status = 400, description = "Invalid fields, or a change that would deactivate or demote the admin making it, or the last active admin", body = FieldErrorsSchema),
-        (status = 403, description = "Not an admin", body = Detail),
-        (status = 404, description = "No such user", body = Detail),
+        NotAdmin,
+        NoSuchUser,
     ))]
 pub async fn update_user(
     services: web::Data<Services>,
@@ -257,8 +256,8 @@ pub async fn update_user(
 #[utoipa::path(get, operation_id = "admin_list_devices", path = "/admin/users/{id}/tokens", security(("Token" = []), ("ConsoleSession" = [])), params(("id" = i64, Path, description = "The user's id")),
     responses(
         (status = 200, description = "Devices", body = Vec<DeviceView>),
-        (status = 403, description = "Not an admin", body = Detail),
-        (status = 404, description = "No such user", body = Detail),
+        NotAdmin,
+        NoSuchUser,
     ))]
 pub async fn list_devices(
     services: web::Data<Services>,
@@ -277,7 +276,7 @@ pub async fn list_devices(
     params(("id" = i64, Path, description = "The user's id"), ("client" = String, Path, description = "The client name")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 403, description = "Not an admin", body = Detail),
+        NotAdmin,
         (status = 404, description = "No such user or client", body = Detail),
     ))]
 pub async fn revoke_device(
@@ -294,8 +293,8 @@ pub async fn revoke_device(
 #[utoipa::path(delete, operation_id = "admin_revoke_all_devices", path = "/admin/users/{id}/tokens", security(("Token" = []), ("ConsoleSession" = [])), params(("id" = i64, Path, description = "The user's id")),
     responses(
         (status = 200, description = "How many were revoked", body = Revoked),
-        (status = 403, description = "Not an admin", body = Detail),
-        (status = 404, description = "No such user", body = Detail),
+        NotAdmin,
+        NoSuchUser,
     ))]
 pub async fn revoke_all_devices(
     services: web::Data<Services>,

@@ -1,7 +1,7 @@
 //! E-mail verification: confirming an address with the key of its mail,
 //! and asking for the mail again.
 
-use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
+use super::openapi::{Detail, FieldErrors as FieldErrorsSchema, MalformedAddress};
 use super::password::read_address;
 use crate::domain::messages::OK;
 use crate::http::body::Fields;
@@ -27,7 +27,7 @@ pub struct VerifyEmailBody {
 /// works once, until `EMAIL_VERIFICATION_TIMEOUT` after it was sent, and
 /// only while the address is still the user's.
 #[utoipa::path(post, path = "/register/verify-email",
-    request_body(content((VerifyEmailBody = "application/json"), (VerifyEmailBody = "application/x-www-form-urlencoded"))),
+    request_body = VerifyEmailBody,
     responses(
         (status = 200, description = "The address is verified", body = Detail),
         (status = 400, description = "Missing, bad, used or expired key (`{\"key\": [\"Invalid value\"]}`)", body = FieldErrorsSchema),
@@ -57,10 +57,10 @@ pub struct ResendEmailBody {
 /// `EMAIL_VERIFICATION_RESEND_THROTTLE` or not; the mail, if any, is sent
 /// in the background.
 #[utoipa::path(post, path = "/register/resend-email",
-    request_body(content((ResendEmailBody = "application/json"), (ResendEmailBody = "application/x-www-form-urlencoded"))),
+    request_body = ResendEmailBody,
     responses(
         (status = 200, description = "The same answer whether or not a mail is sent", body = Detail),
-        (status = 400, description = "Missing or malformed address", body = FieldErrorsSchema),
+        MalformedAddress,
     ))]
 pub async fn resend_email(
     services: web::Data<Services>,

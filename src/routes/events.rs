@@ -1,10 +1,10 @@
 //! Security events: one's own (`/events`), and everyone's for admins
 //! (`/admin/events`), newest first, a page at a time as the admin user list.
 
-use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
+use super::openapi::{FieldErrors as FieldErrorsSchema, InvalidPage, NotAdmin};
 
 use crate::domain::event::EventKind;
-use crate::domain::page::PageRequest;
+use crate::domain::page::{Page, PageRequest};
 use crate::http::auth::{Admin, Authenticated};
 use crate::http::request::QueryParams;
 use crate::http::ApiError;
@@ -32,7 +32,7 @@ pub struct EventList {
     params(("page" = Option<String>, Query, description = "Page number from 1, or `last`")),
     responses(
         (status = 200, description = "A page of the caller's events", body = EventList),
-        (status = 404, description = "Invalid page", body = Detail),
+        InvalidPage,
     ))]
 pub async fn own_events(
     services: web::Data<Services>,
@@ -57,8 +57,8 @@ pub async fn own_events(
     responses(
         (status = 200, description = "A page of events", body = EventList),
         (status = 400, description = "A `user` that is not an id, or an unknown `type`", body = FieldErrorsSchema),
-        (status = 403, description = "Not an admin", body = Detail),
-        (status = 404, description = "Invalid page", body = Detail),
+        NotAdmin,
+        InvalidPage,
     ))]
 pub async fn all_events(
     services: web::Data<Services>,
@@ -93,33 +93,31 @@ async fn listed(
     let found: EventPage = services
         .db(move |conn| events::list(conn, filter, page))
         .await?;
-    let (next, previous) = page_links(
-        services,
-        request,
-        &query,
-        (found.number, found.has_next, found.has_previous),
-    );
+    let (next, previous) = page_links(services, request, &query, &found);
     Ok(HttpResponse::Ok().json(EventList {
         count: found.count,
         next,
         previous,
-        results: found.events,
+        results: found.items,
     }))
 }
 
 /// The absolute links to the next and the previous page of a listing
-/// (`/events`, `/admin/events`, `/admin/users`), given the page's number
-/// and whether each exists: the request's URL with another `page`.
-pub(super) fn page_links(
+/// (`/events`, `/admin/events`, `/admin/users`), where they exist: the
+/// request's URL with another `page`.
+pub(super) fn page_links<T>(
     services: &Services,
     request: &HttpRequest,
     query: &QueryParams,
-    (number, has_next, has_previous): (i64, bool, bool),
+    page: &Page<T>,
 ) -> (Option<String>, Option<String>) {
     let trusted = &services.settings.server.trusted_proxies;
     let link = |page: Option<i64>| query.url_with_page(request, trusted, page);
-    let next = has_next.then(|| link(Some(number + 1)));
+    let number = page.number;
+    let next = page.has_next.then(|| link(Some(number + 1)));
     // Like DRF, the link to page 1 has no `page` parameter.
-    let previous = has_previous.then(|| link(Some(number - 1).filter(|&n| n > 1)));
+    let previous = page
+        .has_previous
+        .then(|| link(Some(number - 1).filter(|&n| n > 1)));
     (next, previous)
 }

@@ -3,7 +3,7 @@
 //! other services verify access tokens with. The refresh token is the
 //! device's ordinary key.
 
-use super::login::{log_out_device, sign_in, LoginBody};
+use super::login::{log_out_device, sign_in, BadBasicCredentials, LoginBody, SignInLimits};
 use super::openapi::FieldErrors as FieldErrorsSchema;
 use crate::domain::event::EventSource;
 use crate::domain::jwt::{looks_like_jwt, Jwk};
@@ -16,7 +16,8 @@ use crate::service::{Error, Services};
 use actix_web::http::header::{CacheControl, CacheDirective, WWW_AUTHENTICATE};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
-use utoipa::ToSchema;
+use std::net::IpAddr;
+use utoipa::{IntoResponses, ToSchema};
 
 /// `POST /token`'s answer.
 #[derive(Serialize, ToSchema)]
@@ -85,40 +86,54 @@ fn no_store() -> CacheControl {
     CacheControl(vec![CacheDirective::NoStore])
 }
 
-/// The device whose key (the refresh token) the body's `refresh` field
-/// presents; else the answer: the body's problems, or Simple JWT's refusal.
+/// What [`presented_device`] refuses (`/token/refresh`, `/token/blacklist`).
+// Documentation only, never built.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum DeviceKeyRefusals {
+    #[response(status = 400, description = "No `refresh` field")]
+    NoRefresh(FieldErrorsSchema),
+    #[response(status = 401, description = "Not a live device key")]
+    NotLive(TokenNotValid),
+}
+
+/// The live device a presented token (a device key or an access JWT)
+/// stands for; `None` for anything else, which Simple JWT refuses.
+async fn live_device(
+    services: &Services,
+    token: &str,
+    from: Option<IpAddr>,
+) -> Result<Option<Principal>, ApiError> {
+    match services.tokens.verify_presented(Ok(token), from).await {
+        Ok(principal) => Ok(Some(principal)),
+        Err(Error::Unauthenticated(_)) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The live device whose key (the refresh token) the body's `refresh`
+/// field presents, if any.
 async fn presented_device(
     services: &Services,
     fields: &Fields,
     source: &EventSource,
-) -> Result<Principal, Result<HttpResponse, ApiError>> {
-    let refresh = fields
-        .only_required("refresh")
-        .map_err(|errors| Err(errors.into()))?;
+) -> Result<Option<Principal>, ApiError> {
+    let refresh = fields.only_required("refresh")?;
     if looks_like_jwt(&refresh) {
-        return Err(Ok(token_not_valid()));
+        return Ok(None);
     }
-    match services
-        .tokens
-        .verify_presented(Ok(&refresh), source.ip)
-        .await
-    {
-        Ok(principal) => Ok(principal),
-        Err(Error::Unauthenticated(_)) => Err(Ok(token_not_valid())),
-        Err(error) => Err(Err(error.into())),
-    }
+    live_device(services, &refresh, source.ip).await
 }
 
 /// Sign in as `/login` does (same fields, checks and failures); the refresh
 /// token is the client's new device key.
 #[utoipa::path(post, path = "/token",
-    request_body(content((LoginBody = "application/json"), (LoginBody = "application/x-www-form-urlencoded"))),
+    request_body = LoginBody,
     responses(
         (status = 200, description = "The device key as `refresh` and an access JWT (`Cache-Control: no-store`)", body = TokenPair),
         (status = 400, description = "Missing or invalid fields, or bad credentials (`non_field_errors`)", body = FieldErrorsSchema),
-        (status = 401, description = "Bad `Authorization: Basic` credentials", body = super::openapi::Detail),
-        (status = 403, description = "Maximum number of clients per user exceeded", body = super::openapi::Detail),
-        (status = 429, description = "Too many failed logins (`Retry-After`)", body = super::openapi::Detail),
+        BadBasicCredentials,
+        SignInLimits,
     ))]
 pub async fn obtain(
     services: web::Data<Services>,
@@ -143,11 +158,10 @@ pub async fn obtain(
 
 /// A new access JWT for a live device key; counts as a use of the key.
 #[utoipa::path(post, path = "/token/refresh",
-    request_body(content((RefreshBody = "application/json"), (RefreshBody = "application/x-www-form-urlencoded"))),
+    request_body = RefreshBody,
     responses(
         (status = 200, description = "A new access JWT (`Cache-Control: no-store`)", body = AccessToken),
-        (status = 400, description = "No `refresh` field", body = FieldErrorsSchema),
-        (status = 401, description = "Not a live device key", body = TokenNotValid),
+        DeviceKeyRefusals,
     ))]
 pub async fn refresh(
     services: web::Data<Services>,
@@ -155,9 +169,8 @@ pub async fn refresh(
     Source(source): Source,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = match presented_device(&services, &fields, &source).await {
-        Ok(principal) => principal,
-        Err(answer) => return answer,
+    let Some(principal) = presented_device(&services, &fields, &source).await? else {
+        return Ok(token_not_valid());
     };
     let access = access_tokens.issue(&principal).await?;
     Ok(HttpResponse::Ok()
@@ -167,7 +180,7 @@ pub async fn refresh(
 
 /// `{}` when the access JWT's signature and claims hold and its device is live.
 #[utoipa::path(post, path = "/token/verify",
-    request_body(content((VerifyBody = "application/json"), (VerifyBody = "application/x-www-form-urlencoded"))),
+    request_body = VerifyBody,
     responses(
         (status = 200, description = "The access JWT holds", body = Empty),
         (status = 400, description = "No `token` field", body = FieldErrorsSchema),
@@ -178,35 +191,30 @@ pub async fn verify(
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
     let token = fields.only_required("token")?;
-    if !looks_like_jwt(&token) {
-        return Ok(token_not_valid());
-    }
     // Whoever verifies a JWT here is not necessarily its holder: the use
     // is recorded without an address.
-    match services.tokens.verify_presented(Ok(&token), None).await {
-        Ok(_) => Ok(HttpResponse::Ok().json(Empty {})),
-        Err(Error::Unauthenticated(_)) => Ok(token_not_valid()),
-        Err(error) => Err(error.into()),
+    if looks_like_jwt(&token) && live_device(&services, &token, None).await?.is_some() {
+        Ok(HttpResponse::Ok().json(Empty {}))
+    } else {
+        Ok(token_not_valid())
     }
 }
 
 /// Revokes the device of a live device key (its access JWTs stop working
 /// here at once).
 #[utoipa::path(post, path = "/token/blacklist",
-    request_body(content((RefreshBody = "application/json"), (RefreshBody = "application/x-www-form-urlencoded"))),
+    request_body = RefreshBody,
     responses(
         (status = 200, description = "The device is revoked", body = Empty),
-        (status = 400, description = "No `refresh` field", body = FieldErrorsSchema),
-        (status = 401, description = "Not a live device key", body = TokenNotValid),
+        DeviceKeyRefusals,
     ))]
 pub async fn blacklist(
     services: web::Data<Services>,
     Source(source): Source,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = match presented_device(&services, &fields, &source).await {
-        Ok(principal) => principal,
-        Err(answer) => return answer,
+    let Some(principal) = presented_device(&services, &fields, &source).await? else {
+        return Ok(token_not_valid());
     };
     log_out_device(&services, &principal, &source).await?;
     Ok(HttpResponse::Ok().json(Empty {}))

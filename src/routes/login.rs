@@ -1,6 +1,6 @@
 //! Logging in and out.
 
-use super::openapi::Detail;
+use super::openapi::{Detail, Restricted};
 use crate::domain::event::EventSource;
 use crate::domain::principal::Principal;
 use crate::domain::{ClientName, FieldErrors, Password, Scopes, Timestamp};
@@ -15,7 +15,7 @@ use crate::service::{Error, Services};
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{IntoResponses, ToSchema};
 
 /// `POST /login` (JSON or form; the credentials may come as Basic instead).
 // The body's schema in the OpenAPI document, never built: the body is read
@@ -37,7 +37,6 @@ pub struct LoginBody {
     pub scopes: Scopes,
     /// Required when the user has two-factor on: the app's current 6-digit
     /// code, or an unused recovery code.
-    #[schema(required = false, value_type = Option<String>)]
     pub otp: Option<String>,
 }
 
@@ -109,15 +108,36 @@ pub struct LoggedOut {
     pub revoked: usize,
 }
 
+/// `Authorization: Basic` credentials that do not sign in (`/login`,
+/// `/token`).
+// The response sets are documentation only, never built.
+#[derive(IntoResponses)]
+#[response(status = 401, description = "Bad `Authorization: Basic` credentials")]
+#[allow(dead_code)]
+pub struct BadBasicCredentials(Detail);
+
+/// The limits every sign-in answers (`/login`, `/token`,
+/// `/login/oidc/{provider}`).
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum SignInLimits {
+    #[response(
+        status = 403,
+        description = "Maximum number of clients per user exceeded"
+    )]
+    TooManyClients(Detail),
+    #[response(status = 429, description = "Too many failed logins (`Retry-After`)")]
+    Throttled(Detail),
+}
+
 /// Log in: a new token for this client, replacing the one it had.
 #[utoipa::path(post, path = "/login",
-    request_body(content((LoginBody = "application/json"), (LoginBody = "application/x-www-form-urlencoded"))),
+    request_body = LoginBody,
     responses(
         (status = 200, description = "A new token (`Cache-Control: no-store`)", body = TokenResponse),
         (status = 400, description = "Missing or invalid fields, bad credentials (`non_field_errors`), or a missing or wrong two-factor code (`otp`)", body = super::openapi::FieldErrors),
-        (status = 401, description = "Bad `Authorization: Basic` credentials", body = Detail),
-        (status = 403, description = "Maximum number of clients per user exceeded", body = Detail),
-        (status = 429, description = "Too many failed logins (`Retry-After`)", body = Detail),
+        BadBasicCredentials,
+        SignInLimits,
     ))]
 pub async fn login(
     services: web::Data<Services>,
@@ -196,7 +216,7 @@ pub(super) async fn log_out_device(
 /// Revoke every token of the user.
 #[utoipa::path(post, path = "/logout/all", security(("Token" = [])), responses(
     (status = 200, description = "Logged out everywhere", body = LoggedOut),
-    (status = 403, description = "A restricted token (one with scopes) may not do this", body = Detail),
+    Restricted,
 ))]
 pub async fn logout_all(
     services: web::Data<Services>,
@@ -220,7 +240,7 @@ pub async fn logout_all(
 /// Revoke every token of the user but the presented one.
 #[utoipa::path(post, path = "/logout/others", security(("Token" = [])), responses(
     (status = 200, description = "Other devices logged out", body = LoggedOut),
-    (status = 403, description = "A restricted token (one with scopes) may not do this", body = Detail),
+    Restricted,
 ))]
 pub async fn logout_others(
     services: web::Data<Services>,

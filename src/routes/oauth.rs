@@ -13,7 +13,7 @@ use crate::service::tokens::other_services::{introspect as introspect_key, revok
 use crate::service::Services;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{IntoResponses, ToSchema};
 
 /// `POST /introspect` and `POST /revoke`: the key in question. A
 /// `token_type_hint`, which the RFCs let clients send, is ignored.
@@ -47,6 +47,13 @@ fn token_field(fields: &Fields) -> Result<String, ApiError> {
     errors.into_result()?;
     Ok(body.token.unwrap_or_default())
 }
+
+/// What [`token_field`] refuses.
+// Documentation only, never built.
+#[derive(IntoResponses)]
+#[response(status = 400, description = "No `token` field")]
+#[allow(dead_code)]
+pub struct NoTokenField(FieldErrorsSchema);
 
 /// What RFC 7662 answers; only `active` when the key is not live.
 // The default is that answer: inactive, every other field left out.
@@ -99,10 +106,10 @@ impl Introspection {
 /// (RFC 7662). The caller authenticates with an unrestricted key of a
 /// service user or an admin. It counts as a use of the introspected key.
 #[utoipa::path(post, path = "/introspect", security(("Token" = [])),
-    request_body(content((TokenBody = "application/x-www-form-urlencoded"), (TokenBody = "application/json"))),
+    request_body = TokenBody,
     responses(
         (status = 200, description = "`{\"active\": false}` for anything but a live key", body = Introspection),
-        (status = 400, description = "No `token` field", body = FieldErrorsSchema),
+        NoTokenField,
         (status = 403, description = "The caller is neither a service user nor an admin, or its key is restricted", body = Detail),
     ))]
 pub async fn introspect(
@@ -125,10 +132,10 @@ pub struct Revoked {}
 /// End the token whose key this is (RFC 7009). No authentication: holding
 /// the key is enough. The answer is the same whether or not it was one.
 #[utoipa::path(post, path = "/revoke",
-    request_body(content((TokenBody = "application/x-www-form-urlencoded"), (TokenBody = "application/json"))),
+    request_body = TokenBody,
     responses(
         (status = 200, description = "Revoked if it was a live key: `{}` either way", body = Revoked),
-        (status = 400, description = "No `token` field", body = FieldErrorsSchema),
+        NoTokenField,
     ))]
 pub async fn revoke(
     services: web::Data<Services>,

@@ -1,6 +1,6 @@
 //! Signing in with an OpenID Connect provider (social login).
 
-use super::login::{read_client, token_answer, TokenResponse};
+use super::login::{read_client, token_answer, SignInLimits, TokenResponse};
 use super::openapi::Detail;
 use crate::domain::{ClientName, FieldErrors, Scopes};
 use crate::http::body::{complete, Fields};
@@ -26,22 +26,16 @@ pub struct OidcLoginBody {
     #[schema(required = false, value_type = Option<Vec<String>>)]
     pub scopes: Scopes,
     /// An ID token the app obtained from the provider itself (mobile apps).
-    #[schema(required = false, value_type = Option<String>)]
     pub id_token: Option<String>,
     /// When sent, the ID token's `nonce` must be this.
-    #[schema(required = false, value_type = Option<String>)]
     pub nonce: Option<String>,
     /// An authorization code (web apps), exchanged here with the next two.
-    #[schema(required = false, value_type = Option<String>)]
     pub code: Option<String>,
     /// The `redirect_uri` the code was issued for.
-    #[schema(required = false, value_type = Option<String>)]
     pub redirect_uri: Option<String>,
     /// The PKCE verifier whose challenge the authorization request sent.
-    #[schema(required = false, value_type = Option<String>)]
     pub code_verifier: Option<String>,
     /// Required when the user has two-factor on, as for `/login`.
-    #[schema(required = false, value_type = Option<String>)]
     pub otp: Option<String>,
 }
 
@@ -87,13 +81,12 @@ fn read_login(fields: &Fields, provider: String) -> Result<OidcLoginRequest, Fie
 /// replacing the one it had, for the user the provider's ID token stands for.
 #[utoipa::path(post, path = "/login/oidc/{provider}",
     params(("provider" = String, Path, description = "A provider named in `OIDC_PROVIDERS`")),
-    request_body(content((OidcLoginBody = "application/json"), (OidcLoginBody = "application/x-www-form-urlencoded"))),
+    request_body = OidcLoginBody,
     responses(
         (status = 200, description = "A new token (`Cache-Control: no-store`)", body = TokenResponse),
         (status = 400, description = "Missing or invalid fields, or a failed check of the provider's token (`non_field_errors`)", body = super::openapi::FieldErrors),
-        (status = 403, description = "Maximum number of clients per user exceeded", body = Detail),
         (status = 404, description = "No such provider", body = Detail),
-        (status = 429, description = "Too many failed logins (`Retry-After`)", body = Detail),
+        SignInLimits,
         (status = 503, description = "The provider did not answer in time", body = Detail),
     ))]
 pub async fn login_with_provider(

@@ -3,10 +3,13 @@
 //!
 //! Request and response bodies are the handlers' own types, next to them.
 //! This module holds what every operation shares: the error shapes, the
-//! `{"status"}` of the probes, and [`Conventions`], which adds the security
+//! `{"status"}` of the probes, the refusals several operations answer
+//! alike ([`NotAdmin`], [`Restricted`], [`InvalidPage`],
+//! [`MalformedAddress`]), and [`Conventions`], which adds the security
 //! schemes, the `401` every authenticated operation can answer, the `503`
-//! every operation that needs the database can answer, and the `400`,
-//! `408`, `413` and `415` every operation that reads a body can answer.
+//! every operation that needs the database can answer, the form media type
+//! beside the JSON of every request body, and the `400`, `408`, `413` and
+//! `415` every operation that reads a body can answer.
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -16,7 +19,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{
     Components, ContentBuilder, OpenApi, Ref, RefOr, Response, ResponseBuilder, Schema,
 };
-use utoipa::{Modify, PartialSchema, ToSchema};
+use utoipa::{IntoResponses, Modify, PartialSchema, ToSchema};
 
 /// The names of the security schemes in the document.
 pub const TOKEN_SCHEME: &str = "Token";
@@ -50,6 +53,37 @@ pub struct Status {
     #[schema(example = "ok")]
     pub status: &'static str,
 }
+
+/// The refusal of every admin operation (the `Admin` extractor) to others.
+// The response sets are documentation only, never built: the handlers
+// answer through `ApiError`.
+#[derive(IntoResponses)]
+#[response(status = 403, description = "Not an admin")]
+#[allow(dead_code)]
+pub struct NotAdmin(Detail);
+
+/// The refusal of every operation a token with scopes may not do (the
+/// `Unrestricted` extractor).
+#[derive(IntoResponses)]
+#[response(
+    status = 403,
+    description = "A restricted token (one with scopes) may not do this"
+)]
+#[allow(dead_code)]
+pub struct Restricted(Detail);
+
+/// A listing's answer to a `page` past the last or not a number.
+#[derive(IntoResponses)]
+#[response(status = 404, description = "Invalid page")]
+#[allow(dead_code)]
+pub struct InvalidPage(Detail);
+
+/// What `/password/reset` and `/register/resend-email` refuse: they read
+/// the address alike.
+#[derive(IntoResponses)]
+#[response(status = 400, description = "Missing or malformed address")]
+#[allow(dead_code)]
+pub struct MalformedAddress(FieldErrors);
 
 /// Adds what every operation shares: the `Token` scheme, the error
 /// schemas, a `401` on each operation that needs a token, and the body
@@ -107,24 +141,17 @@ impl Modify for Conventions {
             let needs_database = !DATABASE_FREE.contains(&path.as_str());
             for operation in operations_mut(item) {
                 if needs_database {
-                    operation
-                        .responses
-                        .responses
-                        .entry("503".into())
-                        .or_insert_with(|| unavailable.clone());
+                    answers(operation, "503", || unavailable.clone());
                 }
                 let secured = operation
                     .security
                     .as_ref()
                     .is_some_and(|requirements| !requirements.is_empty());
                 if secured {
-                    operation
-                        .responses
-                        .responses
-                        .entry("401".into())
-                        .or_insert_with(|| unauthorized.clone());
+                    answers(operation, "401", || unauthorized.clone());
                 }
                 if operation.request_body.is_some() {
+                    add_form_media_type(operation);
                     add_body_responses(operation);
                 }
             }
@@ -156,16 +183,31 @@ fn unavailable_response() -> RefOr<Response> {
     .into()
 }
 
+/// Every body is read as JSON or as a URL-encoded form with the same fields
+/// (`crate::http::body::Fields`), so each JSON body is also a form body.
+fn add_form_media_type(operation: &mut Operation) {
+    if let Some(body) = operation.request_body.as_mut() {
+        if let Some(json) = body.content.get("application/json").cloned() {
+            body.content
+                .entry("application/x-www-form-urlencoded".into())
+                .or_insert(json);
+        }
+    }
+}
+
 /// What any operation that reads a body can answer, by the contract's
 /// conventions (`crate::http::body::Fields`): a body that cannot be parsed is a
 /// `400 {"detail"}` (so a `400` that lists field errors becomes one of
 /// the two shapes), one too slow to arrive a `408`, one over 64 KiB a
 /// `413`, another media type a `415`.
 fn add_body_responses(operation: &mut Operation) {
-    let responses = &mut operation.responses.responses;
-    match responses.entry("400".into()).or_insert_with(|| {
-        detail_response("A body that cannot be parsed (`JSON parse error - ...`).")
-    }) {
+    match operation
+        .responses
+        .responses
+        .entry("400".into())
+        .or_insert_with(|| {
+            detail_response("A body that cannot be parsed (`JSON parse error - ...`).")
+        }) {
         RefOr::T(bad_request) => {
             let mut widened = false;
             for content in bad_request.content.values_mut() {
@@ -187,15 +229,25 @@ fn add_body_responses(operation: &mut Operation) {
         }
         RefOr::Ref(_) => {}
     }
-    responses.entry("408".into()).or_insert_with(|| {
+    answers(operation, "408", || {
         detail_response("The body did not arrive in time (10 s once the headers have).")
     });
-    responses
-        .entry("413".into())
-        .or_insert_with(|| detail_response("The body is over 64 KiB."));
-    responses
-        .entry("415".into())
-        .or_insert_with(|| detail_response("The body is neither JSON nor a URL-encoded form."));
+    answers(operation, "413", || {
+        detail_response("The body is over 64 KiB.")
+    });
+    answers(operation, "415", || {
+        detail_response("The body is neither JSON nor a URL-encoded form.")
+    });
+}
+
+/// Documents `response` under `status`, unless the operation documents
+/// that status itself.
+fn answers(operation: &mut Operation, status: &str, response: impl FnOnce() -> RefOr<Response>) {
+    operation
+        .responses
+        .responses
+        .entry(status.into())
+        .or_insert_with(response);
 }
 
 /// A reference to one of the shared schemas.

@@ -1,6 +1,6 @@
 //! Changing a password, and resetting a forgotten one by mail.
 
-use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
+use super::openapi::{Detail, FieldErrors as FieldErrorsSchema, MalformedAddress, Restricted};
 use crate::domain::email::Email;
 use crate::domain::messages::{PASSWORD_CHANGED, RESET_DONE, RESET_SENT};
 use crate::domain::{FieldErrors, NewPassword, Password};
@@ -36,11 +36,11 @@ impl FromFields for PasswordChangeBody {
 
 /// Change the password; every other token of the user is revoked.
 #[utoipa::path(post, path = "/password/change", security(("Token" = [])),
-    request_body(content((PasswordChangeBody = "application/json"), (PasswordChangeBody = "application/x-www-form-urlencoded"))),
+    request_body = PasswordChangeBody,
     responses(
         (status = 200, description = "Saved", body = Detail),
         (status = 400, description = "Wrong old password or weak new one", body = FieldErrorsSchema),
-        (status = 403, description = "A restricted token (one with scopes) may not do this", body = Detail),
+        Restricted,
         (status = 429, description = "Too many wrong old passwords or failed logins for this user (`Retry-After`)", body = Detail),
     ))]
 pub async fn change(
@@ -99,10 +99,10 @@ pub(super) fn read_address(fields: &Fields) -> Result<String, FieldErrors> {
 /// `PASSWORD_RESET_THROTTLE` or not; the mail, if any, is sent in the
 /// background.
 #[utoipa::path(post, path = "/password/reset",
-    request_body(content((PasswordResetBody = "application/json"), (PasswordResetBody = "application/x-www-form-urlencoded"))),
+    request_body = PasswordResetBody,
     responses(
         (status = 200, description = "The same answer whether or not the address is known", body = Detail),
-        (status = 400, description = "Missing or malformed address", body = FieldErrorsSchema),
+        MalformedAddress,
     ))]
 pub async fn reset(
     services: web::Data<Services>,
@@ -152,7 +152,7 @@ impl ParseFields for ConfirmRequest {
 /// Set a new password with the `uid` and `token` of a reset mail; every
 /// token of the user is revoked.
 #[utoipa::path(post, path = "/password/reset/confirm",
-    request_body(content((PasswordResetConfirmBody = "application/json"), (PasswordResetConfirmBody = "application/x-www-form-urlencoded"))),
+    request_body = PasswordResetConfirmBody,
     responses(
         (status = 200, description = "Password reset", body = Detail),
         (status = 400, description = "Bad, used or expired token, or a weak password", body = FieldErrorsSchema),

@@ -56,13 +56,12 @@ pub struct Registered {
     pub username: String,
     pub email: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(required = false)]
     pub auth_token: Option<String>,
 }
 
 /// Sign up; with `client`, also log in on it.
 #[utoipa::path(post, path = "/register",
-    request_body(content((RegisterBody = "application/json"), (RegisterBody = "application/x-www-form-urlencoded"))),
+    request_body = RegisterBody,
     responses(
         (status = 201, description = "The new user (`Cache-Control: no-store`)", body = Registered),
         (status = 400, description = "Invalid or taken username, weak password, invalid e-mail or client", body = FieldErrorsSchema),

@@ -1,7 +1,7 @@
 //! Two-factor authentication (TOTP): set up, confirm, turn off. Signing in
 //! with a code is `/login`'s field `otp`.
 
-use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
+use super::openapi::{Detail, FieldErrors as FieldErrorsSchema, Restricted};
 use crate::domain::messages::DISABLED;
 use crate::domain::{FieldErrors, Password};
 use crate::http::auth::Unrestricted;
@@ -60,11 +60,11 @@ fn no_store() -> CacheControl {
 /// Start setting up two-factor: a new secret for an authenticator app.
 /// Nothing is enabled until a code from the app is confirmed.
 #[utoipa::path(post, path = "/2fa/totp/setup", security(("Token" = [])),
-    request_body(content((SetupBody = "application/json"), (SetupBody = "application/x-www-form-urlencoded"))),
+    request_body = SetupBody,
     responses(
         (status = 200, description = "The secret, its `otpauth://` URI and a QR code (`Cache-Control: no-store`)", body = TotpSetup),
         (status = 400, description = "Wrong password (`password`), or two-factor is on already", body = FieldErrorsSchema),
-        (status = 403, description = "A restricted token (one with scopes) may not do this", body = Detail),
+        Restricted,
         (status = 429, description = "Too many wrong passwords or failed logins for this user (`Retry-After`)", body = Detail),
     ))]
 pub async fn set_up(
@@ -80,11 +80,11 @@ pub async fn set_up(
 
 /// Confirm the set-up with a code from the app: two-factor is on from now.
 #[utoipa::path(post, path = "/2fa/totp/confirm", security(("Token" = [])),
-    request_body(content((ConfirmBody = "application/json"), (ConfirmBody = "application/x-www-form-urlencoded"))),
+    request_body = ConfirmBody,
     responses(
         (status = 200, description = "On; ten recovery codes, shown this once (`Cache-Control: no-store`)", body = RecoveryCodes),
         (status = 400, description = "Wrong code (`code`), no set-up begun, or on already", body = FieldErrorsSchema),
-        (status = 403, description = "A restricted token (one with scopes) may not do this", body = Detail),
+        Restricted,
     ))]
 pub async fn confirm(
     services: web::Data<Services>,
@@ -102,11 +102,11 @@ pub async fn confirm(
 /// Turn two-factor off: the password, then a code from the app or a
 /// recovery code.
 #[utoipa::path(post, path = "/2fa/disable", security(("Token" = [])),
-    request_body(content((DisableBody = "application/json"), (DisableBody = "application/x-www-form-urlencoded"))),
+    request_body = DisableBody,
     responses(
         (status = 200, description = "Off; the secret and the recovery codes are forgotten", body = Detail),
         (status = 400, description = "Wrong password (`password`), wrong code (`code`), or two-factor is off", body = FieldErrorsSchema),
-        (status = 403, description = "A restricted token (one with scopes) may not do this", body = Detail),
+        Restricted,
         (status = 429, description = "Too many wrong passwords or codes for this user (`Retry-After`)", body = Detail),
     ))]
 pub async fn disable(

@@ -11,7 +11,7 @@ use crate::db::AnyConnection;
 use crate::domain::account::NewAccount;
 use crate::domain::email::Email;
 use crate::domain::event::{Actor, EventKind, EventSource};
-use crate::domain::page::{PageRequest, PAGE_SIZE};
+use crate::domain::page::{Page, PageRequest};
 use crate::domain::{Password, Timestamp};
 use crate::metrics::RevocationCause;
 use crate::service::shared::events;
@@ -66,14 +66,7 @@ pub struct UserDetail {
 }
 
 /// One page of users matching a search.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UserPage {
-    pub count: i64,
-    pub number: i64,
-    pub has_previous: bool,
-    pub has_next: bool,
-    pub users: Vec<UserView>,
-}
+pub type UserPage = Page<UserView>;
 
 /// Users whose username or e-mail contains `search`, without regard to case,
 /// by id. A page past the last is `InvalidPage`; page 1 always exists.
@@ -83,15 +76,10 @@ pub fn search_users(
     page: PageRequest,
 ) -> Result<UserPage, Error> {
     let count = queries::count_matching(conn, search)?;
-    let (number, pages) = page.locate(count)?;
-    let rows = queries::page_matching(conn, search, (number - 1) * PAGE_SIZE, PAGE_SIZE)?;
-    Ok(UserPage {
-        count,
-        number,
-        has_previous: number > 1,
-        has_next: number < pages,
-        users: rows.into_iter().map(UserView::from).collect(),
-    })
+    let rows = page.read(count, |offset, limit| {
+        Ok::<_, Error>(queries::page_matching(conn, search, offset, limit)?)
+    })?;
+    Ok(rows.map(UserView::from))
 }
 
 pub fn user(conn: &mut AnyConnection, user_id: i64) -> Result<User, Error> {

@@ -126,6 +126,19 @@ impl Removal {
     pub fn any(self) -> bool {
         self.deactivates || self.demotes
     }
+
+    /// Refuses what this removal takes away, each under its field
+    /// (`is_active`, `is_admin`) with its message.
+    fn refuse(self, deactivating: &str, demoting: &str) -> Result<(), Error> {
+        let mut errors = FieldErrors::new();
+        if self.deactivates {
+            errors.add("is_active", deactivating);
+        }
+        if self.demotes {
+            errors.add("is_admin", demoting);
+        }
+        Ok(errors.into_result()?)
+    }
 }
 
 /// Refuses an admin's change that takes their own account or admin rights
@@ -136,16 +149,10 @@ pub fn refuse_removing_self(
     user_id: i64,
     removal: Removal,
 ) -> Result<(), Error> {
-    let mut errors = FieldErrors::new();
-    if acting_admin == user_id {
-        if removal.deactivates {
-            errors.add("is_active", CANNOT_DEACTIVATE_SELF);
-        }
-        if removal.demotes {
-            errors.add("is_admin", CANNOT_DEMOTE_SELF);
-        }
+    if acting_admin != user_id {
+        return Ok(());
     }
-    Ok(errors.into_result()?)
+    removal.refuse(CANNOT_DEACTIVATE_SELF, CANNOT_DEMOTE_SELF)
 }
 
 /// Refuses a change that would leave no active admin. Call it first in the
@@ -159,16 +166,10 @@ pub fn keep_an_active_admin(
         return Ok(());
     }
     let admins = users::lock_active_admins(conn)?;
-    let mut errors = FieldErrors::new();
-    if admins == [user_id] {
-        if removal.deactivates {
-            errors.add("is_active", CANNOT_DEACTIVATE_LAST_ADMIN);
-        }
-        if removal.demotes {
-            errors.add("is_admin", CANNOT_DEMOTE_LAST_ADMIN);
-        }
+    if admins != [user_id] {
+        return Ok(());
     }
-    Ok(errors.into_result()?)
+    removal.refuse(CANNOT_DEACTIVATE_LAST_ADMIN, CANNOT_DEMOTE_LAST_ADMIN)
 }
 
 /// Deactivates the user; every token is revoked with it, at once. The last

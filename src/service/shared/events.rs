@@ -8,7 +8,7 @@ use crate::db::events::{self as queries, What};
 use crate::db::tokens::RevokedToken;
 use crate::db::AnyConnection;
 use crate::domain::event::{EventKind, EventSource, RevokedBy};
-use crate::domain::page::{PageRequest, PAGE_SIZE};
+use crate::domain::page::{Page, PageRequest};
 use crate::domain::Timestamp;
 use crate::service::{Error, Services};
 use serde::Serialize;
@@ -111,14 +111,7 @@ impl From<queries::Event> for EventView {
 }
 
 /// One page of events.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EventPage {
-    pub count: i64,
-    pub number: i64,
-    pub has_previous: bool,
-    pub has_next: bool,
-    pub events: Vec<EventView>,
-}
+pub type EventPage = Page<EventView>;
 
 /// Events matching `filter`, newest first, a page at a time (the admin
 /// listing's page size and rules).
@@ -128,15 +121,10 @@ pub fn list(
     page: PageRequest,
 ) -> Result<EventPage, Error> {
     let count = queries::count(conn, filter)?;
-    let (number, pages) = page.locate(count)?;
-    let rows = queries::page(conn, filter, (number - 1) * PAGE_SIZE, PAGE_SIZE)?;
-    Ok(EventPage {
-        count,
-        number,
-        has_previous: number > 1,
-        has_next: number < pages,
-        events: rows.into_iter().map(EventView::from).collect(),
-    })
+    let rows = page.read(count, |offset, limit| {
+        Ok::<_, Error>(queries::page(conn, filter, offset, limit)?)
+    })?;
+    Ok(rows.map(EventView::from))
 }
 
 /// The newest `limit` events matching `filter`, newest first.

@@ -51,16 +51,11 @@ pub async fn login(
     request: OidcLoginRequest,
     source: &EventSource,
 ) -> Result<IssuedToken, Error> {
-    let OidcLoginRequest {
-        provider,
-        proof,
-        nonce,
-        client,
-        scopes,
-        otp,
-    } = request;
-    let provider = services.oidc.get(&provider).ok_or(Error::NotFound)?;
-    tokens::check_allowed_scopes(&services.settings, &scopes)?;
+    let provider = services
+        .oidc
+        .get(&request.provider)
+        .ok_or(Error::NotFound)?;
+    tokens::check_allowed_scopes(&services.settings, &request.scopes)?;
     // The login throttle counts failures per username and per address; here
     // no username is known before the token is checked, so the provider and
     // the address stand for it (a provider-wide count would let anyone lock
@@ -77,7 +72,7 @@ pub async fn login(
     };
     let outcome = under_throttle(services, guess, async {
         let claims = provider
-            .verified_claims(&services.oidc.http, proof, nonce.as_deref())
+            .verified_claims(&services.oidc.http, request.proof, request.nonce.as_deref())
             .await?;
         let vouched = Vouched::from(&claims);
         let name = provider.config.name.clone();
@@ -106,7 +101,8 @@ pub async fn login(
         // As after the password check of `POST /login`: the second factor,
         // then mandatory e-mail verification; an inactive user is refused by
         // `tokens::issue_via` itself.
-        two_factor::check_second_factor(services, user.id, user.two_factor, otp.as_deref()).await?;
+        let otp = request.otp.as_deref();
+        two_factor::check_second_factor(services, user.id, user.two_factor, otp).await?;
         allow_sign_in(&services.settings, &user.email, user.email_verified)?;
         let via = Via::Oidc(provider.config.name.clone());
         let limits = tokens::IssueLimits::of(&services.settings);
@@ -118,8 +114,8 @@ pub async fn login(
                     user.id,
                     CheckedHash::kept(&user.password_hash),
                     Grant {
-                        client,
-                        scopes,
+                        client: request.client,
+                        scopes: request.scopes,
                         source: &source,
                     },
                     &via,
