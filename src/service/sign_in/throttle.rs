@@ -195,9 +195,9 @@ pub struct Guess<'a> {
 /// slip past the limit; a success (or a right password of a user who may not
 /// sign in here) resets the username's count, and an outcome that is not a
 /// failure of the credentials is taken back. A throttled guess is recorded
-/// as a `throttled` event (one per username and address a minute: a flood
-/// of refusals writes one row, not one each), a wrong one as `login_failed`,
-/// on the user a wrong code belongs to, else on the user the username names.
+/// as a `throttled` event (see [`record_throttled`]), a wrong one as
+/// `login_failed`, on the user a wrong code belongs to, else on the user the
+/// username names.
 pub async fn under_throttle<T>(
     services: &Services,
     guess: Guess<'_>,
@@ -218,10 +218,7 @@ pub async fn under_throttle<T>(
         .await;
     let attempt = match counted {
         Err(error @ Error::Throttled(_)) => {
-            let scope = format!("{}|{:?}", username_scope(guess.username), guess.source.ip);
-            if services.recent_throttles.first_in_a_while(scope) {
-                record_guess(services, &guess, EventKind::Throttled, None).await;
-            }
+            record_throttled(services, &guess).await;
             return Err(error);
         }
         other => other?,
@@ -260,22 +257,49 @@ pub async fn under_throttle<T>(
 async fn record_guess(services: &Services, guess: &Guess<'_>, kind: EventKind, owner: Option<i64>) {
     let user_id = match owner {
         Some(id) => Some(id),
-        None => {
-            let key = lookup_key(guess.username);
-            services
-                .db(move |conn| Ok(db::users::by_key(conn, &key)?.map(|user| user.id)))
-                .await
-                .unwrap_or(None)
-        }
+        None => user_named(services, guess.username).await,
     };
     events::record_attempt(services, guess.source, kind, user_id, guess.action).await;
 }
 
-/// Remembers which scopes had a `throttled` event recorded in the last
-/// minute, in memory (a bounded number of them).
+/// The id of the account `username` names, if there is one (and the
+/// database answers).
+async fn user_named(services: &Services, username: &str) -> Option<i64> {
+    let key = lookup_key(username);
+    services
+        .db(move |conn| Ok(db::users::by_key(conn, &key)?.map(|user| user.id)))
+        .await
+        .unwrap_or(None)
+}
+
+/// Records a throttled guess as a `throttled` event at most once a minute
+/// per client address and once a minute per existing user it names: a
+/// flood of refusals, however many usernames it makes up, writes a row a
+/// minute, not one each (a refused attempt must stay cheap). A username
+/// seen for the first time in the minute costs a read, to know whether it
+/// names anyone.
+async fn record_throttled(services: &Services, guess: &Guess<'_>) {
+    let recent = &services.recent_throttles;
+    let first_from_address = recent.first_from_address(guess.source.ip);
+    let first_for_username = recent.first_for_username(username_scope(guess.username));
+    if !(first_from_address || first_for_username) {
+        return;
+    }
+    let user_id = user_named(services, guess.username).await;
+    if first_from_address || user_id.is_some() {
+        let kind = EventKind::Throttled;
+        events::record_attempt(services, guess.source, kind, user_id, guess.action).await;
+    }
+}
+
+/// Remembers which client addresses and which usernames had a `throttled`
+/// event recorded in the last minute, in memory (a bounded number of each:
+/// the addresses apart, so that a flood of made-up usernames cannot push
+/// its own address out).
 #[derive(Clone)]
 pub struct RecentThrottles {
-    recorded: std::sync::Arc<quick_cache::sync::Cache<String, std::time::Instant>>,
+    addresses: std::sync::Arc<quick_cache::sync::Cache<Option<String>, std::time::Instant>>,
+    usernames: std::sync::Arc<quick_cache::sync::Cache<String, std::time::Instant>>,
 }
 
 /// How long one `throttled` event stands for the refusals of its scope.
@@ -284,25 +308,39 @@ const THROTTLED_EVENT_EVERY: Duration = Duration::from_secs(60);
 impl Default for RecentThrottles {
     fn default() -> Self {
         RecentThrottles {
-            recorded: std::sync::Arc::new(quick_cache::sync::Cache::new(10_000)),
+            addresses: std::sync::Arc::new(quick_cache::sync::Cache::new(10_000)),
+            usernames: std::sync::Arc::new(quick_cache::sync::Cache::new(10_000)),
         }
     }
 }
 
 impl RecentThrottles {
-    /// Whether no event was recorded for `scope` in the last minute (and
+    /// Whether no event was recorded for the client `address` (an IPv6
+    /// one by its /64, as the throttle counts it) in the last minute (and
     /// from now on, one was).
-    pub fn first_in_a_while(&self, scope: String) -> bool {
-        let now = std::time::Instant::now();
-        let recent = self
-            .recorded
-            .get(&scope)
-            .is_some_and(|at| now.duration_since(at) < THROTTLED_EVENT_EVERY);
-        if !recent {
-            self.recorded.insert(scope, now);
-        }
-        !recent
+    pub fn first_from_address(&self, address: Option<IpAddr>) -> bool {
+        first_in_a_while(&self.addresses, address.map(throttle_scope))
     }
+
+    /// Whether no event was recorded for the username of `scope` (see
+    /// [`username_scope`]) in the last minute (and from now on, one was).
+    pub fn first_for_username(&self, scope: String) -> bool {
+        first_in_a_while(&self.usernames, scope)
+    }
+}
+
+fn first_in_a_while<K>(recorded: &quick_cache::sync::Cache<K, std::time::Instant>, key: K) -> bool
+where
+    K: Eq + std::hash::Hash + Clone,
+{
+    let now = std::time::Instant::now();
+    let recent = recorded
+        .get(&key)
+        .is_some_and(|at| now.duration_since(at) < THROTTLED_EVENT_EVERY);
+    if !recent {
+        recorded.insert(key, now);
+    }
+    !recent
 }
 
 #[cfg(test)]
