@@ -12,9 +12,12 @@
 //! upsert per scope: however many attempts arrive at once, on however many
 //! instances, at most `attempts` of them per window get as far as the
 //! password check. Once the outcome is known the count is corrected: a
-//! success resets the username's count and takes the attempt back from the
-//! address; an attempt that failed for another reason (the database, the
-//! hashing queue, the client limit) is taken back from both.
+//! sign-in's success resets the username's count and takes the attempt back
+//! from the address; a signed-in user's right password or code, and an
+//! attempt that failed for another reason (the database, the hashing queue,
+//! the client limit), are taken back from both. Only a whole sign-in resets:
+//! a right password alone must not wipe out the wrong second-factor codes
+//! counted before it.
 
 use crate::db::{self, AnyConnection};
 use crate::domain::client_address::throttle_scope;
@@ -174,30 +177,44 @@ pub fn not_a_failure(conn: &mut AnyConnection, attempt: &Attempt) -> Result<(), 
     Ok(())
 }
 
-/// A guess at a user's credentials, for [`under_throttle`]: whose, where
-/// it came from, and what it was for (the `detail` of its events).
+/// A guess at a user's credentials, for [`under_throttle`]: whose, of
+/// which kind, where it came from, and what it was for (the `detail` of its
+/// events).
 #[derive(Debug, Clone, Copy)]
 pub struct Guess<'a> {
     /// The username as typed (or what stands for one).
     pub username: &'a str,
-    /// Whether the guess counts against its client address too (not for
-    /// a signed-in user's own password, which only that user can try).
-    pub counts_address: bool,
+    pub kind: GuessKind,
     pub source: &'a EventSource,
     /// `login`, `console`, `password_change`, `two_factor`, `oidc`.
     pub action: &'static str,
+}
+
+/// What a right guess proves, and so how it is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuessKind {
+    /// A sign-in (its password and, for a user with two-factor, its code):
+    /// counted against the username and the client address; a success
+    /// resets the username's count.
+    SignIn,
+    /// A signed-in user's own password or code (password change, two-factor
+    /// set-up, confirmation and turning off): counted against the username
+    /// only, since only that user can try it. A right one is taken back but
+    /// resets nothing: with a stolen key, a right password must not wipe out
+    /// the wrong codes counted before it.
+    Own,
 }
 
 /// Runs a password check under the login throttle, for the API's login and
 /// the console's sign-in alike.
 ///
 /// The attempt is counted before the check, so concurrent attempts cannot
-/// slip past the limit; a success (or a right password of a user who may not
-/// sign in here) resets the username's count, and an outcome that is not a
-/// failure of the credentials is taken back. A throttled guess is recorded
-/// as a `throttled` event (see [`record_throttled`]), a wrong one as
-/// `login_failed`, on the user a wrong code belongs to, else on the user the
-/// username names.
+/// slip past the limit; a sign-in's success (or a right password and code of
+/// a user who may not sign in here) resets the username's count, and an
+/// outcome that is not a failure of the credentials, or a right [`GuessKind::Own`]
+/// guess, is taken back. A throttled guess is recorded as a `throttled` event
+/// (see [`record_throttled`]), a wrong one as `login_failed`, on the user a
+/// wrong code belongs to, else on the user the username names.
 pub async fn under_throttle<T>(
     services: &Services,
     guess: Guess<'_>,
@@ -212,7 +229,7 @@ pub async fn under_throttle<T>(
     }
     let limit = services.settings.throttles.login_throttle;
     let username = guess.username.to_owned();
-    let address = guess.source.ip.filter(|_| guess.counts_address);
+    let address = guess.source.ip.filter(|_| guess.kind == GuessKind::SignIn);
     let counted = services
         .db(move |conn| count_attempt(conn, &limit, &username, address, Timestamp::now()))
         .await;
@@ -226,7 +243,7 @@ pub async fn under_throttle<T>(
     let outcome = check.await;
     let settle = attempt.clone();
     let settled = match &outcome {
-        Ok(_) | Err(Error::PermissionDenied) => {
+        Ok(_) | Err(Error::PermissionDenied) if guess.kind == GuessKind::SignIn => {
             services.db(move |conn| succeeded(conn, &settle)).await
         }
         Err(Error::BadCredentials) => {
@@ -240,7 +257,9 @@ pub async fn under_throttle<T>(
             record_guess(services, &guess, EventKind::LoginFailed, owner).await;
             Ok(())
         }
-        Err(_) => services.db(move |conn| not_a_failure(conn, &settle)).await,
+        // A right answer of a signed-in user's own (see `GuessKind::Own`),
+        // or a failure that is not the credentials'.
+        Ok(_) | Err(_) => services.db(move |conn| not_a_failure(conn, &settle)).await,
     };
     if let Err(error) = settled {
         // The login itself stands; the count is only off by one attempt.
@@ -248,6 +267,43 @@ pub async fn under_throttle<T>(
             "could not settle a login attempt's throttle count: {}",
             error.chain()
         );
+    }
+    outcome
+}
+
+/// Runs `check`, the second factor of a sign-in whose first credential
+/// named no username (an OpenID Connect ID token), under the login throttle
+/// of the username of the user it turned out to be: refused while that
+/// username is throttled, a wrong code counted against it like a wrong
+/// password (the address and the events are the sign-in's own
+/// [`under_throttle`]'s), a right one taken back (the sign-in named no
+/// username to reset). `guess` names that user; its kind is not looked at.
+pub async fn second_factor_under_throttle<T>(
+    services: &Services,
+    guess: Guess<'_>,
+    check: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let limit = services.settings.throttles.login_throttle;
+    let username = guess.username.to_owned();
+    let counted = services
+        .db(move |conn| count_attempt(conn, &limit, &username, None, Timestamp::now()))
+        .await;
+    let attempt = match counted {
+        Err(error @ Error::Throttled(_)) => {
+            record_throttled(services, &guess).await;
+            return Err(error);
+        }
+        other => other?,
+    };
+    let outcome = check.await;
+    if !matches!(outcome, Err(Error::WrongCode { .. })) {
+        let settled = services.db(move |conn| not_a_failure(conn, &attempt)).await;
+        if let Err(error) = settled {
+            log::warn!(
+                "could not settle a second factor's throttle count: {}",
+                error.chain()
+            );
+        }
     }
     outcome
 }
