@@ -67,7 +67,7 @@ counter_labels! {
         PasswordReset => "password_reset",
         /// `POST /password/change` with the old password, per user
         PasswordChange => "password_change",
-        /// `POST /2fa/totp/setup` and `/2fa/disable`, per user
+        /// `POST /2fa/totp/setup`, `/2fa/totp/confirm` and `/2fa/disable`, per user
         TwoFactor => "two_factor",
         /// `POST /register/resend-email`, per e-mail address (answered 200, no mail sent)
         VerificationResend => "email_resend",

@@ -144,8 +144,16 @@ impl FromRequest for Unrestricted {
     }
 }
 
+/// `REQUIRE_2FA_FOR_ADMINS`, as the admin API and `/introspect` apply it.
+fn admins_need_two_factor(request: &HttpRequest) -> bool {
+    request
+        .app_data::<web::Data<Services>>()
+        .is_some_and(|services| services.settings.two_factor.require_2fa_for_admins)
+}
+
 /// A request by a caller that may introspect other keys: an unrestricted
-/// key of a service user or an admin (`401` without a valid key, else `403`).
+/// key of a service user or an admin, with two-factor if admins must have
+/// it (`401` without a valid key, else `403`).
 #[derive(Debug, Clone)]
 pub struct Introspector;
 
@@ -154,10 +162,11 @@ impl FromRequest for Introspector {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let two_factor_required = admins_need_two_factor(request);
         let unrestricted = Unrestricted::from_request(request, payload);
         Box::pin(async move {
             let Unrestricted(principal) = unrestricted.await?;
-            may_introspect(&principal)?;
+            may_introspect(&principal, two_factor_required)?;
             Ok(Introspector)
         })
     }
@@ -186,9 +195,7 @@ impl FromRequest for Admin {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let two_factor_required = request
-            .app_data::<web::Data<Services>>()
-            .is_some_and(|services| services.settings.two_factor.require_2fa_for_admins);
+        let two_factor_required = admins_need_two_factor(request);
         let source = request_source(request);
         if request.headers().contains_key(AUTHORIZATION) {
             let unrestricted = Unrestricted::from_request(request, payload);

@@ -110,7 +110,7 @@ impl Introspection {
     responses(
         (status = 200, description = "`{\"active\": false}` for anything but a live key", body = Introspection),
         NoTokenField,
-        (status = 403, description = "The caller is neither a service user nor an admin, or its key is restricted", body = Detail),
+        (status = 403, description = "The caller is neither a service user nor an admin, its key is restricted, or it is an admin without two-factor under `REQUIRE_2FA_FOR_ADMINS`", body = Detail),
     ))]
 pub async fn introspect(
     services: web::Data<Services>,

@@ -85,6 +85,7 @@ pub async fn set_up(
         (status = 200, description = "On; ten recovery codes, shown this once (`Cache-Control: no-store`)", body = RecoveryCodes),
         (status = 400, description = "Wrong code (`code`), no set-up begun, or on already", body = FieldErrorsSchema),
         Restricted,
+        (status = 429, description = "Too many wrong codes or failed logins for this user (`Retry-After`)", body = Detail),
     ))]
 pub async fn confirm(
     services: web::Data<Services>,

@@ -10,7 +10,7 @@ use crate::domain::{FieldErrors, NewPassword, Password, Timestamp};
 use crate::metrics::{RevocationCause, ThrottledAction};
 use crate::service::shared::events;
 use crate::service::sign_in::credentials;
-use crate::service::sign_in::throttle::{under_throttle, Guess};
+use crate::service::sign_in::throttle::{under_throttle, Guess, GuessKind};
 use crate::service::{Error, Services};
 use diesel::Connection;
 
@@ -44,7 +44,7 @@ pub async fn check_old_password(
     let user_id = principal.user_id;
     let guess = Guess {
         username: &principal.username,
-        counts_address: false,
+        kind: GuessKind::Own,
         source,
         action: "password_change",
     };

@@ -6,7 +6,7 @@
 
 use super::credentials::allow_sign_in;
 use super::credentials::{self, Credentials};
-use super::throttle::{under_throttle, Guess};
+use super::throttle::{under_throttle, Guess, GuessKind};
 use super::two_factor;
 use crate::db::events::What;
 use crate::db::users;
@@ -49,7 +49,7 @@ pub async fn login(
     let limits = tokens::IssueLimits::of(&services.settings);
     let guess = Guess {
         username: &username,
-        counts_address: true,
+        kind: GuessKind::SignIn,
         source,
         action: "login",
     };
@@ -88,7 +88,7 @@ pub async fn console_sign_in(
 ) -> Result<Credentials, Error> {
     let guess = Guess {
         username,
-        counts_address: true,
+        kind: GuessKind::SignIn,
         source,
         action: "console",
     };

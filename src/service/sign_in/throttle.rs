@@ -12,9 +12,12 @@
 //! upsert per scope: however many attempts arrive at once, on however many
 //! instances, at most `attempts` of them per window get as far as the
 //! password check. Once the outcome is known the count is corrected: a
-//! success resets the username's count and takes the attempt back from the
-//! address; an attempt that failed for another reason (the database, the
-//! hashing queue, the client limit) is taken back from both.
+//! sign-in's success resets the username's count and takes the attempt back
+//! from the address; a signed-in user's right password or code, and an
+//! attempt that failed for another reason (the database, the hashing queue,
+//! the client limit), are taken back from both. Only a whole sign-in resets:
+//! a right password alone must not wipe out the wrong second-factor codes
+//! counted before it.
 
 use crate::db::{self, AnyConnection};
 use crate::domain::client_address::throttle_scope;
@@ -193,30 +196,44 @@ pub fn not_a_failure(conn: &mut AnyConnection, attempt: &Attempt) -> Result<(), 
     Ok(())
 }
 
-/// A guess at a user's credentials, for [`under_throttle`]: whose, where
-/// it came from, and what it was for (the `detail` of its events).
+/// A guess at a user's credentials, for [`under_throttle`]: whose, of
+/// which kind, where it came from, and what it was for (the `detail` of its
+/// events).
 #[derive(Debug, Clone, Copy)]
 pub struct Guess<'a> {
     /// The username as typed (or what stands for one).
     pub username: &'a str,
-    /// Whether the guess counts against its client address too (not for
-    /// a signed-in user's own password, which only that user can try).
-    pub counts_address: bool,
+    pub kind: GuessKind,
     pub source: &'a EventSource,
     /// `login`, `console`, `password_change`, `two_factor`, `oidc`.
     pub action: &'static str,
+}
+
+/// What a right guess proves, and so how it is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuessKind {
+    /// A sign-in (its password and, for a user with two-factor, its code):
+    /// counted against the username and the client address; a success
+    /// resets the username's count.
+    SignIn,
+    /// A signed-in user's own password or code (password change, two-factor
+    /// set-up, confirmation and turning off): counted against the username
+    /// only, since only that user can try it. A right one is taken back but
+    /// resets nothing: with a stolen key, a right password must not wipe out
+    /// the wrong codes counted before it.
+    Own,
 }
 
 /// Runs a password check under the login throttle, for the API's login and
 /// the console's sign-in alike.
 ///
 /// The attempt is counted before the check, so concurrent attempts cannot
-/// slip past the limit; a success (or a right password of a user who may not
-/// sign in here) resets the username's count, and an outcome that is not a
-/// failure of the credentials is taken back. A throttled guess is recorded
-/// as a `throttled` event (one per username and address a minute: a flood
-/// of refusals writes one row, not one each), a wrong one as `login_failed`,
-/// on the user a wrong code belongs to, else on the user the username names.
+/// slip past the limit; a sign-in's success (or a right password and code of
+/// a user who may not sign in here) resets the username's count, and an
+/// outcome that is not a failure of the credentials, or a right [`GuessKind::Own`]
+/// guess, is taken back. A throttled guess is recorded as a `throttled` event
+/// (see [`record_throttled`]), a wrong one as `login_failed`, on the user a
+/// wrong code belongs to, else on the user the username names.
 pub async fn under_throttle<T>(
     services: &Services,
     guess: Guess<'_>,
@@ -231,16 +248,13 @@ pub async fn under_throttle<T>(
     }
     let limit = services.settings.throttles.login_throttle;
     let username = guess.username.to_owned();
-    let address = guess.source.ip.filter(|_| guess.counts_address);
+    let address = guess.source.ip.filter(|_| guess.kind == GuessKind::SignIn);
     let counted = services
         .db(move |conn| count_attempt(conn, &limit, &username, address, Timestamp::now()))
         .await;
     let attempt = match counted {
         Err(error @ Error::Throttled(_)) => {
-            let scope = format!("{}|{:?}", username_scope(guess.username), guess.source.ip);
-            if services.recent_throttles.first_in_a_while(scope) {
-                record_guess(services, &guess, EventKind::Throttled, None).await;
-            }
+            record_throttled(services, &guess).await;
             return Err(error);
         }
         other => other?,
@@ -248,7 +262,7 @@ pub async fn under_throttle<T>(
     let outcome = check.await;
     let settle = attempt.clone();
     let settled = match &outcome {
-        Ok(_) | Err(Error::PermissionDenied) => {
+        Ok(_) | Err(Error::PermissionDenied) if guess.kind == GuessKind::SignIn => {
             services.db(move |conn| succeeded(conn, &settle)).await
         }
         Err(Error::BadCredentials) => {
@@ -262,7 +276,9 @@ pub async fn under_throttle<T>(
             record_guess(services, &guess, EventKind::LoginFailed, owner).await;
             Ok(())
         }
-        Err(_) => services.db(move |conn| not_a_failure(conn, &settle)).await,
+        // A right answer of a signed-in user's own (see `GuessKind::Own`),
+        // or a failure that is not the credentials'.
+        Ok(_) | Err(_) => services.db(move |conn| not_a_failure(conn, &settle)).await,
     };
     if let Err(error) = settled {
         // The login itself stands; the count is only off by one attempt.
@@ -274,27 +290,91 @@ pub async fn under_throttle<T>(
     outcome
 }
 
+/// Runs `check`, the second factor of a sign-in whose first credential
+/// named no username (an OpenID Connect ID token), under the login throttle
+/// of the username of the user it turned out to be: refused while that
+/// username is throttled, a wrong code counted against it like a wrong
+/// password (the address and the events are the sign-in's own
+/// [`under_throttle`]'s), a right one taken back (the sign-in named no
+/// username to reset). `guess` names that user; its kind is not looked at.
+pub async fn second_factor_under_throttle<T>(
+    services: &Services,
+    guess: Guess<'_>,
+    check: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let limit = services.settings.throttles.login_throttle;
+    let username = guess.username.to_owned();
+    let counted = services
+        .db(move |conn| count_attempt(conn, &limit, &username, None, Timestamp::now()))
+        .await;
+    let attempt = match counted {
+        Err(error @ Error::Throttled(_)) => {
+            record_throttled(services, &guess).await;
+            return Err(error);
+        }
+        other => other?,
+    };
+    let outcome = check.await;
+    if !matches!(outcome, Err(Error::WrongCode { .. })) {
+        let settled = services.db(move |conn| not_a_failure(conn, &attempt)).await;
+        if let Err(error) = settled {
+            log::warn!(
+                "could not settle a second factor's throttle count: {}",
+                error.chain()
+            );
+        }
+    }
+    outcome
+}
+
 /// Records a refused guess on `owner`, or else on the account its username
 /// names if there is one.
 async fn record_guess(services: &Services, guess: &Guess<'_>, kind: EventKind, owner: Option<i64>) {
     let user_id = match owner {
         Some(id) => Some(id),
-        None => {
-            let key = lookup_key(guess.username);
-            services
-                .db(move |conn| Ok(db::users::by_key(conn, &key)?.map(|user| user.id)))
-                .await
-                .unwrap_or(None)
-        }
+        None => user_named(services, guess.username).await,
     };
     events::record_attempt(services, guess.source, kind, user_id, guess.action).await;
 }
 
-/// Remembers which scopes had a `throttled` event recorded in the last
-/// minute, in memory (a bounded number of them).
+/// The id of the account `username` names, if there is one (and the
+/// database answers).
+async fn user_named(services: &Services, username: &str) -> Option<i64> {
+    let key = lookup_key(username);
+    services
+        .db(move |conn| Ok(db::users::by_key(conn, &key)?.map(|user| user.id)))
+        .await
+        .unwrap_or(None)
+}
+
+/// Records a throttled guess as a `throttled` event at most once a minute
+/// per client address and once a minute per existing user it names: a
+/// flood of refusals, however many usernames it makes up, writes a row a
+/// minute, not one each (a refused attempt must stay cheap). A username
+/// seen for the first time in the minute costs a read, to know whether it
+/// names anyone.
+async fn record_throttled(services: &Services, guess: &Guess<'_>) {
+    let recent = &services.recent_throttles;
+    let first_from_address = recent.first_from_address(guess.source.ip);
+    let first_for_username = recent.first_for_username(username_scope(guess.username));
+    if !(first_from_address || first_for_username) {
+        return;
+    }
+    let user_id = user_named(services, guess.username).await;
+    if first_from_address || user_id.is_some() {
+        let kind = EventKind::Throttled;
+        events::record_attempt(services, guess.source, kind, user_id, guess.action).await;
+    }
+}
+
+/// Remembers which client addresses and which usernames had a `throttled`
+/// event recorded in the last minute, in memory (a bounded number of each:
+/// the addresses apart, so that a flood of made-up usernames cannot push
+/// its own address out).
 #[derive(Clone)]
 pub struct RecentThrottles {
-    recorded: std::sync::Arc<quick_cache::sync::Cache<String, std::time::Instant>>,
+    addresses: std::sync::Arc<quick_cache::sync::Cache<Option<String>, std::time::Instant>>,
+    usernames: std::sync::Arc<quick_cache::sync::Cache<String, std::time::Instant>>,
 }
 
 /// How long one `throttled` event stands for the refusals of its scope.
@@ -303,25 +383,39 @@ const THROTTLED_EVENT_EVERY: Duration = Duration::from_secs(60);
 impl Default for RecentThrottles {
     fn default() -> Self {
         RecentThrottles {
-            recorded: std::sync::Arc::new(quick_cache::sync::Cache::new(10_000)),
+            addresses: std::sync::Arc::new(quick_cache::sync::Cache::new(10_000)),
+            usernames: std::sync::Arc::new(quick_cache::sync::Cache::new(10_000)),
         }
     }
 }
 
 impl RecentThrottles {
-    /// Whether no event was recorded for `scope` in the last minute (and
+    /// Whether no event was recorded for the client `address` (an IPv6
+    /// one by its /64, as the throttle counts it) in the last minute (and
     /// from now on, one was).
-    pub fn first_in_a_while(&self, scope: String) -> bool {
-        let now = std::time::Instant::now();
-        let recent = self
-            .recorded
-            .get(&scope)
-            .is_some_and(|at| now.duration_since(at) < THROTTLED_EVENT_EVERY);
-        if !recent {
-            self.recorded.insert(scope, now);
-        }
-        !recent
+    pub fn first_from_address(&self, address: Option<IpAddr>) -> bool {
+        first_in_a_while(&self.addresses, address.map(throttle_scope))
     }
+
+    /// Whether no event was recorded for the username of `scope` (see
+    /// [`username_scope`]) in the last minute (and from now on, one was).
+    pub fn first_for_username(&self, scope: String) -> bool {
+        first_in_a_while(&self.usernames, scope)
+    }
+}
+
+fn first_in_a_while<K>(recorded: &quick_cache::sync::Cache<K, std::time::Instant>, key: K) -> bool
+where
+    K: Eq + std::hash::Hash + Clone,
+{
+    let now = std::time::Instant::now();
+    let recent = recorded
+        .get(&key)
+        .is_some_and(|at| now.duration_since(at) < THROTTLED_EVENT_EVERY);
+    if !recent {
+        recorded.insert(key, now);
+    }
+    !recent
 }
 
 #[cfg(test)]

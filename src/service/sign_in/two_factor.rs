@@ -8,9 +8,10 @@
 //! conditional update, so two concurrent sign-ins cannot share a code.
 
 use super::credentials::{self, Credentials};
-use super::throttle::{under_throttle, Guess};
+use super::throttle::{second_factor_under_throttle, under_throttle, Guess, GuessKind};
 use crate::db::events::What;
 use crate::db::two_factor as queries;
+use crate::db::users;
 use crate::domain::event::{EventKind, EventSource};
 use crate::domain::principal::Principal;
 use crate::domain::sealed::Sealer;
@@ -52,38 +53,29 @@ fn unix_seconds(now: Timestamp) -> u64 {
     u64::try_from(now.millis() / 1000).unwrap_or(0)
 }
 
-/// The user's own password, under the login throttle: a wrong one is the
-/// `password` field's error.
-async fn check_own_password(
+/// A check of the signed-in user's own password, code, or both, under the
+/// login throttle of their username: a wrong password is the `password`
+/// field's error; a wrong code (`WrongCode`) is counted like a wrong
+/// password; a right answer resets nothing (see [`GuessKind::Own`]).
+async fn own_check<T>(
     services: &Services,
     principal: &Principal,
-    password: Password,
     source: &EventSource,
-) -> Result<(), Error> {
-    let checked = under_throttle(
-        services,
-        own_guess(principal, source),
-        credentials::verify_own(services, principal.user_id, password),
-    )
-    .await;
-    match checked {
+    check: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let guess = Guess {
+        username: &principal.username,
+        kind: GuessKind::Own,
+        source,
+        action: "two_factor",
+    };
+    match under_throttle(services, guess, check).await {
         Err(Error::BadCredentials) => Err(Error::field("password", INVALID_PASSWORD)),
         Err(error @ Error::Throttled(_)) => {
             services.metrics.throttled(ThrottledAction::TwoFactor);
             Err(error)
         }
         other => other,
-    }
-}
-
-/// A guess of the signed-in user at their own password or code: counted
-/// against the username only.
-fn own_guess<'a>(principal: &'a Principal, source: &'a EventSource) -> Guess<'a> {
-    Guess {
-        username: &principal.username,
-        counts_address: false,
-        source,
-        action: "two_factor",
     }
 }
 
@@ -95,13 +87,19 @@ pub async fn set_up(
     password: Password,
     source: &EventSource,
 ) -> Result<TotpSetup, Error> {
-    check_own_password(services, principal, password, source).await?;
+    let user_id = principal.user_id;
+    own_check(
+        services,
+        principal,
+        source,
+        credentials::verify_own(services, user_id, password),
+    )
+    .await?;
     let secret = TotpSecret::generate();
     let otpauth_uri = secret
         .otpauth_uri(&principal.username)
         .map_err(Error::internal)?;
     let qr_svg = qr_svg(&otpauth_uri).map_err(Error::internal)?;
-    let user_id = principal.user_id;
     let sealed = sealer(services)
         .seal(user_id.to_string().as_bytes(), secret.as_bytes())
         .ok_or_else(|| Error::internal("could not seal the TOTP secret"))?;
@@ -127,24 +125,29 @@ pub async fn confirm(
     source: &EventSource,
 ) -> Result<Vec<String>, Error> {
     let user_id = principal.user_id;
-    let state = services
-        .db(move |conn| Ok(queries::state(conn, user_id)?))
-        .await?
-        .ok_or(Error::NotFound)?;
-    if state.enabled {
-        return Err(Error::field("non_field_errors", ALREADY_ENABLED));
-    }
-    let Some(sealed) = state.sealed_secret else {
-        return Err(Error::field("non_field_errors", NOT_SET_UP));
-    };
-    let secret = open(services, user_id, &sealed)?;
-    let step = secret
-        .matching_step(code, unix_seconds(Timestamp::now()))
-        .and_then(|step| i64::try_from(step).ok())
-        .ok_or(Error::WrongCode {
-            field: "code",
-            user_id,
-        })?;
+    // A guess at the code of a pending set-up, like one at the second
+    // factor: whoever confirms it gets the recovery codes.
+    let (sealed, step) = own_check(services, principal, source, async {
+        let state = services
+            .db(move |conn| Ok(queries::state(conn, user_id)?))
+            .await?
+            .ok_or(Error::NotFound)?;
+        if state.enabled {
+            return Err(Error::field("non_field_errors", ALREADY_ENABLED));
+        }
+        let Some(sealed) = state.sealed_secret else {
+            return Err(Error::field("non_field_errors", NOT_SET_UP));
+        };
+        let step = open(services, user_id, &sealed)?
+            .matching_step(code, unix_seconds(Timestamp::now()))
+            .and_then(|step| i64::try_from(step).ok())
+            .ok_or(Error::WrongCode {
+                field: "code",
+                user_id,
+            })?;
+        Ok((sealed, step))
+    })
+    .await?;
     let codes = generate_recovery_codes();
     let key = recovery_key(services);
     let digests: Vec<_> = codes
@@ -190,19 +193,13 @@ pub async fn disable(
     if !enabled {
         return Err(Error::field("non_field_errors", NOT_ENABLED));
     }
-    check_own_password(services, principal, password, source).await?;
-    // A wrong code is a guess at the second factor: counted as a failed
-    // login of the user, like a wrong code at sign-in.
-    let checked = under_throttle(
-        services,
-        own_guess(principal, source),
-        accept_code(services, user_id, code, "code"),
-    )
-    .await;
-    if matches!(checked, Err(Error::Throttled(_))) {
-        services.metrics.throttled(ThrottledAction::TwoFactor);
-    }
-    checked?;
+    // The password and the code are one guess: a right password alone
+    // does not undo the wrong codes counted before it.
+    own_check(services, principal, source, async {
+        credentials::verify_own(services, user_id, password).await?;
+        accept_code(services, user_id, code, "code").await
+    })
+    .await?;
     let source = source.clone();
     services
         .db(move |conn| {
@@ -216,31 +213,53 @@ pub async fn disable(
     Ok(())
 }
 
-/// The second check of a sign-in, after the password matched: nothing to
-/// do without two-factor; otherwise `otp` must be a current code not used
-/// before, or an unused recovery code (which is spent).
+/// The second check of a sign-in, after the password matched (under the
+/// sign-in's throttle, which counts a wrong code): nothing to do without
+/// two-factor; otherwise `otp` must be a current code not used before, or
+/// an unused recovery code (which is spent).
 pub async fn check_sign_in(
     services: &Services,
     user: &Credentials,
     otp: Option<&str>,
 ) -> Result<(), Error> {
-    check_second_factor(services, user.user_id, user.two_factor, otp).await
+    if !user.two_factor {
+        return Ok(());
+    }
+    accept_code(services, user.user_id, required_otp(otp)?, "otp").await
 }
 
 /// [`check_sign_in`] for a sign-in that checked another credential (an
-/// OpenID Connect provider's ID token) instead of a password.
+/// OpenID Connect provider's ID token) instead of a password: its throttle
+/// knew no username, so the code is counted here against the user's, as a
+/// wrong code at `/login` is.
 pub async fn check_second_factor(
     services: &Services,
     user_id: i64,
     two_factor: bool,
     otp: Option<&str>,
+    source: &EventSource,
 ) -> Result<(), Error> {
     if !two_factor {
         return Ok(());
     }
+    let otp = required_otp(otp)?;
+    let username = services
+        .db(move |conn| Ok(users::by_id(conn, user_id)?.map(|user| user.username)))
+        .await?
+        .ok_or(Error::BadCredentials)?;
+    let guess = Guess {
+        username: &username,
+        kind: GuessKind::SignIn,
+        source,
+        action: "oidc",
+    };
+    second_factor_under_throttle(services, guess, accept_code(services, user_id, otp, "otp")).await
+}
+
+fn required_otp(otp: Option<&str>) -> Result<&str, Error> {
     match otp {
         None | Some("") => Err(Error::field("otp", "This field is required.")),
-        Some(otp) => accept_code(services, user_id, otp, "otp").await,
+        Some(otp) => Ok(otp),
     }
 }
 

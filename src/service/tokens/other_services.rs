@@ -10,6 +10,7 @@
 use super::verify::TokenVerifier;
 use super::{revoke_counted, Revocation};
 use crate::domain::event::EventSource;
+use crate::domain::messages::REQUIRED_FOR_ADMINS;
 use crate::domain::principal::Principal;
 use crate::domain::{Timestamp, TokenDigest};
 use crate::metrics::{ForwardAuthOutcome, IntrospectionOutcome, RevocationCause};
@@ -46,10 +47,16 @@ pub async fn authorize(
     answer
 }
 
-/// Who may introspect: an unrestricted key of a service user or an admin.
-pub fn may_introspect(caller: &Principal) -> Result<(), Error> {
+/// Who may introspect: an unrestricted key of a service user or an admin;
+/// with `REQUIRE_2FA_FOR_ADMINS` (`two_factor_required`), not an admin
+/// without two-factor, even one who is a service user too (the contract
+/// refuses `/introspect` to an admin without two-factor, as the admin API).
+pub fn may_introspect(caller: &Principal, two_factor_required: bool) -> Result<(), Error> {
     if caller.is_restricted() || !(caller.is_service || caller.is_admin) {
         return Err(Error::PermissionDenied);
+    }
+    if two_factor_required && caller.is_admin && !caller.two_factor {
+        return Err(Error::Forbidden(REQUIRED_FOR_ADMINS));
     }
     Ok(())
 }

@@ -6,13 +6,15 @@ use crate::helpers::console::Console;
 use crate::helpers::on_both_backends;
 use crate::helpers::two_factor::{code, enable, login_with_otp, post, wrong_code};
 use crate::helpers::{
-    assert_bad_request, assert_detail, assert_non_field_error, Backend, TestApp, PASSWORD,
+    assert_bad_request, assert_detail, assert_non_field_error, assert_throttled, Backend, Sent,
+    TestApp, PASSWORD,
 };
 use diesel::prelude::*;
 use multitoken::db::schema::{recovery_codes, users};
+use multitoken::domain::client_address::TrustedProxies;
 use multitoken::domain::two_factor::TotpSecret;
 use multitoken::domain::ThrottleLimit;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -180,6 +182,102 @@ async fn wrong_codes_count_against_the_login_throttle(backend: Backend) {
     let response = login_with_otp(&app, "alice", Some(&code(&secret, 1))).await;
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(response.headers().contains_key("retry-after"));
+}
+
+/// A login throttle of three failures an hour, behind a proxy on loopback
+/// that it trusts, and alice with two-factor on: her secret and a key of hers.
+async fn alice_with_two_factor_allowing_three(backend: Backend) -> (TestApp, TotpSecret, String) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.throttles.login_throttle = ThrottleLimit {
+            attempts: 3,
+            window: Duration::from_secs(3600),
+        };
+        s.server.trusted_proxies = TrustedProxies::parse("127.0.0.1, ::1").expect("proxies");
+    })
+    .await;
+    app.create_user("alice", "alice@example.com", false);
+    let (secret, codes, _) = enable(&app, "alice").await;
+    let key = app.login_as_with_otp("alice", &codes[0]).await;
+    (app, secret, key)
+}
+
+/// Security finding M2: `/2fa/disable` reset the username's count on every
+/// right password, so codes could be guessed there without limit.
+#[on_both_backends]
+async fn wrong_codes_at_disable_count_whatever_the_right_password(backend: Backend) {
+    let (app, secret, key) = alice_with_two_factor_allowing_three(backend).await;
+    let wrong = wrong_code(&secret);
+    for _ in 0..3 {
+        let guess = json!({"password": PASSWORD, "code": wrong});
+        let refused = post(&app, "/2fa/disable", &key, guess).await;
+        assert_bad_request(refused, json!({"code": ["Invalid code."]})).await;
+    }
+    let right = json!({"password": PASSWORD, "code": code(&secret, 1)});
+    assert_throttled(post(&app, "/2fa/disable", &key, right).await).await;
+    assert_eq!(two_factor_of(&app, &key).await, json!(true));
+    // The count is the user's: her own sign-in waits too.
+    assert_throttled(login_with_otp(&app, "alice", Some(&code(&secret, 1))).await).await;
+}
+
+/// A right password alone, wherever it is checked, leaves the wrong codes
+/// counted before it.
+#[on_both_backends]
+async fn a_right_password_alone_never_resets_the_count_of_wrong_codes(backend: Backend) {
+    let (app, secret, key) = alice_with_two_factor_allowing_three(backend).await;
+    let wrong = wrong_code(&secret);
+    // A new address for every sign-in, so that only the username's count matters.
+    let sign_in_from = |address: &'static str, otp: String| {
+        let app = &app;
+        async move {
+            let body =
+                json!({"username": "alice", "password": PASSWORD, "client": "phone", "otp": otp});
+            let request = app.request(Method::POST, "/login").json(&body);
+            request.header("X-Forwarded-For", address).sent().await
+        }
+    };
+    for address in ["198.51.100.1", "198.51.100.2"] {
+        let refused = sign_in_from(address, wrong.clone()).await;
+        assert_bad_request(refused, json!({"otp": ["Invalid code."]})).await;
+        let set_up = post(&app, "/2fa/totp/setup", &key, json!({"password": PASSWORD})).await;
+        assert_non_field_error(set_up, "Two-factor authentication is already enabled.").await;
+        let changed = app.change_password(&key, PASSWORD, "12345678").await;
+        assert_eq!(
+            changed.status(),
+            StatusCode::BAD_REQUEST,
+            "a refused new password"
+        );
+    }
+    let refused = sign_in_from("198.51.100.3", wrong.clone()).await;
+    assert_bad_request(refused, json!({"otp": ["Invalid code."]})).await;
+    assert_throttled(sign_in_from("198.51.100.4", code(&secret, 1)).await).await;
+}
+
+/// Security finding L1: `/2fa/totp/confirm` was not throttled, and whoever
+/// guesses the code of a pending set-up gets the recovery codes.
+#[on_both_backends]
+async fn wrong_codes_at_confirmation_are_throttled(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| {
+        s.throttles.login_throttle = ThrottleLimit {
+            attempts: 3,
+            window: Duration::from_secs(3600),
+        }
+    })
+    .await;
+    app.create_user("alice", "alice@example.com", false);
+    let key = app.login("alice", "web").await;
+    let response = post(&app, "/2fa/totp/setup", &key, json!({"password": PASSWORD})).await;
+    let setup: Value = response.json().await.expect("json");
+    let secret =
+        TotpSecret::from_base32(setup["secret"].as_str().expect("secret")).expect("base32");
+    let wrong = wrong_code(&secret);
+    for _ in 0..3 {
+        let refused = post(&app, "/2fa/totp/confirm", &key, json!({"code": wrong})).await;
+        assert_bad_request(refused, json!({"code": ["Invalid code."]})).await;
+    }
+    let right = json!({"code": code(&secret, 0)});
+    assert_throttled(post(&app, "/2fa/totp/confirm", &key, right).await).await;
+    assert_eq!(two_factor_of(&app, &key).await, json!(false));
+    assert_throttled(app.post_login("alice", PASSWORD, "phone").await).await;
 }
 
 #[on_both_backends]

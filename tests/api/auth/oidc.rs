@@ -14,13 +14,16 @@ use crate::helpers::oidc::{
 };
 use crate::helpers::on_both_backends;
 use crate::helpers::{
-    assert_bad_request, assert_json, assert_not_found, keys_of, Backend, TestApp, PASSWORD,
+    assert_bad_request, assert_json, assert_not_found, assert_throttled, keys_of, Backend, Sent,
+    TestApp, PASSWORD,
 };
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use multitoken::domain::client_address::TrustedProxies;
 use multitoken::domain::oidc::{LinkByEmail, OidcProvider, OidcProviders};
+use multitoken::domain::ThrottleLimit;
 use rand::distributions::{Alphanumeric, DistString};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
@@ -441,6 +444,60 @@ async fn two_factor_and_mandatory_verification_apply_as_for_login(backend: Backe
         .await;
     let (status, body) = json_of(with_code).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// Security finding M2: a wrong code at an OpenID sign-in was counted per
+/// address only, so guesses were limited only by how many addresses one had.
+#[on_both_backends(needs oidc_tests, "tests/oidc_provider is not installed (npm ci there, or run .ci/run)")]
+async fn wrong_codes_count_against_the_user_whatever_the_address(backend: Backend) {
+    let provider = Provider::start();
+    let app = TestApp::spawn_with(backend, |settings| {
+        trusting(&provider, LinkByEmail::Verified)(settings);
+        settings.server.trusted_proxies = TrustedProxies::parse("127.0.0.1, ::1").expect("proxies");
+        settings.throttles.login_throttle = ThrottleLimit {
+            attempts: 3,
+            window: Duration::from_secs(3600),
+        };
+    })
+    .await;
+    let alice = app.create_user("alice.smith", "alice@example.com", false);
+    {
+        use diesel::prelude::*;
+        use multitoken::db::schema::users;
+        diesel::update(users::table.find(alice))
+            .set(users::email_verified.eq(true))
+            .execute(&mut app.connection())
+            .expect("verified");
+    }
+    let (secret, _, confirmed_at) = crate::helpers::two_factor::enable(&app, "alice.smith").await;
+    let wrong = crate::helpers::two_factor::wrong_code(&secret);
+    let sign_in_from = |address: &'static str, otp: String| {
+        let app = &app;
+        let provider = &provider;
+        async move {
+            // A fresh ID token each time: only the code is guessed.
+            let id_token = provider.id_token(CLIENT_ID, "alice", None).await;
+            app.request(Method::POST, "/login/oidc/corp")
+                .header("X-Forwarded-For", address)
+                .json(&json!({"client": "web", "id_token": id_token, "otp": otp}))
+                .sent()
+                .await
+        }
+    };
+    for address in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {
+        let refused = sign_in_from(address, wrong.clone()).await;
+        assert_bad_request(refused, json!({"otp": ["Invalid code."]})).await;
+    }
+    let right = secret.code_at(confirmed_at + 30).expect("code");
+    assert_throttled(sign_in_from("198.51.100.4", right.clone()).await).await;
+    // The count is alice's: her password sign-in waits too.
+    let login = app
+        .request(Method::POST, "/login")
+        .header("X-Forwarded-For", "198.51.100.5")
+        .json(&json!({"username": "alice.smith", "password": PASSWORD, "client": "web", "otp": right}))
+        .sent()
+        .await;
+    assert_throttled(login).await;
 }
 
 #[on_both_backends(needs oidc_tests, "tests/oidc_provider is not installed (npm ci there, or run .ci/run)")]

@@ -367,6 +367,53 @@ async fn a_throttled_attempt_writes_only_throttled_and_once_a_minute(backend: Ba
     assert_eq!(events[0]["user_id"], alice);
 }
 
+fn event_count(app: &TestApp) -> i64 {
+    events::table
+        .count()
+        .get_result(&mut app.connection())
+        .expect("count events")
+}
+
+/// Security finding L2: every throttled login that named a new username
+/// wrote an event, so a throttled client could still grow the table at a
+/// row per request.
+#[on_both_backends]
+async fn a_throttled_flood_of_made_up_usernames_writes_a_row_or_two(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.throttles.login_throttle = ThrottleLimit::parse("2/15m").expect("limit");
+    })
+    .await;
+    for username in ["nobody", "no-one"] {
+        let wrong = app.post_login(username, "not-the-password", "web").await;
+        assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+    }
+    let before = event_count(&app);
+    for n in 0..200 {
+        let refused = app
+            .request(Method::POST, "/login")
+            .header("User-Agent", "A".repeat(256))
+            .json(&json!({"username": format!("u{n:04}"), "password": "x", "client": "w"}))
+            .sent()
+            .await;
+        assert_eq!(
+            refused.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "attempt {n}"
+        );
+    }
+    let written = event_count(&app) - before;
+    assert!(
+        (1..=2).contains(&written),
+        "{written} rows for 200 refusals"
+    );
+    let throttled: i64 = events::table
+        .filter(events::kind.eq("throttled"))
+        .count()
+        .get_result(&mut app.connection())
+        .expect("count");
+    assert_eq!(throttled, written, "only throttled events");
+}
+
 #[on_both_backends]
 async fn the_console_sign_in_is_recorded_without_a_client(backend: Backend) {
     let app = TestApp::spawn(backend).await;

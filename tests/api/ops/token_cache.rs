@@ -227,3 +227,101 @@ async fn a_cached_token_that_looks_expired_is_read_again_before_a_refusal() {
     tokio::time::sleep(Duration::from_millis(2300)).await;
     crate::helpers::assert_unauthorized(a.whoami(&key).await, "Token has expired.").await;
 }
+
+/// How a key is revoked on instance B in
+/// [`a_key_revoked_on_one_instance_is_refused_by_another_within_the_bound`].
+#[derive(Debug, Clone, Copy)]
+enum RevokedOnB {
+    Logout,
+    RevokeEndpoint,
+    Device,
+    Relogin,
+    LogoutAll,
+}
+
+/// The bound the documentation gives (docs/src/operations/postgresql.md):
+/// a revocation is heard in milliseconds while the listening connection
+/// lives, and an instance whose listener is lost or silent stops serving
+/// from its cache within about 1.5 s (the ping's interval and timeout).
+/// The cache TTL is set far above it, so only the notification can meet it.
+const HEARD_WITHIN: Duration = Duration::from_millis(1500);
+
+/// Security finding L4: a key revoked on B was still accepted by the very
+/// next request on A in 1 of 60 trials. That next-request guarantee is a
+/// later issue's ("Revocation reaches everyone"); the bound in force is the
+/// one above, for every way of revoking, which this checks with the
+/// finding's shape: cached on A, revoked on B, then A asked at once and again.
+#[actix_web::test]
+#[cfg_attr(not(postgres_tests), ignore = "TEST_DATABASE_URL is not set")]
+async fn a_key_revoked_on_one_instance_is_refused_by_another_within_the_bound() {
+    const TRIALS: usize = 12;
+    let cached_long = |settings: &mut multitoken::config::Settings| {
+        settings.token_cache.token_cache = true;
+        settings.token_cache.token_cache_ttl = Duration::from_secs(600);
+    };
+    let a = TestApp::spawn_with(Backend::Postgres, cached_long).await;
+    let b = a.spawn_on_same_database(cached_long);
+    a.create_user("alice", "", false);
+    let on_b = |method: Method, path: &str, key: &str| {
+        a.http
+            .request(method, format!("{b}{path}"))
+            .header("Authorization", format!("Token {key}"))
+    };
+    let mut windows = Vec::new();
+    let mut stale_at_once = 0;
+    for how in [
+        RevokedOnB::Logout,
+        RevokedOnB::RevokeEndpoint,
+        RevokedOnB::Device,
+        RevokedOnB::Relogin,
+        RevokedOnB::LogoutAll,
+    ] {
+        for _ in 0..TRIALS {
+            let key = a.login("alice", "web").await;
+            use_twice(&a, &key).await;
+            let answered = match how {
+                RevokedOnB::Logout => on_b(Method::POST, "/logout", &key).sent().await,
+                RevokedOnB::RevokeEndpoint => {
+                    let revoke = a.http.post(format!("{b}/revoke"));
+                    revoke.form(&[("token", key.as_str())]).sent().await
+                }
+                RevokedOnB::Device => {
+                    let other = a.login("alice", "phone").await;
+                    on_b(Method::DELETE, "/tokens/web", &other).sent().await
+                }
+                RevokedOnB::Relogin => {
+                    let login = a.http.post(format!("{b}/login"));
+                    let body = json!({"username": "alice", "password": PASSWORD, "client": "web"});
+                    login.json(&body).sent().await
+                }
+                RevokedOnB::LogoutAll => on_b(Method::POST, "/logout/all", &key).sent().await,
+            };
+            assert!(
+                answered.status().is_success(),
+                "{how:?}: {}",
+                answered.status()
+            );
+            let revoked = Instant::now();
+            let mut first = true;
+            while a.whoami_status(&key).await == StatusCode::OK {
+                stale_at_once += usize::from(first);
+                first = false;
+                assert!(
+                    revoked.elapsed() < HEARD_WITHIN,
+                    "{how:?}: A still accepts the key {:?} after B answered",
+                    revoked.elapsed()
+                );
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            windows.push(revoked.elapsed());
+        }
+    }
+    windows.sort();
+    eprintln!(
+        "revoked on B, refused on A: {} trials, {stale_at_once} accepted by the next request, \
+         p50 {:?}, max {:?}",
+        windows.len(),
+        percentile(&windows, 50.0),
+        windows[windows.len() - 1],
+    );
+}

@@ -172,6 +172,48 @@ async fn only_unrestricted_keys_of_service_users_and_admins_may_introspect(backe
     .await;
 }
 
+/// Security finding I1: `REQUIRE_2FA_FOR_ADMINS` covered the admin API but
+/// not `/introspect`, which admins may use too.
+#[on_both_backends]
+async fn admins_without_two_factor_may_not_introspect_when_it_is_required(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.two_factor.require_2fa_for_admins = true).await;
+    app.create_service_user("gateway");
+    let root = app.create_user("root", "", true);
+    app.create_user("alice", "", false);
+    let subject = app.login("alice", "web").await;
+    let service = app.login("gateway", "api").await;
+    let admin = app.login("root", "ops").await;
+    const REQUIRED: &str = "Two-factor authentication is required for administrators.";
+
+    assert_detail(
+        introspect(&app, &admin, &subject).await,
+        StatusCode::FORBIDDEN,
+        REQUIRED,
+    )
+    .await;
+    // A service user is no admin: the requirement is not theirs.
+    let described = answer(introspect(&app, &service, &subject).await).await;
+    assert_eq!(described["username"], "alice");
+    // An admin who is a service user too is still an admin.
+    diesel::update(users::table.find(root))
+        .set(users::is_service.eq(true))
+        .execute(&mut app.connection())
+        .expect("a service admin");
+    assert_detail(
+        introspect(&app, &admin, &subject).await,
+        StatusCode::FORBIDDEN,
+        REQUIRED,
+    )
+    .await;
+
+    crate::helpers::two_factor::enable(&app, "root").await;
+    let described = answer(introspect(&app, &admin, &subject).await).await;
+    assert_eq!(
+        described["username"], "alice",
+        "the same key, once root has it"
+    );
+}
+
 #[on_both_backends]
 async fn introspection_counts_as_a_use(backend: Backend) {
     let app = TestApp::spawn_with(backend, sliding_expiry(Duration::from_secs(3))).await;

@@ -15,7 +15,7 @@ pub mod providers;
 use self::providers::{Proof, Vouched};
 use super::credentials::allow_sign_in;
 use super::login::count_login;
-use super::throttle::{under_throttle, Guess};
+use super::throttle::{under_throttle, Guess, GuessKind};
 use super::two_factor;
 use crate::db::events::What;
 use crate::db::identities::{self, LinkedUser};
@@ -66,7 +66,7 @@ pub async fn login(
     };
     let guess = Guess {
         username: &throttled_as,
-        counts_address: true,
+        kind: GuessKind::SignIn,
         source,
         action: "oidc",
     };
@@ -102,7 +102,7 @@ pub async fn login(
         // then mandatory e-mail verification; an inactive user is refused by
         // `tokens::issue_via` itself.
         let otp = request.otp.as_deref();
-        two_factor::check_second_factor(services, user.id, user.two_factor, otp).await?;
+        two_factor::check_second_factor(services, user.id, user.two_factor, otp, source).await?;
         allow_sign_in(&services.settings, &user.email, user.email_verified)?;
         let via = Via::Oidc(provider.config.name.clone());
         let limits = tokens::IssueLimits::of(&services.settings);
