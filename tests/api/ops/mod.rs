@@ -13,6 +13,7 @@ mod metrics;
 mod openapi;
 mod outbox;
 mod secrets;
+mod shutdown;
 mod smtp_tls;
 mod storage;
 mod sweep;
