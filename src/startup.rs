@@ -84,6 +84,15 @@ impl Application {
                 .unwrap_or(2),
         };
         let hasher = PasswordHasher::new(cores, 64 * cores).map_err(StartupError::Hasher)?;
+        let timed = hasher
+            .measure_floor(&mut db::connect_once(&settings.database.database_url)?)
+            .map_err(StartupError::Hasher)?;
+        if timed > 0 {
+            log::info!(
+                "failed password checks answer after {} ms at the earliest (the costliest of {timed} kind(s) of imported Django hash)",
+                hasher.floor().as_millis()
+            );
+        }
         let metrics = Metrics::new().map_err(StartupError::Metrics)?;
         let access_tokens = AccessTokens::start(
             &mut db::connect_once(&settings.database.database_url)?,
@@ -168,6 +177,10 @@ impl Application {
                 .configure(console::configure)
                 .default_service(web::to(routes::not_found))
         })
+        // A stop waits this long at most for the requests in flight; then
+        // their futures are dropped, and a hashing job not yet started
+        // with them (see `passwords`).
+        .shutdown_timeout(settings.server.shutdown_timeout.as_secs())
         .listen(listener)
         .map_err(|e| StartupError::Bind(settings.server.bind, e))?
         .run();

@@ -4,7 +4,7 @@
 
 use super::parse::{named, positive};
 use crate::domain::client_address::TrustedProxies;
-use crate::domain::SecretKey;
+use crate::domain::{parse_duration, SecretKey};
 use clap::Args;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -36,6 +36,11 @@ pub struct ServerSettings {
     /// Password hashes run at once (each holds 19 MiB and a core for ~20 ms); 64 per thread may wait, more get 503. Default: the number of cores.
     #[arg(long, env = "PASSWORD_HASH_THREADS", global = true, value_parser = named(positive))]
     pub password_hash_threads: Option<u32>,
+
+    /// How long a stopping server (SIGTERM) lets the requests in flight, password checks included, finish before it closes their connections and exits.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "30s", global = true,
+          value_parser = named(parse_duration))]
+    pub shutdown_timeout: Duration,
 
     /// Log filter, as env_logger reads it (error, warn, info, debug, trace, per module).
     #[arg(long = "log", env = "RUST_LOG", default_value = "info", global = true)]

@@ -85,6 +85,24 @@ pub fn credentials_by_key(
         .optional()
 }
 
+/// Up to `limit` stored hashes, by user id after `after`, that are neither
+/// ours (`$argon2…`) nor unusable (`!…`): the Django hashes imported users
+/// keep until their first sign-in.
+pub fn foreign_hashes_after(
+    conn: &mut AnyConnection,
+    after: i64,
+    limit: i64,
+) -> QueryResult<Vec<(i64, String)>> {
+    users::table
+        .filter(users::id.gt(after))
+        .filter(users::password_hash.not_like("$%"))
+        .filter(users::password_hash.not_like("!%"))
+        .order(users::id)
+        .select((users::id, users::password_hash))
+        .limit(limit)
+        .load(conn)
+}
+
 pub fn by_key(conn: &mut AnyConnection, username_key: &str) -> QueryResult<Option<User>> {
     users::table
         .filter(users::username_key.eq(username_key))

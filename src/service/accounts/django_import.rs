@@ -12,7 +12,7 @@ use crate::db::django::{self, DjangoToken, DjangoUser, DRF_TABLE, KNOX_TABLE, MU
 use crate::db::events::What;
 use crate::db::schema::users as users_table;
 use crate::db::{tokens, users, AnyConnection};
-use crate::domain::django_password::{self, DjangoAlgorithm};
+use crate::domain::django_password::{self, Refusal};
 use crate::domain::event::{Actor, EventKind, EventSource};
 use crate::domain::oidc::Via;
 use crate::domain::username::lookup_key;
@@ -57,6 +57,8 @@ pub struct Report {
     pub tables_missing: Vec<&'static str>,
     /// Things not imported, each with why.
     pub not_imported: BTreeMap<String, u64>,
+    /// The Django names of the users skipped because they exist here.
+    pub skipped: Vec<String>,
 }
 
 impl Report {
@@ -86,6 +88,9 @@ impl fmt::Display for Report {
         }
         for (why, count) in &self.not_imported {
             writeln!(f, "not imported: {count} {why}")?;
+        }
+        for username in &self.skipped {
+            writeln!(f, "skipped: {username} (exists)")?;
         }
         Ok(())
     }
@@ -208,29 +213,42 @@ fn merge(into: &mut Report, from: Report) {
     for (key, count) in from.not_imported {
         *into.not_imported.entry(key).or_default() += count;
     }
+    into.skipped.extend(from.skipped);
 }
 
-/// The hash to store for a Django one, and how to count it.
+/// The hash to store for a Django one, and how to count it: by algorithm
+/// when kept, else by why it was made unusable.
 fn kept_hash(encoded: &str) -> (String, &'static str) {
     if django_password::is_unusable(encoded) {
         return (encoded.to_owned(), "unusable");
     }
-    match DjangoAlgorithm::of(encoded) {
-        Some(algorithm) => (encoded.to_owned(), algorithm.name()),
-        // Django's unusable-password marker; no password can match it.
-        None => ("!unsupported".to_owned(), "unsupported (now unusable)"),
-    }
+    let why = match django_password::check(encoded) {
+        Ok(algorithm) => return (encoded.to_owned(), algorithm.name()),
+        Err(refusal) => match refusal {
+            Refusal::Unsupported => "unsupported (now unusable)",
+            Refusal::Malformed => "malformed (now unusable)",
+            Refusal::Pbkdf2Iterations => "pbkdf2 over 5,000,000 iterations (now unusable)",
+            Refusal::BcryptCost => "bcrypt cost over 16 (now unusable)",
+            Refusal::Argon2Memory => "argon2 memory over 256 MiB (now unusable)",
+            Refusal::Argon2Time => "argon2 time over 10 (now unusable)",
+            Refusal::Argon2Lanes => "argon2 lanes over 16 (now unusable)",
+            Refusal::ScryptMemory => "scrypt memory over 256 MiB (now unusable)",
+            Refusal::ScryptParallelism => "scrypt p over 16 (now unusable)",
+        },
+    };
+    // Django's unusable-password marker: no password can match it.
+    ("!unsupported".to_owned(), why)
 }
 
-/// Writes the batch's users; returns Django user id -> our user id for the
-/// users whose tokens are to be imported (imported or updated ones).
+/// Writes the batch's users; returns Django user id -> our user id and
+/// whether the user is active, for the users imported or updated.
 fn write_users(
     conn: &mut AnyConnection,
     batch: &[DjangoUser],
     options: &ImportOptions,
     taken: &mut HashSet<String>,
     report: &mut Report,
-) -> Result<HashMap<i64, i64>, Error> {
+) -> Result<HashMap<i64, (i64, bool)>, Error> {
     let mut ours = HashMap::new();
     for user in batch {
         let Ok(name) = Username::parse(&user.username) else {
@@ -262,6 +280,11 @@ fn write_users(
                         users_table::last_login_at.eq(user.last_login),
                     ))
                     .execute(conn)?;
+                // As any deactivation here: the user's tokens go too, so
+                // none comes back to life on a reactivation.
+                if !user.is_active {
+                    users::set_active(conn, existing.id, false)?;
+                }
                 if replace_hash {
                     diesel::update(users_table::table.find(existing.id))
                         .set(users_table::password_hash.eq(&hash))
@@ -270,9 +293,12 @@ fn write_users(
                 }
                 record_import(conn, existing.id, "updated")?;
                 report.users_updated += 1;
-                ours.insert(user.id, existing.id);
+                ours.insert(user.id, (existing.id, user.is_active));
             }
-            Some(_) => report.users_skipped += 1,
+            Some(_) => {
+                report.users_skipped += 1;
+                report.skipped.push(user.username.clone());
+            }
             None if !taken.insert(key.clone()) => {
                 report.not_imported("users whose name differs from another's only in case");
             }
@@ -298,7 +324,7 @@ fn write_users(
                 *report.hashes.entry(counted).or_default() += 1;
                 record_import(conn, created.id, "created")?;
                 report.users_imported += 1;
-                ours.insert(user.id, created.id);
+                ours.insert(user.id, (created.id, user.is_active));
             }
         }
         taken.insert(key);
@@ -320,7 +346,7 @@ fn write_tokens(
     conn: &mut AnyConnection,
     table: &'static str,
     rows: &[DjangoToken],
-    ours: &HashMap<i64, i64>,
+    ours: &HashMap<i64, (i64, bool)>,
     options: &ImportOptions,
     now: Timestamp,
     report: &mut Report,
@@ -331,10 +357,16 @@ fn write_tokens(
     };
     let mut numbered: HashMap<i64, u32> = HashMap::new();
     for row in rows {
-        let Some(&user_id) = ours.get(&row.user_id) else {
+        let Some(&(user_id, active)) = ours.get(&row.user_id) else {
             report.not_imported(format!("tokens of {table} whose user was not imported"));
             continue;
         };
+        // Django refuses them, and here they would come back to life if the
+        // user were reactivated (multitoken's own deactivation deletes them).
+        if !active {
+            report.not_imported(format!("tokens of {table} whose user is inactive"));
+            continue;
+        }
         let client = match table {
             DRF_TABLE => options.drf_client.as_str().to_owned(),
             _ => {

@@ -4,12 +4,22 @@
 //! and a bounded number wait; beyond that, logins are turned away with a 503
 //! rather than letting a flood starve token checks or exhaust memory.
 //!
+//! A stored hash chooses what checking it costs, so one whose cost is over
+//! the bounds (an imported Django hash, or a tampered one of ours) is never
+//! started: it is checked as an unusable password is, against the dummy
+//! hash, and fails in the time any failure takes. A job whose request has
+//! gone (the client left, or the server stopped waiting at shutdown) is
+//! dropped from the queue without running. Failed checks answer no sooner
+//! than the [`AnswerFloor`].
+//!
 //! Hashes run on threads of their own, one per permitted hash, never on the
 //! shared blocking pool: glibc keeps a freed 19 MiB block in the arena of the
 //! thread that freed it, so hashes spread over a hundred blocking threads
 //! held gigabytes (measured with `benches/flood.rs`), while a few dedicated
 //! threads reuse the same blocks.
 
+use super::answer_floor::AnswerFloor;
+use crate::db::AnyConnection;
 use crate::domain::django_password::{self, DjangoAlgorithm};
 use crate::domain::Password;
 use crate::service::Error;
@@ -114,10 +124,26 @@ pub fn hash_blocking(password: &Password) -> Result<String, Error> {
     Ok(hash.to_string())
 }
 
-/// Whether `stored` is a hash some password can match: ours, or one of
-/// the Django formats kept by `import-django`.
+/// Whether `stored` is a hash some password can match and that may be
+/// checked: ours, or one of the Django formats kept by `import-django`,
+/// each within the bounds on its cost.
 pub fn is_verifiable(stored: &str) -> bool {
-    stored.starts_with("$argon2") || DjangoAlgorithm::of(stored).is_some()
+    match stored.starts_with("$argon2") {
+        true => ours_within_bounds(stored),
+        false => django_password::check(stored).is_ok(),
+    }
+}
+
+/// Ours are written with fixed parameters; one read back with others was
+/// not written here, and gets the bounds of Django's argon2.
+fn ours_within_bounds(phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .ok()
+        .and_then(|hash| Params::try_from(&hash).ok())
+        .is_some_and(|params| {
+            django_password::argon2_within_bounds(params.m_cost(), params.t_cost(), params.p_cost())
+                .is_ok()
+        })
 }
 
 /// Whether `stored` is a Django hash that a successful login replaces.
@@ -126,10 +152,13 @@ pub fn needs_rehash(stored: &str) -> bool {
 }
 
 /// Verifies against our PHC string or a Django hash; a malformed stored
-/// hash verifies as false.
+/// hash, or one over the bounds, verifies as false without any hashing.
 pub fn verify_blocking(password: &Password, phc: &str) -> bool {
     if DjangoAlgorithm::of(phc).is_some() {
         return django_password::verify(password.expose(), phc);
+    }
+    if !ours_within_bounds(phc) {
+        return false;
     }
     let verify = || -> Option<bool> {
         let hash = PasswordHash::new(phc).ok()?;
@@ -191,7 +220,10 @@ impl HashingThreads {
     ) -> Result<T, Error> {
         let (done, result) = oneshot::channel();
         let job: Job = Box::new(move || {
-            let _ = done.send(work());
+            // Nobody waits for the answer any more: the work is not started.
+            if !done.is_closed() {
+                let _ = done.send(work());
+            }
         });
         self.jobs
             .send(job)
@@ -246,6 +278,7 @@ pub struct PasswordHasher {
     /// Verified against when the user does not exist, so that an unknown
     /// username costs the same time as a wrong password.
     dummy_hash: Arc<str>,
+    floor: Arc<AnswerFloor>,
 }
 
 impl PasswordHasher {
@@ -269,18 +302,45 @@ impl PasswordHasher {
             waiting: Arc::new(AtomicUsize::new(0)),
             max_waiting,
             dummy_hash: dummy_hash.into(),
+            floor: Arc::default(),
         })
     }
 
     /// Verifies `password` against `phc`, or against the dummy hash when there
-    /// is no user or no password can match (an unusable one), always
-    /// spending one verification.
+    /// is no user or no password can match (an unusable one, or one over
+    /// the bounds), always spending one verification; a failure answers no
+    /// sooner than the floor.
     pub async fn verify(&self, password: Password, phc: Option<String>) -> Result<bool, Error> {
         let phc = phc.filter(|phc| is_verifiable(phc));
         let found = phc.is_some();
+        let django = phc.clone().filter(|phc| needs_rehash(phc));
         let phc = phc.unwrap_or_else(|| self.dummy_hash.to_string());
-        let matches = self.run(move || verify_blocking(&password, &phc)).await?;
-        Ok(found && matches)
+        let (matches, took) = self
+            .run(move || {
+                let started = Instant::now();
+                let matches = verify_blocking(&password, &phc);
+                (matches, started.elapsed())
+            })
+            .await?;
+        let matched = found && matches;
+        if !matched {
+            if let Some(django) = django {
+                self.floor.observe(&django, took);
+            }
+            tokio::time::sleep(self.floor.get().saturating_sub(took)).await;
+        }
+        Ok(matched)
+    }
+
+    /// Measures the floor of failed checks from the Django hashes stored
+    /// now; run once at start, before serving. Returns how many were timed.
+    pub fn measure_floor(&self, conn: &mut AnyConnection) -> Result<usize, Error> {
+        self.floor.measure(conn)
+    }
+
+    /// How soon a failed check answers at the earliest.
+    pub fn floor(&self) -> Duration {
+        self.floor.get()
     }
 
     /// Whether the queue is full, so that a login can be turned away before
@@ -396,6 +456,52 @@ mod tests {
         let dummy = Password::new("dummy password that matches nothing".into());
         let unusable = Some("!abvKlYvBBvZxbRJQYEyczrYdhsFUFRc8znsUJE6k".to_owned());
         assert!(matches!(hasher.verify(dummy, unusable).await, Ok(false)));
+    }
+
+    /// An imported user's wrong password, an unknown name and a native
+    /// user's wrong password all answer no sooner than the floor, which the
+    /// imported user's failed check set (L5 of the third review). A bound
+    /// from below, so it cannot flake; `--nocapture` shows the times.
+    #[tokio::test]
+    async fn failed_checks_answer_no_sooner_than_the_costliest_imported_hash_took() {
+        let Ok(hasher) = PasswordHasher::new(1, 4) else {
+            panic!("hasher")
+        };
+        let wrong = || Password::new("wrong horse".into());
+        let timed = |phc: Option<String>| {
+            let hasher = hasher.clone();
+            async move {
+                let started = Instant::now();
+                let verified = hasher.verify(wrong(), phc).await;
+                assert!(matches!(verified, Ok(false)));
+                started.elapsed()
+            }
+        };
+        // bcrypt at Django's cost 12: ten times the dummy's argon2.
+        let imported = "bcrypt$$2b$12$40I85C/95y6r9SAWloEzueoD06fHfHv/nttCxBHL.wFjsVygNnX1i";
+        let ours = hash_blocking(&Password::new("correct horse".into())).unwrap_or_default();
+        let unknown_before = timed(None).await;
+        let first = timed(Some(imported.into())).await;
+        let floor = hasher.floor();
+        assert!(
+            floor > Duration::ZERO && first >= floor,
+            "{first:?} {floor:?}"
+        );
+        let unknown = timed(None).await;
+        let native = timed(Some(ours)).await;
+        let over_the_bounds = timed(Some("bcrypt$$2b$31$x".into())).await;
+        for (what, took) in [
+            ("an unknown name", unknown),
+            ("a native user", native),
+            ("a hash over the bounds", over_the_bounds),
+        ] {
+            assert!(took >= floor, "{what}: {took:?} < {floor:?}");
+        }
+        println!(
+            "unknown name before any imported check {unknown_before:?}; imported bcrypt 12 \
+             {first:?} (floor {floor:?}); then unknown {unknown:?}, native {native:?}, \
+             over the bounds {over_the_bounds:?}"
+        );
     }
 
     #[tokio::test]

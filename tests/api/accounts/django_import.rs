@@ -4,7 +4,7 @@
 //! The source here is built with SQL in Django's table layout (so that it
 //! runs anywhere); `django_project.rs` builds one through Django itself.
 
-use crate::helpers::django::DJANGO_SCHEMA;
+use crate::helpers::django::{over_the_bounds, BCRYPT_TAIL, DJANGO_SCHEMA, KEY32, KEY64};
 use crate::helpers::on_both_backends;
 use crate::helpers::{assert_unauthorized, Backend, TestApp};
 use diesel::connection::SimpleConnection;
@@ -23,6 +23,9 @@ const MULTI_NEW: &str = "2222222222222222222222222222222222222222";
 const MULTI_INACTIVE: &str = "3333333333333333333333333333333333333333";
 const KNOX_KEY: &str = "1c2a5e4b0f8d7c6a3e9b1d2f4a6c8e0b1c2a5e4b0f8d7c6a3e9b1d2f4a6c8e0b";
 const KNOX_DIGEST: &str = "a55ac94b339f65e6fc78cf1cb64c3b058af487a0e6f41e9cd886875af27aef61d11558643e8e55eb19ca2b0e4b08db01aa9492bca16beeb24c65a1755870f5a0";
+/// Keys of the inactive Django user `gone`.
+const GONE_DRF: &str = "5555555555555555555555555555555555555555";
+const GONE_MULTI: &str = "6666666666666666666666666666666666666666";
 struct Source {
     _dir: tempfile::TempDir,
     path: String,
@@ -43,6 +46,8 @@ INSERT INTO auth_user VALUES (5, '{PBKDF2}', NULL, 0, 'gone', '', '', 0, 0, '202
 INSERT INTO auth_user VALUES (6, '{PBKDF2}', NULL, 0, 'bad name', '', '', 0, 1, '2021-01-01 00:00:00', '');
 INSERT INTO authtoken_token VALUES ('{DRF_KEY}', '2022-01-01 00:00:00', 1);
 INSERT INTO authtoken_token VALUES ('4444444444444444444444444444444444444444', '2022-01-01 00:00:00', 6);
+INSERT INTO authtoken_token VALUES ('{GONE_DRF}', '2022-01-01 00:00:00', 5);
+INSERT INTO rest_framework_multitoken_multitoken VALUES ('{GONE_MULTI}', 1, '2023-01-01 00:00:00', 5);
 INSERT INTO rest_framework_multitoken_multitoken VALUES ('{MULTI_NEW}', 1, '2023-06-01 00:00:00', 2);
 INSERT INTO rest_framework_multitoken_multitoken VALUES ('{MULTI_OLD}', 1, '2023-01-01 00:00:00', 2);
 INSERT INTO rest_framework_multitoken_multitoken VALUES ('{MULTI_INACTIVE}', 0, '2022-01-01 00:00:00', 2);
@@ -75,7 +80,9 @@ password hashes unusable: 1
 tokens from authtoken_token: 1
 tokens from knox_authtoken: 1
 tokens from rest_framework_multitoken_multitoken: 2
+not imported: 1 tokens of authtoken_token whose user is inactive
 not imported: 1 tokens of authtoken_token whose user was not imported
+not imported: 1 tokens of rest_framework_multitoken_multitoken whose user is inactive
 not imported: 1 users whose username multitoken does not accept
 ";
 
@@ -169,6 +176,15 @@ async fn users_hashes_and_tokens_are_imported_and_work_over_http(backend: Backen
         let response = app.post_login(refused, PASSWORD, "web").await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{refused}");
     }
+    // No key of an inactive Django user was imported (L6 of the third
+    // review): none comes back when the user is made active here.
+    diesel::update(users::table.filter(users::username.eq("gone")))
+        .set(users::is_active.eq(true))
+        .execute(&mut app.connection())
+        .expect("reactivate");
+    for key in [GONE_DRF, GONE_MULTI] {
+        assert_unauthorized(app.whoami(key).await, "Invalid token.").await;
+    }
     // No key, and no knox digest, in clear anywhere in the token table.
     let stored: Vec<Vec<u8>> = tokens::table
         .select(tokens::digest)
@@ -201,6 +217,15 @@ async fn a_second_import_changes_nothing_and_update_refreshes_users(backend: Bac
     let before = snapshot(&app);
     let again = import(&app, &source.path, &[]);
     assert!(stdout(&again).starts_with("users: 0 imported, 5 skipped, 0 updated\n"));
+    // Each skipped user named, by the name Django has.
+    assert!(
+        stdout(&again).ends_with(
+            "skipped: Root (exists)\nskipped: staff (exists)\nskipped: old (exists)\n\
+             skipped: nopass (exists)\nskipped: gone (exists)\n"
+        ),
+        "{}",
+        stdout(&again)
+    );
     assert_eq!(snapshot(&app), before);
     let mut conn = SqliteConnection::establish(&source.path).expect("source");
     conn.batch_execute("UPDATE auth_user SET email = 'new@example.com' WHERE id = 2")
@@ -293,4 +318,113 @@ async fn a_database_that_is_not_djangos_or_cannot_be_read_fails_with_exit_1(back
         !std::path::Path::new(&missing).exists(),
         "no file is created"
     );
+}
+
+#[on_both_backends]
+async fn an_update_that_deactivates_a_user_takes_their_tokens_away(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let source = source();
+    import(&app, &source.path, &[]);
+    assert_eq!(client_of(&app, MULTI_OLD).await.0, "staff");
+    SqliteConnection::establish(&source.path)
+        .expect("source")
+        .batch_execute("UPDATE auth_user SET is_active = 0 WHERE id = 2")
+        .expect("deactivate");
+    let updated = import(&app, &source.path, &["--update"]);
+    assert!(
+        stdout(&updated).contains(
+            "not imported: 3 tokens of rest_framework_multitoken_multitoken whose user is inactive\n"
+        ),
+        "{}",
+        stdout(&updated)
+    );
+    // As a deactivation here does: the tokens are gone, not just asleep.
+    diesel::update(users::table.filter(users::username.eq("staff")))
+        .set(users::is_active.eq(true))
+        .execute(&mut app.connection())
+        .expect("reactivate");
+    for key in [MULTI_OLD, MULTI_NEW] {
+        assert_unauthorized(app.whoami(key).await, "Invalid token.").await;
+    }
+}
+
+#[on_both_backends]
+async fn hashes_over_the_bounds_are_imported_unusable_counted_by_reason_and_fail_fast(
+    backend: Backend,
+) {
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.throttles.login_throttle =
+            multitoken::domain::ThrottleLimit::parse("100/15m").expect("limit");
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("django.sqlite3").display().to_string();
+    let mut conn = SqliteConnection::establish(&path).expect("create");
+    conn.batch_execute(DJANGO_SCHEMA).expect("schema");
+    let at_bounds = [
+        (
+            "pb_bound",
+            format!("pbkdf2_sha256$5000000$saltsalt${KEY32}"),
+        ),
+        ("bc_bound", format!("bcrypt$$2b$16${BCRYPT_TAIL}")),
+        (
+            "ar_bound",
+            "argon2$argon2id$v=19$m=262144,t=10,p=16$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAA".into(),
+        ),
+        ("sc_bound", format!("scrypt$262144$saltsalt$8$16${KEY64}")),
+    ];
+    let over = over_the_bounds();
+    for (id, (username, hash)) in over.iter().chain(at_bounds.iter()).enumerate() {
+        diesel::sql_query(
+            "INSERT INTO auth_user VALUES (?, ?, NULL, 0, ?, '', '', 0, 1, '2021-01-01 00:00:00', '')",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(id as i64 + 1)
+        .bind::<diesel::sql_types::Text, _>(hash)
+        .bind::<diesel::sql_types::Text, _>(username)
+        .execute(&mut conn)
+        .expect("user");
+    }
+    let output = import(&app, &path, &[]);
+    assert_eq!(
+        stdout(&output),
+        "\
+users: 16 imported, 0 skipped, 0 updated
+password hashes argon2: 1
+password hashes argon2 lanes over 16 (now unusable): 1
+password hashes argon2 memory over 256 MiB (now unusable): 2
+password hashes argon2 time over 10 (now unusable): 1
+password hashes bcrypt: 1
+password hashes bcrypt cost over 16 (now unusable): 2
+password hashes pbkdf2 over 5,000,000 iterations (now unusable): 2
+password hashes pbkdf2_sha256: 1
+password hashes scrypt: 1
+password hashes scrypt memory over 256 MiB (now unusable): 2
+password hashes scrypt p over 16 (now unusable): 2
+"
+    );
+    let stored: Vec<(String, String)> = users::table
+        .order(users::id)
+        .select((users::username, users::password_hash))
+        .load(&mut app.connection())
+        .expect("users");
+    for (username, hash) in &stored {
+        match at_bounds.iter().find(|(name, _)| name == username) {
+            Some((_, kept)) => assert_eq!(hash, kept, "{username}: kept as Django wrote it"),
+            None => assert!(hash.starts_with('!'), "{username}: {hash}"),
+        }
+    }
+    // A login names them: each fails as a wrong password does, at once,
+    // and the server is still there to let a user in afterwards.
+    for (username, _) in &over {
+        let started = std::time::Instant::now();
+        let response = app.post_login(username, "anything", "web").await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{username}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{username}: {:?}",
+            started.elapsed()
+        );
+    }
+    app.create_user("alice", "", false);
+    app.login("alice", "web").await;
 }

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -110,6 +110,26 @@ impl ServerProcess {
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGTERM, then waits up to `patience` for the process to exit:
+    /// how long it took and how it ended (`None`: still running).
+    pub fn terminate(&mut self, patience: Duration) -> (Duration, Option<ExitStatus>) {
+        let started = Instant::now();
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM: {sent}");
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return (started.elapsed(), Some(status));
+            }
+            if started.elapsed() > patience {
+                return (started.elapsed(), None);
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

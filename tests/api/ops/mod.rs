@@ -14,6 +14,7 @@ mod metrics;
 mod openapi;
 mod outbox;
 mod secrets;
+mod shutdown;
 mod smtp_tls;
 mod storage;
 mod sweep;
