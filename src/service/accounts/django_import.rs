@@ -268,12 +268,11 @@ fn write_users(
                 // A hash already replaced by a sign-in here is kept: it is
                 // newer than Django's.
                 let replace_hash = !existing.password_hash.starts_with("$argon2");
-                // A verification stands only for the address it verified.
-                let still_verified = existing.email_verified && existing.email == user.email;
+                // As any change of address here: unverified, and the links
+                // mailed to the old one spent.
+                users::set_email(conn, existing.id, &user.email)?;
                 diesel::update(users_table::table.find(existing.id))
                     .set((
-                        users_table::email.eq(&user.email),
-                        users_table::email_verified.eq(still_verified),
                         users_table::is_active.eq(user.is_active),
                         users_table::is_admin.eq(is_admin),
                         users_table::created_at.eq(user.date_joined),
