@@ -1,7 +1,7 @@
 //! The background jobs a serving process runs beside its HTTP workers: the
-//! sweep of expired tokens, closed throttle windows and ended console
-//! sessions, the sending of the mails in the outbox, and (with the token
-//! cache) the writing of touches.
+//! sweep of expired tokens, closed throttle windows, used ID tokens past
+//! their acceptance and ended console sessions, the sending of the mails
+//! in the outbox, and (with the token cache) the writing of touches.
 
 use crate::db::{self, AnyConnection};
 use crate::domain::event::Actor;
@@ -53,6 +53,18 @@ pub async fn sweep_expired(services: Services) {
         sweep_in_batches(&services, "throttle", cutoff, |conn, cutoff, limit| {
             Ok(db::throttle::delete_closed_batch(conn, cutoff, limit)?)
         })
+        .await;
+        // A used ID token is kept while it could still be accepted.
+        sweep_in_batches(
+            &services,
+            "used ID token",
+            Timestamp::now(),
+            |conn, cutoff, limit| {
+                Ok(db::used_id_tokens::delete_expired_batch(
+                    conn, cutoff, limit,
+                )?)
+            },
+        )
         .await;
         sweep_console_sessions(&services).await;
     }

@@ -8,7 +8,12 @@
 
 use multitoken::domain::client_address::{client_address, TrustedProxies};
 use multitoken::domain::duration::format_duration;
-use multitoken::domain::{parse_duration, ThrottleLimit};
+use multitoken::domain::jws::{has_low_s_signature, with_low_s};
+use multitoken::domain::oidc::{
+    id_token_digest, is_acceptable_subject, issued_recently, remembered_until, username_base,
+};
+use multitoken::domain::username::Username;
+use multitoken::domain::{parse_duration, ThrottleLimit, Timestamp};
 use proptest::prelude::*;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -62,5 +67,73 @@ proptest! {
         let header = format!("{spoofed}, {client}, {proxy}");
         let address = client_address(IpAddr::V4(proxy), [header.as_str()].into_iter(), &trusted);
         prop_assert_eq!(address, IpAddr::V4(client));
+    }
+
+    // The claims of an ID token, as social login reads them: whatever a
+    // provider (or a forger with a provider's key) puts in them.
+
+    #[test]
+    fn an_accepted_subject_is_storable_text_of_at_most_255_bytes(subject in "\\PC{0,300}|.{0,300}|[\\x00-\\x1f]{1,5}") {
+        if is_acceptable_subject(&subject) {
+            prop_assert!(!subject.is_empty() && subject.len() <= 255);
+            prop_assert!(!subject.contains('\0'));
+            prop_assert!(!subject.chars().any(char::is_control));
+        }
+    }
+
+    #[test]
+    fn new_usernames_from_any_claims_are_valid_usernames(
+        preferred in proptest::option::of("\\PC{0,200}|.{0,200}"),
+        email in proptest::option::of("\\PC{0,200}|.{0,200}"),
+    ) {
+        let base = username_base(preferred.as_deref(), email.as_deref());
+        prop_assert!(Username::parse(&base).is_ok(), "{:?}", base);
+        // Room for the suffix that makes it unique.
+        let numbered = format!("{base}1000");
+        prop_assert!(Username::parse(&numbered).is_ok(), "{:?}", numbered);
+    }
+
+    #[test]
+    fn any_iat_is_judged_without_panicking_and_only_recent_ones_pass(iat in any::<i64>(), now_seconds in 0i64..4_000_000_000) {
+        let now = Timestamp(now_seconds * 1000);
+        if issued_recently(iat, now) {
+            prop_assert!(iat >= now_seconds - 600 && iat <= now_seconds + 60);
+        }
+    }
+
+    #[test]
+    fn a_used_id_token_is_remembered_at_most_twelve_minutes_past_its_iat(iat in any::<i64>(), exp in any::<i64>()) {
+        let until = remembered_until(iat, exp).millis();
+        if iat.checked_add(720).and_then(|s| s.checked_mul(1000)).is_some() {
+            prop_assert!(until <= (iat + 720) * 1000);
+        }
+    }
+
+    #[test]
+    fn id_token_digests_differ_with_the_signed_part_not_the_signature(
+        header in "[A-Za-z0-9_-]{1,20}",
+        claims in "[A-Za-z0-9_-]{1,40}",
+        one in "[A-Za-z0-9_-]{0,40}",
+        other in "[A-Za-z0-9_-]{0,40}",
+        other_claims in "[A-Za-z0-9_-]{1,40}",
+    ) {
+        let digest = id_token_digest("corp", &format!("{header}.{claims}.{one}"));
+        prop_assert_eq!(digest, id_token_digest("corp", &format!("{header}.{claims}.{other}")));
+        if other_claims != claims {
+            prop_assert_ne!(digest, id_token_digest("corp", &format!("{header}.{other_claims}.{one}")));
+        }
+    }
+
+    #[test]
+    fn the_low_s_rule_never_panics_and_low_s_tokens_pass_it(token in "\\PC{0,200}", signature in proptest::collection::vec(any::<u8>(), 64)) {
+        let _ = has_low_s_signature(&token);
+        let _ = with_low_s(&token);
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let es256 = format!("{}.e30.{}", b64.encode(r#"{"alg":"ES256"}"#), b64.encode(&signature));
+        let low = with_low_s(&es256);
+        prop_assert!(has_low_s_signature(&low));
+        // n - s is below n for s in 1..n: the other half, unless s is 0 or n/2.
+        prop_assert_eq!(with_low_s(&low), low);
     }
 }

@@ -42,11 +42,18 @@ pub fn user_of(
         .optional()
 }
 
-/// Every user with this e-mail address, compared without regard to case as
-/// everywhere else, active or not: a deactivated user's address must not
-/// lead to a fresh account instead of a refusal.
-pub fn users_by_email(conn: &mut AnyConnection, email: &str) -> QueryResult<Vec<LinkedUser>> {
-    with_email(email).select(LinkedUser::as_select()).load(conn)
+/// The users a provider's verified e-mail may link to: those with this
+/// address (compared without regard to case, as everywhere else) whose own
+/// address is verified here and who are not admins, active or not (a
+/// deactivated user's address must not lead to a fresh account instead of
+/// a refusal). An unverified address proves nothing: whoever registered it
+/// first would own the account the address's owner then signs into.
+pub fn linkable_by_email(conn: &mut AnyConnection, email: &str) -> QueryResult<Vec<LinkedUser>> {
+    with_email(email)
+        .filter(users::email_verified.eq(true))
+        .filter(users::is_admin.eq(false))
+        .select(LinkedUser::as_select())
+        .load(conn)
 }
 
 pub fn user_by_id(conn: &mut AnyConnection, user_id: i64) -> QueryResult<Option<LinkedUser>> {

@@ -20,6 +20,7 @@ pub mod signing_keys;
 pub mod throttle;
 pub mod tokens;
 pub mod two_factor;
+pub mod used_id_tokens;
 pub mod users;
 
 pub use migrations::migrate;

@@ -126,3 +126,10 @@ diesel::table! {
         detail -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    used_id_tokens (digest) {
+        digest -> Binary,
+        expires_at -> BigInt,
+    }
+}

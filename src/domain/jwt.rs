@@ -5,8 +5,10 @@
 //!
 //! Signing and checking go through `jsonwebtoken` (on ring); the checks
 //! accept ES256 only, so `alg: none` and an HS256 token keyed with our
-//! public key are refused by construction.
+//! public key are refused by construction, and low-S signatures only
+//! ([`super::jws`]), which are the ones signing makes.
 
+use super::jws::{has_low_s_signature, with_low_s};
 use super::sealed::Sealer;
 use super::secret::hmac_sha256;
 use super::{SecretKey, TokenDigest};
@@ -156,6 +158,7 @@ impl SigningKey {
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, claims, &EncodingKey::from_ec_der(&self.pkcs8))
+            .map(|token| with_low_s(&token))
             .map_err(|e| format!("cannot sign an access token: {e}"))
     }
 
@@ -272,15 +275,16 @@ pub enum Refusal {
     Expired,
 }
 
-/// Checks `token` against the keys: ES256 only, `exp` with no leeway, a
-/// known kid, `iss`/`aud` when expected, and `token_type: "access"`.
+/// Checks `token` against the keys: ES256 only, with a low-S signature,
+/// `exp` with no leeway, a known kid, `iss`/`aud` when expected, and
+/// `token_type: "access"`.
 pub fn verify(
     token: &str,
     keys: &[VerifyingKey],
     expected: &Expected,
 ) -> Result<AccessClaims, Refusal> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| Refusal::Invalid)?;
-    if header.alg != Algorithm::ES256 {
+    if header.alg != Algorithm::ES256 || !has_low_s_signature(token) {
         return Err(Refusal::Invalid);
     }
     let kid = header.kid.ok_or(Refusal::Invalid)?;
@@ -421,5 +425,36 @@ mod tests {
         assert!(!looks_like_jwt("a.b"));
         assert!(!looks_like_jwt("a.b.c.d"));
         assert!(!looks_like_jwt("a+.b.c"));
+    }
+
+    #[test]
+    fn signed_tokens_are_low_s_and_their_high_s_twins_are_refused() {
+        let (key, keys) = pair();
+        let none = Expected::default();
+        // ring signs with a random nonce: half of its signatures are high-S.
+        for _ in 0..16 {
+            let token = key.sign(&claims(now() + 60)).expect("sign");
+            assert!(has_low_s_signature(&token), "{token}");
+            assert!(verify(&token, &keys, &none).is_ok());
+            let (signed, signature) = token.rsplit_once('.').expect("dot");
+            let mut signature = URL_SAFE_NO_PAD.decode(signature).expect("base64");
+            // n - s, computed here apart from the module's own arithmetic.
+            let order: [u8; 32] = [
+                0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                0xFF, 0xFF, 0xBC, 0xE6, 0xFA, 0xAD, 0xA7, 0x17, 0x9E, 0x84, 0xF3, 0xB9, 0xCA, 0xC2,
+                0xFC, 0x63, 0x25, 0x51,
+            ];
+            let mut borrow = 0i16;
+            for i in (0..32).rev() {
+                let mut digit = i16::from(order[i]) - i16::from(signature[32 + i]) - borrow;
+                borrow = i16::from(digit < 0);
+                if digit < 0 {
+                    digit += 256;
+                }
+                signature[32 + i] = u8::try_from(digit).expect("a byte");
+            }
+            let twin = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(&signature));
+            assert_eq!(verify(&twin, &keys, &none), Err(Refusal::Invalid));
+        }
     }
 }

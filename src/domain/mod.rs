@@ -13,6 +13,7 @@ pub mod email;
 pub mod email_verification;
 pub mod event;
 pub mod expiry;
+pub mod jws;
 pub mod jwt;
 pub mod messages;
 pub mod oidc;

@@ -5,7 +5,10 @@
 //! than the process environment, so the rules are unit-tested here.
 
 use super::username::{normalize, Username};
+use super::Timestamp;
+use sha2::{Digest, Sha256};
 use std::fmt;
+use std::time::Duration;
 
 /// Room left under the 150-character limit for the suffix that makes a
 /// username unique (`alice2`, ... `alice1000`).
@@ -133,6 +136,61 @@ impl Via {
     }
 }
 
+/// An ID token older than this (by its `iat`) is refused: with no `nonce`
+/// sent, an ID token is a bearer credential, and this bounds how long a
+/// stolen one (or one whose `exp` is years away) is worth anything.
+pub const ID_TOKEN_MAX_AGE: Duration = Duration::from_secs(600);
+/// How far in the future an `iat` may be: the provider's clock and ours
+/// differ a little, never by minutes.
+pub const ID_TOKEN_CLOCK_LEEWAY: Duration = Duration::from_secs(60);
+/// How long after it can no longer be accepted a used ID token is still
+/// remembered, for instances whose clocks run behind the sweeper's.
+const REMEMBERED_BEYOND: Duration = Duration::from_secs(120);
+
+/// Whether an ID token issued at `iat` (Unix seconds) may be accepted at `now`.
+pub fn issued_recently(iat: i64, now: Timestamp) -> bool {
+    let now = now.unix_seconds();
+    let age = now.saturating_sub(iat);
+    age <= seconds(ID_TOKEN_MAX_AGE) && -age <= seconds(ID_TOKEN_CLOCK_LEEWAY)
+}
+
+/// Until when an accepted ID token is remembered as used: its `exp`, or
+/// sooner, once its `iat` makes it too old to be accepted anyway, so that a
+/// token whose `exp` is years away is not kept for years.
+pub fn remembered_until(iat: i64, exp: i64) -> Timestamp {
+    let refused_from = iat.saturating_add(seconds(ID_TOKEN_MAX_AGE));
+    let until = exp
+        .min(refused_from)
+        .saturating_add(seconds(REMEMBERED_BEYOND));
+    Timestamp(until.saturating_mul(1000))
+}
+
+fn seconds(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// What an accepted ID token is remembered by: the SHA-256 of the provider
+/// and the token's signed part (header and claims). Not the whole token:
+/// another signature of the same claims (the other `s` of an ECDSA
+/// signature, a fresh RSA-PSS salt) is the same token used again.
+pub fn id_token_digest(provider: &str, compact: &str) -> [u8; 32] {
+    let signed = compact
+        .rsplit_once('.')
+        .map_or(compact, |(signed, _)| signed);
+    let mut hasher = Sha256::new();
+    hasher.update(provider.as_bytes());
+    hasher.update([0]);
+    hasher.update(signed.as_bytes());
+    hasher.finalize().into()
+}
+
+/// Whether a provider's `sub` can name an identity here: at most 255
+/// characters, as OpenID Connect Core allows, and no control character
+/// (PostgreSQL refuses NUL in text; no provider issues such subjects).
+pub fn is_acceptable_subject(subject: &str) -> bool {
+    !subject.is_empty() && subject.len() <= 255 && !subject.chars().any(char::is_control)
+}
+
 /// The username a new user signing in with a provider starts from: the
 /// token's `preferred_username`, else the local part of its e-mail, brought
 /// to the username rules (NFKC, then only the characters a username may
@@ -257,5 +315,52 @@ mod tests {
         assert_eq!(Via::Password.to_stored(), "password");
         assert_eq!(Via::Oidc("google".into()).to_stored(), "oidc:google");
         assert_eq!(Via::Import.to_stored(), "import");
+    }
+
+    #[test]
+    fn an_id_token_is_accepted_for_ten_minutes_after_its_iat_and_not_before_it() {
+        let now = Timestamp(1_800_000_000_000);
+        let at = now.unix_seconds();
+        assert!(issued_recently(at, now));
+        assert!(issued_recently(at - 600, now));
+        assert!(!issued_recently(at - 601, now));
+        assert!(issued_recently(at + 60, now));
+        assert!(!issued_recently(at + 61, now));
+        assert!(!issued_recently(i64::MIN, now));
+        assert!(!issued_recently(i64::MAX, now));
+    }
+
+    #[test]
+    fn a_used_id_token_is_remembered_while_it_could_be_accepted() {
+        let iat = 1_800_000_000;
+        // A short-lived token: until its exp, and a margin.
+        assert_eq!(
+            remembered_until(iat, iat + 300),
+            Timestamp((iat + 420) * 1000)
+        );
+        // Ten years of exp: only as long as its iat lets it be accepted.
+        assert_eq!(
+            remembered_until(iat, iat + 315_360_000),
+            Timestamp((iat + 720) * 1000)
+        );
+        assert!(remembered_until(i64::MAX, i64::MAX).0 > 0);
+    }
+
+    #[test]
+    fn another_signature_of_the_same_claims_is_the_same_id_token() {
+        let one = id_token_digest("corp", "aGVhZA.Y2xhaW1z.c2ln");
+        assert_eq!(one, id_token_digest("corp", "aGVhZA.Y2xhaW1z.b3RoZXI"));
+        assert_ne!(one, id_token_digest("google", "aGVhZA.Y2xhaW1z.c2ln"));
+        assert_ne!(one, id_token_digest("corp", "aGVhZA.Y2xhaW0.c2ln"));
+    }
+
+    #[test]
+    fn subjects_with_control_characters_or_over_255_characters_are_refused() {
+        assert!(is_acceptable_subject("248289761001"));
+        assert!(is_acceptable_subject(&"s".repeat(255)));
+        assert!(!is_acceptable_subject(&"s".repeat(256)));
+        assert!(!is_acceptable_subject("ali\0ce"));
+        assert!(!is_acceptable_subject("line\nbreak"));
+        assert!(!is_acceptable_subject(""));
     }
 }

@@ -88,6 +88,11 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, Password
             return None;
         }
         let decoded = String::from_utf8(STANDARD.decode(encoded).ok()?).ok()?;
+        // No user's name or password holds a NUL, and PostgreSQL refuses
+        // one in a query: refused here, as any other bad credentials are.
+        if decoded.contains('\0') {
+            return None;
+        }
         let (username, password) = decoded.split_once(':')?;
         Some((username.to_owned(), Password::new(password.to_owned())))
     };
@@ -470,6 +475,49 @@ mod tests {
                         headers.insert(AUTHORIZATION, value);
                     }
                     let _ = basic_credentials(&headers);
+                }
+
+                #[test]
+                fn basic_credentials_round_trip_unless_they_hold_a_nul(
+                    username in "[^:]{0,40}",
+                    password in "\\PC{0,40}|.{0,40}",
+                    nul_in_username in any::<bool>(),
+                ) {
+                    let username = match nul_in_username {
+                        true => format!("{username}\0"),
+                        false => username,
+                    };
+                    let encoded = STANDARD.encode(format!("{username}:{password}"));
+                    let mut headers = HeaderMap::new();
+                    headers.insert(AUTHORIZATION, HeaderValue::from_str(&format!("Basic {encoded}")).unwrap());
+                    match basic_credentials(&headers) {
+                        Some(Ok((parsed, secret))) => {
+                            prop_assert!(!username.contains('\0') && !password.contains('\0'));
+                            prop_assert_eq!(parsed, username);
+                            prop_assert_eq!(secret.expose(), password.as_str());
+                        }
+                        Some(Err(error)) => {
+                            prop_assert!(username.contains('\0') || password.contains('\0'));
+                            prop_assert!(matches!(error, ApiError::BadBasicCredentials));
+                        }
+                        None => prop_assert!(false, "a Basic header was not taken as one"),
+                    }
+                }
+
+                #[test]
+                fn any_decoded_bytes_give_nul_free_credentials_or_the_basic_refusal(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
+                    let mut headers = HeaderMap::new();
+                    let value = format!("Basic {}", STANDARD.encode(&bytes));
+                    headers.insert(AUTHORIZATION, HeaderValue::from_str(&value).unwrap());
+                    match basic_credentials(&headers) {
+                        Some(Ok((username, password))) => {
+                            prop_assert!(!username.contains(['\0', ':']));
+                            prop_assert!(!password.expose().contains('\0'));
+                            prop_assert_eq!(format!("{username}:{}", password.expose()).into_bytes(), bytes);
+                        }
+                        Some(Err(error)) => prop_assert!(matches!(error, ApiError::BadBasicCredentials)),
+                        None => prop_assert!(false, "a Basic header was not taken as one"),
+                    }
                 }
             }
     }

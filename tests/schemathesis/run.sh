@@ -22,8 +22,8 @@
 #                           (and dropped on exit); unset: SQLite
 #
 # The server runs on a fresh database (SQLite in a temporary folder, or
-# PostgreSQL) with an admin (whose token Schemathesis sends) and a normal
-# user; both, the database and the folder, go away on exit. Exits non-zero when Schemathesis reports a failure.
+# PostgreSQL) with an admin (whose token the hooks send) and a normal
+# user, and trusts an OpenID provider of the run's own (fake_oidc.py); both, the database and the folder, go away on exit. Exits non-zero when Schemathesis reports a failure.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -60,11 +60,16 @@ fi
 
 work="$(mktemp -d)"
 server_pid=""
+provider_pid=""
 postgres_database=""
 cleanup() {
     if [[ -n "${server_pid}" ]] && kill -0 "${server_pid}" 2>/dev/null; then
         kill "${server_pid}" 2>/dev/null || true
         wait "${server_pid}" 2>/dev/null || true
+    fi
+    if [[ -n "${provider_pid}" ]] && kill -0 "${provider_pid}" 2>/dev/null; then
+        kill "${provider_pid}" 2>/dev/null || true
+        wait "${provider_pid}" 2>/dev/null || true
     fi
     if [[ -n "${postgres_database}" ]]; then
         psql "${SCHEMATHESIS_POSTGRES}" -qc "DROP DATABASE IF EXISTS ${postgres_database}" >/dev/null || true
@@ -94,6 +99,24 @@ export LOGIN_THROTTLE=100000/1m
 export REGISTER_THROTTLE=100000/1m
 export PASSWORD_RESET_THROTTLE=100000/1m
 export MAIL="file:${work}/mail"
+
+# A provider for POST /login/oidc/{provider}: the hooks have it sign ID
+# tokens whose claims are the generated text (schemathesis_hooks.py).
+provider_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+python3 "${repo}/tests/schemathesis/fake_oidc.py" "${provider_port}" >"${work}/provider.log" 2>&1 &
+provider_pid=$!
+for _ in $(seq 1 300); do
+    if grep -q '^issuer ' "${work}/provider.log" 2>/dev/null; then
+        break
+    fi
+    sleep 0.1
+done
+export OIDC_PROVIDERS=fake
+export OIDC_FAKE_ISSUER="http://127.0.0.1:${provider_port}"
+export OIDC_FAKE_CLIENT_ID=multitoken
+export OIDC_FAKE_CLIENT_SECRET=schemathesis-client-secret
+export OIDC_LINK_BY_EMAIL=verified
+curl -fsS "${OIDC_FAKE_ISSUER}/.well-known/openid-configuration" >/dev/null
 
 "${BIN}" migrate >/dev/null
 echo "${PASSWORD}" | "${BIN}" user create admin --admin --password-stdin >/dev/null
@@ -131,10 +154,12 @@ status=0
     export PYTHONDONTWRITEBYTECODE=1
     export SCHEMATHESIS_ADMIN_ID="${admin_id}"
     export SCHEMATHESIS_CLIENT="${CLIENT}"
+    export SCHEMATHESIS_TOKEN="${token}"
+    export SCHEMATHESIS_OIDC_ISSUER="${OIDC_FAKE_ISSUER}"
+    export SCHEMATHESIS_OIDC_PROVIDER=fake
     # One worker: with the seed, the same requests in the same order each run.
     # shellcheck disable=SC2086 # SCHEMATHESIS_ARGS is split on purpose.
     exec timeout --kill-after=10 "${TIMEOUT}" python3 -m schemathesis.cli run "${base}/openapi.json" \
-        --header "Authorization: Token ${token}" \
         --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
         --phases "${PHASES}" \
         --max-examples "${EXAMPLES}" \

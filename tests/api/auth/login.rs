@@ -100,6 +100,54 @@ async fn bad_basic_credentials_get_a_basic_challenge(backend: Backend) {
     }
 }
 
+/// L3 of security round three: a NUL in Basic credentials reached
+/// PostgreSQL, which refuses it in text: a 500 there, a 401 on SQLite.
+#[on_both_backends]
+async fn a_nul_in_basic_credentials_is_the_basic_refusal_on_login_and_token(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_user("alice", "", false);
+    for path in ["/login", "/token"] {
+        for credentials in [
+            "ali\0ce:x".to_owned(),
+            format!("alice\0:{PASSWORD}"),
+            format!("alice:{PASSWORD}\0"),
+            "\0:\0".to_owned(),
+        ] {
+            let response = app
+                .request(Method::POST, path)
+                .header(
+                    "Authorization",
+                    format!("Basic {}", STANDARD.encode(&credentials)),
+                )
+                .json(&json!({"client": "web"}))
+                .sent()
+                .await;
+            assert_eq!(
+                header(&response, "www-authenticate"),
+                Some("Basic realm=\"api\""),
+                "{path} {credentials:?}"
+            );
+            assert_detail(
+                response,
+                StatusCode::UNAUTHORIZED,
+                "Invalid username/password.",
+            )
+            .await;
+        }
+        // And the right credentials still sign in there.
+        let response = app
+            .request(Method::POST, path)
+            .header(
+                "Authorization",
+                format!("Basic {}", STANDARD.encode(format!("alice:{PASSWORD}"))),
+            )
+            .json(&json!({"client": "web"}))
+            .sent()
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
+}
+
 #[on_both_backends]
 async fn the_username_matches_without_regard_to_case(backend: Backend) {
     let app = TestApp::spawn(backend).await;

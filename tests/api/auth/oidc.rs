@@ -8,6 +8,7 @@
 //! that is down need no provider and always run.
 
 use crate::helpers::console::Console;
+use crate::helpers::issuer::{high_s_twin, Issuer};
 use crate::helpers::oidc::{
     free_port, trusting, with_providers, Provider, CLIENT_ID, CLIENT_SECRET, OTHER_CLIENT_ID,
     REDIRECT_URI,
@@ -89,7 +90,9 @@ async fn the_code_flow_signs_a_new_user_in_with_a_device_token(backend: Backend)
     )
     .await;
     // Signing in again lands on the same user, on another device.
-    let again = provider.authorize(CLIENT_ID, "alice", None).await;
+    // (A nonce of its own: within one second the provider would give the
+    // very token already used, which signs in once.)
+    let again = provider.authorize(CLIENT_ID, "alice", Some("again")).await;
     let (status, body) = json_of(app.login_oidc("corp", again.body("ios")).await).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let ios = body["auth_token"].as_str().unwrap();
@@ -120,27 +123,36 @@ async fn an_id_token_from_the_app_signs_in_and_its_nonce_is_checked(backend: Bac
     let provider = Provider::start();
     let app = TestApp::spawn_with(backend, trusting(&provider, LinkByEmail::Never)).await;
     let id_token = provider.id_token(CLIENT_ID, "carol", Some("nonce-1")).await;
-    let post = |nonce: Option<&str>, client: &str| {
+    let post = |id_token: &str, nonce: Option<&str>, client: &str| {
         let mut body = json!({"client": client, "id_token": id_token});
         if let Some(nonce) = nonce {
             body["nonce"] = json!(nonce);
         }
         app.login_oidc("corp", body)
     };
-    assert_refused(post(Some("nonce-2"), "ios").await, "another nonce").await;
-    let (status, body) = json_of(post(Some("nonce-1"), "ios").await).await;
+    assert_refused(
+        post(&id_token, Some("nonce-2"), "ios").await,
+        "another nonce",
+    )
+    .await;
+    let (status, body) = json_of(post(&id_token, Some("nonce-1"), "ios").await).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let me = whoami_body(&app, body["auth_token"].as_str().unwrap()).await;
     // No preferred_username: the e-mail's local part.
     assert_eq!(me["username"], "carol");
+    // Accepted once: the same token again is refused, on any device.
+    assert_refused(post(&id_token, Some("nonce-1"), "ios").await, "a replay").await;
+    assert_refused(post(&id_token, None, "android").await, "a replay").await;
     // Without a nonce field the token's nonce is not checked.
-    let (status, _) = json_of(post(None, "android").await).await;
+    let another = provider.id_token(CLIENT_ID, "carol", Some("nonce-3")).await;
+    let (status, _) = json_of(post(&another, None, "android").await).await;
     assert_eq!(status, StatusCode::OK);
     // Scopes are taken as at /login.
+    let third = provider.id_token(CLIENT_ID, "carol", None).await;
     let response = app
         .login_oidc(
             "corp",
-            json!({"client": "cli", "id_token": id_token, "scopes": ["read"]}),
+            json!({"client": "cli", "id_token": third, "scopes": ["read"]}),
         )
         .await;
     let (status, body) = json_of(response).await;
@@ -203,9 +215,31 @@ async fn tokens_from_another_issuer_client_or_time_and_tampered_ones_are_refused
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
-/// Signs `login` in with an ID token; the new device's key.
+/// Marks the user's own address verified, as a verification link would.
+fn mark_verified(app: &TestApp, user: i64) {
+    use diesel::prelude::*;
+    use multitoken::db::schema::users;
+    diesel::update(users::table.find(user))
+        .set(users::email_verified.eq(true))
+        .execute(&mut app.connection())
+        .expect("verified");
+}
+
+fn email_verified_in_db(app: &TestApp, user: i64) -> bool {
+    use diesel::prelude::*;
+    use multitoken::db::schema::users;
+    users::table
+        .find(user)
+        .select(users::email_verified)
+        .first(&mut app.connection())
+        .expect("the user")
+}
+
+/// Signs `login` in with an ID token of its own (a nonce tells it from
+/// another made in the same second); the new device's key.
 async fn sign_in(provider: &Provider, app: &TestApp, login: &str) -> String {
-    let id_token = provider.id_token(CLIENT_ID, login, None).await;
+    let nonce = Alphanumeric.sample_string(&mut rand::thread_rng(), 16);
+    let id_token = provider.id_token(CLIENT_ID, login, Some(&nonce)).await;
     let response = app
         .login_oidc("corp", json!({"client": "web", "id_token": id_token}))
         .await;
@@ -219,7 +253,9 @@ async fn a_verified_email_links_to_its_user_only_when_configured(backend: Backen
     let provider = Provider::start();
     let linking = TestApp::spawn_with(backend, trusting(&provider, LinkByEmail::Verified)).await;
     let alice = linking.create_user("alice.smith", "alice@EXAMPLE.com", false);
+    mark_verified(&linking, alice);
     let bob = linking.create_user("bobby", "bob@example.com", false);
+    mark_verified(&linking, bob);
     // Verified, and the address matches without regard to case.
     let key = sign_in(&provider, &linking, "alice").await;
     assert_eq!(whoami_body(&linking, &key).await["id"], alice);
@@ -253,6 +289,7 @@ async fn identities_and_via_show_on_the_console(backend: Backend) {
     .await;
     let admin_key = app.admin_key().await;
     let alice = app.create_user("alice", "alice@example.com", false);
+    mark_verified(&app, alice);
     app.login("alice", "laptop").await;
     for (name, issuer, client) in [("corp", &provider, "web"), ("google", &second, "ios")] {
         let id_token = issuer.id_token(CLIENT_ID, "alice", None).await;
@@ -300,6 +337,7 @@ async fn a_deactivated_user_cannot_sign_in_with_the_provider(backend: Backend) {
     let app = TestApp::spawn_with(backend, trusting(&provider, LinkByEmail::Verified)).await;
     let admin_key = app.admin_key().await;
     let alice = app.create_user("alice", "alice@example.com", false);
+    mark_verified(&app, alice);
     let response = app
         .admin_patch(alice, &admin_key, json!({"is_active": false}))
         .await;
@@ -315,13 +353,15 @@ async fn a_deactivated_user_cannot_sign_in_with_the_provider(backend: Backend) {
     // ... nor once linked.
     app.admin_patch(alice, &admin_key, json!({"is_active": true}))
         .await;
-    let id_token = provider.id_token(CLIENT_ID, "alice", None).await;
+    let id_token = provider.id_token(CLIENT_ID, "alice", Some("second")).await;
     let response = app
         .login_oidc("corp", json!({"client": "web", "id_token": &id_token}))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     app.admin_patch(alice, &admin_key, json!({"is_active": false}))
         .await;
+    // A fresh token: a used one would be refused as used.
+    let id_token = provider.id_token(CLIENT_ID, "alice", Some("third")).await;
     assert_refused(
         app.login_oidc("corp", json!({"client": "web", "id_token": id_token}))
             .await,
@@ -421,14 +461,7 @@ async fn two_factor_and_mandatory_verification_apply_as_for_login(backend: Backe
 
     // alice, linked by her verified address, has two-factor on.
     let alice = app.create_user("alice.smith", "alice@example.com", false);
-    {
-        use diesel::prelude::*;
-        use multitoken::db::schema::users;
-        diesel::update(users::table.find(alice))
-            .set(users::email_verified.eq(true))
-            .execute(&mut app.connection())
-            .expect("verified");
-    }
+    mark_verified(&app, alice);
     let (secret, _, confirmed_at) = crate::helpers::two_factor::enable(&app, "alice.smith").await;
     let id_token = provider.id_token(CLIENT_ID, "alice", None).await;
     let without = app
@@ -519,8 +552,14 @@ async fn a_provider_that_rotated_its_keys_is_followed(backend: Backend) {
 async fn concurrent_first_sign_ins_make_one_user(backend: Backend) {
     let provider = Provider::start();
     let app = TestApp::spawn_with(backend, trusting(&provider, LinkByEmail::Never)).await;
-    let id_token = provider.id_token(CLIENT_ID, "carol", None).await;
-    let attempts = (0..6).map(|n| {
+    // Six sign-ins, each with its own ID token (told apart by their nonces:
+    // one token signs in once).
+    let mut id_tokens = Vec::new();
+    for n in 0..6 {
+        let nonce = format!("nonce-{n}");
+        id_tokens.push(provider.id_token(CLIENT_ID, "carol", Some(&nonce)).await);
+    }
+    let attempts = id_tokens.iter().enumerate().map(|(n, id_token)| {
         app.login_oidc(
             "corp",
             json!({"client": format!("device-{n}"), "id_token": id_token}),
@@ -534,4 +573,316 @@ async fn concurrent_first_sign_ins_make_one_user(backend: Backend) {
     }
     ids.dedup();
     assert_eq!(ids.len(), 1, "one user for one subject: {ids:?}");
+}
+
+// What follows uses the minimal provider of helpers/issuer.rs, whose ID
+// tokens the tests mint with any claims: it needs nothing installed.
+
+async fn sign_in_with(app: &TestApp, id_token: &str, client: &str) -> (StatusCode, Value) {
+    json_of(
+        app.login_oidc("corp", json!({"client": client, "id_token": id_token}))
+            .await,
+    )
+    .await
+}
+
+fn used_id_token_rows(app: &TestApp) -> Vec<(Vec<u8>, i64)> {
+    use diesel::prelude::*;
+    use multitoken::db::schema::used_id_tokens;
+    used_id_tokens::table
+        .select((used_id_tokens::digest, used_id_tokens::expires_at))
+        .load(&mut app.connection())
+        .expect("used ID tokens")
+}
+
+/// H1 of security round three: whoever registers an address first must not
+/// own the account its owner later signs into with a provider that vouches
+/// for it; and an admin's address links nobody to the admin.
+#[on_both_backends]
+async fn a_verified_address_links_only_to_a_non_admin_whose_own_address_is_verified(
+    backend: Backend,
+) {
+    let issuer = Issuer::start();
+    let app = TestApp::spawn_with(
+        backend,
+        with_providers(vec![issuer.configured("corp")], LinkByEmail::Verified),
+    )
+    .await;
+    // Mallory registers first, with the victim's address, never verified.
+    let response = app
+        .register(json!({"username": "mallory", "password": "Mallory-pass-99!", "email": "victim@corp.example"}))
+        .await;
+    let (status, registered) = json_of(response).await;
+    assert_eq!(status, StatusCode::CREATED, "{registered}");
+    let mallory = registered["id"].as_i64().expect("an id");
+    // The victim's first sign-in with the provider.
+    let mut claims = issuer.claims("victim-sub-42");
+    claims["email"] = json!("Victim@Corp.example");
+    claims["email_verified"] = json!(true);
+    claims["preferred_username"] = json!("victim");
+    let (status, body) = sign_in_with(&app, &issuer.mint(&claims), "phone").await;
+    println!("H1: the victim's sign-in: {status} {body}");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let victim_key = body["auth_token"].as_str().expect("a key").to_owned();
+    let me = whoami_body(&app, &victim_key).await;
+    println!("H1: the victim's /whoami: {me}");
+    assert_ne!(
+        me["id"],
+        json!(mallory),
+        "the victim landed on mallory's account"
+    );
+    assert_eq!(
+        (&me["username"], &me["email"], &me["email_verified"]),
+        (
+            &json!("victim"),
+            &json!("Victim@Corp.example"),
+            &json!(true)
+        )
+    );
+    // Mallory's account is as it was: unverified, and without the victim's device.
+    assert!(!email_verified_in_db(&app, mallory));
+    let mallory_key = app.login_as("mallory", "Mallory-pass-99!", "laptop").await;
+    let clients: Vec<Value> = app
+        .devices(&mallory_key)
+        .await
+        .iter()
+        .map(|d| d["client"].clone())
+        .collect();
+    println!("H1: mallory's devices: {clients:?}");
+    assert_eq!(clients, [json!("laptop")]);
+
+    // An admin's verified address: a new user, never the admin.
+    let boss = app.create_user("boss", "boss@corp.example", true);
+    mark_verified(&app, boss);
+    let mut claims = issuer.claims("boss-at-provider");
+    claims["email"] = json!("boss@CORP.example");
+    claims["email_verified"] = json!(true);
+    let (status, body) = sign_in_with(&app, &issuer.mint(&claims), "web").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let me = whoami_body(&app, body["auth_token"].as_str().expect("a key")).await;
+    assert_ne!(me["id"], json!(boss), "an admin was linked by e-mail");
+    assert_eq!(me["username"], "boss2");
+
+    // A non-admin whose own address is verified is linked, and left as it was.
+    let walt = app.create_user("walt", "walt@corp.example", false);
+    mark_verified(&app, walt);
+    let mut claims = issuer.claims("walt-at-provider");
+    claims["email"] = json!("walt@corp.example");
+    claims["email_verified"] = json!(true);
+    let (status, body) = sign_in_with(&app, &issuer.mint(&claims), "web").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let me = whoami_body(&app, body["auth_token"].as_str().expect("a key")).await;
+    assert_eq!(me["id"], json!(walt));
+    let password_still_works = app.post_login("walt", PASSWORD, "laptop").await;
+    assert_eq!(password_still_works.status(), StatusCode::OK);
+}
+
+#[on_both_backends]
+async fn an_id_token_signs_in_once_on_every_instance_and_is_remembered_by_digest(backend: Backend) {
+    let issuer = Issuer::start();
+    let configure = || {
+        let provider = issuer.configured("corp");
+        move |settings: &mut multitoken::config::Settings| {
+            with_providers(vec![provider], LinkByEmail::Never)(settings);
+            settings.server.sweep_interval = Duration::from_millis(200);
+        }
+    };
+    let app = TestApp::spawn_with(backend, configure()).await;
+    let other = app.spawn_on_same_database(configure());
+    let id_token = issuer.mint(&issuer.claims("carol-sub"));
+    let (status, body) = sign_in_with(&app, &id_token, "web").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_refused(
+        app.login_oidc("corp", json!({"client": "ios", "id_token": id_token}))
+            .await,
+        "a replay on the same instance",
+    )
+    .await;
+    let replayed = app
+        .http
+        .post(format!("{other}/login/oidc/corp"))
+        .json(&json!({"client": "ios", "id_token": id_token}))
+        .send()
+        .await
+        .expect("the other instance");
+    assert_refused(replayed, "a replay on another instance").await;
+    // Kept as a digest, not the token, for no longer than it could be accepted.
+    let rows = used_id_token_rows(&app);
+    assert_eq!(rows.len(), 1);
+    let (digest, expires_at) = &rows[0];
+    assert_eq!(digest.len(), 32);
+    assert!(!id_token
+        .as_bytes()
+        .windows(8)
+        .any(|w| digest.windows(8).any(|d| d == w)));
+    let now = chrono::Utc::now().timestamp_millis();
+    assert!(
+        *expires_at > now && *expires_at <= now + 13 * 60 * 1000,
+        "{expires_at}"
+    );
+
+    // The same token at once from six devices: one sign-in.
+    let fresh = issuer.mint(&issuer.claims("carol-sub"));
+    let attempts = (0..6).map(|n| sign_in_with(&app, &fresh, ["a", "b", "c", "d", "e", "f"][n]));
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|(status, _)| status)
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        1,
+        "{statuses:?}"
+    );
+
+    // The sweep forgets those past their time, and only those.
+    {
+        use diesel::prelude::*;
+        use multitoken::db::schema::used_id_tokens;
+        diesel::insert_into(used_id_tokens::table)
+            .values((
+                used_id_tokens::digest.eq(vec![7u8; 32]),
+                used_id_tokens::expires_at.eq(now - 1000),
+            ))
+            .execute(&mut app.connection())
+            .expect("an expired row");
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while used_id_token_rows(&app).len() != 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let left = used_id_token_rows(&app);
+    assert_eq!(left.len(), 2, "the expired row is swept, the live two stay");
+    assert!(left.iter().all(|(digest, _)| digest != &vec![7u8; 32]));
+}
+
+#[on_both_backends]
+async fn id_tokens_issued_over_ten_minutes_ago_or_in_the_future_are_refused(backend: Backend) {
+    let issuer = Issuer::start();
+    let app = TestApp::spawn_with(
+        backend,
+        with_providers(vec![issuer.configured("corp")], LinkByEmail::Never),
+    )
+    .await;
+    let now = chrono::Utc::now().timestamp();
+    let with_times = |sub: &str, iat: i64, exp: i64| {
+        let mut claims = issuer.claims(sub);
+        claims["iat"] = json!(iat);
+        claims["exp"] = json!(exp);
+        issuer.mint(&claims)
+    };
+    for (why, token) in [
+        ("iat 11 minutes ago", with_times("s1", now - 660, now + 300)),
+        (
+            "iat a day ago, exp ten years ahead",
+            with_times("s2", now - 86_400, now + 315_360_000),
+        ),
+        (
+            "iat an hour ahead",
+            with_times("s3", now + 3600, now + 7200),
+        ),
+        (
+            "iat a day ahead",
+            with_times("s4", now + 86_400, now + 90_000),
+        ),
+    ] {
+        let (status, body) = sign_in_with(&app, &token, "web").await;
+        assert_eq!(
+            (status, body),
+            (
+                StatusCode::BAD_REQUEST,
+                json!({"non_field_errors": [REFUSED]})
+            ),
+            "{why}"
+        );
+    }
+    for (why, token) in [
+        (
+            "iat nine minutes ago",
+            with_times("s5", now - 540, now + 300),
+        ),
+        (
+            "iat 20 s ahead (clock skew)",
+            with_times("s6", now + 20, now + 300),
+        ),
+        (
+            "a fresh iat and an exp ten years ahead",
+            with_times("s7", now, now + 315_360_000),
+        ),
+    ] {
+        let (status, body) = sign_in_with(&app, &token, "web").await;
+        assert_eq!(status, StatusCode::OK, "{why}: {body}");
+    }
+    // The ten-year token is remembered only as long as its iat lets it in.
+    let latest = used_id_token_rows(&app)
+        .into_iter()
+        .map(|(_, until)| until)
+        .max();
+    assert!(latest.expect("rows") <= (now + 13 * 60) * 1000);
+}
+
+/// L3 of security round three: a NUL in `sub` was a 500 on PostgreSQL.
+#[on_both_backends]
+async fn control_characters_in_the_claims_are_refused_or_dropped_never_a_500(backend: Backend) {
+    let issuer = Issuer::start();
+    let app = TestApp::spawn_with(
+        backend,
+        with_providers(vec![issuer.configured("corp")], LinkByEmail::Verified),
+    )
+    .await;
+    for (why, sub) in [
+        ("a NUL in sub", "victim\u{0}sub".to_owned()),
+        ("a line break in sub", "victim\nsub".to_owned()),
+        ("a 256-character sub", "s".repeat(256)),
+    ] {
+        let (status, body) = sign_in_with(&app, &issuer.mint(&issuer.claims(&sub)), "web").await;
+        assert_eq!(
+            (status, body),
+            (
+                StatusCode::BAD_REQUEST,
+                json!({"non_field_errors": [REFUSED]})
+            ),
+            "{why}"
+        );
+    }
+    // A NUL in the e-mail drops the address; in the name, the character.
+    let mut claims = issuer.claims("nul-elsewhere");
+    claims["email"] = json!("nul\u{0}@corp.example");
+    claims["email_verified"] = json!(true);
+    claims["preferred_username"] = json!("ni\u{0}na");
+    let (status, body) = sign_in_with(&app, &issuer.mint(&claims), "web").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let me = whoami_body(&app, body["auth_token"].as_str().expect("a key")).await;
+    assert_eq!(
+        (&me["username"], &me["email"]),
+        (&json!("nina"), &json!(""))
+    );
+    // 255 characters is a subject.
+    let (status, body) =
+        sign_in_with(&app, &issuer.mint(&issuer.claims(&"s".repeat(255))), "web").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// I6 of security round three, for ID tokens: (r, n - s) verifies as (r, s) does.
+#[on_both_backends]
+async fn only_the_low_s_signature_of_an_es256_id_token_is_accepted(backend: Backend) {
+    let issuer = Issuer::start();
+    let app = TestApp::spawn_with(
+        backend,
+        with_providers(vec![issuer.configured("corp")], LinkByEmail::Never),
+    )
+    .await;
+    let low = issuer.mint(&issuer.claims("dora-sub"));
+    // The twin first: it must not sign in (nor spend the token).
+    assert_refused(
+        app.login_oidc(
+            "corp",
+            json!({"client": "web", "id_token": high_s_twin(&low)}),
+        )
+        .await,
+        "the high-S twin",
+    )
+    .await;
+    let (status, body) = sign_in_with(&app, &low, "web").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }

@@ -13,6 +13,7 @@ mod process;
 
 pub mod console;
 pub mod django;
+pub mod issuer;
 pub mod mail;
 pub mod oidc;
 pub mod resource_server;

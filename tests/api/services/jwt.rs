@@ -4,6 +4,7 @@
 //! refused everywhere, and the signing keys across a rotation and across
 //! instances.
 
+use crate::helpers::issuer::high_s_twin;
 use crate::helpers::on_both_backends;
 use crate::helpers::{
     assert_bad_request, assert_detail, assert_json, assert_unauthorized, header, unix_now, Backend,
@@ -478,6 +479,9 @@ async fn forged_access_tokens_are_refused_everywhere(backend: Backend) {
         (&forged[0], "HS256 keyed with the public point"),
         (&forged[1], "HS256 keyed with the public JWK"),
         (&swapped, "another token's signature"),
+        // (r, n - s) verifies as (r, s) does; only the low-S one is taken
+        // (and high_s_twin checks that the one issued is that one).
+        (&high_s_twin(&access), "the high-S twin of its signature"),
     ] {
         everywhere
             .assert_refused(token, "Invalid token.", why)

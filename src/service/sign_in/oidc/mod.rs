@@ -5,8 +5,9 @@
 //!
 //! The ID token is checked against its provider ([`providers`]). The user
 //! is then the one linked to (provider, `sub`), else (with
-//! `OIDC_LINK_BY_EMAIL=verified`) the one user with the e-mail the provider
-//! vouches for, else a new user with an unusable password; the token is
+//! `OIDC_LINK_BY_EMAIL=verified`) the one non-admin user whose own verified
+//! e-mail is the one the provider vouches for, else a new user with an
+//! unusable password; each ID token signs in once. The token is
 //! issued by the same use case as `POST /login`, under its throttle and
 //! client limit.
 
@@ -19,7 +20,7 @@ use super::throttle::{under_throttle, Guess, GuessKind};
 use super::two_factor;
 use crate::db::events::What;
 use crate::db::identities::{self, LinkedUser};
-use crate::db::{users, AnyConnection};
+use crate::db::{used_id_tokens, users, AnyConnection};
 use crate::domain::event::{EventKind, EventSource};
 use crate::domain::oidc::{username_base, LinkByEmail, Via};
 use crate::domain::{ClientName, Scopes, Timestamp, Username};
@@ -71,10 +72,9 @@ pub async fn login(
         action: "oidc",
     };
     let outcome = under_throttle(services, guess, async {
-        let claims = provider
+        let (vouched, used) = provider
             .verified_claims(&services.oidc.http, request.proof, request.nonce.as_deref())
             .await?;
-        let vouched = Vouched::from(&claims);
         let name = provider.config.name.clone();
         let link_by_email = services.settings.oidc.oidc_link_by_email;
         let found_by = source.clone();
@@ -109,17 +109,31 @@ pub async fn login(
         let source = source.clone();
         services
             .db(move |conn| {
-                limits.issue(
-                    conn,
-                    user.id,
-                    CheckedHash::kept(&user.password_hash),
-                    Grant {
-                        client: request.client,
-                        scopes: request.scopes,
-                        source: &source,
-                    },
-                    &via,
-                )
+                // Spent in the transaction that issues the token: a sign-in
+                // refused after this point (client limit, a deactivation)
+                // leaves the token unspent, as one refused before it does
+                // (a second factor still to send).
+                conn.transaction(|conn| {
+                    if !used_id_tokens::use_once(
+                        conn,
+                        &used.digest,
+                        used.remembered_until.millis(),
+                    )? {
+                        log::info!("OpenID sign-in refused: the ID token was used already");
+                        return Err(Error::BadCredentials);
+                    }
+                    limits.issue(
+                        conn,
+                        user.id,
+                        CheckedHash::kept(&user.password_hash),
+                        Grant {
+                            client: request.client,
+                            scopes: request.scopes,
+                            source: &source,
+                        },
+                        &via,
+                    )
+                })
             })
             .await
     })
@@ -147,8 +161,11 @@ fn lost_a_race(error: &Error) -> bool {
 }
 
 /// The user the provider's (subject) signs in as: linked already; else by a
-/// verified e-mail when `OIDC_LINK_BY_EMAIL=verified` and exactly one user
-/// has it; else a new user. The link is written in the same transaction.
+/// verified e-mail when `OIDC_LINK_BY_EMAIL=verified` and exactly one
+/// non-admin user has it verified here; else a new user (with the
+/// provider's address even when an unverified user holds it too: e-mail
+/// addresses are not unique, and that user stays as it was). The link is
+/// written in the same transaction.
 fn user_for(
     conn: &mut AnyConnection,
     provider: &str,
@@ -163,9 +180,9 @@ fn user_for(
         }
         let by_email = match (&vouched.email, link_by_email, vouched.email_verified) {
             (Some(email), LinkByEmail::Verified, true) => {
-                let mut found = identities::users_by_email(conn, email)?;
-                // Two users with one address: which one is meant is not ours
-                // to guess, so neither is taken over.
+                let mut found = identities::linkable_by_email(conn, email)?;
+                // Two users with one verified address: which one is meant is
+                // not ours to guess, so neither is taken over.
                 match found.len() {
                     1 => found.pop(),
                     _ => None,
@@ -173,17 +190,10 @@ fn user_for(
             }
             _ => None,
         };
+        // A user found by e-mail is taken as it is: its address was
+        // verified here already, and nothing else about it changes.
         let user = match by_email {
-            // Linked because the provider vouches for this address: it is
-            // verified, as a verification link would have made it.
-            Some(mut user) => {
-                if !user.email_verified
-                    && crate::db::email_verification::mark_verified(conn, user.id, &user.email)? > 0
-                {
-                    user.email_verified = true;
-                }
-                user
-            }
+            Some(user) => user,
             None => {
                 let user = new_user(conn, vouched, now)?;
                 let via = Via::Oidc(provider.to_owned()).to_stored();

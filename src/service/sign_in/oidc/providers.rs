@@ -10,10 +10,17 @@
 //! answer is given at once instead of waiting on it again.
 //!
 //! The token's checks (signature, `iss`, `aud`, `exp`, `nonce` when sent)
-//! are openidconnect's.
+//! are openidconnect's; its `iat` (at most `ID_TOKEN_MAX_AGE` old), a low-S
+//! ECDSA signature and its `sub` are checked here too. That it is used
+//! once is the sign-in's check, in the database.
 
 use crate::domain::email::Email;
-use crate::domain::oidc::{OidcProvider, OidcProviders};
+use crate::domain::jws;
+use crate::domain::oidc::{
+    id_token_digest, is_acceptable_subject, issued_recently, remembered_until, OidcProvider,
+    OidcProviders, ID_TOKEN_MAX_AGE,
+};
+use crate::domain::Timestamp;
 use crate::service::Error;
 use openidconnect::core::{
     CoreClient, CoreIdToken, CoreIdTokenClaims, CoreJwsSigningAlgorithm, CoreProviderMetadata,
@@ -264,16 +271,27 @@ impl Provider {
     }
 
     /// Checks the ID token against the provider's keys and our client id,
-    /// refreshing the keys once when it names one we do not have.
+    /// refreshing the keys once when it names one we do not have; returns
+    /// what it vouches for, and what remembers it as used once it signs in.
     pub(super) async fn verified_claims(
         &self,
         http: &reqwest::Client,
         proof: Proof,
         nonce: Option<&str>,
-    ) -> Result<CoreIdTokenClaims, Error> {
+    ) -> Result<(Vouched, IdTokenUse), Error> {
         let metadata = self.metadata(http).await?;
         let id_token = self.id_token(http, &metadata, proof).await?;
-        match self.check(&metadata, &id_token, nonce) {
+        let compact = id_token.to_string();
+        // ECDSA's `s` and `n - s` both verify: only the low one is taken, so
+        // that one set of claims has one token string.
+        if !jws::has_low_s_signature(&compact) {
+            log::info!(
+                "OpenID provider {:?}: ID token refused: a high-S ECDSA signature",
+                self.config.name
+            );
+            return Err(Error::BadCredentials);
+        }
+        let claims = match self.check(&metadata, &id_token, nonce) {
             Err(ClaimsVerificationError::SignatureVerification(
                 SignatureVerificationError::NoMatchingKey,
             )) => match self.refreshed_keys(http, &metadata).await? {
@@ -290,7 +308,23 @@ impl Provider {
                 self.config.name
             );
             Error::BadCredentials
-        })
+        })?;
+        let vouched = Vouched::from(&claims);
+        if !is_acceptable_subject(&vouched.subject) {
+            log::info!(
+                "OpenID provider {:?}: ID token refused: its sub is over 255 characters or holds control characters",
+                self.config.name
+            );
+            return Err(Error::BadCredentials);
+        }
+        let used = IdTokenUse {
+            digest: id_token_digest(&self.config.name, &compact),
+            remembered_until: remembered_until(
+                claims.issue_time().timestamp(),
+                claims.expiration().timestamp(),
+            ),
+        };
+        Ok((vouched, used))
     }
 
     fn check(
@@ -300,7 +334,18 @@ impl Provider {
         nonce: Option<&str>,
     ) -> Result<CoreIdTokenClaims, ClaimsVerificationError> {
         let client = self.client(metadata);
-        let verifier = client.id_token_verifier().set_allowed_algs(ALLOWED_ALGS);
+        let verifier = client
+            .id_token_verifier()
+            .set_allowed_algs(ALLOWED_ALGS)
+            .set_issue_time_verifier_fn(|iat| {
+                match issued_recently(iat.timestamp(), Timestamp::now()) {
+                    true => Ok(()),
+                    false => Err(format!(
+                        "issued at {iat}: more than {} s ago, or in the future",
+                        ID_TOKEN_MAX_AGE.as_secs()
+                    )),
+                }
+            });
         let claims = match nonce {
             Some(nonce) => id_token.claims(&verifier, &Nonce::new(nonce.to_owned()))?,
             // The contract checks the nonce only when the app sends it.
@@ -308,6 +353,13 @@ impl Provider {
         };
         Ok(claims.clone())
     }
+}
+
+/// An accepted ID token, as it is remembered once it has signed someone in.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct IdTokenUse {
+    pub(super) digest: [u8; 32],
+    pub(super) remembered_until: Timestamp,
 }
 
 /// What a verified ID token says about its user.
