@@ -74,9 +74,9 @@ impl Command {
                 .map_err(write_failed)
             }
             Some(Command::User(command)) => run_user(&settings, command, stdin, out),
-            Some(Command::Tokens(command)) => run_tokens(&settings, command, out),
+            Some(Command::Tokens(command)) => run_tokens(&mut open(&settings)?, command, out),
             Some(Command::Jwt(command)) => run_jwt(&settings, command, out),
-            Some(Command::Events(command)) => run_events(&settings, command, out),
+            Some(Command::Events(command)) => run_events(&mut open(&settings)?, command, out),
             Some(Command::Healthcheck) => healthcheck(settings.server.bind),
             Some(Command::ImportDjango {
                 url,
@@ -302,15 +302,14 @@ fn cli_source() -> EventSource {
 }
 
 fn run_tokens(
-    settings: &Settings,
+    conn: &mut AnyConnection,
     command: TokensCommand,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let mut conn = open(settings)?;
     match command {
         TokensCommand::List { name } => {
-            let user = find_user(&mut conn, &name)?;
-            for device in tokens::list(&mut conn, user.id, None)? {
+            let user = find_user(conn, &name)?;
+            for device in tokens::list(conn, user.id, None)? {
                 writeln!(
                     out,
                     "{}\tcreated {}\tlast used {}\texpires {}\tscopes {}",
@@ -328,12 +327,12 @@ fn run_tokens(
             }
         }
         TokensCommand::Revoke { name, client } => {
-            let user = find_user(&mut conn, &name)?;
+            let user = find_user(conn, &name)?;
             let revocation = Revocation::Device {
                 user_id: user.id,
                 client: client.clone(),
             };
-            let revoked = tokens::revoke(&mut conn, &revocation, RevokedBy::Device, &cli_source());
+            let revoked = tokens::revoke(conn, &revocation, RevokedBy::Device, &cli_source());
             revoked.map_err(|error| match error {
                 Error::NotFound => CliError(format!("{} has no client {client:?}", user.username)),
                 other => other.into(),
@@ -341,15 +340,14 @@ fn run_tokens(
             writeln!(out, "revoked {client} of {}", user.username).map_err(write_failed)?;
         }
         TokensCommand::RevokeAll { name } => {
-            let user = find_user(&mut conn, &name)?;
+            let user = find_user(conn, &name)?;
             let revocation = Revocation::All { user_id: user.id };
-            let revoked =
-                tokens::revoke(&mut conn, &revocation, RevokedBy::LogoutAll, &cli_source())?;
+            let revoked = tokens::revoke(conn, &revocation, RevokedBy::LogoutAll, &cli_source())?;
             writeln!(out, "revoked {revoked} token(s) of {}", user.username)
                 .map_err(write_failed)?;
         }
         TokensCommand::Prune => {
-            let pruned = tokens::prune_expired(&mut conn, Timestamp::now(), Actor::Cli)?;
+            let pruned = tokens::prune_expired(conn, Timestamp::now(), Actor::Cli)?;
             writeln!(out, "pruned {pruned} expired token(s)").map_err(write_failed)?;
         }
     }
@@ -357,14 +355,13 @@ fn run_tokens(
 }
 
 fn run_events(
-    settings: &Settings,
+    conn: &mut AnyConnection,
     command: EventsCommand,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let mut conn = open(settings)?;
     let EventsCommand::List { name, limit } = command;
     let user_id = match name {
-        Some(name) => Some(find_user(&mut conn, &name)?.id),
+        Some(name) => Some(find_user(conn, &name)?.id),
         None => None,
     };
     let filter = events::Filter {
@@ -372,7 +369,7 @@ fn run_events(
         kind: None,
     };
     let or_dash = |text: Option<String>| text.unwrap_or_else(|| "-".to_owned());
-    for event in events::newest(&mut conn, filter, i64::from(limit))? {
+    for event in events::newest(conn, filter, i64::from(limit))? {
         writeln!(
             out,
             "{}\t{}\tuser {}\t{}\t{}\t{}\t{}",

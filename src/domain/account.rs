@@ -119,19 +119,29 @@ mod tests {
 
     #[test]
     fn every_problem_is_recorded_and_a_valid_name_kept() {
-        let (fields, errors) = parse("margaret", "margaret-xq7", "nope", false);
-        assert_eq!(
-            errors.to_json(),
-            json!({"email": [INVALID_EMAIL], "password": [SIMILAR_TO_USERNAME]})
-        );
-        assert!(fields.username.is_some());
-        assert!(fields.account().is_none());
-        let (fields, errors) = parse("a b", "correct horse battery", "", true);
-        assert_eq!(
-            errors.to_json(),
-            json!({"username": [INVALID_USERNAME], "email": [REQUIRED]})
-        );
-        assert!(fields.username.is_none());
-        assert!(fields.account().is_none());
+        // (username, password, email, required, the errors, whether the name is kept)
+        for (username, password, email, required, expected, name_kept) in [
+            (
+                "margaret",
+                "margaret-xq7",
+                "nope",
+                false,
+                json!({"email": [INVALID_EMAIL], "password": [SIMILAR_TO_USERNAME]}),
+                true,
+            ),
+            (
+                "a b",
+                "correct horse battery",
+                "",
+                true,
+                json!({"username": [INVALID_USERNAME], "email": [REQUIRED]}),
+                false,
+            ),
+        ] {
+            let (fields, errors) = parse(username, password, email, required);
+            assert_eq!(errors.to_json(), expected, "{username}");
+            assert_eq!(fields.username.is_some(), name_kept, "{username}");
+            assert!(fields.account().is_none(), "{username}");
+        }
     }
 }

@@ -15,7 +15,10 @@ use crate::http::ApiError;
 use crate::service::accounts::admin::{self, NewUser, UserChanges, UserDetail, UserPage, UserView};
 use crate::service::tokens::DeviceView;
 use crate::service::Services;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use futures_util::future::{try_join, LocalBoxFuture};
+use futures_util::TryFutureExt;
 use serde::Serialize;
 use utoipa::{IntoResponses, ToSchema};
 
@@ -100,6 +103,32 @@ fn check_email(email: &str, errors: &mut FieldErrors) {
 #[allow(dead_code)]
 pub struct NoSuchUser(Detail);
 
+/// An admin's request about one user (`/admin/users/{id}...`): the admin,
+/// as the [`Admin`] extractor checks them, and the user's id in the path.
+pub struct OnUser {
+    pub admin: Admin,
+    pub id: i64,
+}
+
+impl FromRequest for OnUser {
+    // `Admin` refuses with an `ApiError`, the path with actix's own.
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        // Both at once, the first refusal winning, as for two arguments.
+        let admin = Admin::from_request(request, payload).map_err(actix_web::Error::from);
+        let id = web::Path::<i64>::from_request(request, payload);
+        Box::pin(async move {
+            let (admin, id) = try_join(admin, id).await?;
+            Ok(OnUser {
+                admin,
+                id: id.into_inner(),
+            })
+        })
+    }
+}
+
 /// `POST /admin/users`.
 // The body's schema in the OpenAPI document, never built: the body is read
 // as the use case's `NewUser`.
@@ -172,10 +201,8 @@ pub async fn create_user(
     ))]
 pub async fn read_user(
     services: web::Data<Services>,
-    _admin: Admin,
-    id: web::Path<i64>,
+    OnUser { id, .. }: OnUser,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
     let user = services
         .db(move |conn| admin::user_detail(conn, id))
         .await?;
@@ -232,11 +259,9 @@ impl UpdateUserBody {
     ))]
 pub async fn update_user(
     services: web::Data<Services>,
-    acting: Admin,
-    id: web::Path<i64>,
+    OnUser { admin: acting, id }: OnUser,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
     let current: UserView = services.db(move |conn| admin::user(conn, id)).await?.into();
     let mut errors = FieldErrors::new();
     let body = UpdateUserBody::read(&fields, &current, &mut errors);
@@ -261,10 +286,8 @@ pub async fn update_user(
     ))]
 pub async fn list_devices(
     services: web::Data<Services>,
-    _admin: Admin,
-    id: web::Path<i64>,
+    OnUser { id, .. }: OnUser,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
     let devices = services
         .db(move |conn| admin::user_devices(conn, id))
         .await?;
@@ -298,10 +321,8 @@ pub async fn revoke_device(
     ))]
 pub async fn revoke_all_devices(
     services: web::Data<Services>,
-    acting: Admin,
-    id: web::Path<i64>,
+    OnUser { admin: acting, id }: OnUser,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
     let revoked = admin::revoke_all_devices(&services, &acting.source, id).await?;
     Ok(HttpResponse::Ok().json(Revoked { revoked }))
 }

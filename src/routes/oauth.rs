@@ -56,31 +56,25 @@ fn token_field(fields: &Fields) -> Result<String, ApiError> {
 pub struct NoTokenField(FieldErrorsSchema);
 
 /// What RFC 7662 answers; only `active` when the key is not live.
-// The default is that answer: inactive, every other field left out.
+// The default is that answer: inactive, every other field left out (a
+// `None` is never written).
+#[serde_with::skip_serializing_none]
 #[derive(Default, Serialize, ToSchema)]
 pub struct Introspection {
     pub active: bool,
     /// Always `Token`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<&'static str>,
     /// The token's client.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     /// The user's id, as a string.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_admin: Option<bool>,
     /// When the token expires, in seconds since the epoch.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub exp: Option<i64>,
     /// When the token was issued, in seconds since the epoch.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub iat: Option<i64>,
     /// The token's scopes, space-separated; only for a restricted token.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
 }
 

@@ -28,10 +28,9 @@ use crate::domain::Timestamp;
 use crate::metrics::ThrottledAction;
 use crate::service::shared::events;
 use crate::service::shared::outbox::{mail_about_accounts, queue_for_users, Mail, MailedAccount};
-use crate::service::sign_in::throttle::{count_use, mail_request_throttled};
+use crate::service::sign_in::throttle::{count_use, email_scope, mail_request_throttled};
 use crate::service::{Error, Services};
 use diesel::Connection;
-use sha2::{Digest, Sha256};
 
 use crate::domain::messages::INVALID_KEY;
 
@@ -108,15 +107,6 @@ pub fn registration_may_sign_in(settings: &Settings) -> bool {
     settings.accounts.email_verification != EmailVerification::Mandatory
 }
 
-/// The throttle's key for the address a resend is asked for: a digest of
-/// its lower-case form, so no address is stored.
-fn resend_scope(email: &str) -> String {
-    format!(
-        "verify:email:{:x}",
-        Sha256::digest(email.to_lowercase().as_bytes())
-    )
-}
-
 /// `POST /register/resend-email`: queues a mail for `email` unless it is
 /// past `EMAIL_VERIFICATION_RESEND_THROTTLE`. A refused request is not an
 /// error: the answer is the same either way and nothing is mailed.
@@ -124,7 +114,7 @@ pub async fn resend(services: &Services, email: String) -> Result<(), Error> {
     if !services.settings.accounts.email_verification.sends_mail() {
         return Ok(());
     }
-    let scope = resend_scope(&email);
+    let scope = email_scope("verify", &email);
     let limit = services
         .settings
         .throttles
@@ -230,20 +220,4 @@ fn verification_mail(
         ],
         "If you did not ask for this, ignore this e-mail.",
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn resends_are_scoped_by_a_digest_of_the_lower_case_address() {
-        let scope = resend_scope("Alice@Example.com");
-        assert_eq!(scope, resend_scope("alice@example.com"));
-        assert!(!scope.contains("alice"));
-        assert_ne!(
-            scope,
-            crate::service::sign_in::throttle::reset_email_scope("alice@example.com")
-        );
-    }
 }

@@ -23,7 +23,7 @@ use crate::metrics::{RevocationCause, ThrottledAction};
 use crate::service::shared::events;
 use crate::service::shared::outbox::{mail_about_accounts, queue_for_users, Mail, MailedAccount};
 use crate::service::sign_in::throttle::{
-    address_scope, count_use, mail_request_throttled, reset_email_scope,
+    address_scope, count_use, email_scope, mail_request_throttled,
 };
 use crate::service::{Error, Services};
 use diesel::Connection;
@@ -51,7 +51,7 @@ pub async fn request_reset(
     email: String,
     address: Option<IpAddr>,
 ) -> Result<(), Error> {
-    let email_scope = reset_email_scope(&email);
+    let email_scope = email_scope("reset", &email);
     let mut scopes = vec![email_scope.clone()];
     scopes.extend(address.map(|address| address_scope("reset", address)));
     match count_use(

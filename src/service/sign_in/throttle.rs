@@ -48,11 +48,12 @@ pub fn address_scope(action: &str, address: IpAddr) -> String {
     format!("{action}:{}", throttle_scope(address))
 }
 
-/// The throttle's key for the e-mail address a password reset is asked
-/// for: a digest of its lower-case form, so no address is stored.
-pub fn reset_email_scope(email: &str) -> String {
+/// The throttle's key for the e-mail address a mail is asked for by
+/// `action` (`reset`, `verify`): a digest of its lower-case form, so no
+/// address is stored; each action has counts of its own.
+pub fn email_scope(action: &str, email: &str) -> String {
     format!(
-        "reset:email:{:x}",
+        "{action}:email:{:x}",
         Sha256::digest(email.to_lowercase().as_bytes())
     )
 }
@@ -429,5 +430,13 @@ mod tests {
         assert_ne!(scope, username_scope("alice2"));
         assert!(!scope.contains("alice"));
         assert_eq!(scope.len(), "user:".len() + 64);
+    }
+
+    #[test]
+    fn mail_addresses_are_scoped_by_action_and_a_digest_of_their_lower_case_form() {
+        let scope = email_scope("verify", "Alice@Example.com");
+        assert_eq!(scope, email_scope("verify", "alice@example.com"));
+        assert!(!scope.contains("alice"));
+        assert_ne!(scope, email_scope("reset", "alice@example.com"));
     }
 }
