@@ -481,35 +481,48 @@ fn check(files: &[(String, String)]) -> Vec<String> {
         .into_iter()
         .map(|(_, _, message)| message)
         .collect();
-    // The first arrow found from each module to each other one.
-    let mut graph: BTreeMap<&str, BTreeMap<&str, &Arrow>> = BTreeMap::new();
-    for arrow in &arrows {
-        if let Target::Module(to) = &arrow.to {
-            graph
-                .entry(arrow.from.as_str())
-                .or_default()
-                .entry(to.as_str())
-                .or_insert(arrow);
-        }
-    }
-    for cycle in cycles(&graph) {
-        let steps: Vec<String> = cycle
-            .windows(2)
-            .map(|pair| {
-                let arrow = graph[pair[0]][pair[1]];
-                format!(
-                    "{} → {} (src/{}:{})",
-                    pair[0], pair[1], arrow.file, arrow.line
-                )
-            })
-            .collect();
-        problems.push(format!(
-            "cycle between modules: {}: {}",
-            cycle.join(" → "),
-            steps.join(", ")
-        ));
-    }
+    let graph = first_arrows(arrows.iter().filter_map(|arrow| match &arrow.to {
+        Target::Module(to) => Some((arrow.from.as_str(), to.as_str(), arrow)),
+        Target::Crate(_) => None,
+    }));
+    problems.extend(cycle_messages(&graph, "modules", |from, to, arrow| {
+        format!("{from} → {to} (src/{}:{})", arrow.file, arrow.line)
+    }));
     problems
+}
+
+/// The first arrow found from each node to each other one.
+fn first_arrows<'a, A>(
+    arrows: impl Iterator<Item = (&'a str, &'a str, A)>,
+) -> BTreeMap<&'a str, BTreeMap<&'a str, A>> {
+    let mut graph: BTreeMap<&str, BTreeMap<&str, A>> = BTreeMap::new();
+    for (from, to, arrow) in arrows {
+        graph.entry(from).or_default().entry(to).or_insert(arrow);
+    }
+    graph
+}
+
+/// One message per cycle of the graph, "cycle between {nodes}: …", with
+/// each of its steps as `step` words it.
+fn cycle_messages<'a, A>(
+    graph: &BTreeMap<&'a str, BTreeMap<&'a str, A>>,
+    nodes: &str,
+    step: impl Fn(&str, &str, &A) -> String,
+) -> Vec<String> {
+    cycles(graph)
+        .into_iter()
+        .map(|cycle| {
+            let steps: Vec<String> = cycle
+                .windows(2)
+                .map(|pair| step(pair[0], pair[1], &graph[pair[0]][pair[1]]))
+                .collect();
+            format!(
+                "cycle between {nodes}: {}: {}",
+                cycle.join(" → "),
+                steps.join(", ")
+            )
+        })
+        .collect()
 }
 
 fn names(modules: &[&str]) -> String {
@@ -854,28 +867,14 @@ fn check_files(files: &[(String, String)]) -> Vec<String> {
     }
     // One message per rule broken on a line, though a line may name two items.
     problems.dedup();
-    let mut graph: BTreeMap<&str, BTreeMap<&str, &FileArrow>> = BTreeMap::new();
-    for arrow in &arrows {
-        graph
-            .entry(arrow.file.as_str())
-            .or_default()
-            .entry(arrow.to.as_str())
-            .or_insert(arrow);
-    }
-    for cycle in cycles(&graph) {
-        let steps: Vec<String> = cycle
-            .windows(2)
-            .map(|pair| {
-                let arrow = graph[pair[0]][pair[1]];
-                format!("src/{}:{} → src/{}", arrow.file, arrow.line, arrow.to)
-            })
-            .collect();
-        problems.push(format!(
-            "cycle between files: {}: {}",
-            cycle.join(" → "),
-            steps.join(", ")
-        ));
-    }
+    let graph = first_arrows(
+        arrows
+            .iter()
+            .map(|arrow| (arrow.file.as_str(), arrow.to.as_str(), arrow)),
+    );
+    problems.extend(cycle_messages(&graph, "files", |_, _, arrow| {
+        format!("src/{}:{} → src/{}", arrow.file, arrow.line, arrow.to)
+    }));
     problems
 }
 

@@ -72,7 +72,7 @@ async fn registrations_past_the_limit_are_throttled_per_address(backend: Backend
         assert_throttled(post_from(&app, "/register", from, register("bob", PASSWORD)).await).await;
     assert!((3590..=3600).contains(&wait), "{wait}");
     assert_eq!(
-        app.post_login("bob", PASSWORD, "web").await.status(),
+        app.login_status("bob", PASSWORD, "web").await,
         StatusCode::BAD_REQUEST,
         "bob was not created"
     );
@@ -175,9 +175,7 @@ async fn wrong_old_passwords_are_throttled_per_user_together_with_logins(backend
     app.create_user("bob", "", false);
     let key = app.login("alice", "web").await;
     assert_eq!(
-        app.post_login("alice", "wrong-password", "ios")
-            .await
-            .status(),
+        app.login_status("alice", "wrong-password", "ios").await,
         StatusCode::BAD_REQUEST
     );
     for _ in 0..2 {

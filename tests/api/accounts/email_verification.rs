@@ -270,13 +270,8 @@ async fn resends_are_throttled_per_address(backend: Backend) {
     assert_eq!(mail.mail_count(), 3, "two for alice, then bob's");
     assert_eq!(to(&mails, "alice@example.com").len(), 2, "{mails:?}");
     assert_eq!(to(&mails, "bob@example.com").len(), 1, "{mails:?}");
-    let metrics = app.scrape().await;
-    assert!(
-        metrics
-            .lines()
-            .any(|line| line == "multitoken_throttled_total{action=\"email_resend\"} 2"),
-        "{metrics}"
-    );
+    app.scrape_with_line("multitoken_throttled_total{action=\"email_resend\"} 2")
+        .await;
 }
 
 #[on_both_backends]

@@ -33,7 +33,7 @@ async fn a_change_keeps_the_current_device_and_signs_out_the_others(backend: Bac
     assert_eq!(devices.len(), 1);
     assert_eq!(devices[0]["client"], "web");
     assert_eq!(
-        app.post_login("alice", PASSWORD, "ios").await.status(),
+        app.login_status("alice", PASSWORD, "ios").await,
         StatusCode::BAD_REQUEST,
         "the old password no longer works"
     );

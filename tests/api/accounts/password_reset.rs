@@ -194,7 +194,7 @@ async fn a_reset_sets_the_password_and_signs_out_every_device(backend: Backend) 
         assert_unauthorized(app.whoami(key).await, "Invalid token.").await;
     }
     assert_eq!(
-        app.post_login("alice", PASSWORD, "web").await.status(),
+        app.login_status("alice", PASSWORD, "web").await,
         StatusCode::BAD_REQUEST
     );
     app.login_as("alice", NEW_PASSWORD, "web").await;

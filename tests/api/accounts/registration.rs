@@ -217,7 +217,7 @@ async fn closed_registration_is_forbidden(backend: Backend) {
         .await;
     }
     assert_eq!(
-        app.post_login("alice", NEW_PASSWORD, "web").await.status(),
+        app.login_status("alice", NEW_PASSWORD, "web").await,
         StatusCode::BAD_REQUEST
     );
 }

@@ -10,6 +10,7 @@ use crate::helpers::{
     TestApp, PASSWORD,
 };
 use diesel::prelude::*;
+use multitoken::config::Settings;
 use multitoken::db::schema::{recovery_codes, users};
 use multitoken::domain::client_address::TrustedProxies;
 use multitoken::domain::two_factor::TotpSecret;
@@ -163,16 +164,24 @@ async fn recovery_codes_sign_in_once_each(backend: Backend) {
     .await;
 }
 
-#[on_both_backends]
-async fn wrong_codes_count_against_the_login_throttle(backend: Backend) {
+/// A login throttle of three failures an hour, with `configure` on top,
+/// and alice (without two-factor yet).
+async fn alice_allowing_three(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let app = TestApp::spawn_with(backend, |s| {
         s.throttles.login_throttle = ThrottleLimit {
             attempts: 3,
             window: Duration::from_secs(3600),
-        }
+        };
+        configure(s);
     })
     .await;
     app.create_user("alice", "alice@example.com", false);
+    app
+}
+
+#[on_both_backends]
+async fn wrong_codes_count_against_the_login_throttle(backend: Backend) {
+    let app = alice_allowing_three(backend, |_| {}).await;
     let (secret, _, _) = enable(&app, "alice").await;
     let wrong = wrong_code(&secret);
     for _ in 0..3 {
@@ -187,15 +196,10 @@ async fn wrong_codes_count_against_the_login_throttle(backend: Backend) {
 /// A login throttle of three failures an hour, behind a proxy on loopback
 /// that it trusts, and alice with two-factor on: her secret and a key of hers.
 async fn alice_with_two_factor_allowing_three(backend: Backend) -> (TestApp, TotpSecret, String) {
-    let app = TestApp::spawn_with(backend, |s| {
-        s.throttles.login_throttle = ThrottleLimit {
-            attempts: 3,
-            window: Duration::from_secs(3600),
-        };
+    let app = alice_allowing_three(backend, |s| {
         s.server.trusted_proxies = TrustedProxies::parse("127.0.0.1, ::1").expect("proxies");
     })
     .await;
-    app.create_user("alice", "alice@example.com", false);
     let (secret, codes, _) = enable(&app, "alice").await;
     let key = app.login_as_with_otp("alice", &codes[0]).await;
     (app, secret, key)
@@ -256,14 +260,7 @@ async fn a_right_password_alone_never_resets_the_count_of_wrong_codes(backend: B
 /// guesses the code of a pending set-up gets the recovery codes.
 #[on_both_backends]
 async fn wrong_codes_at_confirmation_are_throttled(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |s| {
-        s.throttles.login_throttle = ThrottleLimit {
-            attempts: 3,
-            window: Duration::from_secs(3600),
-        }
-    })
-    .await;
-    app.create_user("alice", "alice@example.com", false);
+    let app = alice_allowing_three(backend, |_| {}).await;
     let key = app.login("alice", "web").await;
     let response = post(&app, "/2fa/totp/setup", &key, json!({"password": PASSWORD})).await;
     let setup: Value = response.json().await.expect("json");

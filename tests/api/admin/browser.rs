@@ -197,26 +197,24 @@ async fn an_admin_revokes_a_lost_phone_in_the_browser_and_the_api_refuses_it_at_
     let alice = app.create_user("alice", "alice@example.com", false);
     app.create_user("alina", "alina@example.com", false);
     app.create_user("bob", "bob@example.com", false);
-    let login = |agent: &'static str, client: &'static str| {
-        app.request(Method::POST, "/login")
+    let server = &app;
+    let login = |agent: &'static str, client: &'static str| async move {
+        let answer: Value = server
+            .request(Method::POST, "/login")
             .header("User-Agent", agent)
             .json(&json!({"username": "alice", "password": PASSWORD, "client": client}))
             .send()
+            .await
+            .expect("login")
+            .json()
+            .await
+            .expect("json");
+        let key = answer["auth_token"].as_str();
+        key.unwrap_or_else(|| panic!("{client} key: {answer}"))
+            .to_owned()
     };
-    let web: Value = login("Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0", "web")
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    let ios: Value = login("AliceApp/2.4 (iPhone; iOS 18.1)", "ios")
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    let web = web["auth_token"].as_str().expect("web key").to_owned();
-    let ios = ios["auth_token"].as_str().expect("ios key").to_owned();
+    let web = login("Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0", "web").await;
+    let ios = login("AliceApp/2.4 (iPhone; iOS 18.1)", "ios").await;
 
     // A non-admin cannot sign in.
     sign_in(&browser, &app, "bob").await;

@@ -25,6 +25,30 @@ fn with_times_masked(mut user: Value) -> Value {
     user
 }
 
+/// A user as the admin API shows it once its times are masked: active, its
+/// address unverified, no service account, no second factor; `signed_in`
+/// says whether it has a last login.
+fn plain_user(
+    id: impl Into<Value>,
+    username: &str,
+    email: &str,
+    is_admin: bool,
+    signed_in: bool,
+) -> Value {
+    json!({
+        "id": id.into(),
+        "username": username,
+        "email": email,
+        "email_verified": false,
+        "is_active": true,
+        "is_admin": is_admin,
+        "is_service": false,
+        "created_at": "<time>",
+        "last_login_at": if signed_in { json!("<time>") } else { Value::Null },
+        "two_factor": false,
+    })
+}
+
 async fn body(response: Response) -> Value {
     response.json().await.expect("json body")
 }
@@ -71,33 +95,17 @@ async fn users_are_listed_a_page_at_a_time_with_absolute_links(backend: Backend)
     assert_eq!(results.len(), 50);
     assert_eq!(
         with_times_masked(results[0].clone()),
-        json!({
-            "id": results[0]["id"],
-            "username": "root",
-            "email": "root@example.com",
-            "email_verified": false,
-            "is_active": true,
-            "is_admin": true,
-            "is_service": false,
-            "created_at": "<time>",
-            "last_login_at": "<time>",
-            "two_factor": false,
-        })
+        plain_user(
+            results[0]["id"].clone(),
+            "root",
+            "root@example.com",
+            true,
+            true
+        )
     );
     assert_eq!(
         with_times_masked(results[1].clone()),
-        json!({
-            "id": results[1]["id"],
-            "username": "user000",
-            "email": "",
-            "email_verified": false,
-            "is_active": true,
-            "is_admin": false,
-            "is_service": false,
-            "created_at": "<time>",
-            "last_login_at": null,
-            "two_factor": false,
-        })
+        plain_user(results[1]["id"].clone(), "user000", "", false, false)
     );
     assert!(results[1]["id"].is_i64());
 
@@ -166,14 +174,20 @@ const FORWARDED_HEADERS: [&[(&str, &str)]; 3] = [
     ],
 ];
 
-#[on_both_backends]
-async fn page_links_ignore_forwarded_host_and_proto_from_untrusted_peers(backend: Backend) {
+/// An app trusting `proxies`, with 55 users (two pages) and an admin's key.
+async fn two_pages_of_users_trusting(backend: Backend, proxies: &str) -> (TestApp, String) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.server.trusted_proxies = TrustedProxies::parse("10.0.0.1").expect("proxies");
+        settings.server.trusted_proxies = TrustedProxies::parse(proxies).expect("proxies");
     })
     .await;
     let key = app.admin_key().await;
     app.create_users("user", 55);
+    (app, key)
+}
+
+#[on_both_backends]
+async fn page_links_ignore_forwarded_host_and_proto_from_untrusted_peers(backend: Backend) {
+    let (app, key) = two_pages_of_users_trusting(backend, "10.0.0.1").await;
     for headers in FORWARDED_HEADERS {
         assert_eq!(
             next_link(&app, &key, headers).await,
@@ -185,12 +199,7 @@ async fn page_links_ignore_forwarded_host_and_proto_from_untrusted_peers(backend
 
 #[on_both_backends]
 async fn page_links_follow_forwarded_host_and_proto_from_trusted_proxies(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |settings| {
-        settings.server.trusted_proxies = TrustedProxies::parse("127.0.0.1, ::1").expect("proxies");
-    })
-    .await;
-    let key = app.admin_key().await;
-    app.create_users("user", 55);
+    let (app, key) = two_pages_of_users_trusting(backend, "127.0.0.1, ::1").await;
     for (headers, expected) in [
         (
             FORWARDED_HEADERS[0],
@@ -295,18 +304,13 @@ async fn admins_create_users_who_can_then_log_in(backend: Backend) {
     let created = body(response).await;
     assert_eq!(
         with_times_masked(created.clone()),
-        json!({
-            "id": created["id"],
-            "username": "dora",
-            "email": "dora@example.com",
-            "email_verified": false,
-            "is_active": true,
-            "is_admin": true,
-            "is_service": false,
-            "created_at": "<time>",
-            "last_login_at": null,
-            "two_factor": false,
-        })
+        plain_user(
+            created["id"].clone(),
+            "dora",
+            "dora@example.com",
+            true,
+            false
+        )
     );
     let dora = app.login_as("dora", "explorer-map-42", "cli").await;
     assert_eq!(
@@ -402,18 +406,7 @@ async fn a_user_is_read_with_their_devices(backend: Backend) {
     user.as_object_mut().expect("object").remove("tokens");
     assert_eq!(
         user,
-        json!({
-            "id": alice,
-            "username": "alice",
-            "email": "alice@example.com",
-            "email_verified": false,
-            "is_active": true,
-            "is_admin": false,
-            "is_service": false,
-            "created_at": "<time>",
-            "last_login_at": "<time>",
-            "two_factor": false,
-        })
+        plain_user(alice, "alice", "alice@example.com", false, true)
     );
     let devices = body(
         app.admin_get(&format!("/admin/users/{alice}/tokens"), &key)
@@ -443,11 +436,18 @@ async fn unknown_and_malformed_user_ids_are_not_found_on_every_route(backend: Ba
     }
 }
 
+/// An app with an admin's key, and alice (with `email`, not an admin)
+/// signed in on "web": the app, the key, alice's id and her token.
+async fn admin_and_alice_on_web(backend: Backend, email: &str) -> (TestApp, String, i64, String) {
+    let (app, key) = TestApp::spawn_with_admin_key(backend).await;
+    let alice = app.create_user("alice", email, false);
+    let web = app.login("alice", "web").await;
+    (app, key, alice, web)
+}
+
 #[on_both_backends]
 async fn patching_email_or_admin_flag_keeps_the_tokens(backend: Backend) {
-    let (app, key) = TestApp::spawn_with_admin_key(backend).await;
-    let alice = app.create_user("alice", "", false);
-    let web = app.login("alice", "web").await;
+    let (app, key, alice, web) = admin_and_alice_on_web(backend, "").await;
     let response = app
         .admin_patch(
             alice,
@@ -459,18 +459,7 @@ async fn patching_email_or_admin_flag_keeps_the_tokens(backend: Backend) {
     let user = with_times_masked(body(response).await);
     assert_eq!(
         user,
-        json!({
-            "id": alice,
-            "username": "alice",
-            "email": "alice@example.com",
-            "email_verified": false,
-            "is_active": true,
-            "is_admin": true,
-            "is_service": false,
-            "created_at": "<time>",
-            "last_login_at": "<time>",
-            "two_factor": false,
-        })
+        plain_user(alice, "alice", "alice@example.com", true, true)
     );
     assert_eq!(app.whoami_status(&web).await, StatusCode::OK);
     assert_eq!(
@@ -490,9 +479,7 @@ async fn patching_email_or_admin_flag_keeps_the_tokens(backend: Backend) {
 
 #[on_both_backends]
 async fn deactivating_a_user_revokes_all_their_tokens(backend: Backend) {
-    let (app, key) = TestApp::spawn_with_admin_key(backend).await;
-    let alice = app.create_user("alice", "", false);
-    let web = app.login("alice", "web").await;
+    let (app, key, alice, web) = admin_and_alice_on_web(backend, "").await;
     let ios = app.login("alice", "ios").await;
     let response = app
         .admin_patch(alice, &key, json!({"is_active": false}))
@@ -503,7 +490,7 @@ async fn deactivating_a_user_revokes_all_their_tokens(backend: Backend) {
         assert_unauthorized(app.whoami(token).await, "Invalid token.").await;
     }
     assert_eq!(
-        app.post_login("alice", PASSWORD, "web").await.status(),
+        app.login_status("alice", PASSWORD, "web").await,
         StatusCode::BAD_REQUEST,
         "an inactive user cannot log in"
     );
@@ -516,9 +503,7 @@ async fn deactivating_a_user_revokes_all_their_tokens(backend: Backend) {
 
 #[on_both_backends]
 async fn a_new_password_revokes_all_tokens_and_replaces_the_old_one(backend: Backend) {
-    let (app, key) = TestApp::spawn_with_admin_key(backend).await;
-    let alice = app.create_user("alice", "", false);
-    let web = app.login("alice", "web").await;
+    let (app, key, alice, web) = admin_and_alice_on_web(backend, "").await;
     let response = app
         .admin_patch(alice, &key, json!({"password": "a-brand-new-secret"}))
         .await;
@@ -527,7 +512,7 @@ async fn a_new_password_revokes_all_tokens_and_replaces_the_old_one(backend: Bac
     assert!(user.get("password").is_none(), "{user}");
     assert_unauthorized(app.whoami(&web).await, "Invalid token.").await;
     assert_eq!(
-        app.post_login("alice", PASSWORD, "web").await.status(),
+        app.login_status("alice", PASSWORD, "web").await,
         StatusCode::BAD_REQUEST
     );
     app.login_as("alice", "a-brand-new-secret", "web").await;
@@ -537,9 +522,7 @@ async fn a_new_password_revokes_all_tokens_and_replaces_the_old_one(backend: Bac
 
 #[on_both_backends]
 async fn invalid_patches_are_refused_field_by_field(backend: Backend) {
-    let (app, key) = TestApp::spawn_with_admin_key(backend).await;
-    let alice = app.create_user("alice", "alice@example.com", false);
-    let web = app.login("alice", "web").await;
+    let (app, key, alice, web) = admin_and_alice_on_web(backend, "alice@example.com").await;
     assert_bad_request(
         app.admin_patch(
             alice,
@@ -567,9 +550,7 @@ async fn invalid_patches_are_refused_field_by_field(backend: Backend) {
 
 #[on_both_backends]
 async fn an_admin_revokes_one_device_and_the_others_keep_working(backend: Backend) {
-    let (app, key) = TestApp::spawn_with_admin_key(backend).await;
-    let alice = app.create_user("alice", "", false);
-    let web = app.login("alice", "web").await;
+    let (app, key, alice, web) = admin_and_alice_on_web(backend, "").await;
     let ios = app.login("alice", "ios").await;
     let path = format!("/admin/users/{alice}/tokens/ios");
     let response = app.admin_request(Method::DELETE, &path, &key, None).await;

@@ -154,7 +154,7 @@ async fn the_username_matches_without_regard_to_case(backend: Backend) {
     app.create_user("Alice", "", false);
     for typed in ["alice", "ALICE", "aLiCe"] {
         assert_eq!(
-            app.post_login(typed, PASSWORD, "web").await.status(),
+            app.login_status(typed, PASSWORD, "web").await,
             StatusCode::OK,
             "{typed}"
         );

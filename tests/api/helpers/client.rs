@@ -91,6 +91,11 @@ impl TestApp {
         .await
     }
 
+    /// The status of a login, for tests that only say whether it passes.
+    pub async fn login_status(&self, username: &str, password: &str, client: &str) -> StatusCode {
+        self.post_login(username, password, client).await.status()
+    }
+
     /// Logs in with the default password and returns the key.
     pub async fn login(&self, username: &str, client: &str) -> String {
         self.login_as(username, PASSWORD, client).await
@@ -326,5 +331,12 @@ impl TestApp {
             .text()
             .await
             .expect("text")
+    }
+
+    /// The metrics text, after checking that `line` stands in it whole.
+    pub async fn scrape_with_line(&self, line: &str) -> String {
+        let metrics = self.scrape().await;
+        assert!(metrics.lines().any(|l| l == line), "{line}:\n{metrics}");
+        metrics
     }
 }

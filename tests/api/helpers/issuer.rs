@@ -4,7 +4,7 @@
 //! signature) minted by the test itself with an ES256 key, as the security
 //! probe's own provider did. Needs nothing installed, so its tests always run.
 
-use super::oidc::{CLIENT_ID, CLIENT_SECRET};
+use super::oidc::{our_client_at, CLIENT_ID};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use multitoken::domain::oidc::OidcProvider;
@@ -82,12 +82,7 @@ impl Issuer {
 
     /// This provider as multitoken is configured with it, under `name`.
     pub fn configured(&self, name: &str) -> OidcProvider {
-        OidcProvider {
-            name: name.into(),
-            issuer: self.issuer.clone(),
-            client_id: CLIENT_ID.into(),
-            client_secret: CLIENT_SECRET.into(),
-        }
+        our_client_at(&self.issuer, name)
     }
 
     /// The claims of a fresh ID token for `sub`, for our client, with a

@@ -18,6 +18,17 @@ pub const CLIENT_ID: &str = "multitoken";
 pub const CLIENT_SECRET: &str = "test-client-secret";
 pub const OTHER_CLIENT_ID: &str = "another-app";
 pub const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
+
+/// Our client registered at `issuer`, as multitoken is configured with it
+/// under `name`: both test providers register the same client.
+pub fn our_client_at(issuer: &str, name: &str) -> OidcProvider {
+    OidcProvider {
+        name: name.into(),
+        issuer: issuer.into(),
+        client_id: CLIENT_ID.into(),
+        client_secret: CLIENT_SECRET.into(),
+    }
+}
 /// The test provider as a child process; killed when dropped.
 pub struct Provider {
     child: Child,
@@ -77,12 +88,7 @@ impl Provider {
 
     /// The provider as multitoken is configured with it, under `name`.
     pub fn configured(&self, name: &str) -> OidcProvider {
-        OidcProvider {
-            name: name.into(),
-            issuer: self.issuer.clone(),
-            client_id: CLIENT_ID.into(),
-            client_secret: CLIENT_SECRET.into(),
-        }
+        our_client_at(&self.issuer, name)
     }
 
     /// Walks the authorization-code flow with PKCE as a browser: the

@@ -1,6 +1,7 @@
 //! The real `multitoken` binary as a child process, for what only a process
 //! shows: its log output, its command line, and surviving SIGKILL.
 
+use super::Sent;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -86,6 +87,17 @@ impl ServerProcess {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// Asks the process for a password-reset mail to `email`; the answer is
+    /// 200 whether or not the mail can go.
+    pub async fn request_password_reset(&self, email: &str) {
+        let response = reqwest::Client::new()
+            .post(self.url("/password/reset"))
+            .json(&serde_json::json!({ "email": email }))
+            .sent()
+            .await;
+        assert_eq!(response.status(), reqwest::StatusCode::OK);
     }
 
     /// Everything the process wrote to standard error so far.

@@ -60,15 +60,11 @@ async fn users_are_created_and_listed(backend: Backend) {
     assert!(lines[1].contains("bob\t-\tactive\tuser"), "{list}");
     // The password is the first line only, without its line ending.
     assert_eq!(
-        app.post_login("bob", "another-password", "web")
-            .await
-            .status(),
+        app.login_status("bob", "another-password", "web").await,
         StatusCode::OK
     );
     assert_eq!(
-        app.post_login("alice", "long-enough-pw", "web")
-            .await
-            .status(),
+        app.login_status("alice", "long-enough-pw", "web").await,
         StatusCode::OK
     );
 }
@@ -165,7 +161,7 @@ async fn revoke_all_set_password_and_deactivate_revoke_every_token(backend: Back
         }
     }
     assert_eq!(
-        app.post_login("alice", PASSWORD, "web").await.status(),
+        app.login_status("alice", PASSWORD, "web").await,
         StatusCode::BAD_REQUEST
     );
     let web = app.login_as("alice", "brand-new-password", "web").await;
@@ -173,9 +169,7 @@ async fn revoke_all_set_password_and_deactivate_revoke_every_token(backend: Back
     assert!(output.status.success(), "{output:?}");
     assert_unauthorized(app.whoami(&web).await, "Invalid token.").await;
     assert_eq!(
-        app.post_login("alice", "brand-new-password", "web")
-            .await
-            .status(),
+        app.login_status("alice", "brand-new-password", "web").await,
         StatusCode::BAD_REQUEST
     );
 }
@@ -309,7 +303,7 @@ async fn settings_that_serve_would_refuse_fail_every_command(backend: Backend) {
         }
     }
     assert_eq!(
-        app.post_login("alice", PASSWORD, "web").await.status(),
+        app.login_status("alice", PASSWORD, "web").await,
         StatusCode::OK,
         "the deactivation never ran"
     );

@@ -28,13 +28,11 @@ async fn logins_token_checks_and_revocations_are_counted_by_outcome(backend: Bac
     let bob_web = app.login("bob", "web").await;
     let bob_cli = app.login("bob", "cli").await;
     assert_eq!(
-        app.post_login("alice", "wrong-password", "web")
-            .await
-            .status(),
+        app.login_status("alice", "wrong-password", "web").await,
         StatusCode::BAD_REQUEST
     );
     assert_eq!(
-        app.post_login("nobody", PASSWORD, "web").await.status(),
+        app.login_status("nobody", PASSWORD, "web").await,
         StatusCode::BAD_REQUEST
     );
 

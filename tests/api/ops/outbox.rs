@@ -35,12 +35,7 @@ async fn a_queued_mail_survives_a_sigkill_and_is_sent_once_after_restart(backend
     // First run: no mail server, so the mail stays queued.
     let down = format!("smtp://127.0.0.1:{}", closed_port());
     let mut server = ServerProcess::start(&url, &[("MAIL", &down), ("SECRET_KEY", SECRET)]);
-    let response = reqwest::Client::new()
-        .post(server.url("/password/reset"))
-        .json(&json!({"email": "alice@example.com"}))
-        .sent()
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
+    server.request_password_reset("alice@example.com").await;
     let failed = server.wait_for_log("password-reset mail #");
     assert!(failed.contains("not sent (attempt 1 of 10)"), "{failed}");
     server.kill();

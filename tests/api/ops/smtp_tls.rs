@@ -12,10 +12,9 @@
 
 use crate::helpers::mail::{mail_files, wait_for_mail_files, ResetLink};
 use crate::helpers::on_both_backends;
-use crate::helpers::{create_user_by_cli, Backend, Sent, ServerProcess, TestApp, TestDatabase};
+use crate::helpers::{create_user_by_cli, Backend, ServerProcess, TestApp, TestDatabase};
 use multitoken::mail::MailSetting;
 use reqwest::StatusCode;
-use serde_json::json;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -126,28 +125,28 @@ fn auth_attempts(smtp: &PySmtp) -> String {
     std::fs::read_to_string(smtp.received.path().join("auth.log")).unwrap_or_default()
 }
 
+fn assert_auth_attempts_contain(smtp: &PySmtp, outcome: &str) {
+    let attempts = auth_attempts(smtp);
+    assert!(attempts.contains(outcome), "{attempts}");
+}
+
+/// A server in `mode`, reached as `scheme` with the right password and
+/// `query`: the reset mail arrives, and the server saw a good AUTH.
+async fn reset_mail_arrives_with_auth(backend: Backend, mode: &str, scheme: &str, query: &str) {
+    let smtp = PySmtp::start(mode, true);
+    let mail = smtp.url(scheme, SMTP_PASSWORD, query);
+    reset_mail_arrives(backend, &smtp, &mail).await;
+    assert_auth_attempts_contain(&smtp, " ok");
+}
+
 #[on_both_backends(needs smtp_tests, "no aiosmtpd in .venv-tests")]
 async fn a_reset_mail_arrives_over_starttls_with_auth(backend: Backend) {
-    let smtp = PySmtp::start("starttls", true);
-    let mail = smtp.url("smtp", SMTP_PASSWORD, "?tls=required");
-    reset_mail_arrives(backend, &smtp, &mail).await;
-    assert!(
-        auth_attempts(&smtp).contains(" ok"),
-        "{}",
-        auth_attempts(&smtp)
-    );
+    reset_mail_arrives_with_auth(backend, "starttls", "smtp", "?tls=required").await;
 }
 
 #[on_both_backends(needs smtp_tests, "no aiosmtpd in .venv-tests")]
 async fn a_reset_mail_arrives_over_implicit_tls(backend: Backend) {
-    let smtp = PySmtp::start("smtps", true);
-    let mail = smtp.url("smtps", SMTP_PASSWORD, "");
-    reset_mail_arrives(backend, &smtp, &mail).await;
-    assert!(
-        auth_attempts(&smtp).contains(" ok"),
-        "{}",
-        auth_attempts(&smtp)
-    );
+    reset_mail_arrives_with_auth(backend, "smtps", "smtps", "").await;
 }
 
 /// The real binary, for its log: a reset requested with `mail` as `MAIL`;
@@ -165,12 +164,7 @@ async fn failed_attempt(backend: Backend, smtp: &PySmtp, mail: &str) -> (String,
             ("RUST_LOG", "debug"),
         ],
     );
-    let response = reqwest::Client::new()
-        .post(server.url("/password/reset"))
-        .json(&json!({"email": "alice@example.com"}))
-        .sent()
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
+    server.request_password_reset("alice@example.com").await;
     let line = server.wait_for_log("password-reset mail #");
     tokio::time::sleep(Duration::from_millis(200)).await;
     (line, server.log())
@@ -188,11 +182,7 @@ async fn a_wrong_smtp_password_is_logged_without_the_password(backend: Backend) 
         assert!(!log.contains(secret), "no password in the log:\n{log}");
     }
     assert_eq!(mail_files(smtp.received.path()).len(), 0);
-    assert!(
-        auth_attempts(&smtp).contains("refused"),
-        "{}",
-        auth_attempts(&smtp)
-    );
+    assert_auth_attempts_contain(&smtp, "refused");
 }
 
 #[on_both_backends(needs smtp_tests, "no aiosmtpd in .venv-tests")]

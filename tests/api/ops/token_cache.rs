@@ -82,13 +82,9 @@ async fn the_cache_serves_checks_and_another_instance_hears_a_cli_revocation() {
     app.create_user("alice", "", false);
     let key = app.login("alice", "web").await;
     use_twice(&app, &key).await;
-    let metrics = app.scrape().await;
-    assert!(
-        metrics
-            .lines()
-            .any(|l| l == "multitoken_token_cache_listening 1"),
-        "{metrics}"
-    );
+    let metrics = app
+        .scrape_with_line("multitoken_token_cache_listening 1")
+        .await;
     let hits = metrics
         .lines()
         .find_map(|l| l.strip_prefix("multitoken_token_cache_lookups_total{result=\"hit\"} "))
