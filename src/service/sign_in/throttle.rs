@@ -247,19 +247,8 @@ pub async fn under_throttle<T>(
         tokio::time::sleep(SATURATED_ANSWER_DELAY).await;
         return Err(Error::unavailable("too many password checks waiting"));
     }
-    let limit = services.settings.throttles.login_throttle;
-    let username = guess.username.to_owned();
     let address = guess.source.ip.filter(|_| guess.kind == GuessKind::SignIn);
-    let counted = services
-        .db(move |conn| count_attempt(conn, &limit, &username, address, Timestamp::now()))
-        .await;
-    let attempt = match counted {
-        Err(error @ Error::Throttled(_)) => {
-            record_throttled(services, &guess).await;
-            return Err(error);
-        }
-        other => other?,
-    };
+    let attempt = count_guess(services, &guess, address).await?;
     let outcome = check.await;
     let settle = attempt.clone();
     let settled = match &outcome {
@@ -303,18 +292,7 @@ pub async fn second_factor_under_throttle<T>(
     guess: Guess<'_>,
     check: impl std::future::Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
-    let limit = services.settings.throttles.login_throttle;
-    let username = guess.username.to_owned();
-    let counted = services
-        .db(move |conn| count_attempt(conn, &limit, &username, None, Timestamp::now()))
-        .await;
-    let attempt = match counted {
-        Err(error @ Error::Throttled(_)) => {
-            record_throttled(services, &guess).await;
-            return Err(error);
-        }
-        other => other?,
-    };
+    let attempt = count_guess(services, &guess, None).await?;
     let outcome = check.await;
     if !matches!(outcome, Err(Error::WrongCode { .. })) {
         let settled = services.db(move |conn| not_a_failure(conn, &attempt)).await;
@@ -326,6 +304,25 @@ pub async fn second_factor_under_throttle<T>(
         }
     }
     outcome
+}
+
+/// Counts `guess` against its username (and `address`, when given) before
+/// it is checked; a throttled one is recorded (see [`record_throttled`])
+/// and refused.
+async fn count_guess(
+    services: &Services,
+    guess: &Guess<'_>,
+    address: Option<IpAddr>,
+) -> Result<Attempt, Error> {
+    let limit = services.settings.throttles.login_throttle;
+    let username = guess.username.to_owned();
+    let counted = services
+        .db(move |conn| count_attempt(conn, &limit, &username, address, Timestamp::now()))
+        .await;
+    if matches!(counted, Err(Error::Throttled(_))) {
+        record_throttled(services, guess).await;
+    }
+    counted
 }
 
 /// Records a refused guess on `owner`, or else on the account its username
