@@ -1,7 +1,7 @@
 //! What can go wrong on a console page, and the HTML page (or redirect)
 //! that shows it.
 
-use super::pages;
+use super::layout;
 use crate::http::error::status_of;
 use crate::service::Error;
 use actix_web::http::header::{HeaderValue, LOCATION};
@@ -56,6 +56,6 @@ impl ResponseError for ConsoleError {
             }
             ConsoleError::Service(_) => ("Refused", "The request was refused."),
         };
-        pages::html(self.status_code(), pages::error_page(title, message))
+        layout::html(self.status_code(), layout::error_page(title, message))
     }
 }

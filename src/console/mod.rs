@@ -1,21 +1,29 @@
 //! The ops console at `/console/`: server-rendered pages (maud) where an
-//! admin signs in with a password, finds a user, and revokes one device or
-//! all of them. No business rules live here: signing in goes through the
-//! same credential check and throttle as `POST /login` (`service::sign_in::login`),
-//! and every action calls the same `service::accounts::admin` use cases as the admin
-//! API.
+//! admin signs in with a password, sees what is happening, runs the users
+//! and revokes their devices. No business rules live here: signing in goes
+//! through the same credential check and throttle as `POST /login`
+//! (`service::sign_in::login`), and every action calls the same service use
+//! cases as the admin API.
+//!
+//! One file per page family: `sign_in`, `dashboard`, `users` (the list and
+//! creating one), `user` (one user and every action on them), `events`.
+//! `layout` holds what pages share (frame, times, pager, the confirmation
+//! step), `request` what handlers do first (admin check, CSRF check).
 //!
 //! The session cookie and its CSRF token are `http::session`'s, shared with
 //! the admin API. Every state-changing form carries the session's CSRF
 //! token, checked before anything else (missing or wrong: a 403 page).
 
 mod error;
-mod handlers;
-mod pages;
+mod layout;
+mod request;
+mod sign_in;
+mod user;
+mod users;
 
 use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
-use actix_web::web;
+use actix_web::{web, HttpResponse};
 
 /// Headers on every console page: no framing, no sniffing, no referrer,
 /// nothing loaded but our own stylesheet, no caching of what admins see.
@@ -36,18 +44,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/console")
             .wrap(security_headers())
-            .route("", web::get().to(handlers::home))
-            .route("/login", web::get().to(handlers::sign_in_page))
-            .route("/login", web::post().to(handlers::sign_in))
-            .route("/logout", web::post().to(handlers::sign_out))
-            .route("/users", web::get().to(handlers::users))
-            .route("/users/{id}", web::get().to(handlers::user))
-            .route("/users/{id}/revoke", web::post().to(handlers::revoke))
-            .route(
-                "/users/{id}/revoke-all",
-                web::post().to(handlers::revoke_all),
-            )
-            .route("/console.css", web::get().to(handlers::stylesheet))
-            .default_service(web::to(handlers::not_found)),
+            .route("", web::get().to(sign_in::home))
+            .route("/login", web::get().to(sign_in::sign_in_page))
+            .route("/login", web::post().to(sign_in::sign_in))
+            .route("/logout", web::post().to(sign_in::sign_out))
+            // users
+            .route("/users", web::get().to(users::users))
+            // user
+            .route("/users/{id}", web::get().to(user::user))
+            .route("/users/{id}/revoke", web::post().to(user::revoke))
+            .route("/users/{id}/revoke-all", web::post().to(user::revoke_all))
+            // events
+            // dashboard
+            .route("/console.css", web::get().to(stylesheet))
+            .default_service(web::to(not_found)),
     );
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .body(layout::STYLESHEET)
+}
+
+async fn not_found() -> Result<HttpResponse, error::ConsoleError> {
+    Err(error::ConsoleError::NotFound)
 }

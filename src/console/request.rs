@@ -1,0 +1,70 @@
+//! What every console handler does first: find the signed-in admin, check a
+//! form's CSRF token, read form fields, and answer with a page or a redirect.
+
+use super::error::ConsoleError;
+use super::layout::{self, Chrome};
+use crate::http::body::Fields;
+use crate::http::session::{self as console_session, SignedIn, CSRF_FIELD};
+use crate::service::Services;
+use actix_session::Session;
+use actix_web::http::header::LOCATION;
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use maud::Markup;
+
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, location))
+        .finish()
+}
+
+/// The signed-in admin and the session's CSRF token, or a redirect to the
+/// sign-in page.
+pub async fn require_admin(
+    services: &Services,
+    session: &Session,
+) -> Result<(SignedIn, String), ConsoleError> {
+    let admin = console_session::signed_in(services, session)
+        .await?
+        .ok_or(ConsoleError::SignIn)?;
+    let csrf = console_session::csrf_token(session)?;
+    Ok((admin, csrf))
+}
+
+/// A form field's text; a field that is absent or not text (not UTF-8, or
+/// with a NUL) reads as left blank.
+pub fn form_text(fields: &Fields, name: &str) -> String {
+    fields.text(name).ok().flatten().unwrap_or("").to_owned()
+}
+
+/// A page of the signed-in admin's, `render`ed with its chrome (who is
+/// signed in, the CSRF token of its forms) and the session's flash
+/// message, which is taken: it shows once.
+pub fn admin_page(
+    admin: &SignedIn,
+    csrf: &str,
+    session: &Session,
+    render: impl FnOnce(&Chrome<'_>, Option<&str>) -> Markup,
+) -> HttpResponse {
+    let chrome = Chrome {
+        username: &admin.username,
+        csrf,
+    };
+    let flash = console_session::take_flash(session);
+    layout::html(StatusCode::OK, render(&chrome, flash.as_deref()))
+}
+
+/// Refuses a form whose CSRF token is missing or not this session's.
+pub fn check_csrf(session: &Session, fields: &Fields) -> Result<(), ConsoleError> {
+    let presented = fields.text(CSRF_FIELD).ok().flatten();
+    if console_session::csrf_matches(session, presented) {
+        Ok(())
+    } else {
+        Err(ConsoleError::Csrf)
+    }
+}
+
+/// A user id from a path; anything else is a page that does not exist.
+pub fn user_id(raw: &str) -> Result<i64, ConsoleError> {
+    raw.parse().map_err(|_| ConsoleError::NotFound)
+}

@@ -1,0 +1,147 @@
+//! Signing in and out of the console: the same credential check, second
+//! factor and throttle as `POST /login`, for admins only.
+
+use super::error::ConsoleError;
+use super::layout::{self, layout};
+use super::request::{check_csrf, form_text, see_other};
+use crate::domain::messages::{EMAIL_NOT_VERIFIED, INVALID_CODE};
+use crate::domain::throttle::throttled_detail;
+use crate::domain::Password;
+use crate::http::body::Fields;
+use crate::http::request::request_source;
+use crate::http::session::{self as console_session, CSRF_FIELD};
+use crate::service::sign_in::login::console_sign_in;
+use crate::service::{Error, Services};
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use maud::{html, Markup};
+
+pub const BAD_CREDENTIALS: &str = "Unable to sign in with this username and password.";
+pub const NOT_AN_ADMIN: &str = "This console is for administrators only.";
+pub const MISSING_CREDENTIALS: &str = "Enter a username and a password.";
+pub const CODE_NEEDED: &str = "Enter the code from your authenticator app (or a recovery code).";
+
+/// Where an admin lands after signing in.
+const LANDING: &str = "/console/users";
+
+pub async fn home(
+    services: web::Data<Services>,
+    session: Session,
+) -> Result<HttpResponse, ConsoleError> {
+    match console_session::signed_in(&services, &session).await? {
+        Some(_) => Ok(see_other(LANDING)),
+        None => Ok(see_other("/console/login")),
+    }
+}
+
+pub async fn sign_in_page(
+    services: web::Data<Services>,
+    session: Session,
+) -> Result<HttpResponse, ConsoleError> {
+    if console_session::signed_in(&services, &session)
+        .await?
+        .is_some()
+    {
+        return Ok(see_other(LANDING));
+    }
+    let csrf = console_session::csrf_token(&session)?;
+    Ok(layout::html(StatusCode::OK, sign_in_form(&csrf, None, "")))
+}
+
+/// Signs an admin in with the same password check as `POST /login`. A
+/// wrong password or a non-admin gets the form again with a message, and
+/// the session stays signed out.
+pub async fn sign_in(
+    services: web::Data<Services>,
+    request: HttpRequest,
+    session: Session,
+    fields: Fields,
+) -> Result<HttpResponse, ConsoleError> {
+    check_csrf(&session, &fields)?;
+    let username = form_text(&fields, "username");
+    let password = form_text(&fields, "password");
+    let refuse = |status: StatusCode, message: &str| -> Result<HttpResponse, ConsoleError> {
+        let csrf = console_session::csrf_token(&session)?;
+        Ok(layout::html(
+            status,
+            sign_in_form(&csrf, Some(message), &username),
+        ))
+    };
+    let otp = fields
+        .text("otp")
+        .ok()
+        .flatten()
+        .map(str::trim)
+        .filter(|otp| !otp.is_empty())
+        .map(str::to_owned);
+    if username.is_empty() || password.is_empty() {
+        return refuse(StatusCode::BAD_REQUEST, MISSING_CREDENTIALS);
+    }
+    // The same check, throttle and counts as `POST /login`.
+    let source = request_source(&request);
+    let signed_in =
+        console_sign_in(&services, &username, Password::new(password), otp, &source).await;
+    let admin = match signed_in {
+        Ok(admin) => admin,
+        Err(Error::BadCredentials) => return refuse(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS),
+        Err(Error::PermissionDenied) => return refuse(StatusCode::FORBIDDEN, NOT_AN_ADMIN),
+        Err(Error::Forbidden(message)) => return refuse(StatusCode::FORBIDDEN, message),
+        Err(Error::WrongCode { .. }) => {
+            return refuse(StatusCode::UNAUTHORIZED, INVALID_CODE);
+        }
+        Err(Error::Invalid(errors)) if errors.contains("otp") => {
+            return refuse(StatusCode::UNAUTHORIZED, CODE_NEEDED);
+        }
+        // EMAIL_VERIFICATION=mandatory, after the password was checked.
+        Err(Error::Invalid(_)) => return refuse(StatusCode::BAD_REQUEST, EMAIL_NOT_VERIFIED),
+        Err(Error::Throttled(seconds)) => {
+            return refuse(StatusCode::TOO_MANY_REQUESTS, &throttled_detail(seconds));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    console_session::sign_in(&services, &session, admin.user_id).await?;
+    Ok(see_other(LANDING))
+}
+
+pub async fn sign_out(
+    services: web::Data<Services>,
+    session: Session,
+    fields: Fields,
+) -> Result<HttpResponse, ConsoleError> {
+    check_csrf(&session, &fields)?;
+    console_session::sign_out(&services, &session).await?;
+    Ok(see_other("/console/login"))
+}
+
+fn sign_in_form(csrf: &str, error: Option<&str>, username: &str) -> Markup {
+    layout(
+        "Sign in",
+        None,
+        None,
+        html! {
+            h1 { "Sign in" }
+            p.hint { "For administrators of this multitoken service." }
+            @if let Some(error) = error {
+                p.error role="alert" id="error" { (error) }
+            }
+            form.card method="post" action="/console/login" {
+                input type="hidden" name=(CSRF_FIELD) value=(csrf);
+                label for="username" { "Username" }
+                input type="text" id="username" name="username" value=(username)
+                    autocomplete="username" required autofocus;
+                label for="password" { "Password" }
+                input type="password" id="password" name="password"
+                    autocomplete="current-password" required;
+                label for="otp" { "Two-factor code" }
+                input type="text" id="otp" name="otp" inputmode="numeric"
+                    autocomplete="one-time-code" aria-describedby="otp-hint";
+                p.hint id="otp-hint" {
+                    "The code from your authenticator app, or a recovery code; "
+                    "leave it empty if you have no two-factor authentication."
+                }
+                button type="submit" id="sign-in" { "Sign in" }
+            }
+        },
+    )
+}
