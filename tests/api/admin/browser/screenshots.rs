@@ -5,14 +5,14 @@
 
 use super::harness::Browser;
 use super::Console;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Each page: the picture's name, its path (`{alice}` is alice's id) and a
 /// CSS selector only that page has, to be sure it is the page meant.
 const PAGES: [(&str, &str, &str); 6] = [
     ("login", "/console/login", "#sign-in"),
     ("dashboard", "/console/", "svg#chart-signins-24h"),
-    ("users", "/console/users", "a#new-user"),
+    ("users", "/console/users", "a[href^=\"/console/users/\"]"),
     ("user", "/console/users/{alice}", "[data-client=ios]"),
     (
         "confirm",
@@ -31,7 +31,9 @@ const PAGES: [(&str, &str, &str); 6] = [
 async fn screenshots() {
     let folder = std::env::var_os("CONSOLE_SCREENSHOTS")
         .filter(|folder| !folder.is_empty())
-        .map(PathBuf::from)
+        // cargo runs the tests in their package's folder: a relative
+        // folder is the repository's.
+        .map(|folder| Path::new(env!("MULTITOKEN_REPOSITORY")).join(folder))
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots"));
     std::fs::create_dir_all(&folder).expect("the screenshots' folder");
     let console = Console::start().await;
