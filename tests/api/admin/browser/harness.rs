@@ -316,14 +316,21 @@ impl Browser {
         }
     }
 
-    /// Signs in through the form and waits to leave it.
+    /// Signs in through the form and waits for the answer: another page,
+    /// or the form again with its error.
     pub async fn sign_in(&self, username: &str) {
         self.goto("/console/login").await;
         self.fill("#username", username).await;
         self.fill("#password", PASSWORD).await;
         self.click("#sign-in").await;
-        self.wait_until(|here| !here.starts_with("/console/login"), "the console")
-            .await;
+        let started = Instant::now();
+        while self.path().await == "/console/login" && self.find_all("#error").await.is_empty() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "signing in as {username}: no answer"
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The console's session cookie as a `Cookie` header, for requests
