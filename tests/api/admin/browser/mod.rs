@@ -61,7 +61,17 @@ impl Console {
         app.create_users("user", 12);
         let mut devices = Vec::new();
         for (client, scopes) in [
-            ("web", json!(["profile:read", "profile:write"])),
+            (
+                "web",
+                json!([
+                    "profile:read",
+                    "profile:write",
+                    "orders:read",
+                    "orders:write",
+                    "payments:read",
+                    "audit:read",
+                ]),
+            ),
             ("ios", json!(["profile:read"])),
             ("cli", json!([])),
         ] {
