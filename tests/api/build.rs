@@ -23,6 +23,10 @@
 //! - `oidc_tests` when the OpenID provider of `tests/oidc_provider/` is
 //!   installed (`node_modules/oidc-provider`, which `.ci/run` installs with
 //!   npm), or under CI, where the social-login tests must run.
+//! - `axe_tests` when axe-core is installed in `tests/console_browser/`
+//!   (`node_modules/axe-core/axe.min.js`, which `.ci/run` installs with
+//!   npm), or under CI, where the console's accessibility checks must run
+//!   (the browser tests that need it also need `browser_tests`).
 use std::env;
 use std::path::PathBuf;
 
@@ -94,6 +98,21 @@ fn main() {
         println!("cargo::rustc-cfg=oidc_tests");
     }
 
+    println!("cargo::rustc-check-cfg=cfg(axe_tests)");
+    let axe = repository.join("tests/console_browser/node_modules/axe-core/axe.min.js");
+    // As for the OpenID provider: node_modules while it is there, else the
+    // folder npm creates it in.
+    let modules = repository.join("tests/console_browser/node_modules");
+    let watched = if modules.exists() {
+        modules
+    } else {
+        repository.join("tests/console_browser")
+    };
+    println!("cargo::rerun-if-changed={}", watched.display());
+    if axe.is_file() || env::var_os("CI").is_some() {
+        println!("cargo::rustc-cfg=axe_tests");
+    }
+
     for (binary, cfg) in [("nginx", "nginx_tests"), ("caddy", "caddy_tests")] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
         let found = program(binary);
@@ -132,7 +151,7 @@ fn program(name: &str) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// Where `tests/api/admin/browser.rs` will look for the driver.
+/// Where `tests/api/admin/browser/harness.rs` will look for the driver.
 fn chromedriver() -> Option<PathBuf> {
     env::var_os("CHROMEDRIVER")
         .filter(|path| !path.is_empty())
