@@ -550,3 +550,83 @@ fn user_page(chrome: &Chrome<'_>, page: &UserOverview<'_>, flash: Option<&str>) 
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alice() -> UserView {
+        UserView {
+            id: 7,
+            username: "alice".into(),
+            email: "alice@example.com".into(),
+            email_verified: true,
+            is_active: true,
+            is_admin: false,
+            is_service: false,
+            created_at: Timestamp(0),
+            last_login_at: None,
+            two_factor: true,
+        }
+    }
+
+    const ACTIONS: [Action; 8] = [
+        Action::Deactivate,
+        Action::Reactivate,
+        Action::MakeAdmin,
+        Action::RemoveAdmin,
+        Action::SendReset,
+        Action::DisableTwoFactor,
+        Action::Revoke,
+        Action::RevokeAll,
+    ];
+
+    #[test]
+    fn every_action_has_the_path_it_is_parsed_from() {
+        for action in ACTIONS {
+            assert_eq!(Action::parse(raw_action(action)), Some(action));
+        }
+        assert_eq!(Action::parse("delete"), None);
+        assert_eq!(Action::parse(""), None);
+    }
+
+    #[test]
+    fn every_confirmation_button_begins_with_confirm() {
+        for action in ACTIONS {
+            let asked = ask(action, &alice(), 2, "ios").unwrap_or_else(|refusal| {
+                panic!("{action:?} refused: {refusal}");
+            });
+            assert!(asked.button.starts_with("Confirm"), "{action:?}");
+        }
+    }
+
+    #[test]
+    fn actions_that_cannot_be_done_say_why() {
+        let no_email = UserView {
+            email: String::new(),
+            ..alice()
+        };
+        let inactive = UserView {
+            is_active: false,
+            ..alice()
+        };
+        let without_two_factor = UserView {
+            two_factor: false,
+            ..alice()
+        };
+        for (action, user, devices, reason) in [
+            (Action::SendReset, &no_email, 1, "has no e-mail address"),
+            (Action::SendReset, &inactive, 1, "is inactive"),
+            (
+                Action::DisableTwoFactor,
+                &without_two_factor,
+                1,
+                "already off",
+            ),
+            (Action::RevokeAll, &alice(), 0, "no device"),
+        ] {
+            let refusal = ask(action, user, devices, "").err().unwrap_or_default();
+            assert!(refusal.contains(reason), "{action:?}: {refusal}");
+        }
+    }
+}

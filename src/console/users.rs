@@ -234,7 +234,8 @@ fn create_page(chrome: &Chrome<'_>, form: &CreateForm, flash: Option<&str>) -> M
             @if !errors.is_empty() {
                 p.error role="alert" { "The user was not created: see below." }
             }
-            form.card.create method="post" action="/console/users/new" {
+            // The server's messages are the contract's: no browser check first.
+            form.card.create method="post" action="/console/users/new" novalidate {
                 input type="hidden" name=(CSRF_FIELD) value=(chrome.csrf);
                 label for="username" { "Username" }
                 input type="text" id="username" name="username" value=(form.username)
