@@ -106,10 +106,10 @@ struct Asked {
 /// mail, two-factor already off), or what its confirmation says.
 fn ask(action: Action, user: &UserView, devices: usize, client: &str) -> Result<Asked, String> {
     let name = &user.username;
-    let devices_text = match devices {
-        0 => "no device".to_owned(),
-        1 => "its 1 device".to_owned(),
-        n => format!("all {n} devices"),
+    let signed_out = match devices {
+        0 => "they hold no live device".to_owned(),
+        1 => "their 1 device is signed out at once".to_owned(),
+        n => format!("their {n} devices are signed out at once"),
     };
     let asked = |title: String, explanation: String, button: String, danger: bool| Asked {
         title,
@@ -121,9 +121,8 @@ fn ask(action: Action, user: &UserView, devices: usize, client: &str) -> Result<
         Action::Deactivate => asked(
             format!("Deactivate {name}?"),
             format!(
-                "{name} will no longer be able to sign in, and {devices_text} of the account \
-                 will be signed out at once. You can reactivate the account later; its \
-                 devices will have to sign in again."
+                "{name} will no longer be able to sign in; {signed_out}. You can \
+                 reactivate the account later; its devices will have to sign in again."
             ),
             format!("Confirm: deactivate {name}"),
             true,
@@ -209,23 +208,14 @@ fn ask(action: Action, user: &UserView, devices: usize, client: &str) -> Result<
             asked(
                 format!("Revoke every device of {name}?"),
                 format!(
-                    "{devices_text} of {name} will be signed out at once; the account \
-                     stays active and can sign in again.",
-                    devices_text = capitalized(&devices_text)
+                    "Every device of {name} is signed out at once ({devices}); the account \
+                     stays active and can sign in again."
                 ),
                 "Confirm: revoke all devices".to_owned(),
                 true,
             )
         }
     })
-}
-
-fn capitalized(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 /// The confirmation page of an action on a user: what will happen, and
