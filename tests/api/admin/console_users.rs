@@ -586,3 +586,36 @@ async fn the_stylesheet_shortens_and_reflows(backend: Backend) {
         assert!(!page.contains("<script"), "no script on {path}");
     }
 }
+
+/// Without a session, the new pages send to the sign-in page and their
+/// forms are refused before anything is looked at; nothing is created.
+#[on_both_backends]
+async fn the_new_pages_need_an_admin_session(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app.admin_key().await;
+    let alice = app.create_user("alice", "", false);
+    let mut stranger = Console::new(&app);
+    let csrf = stranger.csrf("/console/login").await;
+    for path in [
+        "/console/users/new".to_owned(),
+        format!("/console/users/{alice}/deactivate"),
+        format!("/console/users/{alice}/revoke?client=web"),
+    ] {
+        let response = stranger.get(&path).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(location(&response), Some("/console/login"), "{path}");
+    }
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("username", "mallory"),
+        ("password", NEW_PASSWORD),
+        ("is_admin", "true"),
+    ];
+    let response = stranger.post("/console/users/new", &form).await;
+    assert_eq!(location(&response), Some("/console/login"));
+    assert!(users_named(&app, &key, "mallory").await.is_empty());
+    let path = format!("/console/users/{alice}/deactivate");
+    let response = stranger.post(&path, &[("csrf_token", &csrf)]).await;
+    assert_eq!(location(&response), Some("/console/login"));
+    assert_eq!(app.user_json(&key, alice).await["is_active"], true);
+}
