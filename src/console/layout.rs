@@ -154,7 +154,6 @@ pub fn pager(
 /// The second step of every change: what will happen, in words, and one
 /// form that does it, whose button says `Confirm …`. `fields` are the
 /// hidden fields the action needs besides the CSRF token.
-#[allow(dead_code)] // The user page's actions use it from the next commit.
 pub struct Confirmation<'a> {
     pub title: &'a str,
     pub explanation: &'a str,
@@ -165,7 +164,6 @@ pub struct Confirmation<'a> {
     pub back: &'a str,
 }
 
-#[allow(dead_code)]
 pub fn confirmation(chrome: &Chrome<'_>, confirm: &Confirmation<'_>) -> Markup {
     layout(
         confirm.title,

@@ -50,10 +50,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/logout", web::post().to(sign_in::sign_out))
             // users
             .route("/users", web::get().to(users::users))
+            .route("/users/new", web::get().to(users::new_user_page))
+            .route("/users/new", web::post().to(users::create_user))
             // user
             .route("/users/{id}", web::get().to(user::user))
-            .route("/users/{id}/revoke", web::post().to(user::revoke))
-            .route("/users/{id}/revoke-all", web::post().to(user::revoke_all))
+            .route("/users/{id}/{action}", web::get().to(user::confirm))
+            .route("/users/{id}/{action}", web::post().to(user::act))
             // events
             // dashboard
             .route("/console.css", web::get().to(stylesheet))

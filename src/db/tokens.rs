@@ -184,6 +184,21 @@ pub fn count_live(conn: &mut AnyConnection, user_id: i64, now: i64) -> QueryResu
         .get_result(conn)
 }
 
+/// How many live devices each of `user_ids` holds, in one grouped query
+/// (a page of users, not one query per row); a user without any is absent.
+pub fn count_live_by_user(
+    conn: &mut AnyConnection,
+    user_ids: &[i64],
+    now: i64,
+) -> QueryResult<Vec<(i64, i64)>> {
+    tokens::table
+        .filter(tokens::user_id.eq_any(user_ids))
+        .filter(tokens::expires_at.gt(now))
+        .group_by(tokens::user_id)
+        .select((tokens::user_id, diesel::dsl::count_star()))
+        .load(conn)
+}
+
 /// A token row as login writes it; a re-login on the client overwrites
 /// every column of its row, the user agent too (with `NULL` when none).
 #[derive(Insertable, AsChangeset)]

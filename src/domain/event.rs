@@ -16,6 +16,8 @@ pub enum EventKind {
     Revoked,
     PasswordChanged,
     PasswordReset,
+    /// An admin had a password-reset mail sent to the user.
+    PasswordResetMailed,
     EmailVerified,
     TwoFactorEnabled,
     TwoFactorDisabled,
@@ -25,7 +27,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 14] = [
         Self::Login,
         Self::LoginFailed,
         Self::Throttled,
@@ -33,6 +35,7 @@ impl EventKind {
         Self::Revoked,
         Self::PasswordChanged,
         Self::PasswordReset,
+        Self::PasswordResetMailed,
         Self::EmailVerified,
         Self::TwoFactorEnabled,
         Self::TwoFactorDisabled,
@@ -50,6 +53,7 @@ impl EventKind {
             Self::Revoked => "revoked",
             Self::PasswordChanged => "password_changed",
             Self::PasswordReset => "password_reset",
+            Self::PasswordResetMailed => "password_reset_mailed",
             Self::EmailVerified => "email_verified",
             Self::TwoFactorEnabled => "two_factor_enabled",
             Self::TwoFactorDisabled => "two_factor_disabled",

@@ -97,6 +97,55 @@ async fn queue_reset_mail(services: &Services, email: String) -> Result<(), Erro
     .await
 }
 
+/// What became of an admin's request to mail a user a reset link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminResetMail {
+    Queued,
+    /// The user has no address to mail.
+    NoEmail,
+    /// A reset link would not work for an inactive user.
+    Inactive,
+}
+
+/// An admin's "send a password-reset mail" for one user: the mail and link
+/// of `POST /password/reset`, to that user only (not every account sharing
+/// the address), through the outbox, recorded as `password_reset_mailed`.
+/// No throttle: only admins can ask, one user at a time.
+pub async fn send_reset_to_user(
+    services: &Services,
+    user_id: i64,
+    source: &EventSource,
+) -> Result<AdminResetMail, Error> {
+    let user = services
+        .db(move |conn| Ok(accounts::reset_user_by_id(conn, user_id)?))
+        .await?
+        .ok_or(Error::NotFound)?;
+    if user.email.is_empty() {
+        return Ok(AdminResetMail::NoEmail);
+    }
+    if !user.is_active {
+        return Ok(AdminResetMail::Inactive);
+    }
+    let key = services.secret_key.derive_key(KEY_PURPOSE);
+    let settings = services.settings.clone();
+    queue_for_users(
+        services,
+        MAIL_KIND,
+        move |_| Ok(vec![user]),
+        |user: &ResetUser| user.id,
+        move |users| reset_mail(&settings, users, &key, Timestamp::now()),
+    )
+    .await?;
+    let source = source.clone();
+    services
+        .db(move |conn| {
+            let mailed = What::to_user(EventKind::PasswordResetMailed, user_id);
+            events::record(conn, &source, mailed, Timestamp::now())
+        })
+        .await?;
+    Ok(AdminResetMail::Queued)
+}
+
 fn subject(user: &ResetUser) -> ResetSubject<'_> {
     ResetSubject {
         user_id: user.id,

@@ -79,7 +79,7 @@ pub struct EventView {
     #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
     /// `login`, `login_failed`, `throttled`, `logout`, `revoked`,
-    /// `password_changed`, `password_reset`, `email_verified`,
+    /// `password_changed`, `password_reset`, `password_reset_mailed`, `email_verified`,
     /// `two_factor_enabled`, `two_factor_disabled`, `user_created`,
     /// `user_updated` or `imported`.
     #[serde(rename = "type")]

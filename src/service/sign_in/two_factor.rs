@@ -213,6 +213,30 @@ pub async fn disable(
     Ok(())
 }
 
+/// Turns two-factor off for a user who lost their authenticator and their
+/// recovery codes, as an admin asks (no password, no code: the admin
+/// vouches). Returns whether it was on; only then is `two_factor_disabled`
+/// recorded.
+pub async fn disable_for_user(
+    services: &Services,
+    user_id: i64,
+    source: &EventSource,
+) -> Result<bool, Error> {
+    let source = source.clone();
+    services
+        .db(move |conn| {
+            conn.transaction::<_, Error, _>(|conn| {
+                let disabled = queries::disable(conn, user_id)? > 0;
+                if disabled {
+                    let what = What::to_user(EventKind::TwoFactorDisabled, user_id);
+                    events::record(conn, &source, what, Timestamp::now())?;
+                }
+                Ok(disabled)
+            })
+        })
+        .await
+}
+
 /// The second check of a sign-in, after the password matched (under the
 /// sign-in's throttle, which counts a wrong code): nothing to do without
 /// two-factor; otherwise `otp` must be a current code not used before, or

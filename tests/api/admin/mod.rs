@@ -4,5 +4,6 @@
 mod browser;
 mod console;
 mod console_sessions;
+mod console_users;
 mod guards;
 mod users;
