@@ -188,20 +188,28 @@ fn parse_utc(text: &str) -> Option<Timestamp> {
         .map(|time| Timestamp(time.and_utc().timestamp_millis()))
 }
 
-/// The query's filters as typed and as read, or the 400 page that says
-/// what is wrong.
-fn filters_of(
-    request: &HttpRequest,
-    chrome: &Chrome<'_>,
-) -> Result<(QueryParams, Typed, Wanted), HttpResponse> {
+/// What a request asks for: the filters as typed, and as read or what is
+/// wrong with them; the page asked for.
+struct Asked {
+    typed: Typed,
+    wanted: Result<Wanted, String>,
+    page: Option<String>,
+}
+
+fn asked(request: &HttpRequest) -> Asked {
     let Ok(query) = QueryParams::parse(request.query_string()) else {
         let message = "The filters could not be read: a value is not text.";
-        return Err(refused(chrome, &Typed::default(), message));
+        return Asked {
+            typed: Typed::default(),
+            wanted: Err(message.to_owned()),
+            page: None,
+        };
     };
     let typed = Typed::read(&query);
-    match typed.parse() {
-        Ok(wanted) => Ok((query, typed, wanted)),
-        Err(message) => Err(refused(chrome, &typed, &message)),
+    Asked {
+        wanted: typed.parse(),
+        typed,
+        page: query.get("page").map(str::to_owned),
     }
 }
 
@@ -232,11 +240,16 @@ pub async fn events_page(
         username: &admin.username,
         csrf: &csrf,
     };
-    let (query, typed, wanted) = match filters_of(&request, &chrome) {
-        Ok(filters) => filters,
-        Err(page) => return Ok(page),
+    let Asked {
+        typed,
+        wanted,
+        page,
+    } = asked(&request);
+    let wanted = match wanted {
+        Ok(wanted) => wanted,
+        Err(message) => return Ok(refused(&chrome, &typed, &message)),
     };
-    let page = PageRequest::parse(query.get("page")).map_err(|_| ConsoleError::NotFound)?;
+    let page = PageRequest::parse(page.as_deref()).map_err(|_| ConsoleError::NotFound)?;
     let (found, names) = services
         .db(move |conn| {
             let Some(filter) =
@@ -386,9 +399,10 @@ pub async fn events_csv(
         username: &admin.username,
         csrf: &csrf,
     };
-    let wanted = match filters_of(&request, &chrome) {
-        Ok((_, _, wanted)) => wanted,
-        Err(page) => return Ok(page),
+    let Asked { typed, wanted, .. } = asked(&request);
+    let wanted = match wanted {
+        Ok(wanted) => wanted,
+        Err(message) => return Ok(refused(&chrome, &typed, &message)),
     };
     // The first chunk is read before answering, so that a database that
     // fails at once gets an error page and not a cut-off file.
