@@ -380,7 +380,15 @@ fn event_row(event: &EventView, names: &HashMap<i64, String>, now: Timestamp) ->
             }
             td data-label="Client" { (or_dash(&event.client)) }
             td data-label="By" { (event.actor) }
-            td data-label="Address" { (or_dash(&event.ip)) }
+            td data-label="Address" {
+                @match &event.ip {
+                    Some(ip) => @for (n, part) in ip.split(':').enumerate() {
+                        @if n > 0 { ":" wbr; }
+                        (part)
+                    },
+                    None => "—",
+                }
+            }
             td.agent data-label="User agent" { (shortened(event.user_agent.as_deref())) }
             td data-label="How" { (or_dash(&event.detail)) }
         }
