@@ -254,6 +254,23 @@ async fn from_and_to_bound_the_time_range(backend: Backend) {
     );
     let before = console.page("/console/events?to=2026-01-01T10:30").await;
     assert_eq!(ats(&before), ["2026-01-01T10:00:00.000Z"]);
+
+    // An IPv6 address is matched as recorded (lower case, shortest form),
+    // and may break after a colon on the page.
+    record(
+        &app,
+        EventKind::Login,
+        alice,
+        "2001:db8::1",
+        TEN_O_CLOCK + 120 * MINUTE,
+    );
+    let v6 = rows(&console.page("/console/events?ip=2001:DB8:0::1").await);
+    assert_eq!(v6.len(), 1, "{v6:?}");
+    assert!(
+        v6[0].html.contains("2001:<wbr>db8:<wbr>:<wbr>1"),
+        "{}",
+        v6[0].html
+    );
 }
 
 #[on_both_backends]
