@@ -366,7 +366,7 @@ fn run_events(
     };
     let filter = events::Filter {
         user_id,
-        kind: None,
+        ..events::Filter::default()
     };
     let or_dash = |text: Option<String>| text.unwrap_or_else(|| "-".to_owned());
     for event in events::newest(conn, filter, i64::from(limit))? {

@@ -15,6 +15,7 @@
 //! token, checked before anything else (missing or wrong: a 403 page).
 
 mod error;
+mod events;
 mod layout;
 mod request;
 mod sign_in;
@@ -57,6 +58,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/users/{id}/{action}", web::get().to(user::confirm))
             .route("/users/{id}/{action}", web::post().to(user::act))
             // events
+            .route("/events", web::get().to(events::events_page))
+            .route("/events.csv", web::get().to(events::events_csv))
             // dashboard
             .route("/console.css", web::get().to(stylesheet))
             .default_service(web::to(not_found)),

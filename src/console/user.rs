@@ -35,7 +35,7 @@ pub async fn user(
         .db(move |conn| {
             let filter = events::Filter {
                 user_id: Some(id),
-                kind: None,
+                ..events::Filter::default()
             };
             Ok((
                 admin::user_detail(conn, id)?,

@@ -1,7 +1,7 @@
 //! Queries on `events`, the security record: appended to in the caller's
 //! transaction, read newest first, swept by age.
 
-use super::schema::events;
+use super::schema::{events, users};
 use super::tokens::{due_batch, RevokedToken};
 use super::AnyConnection;
 use crate::domain::event::{EventKind, EventSource, RevokedBy};
@@ -118,15 +118,23 @@ pub fn record_revoked(
     Ok(())
 }
 
-/// Which events a listing shows.
-#[derive(Debug, Clone, Copy, Default)]
+/// Which events a listing shows: every filter given must hold. Each one
+/// alone has an index that also orders by id ((user_id, id), (kind, id),
+/// (ip, id)); `from`/`to` use the index on `at`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
     pub user_id: Option<i64>,
     pub kind: Option<EventKind>,
+    /// The address as recorded (canonical: an IPv4-mapped IPv6 address as IPv4).
+    pub ip: Option<String>,
+    /// Recorded at or after.
+    pub from: Option<Timestamp>,
+    /// Recorded before.
+    pub to: Option<Timestamp>,
 }
 
 fn filtered(
-    filter: Filter,
+    filter: &Filter,
 ) -> events::BoxedQuery<'static, <AnyConnection as diesel::Connection>::Backend> {
     let mut query = events::table.into_boxed();
     if let Some(user_id) = filter.user_id {
@@ -135,17 +143,26 @@ fn filtered(
     if let Some(kind) = filter.kind {
         query = query.filter(events::kind.eq(kind.as_str()));
     }
+    if let Some(ip) = &filter.ip {
+        query = query.filter(events::ip.eq(ip.clone()));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(events::at.ge(from.millis()));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(events::at.lt(to.millis()));
+    }
     query
 }
 
-pub fn count(conn: &mut AnyConnection, filter: Filter) -> QueryResult<i64> {
+pub fn count(conn: &mut AnyConnection, filter: &Filter) -> QueryResult<i64> {
     filtered(filter).count().get_result(conn)
 }
 
 /// Up to `limit` events from `offset`, newest first.
 pub fn page(
     conn: &mut AnyConnection,
-    filter: Filter,
+    filter: &Filter,
     offset: i64,
     limit: i64,
 ) -> QueryResult<Vec<Event>> {
@@ -154,6 +171,34 @@ pub fn page(
         .offset(offset)
         .limit(limit)
         .select(Event::as_select())
+        .load(conn)
+}
+
+/// Up to `limit` events with an id below `before` (all, if `None`), newest
+/// first: a read by key, whose cost does not grow with how far it has gone.
+pub fn before(
+    conn: &mut AnyConnection,
+    filter: &Filter,
+    before: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<Event>> {
+    let mut query = filtered(filter);
+    if let Some(before) = before {
+        query = query.filter(events::id.lt(before));
+    }
+    query
+        .order(events::id.desc())
+        .limit(limit)
+        .select(Event::as_select())
+        .load(conn)
+}
+
+/// The usernames of those of `ids` that are users (a user may be gone: the
+/// record outlives them).
+pub fn usernames(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
+    users::table
+        .filter(users::id.eq_any(ids))
+        .select((users::id, users::username))
         .load(conn)
 }
 

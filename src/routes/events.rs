@@ -42,7 +42,7 @@ pub async fn own_events(
     let query = QueryParams::parse(request.query_string())?;
     let filter = Filter {
         user_id: Some(principal.user_id),
-        kind: None,
+        ..Filter::default()
     };
     listed(&services, &request, query, filter).await
 }
@@ -80,7 +80,12 @@ pub async fn all_events(
             Some(EventKind::parse(kind).ok_or_else(|| Error::field("type", UNKNOWN_TYPE))?)
         }
     };
-    listed(&services, &request, query, Filter { user_id, kind }).await
+    let filter = Filter {
+        user_id,
+        kind,
+        ..Filter::default()
+    };
+    listed(&services, &request, query, filter).await
 }
 
 async fn listed(

@@ -6,12 +6,15 @@
 pub use crate::db::events::Filter;
 use crate::db::events::{self as queries, What};
 use crate::db::tokens::RevokedToken;
+use crate::db::users;
 use crate::db::AnyConnection;
 use crate::domain::event::{EventKind, EventSource, RevokedBy};
 use crate::domain::page::{Page, PageRequest};
+use crate::domain::username::lookup_key;
 use crate::domain::Timestamp;
 use crate::service::{Error, Services};
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// Appends one event (call it in the change's transaction).
 pub fn record(
@@ -120,9 +123,9 @@ pub fn list(
     filter: Filter,
     page: PageRequest,
 ) -> Result<EventPage, Error> {
-    let count = queries::count(conn, filter)?;
+    let count = queries::count(conn, &filter)?;
     let rows = page.read(count, |offset, limit| {
-        Ok::<_, Error>(queries::page(conn, filter, offset, limit)?)
+        Ok::<_, Error>(queries::page(conn, &filter, offset, limit)?)
     })?;
     Ok(rows.map(EventView::from))
 }
@@ -133,8 +136,52 @@ pub fn newest(
     filter: Filter,
     limit: i64,
 ) -> Result<Vec<EventView>, Error> {
-    let rows = queries::page(conn, filter, 0, limit)?;
+    let rows = queries::page(conn, &filter, 0, limit)?;
     Ok(rows.into_iter().map(EventView::from).collect())
+}
+
+/// Up to `limit` events matching `filter` with an id below `before` (from
+/// the newest if `None`), newest first: a whole listing read a chunk at a
+/// time, each chunk as quick as the first.
+pub fn before(
+    conn: &mut AnyConnection,
+    filter: &Filter,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<EventView>, Error> {
+    let rows = queries::before(conn, filter, before, limit)?;
+    Ok(rows.into_iter().map(EventView::from).collect())
+}
+
+/// `filter` narrowed to the user named `username` (as sign-in finds them:
+/// normalised, whatever the case) when one is given; `None` when no user
+/// has that name, so that no event matches.
+pub fn for_username(
+    conn: &mut AnyConnection,
+    filter: Filter,
+    username: Option<&str>,
+) -> Result<Option<Filter>, Error> {
+    let Some(name) = username else {
+        return Ok(Some(filter));
+    };
+    Ok(users::by_key(conn, &lookup_key(name))?.map(|user| Filter {
+        user_id: Some(user.id),
+        ..filter
+    }))
+}
+
+/// The usernames of the users the `events` are about, by id (one query).
+pub fn usernames_of(
+    conn: &mut AnyConnection,
+    events: &[EventView],
+) -> Result<HashMap<i64, String>, Error> {
+    let mut ids: Vec<i64> = events.iter().filter_map(|event| event.user_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(queries::usernames(conn, &ids)?.into_iter().collect())
 }
 
 /// Deletes up to `limit` events recorded at or before `cutoff` (the sweep).

@@ -1,0 +1,645 @@
+//! Everyone's security events: filtered by type, user, address and time
+//! range (all that are given must hold), a page at a time, and the same
+//! listing as a CSV download.
+//!
+//! The filters come from the query string, so a filtered listing is a link
+//! to share; a value that cannot be a filter is a 400 page that says which
+//! and why, with the form to correct it. An unknown username is no error: no
+//! event matches it, as none matches an address never seen.
+//!
+//! The download is streamed a chunk at a time, each chunk read by key
+//! (`id < the last one sent`), so memory stays bounded however many events
+//! match. Its cells are defused against formula injection: user agents and
+//! client names are whatever a caller sent, and spreadsheets run a cell that
+//! begins with `=`, `+`, `-` or `@`.
+
+use super::error::ConsoleError;
+use super::layout::{self, layout, pager, shortened, when, Chrome};
+use super::request::{admin_page, require_admin};
+use crate::domain::event::EventKind;
+use crate::domain::page::{InvalidPage, PageRequest};
+use crate::domain::Timestamp;
+use crate::http::request::QueryParams;
+use crate::service::shared::events::{self, EventPage, EventView, Filter};
+use crate::service::{Error, Services};
+use actix_session::Session;
+use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use actix_web::http::StatusCode;
+use actix_web::web::Bytes;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::NaiveDateTime;
+use futures_util::stream::{self, StreamExt};
+use maud::{html, Markup};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// The download's columns, in order.
+pub const CSV_COLUMNS: [&str; 10] = [
+    "id",
+    "at",
+    "type",
+    "user_id",
+    "username",
+    "client",
+    "actor",
+    "ip",
+    "user_agent",
+    "detail",
+];
+
+/// Events read (and held) at a time while the download is written.
+const CSV_CHUNK: i64 = 500;
+
+/// The longest username there is (the username rules').
+const MAX_USERNAME: usize = 150;
+
+/// The longest value any other filter can hold and be valid (an IPv6
+/// address with a zone is under 64 characters; a time with its fraction of
+/// a second under 32).
+const MAX_FILTER: usize = 64;
+
+/// The filters as typed, kept to fill the form and the links again.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Typed {
+    kind: String,
+    user: String,
+    ip: String,
+    from: String,
+    to: String,
+}
+
+/// The filters once read: which events, and a username still to look up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Wanted {
+    filter: Filter,
+    username: Option<String>,
+}
+
+impl Typed {
+    fn read(query: &QueryParams) -> Self {
+        let value = |name: &str| query.get(name).unwrap_or("").trim().to_owned();
+        Typed {
+            kind: value("type"),
+            user: value("user"),
+            ip: value("ip"),
+            from: value("from"),
+            to: value("to"),
+        }
+    }
+
+    /// The filters given, as query parameters.
+    fn pairs(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("type", &self.kind),
+            ("user", &self.user),
+            ("ip", &self.ip),
+            ("from", &self.from),
+            ("to", &self.to),
+        ]
+        .into_iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(name, value)| (name, value.as_str()))
+        .collect()
+    }
+
+    /// `path` with these filters (and `page`, if any) as its query.
+    fn link(&self, path: &str, page: Option<i64>) -> String {
+        let number = page.map(|n| n.to_string());
+        let mut pairs = self.pairs();
+        if let Some(number) = &number {
+            pairs.push(("page", number));
+        }
+        if pairs.is_empty() {
+            return path.to_owned();
+        }
+        let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
+        format!("{path}?{query}")
+    }
+
+    /// The filters, or what is wrong with the first that cannot be one.
+    fn parse(&self) -> Result<Wanted, String> {
+        for (label, value, max) in [
+            ("Type", &self.kind, MAX_FILTER),
+            ("User", &self.user, MAX_USERNAME),
+            ("Address", &self.ip, MAX_FILTER),
+            ("From", &self.from, MAX_FILTER),
+            ("To", &self.to, MAX_FILTER),
+        ] {
+            if value.chars().count() > max {
+                return Err(format!("{label}: too long (at most {max} characters)."));
+            }
+        }
+        let kind = match self.kind.as_str() {
+            "" => None,
+            kind => Some(
+                EventKind::parse(kind)
+                    .ok_or_else(|| format!("Type: there is no event type \"{kind}\"."))?,
+            ),
+        };
+        let ip = match self.ip.as_str() {
+            "" => None,
+            ip => Some(canonical_ip(ip).ok_or_else(|| {
+                format!(
+                    "Address: \"{ip}\" is not an IP address (such as 203.0.113.7 or 2001:db8::1)."
+                )
+            })?),
+        };
+        let time = |label: &str, text: &str| match text {
+            "" => Ok(None),
+            text => parse_utc(text).map(Some).ok_or_else(|| {
+                format!(
+                    "{label}: \"{text}\" is not a date and time written YYYY-MM-DDTHH:MM (UTC)."
+                )
+            }),
+        };
+        let from = time("From", &self.from)?;
+        let to = time("To", &self.to)?;
+        if let (Some(from), Some(to)) = (from, to) {
+            if from > to {
+                return Err("From is after To: no event could be in that range.".to_owned());
+            }
+        }
+        Ok(Wanted {
+            filter: Filter {
+                user_id: None,
+                kind,
+                ip,
+                from,
+                to,
+            },
+            username: Some(self.user.clone()).filter(|user| !user.is_empty()),
+        })
+    }
+}
+
+/// An address as the events record it: IPv4-mapped IPv6 as IPv4.
+fn canonical_ip(text: &str) -> Option<String> {
+    let ip: IpAddr = text.parse().ok()?;
+    Some(ip.to_canonical().to_string())
+}
+
+/// A `datetime-local` value (`2026-12-07T09:30`, seconds and a fraction
+/// allowed), read as UTC.
+fn parse_utc(text: &str) -> Option<Timestamp> {
+    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S%.f"]
+        .into_iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+        .map(|time| Timestamp(time.and_utc().timestamp_millis()))
+}
+
+/// What a request asks for: the filters as typed, and as read or what is
+/// wrong with them; the page asked for.
+struct Asked {
+    typed: Typed,
+    wanted: Result<Wanted, String>,
+    page: Option<String>,
+}
+
+fn asked(request: &HttpRequest) -> Asked {
+    let Ok(query) = QueryParams::parse(request.query_string()) else {
+        let message = "The filters could not be read: a value is not text.";
+        return Asked {
+            typed: Typed::default(),
+            wanted: Err(message.to_owned()),
+            page: None,
+        };
+    };
+    let typed = Typed::read(&query);
+    Asked {
+        wanted: typed.parse(),
+        typed,
+        page: query.get("page").map(str::to_owned),
+    }
+}
+
+fn refused(chrome: &Chrome<'_>, typed: &Typed, message: &str) -> HttpResponse {
+    layout::html(
+        StatusCode::BAD_REQUEST,
+        layout(
+            "Events",
+            Some(chrome),
+            None,
+            html! {
+                h1 { "Events" }
+                p.error #filter-error role="alert" { (message) }
+                (filters_form(typed))
+            },
+        ),
+    )
+}
+
+/// `GET /console/events?type=&user=&ip=&from=&to=&page=`.
+pub async fn events_page(
+    services: web::Data<Services>,
+    session: Session,
+    request: HttpRequest,
+) -> Result<HttpResponse, ConsoleError> {
+    let (admin, csrf) = require_admin(&services, &session).await?;
+    let chrome = Chrome {
+        username: &admin.username,
+        csrf: &csrf,
+    };
+    let Asked {
+        typed,
+        wanted,
+        page,
+    } = asked(&request);
+    let wanted = match wanted {
+        Ok(wanted) => wanted,
+        Err(message) => return Ok(refused(&chrome, &typed, &message)),
+    };
+    let page = PageRequest::parse(page.as_deref()).map_err(|_| ConsoleError::NotFound)?;
+    let (found, names) = services
+        .db(move |conn| {
+            let Some(filter) =
+                events::for_username(conn, wanted.filter, wanted.username.as_deref())?
+            else {
+                // Nothing matches: page 1 exists, empty, and no other.
+                let none = page.read(0, |_, _| Ok::<_, InvalidPage>(Vec::new()))?;
+                return Ok((none, HashMap::new()));
+            };
+            let found = events::list(conn, filter, page)?;
+            let names = events::usernames_of(conn, &found.items)?;
+            Ok((found, names))
+        })
+        .await
+        .map_err(|error| match error {
+            Error::InvalidPage => ConsoleError::NotFound,
+            other => other.into(),
+        })?;
+    Ok(admin_page(&admin, &csrf, &session, |chrome, flash| {
+        events_markup(chrome, &typed, &found, &names, flash)
+    }))
+}
+
+fn filters_form(typed: &Typed) -> Markup {
+    html! {
+        form #filters.filters method="get" action="/console/events" {
+            div.field {
+                label for="type" { "Type" }
+                select #type name="type" {
+                    option value="" selected[typed.kind.is_empty()] { "Any" }
+                    @for kind in EventKind::ALL {
+                        option value=(kind.as_str()) selected[typed.kind == kind.as_str()] {
+                            (kind.as_str())
+                        }
+                    }
+                }
+            }
+            div.field {
+                label for="user" { "User" }
+                input #user type="text" name="user" value=(typed.user)
+                    autocomplete="off" placeholder="username";
+            }
+            div.field {
+                label for="ip" { "Address" }
+                input #ip type="text" name="ip" value=(typed.ip)
+                    autocomplete="off" placeholder="203.0.113.7";
+            }
+            div.field {
+                label for="from" { "From (UTC)" }
+                input #from type="datetime-local" name="from" value=(typed.from) step="1";
+            }
+            div.field {
+                label for="to" { "To (UTC, before)" }
+                input #to type="datetime-local" name="to" value=(typed.to) step="1";
+            }
+            div.field.submit {
+                button #filter type="submit" { "Filter" }
+            }
+        }
+    }
+}
+
+fn events_markup(
+    chrome: &Chrome<'_>,
+    typed: &Typed,
+    page: &EventPage,
+    names: &HashMap<i64, String>,
+    flash: Option<&str>,
+) -> Markup {
+    let now = Timestamp::now();
+    layout(
+        "Events",
+        Some(chrome),
+        flash,
+        html! {
+            h1 { "Events" }
+            (filters_form(typed))
+            p.summary {
+                span.count { (page.count) " event" @if page.count != 1 { "s" } }
+                " "
+                a #csv href=(typed.link("/console/events.csv", None)) download="events.csv" {
+                    "Download as CSV"
+                }
+            }
+            @if page.items.is_empty() {
+                p.empty { "No event matches." }
+            } @else {
+                table.events {
+                    thead {
+                        tr {
+                            th scope="col" { "At" }
+                            th scope="col" { "Event" }
+                            th scope="col" { "User" }
+                            th scope="col" { "Client" }
+                            th scope="col" { "By" }
+                            th scope="col" { "Address" }
+                            th scope="col" { "User agent" }
+                            th scope="col" { "How" }
+                        }
+                    }
+                    tbody {
+                        @for event in &page.items {
+                            (event_row(event, names, now))
+                        }
+                    }
+                }
+            }
+            (pager(page.number, page.has_previous, page.has_next, |n| {
+                typed.link("/console/events", Some(n))
+            }))
+        },
+    )
+}
+
+fn event_row(event: &EventView, names: &HashMap<i64, String>, now: Timestamp) -> Markup {
+    let or_dash = |text: &Option<String>| text.clone().unwrap_or_else(|| "—".to_owned());
+    html! {
+        tr data-type=(event.kind) {
+            td data-label="At" { (when(event.at, now)) }
+            td data-label="Event" { (event.kind) }
+            td data-label="User" {
+                @match (event.user_id, event.user_id.and_then(|id| names.get(&id))) {
+                    (Some(id), Some(name)) => a href=(format!("/console/users/{id}")) { (name) },
+                    // The record outlives the user.
+                    (Some(id), None) => span.gone title="No longer a user" { "#" (id) },
+                    (None, _) => "—",
+                }
+            }
+            td data-label="Client" { (or_dash(&event.client)) }
+            td data-label="By" { (event.actor) }
+            td data-label="Address" {
+                @match &event.ip {
+                    Some(ip) => @for (n, part) in ip.split(':').enumerate() {
+                        @if n > 0 { ":" wbr; }
+                        (part)
+                    },
+                    None => "—",
+                }
+            }
+            td.agent data-label="User agent" { (shortened(event.user_agent.as_deref())) }
+            td data-label="How" { (or_dash(&event.detail)) }
+        }
+    }
+}
+
+/// `GET /console/events.csv?type=&user=&ip=&from=&to=`: every event the
+/// filters match, newest first, streamed.
+pub async fn events_csv(
+    services: web::Data<Services>,
+    session: Session,
+    request: HttpRequest,
+) -> Result<HttpResponse, ConsoleError> {
+    let (admin, csrf) = require_admin(&services, &session).await?;
+    let chrome = Chrome {
+        username: &admin.username,
+        csrf: &csrf,
+    };
+    let Asked { typed, wanted, .. } = asked(&request);
+    let wanted = match wanted {
+        Ok(wanted) => wanted,
+        Err(message) => return Ok(refused(&chrome, &typed, &message)),
+    };
+    // The first chunk is read before answering, so that a database that
+    // fails at once gets an error page and not a cut-off file.
+    let (filter, first, names) = services
+        .db(move |conn| {
+            let Some(filter) =
+                events::for_username(conn, wanted.filter, wanted.username.as_deref())?
+            else {
+                return Ok((None, Vec::new(), HashMap::new()));
+            };
+            let first = events::before(conn, &filter, None, CSV_CHUNK)?;
+            let names = events::usernames_of(conn, &first)?;
+            Ok((Some(filter), first, names))
+        })
+        .await?;
+    let head = csv_bytes(&first, &names, true)?;
+    let rest = match filter {
+        Some(filter) => Download {
+            services: services.clone(),
+            filter,
+            after: last_of_full(&first),
+        },
+        None => Download {
+            services: services.clone(),
+            filter: Filter::default(),
+            after: None,
+        },
+    };
+    let body = stream::once(async move { Ok::<_, ConsoleError>(head) })
+        .chain(stream::unfold(rest, next_chunk));
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/csv; charset=utf-8"))
+        .insert_header((CONTENT_DISPOSITION, "attachment; filename=\"events.csv\""))
+        .streaming(body))
+}
+
+/// Where the download stands: the id of the last event written, while a
+/// chunk may follow it.
+struct Download {
+    services: web::Data<Services>,
+    filter: Filter,
+    after: Option<i64>,
+}
+
+/// The id of a chunk's last event if the chunk was full (more may follow).
+fn last_of_full(chunk: &[EventView]) -> Option<i64> {
+    let full = i64::try_from(chunk.len()).is_ok_and(|len| len == CSV_CHUNK);
+    chunk.last().map(|event| event.id).filter(|_| full)
+}
+
+async fn next_chunk(state: Download) -> Option<(Result<Bytes, ConsoleError>, Download)> {
+    let before = state.after?;
+    let filter = state.filter.clone();
+    let read = state
+        .services
+        .db(move |conn| {
+            let chunk = events::before(conn, &filter, Some(before), CSV_CHUNK)?;
+            let names = events::usernames_of(conn, &chunk)?;
+            Ok((chunk, names))
+        })
+        .await;
+    let written = read
+        .map_err(ConsoleError::from)
+        .and_then(|(chunk, names)| Ok((csv_bytes(&chunk, &names, false)?, last_of_full(&chunk))));
+    match written {
+        Ok((bytes, after)) => Some((Ok(bytes), Download { after, ..state })),
+        Err(error) => {
+            // The answer has begun: failing the stream cuts the connection,
+            // so the client sees a failed download, not a short file.
+            log::warn!("the events download stopped: {error}");
+            Some((
+                Err(error),
+                Download {
+                    after: None,
+                    ..state
+                },
+            ))
+        }
+    }
+}
+
+/// Rows of the download (with the header row first if `header`).
+fn csv_bytes(
+    chunk: &[EventView],
+    names: &HashMap<i64, String>,
+    header: bool,
+) -> Result<Bytes, ConsoleError> {
+    let failed = |error: csv::Error| ConsoleError::Service(Error::internal(error));
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    if header {
+        writer.write_record(CSV_COLUMNS).map_err(failed)?;
+    }
+    for event in chunk {
+        let text = |value: &Option<String>| value.clone().unwrap_or_default();
+        let username = event
+            .user_id
+            .and_then(|id| names.get(&id))
+            .cloned()
+            .unwrap_or_default();
+        let cells = [
+            event.id.to_string(),
+            event.at.to_rfc3339(),
+            event.kind.clone(),
+            event.user_id.map(|id| id.to_string()).unwrap_or_default(),
+            username,
+            text(&event.client),
+            event.actor.clone(),
+            text(&event.ip),
+            text(&event.user_agent),
+            text(&event.detail),
+        ];
+        writer
+            .write_record(cells.iter().map(|cell| defused(cell).into_owned()))
+            .map_err(failed)?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|error| ConsoleError::Service(Error::internal(error)))?;
+    Ok(Bytes::from(bytes))
+}
+
+/// A cell that a spreadsheet would run as a formula, made text by a leading
+/// `'` (OWASP's advice against CSV injection).
+fn defused(cell: &str) -> Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn typed(pairs: &[(&str, &str)]) -> Typed {
+        let query = serde_urlencoded::to_string(pairs).unwrap();
+        Typed::read(&QueryParams::parse(&query).unwrap())
+    }
+
+    #[test]
+    fn datetime_local_values_are_read_as_utc_with_or_without_seconds() {
+        assert_eq!(parse_utc("1970-01-01T00:01"), Some(Timestamp(60_000)));
+        assert_eq!(parse_utc("1970-01-01T00:01:02"), Some(Timestamp(62_000)));
+        assert_eq!(parse_utc("1970-01-01T00:01:02.5"), Some(Timestamp(62_500)));
+        for bad in [
+            "1970-01-01",
+            "1970-01-01 00:01",
+            "yesterday",
+            "1970-13-01T00:00",
+        ] {
+            assert_eq!(parse_utc(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn filters_are_read_and_each_bad_one_is_named() {
+        let wanted = typed(&[
+            ("type", "login"),
+            ("user", " Alice "),
+            ("ip", "::ffff:198.51.100.7"),
+            ("from", "1970-01-01T00:00"),
+            ("to", "1970-01-01T00:01"),
+        ])
+        .parse()
+        .unwrap();
+        assert_eq!(wanted.filter.kind, Some(EventKind::Login));
+        assert_eq!(wanted.filter.ip.as_deref(), Some("198.51.100.7"));
+        assert_eq!(wanted.filter.from, Some(Timestamp(0)));
+        assert_eq!(wanted.filter.to, Some(Timestamp(60_000)));
+        assert_eq!(wanted.username.as_deref(), Some("Alice"));
+        assert_eq!(typed(&[]).parse().unwrap().filter, Filter::default());
+
+        let long = "a".repeat(MAX_USERNAME + 1);
+        for (pairs, start) in [
+            (vec![("type", "nope")], "Type:"),
+            (vec![("ip", "300.1.1.1")], "Address:"),
+            (vec![("from", "today")], "From:"),
+            (vec![("to", "1970-01-01")], "To:"),
+            (vec![("user", long.as_str())], "User: too long"),
+            (
+                vec![("from", "1970-01-02T00:00"), ("to", "1970-01-01T00:00")],
+                "From is after To",
+            ),
+        ] {
+            let message = typed(&pairs).parse().unwrap_err();
+            assert!(message.starts_with(start), "{pairs:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn links_keep_the_filters_given_and_only_those() {
+        let filters = typed(&[("type", "login"), ("ip", "::1"), ("user", "")]);
+        assert_eq!(
+            filters.link("/console/events", Some(2)),
+            "/console/events?type=login&ip=%3A%3A1&page=2"
+        );
+        assert_eq!(
+            typed(&[]).link("/console/events.csv", None),
+            "/console/events.csv"
+        );
+    }
+
+    #[test]
+    fn cells_that_a_spreadsheet_would_run_are_made_text() {
+        for cell in ["=HYPERLINK(\"x\")", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(defused(cell), format!("'{cell}"));
+        }
+        for cell in ["curl/8.0", "", "1+1", "2026-12-07T00:00:00.000Z"] {
+            assert_eq!(defused(cell), cell);
+        }
+    }
+
+    #[test]
+    fn only_a_full_chunk_is_followed_by_another() {
+        let event = |id: i64| EventView {
+            id,
+            at: Timestamp(0),
+            kind: "login".to_owned(),
+            user_id: None,
+            client: None,
+            actor: "self".to_owned(),
+            ip: None,
+            user_agent: None,
+            detail: None,
+        };
+        let full: Vec<EventView> = (0..CSV_CHUNK).rev().map(event).collect();
+        assert_eq!(last_of_full(&full), Some(0));
+        assert_eq!(last_of_full(&full[1..]), None);
+        assert_eq!(last_of_full(&[]), None);
+    }
+}
