@@ -14,6 +14,7 @@
 //! the admin API. Every state-changing form carries the session's CSRF
 //! token, checked before anything else (missing or wrong: a 403 page).
 
+mod dashboard;
 mod error;
 mod layout;
 mod request;
@@ -56,6 +57,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/users/{id}/revoke-all", web::post().to(user::revoke_all))
             // events
             // dashboard
+            .route("/", web::get().to(dashboard::dashboard))
             .route("/console.css", web::get().to(stylesheet))
             .default_service(web::to(not_found)),
     );
