@@ -246,7 +246,7 @@ fn chart(kind: &Kind, range: Range, bars: &[Bucket]) -> Markup {
                             (range.span(bar.start)) ": " (bar.count) " " (noun(kind, bar.count))
                         }
                     }
-                    @if (last - index) % range.every() == 0 {
+                    @if (last - index).is_multiple_of(range.every()) {
                         text.label x=(round(x + slot * 0.4)) y=(HEIGHT - 8.0) text-anchor="middle" {
                             (range.tick(bar.start))
                         }
@@ -319,5 +319,39 @@ fn events_table(events: &[EventView], usernames: &HashMap<i64, String>, now: Tim
         @if events.is_empty() {
             p.empty { "No events yet." }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bars_read_as_their_hour_or_day_in_utc() {
+        let at = Timestamp(1_796_652_000_000); // 2026-12-07 14:00 UTC
+        assert_eq!(Range::Hours.span(at), "14:00–15:00 UTC");
+        assert_eq!(Range::Days.span(at), "2026-12-07 UTC");
+        assert_eq!(Range::Hours.tick(at), "14:00");
+        assert_eq!(Range::Days.tick(at), "12-07");
+        let midnight = Timestamp(1_796_684_400_000); // 23:00
+        assert_eq!(Range::Hours.span(midnight), "23:00–00:00 UTC");
+    }
+
+    #[test]
+    fn a_chart_has_one_bar_per_bucket_and_its_total() {
+        let bars: Vec<Bucket> = (0..24)
+            .map(|hour| Bucket {
+                start: Timestamp(1_796_652_000_000 + hour * HOUR),
+                count: hour % 3,
+            })
+            .collect();
+        let svg = chart(&KINDS[1], Range::Hours, &bars).into_string();
+        assert_eq!(svg.matches("<rect").count(), 24);
+        assert!(svg.contains("id=\"chart-failed-24h\""));
+        assert!(svg.contains("aria-labelledby=\"caption-failed-24h\""));
+        assert!(svg.contains("Total: <strong>24</strong>"));
+        assert!(svg.contains("14:00–15:00 UTC: 0 failed sign-ins</title>"));
+        assert!(svg.contains("15:00–16:00 UTC: 1 failed sign-in</title>"));
+        assert!(!svg.contains("style="), "no inline style under the CSP");
     }
 }

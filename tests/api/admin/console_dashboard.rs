@@ -169,3 +169,47 @@ async fn the_dashboard_is_the_landing_page_for_admins_only(backend: Backend) {
     let signed_in_again = console.get("/console/login").await;
     assert_eq!(header(&signed_in_again, LOCATION), Some("/console/"));
 }
+
+#[on_both_backends]
+async fn older_events_fall_in_their_own_hour_and_day(backend: Backend) {
+    use diesel::RunQueryDsl;
+    let app = TestApp::spawn(backend).await;
+    app.create_user("root", "", true);
+    clear_of_the_hour_boundary().await;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let (hour, day) = (3_600_000, 86_400_000);
+    let mut conn = app.connection();
+    for (ago, kind) in [
+        (2 * day, "throttled"),
+        (2 * day, "throttled"),
+        (3 * hour, "throttled"),
+        (31 * day, "throttled"),
+        (3 * hour, "logout"),
+        (3 * hour, "revoked"),
+        (3 * hour, "password_changed"),
+    ] {
+        diesel::sql_query(format!(
+            "INSERT INTO events (at, kind, actor) VALUES ({}, '{kind}', 'system')",
+            now - ago
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    }
+    let mut console = Console::new(&app);
+    console.sign_in("root", PASSWORD).await;
+    let page = console.page("/console/").await;
+    let hours = bars(&page, "chart-throttled-24h");
+    let days = bars(&page, "chart-throttled-30d");
+    assert_eq!(hours[20], 1, "three hours ago: {hours:?}");
+    assert_eq!(hours.iter().sum::<i64>(), 1, "{hours:?}");
+    assert_eq!(days[27], 2, "two days ago: {days:?}");
+    // 31 days ago is out of the range; three hours ago is today or yesterday.
+    assert_eq!(days.iter().sum::<i64>(), 3, "{days:?}");
+    assert_eq!(days[28] + days[29], 1, "{days:?}");
+    // A revocation is a revoked device or a sign-out; other kinds count nowhere.
+    assert_eq!(bars(&page, "chart-revocations-24h")[20], 2);
+    assert_eq!(bars(&page, "chart-failed-24h").iter().sum::<i64>(), 0);
+}
