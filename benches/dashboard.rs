@@ -17,6 +17,8 @@
 //! PostgreSQL vacuumed, as autovacuum would leave them after a bulk insert
 //! (index-only scans need the visibility map).
 //!
+//! `DASHBOARD_PAGE=FILE` keeps the last page loaded there, to look at.
+//!
 //! Run: `cargo bench --bench dashboard`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -323,6 +325,9 @@ async fn load_dashboard(browser: &mut Browser) -> Result<(Duration, usize)> {
     let elapsed = started.elapsed();
     if status != StatusCode::OK || !body.contains("<h1>Dashboard</h1>") {
         return Err(format!("GET /console/ answered {status}").into());
+    }
+    if let Some(file) = std::env::var_os("DASHBOARD_PAGE") {
+        fs::write(file, &body)?;
     }
     Ok((elapsed, body.len()))
 }

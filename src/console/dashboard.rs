@@ -21,7 +21,9 @@ const EVENTS_SHOWN: i64 = 10;
 /// The chart's drawing box (user units; the SVG scales to its column).
 const WIDTH: f64 = 600.0;
 const HEIGHT: f64 = 220.0;
-const LEFT: f64 = 44.0;
+const LEFT: f64 = 64.0;
+/// Room for the last bar's label, centred under it.
+const RIGHT: f64 = 20.0;
 const TOP: f64 = 12.0;
 const BOTTOM: f64 = 28.0;
 
@@ -217,7 +219,7 @@ fn chart(kind: &Kind, range: Range, bars: &[Bucket]) -> Markup {
     let caption = format!("caption-{}-{}", kind.id, range.id());
     let total: i64 = bars.iter().map(|bar| bar.count).sum();
     let highest = bars.iter().map(|bar| bar.count).max().unwrap_or(0).max(1);
-    let plot_width = WIDTH - LEFT;
+    let plot_width = WIDTH - LEFT - RIGHT;
     let plot_height = HEIGHT - TOP - BOTTOM;
     let slot = plot_width / bars.len().max(1) as f64;
     let base = TOP + plot_height;
@@ -232,8 +234,8 @@ fn chart(kind: &Kind, range: Range, bars: &[Bucket]) -> Markup {
             svg.chart.(kind.id) id=(id) role="img" aria-labelledby=(caption)
                 viewBox=(format!("0 0 {WIDTH} {HEIGHT}")) width="100%"
                 xmlns="http://www.w3.org/2000/svg" {
-                line.axis x1=(LEFT) y1=(base) x2=(WIDTH) y2=(base) stroke="#8a93a6" {}
-                text.label x=(LEFT - 6.0) y=(TOP + 10.0) text-anchor="end" { (highest) }
+                line.axis x1=(LEFT) y1=(base) x2=(WIDTH - RIGHT) y2=(base) stroke="#8a93a6" {}
+                text.label x=(LEFT - 6.0) y=(TOP + 10.0) text-anchor="end" { (compact(highest)) }
                 text.label x=(LEFT - 6.0) y=(base) text-anchor="end" { "0" }
                 @for (index, bar) in bars.iter().enumerate() {
                     @let height = plot_height * bar.count as f64 / highest as f64;
@@ -254,6 +256,15 @@ fn chart(kind: &Kind, range: Range, bars: &[Bucket]) -> Markup {
                 }
             }
         }
+    }
+}
+
+/// An axis label of at most four characters: `9999`, `33k`, `1.2M`.
+fn compact(count: i64) -> String {
+    match count {
+        ..=9_999 => count.to_string(),
+        ..=999_999 => format!("{}k", count / 1_000),
+        _ => format!("{:.1}M", count as f64 / 1_000_000.0),
     }
 }
 
@@ -353,5 +364,12 @@ mod tests {
         assert!(svg.contains("14:00–15:00 UTC: 0 failed sign-ins</title>"));
         assert!(svg.contains("15:00–16:00 UTC: 1 failed sign-in</title>"));
         assert!(!svg.contains("style="), "no inline style under the CSP");
+    }
+
+    #[test]
+    fn axis_labels_stay_short() {
+        assert_eq!(compact(9_999), "9999");
+        assert_eq!(compact(33_456), "33k");
+        assert_eq!(compact(1_234_567), "1.2M");
     }
 }
