@@ -263,7 +263,7 @@ fn chart(kind: &Kind, range: Range, bars: &[Bucket]) -> Markup {
 fn compact(count: i64) -> String {
     match count {
         ..=9_999 => count.to_string(),
-        ..=999_999 => format!("{}k", count / 1_000),
+        10_000..=999_999 => format!("{}k", count / 1_000),
         _ => format!("{:.1}M", count as f64 / 1_000_000.0),
     }
 }
