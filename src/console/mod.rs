@@ -14,6 +14,7 @@
 //! the admin API. Every state-changing form carries the session's CSRF
 //! token, checked before anything else (missing or wrong: a 403 page).
 
+mod dashboard;
 mod error;
 mod events;
 mod layout;
@@ -61,6 +62,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/events", web::get().to(events::events_page))
             .route("/events.csv", web::get().to(events::events_csv))
             // dashboard
+            .route("/", web::get().to(dashboard::dashboard))
             .route("/console.css", web::get().to(stylesheet))
             .default_service(web::to(not_found)),
     );

@@ -23,16 +23,15 @@ pub const MISSING_CREDENTIALS: &str = "Enter a username and a password.";
 pub const CODE_NEEDED: &str = "Enter the code from your authenticator app (or a recovery code).";
 
 /// Where an admin lands after signing in.
-const LANDING: &str = "/console/users";
+const LANDING: &str = "/console/";
 
+/// `/console`: the dashboard, or the sign-in page for whoever is not
+/// signed in.
 pub async fn home(
     services: web::Data<Services>,
     session: Session,
 ) -> Result<HttpResponse, ConsoleError> {
-    match console_session::signed_in(&services, &session).await? {
-        Some(_) => Ok(see_other(LANDING)),
-        None => Ok(see_other("/console/login")),
-    }
+    super::dashboard::dashboard(services, session).await
 }
 
 pub async fn sign_in_page(

@@ -6,6 +6,7 @@
 //! `console_sessions`, `outbox` for `mail_outbox`) as a plain
 //! `fn(&mut AnyConnection, ..) -> QueryResult<..>`.
 
+pub mod activity;
 pub mod console_sessions;
 pub mod django;
 pub mod email_verification;

@@ -338,6 +338,22 @@ pub fn delete_expired_batch(
     delete_returning!(conn, batch)
 }
 
+/// The clients with the most live devices (revoked ones are deleted), and
+/// how many each has, at most `limit`, most first.
+pub fn count_live_by_client(
+    conn: &mut AnyConnection,
+    now: i64,
+    limit: i64,
+) -> QueryResult<Vec<(String, i64)>> {
+    tokens::table
+        .filter(tokens::expires_at.gt(now))
+        .group_by(tokens::client)
+        .select((tokens::client, diesel::dsl::count_star()))
+        .order((diesel::dsl::count_star().desc(), tokens::client.asc()))
+        .limit(limit)
+        .load(conn)
+}
+
 /// Tokens of all users that have not expired by `now`.
 pub fn count_all_live(conn: &mut AnyConnection, now: i64) -> QueryResult<i64> {
     tokens::table

@@ -6,6 +6,7 @@
 //! Imports nothing of `tokens`, `sign_in` or `accounts` (`tests/layers.rs`
 //! holds that), so each of them may use it.
 
+pub mod activity;
 pub mod answer_floor;
 pub mod events;
 pub mod outbox;

@@ -414,3 +414,12 @@ pub fn expire_batch(
 pub fn count_active(conn: &mut AnyConnection) -> Result<i64, Error> {
     Ok(tokens::count_all_live(conn, Timestamp::now().millis())?)
 }
+
+/// Live devices counted by client name, the `limit` most used clients.
+pub fn live_by_client(conn: &mut AnyConnection, limit: i64) -> Result<Vec<(String, i64)>, Error> {
+    Ok(tokens::count_live_by_client(
+        conn,
+        Timestamp::now().millis(),
+        limit,
+    )?)
+}

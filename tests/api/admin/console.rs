@@ -48,7 +48,7 @@ async fn the_session_cookie_is_http_only_strict_and_renewed_at_sign_in(backend: 
         )
         .await;
     assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&signed_in), Some("/console/users"));
+    assert_eq!(location(&signed_in), Some("/console/"));
     assert_ne!(console.cookie, before, "a new session at sign-in");
     let after_csrf = console.csrf("/console/users").await;
     assert_ne!(after_csrf, csrf, "a new CSRF token at sign-in");

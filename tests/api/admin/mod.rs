@@ -3,6 +3,7 @@
 
 mod browser;
 mod console;
+mod console_dashboard;
 mod console_events;
 mod console_sessions;
 mod console_users;
