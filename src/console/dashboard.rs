@@ -42,11 +42,7 @@ pub async fn dashboard(
     let now = Timestamp::now();
     let overview = services
         .db(move |conn| {
-            let filter = events::Filter {
-                user_id: None,
-                kind: None,
-            };
-            let events = events::newest(conn, filter, EVENTS_SHOWN)?;
+            let events = events::newest(conn, events::Filter::default(), EVENTS_SHOWN)?;
             let mut ids: Vec<i64> = events.iter().filter_map(|event| event.user_id).collect();
             ids.sort_unstable();
             ids.dedup();
