@@ -43,13 +43,10 @@ pub async fn dashboard(
     let overview = services
         .db(move |conn| {
             let events = events::newest(conn, events::Filter::default(), EVENTS_SHOWN)?;
-            let mut ids: Vec<i64> = events.iter().filter_map(|event| event.user_id).collect();
-            ids.sort_unstable();
-            ids.dedup();
             Ok(Overview {
                 activity: activity::activity(conn, now)?,
                 devices: tokens::live_by_client(conn, CLIENTS_SHOWN)?,
-                usernames: activity::usernames(conn, &ids)?,
+                usernames: events::usernames_of(conn, &events)?,
                 events,
             })
         })

@@ -27,7 +27,10 @@ impl ResponseError for ConsoleError {
         match self {
             ConsoleError::SignIn => StatusCode::SEE_OTHER,
             ConsoleError::Csrf => StatusCode::FORBIDDEN,
-            ConsoleError::NotFound => StatusCode::NOT_FOUND,
+            // A page past the last is a page that does not exist.
+            ConsoleError::NotFound | ConsoleError::Service(Error::InvalidPage) => {
+                StatusCode::NOT_FOUND
+            }
             ConsoleError::Service(error) => status_of(error),
         }
     }
@@ -44,7 +47,8 @@ impl ResponseError for ConsoleError {
                 "The form was not accepted: its security token is missing or out of date. \
                  Go back, reload the page and try again.",
             ),
-            ConsoleError::NotFound | ConsoleError::Service(Error::NotFound) => {
+            ConsoleError::NotFound
+            | ConsoleError::Service(Error::NotFound | Error::InvalidPage) => {
                 ("Not found", "There is nothing here.")
             }
             ConsoleError::Service(error @ (Error::Unavailable(_) | Error::Internal(_))) => {

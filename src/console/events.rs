@@ -236,10 +236,7 @@ pub async fn events_page(
     request: HttpRequest,
 ) -> Result<HttpResponse, ConsoleError> {
     let (admin, csrf) = require_admin(&services, &session).await?;
-    let chrome = Chrome {
-        username: &admin.username,
-        csrf: &csrf,
-    };
+    let chrome = Chrome::of(&admin, &csrf);
     let Asked {
         typed,
         wanted,
@@ -263,11 +260,7 @@ pub async fn events_page(
             let names = events::usernames_of(conn, &found.items)?;
             Ok((found, names))
         })
-        .await
-        .map_err(|error| match error {
-            Error::InvalidPage => ConsoleError::NotFound,
-            other => other.into(),
-        })?;
+        .await?;
     Ok(admin_page(&admin, &csrf, &session, |chrome, flash| {
         events_markup(chrome, &typed, &found, &names, flash)
     }))
@@ -403,10 +396,7 @@ pub async fn events_csv(
     request: HttpRequest,
 ) -> Result<HttpResponse, ConsoleError> {
     let (admin, csrf) = require_admin(&services, &session).await?;
-    let chrome = Chrome {
-        username: &admin.username,
-        csrf: &csrf,
-    };
+    let chrome = Chrome::of(&admin, &csrf);
     let Asked { typed, wanted, .. } = asked(&request);
     let wanted = match wanted {
         Ok(wanted) => wanted,
@@ -427,17 +417,9 @@ pub async fn events_csv(
         })
         .await?;
     let head = csv_bytes(&first, &names, true)?;
-    let rest = match filter {
-        Some(filter) => Download {
-            services: services.clone(),
-            filter,
-            after: last_of_full(&first),
-        },
-        None => Download {
-            services: services.clone(),
-            filter: Filter::default(),
-            after: None,
-        },
+    let rest = Download {
+        services: services.clone(),
+        next: filter.and_then(|filter| last_of_full(&first).map(|after| (filter, after))),
     };
     let body = stream::once(async move { Ok::<_, ConsoleError>(head) })
         .chain(stream::unfold(rest, next_chunk));
@@ -447,12 +429,12 @@ pub async fn events_csv(
         .streaming(body))
 }
 
-/// Where the download stands: the id of the last event written, while a
-/// chunk may follow it.
+/// Where the download stands: while a chunk may follow, the filter and the
+/// id of the last event written. Nothing else decides that the download
+/// goes on, so that no state can stream events the filters did not ask for.
 struct Download {
     services: web::Data<Services>,
-    filter: Filter,
-    after: Option<i64>,
+    next: Option<(Filter, i64)>,
 }
 
 /// The id of a chunk's last event if the chunk was full (more may follow).
@@ -462,12 +444,12 @@ fn last_of_full(chunk: &[EventView]) -> Option<i64> {
 }
 
 async fn next_chunk(state: Download) -> Option<(Result<Bytes, ConsoleError>, Download)> {
-    let before = state.after?;
-    let filter = state.filter.clone();
-    let read = state
-        .services
+    let (filter, before) = state.next?;
+    let services = state.services;
+    let wanted = filter.clone();
+    let read = services
         .db(move |conn| {
-            let chunk = events::before(conn, &filter, Some(before), CSV_CHUNK)?;
+            let chunk = events::before(conn, &wanted, Some(before), CSV_CHUNK)?;
             let names = events::usernames_of(conn, &chunk)?;
             Ok((chunk, names))
         })
@@ -476,7 +458,10 @@ async fn next_chunk(state: Download) -> Option<(Result<Bytes, ConsoleError>, Dow
         .map_err(ConsoleError::from)
         .and_then(|(chunk, names)| Ok((csv_bytes(&chunk, &names, false)?, last_of_full(&chunk))));
     match written {
-        Ok((bytes, after)) => Some((Ok(bytes), Download { after, ..state })),
+        Ok((bytes, after)) => {
+            let next = after.map(|after| (filter, after));
+            Some((Ok(bytes), Download { services, next }))
+        }
         Err(error) => {
             // The answer has begun: failing the stream cuts the connection,
             // so the client sees a failed download, not a short file.
@@ -484,8 +469,8 @@ async fn next_chunk(state: Download) -> Option<(Result<Bytes, ConsoleError>, Dow
             Some((
                 Err(error),
                 Download {
-                    after: None,
-                    ..state
+                    services,
+                    next: None,
                 },
             ))
         }

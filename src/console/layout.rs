@@ -4,7 +4,7 @@
 //! confirmation step that every change goes through.
 
 use crate::domain::Timestamp;
-use crate::http::session::CSRF_FIELD;
+use crate::http::session::{SignedIn, CSRF_FIELD};
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use maud::{html, Markup, DOCTYPE};
@@ -26,6 +26,15 @@ pub fn html(status: StatusCode, markup: Markup) -> HttpResponse {
 pub struct Chrome<'a> {
     pub username: &'a str,
     pub csrf: &'a str,
+}
+
+impl<'a> Chrome<'a> {
+    pub fn of(admin: &'a SignedIn, csrf: &'a str) -> Self {
+        Chrome {
+            username: &admin.username,
+            csrf,
+        }
+    }
 }
 
 pub fn layout(

@@ -46,10 +46,7 @@ pub fn admin_page(
     session: &Session,
     render: impl FnOnce(&Chrome<'_>, Option<&str>) -> Markup,
 ) -> HttpResponse {
-    let chrome = Chrome {
-        username: &admin.username,
-        csrf,
-    };
+    let chrome = Chrome::of(admin, csrf);
     let flash = console_session::take_flash(session);
     layout::html(StatusCode::OK, render(&chrome, flash.as_deref()))
 }

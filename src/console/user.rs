@@ -244,11 +244,11 @@ pub async fn confirm(
     if action == Action::Revoke && !detail.tokens.iter().any(|device| device.client == client) {
         return Err(ConsoleError::NotFound);
     }
-    let chrome = Chrome {
-        username: &admin.username,
-        csrf: &csrf,
-    };
+    let chrome = Chrome::of(&admin, &csrf);
     let back = format!("/console/users/{id}");
+    if let Some(refusal) = not_for_yourself(action, id, admin.user_id) {
+        return Ok(refused(&chrome, &detail.user, refusal));
+    }
     let asked = match ask(action, &detail.user, detail.tokens.len(), &client) {
         Ok(asked) => asked,
         Err(refusal) => return Ok(refused(&chrome, &detail.user, &refusal)),
@@ -284,6 +284,16 @@ fn raw_action(action: Action) -> &'static str {
         Action::Revoke => "revoke",
         Action::RevokeAll => "revoke-all",
     }
+}
+
+/// An admin's own second factor is turned off where it was turned on
+/// (`POST /2fa/disable`, with the password and a code), so that a stolen
+/// console session cannot strip it.
+fn not_for_yourself(action: Action, user_id: i64, admin_id: i64) -> Option<&'static str> {
+    (action == Action::DisableTwoFactor && user_id == admin_id).then_some(
+        "Turn your own two-factor authentication off from your account \
+         (POST /2fa/disable, with your password and a code), not here.",
+    )
 }
 
 /// A refused action: the reason, and the way back to the user (400: the
@@ -333,10 +343,10 @@ pub async fn act(
     let action = Action::parse(&action).ok_or(ConsoleError::NotFound)?;
     let source = request_source(&request).by(Actor::Admin(admin.user_id));
     let user: UserView = services.db(move |conn| admin::user(conn, id)).await?.into();
-    let chrome = Chrome {
-        username: &admin.username,
-        csrf: &csrf,
-    };
+    let chrome = Chrome::of(&admin, &csrf);
+    if let Some(refusal) = not_for_yourself(action, id, admin.user_id) {
+        return Ok(refused(&chrome, &user, refusal));
+    }
     let name = &user.username;
     let done = match action {
         Action::Deactivate | Action::Reactivate | Action::MakeAdmin | Action::RemoveAdmin => {
@@ -379,8 +389,20 @@ pub async fn act(
                 AdminResetMail::Queued => {
                     format!("A password-reset mail to {} is on its way.", user.email)
                 }
-                AdminResetMail::NoEmail | AdminResetMail::Inactive => {
-                    let refusal = ask(action, &user, 0, "").err().unwrap_or_default();
+                // The user changed since the confirmation page was shown.
+                AdminResetMail::NoEmail => {
+                    let refusal = format!("{name} has no e-mail address: no mail was sent.");
+                    return Ok(refused(&chrome, &user, &refusal));
+                }
+                AdminResetMail::Inactive => {
+                    let refusal = format!("{name} is inactive: no mail was sent.");
+                    return Ok(refused(&chrome, &user, &refusal));
+                }
+                AdminResetMail::Undeliverable => {
+                    let refusal = format!(
+                        "The address of {name} cannot be written as a recipient: no mail was \
+                         sent. Correct it first."
+                    );
                     return Ok(refused(&chrome, &user, &refusal));
                 }
             }
@@ -464,7 +486,7 @@ fn user_page(chrome: &Chrome<'_>, page: &UserOverview<'_>, flash: Option<&str>) 
                     @if !user.email.is_empty() {
                         a.button #send-reset href=(action("send-reset")) { "Send a password-reset mail" }
                     }
-                    @if user.two_factor {
+                    @if user.two_factor && user.username != chrome.username {
                         a.button.danger #disable-2fa href=(action("disable-2fa")) { "Turn two-factor off" }
                     }
                     @if !devices.is_empty() {

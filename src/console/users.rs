@@ -11,6 +11,7 @@ use crate::http::body::Fields;
 use crate::http::request::{request_source, QueryParams};
 use crate::http::session::{self as console_session, SignedIn, CSRF_FIELD};
 use crate::service::accounts::admin::{self, NewUser, UserPage, UserView};
+use crate::service::tokens;
 use crate::service::{Error, Services};
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -32,14 +33,10 @@ pub async fn users(
         .db(move |conn| {
             let found = admin::search_users(conn, &needle, page)?;
             let ids: Vec<i64> = found.items.iter().map(|user| user.id).collect();
-            let devices = admin::live_device_counts(conn, &ids)?;
+            let devices = tokens::live_by_user(conn, &ids)?;
             Ok((found, devices))
         })
-        .await
-        .map_err(|error| match error {
-            Error::InvalidPage => ConsoleError::NotFound,
-            other => other.into(),
-        })?;
+        .await?;
     Ok(admin_page(&admin, &csrf, &session, |chrome, flash| {
         users_page(chrome, &search, &found, &devices, flash)
     }))
@@ -204,10 +201,7 @@ pub async fn create_user(
 }
 
 fn refused_page(admin: &SignedIn, csrf: &str, form: &CreateForm) -> HttpResponse {
-    let chrome = Chrome {
-        username: &admin.username,
-        csrf,
-    };
+    let chrome = Chrome::of(admin, csrf);
     layout::html(StatusCode::BAD_REQUEST, create_page(&chrome, form, None))
 }
 

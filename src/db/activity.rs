@@ -1,7 +1,6 @@
 //! What the console's dashboard counts: events of some kinds per time
 //! bucket, and the names of the users its newest events are about.
 
-use super::schema::users;
 use super::AnyConnection;
 use crate::domain::event::EventKind;
 use diesel::prelude::*;
@@ -57,12 +56,4 @@ pub fn counts(
          ORDER BY kinds.kind, buckets.bucket_start"
     );
     diesel::sql_query(query).load(conn)
-}
-
-/// The usernames of those of `ids` that still exist.
-pub fn usernames(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
-    users::table
-        .filter(users::id.eq_any(ids))
-        .select((users::id, users::username))
-        .load(conn)
 }

@@ -19,7 +19,6 @@ use crate::service::tokens::{self, DeviceView, Revocation};
 use crate::service::{Error, Services};
 use diesel::Connection;
 use serde::Serialize;
-use std::collections::HashMap;
 
 /// A user as admins see it: never the password hash.
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
@@ -81,18 +80,6 @@ pub fn search_users(
         Ok::<_, Error>(queries::page_matching(conn, search, offset, limit)?)
     })?;
     Ok(rows.map(UserView::from))
-}
-
-/// How many live devices each of `user_ids` holds (absent: none), in one
-/// query for a whole page of users.
-pub fn live_device_counts(
-    conn: &mut AnyConnection,
-    user_ids: &[i64],
-) -> Result<HashMap<i64, i64>, Error> {
-    let now = Timestamp::now().millis();
-    Ok(crate::db::tokens::count_live_by_user(conn, user_ids, now)?
-        .into_iter()
-        .collect())
 }
 
 pub fn user(conn: &mut AnyConnection, user_id: i64) -> Result<User, Error> {

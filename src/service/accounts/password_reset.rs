@@ -105,6 +105,8 @@ pub enum AdminResetMail {
     NoEmail,
     /// A reset link would not work for an inactive user.
     Inactive,
+    /// The stored address cannot be written as a recipient: nothing was sent.
+    Undeliverable,
 }
 
 /// An admin's "send a password-reset mail" for one user: the mail and link
@@ -116,34 +118,42 @@ pub async fn send_reset_to_user(
     user_id: i64,
     source: &EventSource,
 ) -> Result<AdminResetMail, Error> {
-    let user = services
-        .db(move |conn| Ok(accounts::reset_user_by_id(conn, user_id)?))
-        .await?
-        .ok_or(Error::NotFound)?;
-    if user.email.is_empty() {
-        return Ok(AdminResetMail::NoEmail);
-    }
-    if !user.is_active {
-        return Ok(AdminResetMail::Inactive);
-    }
     let key = services.secret_key.derive_key(KEY_PURPOSE);
     let settings = services.settings.clone();
-    queue_for_users(
-        services,
-        MAIL_KIND,
-        move |_| Ok(vec![user]),
-        |user: &ResetUser| user.id,
-        move |users| reset_mail(&settings, users, &key, Timestamp::now()),
-    )
-    .await?;
+    let outbox = services.outbox.clone();
     let source = source.clone();
-    services
+    // The user's state, the mail and its event in one transaction: the
+    // event says a mail was queued only when one was, for a user who was
+    // active and had an address at that moment.
+    let outcome = services
         .db(move |conn| {
-            let mailed = What::to_user(EventKind::PasswordResetMailed, user_id);
-            events::record(conn, &source, mailed, Timestamp::now())
+            conn.transaction(|conn| {
+                let user = accounts::reset_user_by_id(conn, user_id)?.ok_or(Error::NotFound)?;
+                if user.email.is_empty() {
+                    return Ok(AdminResetMail::NoEmail);
+                }
+                if !user.is_active {
+                    return Ok(AdminResetMail::Inactive);
+                }
+                let mail = match reset_mail(&settings, &[user], &key, Timestamp::now()) {
+                    Ok(mail) => mail,
+                    Err(error) => {
+                        log::error!("{MAIL_KIND} mail for user {user_id} not built: {error}");
+                        return Ok(AdminResetMail::Undeliverable);
+                    }
+                };
+                outbox.enqueue(conn, MAIL_KIND, &mail)?;
+                let mailed = What::to_user(EventKind::PasswordResetMailed, user_id);
+                events::record(conn, &source, mailed, Timestamp::now())?;
+                Ok(AdminResetMail::Queued)
+            })
         })
         .await?;
-    Ok(AdminResetMail::Queued)
+    if outcome == AdminResetMail::Queued {
+        services.outbox.wake();
+        log::info!("{MAIL_KIND} mail queued for user {user_id}");
+    }
+    Ok(outcome)
 }
 
 fn subject(user: &ResetUser) -> ResetSubject<'_> {

@@ -90,8 +90,3 @@ fn series(conn: &mut AnyConnection, first: i64, width: i64, buckets: i64) -> Res
         revocations: bars(&[EventKind::Revoked, EventKind::Logout]),
     })
 }
-
-/// The usernames of the users `ids` name, those that still exist.
-pub fn usernames(conn: &mut AnyConnection, ids: &[i64]) -> Result<HashMap<i64, String>, Error> {
-    Ok(queries::usernames(conn, ids)?.into_iter().collect())
-}

@@ -415,6 +415,18 @@ pub fn count_active(conn: &mut AnyConnection) -> Result<i64, Error> {
     Ok(tokens::count_all_live(conn, Timestamp::now().millis())?)
 }
 
+/// How many live devices each of `user_ids` holds (absent: none), in one
+/// query for a whole page of users.
+pub fn live_by_user(
+    conn: &mut AnyConnection,
+    user_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, i64>, Error> {
+    let now = Timestamp::now().millis();
+    Ok(tokens::count_live_by_user(conn, user_ids, now)?
+        .into_iter()
+        .collect())
+}
+
 /// Live devices counted by client name, the `limit` most used clients.
 pub fn live_by_client(conn: &mut AnyConnection, limit: i64) -> Result<Vec<(String, i64)>, Error> {
     Ok(tokens::count_live_by_client(

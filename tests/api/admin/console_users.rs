@@ -619,3 +619,25 @@ async fn the_new_pages_need_an_admin_session(backend: Backend) {
     assert_eq!(location(&response), Some("/console/login"));
     assert_eq!(app.user_json(&key, alice).await["is_active"], true);
 }
+
+#[on_both_backends]
+async fn an_admin_cannot_turn_their_own_two_factor_off_here(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (mut console, key, root) = signed_in(&app).await;
+    enable(&app, "root").await;
+    let own_page = format!("/console/users/{root}");
+    assert!(!console.page(&own_page).await.contains("id=\"disable-2fa\""));
+    let path = format!("/console/users/{root}/disable-2fa");
+    let asked = console.get(&path).await;
+    assert_eq!(asked.status(), StatusCode::BAD_REQUEST);
+    assert!(asked.text().await.unwrap().contains("/2fa/disable"));
+    // Not by posting the form of another page either.
+    let csrf = csrf_of(&console.page("/console/users").await);
+    let response = console.post(&path, &[("csrf_token", &csrf)]).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(app.user_json(&key, root).await["two_factor"], true);
+    assert!(app
+        .events_of(&key, root, "two_factor_disabled")
+        .await
+        .is_empty());
+}

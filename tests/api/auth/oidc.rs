@@ -304,14 +304,18 @@ async fn identities_and_via_show_on_the_console(backend: Backend) {
     assert!(page.contains("Linked identities"), "{page}");
     for provider in ["corp", "google"] {
         assert!(
-            page.contains(&format!("<td class=\"provider\">{provider}</td>")),
+            page.contains(&format!(
+                "<td class=\"provider\" data-label=\"Provider\">{provider}</td>"
+            )),
             "{page}"
         );
     }
-    assert!(page.contains("<td class=\"subject\"><code>alice</code></td>"));
+    assert!(page.contains("<td class=\"subject\" data-label=\"Subject\"><code>alice</code></td>"));
     for via in ["oidc:corp", "oidc:google", "password"] {
         assert!(
-            page.contains(&format!("<td class=\"via\">{via}</td>")),
+            page.contains(&format!(
+                "<td class=\"via\" data-label=\"Signed in via\">{via}</td>"
+            )),
             "{via}: {page}"
         );
     }
