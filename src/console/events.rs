@@ -1,17 +1,11 @@
 //! Everyone's security events: filtered by type, user, address and time
-//! range (all that are given must hold), a page at a time, and the same
-//! listing as a CSV download.
+//! range (all that are given must hold), a page at a time; the same listing
+//! as a CSV download is `events_csv`.
 //!
 //! The filters come from the query string, so a filtered listing is a link
 //! to share; a value that cannot be a filter is a 400 page that says which
 //! and why, with the form to correct it. An unknown username is no error: no
 //! event matches it, as none matches an address never seen.
-//!
-//! The download is streamed a chunk at a time, each chunk read by key
-//! (`id < the last one sent`), so memory stays bounded however many events
-//! match. Its cells are defused against formula injection: user agents and
-//! client names are whatever a caller sent, and spreadsheets run a cell that
-//! begins with `=`, `+`, `-` or `@`.
 
 use super::error::ConsoleError;
 use super::layout::{self, layout, pager, shortened, when, Chrome};
@@ -21,35 +15,14 @@ use crate::domain::page::{InvalidPage, PageRequest};
 use crate::domain::Timestamp;
 use crate::http::request::QueryParams;
 use crate::service::shared::events::{self, EventPage, EventView, Filter};
-use crate::service::{Error, Services};
+use crate::service::Services;
 use actix_session::Session;
-use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use actix_web::http::StatusCode;
-use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDateTime;
-use futures_util::stream::{self, StreamExt};
 use maud::{html, Markup};
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
-
-/// The download's columns, in order.
-pub const CSV_COLUMNS: [&str; 10] = [
-    "id",
-    "at",
-    "type",
-    "user_id",
-    "username",
-    "client",
-    "actor",
-    "ip",
-    "user_agent",
-    "detail",
-];
-
-/// Events read (and held) at a time while the download is written.
-const CSV_CHUNK: i64 = 500;
 
 /// The longest username there is (the username rules').
 const MAX_USERNAME: usize = 150;
@@ -61,7 +34,7 @@ const MAX_FILTER: usize = 64;
 
 /// The filters as typed, kept to fill the form and the links again.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-struct Typed {
+pub(super) struct Typed {
     kind: String,
     user: String,
     ip: String,
@@ -71,9 +44,9 @@ struct Typed {
 
 /// The filters once read: which events, and a username still to look up.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Wanted {
-    filter: Filter,
-    username: Option<String>,
+pub(super) struct Wanted {
+    pub(super) filter: Filter,
+    pub(super) username: Option<String>,
 }
 
 impl Typed {
@@ -190,13 +163,13 @@ fn parse_utc(text: &str) -> Option<Timestamp> {
 
 /// What a request asks for: the filters as typed, and as read or what is
 /// wrong with them; the page asked for.
-struct Asked {
-    typed: Typed,
-    wanted: Result<Wanted, String>,
-    page: Option<String>,
+pub(super) struct Asked {
+    pub(super) typed: Typed,
+    pub(super) wanted: Result<Wanted, String>,
+    pub(super) page: Option<String>,
 }
 
-fn asked(request: &HttpRequest) -> Asked {
+pub(super) fn asked(request: &HttpRequest) -> Asked {
     let Ok(query) = QueryParams::parse(request.query_string()) else {
         let message = "The filters could not be read: a value is not text.";
         return Asked {
@@ -213,7 +186,7 @@ fn asked(request: &HttpRequest) -> Asked {
     }
 }
 
-fn refused(chrome: &Chrome<'_>, typed: &Typed, message: &str) -> HttpResponse {
+pub(super) fn refused(chrome: &Chrome<'_>, typed: &Typed, message: &str) -> HttpResponse {
     layout::html(
         StatusCode::BAD_REQUEST,
         layout(
@@ -388,145 +361,6 @@ fn event_row(event: &EventView, names: &HashMap<i64, String>, now: Timestamp) ->
     }
 }
 
-/// `GET /console/events.csv?type=&user=&ip=&from=&to=`: every event the
-/// filters match, newest first, streamed.
-pub async fn events_csv(
-    services: web::Data<Services>,
-    session: Session,
-    request: HttpRequest,
-) -> Result<HttpResponse, ConsoleError> {
-    let (admin, csrf) = require_admin(&services, &session).await?;
-    let chrome = Chrome::of(&admin, &csrf);
-    let Asked { typed, wanted, .. } = asked(&request);
-    let wanted = match wanted {
-        Ok(wanted) => wanted,
-        Err(message) => return Ok(refused(&chrome, &typed, &message)),
-    };
-    // The first chunk is read before answering, so that a database that
-    // fails at once gets an error page and not a cut-off file.
-    let (filter, first, names) = services
-        .db(move |conn| {
-            let Some(filter) =
-                events::for_username(conn, wanted.filter, wanted.username.as_deref())?
-            else {
-                return Ok((None, Vec::new(), HashMap::new()));
-            };
-            let first = events::before(conn, &filter, None, CSV_CHUNK)?;
-            let names = events::usernames_of(conn, &first)?;
-            Ok((Some(filter), first, names))
-        })
-        .await?;
-    let head = csv_bytes(&first, &names, true)?;
-    let rest = Download {
-        services: services.clone(),
-        next: filter.and_then(|filter| last_of_full(&first).map(|after| (filter, after))),
-    };
-    let body = stream::once(async move { Ok::<_, ConsoleError>(head) })
-        .chain(stream::unfold(rest, next_chunk));
-    Ok(HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, "text/csv; charset=utf-8"))
-        .insert_header((CONTENT_DISPOSITION, "attachment; filename=\"events.csv\""))
-        .streaming(body))
-}
-
-/// Where the download stands: while a chunk may follow, the filter and the
-/// id of the last event written. Nothing else decides that the download
-/// goes on, so that no state can stream events the filters did not ask for.
-struct Download {
-    services: web::Data<Services>,
-    next: Option<(Filter, i64)>,
-}
-
-/// The id of a chunk's last event if the chunk was full (more may follow).
-fn last_of_full(chunk: &[EventView]) -> Option<i64> {
-    let full = i64::try_from(chunk.len()).is_ok_and(|len| len == CSV_CHUNK);
-    chunk.last().map(|event| event.id).filter(|_| full)
-}
-
-async fn next_chunk(state: Download) -> Option<(Result<Bytes, ConsoleError>, Download)> {
-    let (filter, before) = state.next?;
-    let services = state.services;
-    let wanted = filter.clone();
-    let read = services
-        .db(move |conn| {
-            let chunk = events::before(conn, &wanted, Some(before), CSV_CHUNK)?;
-            let names = events::usernames_of(conn, &chunk)?;
-            Ok((chunk, names))
-        })
-        .await;
-    let written = read
-        .map_err(ConsoleError::from)
-        .and_then(|(chunk, names)| Ok((csv_bytes(&chunk, &names, false)?, last_of_full(&chunk))));
-    match written {
-        Ok((bytes, after)) => {
-            let next = after.map(|after| (filter, after));
-            Some((Ok(bytes), Download { services, next }))
-        }
-        Err(error) => {
-            // The answer has begun: failing the stream cuts the connection,
-            // so the client sees a failed download, not a short file.
-            log::warn!("the events download stopped: {error}");
-            Some((
-                Err(error),
-                Download {
-                    services,
-                    next: None,
-                },
-            ))
-        }
-    }
-}
-
-/// Rows of the download (with the header row first if `header`).
-fn csv_bytes(
-    chunk: &[EventView],
-    names: &HashMap<i64, String>,
-    header: bool,
-) -> Result<Bytes, ConsoleError> {
-    let failed = |error: csv::Error| ConsoleError::Service(Error::internal(error));
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    if header {
-        writer.write_record(CSV_COLUMNS).map_err(failed)?;
-    }
-    for event in chunk {
-        let text = |value: &Option<String>| value.clone().unwrap_or_default();
-        let username = event
-            .user_id
-            .and_then(|id| names.get(&id))
-            .cloned()
-            .unwrap_or_default();
-        let cells = [
-            event.id.to_string(),
-            event.at.to_rfc3339(),
-            event.kind.clone(),
-            event.user_id.map(|id| id.to_string()).unwrap_or_default(),
-            username,
-            text(&event.client),
-            event.actor.clone(),
-            text(&event.ip),
-            text(&event.user_agent),
-            text(&event.detail),
-        ];
-        writer
-            .write_record(cells.iter().map(|cell| defused(cell).into_owned()))
-            .map_err(failed)?;
-    }
-    let bytes = writer
-        .into_inner()
-        .map_err(|error| ConsoleError::Service(Error::internal(error)))?;
-    Ok(Bytes::from(bytes))
-}
-
-/// A cell that a spreadsheet would run as a formula, made text by a leading
-/// `'` (OWASP's advice against CSV injection).
-fn defused(cell: &str) -> Cow<'_, str> {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        Cow::Owned(format!("'{cell}"))
-    } else {
-        Cow::Borrowed(cell)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -597,34 +431,5 @@ mod tests {
             typed(&[]).link("/console/events.csv", None),
             "/console/events.csv"
         );
-    }
-
-    #[test]
-    fn cells_that_a_spreadsheet_would_run_are_made_text() {
-        for cell in ["=HYPERLINK(\"x\")", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
-            assert_eq!(defused(cell), format!("'{cell}"));
-        }
-        for cell in ["curl/8.0", "", "1+1", "2026-12-07T00:00:00.000Z"] {
-            assert_eq!(defused(cell), cell);
-        }
-    }
-
-    #[test]
-    fn only_a_full_chunk_is_followed_by_another() {
-        let event = |id: i64| EventView {
-            id,
-            at: Timestamp(0),
-            kind: "login".to_owned(),
-            user_id: None,
-            client: None,
-            actor: "self".to_owned(),
-            ip: None,
-            user_agent: None,
-            detail: None,
-        };
-        let full: Vec<EventView> = (0..CSV_CHUNK).rev().map(event).collect();
-        assert_eq!(last_of_full(&full), Some(0));
-        assert_eq!(last_of_full(&full[1..]), None);
-        assert_eq!(last_of_full(&[]), None);
     }
 }

@@ -6,7 +6,8 @@
 //! cases as the admin API.
 //!
 //! One file per page family: `sign_in`, `dashboard`, `users` (the list and
-//! creating one), `user` (one user and every action on them), `events`.
+//! creating one), `user` (one user's page) and `user_actions` (every action
+//! on them, each confirmed first), `events` and `events_csv`.
 //! `layout` holds what pages share (frame, times, pager, the confirmation
 //! step), `request` what handlers do first (admin check, CSRF check).
 //!
@@ -17,10 +18,12 @@
 mod dashboard;
 mod error;
 mod events;
+mod events_csv;
 mod layout;
 mod request;
 mod sign_in;
 mod user;
+mod user_actions;
 mod users;
 
 use actix_web::http::header;
@@ -56,11 +59,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/users/new", web::post().to(users::create_user))
             // user
             .route("/users/{id}", web::get().to(user::user))
-            .route("/users/{id}/{action}", web::get().to(user::confirm))
-            .route("/users/{id}/{action}", web::post().to(user::act))
+            .route("/users/{id}/{action}", web::get().to(user_actions::confirm))
+            .route("/users/{id}/{action}", web::post().to(user_actions::act))
             // events
             .route("/events", web::get().to(events::events_page))
-            .route("/events.csv", web::get().to(events::events_csv))
+            .route("/events.csv", web::get().to(events_csv::events_csv))
             // dashboard
             .route("/", web::get().to(dashboard::dashboard))
             .route("/console.css", web::get().to(stylesheet))
