@@ -69,6 +69,8 @@ async fn issued_keys_have_the_published_shape_and_a_checksum_that_holds(backend:
 #[on_both_backends]
 async fn a_bad_checksum_is_an_invalid_token_everywhere_and_counted(backend: Backend) {
     let (app, key) = TestApp::spawn_with_alice_on_web(backend).await;
+    app.create_service_user("gateway");
+    let gateway = app.login("gateway", "api").await;
     let flipped = flip_checksum(&key);
     assert!(has_the_published_shape(&flipped));
     // The body changed, the checksum kept: refused too.
@@ -84,11 +86,17 @@ async fn a_bad_checksum_is_an_invalid_token_everywhere_and_counted(backend: Back
             .sent()
             .await;
         assert_eq!(verify.status(), StatusCode::UNAUTHORIZED);
+        let introspected = app
+            .with_token(Method::POST, "/introspect", &gateway)
+            .form(&[("token", bad.as_str())])
+            .sent()
+            .await;
+        assert_json(introspected, StatusCode::OK, json!({"active": false})).await;
         // Not a live key: /revoke answers as for any other.
         let revoke = app.post_json("/revoke", json!({ "token": bad })).await;
         assert_json(revoke, StatusCode::OK, json!({})).await;
     }
-    assert_eq!(checksum_failures(&app.scrape().await), 8);
+    assert_eq!(checksum_failures(&app.scrape().await), 10);
     // The real key is untouched by all of it.
     assert_eq!(app.whoami_status(&key).await, StatusCode::OK);
     // A key of the earlier shape or no shape at all is not a checksum failure.
@@ -98,7 +106,7 @@ async fn a_bad_checksum_is_an_invalid_token_everywhere_and_counted(backend: Back
     )
     .await;
     assert_unauthorized(app.whoami("mt_x").await, "Invalid token.").await;
-    assert_eq!(checksum_failures(&app.scrape().await), 8);
+    assert_eq!(checksum_failures(&app.scrape().await), 10);
 }
 
 #[on_both_backends]
