@@ -170,6 +170,7 @@ pub struct Metrics {
     token_cache_lookups: IntCounterVec,
     token_cache_listening: IntGauge,
     token_cache_losses: IntCounter,
+    token_checksum_failures: IntCounter,
 }
 
 impl Metrics {
@@ -215,6 +216,13 @@ impl Metrics {
                     "Times the token cache lost its invalidation connection and emptied itself.",
                 )?,
             )?,
+            token_checksum_failures: register(
+                &registry,
+                IntCounter::new(
+                    "token_checksum_failures_total",
+                    "Presented keys of the current shape whose checksum did not match, refused without a lookup.",
+                )?,
+            )?,
             registry,
         })
     }
@@ -235,6 +243,12 @@ impl Metrics {
 
     pub fn token_cache_lost(&self) {
         self.token_cache_losses.inc();
+    }
+
+    /// Counts a presented key refused for its checksum (at any endpoint
+    /// that takes a key, `/revoke` included).
+    pub fn token_checksum_failed(&self) {
+        self.token_checksum_failures.inc();
     }
 
     pub fn login(&self, outcome: LoginOutcome) {
@@ -358,6 +372,7 @@ mod tests {
             "multitoken_forward_auth_total{outcome=\"forbidden\"} 0",
             "multitoken_introspections_total{result=\"inactive\"} 0",
             "multitoken_active_tokens 7",
+            "multitoken_token_checksum_failures_total 0",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }

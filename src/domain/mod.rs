@@ -41,6 +41,6 @@ pub use scope::{AllowedScopes, Scopes};
 pub use secret::SecretKey;
 pub use throttle::ThrottleLimit;
 pub use time::Timestamp;
-pub use token::{PlainToken, TokenDigest};
+pub use token::{PlainToken, TokenDigest, Unusable};
 pub use username::Username;
 pub use validation::FieldErrors;

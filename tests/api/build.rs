@@ -27,6 +27,11 @@
 //!   (`node_modules/axe-core/axe.min.js`, which `.ci/run` installs with
 //!   npm), or under CI, where the console's accessibility checks must run
 //!   (the browser tests that need it also need `browser_tests`).
+//! - `key_checker_tests` when both `python3` and `node` are on the `PATH`
+//!   (the guide's key checkers, `tests/api/auth/key_format.rs`), or under CI.
+//! - `detect_secrets_tests` when `.venv-tests/bin/python` can import
+//!   detect_secrets (the secret-scanner test of `tests/api/auth/key_format.rs`),
+//!   or under CI.
 use std::env;
 use std::path::PathBuf;
 
@@ -111,6 +116,27 @@ fn main() {
     println!("cargo::rerun-if-changed={}", watched.display());
     if axe.is_file() || env::var_os("CI").is_some() {
         println!("cargo::rustc-cfg=axe_tests");
+    }
+
+    println!("cargo::rustc-check-cfg=cfg(detect_secrets_tests)");
+    let has_detect_secrets = std::process::Command::new(&venv_python)
+        .args(["-c", "import detect_secrets"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if has_detect_secrets || env::var_os("CI").is_some() {
+        println!("cargo::rustc-cfg=detect_secrets_tests");
+    }
+
+    println!("cargo::rustc-check-cfg=cfg(key_checker_tests)");
+    let python = program("python3");
+    let node = program("node");
+    for found in [&python, &node].into_iter().flatten() {
+        println!("cargo::rerun-if-changed={}", found.display());
+    }
+    if (python.is_some() && node.is_some()) || env::var_os("CI").is_some() {
+        println!("cargo::rustc-cfg=key_checker_tests");
     }
 
     for (binary, cfg) in [("nginx", "nginx_tests"), ("caddy", "caddy_tests")] {

@@ -12,7 +12,7 @@ use super::{revoke_counted, Revocation};
 use crate::domain::event::EventSource;
 use crate::domain::messages::REQUIRED_FOR_ADMINS;
 use crate::domain::principal::Principal;
-use crate::domain::{Timestamp, TokenDigest};
+use crate::domain::Timestamp;
 use crate::metrics::{ForwardAuthOutcome, IntrospectionOutcome, RevocationCause};
 use crate::service::{AuthFailure, Error, Services};
 use std::net::IpAddr;
@@ -88,8 +88,8 @@ pub async fn introspect(verifier: &TokenVerifier, token: &str) -> Result<Option<
 /// Revocation by key: ends the token whose key this is, if there is one.
 /// Nothing in the result tells whether there was.
 pub async fn revoke_key(services: &Services, key: &str, source: &EventSource) -> Result<(), Error> {
-    let Some(digest) = TokenDigest::of_presented(key, services.settings.tokens.legacy_tokens)
-    else {
+    // A key of the wrong shape or checksum is not live: nothing to look up.
+    let Some(digest) = services.tokens.digest_of(key) else {
         return Ok(());
     };
     let revocation = Revocation::Token { digest };

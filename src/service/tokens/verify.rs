@@ -15,7 +15,7 @@ use crate::db::tokens::{TokenOwner, TouchRow};
 use crate::db::{tokens, AnyConnection, DbPool};
 use crate::domain::client_address::TrustedProxies;
 use crate::domain::principal::Principal;
-use crate::domain::{Scopes, Timestamp, TokenDigest, TokenPolicy};
+use crate::domain::{Scopes, Timestamp, TokenDigest, TokenPolicy, Unusable};
 use crate::metrics::{CheckOutcome, Metrics};
 use crate::service::{run_blocking_within, AuthFailure, Error};
 use std::net::IpAddr;
@@ -131,9 +131,18 @@ impl TokenVerifier {
     }
 
     /// The digest to look a presented key up by, if it has a shape that
-    /// `LEGACY_TOKENS` lets through.
+    /// `LEGACY_TOKENS` lets through and, for a key of the current format, a
+    /// checksum that matches. A bad checksum is counted here, before any
+    /// cache or database lookup, whichever endpoint the key came to.
     pub fn digest_of(&self, key: &str) -> Option<TokenDigest> {
-        TokenDigest::of_presented(key, self.legacy_keys)
+        match TokenDigest::check_presented(key, self.legacy_keys) {
+            Ok(digest) => Some(digest),
+            Err(Unusable::Checksum) => {
+                self.metrics.token_checksum_failed();
+                None
+            }
+            Err(Unusable::Shape) => None,
+        }
     }
 
     /// Checks what the request presented (a digest, or why there is none)

@@ -29,7 +29,7 @@ async fn a_login_returns_a_prefixed_key_that_is_not_cached(backend: Backend) {
     );
     assert_eq!(body["client"], "web");
     let key = body["auth_token"].as_str().expect("key");
-    assert!(key.starts_with("mt_") && key.len() >= 46, "{key}");
+    assert!(key.starts_with("mt_") && key.len() == 52, "{key}");
     let expires_at = body["expires_at"].as_str().expect("expires_at");
     let expected = before.plus(Duration::from_secs(14 * 86_400)).to_rfc3339();
     assert!(

@@ -1,9 +1,11 @@
 //! Signing in and using a token: logins, the 401 table, devices and logout,
-//! expiry, scopes, imported keys, throttles, timing, races, social login.
+//! expiry, scopes, the key format and its checksum, imported keys, throttles,
+//! timing, races, social login.
 
 mod authentication;
 mod devices;
 mod expiry;
+pub mod key_format;
 mod legacy_keys;
 mod login;
 mod oidc;

@@ -313,3 +313,39 @@ async fn a_locked_sqlite_file_gives_503_after_the_busy_timeout_then_works_again(
         .expect("integrity check");
     assert_eq!(check.integrity_check, "ok");
 }
+
+/// A key of the current shape with a bad checksum is refused before any
+/// database read: with the database cut, it still gets its 401 (and
+/// `/revoke` its 200), while a key whose checksum holds gets the 503 of a
+/// lookup that could not be made.
+#[actix_web::test]
+#[cfg_attr(not(postgres_tests), ignore = "TEST_DATABASE_URL is not set")]
+async fn a_bad_checksum_is_refused_without_the_database() {
+    use crate::auth::key_format::{flip_checksum, with_checksum};
+    let proxy = DbProxy::start(upstream());
+    let app = TestApp::spawn_with(Backend::Postgres, |settings| {
+        through_proxy(settings, &proxy)
+    })
+    .await;
+    app.create_user("alice", "", false);
+    let key = app.login("alice", "web").await;
+    let flipped = flip_checksum(&key);
+    let never_issued = with_checksum(&"Z".repeat(43));
+
+    proxy.cut();
+    crate::helpers::assert_unauthorized(app.whoami(&flipped).await, "Invalid token.").await;
+    let verify = app.with_token(reqwest::Method::GET, "/auth/verify", &flipped);
+    let verify = verify.send().await.expect("verify");
+    assert_eq!(verify.status(), StatusCode::UNAUTHORIZED);
+    let revoke = app.post_json("/revoke", json!({ "token": flipped })).await;
+    assert_json(revoke, StatusCode::OK, json!({})).await;
+
+    assert_unavailable(app.whoami(&key).await).await;
+    assert_unavailable(app.whoami(&never_issued).await).await;
+    assert_unavailable(
+        app.post_json("/revoke", json!({ "token": never_issued }))
+            .await,
+    )
+    .await;
+    proxy.restore();
+}
