@@ -71,6 +71,8 @@ counter_labels! {
         TwoFactor => "two_factor",
         /// `POST /register/resend-email`, per e-mail address (answered 200, no mail sent)
         VerificationResend => "email_resend",
+        /// `POST /revoke` (one key or a list), per client address
+        Revoke => "revoke",
     }
     counts throttled_total{action}:
         "Requests refused by the registration, password-reset, password-change and verification-resend throttles, by action."

@@ -261,6 +261,15 @@ pub fn delete_by_digest(conn: &mut AnyConnection, digest: &[u8]) -> QueryResult<
     delete_returning!(conn, tokens::digest.eq(digest))
 }
 
+/// Every token whose digest is among `digests`, in one statement (the
+/// caller bounds how many).
+pub fn delete_by_digests(
+    conn: &mut AnyConnection,
+    digests: &[Vec<u8>],
+) -> QueryResult<Vec<RevokedToken>> {
+    delete_returning!(conn, tokens::digest.eq_any(digests))
+}
+
 pub fn delete_client(
     conn: &mut AnyConnection,
     user_id: i64,

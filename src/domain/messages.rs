@@ -10,6 +10,17 @@ pub const NOT_A_STRING: &str = "Not a valid string.";
 /// cannot store one in text, so it is refused before any query.
 pub const NULL_CHARACTERS: &str = "Null characters are not allowed.";
 
+// A list field (DRF's `ListField` words).
+pub const EMPTY_LIST: &str = "This list may not be empty.";
+/// DRF's words for a value that is not a list, naming the Python type it read.
+pub fn not_a_list(kind: &str) -> String {
+    format!("Expected a list of items but got type \"{kind}\".")
+}
+/// DRF's words for a list longer than its `max_length`.
+pub fn too_many_elements(max: usize) -> String {
+    format!("Ensure this field has no more than {max} elements.")
+}
+
 // A username.
 pub const INVALID_USERNAME: &str =
     "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.";

@@ -8,7 +8,8 @@
 
 use super::error::ApiError;
 use crate::domain::messages::{
-    INVALID_SCOPES, INVALID_UTF8, NOT_A_BOOLEAN, NOT_A_STRING, NULL_CHARACTERS, REQUIRED,
+    not_a_list, too_many_elements, EMPTY_LIST, INVALID_SCOPES, INVALID_UTF8, NOT_A_BOOLEAN,
+    NOT_A_STRING, NULL_CHARACTERS, REQUIRED,
 };
 use crate::domain::validation::FieldErrors;
 use crate::domain::Scopes;
@@ -287,6 +288,50 @@ impl Fields {
             errors.add(name, message);
             Scopes::unrestricted()
         })
+    }
+}
+
+impl Fields {
+    /// Whether the body has this field, whatever its value.
+    pub fn has(&self, name: &str) -> bool {
+        self.values.contains_key(name) || self.not_utf8.contains(name)
+    }
+
+    /// A required list of 1 to `max` strings, read as Django REST
+    /// Framework's `ListField(child=CharField(), min_length=1)`; every
+    /// problem recorded in `errors` under `name`.
+    pub fn strings(&self, name: &str, max: usize, errors: &mut FieldErrors) -> Option<Vec<String>> {
+        let items = match self.value(name) {
+            Err(message) => {
+                errors.add(name, message);
+                return None;
+            }
+            Ok(None | Some(Value::Null)) => {
+                errors.add(name, REQUIRED);
+                return None;
+            }
+            Ok(Some(Value::Array(items))) => items,
+            Ok(Some(other)) => {
+                errors.add(name, not_a_list(json_kind(other)));
+                return None;
+            }
+        };
+        if items.is_empty() {
+            errors.add(name, EMPTY_LIST);
+            return None;
+        }
+        if items.len() > max {
+            errors.add(name, too_many_elements(max));
+            return None;
+        }
+        let strings: Option<Vec<String>> = items
+            .iter()
+            .map(|item| item.as_str().map(str::to_owned))
+            .collect();
+        if strings.is_none() {
+            errors.add(name, NOT_A_STRING);
+        }
+        strings
     }
 }
 

@@ -288,6 +288,8 @@ pub fn list(
 pub enum Revocation {
     /// The presented token only, by its digest.
     Token { digest: TokenDigest },
+    /// Every token among these digests (bulk `/revoke`), in one statement.
+    Tokens { digests: Vec<TokenDigest> },
     /// One device of the user; `NotFound` when the user has no such client.
     Device { user_id: i64, client: String },
     /// Every device of the user.
@@ -315,6 +317,13 @@ pub fn revoke(
     conn.transaction::<_, Error, _>(|conn| {
         let revoked = match revocation {
             Revocation::Token { digest } => tokens::delete_by_digest(conn, digest.as_bytes())?,
+            Revocation::Tokens { digests } => {
+                let digests: Vec<Vec<u8>> = digests
+                    .iter()
+                    .map(|digest| digest.as_bytes().to_vec())
+                    .collect();
+                tokens::delete_by_digests(conn, &digests)?
+            }
             Revocation::Device { user_id, client } => {
                 match tokens::delete_client(conn, *user_id, client)? {
                     revoked if revoked.is_empty() => return Err(Error::NotFound),
