@@ -95,6 +95,8 @@ counter_labels! {
         Password => "password",
         /// `POST /revoke` by whoever holds the key
         Key => "key",
+        /// Reported leaked by a secret scanner (`POST /secret-scanning/github`)
+        Leaked => "leaked",
     }
     counts revocations_total{cause}: "Tokens revoked, by cause."
 }

@@ -204,6 +204,12 @@ fn the_throttle_and_proxies_default_to_the_contract() {
     assert_eq!(settings.throttles.login_throttle.to_string(), "10/15m");
     assert_eq!(settings.throttles.register_throttle.to_string(), "100/1h");
     assert_eq!(settings.throttles.revoke_throttle.to_string(), "100/1m");
+    assert_eq!(settings.tokens.secret_scanning_github_keys, None);
+    let github = parse(&["--secret-scanning-github-keys", "/etc/github-keys.json"]);
+    assert!(
+        github.is_ok_and(|p| p.settings.tokens.secret_scanning_github_keys.as_deref()
+            == Some("/etc/github-keys.json"))
+    );
     let revoke = parse(&["--revoke-throttle", "3/10s"]);
     assert!(revoke.is_ok_and(|p| p.settings.throttles.revoke_throttle.to_string() == "3/10s"));
     assert_eq!(

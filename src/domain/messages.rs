@@ -119,6 +119,8 @@ pub const TOKEN_CONTAINS_SPACES: &str =
 pub const TOKEN_INVALID_CHARACTERS: &str =
     "Invalid token header. Token string should not contain invalid characters.";
 pub const INVALID_TOKEN: &str = "Invalid token.";
+/// A secret scanning report whose signature is missing, bad or by a key we do not know.
+pub const INVALID_SIGNATURE: &str = "Invalid signature.";
 pub const TOKEN_EXPIRED: &str = "Token has expired.";
 pub const USER_INACTIVE: &str = "User inactive or deleted.";
 

@@ -347,46 +347,73 @@ fn json_kind(value: &Value) -> &'static str {
     }
 }
 
+/// Reads a request's body, at most [`MAX_BODY_BYTES`], within the body
+/// read timeout: with its `Content-Type`.
+fn read_body(
+    request: &HttpRequest,
+    payload: &mut Payload,
+) -> LocalBoxFuture<'static, Result<(String, Vec<u8>), ApiError>> {
+    let header_text = |name| {
+        request
+            .headers()
+            .get(name)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+    };
+    let content_type = header_text(CONTENT_TYPE).unwrap_or_default();
+    let declared_length =
+        header_text(CONTENT_LENGTH).and_then(|length| length.trim().parse::<usize>().ok());
+    let mut payload = payload.take();
+    let timeout = request
+        .app_data::<BodyReadTimeout>()
+        .map_or(crate::config::BODY_READ_TIMEOUT, |timeout| timeout.0);
+    Box::pin(async move {
+        if declared_length.is_some_and(|length| length > MAX_BODY_BYTES) {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        let read = async {
+            let mut body = Vec::with_capacity(declared_length.unwrap_or(0));
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| {
+                    ApiError::BadRequest(format!("Could not read the request body: {e}"))
+                })?;
+                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(ApiError::PayloadTooLarge);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(body)
+        };
+        let body = tokio::time::timeout(timeout, read)
+            .await
+            .map_err(|_| ApiError::Status(StatusCode::REQUEST_TIMEOUT))??;
+        Ok((content_type, body))
+    })
+}
+
 impl FromRequest for Fields {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let header_text = |name| {
-            request
-                .headers()
-                .get(name)
-                .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
-        };
-        let content_type = header_text(CONTENT_TYPE).unwrap_or_default();
-        let declared_length =
-            header_text(CONTENT_LENGTH).and_then(|length| length.trim().parse::<usize>().ok());
-        let mut payload = payload.take();
-        let timeout = request
-            .app_data::<BodyReadTimeout>()
-            .map_or(crate::config::BODY_READ_TIMEOUT, |timeout| timeout.0);
+        let body = read_body(request, payload);
         Box::pin(async move {
-            if declared_length.is_some_and(|length| length > MAX_BODY_BYTES) {
-                return Err(ApiError::PayloadTooLarge);
-            }
-            let read = async {
-                let mut body = Vec::with_capacity(declared_length.unwrap_or(0));
-                while let Some(chunk) = payload.next().await {
-                    let chunk = chunk.map_err(|e| {
-                        ApiError::BadRequest(format!("Could not read the request body: {e}"))
-                    })?;
-                    if body.len() + chunk.len() > MAX_BODY_BYTES {
-                        return Err(ApiError::PayloadTooLarge);
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                Ok(body)
-            };
-            let body = tokio::time::timeout(timeout, read)
-                .await
-                .map_err(|_| ApiError::Status(StatusCode::REQUEST_TIMEOUT))??;
+            let (content_type, body) = body.await?;
             Fields::decode(&content_type, &body)
         })
+    }
+}
+
+/// A body's bytes as sent, for what signs them (GitHub's secret scanning
+/// reports), under the same size and time limits as [`Fields`].
+pub struct RawBody(pub Vec<u8>);
+
+impl FromRequest for RawBody {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = read_body(request, payload);
+        Box::pin(async move { Ok(RawBody(body.await?.1)) })
     }
 }
 

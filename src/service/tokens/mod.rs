@@ -7,6 +7,7 @@
 pub mod cache;
 pub mod jwt;
 pub mod other_services;
+pub mod secret_scanning;
 pub mod verify;
 
 use crate::db::events::What;
@@ -357,6 +358,7 @@ fn revoked_by(revocation: &Revocation, cause: RevocationCause) -> RevokedBy {
         (RevocationCause::LogoutAll, _) => RevokedBy::LogoutAll,
         (RevocationCause::LogoutOthers, _) => RevokedBy::LogoutOthers,
         (RevocationCause::Key, _) => RevokedBy::RevokeEndpoint,
+        (RevocationCause::Leaked, _) => RevokedBy::Leaked,
         (RevocationCause::Password, _) => RevokedBy::PasswordChange,
         (RevocationCause::Device | RevocationCause::Admin, Revocation::Device { .. }) => {
             RevokedBy::Device
