@@ -208,6 +208,7 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         actix_web::rt::spawn(jobs::sweep_expired(self.services.clone()));
+        actix_web::rt::spawn(self.services.github_keys.clone().fetch_at_start());
         if let Some(cache) = self.services.tokens.cache() {
             let url = self
                 .services

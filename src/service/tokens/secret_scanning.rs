@@ -52,9 +52,9 @@ struct Loaded {
 }
 
 impl GithubKeys {
-    /// The keys named by the setting (unset: the endpoint is off), read
-    /// now: a file that cannot be read is a startup error. A URL is fetched
-    /// on the first report, as for an unknown identifier.
+    /// The keys named by the setting (unset: the endpoint is off): a file
+    /// is read now, and one that cannot be read is a startup error; a URL
+    /// is fetched once the server runs ([`Self::fetch_at_start`]).
     pub fn load(setting: Option<&str>, http_timeout: Duration) -> Result<Self, String> {
         let Some(setting) = setting.map(str::trim).filter(|s| !s.is_empty()) else {
             return Ok(GithubKeys(None));
@@ -94,6 +94,18 @@ impl GithubKeys {
         self.0.is_some()
     }
 
+    /// Fetches the keys of an `https://` source, once the server runs (a
+    /// file was read by [`Self::load`]); a failure is logged, and the next
+    /// report with an unknown identifier a minute later tries again.
+    pub async fn fetch_at_start(self) {
+        let Some(loaded) = &self.0 else {
+            return;
+        };
+        if matches!(loaded.source, KeySource::Url(_)) && loaded.claim_refetch() {
+            loaded.refresh().await;
+        }
+    }
+
     /// Whether the report's signature is good; an unknown identifier makes
     /// the keys be read again first, when the last read is a minute old.
     pub async fn verify(&self, identifier: &str, signature: &str, body: &[u8]) -> bool {
@@ -101,14 +113,7 @@ impl GithubKeys {
             return false;
         };
         if !loaded.knows(identifier) && loaded.claim_refetch() {
-            match loaded.read().await {
-                Ok(keys) => {
-                    if let Ok(mut held) = loaded.keys.write() {
-                        *held = keys;
-                    }
-                }
-                Err(error) => log::warn!("GitHub's secret scanning keys not read: {error}"),
-            }
+            loaded.refresh().await;
         }
         loaded
             .keys
@@ -133,6 +138,18 @@ impl Loaded {
             *last = Some(now);
         }
         may
+    }
+
+    /// Reads the keys again and keeps them; on failure the old ones stay.
+    async fn refresh(&self) {
+        match self.read().await {
+            Ok(keys) => {
+                if let Ok(mut held) = self.keys.write() {
+                    *held = keys;
+                }
+            }
+            Err(error) => log::warn!("GitHub's secret scanning keys not read: {error}"),
+        }
     }
 
     async fn read(&self) -> Result<PublicKeys, String> {
@@ -287,6 +304,65 @@ mod tests {
         assert!(!may_refetch(Some(start), start));
         assert!(!may_refetch(Some(start), start + Duration::from_secs(59)));
         assert!(may_refetch(Some(start), start + REFETCH_INTERVAL));
+    }
+
+    fn signed_document(identifier: &str, seed: u8) -> (Vec<u8>, p256::ecdsa::SigningKey) {
+        use base64::Engine;
+        let signing = p256::ecdsa::SigningKey::from_slice(&[seed; 32]).expect("a key");
+        let mut der = vec![
+            0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
+            0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+        ];
+        der.extend_from_slice(signing.verifying_key().to_sec1_point(false).as_bytes());
+        let pem = format!(
+            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+            base64::engine::general_purpose::STANDARD.encode(der)
+        );
+        let document = serde_json::json!({"public_keys": [
+            {"key_identifier": identifier, "key": pem, "is_current": true}
+        ]});
+        (document.to_string().into_bytes(), signing)
+    }
+
+    fn signature_of(signing: &p256::ecdsa::SigningKey, body: &[u8]) -> String {
+        use base64::Engine;
+        use p256::ecdsa::signature::Signer;
+        let signature: p256::ecdsa::Signature = signing.sign(body);
+        base64::engine::general_purpose::STANDARD.encode(signature.to_der().as_bytes())
+    }
+
+    #[tokio::test]
+    async fn an_unknown_identifier_reads_the_keys_again_once_a_minute_has_passed() {
+        let dir = std::env::temp_dir().join(format!("github-keys-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("keys.json");
+        let (first, first_key) = signed_document("first", 3);
+        std::fs::write(&path, first).expect("written");
+        let keys = GithubKeys::load(path.to_str(), Duration::from_secs(1)).expect("loaded");
+        let body = b"[]";
+        assert!(
+            keys.verify("first", &signature_of(&first_key, body), body)
+                .await
+        );
+        // GitHub rotates its key: the new identifier is unknown.
+        let (second, second_key) = signed_document("second", 5);
+        std::fs::write(&path, second).expect("rewritten");
+        let signed = signature_of(&second_key, body);
+        assert!(
+            !keys.verify("second", &signed, body).await,
+            "read at start, not again within the minute"
+        );
+        let loaded = keys.0.clone().expect("enabled");
+        if let Ok(mut last) = loaded.last_read.lock() {
+            *last = Instant::now().checked_sub(REFETCH_INTERVAL);
+        }
+        assert!(keys.verify("second", &signed, body).await, "read again");
+        assert!(
+            !keys
+                .verify("first", &signature_of(&first_key, body), body)
+                .await
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
