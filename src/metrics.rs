@@ -75,7 +75,7 @@ counter_labels! {
         Revoke => "revoke",
     }
     counts throttled_total{action}:
-        "Requests refused by the registration, password-reset, password-change and verification-resend throttles, by action."
+        "Requests refused by the registration, password-reset, password-change, verification-resend and revocation throttles, by action."
 }
 
 counter_labels! {
