@@ -318,3 +318,29 @@ async fn github_reports_are_not_found_unless_configured(backend: Backend) {
     app.assert_whoami(&web, StatusCode::OK, "nothing was revoked")
         .await;
 }
+
+/// With the token cache on (PostgreSQL), a key just used and cached is
+/// refused at once after a bulk revocation or a GitHub report.
+#[on_both_backends]
+async fn cached_keys_are_refused_at_once_after_a_list_or_a_report(backend: Backend) {
+    let github = Github::new();
+    let keys = github.keys_file.path().display().to_string();
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.token_cache.token_cache = true;
+        settings.tokens.secret_scanning_github_keys = Some(keys);
+    })
+    .await;
+    app.create_user("alice", "", false);
+    let ios = app.login("alice", "ios").await;
+    let tv = app.login("alice", "tv").await;
+    for key in [&ios, &tv] {
+        assert_eq!(app.whoami_status(key).await, StatusCode::OK);
+    }
+    let listed = app.post_json("/revoke", json!({"tokens": [ios]})).await;
+    assert_eq!(listed.status(), StatusCode::OK);
+    assert_eq!(app.whoami_status(&ios).await, StatusCode::UNAUTHORIZED);
+    let body = json!([item(&tv, "https://github.com/octo/leak")]).to_string();
+    let reported = github.report(&app, "current", &body).await;
+    assert_eq!(reported.status(), StatusCode::OK);
+    assert_eq!(app.whoami_status(&tv).await, StatusCode::UNAUTHORIZED);
+}
