@@ -317,6 +317,22 @@ async fn github_reports_are_not_found_unless_configured(backend: Backend) {
     .await;
     app.assert_whoami(&web, StatusCode::OK, "nothing was revoked")
         .await;
+    // The document describes both new bodies as they are sent.
+    let doc: Value = app
+        .request(Method::GET, "/openapi.json")
+        .sent()
+        .await
+        .json()
+        .await
+        .expect("json");
+    let item = &doc["components"]["schemas"]["ReportedKeySchema"]["properties"];
+    for field in ["token", "type", "url", "source"] {
+        assert!(item[field].is_object(), "{field} in {item}");
+    }
+    let revoke = &doc["paths"]["/revoke"]["post"];
+    assert!(revoke["responses"]["429"].is_object(), "{revoke}");
+    let many = &doc["components"]["schemas"]["TokensBody"]["properties"]["tokens"];
+    assert_eq!(many["maxItems"], 1000, "{many}");
 }
 
 /// With the token cache on (PostgreSQL), a key just used and cached is
