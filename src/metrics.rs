@@ -71,9 +71,11 @@ counter_labels! {
         TwoFactor => "two_factor",
         /// `POST /register/resend-email`, per e-mail address (answered 200, no mail sent)
         VerificationResend => "email_resend",
+        /// `POST /revoke` (one key or a list), per client address
+        Revoke => "revoke",
     }
     counts throttled_total{action}:
-        "Requests refused by the registration, password-reset, password-change and verification-resend throttles, by action."
+        "Requests refused by the registration, password-reset, password-change, verification-resend and revocation throttles, by action."
 }
 
 counter_labels! {
@@ -93,6 +95,8 @@ counter_labels! {
         Password => "password",
         /// `POST /revoke` by whoever holds the key
         Key => "key",
+        /// Reported leaked by a secret scanner (`POST /secret-scanning/github`)
+        Leaked => "leaked",
     }
     counts revocations_total{cause}: "Tokens revoked, by cause."
 }

@@ -127,6 +127,11 @@ impl Application {
             settings.oidc.oidc_http_timeout,
         )
         .map_err(StartupError::Settings)?;
+        let github_keys = crate::service::tokens::secret_scanning::GithubKeys::load(
+            settings.tokens.secret_scanning_github_keys.as_deref(),
+            settings.oidc.oidc_http_timeout,
+        )
+        .map_err(StartupError::Settings)?;
         let services = Services {
             pool,
             settings: Arc::new(settings.clone()),
@@ -137,6 +142,7 @@ impl Application {
             tokens,
             oidc,
             recent_throttles: Default::default(),
+            github_keys,
         };
         let listener = TcpListener::bind(settings.server.bind)
             .map_err(|e| StartupError::Bind(settings.server.bind, e))?;
@@ -202,6 +208,7 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         actix_web::rt::spawn(jobs::sweep_expired(self.services.clone()));
+        actix_web::rt::spawn(self.services.github_keys.clone().fetch_at_start());
         if let Some(cache) = self.services.tokens.cache() {
             let url = self
                 .services

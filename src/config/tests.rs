@@ -75,6 +75,7 @@ fn invalid_values_name_the_variable() {
         ("--login-throttle", "10"),
         ("--login-throttle", "0/15m"),
         ("--register-throttle", "20"),
+        ("--revoke-throttle", "100/soon"),
         ("--password-reset-throttle", "5/never"),
         ("--trusted-proxies", "proxy.internal"),
         ("--registration", "maybe"),
@@ -202,6 +203,15 @@ fn the_throttle_and_proxies_default_to_the_contract() {
     let settings = settings.unwrap_or_else(|_| Settings::defaults());
     assert_eq!(settings.throttles.login_throttle.to_string(), "10/15m");
     assert_eq!(settings.throttles.register_throttle.to_string(), "100/1h");
+    assert_eq!(settings.throttles.revoke_throttle.to_string(), "100/1m");
+    assert_eq!(settings.tokens.secret_scanning_github_keys, None);
+    let github = parse(&["--secret-scanning-github-keys", "/etc/github-keys.json"]);
+    assert!(
+        github.is_ok_and(|p| p.settings.tokens.secret_scanning_github_keys.as_deref()
+            == Some("/etc/github-keys.json"))
+    );
+    let revoke = parse(&["--revoke-throttle", "3/10s"]);
+    assert!(revoke.is_ok_and(|p| p.settings.throttles.revoke_throttle.to_string() == "3/10s"));
     assert_eq!(
         settings.throttles.password_reset_throttle.to_string(),
         "20/1h"

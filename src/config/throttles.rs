@@ -1,6 +1,6 @@
 //! The throttles of the anonymous endpoints: attempts allowed per window
-//! (`ATTEMPTS/DURATION`) for logins, registrations, password resets and
-//! verification mails.
+//! (`ATTEMPTS/DURATION`) for logins, registrations, password resets,
+//! verification mails and revocations by key.
 
 use super::parse::named;
 use crate::domain::ThrottleLimit;
@@ -28,4 +28,9 @@ pub struct ThrottleSettings {
     #[arg(long, env = "EMAIL_VERIFICATION_RESEND_THROTTLE", default_value = "5/1h", global = true,
           value_parser = named(ThrottleLimit::parse))]
     pub email_verification_resend_throttle: ThrottleLimit,
+
+    /// Requests to POST /revoke (one key or a list) allowed per client address per window (ATTEMPTS/DURATION).
+    #[arg(long, env = "REVOKE_THROTTLE", default_value = "100/1m", global = true,
+          value_parser = named(ThrottleLimit::parse))]
+    pub revoke_throttle: ThrottleLimit,
 }

@@ -38,6 +38,10 @@ pub struct TokenSettings {
     #[arg(long, env = "LEGACY_TOKENS", default_value = "on", global = true,
           action = clap::ArgAction::Set, value_parser = named(boolean))]
     pub legacy_tokens: bool,
+
+    /// GitHub's secret scanning public keys: a file in GitHub's format or an https:// URL serving it; unset, POST /secret-scanning/github answers 404.
+    #[arg(long, env = "SECRET_SCANNING_GITHUB_KEYS", global = true)]
+    pub secret_scanning_github_keys: Option<String>,
 }
 
 impl TokenSettings {

@@ -261,6 +261,43 @@ pub fn delete_by_digest(conn: &mut AnyConnection, digest: &[u8]) -> QueryResult<
     delete_returning!(conn, tokens::digest.eq(digest))
 }
 
+/// Every token whose digest is among `digests`, in one statement (the
+/// caller bounds how many).
+pub fn delete_by_digests(
+    conn: &mut AnyConnection,
+    digests: &[Vec<u8>],
+) -> QueryResult<Vec<RevokedToken>> {
+    delete_returning!(conn, tokens::digest.eq_any(digests))
+}
+
+/// A live token among reported digests, with what its owner's mail names.
+#[derive(Debug, Queryable)]
+pub struct Reported {
+    pub digest: Vec<u8>,
+    pub client: String,
+    pub last_used_at: i64,
+    pub email: String,
+}
+
+/// The live tokens among `digests`, with their owners' addresses, in one query.
+pub fn live_among(
+    conn: &mut AnyConnection,
+    digests: &[Vec<u8>],
+    now: i64,
+) -> QueryResult<Vec<Reported>> {
+    tokens::table
+        .inner_join(users::table)
+        .filter(tokens::digest.eq_any(digests))
+        .filter(tokens::expires_at.gt(now))
+        .select((
+            tokens::digest,
+            tokens::client,
+            tokens::last_used_at,
+            users::email,
+        ))
+        .load(conn)
+}
+
 pub fn delete_client(
     conn: &mut AnyConnection,
     user_id: i64,

@@ -80,6 +80,8 @@ pub enum RevokedBy {
     Deactivated,
     Relogin,
     RevokeEndpoint,
+    /// Reported by a secret scanner (GitHub's partner program).
+    Leaked,
     Expired,
 }
 
@@ -95,6 +97,7 @@ impl RevokedBy {
             Self::Deactivated => "deactivated",
             Self::Relogin => "relogin",
             Self::RevokeEndpoint => "revoke_endpoint",
+            Self::Leaked => "leaked",
             Self::Expired => "expired",
         }
     }

@@ -10,6 +10,17 @@ pub const NOT_A_STRING: &str = "Not a valid string.";
 /// cannot store one in text, so it is refused before any query.
 pub const NULL_CHARACTERS: &str = "Null characters are not allowed.";
 
+// A list field (DRF's `ListField` words).
+pub const EMPTY_LIST: &str = "This list may not be empty.";
+/// DRF's words for a value that is not a list, naming the Python type it read.
+pub fn not_a_list(kind: &str) -> String {
+    format!("Expected a list of items but got type \"{kind}\".")
+}
+/// DRF's words for a list longer than its `max_length`.
+pub fn too_many_elements(max: usize) -> String {
+    format!("Ensure this field has no more than {max} elements.")
+}
+
 // A username.
 pub const INVALID_USERNAME: &str =
     "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.";
@@ -108,6 +119,8 @@ pub const TOKEN_CONTAINS_SPACES: &str =
 pub const TOKEN_INVALID_CHARACTERS: &str =
     "Invalid token header. Token string should not contain invalid characters.";
 pub const INVALID_TOKEN: &str = "Invalid token.";
+/// A secret scanning report whose signature is missing, bad or by a key we do not know.
+pub const INVALID_SIGNATURE: &str = "Invalid signature.";
 pub const TOKEN_EXPIRED: &str = "Token has expired.";
 pub const USER_INACTIVE: &str = "User inactive or deleted.";
 

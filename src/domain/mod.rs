@@ -25,6 +25,7 @@ pub mod reset_token;
 pub mod scope;
 pub mod sealed;
 pub mod secret;
+pub mod secret_scanning;
 mod signed_stamp;
 pub mod throttle;
 pub mod time;

@@ -8,7 +8,8 @@
 
 use super::error::ApiError;
 use crate::domain::messages::{
-    INVALID_SCOPES, INVALID_UTF8, NOT_A_BOOLEAN, NOT_A_STRING, NULL_CHARACTERS, REQUIRED,
+    not_a_list, too_many_elements, EMPTY_LIST, INVALID_SCOPES, INVALID_UTF8, NOT_A_BOOLEAN,
+    NOT_A_STRING, NULL_CHARACTERS, REQUIRED,
 };
 use crate::domain::validation::FieldErrors;
 use crate::domain::Scopes;
@@ -290,6 +291,50 @@ impl Fields {
     }
 }
 
+impl Fields {
+    /// Whether the body has this field, whatever its value.
+    pub fn has(&self, name: &str) -> bool {
+        self.values.contains_key(name) || self.not_utf8.contains(name)
+    }
+
+    /// A required list of 1 to `max` strings, read as Django REST
+    /// Framework's `ListField(child=CharField(), min_length=1)`; every
+    /// problem recorded in `errors` under `name`.
+    pub fn strings(&self, name: &str, max: usize, errors: &mut FieldErrors) -> Option<Vec<String>> {
+        let items = match self.value(name) {
+            Err(message) => {
+                errors.add(name, message);
+                return None;
+            }
+            Ok(None | Some(Value::Null)) => {
+                errors.add(name, REQUIRED);
+                return None;
+            }
+            Ok(Some(Value::Array(items))) => items,
+            Ok(Some(other)) => {
+                errors.add(name, not_a_list(json_kind(other)));
+                return None;
+            }
+        };
+        if items.is_empty() {
+            errors.add(name, EMPTY_LIST);
+            return None;
+        }
+        if items.len() > max {
+            errors.add(name, too_many_elements(max));
+            return None;
+        }
+        let strings: Option<Vec<String>> = items
+            .iter()
+            .map(|item| item.as_str().map(str::to_owned))
+            .collect();
+        if strings.is_none() {
+            errors.add(name, NOT_A_STRING);
+        }
+        strings
+    }
+}
+
 fn json_kind(value: &Value) -> &'static str {
     match value {
         Value::Array(_) => "list",
@@ -302,46 +347,73 @@ fn json_kind(value: &Value) -> &'static str {
     }
 }
 
+/// Reads a request's body, at most [`MAX_BODY_BYTES`], within the body
+/// read timeout: with its `Content-Type`.
+fn read_body(
+    request: &HttpRequest,
+    payload: &mut Payload,
+) -> LocalBoxFuture<'static, Result<(String, Vec<u8>), ApiError>> {
+    let header_text = |name| {
+        request
+            .headers()
+            .get(name)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+    };
+    let content_type = header_text(CONTENT_TYPE).unwrap_or_default();
+    let declared_length =
+        header_text(CONTENT_LENGTH).and_then(|length| length.trim().parse::<usize>().ok());
+    let mut payload = payload.take();
+    let timeout = request
+        .app_data::<BodyReadTimeout>()
+        .map_or(crate::config::BODY_READ_TIMEOUT, |timeout| timeout.0);
+    Box::pin(async move {
+        if declared_length.is_some_and(|length| length > MAX_BODY_BYTES) {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        let read = async {
+            let mut body = Vec::with_capacity(declared_length.unwrap_or(0));
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| {
+                    ApiError::BadRequest(format!("Could not read the request body: {e}"))
+                })?;
+                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(ApiError::PayloadTooLarge);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(body)
+        };
+        let body = tokio::time::timeout(timeout, read)
+            .await
+            .map_err(|_| ApiError::Status(StatusCode::REQUEST_TIMEOUT))??;
+        Ok((content_type, body))
+    })
+}
+
 impl FromRequest for Fields {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let header_text = |name| {
-            request
-                .headers()
-                .get(name)
-                .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
-        };
-        let content_type = header_text(CONTENT_TYPE).unwrap_or_default();
-        let declared_length =
-            header_text(CONTENT_LENGTH).and_then(|length| length.trim().parse::<usize>().ok());
-        let mut payload = payload.take();
-        let timeout = request
-            .app_data::<BodyReadTimeout>()
-            .map_or(crate::config::BODY_READ_TIMEOUT, |timeout| timeout.0);
+        let body = read_body(request, payload);
         Box::pin(async move {
-            if declared_length.is_some_and(|length| length > MAX_BODY_BYTES) {
-                return Err(ApiError::PayloadTooLarge);
-            }
-            let read = async {
-                let mut body = Vec::with_capacity(declared_length.unwrap_or(0));
-                while let Some(chunk) = payload.next().await {
-                    let chunk = chunk.map_err(|e| {
-                        ApiError::BadRequest(format!("Could not read the request body: {e}"))
-                    })?;
-                    if body.len() + chunk.len() > MAX_BODY_BYTES {
-                        return Err(ApiError::PayloadTooLarge);
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                Ok(body)
-            };
-            let body = tokio::time::timeout(timeout, read)
-                .await
-                .map_err(|_| ApiError::Status(StatusCode::REQUEST_TIMEOUT))??;
+            let (content_type, body) = body.await?;
             Fields::decode(&content_type, &body)
         })
+    }
+}
+
+/// A body's bytes as sent, for what signs them (GitHub's secret scanning
+/// reports), under the same size and time limits as [`Fields`].
+pub struct RawBody(pub Vec<u8>);
+
+impl FromRequest for RawBody {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = read_body(request, payload);
+        Box::pin(async move { Ok(RawBody(body.await?.1)) })
     }
 }
 

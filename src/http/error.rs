@@ -6,8 +6,8 @@
 //! fixed body, its cause goes to the log and never to the client.
 
 use crate::domain::messages::{
-    BAD_BASIC_CREDENTIALS, BAD_CREDENTIALS, INVALID_CODE, INVALID_PAGE, NOT_FOUND,
-    PERMISSION_DENIED, REQUEST_TOO_LARGE, SERVER_ERROR, SERVICE_UNAVAILABLE,
+    BAD_BASIC_CREDENTIALS, BAD_CREDENTIALS, INVALID_CODE, INVALID_PAGE, INVALID_SIGNATURE,
+    NOT_FOUND, PERMISSION_DENIED, REQUEST_TOO_LARGE, SERVER_ERROR, SERVICE_UNAVAILABLE,
 };
 use crate::domain::page::InvalidPage;
 use crate::domain::throttle::throttled_detail;
@@ -32,6 +32,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("request body too large")]
     PayloadTooLarge,
+    /// A signed request (a secret scanning report) whose signature does not hold.
+    #[error("invalid signature")]
+    BadSignature,
     /// Another status that actix-web chose by itself, with its reason phrase.
     #[error("{0}")]
     Status(StatusCode),
@@ -83,6 +86,7 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BadSignature => StatusCode::UNAUTHORIZED,
             ApiError::Status(status) => *status,
         }
     }
@@ -119,6 +123,7 @@ impl ResponseError for ApiError {
                 "Unsupported media type \"{media_type}\" in request."
             )),
             ApiError::PayloadTooLarge => detail(REQUEST_TOO_LARGE),
+            ApiError::BadSignature => detail(INVALID_SIGNATURE),
             ApiError::Status(status) => detail(&format!(
                 "{}.",
                 status.canonical_reason().unwrap_or("Error")

@@ -29,6 +29,7 @@ mod oidc;
 mod openapi;
 mod password;
 mod registration;
+mod secret_scanning;
 mod two_factor;
 
 use crate::http::ApiError;
@@ -101,6 +102,7 @@ endpoints! {
     GET | HEAD | POST | PUT | PATCH | DELETE | OPTIONS "/auth/verify" => forward_auth::verify,
     POST "/introspect" => oauth::introspect,
     POST "/revoke" => oauth::revoke,
+    POST "/secret-scanning/github" => secret_scanning::github,
     POST "/token" => jwt::obtain,
     POST "/token/refresh" => jwt::refresh,
     POST "/token/verify" => jwt::verify,

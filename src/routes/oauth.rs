@@ -9,7 +9,10 @@ use crate::http::auth::Introspector;
 use crate::http::body::{Fields, FromFields};
 use crate::http::request::Source;
 use crate::http::ApiError;
-use crate::service::tokens::other_services::{introspect as introspect_key, revoke_key};
+use crate::service::sign_in::throttle::admit_revocation;
+use crate::service::tokens::other_services::{
+    introspect as introspect_key, revoke_key, revoke_keys, MAX_KEYS_PER_REVOCATION,
+};
 use crate::service::Services;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
@@ -123,20 +126,50 @@ pub async fn introspect(
 #[derive(Serialize, ToSchema)]
 pub struct Revoked {}
 
-/// End the token whose key this is (RFC 7009). No authentication: holding
-/// the key is enough. The answer is the same whether or not it was one.
+/// `POST /revoke` with a list: the keys to end at once.
+// Documentation only: the handler reads the list with `Fields::strings`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TokensBody {
+    /// Keys; anything that is not a live key is simply not one.
+    #[schema(min_items = 1, max_items = 1000)]
+    pub tokens: Vec<String>,
+}
+
+/// The two bodies `/revoke` takes.
+// Documentation only, never built.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum RevokeBody {
+    One(TokenBody),
+    Many(TokensBody),
+}
+
+/// End the token whose key this is (RFC 7009), or every live key of a list
+/// of up to 1000 (a leak found by a scanner). No authentication: holding
+/// the key is enough. The answer is the same whether or not any was one.
 #[utoipa::path(post, path = "/revoke",
-    request_body = TokenBody,
+    request_body = RevokeBody,
     responses(
         (status = 200, description = "Revoked if it was a live key: `{}` either way", body = Revoked),
-        NoTokenField,
+        (status = 400, description = "No `token` field, or a `tokens` list that is empty, longer than 1000 or holds a non-string", body = FieldErrorsSchema),
+        (status = 429, description = "Too many requests from this address (`REVOKE_THROTTLE`, `Retry-After`)", body = Detail),
     ))]
 pub async fn revoke(
     services: web::Data<Services>,
     Source(source): Source,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
-    let token = token_field(&fields)?;
-    revoke_key(&services, &token, &source).await?;
+    admit_revocation(&services, &source).await?;
+    if fields.has("tokens") {
+        let mut errors = FieldErrors::new();
+        let keys = fields.strings("tokens", MAX_KEYS_PER_REVOCATION, &mut errors);
+        errors.into_result()?;
+        revoke_keys(&services, &keys.unwrap_or_default(), &source).await?;
+    } else {
+        let token = token_field(&fields)?;
+        revoke_key(&services, &token, &source).await?;
+    }
     Ok(HttpResponse::Ok().json(Revoked {}))
 }

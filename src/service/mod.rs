@@ -53,6 +53,8 @@ pub struct Services {
     pub oidc: sign_in::oidc::providers::Providers,
     /// Which throttled guesses were recorded lately (see `throttle::under_throttle`).
     pub recent_throttles: sign_in::throttle::RecentThrottles,
+    /// GitHub's secret scanning keys (`SECRET_SCANNING_GITHUB_KEYS`).
+    pub github_keys: tokens::secret_scanning::GithubKeys,
 }
 
 impl Services {

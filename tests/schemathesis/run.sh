@@ -98,6 +98,7 @@ export RUST_LOG=warn
 export LOGIN_THROTTLE=100000/1m
 export REGISTER_THROTTLE=100000/1m
 export PASSWORD_RESET_THROTTLE=100000/1m
+export REVOKE_THROTTLE=100000/1m
 export MAIL="file:${work}/mail"
 
 # A provider for POST /login/oidc/{provider}: the hooks have it sign ID

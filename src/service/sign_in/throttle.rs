@@ -6,7 +6,8 @@
 //! The same counters (`login_failures`, one row per scope) limit other
 //! uses through [`count_use`], each under scopes of its own: registrations
 //! per client address (`REGISTER_THROTTLE`), and password-reset requests
-//! per e-mail address and per client address (`PASSWORD_RESET_THROTTLE`).
+//! per e-mail address and per client address (`PASSWORD_RESET_THROTTLE`),
+//! and requests to `/revoke` per client address (`REVOKE_THROTTLE`).
 //!
 //! An attempt is counted *before* its password is checked, by one atomic
 //! upsert per scope: however many attempts arrive at once, on however many
@@ -414,6 +415,28 @@ where
         recorded.insert(key, now);
     }
     !recent
+}
+
+/// Admits a `/revoke` request (one key or a list) under `REVOKE_THROTTLE`
+/// per client address, before its body is read: a flood of guesses from one
+/// address costs at most that many lookups.
+pub async fn admit_revocation(services: &Services, source: &EventSource) -> Result<(), Error> {
+    let Some(address) = source.ip else {
+        return Ok(());
+    };
+    let scopes = vec![address_scope("revoke", address)];
+    count_use(
+        services,
+        services.settings.throttles.revoke_throttle,
+        scopes,
+    )
+    .await
+    .inspect_err(|error| {
+        if matches!(error, Error::Throttled(_)) {
+            services.metrics.throttled(ThrottledAction::Revoke);
+        }
+    })?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 pub mod cache;
 pub mod jwt;
 pub mod other_services;
+pub mod secret_scanning;
 pub mod verify;
 
 use crate::db::events::What;
@@ -288,6 +289,8 @@ pub fn list(
 pub enum Revocation {
     /// The presented token only, by its digest.
     Token { digest: TokenDigest },
+    /// Every token among these digests (bulk `/revoke`), in one statement.
+    Tokens { digests: Vec<TokenDigest> },
     /// One device of the user; `NotFound` when the user has no such client.
     Device { user_id: i64, client: String },
     /// Every device of the user.
@@ -315,6 +318,13 @@ pub fn revoke(
     conn.transaction::<_, Error, _>(|conn| {
         let revoked = match revocation {
             Revocation::Token { digest } => tokens::delete_by_digest(conn, digest.as_bytes())?,
+            Revocation::Tokens { digests } => {
+                let digests: Vec<Vec<u8>> = digests
+                    .iter()
+                    .map(|digest| digest.as_bytes().to_vec())
+                    .collect();
+                tokens::delete_by_digests(conn, &digests)?
+            }
             Revocation::Device { user_id, client } => {
                 match tokens::delete_client(conn, *user_id, client)? {
                     revoked if revoked.is_empty() => return Err(Error::NotFound),
@@ -348,6 +358,7 @@ fn revoked_by(revocation: &Revocation, cause: RevocationCause) -> RevokedBy {
         (RevocationCause::LogoutAll, _) => RevokedBy::LogoutAll,
         (RevocationCause::LogoutOthers, _) => RevokedBy::LogoutOthers,
         (RevocationCause::Key, _) => RevokedBy::RevokeEndpoint,
+        (RevocationCause::Leaked, _) => RevokedBy::Leaked,
         (RevocationCause::Password, _) => RevokedBy::PasswordChange,
         (RevocationCause::Device | RevocationCause::Admin, Revocation::Device { .. }) => {
             RevokedBy::Device

@@ -96,3 +96,30 @@ pub async fn revoke_key(services: &Services, key: &str, source: &EventSource) ->
     revoke_counted(services, revocation, RevocationCause::Key, source).await?;
     Ok(())
 }
+
+/// The most keys one `/revoke` request may name: one statement then deletes
+/// them all, however many.
+pub const MAX_KEYS_PER_REVOCATION: usize = 1000;
+
+/// Bulk revocation by key: ends every token whose key is among `keys` (at
+/// most [`MAX_KEYS_PER_REVOCATION`], the caller checks), with one query for
+/// all their digests. As for one key, nothing tells which were live.
+pub async fn revoke_keys(
+    services: &Services,
+    keys: &[String],
+    source: &EventSource,
+) -> Result<(), Error> {
+    let legacy = services.settings.tokens.legacy_tokens;
+    let mut digests: Vec<TokenDigest> = keys
+        .iter()
+        .filter_map(|key| TokenDigest::of_presented(key, legacy))
+        .collect();
+    digests.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    digests.dedup();
+    if digests.is_empty() {
+        return Ok(());
+    }
+    let revocation = Revocation::Tokens { digests };
+    revoke_counted(services, revocation, RevocationCause::Key, source).await?;
+    Ok(())
+}

@@ -182,6 +182,7 @@ async fn any_text_in_any_input_gets_json_and_never_a_server_error(backend: Backe
         };
         s.throttles.register_throttle = s.throttles.login_throttle;
         s.throttles.password_reset_throttle = s.throttles.login_throttle;
+        s.throttles.revoke_throttle = s.throttles.login_throttle;
     })
     .await;
     let admin = app.admin_key().await;

@@ -6,5 +6,6 @@ mod forward_auth;
 mod introspection;
 mod jwt;
 mod jwt_verifiers;
+mod leaked_keys;
 mod proxies;
 mod resource_server;
