@@ -109,10 +109,11 @@ pub async fn revoke_keys(
     keys: &[String],
     source: &EventSource,
 ) -> Result<(), Error> {
-    let legacy = services.settings.tokens.legacy_tokens;
-    let mut digests: Vec<TokenDigest> = keys
+    // A key with a bad checksum is no live key: dropped (and counted)
+    // before the query, as for one key.
+    let mut digests: Vec<_> = keys
         .iter()
-        .filter_map(|key| TokenDigest::of_presented(key, legacy))
+        .filter_map(|key| services.tokens.digest_of(key))
         .collect();
     digests.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
     digests.dedup();
