@@ -11,7 +11,7 @@ use crate::http::request::Source;
 use crate::http::ApiError;
 use crate::service::sign_in::throttle::admit_revocation;
 use crate::service::tokens::other_services::{
-    introspect as introspect_key, revoke_key, revoke_keys, MAX_KEYS_PER_REVOCATION,
+    introspect as introspect_key, presented_digests, revoke_digests, MAX_KEYS_PER_REVOCATION,
 };
 use crate::service::Services;
 use actix_web::{web, HttpResponse};
@@ -161,15 +161,20 @@ pub async fn revoke(
     Source(source): Source,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
-    admit_revocation(&services, &source).await?;
-    if fields.has("tokens") {
+    let keys = if fields.has("tokens") {
         let mut errors = FieldErrors::new();
         let keys = fields.strings("tokens", MAX_KEYS_PER_REVOCATION, &mut errors);
         errors.into_result()?;
-        revoke_keys(&services, &keys.unwrap_or_default(), &source).await?;
+        keys.unwrap_or_default()
     } else {
-        let token = token_field(&fields)?;
-        revoke_key(&services, &token, &source).await?;
+        vec![token_field(&fields)?]
+    };
+    // Keys that cannot be live (bad checksum, no shape of ours) need no
+    // database: not even the throttle's count, which lives there.
+    let digests = presented_digests(&services, &keys);
+    if !digests.is_empty() {
+        admit_revocation(&services, &source).await?;
+        revoke_digests(&services, digests, &source).await?;
     }
     Ok(HttpResponse::Ok().json(Revoked {}))
 }

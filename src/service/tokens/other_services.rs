@@ -13,6 +13,7 @@ use crate::domain::event::EventSource;
 use crate::domain::messages::REQUIRED_FOR_ADMINS;
 use crate::domain::principal::Principal;
 use crate::domain::Timestamp;
+use crate::domain::TokenDigest;
 use crate::metrics::{ForwardAuthOutcome, IntrospectionOutcome, RevocationCause};
 use crate::service::{AuthFailure, Error, Services};
 use std::net::IpAddr;
@@ -85,42 +86,39 @@ pub async fn introspect(verifier: &TokenVerifier, token: &str) -> Result<Option<
     Ok(answer)
 }
 
-/// Revocation by key: ends the token whose key this is, if there is one.
-/// Nothing in the result tells whether there was.
-pub async fn revoke_key(services: &Services, key: &str, source: &EventSource) -> Result<(), Error> {
-    // A key of the wrong shape or checksum is not live: nothing to look up.
-    let Some(digest) = services.tokens.digest_of(key) else {
-        return Ok(());
-    };
-    let revocation = Revocation::Token { digest };
-    revoke_counted(services, revocation, RevocationCause::Key, source).await?;
-    Ok(())
-}
-
 /// The most keys one `/revoke` request may name: one statement then deletes
 /// them all, however many.
 pub const MAX_KEYS_PER_REVOCATION: usize = 1000;
 
-/// Bulk revocation by key: ends every token whose key is among `keys` (at
-/// most [`MAX_KEYS_PER_REVOCATION`], the caller checks), with one query for
-/// all their digests. As for one key, nothing tells which were live.
-pub async fn revoke_keys(
-    services: &Services,
-    keys: &[String],
-    source: &EventSource,
-) -> Result<(), Error> {
-    // A key with a bad checksum is no live key: dropped (and counted)
-    // before the query, as for one key.
-    let mut digests: Vec<_> = keys
+/// The digests of those of `keys` that can be live keys, each once. A key
+/// of the wrong shape or checksum is dropped (and counted) here, so that
+/// a request naming only such keys needs no database at all.
+pub fn presented_digests(services: &Services, keys: &[String]) -> Vec<TokenDigest> {
+    let mut digests: Vec<TokenDigest> = keys
         .iter()
         .filter_map(|key| services.tokens.digest_of(key))
         .collect();
     digests.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
     digests.dedup();
-    if digests.is_empty() {
-        return Ok(());
-    }
-    let revocation = Revocation::Tokens { digests };
+    digests
+}
+
+/// Revocation by key (`POST /revoke`, one key or a list): ends every token
+/// among `digests`, with one query for all of them. As for one key, nothing
+/// tells which were live.
+pub async fn revoke_digests(
+    services: &Services,
+    mut digests: Vec<TokenDigest>,
+    source: &EventSource,
+) -> Result<(), Error> {
+    let revocation = match digests.len() {
+        0 => return Ok(()),
+        1 => match digests.pop() {
+            Some(digest) => Revocation::Token { digest },
+            None => return Ok(()),
+        },
+        _ => Revocation::Tokens { digests },
+    };
     revoke_counted(services, revocation, RevocationCause::Key, source).await?;
     Ok(())
 }
