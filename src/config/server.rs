@@ -4,7 +4,7 @@
 
 use super::parse::{named, positive};
 use crate::domain::client_address::TrustedProxies;
-use crate::domain::{parse_duration, SecretKey};
+use crate::domain::{parse_duration, PublicUrl, SecretKey};
 use clap::Args;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -21,6 +21,10 @@ pub struct ServerSettings {
     #[arg(long = "bind", env = "MULTITOKEN_BIND", default_value = "127.0.0.1:8000", global = true,
           value_parser = named(parse_bind))]
     pub bind: SocketAddr,
+
+    /// The address clients use (for links, DPoP's htu and the OAuth metadata's issuer); default http:// and the bind address.
+    #[arg(long, env = "PUBLIC_URL", global = true, value_parser = named(PublicUrl::parse))]
+    pub public_url: Option<PublicUrl>,
 
     /// Signs password-reset links and console sessions (at least 32 characters). When unset on a loopback
     /// address, one is generated and kept in the database; required on any other address.
@@ -61,6 +65,13 @@ fn parse_bind(text: &str) -> Result<SocketAddr, String> {
 }
 
 impl ServerSettings {
+    /// `PUBLIC_URL`, or `http://` and the bind address when it is unset.
+    pub fn public_url(&self) -> PublicUrl {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| PublicUrl::from_bind(self.bind))
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         if let Some(secret_key) = &self.secret_key {
             secret_key.check().map_err(|e| format!("SECRET_KEY: {e}"))?;
