@@ -62,8 +62,9 @@ async fn login(
 
 /// The device proof of a sign-in that must succeed.
 async fn proof_of(response: Response) -> String {
-    assert_eq!(response.status(), StatusCode::OK);
+    let status = response.status();
     let body: Value = response.json().await.expect("json");
+    assert_eq!(status, StatusCode::OK, "{body}");
     body["device_proof"]
         .as_str()
         .expect("a device_proof")
@@ -196,6 +197,9 @@ async fn the_limit_per_address_still_applies_to_a_proof_holder(backend: Backend)
         let response = login(&app, 50, name, WRONG_PASSWORD, None).await;
         assert_non_field_error(response, BAD_CREDENTIALS).await;
     }
+    // With alice's username locked too, the proof is what lets her in,
+    // from any address but the locked one.
+    flood(&app, "alice").await;
     assert_throttled(login(&app, 50, "alice", PASSWORD, Some(&proof)).await).await;
     proof_of(login(&app, 51, "alice", PASSWORD, Some(&proof)).await).await;
 }
@@ -334,4 +338,60 @@ async fn an_admin_whose_browser_signed_in_before_still_signs_in_to_the_console(b
     let response = returning.sign_in("root", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     returning.page("/console/").await;
+}
+
+#[on_both_backends(needs oidc_tests, "tests/oidc_provider is not installed (npm ci there, or run .ci/run)")]
+async fn a_social_sign_ins_second_factor_with_a_proof_is_not_refused_for_others_failures(
+    backend: Backend,
+) {
+    use crate::helpers::oidc::{trusting, Provider, CLIENT_ID};
+    use crate::helpers::two_factor::enable;
+    use multitoken::domain::oidc::LinkByEmail;
+    let provider = Provider::start();
+    let app = TestApp::spawn_with(backend, |s| {
+        trusting(&provider, LinkByEmail::Verified)(s);
+        s.throttles.login_throttle = ThrottleLimit {
+            attempts: ATTEMPTS,
+            window: Duration::from_secs(60),
+        };
+        s.server.secret_key = Some(SecretKey::parse(SECRET).expect("secret"));
+    })
+    .await;
+    let alice = app.create_user("alice.smith", "alice@example.com", false);
+    {
+        use diesel::prelude::*;
+        use multitoken::db::schema::users;
+        diesel::update(users::table.find(alice))
+            .set(users::email_verified.eq(true))
+            .execute(&mut app.connection())
+            .expect("verified");
+    }
+    let (secret, recovery_codes, confirmed_at) = enable(&app, "alice.smith").await;
+    let sign_in = |host: u8, otp: String, proof: Option<String>| {
+        let (app, provider) = (&app, &provider);
+        async move {
+            // A nonce of its own: two ID tokens of one second would be the
+            // same token, which signs in once.
+            let nonce = format!("n{host}");
+            let id_token = provider.id_token(CLIENT_ID, "alice", Some(&nonce)).await;
+            let mut body =
+                json!({"client": "phone", "id_token": id_token, "nonce": nonce, "otp": otp});
+            if let Some(proof) = proof {
+                body["device_proof"] = json!(proof);
+            }
+            from(host)
+                .post(app.url("/login/oidc/corp"))
+                .json(&body)
+                .sent()
+                .await
+        }
+    };
+    let first = secret.code_at(confirmed_at + 30).expect("code");
+    let proof = proof_of(sign_in(2, first, None).await).await;
+    flood(&app, "alice.smith").await;
+    // Her second factor is counted against her username: refused without
+    // the proof, taken with it.
+    let code = recovery_codes[0].clone();
+    assert_throttled(sign_in(3, code.clone(), None).await).await;
+    proof_of(sign_in(4, code, Some(proof)).await).await;
 }
