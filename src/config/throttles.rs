@@ -11,7 +11,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Throttles")]
 pub struct ThrottleSettings {
-    /// Failed logins allowed per username, and per client address, per window (ATTEMPTS/DURATION).
+    /// Failed logins allowed per username (or per device proof, for a sign-in presenting a valid one), and per client address, per window (ATTEMPTS/DURATION).
     #[arg(long, env = "LOGIN_THROTTLE", default_value = "10/15m", global = true,
           value_parser = named(ThrottleLimit::parse))]
     pub login_throttle: ThrottleLimit,
