@@ -8,8 +8,10 @@ use crate::domain::messages::{EMAIL_NOT_VERIFIED, INVALID_CODE};
 use crate::domain::throttle::throttled_detail;
 use crate::domain::Password;
 use crate::http::body::Fields;
+use crate::http::device_proof;
 use crate::http::request::request_source;
 use crate::http::session::{self as console_session, CSRF_FIELD};
+use crate::service::sign_in::device_proof::issue_for_console;
 use crate::service::sign_in::login::console_sign_in;
 use crate::service::{Error, Services};
 use actix_session::Session;
@@ -79,8 +81,12 @@ pub async fn sign_in(
     }
     // The same check, throttle and counts as `POST /login`.
     let source = request_source(&request);
-    let signed_in =
-        console_sign_in(&services, &username, Password::new(password), otp, &source).await;
+    // A browser that signed in before (here or through `/login`) presents
+    // its device proof: failures others caused on the username do not
+    // refuse it.
+    let proofs: Vec<String> = device_proof::from_cookie(&request).into_iter().collect();
+    let password = Password::new(password);
+    let signed_in = console_sign_in(&services, &username, password, otp, &proofs, &source).await;
     let admin = match signed_in {
         Ok(admin) => admin,
         Err(Error::BadCredentials) => return refuse(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS),
@@ -100,7 +106,12 @@ pub async fn sign_in(
         Err(error) => return Err(error.into()),
     };
     console_session::sign_in(&services, &session, admin.user_id).await?;
-    Ok(see_other(LANDING))
+    let proof = issue_for_console(&services, admin.user_id);
+    let mut landing = see_other(LANDING);
+    landing
+        .add_cookie(&device_proof::cookie(&services, proof))
+        .map_err(Error::internal)?;
+    Ok(landing)
 }
 
 pub async fn sign_out(

@@ -3,12 +3,15 @@
 //! other services verify access tokens with. The refresh token is the
 //! device's ordinary key.
 
-use super::login::{log_out_device, sign_in, BadBasicCredentials, LoginBody, SignInLimits};
+use super::login::{
+    issue_proof, log_out_device, sign_in, BadBasicCredentials, LoginBody, SignInLimits,
+};
 use super::openapi::FieldErrors as FieldErrorsSchema;
 use crate::domain::event::EventSource;
 use crate::domain::jwt::{looks_like_jwt, Jwk};
 use crate::domain::principal::Principal;
 use crate::http::body::Fields;
+use crate::http::device_proof;
 use crate::http::request::Source;
 use crate::http::ApiError;
 use crate::service::tokens::jwt::AccessTokens;
@@ -26,6 +29,8 @@ pub struct TokenPair {
     pub refresh: String,
     /// An access JWT: send it as `Authorization: Bearer <jwt>`.
     pub access: String,
+    /// The device's proof, as `/login` answers it (and sets its cookie).
+    pub device_proof: String,
 }
 
 /// `POST /token/refresh`'s answer.
@@ -148,11 +153,14 @@ pub async fn obtain(
         .verify(Ok(Some(issued.key.digest())), None)
         .await?;
     let access = access_tokens.issue(&principal).await?;
+    let proof = issue_proof(&services, &issued);
     Ok(HttpResponse::Ok()
         .insert_header(no_store())
+        .cookie(device_proof::cookie(&services, proof.clone()))
         .json(TokenPair {
             refresh: issued.key.expose().to_owned(),
             access,
+            device_proof: proof,
         }))
 }
 

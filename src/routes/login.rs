@@ -6,6 +6,7 @@ use crate::domain::principal::Principal;
 use crate::domain::{ClientName, FieldErrors, Password, Scopes, Timestamp};
 use crate::http::auth::{basic_credentials, Authenticated, Unrestricted};
 use crate::http::body::{complete, Fields, ParseFields};
+use crate::http::device_proof;
 use crate::http::request::{request_source, Source};
 use crate::http::ApiError;
 use crate::metrics::RevocationCause;
@@ -38,6 +39,11 @@ pub struct LoginBody {
     /// Required when the user has two-factor on: the app's current 6-digit
     /// code, or an unused recovery code.
     pub otp: Option<String>,
+    /// Optional: the `device_proof` of an earlier sign-in of this device
+    /// (browsers send the `mt_device_proof` cookie instead). A valid proof of
+    /// this user has its failures counted against itself, not against the
+    /// username, so failures others cause on the username do not refuse it.
+    pub device_proof: Option<String>,
 }
 
 impl ParseFields for LoginRequest {
@@ -64,6 +70,11 @@ fn read_login(
     let client = read_client(fields, &mut errors);
     let scopes = fields.scopes("scopes", &mut errors);
     let otp = fields.optional("otp", &mut errors);
+    let device_proofs: Vec<String> = fields
+        .optional(device_proof::FIELD, &mut errors)
+        .filter(|proof| !proof.is_empty())
+        .into_iter()
+        .collect();
     let request = credentials
         .zip(client)
         .map(|((username, password), client)| LoginRequest {
@@ -72,6 +83,7 @@ fn read_login(
             client,
             scopes,
             otp,
+            device_proofs,
         });
     complete(request, errors)
 }
@@ -98,6 +110,11 @@ pub struct TokenResponse {
     pub scopes: Vec<String>,
     #[schema(value_type = String, format = DateTime)]
     pub expires_at: Timestamp,
+    /// This device's proof that it signed in as this user (also set as the
+    /// cookie `mt_device_proof`): no secret, valid for `DEVICE_PROOF_TTL`.
+    /// Send it with later sign-ins so that failures others cause on the
+    /// username do not lock this device out.
+    pub device_proof: String,
 }
 
 /// A logout that revoked several tokens.
@@ -145,20 +162,28 @@ pub async fn login(
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
     let token = sign_in(&services, &request, &fields).await?;
-    Ok(token_answer(token))
+    Ok(token_answer(&services, token))
 }
 
-/// A sign-in's answer (`/login`, `/login/oidc/{provider}`): the new token,
-/// never to be cached.
-pub(super) fn token_answer(token: IssuedToken) -> HttpResponse {
+/// A sign-in's answer (`/login`, `/login/oidc/{provider}`): the new token
+/// and the device's proof, never to be cached.
+pub(super) fn token_answer(services: &Services, token: IssuedToken) -> HttpResponse {
+    let proof = issue_proof(services, &token);
     HttpResponse::Ok()
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+        .cookie(device_proof::cookie(services, proof.clone()))
         .json(TokenResponse {
             auth_token: token.key.expose().to_owned(),
             client: token.client.as_str().to_owned(),
             scopes: token.scopes.into_vec(),
             expires_at: token.expires_at,
+            device_proof: proof,
         })
+}
+
+/// The device proof of a sign-in that issued `token`.
+pub(super) fn issue_proof(services: &Services, token: &IssuedToken) -> String {
+    crate::service::sign_in::device_proof::issue(services, token.user_id, &token.client)
 }
 
 /// What `/login` (and `/token`, which answers alike) does before shaping
@@ -170,10 +195,13 @@ pub(super) async fn sign_in(
 ) -> Result<IssuedToken, ApiError> {
     let basic = basic_credentials(request.headers()).transpose()?;
     let basic_was_used = basic.is_some();
-    let login_request = match basic {
+    let mut login_request = match basic {
         Some(credentials) => read_login(fields, Some(credentials))?,
         None => fields.parse::<LoginRequest>()?,
     };
+    login_request
+        .device_proofs
+        .extend(device_proof::from_cookie(request));
     let source = request_source(request);
     match log_in(services, login_request, &source).await {
         Ok(token) => Ok(token),

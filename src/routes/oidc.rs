@@ -4,6 +4,7 @@ use super::login::{read_client, token_answer, SignInLimits, TokenResponse};
 use super::openapi::Detail;
 use crate::domain::{ClientName, FieldErrors, Scopes};
 use crate::http::body::{complete, Fields};
+use crate::http::device_proof;
 use crate::http::request::request_source;
 use crate::http::ApiError;
 use crate::service::sign_in::oidc::providers::Proof;
@@ -37,10 +38,17 @@ pub struct OidcLoginBody {
     pub code_verifier: Option<String>,
     /// Required when the user has two-factor on, as for `/login`.
     pub otp: Option<String>,
+    /// Optional, as for `/login`: a valid proof of the user the provider's
+    /// token stands for has a wrong two-factor code counted against itself.
+    pub device_proof: Option<String>,
 }
 
 /// The login of `provider` from the body: the proof a code or an ID token.
-fn read_login(fields: &Fields, provider: String) -> Result<OidcLoginRequest, FieldErrors> {
+fn read_login(
+    request: &HttpRequest,
+    fields: &Fields,
+    provider: String,
+) -> Result<OidcLoginRequest, FieldErrors> {
     let mut errors = FieldErrors::new();
     let client = read_client(fields, &mut errors);
     let scopes = fields.scopes("scopes", &mut errors);
@@ -48,6 +56,8 @@ fn read_login(fields: &Fields, provider: String) -> Result<OidcLoginRequest, Fie
         .optional("nonce", &mut errors)
         .filter(|n| !n.is_empty());
     let otp = fields.optional("otp", &mut errors);
+    let field_proof = fields.optional(device_proof::FIELD, &mut errors);
+    let device_proofs = device_proof::presented(request, field_proof);
     let code = fields
         .optional("code", &mut errors)
         .filter(|c| !c.is_empty());
@@ -73,6 +83,7 @@ fn read_login(fields: &Fields, provider: String) -> Result<OidcLoginRequest, Fie
         client,
         scopes,
         otp,
+        device_proofs,
     });
     complete(request, errors)
 }
@@ -98,7 +109,7 @@ pub async fn login_with_provider(
     if !services.oidc.is_configured(&provider) {
         return Err(Error::NotFound.into());
     }
-    let login_request = read_login(&fields, provider.into_inner())?;
+    let login_request = read_login(&request, &fields, provider.into_inner())?;
     let token = log_in(&services, login_request, &request_source(&request)).await?;
-    Ok(token_answer(token))
+    Ok(token_answer(&services, token))
 }

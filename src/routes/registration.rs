@@ -1,9 +1,11 @@
 //! Signing up.
 
+use super::login::issue_proof;
 use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
 use crate::domain::account::{AccountFields, AccountInput};
 use crate::domain::{ClientName, FieldErrors, Password, Scopes};
 use crate::http::body::{complete, Fields, FromFields};
+use crate::http::device_proof;
 use crate::http::request::request_source;
 use crate::http::ApiError;
 use crate::service::accounts::registration::{self, RegisterRequest};
@@ -57,6 +59,10 @@ pub struct Registered {
     pub email: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_token: Option<String>,
+    /// With the token: the device's proof, as `/login` answers it (and sets
+    /// its cookie).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_proof: Option<String>,
 }
 
 /// Sign up; with `client`, also log in on it.
@@ -111,12 +117,20 @@ pub async fn register(
             source,
         });
     let registered = registration::register(&services, complete(register_request, errors)?).await?;
-    Ok(HttpResponse::Created()
-        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
-        .json(Registered {
-            id: registered.user.id,
-            username: registered.user.username,
-            email: registered.user.email,
-            auth_token: registered.token.map(|token| token.key.expose().to_owned()),
-        }))
+    let proof = registered
+        .token
+        .as_ref()
+        .map(|token| issue_proof(&services, token));
+    let mut answer = HttpResponse::Created();
+    answer.insert_header(CacheControl(vec![CacheDirective::NoStore]));
+    if let Some(proof) = &proof {
+        answer.cookie(device_proof::cookie(&services, proof.clone()));
+    }
+    Ok(answer.json(Registered {
+        id: registered.user.id,
+        username: registered.user.username,
+        email: registered.user.email,
+        auth_token: registered.token.map(|token| token.key.expose().to_owned()),
+        device_proof: proof,
+    }))
 }

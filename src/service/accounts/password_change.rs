@@ -47,6 +47,7 @@ pub async fn check_old_password(
         kind: GuessKind::Own,
         source,
         action: "password_change",
+        device_proofs: &[],
     };
     let checked = under_throttle(
         services,

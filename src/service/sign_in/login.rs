@@ -30,6 +30,8 @@ pub struct LoginRequest {
     /// The second factor, when the user has two-factor on: a TOTP code or a
     /// recovery code.
     pub otp: Option<String>,
+    /// Device proofs presented, as sent (see `throttle::Guess`).
+    pub device_proofs: Vec<String>,
 }
 
 /// `POST /login`: a new token for the client, replacing the one it had.
@@ -44,6 +46,7 @@ pub async fn login(
         client,
         scopes,
         otp,
+        device_proofs,
     } = request;
     tokens::check_allowed_scopes(&services.settings, &scopes)?;
     let limits = tokens::IssueLimits::of(&services.settings);
@@ -52,6 +55,7 @@ pub async fn login(
         kind: GuessKind::SignIn,
         source,
         action: "login",
+        device_proofs: &device_proofs,
     };
     let issued = sign_in(services, guess, password, otp, |user| async move {
         let source = source.clone();
@@ -84,6 +88,7 @@ pub async fn console_sign_in(
     username: &str,
     password: Password,
     otp: Option<String>,
+    device_proofs: &[String],
     source: &EventSource,
 ) -> Result<Credentials, Error> {
     let guess = Guess {
@@ -91,6 +96,7 @@ pub async fn console_sign_in(
         kind: GuessKind::SignIn,
         source,
         action: "console",
+        device_proofs,
     };
     sign_in(services, guess, password, otp, |user| async move {
         if !user.is_admin {

@@ -1,7 +1,8 @@
 //! Proving who you are: a password ([`login`], through the one
 //! [`credentials`] check and the argon2 hasher), a social login ([`oidc`]),
 //! the second factor ([`two_factor`]), under the guessing [`throttle`]; then
-//! what follows a sign-in: the new-device mail ([`new_device`]) and, for the
+//! what follows a sign-in: the [`device_proof`] that exempts the device from
+//! its username's lockout, the new-device mail ([`new_device`]) and, for the
 //! console, a server-side session ([`console_sessions`]).
 //!
 //! Builds on `tokens` (a sign-in ends in an issued token) and on `shared`;
@@ -9,6 +10,7 @@
 
 pub mod console_sessions;
 pub mod credentials;
+pub mod device_proof;
 pub mod login;
 pub mod new_device;
 pub mod oidc;

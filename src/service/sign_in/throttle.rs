@@ -9,6 +9,15 @@
 //! per e-mail address and per client address (`PASSWORD_RESET_THROTTLE`),
 //! and requests to `/revoke` per client address (`REVOKE_THROTTLE`).
 //!
+//! A sign-in that presents a valid device proof of the user its username
+//! names (see [`super::device_proof`]) is counted against the proof instead
+//! of the username, with the same limit: failures others cause on the
+//! username do not refuse it, its own failures lock the proof alone, and its
+//! success resets the proof's count, not the username's (so the owner
+//! signing in does not give a flood against the username a fresh window).
+//! The address is counted either way. A proof that does not check, or is of
+//! another user, counts for nothing.
+//!
 //! An attempt is counted *before* its password is checked, by one atomic
 //! upsert per scope: however many attempts arrive at once, on however many
 //! instances, at most `attempts` of them per window get as far as the
@@ -20,8 +29,10 @@
 //! a right password alone must not wipe out the wrong second-factor codes
 //! counted before it.
 
+use super::device_proof;
 use crate::db::{self, AnyConnection};
 use crate::domain::client_address::throttle_scope;
+use crate::domain::device_proof::ValidProof;
 use crate::domain::event::{EventKind, EventSource};
 use crate::domain::username::lookup_key;
 use crate::domain::{ThrottleLimit, Timestamp};
@@ -151,39 +162,40 @@ pub async fn count_use(
         .await
 }
 
-/// This attempt, as counted in each scope.
+/// This attempt, as counted in each scope: its subject (the username's
+/// scope, or the device proof's) and its address.
 #[derive(Debug, Clone)]
 pub struct Attempt {
-    username: (String, i64),
+    subject: (String, i64),
     address: Option<(String, i64)>,
 }
 
-/// Counts a login attempt for `username` from `address` (see
-/// [`count_in_scopes`]).
+/// Counts a login attempt against `subject` (a [`username_scope`], or a
+/// device proof's scope) and `address` (see [`count_in_scopes`]).
 pub fn count_attempt(
     conn: &mut AnyConnection,
     limit: &ThrottleLimit,
-    username: &str,
+    subject: String,
     address: Option<IpAddr>,
     now: Timestamp,
 ) -> Result<Attempt, Error> {
-    let mut scopes = vec![username_scope(username)];
+    let mut scopes = vec![subject];
     scopes.extend(address.map(throttle_scope));
     let Counted(counts) = count_in_scopes(conn, limit, &scopes, now)?;
     let mut counts = counts.into_iter();
-    let username = counts
+    let subject = counts
         .next()
-        .ok_or_else(|| Error::internal("the username scope was not counted"))?;
+        .ok_or_else(|| Error::internal("the attempt's subject was not counted"))?;
     Ok(Attempt {
-        username,
+        subject,
         address: counts.next(),
     })
 }
 
-/// The attempt logged in: the username starts afresh, and the attempt does
-/// not count against the address.
+/// The attempt logged in: its subject (the username, or the device proof)
+/// starts afresh, and the attempt does not count against the address.
 pub fn succeeded(conn: &mut AnyConnection, attempt: &Attempt) -> Result<(), Error> {
-    db::throttle::reset(conn, &attempt.username.0)?;
+    db::throttle::reset(conn, &attempt.subject.0)?;
     if let Some((scope, window_start)) = &attempt.address {
         db::throttle::uncount_attempt(conn, scope, *window_start)?;
     }
@@ -192,7 +204,7 @@ pub fn succeeded(conn: &mut AnyConnection, attempt: &Attempt) -> Result<(), Erro
 
 /// The attempt failed for a reason other than its credentials.
 pub fn not_a_failure(conn: &mut AnyConnection, attempt: &Attempt) -> Result<(), Error> {
-    for (scope, window_start) in std::iter::once(&attempt.username).chain(&attempt.address) {
+    for (scope, window_start) in std::iter::once(&attempt.subject).chain(&attempt.address) {
         db::throttle::uncount_attempt(conn, scope, *window_start)?;
     }
     Ok(())
@@ -209,6 +221,11 @@ pub struct Guess<'a> {
     pub source: &'a EventSource,
     /// `login`, `console`, `password_change`, `two_factor`, `oidc`.
     pub action: &'static str,
+    /// The device proofs the sign-in presented (its `device_proof` field,
+    /// its cookie), as sent: the first valid one of the user the username
+    /// names takes the username's place in the count. Looked at for
+    /// [`GuessKind::SignIn`] only.
+    pub device_proofs: &'a [String],
 }
 
 /// What a right guess proves, and so how it is counted.
@@ -287,7 +304,9 @@ pub async fn under_throttle<T>(
 /// username is throttled, a wrong code counted against it like a wrong
 /// password (the address and the events are the sign-in's own
 /// [`under_throttle`]'s), a right one taken back (the sign-in named no
-/// username to reset). `guess` names that user; its kind is not looked at.
+/// username to reset). `guess` names that user; with a valid device proof
+/// of that user (a [`GuessKind::SignIn`] guess), the proof is counted
+/// instead of the username, as at `/login`.
 pub async fn second_factor_under_throttle<T>(
     services: &Services,
     guess: Guess<'_>,
@@ -316,14 +335,36 @@ async fn count_guess(
     address: Option<IpAddr>,
 ) -> Result<Attempt, Error> {
     let limit = services.settings.throttles.login_throttle;
-    let username = guess.username.to_owned();
+    let subject = match proof_of_user(services, guess).await {
+        Some(proof) => device_proof::throttle_scope(&proof),
+        None => username_scope(guess.username),
+    };
     let counted = services
-        .db(move |conn| count_attempt(conn, &limit, &username, address, Timestamp::now()))
+        .db(move |conn| count_attempt(conn, &limit, subject, address, Timestamp::now()))
         .await;
     if matches!(counted, Err(Error::Throttled(_))) {
         record_throttled(services, guess).await;
     }
     counted
+}
+
+/// The first of a sign-in's device proofs that checks and is of the user
+/// its username names, if any. Only a proof whose signature checks costs
+/// the lookup of that user: forged ones are turned away unread.
+async fn proof_of_user(services: &Services, guess: &Guess<'_>) -> Option<ValidProof> {
+    if guess.kind != GuessKind::SignIn {
+        return None;
+    }
+    let valid: Vec<ValidProof> = guess
+        .device_proofs
+        .iter()
+        .filter_map(|text| device_proof::check(services, text))
+        .collect();
+    if valid.is_empty() {
+        return None;
+    }
+    let user_id = user_named(services, guess.username).await?;
+    valid.into_iter().find(|proof| proof.user_id == user_id)
 }
 
 /// Records a refused guess on `owner`, or else on the account its username

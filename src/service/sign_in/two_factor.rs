@@ -68,6 +68,7 @@ async fn own_check<T>(
         kind: GuessKind::Own,
         source,
         action: "two_factor",
+        device_proofs: &[],
     };
     match under_throttle(services, guess, check).await {
         Err(Error::BadCredentials) => Err(Error::field("password", INVALID_PASSWORD)),
@@ -261,6 +262,7 @@ pub async fn check_second_factor(
     user_id: i64,
     two_factor: bool,
     otp: Option<&str>,
+    device_proofs: &[String],
     source: &EventSource,
 ) -> Result<(), Error> {
     if !two_factor {
@@ -276,6 +278,7 @@ pub async fn check_second_factor(
         kind: GuessKind::SignIn,
         source,
         action: "oidc",
+        device_proofs,
     };
     second_factor_under_throttle(services, guess, accept_code(services, user_id, otp, "otp")).await
 }

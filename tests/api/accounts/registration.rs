@@ -63,9 +63,11 @@ async fn a_registration_with_a_client_is_logged_in_at_once(backend: Backend) {
     let body: Value = response.json().await.expect("json");
     let key = body["auth_token"].as_str().expect("auth_token").to_owned();
     assert!(key.starts_with("mt_"), "{key}");
+    let proof = body["device_proof"].as_str().expect("device_proof");
+    assert!(proof.ends_with(".ios"), "{proof}");
     assert_eq!(
         body,
-        json!({"id": body["id"], "username": "alice", "email": "", "auth_token": key})
+        json!({"id": body["id"], "username": "alice", "email": "", "auth_token": key, "device_proof": proof})
     );
     let devices = app.devices(&key).await;
     assert_eq!(devices.len(), 1);

@@ -25,7 +25,13 @@ async fn a_login_returns_a_prefixed_key_that_is_not_cached(backend: Backend) {
     let body: Value = response.json().await.expect("json");
     assert_eq!(
         keys_of(&body),
-        ["auth_token", "client", "expires_at", "scopes"]
+        [
+            "auth_token",
+            "client",
+            "device_proof",
+            "expires_at",
+            "scopes"
+        ]
     );
     assert_eq!(body["client"], "web");
     let key = body["auth_token"].as_str().expect("key");

@@ -1,12 +1,13 @@
 //! Signing in and using a token: logins, the 401 table, devices and logout,
 //! expiry, scopes, the key format and its checksum, imported keys, throttles,
-//! timing, races, social login.
+//! timing, races, social login, sign-ins that cannot be locked out.
 
 mod authentication;
 mod devices;
 mod expiry;
 pub mod key_format;
 mod legacy_keys;
+mod lockout;
 mod login;
 mod oidc;
 mod races;

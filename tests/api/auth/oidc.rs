@@ -65,7 +65,13 @@ async fn the_code_flow_signs_a_new_user_in_with_a_device_token(backend: Backend)
     let body: Value = response.json().await.unwrap();
     assert_eq!(
         keys_of(&body),
-        ["auth_token", "client", "expires_at", "scopes"]
+        [
+            "auth_token",
+            "client",
+            "device_proof",
+            "expires_at",
+            "scopes"
+        ]
     );
     assert_eq!(body["client"], "web");
     let key = body["auth_token"].as_str().unwrap().to_owned();

@@ -35,7 +35,16 @@ async fn scopes_come_as_a_list_or_a_string_and_show_in_every_token_view(backend:
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(keys, ["auth_token", "client", "scopes", "expires_at"]);
+    assert_eq!(
+        keys,
+        [
+            "auth_token",
+            "client",
+            "scopes",
+            "expires_at",
+            "device_proof"
+        ]
+    );
     let spaced = app
         .login_body_with_scopes("alice", "ios", json!("x y  x"))
         .await;

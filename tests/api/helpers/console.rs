@@ -1,5 +1,6 @@
 //! The ops console as a browser sees it: a client that keeps the session
-//! cookie between requests, and the CSRF token of a page's forms.
+//! cookie (and the device proof's) between requests, and the CSRF token of
+//! a page's forms.
 
 use super::Sent;
 use super::TestApp;
@@ -9,12 +10,19 @@ use reqwest::{Method, Response, StatusCode};
 /// A browser-like client: keeps the console cookie between requests.
 pub struct Console<'a> {
     app: &'a TestApp,
+    /// The session cookie, `multitoken_console=…`.
     pub cookie: Option<String>,
+    /// The device proof's cookie, `mt_device_proof=…`, set by a sign-in.
+    pub device_proof: Option<String>,
 }
 
 impl<'a> Console<'a> {
     pub fn new(app: &'a TestApp) -> Self {
-        Console { app, cookie: None }
+        Console {
+            app,
+            cookie: None,
+            device_proof: None,
+        }
     }
 
     pub async fn request(
@@ -24,16 +32,25 @@ impl<'a> Console<'a> {
         form: Option<&[(&str, &str)]>,
     ) -> Response {
         let mut request = self.app.http.request(method, self.app.url(path));
-        if let Some(cookie) = &self.cookie {
-            request = request.header(COOKIE, cookie.clone());
+        let cookies: Vec<&str> = [&self.cookie, &self.device_proof]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        if !cookies.is_empty() {
+            request = request.header(COOKIE, cookies.join("; "));
         }
         if let Some(form) = form {
             request = request.form(form);
         }
         let response = request.sent().await;
-        if let Some(set) = response.headers().get(SET_COOKIE) {
+        for set in response.headers().get_all(SET_COOKIE) {
             let pair = set.to_str().unwrap().split(';').next().unwrap().to_owned();
-            self.cookie = Some(pair);
+            if pair.starts_with("mt_device_proof=") {
+                self.device_proof = Some(pair);
+            } else {
+                self.cookie = Some(pair);
+            }
         }
         response
     }

@@ -137,7 +137,10 @@ async fn the_readme_flow_obtain_use_verify_refresh_blacklist(backend: Backend) {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["cache-control"], "no-store");
     let body: Value = response.json().await.expect("json");
-    assert_eq!(crate::helpers::keys_of(&body), ["access", "refresh"]);
+    assert_eq!(
+        crate::helpers::keys_of(&body),
+        ["access", "device_proof", "refresh"]
+    );
     let (refresh, access) = (
         body["refresh"].as_str().expect("refresh").to_owned(),
         body["access"].as_str().expect("access").to_owned(),

@@ -42,6 +42,9 @@ pub struct OidcLoginRequest {
     pub scopes: Scopes,
     /// The second factor, when the user has two-factor on.
     pub otp: Option<String>,
+    /// Device proofs presented, as sent: a valid one of the user counts a
+    /// wrong second factor against itself instead of the username.
+    pub device_proofs: Vec<String>,
 }
 
 /// `POST /login/oidc/{provider}`: a new token for the client of the user
@@ -70,6 +73,9 @@ pub async fn login(
         kind: GuessKind::SignIn,
         source,
         action: "oidc",
+        // The provider and address stand for the username here: nothing
+        // a proof could be of.
+        device_proofs: &[],
     };
     let outcome = under_throttle(services, guess, async {
         let (vouched, used) = provider
@@ -102,7 +108,9 @@ pub async fn login(
         // then mandatory e-mail verification; an inactive user is refused by
         // `tokens::issue_via` itself.
         let otp = request.otp.as_deref();
-        two_factor::check_second_factor(services, user.id, user.two_factor, otp, source).await?;
+        let proofs = &request.device_proofs;
+        two_factor::check_second_factor(services, user.id, user.two_factor, otp, proofs, source)
+            .await?;
         allow_sign_in(&services.settings, &user.email, user.email_verified)?;
         let via = Via::Oidc(provider.config.name.clone());
         let limits = tokens::IssueLimits::of(&services.settings);
