@@ -280,7 +280,7 @@ fn seed(database: &Database, users_count: usize, hash: &str) -> Result<Seeded> {
     let generate_time = generated.elapsed();
 
     let inserted = Instant::now();
-    conn.transaction::<_, diesel::result::Error, _>(|conn| {
+    multitoken::db::transaction::<_, diesel::result::Error, _>(conn, |conn| {
         insert_users(conn, users_count, hash, now)?;
         insert_tokens(conn, &digests, now, expires_at)
     })?;

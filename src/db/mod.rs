@@ -26,7 +26,7 @@ pub mod users;
 
 pub use migrations::migrate;
 
-use diesel::connection::SimpleConnection;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use std::time::Duration;
@@ -38,6 +38,46 @@ pub enum AnyConnection {
 }
 
 pub type DbPool = Pool<ConnectionManager<AnyConnection>>;
+
+/// Runs `work` in a transaction: the service's only way to open one.
+///
+/// On SQLite the outermost transaction begins with `BEGIN IMMEDIATE`. A
+/// deferred one that reads and then writes cannot wait for another writer:
+/// when a write committed after its first read, SQLite refuses the upgrade
+/// at once (`SQLITE_BUSY`, whatever `busy_timeout` says), which surfaced as
+/// a rare `503` when a request and the mail worker wrote together. Taking the
+/// write lock first makes it wait its turn instead. PostgreSQL and nested
+/// transactions (savepoints) are diesel's own.
+#[allow(clippy::disallowed_methods)] // the one place diesel's transaction is called
+pub fn transaction<T, E, F>(conn: &mut AnyConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    let AnyConnection::Sqlite(sqlite) = conn else {
+        return conn.transaction(work);
+    };
+    if AnsiTransactionManager::transaction_manager_status_mut(sqlite)
+        .transaction_depth()?
+        .is_some()
+    {
+        return conn.transaction(work);
+    }
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    type Manager = <AnyConnection as Connection>::TransactionManager;
+    match work(conn) {
+        Ok(value) => {
+            Manager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        // As diesel's own: the work's error wins over a failed rollback,
+        // unless the rollback left the connection unusable.
+        Err(error) => match Manager::rollback_transaction(conn) {
+            Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(error),
+            Err(rollback) => Err(rollback.into()),
+        },
+    }
+}
 
 /// How long a SQLite connection waits for another writer before giving up.
 pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);

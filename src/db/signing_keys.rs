@@ -78,7 +78,7 @@ pub fn insert_current_or_get(
 /// Retires the current signer (if any) and makes `new` the current one, in
 /// one transaction.
 pub fn rotate(conn: &mut AnyConnection, new: &NewSigningKey<'_>, now: i64) -> QueryResult<()> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         diesel::update(signing_keys::table.filter(signing_keys::retired_at.is_null()))
             .set(signing_keys::retired_at.eq(now))
             .execute(conn)?;

@@ -44,7 +44,7 @@ pub fn enable(
     step: i64,
     recovery_digests: &[Vec<u8>],
 ) -> QueryResult<bool> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let enabled = diesel::update(
             users::table
                 .find(user_id)
@@ -114,7 +114,7 @@ pub fn recovery_codes_left(conn: &mut AnyConnection, user_id: i64) -> QueryResul
 
 /// Turns two-factor off and forgets the secret and the recovery codes.
 pub fn disable(conn: &mut AnyConnection, user_id: i64) -> QueryResult<usize> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user_id)))
             .execute(conn)?;
         diesel::update(

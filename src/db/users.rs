@@ -217,7 +217,7 @@ pub fn replace_password_and_revoke_tokens(
     expected_hash: &str,
     new_hash: &str,
 ) -> QueryResult<Option<Vec<RevokedToken>>> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let updated = diesel::update(
             users::table
                 .find(user_id)
@@ -249,7 +249,7 @@ fn set_password_and_sign_out(
     password_hash: &str,
     keep_token_id: Option<i64>,
 ) -> QueryResult<Vec<RevokedToken>> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         diesel::update(users::table.find(user_id))
             .set(users::password_hash.eq(password_hash))
             .execute(conn)?;

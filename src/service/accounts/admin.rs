@@ -17,7 +17,6 @@ use crate::metrics::RevocationCause;
 use crate::service::shared::events;
 use crate::service::tokens::{self, DeviceView, Revocation};
 use crate::service::{Error, Services};
-use diesel::Connection;
 use serde::Serialize;
 
 /// A user as admins see it: never the password hash.
@@ -184,7 +183,7 @@ pub async fn update_user(
     };
     let (view, revoked, email_changed) = services
         .db(move |conn| {
-            conn.transaction::<_, Error, _>(|conn| {
+            crate::db::transaction::<_, Error, _>(conn, |conn| {
                 users::keep_an_active_admin(conn, user_id, removal)?;
                 user(conn, user_id)?;
                 let mut revoked = 0;

@@ -176,7 +176,7 @@ pub fn import(
                 .map_err(unreadable)?;
             batch_tokens.push((*table, rows));
         }
-        let written = target.transaction::<_, Uncommitted, _>(|conn| {
+        let written = crate::db::transaction::<_, Uncommitted, _>(target, |conn| {
             let mut batch_report = Report::default();
             let ours = write_users(conn, &batch, options, &mut taken, &mut batch_report)?;
             for (table, rows) in &batch_tokens {

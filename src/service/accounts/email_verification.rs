@@ -30,7 +30,6 @@ use crate::service::shared::events;
 use crate::service::shared::outbox::{mail_about_accounts, queue_for_users, Mail, MailedAccount};
 use crate::service::sign_in::throttle::{count_use, email_scope, mail_request_throttled};
 use crate::service::{Error, Services};
-use diesel::Connection;
 
 use crate::domain::messages::INVALID_KEY;
 
@@ -154,7 +153,7 @@ pub async fn verify(services: &Services, key: &str, source: &EventSource) -> Res
     let source = source.clone();
     let marked = services
         .db(move |conn| {
-            conn.transaction::<_, Error, _>(|conn| {
+            crate::db::transaction::<_, Error, _>(conn, |conn| {
                 let marked = queries::mark_verified_at(conn, user.id, user.address())?;
                 if marked > 0 {
                     let verified = What::to_user(EventKind::EmailVerified, user.id);

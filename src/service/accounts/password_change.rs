@@ -12,7 +12,6 @@ use crate::service::shared::events;
 use crate::service::sign_in::credentials;
 use crate::service::sign_in::throttle::{under_throttle, Guess, GuessKind};
 use crate::service::{Error, Services};
-use diesel::Connection;
 
 use crate::domain::messages::WRONG_OLD_PASSWORD;
 
@@ -85,7 +84,7 @@ pub async fn change_password(
     let source = source.clone();
     let revoked = services
         .db(move |conn| {
-            conn.transaction::<_, Error, _>(|conn| {
+            crate::db::transaction::<_, Error, _>(conn, |conn| {
                 let revoked = users::set_password_and_revoke_other_tokens(
                     conn, user_id, &new_hash, token_id,
                 )?;

@@ -26,7 +26,6 @@ use crate::service::sign_in::throttle::{
     address_scope, count_use, email_scope, mail_request_throttled,
 };
 use crate::service::{Error, Services};
-use diesel::Connection;
 use std::net::IpAddr;
 
 use crate::domain::messages::INVALID_VALUE;
@@ -127,7 +126,7 @@ pub async fn send_reset_to_user(
     // active and had an address at that moment.
     let outcome = services
         .db(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::transaction(conn, |conn| {
                 let user = accounts::reset_user_by_id(conn, user_id)?.ok_or(Error::NotFound)?;
                 if user.email.is_empty() {
                     return Ok(AdminResetMail::NoEmail);
@@ -257,7 +256,7 @@ pub async fn confirm_reset(
     let source = source.clone();
     let revoked = services
         .db(move |conn| {
-            conn.transaction::<_, Error, _>(|conn| {
+            crate::db::transaction::<_, Error, _>(conn, |conn| {
                 let replaced = accounts::replace_password_and_revoke_tokens(
                     conn,
                     user.id,

@@ -20,7 +20,6 @@ use crate::metrics::ThrottledAction;
 use crate::service::sign_in::throttle::{address_scope, count_use};
 use crate::service::tokens::{self, IssuedToken};
 use crate::service::{Error, Services};
-use diesel::Connection;
 
 /// A registration whose every field passed its rules: the use case adds
 /// those that depend on the settings and the database ([`check`]).
@@ -119,7 +118,7 @@ pub async fn register(services: &Services, request: RegisterRequest) -> Result<R
     // behind, so the client may simply try again.
     let registered = services
         .db(move |conn| {
-            conn.transaction(|conn| {
+            crate::db::transaction(conn, |conn| {
                 let user = users::create(
                     conn,
                     CreateUser {

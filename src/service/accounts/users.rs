@@ -10,7 +10,6 @@ use crate::domain::{Timestamp, Username};
 use crate::service::shared::events;
 use crate::service::Error;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::Connection;
 
 use crate::domain::messages::{
     CANNOT_DEACTIVATE_LAST_ADMIN, CANNOT_DEACTIVATE_SELF, CANNOT_DEMOTE_LAST_ADMIN,
@@ -33,7 +32,7 @@ pub fn create(
 ) -> Result<User, Error> {
     let key = new.username.key();
     let now = Timestamp::now();
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let inserted = users::insert(
             conn,
             &NewUser {
@@ -84,7 +83,7 @@ pub fn set_password(
     password_hash: &str,
     source: &EventSource,
 ) -> Result<usize, Error> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let revoked = users::set_password_and_revoke_tokens(conn, user_id, password_hash)?;
         let now = Timestamp::now();
         events::record(
@@ -179,7 +178,7 @@ pub fn deactivate(
     user_id: i64,
     source: &EventSource,
 ) -> Result<usize, Error> {
-    conn.transaction(|conn| {
+    crate::db::transaction(conn, |conn| {
         let removal = Removal {
             deactivates: true,
             demotes: false,

@@ -18,7 +18,6 @@ use crate::metrics::LoginOutcome;
 use crate::service::shared::events;
 use crate::service::tokens::{self, IssuedToken};
 use crate::service::{Error, Services};
-use diesel::Connection;
 use std::future::Future;
 
 pub struct LoginRequest {
@@ -112,7 +111,7 @@ pub async fn console_sign_in(
         let source = source.clone();
         let recorded = services
             .db(move |conn| {
-                conn.transaction::<_, Error, _>(|conn| {
+                crate::db::transaction::<_, Error, _>(conn, |conn| {
                     let now = Timestamp::now();
                     let recorded = users::record_login_if_unchanged(
                         conn,

@@ -39,7 +39,6 @@ use crate::domain::{ThrottleLimit, Timestamp};
 use crate::metrics::ThrottledAction;
 use crate::service::shared::events;
 use crate::service::{Error, Services};
-use diesel::Connection;
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
 use std::time::Duration;
@@ -121,7 +120,7 @@ pub fn count_in_scopes(
     if let Some(seconds) = wait_for(&open, 1) {
         return Err(Error::Throttled(seconds));
     }
-    conn.transaction::<_, Error, _>(|conn| {
+    crate::db::transaction::<_, Error, _>(conn, |conn| {
         let counts = windows(conn, scopes, now, window_ms, db::throttle::count_attempt)?;
         match wait_for(&counts, 0) {
             Some(seconds) => Err(Error::Throttled(seconds)),

@@ -22,7 +22,6 @@ use crate::domain::{Password, Timestamp};
 use crate::metrics::ThrottledAction;
 use crate::service::shared::events;
 use crate::service::{Error, Services};
-use diesel::Connection;
 
 use crate::domain::messages::{ALREADY_ENABLED, INVALID_PASSWORD, NOT_ENABLED, NOT_SET_UP};
 
@@ -158,7 +157,7 @@ pub async fn confirm(
     let source = source.clone();
     let enabled = services
         .db(move |conn| {
-            conn.transaction::<_, Error, _>(|conn| {
+            crate::db::transaction::<_, Error, _>(conn, |conn| {
                 let enabled = queries::enable(conn, user_id, &sealed, step, &digests)?;
                 if enabled {
                     let what = What::to_user(EventKind::TwoFactorEnabled, user_id);
@@ -204,7 +203,7 @@ pub async fn disable(
     let source = source.clone();
     services
         .db(move |conn| {
-            conn.transaction::<_, Error, _>(|conn| {
+            crate::db::transaction::<_, Error, _>(conn, |conn| {
                 queries::disable(conn, user_id)?;
                 let what = What::to_user(EventKind::TwoFactorDisabled, user_id);
                 events::record(conn, &source, what, Timestamp::now())
@@ -226,7 +225,7 @@ pub async fn disable_for_user(
     let source = source.clone();
     services
         .db(move |conn| {
-            conn.transaction::<_, Error, _>(|conn| {
+            crate::db::transaction::<_, Error, _>(conn, |conn| {
                 let disabled = queries::disable(conn, user_id)? > 0;
                 if disabled {
                     let what = What::to_user(EventKind::TwoFactorDisabled, user_id);

@@ -19,7 +19,6 @@ use crate::domain::{ClientName, PlainToken, Scopes, Timestamp, TokenDigest, Toke
 use crate::metrics::RevocationCause;
 use crate::service::shared::events;
 use crate::service::Error;
-use diesel::Connection;
 use serde::Serialize;
 
 use crate::domain::messages::TOO_MANY_CLIENTS;
@@ -175,7 +174,7 @@ pub fn issue_via(
     let expires_at = policy.expiry(now, now);
     let stored_scopes = scopes.to_stored();
     let ip = source.ip.map(|ip| ip.to_canonical().to_string());
-    let new_device = conn.transaction::<_, Error, _>(|conn| {
+    let new_device = crate::db::transaction::<_, Error, _>(conn, |conn| {
         let recorded = users::record_login_if_unchanged(
             conn,
             user_id,
@@ -315,7 +314,7 @@ pub fn revoke(
             return Err(Error::NotFound);
         }
     }
-    conn.transaction::<_, Error, _>(|conn| {
+    crate::db::transaction::<_, Error, _>(conn, |conn| {
         let revoked = match revocation {
             Revocation::Token { digest } => tokens::delete_by_digest(conn, digest.as_bytes())?,
             Revocation::Tokens { digests } => {
@@ -408,7 +407,7 @@ pub fn expire_batch(
     limit: i64,
     actor: Actor,
 ) -> Result<usize, Error> {
-    conn.transaction::<_, Error, _>(|conn| {
+    crate::db::transaction::<_, Error, _>(conn, |conn| {
         let expired = tokens::delete_expired_batch(conn, cutoff, limit)?;
         let source = EventSource::without_request(actor);
         events::revoked(

@@ -15,7 +15,6 @@ use crate::domain::{Timestamp, TokenDigest};
 use crate::metrics::RevocationCause;
 use crate::service::shared::outbox::{deliverable, Mail};
 use crate::service::{Error, Services};
-use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -223,7 +222,7 @@ pub async fn report(
     let outbox = services.outbox.clone();
     let (live, revoked) = services
         .db(move |conn| {
-            conn.transaction::<_, Error, _>(|conn| {
+            crate::db::transaction::<_, Error, _>(conn, |conn| {
                 let live = tokens::live_among(conn, &wanted, Timestamp::now().millis())?;
                 if live.is_empty() {
                     return Ok((live, 0));

@@ -6,7 +6,6 @@
 use crate::helpers::console::Console;
 use crate::helpers::on_both_backends;
 use crate::helpers::{content_type, header, Backend, Sent, TestApp, PASSWORD};
-use diesel::Connection;
 use multitoken::db::events::{self as event_rows, What};
 use multitoken::domain::client_address::TrustedProxies;
 use multitoken::domain::event::{Actor, EventKind, EventSource};
@@ -281,7 +280,7 @@ async fn pages_keep_the_filters_and_a_page_past_the_last_is_not_found(backend: B
     let bob = app.create_user("bob", "", false);
     {
         let mut conn = app.connection();
-        conn.transaction(|conn| {
+        multitoken::db::transaction(&mut conn, |conn| {
             for n in 0..60 {
                 let source = EventSource::without_request(Actor::Owner);
                 let at = Timestamp(TEN_O_CLOCK + n * MINUTE);
@@ -387,7 +386,7 @@ async fn the_csv_is_not_cut_at_a_page_or_a_chunk(backend: Backend) {
     let alice = app.create_user("alice", "", false);
     {
         let mut conn = app.connection();
-        conn.transaction(|conn| {
+        multitoken::db::transaction(&mut conn, |conn| {
             let source = EventSource::without_request(Actor::Owner);
             for n in 0..1_201 {
                 let at = Timestamp(TEN_O_CLOCK + n);

@@ -89,7 +89,7 @@ async fn two_instances_on_one_database_send_each_mail_once(backend: Backend) {
     const MAILS: usize = 60;
     let outbox = Outbox::new(&SecretKey::unchecked(SECRET));
     let mut conn = app.connection();
-    conn.transaction::<_, multitoken::service::Error, _>(|conn| {
+    multitoken::db::transaction::<_, multitoken::service::Error, _>(&mut conn, |conn| {
         for n in 0..MAILS {
             let mail = Mail {
                 to: format!("user{n}@example.com").parse().expect("address"),

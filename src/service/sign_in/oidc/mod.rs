@@ -27,7 +27,6 @@ use crate::domain::{ClientName, Scopes, Timestamp, Username};
 use crate::service::shared::events;
 use crate::service::tokens::{self, CheckedHash, Grant, IssuedToken};
 use crate::service::{Error, Services};
-use diesel::Connection;
 use rand::distributions::{Alphanumeric, DistString};
 
 use crate::domain::messages::PROVIDER_REFUSED;
@@ -121,7 +120,7 @@ pub async fn login(
                 // refused after this point (client limit, a deactivation)
                 // leaves the token unspent, as one refused before it does
                 // (a second factor still to send).
-                conn.transaction(|conn| {
+                crate::db::transaction(conn, |conn| {
                     if !used_id_tokens::use_once(
                         conn,
                         &used.digest,
@@ -182,7 +181,7 @@ fn user_for(
     now: Timestamp,
     source: &EventSource,
 ) -> Result<LinkedUser, Error> {
-    conn.transaction::<_, Error, _>(|conn| {
+    crate::db::transaction::<_, Error, _>(conn, |conn| {
         if let Some(user) = identities::user_of(conn, provider, &vouched.subject)? {
             return Ok(user);
         }
