@@ -98,6 +98,11 @@ pub enum Backend {
 /// the tests `name::sqlite` and `name::postgres` (see `macros/lib.rs`).
 pub use multitoken_test_macros::on_both_backends;
 
+/// `#[in_browser]` (or `#[in_browser(axe)]`) on an `async fn` of the
+/// console's browser tests makes it a test, ignored without chromedriver
+/// (or axe-core) (see `macros/lib.rs`).
+pub use multitoken_test_macros::in_browser;
+
 /// `TEST_DATABASE_URL`, if set and not empty. Tests that need it carry
 /// `#[cfg_attr(not(postgres_tests), ignore = "TEST_DATABASE_URL is not set")]`.
 pub fn postgres_admin_url() -> Option<String> {
