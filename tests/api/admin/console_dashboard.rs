@@ -148,13 +148,7 @@ async fn the_dashboard_is_the_landing_page_for_admins_only(backend: Backend) {
     app.create_user("root", "", true);
     let mut console = Console::new(&app);
     for path in ["/console/", "/console"] {
-        let response = console.get(path).await;
-        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
-        assert_eq!(
-            header(&response, LOCATION),
-            Some("/console/login"),
-            "{path}"
-        );
+        console.assert_sent_to_sign_in(path).await;
     }
     let signed_in = console.sign_in("root", PASSWORD).await;
     assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);

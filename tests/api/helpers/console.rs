@@ -3,7 +3,7 @@
 
 use super::Sent;
 use super::TestApp;
-use reqwest::header::{COOKIE, SET_COOKIE};
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Method, Response, StatusCode};
 
 /// A browser-like client: keeps the console cookie between requests.
@@ -50,6 +50,20 @@ impl<'a> Console<'a> {
         let response = self.get(path).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         response.text().await.unwrap()
+    }
+
+    /// Asserts that `path` sends this client to the sign-in page.
+    pub async fn assert_sent_to_sign_in(&mut self, path: &str) {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(
+            response
+                .headers()
+                .get(LOCATION)
+                .and_then(|value| value.to_str().ok()),
+            Some("/console/login"),
+            "{path}"
+        );
     }
 
     /// The CSRF token of the forms of a page.
