@@ -3,7 +3,7 @@
 //! devices by client, and the newest events.
 
 use super::error::ConsoleError;
-use super::layout::{layout, shortened, when, Chrome};
+use super::layout::{column_heads, layout, shortened, when, Chrome};
 use super::request::{admin_page, require_admin};
 use crate::domain::Timestamp;
 use crate::service::shared::activity::{self, Activity, Bucket, Series, HOUR};
@@ -272,7 +272,7 @@ fn devices_table(devices: &[(String, i64)]) -> Markup {
             p.empty { "No live devices." }
         } @else {
             table id="devices-by-client" aria-labelledby="devices-heading" {
-                thead { tr { th scope="col" { "Client" } th scope="col" { "Active devices" } } }
+                (column_heads(&["Client", "Active devices"]))
                 tbody {
                     @for (client, count) in devices {
                         tr {
@@ -289,15 +289,7 @@ fn devices_table(devices: &[(String, i64)]) -> Markup {
 fn events_table(events: &[EventView], usernames: &HashMap<i64, String>, now: Timestamp) -> Markup {
     html! {
         table id="newest-events" aria-labelledby="events-heading" {
-            thead {
-                tr {
-                    th scope="col" { "At" }
-                    th scope="col" { "Event" }
-                    th scope="col" { "User" }
-                    th scope="col" { "Client" }
-                    th scope="col" { "Address" }
-                }
-            }
+            (column_heads(&["At", "Event", "User", "Client", "Address"]))
             tbody {
                 @for event in events {
                     tr data-type=(event.kind) {

@@ -8,7 +8,7 @@
 //! event matches it, as none matches an address never seen.
 
 use super::error::ConsoleError;
-use super::layout::{self, layout, pager, shortened, when, Chrome};
+use super::layout::{self, column_heads, layout, pager, shortened, when, Chrome};
 use super::request::{admin_page, require_admin};
 use crate::domain::event::EventKind;
 use crate::domain::page::{InvalidPage, PageRequest};
@@ -161,44 +161,42 @@ fn parse_utc(text: &str) -> Option<Timestamp> {
         .map(|time| Timestamp(time.and_utc().timestamp_millis()))
 }
 
-/// What a request asks for: the filters as typed, and as read or what is
-/// wrong with them; the page asked for.
+/// What a request asks for: the filters as typed and as read, the page.
 pub(super) struct Asked {
     pub(super) typed: Typed,
-    pub(super) wanted: Result<Wanted, String>,
+    pub(super) wanted: Wanted,
     pub(super) page: Option<String>,
 }
 
-pub(super) fn asked(request: &HttpRequest) -> Asked {
+/// What a request asks for, or the page that says which filter cannot be
+/// one (with the form to correct it), for a 400.
+pub(super) fn asked(request: &HttpRequest, chrome: &Chrome<'_>) -> Result<Asked, Markup> {
     let Ok(query) = QueryParams::parse(request.query_string()) else {
         let message = "The filters could not be read: a value is not text.";
-        return Asked {
-            typed: Typed::default(),
-            wanted: Err(message.to_owned()),
-            page: None,
-        };
+        return Err(refused(chrome, &Typed::default(), message));
     };
     let typed = Typed::read(&query);
-    Asked {
-        wanted: typed.parse(),
-        typed,
-        page: query.get("page").map(str::to_owned),
+    match typed.parse() {
+        Ok(wanted) => Ok(Asked {
+            typed,
+            wanted,
+            page: query.get("page").map(str::to_owned),
+        }),
+        Err(message) => Err(refused(chrome, &typed, &message)),
     }
 }
 
-pub(super) fn refused(chrome: &Chrome<'_>, typed: &Typed, message: &str) -> HttpResponse {
-    layout::html(
-        StatusCode::BAD_REQUEST,
-        layout(
-            "Events",
-            Some(chrome),
-            None,
-            html! {
-                h1 { "Events" }
-                p.error #filter-error role="alert" { (message) }
-                (filters_form(typed))
-            },
-        ),
+/// The page that refuses the filters: `message`, then the form.
+fn refused(chrome: &Chrome<'_>, typed: &Typed, message: &str) -> Markup {
+    layout(
+        "Events",
+        Some(chrome),
+        None,
+        html! {
+            h1 { "Events" }
+            p.error #filter-error role="alert" { (message) }
+            (filters_form(typed))
+        },
     )
 }
 
@@ -209,15 +207,13 @@ pub async fn events_page(
     request: HttpRequest,
 ) -> Result<HttpResponse, ConsoleError> {
     let (admin, csrf) = require_admin(&services, &session).await?;
-    let chrome = Chrome::of(&admin, &csrf);
     let Asked {
         typed,
         wanted,
         page,
-    } = asked(&request);
-    let wanted = match wanted {
-        Ok(wanted) => wanted,
-        Err(message) => return Ok(refused(&chrome, &typed, &message)),
+    } = match asked(&request, &Chrome::of(&admin, &csrf)) {
+        Ok(asked) => asked,
+        Err(refusal) => return Ok(layout::html(StatusCode::BAD_REQUEST, refusal)),
     };
     let page = PageRequest::parse(page.as_deref()).map_err(|_| ConsoleError::NotFound)?;
     let (found, names) = services
@@ -304,18 +300,9 @@ fn events_markup(
                 p.empty { "No event matches." }
             } @else {
                 table.events {
-                    thead {
-                        tr {
-                            th scope="col" { "At" }
-                            th scope="col" { "Event" }
-                            th scope="col" { "User" }
-                            th scope="col" { "Client" }
-                            th scope="col" { "By" }
-                            th scope="col" { "Address" }
-                            th scope="col" { "User agent" }
-                            th scope="col" { "How" }
-                        }
-                    }
+                    (column_heads(&[
+                        "At", "Event", "User", "Client", "By", "Address", "User agent", "How",
+                    ]))
                     tbody {
                         @for event in &page.items {
                             (event_row(event, names, now))
