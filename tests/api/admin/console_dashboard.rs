@@ -192,8 +192,7 @@ async fn older_events_fall_in_their_own_hour_and_day(backend: Backend) {
         .execute(&mut conn)
         .unwrap();
     }
-    let mut console = Console::new(&app);
-    console.sign_in("root", PASSWORD).await;
+    let mut console = Console::signed_in(&app, "root").await;
     let page = console.page("/console/").await;
     let hours = bars(&page, "chart-throttled-24h");
     let days = bars(&page, "chart-throttled-30d");

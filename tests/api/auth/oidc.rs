@@ -298,8 +298,7 @@ async fn identities_and_via_show_on_the_console(backend: Backend) {
             .await;
         assert_eq!(response.status(), StatusCode::OK, "{name}");
     }
-    let mut console = Console::new(&app);
-    console.sign_in("root", PASSWORD).await;
+    let mut console = Console::signed_in(&app, "root").await;
     let page = console.page(&format!("/console/users/{alice}")).await;
     assert!(page.contains("Linked identities"), "{page}");
     for provider in ["corp", "google"] {

@@ -2,7 +2,7 @@
 //! cookie between requests, and the CSRF token of a page's forms.
 
 use super::Sent;
-use super::TestApp;
+use super::{TestApp, PASSWORD};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Method, Response, StatusCode};
 
@@ -36,6 +36,13 @@ impl<'a> Console<'a> {
             self.cookie = Some(pair);
         }
         response
+    }
+
+    /// A client signed in as `username` (whose password is `PASSWORD`).
+    pub async fn signed_in(app: &'a TestApp, username: &str) -> Self {
+        let mut console = Console::new(app);
+        console.sign_in(username, PASSWORD).await;
+        console
     }
 
     pub async fn get(&mut self, path: &str) -> Response {
