@@ -23,12 +23,18 @@ fn bars(page: &str, id: &str) -> Vec<i64> {
         .collect()
 }
 
+/// The HTML of a page's table `id`, up to its end.
+fn table<'p>(page: &'p str, id: &str) -> &'p str {
+    let start = page
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no table #{id}"));
+    let table = &page[start..];
+    &table[..table.find("</table>").unwrap()]
+}
+
 /// The `(type, datetime)` of each row of the newest events table.
 fn event_rows(page: &str) -> Vec<(String, String)> {
-    let start = page.find("id=\"newest-events\"").expect("the events table");
-    let table = &page[start..];
-    let table = &table[..table.find("</table>").unwrap()];
-    table
+    table(page, "newest-events")
         .split("<tr data-type=\"")
         .skip(1)
         .map(|row| {
@@ -41,12 +47,7 @@ fn event_rows(page: &str) -> Vec<(String, String)> {
 
 /// The rows of the devices table, `(client, count)`.
 fn device_rows(page: &str) -> Vec<(String, i64)> {
-    let start = page
-        .find("id=\"devices-by-client\"")
-        .expect("the devices table");
-    let table = &page[start..];
-    let table = &table[..table.find("</table>").unwrap()];
-    table
+    table(page, "devices-by-client")
         .split("<span class=\"short\" title=\"")
         .skip(1)
         .map(|row| {
