@@ -29,9 +29,7 @@ async fn a_change_keeps_the_current_device_and_signs_out_the_others(backend: Bac
     for revoked in [&ios, &tv] {
         assert_unauthorized(app.whoami(revoked).await, "Invalid token.").await;
     }
-    let devices = app.devices(&web).await;
-    assert_eq!(devices.len(), 1);
-    assert_eq!(devices[0]["client"], "web");
+    assert_eq!(app.device_clients(&web).await, ["web"]);
     assert_eq!(
         app.login_status("alice", PASSWORD, "ios").await,
         StatusCode::BAD_REQUEST,
