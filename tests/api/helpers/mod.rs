@@ -227,6 +227,19 @@ impl TestApp {
         (app, key)
     }
 
+    /// A fresh app with an admin's key, and alice (with `email`, not an
+    /// admin) logged in on `web`: the app, the admin's key, alice's id and
+    /// her key.
+    pub async fn spawn_with_admin_and_alice_on_web(
+        backend: Backend,
+        email: &str,
+    ) -> (Self, String, i64, String) {
+        let (app, key) = Self::spawn_with_admin_key(backend).await;
+        let alice = app.create_user("alice", email, false);
+        let web = app.login("alice", "web").await;
+        (app, key, alice, web)
+    }
+
     /// Starts another server on this app's database (as a restart, or a
     /// second instance, would) and returns its base URL.
     pub fn spawn_on_same_database(&self, configure: impl FnOnce(&mut Settings)) -> String {

@@ -52,9 +52,7 @@ async fn a_nul_in_a_field_is_a_field_error_in_json_and_in_forms(backend: Backend
 
 #[on_both_backends]
 async fn a_nul_in_a_client_path_segment_names_no_device(backend: Backend) {
-    let (app, admin) = TestApp::spawn_with_admin_key(backend).await;
-    let alice = app.create_user("alice", "", false);
-    let key = app.login("alice", "web").await;
+    let (app, admin, alice, key) = TestApp::spawn_with_admin_and_alice_on_web(backend, "").await;
     assert_not_found(app.delete_with_token("/tokens/web%00", &key).await).await;
     let path = format!("/admin/users/{alice}/tokens/web%00");
     assert_not_found(app.admin_request(Method::DELETE, &path, &admin, None).await).await;

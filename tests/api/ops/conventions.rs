@@ -151,9 +151,7 @@ async fn health_and_readiness_answer(backend: Backend) {
 /// request's `Content-Type`).
 #[on_both_backends]
 async fn every_response_is_no_store_and_nosniff(backend: Backend) {
-    let (app, admin) = TestApp::spawn_with_admin_key(backend).await;
-    let alice = app.create_user("alice", "", false);
-    let key = app.login("alice", "web").await;
+    let (app, admin, alice, key) = TestApp::spawn_with_admin_and_alice_on_web(backend, "").await;
     let unsupported = app
         .send_raw(Method::POST, "/login", "text/html", "<b>x</b>")
         .await;

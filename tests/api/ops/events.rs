@@ -852,9 +852,8 @@ async fn own_events_are_paged_newest_first_and_restricted_tokens_may_read_them(b
 
 #[on_both_backends]
 async fn admin_events_filter_by_user_and_type_and_refuse_bad_filters(backend: Backend) {
-    let (app, admin) = TestApp::spawn_with_admin_key(backend).await;
-    let alice = app.create_user("alice", "", false);
-    let alice_key = app.login("alice", "web").await;
+    let (app, admin, alice, alice_key) =
+        TestApp::spawn_with_admin_and_alice_on_web(backend, "").await;
     assert_bad_request(
         app.admin_get("/admin/events?user=alice", &admin).await,
         json!({"user": ["A valid integer is required."]}),
