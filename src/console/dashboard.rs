@@ -4,12 +4,11 @@
 
 use super::error::ConsoleError;
 use super::layout::{column_heads, layout, shortened, when, Chrome};
-use super::request::{admin_page, require_admin};
+use super::request::AdminPage;
 use crate::domain::Timestamp;
 use crate::service::shared::activity::{self, Activity, Bucket, Series, HOUR};
 use crate::service::shared::events::{self, EventView};
 use crate::service::{tokens, Services};
-use actix_session::Session;
 use actix_web::{web, HttpResponse};
 use maud::{html, Markup};
 use std::collections::HashMap;
@@ -36,9 +35,8 @@ struct Overview {
 
 pub async fn dashboard(
     services: web::Data<Services>,
-    session: Session,
+    signed_in: AdminPage,
 ) -> Result<HttpResponse, ConsoleError> {
-    let (admin, csrf) = require_admin(&services, &session).await?;
     let now = Timestamp::now();
     let overview = services
         .db(move |conn| {
@@ -51,9 +49,7 @@ pub async fn dashboard(
             })
         })
         .await?;
-    Ok(admin_page(&admin, &csrf, &session, |chrome, flash| {
-        dashboard_page(chrome, &overview, now, flash)
-    }))
+    Ok(signed_in.render(|chrome, flash| dashboard_page(chrome, &overview, now, flash)))
 }
 
 /// A chart's range: its id part, its words, and how a bar's span reads.

@@ -9,14 +9,13 @@
 
 use super::error::ConsoleError;
 use super::layout::{self, column_heads, layout, pager, shortened, when, Chrome};
-use super::request::{admin_page, require_admin};
+use super::request::AdminPage;
 use crate::domain::event::EventKind;
 use crate::domain::page::{InvalidPage, PageRequest};
 use crate::domain::Timestamp;
 use crate::http::request::QueryParams;
 use crate::service::shared::events::{self, EventPage, EventView, Filter};
 use crate::service::Services;
-use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDateTime;
@@ -203,15 +202,14 @@ fn refused(chrome: &Chrome<'_>, typed: &Typed, message: &str) -> Markup {
 /// `GET /console/events?type=&user=&ip=&from=&to=&page=`.
 pub async fn events_page(
     services: web::Data<Services>,
-    session: Session,
+    signed_in: AdminPage,
     request: HttpRequest,
 ) -> Result<HttpResponse, ConsoleError> {
-    let (admin, csrf) = require_admin(&services, &session).await?;
     let Asked {
         typed,
         wanted,
         page,
-    } = match asked(&request, &Chrome::of(&admin, &csrf)) {
+    } = match asked(&request, &signed_in.chrome()) {
         Ok(asked) => asked,
         Err(refusal) => return Ok(layout::html(StatusCode::BAD_REQUEST, refusal)),
     };
@@ -230,9 +228,7 @@ pub async fn events_page(
             Ok((found, names))
         })
         .await?;
-    Ok(admin_page(&admin, &csrf, &session, |chrome, flash| {
-        events_markup(chrome, &typed, &found, &names, flash)
-    }))
+    Ok(signed_in.render(|chrome, flash| events_markup(chrome, &typed, &found, &names, flash)))
 }
 
 fn filters_form(typed: &Typed) -> Markup {

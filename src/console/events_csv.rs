@@ -9,11 +9,10 @@
 
 use super::error::ConsoleError;
 use super::events::asked;
-use super::layout::{self, Chrome};
-use super::request::require_admin;
+use super::layout;
+use super::request::AdminPage;
 use crate::service::shared::events::{self, EventView, Filter};
 use crate::service::{Error, Services};
-use actix_session::Session;
 use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
@@ -43,11 +42,10 @@ const CSV_CHUNK: i64 = 500;
 /// filters match, newest first, streamed.
 pub async fn events_csv(
     services: web::Data<Services>,
-    session: Session,
+    signed_in: AdminPage,
     request: HttpRequest,
 ) -> Result<HttpResponse, ConsoleError> {
-    let (admin, csrf) = require_admin(&services, &session).await?;
-    let wanted = match asked(&request, &Chrome::of(&admin, &csrf)) {
+    let wanted = match asked(&request, &signed_in.chrome()) {
         Ok(asked) => asked.wanted,
         Err(refusal) => return Ok(layout::html(StatusCode::BAD_REQUEST, refusal)),
     };

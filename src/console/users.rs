@@ -2,7 +2,7 @@
 
 use super::error::ConsoleError;
 use super::layout::{self, layout, pager, when_or, Chrome};
-use super::request::{admin_page, check_csrf, form_text, require_admin, see_other};
+use super::request::{check_csrf, form_text, require_admin, see_other, AdminPage};
 use crate::domain::event::Actor;
 use crate::domain::page::PageRequest;
 use crate::domain::{FieldErrors, Timestamp};
@@ -20,10 +20,9 @@ use std::collections::HashMap;
 
 pub async fn users(
     services: web::Data<Services>,
-    session: Session,
+    signed_in: AdminPage,
     request: HttpRequest,
 ) -> Result<HttpResponse, ConsoleError> {
-    let (admin, csrf) = require_admin(&services, &session).await?;
     let query = QueryParams::parse(request.query_string()).map_err(|_| ConsoleError::NotFound)?;
     let search = query.get("search").unwrap_or("").trim().to_owned();
     let page = PageRequest::parse(query.get("page")).map_err(|_| ConsoleError::NotFound)?;
@@ -36,9 +35,7 @@ pub async fn users(
             Ok((found, devices))
         })
         .await?;
-    Ok(admin_page(&admin, &csrf, &session, |chrome, flash| {
-        users_page(chrome, &search, &found, &devices, flash)
-    }))
+    Ok(signed_in.render(|chrome, flash| users_page(chrome, &search, &found, &devices, flash)))
 }
 
 fn users_page(
@@ -128,14 +125,8 @@ struct CreateForm {
     errors: FieldErrors,
 }
 
-pub async fn new_user_page(
-    services: web::Data<Services>,
-    session: Session,
-) -> Result<HttpResponse, ConsoleError> {
-    let (admin, csrf) = require_admin(&services, &session).await?;
-    Ok(admin_page(&admin, &csrf, &session, |chrome, flash| {
-        create_page(chrome, &CreateForm::default(), flash)
-    }))
+pub async fn new_user_page(signed_in: AdminPage) -> HttpResponse {
+    signed_in.render(|chrome, flash| create_page(chrome, &CreateForm::default(), flash))
 }
 
 /// Creates the user through the admin API's use case, the form read as the
