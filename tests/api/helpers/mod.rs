@@ -21,7 +21,7 @@ pub mod two_factor;
 
 pub use client::Sent;
 pub use database::TestDatabase;
-pub use process::{create_user_by_cli, multitoken, run_cli, ServerProcess};
+pub use process::{create_user_by_cli, multitoken, run_cli, wait_until_listening, ServerProcess};
 
 use multitoken::config::Settings;
 use multitoken::db::{self, Database};
