@@ -14,6 +14,7 @@ use crate::helpers::oidc::{
     REDIRECT_URI,
 };
 use crate::helpers::on_both_backends;
+use crate::helpers::throttle;
 use crate::helpers::{
     assert_bad_request, assert_json, assert_not_found, assert_throttled, keys_of, Backend, Sent,
     TestApp, PASSWORD,
@@ -22,7 +23,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use multitoken::domain::client_address::TrustedProxies;
 use multitoken::domain::oidc::{LinkByEmail, OidcProvider, OidcProviders};
-use multitoken::domain::ThrottleLimit;
 use rand::distributions::{Alphanumeric, DistString};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -490,10 +490,7 @@ async fn wrong_codes_count_against_the_user_whatever_the_address(backend: Backen
     let app = TestApp::spawn_with(backend, |settings| {
         trusting(&provider, LinkByEmail::Verified)(settings);
         settings.server.trusted_proxies = TrustedProxies::parse("127.0.0.1, ::1").expect("proxies");
-        settings.throttles.login_throttle = ThrottleLimit {
-            attempts: 3,
-            window: Duration::from_secs(3600),
-        };
+        settings.throttles.login_throttle = throttle("3/1h");
     })
     .await;
     let alice = app.create_user("alice.smith", "alice@example.com", false);

@@ -94,6 +94,11 @@ pub enum Backend {
     Postgres,
 }
 
+/// A throttle as its setting is written: `3/1h`, `1000/1m`.
+pub fn throttle(setting: &str) -> multitoken::domain::ThrottleLimit {
+    multitoken::domain::ThrottleLimit::parse(setting).expect("a throttle")
+}
+
 /// `#[on_both_backends]` on an `async fn name(backend: Backend)` makes it
 /// the tests `name::sqlite` and `name::postgres` (see `macros/lib.rs`).
 pub use multitoken_test_macros::on_both_backends;

@@ -5,6 +5,7 @@
 //! that are not UTF-8 in a form or query value are refused the same way.
 
 use crate::helpers::on_both_backends;
+use crate::helpers::throttle;
 use crate::helpers::{assert_bad_request, assert_not_found, Backend, Sent, TestApp, PASSWORD};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use proptest::prelude::*;
@@ -174,10 +175,7 @@ fn hostile_text() -> impl Strategy<Value = String> {
 #[on_both_backends]
 async fn any_text_in_any_input_gets_json_and_never_a_server_error(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
-        s.throttles.login_throttle = multitoken::domain::ThrottleLimit {
-            attempts: 100_000,
-            window: std::time::Duration::from_secs(60),
-        };
+        s.throttles.login_throttle = throttle("100000/1m");
         s.throttles.register_throttle = s.throttles.login_throttle;
         s.throttles.password_reset_throttle = s.throttles.login_throttle;
         s.throttles.revoke_throttle = s.throttles.login_throttle;

@@ -4,15 +4,14 @@
 
 use crate::helpers::mail::MailApp;
 use crate::helpers::on_both_backends;
+use crate::helpers::throttle;
 use crate::helpers::{assert_bad_request, assert_json, assert_throttled, Backend, Sent, TestApp};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use multitoken::domain::ThrottleLimit;
 use reqwest::{Method, Response, StatusCode};
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use serde_json::{json, Value};
-use std::time::Duration;
 
 /// `POST /revoke` with `body`, and its one answer whatever the keys: 200 `{}`.
 async fn revoke(app: &TestApp, body: Value) {
@@ -111,10 +110,7 @@ async fn a_list_that_is_empty_too_long_or_not_of_strings_is_refused(backend: Bac
 #[on_both_backends]
 async fn revoke_is_throttled_per_address_whatever_its_body(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.throttles.revoke_throttle = ThrottleLimit {
-            attempts: 3,
-            window: Duration::from_secs(60),
-        };
+        settings.throttles.revoke_throttle = throttle("3/1m");
     })
     .await;
     app.create_user("alice", "alice@example.com", true);
