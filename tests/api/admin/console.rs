@@ -3,6 +3,7 @@
 
 use crate::helpers::console::{csrf_of, Console};
 use crate::helpers::on_both_backends;
+use crate::helpers::throttle;
 use crate::helpers::{assert_detail, assert_unauthorized, header, Backend, TestApp, PASSWORD};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Method, Response, StatusCode};
@@ -371,8 +372,7 @@ async fn the_admin_api_accepts_a_console_session_with_its_csrf_token(backend: Ba
 #[on_both_backends]
 async fn console_sign_in_shares_the_login_throttle(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.throttles.login_throttle =
-            multitoken::domain::ThrottleLimit::parse("2/1m").expect("limit");
+        settings.throttles.login_throttle = throttle("2/1m");
     })
     .await;
     app.create_user("root", "", true);
