@@ -65,8 +65,7 @@ async fn a_wrong_old_password_changes_nothing(backend: Backend) {
 
 #[on_both_backends]
 async fn a_new_password_that_breaks_the_rules_is_refused_with_every_reason(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     app.create_user("margaret", "", false);
     let alice = app.login("alice", "web").await;
     let other = app.login("alice", "ios").await;
@@ -90,8 +89,7 @@ async fn missing_fields_are_reported(backend: Backend) {
 
 #[on_both_backends]
 async fn a_change_needs_a_token(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     let response = app
         .post_json(
             "/password/change",

@@ -60,8 +60,7 @@ async fn revoking_an_unknown_client_is_not_found(backend: Backend) {
 
 #[on_both_backends]
 async fn users_cannot_revoke_each_others_devices(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     app.create_user("bob", "", false);
     let alice = app.login("alice", "web").await;
     let bob = app.login("bob", "ios").await;
@@ -88,8 +87,7 @@ async fn logout_revokes_only_the_presented_token(backend: Backend) {
 
 #[on_both_backends]
 async fn logout_all_revokes_every_token_of_the_user(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     app.create_user("bob", "", false);
     let web = app.login("alice", "web").await;
     let ios = app.login("alice", "ios").await;

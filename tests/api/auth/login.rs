@@ -16,8 +16,7 @@ const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
 
 #[on_both_backends]
 async fn a_login_returns_a_prefixed_key_that_is_not_cached(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     let before = Timestamp::now();
     let response = app.post_login("alice", PASSWORD, "web").await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -41,8 +40,7 @@ async fn a_login_returns_a_prefixed_key_that_is_not_cached(backend: Backend) {
 
 #[on_both_backends]
 async fn form_bodies_and_basic_credentials_log_in_too(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     let form = app
         .request(Method::POST, "/login")
         .header(
@@ -74,8 +72,7 @@ async fn form_bodies_and_basic_credentials_log_in_too(backend: Backend) {
 
 #[on_both_backends]
 async fn bad_basic_credentials_get_a_basic_challenge(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     for credentials in [
         STANDARD.encode("alice:wrong-password"),
         STANDARD.encode("nobody:x"),
@@ -104,8 +101,7 @@ async fn bad_basic_credentials_get_a_basic_challenge(backend: Backend) {
 /// PostgreSQL, which refuses it in text: a 500 there, a 401 on SQLite.
 #[on_both_backends]
 async fn a_nul_in_basic_credentials_is_the_basic_refusal_on_login_and_token(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     for path in ["/login", "/token"] {
         for credentials in [
             "ali\0ce:x".to_owned(),
@@ -163,8 +159,7 @@ async fn the_username_matches_without_regard_to_case(backend: Backend) {
 
 #[on_both_backends]
 async fn wrong_unknown_and_inactive_users_get_one_message(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     app.create_user("gone", "", false);
     let output = app.cli(&["user", "deactivate", "gone"], "");
     assert!(output.status.success(), "{output:?}");
@@ -252,8 +247,7 @@ async fn the_client_limit_refuses_new_clients_but_not_relogins(backend: Backend)
 
 #[on_both_backends]
 async fn concurrent_logins_of_one_client_leave_exactly_one_token(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     let attempts = (0..8).map(|_| app.post_login("alice", PASSWORD, "web"));
     let responses = futures_util::future::join_all(attempts).await;
     let mut keys = Vec::new();

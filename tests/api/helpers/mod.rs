@@ -215,11 +215,17 @@ impl TestApp {
         TestApp { address, http, db }
     }
 
+    /// A fresh app with one user, `alice` (no address, not an admin).
+    pub async fn spawn_with_alice(backend: Backend) -> Self {
+        let app = Self::spawn(backend).await;
+        app.create_user("alice", "", false);
+        app
+    }
+
     /// The most common setup: a fresh app where the ordinary user `alice`
     /// is logged in on `web`; returns the app and that key.
     pub async fn spawn_with_alice_on_web(backend: Backend) -> (Self, String) {
-        let app = Self::spawn(backend).await;
-        app.create_user("alice", "", false);
+        let app = Self::spawn_with_alice(backend).await;
         let key = app.login("alice", "web").await;
         (app, key)
     }

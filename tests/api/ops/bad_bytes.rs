@@ -19,8 +19,7 @@ const NOT_UTF8: &str = "Not a valid string: the value is not UTF-8.";
 
 #[on_both_backends]
 async fn a_nul_in_a_field_is_a_field_error_in_json_and_in_forms(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     let login = json!({"username": "al\u{0}ice", "password": PASSWORD, "client": "web"});
     assert_bad_request(
         app.post_json("/login", login).await,

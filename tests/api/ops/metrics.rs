@@ -160,8 +160,7 @@ async fn logins_token_checks_and_revocations_are_counted_by_outcome(backend: Bac
 
 #[on_both_backends]
 async fn request_latency_is_labelled_by_route_pattern_never_by_raw_path(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     let key = app.login("alice", "secret-laptop").await;
     let ios = app
         .post_json(
