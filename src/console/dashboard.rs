@@ -3,13 +3,12 @@
 //! devices by client, and the newest events.
 
 use super::error::ConsoleError;
-use super::layout::{layout, shortened, when, Chrome};
-use super::request::{admin_page, require_admin};
+use super::layout::{column_heads, layout, shortened, when, Chrome};
+use super::request::AdminPage;
 use crate::domain::Timestamp;
 use crate::service::shared::activity::{self, Activity, Bucket, Series, HOUR};
 use crate::service::shared::events::{self, EventView};
 use crate::service::{tokens, Services};
-use actix_session::Session;
 use actix_web::{web, HttpResponse};
 use maud::{html, Markup};
 use std::collections::HashMap;
@@ -36,9 +35,8 @@ struct Overview {
 
 pub async fn dashboard(
     services: web::Data<Services>,
-    session: Session,
+    signed_in: AdminPage,
 ) -> Result<HttpResponse, ConsoleError> {
-    let (admin, csrf) = require_admin(&services, &session).await?;
     let now = Timestamp::now();
     let overview = services
         .db(move |conn| {
@@ -51,9 +49,7 @@ pub async fn dashboard(
             })
         })
         .await?;
-    Ok(admin_page(&admin, &csrf, &session, |chrome, flash| {
-        dashboard_page(chrome, &overview, now, flash)
-    }))
+    Ok(signed_in.render(|chrome, flash| dashboard_page(chrome, &overview, now, flash)))
 }
 
 /// A chart's range: its id part, its words, and how a bar's span reads.
@@ -272,7 +268,7 @@ fn devices_table(devices: &[(String, i64)]) -> Markup {
             p.empty { "No live devices." }
         } @else {
             table id="devices-by-client" aria-labelledby="devices-heading" {
-                thead { tr { th scope="col" { "Client" } th scope="col" { "Active devices" } } }
+                (column_heads(&["Client", "Active devices"]))
                 tbody {
                     @for (client, count) in devices {
                         tr {
@@ -289,15 +285,7 @@ fn devices_table(devices: &[(String, i64)]) -> Markup {
 fn events_table(events: &[EventView], usernames: &HashMap<i64, String>, now: Timestamp) -> Markup {
     html! {
         table id="newest-events" aria-labelledby="events-heading" {
-            thead {
-                tr {
-                    th scope="col" { "At" }
-                    th scope="col" { "Event" }
-                    th scope="col" { "User" }
-                    th scope="col" { "Client" }
-                    th scope="col" { "Address" }
-                }
-            }
+            (column_heads(&["At", "Event", "User", "Client", "Address"]))
             tbody {
                 @for event in events {
                     tr data-type=(event.kind) {

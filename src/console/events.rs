@@ -8,15 +8,14 @@
 //! event matches it, as none matches an address never seen.
 
 use super::error::ConsoleError;
-use super::layout::{self, layout, pager, shortened, when, Chrome};
-use super::request::{admin_page, require_admin};
+use super::layout::{self, column_heads, layout, pager, shortened, when, Chrome};
+use super::request::AdminPage;
 use crate::domain::event::EventKind;
 use crate::domain::page::{InvalidPage, PageRequest};
 use crate::domain::Timestamp;
 use crate::http::request::QueryParams;
 use crate::service::shared::events::{self, EventPage, EventView, Filter};
 use crate::service::Services;
-use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDateTime;
@@ -161,63 +160,58 @@ fn parse_utc(text: &str) -> Option<Timestamp> {
         .map(|time| Timestamp(time.and_utc().timestamp_millis()))
 }
 
-/// What a request asks for: the filters as typed, and as read or what is
-/// wrong with them; the page asked for.
+/// What a request asks for: the filters as typed and as read, the page.
 pub(super) struct Asked {
     pub(super) typed: Typed,
-    pub(super) wanted: Result<Wanted, String>,
+    pub(super) wanted: Wanted,
     pub(super) page: Option<String>,
 }
 
-pub(super) fn asked(request: &HttpRequest) -> Asked {
+/// What a request asks for, or the page that says which filter cannot be
+/// one (with the form to correct it), for a 400.
+pub(super) fn asked(request: &HttpRequest, chrome: &Chrome<'_>) -> Result<Asked, Markup> {
     let Ok(query) = QueryParams::parse(request.query_string()) else {
         let message = "The filters could not be read: a value is not text.";
-        return Asked {
-            typed: Typed::default(),
-            wanted: Err(message.to_owned()),
-            page: None,
-        };
+        return Err(refused(chrome, &Typed::default(), message));
     };
     let typed = Typed::read(&query);
-    Asked {
-        wanted: typed.parse(),
-        typed,
-        page: query.get("page").map(str::to_owned),
+    match typed.parse() {
+        Ok(wanted) => Ok(Asked {
+            typed,
+            wanted,
+            page: query.get("page").map(str::to_owned),
+        }),
+        Err(message) => Err(refused(chrome, &typed, &message)),
     }
 }
 
-pub(super) fn refused(chrome: &Chrome<'_>, typed: &Typed, message: &str) -> HttpResponse {
-    layout::html(
-        StatusCode::BAD_REQUEST,
-        layout(
-            "Events",
-            Some(chrome),
-            None,
-            html! {
-                h1 { "Events" }
-                p.error #filter-error role="alert" { (message) }
-                (filters_form(typed))
-            },
-        ),
+/// The page that refuses the filters: `message`, then the form.
+fn refused(chrome: &Chrome<'_>, typed: &Typed, message: &str) -> Markup {
+    layout(
+        "Events",
+        Some(chrome),
+        None,
+        html! {
+            h1 { "Events" }
+            p.error #filter-error role="alert" { (message) }
+            (filters_form(typed))
+        },
     )
 }
 
 /// `GET /console/events?type=&user=&ip=&from=&to=&page=`.
 pub async fn events_page(
     services: web::Data<Services>,
-    session: Session,
+    signed_in: AdminPage,
     request: HttpRequest,
 ) -> Result<HttpResponse, ConsoleError> {
-    let (admin, csrf) = require_admin(&services, &session).await?;
-    let chrome = Chrome::of(&admin, &csrf);
     let Asked {
         typed,
         wanted,
         page,
-    } = asked(&request);
-    let wanted = match wanted {
-        Ok(wanted) => wanted,
-        Err(message) => return Ok(refused(&chrome, &typed, &message)),
+    } = match asked(&request, &signed_in.chrome()) {
+        Ok(asked) => asked,
+        Err(refusal) => return Ok(layout::html(StatusCode::BAD_REQUEST, refusal)),
     };
     let page = PageRequest::parse(page.as_deref()).map_err(|_| ConsoleError::NotFound)?;
     let (found, names) = services
@@ -234,9 +228,7 @@ pub async fn events_page(
             Ok((found, names))
         })
         .await?;
-    Ok(admin_page(&admin, &csrf, &session, |chrome, flash| {
-        events_markup(chrome, &typed, &found, &names, flash)
-    }))
+    Ok(signed_in.render(|chrome, flash| events_markup(chrome, &typed, &found, &names, flash)))
 }
 
 fn filters_form(typed: &Typed) -> Markup {
@@ -304,18 +296,9 @@ fn events_markup(
                 p.empty { "No event matches." }
             } @else {
                 table.events {
-                    thead {
-                        tr {
-                            th scope="col" { "At" }
-                            th scope="col" { "Event" }
-                            th scope="col" { "User" }
-                            th scope="col" { "Client" }
-                            th scope="col" { "By" }
-                            th scope="col" { "Address" }
-                            th scope="col" { "User agent" }
-                            th scope="col" { "How" }
-                        }
-                    }
+                    (column_heads(&[
+                        "At", "Event", "User", "Client", "By", "Address", "User agent", "How",
+                    ]))
                     tbody {
                         @for event in &page.items {
                             (event_row(event, names, now))

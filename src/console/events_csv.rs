@@ -8,13 +8,13 @@
 //! begins with `=`, `+`, `-` or `@`.
 
 use super::error::ConsoleError;
-use super::events::{asked, refused, Asked};
-use super::layout::Chrome;
-use super::request::require_admin;
+use super::events::asked;
+use super::layout;
+use super::request::AdminPage;
 use crate::service::shared::events::{self, EventView, Filter};
 use crate::service::{Error, Services};
-use actix_session::Session;
 use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::stream::{self, StreamExt};
@@ -42,15 +42,12 @@ const CSV_CHUNK: i64 = 500;
 /// filters match, newest first, streamed.
 pub async fn events_csv(
     services: web::Data<Services>,
-    session: Session,
+    signed_in: AdminPage,
     request: HttpRequest,
 ) -> Result<HttpResponse, ConsoleError> {
-    let (admin, csrf) = require_admin(&services, &session).await?;
-    let chrome = Chrome::of(&admin, &csrf);
-    let Asked { typed, wanted, .. } = asked(&request);
-    let wanted = match wanted {
-        Ok(wanted) => wanted,
-        Err(message) => return Ok(refused(&chrome, &typed, &message)),
+    let wanted = match asked(&request, &signed_in.chrome()) {
+        Ok(asked) => asked.wanted,
+        Err(refusal) => return Ok(layout::html(StatusCode::BAD_REQUEST, refusal)),
     };
     // The first chunk is read before answering, so that a database that
     // fails at once gets an error page and not a cut-off file.

@@ -145,6 +145,19 @@ pub fn shortened(text: Option<&str>) -> Markup {
     }
 }
 
+/// A table's head: one column header a name.
+pub fn column_heads(names: &[&str]) -> Markup {
+    html! {
+        thead {
+            tr {
+                @for name in names {
+                    th scope="col" { (name) }
+                }
+            }
+        }
+    }
+}
+
 /// Previous and next links for a paged list; `link(n)` is page `n`'s URL.
 pub fn pager(
     number: i64,

@@ -5,11 +5,13 @@ use super::error::ConsoleError;
 use super::layout::{self, Chrome};
 use crate::http::body::Fields;
 use crate::http::session::{self as console_session, SignedIn, CSRF_FIELD};
-use crate::service::Services;
-use actix_session::Session;
+use crate::service::{Error, Services};
+use actix_session::{Session, SessionExt};
+use actix_web::dev::Payload;
 use actix_web::http::header::LOCATION;
 use actix_web::http::StatusCode;
-use actix_web::HttpResponse;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use futures_util::future::LocalBoxFuture;
 use maud::Markup;
 
 pub fn see_other(location: &str) -> HttpResponse {
@@ -29,6 +31,46 @@ pub async fn require_admin(
         .ok_or(ConsoleError::SignIn)?;
     let csrf = console_session::csrf_token(session)?;
     Ok((admin, csrf))
+}
+
+/// The signed-in admin of a page that reads no form (the extractor runs
+/// [`require_admin`] before the handler), with the session for the page's
+/// CSRF token and flash message.
+pub struct AdminPage {
+    pub admin: SignedIn,
+    pub csrf: String,
+    pub session: Session,
+}
+
+impl AdminPage {
+    pub fn chrome(&self) -> Chrome<'_> {
+        Chrome::of(&self.admin, &self.csrf)
+    }
+
+    /// The page, `render`ed as [`admin_page`] renders it.
+    pub fn render(&self, render: impl FnOnce(&Chrome<'_>, Option<&str>) -> Markup) -> HttpResponse {
+        admin_page(&self.admin, &self.csrf, &self.session, render)
+    }
+}
+
+impl FromRequest for AdminPage {
+    type Error = ConsoleError;
+    type Future = LocalBoxFuture<'static, Result<Self, ConsoleError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let session = request.get_session();
+        let services = request.app_data::<web::Data<Services>>().cloned();
+        Box::pin(async move {
+            let services =
+                services.ok_or_else(|| Error::internal("the services are not configured"))?;
+            let (admin, csrf) = require_admin(&services, &session).await?;
+            Ok(AdminPage {
+                admin,
+                csrf,
+                session,
+            })
+        })
+    }
 }
 
 /// A form field's text; a field that is absent or not text (not UTF-8, or

@@ -3,7 +3,7 @@
 
 use super::error::ConsoleError;
 use super::layout::{self, layout};
-use super::request::{check_csrf, form_text, see_other};
+use super::request::{check_csrf, form_text, see_other, AdminPage};
 use crate::domain::messages::{EMAIL_NOT_VERIFIED, INVALID_CODE};
 use crate::domain::throttle::throttled_detail;
 use crate::domain::Password;
@@ -31,9 +31,9 @@ const LANDING: &str = "/console/";
 /// signed in.
 pub async fn home(
     services: web::Data<Services>,
-    session: Session,
+    signed_in: AdminPage,
 ) -> Result<HttpResponse, ConsoleError> {
-    super::dashboard::dashboard(services, session).await
+    super::dashboard::dashboard(services, signed_in).await
 }
 
 pub async fn sign_in_page(

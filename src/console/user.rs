@@ -3,14 +3,13 @@
 
 use super::error::ConsoleError;
 use super::layout::{layout, shortened, when, when_or, Chrome};
-use super::request::{admin_page, require_admin, user_id};
+use super::request::{user_id, AdminPage};
 use crate::domain::Timestamp;
 use crate::service::accounts::admin::{self, UserView};
 use crate::service::shared::events::{self, EventView};
 use crate::service::sign_in::oidc::{self, LinkedIdentity};
 use crate::service::tokens::DeviceView;
 use crate::service::Services;
-use actix_session::Session;
 use actix_web::{web, HttpResponse};
 use maud::{html, Markup};
 
@@ -19,10 +18,9 @@ const EVENTS_SHOWN: i64 = 50;
 
 pub async fn user(
     services: web::Data<Services>,
-    session: Session,
+    signed_in: AdminPage,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let (admin, csrf) = require_admin(&services, &session).await?;
     let id = user_id(&id)?;
     let (detail, identities, events) = services
         .db(move |conn| {
@@ -43,9 +41,7 @@ pub async fn user(
         identities: &identities,
         events: &events,
     };
-    Ok(admin_page(&admin, &csrf, &session, |chrome, flash| {
-        user_page(chrome, &overview, flash)
-    }))
+    Ok(signed_in.render(|chrome, flash| user_page(chrome, &overview, flash)))
 }
 
 /// What a user's page shows.

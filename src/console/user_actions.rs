@@ -4,7 +4,7 @@
 
 use super::error::ConsoleError;
 use super::layout::{self, confirmation, layout, Chrome, Confirmation};
-use super::request::{check_csrf, form_text, require_admin, see_other, user_id};
+use super::request::{check_csrf, form_text, require_admin, see_other, user_id, AdminPage};
 use crate::domain::event::Actor;
 use crate::domain::{ClientName, FieldErrors};
 use crate::http::body::Fields;
@@ -186,11 +186,10 @@ fn ask(action: Action, user: &UserView, devices: usize, client: &str) -> Result<
 /// the form that does it. Nothing changes until that form is posted.
 pub async fn confirm(
     services: web::Data<Services>,
-    session: Session,
+    signed_in: AdminPage,
     request: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let (admin, csrf) = require_admin(&services, &session).await?;
     let (raw_id, action) = path.into_inner();
     let id = user_id(&raw_id)?;
     let action = Action::parse(&action).ok_or(ConsoleError::NotFound)?;
@@ -208,9 +207,9 @@ pub async fn confirm(
     if action == Action::Revoke && !detail.tokens.iter().any(|device| device.client == client) {
         return Err(ConsoleError::NotFound);
     }
-    let chrome = Chrome::of(&admin, &csrf);
+    let chrome = signed_in.chrome();
     let back = format!("/console/users/{id}");
-    if let Some(refusal) = not_for_yourself(action, id, admin.user_id) {
+    if let Some(refusal) = not_for_yourself(action, id, signed_in.admin.user_id) {
         return Ok(refused(&chrome, &detail.user, refusal));
     }
     let asked = match ask(action, &detail.user, detail.tokens.len(), &client) {

@@ -2,11 +2,10 @@
 
 use super::error::ConsoleError;
 use super::layout::{self, layout, pager, when_or, Chrome};
-use super::request::{admin_page, check_csrf, require_admin, see_other};
-use crate::domain::account::{AccountFields, AccountInput};
+use super::request::{check_csrf, form_text, require_admin, see_other, AdminPage};
 use crate::domain::event::Actor;
 use crate::domain::page::PageRequest;
-use crate::domain::{FieldErrors, Password, Timestamp};
+use crate::domain::{FieldErrors, Timestamp};
 use crate::http::body::Fields;
 use crate::http::request::{request_source, QueryParams};
 use crate::http::session::{self as console_session, SignedIn, CSRF_FIELD};
@@ -21,10 +20,9 @@ use std::collections::HashMap;
 
 pub async fn users(
     services: web::Data<Services>,
-    session: Session,
+    signed_in: AdminPage,
     request: HttpRequest,
 ) -> Result<HttpResponse, ConsoleError> {
-    let (admin, csrf) = require_admin(&services, &session).await?;
     let query = QueryParams::parse(request.query_string()).map_err(|_| ConsoleError::NotFound)?;
     let search = query.get("search").unwrap_or("").trim().to_owned();
     let page = PageRequest::parse(query.get("page")).map_err(|_| ConsoleError::NotFound)?;
@@ -37,9 +35,7 @@ pub async fn users(
             Ok((found, devices))
         })
         .await?;
-    Ok(admin_page(&admin, &csrf, &session, |chrome, flash| {
-        users_page(chrome, &search, &found, &devices, flash)
-    }))
+    Ok(signed_in.render(|chrome, flash| users_page(chrome, &search, &found, &devices, flash)))
 }
 
 fn users_page(
@@ -129,18 +125,12 @@ struct CreateForm {
     errors: FieldErrors,
 }
 
-pub async fn new_user_page(
-    services: web::Data<Services>,
-    session: Session,
-) -> Result<HttpResponse, ConsoleError> {
-    let (admin, csrf) = require_admin(&services, &session).await?;
-    Ok(admin_page(&admin, &csrf, &session, |chrome, flash| {
-        create_page(chrome, &CreateForm::default(), flash)
-    }))
+pub async fn new_user_page(signed_in: AdminPage) -> HttpResponse {
+    signed_in.render(|chrome, flash| create_page(chrome, &CreateForm::default(), flash))
 }
 
-/// Creates the user through the admin API's use case, with the same rules
-/// for each field (`AccountFields`) and the same `user_created` event.
+/// Creates the user through the admin API's use case, the form read as the
+/// API reads its body (`NewUser`), with the same `user_created` event.
 pub async fn create_user(
     services: web::Data<Services>,
     session: Session,
@@ -149,52 +139,33 @@ pub async fn create_user(
 ) -> Result<HttpResponse, ConsoleError> {
     check_csrf(&session, &fields)?;
     let (admin, csrf) = require_admin(&services, &session).await?;
-    let mut errors = FieldErrors::new();
-    let username = fields.required("username", &mut errors);
-    let password = fields.required("password", &mut errors).map(Password::new);
-    let email = fields.optional("email", &mut errors).unwrap_or_default();
-    // An unticked checkbox is not sent at all.
-    let is_admin = fields.boolean("is_admin", &mut errors).unwrap_or(false);
-    let is_service = fields.boolean("is_service", &mut errors).unwrap_or(false);
-    let account = AccountFields::parse(
-        AccountInput {
-            username: username.as_deref(),
-            password,
-            email: &email,
-            email_required: false,
-        },
-        &mut errors,
-    )
-    .account();
+    // An unticked checkbox is not sent at all; a bad value is in the errors.
+    let ticked = |name: &str| {
+        fields
+            .boolean(name, &mut FieldErrors::new())
+            .unwrap_or(false)
+    };
     let mut form = CreateForm {
-        username: username.unwrap_or_default(),
-        email,
-        is_admin,
-        is_service,
+        username: form_text(&fields, "username"),
+        email: form_text(&fields, "email"),
+        is_admin: ticked("is_admin"),
+        is_service: ticked("is_service"),
         errors: FieldErrors::new(),
     };
-    let refused = |form: &CreateForm| refused_page(&admin, &csrf, form);
-    let account = match (account, errors.is_empty()) {
-        (Some(account), true) => account,
-        _ => {
-            form.errors = errors;
-            return Ok(refused(&form));
-        }
-    };
     let source = request_source(&request).by(Actor::Admin(admin.user_id));
-    let new = NewUser {
-        account,
-        is_admin,
-        is_service,
+    // Read as `POST /admin/users` reads its body.
+    let created = match fields.parse::<NewUser>() {
+        Ok(new) => admin::create_user(&services, new, &source).await,
+        Err(errors) => Err(Error::Invalid(errors)),
     };
-    match admin::create_user(&services, new, &source).await {
+    match created {
         Ok(user) => {
             console_session::set_flash(&session, &format!("Created user {}.", user.username))?;
             Ok(see_other(&format!("/console/users/{}", user.id)))
         }
         Err(Error::Invalid(errors)) => {
             form.errors = errors;
-            Ok(refused(&form))
+            Ok(refused_page(&admin, &csrf, &form))
         }
         Err(other) => Err(other.into()),
     }

@@ -1,7 +1,5 @@
 //! The name of a device or front-end that holds one of a user's tokens.
 
-use std::fmt;
-
 use crate::domain::messages::INVALID_CLIENT;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -16,17 +14,9 @@ impl ClientName {
             Err(INVALID_CLIENT)
         }
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for ClientName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+checked_text!(ClientName);
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,5 @@
 //! E-mail addresses, checked for shape only (delivery is the real test).
 
-use std::fmt;
-
 use crate::domain::messages::INVALID_EMAIL;
 
 /// An address of the shape `local@domain.tld`: no whitespace, at most 254
@@ -20,20 +18,12 @@ impl Email {
         }
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     pub fn into_string(self) -> String {
         self.0
     }
 }
 
-impl fmt::Display for Email {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+checked_text!(Email);
 
 fn has_the_shape_of_an_address(address: &str) -> bool {
     let Some((local, domain)) = address.rsplit_once('@') else {

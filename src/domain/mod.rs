@@ -4,6 +4,24 @@
 //! inputs are `Timestamp::now` and the operating system's random numbers,
 //! so every rule is unit-tested beside its type.
 
+/// `as_str` and `Display` for a newtype over the `String` that its
+/// `parse` checked: it reads and shows as that text.
+macro_rules! checked_text {
+    ($name:ident) => {
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
 pub mod account;
 pub mod client_address;
 pub mod client_name;

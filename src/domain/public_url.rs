@@ -2,7 +2,6 @@
 //! links in mails, of the device grant's verification URI, of the OAuth
 //! metadata's `issuer` and of the URL a DPoP proof's `htu` must name.
 
-use std::fmt;
 use std::net::SocketAddr;
 
 /// An `http(s)://host[:port][/prefix]` URL, normalised the way RFC 9449
@@ -44,17 +43,9 @@ impl PublicUrl {
     pub fn join(&self, path: &str) -> String {
         format!("{}{path}", self.0)
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for PublicUrl {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(&self.0)
-    }
-}
+checked_text!(PublicUrl);
 
 #[cfg(test)]
 mod tests {

@@ -7,7 +7,6 @@
 //! character. Names are validated, stored and keyed in that form, so
 //! look-alikes collide with the name they imitate.
 
-use std::fmt;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::domain::messages::{INVALID_USERNAME, USERNAME_TOO_LONG};
@@ -35,10 +34,6 @@ impl Username {
             return Err(INVALID_USERNAME);
         }
         Ok(Username(name))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 
     /// The form under which usernames are unique and looked up.
@@ -84,11 +79,7 @@ fn is_default_ignorable(c: char) -> bool {
     )
 }
 
-impl fmt::Display for Username {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+checked_text!(Username);
 
 #[cfg(test)]
 mod tests {

@@ -33,7 +33,7 @@
 //!   detect_secrets (the secret-scanner test of `tests/api/auth/key_format.rs`),
 //!   or under CI.
 use std::env;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn main() {
     let repository = repository();
@@ -48,7 +48,6 @@ fn main() {
         println!("cargo::rustc-cfg=postgres_tests");
     }
 
-    println!("cargo::rustc-check-cfg=cfg(browser_tests)");
     for variable in ["CHROMEDRIVER", "PATH", "CI"] {
         println!("cargo::rerun-if-env-changed={variable}");
     }
@@ -58,11 +57,8 @@ fn main() {
         // `PATH` or `CHROMEDRIVER` changes, or after `cargo clean`.
         println!("cargo::rerun-if-changed={}", driver.display());
     }
-    if driver.is_some() || env::var_os("CI").is_some() {
-        println!("cargo::rustc-cfg=browser_tests");
-    }
+    found_or_ci("browser_tests", driver.is_some());
 
-    println!("cargo::rustc-check-cfg=cfg(django_tests)");
     println!("cargo::rerun-if-env-changed=RESOURCE_SERVER_PYTHON");
     let python = resource_server_python();
     if python.is_file() {
@@ -70,85 +66,78 @@ fn main() {
         println!("cargo::rerun-if-changed={}", python.display());
     }
     let chosen = env::var_os("RESOURCE_SERVER_PYTHON").is_some_and(|path| !path.is_empty());
-    if chosen || python.is_file() || env::var_os("CI").is_some() {
-        println!("cargo::rustc-cfg=django_tests");
-    }
+    found_or_ci("django_tests", chosen || python.is_file());
 
     // The SMTP server of tests/api/ops/smtp_tls.rs is aiosmtpd in that venv.
-    println!("cargo::rustc-check-cfg=cfg(smtp_tests)");
     let venv_python = repository.join(".venv-tests/bin/python");
-    let has_aiosmtpd = std::process::Command::new(&venv_python)
-        .args(["-c", "import aiosmtpd"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    if has_aiosmtpd || env::var_os("CI").is_some() {
-        println!("cargo::rustc-cfg=smtp_tests");
-    }
+    found_or_ci("smtp_tests", imports(&venv_python, "aiosmtpd"));
+    found_or_ci(
+        "oidc_tests",
+        npm_installed(
+            &repository.join("tests/oidc_provider"),
+            "oidc-provider/package.json",
+        ),
+    );
+    found_or_ci(
+        "axe_tests",
+        npm_installed(
+            &repository.join("tests/console_browser"),
+            "axe-core/axe.min.js",
+        ),
+    );
+    found_or_ci(
+        "detect_secrets_tests",
+        imports(&venv_python, "detect_secrets"),
+    );
 
-    println!("cargo::rustc-check-cfg=cfg(oidc_tests)");
-    let provider = repository.join("tests/oidc_provider/node_modules/oidc-provider/package.json");
-    // Rerun when it is installed or removed: node_modules while it is there,
-    // else its parent folder, which changes when npm creates it. (A watched
-    // path that does not exist would rebuild the tests on every run.)
-    let modules = repository.join("tests/oidc_provider/node_modules");
-    let watched = if modules.exists() {
-        modules
-    } else {
-        repository.join("tests/oidc_provider")
-    };
-    println!("cargo::rerun-if-changed={}", watched.display());
-    if provider.is_file() || env::var_os("CI").is_some() {
-        println!("cargo::rustc-cfg=oidc_tests");
-    }
-
-    println!("cargo::rustc-check-cfg=cfg(axe_tests)");
-    let axe = repository.join("tests/console_browser/node_modules/axe-core/axe.min.js");
-    // As for the OpenID provider: node_modules while it is there, else the
-    // folder npm creates it in.
-    let modules = repository.join("tests/console_browser/node_modules");
-    let watched = if modules.exists() {
-        modules
-    } else {
-        repository.join("tests/console_browser")
-    };
-    println!("cargo::rerun-if-changed={}", watched.display());
-    if axe.is_file() || env::var_os("CI").is_some() {
-        println!("cargo::rustc-cfg=axe_tests");
-    }
-
-    println!("cargo::rustc-check-cfg=cfg(detect_secrets_tests)");
-    let has_detect_secrets = std::process::Command::new(&venv_python)
-        .args(["-c", "import detect_secrets"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    if has_detect_secrets || env::var_os("CI").is_some() {
-        println!("cargo::rustc-cfg=detect_secrets_tests");
-    }
-
-    println!("cargo::rustc-check-cfg=cfg(key_checker_tests)");
     let python = program("python3");
     let node = program("node");
     for found in [&python, &node].into_iter().flatten() {
         println!("cargo::rerun-if-changed={}", found.display());
     }
-    if (python.is_some() && node.is_some()) || env::var_os("CI").is_some() {
-        println!("cargo::rustc-cfg=key_checker_tests");
-    }
+    found_or_ci("key_checker_tests", python.is_some() && node.is_some());
 
     for (binary, cfg) in [("nginx", "nginx_tests"), ("caddy", "caddy_tests")] {
-        println!("cargo::rustc-check-cfg=cfg({cfg})");
         let found = program(binary);
         if let Some(found) = &found {
             println!("cargo::rerun-if-changed={}", found.display());
         }
-        if found.is_some() || env::var_os("CI").is_some() {
-            println!("cargo::rustc-cfg={cfg}");
-        }
+        found_or_ci(cfg, found.is_some());
     }
+}
+
+/// Declares `cfg(name)`, and sets it when what its tests need was `found`,
+/// or under CI (`CI` set), where a missing tool must fail them.
+fn found_or_ci(name: &str, found: bool) {
+    println!("cargo::rustc-check-cfg=cfg({name})");
+    if found || env::var_os("CI").is_some() {
+        println!("cargo::rustc-cfg={name}");
+    }
+}
+
+/// Whether `python` (the tests' venv's) can import `module`.
+fn imports(python: &Path, module: &str) -> bool {
+    std::process::Command::new(python)
+        .args(["-c", &format!("import {module}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// Whether `file` of `folder`'s `node_modules` is installed (by `npm ci`).
+/// Reruns when it is installed or removed: `node_modules` while it is
+/// there, else `folder`, which changes when npm creates it. (A watched
+/// path that does not exist would rebuild the tests on every run.)
+fn npm_installed(folder: &Path, file: &str) -> bool {
+    let modules = folder.join("node_modules");
+    let watched = if modules.exists() {
+        modules.as_path()
+    } else {
+        folder
+    };
+    println!("cargo::rerun-if-changed={}", watched.display());
+    modules.join(file).is_file()
 }
 
 /// Where `tests/api/services/resource_server.rs` will look for the interpreter.

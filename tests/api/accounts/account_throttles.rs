@@ -115,6 +115,16 @@ async fn assert_mail_count(dir: &Path, expected: usize) {
     assert_eq!(mail_files(dir).len(), expected);
 }
 
+/// A server that mails two password resets an hour at most, per e-mail
+/// address and per client address, behind a proxy it trusts.
+async fn two_resets_an_hour_behind_a_proxy(backend: Backend) -> MailApp {
+    MailApp::spawn_with(backend, |settings| {
+        settings.throttles.password_reset_throttle = per_hour(2);
+        behind_local_proxy(settings);
+    })
+    .await
+}
+
 #[on_both_backends]
 async fn a_reset_request_past_the_limit_answers_the_same_and_mails_nothing(backend: Backend) {
     let MailApp { app, mail_dir } = MailApp::spawn_with(backend, |settings| {
@@ -131,11 +141,7 @@ async fn a_reset_request_past_the_limit_answers_the_same_and_mails_nothing(backe
 
 #[on_both_backends]
 async fn reset_requests_are_limited_per_email_whatever_the_client_address(backend: Backend) {
-    let MailApp { app, mail_dir } = MailApp::spawn_with(backend, |settings| {
-        settings.throttles.password_reset_throttle = per_hour(2);
-        behind_local_proxy(settings);
-    })
-    .await;
+    let MailApp { app, mail_dir } = two_resets_an_hour_behind_a_proxy(backend).await;
     app.create_user("alice", "alice@example.com", false);
     for (address, email) in [
         ("192.0.2.1", "alice@example.com"),
@@ -149,11 +155,7 @@ async fn reset_requests_are_limited_per_email_whatever_the_client_address(backen
 
 #[on_both_backends]
 async fn reset_requests_are_limited_per_client_address_whatever_the_email(backend: Backend) {
-    let MailApp { app, mail_dir } = MailApp::spawn_with(backend, |settings| {
-        settings.throttles.password_reset_throttle = per_hour(2);
-        behind_local_proxy(settings);
-    })
-    .await;
+    let MailApp { app, mail_dir } = two_resets_an_hour_behind_a_proxy(backend).await;
     for name in ["ann", "ben", "cat"] {
         app.create_user(name, &format!("{name}@example.com"), false);
     }
@@ -165,15 +167,21 @@ async fn reset_requests_are_limited_per_client_address_whatever_the_email(backen
     assert_mail_count(mail_dir.path(), 3).await;
 }
 
-#[on_both_backends]
-async fn wrong_old_passwords_are_throttled_per_user_together_with_logins(backend: Backend) {
+/// A server that allows `attempts` failures an hour per user (wrong old
+/// passwords and failed logins alike), and alice's key on `web`.
+async fn alice_on_web_with_logins_throttled(backend: Backend, attempts: u32) -> (TestApp, String) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.throttles.login_throttle = per_hour(3);
+        settings.throttles.login_throttle = per_hour(attempts);
     })
     .await;
     app.create_user("alice", "", false);
-    app.create_user("bob", "", false);
     let key = app.login("alice", "web").await;
+    (app, key)
+}
+
+#[on_both_backends]
+async fn wrong_old_passwords_are_throttled_per_user_together_with_logins(backend: Backend) {
+    let (app, key) = alice_on_web_with_logins_throttled(backend, 3).await;
     assert_eq!(
         app.login_status("alice", "wrong-password", "ios").await,
         StatusCode::BAD_REQUEST
@@ -195,6 +203,7 @@ async fn wrong_old_passwords_are_throttled_per_user_together_with_logins(backend
         .await;
     assert_eq!(metric(&app.scrape().await, "password_change"), "1");
     // Another user's count is their own.
+    app.create_user("bob", "", false);
     let bobs = app.login("bob", "web").await;
     assert_eq!(
         app.change_password(&bobs, PASSWORD, NEW_PASSWORD)
@@ -209,12 +218,7 @@ async fn wrong_old_passwords_are_throttled_per_user_together_with_logins(backend
 /// wipe out (only a whole sign-in does).
 #[on_both_backends]
 async fn a_right_old_password_is_not_counted_and_resets_nothing(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |settings| {
-        settings.throttles.login_throttle = per_hour(2);
-    })
-    .await;
-    app.create_user("alice", "", false);
-    let key = app.login("alice", "web").await;
+    let (app, key) = alice_on_web_with_logins_throttled(backend, 2).await;
     let wrong = || app.change_password(&key, "wrong-password", NEW_PASSWORD);
     assert_eq!(wrong().await.status(), StatusCode::BAD_REQUEST);
     // The right old password with a new one that is refused: no change,

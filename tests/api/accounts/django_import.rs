@@ -6,6 +6,7 @@
 
 use crate::helpers::django::{over_the_bounds, BCRYPT_TAIL, DJANGO_SCHEMA, KEY32, KEY64};
 use crate::helpers::on_both_backends;
+use crate::helpers::throttle;
 use crate::helpers::{assert_unauthorized, Backend, TestApp};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -353,8 +354,7 @@ async fn hashes_over_the_bounds_are_imported_unusable_counted_by_reason_and_fail
     backend: Backend,
 ) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.throttles.login_throttle =
-            multitoken::domain::ThrottleLimit::parse("100/15m").expect("limit");
+        settings.throttles.login_throttle = throttle("100/15m");
     })
     .await;
     let dir = tempfile::tempdir().expect("tempdir");

@@ -3,6 +3,7 @@
 //! hash with ours in the write that issues the token.
 
 use crate::helpers::on_both_backends;
+use crate::helpers::throttle;
 use crate::helpers::{Backend, TestApp};
 use diesel::prelude::*;
 use multitoken::db::schema::users;
@@ -88,8 +89,7 @@ async fn a_console_sign_in_also_replaces_the_django_hash(backend: Backend) {
 #[on_both_backends]
 async fn a_stored_hash_over_the_bounds_fails_at_once_and_the_server_stays(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.throttles.login_throttle =
-            multitoken::domain::ThrottleLimit::parse("100/15m").expect("limit");
+        settings.throttles.login_throttle = throttle("100/15m");
         // One hashing thread: a hash that started would hold every login.
         settings.server.password_hash_threads = Some(1);
     })

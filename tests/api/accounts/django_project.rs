@@ -20,36 +20,29 @@ enum DjangoSide {
     Postgres,
 }
 
+/// Each test four times: into our SQLite and PostgreSQL, from Django's
+/// SQLite and PostgreSQL. All are ignored without the Django project's
+/// Python; those with a PostgreSQL side, also without `TEST_DATABASE_URL`.
 macro_rules! on_every_pair {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
             use super::DjangoSide;
             use $crate::helpers::Backend;
-            #[actix_web::test]
-            #[cfg_attr(not(django_tests), ignore = "no Python for the Django project (run .ci/run)")]
-            async fn sqlite_from_sqlite() {
-                super::$name(Backend::Sqlite, DjangoSide::Sqlite).await
-            }
-            #[actix_web::test]
-            #[cfg_attr(not(django_tests), ignore = "no Python for the Django project (run .ci/run)")]
-            #[cfg_attr(all(django_tests, not(postgres_tests)), ignore = "TEST_DATABASE_URL is not set")]
-            async fn postgres_from_sqlite() {
-                super::$name(Backend::Postgres, DjangoSide::Sqlite).await
-            }
-            #[actix_web::test]
-            #[cfg_attr(not(django_tests), ignore = "no Python for the Django project (run .ci/run)")]
-            #[cfg_attr(all(django_tests, not(postgres_tests)), ignore = "TEST_DATABASE_URL is not set")]
-            async fn sqlite_from_postgres() {
-                super::$name(Backend::Sqlite, DjangoSide::Postgres).await
-            }
-            #[actix_web::test]
-            #[cfg_attr(not(django_tests), ignore = "no Python for the Django project (run .ci/run)")]
-            #[cfg_attr(all(django_tests, not(postgres_tests)), ignore = "TEST_DATABASE_URL is not set")]
-            async fn postgres_from_postgres() {
-                super::$name(Backend::Postgres, DjangoSide::Postgres).await
-            }
+            on_every_pair!(@one $name, sqlite_from_sqlite, Sqlite, Sqlite);
+            on_every_pair!(@one $name, postgres_from_sqlite, Postgres, Sqlite, postgres_tests);
+            on_every_pair!(@one $name, sqlite_from_postgres, Sqlite, Postgres, postgres_tests);
+            on_every_pair!(@one $name, postgres_from_postgres, Postgres, Postgres, postgres_tests);
         }
     )*};
+    // One test: `$name` into `$ours` from `$theirs`, needing `$also` too.
+    (@one $name:ident, $test:ident, $ours:ident, $theirs:ident $(, $also:ident)?) => {
+        #[actix_web::test]
+        #[cfg_attr(not(django_tests), ignore = "no Python for the Django project (run .ci/run)")]
+        $(#[cfg_attr(all(django_tests, not($also)), ignore = "TEST_DATABASE_URL is not set")])?
+        async fn $test() {
+            super::$name(Backend::$ours, DjangoSide::$theirs).await
+        }
+    };
 }
 
 on_every_pair!(a_django_project_moves_over_with_its_passwords_and_live_keys);

@@ -6,13 +6,13 @@
 use crate::helpers::console::Console;
 use crate::helpers::mail::{to, MailApp, SmtpServer};
 use crate::helpers::on_both_backends;
+use crate::helpers::throttle;
 use crate::helpers::{
     assert_bad_request, assert_detail, assert_non_field_error, keys_of, Backend, Sent,
     ServerProcess, TestApp, PASSWORD,
 };
 use multitoken::config::Settings;
 use multitoken::domain::email_verification::EmailVerification;
-use multitoken::domain::ThrottleLimit;
 use multitoken::mail::MailSetting;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -248,8 +248,7 @@ async fn resend_answers_alike_for_every_address_and_mails_only_unverified_users(
 #[on_both_backends]
 async fn resends_are_throttled_per_address(backend: Backend) {
     let mail = verifying(backend, EmailVerification::Optional, |settings| {
-        settings.throttles.email_verification_resend_throttle =
-            ThrottleLimit::parse("2/1h").expect("limit");
+        settings.throttles.email_verification_resend_throttle = throttle("2/1h");
     })
     .await;
     let app = &mail.app;

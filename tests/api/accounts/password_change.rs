@@ -29,9 +29,7 @@ async fn a_change_keeps_the_current_device_and_signs_out_the_others(backend: Bac
     for revoked in [&ios, &tv] {
         assert_unauthorized(app.whoami(revoked).await, "Invalid token.").await;
     }
-    let devices = app.devices(&web).await;
-    assert_eq!(devices.len(), 1);
-    assert_eq!(devices[0]["client"], "web");
+    assert_eq!(app.device_clients(&web).await, ["web"]);
     assert_eq!(
         app.login_status("alice", PASSWORD, "ios").await,
         StatusCode::BAD_REQUEST,
@@ -67,8 +65,7 @@ async fn a_wrong_old_password_changes_nothing(backend: Backend) {
 
 #[on_both_backends]
 async fn a_new_password_that_breaks_the_rules_is_refused_with_every_reason(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     app.create_user("margaret", "", false);
     let alice = app.login("alice", "web").await;
     let other = app.login("alice", "ios").await;
@@ -92,8 +89,7 @@ async fn missing_fields_are_reported(backend: Backend) {
 
 #[on_both_backends]
 async fn a_change_needs_a_token(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     let response = app
         .post_json(
             "/password/change",

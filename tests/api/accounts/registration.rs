@@ -157,8 +157,7 @@ async fn common_passwords_are_refused_without_regard_to_case(backend: Backend) {
 
 #[on_both_backends]
 async fn a_taken_username_is_refused_without_regard_to_case(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     assert_bad_request(
         app.register(json!({"username": "ALICE", "password": NEW_PASSWORD}))
             .await,

@@ -4,6 +4,7 @@
 
 use crate::helpers::console::Console;
 use crate::helpers::on_both_backends;
+use crate::helpers::throttle;
 use crate::helpers::two_factor::{code, enable, login_with_otp, post, wrong_code};
 use crate::helpers::{
     assert_bad_request, assert_detail, assert_non_field_error, assert_throttled, Backend, Sent,
@@ -14,10 +15,8 @@ use multitoken::config::Settings;
 use multitoken::db::schema::{recovery_codes, users};
 use multitoken::domain::client_address::TrustedProxies;
 use multitoken::domain::two_factor::TotpSecret;
-use multitoken::domain::ThrottleLimit;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use std::time::Duration;
 
 async fn two_factor_of(app: &TestApp, key: &str) -> Value {
     let me: Value = app.whoami(key).await.json().await.expect("json");
@@ -168,10 +167,7 @@ async fn recovery_codes_sign_in_once_each(backend: Backend) {
 /// and alice (without two-factor yet).
 async fn alice_allowing_three(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let app = TestApp::spawn_with(backend, |s| {
-        s.throttles.login_throttle = ThrottleLimit {
-            attempts: 3,
-            window: Duration::from_secs(3600),
-        };
+        s.throttles.login_throttle = throttle("3/1h");
         configure(s);
     })
     .await;

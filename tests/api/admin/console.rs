@@ -3,6 +3,7 @@
 
 use crate::helpers::console::{csrf_of, Console};
 use crate::helpers::on_both_backends;
+use crate::helpers::throttle;
 use crate::helpers::{assert_detail, assert_unauthorized, header, Backend, TestApp, PASSWORD};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Method, Response, StatusCode};
@@ -213,8 +214,7 @@ async fn a_device_revoked_in_the_console_is_refused_by_the_api_at_once(backend: 
     app.create_user("root", "", true);
     let web = app.login("alice", "web").await;
     let ios = app.login("alice", "ios").await;
-    let mut console = Console::new(&app);
-    console.sign_in("root", PASSWORD).await;
+    let mut console = Console::signed_in(&app, "root").await;
     let users = console.page("/console/users?search=ALICE").await;
     assert!(users.contains(&format!("href=\"/console/users/{alice}\"")));
     assert!(users.contains("1 user<"), "{users}");
@@ -263,8 +263,7 @@ async fn a_client_name_no_device_can_have_is_not_found_with_a_body_wherever_revo
     app.create_user("root", "", true);
     let web = app.login("alice", "web").await;
     let admin = app.login("root", "cli").await;
-    let mut console = Console::new(&app);
-    console.sign_in("root", PASSWORD).await;
+    let mut console = Console::signed_in(&app, "root").await;
     let csrf = console.csrf(&format!("/console/users/{alice}")).await;
     let (long, accented) = ("a".repeat(6000), "é".repeat(10));
     for client in [long.as_str(), "", "web\u{0}", "we b", accented.as_str()] {
@@ -307,8 +306,7 @@ async fn revoke_all_in_the_console_revokes_every_device(backend: Backend) {
     app.create_user("root", "", true);
     let web = app.login("alice", "web").await;
     let ios = app.login("alice", "ios").await;
-    let mut console = Console::new(&app);
-    console.sign_in("root", PASSWORD).await;
+    let mut console = Console::signed_in(&app, "root").await;
     let csrf = console.csrf(&format!("/console/users/{alice}")).await;
     let response = console
         .post(
@@ -329,8 +327,7 @@ async fn revoke_all_in_the_console_revokes_every_device(backend: Backend) {
 async fn signing_out_ends_the_session(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("root", "", true);
-    let mut console = Console::new(&app);
-    console.sign_in("root", PASSWORD).await;
+    let mut console = Console::signed_in(&app, "root").await;
     let csrf = console.csrf("/console/users").await;
     let response = console
         .post("/console/logout", &[("csrf_token", &csrf)])
@@ -349,8 +346,7 @@ async fn the_admin_api_accepts_a_console_session_with_its_csrf_token(backend: Ba
     let alice = app.create_user("alice", "", false);
     app.create_user("root", "", true);
     let ios = app.login("alice", "ios").await;
-    let mut console = Console::new(&app);
-    console.sign_in("root", PASSWORD).await;
+    let mut console = Console::signed_in(&app, "root").await;
     let csrf = console.csrf("/console/users").await;
     let listed = console.get("/admin/users?search=alice").await;
     assert_eq!(listed.status(), StatusCode::OK);
@@ -376,8 +372,7 @@ async fn the_admin_api_accepts_a_console_session_with_its_csrf_token(backend: Ba
 #[on_both_backends]
 async fn console_sign_in_shares_the_login_throttle(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.throttles.login_throttle =
-            multitoken::domain::ThrottleLimit::parse("2/1m").expect("limit");
+        settings.throttles.login_throttle = throttle("2/1m");
     })
     .await;
     app.create_user("root", "", true);
@@ -426,8 +421,7 @@ async fn service_users_are_marked_as_such(backend: Backend) {
     app.create_user("root", "", true);
     let gateway = app.create_service_user("gateway");
     let alice = app.create_user("alice", "", false);
-    let mut console = Console::new(&app);
-    console.sign_in("root", PASSWORD).await;
+    let mut console = Console::signed_in(&app, "root").await;
     let users = console.page("/console/users").await;
     let row_of = |name: &str| {
         let start = users.find(&format!(">{name}<")).expect("listed");

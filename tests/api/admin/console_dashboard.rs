@@ -23,12 +23,18 @@ fn bars(page: &str, id: &str) -> Vec<i64> {
         .collect()
 }
 
+/// The HTML of a page's table `id`, up to its end.
+fn table<'p>(page: &'p str, id: &str) -> &'p str {
+    let start = page
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no table #{id}"));
+    let table = &page[start..];
+    &table[..table.find("</table>").unwrap()]
+}
+
 /// The `(type, datetime)` of each row of the newest events table.
 fn event_rows(page: &str) -> Vec<(String, String)> {
-    let start = page.find("id=\"newest-events\"").expect("the events table");
-    let table = &page[start..];
-    let table = &table[..table.find("</table>").unwrap()];
-    table
+    table(page, "newest-events")
         .split("<tr data-type=\"")
         .skip(1)
         .map(|row| {
@@ -41,12 +47,7 @@ fn event_rows(page: &str) -> Vec<(String, String)> {
 
 /// The rows of the devices table, `(client, count)`.
 fn device_rows(page: &str) -> Vec<(String, i64)> {
-    let start = page
-        .find("id=\"devices-by-client\"")
-        .expect("the devices table");
-    let table = &page[start..];
-    let table = &table[..table.find("</table>").unwrap()];
-    table
+    table(page, "devices-by-client")
         .split("<span class=\"short\" title=\"")
         .skip(1)
         .map(|row| {
@@ -148,13 +149,7 @@ async fn the_dashboard_is_the_landing_page_for_admins_only(backend: Backend) {
     app.create_user("root", "", true);
     let mut console = Console::new(&app);
     for path in ["/console/", "/console"] {
-        let response = console.get(path).await;
-        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
-        assert_eq!(
-            header(&response, LOCATION),
-            Some("/console/login"),
-            "{path}"
-        );
+        console.assert_sent_to_sign_in(path).await;
     }
     let signed_in = console.sign_in("root", PASSWORD).await;
     assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
@@ -198,8 +193,7 @@ async fn older_events_fall_in_their_own_hour_and_day(backend: Backend) {
         .execute(&mut conn)
         .unwrap();
     }
-    let mut console = Console::new(&app);
-    console.sign_in("root", PASSWORD).await;
+    let mut console = Console::signed_in(&app, "root").await;
     let page = console.page("/console/").await;
     let hours = bars(&page, "chart-throttled-24h");
     let days = bars(&page, "chart-throttled-30d");

@@ -10,7 +10,7 @@ use multitoken::db::events::{self as event_rows, What};
 use multitoken::domain::client_address::TrustedProxies;
 use multitoken::domain::event::{Actor, EventKind, EventSource};
 use multitoken::domain::Timestamp;
-use reqwest::header::{CONTENT_DISPOSITION, LOCATION};
+use reqwest::header::CONTENT_DISPOSITION;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -453,12 +453,6 @@ async fn the_events_pages_need_a_signed_in_admin(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let mut console = Console::new(&app);
     for path in ["/console/events", "/console/events.csv?type=login"] {
-        let response = console.get(path).await;
-        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
-        assert_eq!(
-            header(&response, LOCATION),
-            Some("/console/login"),
-            "{path}"
-        );
+        console.assert_sent_to_sign_in(path).await;
     }
 }

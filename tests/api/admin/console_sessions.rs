@@ -45,8 +45,7 @@ fn session_rows(app: &TestApp) -> i64 {
 async fn a_copied_cookie_stops_working_after_sign_out(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("root", "", true);
-    let mut console = Console::new(&app);
-    console.sign_in("root", PASSWORD).await;
+    let mut console = Console::signed_in(&app, "root").await;
     let copied = console.cookie.clone();
     assert!(
         signed_in(&app, &copied).await,
@@ -87,10 +86,8 @@ async fn deactivating_demoting_or_a_new_password_ends_the_admins_console_session
         ("repassworded", json!({"password": "another-Passw0rd-9"})),
     ] {
         let id = app.create_user(name, "", true);
-        let mut console = Console::new(&app);
-        console.sign_in(name, PASSWORD).await;
-        let mut second = Console::new(&app);
-        second.sign_in(name, PASSWORD).await;
+        let console = Console::signed_in(&app, name).await;
+        let second = Console::signed_in(&app, name).await;
         assert!(signed_in(&app, &console.cookie).await, "{name} before");
         let response = app.admin_patch(id, &boss, change).await;
         assert_eq!(response.status(), StatusCode::OK, "{name}");
@@ -98,8 +95,7 @@ async fn deactivating_demoting_or_a_new_password_ends_the_admins_console_session
         assert!(!signed_in(&app, &second.cookie).await, "{name}'s other one");
     }
     // The acting admin's own session is not touched by changes to others.
-    let mut own = Console::new(&app);
-    own.sign_in("boss", PASSWORD).await;
+    let own = Console::signed_in(&app, "boss").await;
     let other = app.create_user("other", "", true);
     app.admin_patch(other, &boss, json!({"is_admin": false}))
         .await;
@@ -110,8 +106,7 @@ async fn deactivating_demoting_or_a_new_password_ends_the_admins_console_session
 async fn a_password_change_of_their_own_ends_the_admins_console_sessions(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.create_user("root", "", true);
-    let mut console = Console::new(&app);
-    console.sign_in("root", PASSWORD).await;
+    let console = Console::signed_in(&app, "root").await;
     let key = app.login("root", "laptop").await;
     assert_detail(
         app.change_password(&key, PASSWORD, "another-Passw0rd-9")
@@ -132,10 +127,8 @@ async fn an_idle_session_ends_and_a_used_one_lives_on(backend: Backend) {
     })
     .await;
     app.create_user("root", "", true);
-    let mut busy = Console::new(&app);
-    busy.sign_in("root", PASSWORD).await;
-    let mut idle = Console::new(&app);
-    idle.sign_in("root", PASSWORD).await;
+    let busy = Console::signed_in(&app, "root").await;
+    let idle = Console::signed_in(&app, "root").await;
     // Used every 300 ms for twice the idle limit: still signed in.
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(6) {
@@ -159,8 +152,7 @@ async fn a_session_ends_at_its_absolute_limit_however_busy(backend: Backend) {
     })
     .await;
     app.create_user("root", "", true);
-    let mut console = Console::new(&app);
-    console.sign_in("root", PASSWORD).await;
+    let console = Console::signed_in(&app, "root").await;
     let started = Instant::now();
     while started.elapsed() < Duration::from_millis(1500) {
         assert!(signed_in(&app, &console.cookie).await);
@@ -198,8 +190,7 @@ async fn the_cookie_holds_only_a_random_id_whose_digest_the_table_keeps(backend:
     })
     .await;
     let id = app.create_user("root", "", true);
-    let mut console = Console::new(&app);
-    console.sign_in("root", PASSWORD).await;
+    let console = Console::signed_in(&app, "root").await;
     let cookie = console.cookie.clone().expect("a cookie");
     assert!(!cookie.contains("root"), "{cookie}");
     let state = cookie_state(&cookie);

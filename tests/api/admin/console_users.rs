@@ -601,9 +601,7 @@ async fn the_new_pages_need_an_admin_session(backend: Backend) {
         format!("/console/users/{alice}/deactivate"),
         format!("/console/users/{alice}/revoke?client=web"),
     ] {
-        let response = stranger.get(&path).await;
-        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
-        assert_eq!(location(&response), Some("/console/login"), "{path}");
+        stranger.assert_sent_to_sign_in(&path).await;
     }
     let form = [
         ("csrf_token", csrf.as_str()),

@@ -4,7 +4,7 @@
 
 use crate::helpers::console::Console;
 use crate::helpers::on_both_backends;
-use crate::helpers::{assert_bad_request, Backend, Sent, TestApp, PASSWORD};
+use crate::helpers::{assert_bad_request, Backend, Sent, TestApp};
 use diesel::connection::SimpleConnection;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -70,8 +70,7 @@ async fn an_admin_signed_in_to_the_console_cannot_demote_themself(backend: Backe
     let app = TestApp::spawn(backend).await;
     let root = app.create_user("root", "", true);
     app.create_user("second", "", true);
-    let mut console = Console::new(&app);
-    console.sign_in("root", PASSWORD).await;
+    let mut console = Console::signed_in(&app, "root").await;
     let csrf = console.csrf("/console/users").await;
     let response = app
         .request(Method::PATCH, &format!("/admin/users/{root}"))

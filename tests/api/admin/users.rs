@@ -436,18 +436,9 @@ async fn unknown_and_malformed_user_ids_are_not_found_on_every_route(backend: Ba
     }
 }
 
-/// An app with an admin's key, and alice (with `email`, not an admin)
-/// signed in on "web": the app, the key, alice's id and her token.
-async fn admin_and_alice_on_web(backend: Backend, email: &str) -> (TestApp, String, i64, String) {
-    let (app, key) = TestApp::spawn_with_admin_key(backend).await;
-    let alice = app.create_user("alice", email, false);
-    let web = app.login("alice", "web").await;
-    (app, key, alice, web)
-}
-
 #[on_both_backends]
 async fn patching_email_or_admin_flag_keeps_the_tokens(backend: Backend) {
-    let (app, key, alice, web) = admin_and_alice_on_web(backend, "").await;
+    let (app, key, alice, web) = TestApp::spawn_with_admin_and_alice_on_web(backend, "").await;
     let response = app
         .admin_patch(
             alice,
@@ -479,7 +470,7 @@ async fn patching_email_or_admin_flag_keeps_the_tokens(backend: Backend) {
 
 #[on_both_backends]
 async fn deactivating_a_user_revokes_all_their_tokens(backend: Backend) {
-    let (app, key, alice, web) = admin_and_alice_on_web(backend, "").await;
+    let (app, key, alice, web) = TestApp::spawn_with_admin_and_alice_on_web(backend, "").await;
     let ios = app.login("alice", "ios").await;
     let response = app
         .admin_patch(alice, &key, json!({"is_active": false}))
@@ -503,7 +494,7 @@ async fn deactivating_a_user_revokes_all_their_tokens(backend: Backend) {
 
 #[on_both_backends]
 async fn a_new_password_revokes_all_tokens_and_replaces_the_old_one(backend: Backend) {
-    let (app, key, alice, web) = admin_and_alice_on_web(backend, "").await;
+    let (app, key, alice, web) = TestApp::spawn_with_admin_and_alice_on_web(backend, "").await;
     let response = app
         .admin_patch(alice, &key, json!({"password": "a-brand-new-secret"}))
         .await;
@@ -522,7 +513,8 @@ async fn a_new_password_revokes_all_tokens_and_replaces_the_old_one(backend: Bac
 
 #[on_both_backends]
 async fn invalid_patches_are_refused_field_by_field(backend: Backend) {
-    let (app, key, alice, web) = admin_and_alice_on_web(backend, "alice@example.com").await;
+    let (app, key, alice, web) =
+        TestApp::spawn_with_admin_and_alice_on_web(backend, "alice@example.com").await;
     assert_bad_request(
         app.admin_patch(
             alice,
@@ -550,7 +542,7 @@ async fn invalid_patches_are_refused_field_by_field(backend: Backend) {
 
 #[on_both_backends]
 async fn an_admin_revokes_one_device_and_the_others_keep_working(backend: Backend) {
-    let (app, key, alice, web) = admin_and_alice_on_web(backend, "").await;
+    let (app, key, alice, web) = TestApp::spawn_with_admin_and_alice_on_web(backend, "").await;
     let ios = app.login("alice", "ios").await;
     let path = format!("/admin/users/{alice}/tokens/ios");
     let response = app.admin_request(Method::DELETE, &path, &key, None).await;
@@ -574,10 +566,8 @@ async fn an_admin_revokes_one_device_and_the_others_keep_working(backend: Backen
 
 #[on_both_backends]
 async fn an_admin_revokes_all_devices_of_a_user(backend: Backend) {
-    let (app, key) = TestApp::spawn_with_admin_key(backend).await;
-    let alice = app.create_user("alice", "", false);
+    let (app, key, alice, web) = TestApp::spawn_with_admin_and_alice_on_web(backend, "").await;
     app.create_user("bob", "", false);
-    let web = app.login("alice", "web").await;
     let ios = app.login("alice", "ios").await;
     let bobs = app.login("bob", "web").await;
     let path = format!("/admin/users/{alice}/tokens");

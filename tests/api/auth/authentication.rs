@@ -82,8 +82,7 @@ async fn the_keyword_is_case_insensitive_and_bearer_is_accepted(backend: Backend
 
 #[on_both_backends]
 async fn public_endpoints_ignore_authorization_headers(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     let health = app
         .request(Method::GET, "/healthz")
         .header("Authorization", "Token a b")

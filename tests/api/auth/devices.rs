@@ -48,13 +48,8 @@ async fn revoking_one_device_leaves_the_others_working(backend: Backend) {
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_unauthorized(app.whoami(&ios).await, "Invalid token.").await;
     assert_eq!(app.whoami_status(&web).await, StatusCode::OK);
-    let clients: Vec<Value> = app
-        .devices(&web)
-        .await
-        .iter()
-        .map(|d| d["client"].clone())
-        .collect();
-    assert_eq!(clients, [json!("web")]);
+    let clients = app.device_clients(&web).await;
+    assert_eq!(clients, ["web"]);
 }
 
 #[on_both_backends]
@@ -65,8 +60,7 @@ async fn revoking_an_unknown_client_is_not_found(backend: Backend) {
 
 #[on_both_backends]
 async fn users_cannot_revoke_each_others_devices(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     app.create_user("bob", "", false);
     let alice = app.login("alice", "web").await;
     let bob = app.login("bob", "ios").await;
@@ -93,8 +87,7 @@ async fn logout_revokes_only_the_presented_token(backend: Backend) {
 
 #[on_both_backends]
 async fn logout_all_revokes_every_token_of_the_user(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     app.create_user("bob", "", false);
     let web = app.login("alice", "web").await;
     let ios = app.login("alice", "ios").await;

@@ -51,8 +51,7 @@ fn checksum_failures(metrics: &str) -> u64 {
 
 #[on_both_backends]
 async fn issued_keys_have_the_published_shape_and_a_checksum_that_holds(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     let mut keys = Vec::new();
     for client in ["web", "ios", "cli"] {
         keys.push(app.login("alice", client).await);

@@ -16,8 +16,7 @@ const BAD_CREDENTIALS: &str = "Unable to log in with provided credentials.";
 
 #[on_both_backends]
 async fn a_login_returns_a_prefixed_key_that_is_not_cached(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     let before = Timestamp::now();
     let response = app.post_login("alice", PASSWORD, "web").await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -47,8 +46,7 @@ async fn a_login_returns_a_prefixed_key_that_is_not_cached(backend: Backend) {
 
 #[on_both_backends]
 async fn form_bodies_and_basic_credentials_log_in_too(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     let form = app
         .request(Method::POST, "/login")
         .header(
@@ -80,8 +78,7 @@ async fn form_bodies_and_basic_credentials_log_in_too(backend: Backend) {
 
 #[on_both_backends]
 async fn bad_basic_credentials_get_a_basic_challenge(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     for credentials in [
         STANDARD.encode("alice:wrong-password"),
         STANDARD.encode("nobody:x"),
@@ -110,8 +107,7 @@ async fn bad_basic_credentials_get_a_basic_challenge(backend: Backend) {
 /// PostgreSQL, which refuses it in text: a 500 there, a 401 on SQLite.
 #[on_both_backends]
 async fn a_nul_in_basic_credentials_is_the_basic_refusal_on_login_and_token(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     for path in ["/login", "/token"] {
         for credentials in [
             "ali\0ce:x".to_owned(),
@@ -169,8 +165,7 @@ async fn the_username_matches_without_regard_to_case(backend: Backend) {
 
 #[on_both_backends]
 async fn wrong_unknown_and_inactive_users_get_one_message(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     app.create_user("gone", "", false);
     let output = app.cli(&["user", "deactivate", "gone"], "");
     assert!(output.status.success(), "{output:?}");
@@ -228,12 +223,7 @@ async fn logging_in_again_replaces_only_that_clients_token(backend: Backend) {
     crate::helpers::assert_unauthorized(app.whoami(&web).await, "Invalid token.").await;
     assert_eq!(app.whoami_status(&web_again).await, StatusCode::OK);
     assert_eq!(app.whoami_status(&ios).await, StatusCode::OK);
-    let clients: Vec<Value> = app
-        .devices(&ios)
-        .await
-        .iter()
-        .map(|d| d["client"].clone())
-        .collect();
+    let clients = app.device_clients(&ios).await;
     assert_eq!(clients.len(), 2);
 }
 
@@ -263,8 +253,7 @@ async fn the_client_limit_refuses_new_clients_but_not_relogins(backend: Backend)
 
 #[on_both_backends]
 async fn concurrent_logins_of_one_client_leave_exactly_one_token(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     let attempts = (0..8).map(|_| app.post_login("alice", PASSWORD, "web"));
     let responses = futures_util::future::join_all(attempts).await;
     let mut keys = Vec::new();
@@ -284,9 +273,7 @@ async fn concurrent_logins_of_one_client_leave_exactly_one_token(backend: Backen
         1,
         "exactly one of the concurrent logins' keys works"
     );
-    let devices = app.devices(&working[0]).await;
-    assert_eq!(devices.len(), 1);
-    assert_eq!(devices[0]["client"], "web");
+    assert_eq!(app.device_clients(&working[0]).await, ["web"]);
 }
 
 #[on_both_backends]

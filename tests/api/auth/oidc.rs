@@ -14,6 +14,7 @@ use crate::helpers::oidc::{
     REDIRECT_URI,
 };
 use crate::helpers::on_both_backends;
+use crate::helpers::throttle;
 use crate::helpers::{
     assert_bad_request, assert_json, assert_not_found, assert_throttled, keys_of, Backend, Sent,
     TestApp, PASSWORD,
@@ -22,7 +23,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use multitoken::domain::client_address::TrustedProxies;
 use multitoken::domain::oidc::{LinkByEmail, OidcProvider, OidcProviders};
-use multitoken::domain::ThrottleLimit;
 use rand::distributions::{Alphanumeric, DistString};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -304,8 +304,7 @@ async fn identities_and_via_show_on_the_console(backend: Backend) {
             .await;
         assert_eq!(response.status(), StatusCode::OK, "{name}");
     }
-    let mut console = Console::new(&app);
-    console.sign_in("root", PASSWORD).await;
+    let mut console = Console::signed_in(&app, "root").await;
     let page = console.page(&format!("/console/users/{alice}")).await;
     assert!(page.contains("Linked identities"), "{page}");
     for provider in ["corp", "google"] {
@@ -497,10 +496,7 @@ async fn wrong_codes_count_against_the_user_whatever_the_address(backend: Backen
     let app = TestApp::spawn_with(backend, |settings| {
         trusting(&provider, LinkByEmail::Verified)(settings);
         settings.server.trusted_proxies = TrustedProxies::parse("127.0.0.1, ::1").expect("proxies");
-        settings.throttles.login_throttle = ThrottleLimit {
-            attempts: 3,
-            window: Duration::from_secs(3600),
-        };
+        settings.throttles.login_throttle = throttle("3/1h");
     })
     .await;
     let alice = app.create_user("alice.smith", "alice@example.com", false);
@@ -652,14 +648,9 @@ async fn a_verified_address_links_only_to_a_non_admin_whose_own_address_is_verif
     // Mallory's account is as it was: unverified, and without the victim's device.
     assert!(!email_verified_in_db(&app, mallory));
     let mallory_key = app.login_as("mallory", "Mallory-pass-99!", "laptop").await;
-    let clients: Vec<Value> = app
-        .devices(&mallory_key)
-        .await
-        .iter()
-        .map(|d| d["client"].clone())
-        .collect();
+    let clients = app.device_clients(&mallory_key).await;
     println!("H1: mallory's devices: {clients:?}");
-    assert_eq!(clients, [json!("laptop")]);
+    assert_eq!(clients, ["laptop"]);
 
     // An admin's verified address: a new user, never the admin.
     let boss = app.create_user("boss", "boss@corp.example", true);

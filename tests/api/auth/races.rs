@@ -3,12 +3,13 @@
 //! outlive the change. And a logout racing a re-login on the same client.
 
 use crate::helpers::on_both_backends;
+use crate::helpers::throttle;
 use crate::helpers::{Backend, TestApp, PASSWORD};
 use diesel::prelude::*;
 use futures_util::future::{join, join_all};
 use multitoken::db::schema::{tokens, users};
 use multitoken::domain::event::{Actor, EventSource};
-use multitoken::domain::{ClientName, Scopes, ThrottleLimit, Timestamp};
+use multitoken::domain::{ClientName, Scopes, Timestamp};
 use multitoken::service::tokens::{issue, CheckedHash, Grant};
 use multitoken::service::Error;
 use reqwest::StatusCode;
@@ -72,7 +73,7 @@ async fn a_token_is_issued_only_against_the_hash_that_was_checked(backend: Backe
 
 async fn spawn_unthrottled(backend: Backend) -> TestApp {
     TestApp::spawn_with(backend, |settings| {
-        settings.throttles.login_throttle = ThrottleLimit::parse("1000000/1m").expect("limit");
+        settings.throttles.login_throttle = throttle("1000000/1m");
     })
     .await
 }

@@ -112,8 +112,7 @@ async fn scopes_come_as_a_list_or_a_string_and_show_in_every_token_view(backend:
 
 #[on_both_backends]
 async fn invalid_scopes_get_the_contract_message(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     let many: Vec<String> = (0..33).map(|i| format!("s{i}")).collect();
     for scopes in [
         json!("orders/read"),
@@ -170,8 +169,7 @@ async fn unknown_scopes_are_refused_when_allowed_scopes_is_set(backend: Backend)
 
 #[on_both_backends]
 async fn relogin_replaces_the_scopes(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     let first = app
         .login_body_with_scopes("alice", "cli", json!(["a", "b"]))
         .await;
@@ -336,8 +334,7 @@ async fn tokens_from_before_scopes_are_unrestricted(backend: Backend) {
 
 #[on_both_backends]
 async fn tokens_list_shows_the_scopes(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     app.login_body_with_scopes("alice", "cli", json!(["orders:read", "profile"]))
         .await;
     app.login("alice", "web").await;

@@ -3,8 +3,8 @@
 //! tell which usernames exist. Medians of interleaved runs, generous bounds.
 
 use crate::helpers::on_both_backends;
+use crate::helpers::throttle;
 use crate::helpers::{Backend, TestApp};
-use multitoken::domain::ThrottleLimit;
 use reqwest::StatusCode;
 use std::time::{Duration, Instant};
 
@@ -16,10 +16,7 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 #[on_both_backends]
 async fn unknown_users_and_wrong_passwords_take_the_same_time(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
-        s.throttles.login_throttle = ThrottleLimit {
-            attempts: 1000,
-            window: Duration::from_secs(60),
-        }
+        s.throttles.login_throttle = throttle("1000/1m")
     })
     .await;
     app.create_user("alice", "", false);

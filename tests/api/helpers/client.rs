@@ -231,6 +231,15 @@ impl TestApp {
         response.json::<Vec<Value>>().await.expect("json list")
     }
 
+    /// The client names of the key's user's devices, as listed.
+    pub async fn device_clients(&self, key: &str) -> Vec<String> {
+        self.devices(key)
+            .await
+            .iter()
+            .map(|device| device["client"].as_str().expect("a client name").to_owned())
+            .collect()
+    }
+
     // Accounts: registration, password change and reset.
 
     pub async fn register(&self, body: Value) -> Response {

@@ -3,8 +3,8 @@
 //! a page's forms.
 
 use super::Sent;
-use super::TestApp;
-use reqwest::header::{COOKIE, SET_COOKIE};
+use super::{TestApp, PASSWORD};
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Method, Response, StatusCode};
 
 /// A browser-like client: keeps the console cookie between requests.
@@ -55,6 +55,13 @@ impl<'a> Console<'a> {
         response
     }
 
+    /// A client signed in as `username` (whose password is `PASSWORD`).
+    pub async fn signed_in(app: &'a TestApp, username: &str) -> Self {
+        let mut console = Console::new(app);
+        console.sign_in(username, PASSWORD).await;
+        console
+    }
+
     pub async fn get(&mut self, path: &str) -> Response {
         self.request(Method::GET, path, None).await
     }
@@ -67,6 +74,20 @@ impl<'a> Console<'a> {
         let response = self.get(path).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         response.text().await.unwrap()
+    }
+
+    /// Asserts that `path` sends this client to the sign-in page.
+    pub async fn assert_sent_to_sign_in(&mut self, path: &str) {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(
+            response
+                .headers()
+                .get(LOCATION)
+                .and_then(|value| value.to_str().ok()),
+            Some("/console/login"),
+            "{path}"
+        );
     }
 
     /// The CSRF token of the forms of a page.

@@ -21,7 +21,7 @@ pub mod two_factor;
 
 pub use client::Sent;
 pub use database::TestDatabase;
-pub use process::{create_user_by_cli, multitoken, run_cli, ServerProcess};
+pub use process::{create_user_by_cli, multitoken, run_cli, wait_until_listening, ServerProcess};
 
 use multitoken::config::Settings;
 use multitoken::db::{self, Database};
@@ -94,9 +94,19 @@ pub enum Backend {
     Postgres,
 }
 
+/// A throttle as its setting is written: `3/1h`, `1000/1m`.
+pub fn throttle(setting: &str) -> multitoken::domain::ThrottleLimit {
+    multitoken::domain::ThrottleLimit::parse(setting).expect("a throttle")
+}
+
 /// `#[on_both_backends]` on an `async fn name(backend: Backend)` makes it
 /// the tests `name::sqlite` and `name::postgres` (see `macros/lib.rs`).
 pub use multitoken_test_macros::on_both_backends;
+
+/// `#[in_browser]` (or `#[in_browser(axe)]`) on an `async fn` of the
+/// console's browser tests makes it a test, ignored without chromedriver
+/// (or axe-core) (see `macros/lib.rs`).
+pub use multitoken_test_macros::in_browser;
 
 /// `TEST_DATABASE_URL`, if set and not empty. Tests that need it carry
 /// `#[cfg_attr(not(postgres_tests), ignore = "TEST_DATABASE_URL is not set")]`.
@@ -205,11 +215,17 @@ impl TestApp {
         TestApp { address, http, db }
     }
 
+    /// A fresh app with one user, `alice` (no address, not an admin).
+    pub async fn spawn_with_alice(backend: Backend) -> Self {
+        let app = Self::spawn(backend).await;
+        app.create_user("alice", "", false);
+        app
+    }
+
     /// The most common setup: a fresh app where the ordinary user `alice`
     /// is logged in on `web`; returns the app and that key.
     pub async fn spawn_with_alice_on_web(backend: Backend) -> (Self, String) {
-        let app = Self::spawn(backend).await;
-        app.create_user("alice", "", false);
+        let app = Self::spawn_with_alice(backend).await;
         let key = app.login("alice", "web").await;
         (app, key)
     }
@@ -220,6 +236,19 @@ impl TestApp {
         let app = Self::spawn(backend).await;
         let key = app.admin_key().await;
         (app, key)
+    }
+
+    /// A fresh app with an admin's key, and alice (with `email`, not an
+    /// admin) logged in on `web`: the app, the admin's key, alice's id and
+    /// her key.
+    pub async fn spawn_with_admin_and_alice_on_web(
+        backend: Backend,
+        email: &str,
+    ) -> (Self, String, i64, String) {
+        let (app, key) = Self::spawn_with_admin_key(backend).await;
+        let alice = app.create_user("alice", email, false);
+        let web = app.login("alice", "web").await;
+        (app, key, alice, web)
     }
 
     /// Starts another server on this app's database (as a restart, or a

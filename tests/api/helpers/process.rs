@@ -3,6 +3,7 @@
 
 use super::Sent;
 use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -15,6 +16,23 @@ pub fn multitoken() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_multitoken-under-test"));
     command.arg0("multitoken");
     command
+}
+
+/// Waits until a child process listens on 127.0.0.1:`port`, at most
+/// `limit`; otherwise why not (it exited, or the time ran out), for the
+/// caller's failure message.
+pub fn wait_until_listening(child: &mut Child, port: u16, limit: Duration) -> Result<(), String> {
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("exited with {status}"));
+        }
+        if started.elapsed() >= limit {
+            return Err(format!("did not listen on port {port}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
 }
 
 /// How long `wait_for_log` waits for a line before it fails the test.

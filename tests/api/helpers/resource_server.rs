@@ -2,12 +2,13 @@
 //! the `.venv-tests/` Python (or `RESOURCE_SERVER_PYTHON`) as a resource
 //! server that asks multitoken's `POST /introspect` about each key.
 
+use super::wait_until_listening;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::Value;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tempfile::TempDir;
 
 /// How long django-oauth-toolkit trusts an active introspection.
@@ -101,17 +102,8 @@ impl ResourceServer {
             http: Client::new(),
             dir,
         };
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("runserver exited with {status}:\n{}", server.log());
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "runserver did not listen on port {port}:\n{}",
-                server.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
+        if let Err(why) = wait_until_listening(&mut server.child, port, Duration::from_secs(30)) {
+            panic!("runserver {why}:\n{}", server.log());
         }
         server
     }

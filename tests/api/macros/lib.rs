@@ -9,6 +9,10 @@
 //! `#[on_both_backends(needs smtp_tests, "why")]` declares tests that also
 //! need what the build script found for that cfg (a proxy, Python, the
 //! OpenID provider, ...): both twins are ignored with `why` without it.
+//!
+//! `#[in_browser]` on an `async fn` of the console's browser tests declares
+//! it as a test ignored unless chromedriver was found (`cfg(browser_tests)`);
+//! `#[in_browser(axe)]`, one that also needs axe-core (`cfg(axe_tests)`).
 
 use proc_macro::{TokenStream, TokenTree};
 
@@ -54,6 +58,27 @@ pub fn on_both_backends(args: TokenStream, item: TokenStream) -> TokenStream {
             tests
         }
         Err(_) => compile_error("#[on_both_backends] made tests that do not parse"),
+    }
+}
+
+const NO_BROWSER: &str = "\"chromedriver not found (install the Debian packages chromium and \
+    chromium-driver, or set CHROMEDRIVER)\"";
+const NO_AXE: &str = "\"chromedriver or axe-core not found (install the Debian packages chromium \
+    and chromium-driver, and run `npm ci` in tests/console_browser)\"";
+
+#[proc_macro_attribute]
+pub fn in_browser(args: TokenStream, item: TokenStream) -> TokenStream {
+    let needs = match args.to_string().as_str() {
+        "" => format!("#[cfg_attr(not(browser_tests), ignore = {NO_BROWSER})]"),
+        "axe" => format!("#[cfg_attr(not(all(browser_tests, axe_tests)), ignore = {NO_AXE})]"),
+        _ => return compile_error("expected #[in_browser] or #[in_browser(axe)]"),
+    };
+    match format!("#[actix_web::test] {needs}").parse::<TokenStream>() {
+        Ok(mut test) => {
+            test.extend(item);
+            test
+        }
+        Err(_) => compile_error("#[in_browser] made attributes that do not parse"),
     }
 }
 

@@ -5,6 +5,7 @@
 //! that are not UTF-8 in a form or query value are refused the same way.
 
 use crate::helpers::on_both_backends;
+use crate::helpers::throttle;
 use crate::helpers::{assert_bad_request, assert_not_found, Backend, Sent, TestApp, PASSWORD};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use proptest::prelude::*;
@@ -18,8 +19,7 @@ const NOT_UTF8: &str = "Not a valid string: the value is not UTF-8.";
 
 #[on_both_backends]
 async fn a_nul_in_a_field_is_a_field_error_in_json_and_in_forms(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     let login = json!({"username": "al\u{0}ice", "password": PASSWORD, "client": "web"});
     assert_bad_request(
         app.post_json("/login", login).await,
@@ -52,9 +52,7 @@ async fn a_nul_in_a_field_is_a_field_error_in_json_and_in_forms(backend: Backend
 
 #[on_both_backends]
 async fn a_nul_in_a_client_path_segment_names_no_device(backend: Backend) {
-    let (app, admin) = TestApp::spawn_with_admin_key(backend).await;
-    let alice = app.create_user("alice", "", false);
-    let key = app.login("alice", "web").await;
+    let (app, admin, alice, key) = TestApp::spawn_with_admin_and_alice_on_web(backend, "").await;
     assert_not_found(app.delete_with_token("/tokens/web%00", &key).await).await;
     let path = format!("/admin/users/{alice}/tokens/web%00");
     assert_not_found(app.admin_request(Method::DELETE, &path, &admin, None).await).await;
@@ -176,10 +174,7 @@ fn hostile_text() -> impl Strategy<Value = String> {
 #[on_both_backends]
 async fn any_text_in_any_input_gets_json_and_never_a_server_error(backend: Backend) {
     let app = TestApp::spawn_with(backend, |s| {
-        s.throttles.login_throttle = multitoken::domain::ThrottleLimit {
-            attempts: 100_000,
-            window: std::time::Duration::from_secs(60),
-        };
+        s.throttles.login_throttle = throttle("100000/1m");
         s.throttles.register_throttle = s.throttles.login_throttle;
         s.throttles.password_reset_throttle = s.throttles.login_throttle;
         s.throttles.revoke_throttle = s.throttles.login_throttle;

@@ -71,8 +71,7 @@ async fn users_are_created_and_listed(backend: Backend) {
 
 #[on_both_backends]
 async fn bad_users_and_passwords_are_refused_with_exit_1(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     let taken = app.cli(
         &["user", "create", "ALICE", "--password-stdin"],
         "long-enough-pw\n",
@@ -118,8 +117,7 @@ async fn a_revoke_from_the_cli_is_seen_by_the_running_server(backend: Backend) {
 
 #[on_both_backends]
 async fn revoking_an_unknown_client_or_user_fails_cleanly(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     assert_failed_with(
         &app.cli(&["tokens", "revoke", "alice", "tv"], ""),
         "alice has no client \"tv\"",
@@ -136,8 +134,7 @@ async fn revoking_an_unknown_client_or_user_fails_cleanly(backend: Backend) {
 
 #[on_both_backends]
 async fn revoke_all_set_password_and_deactivate_revoke_every_token(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     for (command, stdin) in [
         (vec!["tokens", "revoke-all", "alice"], ""),
         (
@@ -176,8 +173,7 @@ async fn revoke_all_set_password_and_deactivate_revoke_every_token(backend: Back
 
 #[on_both_backends]
 async fn tokens_are_listed_one_line_per_device(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     app.login("alice", "web").await;
     app.login("alice", "ios").await;
     let output = app.cli(&["tokens", "list", "alice"], "");
@@ -275,8 +271,7 @@ async fn instances_starting_together_migrate_once_without_failing() {
 
 #[on_both_backends]
 async fn settings_that_serve_would_refuse_fail_every_command(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     for (flags, variable) in [
         (
             &["--token-touch-interval", "14d"][..],

@@ -6,6 +6,7 @@
 use crate::helpers::console::Console;
 use crate::helpers::mail::{mail_files, wait_for_mail_files, MailApp, NEW_PASSWORD};
 use crate::helpers::on_both_backends;
+use crate::helpers::throttle;
 use crate::helpers::{
     assert_bad_request, assert_detail, insert_token_row, keys_of, Backend, Sent, TestApp,
     TestDatabase, DENIED, PASSWORD,
@@ -16,7 +17,7 @@ use multitoken::db::schema::events;
 use multitoken::domain::client_address::TrustedProxies;
 use multitoken::domain::email_verification::EmailVerification;
 use multitoken::domain::event::{Actor, EventKind, EventSource};
-use multitoken::domain::{ThrottleLimit, Timestamp};
+use multitoken::domain::Timestamp;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -340,7 +341,7 @@ async fn refused_guesses_are_recorded_on_the_account_they_named(backend: Backend
 #[on_both_backends]
 async fn a_throttled_attempt_writes_only_throttled_and_once_a_minute(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.throttles.login_throttle = ThrottleLimit::parse("2/15m").expect("limit");
+        settings.throttles.login_throttle = throttle("2/15m");
     })
     .await;
     let admin = app.admin_key().await;
@@ -380,7 +381,7 @@ fn event_count(app: &TestApp) -> i64 {
 #[on_both_backends]
 async fn a_throttled_flood_of_made_up_usernames_writes_a_row_or_two(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.throttles.login_throttle = ThrottleLimit::parse("2/15m").expect("limit");
+        settings.throttles.login_throttle = throttle("2/15m");
     })
     .await;
     for username in ["nobody", "no-one"] {
@@ -852,9 +853,8 @@ async fn own_events_are_paged_newest_first_and_restricted_tokens_may_read_them(b
 
 #[on_both_backends]
 async fn admin_events_filter_by_user_and_type_and_refuse_bad_filters(backend: Backend) {
-    let (app, admin) = TestApp::spawn_with_admin_key(backend).await;
-    let alice = app.create_user("alice", "", false);
-    let alice_key = app.login("alice", "web").await;
+    let (app, admin, alice, alice_key) =
+        TestApp::spawn_with_admin_and_alice_on_web(backend, "").await;
     assert_bad_request(
         app.admin_get("/admin/events?user=alice", &admin).await,
         json!({"user": ["A valid integer is required."]}),

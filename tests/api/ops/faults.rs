@@ -143,6 +143,23 @@ fn through_proxy(settings: &mut Settings, proxy: &DbProxy) {
     };
 }
 
+/// A server whose PostgreSQL is reached through a proxy the test can cut
+/// or stall (`configure` adds to its settings), and the key of `alice`,
+/// logged in on `web` while the link is up.
+async fn alice_through_a_proxy(
+    configure: impl FnOnce(&mut Settings),
+) -> (DbProxy, TestApp, String) {
+    let proxy = DbProxy::start(upstream());
+    let app = TestApp::spawn_with(Backend::Postgres, |settings| {
+        through_proxy(settings, &proxy);
+        configure(settings);
+    })
+    .await;
+    app.create_user("alice", "", false);
+    let key = app.login("alice", "web").await;
+    (proxy, app, key)
+}
+
 async fn assert_unavailable(response: Response) {
     assert_eq!(header(&response, "retry-after"), Some("1"));
     assert_detail(response, StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE).await;
@@ -163,13 +180,7 @@ async fn unavailable_login_takes(app: &TestApp) -> Duration {
 #[actix_web::test]
 #[cfg_attr(not(postgres_tests), ignore = "TEST_DATABASE_URL is not set")]
 async fn a_cut_postgresql_gives_quick_503s_and_recovers_without_a_restart() {
-    let proxy = DbProxy::start(upstream());
-    let app = TestApp::spawn_with(Backend::Postgres, |settings| {
-        through_proxy(settings, &proxy)
-    })
-    .await;
-    app.create_user("alice", "", false);
-    let key = app.login("alice", "web").await;
+    let (proxy, app, key) = alice_through_a_proxy(|_| {}).await;
 
     proxy.cut();
     {
@@ -221,15 +232,11 @@ async fn a_cut_postgresql_gives_quick_503s_and_recovers_without_a_restart() {
 #[actix_web::test]
 #[cfg_attr(not(postgres_tests), ignore = "TEST_DATABASE_URL is not set")]
 async fn a_silently_stalled_link_gives_503s_within_a_bound_and_recovers() {
-    let proxy = DbProxy::start(upstream());
-    let app = TestApp::spawn_with(Backend::Postgres, |settings| {
-        through_proxy(settings, &proxy);
+    let (proxy, app, key) = alice_through_a_proxy(|settings| {
         settings.database.database_statement_timeout = Duration::from_secs(1);
         settings.token_cache.token_cache = true;
     })
     .await;
-    app.create_user("alice", "", false);
-    let key = app.login("alice", "web").await;
     let bound = Duration::from_secs(1 + 2 + 1) + Duration::from_millis(1500);
 
     proxy.stall();
@@ -322,13 +329,7 @@ async fn a_locked_sqlite_file_gives_503_after_the_busy_timeout_then_works_again(
 #[cfg_attr(not(postgres_tests), ignore = "TEST_DATABASE_URL is not set")]
 async fn a_bad_checksum_is_refused_without_the_database() {
     use crate::auth::key_format::{flip_checksum, with_checksum};
-    let proxy = DbProxy::start(upstream());
-    let app = TestApp::spawn_with(Backend::Postgres, |settings| {
-        through_proxy(settings, &proxy)
-    })
-    .await;
-    app.create_user("alice", "", false);
-    let key = app.login("alice", "web").await;
+    let (proxy, app, key) = alice_through_a_proxy(|_| {}).await;
     let flipped = flip_checksum(&key);
     let never_issued = with_checksum(&"Z".repeat(43));
 

@@ -19,10 +19,8 @@ fn value(text: &str, series: &str) -> f64 {
 
 #[on_both_backends]
 async fn logins_token_checks_and_revocations_are_counted_by_outcome(backend: Backend) {
-    let (app, admin) = TestApp::spawn_with_admin_key(backend).await;
-    let alice = app.create_user("alice", "", false);
+    let (app, admin, alice, web) = TestApp::spawn_with_admin_and_alice_on_web(backend, "").await;
     app.create_user("bob", "", false);
-    let web = app.login("alice", "web").await;
     let ios = app.login("alice", "ios").await;
     let tv = app.login("alice", "tv").await;
     let bob_web = app.login("bob", "web").await;
@@ -162,8 +160,7 @@ async fn logins_token_checks_and_revocations_are_counted_by_outcome(backend: Bac
 
 #[on_both_backends]
 async fn request_latency_is_labelled_by_route_pattern_never_by_raw_path(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     let key = app.login("alice", "secret-laptop").await;
     let ios = app
         .post_json(

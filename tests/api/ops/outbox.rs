@@ -4,10 +4,11 @@
 
 use crate::helpers::mail::{closed_port, mail_files, wait_for_mail_files, ResetLink};
 use crate::helpers::on_both_backends;
+use crate::helpers::throttle;
 use crate::helpers::{create_user_by_cli, Backend, Sent, ServerProcess, TestApp, TestDatabase};
 use diesel::prelude::*;
 use multitoken::db::schema::mail_outbox;
-use multitoken::domain::{SecretKey, ThrottleLimit};
+use multitoken::domain::SecretKey;
 use multitoken::mail::MailSetting;
 use multitoken::service::shared::outbox::{Mail, Outbox};
 use reqwest::StatusCode;
@@ -77,10 +78,7 @@ async fn two_instances_on_one_database_send_each_mail_once(backend: Backend) {
     let configure = |s: &mut multitoken::config::Settings| {
         s.mail.mail = MailSetting::File(dir.path().to_owned());
         s.server.secret_key = Some(SecretKey::unchecked(SECRET));
-        s.throttles.password_reset_throttle = ThrottleLimit {
-            attempts: 1000,
-            window: Duration::from_secs(60),
-        };
+        s.throttles.password_reset_throttle = throttle("1000/1m");
     };
     let app = TestApp::spawn_with(backend, configure).await;
     let second = app.spawn_on_same_database(configure);

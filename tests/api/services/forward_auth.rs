@@ -202,8 +202,7 @@ async fn a_revoked_key_is_refused_on_the_next_request(backend: Backend) {
 
 #[on_both_backends]
 async fn required_scopes_are_checked_against_restricted_tokens(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "", false);
+    let app = TestApp::spawn_with_alice(backend).await;
     let reader = app
         .login_with_scopes("alice", "cli", json!(["orders:read", "stock"]))
         .await;

@@ -4,15 +4,24 @@
 
 use crate::helpers::mail::MailApp;
 use crate::helpers::on_both_backends;
+use crate::helpers::throttle;
 use crate::helpers::{assert_bad_request, assert_json, assert_throttled, Backend, Sent, TestApp};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use multitoken::domain::ThrottleLimit;
 use reqwest::{Method, Response, StatusCode};
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use serde_json::{json, Value};
-use std::time::Duration;
+
+/// `POST /revoke` with `body`, and its one answer whatever the keys: 200 `{}`.
+async fn revoke(app: &TestApp, body: Value) {
+    assert_json(
+        app.post_json("/revoke", body).await,
+        StatusCode::OK,
+        json!({}),
+    )
+    .await;
+}
 
 /// The `revoked` events of alice's own listing, oldest first, as (client, detail).
 async fn revocations(app: &TestApp, key: &str) -> Vec<(String, String)> {
@@ -40,24 +49,14 @@ async fn a_list_of_keys_ends_every_live_one_and_answers_the_same(backend: Backen
     let ios = app.login("alice", "ios").await;
     let tv = app.login("alice", "tv").await;
     let body = json!({"tokens": [ios, "mt_unknown", "garbage \u{0} at all", tv]});
-    assert_json(
-        app.post_json("/revoke", body).await,
-        StatusCode::OK,
-        json!({}),
-    )
-    .await;
+    revoke(&app, body).await;
     assert_eq!(app.whoami_status(&ios).await, StatusCode::UNAUTHORIZED);
     assert_eq!(app.whoami_status(&tv).await, StatusCode::UNAUTHORIZED);
     app.assert_whoami(&web, StatusCode::OK, "a key not in the list stays")
         .await;
     // The same list again: nothing live in it any more, the same answer.
     let again = json!({"tokens": [ios, tv]});
-    assert_json(
-        app.post_json("/revoke", again).await,
-        StatusCode::OK,
-        json!({}),
-    )
-    .await;
+    revoke(&app, again).await;
     assert_eq!(
         revocations(&app, &web).await,
         [
@@ -69,12 +68,7 @@ async fn a_list_of_keys_ends_every_live_one_and_answers_the_same(backend: Backen
     let line = "multitoken_revocations_total{cause=\"key\"} 2";
     assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
     // The single-key form is unchanged.
-    assert_json(
-        app.post_json("/revoke", json!({"token": web})).await,
-        StatusCode::OK,
-        json!({}),
-    )
-    .await;
+    revoke(&app, json!({"token": web})).await;
     assert_eq!(app.whoami_status(&web).await, StatusCode::UNAUTHORIZED);
 }
 
@@ -109,22 +103,14 @@ async fn a_list_that_is_empty_too_long_or_not_of_strings_is_refused(backend: Bac
     // Exactly 1000 is allowed.
     let mut thousand: Vec<Value> = (0..999).map(|i| json!(format!("mt_{i}"))).collect();
     thousand.push(json!(web));
-    assert_json(
-        app.post_json("/revoke", json!({"tokens": thousand})).await,
-        StatusCode::OK,
-        json!({}),
-    )
-    .await;
+    revoke(&app, json!({"tokens": thousand})).await;
     assert_eq!(app.whoami_status(&web).await, StatusCode::UNAUTHORIZED);
 }
 
 #[on_both_backends]
 async fn revoke_is_throttled_per_address_whatever_its_body(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| {
-        settings.throttles.revoke_throttle = ThrottleLimit {
-            attempts: 3,
-            window: Duration::from_secs(60),
-        };
+        settings.throttles.revoke_throttle = throttle("3/1m");
     })
     .await;
     app.create_user("alice", "alice@example.com", true);
@@ -136,14 +122,10 @@ async fn revoke_is_throttled_per_address_whatever_its_body(backend: Backend) {
         json!({"tokens": [could_be("B"), could_be("C")]}),
         json!({"token": could_be("D")}),
     ] {
-        let answer = app.post_json("/revoke", body).await;
-        assert_json(answer, StatusCode::OK, json!({})).await;
+        revoke(&app, body).await;
     }
     // ...keys that cannot be need no database, not even for the count.
-    let garbage = app
-        .post_json("/revoke", json!({"tokens": ["mt_one", "mt_two"]}))
-        .await;
-    assert_json(garbage, StatusCode::OK, json!({})).await;
+    revoke(&app, json!({"tokens": ["mt_one", "mt_two"]})).await;
     let wait = assert_throttled(app.post_json("/revoke", json!({"tokens": [ios]})).await).await;
     assert!((55..=60).contains(&wait), "{wait}");
     app.assert_whoami(&ios, StatusCode::OK, "a throttled list revokes nothing")

@@ -10,16 +10,18 @@
 //! current user on loopback ports, with every file they write in a temp dir.
 
 use crate::helpers::on_both_backends;
-use crate::helpers::{content_type, Backend, Sent, TestApp, DENIED, IDENTITY_HEADERS};
+use crate::helpers::{
+    content_type, wait_until_listening, Backend, Sent, TestApp, DENIED, IDENTITY_HEADERS,
+};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const NGINX_SITE: &str = include_str!("../../proxies/nginx.conf.template");
 const CADDY_SITE: &str = include_str!("../../proxies/Caddyfile.template");
@@ -221,17 +223,8 @@ impl Proxy {
     }
 
     fn wait_until_listening(&mut self, kind: Kind, port: u16) {
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("{kind:?} exited with {status}:\n{}", self.log());
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "{kind:?} did not listen on port {port}:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
+        if let Err(why) = wait_until_listening(&mut self.child, port, Duration::from_secs(20)) {
+            panic!("{kind:?} {why}:\n{}", self.log());
         }
     }
 

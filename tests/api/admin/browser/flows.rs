@@ -4,7 +4,7 @@
 
 use super::harness::Browser;
 use super::Console;
-use crate::helpers::{assert_unauthorized, content_type, PASSWORD};
+use crate::helpers::{assert_unauthorized, content_type, in_browser, PASSWORD};
 use reqwest::header::COOKIE;
 use reqwest::StatusCode;
 
@@ -21,12 +21,7 @@ async fn confirm(browser: &Browser) {
     browser.click("button#confirm").await;
 }
 
-#[actix_web::test]
-#[cfg_attr(
-    not(browser_tests),
-    ignore = "chromedriver not found (install the Debian packages chromium and \
-              chromium-driver, or set CHROMEDRIVER)"
-)]
+#[in_browser]
 async fn an_admin_signs_in_with_the_keyboard_alone_and_a_non_admin_cannot() {
     let console = Console::start().await;
     let browser = Browser::open(&console.app, 1280).await;
@@ -70,17 +65,10 @@ async fn an_admin_signs_in_with_the_keyboard_alone_and_a_non_admin_cannot() {
     browser.close().await;
 }
 
-#[actix_web::test]
-#[cfg_attr(
-    not(browser_tests),
-    ignore = "chromedriver not found (install the Debian packages chromium and \
-              chromium-driver, or set CHROMEDRIVER)"
-)]
+#[in_browser]
 async fn an_admin_creates_a_user_who_can_then_log_in() {
-    let console = Console::start().await;
+    let (console, browser) = Console::signed_in(1280).await;
     let app = &console.app;
-    let browser = Browser::open(app, 1280).await;
-    browser.sign_in("root").await;
     browser.goto("/console/users").await;
     browser.click("a#new-user").await;
     browser.wait_for("/console/users/new").await;
@@ -112,18 +100,11 @@ async fn an_admin_creates_a_user_who_can_then_log_in() {
     browser.close().await;
 }
 
-#[actix_web::test]
-#[cfg_attr(
-    not(browser_tests),
-    ignore = "chromedriver not found (install the Debian packages chromium and \
-              chromium-driver, or set CHROMEDRIVER)"
-)]
+#[in_browser]
 async fn an_admin_revokes_a_lost_phone_after_confirming_and_the_api_refuses_it_at_once() {
-    let console = Console::start().await;
+    let (console, browser) = Console::signed_in(1280).await;
     let app = &console.app;
     let alice = console.alice;
-    let browser = Browser::open(app, 1280).await;
-    browser.sign_in("root").await;
 
     // The admin finds alice and opens her page.
     browser.goto("/console/users?search=ALI").await;
@@ -171,18 +152,11 @@ async fn an_admin_revokes_a_lost_phone_after_confirming_and_the_api_refuses_it_a
     browser.close().await;
 }
 
-#[actix_web::test]
-#[cfg_attr(
-    not(browser_tests),
-    ignore = "chromedriver not found (install the Debian packages chromium and \
-              chromium-driver, or set CHROMEDRIVER)"
-)]
+#[in_browser]
 async fn an_admin_deactivates_a_user_after_confirming_and_their_keys_are_refused() {
-    let console = Console::start().await;
+    let (console, browser) = Console::signed_in(1280).await;
     let app = &console.app;
     let alice = console.alice;
-    let browser = Browser::open(app, 1280).await;
-    browser.sign_in("root").await;
     browser.goto(&format!("/console/users/{alice}")).await;
     browser.click("a#deactivate").await;
     browser
@@ -212,17 +186,10 @@ async fn an_admin_deactivates_a_user_after_confirming_and_their_keys_are_refused
     browser.close().await;
 }
 
-#[actix_web::test]
-#[cfg_attr(
-    not(browser_tests),
-    ignore = "chromedriver not found (install the Debian packages chromium and \
-              chromium-driver, or set CHROMEDRIVER)"
-)]
+#[in_browser]
 async fn the_events_page_filters_in_the_browser_and_its_csv_has_the_same_rows() {
-    let console = Console::start().await;
+    let (console, browser) = Console::signed_in(1280).await;
     let app = &console.app;
-    let browser = Browser::open(app, 1280).await;
-    browser.sign_in("root").await;
     browser.goto("/console/events").await;
 
     browser
@@ -314,16 +281,9 @@ async fn the_events_page_filters_in_the_browser_and_its_csv_has_the_same_rows() 
     browser.close().await;
 }
 
-#[actix_web::test]
-#[cfg_attr(
-    not(browser_tests),
-    ignore = "chromedriver not found (install the Debian packages chromium and \
-              chromium-driver, or set CHROMEDRIVER)"
-)]
+#[in_browser]
 async fn a_hovered_user_agent_shows_its_whole_value() {
-    let console = Console::start().await;
-    let browser = Browser::open(&console.app, 390).await;
-    browser.sign_in("root").await;
+    let (console, browser) = Console::signed_in(390).await;
     browser
         .goto(&format!("/console/users/{}", console.alice))
         .await;
@@ -362,12 +322,7 @@ async fn a_hovered_user_agent_shows_its_whole_value() {
 /// What the CSV download relies on: the browser's session cookie, sent by
 /// another client, is the admin's session (here on the admin API, which
 /// takes it as the contract says).
-#[actix_web::test]
-#[cfg_attr(
-    not(browser_tests),
-    ignore = "chromedriver not found (install the Debian packages chromium and \
-              chromium-driver, or set CHROMEDRIVER)"
-)]
+#[in_browser]
 async fn the_browsers_session_cookie_signs_in_requests_made_beside_it() {
     let console = Console::start().await;
     let app = &console.app;

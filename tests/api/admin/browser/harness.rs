@@ -4,12 +4,12 @@
 //! pass: nothing sideways ([`Browser::assert_fits`]) and no serious or
 //! critical axe-core finding ([`Browser::assert_accessible`]).
 
-use crate::helpers::{TestApp, PASSWORD};
+use crate::helpers::{wait_until_listening, TestApp, PASSWORD};
 use fantoccini::actions::{InputSource, MouseActions, PointerAction};
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Map, Value};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -87,19 +87,14 @@ impl Driver {
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
-        let child = Command::new(binary)
+        let mut child = Command::new(binary)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start chromedriver");
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "chromedriver did not listen on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
+        if let Err(why) = wait_until_listening(&mut child, port, Duration::from_secs(20)) {
+            panic!("chromedriver {why}");
         }
         Driver {
             child,

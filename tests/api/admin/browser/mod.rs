@@ -25,6 +25,7 @@ mod pages;
 mod screenshots;
 
 use crate::helpers::{Backend, TestApp, PASSWORD};
+use harness::Browser;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -116,6 +117,14 @@ impl Console {
             alice,
             devices,
         }
+    }
+
+    /// The console, with `root` signed in in a browser `width` pixels wide.
+    pub async fn signed_in(width: u32) -> (Console, Browser) {
+        let console = Console::start().await;
+        let browser = Browser::open(&console.app, width).await;
+        browser.sign_in("root").await;
+        (console, browser)
     }
 
     pub fn key_of(&self, client: &str) -> &str {

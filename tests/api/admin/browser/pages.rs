@@ -5,6 +5,7 @@
 
 use super::harness::{Browser, WIDTHS};
 use super::Console;
+use crate::helpers::in_browser;
 
 /// Opens `path` at each width, checks that it is the page meant (`marker`,
 /// a CSS selector only that page has), then its fit and its accessibility.
@@ -33,9 +34,7 @@ async fn check_page(browser: &Browser, path: &str, marker: &str) {
 
 /// Signs `root` in and checks each of `pages` (path, marker).
 async fn check_signed_in(pages: &[(&str, &str)]) {
-    let console = Console::start().await;
-    let browser = Browser::open(&console.app, WIDTHS[0]).await;
-    browser.sign_in("root").await;
+    let (console, browser) = Console::signed_in(WIDTHS[0]).await;
     for (path, marker) in pages {
         let path = path.replace("{alice}", &console.alice.to_string());
         check_page(&browser, &path, marker).await;
@@ -43,12 +42,7 @@ async fn check_signed_in(pages: &[(&str, &str)]) {
     browser.close().await;
 }
 
-#[actix_web::test]
-#[cfg_attr(
-    not(all(browser_tests, axe_tests)),
-    ignore = "chromedriver or axe-core not found (install the Debian packages chromium and \
-              chromium-driver, and run `npm ci` in tests/console_browser)"
-)]
+#[in_browser(axe)]
 async fn the_sign_in_page_fits_every_width_and_passes_axe_core() {
     let console = Console::start().await;
     let browser = Browser::open(&console.app, WIDTHS[0]).await;
@@ -67,34 +61,19 @@ async fn the_sign_in_page_fits_every_width_and_passes_axe_core() {
     browser.close().await;
 }
 
-#[actix_web::test]
-#[cfg_attr(
-    not(all(browser_tests, axe_tests)),
-    ignore = "chromedriver or axe-core not found (install the Debian packages chromium and \
-              chromium-driver, and run `npm ci` in tests/console_browser)"
-)]
+#[in_browser(axe)]
 async fn the_users_list_fits_every_width_and_passes_axe_core() {
     check_signed_in(&[("/console/users", "a[href^=\"/console/users/\"]")]).await;
 }
 
 /// Alice's page: three devices whose user agents are 300 characters
 /// without a space, scopes, a linked identity, her events.
-#[actix_web::test]
-#[cfg_attr(
-    not(all(browser_tests, axe_tests)),
-    ignore = "chromedriver or axe-core not found (install the Debian packages chromium and \
-              chromium-driver, and run `npm ci` in tests/console_browser)"
-)]
+#[in_browser(axe)]
 async fn a_users_page_with_long_user_agents_fits_every_width_and_passes_axe_core() {
     check_signed_in(&[("/console/users/{alice}", "[data-client=ios]")]).await;
 }
 
-#[actix_web::test]
-#[cfg_attr(
-    not(all(browser_tests, axe_tests)),
-    ignore = "chromedriver or axe-core not found (install the Debian packages chromium and \
-              chromium-driver, and run `npm ci` in tests/console_browser)"
-)]
+#[in_browser(axe)]
 async fn the_dashboard_fits_every_width_and_passes_axe_core() {
     check_signed_in(&[
         ("/console/", "svg#chart-signins-24h"),
@@ -103,22 +82,12 @@ async fn the_dashboard_fits_every_width_and_passes_axe_core() {
     .await;
 }
 
-#[actix_web::test]
-#[cfg_attr(
-    not(all(browser_tests, axe_tests)),
-    ignore = "chromedriver or axe-core not found (install the Debian packages chromium and \
-              chromium-driver, and run `npm ci` in tests/console_browser)"
-)]
+#[in_browser(axe)]
 async fn the_create_user_form_fits_every_width_and_passes_axe_core() {
     check_signed_in(&[("/console/users/new", "button#create")]).await;
 }
 
-#[actix_web::test]
-#[cfg_attr(
-    not(all(browser_tests, axe_tests)),
-    ignore = "chromedriver or axe-core not found (install the Debian packages chromium and \
-              chromium-driver, and run `npm ci` in tests/console_browser)"
-)]
+#[in_browser(axe)]
 async fn the_confirmation_pages_fit_every_width_and_pass_axe_core() {
     check_signed_in(&[
         ("/console/users/{alice}/revoke?client=web", "button#confirm"),
@@ -127,12 +96,7 @@ async fn the_confirmation_pages_fit_every_width_and_pass_axe_core() {
     .await;
 }
 
-#[actix_web::test]
-#[cfg_attr(
-    not(all(browser_tests, axe_tests)),
-    ignore = "chromedriver or axe-core not found (install the Debian packages chromium and \
-              chromium-driver, and run `npm ci` in tests/console_browser)"
-)]
+#[in_browser(axe)]
 async fn the_events_page_fits_every_width_and_passes_axe_core() {
     check_signed_in(&[
         ("/console/events", "form#filters"),
@@ -143,12 +107,7 @@ async fn the_events_page_fits_every_width_and_passes_axe_core() {
 
 /// The checker can fail: a page made wider than the window, and a button
 /// pushed past its edge, are both caught, with their figures.
-#[actix_web::test]
-#[cfg_attr(
-    not(browser_tests),
-    ignore = "chromedriver not found (install the Debian packages chromium and \
-              chromium-driver, or set CHROMEDRIVER)"
-)]
+#[in_browser]
 async fn the_width_check_catches_a_page_wider_than_the_window() {
     let console = Console::start().await;
     let browser = Browser::open(&console.app, 390).await;
@@ -169,12 +128,7 @@ async fn the_width_check_catches_a_page_wider_than_the_window() {
 
 /// The accessibility check can fail: a field whose label is taken away is
 /// a critical violation (axe-core's `label`), named with its target.
-#[actix_web::test]
-#[cfg_attr(
-    not(all(browser_tests, axe_tests)),
-    ignore = "chromedriver or axe-core not found (install the Debian packages chromium and \
-              chromium-driver, and run `npm ci` in tests/console_browser)"
-)]
+#[in_browser(axe)]
 async fn the_accessibility_check_catches_a_field_without_a_label() {
     let console = Console::start().await;
     let browser = Browser::open(&console.app, 1280).await;

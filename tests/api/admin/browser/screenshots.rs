@@ -5,6 +5,7 @@
 
 use super::harness::Browser;
 use super::Console;
+use crate::helpers::in_browser;
 use std::path::{Path, PathBuf};
 
 /// Each page: the picture's name, its path (`{alice}` is alice's id) and a
@@ -22,12 +23,7 @@ const PAGES: [(&str, &str, &str); 6] = [
     ("events", "/console/events", "form#filters"),
 ];
 
-#[actix_web::test]
-#[cfg_attr(
-    not(browser_tests),
-    ignore = "chromedriver not found (install the Debian packages chromium and \
-              chromium-driver, or set CHROMEDRIVER)"
-)]
+#[in_browser]
 async fn screenshots() {
     let folder = std::env::var_os("CONSOLE_SCREENSHOTS")
         .filter(|folder| !folder.is_empty())
