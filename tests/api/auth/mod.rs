@@ -1,6 +1,6 @@
 //! Signing in and using a token: logins, the 401 table, devices and logout,
 //! expiry, scopes, the key format and its checksum, imported keys, throttles,
-//! timing, races, social login.
+//! timing, races, key rotation, social login.
 
 mod authentication;
 mod devices;
@@ -10,6 +10,7 @@ mod legacy_keys;
 mod login;
 mod oidc;
 mod races;
+mod rotation;
 mod scopes;
 mod throttle;
 mod timing;
