@@ -156,6 +156,25 @@ pub fn owner_of(conn: &mut AnyConnection, digest: &[u8]) -> QueryResult<Option<R
         .optional()
 }
 
+/// The digests of the retired keys of the user's device on `client`, as
+/// signed in now (an access JWT minted from one stands for the device).
+pub fn retired_of_client(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    client: &str,
+) -> QueryResult<Vec<Vec<u8>>> {
+    retired_keys::table
+        .inner_join(
+            tokens::table.on(tokens::id
+                .eq(retired_keys::token_id)
+                .and(tokens::created_at.eq(retired_keys::signed_in_at))),
+        )
+        .filter(tokens::user_id.eq(user_id))
+        .filter(tokens::client.eq(client))
+        .select(retired_keys::digest)
+        .load(conn)
+}
+
 /// The devices (row and sign-in time) that retired keys among `digests`
 /// name, existing or not.
 pub fn devices_among(

@@ -92,14 +92,14 @@ impl TokenVerifier {
         presented: Result<&str, AuthFailure>,
         from: Option<IpAddr>,
     ) -> Result<Principal, Error> {
-        let digest = match (presented, &self.access_tokens) {
+        let (digest, by_access_token) = match (presented, &self.access_tokens) {
             (Ok(token), Some(access)) if crate::domain::jwt::looks_like_jwt(token) => {
-                access.device_digest(token).await?.map(Some)
+                (access.device_digest(token).await?.map(Some), true)
             }
-            (Ok(key), _) => Ok(self.digest_of(key)),
-            (Err(failure), _) => Err(failure),
+            (Ok(key), _) => (Ok(self.digest_of(key)), false),
+            (Err(failure), _) => (Err(failure), false),
         };
-        self.verify(digest, from).await
+        self.verify_as(digest, from, by_access_token).await
     }
 
     /// The claims of `token` when it is an access JWT whose signature and
@@ -156,10 +156,23 @@ impl TokenVerifier {
         presented: Result<Option<TokenDigest>, AuthFailure>,
         from: Option<IpAddr>,
     ) -> Result<Principal, Error> {
+        self.verify_as(presented, from, false).await
+    }
+
+    /// [`Self::verify`]; `by_access_token` when the digest is that of the
+    /// key an access JWT was minted from, which a rotation since may have
+    /// retired: the JWT, not that key, is what was presented, so it stands
+    /// for the device until it expires, and is never a reuse.
+    async fn verify_as(
+        &self,
+        presented: Result<Option<TokenDigest>, AuthFailure>,
+        from: Option<IpAddr>,
+        by_access_token: bool,
+    ) -> Result<Principal, Error> {
         let checked = match presented {
             Err(failure) => Err(Error::Unauthenticated(failure)),
             Ok(None) => Err(Error::Unauthenticated(AuthFailure::InvalidToken)),
-            Ok(Some(digest)) => self.check_digest(digest, from).await,
+            Ok(Some(digest)) => self.check_digest(digest, from, by_access_token).await,
         };
         let outcome = match &checked {
             Ok(_) => Some(CheckOutcome::Ok),
@@ -179,10 +192,15 @@ impl TokenVerifier {
         &self,
         digest: TokenDigest,
         from: Option<IpAddr>,
+        by_access_token: bool,
     ) -> Result<Principal, Error> {
         let now = Timestamp::now();
         let policy = self.policy;
-        let used = Use { at: now, from };
+        let used = Use {
+            at: now,
+            from,
+            by_access_token,
+        };
         if let Some(cache) = &self.cache {
             return self.check_cached(cache, digest, used).await;
         }
@@ -267,7 +285,7 @@ impl TokenVerifier {
             // A retired key's checks are never cached: each use reaches
             // the database, so none outlives the grace on any instance.
             Found::Retired(retired) => {
-                return match in_grace(retired, &self.policy, now)? {
+                return match in_grace(retired, &self.policy, used)? {
                     Ok((owner, current)) => Ok(self.accept_cached(cache, current, owner, used)),
                     Err(reuse) => Err(self.revoke_reused(reuse, used).await),
                 }
@@ -325,6 +343,8 @@ impl TokenVerifier {
 pub struct Use {
     pub at: Timestamp,
     pub from: Option<IpAddr>,
+    /// Through an access JWT minted from the key (see `verify_as`).
+    pub by_access_token: bool,
 }
 
 /// A last-use write that is due.
@@ -372,14 +392,16 @@ pub fn lookup(conn: &mut AnyConnection, digest: &TokenDigest) -> Result<Option<F
 }
 
 /// A retired key's device and its current key's digest, when the key is
-/// within its grace and the device is live; `Err(Reuse)` past the grace.
+/// within its grace (or an access JWT minted from it was presented) and
+/// the device is live; `Err(Reuse)` past the grace.
 fn in_grace(
     retired: RetiredOwner,
     policy: &TokenPolicy,
-    now: Timestamp,
+    used: Use,
 ) -> Result<Result<(TokenOwner, TokenDigest), Reuse>, Error> {
-    let owner = retired.owner;
-    if !policy.in_rotation_grace(Timestamp(retired.retired_at), now) {
+    let (owner, now) = (retired.owner, used.at);
+    let in_grace = policy.in_rotation_grace(Timestamp(retired.retired_at), now);
+    if !in_grace && !used.by_access_token {
         return Ok(Err(Reuse {
             token_id: owner.token_id,
             signed_in_at: owner.created_at,
@@ -403,7 +425,7 @@ pub fn check(
     let found = lookup(conn, digest)?.ok_or(Error::Unauthenticated(AuthFailure::InvalidToken))?;
     let (owner, digest) = match found {
         Found::Current(owner) => (owner, *digest),
-        Found::Retired(retired) => match in_grace(retired, policy, used.at)? {
+        Found::Retired(retired) => match in_grace(retired, policy, used)? {
             Ok(device) => device,
             Err(reuse) => return Ok(Checked::Reused(reuse)),
         },

@@ -339,6 +339,30 @@ async fn an_access_token_does_not_rotate_its_device_key(backend: Backend) {
     assert_unauthorized(anonymous, "Authentication credentials were not provided.").await;
 }
 
+#[on_both_backends]
+async fn access_tokens_minted_before_a_rotation_live_on_and_are_no_reuse(backend: Backend) {
+    let app = TestApp::spawn_with(backend, short_grace).await;
+    app.create_user("alice", "", false);
+    let (old, used) = app.obtain_jwt("alice", "cli").await;
+    let bearer = |token: &str| app.with_bearer(Method::GET, "/whoami", token).sent();
+    assert_eq!(bearer(&used).await.status(), StatusCode::OK);
+    let refreshed = app.refresh_jwt(&old).await;
+    let refreshed: Value = refreshed.json().await.expect("json");
+    let unused = refreshed["access"].as_str().expect("access").to_owned();
+    let new = rotated_key(&app, &old).await;
+    after_the_grace().await;
+    for (token, why) in [(&used, "checked before"), (&unused, "never checked")] {
+        assert_eq!(bearer(token).await.status(), StatusCode::OK, "{why}");
+    }
+    app.assert_whoami(&new, StatusCode::OK, "the device is not revoked")
+        .await;
+    // A new sign-in on the client ends them, as before.
+    app.login("alice", "cli").await;
+    for token in [&used, &unused] {
+        assert_eq!(bearer(token).await.status(), StatusCode::UNAUTHORIZED);
+    }
+}
+
 /// Polls `url` with `key` until it is refused, within `bound`.
 async fn refused_within(app: &TestApp, base: &str, key: &str, bound: Duration, why: &str) {
     let started = Instant::now();
