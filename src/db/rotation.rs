@@ -5,7 +5,7 @@
 //! new sign-in on the client changes).
 
 use super::schema::{retired_keys, tokens, users};
-use super::tokens::{due_batch, RevokedToken, TokenOwner};
+use super::tokens::{RevokedToken, TokenOwner};
 use super::AnyConnection;
 use diesel::prelude::*;
 
@@ -221,15 +221,34 @@ pub fn forget_device(
     .execute(conn)
 }
 
-/// Deletes up to `limit` retired keys remembered until `cutoff` or before.
+/// Deletes up to `limit` retired keys remembered until `cutoff` or before
+/// whose device is gone or expired by then too: a device whose key slid
+/// past the expiry its old key was given keeps that key remembered (its
+/// reuse still revokes it). A device that expired cannot slide again, so
+/// what the select found due stays due.
 pub fn delete_expired_batch(
     conn: &mut AnyConnection,
     cutoff: i64,
     limit: i64,
 ) -> QueryResult<usize> {
-    let expired = retired_keys::expires_at.le(cutoff);
-    let Some(batch) = due_batch!(conn, retired_keys::digest as Vec<u8>, expired, limit)? else {
+    let batch: Vec<Vec<u8>> = retired_keys::table
+        .left_join(
+            tokens::table.on(tokens::id
+                .eq(retired_keys::token_id)
+                .and(tokens::created_at.eq(retired_keys::signed_in_at))),
+        )
+        .filter(retired_keys::expires_at.le(cutoff))
+        .filter(
+            tokens::id
+                .nullable()
+                .is_null()
+                .or(tokens::expires_at.nullable().le(cutoff)),
+        )
+        .select(retired_keys::digest)
+        .limit(limit)
+        .load(conn)?;
+    if batch.is_empty() {
         return Ok(0);
-    };
-    diesel::delete(retired_keys::table.filter(batch)).execute(conn)
+    }
+    diesel::delete(retired_keys::table.filter(retired_keys::digest.eq_any(batch))).execute(conn)
 }

@@ -5,8 +5,8 @@
 -- on the client replaces, so a key of an earlier sign-in never names the
 -- new one. A retired key stands for its device for ROTATION_GRACE after
 -- retired_at; any later use revokes the device (reuse detection). Kept
--- until expires_at (milliseconds), when the device's key would have
--- expired, then swept.
+-- until expires_at (milliseconds, the rotated key's expiry) has passed and
+-- the device is gone or expired too, then swept.
 CREATE TABLE retired_keys (
     digest BYTEA PRIMARY KEY NOT NULL,
     token_id BIGINT NOT NULL,

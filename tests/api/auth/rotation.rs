@@ -363,6 +363,55 @@ async fn access_tokens_minted_before_a_rotation_live_on_and_are_no_reuse(backend
     }
 }
 
+/// The digests in `retired_keys`, however many.
+fn retired_count(app: &TestApp) -> i64 {
+    use diesel::prelude::*;
+    multitoken::db::schema::retired_keys::table
+        .count()
+        .get_result(&mut app.connection())
+        .expect("count")
+}
+
+#[on_both_backends]
+async fn old_keys_are_remembered_while_their_device_lives_then_swept(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |settings| {
+        short_grace(settings);
+        settings.tokens.token_ttl = Duration::from_secs(2);
+        settings.tokens.token_touch_interval = Duration::ZERO;
+        settings.server.sweep_interval = Duration::from_millis(100);
+    })
+    .await;
+    app.create_user("alice", "", false);
+    let kept_old = app.login("alice", "kept").await;
+    let kept = rotated_key(&app, &kept_old).await;
+    let gone_old = app.login("alice", "gone").await;
+    let gone = rotated_key(&app, &gone_old).await;
+    assert_eq!(
+        app.post_with_token("/logout", &gone).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(retired_count(&app), 2);
+    // The kept device slides past the 2 s its old key was given.
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(2600) {
+        app.assert_whoami(&kept, StatusCode::OK, "the live device")
+            .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(
+        retired_count(&app),
+        1,
+        "the logged-out device's old key is swept"
+    );
+    assert_unauthorized(app.whoami(&kept_old).await, "Invalid token.").await;
+    assert_unauthorized(app.whoami(&kept).await, "Invalid token.").await;
+    assert_eq!(
+        retired_count(&app),
+        0,
+        "a reuse forgets the device's old keys"
+    );
+}
+
 /// Polls `url` with `key` until it is refused, within `bound`.
 async fn refused_within(app: &TestApp, base: &str, key: &str, bound: Duration, why: &str) {
     let started = Instant::now();
