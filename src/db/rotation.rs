@@ -5,7 +5,7 @@
 //! new sign-in on the client changes).
 
 use super::schema::{retired_keys, tokens, users};
-use super::tokens::{RevokedToken, TokenOwner};
+use super::tokens::{Reported, RevokedToken, TokenOwner};
 use super::AnyConnection;
 use diesel::prelude::*;
 
@@ -172,6 +172,32 @@ pub fn retired_of_client(
         .filter(tokens::user_id.eq(user_id))
         .filter(tokens::client.eq(client))
         .select(retired_keys::digest)
+        .load(conn)
+}
+
+/// The live devices that retired keys among `digests` name, each with the
+/// retired key's digest and what its owner's mail names (a leak report of
+/// an old key ends its device as one of the current key does).
+pub fn live_among(
+    conn: &mut AnyConnection,
+    digests: &[Vec<u8>],
+    now: i64,
+) -> QueryResult<Vec<Reported>> {
+    retired_keys::table
+        .inner_join(
+            tokens::table.on(tokens::id
+                .eq(retired_keys::token_id)
+                .and(tokens::created_at.eq(retired_keys::signed_in_at))),
+        )
+        .inner_join(users::table.on(users::id.eq(tokens::user_id)))
+        .filter(retired_keys::digest.eq_any(digests))
+        .filter(tokens::expires_at.gt(now))
+        .select((
+            retired_keys::digest,
+            tokens::client,
+            tokens::last_used_at,
+            users::email,
+        ))
         .load(conn)
 }
 
