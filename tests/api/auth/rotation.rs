@@ -498,3 +498,48 @@ async fn across_two_cached_instances_a_reuse_after_the_grace_revokes_on_either()
         );
     }
 }
+
+/// Rotations of one key racing on two instances on one PostgreSQL database,
+/// both caching checks: every one is answered, and one key of all they gave
+/// is live, through either instance.
+#[actix_web::test]
+#[cfg_attr(not(postgres_tests), ignore = "TEST_DATABASE_URL is not set")]
+async fn rotations_racing_on_two_cached_instances_end_with_exactly_one_live_key() {
+    let cached = |settings: &mut Settings| {
+        settings.token_cache.token_cache = true;
+        settings.token_cache.token_cache_ttl = Duration::from_secs(600);
+    };
+    let a = TestApp::spawn_with(Backend::Postgres, cached).await;
+    let b = a.spawn_on_same_database(cached);
+    let a_url = a.address.clone();
+    a.create_user("alice", "", false);
+    for round in 0..3 {
+        let client = format!("cli{round}");
+        let old = a.login("alice", &client).await;
+        for base in [&a_url, &b] {
+            assert_eq!(status_on(&a, base, &old).await, StatusCode::OK);
+        }
+        let rotations = (0..6).map(|n| {
+            let base = if n % 2 == 0 { &a_url } else { &b };
+            a.http
+                .post(format!("{base}/tokens/rotate"))
+                .header("Authorization", format!("Token {old}"))
+                .sent()
+        });
+        let mut keys = Vec::new();
+        for answer in join_all(rotations).await {
+            assert_eq!(answer.status(), StatusCode::OK, "round {round}");
+            let body: Value = answer.json().await.expect("json");
+            keys.push(body["auth_token"].as_str().expect("key").to_owned());
+        }
+        for base in [&a_url, &b] {
+            let mut live = Vec::new();
+            for key in &keys {
+                if status_on(&a, base, key).await == StatusCode::OK {
+                    live.push(key.clone());
+                }
+            }
+            assert_eq!(live.len(), 1, "round {round} on {base}: one of {keys:?}");
+        }
+    }
+}
