@@ -200,7 +200,7 @@ async fn rotations_racing_on_one_key_end_with_exactly_one_live_key(backend: Back
     for round in 0..3 {
         let client = format!("cli{round}");
         let old = app.login("alice", &client).await;
-        let answers = join_all((0..4).map(|_| rotate(&app, &old))).await;
+        let answers = join_all((0..8).map(|_| rotate(&app, &old))).await;
         let mut keys = Vec::new();
         for answer in answers {
             assert_eq!(answer.status(), StatusCode::OK, "round {round}");
