@@ -543,3 +543,37 @@ async fn rotations_racing_on_two_cached_instances_end_with_exactly_one_live_key(
         }
     }
 }
+
+/// An imported Django key rotates too: its device gets a key of the current
+/// format and stays an imported device.
+#[on_both_backends]
+async fn an_imported_key_rotates_into_a_current_one(backend: Backend) {
+    use multitoken::db::tokens::{insert, NewToken};
+    use multitoken::domain::{Timestamp, TokenDigest};
+    const DRF_KEY: &str = "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b";
+    let app = TestApp::spawn(backend).await;
+    let alice = app.create_user("alice", "", false);
+    let now = Timestamp::now();
+    insert(
+        &mut app.connection(),
+        &NewToken {
+            user_id: alice,
+            client: "drf",
+            digest: TokenDigest::of(DRF_KEY).as_bytes(),
+            created_at: now.millis(),
+            last_used_at: now.millis(),
+            expires_at: now.plus(Duration::from_secs(86_400)).millis(),
+            user_agent: None,
+            scopes: "",
+            via: "import",
+            last_ip: None,
+        },
+    )
+    .expect("insert the imported key");
+    let new = rotated_key(&app, DRF_KEY).await;
+    assert_eq!(new.len(), 52, "the current format: {new}");
+    let devices = app.devices(&new).await;
+    assert_eq!(devices.len(), 1);
+    assert_eq!(devices[0]["via"], "import");
+    assert_eq!(devices[0]["client"], "drf");
+}
