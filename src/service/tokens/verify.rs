@@ -284,11 +284,15 @@ impl TokenVerifier {
             Found::Current(owner) => owner,
             // A retired key's checks are never cached: each use reaches
             // the database, so none outlives the grace on any instance.
-            Found::Retired(retired) => {
+            Found::Retired(mut retired) => {
+                let device = &mut retired.owner;
+                if let Some(expires_at) = cache.pending_expiry(device.token_id) {
+                    device.expires_at = device.expires_at.max(expires_at.millis());
+                }
                 return match in_grace(retired, &self.policy, used)? {
                     Ok((owner, current)) => Ok(self.accept_cached(cache, current, owner, used)),
                     Err(reuse) => Err(self.revoke_reused(reuse, used).await),
-                }
+                };
             }
         };
         // A use this instance has not written yet slid the expiry already.
