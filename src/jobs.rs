@@ -1,6 +1,7 @@
 //! The background jobs a serving process runs beside its HTTP workers: the
 //! sweep of expired tokens, closed throttle windows, used ID tokens past
-//! their acceptance and ended console sessions, the sending of the mails
+//! their acceptance, retired keys past their device's expiry and ended
+//! console sessions, the sending of the mails
 //! in the outbox, and (with the token cache) the writing of touches.
 
 use crate::db::{self, AnyConnection};
@@ -64,6 +65,14 @@ pub async fn sweep_expired(services: Services) {
                     conn, cutoff, limit,
                 )?)
             },
+        )
+        .await;
+        // A retired key is kept while its device's key could still be live.
+        sweep_in_batches(
+            &services,
+            "retired key",
+            Timestamp::now(),
+            |conn, cutoff, limit| Ok(db::rotation::delete_expired_batch(conn, cutoff, limit)?),
         )
         .await;
         sweep_console_sessions(&services).await;

@@ -97,8 +97,24 @@ counter_labels! {
         Key => "key",
         /// Reported leaked by a secret scanner (`POST /secret-scanning/github`)
         Leaked => "leaked",
+        /// A rotated key used after its grace window (`ROTATION_GRACE`): the device is revoked
+        ReuseDetected => "reuse_detected",
     }
     counts revocations_total{cause}: "Tokens revoked, by cause."
+}
+
+counter_labels! {
+    /// How a key rotation (`POST /tokens/rotate`, or `/token/refresh` with
+    /// `ROTATE_REFRESH_TOKENS`) ended.
+    pub enum RotationResult {
+        /// The device's current key was replaced.
+        Rotated => "rotated",
+        /// A key rotated within its grace window was rotated again (a lost answer retried): the previous new key ended.
+        Retried => "retried",
+        /// A rotated key was used after its grace window: the device was revoked.
+        ReuseDetected => "reuse_detected",
+    }
+    counts rotations_total{result}: "Key rotations, and uses of rotated keys after their grace window, by result."
 }
 
 counter_labels! {
@@ -175,6 +191,7 @@ pub struct Metrics {
     token_cache_listening: IntGauge,
     token_cache_losses: IntCounter,
     token_checksum_failures: IntCounter,
+    rotations: IntCounterVec,
 }
 
 impl Metrics {
@@ -189,6 +206,7 @@ impl Metrics {
             introspections: IntrospectionOutcome::counter(&registry)?,
             mails: MailOutcome::counter(&registry)?,
             token_cache_lookups: CacheLookup::counter(&registry)?,
+            rotations: RotationResult::counter(&registry)?,
             active_tokens: register(
                 &registry,
                 IntGauge::new(
@@ -253,6 +271,11 @@ impl Metrics {
     /// that takes a key, `/revoke` included).
     pub fn token_checksum_failed(&self) {
         self.token_checksum_failures.inc();
+    }
+
+    /// Counts a rotation, or a reuse of a rotated key.
+    pub fn rotation(&self, result: RotationResult) {
+        count_one(&self.rotations, result.label());
     }
 
     pub fn login(&self, outcome: LoginOutcome) {

@@ -39,6 +39,16 @@ pub struct TokenSettings {
           action = clap::ArgAction::Set, value_parser = named(boolean))]
     pub legacy_tokens: bool,
 
+    /// How long a rotated key (POST /tokens/rotate) keeps working, for a client whose answer was lost; any use after it revokes the device.
+    #[arg(long, env = "ROTATION_GRACE", default_value = "60s", global = true,
+          value_parser = named(parse_duration))]
+    pub rotation_grace: Duration,
+
+    /// POST /token/refresh also rotates the refresh token (the device key), as POST /tokens/rotate does, `true` or `false`.
+    #[arg(long, env = "ROTATE_REFRESH_TOKENS", default_value = "false", global = true,
+          action = clap::ArgAction::Set, value_parser = named(boolean))]
+    pub rotate_refresh_tokens: bool,
+
     /// GitHub's secret scanning public keys: a file in GitHub's format or an https:// URL serving it; unset, POST /secret-scanning/github answers 404.
     #[arg(long, env = "SECRET_SCANNING_GITHUB_KEYS", global = true)]
     pub secret_scanning_github_keys: Option<String>,
@@ -68,6 +78,7 @@ impl TokenSettings {
             ttl: self.token_ttl,
             max_age: self.token_max_age,
             touch_interval: self.token_touch_interval,
+            rotation_grace: self.rotation_grace,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod identities;
 mod migrations;
 pub mod notifications;
 pub mod outbox;
+pub mod rotation;
 pub mod schema;
 pub mod secrets;
 pub mod signing_keys;

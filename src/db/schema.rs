@@ -133,3 +133,16 @@ diesel::table! {
         expires_at -> BigInt,
     }
 }
+
+diesel::table! {
+    retired_keys (digest) {
+        digest -> Binary,
+        token_id -> BigInt,
+        signed_in_at -> BigInt,
+        retired_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(retired_keys, tokens);
+diesel::allow_tables_to_appear_in_same_query!(retired_keys, users);

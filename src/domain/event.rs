@@ -24,10 +24,13 @@ pub enum EventKind {
     UserCreated,
     UserUpdated,
     Imported,
+    /// A device's key was rotated (`POST /tokens/rotate`, or `/token/refresh`
+    /// with `ROTATE_REFRESH_TOKENS`).
+    Rotated,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 14] = [
+    pub const ALL: [EventKind; 15] = [
         Self::Login,
         Self::LoginFailed,
         Self::Throttled,
@@ -42,6 +45,7 @@ impl EventKind {
         Self::UserCreated,
         Self::UserUpdated,
         Self::Imported,
+        Self::Rotated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +64,7 @@ impl EventKind {
             Self::UserCreated => "user_created",
             Self::UserUpdated => "user_updated",
             Self::Imported => "imported",
+            Self::Rotated => "rotated",
         }
     }
 
@@ -83,6 +88,8 @@ pub enum RevokedBy {
     /// Reported by a secret scanner (GitHub's partner program).
     Leaked,
     Expired,
+    /// A rotated key was used after its grace window: it was copied.
+    ReuseDetected,
 }
 
 impl RevokedBy {
@@ -99,6 +106,7 @@ impl RevokedBy {
             Self::RevokeEndpoint => "revoke_endpoint",
             Self::Leaked => "leaked",
             Self::Expired => "expired",
+            Self::ReuseDetected => "reuse_detected",
         }
     }
 }

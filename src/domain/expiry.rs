@@ -13,9 +13,17 @@ pub struct TokenPolicy {
     pub ttl: Duration,
     pub max_age: Option<Duration>,
     pub touch_interval: Duration,
+    /// `ROTATION_GRACE`: how long a rotated key still stands for its device.
+    pub rotation_grace: Duration,
 }
 
 impl TokenPolicy {
+    /// Whether a key retired at `retired_at` still stands for its device at
+    /// `now`; past that, a use of it is a reuse (the key was copied).
+    pub fn in_rotation_grace(&self, retired_at: Timestamp, now: Timestamp) -> bool {
+        now < retired_at.plus(self.rotation_grace)
+    }
+
     /// The expiry of a token created, or used, at `now`.
     pub fn expiry(&self, created_at: Timestamp, now: Timestamp) -> Timestamp {
         let sliding = now.plus(self.ttl);
@@ -47,7 +55,20 @@ mod tests {
             ttl: 10 * MINUTE,
             max_age,
             touch_interval: MINUTE,
+            rotation_grace: MINUTE,
         }
+    }
+
+    #[test]
+    fn a_retired_key_stands_for_its_device_within_the_grace_only() {
+        let retired = Timestamp(1_000_000);
+        let policy = policy(None);
+        assert!(policy.in_rotation_grace(retired, retired));
+        assert!(policy.in_rotation_grace(
+            retired,
+            retired.plus(MINUTE).minus(Duration::from_millis(1))
+        ));
+        assert!(!policy.in_rotation_grace(retired, retired.plus(MINUTE)));
     }
 
     #[test]

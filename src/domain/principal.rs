@@ -9,6 +9,8 @@ pub struct Principal {
     pub token_id: i64,
     /// The digest of the presented key: what `/logout` revokes, so that a
     /// re-login that gave the row a new key since is not revoked with it.
+    /// For a key that a rotation retired, within its grace, the device's
+    /// current key's: the retired key stands for the device.
     pub digest: TokenDigest,
     pub client: String,
     pub user_id: i64,

@@ -15,6 +15,7 @@ use crate::http::device_proof;
 use crate::http::request::Source;
 use crate::http::ApiError;
 use crate::service::tokens::jwt::AccessTokens;
+use crate::service::tokens::rotation::rotate_counted;
 use crate::service::{Error, Services};
 use actix_web::http::header::{CacheControl, CacheDirective, WWW_AUTHENTICATE};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -37,6 +38,10 @@ pub struct TokenPair {
 #[derive(Serialize, ToSchema)]
 pub struct AccessToken {
     pub access: String,
+    /// With `ROTATE_REFRESH_TOKENS` only: the device's new key, which
+    /// replaces the one sent (that one keeps working for `ROTATION_GRACE`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh: Option<String>,
 }
 
 /// `{}`.
@@ -165,10 +170,12 @@ pub async fn obtain(
 }
 
 /// A new access JWT for a live device key; counts as a use of the key.
+/// With `ROTATE_REFRESH_TOKENS`, the key is also rotated as
+/// `/tokens/rotate` does, and the new one is the answer's `refresh`.
 #[utoipa::path(post, path = "/token/refresh",
     request_body = RefreshBody,
     responses(
-        (status = 200, description = "A new access JWT (`Cache-Control: no-store`)", body = AccessToken),
+        (status = 200, description = "A new access JWT, and with `ROTATE_REFRESH_TOKENS` the device's new key as `refresh` (`Cache-Control: no-store`)", body = AccessToken),
         DeviceKeyRefusals,
     ))]
 pub async fn refresh(
@@ -180,10 +187,38 @@ pub async fn refresh(
     let Some(principal) = presented_device(&services, &fields, &source).await? else {
         return Ok(token_not_valid());
     };
+    if !services.settings.tokens.rotate_refresh_tokens {
+        let access = access_tokens.issue(&principal).await?;
+        return Ok(HttpResponse::Ok()
+            .insert_header(no_store())
+            .json(AccessToken {
+                access,
+                refresh: None,
+            }));
+    }
+    // The key was read and accepted by `presented_device` just now.
+    let refresh = fields.only_required("refresh")?;
+    let Some(presented) = services.tokens.digest_of(&refresh) else {
+        return Ok(token_not_valid());
+    };
+    let rotated = match rotate_counted(&services, presented, &source).await {
+        Ok(rotated) => rotated,
+        Err(Error::Unauthenticated(_)) => return Ok(token_not_valid()),
+        Err(error) => return Err(error.into()),
+    };
+    // The access JWT belongs to the new key, as if it had been presented.
+    let principal = Principal {
+        digest: rotated.key.digest(),
+        expires_at: rotated.expires_at,
+        ..principal
+    };
     let access = access_tokens.issue(&principal).await?;
     Ok(HttpResponse::Ok()
         .insert_header(no_store())
-        .json(AccessToken { access }))
+        .json(AccessToken {
+            access,
+            refresh: Some(rotated.key.expose().to_owned()),
+        }))
 }
 
 /// `{}` when the access JWT's signature and claims hold and its device is live.

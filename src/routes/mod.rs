@@ -29,6 +29,7 @@ mod oidc;
 mod openapi;
 mod password;
 mod registration;
+mod rotation;
 mod secret_scanning;
 mod two_factor;
 
@@ -76,6 +77,8 @@ endpoints! {
     POST "/logout/others" => login::logout_others,
     GET "/whoami" => account::whoami,
     GET "/tokens" => account::list_devices,
+    // Before `/tokens/{client}`, whose resource would answer it 405.
+    POST "/tokens/rotate" => rotation::rotate,
     DELETE "/tokens/{client}" => account::revoke_device,
     GET "/events" => events::own_events,
     GET "/healthz" => health::healthz,

@@ -163,7 +163,9 @@ impl AccessTokens {
             return Ok(Err(AuthFailure::InvalidToken));
         };
         let digest = TokenDigest(digest);
-        if !self.0.sid_key.matches(&claims.sid, &digest) {
+        if !self.0.sid_key.matches(&claims.sid, &digest)
+            && !self.minted_before_a_rotation(&claims).await?
+        {
             return Ok(Err(AuthFailure::InvalidToken));
         }
         self.remember(
@@ -174,6 +176,23 @@ impl AccessTokens {
             },
         );
         Ok(Ok(digest))
+    }
+
+    /// Whether the token was minted from a key of its device that a
+    /// rotation retired since: it stands for the device until it expires,
+    /// as the device's access tokens do.
+    async fn minted_before_a_rotation(&self, claims: &AccessClaims) -> Result<bool, Error> {
+        let (user_id, client) = (claims.user_id, claims.client.clone());
+        let retired = run_blocking(&self.0.pool, move |conn| {
+            Ok(crate::db::rotation::retired_of_client(
+                conn, user_id, &client,
+            )?)
+        })
+        .await?;
+        Ok(retired
+            .into_iter()
+            .filter_map(|bytes| <[u8; 32]>::try_from(bytes).ok())
+            .any(|digest| self.0.sid_key.matches(&claims.sid, &TokenDigest(digest))))
     }
 
     /// The claims of a token whose signature and claims hold; its device

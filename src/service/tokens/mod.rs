@@ -7,6 +7,7 @@
 pub mod cache;
 pub mod jwt;
 pub mod other_services;
+pub mod rotation;
 pub mod secret_scanning;
 pub mod verify;
 
@@ -286,7 +287,8 @@ pub fn list(
 /// Which tokens to revoke.
 #[derive(Debug, Clone)]
 pub enum Revocation {
-    /// The presented token only, by its digest.
+    /// The presented token only, by its digest (a key that a rotation
+    /// retired names its device).
     Token { digest: TokenDigest },
     /// Every token among these digests (bulk `/revoke`), in one statement.
     Tokens { digests: Vec<TokenDigest> },
@@ -316,13 +318,20 @@ pub fn revoke(
     }
     crate::db::transaction::<_, Error, _>(conn, |conn| {
         let revoked = match revocation {
-            Revocation::Token { digest } => tokens::delete_by_digest(conn, digest.as_bytes())?,
+            Revocation::Token { digest } => {
+                let mut revoked = tokens::delete_by_digest(conn, digest.as_bytes())?;
+                let digests = [digest.as_bytes().to_vec()];
+                revoked.extend(rotation::delete_devices_of_retired(conn, &digests)?);
+                revoked
+            }
             Revocation::Tokens { digests } => {
                 let digests: Vec<Vec<u8>> = digests
                     .iter()
                     .map(|digest| digest.as_bytes().to_vec())
                     .collect();
-                tokens::delete_by_digests(conn, &digests)?
+                let mut revoked = tokens::delete_by_digests(conn, &digests)?;
+                revoked.extend(rotation::delete_devices_of_retired(conn, &digests)?);
+                revoked
             }
             Revocation::Device { user_id, client } => {
                 match tokens::delete_client(conn, *user_id, client)? {
@@ -358,6 +367,7 @@ fn revoked_by(revocation: &Revocation, cause: RevocationCause) -> RevokedBy {
         (RevocationCause::LogoutOthers, _) => RevokedBy::LogoutOthers,
         (RevocationCause::Key, _) => RevokedBy::RevokeEndpoint,
         (RevocationCause::Leaked, _) => RevokedBy::Leaked,
+        (RevocationCause::ReuseDetected, _) => RevokedBy::ReuseDetected,
         (RevocationCause::Password, _) => RevokedBy::PasswordChange,
         (RevocationCause::Device | RevocationCause::Admin, Revocation::Device { .. }) => {
             RevokedBy::Device

@@ -196,7 +196,7 @@ pub struct Label {
 
 /// Revokes every live key of the report (`leaked`), mails each owner who
 /// has an address, and labels each item: `true_positive` for a key that
-/// was live.
+/// was live (a key that a rotation retired stands for its live device).
 pub async fn report(
     services: &Services,
     items: Vec<ReportedKey>,
@@ -223,7 +223,9 @@ pub async fn report(
     let (live, revoked) = services
         .db(move |conn| {
             crate::db::transaction::<_, Error, _>(conn, |conn| {
-                let live = tokens::live_among(conn, &wanted, Timestamp::now().millis())?;
+                let now = Timestamp::now().millis();
+                let mut live = tokens::live_among(conn, &wanted, now)?;
+                live.extend(crate::db::rotation::live_among(conn, &wanted, now)?);
                 if live.is_empty() {
                     return Ok((live, 0));
                 }

@@ -11,12 +11,14 @@
 
 use super::cache::{PendingTouch, TokenCache};
 use super::jwt::AccessTokens;
+use crate::db::rotation::RetiredOwner;
 use crate::db::tokens::{TokenOwner, TouchRow};
-use crate::db::{tokens, AnyConnection, DbPool};
+use crate::db::{rotation, tokens, AnyConnection, DbPool};
 use crate::domain::client_address::TrustedProxies;
+use crate::domain::event::{Actor, EventSource};
 use crate::domain::principal::Principal;
 use crate::domain::{Scopes, Timestamp, TokenDigest, TokenPolicy, Unusable};
-use crate::metrics::{CheckOutcome, Metrics};
+use crate::metrics::{CheckOutcome, Metrics, RevocationCause, RotationResult};
 use crate::service::{run_blocking_within, AuthFailure, Error};
 use std::net::IpAddr;
 
@@ -90,14 +92,14 @@ impl TokenVerifier {
         presented: Result<&str, AuthFailure>,
         from: Option<IpAddr>,
     ) -> Result<Principal, Error> {
-        let digest = match (presented, &self.access_tokens) {
+        let (digest, by_access_token) = match (presented, &self.access_tokens) {
             (Ok(token), Some(access)) if crate::domain::jwt::looks_like_jwt(token) => {
-                access.device_digest(token).await?.map(Some)
+                (access.device_digest(token).await?.map(Some), true)
             }
-            (Ok(key), _) => Ok(self.digest_of(key)),
-            (Err(failure), _) => Err(failure),
+            (Ok(key), _) => (Ok(self.digest_of(key)), false),
+            (Err(failure), _) => (Err(failure), false),
         };
-        self.verify(digest, from).await
+        self.verify_as(digest, from, by_access_token).await
     }
 
     /// The claims of `token` when it is an access JWT whose signature and
@@ -154,10 +156,23 @@ impl TokenVerifier {
         presented: Result<Option<TokenDigest>, AuthFailure>,
         from: Option<IpAddr>,
     ) -> Result<Principal, Error> {
+        self.verify_as(presented, from, false).await
+    }
+
+    /// [`Self::verify`]; `by_access_token` when the digest is that of the
+    /// key an access JWT was minted from, which a rotation since may have
+    /// retired: the JWT, not that key, is what was presented, so it stands
+    /// for the device until it expires, and is never a reuse.
+    async fn verify_as(
+        &self,
+        presented: Result<Option<TokenDigest>, AuthFailure>,
+        from: Option<IpAddr>,
+        by_access_token: bool,
+    ) -> Result<Principal, Error> {
         let checked = match presented {
             Err(failure) => Err(Error::Unauthenticated(failure)),
             Ok(None) => Err(Error::Unauthenticated(AuthFailure::InvalidToken)),
-            Ok(Some(digest)) => self.check_digest(digest, from).await,
+            Ok(Some(digest)) => self.check_digest(digest, from, by_access_token).await,
         };
         let outcome = match &checked {
             Ok(_) => Some(CheckOutcome::Ok),
@@ -177,15 +192,23 @@ impl TokenVerifier {
         &self,
         digest: TokenDigest,
         from: Option<IpAddr>,
+        by_access_token: bool,
     ) -> Result<Principal, Error> {
         let now = Timestamp::now();
         let policy = self.policy;
-        let used = Use { at: now, from };
+        let used = Use {
+            at: now,
+            from,
+            by_access_token,
+        };
         if let Some(cache) = &self.cache {
             return self.check_cached(cache, digest, used).await;
         }
         if let Some(checked) = self.try_read_now(|conn| check(conn, &digest, used, &policy)) {
-            let (principal, touch) = checked?;
+            let (principal, touch) = match checked? {
+                Checked::Accepted(principal, touch) => (principal, touch),
+                Checked::Reused(reuse) => return Err(self.revoke_reused(reuse, used).await),
+            };
             if let Some(touch) = touch {
                 run_blocking_within(&self.pool, self.work_timeout, move |conn| {
                     record_use(conn, touch)
@@ -194,14 +217,47 @@ impl TokenVerifier {
             }
             return Ok(principal);
         }
-        run_blocking_within(&self.pool, self.work_timeout, move |conn| {
-            let (principal, touch) = check(conn, &digest, used, &policy)?;
-            if let Some(touch) = touch {
-                record_use(conn, touch)?;
+        let checked = run_blocking_within(&self.pool, self.work_timeout, move |conn| {
+            let checked = check(conn, &digest, used, &policy)?;
+            if let Checked::Accepted(_, Some(touch)) = &checked {
+                record_use(conn, *touch)?;
             }
-            Ok(principal)
+            Ok(checked)
         })
-        .await
+        .await?;
+        match checked {
+            Checked::Accepted(principal, _) => Ok(principal),
+            Checked::Reused(reuse) => Err(self.revoke_reused(reuse, used).await),
+        }
+    }
+
+    /// Revokes the device of a retired key used after its grace, and
+    /// answers what the use gets: `Invalid token.` once that is done.
+    async fn revoke_reused(&self, reuse: Reuse, used: Use) -> Error {
+        let source = EventSource {
+            actor: Actor::System,
+            ip: used.from,
+            user_agent: None,
+        };
+        let cache = self.cache.clone();
+        let revoked = run_blocking_within(&self.pool, self.work_timeout, move |conn| {
+            let revoked =
+                super::rotation::revoke_reused(conn, reuse.token_id, reuse.signed_in_at, &source);
+            if let Some(cache) = &cache {
+                cache.evict_own_writes(conn);
+            }
+            revoked
+        })
+        .await;
+        match revoked {
+            Ok(revoked) => {
+                self.metrics.rotation(RotationResult::ReuseDetected);
+                self.metrics
+                    .revoked(RevocationCause::ReuseDetected, revoked);
+                Error::Unauthenticated(AuthFailure::InvalidToken)
+            }
+            Err(error) => error,
+        }
     }
 
     /// A check through the cache. Only accepted checks are cached; an entry
@@ -221,10 +277,24 @@ impl TokenVerifier {
         }
         let generation = cache.generation();
         let read = run_blocking_within(&self.pool, self.work_timeout, move |conn| {
-            Ok(tokens::by_digest(conn, digest.as_bytes())?)
+            lookup(conn, &digest)
         })
         .await?;
-        let mut owner = read.ok_or(Error::Unauthenticated(AuthFailure::InvalidToken))?;
+        let mut owner = match read.ok_or(Error::Unauthenticated(AuthFailure::InvalidToken))? {
+            Found::Current(owner) => owner,
+            // A retired key's checks are never cached: each use reaches
+            // the database, so none outlives the grace on any instance.
+            Found::Retired(mut retired) => {
+                let device = &mut retired.owner;
+                if let Some(expires_at) = cache.pending_expiry(device.token_id) {
+                    device.expires_at = device.expires_at.max(expires_at.millis());
+                }
+                return match in_grace(retired, &self.policy, used)? {
+                    Ok((owner, current)) => Ok(self.accept_cached(cache, current, owner, used)),
+                    Err(reuse) => Err(self.revoke_reused(reuse, used).await),
+                };
+            }
+        };
         // A use this instance has not written yet slid the expiry already.
         if let Some(expires_at) = cache.pending_expiry(owner.token_id) {
             owner.expires_at = owner.expires_at.max(expires_at.millis());
@@ -277,6 +347,8 @@ impl TokenVerifier {
 pub struct Use {
     pub at: Timestamp,
     pub from: Option<IpAddr>,
+    /// Through an access JWT minted from the key (see `verify_as`).
+    pub by_access_token: bool,
 }
 
 /// A last-use write that is due.
@@ -289,17 +361,82 @@ pub struct Touch {
     from: Option<IpAddr>,
 }
 
-/// Finds the token and decides: refused, or accepted with a touch if due.
+/// What a check decided, when it did not refuse.
+// Moved once per check: a box would cost every accepted check an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Checked {
+    /// Accepted, with a touch if one is due.
+    Accepted(Principal, Option<Touch>),
+    /// A retired key used after its grace: its device must be revoked.
+    Reused(Reuse),
+}
+
+/// The device of a retired key used after its grace.
+#[derive(Debug, Clone, Copy)]
+pub struct Reuse {
+    pub token_id: i64,
+    pub signed_in_at: i64,
+}
+
+/// What a digest names: a device's current key, or a key rotation retired.
+#[derive(Debug)]
+pub enum Found {
+    Current(TokenOwner),
+    Retired(RetiredOwner),
+}
+
+/// Looks a digest up among current keys, then, only when it is none (a
+/// key that is not live costs one more indexed read), among retired ones.
+pub fn lookup(conn: &mut AnyConnection, digest: &TokenDigest) -> Result<Option<Found>, Error> {
+    if let Some(owner) = tokens::by_digest(conn, digest.as_bytes())? {
+        return Ok(Some(Found::Current(owner)));
+    }
+    Ok(rotation::owner_of(conn, digest.as_bytes())?.map(Found::Retired))
+}
+
+/// A retired key's device and its current key's digest, when the key is
+/// within its grace (or an access JWT minted from it was presented) and
+/// the device is live; `Err(Reuse)` past the grace.
+fn in_grace(
+    retired: RetiredOwner,
+    policy: &TokenPolicy,
+    used: Use,
+) -> Result<Result<(TokenOwner, TokenDigest), Reuse>, Error> {
+    let (owner, now) = (retired.owner, used.at);
+    let in_grace = policy.in_rotation_grace(Timestamp(retired.retired_at), now);
+    if !in_grace && !used.by_access_token {
+        return Ok(Err(Reuse {
+            token_id: owner.token_id,
+            signed_in_at: owner.created_at,
+        }));
+    }
+    refuse_if_dead(&owner, now)?;
+    let current = <[u8; 32]>::try_from(retired.current)
+        .map_err(|_| Error::Unauthenticated(AuthFailure::InvalidToken))?;
+    Ok(Ok((owner, TokenDigest(current))))
+}
+
+/// Finds the token and decides: refused, accepted with a touch if due, or
+/// a reuse to revoke. A retired key within its grace stands for its
+/// device: the principal's digest is the device's current key's.
 pub fn check(
     conn: &mut AnyConnection,
     digest: &TokenDigest,
     used: Use,
     policy: &TokenPolicy,
-) -> Result<(Principal, Option<Touch>), Error> {
-    let owner = tokens::by_digest(conn, digest.as_bytes())?
-        .ok_or(Error::Unauthenticated(AuthFailure::InvalidToken))?;
+) -> Result<Checked, Error> {
+    let found = lookup(conn, digest)?.ok_or(Error::Unauthenticated(AuthFailure::InvalidToken))?;
+    let (owner, digest) = match found {
+        Found::Current(owner) => (owner, *digest),
+        Found::Retired(retired) => match in_grace(retired, policy, used)? {
+            Ok(device) => device,
+            Err(reuse) => return Ok(Checked::Reused(reuse)),
+        },
+    };
     refuse_if_dead(&owner, used.at)?;
-    Ok(principal_of(owner, digest, used, policy))
+    let (principal, touch) = principal_of(owner, &digest, used, policy);
+    Ok(Checked::Accepted(principal, touch))
 }
 
 /// Refuses an expired token, or one whose user is inactive.

@@ -1,6 +1,6 @@
 //! Signing in and using a token: logins, the 401 table, devices and logout,
 //! expiry, scopes, the key format and its checksum, imported keys, throttles,
-//! timing, races, social login, sign-ins that cannot be locked out.
+//! timing, races, key rotation, social login, sign-ins that cannot be locked out.
 
 mod authentication;
 mod devices;
@@ -11,6 +11,7 @@ mod lockout;
 mod login;
 mod oidc;
 mod races;
+mod rotation;
 mod scopes;
 mod throttle;
 mod timing;

@@ -253,6 +253,33 @@ async fn github_reports_revoke_live_keys_label_each_and_mail_the_owner(backend: 
     assert_eq!(mail.mail_count(), 1);
 }
 
+/// A key that a rotation retired stands for its device (see
+/// `auth::rotation`): reported, it ends the device as the current key does.
+#[on_both_backends]
+async fn a_reported_key_that_a_rotation_retired_ends_its_device(backend: Backend) {
+    let github = Github::new();
+    let keys = github.keys_file.path().display().to_string();
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.tokens.secret_scanning_github_keys = Some(keys);
+    })
+    .await;
+    app.create_user("alice", "", false);
+    let web = app.login("alice", "web").await;
+    let old = app.login("alice", "ios").await;
+    let rotated = app.post_with_token("/tokens/rotate", &old).await;
+    let rotated: Value = rotated.json().await.expect("json");
+    let new = rotated["auth_token"].as_str().expect("new key");
+    let body = json!([item(&old, "https://github.com/octo/leak")]).to_string();
+    let answer = github.report(&app, "current", &body).await;
+    let labels: Value = answer.json().await.expect("json");
+    assert_eq!(labels[0]["label"], "true_positive", "{labels}");
+    assert_eq!(app.whoami_status(new).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        revocations(&app, &web).await,
+        [("ios".to_owned(), "leaked".to_owned())]
+    );
+}
+
 #[on_both_backends]
 async fn github_reports_need_a_good_signature_and_an_array(backend: Backend) {
     let github = Github::new();

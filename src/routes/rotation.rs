@@ -1,0 +1,60 @@
+//! `POST /tokens/rotate`: a device swaps its key for a new one (see
+//! `service::tokens::rotation` for the grace window and reuse detection).
+
+use crate::domain::jwt::looks_like_jwt;
+use crate::domain::Timestamp;
+use crate::http::auth::{token_from_header, Authenticated};
+use crate::http::request::Source;
+use crate::http::ApiError;
+use crate::service::tokens::rotation::rotate_counted;
+use crate::service::{AuthFailure, Error, Services};
+use actix_web::http::header::{CacheControl, CacheDirective, AUTHORIZATION};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The device's new key; it exists nowhere else.
+#[derive(Serialize, ToSchema)]
+pub struct RotatedKey {
+    /// Send as `Authorization: Token <key>` from now on.
+    pub auth_token: String,
+    pub client: String,
+    /// The device's scopes, unchanged; `[]` when it is unrestricted.
+    pub scopes: Vec<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: Timestamp,
+}
+
+/// Give the presented key's device a new key (any key, restricted ones
+/// included, rotates itself; an access JWT does not). The device keeps its
+/// client, scopes and sign-in time. The old key keeps working for
+/// `ROTATION_GRACE`; rotating it again within that window issues another
+/// new key and ends the previous one; any use of it afterwards revokes
+/// the device.
+#[utoipa::path(post, path = "/tokens/rotate", security(("Token" = [])), responses(
+    (status = 200, description = "The new key (`Cache-Control: no-store`)", body = RotatedKey),
+))]
+pub async fn rotate(
+    services: web::Data<Services>,
+    Authenticated(_): Authenticated,
+    Source(source): Source,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let header = request.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
+    // The extractor accepted this header: a key, or an access JWT, which
+    // stands for its device's key but is not it.
+    let presented = token_from_header(header)
+        .ok()
+        .filter(|key| !looks_like_jwt(key))
+        .and_then(|key| services.tokens.digest_of(key))
+        .ok_or(Error::Unauthenticated(AuthFailure::InvalidToken))?;
+    let rotated = rotate_counted(&services, presented, &source).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+        .json(RotatedKey {
+            auth_token: rotated.key.expose().to_owned(),
+            client: rotated.client,
+            scopes: rotated.scopes.into_vec(),
+            expires_at: rotated.expires_at,
+        }))
+}
