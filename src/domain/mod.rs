@@ -8,6 +8,7 @@ pub mod account;
 pub mod client_address;
 pub mod client_name;
 pub mod django_password;
+pub mod dpop;
 pub mod duration;
 pub mod email;
 pub mod email_verification;
