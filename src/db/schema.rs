@@ -33,6 +33,7 @@ diesel::table! {
         scopes -> Text,
         via -> Text,
         last_ip -> Nullable<Text>,
+        dpop_jkt -> Nullable<Text>,
     }
 }
 
@@ -129,6 +130,13 @@ diesel::table! {
 
 diesel::table! {
     used_id_tokens (digest) {
+        digest -> Binary,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    used_dpop_proofs (digest) {
         digest -> Binary,
         expires_at -> BigInt,
     }

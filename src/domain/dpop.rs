@@ -19,6 +19,14 @@ use sha2::{Digest, Sha256};
 /// The proof algorithms accepted, as the metadata and `WWW-Authenticate` list them.
 pub const DPOP_ALGS: [&str; 5] = ["ES256", "EdDSA", "Ed25519", "RS256", "PS256"];
 
+/// The `WWW-Authenticate` of a refused proof (RFC 9449 section 7.1).
+pub fn www_authenticate() -> String {
+    format!(
+        "DPoP error=\"invalid_dpop_proof\", algs=\"{}\"",
+        DPOP_ALGS.join(" ")
+    )
+}
+
 /// The longest proof read: a 4096-bit RSA key and signature fit with room.
 pub const MAX_PROOF_LEN: usize = 4096;
 

@@ -6,6 +6,7 @@
 pub mod access_log;
 pub mod auth;
 pub mod body;
+pub mod dpop;
 pub mod error;
 pub mod middleware;
 pub mod request;

@@ -9,6 +9,7 @@ use crate::domain::event::EventSource;
 use crate::domain::jwt::{looks_like_jwt, Jwk};
 use crate::domain::principal::Principal;
 use crate::http::body::Fields;
+use crate::http::dpop::own_request;
 use crate::http::request::Source;
 use crate::http::ApiError;
 use crate::service::tokens::jwt::AccessTokens;
@@ -26,6 +27,10 @@ pub struct TokenPair {
     pub refresh: String,
     /// An access JWT: send it as `Authorization: Bearer <jwt>`.
     pub access: String,
+    /// `DPoP` when the device's key is bound to the key of the request's
+    /// DPoP proof: both then go as `Authorization: DPoP …` with a proof.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
 }
 
 /// `POST /token/refresh`'s answer.
@@ -151,6 +156,7 @@ pub async fn obtain(
     Ok(HttpResponse::Ok()
         .insert_header(no_store())
         .json(TokenPair {
+            token_type: issued.dpop_bound.then_some("DPoP"),
             refresh: issued.key.expose().to_owned(),
             access,
         }))
@@ -166,12 +172,23 @@ pub async fn obtain(
 pub async fn refresh(
     services: web::Data<Services>,
     access_tokens: web::Data<AccessTokens>,
+    request: HttpRequest,
     Source(source): Source,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
     let Some(principal) = presented_device(&services, &fields, &source).await? else {
         return Ok(token_not_valid());
     };
+    // A bound key is refreshed with a proof of its own key (`ath` of it).
+    if principal.dpop_jkt.is_some() {
+        let refresh = fields.only_required("refresh")?;
+        let dpop = own_request(&request, &services.tokens, true);
+        services
+            .tokens
+            .dpop()
+            .check_use(principal.dpop_jkt.as_deref(), &dpop, &refresh)
+            .await?;
+    }
     let access = access_tokens.issue(&principal).await?;
     Ok(HttpResponse::Ok()
         .insert_header(no_store())

@@ -6,6 +6,7 @@ use crate::domain::principal::Principal;
 use crate::domain::{ClientName, FieldErrors, Password, Scopes, Timestamp};
 use crate::http::auth::{basic_credentials, Authenticated, Unrestricted};
 use crate::http::body::{complete, Fields, ParseFields};
+use crate::http::dpop::sign_in_binding;
 use crate::http::request::{request_source, Source};
 use crate::http::ApiError;
 use crate::metrics::RevocationCause;
@@ -72,6 +73,7 @@ fn read_login(
             client,
             scopes,
             otp,
+            dpop_jkt: None,
         });
     complete(request, errors)
 }
@@ -98,6 +100,10 @@ pub struct TokenResponse {
     pub scopes: Vec<String>,
     #[schema(value_type = String, format = DateTime)]
     pub expires_at: Timestamp,
+    /// `DPoP` when the key is bound to the key of the request's DPoP proof:
+    /// send it as `Authorization: DPoP <key>` with a proof each time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
 }
 
 /// A logout that revoked several tokens.
@@ -158,6 +164,7 @@ pub(super) fn token_answer(token: IssuedToken) -> HttpResponse {
             client: token.client.as_str().to_owned(),
             scopes: token.scopes.into_vec(),
             expires_at: token.expires_at,
+            token_type: token.dpop_bound.then_some("DPoP"),
         })
 }
 
@@ -170,10 +177,11 @@ pub(super) async fn sign_in(
 ) -> Result<IssuedToken, ApiError> {
     let basic = basic_credentials(request.headers()).transpose()?;
     let basic_was_used = basic.is_some();
-    let login_request = match basic {
+    let mut login_request = match basic {
         Some(credentials) => read_login(fields, Some(credentials))?,
         None => fields.parse::<LoginRequest>()?,
     };
+    login_request.dpop_jkt = sign_in_binding(request).await?;
     let source = request_source(request);
     match log_in(services, login_request, &source).await {
         Ok(token) => Ok(token),

@@ -4,6 +4,7 @@ use super::login::{read_client, token_answer, SignInLimits, TokenResponse};
 use super::openapi::Detail;
 use crate::domain::{ClientName, FieldErrors, Scopes};
 use crate::http::body::{complete, Fields};
+use crate::http::dpop::sign_in_binding;
 use crate::http::request::request_source;
 use crate::http::ApiError;
 use crate::service::sign_in::oidc::providers::Proof;
@@ -73,6 +74,7 @@ fn read_login(fields: &Fields, provider: String) -> Result<OidcLoginRequest, Fie
         client,
         scopes,
         otp,
+        dpop_jkt: None,
     });
     complete(request, errors)
 }
@@ -98,7 +100,8 @@ pub async fn login_with_provider(
     if !services.oidc.is_configured(&provider) {
         return Err(Error::NotFound.into());
     }
-    let login_request = read_login(&fields, provider.into_inner())?;
+    let mut login_request = read_login(&fields, provider.into_inner())?;
+    login_request.dpop_jkt = sign_in_binding(&request).await?;
     let token = log_in(&services, login_request, &request_source(&request)).await?;
     Ok(token_answer(token))
 }

@@ -4,6 +4,7 @@ use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
 use crate::domain::account::{AccountFields, AccountInput};
 use crate::domain::{ClientName, FieldErrors, Password, Scopes};
 use crate::http::body::{complete, Fields, FromFields};
+use crate::http::dpop::sign_in_binding;
 use crate::http::request::request_source;
 use crate::http::ApiError;
 use crate::service::accounts::registration::{self, RegisterRequest};
@@ -57,6 +58,9 @@ pub struct Registered {
     pub email: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_token: Option<String>,
+    /// `DPoP` when the key is bound to the key of the request's DPoP proof.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
 }
 
 /// Sign up; with `client`, also log in on it.
@@ -101,6 +105,11 @@ pub async fn register(
     )
     .await?;
     let scopes = body.scopes;
+    // Checked once the fields are: a bad proof is the answer then.
+    let dpop_jkt = match errors.is_empty() {
+        true => sign_in_binding(&request).await?,
+        false => None,
+    };
     let register_request = account
         .account()
         .zip(client)
@@ -109,6 +118,7 @@ pub async fn register(
             client,
             scopes,
             source,
+            dpop_jkt,
         });
     let registered = registration::register(&services, complete(register_request, errors)?).await?;
     Ok(HttpResponse::Created()
@@ -117,6 +127,10 @@ pub async fn register(
             id: registered.user.id,
             username: registered.user.username,
             email: registered.user.email,
+            token_type: registered
+                .token
+                .as_ref()
+                .and_then(|token| token.dpop_bound.then_some("DPoP")),
             auth_token: registered.token.map(|token| token.key.expose().to_owned()),
         }))
 }

@@ -30,6 +30,8 @@ pub struct LoginRequest {
     /// The second factor, when the user has two-factor on: a TOTP code or a
     /// recovery code.
     pub otp: Option<String>,
+    /// The thumbprint of the DPoP key the request proved it holds.
+    pub dpop_jkt: Option<String>,
 }
 
 /// `POST /login`: a new token for the client, replacing the one it had.
@@ -44,8 +46,10 @@ pub async fn login(
         client,
         scopes,
         otp,
+        dpop_jkt,
     } = request;
     tokens::check_allowed_scopes(&services.settings, &scopes)?;
+    tokens::check_dpop_required(&services.settings, &client, dpop_jkt.is_some())?;
     let limits = tokens::IssueLimits::of(&services.settings);
     let guess = Guess {
         username: &username,
@@ -65,6 +69,7 @@ pub async fn login(
                         client,
                         scopes,
                         source: &source,
+                        dpop_jkt,
                     },
                     &Via::Password,
                 )
