@@ -27,6 +27,11 @@
 //!   (`node_modules/axe-core/axe.min.js`, which `.ci/run` installs with
 //!   npm), or under CI, where the console's accessibility checks must run
 //!   (the browser tests that need it also need `browser_tests`).
+//! - `dpop_client_tests` when panva's `dpop` is installed in
+//!   `tests/dpop_client/` (which `.ci/run` installs with npm) and `node` is
+//!   on the `PATH`, or under CI: the end-to-end tests of keys bound to
+//!   devices (`tests/api/services/dpop_proxies.rs`, which also need nginx
+//!   or Caddy).
 //! - `key_checker_tests` when both `python3` and `node` are on the `PATH`
 //!   (the guide's key checkers, `tests/api/auth/key_format.rs`), or under CI.
 //! - `detect_secrets_tests` when `.venv-tests/bin/python` can import
@@ -116,6 +121,21 @@ fn main() {
     println!("cargo::rerun-if-changed={}", watched.display());
     if axe.is_file() || env::var_os("CI").is_some() {
         println!("cargo::rustc-cfg=axe_tests");
+    }
+
+    println!("cargo::rustc-check-cfg=cfg(dpop_client_tests)");
+    let dpop = repository.join("tests/dpop_client/node_modules/dpop/package.json");
+    // As for the OpenID provider: node_modules while it is there, else the
+    // folder npm creates it in.
+    let modules = repository.join("tests/dpop_client/node_modules");
+    let watched = if modules.exists() {
+        modules
+    } else {
+        repository.join("tests/dpop_client")
+    };
+    println!("cargo::rerun-if-changed={}", watched.display());
+    if (dpop.is_file() && program("node").is_some()) || env::var_os("CI").is_some() {
+        println!("cargo::rustc-cfg=dpop_client_tests");
     }
 
     println!("cargo::rustc-check-cfg=cfg(detect_secrets_tests)");
