@@ -8,6 +8,10 @@
 //! - `GET /healthz`: the framework's own ceiling;
 //! - `GET /whoami` with a random seeded token per request (every response
 //!   must be 200 for the right user);
+//! - `GET /whoami` again with every key bound to one ES256 DPoP key, each
+//!   request with `Authorization: DPoP` and a new proof (signed here, by
+//!   the load generator), to hold a bound key's cost against a bearer
+//!   key's;
 //! - `GET /auth/verify` (forward auth) the same way, the user checked in the
 //!   `X-Auth-Request-User` header, and `POST /introspect` of a random key by
 //!   a service user's key;
@@ -40,7 +44,7 @@
 //! arguments after `--`): `LOAD_USERS=1000,100000`, `LOAD_SECS=8` per phase,
 //! `LOAD_WARMUP_SECS=1`, `LOAD_CONNS=64`, `LOAD_LOGIN_CONNS=8`,
 //! `LOAD_THREADS=1` (load generator threads),
-//! `LOAD_PHASES=healthz,whoami,jwt,verify,introspect,nginx,login`
+//! `LOAD_PHASES=healthz,whoami,dpop,jwt,verify,introspect,nginx,login`
 //! (a subset, for experiments), `LOAD_SERVER_ENV="NAME=VALUE,..."` (extra
 //! environment for the server, e.g. `MALLOC_ARENA_MAX=2`), `LOAD_SERVER_BIN`
 //! (another build of the server to run instead, to compare a change).
@@ -147,7 +151,7 @@ impl Config {
             login_conns: number("LOAD_LOGIN_CONNS", 8.0)? as usize,
             threads: number("LOAD_THREADS", 1.0)? as usize,
             phases: std::env::var("LOAD_PHASES")
-                .unwrap_or_else(|_| "healthz,whoami,jwt,verify,introspect,nginx,login".into())
+                .unwrap_or_else(|_| "healthz,whoami,dpop,jwt,verify,introspect,nginx,login".into())
                 .split(',')
                 .map(|phase| phase.trim().to_owned())
                 .collect(),
@@ -854,6 +858,80 @@ enum Kind {
     Refresh,
     /// `/whoami` with an access JWT.
     WhoamiJwt,
+    /// `/whoami` with keys bound to a DPoP key: `Authorization: DPoP` and a
+    /// new ES256 proof each (made by the load generator).
+    WhoamiDpop,
+}
+
+/// The device key every key is bound to in the DPoP phase, and what its
+/// proofs share. One key for all: the server's work per request is the
+/// same whichever key signs.
+struct BenchDpop {
+    pair: ring::signature::EcdsaKeyPair,
+    /// base64url of the proof's header, with the public JWK.
+    header: String,
+    /// RFC 7638 thumbprint, stored as the devices' `dpop_jkt`.
+    jkt: String,
+    htu: String,
+}
+
+impl BenchDpop {
+    fn new(address: SocketAddr) -> Self {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine as _;
+        use ring::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_FIXED_SIGNING};
+        use sha2::Digest as _;
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+            .unwrap();
+        let point = pair.public_key().as_ref();
+        let (x, y) = (
+            URL_SAFE_NO_PAD.encode(&point[1..33]),
+            URL_SAFE_NO_PAD.encode(&point[33..]),
+        );
+        let header = format!(
+            r#"{{"typ":"dpop+jwt","alg":"ES256","jwk":{{"kty":"EC","crv":"P-256","x":"{x}","y":"{y}"}}}}"#
+        );
+        let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+        BenchDpop {
+            pair,
+            header: URL_SAFE_NO_PAD.encode(header),
+            jkt: URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(canonical.as_bytes())),
+            htu: format!("http://{address}/whoami"),
+        }
+    }
+
+    /// A proof for `GET /whoami` with `key`, unique by `jti`.
+    fn proof(&self, key: &str, jti: u64) -> String {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let ath = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(key.as_bytes()));
+        let claims = format!(
+            r#"{{"jti":"{jti:x}","htm":"GET","htu":"{}","iat":{now},"ath":"{ath}"}}"#,
+            self.htu
+        );
+        let signed = format!("{}.{}", self.header, URL_SAFE_NO_PAD.encode(claims));
+        let signature = self
+            .pair
+            .sign(&ring::rand::SystemRandom::new(), signed.as_bytes())
+            .unwrap();
+        format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
+    }
+}
+
+/// Binds every seeded key to `jkt`, or unbinds them all (`None`).
+fn bind_all(database: &Database, jkt: Option<&str>) -> Result<()> {
+    let mut conn = db::connect_once(database)?;
+    diesel::update(tokens::table)
+        .set(tokens::dpop_jkt.eq(jkt))
+        .execute(&mut conn)?;
+    Ok(())
 }
 
 /// Devices whose access JWTs the JWT phase uses, at most.
@@ -867,6 +945,7 @@ struct Workload {
     /// Access JWTs of the first devices of `keys`, in the same order.
     access_tokens: Arc<Vec<String>>,
     users: usize,
+    dpop: Arc<BenchDpop>,
 }
 
 /// The introspecting service's key: user 1's `web` token (see `insert_users`).
@@ -911,6 +990,17 @@ impl Workload {
                     request,
                     "GET /whoami HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {}\r\n\r\n",
                     self.access_tokens[token]
+                );
+                format!("\"{}\"", username(token / CLIENTS.len()))
+            }
+            Kind::WhoamiDpop => {
+                let token = rng.below(self.keys.len());
+                let key = &self.keys[token];
+                let jti = (rng.below(usize::MAX) as u64) ^ (token as u64);
+                let _ = write!(
+                    request,
+                    "GET /whoami HTTP/1.1\r\nHost: bench\r\nAuthorization: DPoP {key}\r\nDPoP: {}\r\n\r\n",
+                    self.dpop.proof(key, jti)
                 );
                 format!("\"{}\"", username(token / CLIENTS.len()))
             }
@@ -1289,6 +1379,7 @@ struct SizeReport {
     whoami: Option<PhaseReport>,
     refresh: Option<PhaseReport>,
     whoami_jwt: Option<PhaseReport>,
+    whoami_dpop: Option<PhaseReport>,
     verify: Option<PhaseReport>,
     introspect: Option<PhaseReport>,
     nginx_open: Option<PhaseReport>,
@@ -1354,12 +1445,14 @@ fn bench_size(users_count: usize, hash: &str, config: &Config, ticks: f64) -> Re
         false => Vec::new(),
     };
     let access_tokens = Arc::new(access_tokens);
+    let dpop = Arc::new(BenchDpop::new(server.address));
     let work_at = |address, kind| Workload {
         address,
         kind,
         keys: keys.clone(),
         access_tokens: access_tokens.clone(),
         users: users_count,
+        dpop: dpop.clone(),
     };
     let run_at = |address, wanted: &str, kind, name: &str, conns| -> Result<Option<PhaseReport>> {
         if !config.runs(wanted) {
@@ -1373,6 +1466,21 @@ fn bench_size(users_count: usize, hash: &str, config: &Config, ticks: f64) -> Re
         |wanted: &str, kind, name: &str, conns| run_at(server.address, wanted, kind, name, conns);
     let healthz = run("healthz", Kind::Healthz, "GET /healthz", config.conns)?;
     let whoami = run("whoami", Kind::Whoami, "GET /whoami", config.conns)?;
+    // Every key bound for this phase only: the others use them as bearer keys.
+    let whoami_dpop = match config.runs("dpop") {
+        true => {
+            bind_all(&database, Some(&dpop.jkt))?;
+            let report = run(
+                "dpop",
+                Kind::WhoamiDpop,
+                "GET /whoami, bound key + DPoP proof",
+                config.conns,
+            );
+            bind_all(&database, None)?;
+            report?
+        }
+        false => None,
+    };
     let refresh = run("jwt", Kind::Refresh, "POST /token/refresh", config.conns)?;
     let whoami_jwt = run(
         "jwt",
@@ -1473,6 +1581,7 @@ fn bench_size(users_count: usize, hash: &str, config: &Config, ticks: f64) -> Re
         whoami,
         refresh,
         whoami_jwt,
+        whoami_dpop,
         verify,
         introspect,
         nginx_open,
@@ -1523,6 +1632,21 @@ fn print_summary(reports: &[SizeReport], verify: &VerifyTime) {
                 ms(jwt.p99),
                 ms(whoami.p99),
                 us(jwt.server_cpu_per_request),
+                us(whoami.server_cpu_per_request),
+            );
+        }
+        if let (Some(whoami), Some(bound)) = (&report.whoami, &report.whoami_dpop) {
+            let ratio = bound.rps / whoami.rps;
+            let by_cpu = whoami.server_cpu_per_request.as_secs_f64()
+                / bound.server_cpu_per_request.as_secs_f64();
+            println!(
+                "{users:>7} users: bound whoami (DPoP) / unbound whoami {ratio:.2} (target >= 0.5: {}); by server CPU per request {by_cpu:.2}; {:.0} vs {:.0} req/s, p99 {:.2} vs {:.2} ms, {:.1} vs {:.1} us server CPU/req",
+                verdict(ratio >= 0.5),
+                bound.rps,
+                whoami.rps,
+                ms(bound.p99),
+                ms(whoami.p99),
+                us(bound.server_cpu_per_request),
                 us(whoami.server_cpu_per_request),
             );
         }
@@ -1715,6 +1839,7 @@ fn bench_postgres(
                         // The PostgreSQL mode measures keys only.
                         access_tokens: Arc::new(Vec::new()),
                         users: users_count,
+                        dpop: Arc::new(BenchDpop::new(server.address)),
                     };
                     let report = phase(&server, work, label, conns, config, ticks)?;
                     report.print(ticks);

@@ -75,6 +75,18 @@ pub async fn sweep_expired(services: Services) {
             |conn, cutoff, limit| Ok(db::rotation::delete_expired_batch(conn, cutoff, limit)?),
         )
         .await;
+        // A used DPoP proof is kept while its iat is within the window.
+        sweep_in_batches(
+            &services,
+            "used DPoP proof",
+            Timestamp::now(),
+            |conn, cutoff, limit| {
+                Ok(db::used_dpop_proofs::delete_expired_batch(
+                    conn, cutoff, limit,
+                )?)
+            },
+        )
+        .await;
         sweep_console_sessions(&services).await;
     }
 }

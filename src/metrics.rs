@@ -144,6 +144,19 @@ counter_labels! {
 }
 
 counter_labels! {
+    /// How a DPoP proof (RFC 9449), at a sign-in or a use of a bound key, ended.
+    pub enum DpopOutcome {
+        Accepted => "accepted",
+        /// Missing for a bound key, malformed, badly signed, or not for this request.
+        Invalid => "invalid",
+        /// A `jti` seen before within the window.
+        Replayed => "replayed",
+    }
+    counts dpop_proofs_total{result}:
+        "DPoP proofs checked, at sign-ins and uses of bound keys, by result."
+}
+
+counter_labels! {
     /// What an introspection (`/introspect`) answered about the token it was asked about.
     pub enum IntrospectionOutcome {
         Active => "active",
@@ -183,6 +196,7 @@ pub struct Metrics {
     token_checks: IntCounterVec,
     revocations: IntCounterVec,
     forward_auth: IntCounterVec,
+    dpop_proofs: IntCounterVec,
     introspections: IntCounterVec,
     mails: IntCounterVec,
     active_tokens: IntGauge,
@@ -203,6 +217,7 @@ impl Metrics {
             token_checks: CheckOutcome::counter(&registry)?,
             revocations: RevocationCause::counter(&registry)?,
             forward_auth: ForwardAuthOutcome::counter(&registry)?,
+            dpop_proofs: DpopOutcome::counter(&registry)?,
             introspections: IntrospectionOutcome::counter(&registry)?,
             mails: MailOutcome::counter(&registry)?,
             token_cache_lookups: CacheLookup::counter(&registry)?,
@@ -301,6 +316,10 @@ impl Metrics {
         count_one(&self.forward_auth, outcome.label());
     }
 
+    pub fn dpop_proof(&self, outcome: DpopOutcome) {
+        count_one(&self.dpop_proofs, outcome.label());
+    }
+
     pub fn mail(&self, outcome: MailOutcome) {
         count_one(&self.mails, outcome.label());
     }
@@ -397,6 +416,7 @@ mod tests {
             "multitoken_revocations_total{cause=\"logout_others\"} 0",
             "multitoken_revocations_total{cause=\"key\"} 0",
             "multitoken_forward_auth_total{outcome=\"forbidden\"} 0",
+            "multitoken_dpop_proofs_total{result=\"replayed\"} 0",
             "multitoken_introspections_total{result=\"inactive\"} 0",
             "multitoken_active_tokens 7",
             "multitoken_token_checksum_failures_total 0",

@@ -101,6 +101,17 @@ impl Application {
             &secret_key,
         )
         .map_err(StartupError::Settings)?;
+        let listener = TcpListener::bind(settings.server.bind)
+            .map_err(|e| StartupError::Bind(settings.server.bind, e))?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| StartupError::Bind(settings.server.bind, e))?;
+        // Unset, PUBLIC_URL is the address bound (its port too, when port 0 asked for any).
+        let public_url = settings
+            .server
+            .public_url
+            .clone()
+            .unwrap_or_else(|| crate::domain::PublicUrl::from_bind(address));
         let tokens = TokenVerifier::new(
             pool.clone(),
             settings.tokens.policy(),
@@ -110,7 +121,8 @@ impl Application {
         )
         .with_work_timeout(settings.database.work_timeout())
         .with_access_tokens(access_tokens.clone())
-        .with_trusted_proxies(settings.server.trusted_proxies.clone());
+        .with_trusted_proxies(settings.server.trusted_proxies.clone())
+        .with_dpop(settings.dpop.dpop_proof_window, public_url);
         let tokens = match settings.caches_tokens() {
             true => {
                 let limits = CacheLimits {
@@ -144,11 +156,6 @@ impl Application {
             recent_throttles: Default::default(),
             github_keys,
         };
-        let listener = TcpListener::bind(settings.server.bind)
-            .map_err(|e| StartupError::Bind(settings.server.bind, e))?;
-        let address = listener
-            .local_addr()
-            .map_err(|e| StartupError::Bind(settings.server.bind, e))?;
         let console_key =
             console_session_key(&services.secret_key).map_err(StartupError::Settings)?;
         let cookie_secure = settings.console.cookie_secure;

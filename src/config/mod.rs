@@ -8,6 +8,7 @@
 mod accounts;
 mod console;
 mod database;
+mod dpop;
 mod events;
 mod jwt;
 mod mail;
@@ -22,6 +23,7 @@ mod two_factor;
 pub use self::accounts::AccountSettings;
 pub use self::console::ConsoleSettings;
 pub use self::database::DatabaseSettings;
+pub use self::dpop::DpopSettings;
 pub use self::events::EventSettings;
 pub use self::jwt::JwtSettings;
 pub use self::mail::{MailSettings, MAIL_RETRY_BASE};
@@ -65,6 +67,8 @@ pub struct Settings {
     pub two_factor: TwoFactorSettings,
     #[command(flatten)]
     pub events: EventSettings,
+    #[command(flatten)]
+    pub dpop: DpopSettings,
 }
 
 impl Settings {
@@ -98,6 +102,7 @@ impl Settings {
         self.accounts.validate()?;
         self.console.validate()?;
         self.token_cache.validate()?;
+        self.dpop.validate()?;
         self.database.validate()
     }
 

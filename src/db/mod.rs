@@ -22,6 +22,7 @@ pub mod signing_keys;
 pub mod throttle;
 pub mod tokens;
 pub mod two_factor;
+pub mod used_dpop_proofs;
 pub mod used_id_tokens;
 pub mod users;
 

@@ -148,6 +148,7 @@ pub fn owner_of(conn: &mut AnyConnection, digest: &[u8]) -> QueryResult<Option<R
                 users::is_service,
                 users::two_factor,
                 users::email_verified,
+                tokens::dpop_jkt,
             ),
             tokens::digest,
             retired_keys::retired_at,

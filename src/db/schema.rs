@@ -33,6 +33,7 @@ diesel::table! {
         scopes -> Text,
         via -> Text,
         last_ip -> Nullable<Text>,
+        dpop_jkt -> Nullable<Text>,
     }
 }
 
@@ -146,3 +147,10 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(retired_keys, tokens);
 diesel::allow_tables_to_appear_in_same_query!(retired_keys, users);
+
+diesel::table! {
+    used_dpop_proofs (digest) {
+        digest -> Binary,
+        expires_at -> BigInt,
+    }
+}

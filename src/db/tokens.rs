@@ -23,6 +23,8 @@ pub struct Device {
     pub via: String,
     /// The client address of the login, then of the last recorded use.
     pub last_ip: Option<String>,
+    /// The thumbprint of the public key the device's key is bound to (DPoP).
+    pub dpop_jkt: Option<String>,
 }
 
 /// A token found by its digest, with what authentication needs of its user.
@@ -42,6 +44,8 @@ pub struct TokenOwner {
     pub is_service: bool,
     pub two_factor: bool,
     pub email_verified: bool,
+    /// The thumbprint the key is bound to (DPoP); `None` for a bearer key.
+    pub dpop_jkt: Option<String>,
 }
 
 /// The token check's one read. It runs on the backend's own connection
@@ -69,6 +73,7 @@ pub fn by_digest(conn: &mut AnyConnection, digest: &[u8]) -> QueryResult<Option<
                     users::is_service,
                     users::two_factor,
                     users::email_verified,
+                    tokens::dpop_jkt,
                 ))
                 .first::<TokenOwner>($conn)
                 .optional()
@@ -214,6 +219,8 @@ pub struct NewToken<'a> {
     pub scopes: &'a str,
     pub via: &'a str,
     pub last_ip: Option<&'a str>,
+    /// A re-login without a proof unbinds the client's new key.
+    pub dpop_jkt: Option<&'a str>,
 }
 
 pub fn insert(conn: &mut AnyConnection, new: &NewToken<'_>) -> QueryResult<usize> {

@@ -42,6 +42,16 @@ pub struct AccessClaims {
     pub iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<String>,
+    /// For a device whose key is bound to a DPoP key (RFC 9449 section
+    /// 6.1): that key's thumbprint; the token then needs proofs too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// The `cnf` claim of a token bound to a DPoP key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub jkt: String,
 }
 
 pub const ACCESS_TOKEN_TYPE: &str = "access";
@@ -340,6 +350,7 @@ mod tests {
             scope: None,
             iss: Some("https://auth.example".into()),
             aud: None,
+            cnf: None,
         }
     }
 

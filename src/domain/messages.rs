@@ -123,6 +123,10 @@ pub const INVALID_TOKEN: &str = "Invalid token.";
 pub const INVALID_SIGNATURE: &str = "Invalid signature.";
 pub const TOKEN_EXPIRED: &str = "Token has expired.";
 pub const USER_INACTIVE: &str = "User inactive or deleted.";
+/// A DPoP proof missing for a bound key, or one that does not hold.
+pub const INVALID_DPOP_PROOF: &str = "Invalid DPoP proof.";
+/// A sign-in without a proof by a client of `DPOP_REQUIRED_CLIENTS`.
+pub const DPOP_REQUIRED: &str = "This client must sign in with a DPoP proof.";
 
 // The fixed `detail` of the other errors.
 pub const PERMISSION_DENIED: &str = "You do not have permission to perform this action.";

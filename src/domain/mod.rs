@@ -27,6 +27,7 @@ pub mod client_address;
 pub mod client_name;
 pub mod device_proof;
 pub mod django_password;
+pub mod dpop;
 pub mod duration;
 pub mod email;
 pub mod email_verification;

@@ -26,6 +26,9 @@ pub struct Principal {
     pub created_at: Timestamp,
     /// When the token expires, counting the use this check records.
     pub expires_at: Timestamp,
+    /// The thumbprint of the public key the key is bound to (DPoP): then
+    /// every use needs a proof by that key.
+    pub dpop_jkt: Option<String>,
 }
 
 impl Principal {

@@ -2,6 +2,7 @@
 //! [`Authenticated`] extractor: a handler that takes it cannot run for a
 //! request without a valid, unexpired token of an active user.
 
+use super::dpop::own_request;
 use super::error::ApiError;
 use super::request::{client_ip, request_source};
 use super::session::{self, CSRF_HEADER};
@@ -21,14 +22,24 @@ use base64::Engine;
 use futures_util::future::LocalBoxFuture;
 
 /// The key of a `Token <key>` or `Bearer <key>` header, following DRF's
-/// `TokenAuthentication` case by case.
+/// `TokenAuthentication` case by case (or of a `DPoP <key>` one: see
+/// [`key_and_scheme`]).
+#[cfg(test)]
 pub fn token_from_header(value: Option<&[u8]>) -> Result<&str, AuthFailure> {
+    key_and_scheme(value).map(|(key, _)| key)
+}
+
+/// The key of a `Token`, `Bearer` or `DPoP` header, and whether the scheme
+/// was `DPoP` (RFC 9449 section 7.1: a bound key must come that way).
+pub fn key_and_scheme(value: Option<&[u8]>) -> Result<(&str, bool), AuthFailure> {
     let value = value.ok_or(AuthFailure::NotProvided)?;
     let mut parts = value
         .split(|b| b.is_ascii_whitespace())
         .filter(|part| !part.is_empty());
     let keyword = parts.next().ok_or(AuthFailure::NotProvided)?;
-    if !keyword.eq_ignore_ascii_case(b"token") && !keyword.eq_ignore_ascii_case(b"bearer") {
+    let dpop = keyword.eq_ignore_ascii_case(b"dpop");
+    if !keyword.eq_ignore_ascii_case(b"token") && !keyword.eq_ignore_ascii_case(b"bearer") && !dpop
+    {
         return Err(AuthFailure::NotProvided);
     }
     let key = parts.next().ok_or(AuthFailure::NoCredentials)?;
@@ -38,7 +49,8 @@ pub fn token_from_header(value: Option<&[u8]>) -> Result<&str, AuthFailure> {
     if !key.iter().all(u8::is_ascii_graphic) {
         return Err(AuthFailure::InvalidCharacters);
     }
-    std::str::from_utf8(key).map_err(|_| AuthFailure::InvalidCharacters)
+    let key = std::str::from_utf8(key).map_err(|_| AuthFailure::InvalidCharacters)?;
+    Ok((key, dpop))
 }
 
 /// The header a forward-auth request may carry its key in when its own
@@ -48,10 +60,17 @@ pub const API_KEY_HEADER: &str = "x-api-key";
 /// The key of a forward-auth request: from `Authorization` when that is a
 /// `Token` or `Bearer` header (valid or not), else from `X-Api-Key`, read
 /// by the same rules.
+#[cfg(test)]
 pub fn forward_auth_key(headers: &HeaderMap) -> Result<&str, AuthFailure> {
-    match token_from_header(headers.get(AUTHORIZATION).map(|value| value.as_bytes())) {
+    forward_auth_credentials(headers).map(|(key, _)| key)
+}
+
+/// [`forward_auth_key`], and whether `Authorization` used the `DPoP` scheme.
+pub fn forward_auth_credentials(headers: &HeaderMap) -> Result<(&str, bool), AuthFailure> {
+    match key_and_scheme(headers.get(AUTHORIZATION).map(|value| value.as_bytes())) {
         Err(AuthFailure::NotProvided) => {
             api_key_from_header(headers.get(API_KEY_HEADER).map(|value| value.as_bytes()))
+                .map(|key| (key, false))
         }
         other => other,
     }
@@ -113,17 +132,29 @@ impl FromRequest for Authenticated {
             .get(AUTHORIZATION)
             .map(|value| value.as_bytes());
         let verifier = request.app_data::<web::Data<TokenVerifier>>().cloned();
-        let presented = token_from_header(header).map(str::to_owned);
+        let presented = key_and_scheme(header).map(|(key, dpop)| (key.to_owned(), dpop));
         let from = verifier
             .as_ref()
             .and_then(|verifier| client_ip(request, verifier.trusted_proxies()));
+        let dpop_scheme = presented.as_ref().is_ok_and(|(_, dpop)| *dpop);
+        let dpop = verifier
+            .as_ref()
+            .map(|verifier| own_request(request, verifier, dpop_scheme));
         Box::pin(async move {
-            let verifier =
-                verifier.ok_or_else(|| Error::internal("the token verifier is not configured"))?;
-            let presented = presented.as_deref().map_err(|failure| *failure);
-            Ok(Authenticated(
-                verifier.verify_presented(presented, from).await?,
-            ))
+            let (Some(verifier), Some(dpop)) = (verifier, dpop) else {
+                return Err(Error::internal("the token verifier is not configured").into());
+            };
+            let key = presented.as_ref().map(|(key, _)| key.as_str());
+            let principal = verifier
+                .verify_presented(key.map_err(|failure| *failure), from)
+                .await?;
+            if let Ok(key) = key {
+                verifier
+                    .dpop()
+                    .check_use(principal.dpop_jkt.as_deref(), &dpop, key)
+                    .await?;
+            }
+            Ok(Authenticated(principal))
         })
     }
 }

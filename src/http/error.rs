@@ -131,6 +131,12 @@ impl ResponseError for ApiError {
         };
         let mut response = HttpResponse::build(self.status_code());
         match self {
+            ApiError::Service(Error::Unauthenticated(AuthFailure::InvalidDpopProof)) => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    crate::domain::dpop::www_authenticate(),
+                ));
+            }
             ApiError::Service(Error::Unauthenticated(_)) => {
                 response
                     .insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Token")));

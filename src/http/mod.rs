@@ -7,6 +7,7 @@ pub mod access_log;
 pub mod auth;
 pub mod body;
 pub mod device_proof;
+pub mod dpop;
 pub mod error;
 pub mod middleware;
 pub mod request;

@@ -8,7 +8,8 @@
 //! for a scope no token holds, and a handler for every method means no 405.
 
 use crate::domain::principal::Principal;
-use crate::http::auth::forward_auth_key;
+use crate::http::auth::forward_auth_credentials;
+use crate::http::dpop::forwarded_request;
 use crate::http::request::client_ip;
 use crate::http::ApiError;
 use crate::service::tokens::other_services::authorize;
@@ -36,13 +37,16 @@ pub async fn verify(
     request: HttpRequest,
     verifier: web::Data<TokenVerifier>,
 ) -> Result<HttpResponse, ApiError> {
-    let presented = forward_auth_key(request.headers());
+    let credentials = forward_auth_credentials(request.headers());
+    let dpop_scheme = credentials.is_ok_and(|(_, dpop)| dpop);
+    let presented = credentials.map(|(key, _)| key);
+    let dpop = forwarded_request(&request, dpop_scheme);
     let required = required_scopes(request.query_string());
     // Under TRUSTED_PROXIES the proxy asking names the client it asks for.
     let from = request
         .app_data::<web::Data<crate::service::Services>>()
         .and_then(|services| client_ip(&request, &services.settings.server.trusted_proxies));
-    let principal = authorize(&verifier, presented, &required, from).await?;
+    let principal = authorize(&verifier, presented, &dpop, &required, from).await?;
     let mut response = HttpResponse::Ok();
     identity_headers(&mut response, &principal);
     Ok(response.finish())

@@ -12,6 +12,7 @@ use crate::domain::jwt::{looks_like_jwt, Jwk};
 use crate::domain::principal::Principal;
 use crate::http::body::Fields;
 use crate::http::device_proof;
+use crate::http::dpop::own_request;
 use crate::http::request::Source;
 use crate::http::ApiError;
 use crate::service::tokens::jwt::AccessTokens;
@@ -32,6 +33,10 @@ pub struct TokenPair {
     pub access: String,
     /// The device's proof, as `/login` answers it (and sets its cookie).
     pub device_proof: String,
+    /// `DPoP` when the device's key is bound to the key of the request's
+    /// DPoP proof: both then go as `Authorization: DPoP …` with a proof.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
 }
 
 /// `POST /token/refresh`'s answer.
@@ -163,6 +168,7 @@ pub async fn obtain(
         .insert_header(no_store())
         .cookie(device_proof::cookie(&services, proof.clone()))
         .json(TokenPair {
+            token_type: issued.dpop_bound.then_some("DPoP"),
             refresh: issued.key.expose().to_owned(),
             access,
             device_proof: proof,
@@ -181,12 +187,23 @@ pub async fn obtain(
 pub async fn refresh(
     services: web::Data<Services>,
     access_tokens: web::Data<AccessTokens>,
+    request: HttpRequest,
     Source(source): Source,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
     let Some(principal) = presented_device(&services, &fields, &source).await? else {
         return Ok(token_not_valid());
     };
+    // A bound key is refreshed with a proof of its own key (`ath` of it).
+    if principal.dpop_jkt.is_some() {
+        let refresh = fields.only_required("refresh")?;
+        let dpop = own_request(&request, &services.tokens, true);
+        services
+            .tokens
+            .dpop()
+            .check_use(principal.dpop_jkt.as_deref(), &dpop, &refresh)
+            .await?;
+    }
     if !services.settings.tokens.rotate_refresh_tokens {
         let access = access_tokens.issue(&principal).await?;
         return Ok(HttpResponse::Ok()

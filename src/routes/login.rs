@@ -7,6 +7,7 @@ use crate::domain::{ClientName, FieldErrors, Password, Scopes, Timestamp};
 use crate::http::auth::{basic_credentials, Authenticated, Unrestricted};
 use crate::http::body::{complete, Fields, ParseFields};
 use crate::http::device_proof;
+use crate::http::dpop::sign_in_binding;
 use crate::http::request::{request_source, Source};
 use crate::http::ApiError;
 use crate::metrics::RevocationCause;
@@ -84,6 +85,7 @@ fn read_login(
             scopes,
             otp,
             device_proofs,
+            dpop_jkt: None,
         });
     complete(request, errors)
 }
@@ -115,6 +117,10 @@ pub struct TokenResponse {
     /// Send it with later sign-ins so that failures others cause on the
     /// username do not lock this device out.
     pub device_proof: String,
+    /// `DPoP` when the key is bound to the key of the request's DPoP proof:
+    /// send it as `Authorization: DPoP <key>` with a proof each time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
 }
 
 /// A logout that revoked several tokens.
@@ -178,6 +184,7 @@ pub(super) fn token_answer(services: &Services, token: IssuedToken) -> HttpRespo
             scopes: token.scopes.into_vec(),
             expires_at: token.expires_at,
             device_proof: proof,
+            token_type: token.dpop_bound.then_some("DPoP"),
         })
 }
 
@@ -202,6 +209,7 @@ pub(super) async fn sign_in(
     login_request
         .device_proofs
         .extend(device_proof::from_cookie(request));
+    login_request.dpop_jkt = sign_in_binding(request).await?;
     let source = request_source(request);
     match log_in(services, login_request, &source).await {
         Ok(token) => Ok(token),

@@ -65,7 +65,7 @@ pub struct NoTokenField(FieldErrorsSchema);
 #[derive(Default, Serialize, ToSchema)]
 pub struct Introspection {
     pub active: bool,
-    /// Always `Token`.
+    /// `Token`, or `DPoP` for a key bound to a device's key.
     pub token_type: Option<&'static str>,
     /// The token's client.
     pub client_id: Option<String>,
@@ -79,13 +79,25 @@ pub struct Introspection {
     pub iat: Option<i64>,
     /// The token's scopes, space-separated; only for a restricted token.
     pub scope: Option<String>,
+    /// For a bound key (RFC 9449 section 6.2): the thumbprint of its key.
+    pub cnf: Option<Confirmation>,
+}
+
+/// The key a bound key is confirmed by.
+#[derive(Serialize, ToSchema)]
+pub struct Confirmation {
+    /// The RFC 7638 thumbprint (base64url SHA-256) of the device's public key.
+    pub jkt: String,
 }
 
 impl Introspection {
     fn active(principal: Principal) -> Self {
         Introspection {
             active: true,
-            token_type: Some("Token"),
+            token_type: Some(match principal.dpop_jkt {
+                Some(_) => "DPoP",
+                None => "Token",
+            }),
             scope: principal
                 .is_restricted()
                 .then(|| principal.scopes.to_stored()),
@@ -95,6 +107,7 @@ impl Introspection {
             is_admin: Some(principal.is_admin),
             exp: Some(principal.expires_at.unix_seconds()),
             iat: Some(principal.created_at.unix_seconds()),
+            cnf: principal.dpop_jkt.map(|jkt| Confirmation { jkt }),
         }
     }
 }

@@ -5,6 +5,7 @@ use super::openapi::Detail;
 use crate::domain::{ClientName, FieldErrors, Scopes};
 use crate::http::body::{complete, Fields};
 use crate::http::device_proof;
+use crate::http::dpop::sign_in_binding;
 use crate::http::request::request_source;
 use crate::http::ApiError;
 use crate::service::sign_in::oidc::providers::Proof;
@@ -84,6 +85,7 @@ fn read_login(
         scopes,
         otp,
         device_proofs,
+        dpop_jkt: None,
     });
     complete(request, errors)
 }
@@ -109,7 +111,8 @@ pub async fn login_with_provider(
     if !services.oidc.is_configured(&provider) {
         return Err(Error::NotFound.into());
     }
-    let login_request = read_login(&request, &fields, provider.into_inner())?;
+    let mut login_request = read_login(&request, &fields, provider.into_inner())?;
+    login_request.dpop_jkt = sign_in_binding(&request).await?;
     let token = log_in(&services, login_request, &request_source(&request)).await?;
     Ok(token_answer(&services, token))
 }

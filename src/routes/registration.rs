@@ -6,6 +6,7 @@ use crate::domain::account::{AccountFields, AccountInput};
 use crate::domain::{ClientName, FieldErrors, Password, Scopes};
 use crate::http::body::{complete, Fields, FromFields};
 use crate::http::device_proof;
+use crate::http::dpop::sign_in_binding;
 use crate::http::request::request_source;
 use crate::http::ApiError;
 use crate::service::accounts::registration::{self, RegisterRequest};
@@ -63,6 +64,9 @@ pub struct Registered {
     /// its cookie).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device_proof: Option<String>,
+    /// `DPoP` when the key is bound to the key of the request's DPoP proof.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
 }
 
 /// Sign up; with `client`, also log in on it.
@@ -107,6 +111,11 @@ pub async fn register(
     )
     .await?;
     let scopes = body.scopes;
+    // Checked once the fields are: a bad proof is the answer then.
+    let dpop_jkt = match errors.is_empty() {
+        true => sign_in_binding(&request).await?,
+        false => None,
+    };
     let register_request = account
         .account()
         .zip(client)
@@ -115,6 +124,7 @@ pub async fn register(
             client,
             scopes,
             source,
+            dpop_jkt,
         });
     let registered = registration::register(&services, complete(register_request, errors)?).await?;
     let proof = registered
@@ -126,11 +136,16 @@ pub async fn register(
     if let Some(proof) = &proof {
         answer.cookie(device_proof::cookie(&services, proof.clone()));
     }
+    let token_type = registered
+        .token
+        .as_ref()
+        .and_then(|token| token.dpop_bound.then_some("DPoP"));
     Ok(answer.json(Registered {
         id: registered.user.id,
         username: registered.user.username,
         email: registered.user.email,
         auth_token: registered.token.map(|token| token.key.expose().to_owned()),
         device_proof: proof,
+        token_type,
     }))
 }

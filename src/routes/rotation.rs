@@ -3,7 +3,7 @@
 
 use crate::domain::jwt::looks_like_jwt;
 use crate::domain::Timestamp;
-use crate::http::auth::{token_from_header, Authenticated};
+use crate::http::auth::{key_and_scheme, Authenticated};
 use crate::http::request::Source;
 use crate::http::ApiError;
 use crate::service::tokens::rotation::rotate_counted;
@@ -23,6 +23,10 @@ pub struct RotatedKey {
     pub scopes: Vec<String>,
     #[schema(value_type = String, format = DateTime)]
     pub expires_at: Timestamp,
+    /// `DPoP` when the device is bound: the new key is bound to the same
+    /// key and goes as `Authorization: DPoP …` with a proof.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
 }
 
 /// Give the presented key's device a new key (any key, restricted ones
@@ -36,15 +40,17 @@ pub struct RotatedKey {
 ))]
 pub async fn rotate(
     services: web::Data<Services>,
-    Authenticated(_): Authenticated,
+    Authenticated(principal): Authenticated,
     Source(source): Source,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let header = request.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
     // The extractor accepted this header: a key, or an access JWT, which
-    // stands for its device's key but is not it.
-    let presented = token_from_header(header)
+    // stands for its device's key but is not it. A bound key came with
+    // its proof, which the extractor checked.
+    let presented = key_and_scheme(header)
         .ok()
+        .map(|(key, _)| key)
         .filter(|key| !looks_like_jwt(key))
         .and_then(|key| services.tokens.digest_of(key))
         .ok_or(Error::Unauthenticated(AuthFailure::InvalidToken))?;
@@ -56,5 +62,6 @@ pub async fn rotate(
             client: rotated.client,
             scopes: rotated.scopes.into_vec(),
             expires_at: rotated.expires_at,
+            token_type: principal.dpop_jkt.is_some().then_some("DPoP"),
         }))
 }

@@ -8,8 +8,8 @@
 //! their cause as the error's `source`, so whoever logs it logs the chain.
 
 use crate::domain::messages::{
-    INVALID_TOKEN, NOT_AUTHENTICATED, NO_CREDENTIALS_IN_HEADER, TOKEN_CONTAINS_SPACES,
-    TOKEN_EXPIRED, TOKEN_INVALID_CHARACTERS, USER_INACTIVE,
+    INVALID_DPOP_PROOF, INVALID_TOKEN, NOT_AUTHENTICATED, NO_CREDENTIALS_IN_HEADER,
+    TOKEN_CONTAINS_SPACES, TOKEN_EXPIRED, TOKEN_INVALID_CHARACTERS, USER_INACTIVE,
 };
 use crate::domain::page::InvalidPage;
 use crate::domain::FieldErrors;
@@ -28,6 +28,8 @@ pub enum AuthFailure {
     InvalidToken,
     Expired,
     Inactive,
+    /// A bound key without a valid DPoP proof, or a sign-in with a bad one.
+    InvalidDpopProof,
 }
 
 impl AuthFailure {
@@ -40,6 +42,7 @@ impl AuthFailure {
             AuthFailure::InvalidToken => INVALID_TOKEN,
             AuthFailure::Expired => TOKEN_EXPIRED,
             AuthFailure::Inactive => USER_INACTIVE,
+            AuthFailure::InvalidDpopProof => INVALID_DPOP_PROOF,
         }
     }
 }

@@ -27,6 +27,11 @@
 //!   (`node_modules/axe-core/axe.min.js`, which `.ci/run` installs with
 //!   npm), or under CI, where the console's accessibility checks must run
 //!   (the browser tests that need it also need `browser_tests`).
+//! - `dpop_client_tests` when panva's `dpop` is installed in
+//!   `tests/dpop_client/` (which `.ci/run` installs with npm) and `node` is
+//!   on the `PATH`, or under CI: the end-to-end tests of keys bound to
+//!   devices (`tests/api/services/dpop_proxies.rs`, which also need nginx
+//!   or Caddy).
 //! - `key_checker_tests` when both `python3` and `node` are on the `PATH`
 //!   (the guide's key checkers, `tests/api/auth/key_format.rs`), or under CI.
 //! - `detect_secrets_tests` when `.venv-tests/bin/python` can import
@@ -84,6 +89,11 @@ fn main() {
             &repository.join("tests/console_browser"),
             "axe-core/axe.min.js",
         ),
+    );
+    found_or_ci(
+        "dpop_client_tests",
+        npm_installed(&repository.join("tests/dpop_client"), "dpop/package.json")
+            && program("node").is_some(),
     );
     found_or_ci(
         "detect_secrets_tests",

@@ -386,6 +386,7 @@ fn write_tokens(
             None => options.policy.expiry(now, now).millis(),
         };
         let new = tokens::NewToken {
+            dpop_jkt: None,
             user_id,
             client: &client,
             digest: digest.as_bytes(),

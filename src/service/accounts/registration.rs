@@ -30,6 +30,8 @@ pub struct RegisterRequest {
     pub scopes: Scopes,
     /// Where the request came from.
     pub source: EventSource,
+    /// The thumbprint of the DPoP key the request proved it holds.
+    pub dpop_jkt: Option<String>,
 }
 
 #[derive(Debug)]
@@ -104,7 +106,11 @@ pub async fn register(services: &Services, request: RegisterRequest) -> Result<R
         client,
         scopes,
         source,
+        dpop_jkt,
     } = request;
+    if let Some(client) = &client {
+        tokens::check_dpop_required(&services.settings, client, dpop_jkt.is_some())?;
+    }
     let password_hash = services
         .hasher
         .hash(account.password.into_password())
@@ -140,6 +146,7 @@ pub async fn register(services: &Services, request: RegisterRequest) -> Result<R
                                 client,
                                 scopes,
                                 source: &source,
+                                dpop_jkt,
                             },
                             &Via::Password,
                         )

@@ -31,6 +31,8 @@ pub struct LoginRequest {
     pub otp: Option<String>,
     /// Device proofs presented, as sent (see `throttle::Guess`).
     pub device_proofs: Vec<String>,
+    /// The thumbprint of the DPoP key the request proved it holds.
+    pub dpop_jkt: Option<String>,
 }
 
 /// `POST /login`: a new token for the client, replacing the one it had.
@@ -46,8 +48,10 @@ pub async fn login(
         scopes,
         otp,
         device_proofs,
+        dpop_jkt,
     } = request;
     tokens::check_allowed_scopes(&services.settings, &scopes)?;
+    tokens::check_dpop_required(&services.settings, &client, dpop_jkt.is_some())?;
     let limits = tokens::IssueLimits::of(&services.settings);
     let guess = Guess {
         username: &username,
@@ -68,6 +72,7 @@ pub async fn login(
                         client,
                         scopes,
                         source: &source,
+                        dpop_jkt,
                     },
                     &Via::Password,
                 )

@@ -129,6 +129,10 @@ impl AccessTokens {
                 .then(|| principal.scopes.to_stored()),
             iss: self.0.expected.issuer.clone(),
             aud: self.0.expected.audience.clone(),
+            cnf: principal
+                .dpop_jkt
+                .clone()
+                .map(|jkt| jwt::Confirmation { jkt }),
         };
         let signer = keys.signer.as_ref().map_err(Error::internal)?;
         signer.sign(&claims).map_err(Error::internal)

@@ -5,6 +5,7 @@
 //! by other services ([`other_services`]).
 
 pub mod cache;
+pub mod dpop;
 pub mod jwt;
 pub mod other_services;
 pub mod rotation;
@@ -35,6 +36,8 @@ pub struct IssuedToken {
     /// Whether the user never signed in on this client before (as far as
     /// the security events go back): what `NEW_DEVICE_MAIL` tells them of.
     pub new_device: bool,
+    /// Whether the key is bound to a DPoP key (its answer's `token_type`).
+    pub dpop_bound: bool,
 }
 
 /// What a login asks a token for: the client and its scopes; and where the
@@ -44,6 +47,9 @@ pub struct Grant<'a> {
     pub client: ClientName,
     pub scopes: Scopes,
     pub source: &'a EventSource,
+    /// The thumbprint of the DPoP key the sign-in proved it holds: the key
+    /// issued is bound to it.
+    pub dpop_jkt: Option<String>,
 }
 
 /// The password hash a sign-in checked, and the hash that replaces it when
@@ -62,6 +68,22 @@ impl<'a> CheckedHash<'a> {
             rehashed: None,
         }
     }
+}
+
+/// Refuses a sign-in without a DPoP proof by a client of
+/// `DPOP_REQUIRED_CLIENTS`.
+pub fn check_dpop_required(
+    settings: &crate::config::Settings,
+    client: &ClientName,
+    bound: bool,
+) -> Result<(), Error> {
+    if !bound && settings.dpop.requires_proof(client.as_str()) {
+        return Err(Error::field(
+            "non_field_errors",
+            crate::domain::messages::DPOP_REQUIRED,
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses scopes beyond `ALLOWED_SCOPES`, as a problem of the field `scopes`.
@@ -171,6 +193,7 @@ pub fn issue_via(
         client,
         scopes,
         source,
+        dpop_jkt,
     } = grant;
     let expires_at = policy.expiry(now, now);
     let stored_scopes = scopes.to_stored();
@@ -197,6 +220,7 @@ pub fn issue_via(
             scopes: &stored_scopes,
             via: &via,
             last_ip: ip.as_deref(),
+            dpop_jkt: dpop_jkt.as_deref(),
         };
         // A row that a concurrent revocation deleted after it was found is
         // replaced by nothing: then the key gets a row of its own.
@@ -235,6 +259,7 @@ pub fn issue_via(
         scopes,
         expires_at,
         new_device,
+        dpop_bound: dpop_jkt.is_some(),
     })
 }
 
@@ -256,6 +281,9 @@ pub struct DeviceView {
     /// The client address of the login, then of the last recorded use;
     /// `null` for devices imported from Django.
     pub last_ip: Option<String>,
+    /// Whether the key is bound to a device's key (DPoP): usable only with
+    /// a proof by that key.
+    pub dpop: bool,
     /// Only in the owner's own listing: whether this is the requesting token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current: Option<bool>,
@@ -280,6 +308,7 @@ pub fn list(
             scopes: Scopes::from_stored(&device.scopes).into_vec(),
             via: device.via,
             last_ip: device.last_ip,
+            dpop: device.dpop_jkt.is_some(),
         })
         .collect())
 }

@@ -7,6 +7,7 @@
 //! revocation is seen by them on the very next request, and a check counts
 //! as a use of the token.
 
+use super::dpop::DpopRequest;
 use super::verify::TokenVerifier;
 use super::{revoke_counted, Revocation};
 use crate::domain::event::EventSource;
@@ -24,10 +25,21 @@ use std::net::IpAddr;
 pub async fn authorize(
     verifier: &TokenVerifier,
     presented: Result<&str, AuthFailure>,
+    dpop: &DpopRequest,
     required: &[String],
     from: Option<IpAddr>,
 ) -> Result<Principal, Error> {
-    let checked = verifier.verify_presented(presented, from).await;
+    let mut checked = verifier.verify_presented(presented, from).await;
+    // A bound key passes with a proof of the original request only.
+    if let (Ok(principal), Ok(key)) = (&checked, presented) {
+        if let Err(refused) = verifier
+            .dpop()
+            .check_use(principal.dpop_jkt.as_deref(), dpop, key)
+            .await
+        {
+            checked = Err(refused);
+        }
+    }
     let (outcome, answer) = match checked {
         Ok(principal) if required.iter().all(|scope| principal.scopes.holds(scope)) => {
             (Some(ForwardAuthOutcome::Allowed), Ok(principal))

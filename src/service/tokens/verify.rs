@@ -10,6 +10,7 @@
 //! lookup in memory, and its touch waits there to be written in a batch.
 
 use super::cache::{PendingTouch, TokenCache};
+use super::dpop::DpopChecker;
 use super::jwt::AccessTokens;
 use crate::db::rotation::RetiredOwner;
 use crate::db::tokens::{TokenOwner, TouchRow};
@@ -17,7 +18,7 @@ use crate::db::{rotation, tokens, AnyConnection, DbPool};
 use crate::domain::client_address::TrustedProxies;
 use crate::domain::event::{Actor, EventSource};
 use crate::domain::principal::Principal;
-use crate::domain::{Scopes, Timestamp, TokenDigest, TokenPolicy, Unusable};
+use crate::domain::{PublicUrl, Scopes, Timestamp, TokenDigest, TokenPolicy, Unusable};
 use crate::metrics::{CheckOutcome, Metrics, RevocationCause, RotationResult};
 use crate::service::{run_blocking_within, AuthFailure, Error};
 use std::net::IpAddr;
@@ -44,6 +45,8 @@ pub struct TokenVerifier {
     /// `TRUSTED_PROXIES`: whose `X-Forwarded-For` names the client address
     /// a check records.
     trusted_proxies: TrustedProxies,
+    /// Proofs of the keys bound to a device's key (DPoP).
+    dpop: DpopChecker,
 }
 
 impl TokenVerifier {
@@ -55,15 +58,16 @@ impl TokenVerifier {
         metrics: Metrics,
     ) -> Self {
         TokenVerifier {
-            pool,
             policy,
             reads_inline,
             legacy_keys,
-            metrics,
             cache: None,
             work_timeout: crate::service::WORK_TIMEOUT,
             access_tokens: None,
             trusted_proxies: TrustedProxies::default(),
+            dpop: DpopChecker::new(pool.clone(), metrics.clone()),
+            pool,
+            metrics,
         }
     }
 
@@ -71,6 +75,20 @@ impl TokenVerifier {
     pub fn with_trusted_proxies(mut self, trusted_proxies: TrustedProxies) -> Self {
         self.trusted_proxies = trusted_proxies;
         self
+    }
+
+    /// Checks DPoP proofs under `DPOP_PROOF_WINDOW`, with `htu` based on `public_url`.
+    pub fn with_dpop(mut self, window: std::time::Duration, public_url: PublicUrl) -> Self {
+        self.dpop = self
+            .dpop
+            .with_settings(window, public_url)
+            .with_work_timeout(self.work_timeout);
+        self
+    }
+
+    /// The checker of DPoP proofs.
+    pub fn dpop(&self) -> &DpopChecker {
+        &self.dpop
     }
 
     /// The proxies whose forwarded client address the caller may believe.
@@ -481,6 +499,7 @@ fn principal_of(
         scopes: Scopes::from_stored(&owner.scopes),
         created_at: Timestamp(owner.created_at),
         expires_at: touch.map_or(Timestamp(owner.expires_at), |touch| touch.expires_at),
+        dpop_jkt: owner.dpop_jkt,
     };
     (principal, touch)
 }

@@ -134,6 +134,7 @@ async fn a_key_of_the_earlier_format_still_works_until_revoked(backend: Backend)
     db::tokens::insert(
         &mut app.connection(),
         &db::tokens::NewToken {
+            dpop_jkt: None,
             user_id,
             client: "old-phone",
             digest: TokenDigest::of(earlier).as_bytes(),

@@ -20,6 +20,7 @@ fn insert(app: &TestApp, user_id: i64, client: &str, digest: TokenDigest, expire
     tokens::insert(
         &mut app.connection(),
         &NewToken {
+            dpop_jkt: None,
             user_id,
             client,
             digest: digest.as_bytes(),

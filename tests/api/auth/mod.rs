@@ -4,6 +4,7 @@
 
 mod authentication;
 mod devices;
+mod dpop;
 mod expiry;
 pub mod key_format;
 mod legacy_keys;

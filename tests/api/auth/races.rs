@@ -35,6 +35,7 @@ async fn a_token_is_issued_only_against_the_hash_that_was_checked(backend: Backe
         .policy();
     let source = EventSource::without_request(Actor::Owner);
     let grant = || Grant {
+        dpop_jkt: None,
         client: ClientName::parse("web").expect("client"),
         scopes: Scopes::unrestricted(),
         source: &source,

@@ -567,6 +567,7 @@ async fn an_imported_key_rotates_into_a_current_one(backend: Backend) {
             scopes: "",
             via: "import",
             last_ip: None,
+            dpop_jkt: None,
         },
     )
     .expect("insert the imported key");

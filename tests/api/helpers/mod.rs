@@ -13,6 +13,7 @@ mod process;
 
 pub mod console;
 pub mod django;
+pub mod dpop;
 pub mod issuer;
 pub mod mail;
 pub mod oidc;
@@ -50,6 +51,7 @@ pub fn insert_token_row(
     db::tokens::insert(
         conn,
         &db::tokens::NewToken {
+            dpop_jkt: None,
             user_id,
             client,
             digest: multitoken::domain::TokenDigest::of(client).as_bytes(),
@@ -138,10 +140,11 @@ pub fn sliding_expiry(ttl: std::time::Duration) -> impl FnOnce(&mut Settings) {
 }
 
 /// The fields of a device as its owner sees it (`GET /tokens`), sorted.
-pub const DEVICE_FIELDS: [&str; 9] = [
+pub const DEVICE_FIELDS: [&str; 10] = [
     "client",
     "created_at",
     "current",
+    "dpop",
     "expires_at",
     "last_ip",
     "last_used_at",

@@ -144,7 +144,7 @@ fn render(template: &str, values: &[(&str, &str)]) -> String {
 /// The app behind the proxy: answers every request with
 /// `{"method", "uri", "headers"}` (each header name, lowercased, with its
 /// values) and keeps a copy, so that a test can tell what got through.
-struct Upstream {
+pub(super) struct Upstream {
     address: String,
     seen: Arc<Mutex<Vec<Value>>>,
 }
@@ -184,14 +184,14 @@ impl Upstream {
         Upstream { address, seen }
     }
 
-    fn seen(&self) -> Vec<Value> {
+    pub(super) fn seen(&self) -> Vec<Value> {
         self.seen.lock().expect("requests seen").clone()
     }
 }
 
 /// nginx or Caddy on a free loopback port in front of multitoken and the
 /// upstream app, stopped when dropped.
-struct Proxy {
+pub(super) struct Proxy {
     child: Child,
     dir: tempfile::TempDir,
     url: String,
@@ -229,7 +229,7 @@ impl Proxy {
     }
 
     /// What the proxy wrote: its output and nginx's error log.
-    fn log(&self) -> String {
+    pub(super) fn log(&self) -> String {
         ["output.log", "error.log"]
             .iter()
             .filter_map(|name| std::fs::read_to_string(self.dir.path().join(name)).ok())
@@ -237,7 +237,7 @@ impl Proxy {
             .join("\n")
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(super) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.url)
     }
 }
@@ -317,14 +317,14 @@ fn caddy(dir: &Path, listen: &str, multitoken: &str, app: &str) -> Command {
 }
 
 /// multitoken, the app, and the proxy in front of both.
-struct Stack {
-    app: TestApp,
-    upstream: Upstream,
-    proxy: Proxy,
+pub(super) struct Stack {
+    pub(super) app: TestApp,
+    pub(super) upstream: Upstream,
+    pub(super) proxy: Proxy,
 }
 
 impl Stack {
-    async fn start(kind: Kind, backend: Backend) -> Stack {
+    pub(super) async fn start(kind: Kind, backend: Backend) -> Stack {
         let app = TestApp::spawn(backend).await;
         let upstream = Upstream::start();
         let multitoken = app.address.trim_start_matches("http://").to_owned();

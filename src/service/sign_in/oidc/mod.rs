@@ -44,6 +44,8 @@ pub struct OidcLoginRequest {
     /// Device proofs presented, as sent: a valid one of the user counts a
     /// wrong second factor against itself instead of the username.
     pub device_proofs: Vec<String>,
+    /// The thumbprint of the DPoP key the request proved it holds.
+    pub dpop_jkt: Option<String>,
 }
 
 /// `POST /login/oidc/{provider}`: a new token for the client of the user
@@ -59,6 +61,11 @@ pub async fn login(
         .get(&request.provider)
         .ok_or(Error::NotFound)?;
     tokens::check_allowed_scopes(&services.settings, &request.scopes)?;
+    tokens::check_dpop_required(
+        &services.settings,
+        &request.client,
+        request.dpop_jkt.is_some(),
+    )?;
     // The login throttle counts failures per username and per address; here
     // no username is known before the token is checked, so the provider and
     // the address stand for it (a provider-wide count would let anyone lock
@@ -137,6 +144,7 @@ pub async fn login(
                             client: request.client,
                             scopes: request.scopes,
                             source: &source,
+                            dpop_jkt: request.dpop_jkt,
                         },
                         &via,
                     )
