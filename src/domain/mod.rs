@@ -7,6 +7,7 @@
 pub mod account;
 pub mod client_address;
 pub mod client_name;
+pub mod device_grant;
 pub mod django_password;
 pub mod duration;
 pub mod email;
