@@ -144,21 +144,21 @@ pub fn too_soon(last_poll_at: Option<i64>, interval_seconds: i64, now: Timestamp
 
 /// The scopes an approver grants: the requested ones, or `narrowed` when
 /// given, which may only drop some of them (any, of an unrestricted
-/// request). `Err` when `narrowed` would widen the request, or make a
+/// request). `None` when `narrowed` would widen the request, or make a
 /// restricted request unrestricted.
-pub fn narrow(requested: &Scopes, narrowed: Option<Scopes>) -> Result<Scopes, ()> {
+pub fn narrow(requested: &Scopes, narrowed: Option<Scopes>) -> Option<Scopes> {
     let Some(narrowed) = narrowed else {
-        return Ok(requested.clone());
+        return Some(requested.clone());
     };
     if !requested.is_restricted() {
-        return Ok(narrowed);
+        return Some(narrowed);
     }
     let within = narrowed.is_restricted()
         && narrowed
             .as_slice()
             .iter()
             .all(|scope| requested.holds(scope));
-    within.then_some(narrowed).ok_or(())
+    within.then_some(narrowed)
 }
 
 #[cfg(test)]
@@ -224,13 +224,16 @@ mod tests {
     fn approvers_narrow_scopes_and_never_widen_them() {
         let scopes = |text| Scopes::parse(text).expect("scopes");
         let requested = scopes("read write");
-        assert_eq!(narrow(&requested, None), Ok(requested.clone()));
-        assert_eq!(narrow(&requested, Some(scopes("read"))), Ok(scopes("read")));
-        assert_eq!(narrow(&requested, Some(scopes("read admin"))), Err(()));
-        assert_eq!(narrow(&requested, Some(Scopes::unrestricted())), Err(()));
+        assert_eq!(narrow(&requested, None), Some(requested.clone()));
+        assert_eq!(
+            narrow(&requested, Some(scopes("read"))),
+            Some(scopes("read"))
+        );
+        assert_eq!(narrow(&requested, Some(scopes("read admin"))), None);
+        assert_eq!(narrow(&requested, Some(Scopes::unrestricted())), None);
         assert_eq!(
             narrow(&Scopes::unrestricted(), Some(scopes("read"))),
-            Ok(scopes("read"))
+            Some(scopes("read"))
         );
         for state in ["pending", "approved", "denied", "spent"] {
             let parsed = GrantState::from_stored(state).expect("a state");
