@@ -132,6 +132,16 @@ impl Application {
             settings.oidc.oidc_http_timeout,
         )
         .map_err(StartupError::Settings)?;
+        let listener = TcpListener::bind(settings.server.bind)
+            .map_err(|e| StartupError::Bind(settings.server.bind, e))?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| StartupError::Bind(settings.server.bind, e))?;
+        // Unset PUBLIC_URL: the address bound, whose port 0 (tests) is now known.
+        let mut settings = settings;
+        if settings.server.public_url.is_none() {
+            settings.server.public_url = Some(crate::domain::PublicUrl::from_bind(address));
+        }
         let services = Services {
             pool,
             settings: Arc::new(settings.clone()),
@@ -144,11 +154,6 @@ impl Application {
             recent_throttles: Default::default(),
             github_keys,
         };
-        let listener = TcpListener::bind(settings.server.bind)
-            .map_err(|e| StartupError::Bind(settings.server.bind, e))?;
-        let address = listener
-            .local_addr()
-            .map_err(|e| StartupError::Bind(settings.server.bind, e))?;
         let console_key =
             console_session_key(&services.secret_key).map_err(StartupError::Settings)?;
         let cookie_secure = settings.console.cookie_secure;

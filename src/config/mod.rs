@@ -8,6 +8,7 @@
 mod accounts;
 mod console;
 mod database;
+mod device_grant;
 mod events;
 mod jwt;
 mod mail;
@@ -22,6 +23,7 @@ mod two_factor;
 pub use self::accounts::AccountSettings;
 pub use self::console::ConsoleSettings;
 pub use self::database::DatabaseSettings;
+pub use self::device_grant::DeviceGrantSettings;
 pub use self::events::EventSettings;
 pub use self::jwt::JwtSettings;
 pub use self::mail::{MailSettings, MAIL_RETRY_BASE};
@@ -65,6 +67,8 @@ pub struct Settings {
     pub two_factor: TwoFactorSettings,
     #[command(flatten)]
     pub events: EventSettings,
+    #[command(flatten)]
+    pub device_grant: DeviceGrantSettings,
 }
 
 impl Settings {

@@ -24,10 +24,14 @@ pub enum EventKind {
     UserCreated,
     UserUpdated,
     Imported,
+    /// A signed-in person approved a device's request (OAuth device grant).
+    DeviceApproved,
+    /// A signed-in person denied a device's request, or approving it would exceed the client limit.
+    DeviceDenied,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 14] = [
+    pub const ALL: [EventKind; 16] = [
         Self::Login,
         Self::LoginFailed,
         Self::Throttled,
@@ -42,6 +46,8 @@ impl EventKind {
         Self::UserCreated,
         Self::UserUpdated,
         Self::Imported,
+        Self::DeviceApproved,
+        Self::DeviceDenied,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +66,8 @@ impl EventKind {
             Self::UserCreated => "user_created",
             Self::UserUpdated => "user_updated",
             Self::Imported => "imported",
+            Self::DeviceApproved => "device_approved",
+            Self::DeviceDenied => "device_denied",
         }
     }
 

@@ -9,6 +9,7 @@
 
 pub mod console_sessions;
 pub mod credentials;
+pub mod device_grant;
 pub mod login;
 pub mod new_device;
 pub mod oidc;

@@ -352,7 +352,7 @@ async fn user_named(services: &Services, username: &str) -> Option<i64> {
 /// minute, not one each (a refused attempt must stay cheap). A username
 /// seen for the first time in the minute costs a read, to know whether it
 /// names anyone.
-async fn record_throttled(services: &Services, guess: &Guess<'_>) {
+pub async fn record_throttled(services: &Services, guess: &Guess<'_>) {
     let recent = &services.recent_throttles;
     let first_from_address = recent.first_from_address(guess.source.ip);
     let first_for_username = recent.first_for_username(username_scope(guess.username));
