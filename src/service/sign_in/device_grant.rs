@@ -9,7 +9,8 @@
 //! `LOGIN_THROTTLE`.
 
 use super::throttle::{
-    address_scope, count_attempt, count_use, not_a_failure, record_throttled, Guess, GuessKind,
+    address_scope, count_attempt, count_use, not_a_failure, record_throttled, take_back, Guess,
+    GuessKind,
 };
 use super::two_factor::check_second_factor;
 use crate::db::device_grants::{self, GrantRow, NewGrant};
@@ -254,6 +255,53 @@ pub async fn pending(
     source: &EventSource,
 ) -> Result<PendingGrant, Error> {
     let grant = find_pending(services, approver, user_code, source).await?;
+    Ok(PendingGrant {
+        client: grant.client,
+        scopes: Scopes::from_stored(&grant.scopes),
+        ip: grant.ip,
+        user_agent: grant.user_agent,
+        created_at: Timestamp(grant.created_at),
+        expires_at: Timestamp(grant.expires_at),
+    })
+}
+
+/// The pending request of `user_code` for the hosted page, before anyone
+/// signed in: a code that matches none counts against the address under
+/// `LOGIN_THROTTLE` (a guess at someone's request), one that matches is
+/// taken back.
+pub async fn pending_for_page(
+    services: &Services,
+    user_code: &str,
+    source: &EventSource,
+) -> Result<PendingGrant, Error> {
+    let counted = match source.ip {
+        Some(address) => {
+            let limit = services.settings.throttles.login_throttle;
+            Some(count_use(services, limit, vec![address_scope("device", address)]).await?)
+        }
+        None => None,
+    };
+    let key = services.secret_key.derive_key(USER_CODE_KEY_PURPOSE);
+    let found = match UserCode::parse(user_code).map(|code| code.digest(&key)) {
+        Some(digest) => {
+            services
+                .db(move |conn| Ok(device_grants::by_user_code(conn, &digest)?))
+                .await?
+        }
+        None => None,
+    };
+    let now = Timestamp::now().millis();
+    let pending =
+        found.filter(|grant| grant.state == GrantState::Pending.as_str() && grant.expires_at > now);
+    let Some(grant) = pending else {
+        services
+            .metrics
+            .device_grant(DeviceGrantOutcome::UnknownCode);
+        return Err(Error::NotFound);
+    };
+    if let Some(counted) = counted {
+        services.db(move |conn| take_back(conn, &counted)).await?;
+    }
     Ok(PendingGrant {
         client: grant.client,
         scopes: Scopes::from_stored(&grant.scopes),

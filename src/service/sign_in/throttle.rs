@@ -140,6 +140,15 @@ fn windows<T>(
         .collect()
 }
 
+/// Takes a counted use back from each of its scopes (it turned out not to
+/// be a failure).
+pub fn take_back(conn: &mut AnyConnection, counted: &Counted) -> Result<(), Error> {
+    for (scope, window_start) in &counted.0 {
+        db::throttle::uncount_attempt(conn, scope, *window_start)?;
+    }
+    Ok(())
+}
+
 /// Counts one use of `scopes` against `limit`, off the async workers.
 pub async fn count_use(
     services: &Services,

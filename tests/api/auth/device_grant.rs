@@ -629,3 +629,88 @@ async fn a_code_approved_on_one_instance_is_redeemed_on_another(backend: Backend
     let spent = poll(&app, &codes, "tv").await;
     assert_oauth_error(spent, "invalid_grant", "spent on B").await;
 }
+
+/// `POST /device` as the page's form sends it.
+async fn decide_on_page(
+    browser: &mut crate::helpers::console::Console<'_>,
+    page: &str,
+    user_code: &str,
+    password: &str,
+    decision: &str,
+) -> Response {
+    let csrf = crate::helpers::console::csrf_of(page);
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("user_code", user_code),
+        ("username", "alice"),
+        ("password", password),
+        ("decision", decision),
+    ];
+    browser.post("/device", &form).await
+}
+
+#[on_both_backends]
+async fn the_hosted_page_signs_in_and_approves_or_denies(backend: Backend) {
+    use crate::helpers::console::Console;
+    use crate::helpers::PASSWORD;
+    let app = TestApp::spawn(backend).await;
+    app.create_user("alice", "alice@example.com", false);
+    let codes = codes(&app, "tv", "videos:read").await;
+    let user_code = str_of(&codes, "user_code");
+    let mut browser = Console::new(&app);
+
+    let empty = browser.get("/device").await;
+    assert_eq!(empty.status(), StatusCode::OK);
+    let csp = header(&empty, "content-security-policy").unwrap_or_default();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    let unknown = browser.get("/device?user_code=BBBB-BBBB").await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+
+    let page = browser
+        .page(&format!("/device?user_code={}", user_code.to_lowercase()))
+        .await;
+    for shown in [
+        "tv",
+        "videos:read",
+        "127.0.0.1",
+        "tv-app/1.0",
+        "id=\"approve\"",
+        "id=\"deny\"",
+    ] {
+        assert!(page.contains(shown), "{shown} on the page");
+    }
+    // Without the CSRF token: refused before anything else.
+    let forged = browser
+        .post(
+            "/device",
+            &[("user_code", user_code), ("username", "alice")],
+        )
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let wrong = decide_on_page(&mut browser, &page, user_code, "wrong-password", "approve").await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let approved = decide_on_page(&mut browser, &page, user_code, PASSWORD, "approve").await;
+    assert_eq!(approved.status(), StatusCode::OK);
+    assert!(approved
+        .text()
+        .await
+        .expect("html")
+        .contains("Device approved"));
+    let token: Value = poll(&app, &codes, "tv").await.json().await.expect("json");
+    assert_eq!(token["scope"], "videos:read", "{token}");
+
+    let other = codes_for(&app, "laptop").await;
+    let other_code = str_of(&other, "user_code");
+    let page = browser
+        .page(&format!("/device?user_code={other_code}"))
+        .await;
+    let denied = decide_on_page(&mut browser, &page, other_code, PASSWORD, "deny").await;
+    assert_eq!(denied.status(), StatusCode::OK);
+    assert!(denied.text().await.expect("html").contains("Device denied"));
+    assert_oauth_error(
+        poll(&app, &other, "laptop").await,
+        "access_denied",
+        "on the page",
+    )
+    .await;
+}
