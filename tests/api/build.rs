@@ -27,6 +27,11 @@
 //!   (`node_modules/axe-core/axe.min.js`, which `.ci/run` installs with
 //!   npm), or under CI, where the console's accessibility checks must run
 //!   (the browser tests that need it also need `browser_tests`).
+//! - `device_client_tests` when oauth4webapi is installed in
+//!   `tests/device_client/` (`npm ci` there, which `.ci/run` does), or under
+//!   CI, where the device grant driven by that OAuth client must run.
+//! - `oauthlib_tests` when `.venv-tests/bin/python` can import oauthlib (the
+//!   device grant driven by its `DeviceClient`), or under CI.
 //! - `key_checker_tests` when both `python3` and `node` are on the `PATH`
 //!   (the guide's key checkers, `tests/api/auth/key_format.rs`), or under CI.
 //! - `detect_secrets_tests` when `.venv-tests/bin/python` can import
@@ -116,6 +121,30 @@ fn main() {
     println!("cargo::rerun-if-changed={}", watched.display());
     if axe.is_file() || env::var_os("CI").is_some() {
         println!("cargo::rustc-cfg=axe_tests");
+    }
+
+    println!("cargo::rustc-check-cfg=cfg(device_client_tests)");
+    let client = repository.join("tests/device_client/node_modules/oauth4webapi/package.json");
+    let modules = repository.join("tests/device_client/node_modules");
+    let watched = if modules.exists() {
+        modules
+    } else {
+        repository.join("tests/device_client")
+    };
+    println!("cargo::rerun-if-changed={}", watched.display());
+    if client.is_file() || env::var_os("CI").is_some() {
+        println!("cargo::rustc-cfg=device_client_tests");
+    }
+
+    println!("cargo::rustc-check-cfg=cfg(oauthlib_tests)");
+    let has_oauthlib = std::process::Command::new(&venv_python)
+        .args(["-c", "import oauthlib.oauth2"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if has_oauthlib || env::var_os("CI").is_some() {
+        println!("cargo::rustc-cfg=oauthlib_tests");
     }
 
     println!("cargo::rustc-check-cfg=cfg(detect_secrets_tests)");

@@ -714,3 +714,124 @@ async fn the_hosted_page_signs_in_and_approves_or_denies(backend: Backend) {
     )
     .await;
 }
+
+/// A device client (oauth4webapi's or oauthlib's) run as a process: its
+/// JSON lines, read off the async workers so the server keeps answering.
+struct DeviceProcess {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl DeviceProcess {
+    fn start(program: &std::path::Path, script: &str, args: &[&str]) -> Self {
+        use std::io::BufRead;
+        let repository = std::path::Path::new(env!("MULTITOKEN_REPOSITORY"));
+        let mut child = std::process::Command::new(program)
+            .arg(repository.join(script))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("run {}: {e}", program.display()));
+        let stdout = child.stdout.take().expect("stdout");
+        let (send, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        DeviceProcess { child, lines }
+    }
+
+    async fn next(&self, within: Duration) -> Value {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            match self.lines.try_recv() {
+                Ok(line) => return serde_json::from_str(&line).expect("a JSON line"),
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => panic!("the client ended"),
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no line from the client"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for DeviceProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A real OAuth client signs a device in: it discovers the endpoints,
+/// asks for codes, polls (twice at once, so the server slows it down and
+/// it waits 5 s more), and uses the key; alice approves after its slow_down.
+async fn a_real_client_signs_in(backend: Backend, client: DeviceProcess, app: TestApp) -> Value {
+    let phone = app.login("alice", "phone").await;
+    let codes = client.next(Duration::from_secs(20)).await;
+    let user_code = str_of(&codes, "user_code");
+    assert!(str_of(&codes, "verification_uri_complete").ends_with(user_code));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while metric(&app, "slow_down").await == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no slow_down ({backend:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let approved = approve(&app, &phone, user_code, json!({})).await;
+    assert_eq!(approved.status(), StatusCode::OK);
+    let outcome = client.next(Duration::from_secs(20)).await;
+    assert_eq!(outcome["whoami"]["username"], "alice", "{outcome}");
+    assert_eq!(outcome["whoami"]["client"], "cli", "{outcome}");
+    assert_eq!(
+        (&outcome["polls"], &outcome["slow_downs"]),
+        (&json!(3), &json!(1)),
+        "{outcome}"
+    );
+    assert_eq!(outcome["scope"], "orders:read", "{outcome}");
+    outcome
+}
+
+async fn app_for_real_clients(backend: Backend) -> TestApp {
+    let app = TestApp::spawn_with(backend, fast_polls).await;
+    app.create_user("alice", "alice@example.com", false);
+    app
+}
+
+#[on_both_backends(needs device_client_tests, "tests/device_client is not installed (npm ci there, or run .ci/run)")]
+async fn oauth4webapi_signs_a_device_in(backend: Backend) {
+    let app = app_for_real_clients(backend).await;
+    let node = std::path::PathBuf::from("node");
+    let client = DeviceProcess::start(
+        &node,
+        "tests/device_client/client.mjs",
+        &[&app.address, "cli", "orders:read"],
+    );
+    let outcome = a_real_client_signs_in(backend, client, app).await;
+    assert_eq!(
+        outcome["token_type"], "bearer",
+        "oauth4webapi lower-cases it"
+    );
+}
+
+#[on_both_backends(needs oauthlib_tests, "no oauthlib in .venv-tests (run .ci/run)")]
+async fn oauthlib_signs_a_device_in(backend: Backend) {
+    let app = app_for_real_clients(backend).await;
+    let python = crate::helpers::resource_server::python();
+    let client = DeviceProcess::start(
+        &python,
+        "tests/device_client/device_client.py",
+        &[&app.address, "cli", "orders:read"],
+    );
+    let outcome = a_real_client_signs_in(backend, client, app).await;
+    assert_eq!(outcome["token_type"], "Bearer");
+}
