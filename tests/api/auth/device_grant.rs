@@ -835,3 +835,59 @@ async fn oauthlib_signs_a_device_in(backend: Backend) {
     let outcome = a_real_client_signs_in(backend, client, app).await;
     assert_eq!(outcome["token_type"], "Bearer");
 }
+
+#[on_both_backends]
+async fn the_sweep_deletes_grants_an_hour_after_they_expired(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.server.sweep_interval = Duration::from_millis(100);
+    })
+    .await;
+    let now = multitoken::domain::Timestamp::now().millis();
+    let mut conn = app.connection();
+    let mut issued = Vec::new();
+    for (client, expired_ago_ms) in [("old", 2 * 3_600_000), ("recent", 1_800_000)] {
+        issued.push(codes_for(&app, client).await);
+        diesel::update(device_grants::table.filter(device_grants::client.eq(client)))
+            .set(device_grants::expires_at.eq(now - expired_ago_ms))
+            .execute(&mut conn)
+            .expect("backdate");
+    }
+    let live = codes_for(&app, "live").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut left: Vec<String>;
+    loop {
+        left = device_grants::table
+            .select(device_grants::client)
+            .order(device_grants::client)
+            .load(&mut conn)
+            .expect("grants");
+        if !left.contains(&"old".to_owned()) || std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        left,
+        ["live", "recent"],
+        "the old one swept, the others kept"
+    );
+    // Kept past its expiry, a late poll is told why; a swept one is unknown.
+    assert_oauth_error(
+        poll(&app, &issued[1], "recent").await,
+        "expired_token",
+        "kept",
+    )
+    .await;
+    assert_oauth_error(
+        poll(&app, &issued[0], "old").await,
+        "invalid_grant",
+        "swept",
+    )
+    .await;
+    assert_oauth_error(
+        poll(&app, &live, "live").await,
+        "authorization_pending",
+        "live",
+    )
+    .await;
+}
