@@ -341,14 +341,21 @@ pub async fn decide(
             let scopes = narrow(&requested, scopes)
                 .ok_or_else(|| Error::field("scopes", NARROWER_SCOPES))?;
             tokens::check_allowed_scopes(&services.settings, &scopes)?;
-            check_second_factor(
+            let checked = check_second_factor(
                 services,
                 approver.user_id,
                 approver.two_factor,
                 otp.as_deref(),
                 source,
+                "device",
             )
-            .await?;
+            .await;
+            if let Err(Error::WrongCode { user_id, .. }) = &checked {
+                let user_id = Some(*user_id);
+                events::record_attempt(services, source, EventKind::LoginFailed, user_id, "device")
+                    .await;
+            }
+            checked?;
             (GrantState::Approved, scopes)
         }
     };

@@ -4,13 +4,13 @@
 //! approval, the RFC 8414 metadata, codes stored as digests, two instances.
 
 use crate::helpers::on_both_backends;
-use crate::helpers::two_factor::{code, enable};
+use crate::helpers::two_factor::{code, enable, wrong_code};
 use crate::helpers::{
     assert_bad_request, assert_detail, assert_json, header, keys_of, Backend, Sent, TestApp, DENIED,
 };
 use diesel::prelude::*;
 use multitoken::db::schema::{device_grants, events};
-use multitoken::domain::messages::{NOT_FOUND, TOO_MANY_CLIENTS};
+use multitoken::domain::messages::{INVALID_CODE, NOT_FOUND, TOO_MANY_CLIENTS};
 use multitoken::domain::AllowedScopes;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
@@ -457,6 +457,14 @@ async fn approvers_narrow_scopes_and_give_their_second_factor(backend: Backend) 
     assert_eq!(without.status(), StatusCode::BAD_REQUEST);
     let body: Value = without.json().await.expect("json");
     assert_eq!(keys_of(&body), ["otp"]);
+    let wrong = approve(&app, &phone, user_code, json!({"otp": wrong_code(&secret)})).await;
+    assert_bad_request(wrong, json!({"otp": [INVALID_CODE]})).await;
+    let failed: Vec<Option<String>> = events::table
+        .filter(events::kind.eq("login_failed"))
+        .select(events::detail)
+        .load(&mut app.connection())
+        .expect("events");
+    assert_eq!(failed, [Some("device".to_owned())]);
     let with = approve(&app, &phone, user_code, json!({"otp": code(&secret, 1)})).await;
     assert_json(
         with,

@@ -102,7 +102,8 @@ pub async fn login(
         // then mandatory e-mail verification; an inactive user is refused by
         // `tokens::issue_via` itself.
         let otp = request.otp.as_deref();
-        two_factor::check_second_factor(services, user.id, user.two_factor, otp, source).await?;
+        two_factor::check_second_factor(services, user.id, user.two_factor, otp, source, "oidc")
+            .await?;
         allow_sign_in(&services.settings, &user.email, user.email_verified)?;
         let via = Via::Oidc(provider.config.name.clone());
         let limits = tokens::IssueLimits::of(&services.settings);
