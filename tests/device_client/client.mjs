@@ -3,16 +3,18 @@
 // metadata, device authorization, polling as RFC 8628 says (slow_down adds
 // 5 s to the interval), then the key at /whoami.
 //
-//   node client.mjs ISSUER CLIENT_ID [SCOPE]
+//   node client.mjs ISSUER CLIENT_ID [SCOPE [RESOURCE_URL]]
 //
 // Prints one JSON line with the codes for the person (user_code,
 // verification_uri_complete), and once signed in one with the outcome
-// ({"whoami", "polls", "slow_downs", "token_type", "scope"}). The first two
+// ({"whoami", "polls", "slow_downs", "token_type", "scope"}, and with a
+// RESOURCE_URL, "resource": the status and JSON body of a GET of it with
+// the key, as through a reverse proxy's auth_request). The first two
 // polls go out back to back, as an impatient device's would, so that the
 // server's slow_down and this client's handling of it are both exercised.
 import * as oauth from "oauth4webapi";
 
-const [issuerText, clientId, scope] = process.argv.slice(2);
+const [issuerText, clientId, scope, resourceUrl] = process.argv.slice(2);
 const issuer = new URL(issuerText);
 const insecure = { [oauth.allowInsecureRequests]: issuer.protocol === "http:" };
 
@@ -67,7 +69,20 @@ const whoami = await oauth.protectedResourceRequest(
   undefined,
   insecure,
 );
+let resource;
+if (resourceUrl) {
+  const answer = await oauth.protectedResourceRequest(
+    tokens.access_token,
+    "GET",
+    new URL(resourceUrl),
+    undefined,
+    undefined,
+    insecure,
+  );
+  resource = { status: answer.status, body: await answer.json() };
+}
 console.log(JSON.stringify({
+  resource,
   whoami: await whoami.json(),
   polls,
   slow_downs: slowDowns,

@@ -77,7 +77,7 @@ fn str_of<'a>(body: &'a Value, field: &str) -> &'a str {
         .unwrap_or_else(|| panic!("{field} in {body}"))
 }
 
-async fn approve(app: &TestApp, key: &str, user_code: &str, body: Value) -> Response {
+pub(crate) async fn approve(app: &TestApp, key: &str, user_code: &str, body: Value) -> Response {
     let path = format!("/oauth/device/{user_code}/approve");
     app.with_token(Method::POST, &path, key)
         .json(&body)
@@ -95,7 +95,7 @@ async fn metric(app: &TestApp, outcome: &str) -> u64 {
         .expect("a count")
 }
 
-fn fast_polls(settings: &mut multitoken::config::Settings) {
+pub(crate) fn fast_polls(settings: &mut multitoken::config::Settings) {
     settings.device_grant.device_poll_interval = 1;
 }
 
@@ -725,13 +725,13 @@ async fn the_hosted_page_signs_in_and_approves_or_denies(backend: Backend) {
 
 /// A device client (oauth4webapi's or oauthlib's) run as a process: its
 /// JSON lines, read off the async workers so the server keeps answering.
-struct DeviceProcess {
+pub(crate) struct DeviceProcess {
     child: std::process::Child,
     lines: std::sync::mpsc::Receiver<String>,
 }
 
 impl DeviceProcess {
-    fn start(program: &std::path::Path, script: &str, args: &[&str]) -> Self {
+    pub(crate) fn start(program: &std::path::Path, script: &str, args: &[&str]) -> Self {
         use std::io::BufRead;
         let repository = std::path::Path::new(env!("MULTITOKEN_REPOSITORY"));
         let mut child = std::process::Command::new(program)
@@ -755,7 +755,7 @@ impl DeviceProcess {
         DeviceProcess { child, lines }
     }
 
-    async fn next(&self, within: Duration) -> Value {
+    pub(crate) async fn next(&self, within: Duration) -> Value {
         let deadline = std::time::Instant::now() + within;
         loop {
             match self.lines.try_recv() {

@@ -3,7 +3,7 @@
 //! timing, races, social login.
 
 mod authentication;
-mod device_grant;
+pub mod device_grant;
 mod devices;
 mod expiry;
 pub mod key_format;
