@@ -378,6 +378,12 @@ async fn oauth_endpoints_answer_errors_in_the_oauth_shape(backend: Backend) {
     ] {
         assert_oauth_error(token(form).await, error, why).await;
     }
+    for path in ["/oauth/token", "/oauth/device_authorization"] {
+        let malformed = app
+            .send_raw(Method::POST, path, "application/json", "{")
+            .await;
+        assert_oauth_error(malformed, "invalid_request", "malformed JSON").await;
+    }
     assert_oauth_error(
         poll(&app, &codes, "tv").await,
         "authorization_pending",
@@ -721,6 +727,29 @@ async fn the_hosted_page_signs_in_and_approves_or_denies(backend: Backend) {
         "on the page",
     )
     .await;
+    // With two-factor on, the page's sign-in takes the code too.
+    let (secret, _, _) = enable(&app, "alice").await;
+    let third = codes_for(&app, "watch").await;
+    let third_code = str_of(&third, "user_code");
+    let page = browser
+        .page(&format!("/device?user_code={third_code}"))
+        .await;
+    let without = decide_on_page(&mut browser, &page, third_code, PASSWORD, "approve").await;
+    assert_eq!(without.status(), StatusCode::UNAUTHORIZED);
+    let otp = code(&secret, 1);
+    let csrf = crate::helpers::console::csrf_of(&page);
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("user_code", third_code),
+        ("username", "alice"),
+        ("password", PASSWORD),
+        ("otp", otp.as_str()),
+        ("decision", "approve"),
+    ];
+    let with = browser.post("/device", &form).await;
+    assert_eq!(with.status(), StatusCode::OK);
+    let token = poll(&app, &third, "watch").await;
+    assert_eq!(token.status(), StatusCode::OK);
 }
 
 /// A device client (oauth4webapi's or oauthlib's) run as a process: its
