@@ -928,3 +928,33 @@ async fn the_sweep_deletes_grants_an_hour_after_they_expired(backend: Backend) {
     )
     .await;
 }
+
+#[on_both_backends]
+async fn new_device_mail_tells_of_a_device_signed_in_by_the_grant(backend: Backend) {
+    use crate::helpers::mail::{wait_for_mail_files, MailApp};
+    let MailApp { app, mail_dir } = MailApp::spawn_with(backend, |settings| {
+        settings.accounts.new_device_mail = true;
+    })
+    .await;
+    app.create_user("alice", "alice@example.com", false);
+    let phone = app.login("alice", "phone").await;
+    wait_for_mail_files(mail_dir.path(), 1).await;
+    let codes = codes_for(&app, "tv").await;
+    let approved = approve(&app, &phone, str_of(&codes, "user_code"), json!({})).await;
+    assert_eq!(approved.status(), StatusCode::OK);
+    let token: Value = poll(&app, &codes, "tv").await.json().await.expect("json");
+    let files = wait_for_mail_files(mail_dir.path(), 2).await;
+    let mails: Vec<String> = files
+        .iter()
+        .map(|file| std::fs::read_to_string(file).expect("read mail"))
+        .collect();
+    let tv = mails
+        .iter()
+        .find(|mail| mail.contains("Client: tv"))
+        .unwrap_or_else(|| panic!("a mail about the tv: {mails:?}"));
+    assert!(tv.contains("To: alice@example.com"), "{tv}");
+    assert!(
+        !tv.contains(str_of(&token, "access_token")),
+        "the key in the mail"
+    );
+}
