@@ -1,7 +1,7 @@
 //! The background jobs a serving process runs beside its HTTP workers: the
 //! sweep of expired tokens, closed throttle windows, used ID tokens past
-//! their acceptance, retired keys past their device's expiry and ended
-//! console sessions, the sending of the mails
+//! their acceptance, retired keys past their device's expiry, expired
+//! device grants and ended console sessions, the sending of the mails
 //! in the outbox, and (with the token cache) the writing of touches.
 
 use crate::db::{self, AnyConnection};
@@ -16,6 +16,8 @@ use std::time::Duration;
 
 /// Expired tokens are kept this long, then deleted by the sweep.
 pub const EXPIRED_TOKEN_GRACE: Duration = Duration::from_secs(86_400);
+/// Expired device grants are kept this long, then deleted by the sweep.
+pub const EXPIRED_DEVICE_GRANT_GRACE: Duration = Duration::from_secs(3600);
 /// Rows one sweep batch deletes at most, so no batch holds the write lock long.
 const SWEEP_BATCH: i64 = 500;
 
@@ -82,6 +84,19 @@ pub async fn sweep_expired(services: Services) {
             Timestamp::now(),
             |conn, cutoff, limit| {
                 Ok(db::used_dpop_proofs::delete_expired_batch(
+                    conn, cutoff, limit,
+                )?)
+            },
+        )
+        .await;
+        // Kept a while past their expiry, so a late poll is told
+        // `expired_token` rather than `invalid_grant`.
+        sweep_in_batches(
+            &services,
+            "device grant",
+            Timestamp::now().minus(EXPIRED_DEVICE_GRANT_GRACE),
+            |conn, cutoff, limit| {
+                Ok(db::device_grants::delete_expired_batch(
                     conn, cutoff, limit,
                 )?)
             },

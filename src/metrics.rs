@@ -179,6 +179,38 @@ counter_labels! {
 }
 
 counter_labels! {
+    /// What happened to an OAuth device grant (RFC 8628), at each step.
+    pub enum DeviceGrantOutcome {
+        /// `POST /oauth/device_authorization` handed out codes
+        Requested => "requested",
+        /// Refused by `DEVICE_CODE_THROTTLE`
+        Throttled => "throttled",
+        /// A signed-in person approved it
+        Approved => "approved",
+        /// A signed-in person denied it
+        Denied => "denied",
+        /// Approving it would have exceeded `MAX_CLIENTS_PER_USER`: denied
+        TooManyClients => "too_many_clients",
+        /// A user code that matched no pending grant (counted as a failed sign-in)
+        UnknownCode => "unknown_code",
+        /// A poll before approval (`authorization_pending`)
+        Pending => "pending",
+        /// A poll sooner than the interval (`slow_down`)
+        SlowDown => "slow_down",
+        /// The device key was issued (the code is spent)
+        Issued => "issued",
+        /// A poll of a denied grant (`access_denied`)
+        AccessDenied => "access_denied",
+        /// A poll after the codes expired (`expired_token`)
+        Expired => "expired",
+        /// A poll with an unknown or spent code, or another `client_id` (`invalid_grant`)
+        InvalidGrant => "invalid_grant",
+    }
+    counts device_grants_total{outcome}:
+        "OAuth device grant steps (authorization, approval, polling), by outcome."
+}
+
+counter_labels! {
     /// Whether the token cache knew a checked token.
     enum CacheLookup {
         Hit => "hit",
@@ -199,6 +231,7 @@ pub struct Metrics {
     dpop_proofs: IntCounterVec,
     introspections: IntCounterVec,
     mails: IntCounterVec,
+    device_grants: IntCounterVec,
     active_tokens: IntGauge,
     request_seconds: HistogramVec,
     token_cache_lookups: IntCounterVec,
@@ -220,6 +253,7 @@ impl Metrics {
             dpop_proofs: DpopOutcome::counter(&registry)?,
             introspections: IntrospectionOutcome::counter(&registry)?,
             mails: MailOutcome::counter(&registry)?,
+            device_grants: DeviceGrantOutcome::counter(&registry)?,
             token_cache_lookups: CacheLookup::counter(&registry)?,
             rotations: RotationResult::counter(&registry)?,
             active_tokens: register(
@@ -318,6 +352,10 @@ impl Metrics {
 
     pub fn dpop_proof(&self, outcome: DpopOutcome) {
         count_one(&self.dpop_proofs, outcome.label());
+    }
+
+    pub fn device_grant(&self, outcome: DeviceGrantOutcome) {
+        count_one(&self.device_grants, outcome.label());
     }
 
     pub fn mail(&self, outcome: MailOutcome) {

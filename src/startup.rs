@@ -122,7 +122,7 @@ impl Application {
         .with_work_timeout(settings.database.work_timeout())
         .with_access_tokens(access_tokens.clone())
         .with_trusted_proxies(settings.server.trusted_proxies.clone())
-        .with_dpop(settings.dpop.dpop_proof_window, public_url);
+        .with_dpop(settings.dpop.dpop_proof_window, public_url.clone());
         let tokens = match settings.caches_tokens() {
             true => {
                 let limits = CacheLimits {
@@ -144,6 +144,11 @@ impl Application {
             settings.oidc.oidc_http_timeout,
         )
         .map_err(StartupError::Settings)?;
+        // Unset PUBLIC_URL: the address bound, whose port 0 (tests) is now known.
+        let mut settings = settings;
+        if settings.server.public_url.is_none() {
+            settings.server.public_url = Some(public_url.clone());
+        }
         let services = Services {
             pool,
             settings: Arc::new(settings.clone()),

@@ -8,6 +8,7 @@
 mod accounts;
 mod console;
 mod database;
+mod device_grant;
 mod dpop;
 mod events;
 mod jwt;
@@ -23,6 +24,7 @@ mod two_factor;
 pub use self::accounts::AccountSettings;
 pub use self::console::ConsoleSettings;
 pub use self::database::DatabaseSettings;
+pub use self::device_grant::DeviceGrantSettings;
 pub use self::dpop::DpopSettings;
 pub use self::events::EventSettings;
 pub use self::jwt::JwtSettings;
@@ -69,6 +71,8 @@ pub struct Settings {
     pub events: EventSettings,
     #[command(flatten)]
     pub dpop: DpopSettings,
+    #[command(flatten)]
+    pub device_grant: DeviceGrantSettings,
 }
 
 impl Settings {

@@ -8,6 +8,7 @@
 //! One file per page family: `sign_in`, `dashboard`, `users` (the list and
 //! creating one), `user` (one user's page) and `user_actions` (every action
 //! on them, each confirmed first), `events` and `events_csv`.
+//! `device` is the OAuth device grant's page at `/device`, for any user.
 //! `layout` holds what pages share (frame, times, pager, the confirmation
 //! step), `request` what handlers do first (admin check, CSRF check).
 //!
@@ -16,6 +17,7 @@
 //! token, checked before anything else (missing or wrong: a 403 page).
 
 mod dashboard;
+mod device;
 mod error;
 mod events;
 mod events_csv;
@@ -46,6 +48,13 @@ fn security_headers() -> DefaultHeaders {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // The device grant's hosted page: outside `/console`, for every user.
+    cfg.service(
+        web::resource("/device")
+            .wrap(security_headers())
+            .route(web::get().to(device::page))
+            .route(web::post().to(device::decide_on_page)),
+    );
     cfg.service(
         web::scope("/console")
             .wrap(security_headers())

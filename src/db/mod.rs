@@ -8,6 +8,7 @@
 
 pub mod activity;
 pub mod console_sessions;
+pub mod device_grants;
 pub mod django;
 pub mod email_verification;
 pub mod events;

@@ -154,3 +154,22 @@ diesel::table! {
         expires_at -> BigInt,
     }
 }
+
+diesel::table! {
+    device_grants (id) {
+        id -> BigInt,
+        device_code_digest -> Binary,
+        user_code_digest -> Binary,
+        client -> Text,
+        scopes -> Text,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        poll_interval -> BigInt,
+        last_poll_at -> Nullable<BigInt>,
+        state -> Text,
+        approver_id -> Nullable<BigInt>,
+        approved_scopes -> Nullable<Text>,
+    }
+}

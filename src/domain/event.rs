@@ -27,10 +27,14 @@ pub enum EventKind {
     /// A device's key was rotated (`POST /tokens/rotate`, or `/token/refresh`
     /// with `ROTATE_REFRESH_TOKENS`).
     Rotated,
+    /// A signed-in person approved a device's request (OAuth device grant).
+    DeviceApproved,
+    /// A signed-in person denied a device's request, or approving it would exceed the client limit.
+    DeviceDenied,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 15] = [
+    pub const ALL: [EventKind; 17] = [
         Self::Login,
         Self::LoginFailed,
         Self::Throttled,
@@ -46,6 +50,8 @@ impl EventKind {
         Self::UserUpdated,
         Self::Imported,
         Self::Rotated,
+        Self::DeviceApproved,
+        Self::DeviceDenied,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +71,8 @@ impl EventKind {
             Self::UserUpdated => "user_updated",
             Self::Imported => "imported",
             Self::Rotated => "rotated",
+            Self::DeviceApproved => "device_approved",
+            Self::DeviceDenied => "device_denied",
         }
     }
 

@@ -25,6 +25,7 @@ macro_rules! checked_text {
 pub mod account;
 pub mod client_address;
 pub mod client_name;
+pub mod device_grant;
 pub mod device_proof;
 pub mod django_password;
 pub mod dpop;

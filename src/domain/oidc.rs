@@ -124,6 +124,8 @@ pub enum Via {
     Password,
     Oidc(String),
     Import,
+    /// Approved from another device (OAuth device grant).
+    Device,
 }
 
 impl Via {
@@ -132,6 +134,7 @@ impl Via {
             Via::Password => "password".to_owned(),
             Via::Oidc(provider) => format!("oidc:{provider}"),
             Via::Import => "import".to_owned(),
+            Via::Device => "device".to_owned(),
         }
     }
 }
@@ -315,6 +318,7 @@ mod tests {
         assert_eq!(Via::Password.to_stored(), "password");
         assert_eq!(Via::Oidc("google".into()).to_stored(), "oidc:google");
         assert_eq!(Via::Import.to_stored(), "import");
+        assert_eq!(Via::Device.to_stored(), "device");
     }
 
     #[test]

@@ -103,6 +103,13 @@ impl AllowedScopes {
         self.0.is_some()
     }
 
+    /// The allowed scopes, sorted; `None` when any is allowed.
+    pub fn listed(&self) -> Option<Vec<String>> {
+        self.0
+            .as_ref()
+            .map(|allowed| allowed.iter().cloned().collect())
+    }
+
     /// `Err` with the contract's message for the first scope not allowed.
     pub fn check(&self, scopes: &Scopes) -> Result<(), String> {
         let Some(allowed) = &self.0 else {

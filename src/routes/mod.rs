@@ -16,6 +16,8 @@
 
 mod account;
 mod admin;
+mod device_approval;
+mod device_grant;
 mod docs;
 mod email_verification;
 mod events;
@@ -111,6 +113,12 @@ endpoints! {
     POST "/token/verify" => jwt::verify,
     POST "/token/blacklist" => jwt::blacklist,
     GET "/.well-known/jwks.json" => jwt::jwks,
+    POST "/oauth/device_authorization" => device_grant::device_authorization,
+    POST "/oauth/token" => device_grant::token,
+    GET "/oauth/device/{user_code}" => device_approval::show,
+    POST "/oauth/device/{user_code}/approve" => device_approval::approve,
+    POST "/oauth/device/{user_code}/deny" => device_approval::deny,
+    GET "/.well-known/oauth-authorization-server" => device_grant::metadata,
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

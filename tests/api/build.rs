@@ -32,6 +32,11 @@
 //!   on the `PATH`, or under CI: the end-to-end tests of keys bound to
 //!   devices (`tests/api/services/dpop_proxies.rs`, which also need nginx
 //!   or Caddy).
+//! - `device_client_tests` when oauth4webapi is installed in
+//!   `tests/device_client/` (`npm ci` there, which `.ci/run` does), or under
+//!   CI, where the device grant driven by that OAuth client must run.
+//! - `oauthlib_tests` when `.venv-tests/bin/python` can import oauthlib (the
+//!   device grant driven by its `DeviceClient`), or under CI.
 //! - `key_checker_tests` when both `python3` and `node` are on the `PATH`
 //!   (the guide's key checkers, `tests/api/auth/key_format.rs`), or under CI.
 //! - `detect_secrets_tests` when `.venv-tests/bin/python` can import
@@ -95,6 +100,14 @@ fn main() {
         npm_installed(&repository.join("tests/dpop_client"), "dpop/package.json")
             && program("node").is_some(),
     );
+    found_or_ci(
+        "device_client_tests",
+        npm_installed(
+            &repository.join("tests/device_client"),
+            "oauth4webapi/package.json",
+        ),
+    );
+    found_or_ci("oauthlib_tests", imports(&venv_python, "oauthlib.oauth2"));
     found_or_ci(
         "detect_secrets_tests",
         imports(&venv_python, "detect_secrets"),

@@ -141,6 +141,33 @@ pub async fn console_sign_in(
     .await
 }
 
+/// The sign-in of the hosted `/device` page, which approves a device's
+/// request: the same check, throttle and counts as `POST /login`, for any
+/// user; it issues nothing itself.
+pub async fn device_page_sign_in(
+    services: &Services,
+    username: &str,
+    password: Password,
+    otp: Option<String>,
+    source: &EventSource,
+) -> Result<Credentials, Error> {
+    let guess = Guess {
+        username,
+        kind: GuessKind::SignIn,
+        source,
+        action: "device",
+        device_proofs: &[],
+    };
+    sign_in(
+        services,
+        guess,
+        password,
+        otp,
+        |user| async move { Ok(user) },
+    )
+    .await
+}
+
 /// Checks the password, then the second factor, under the throttle; then
 /// runs `then` with the user; counts how it went.
 async fn sign_in<T, F, Next>(

@@ -10,6 +10,7 @@
 
 pub mod console_sessions;
 pub mod credentials;
+pub mod device_grant;
 pub mod device_proof;
 pub mod login;
 pub mod new_device;

@@ -150,6 +150,15 @@ fn windows<T>(
         .collect()
 }
 
+/// Takes a counted use back from each of its scopes (it turned out not to
+/// be a failure).
+pub fn take_back(conn: &mut AnyConnection, counted: &Counted) -> Result<(), Error> {
+    for (scope, window_start) in &counted.0 {
+        db::throttle::uncount_attempt(conn, scope, *window_start)?;
+    }
+    Ok(())
+}
+
 /// Counts one use of `scopes` against `limit`, off the async workers.
 pub async fn count_use(
     services: &Services,
@@ -392,7 +401,7 @@ async fn user_named(services: &Services, username: &str) -> Option<i64> {
 /// minute, not one each (a refused attempt must stay cheap). A username
 /// seen for the first time in the minute costs a read, to know whether it
 /// names anyone.
-async fn record_throttled(services: &Services, guess: &Guess<'_>) {
+pub async fn record_throttled(services: &Services, guess: &Guess<'_>) {
     let recent = &services.recent_throttles;
     let first_from_address = recent.first_from_address(guess.source.ip);
     let first_for_username = recent.first_for_username(username_scope(guess.username));

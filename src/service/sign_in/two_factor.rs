@@ -253,7 +253,8 @@ pub async fn check_sign_in(
 }
 
 /// [`check_sign_in`] for a sign-in that checked another credential (an
-/// OpenID Connect provider's ID token) instead of a password: its throttle
+/// OpenID Connect provider's ID token, `action` `oidc`; a signed-in
+/// device's key approving another, `device`) instead of a password: its throttle
 /// knew no username, so the code is counted here against the user's, as a
 /// wrong code at `/login` is.
 pub async fn check_second_factor(
@@ -263,6 +264,7 @@ pub async fn check_second_factor(
     otp: Option<&str>,
     device_proofs: &[String],
     source: &EventSource,
+    action: &'static str,
 ) -> Result<(), Error> {
     if !two_factor {
         return Ok(());
@@ -276,7 +278,7 @@ pub async fn check_second_factor(
         username: &username,
         kind: GuessKind::SignIn,
         source,
-        action: "oidc",
+        action,
         device_proofs,
     };
     second_factor_under_throttle(services, guess, accept_code(services, user_id, otp, "otp")).await

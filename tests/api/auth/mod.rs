@@ -3,6 +3,7 @@
 //! timing, races, key rotation, social login, sign-ins that cannot be locked out.
 
 mod authentication;
+pub mod device_grant;
 mod devices;
 mod dpop;
 mod expiry;

@@ -141,6 +141,9 @@ async fn the_token_scheme_secures_every_authenticated_operation() {
         "/token/verify",
         "/token/blacklist",
         "/.well-known/jwks.json",
+        "/oauth/device_authorization",
+        "/oauth/token",
+        "/.well-known/oauth-authorization-server",
     ];
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for (method, operation) in item.as_object().expect("item") {

@@ -325,7 +325,15 @@ pub(super) struct Stack {
 
 impl Stack {
     pub(super) async fn start(kind: Kind, backend: Backend) -> Stack {
-        let app = TestApp::spawn(backend).await;
+        Self::start_with(kind, backend, |_| {}).await
+    }
+
+    async fn start_with(
+        kind: Kind,
+        backend: Backend,
+        configure: impl FnOnce(&mut multitoken::config::Settings),
+    ) -> Stack {
+        let app = TestApp::spawn_with(backend, configure).await;
         let upstream = Upstream::start();
         let multitoken = app.address.trim_start_matches("http://").to_owned();
         let proxy = Proxy::start(kind, &multitoken, &upstream.address);
@@ -702,6 +710,40 @@ async fn a_public_location_passes_no_identity_headers_at_all(kind: Kind, backend
 
 /// The book shows the very files these tests run, not copies, and its way of
 /// filling them in leaves no placeholder unfilled.
+/// A key that a real OAuth client got through the device grant
+/// (oauth4webapi, `tests/device_client/client.mjs`) passes nginx's
+/// `auth_request` like any device key: the app sees the device's identity.
+#[actix_web::test]
+#[cfg_attr(
+    not(all(nginx_tests, device_client_tests)),
+    ignore = "nginx or tests/device_client not found (install nginx, run npm ci in tests/device_client)"
+)]
+async fn a_key_from_the_device_grant_passes_nginx_auth_request() {
+    use crate::auth::device_grant::{approve, fast_polls, DeviceProcess};
+    let stack = Stack::start_with(Kind::Nginx, Backend::Sqlite, fast_polls).await;
+    stack.app.create_user("alice", "alice@example.com", false);
+    let phone = stack.app.login("alice", "phone").await;
+    let client = DeviceProcess::start(
+        Path::new("node"),
+        "tests/device_client/client.mjs",
+        &[&stack.app.address, "cli", "", &stack.proxy.url("/notes")],
+    );
+    let codes = client.next(Duration::from_secs(20)).await;
+    let user_code = codes["user_code"].as_str().expect("user_code");
+    let approved = approve(&stack.app, &phone, user_code, json!({})).await;
+    assert_eq!(approved.status(), StatusCode::OK);
+    let outcome = client.next(Duration::from_secs(20)).await;
+    assert_eq!(
+        outcome["resource"]["status"],
+        200,
+        "{outcome}\n{}",
+        stack.proxy.log()
+    );
+    let seen = identity_of(&outcome["resource"]["body"]);
+    assert_eq!(seen["x-multitoken-client"], ["cli"]);
+    assert_eq!(seen["x-auth-request-user"], ["alice"]);
+}
+
 #[test]
 fn the_book_includes_the_proxy_configurations_these_tests_run() {
     let to_root = "../".repeat(RECIPES_PAGE_FOLDER.split('/').count());

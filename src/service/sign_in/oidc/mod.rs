@@ -115,8 +115,16 @@ pub async fn login(
         // `tokens::issue_via` itself.
         let otp = request.otp.as_deref();
         let proofs = &request.device_proofs;
-        two_factor::check_second_factor(services, user.id, user.two_factor, otp, proofs, source)
-            .await?;
+        two_factor::check_second_factor(
+            services,
+            user.id,
+            user.two_factor,
+            otp,
+            proofs,
+            source,
+            "oidc",
+        )
+        .await?;
         allow_sign_in(&services.settings, &user.email, user.email_verified)?;
         let via = Via::Oidc(provider.config.name.clone());
         let limits = tokens::IssueLimits::of(&services.settings);

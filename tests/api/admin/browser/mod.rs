@@ -8,6 +8,8 @@
 //!   (sign in by keyboard, create a user, revoke a device and deactivate a
 //!   user through the confirmation step, filter the events and download
 //!   them as CSV, read a long user agent on hover);
+//! - `device`: the device grant's hosted page, `/device`, approving a TV
+//!   from a phone-sized window;
 //! - `screenshots`: each page at 1280 and 390 pixels, for the book
 //!   (`scripts/console-screenshots`).
 //!
@@ -19,6 +21,7 @@
 //! test` works on a fresh machine and says they did not run; under CI (`CI`
 //! set) they always run, and a missing driver or axe-core fails them.
 
+mod device;
 mod flows;
 mod harness;
 mod pages;
