@@ -18,6 +18,7 @@ mod throttles;
 mod token_cache;
 mod tokens;
 mod two_factor;
+mod webhooks;
 
 pub use self::accounts::AccountSettings;
 pub use self::console::ConsoleSettings;
@@ -31,6 +32,7 @@ pub use self::throttles::ThrottleSettings;
 pub use self::token_cache::TokenCacheSettings;
 pub use self::tokens::TokenSettings;
 pub use self::two_factor::TwoFactorSettings;
+pub use self::webhooks::{WebhookSettings, WEBHOOK_RETRY_BASE};
 pub use crate::domain::registration::Registration;
 
 use crate::db::Database;
@@ -65,6 +67,8 @@ pub struct Settings {
     pub two_factor: TwoFactorSettings,
     #[command(flatten)]
     pub events: EventSettings,
+    #[command(flatten)]
+    pub webhooks: WebhookSettings,
 }
 
 impl Settings {
@@ -98,6 +102,7 @@ impl Settings {
         self.accounts.validate()?;
         self.console.validate()?;
         self.token_cache.validate()?;
+        self.webhooks.validate()?;
         self.database.validate()
     }
 
