@@ -150,6 +150,19 @@ counter_labels! {
 }
 
 counter_labels! {
+    /// How an attempt to deliver a webhook ended.
+    pub enum WebhookResult {
+        /// The receiver answered `2xx` within 10 s.
+        Delivered => "delivered",
+        /// Failed; tried again later.
+        Retried => "retried",
+        /// Failed past `WEBHOOK_MAX_AGE`: dropped.
+        GaveUp => "gave_up",
+    }
+    counts webhooks_total{result}: "Attempts to deliver a webhook, by result."
+}
+
+counter_labels! {
     /// Whether the token cache knew a checked token.
     enum CacheLookup {
         Hit => "hit",
@@ -169,6 +182,7 @@ pub struct Metrics {
     forward_auth: IntCounterVec,
     introspections: IntCounterVec,
     mails: IntCounterVec,
+    webhooks: IntCounterVec,
     active_tokens: IntGauge,
     request_seconds: HistogramVec,
     token_cache_lookups: IntCounterVec,
@@ -188,6 +202,7 @@ impl Metrics {
             forward_auth: ForwardAuthOutcome::counter(&registry)?,
             introspections: IntrospectionOutcome::counter(&registry)?,
             mails: MailOutcome::counter(&registry)?,
+            webhooks: WebhookResult::counter(&registry)?,
             token_cache_lookups: CacheLookup::counter(&registry)?,
             active_tokens: register(
                 &registry,
@@ -280,6 +295,10 @@ impl Metrics {
 
     pub fn mail(&self, outcome: MailOutcome) {
         count_one(&self.mails, outcome.label());
+    }
+
+    pub fn webhook(&self, result: WebhookResult) {
+        count_one(&self.webhooks, result.label());
     }
 
     pub fn introspected(&self, outcome: IntrospectionOutcome) {

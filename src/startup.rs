@@ -132,6 +132,10 @@ impl Application {
             settings.oidc.oidc_http_timeout,
         )
         .map_err(StartupError::Settings)?;
+        let events = crate::service::shared::webhooks::EventContext::new(
+            Some(crate::domain::jwt::SidKey::derive(&secret_key)),
+            &settings.webhooks,
+        );
         let services = Services {
             pool,
             settings: Arc::new(settings.clone()),
@@ -143,6 +147,7 @@ impl Application {
             oidc,
             recent_throttles: Default::default(),
             github_keys,
+            events,
         };
         let listener = TcpListener::bind(settings.server.bind)
             .map_err(|e| StartupError::Bind(settings.server.bind, e))?;
@@ -220,6 +225,9 @@ impl Application {
             actix_web::rt::spawn(jobs::write_touches(self.services.clone()));
         }
         let services = self.services.clone();
+        if self.services.settings.webhooks.receivers().is_some() {
+            actix_web::rt::spawn(jobs::send_webhooks(self.services.clone()));
+        }
         actix_web::rt::spawn(jobs::send_mails(self.services, self.mail_backend));
         let stopped = self.server.await;
         // The uses seen last are written before the process goes.

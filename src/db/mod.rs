@@ -23,6 +23,7 @@ pub mod tokens;
 pub mod two_factor;
 pub mod used_id_tokens;
 pub mod users;
+pub mod webhooks;
 
 pub use migrations::migrate;
 

@@ -27,6 +27,11 @@
 //!   (`node_modules/axe-core/axe.min.js`, which `.ci/run` installs with
 //!   npm), or under CI, where the console's accessibility checks must run
 //!   (the browser tests that need it also need `browser_tests`).
+//! - `webhook_python_tests` when `.venv-tests/bin/python` can import
+//!   standardwebhooks (the PyPI verifier of `tests/api/services/webhooks.rs`,
+//!   `tests/webhooks_client/verify.py`), or under CI.
+//! - `webhook_node_tests` when the npm standardwebhooks is installed in
+//!   `tests/webhooks_client/` (`.ci/run` installs it), or under CI.
 //! - `key_checker_tests` when both `python3` and `node` are on the `PATH`
 //!   (the guide's key checkers, `tests/api/auth/key_format.rs`), or under CI.
 //! - `detect_secrets_tests` when `.venv-tests/bin/python` can import
@@ -127,6 +132,34 @@ fn main() {
         .is_ok_and(|status| status.success());
     if has_detect_secrets || env::var_os("CI").is_some() {
         println!("cargo::rustc-cfg=detect_secrets_tests");
+    }
+
+    println!("cargo::rustc-check-cfg=cfg(webhook_python_tests)");
+    println!("cargo::rerun-if-env-changed=PYTHONPATH");
+    let has_standardwebhooks = std::process::Command::new(&venv_python)
+        .args(["-c", "import standardwebhooks"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if has_standardwebhooks || env::var_os("CI").is_some() {
+        println!("cargo::rustc-cfg=webhook_python_tests");
+    }
+
+    println!("cargo::rustc-check-cfg=cfg(webhook_node_tests)");
+    let library =
+        repository.join("tests/webhooks_client/node_modules/standardwebhooks/package.json");
+    // As for the OpenID provider: node_modules while it is there, else the
+    // folder npm creates it in.
+    let modules = repository.join("tests/webhooks_client/node_modules");
+    let watched = if modules.exists() {
+        modules
+    } else {
+        repository.join("tests/webhooks_client")
+    };
+    println!("cargo::rerun-if-changed={}", watched.display());
+    if library.is_file() || env::var_os("CI").is_some() {
+        println!("cargo::rustc-cfg=webhook_node_tests");
     }
 
     println!("cargo::rustc-check-cfg=cfg(key_checker_tests)");

@@ -27,13 +27,14 @@ const DAY: Duration = Duration::from_secs(86_400);
 const WAIT: Duration = Duration::from_secs(10);
 
 /// The fields of an event, sorted.
-const EVENT_FIELDS: [&str; 9] = [
+const EVENT_FIELDS: [&str; 10] = [
     "actor",
     "at",
     "client",
     "detail",
     "id",
     "ip",
+    "sid",
     "type",
     "user_agent",
     "user_id",

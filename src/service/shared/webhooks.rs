@@ -1,0 +1,267 @@
+//! Security events pushed to other services as Standard Webhooks, through a
+//! durable outbox like the mails' (`db::webhooks`): recording an event
+//! queues one delivery per (event, URL) in the same transaction
+//! ([`queue`]); a worker per serving process (`jobs::send_webhooks`) claims
+//! due deliveries for a lease, signs each at send time and `POST`s it. A
+//! `2xx` within 10 s is a delivery; anything else is tried again with
+//! doubling waits until `WEBHOOK_MAX_AGE` after it was queued, then given
+//! up. Deliveries are rows, so they survive restarts; the lease (`SKIP
+//! LOCKED` on PostgreSQL) keeps two instances from sending one at once.
+//! The queued body is the event as `GET /events` lists it: no secret.
+//!
+//! What recording an event needs besides its connection (the key of the
+//! devices' `sid`s and the receivers) is an [`EventContext`], set for the
+//! thread that runs the work ([`EventContext::within`]): `Services::db`
+//! sets its own, the command line one for its whole run.
+
+use crate::config::WebhookSettings;
+use crate::db::{webhooks as queries, AnyConnection};
+use crate::domain::event::EventKind;
+use crate::domain::jwt::SidKey;
+use crate::domain::webhook::WebhookEvents;
+use crate::domain::{Timestamp, TokenDigest};
+use crate::metrics::WebhookResult;
+use crate::service::{Error, Services};
+use serde::Serialize;
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How long a worker holds claimed deliveries: more than a batch may take
+/// (each `POST` times out after [`SEND_TIMEOUT`]).
+pub const LEASE: Duration = Duration::from_secs(120);
+/// How long a receiver has to answer.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Deliveries one claim takes at most (sent one after the other).
+const CLAIM_BATCH: i64 = 10;
+
+/// What recording events needs: the key of the `sid`s (none when the
+/// secret key is not known, as for a command run before the first start)
+/// and where events go.
+pub struct EventContext {
+    sid_key: Option<SidKey>,
+    urls: Vec<String>,
+    events: Option<WebhookEvents>,
+    wake: Notify,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Arc<EventContext>>> = const { RefCell::new(None) };
+    static QUEUED: Cell<bool> = const { Cell::new(false) };
+}
+
+impl EventContext {
+    pub fn new(sid_key: Option<SidKey>, settings: &WebhookSettings) -> Arc<Self> {
+        let urls = match settings.receivers() {
+            Some((urls, _)) => urls.0.clone(),
+            None => Vec::new(),
+        };
+        Arc::new(EventContext {
+            sid_key,
+            urls,
+            events: settings.webhook_events.clone(),
+            wake: Notify::new(),
+        })
+    }
+
+    /// Runs `work` with this context for the events it records; wakes the
+    /// worker afterwards if it queued deliveries (committed by then, or
+    /// rolled back: a wake for nothing costs one empty claim).
+    pub fn within<T>(self: &Arc<Self>, work: impl FnOnce() -> T) -> T {
+        let previous = CURRENT.with(|current| current.replace(Some(self.clone())));
+        QUEUED.with(|queued| queued.set(false));
+        let done = work();
+        CURRENT.with(|current| *current.borrow_mut() = previous);
+        if QUEUED.with(|queued| queued.replace(false)) {
+            self.wake.notify_one();
+        }
+        done
+    }
+
+    /// Sets this context for the rest of the thread's life (the command line).
+    pub fn install_for_thread(self: &Arc<Self>) {
+        CURRENT.with(|current| *current.borrow_mut() = Some(self.clone()));
+    }
+
+    /// Waits for a queued delivery or `at_most`, whichever comes first.
+    pub async fn woken(&self, at_most: Duration) {
+        let _ = tokio::time::timeout(at_most, self.wake.notified()).await;
+    }
+}
+
+fn current() -> Option<Arc<EventContext>> {
+    CURRENT.with(|current| current.borrow().clone())
+}
+
+/// The `sid` an event of `kind` about the device with key digest `device`
+/// carries: `None` for other kinds, or without the key.
+pub fn sid_of(kind: EventKind, device: Option<&[u8]>) -> Option<String> {
+    let digest = TokenDigest(device?.try_into().ok()?);
+    if !kind.carries_sid() {
+        return None;
+    }
+    let context = current()?;
+    Some(context.sid_key.as_ref()?.sid_of(&digest))
+}
+
+/// What is posted.
+#[derive(Serialize)]
+struct Message<'a, D: Serialize> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    timestamp: Timestamp,
+    data: &'a D,
+}
+
+/// Queues the event `event_id` of `kind`, recorded at `at` and listed as
+/// `data`, for every receiver, if its kind is sent: call it in the
+/// transaction that records the event.
+pub fn queue<D: Serialize>(
+    conn: &mut AnyConnection,
+    kind: EventKind,
+    event_id: i64,
+    at: Timestamp,
+    data: &D,
+) -> Result<(), Error> {
+    let Some(context) = current() else {
+        return Ok(());
+    };
+    if context.urls.is_empty() || context.events.as_ref().is_some_and(|e| !e.includes(kind)) {
+        return Ok(());
+    }
+    let body = serde_json::to_string(&Message {
+        kind: kind.as_str(),
+        timestamp: at,
+        data,
+    })
+    .map_err(|e| Error::Internal(Box::new(e)))?;
+    let now = Timestamp::now().millis();
+    for url in &context.urls {
+        queries::insert(conn, event_id, url, &body, now)?;
+    }
+    QUEUED.with(|queued| queued.set(true));
+    Ok(())
+}
+
+/// The client deliveries are posted with: no redirects followed (only a
+/// `2xx` is a delivery), [`SEND_TIMEOUT`] for the whole exchange.
+pub fn client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(SEND_TIMEOUT)
+        .build()
+}
+
+/// One round of the worker: claims the deliveries due and makes each.
+/// Returns how many it claimed.
+pub async fn deliver_due(services: &Services, client: &reqwest::Client) -> Result<usize, Error> {
+    let claimed = services
+        .db(|conn| {
+            let now = Timestamp::now();
+            Ok(queries::claim_due(
+                conn,
+                now.millis(),
+                now.plus(LEASE).millis(),
+                CLAIM_BATCH,
+            )?)
+        })
+        .await?;
+    let count = claimed.len();
+    for delivery in claimed {
+        deliver(services, client, delivery).await?;
+    }
+    Ok(count)
+}
+
+async fn deliver(
+    services: &Services,
+    client: &reqwest::Client,
+    delivery: queries::Claimed,
+) -> Result<(), Error> {
+    let settings = &services.settings.webhooks;
+    let queries::Claimed {
+        id,
+        event_id,
+        url,
+        body,
+        created_at,
+        attempts,
+    } = delivery;
+    let message_id = format!("msg_{event_id}");
+    let sent = match &settings.webhook_secret {
+        Some(secret) => {
+            let timestamp = Timestamp::now().unix_seconds();
+            let signature = secret.sign(&message_id, timestamp, &body);
+            let response = client
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("webhook-id", &message_id)
+                .header("webhook-timestamp", timestamp.to_string())
+                .header("webhook-signature", signature)
+                .body(body)
+                .send()
+                .await;
+            match response {
+                Ok(response) if response.status().is_success() => Ok(()),
+                Ok(response) => Err(format!("answered {}", response.status())),
+                Err(error) => Err(describe(&error)),
+            }
+        }
+        None => Err("WEBHOOK_SECRET is not set".to_owned()),
+    };
+    let now = Timestamp::now();
+    let wait = super::outbox::backoff(settings.webhook_retry_base, attempts);
+    let deadline = Timestamp(created_at).plus(settings.webhook_max_age);
+    match sent {
+        Ok(()) => {
+            services
+                .db(move |conn| Ok(queries::delete(conn, id)?))
+                .await?;
+            services.metrics.webhook(WebhookResult::Delivered);
+            log::info!("webhook {message_id} delivered to {url} (attempt {attempts})");
+        }
+        Err(error) if now.plus(wait) <= deadline => {
+            let at = now.plus(wait).millis();
+            services
+                .db(move |conn| Ok(queries::retry_at(conn, id, at)?))
+                .await?;
+            services.metrics.webhook(WebhookResult::Retried);
+            log::warn!(
+                "webhook {message_id} not delivered to {url} (attempt {attempts}), trying again in {}s: {error}",
+                wait.as_secs_f64().ceil()
+            );
+        }
+        Err(error) => {
+            services
+                .db(move |conn| Ok(queries::delete(conn, id)?))
+                .await?;
+            services.metrics.webhook(WebhookResult::GaveUp);
+            log::error!(
+                "webhook {message_id} to {url} given up after {attempts} attempt(s) (WEBHOOK_MAX_AGE): {error}"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A failed exchange in one line, without reqwest's repetition of the URL.
+fn describe(error: &reqwest::Error) -> String {
+    let what = if error.is_timeout() {
+        "no answer within 10s"
+    } else if error.is_connect() {
+        "cannot connect"
+    } else {
+        "request failed"
+    };
+    let mut cause = String::new();
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        cause = inner.to_string();
+        source = inner.source();
+    }
+    match cause.is_empty() {
+        true => what.to_owned(),
+        false => format!("{what}: {cause}"),
+    }
+}
