@@ -132,7 +132,7 @@ diesel::table! {
     webhook_outbox (id) {
         id -> BigInt,
         event_id -> BigInt,
-        url -> Text,
+        receiver -> Text,
         body -> Text,
         created_at -> BigInt,
         attempts -> BigInt,

@@ -14,8 +14,9 @@ pub struct Claimed {
     pub id: i64,
     #[diesel(sql_type = BigInt)]
     pub event_id: i64,
+    /// The SHA-256 of the receiver's URL, hex.
     #[diesel(sql_type = Text)]
-    pub url: String,
+    pub receiver: String,
     #[diesel(sql_type = Text)]
     pub body: String,
     #[diesel(sql_type = BigInt)]
@@ -28,14 +29,14 @@ pub struct Claimed {
 pub fn insert(
     conn: &mut AnyConnection,
     event_id: i64,
-    url: &str,
+    receiver: &str,
     body: &str,
     now: i64,
 ) -> QueryResult<usize> {
     diesel::insert_into(webhook_outbox::table)
         .values((
             webhook_outbox::event_id.eq(event_id),
-            webhook_outbox::url.eq(url),
+            webhook_outbox::receiver.eq(receiver),
             webhook_outbox::body.eq(body),
             webhook_outbox::created_at.eq(now),
             webhook_outbox::attempts.eq(0_i64),
@@ -55,7 +56,7 @@ pub fn claim_due(
 ) -> QueryResult<Vec<Claimed>> {
     const CLAIM: &str = "UPDATE webhook_outbox SET next_attempt_at = $1, attempts = attempts + 1 \
         WHERE id IN (SELECT id FROM webhook_outbox WHERE next_attempt_at <= $2 ORDER BY id LIMIT $3";
-    const RETURNING: &str = ") RETURNING id, event_id, url, body, created_at, attempts";
+    const RETURNING: &str = ") RETURNING id, event_id, receiver, body, created_at, attempts";
     match conn {
         AnyConnection::Postgresql(conn) => {
             diesel::sql_query(format!("{CLAIM} FOR UPDATE SKIP LOCKED{RETURNING}"))

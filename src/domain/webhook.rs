@@ -49,18 +49,55 @@ impl fmt::Debug for WebhookSecret {
     }
 }
 
-/// Where events are posted: one or more `http(s)://` URLs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where events are posted: one or more `http(s)://` URLs. A URL may hold
+/// a secret (a path or query only the receiver knows), so it is stored as
+/// its [`receiver_id`] and shown by its [`origin`].
+#[derive(Clone, PartialEq, Eq)]
 pub struct WebhookUrls(pub Vec<String>);
+
+impl fmt::Debug for WebhookUrls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|url| origin(url)))
+            .finish()
+    }
+}
+
+/// How a queued delivery names its URL: the SHA-256 of the URL, hex.
+pub fn receiver_id(url: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(url.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// The URL as logs show it: its scheme, host and port only.
+pub fn origin(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(parsed) => parsed.origin().ascii_serialization(),
+        Err(_) => "(not a URL)".to_owned(),
+    }
+}
 
 impl WebhookUrls {
     /// Space- or comma-separated `http://` or `https://` URLs, at least one.
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut urls = Vec::new();
         for url in words(text) {
-            let parsed = url::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+            // A refusal does not repeat the URL, which may hold a secret.
+            let parsed = url::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
             if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-                return Err(format!("{url:?} must be an http:// or https:// URL"));
+                return Err(format!(
+                    "{} must be an http:// or https:// URL",
+                    origin(url)
+                ));
+            }
+            if !parsed.username().is_empty() || parsed.password().is_some() {
+                return Err(format!(
+                    "{}: no user or password in a webhook URL (the signature tells the receiver who sent it)",
+                    origin(url)
+                ));
             }
             if url.len() > 2048 {
                 return Err("a URL must be at most 2048 characters".into());
@@ -160,9 +197,25 @@ mod tests {
                 "http://b.example:8080/x".into()
             ]))
         );
-        for bad in ["", " , ", "ftp://a.example/", "a.example/hook", "https://"] {
+        for bad in [
+            "",
+            " , ",
+            "ftp://a.example/",
+            "a.example/hook",
+            "https://",
+            "https://user:pw@a.example/hook",
+        ] {
             assert!(WebhookUrls::parse(bad).is_err(), "{bad:?}");
         }
+        let secret = "https://a.example:8443/in/s3cret?key=s3cret";
+        assert_eq!(origin(secret), "https://a.example:8443");
+        let shown = format!("{:?}", WebhookUrls::parse(secret));
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert_eq!(receiver_id(secret).len(), 64);
+        assert_ne!(
+            receiver_id(secret),
+            receiver_id("https://a.example:8443/in")
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::config::WebhookSettings;
 use crate::db::{webhooks as queries, AnyConnection};
 use crate::domain::event::EventKind;
 use crate::domain::jwt::SidKey;
-use crate::domain::webhook::WebhookEvents;
+use crate::domain::webhook::{origin, receiver_id, WebhookEvents};
 use crate::domain::{Timestamp, TokenDigest};
 use crate::metrics::WebhookResult;
 use crate::service::{Error, Services};
@@ -138,7 +138,7 @@ pub fn queue<D: Serialize>(
     .map_err(|e| Error::Internal(Box::new(e)))?;
     let now = Timestamp::now().millis();
     for url in &context.urls {
-        queries::insert(conn, event_id, url, &body, now)?;
+        queries::insert(conn, event_id, &receiver_id(url), &body, now)?;
     }
     QUEUED.with(|queued| queued.set(true));
     Ok(())
@@ -183,13 +183,32 @@ async fn deliver(
     let queries::Claimed {
         id,
         event_id,
-        url,
+        receiver,
         body,
         created_at,
         attempts,
     } = delivery;
     let message_id = format!("msg_{event_id}");
+    let urls = settings
+        .webhook_urls
+        .as_ref()
+        .map_or(&[][..], |urls| &urls.0[..]);
+    let found = urls
+        .iter()
+        .enumerate()
+        .find(|(_, url)| receiver_id(url) == receiver);
+    // Logs name a receiver by its place in WEBHOOK_URLS and its origin:
+    // its path or query may be a secret.
+    let (url, shown) = match found {
+        Some((n, url)) => (
+            url.clone(),
+            format!("WEBHOOK_URLS #{} ({})", n + 1, origin(url)),
+        ),
+        None => (String::new(), "a URL no longer in WEBHOOK_URLS".to_owned()),
+    };
     let sent = match &settings.webhook_secret {
+        None => Err("WEBHOOK_SECRET is not set".to_owned()),
+        Some(_) if found.is_none() => Err("its URL is no longer in WEBHOOK_URLS".to_owned()),
         Some(secret) => {
             let timestamp = Timestamp::now().unix_seconds();
             let signature = secret.sign(&message_id, timestamp, &body);
@@ -208,7 +227,6 @@ async fn deliver(
                 Err(error) => Err(describe(&error)),
             }
         }
-        None => Err("WEBHOOK_SECRET is not set".to_owned()),
     };
     let now = Timestamp::now();
     let wait = super::outbox::backoff(settings.webhook_retry_base, attempts);
@@ -219,16 +237,16 @@ async fn deliver(
                 .db(move |conn| Ok(queries::delete(conn, id)?))
                 .await?;
             services.metrics.webhook(WebhookResult::Delivered);
-            log::info!("webhook {message_id} delivered to {url} (attempt {attempts})");
+            log::info!("webhook {message_id} delivered to {shown} (attempt {attempts})");
         }
-        Err(error) if now.plus(wait) <= deadline => {
+        Err(error) if found.is_some() && now.plus(wait) <= deadline => {
             let at = now.plus(wait).millis();
             services
                 .db(move |conn| Ok(queries::retry_at(conn, id, at)?))
                 .await?;
             services.metrics.webhook(WebhookResult::Retried);
             log::warn!(
-                "webhook {message_id} not delivered to {url} (attempt {attempts}), trying again in {}s: {error}",
+                "webhook {message_id} not delivered to {shown} (attempt {attempts}), trying again in {}s: {error}",
                 wait.as_secs_f64().ceil()
             );
         }
@@ -238,7 +256,7 @@ async fn deliver(
                 .await?;
             services.metrics.webhook(WebhookResult::GaveUp);
             log::error!(
-                "webhook {message_id} to {url} given up after {attempts} attempt(s) (WEBHOOK_MAX_AGE): {error}"
+                "webhook {message_id} to {shown} given up after {attempts} attempt(s): {error}"
             );
         }
     }

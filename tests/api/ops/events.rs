@@ -206,9 +206,10 @@ async fn a_login_is_recorded_with_its_client_address_and_user_agent(backend: Bac
     assert_eq!(created["type"], "user_created");
     assert_eq!(created["user_id"], alice);
     assert_eq!(created["actor"], "cli");
-    for field in ["client", "ip", "user_agent", "detail"] {
+    for field in ["client", "ip", "user_agent", "detail", "sid"] {
         assert_eq!(created[field], Value::Null, "{field} of {created}");
     }
+    assert_eq!(login["sid"].as_str().map(str::len), Some(32), "{login}");
     assert!(
         login["id"].as_i64() > created["id"].as_i64(),
         "newest first: {events:?}"

@@ -299,6 +299,14 @@ async fn only_the_types_in_webhook_events_are_sent(backend: Backend) {
         })
         .collect();
     assert_eq!(got.len(), 2);
+    let sids: Vec<Value> = got
+        .iter()
+        .map(|m| m.json()["data"]["sid"].clone())
+        .collect();
+    assert!(
+        sids.iter().all(Value::is_string),
+        "a revoked device's sid: {sids:?}"
+    );
     assert_eq!(
         kinds,
         [
@@ -352,7 +360,12 @@ async fn a_queued_delivery_survives_a_sigkill(backend: Backend) {
     let failed = server.wait_for_log("not delivered");
     assert!(failed.contains("(attempt 1)"), "{failed}");
     server.kill();
-    assert!(!server.log().contains(SECRET.trim_start_matches("whsec_")));
+    let log = server.log();
+    assert!(!log.contains(SECRET.trim_start_matches("whsec_")), "{log}");
+    assert!(
+        !log.contains("/hook"),
+        "logs show a URL's origin only: {log}"
+    );
 
     let receiver = Receiver::start_on(port);
     let mut server = ServerProcess::start(&url, &env);
