@@ -239,15 +239,16 @@ async fn deliver(
             services.metrics.webhook(WebhookResult::Delivered);
             log::info!("webhook {message_id} delivered to {shown} (attempt {attempts})");
         }
-        Err(error) if found.is_some() && now.plus(wait) <= deadline => {
-            let at = now.plus(wait).millis();
+        // Tried until WEBHOOK_MAX_AGE: the last wait ends at it, for one last attempt.
+        Err(error) if found.is_some() && now.millis() < deadline.millis() => {
+            let at = now.plus(wait).millis().min(deadline.millis());
             services
                 .db(move |conn| Ok(queries::retry_at(conn, id, at)?))
                 .await?;
             services.metrics.webhook(WebhookResult::Retried);
             log::warn!(
                 "webhook {message_id} not delivered to {shown} (attempt {attempts}), trying again in {}s: {error}",
-                wait.as_secs_f64().ceil()
+                (at - now.millis()).max(0).saturating_add(999) / 1000
             );
         }
         Err(error) => {

@@ -327,12 +327,17 @@ async fn a_delivery_is_given_up_after_webhook_max_age_and_counted(backend: Backe
     })
     .await;
     app.create_user("alice", "", false);
+    let queued = Instant::now();
     app.login("alice", "web").await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while metric(&app, "gave_up").await < 1 {
         assert!(Instant::now() < deadline, "never given up");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert!(
+        queued.elapsed() >= Duration::from_secs(1),
+        "tried for WEBHOOK_MAX_AGE"
+    );
     let tried = receiver.received().len();
     assert!(tried >= 2, "tried more than once ({tried})");
     tokio::time::sleep(Duration::from_millis(1000)).await;
