@@ -234,7 +234,8 @@ async fn metric(app: &TestApp, result: &str) -> u64 {
 #[on_both_backends]
 async fn a_refused_delivery_is_retried_with_the_same_id_until_it_is_taken(backend: Backend) {
     let receiver = Receiver::start();
-    receiver.answer_with(&[500, 503]);
+    // A redirect is not a delivery either.
+    receiver.answer_with(&[500, 302]);
     let app = TestApp::spawn_with(backend, webhooks_to(&[&receiver.url])).await;
     app.create_user("alice", "", false);
     app.login("alice", "web").await;
@@ -410,6 +411,33 @@ async fn two_instances_on_one_database_deliver_each_event_once(backend: Backend)
     }
     assert_eq!(seen.len(), USERS, "every event");
     assert!(seen.values().all(|&n| n == 1), "none twice: {seen:?}");
+}
+
+#[on_both_backends]
+async fn a_revocation_at_the_command_line_is_posted_with_the_devices_sid(backend: Backend) {
+    let receiver = Receiver::start();
+    let app = TestApp::spawn_with(backend, webhooks_to(&[&receiver.url])).await;
+    app.create_user("alice", "", false);
+    app.login("alice", "web").await;
+    let login = checked(&receiver.wait_for(1).await[0]);
+    // The command reads the secret key the server keeps in the database,
+    // so its sids are the server's; the running server sends what it queued.
+    let output = multitoken()
+        .args(["tokens", "revoke", "alice", "web"])
+        .env_clear()
+        .env("DATABASE_URL", app.db.url())
+        .env("WEBHOOK_URLS", &receiver.url)
+        .env("WEBHOOK_SECRET", SECRET)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert!(output.status.success(), "{output:?}");
+    let revoked = checked(&receiver.wait_for(2).await[1]);
+    assert_eq!(revoked["type"], "revoked");
+    assert_eq!(revoked["data"]["actor"], "cli");
+    assert_eq!(revoked["data"]["detail"], "device");
+    assert!(login["data"]["sid"].is_string(), "{login}");
+    assert_eq!(revoked["data"]["sid"], login["data"]["sid"]);
 }
 
 #[test]
