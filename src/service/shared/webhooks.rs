@@ -69,10 +69,19 @@ impl EventContext {
     /// worker afterwards if it queued deliveries (committed by then, or
     /// rolled back: a wake for nothing costs one empty claim).
     pub fn within<T>(self: &Arc<Self>, work: impl FnOnce() -> T) -> T {
-        let previous = CURRENT.with(|current| current.replace(Some(self.clone())));
+        /// Puts the thread's previous context back, even if `work` panics
+        /// (the blocking threads are reused).
+        struct Restore(Option<Arc<EventContext>>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let previous = self.0.take();
+                CURRENT.with(|current| *current.borrow_mut() = previous);
+            }
+        }
+        let restore = Restore(CURRENT.with(|current| current.replace(Some(self.clone()))));
         QUEUED.with(|queued| queued.set(false));
         let done = work();
-        CURRENT.with(|current| *current.borrow_mut() = previous);
+        drop(restore);
         if QUEUED.with(|queued| queued.replace(false)) {
             self.wake.notify_one();
         }
@@ -282,5 +291,44 @@ fn describe(error: &reqwest::Error) -> String {
     match cause.is_empty() {
         true => what.to_owned(),
         false => format!("{what}: {cause}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::SecretKey;
+
+    fn context() -> Arc<EventContext> {
+        let key = SidKey::derive(&SecretKey::unchecked(&"k".repeat(40)));
+        EventContext::new(Some(key), &crate::config::Settings::defaults().webhooks)
+    }
+
+    #[test]
+    fn a_sid_is_given_within_a_context_for_the_kinds_about_one_device() {
+        let digest = [7u8; 32];
+        assert_eq!(sid_of(EventKind::Login, Some(&digest)), None, "no context");
+        let context = context();
+        let sid = context.within(|| sid_of(EventKind::Revoked, Some(&digest)));
+        assert_eq!(sid.as_deref().map(str::len), Some(32));
+        for (kind, device) in [
+            (EventKind::UserCreated, Some(&digest[..])),
+            (EventKind::Login, None),
+            (EventKind::Logout, Some(&digest[..5])),
+        ] {
+            assert_eq!(context.within(|| sid_of(kind, device)), None, "{kind:?}");
+        }
+        assert_eq!(
+            context.within(|| sid_of(EventKind::Logout, Some(&digest))),
+            sid
+        );
+        assert_eq!(sid_of(EventKind::Login, Some(&digest)), None, "restored");
+        let panicked = std::panic::catch_unwind(|| context.within(|| panic!("in the work")));
+        assert!(panicked.is_err());
+        assert_eq!(
+            sid_of(EventKind::Login, Some(&digest)),
+            None,
+            "restored after a panic"
+        );
     }
 }
