@@ -142,7 +142,7 @@ pub async fn send_mails(services: Services, backend: Arc<dyn MailBackend>) {
 
 /// Makes the outbox's webhook deliveries until the server stops.
 pub async fn send_webhooks(services: Services) {
-    let client = match webhooks::client() {
+    let client = match webhooks::client(services.settings.webhooks.webhook_send_timeout) {
         Ok(client) => client,
         Err(error) => {
             log::error!("webhook worker not started: {error}");

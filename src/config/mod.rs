@@ -32,7 +32,7 @@ pub use self::throttles::ThrottleSettings;
 pub use self::token_cache::TokenCacheSettings;
 pub use self::tokens::TokenSettings;
 pub use self::two_factor::TwoFactorSettings;
-pub use self::webhooks::{WebhookSettings, WEBHOOK_RETRY_BASE};
+pub use self::webhooks::{WebhookSettings, WEBHOOK_RETRY_BASE, WEBHOOK_SEND_TIMEOUT};
 pub use crate::domain::registration::Registration;
 
 use crate::db::Database;

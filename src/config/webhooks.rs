@@ -9,6 +9,8 @@ use std::time::Duration;
 
 /// The wait after a delivery's first failed attempt, doubled after each one.
 pub const WEBHOOK_RETRY_BASE: Duration = Duration::from_secs(5);
+/// How long a receiver has to answer a delivery.
+pub const WEBHOOK_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Webhooks")]
@@ -34,6 +36,10 @@ pub struct WebhookSettings {
     /// Internal: the wait after a delivery's first failed attempt.
     #[arg(skip = WEBHOOK_RETRY_BASE)]
     pub webhook_retry_base: Duration,
+
+    /// Internal: how long a receiver has to answer (10 s, as the contract says).
+    #[arg(skip = WEBHOOK_SEND_TIMEOUT)]
+    pub webhook_send_timeout: Duration,
 }
 
 impl WebhookSettings {

@@ -29,10 +29,8 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 /// How long a worker holds claimed deliveries: more than a batch may take
-/// (each `POST` times out after [`SEND_TIMEOUT`]).
+/// (each `POST` times out after `WEBHOOK_SEND_TIMEOUT`, 10 s).
 pub const LEASE: Duration = Duration::from_secs(120);
-/// How long a receiver has to answer.
-pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Deliveries one claim takes at most (sent one after the other).
 const CLAIM_BATCH: i64 = 10;
 
@@ -154,11 +152,11 @@ pub fn queue<D: Serialize>(
 }
 
 /// The client deliveries are posted with: no redirects followed (only a
-/// `2xx` is a delivery), [`SEND_TIMEOUT`] for the whole exchange.
-pub fn client() -> Result<reqwest::Client, reqwest::Error> {
+/// `2xx` is a delivery), `timeout` for the whole exchange.
+pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(SEND_TIMEOUT)
+        .timeout(timeout)
         .build()
 }
 
@@ -233,7 +231,7 @@ async fn deliver(
             match response {
                 Ok(response) if response.status().is_success() => Ok(()),
                 Ok(response) => Err(format!("answered {}", response.status())),
-                Err(error) => Err(describe(&error)),
+                Err(error) => Err(describe(&error, settings.webhook_send_timeout)),
             }
         }
     };
@@ -274,13 +272,13 @@ async fn deliver(
 }
 
 /// A failed exchange in one line, without reqwest's repetition of the URL.
-fn describe(error: &reqwest::Error) -> String {
+fn describe(error: &reqwest::Error, timeout: Duration) -> String {
     let what = if error.is_timeout() {
-        "no answer within 10s"
+        format!("no answer within {}s", timeout.as_secs_f64())
     } else if error.is_connect() {
-        "cannot connect"
+        "cannot connect".to_owned()
     } else {
-        "request failed"
+        "request failed".to_owned()
     };
     let mut cause = String::new();
     let mut source = std::error::Error::source(error);
@@ -289,7 +287,7 @@ fn describe(error: &reqwest::Error) -> String {
         source = inner.source();
     }
     match cause.is_empty() {
-        true => what.to_owned(),
+        true => what,
         false => format!("{what}: {cause}"),
     }
 }

@@ -35,6 +35,8 @@ struct State {
     received: Vec<Received>,
     /// Statuses for the next requests, in order; then 200.
     statuses: VecDeque<u16>,
+    /// How long the next requests wait before their answer, in order; then none.
+    delays: VecDeque<Duration>,
 }
 
 pub struct Receiver {
@@ -83,6 +85,15 @@ impl Receiver {
             .expect("state")
             .statuses
             .extend(statuses.iter().copied());
+    }
+
+    /// The next requests are answered only after these waits.
+    pub fn answer_after(&self, delays: &[Duration]) {
+        self.state
+            .lock()
+            .expect("state")
+            .delays
+            .extend(delays.iter().copied());
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -148,15 +159,17 @@ fn answer(stream: TcpStream, state: &Mutex<State>) {
     if reader.read_exact(&mut body).is_err() {
         return;
     }
-    let status = {
+    let (status, delay) = {
         let mut state = state.lock().expect("state");
         state.received.push(Received {
             path,
             headers,
             body: String::from_utf8_lossy(&body).into_owned(),
         });
-        state.statuses.pop_front().unwrap_or(200)
+        let delay = state.delays.pop_front().unwrap_or_default();
+        (state.statuses.pop_front().unwrap_or(200), delay)
     };
+    std::thread::sleep(delay);
     let mut stream = reader.into_inner();
     let _ = write!(
         stream,

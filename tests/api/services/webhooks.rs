@@ -252,6 +252,33 @@ async fn a_refused_delivery_is_retried_with_the_same_id_until_it_is_taken(backen
 }
 
 #[on_both_backends]
+async fn a_2xx_too_late_is_not_a_delivery(backend: Backend) {
+    let receiver = Receiver::start();
+    // The first answer comes after the send timeout (10 s; 300 ms here).
+    receiver.answer_after(&[Duration::from_millis(1500)]);
+    let configure = webhooks_to(&[&receiver.url]);
+    let app = TestApp::spawn_with(backend, |settings| {
+        configure(settings);
+        settings.webhooks.webhook_send_timeout = Duration::from_millis(300);
+    })
+    .await;
+    app.create_user("alice", "", false);
+    app.login("alice", "web").await;
+    let got = receiver.wait_for(2).await;
+    assert_eq!(got[0].header("webhook-id"), got[1].header("webhook-id"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(&app, "delivered").await < 1 {
+        assert!(Instant::now() < deadline, "never delivered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        metric(&app, "retried").await,
+        1,
+        "the late 200 was a failure"
+    );
+}
+
+#[on_both_backends]
 async fn a_receiver_that_was_down_gets_the_event_when_it_is_back(backend: Backend) {
     let port = closed_port();
     let url = format!("http://127.0.0.1:{port}/hook");
