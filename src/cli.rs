@@ -11,7 +11,7 @@ use crate::domain::{FieldErrors, NewPassword, Password, Timestamp};
 use crate::service::accounts::django_import::{self, ImportError, ImportOptions};
 use crate::service::accounts::users;
 use crate::service::shared::passwords::hash_blocking;
-use crate::service::shared::{events, secret_key};
+use crate::service::shared::{events, secret_key, webhooks};
 use crate::service::tokens::jwt;
 use crate::service::tokens::{self, Revocation};
 use crate::service::Error;
@@ -143,9 +143,15 @@ fn write_failed(error: std::io::Error) -> CliError {
     CliError(format!("cannot write output: {error}"))
 }
 
+/// The database, with what recording events needs set for this thread:
+/// the `sid` key if the secret key is known, and the webhooks.
 fn open(settings: &Settings) -> Result<AnyConnection, CliError> {
     db::migrate(&settings.database.database_url)?;
-    Ok(db::connect_once(&settings.database.database_url)?)
+    let mut conn = db::connect_once(&settings.database.database_url)?;
+    let secret = secret_key::known(&mut conn, settings.server.secret_key.as_ref());
+    let sid_key = secret.as_ref().map(crate::domain::jwt::SidKey::derive);
+    webhooks::EventContext::new(sid_key, &settings.webhooks).install_for_thread();
+    Ok(conn)
 }
 
 fn find_user(conn: &mut AnyConnection, name: &str) -> Result<db::users::User, CliError> {

@@ -2,13 +2,13 @@
 //! sweep of expired tokens, closed throttle windows, used ID tokens past
 //! their acceptance, retired keys past their device's expiry, expired
 //! device grants and ended console sessions, the sending of the mails
-//! in the outbox, and (with the token cache) the writing of touches.
+//! and webhooks in the outboxes, and (with the token cache) the writing of touches.
 
 use crate::db::{self, AnyConnection};
 use crate::domain::event::Actor;
 use crate::domain::Timestamp;
 use crate::mail::MailBackend;
-use crate::service::shared::{events, outbox};
+use crate::service::shared::{events, outbox, webhooks};
 use crate::service::tokens;
 use crate::service::Services;
 use std::sync::Arc;
@@ -173,6 +173,25 @@ pub async fn send_mails(services: Services, backend: Arc<dyn MailBackend>) {
             Err(error) => log::warn!("mail worker: {}", error.chain()),
         }
         services.outbox.woken(MAIL_POLL).await;
+    }
+}
+
+/// Makes the outbox's webhook deliveries until the server stops.
+pub async fn send_webhooks(services: Services) {
+    let client = match webhooks::client(services.settings.webhooks.webhook_send_timeout) {
+        Ok(client) => client,
+        Err(error) => {
+            log::error!("webhook worker not started: {error}");
+            return;
+        }
+    };
+    loop {
+        match webhooks::deliver_due(&services, &client).await {
+            Ok(claimed) if claimed > 0 => continue,
+            Ok(_) => {}
+            Err(error) => log::warn!("webhook worker: {}", error.chain()),
+        }
+        services.events.woken(MAIL_POLL).await;
     }
 }
 

@@ -211,6 +211,19 @@ counter_labels! {
 }
 
 counter_labels! {
+    /// How an attempt to deliver a webhook ended.
+    pub enum WebhookResult {
+        /// The receiver answered `2xx` within 10 s.
+        Delivered => "delivered",
+        /// Failed; tried again later.
+        Retried => "retried",
+        /// Failed past `WEBHOOK_MAX_AGE`: dropped.
+        GaveUp => "gave_up",
+    }
+    counts webhooks_total{result}: "Attempts to deliver a webhook, by result."
+}
+
+counter_labels! {
     /// Whether the token cache knew a checked token.
     enum CacheLookup {
         Hit => "hit",
@@ -232,6 +245,7 @@ pub struct Metrics {
     introspections: IntCounterVec,
     mails: IntCounterVec,
     device_grants: IntCounterVec,
+    webhooks: IntCounterVec,
     active_tokens: IntGauge,
     request_seconds: HistogramVec,
     token_cache_lookups: IntCounterVec,
@@ -254,6 +268,7 @@ impl Metrics {
             introspections: IntrospectionOutcome::counter(&registry)?,
             mails: MailOutcome::counter(&registry)?,
             device_grants: DeviceGrantOutcome::counter(&registry)?,
+            webhooks: WebhookResult::counter(&registry)?,
             token_cache_lookups: CacheLookup::counter(&registry)?,
             rotations: RotationResult::counter(&registry)?,
             active_tokens: register(
@@ -360,6 +375,10 @@ impl Metrics {
 
     pub fn mail(&self, outcome: MailOutcome) {
         count_one(&self.mails, outcome.label());
+    }
+
+    pub fn webhook(&self, result: WebhookResult) {
+        count_one(&self.webhooks, result.label());
     }
 
     pub fn introspected(&self, outcome: IntrospectionOutcome) {

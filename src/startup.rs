@@ -149,6 +149,10 @@ impl Application {
         if settings.server.public_url.is_none() {
             settings.server.public_url = Some(public_url.clone());
         }
+        let events = crate::service::shared::webhooks::EventContext::new(
+            Some(crate::domain::jwt::SidKey::derive(&secret_key)),
+            &settings.webhooks,
+        );
         let services = Services {
             pool,
             settings: Arc::new(settings.clone()),
@@ -160,6 +164,7 @@ impl Application {
             oidc,
             recent_throttles: Default::default(),
             github_keys,
+            events,
         };
         let console_key =
             console_session_key(&services.secret_key).map_err(StartupError::Settings)?;
@@ -232,6 +237,9 @@ impl Application {
             actix_web::rt::spawn(jobs::write_touches(self.services.clone()));
         }
         let services = self.services.clone();
+        if self.services.settings.webhooks.receivers().is_some() {
+            actix_web::rt::spawn(jobs::send_webhooks(self.services.clone()));
+        }
         actix_web::rt::spawn(jobs::send_mails(self.services, self.mail_backend));
         let stopped = self.server.await;
         // The uses seen last are written before the process goes.

@@ -13,7 +13,17 @@ use clap::Command;
 pub(super) fn acts_on(command: &str) -> Option<&'static [&'static str]> {
     const DATABASE: &[&str] = &["database_url", "log_filter"];
     match command {
-        "migrate" | "user" | "tokens" | "events" => Some(DATABASE),
+        "migrate" | "events" => Some(DATABASE),
+        // Their changes record events, which queue webhooks (sent by a
+        // running server) and carry sids (under the stored or given key).
+        "user" | "tokens" => Some(&[
+            "database_url",
+            "log_filter",
+            "secret_key",
+            "webhook_urls",
+            "webhook_secret",
+            "webhook_events",
+        ]),
         "healthcheck" => Some(&["bind", "log_filter"]),
         // Rotating a key resolves SECRET_KEY, which is generated only on a
         // loopback MULTITOKEN_BIND.

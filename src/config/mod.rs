@@ -20,6 +20,7 @@ mod throttles;
 mod token_cache;
 mod tokens;
 mod two_factor;
+mod webhooks;
 
 pub use self::accounts::AccountSettings;
 pub use self::console::ConsoleSettings;
@@ -35,6 +36,7 @@ pub use self::throttles::ThrottleSettings;
 pub use self::token_cache::TokenCacheSettings;
 pub use self::tokens::TokenSettings;
 pub use self::two_factor::TwoFactorSettings;
+pub use self::webhooks::{WebhookSettings, WEBHOOK_RETRY_BASE, WEBHOOK_SEND_TIMEOUT};
 pub use crate::domain::registration::Registration;
 
 use crate::db::Database;
@@ -73,6 +75,8 @@ pub struct Settings {
     pub dpop: DpopSettings,
     #[command(flatten)]
     pub device_grant: DeviceGrantSettings,
+    #[command(flatten)]
+    pub webhooks: WebhookSettings,
 }
 
 impl Settings {
@@ -107,6 +111,7 @@ impl Settings {
         self.console.validate()?;
         self.token_cache.validate()?;
         self.dpop.validate()?;
+        self.webhooks.validate()?;
         self.database.validate()
     }
 

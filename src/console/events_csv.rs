@@ -22,7 +22,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// The download's columns, in order.
-pub const CSV_COLUMNS: [&str; 10] = [
+pub const CSV_COLUMNS: [&str; 11] = [
     "id",
     "at",
     "type",
@@ -33,6 +33,7 @@ pub const CSV_COLUMNS: [&str; 10] = [
     "ip",
     "user_agent",
     "detail",
+    "sid",
 ];
 
 /// Events read (and held) at a time while the download is written.
@@ -153,6 +154,7 @@ fn csv_bytes(
             text(&event.ip),
             text(&event.user_agent),
             text(&event.detail),
+            text(&event.sid),
         ];
         writer
             .write_record(cells.iter().map(|cell| defused(cell).into_owned()))
@@ -201,6 +203,7 @@ mod tests {
             ip: None,
             user_agent: None,
             detail: None,
+            sid: None,
         };
         let full: Vec<EventView> = (0..CSV_CHUNK).rev().map(event).collect();
         assert_eq!(last_of_full(&full), Some(0));

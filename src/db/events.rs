@@ -2,9 +2,9 @@
 //! transaction, read newest first, swept by age.
 
 use super::schema::{events, users};
-use super::tokens::{due_batch, RevokedToken};
+use super::tokens::due_batch;
 use super::AnyConnection;
-use crate::domain::event::{EventKind, EventSource, RevokedBy};
+use crate::domain::event::{EventKind, EventSource};
 use crate::domain::Timestamp;
 use diesel::prelude::*;
 
@@ -21,6 +21,8 @@ pub struct Event {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub detail: Option<String>,
+    /// The device's `sid` (as in access JWTs), for the kinds about one device.
+    pub sid: Option<String>,
 }
 
 #[derive(Insertable)]
@@ -34,6 +36,7 @@ struct NewEvent<'a> {
     ip: Option<String>,
     user_agent: Option<&'a str>,
     detail: Option<&'a str>,
+    sid: Option<&'a str>,
 }
 
 /// What happened to whom, and how, for [`record`].
@@ -43,6 +46,8 @@ pub struct What<'a> {
     pub user_id: Option<i64>,
     pub client: Option<&'a str>,
     pub detail: Option<&'a str>,
+    /// The digest of the device's key, for the kinds that carry its `sid`.
+    pub device: Option<&'a [u8]>,
 }
 
 impl<'a> What<'a> {
@@ -53,6 +58,7 @@ impl<'a> What<'a> {
             user_id: Some(user_id),
             client: None,
             detail: None,
+            device: None,
         }
     }
 
@@ -69,9 +75,22 @@ impl<'a> What<'a> {
             ..self
         }
     }
+
+    /// On the device whose key has the digest `digest`.
+    pub fn of_device(self, digest: &'a [u8]) -> Self {
+        What {
+            device: Some(digest),
+            ..self
+        }
+    }
 }
 
-fn new_event<'a>(source: &'a EventSource, what: What<'a>, at: Timestamp) -> NewEvent<'a> {
+fn new_event<'a>(
+    source: &'a EventSource,
+    what: What<'a>,
+    sid: Option<&'a str>,
+    at: Timestamp,
+) -> NewEvent<'a> {
     NewEvent {
         at: at.millis(),
         kind: what.kind.as_str(),
@@ -81,10 +100,11 @@ fn new_event<'a>(source: &'a EventSource, what: What<'a>, at: Timestamp) -> NewE
         ip: source.ip.map(|ip| ip.to_canonical().to_string()),
         user_agent: source.user_agent.as_deref(),
         detail: what.detail,
+        sid,
     }
 }
 
-/// Appends one event.
+/// Appends one event, without a `sid`.
 pub fn record(
     conn: &mut AnyConnection,
     source: &EventSource,
@@ -92,30 +112,32 @@ pub fn record(
     at: Timestamp,
 ) -> QueryResult<()> {
     diesel::insert_into(events::table)
-        .values(new_event(source, what, at))
+        .values(new_event(source, what, None, at))
         .execute(conn)?;
     Ok(())
 }
 
-/// Appends one `revoked` event per revoked device.
-pub fn record_revoked(
+/// Appends one event, with `sid` (computed by the caller from
+/// `what.device`); returns it as stored.
+pub fn record_returning(
     conn: &mut AnyConnection,
     source: &EventSource,
-    how: RevokedBy,
-    revoked: &[RevokedToken],
+    what: What<'_>,
+    sid: Option<&str>,
     at: Timestamp,
-) -> QueryResult<()> {
-    // One statement each: diesel's batch insert does not run on both
-    // backends through one connection type, and a revocation ends few devices.
-    for token in revoked {
-        let what = What::to_user(EventKind::Revoked, token.user_id)
-            .on_client(&token.client)
-            .detail(how.as_str());
-        diesel::insert_into(events::table)
-            .values(new_event(source, what, at))
-            .execute(conn)?;
+) -> QueryResult<Event> {
+    let row = new_event(source, what, sid, at);
+    // diesel's multi-backend connection has no `RETURNING`; both backends do.
+    match conn {
+        AnyConnection::Sqlite(conn) => diesel::insert_into(events::table)
+            .values(row)
+            .returning(Event::as_returning())
+            .get_result(conn),
+        AnyConnection::Postgresql(conn) => diesel::insert_into(events::table)
+            .values(row)
+            .returning(Event::as_returning())
+            .get_result(conn),
     }
-    Ok(())
 }
 
 /// Which events a listing shows: every filter given must hold. Each one

@@ -26,6 +26,7 @@ pub mod two_factor;
 pub mod used_dpop_proofs;
 pub mod used_id_tokens;
 pub mod users;
+pub mod webhooks;
 
 pub use migrations::migrate;
 

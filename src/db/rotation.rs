@@ -226,10 +226,10 @@ pub fn delete_device(
         .and(tokens::created_at.eq(signed_in_at));
     match conn {
         AnyConnection::Sqlite(conn) => diesel::delete(tokens::table.filter(which))
-            .returning((tokens::user_id, tokens::client))
+            .returning((tokens::user_id, tokens::client, tokens::digest))
             .load::<RevokedToken>(conn),
         AnyConnection::Postgresql(conn) => diesel::delete(tokens::table.filter(which))
-            .returning((tokens::user_id, tokens::client))
+            .returning((tokens::user_id, tokens::client, tokens::digest))
             .load::<RevokedToken>(conn),
     }
 }

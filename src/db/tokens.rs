@@ -172,11 +172,11 @@ pub fn id_for_client(
     conn: &mut AnyConnection,
     user_id: i64,
     client: &str,
-) -> QueryResult<Option<(i64, i64)>> {
+) -> QueryResult<Option<(i64, i64, Vec<u8>)>> {
     tokens::table
         .filter(tokens::user_id.eq(user_id))
         .filter(tokens::client.eq(client))
-        .select((tokens::id, tokens::expires_at))
+        .select((tokens::id, tokens::expires_at, tokens::digest))
         .first(conn)
         .optional()
 }
@@ -246,6 +246,8 @@ pub fn digest_exists(conn: &mut AnyConnection, digest: &[u8]) -> QueryResult<boo
 pub struct RevokedToken {
     pub user_id: i64,
     pub client: String,
+    /// Its key's digest, whose MAC is the device's `sid` (never shown).
+    pub digest: Vec<u8>,
 }
 
 /// Deletes the tokens `$which` selects and returns them, on the backend's
@@ -255,10 +257,10 @@ macro_rules! delete_returning {
     ($conn:expr, $which:expr) => {
         match $conn {
             AnyConnection::Sqlite(conn) => diesel::delete(tokens::table.filter($which))
-                .returning((tokens::user_id, tokens::client))
+                .returning((tokens::user_id, tokens::client, tokens::digest))
                 .load::<RevokedToken>(conn),
             AnyConnection::Postgresql(conn) => diesel::delete(tokens::table.filter($which))
-                .returning((tokens::user_id, tokens::client))
+                .returning((tokens::user_id, tokens::client, tokens::digest))
                 .load::<RevokedToken>(conn),
         }
     };

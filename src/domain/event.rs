@@ -79,6 +79,12 @@ impl EventKind {
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|kind| kind.as_str() == text)
     }
+
+    /// Whether an event of this kind is about one device, and so carries
+    /// its `sid` (by name, so that every such kind is covered).
+    pub fn carries_sid(self) -> bool {
+        matches!(self.as_str(), "login" | "logout" | "revoked" | "rotated")
+    }
 }
 
 /// How a device was revoked: the `detail` of a `revoked` event.

@@ -55,6 +55,7 @@ pub mod token;
 pub mod two_factor;
 pub mod username;
 pub mod validation;
+pub mod webhook;
 
 pub use client_name::ClientName;
 pub use duration::parse_duration;

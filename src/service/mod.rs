@@ -55,6 +55,9 @@ pub struct Services {
     pub recent_throttles: sign_in::throttle::RecentThrottles,
     /// GitHub's secret scanning keys (`SECRET_SCANNING_GITHUB_KEYS`).
     pub github_keys: tokens::secret_scanning::GithubKeys,
+    /// What recording events needs (the `sid` key, the webhooks), set for
+    /// the work [`Services::db`] runs.
+    pub events: Arc<shared::webhooks::EventContext>,
 }
 
 impl Services {
@@ -69,8 +72,12 @@ impl Services {
         T: Send + 'static,
     {
         let limit = self.settings.database.work_timeout();
+        let events = self.events.clone();
         let Some(cache) = self.tokens.cache().cloned() else {
-            return run_blocking_within(&self.pool, limit, work).await;
+            return run_blocking_within(&self.pool, limit, move |conn| {
+                events.within(|| work(conn))
+            })
+            .await;
         };
         run_blocking_within(&self.pool, limit, move |conn| {
             if cache.has_pending_touches() {
@@ -78,7 +85,7 @@ impl Services {
                     log::warn!("token touches not written: {error}");
                 }
             }
-            let done = work(conn);
+            let done = events.within(|| work(conn));
             cache.evict_own_writes(conn);
             done
         })

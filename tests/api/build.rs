@@ -37,6 +37,11 @@
 //!   CI, where the device grant driven by that OAuth client must run.
 //! - `oauthlib_tests` when `.venv-tests/bin/python` can import oauthlib (the
 //!   device grant driven by its `DeviceClient`), or under CI.
+//! - `webhook_python_tests` when `.venv-tests/bin/python` can import
+//!   standardwebhooks (the PyPI verifier of `tests/api/services/webhooks.rs`,
+//!   `tests/webhooks_client/verify.py`), or under CI.
+//! - `webhook_node_tests` when the npm standardwebhooks is installed in
+//!   `tests/webhooks_client/` (`.ci/run` installs it), or under CI.
 //! - `key_checker_tests` when both `python3` and `node` are on the `PATH`
 //!   (the guide's key checkers, `tests/api/auth/key_format.rs`), or under CI.
 //! - `detect_secrets_tests` when `.venv-tests/bin/python` can import
@@ -108,6 +113,17 @@ fn main() {
         ),
     );
     found_or_ci("oauthlib_tests", imports(&venv_python, "oauthlib.oauth2"));
+    found_or_ci(
+        "webhook_python_tests",
+        imports(&venv_python, "standardwebhooks"),
+    );
+    found_or_ci(
+        "webhook_node_tests",
+        npm_installed(
+            &repository.join("tests/webhooks_client"),
+            "standardwebhooks/package.json",
+        ),
+    );
     found_or_ci(
         "detect_secrets_tests",
         imports(&venv_python, "detect_secrets"),

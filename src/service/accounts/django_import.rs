@@ -399,7 +399,7 @@ fn write_tokens(
             last_ip: None,
         };
         match tokens::id_for_client(conn, user_id, &client)? {
-            Some((existing, _)) if options.update => {
+            Some((existing, _, _)) if options.update => {
                 tokens::replace(conn, existing, &new)?;
             }
             Some(_) => {

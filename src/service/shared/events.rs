@@ -12,18 +12,23 @@ use crate::domain::event::{EventKind, EventSource, RevokedBy};
 use crate::domain::page::{Page, PageRequest};
 use crate::domain::username::lookup_key;
 use crate::domain::Timestamp;
+use crate::service::shared::webhooks;
 use crate::service::{Error, Services};
 use serde::Serialize;
 use std::collections::HashMap;
 
-/// Appends one event (call it in the change's transaction).
+/// Appends one event, with the device's `sid` for the kinds that carry
+/// one, and queues its webhooks (call it in the change's transaction).
 pub fn record(
     conn: &mut AnyConnection,
     source: &EventSource,
     what: What<'_>,
     at: Timestamp,
 ) -> Result<(), Error> {
-    Ok(queries::record(conn, source, what, at)?)
+    let sid = webhooks::sid_of(what.kind, what.device);
+    let event = queries::record_returning(conn, source, what, sid.as_deref(), at)?;
+    let (id, at) = (event.id, Timestamp(event.at));
+    webhooks::queue(conn, what.kind, id, at, &EventView::from(event))
 }
 
 /// Records each device of `revoked` as revoked `how`; returns how many.
@@ -34,7 +39,15 @@ pub fn revoked(
     revoked: &[RevokedToken],
     at: Timestamp,
 ) -> Result<usize, Error> {
-    queries::record_revoked(conn, source, how, revoked, at)?;
+    // One statement each: diesel's batch insert does not run on both
+    // backends through one connection type, and a revocation ends few devices.
+    for token in revoked {
+        let what = What::to_user(EventKind::Revoked, token.user_id)
+            .on_client(&token.client)
+            .detail(how.as_str())
+            .of_device(&token.digest);
+        record(conn, source, what, at)?;
+    }
     Ok(revoked.len())
 }
 
@@ -65,6 +78,7 @@ pub async fn record_attempt(
                 user_id,
                 client: None,
                 detail: Some(detail),
+                device: None,
             };
             record(conn, &source, what, Timestamp::now())
         })
@@ -95,6 +109,9 @@ pub struct EventView {
     pub user_agent: Option<String>,
     /// How: for `revoked`, the path that revoked the device.
     pub detail: Option<String>,
+    /// The device's `sid`, as in its access JWTs, for `login`, `logout`,
+    /// `revoked` and `rotated`; else `null`.
+    pub sid: Option<String>,
 }
 
 impl From<queries::Event> for EventView {
@@ -109,6 +126,7 @@ impl From<queries::Event> for EventView {
             ip: event.ip,
             user_agent: event.user_agent,
             detail: event.detail,
+            sid: event.sid,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! What several capabilities share and none owns: the security
 //! [`events`] every use case records, the mail [`outbox`], the argon2
-//! [`passwords`] hasher (signing in verifies, accounts hash) and the
-//! resolved [`secret_key`].
+//! [`passwords`] hasher (signing in verifies, accounts hash), the
+//! resolved [`secret_key`] and the [`webhooks`] that push events out.
 //!
 //! Imports nothing of `tokens`, `sign_in` or `accounts` (`tests/layers.rs`
 //! holds that), so each of them may use it.
@@ -12,3 +12,4 @@ pub mod events;
 pub mod outbox;
 pub mod passwords;
 pub mod secret_key;
+pub mod webhooks;

@@ -10,6 +10,16 @@ use std::net::SocketAddr;
 
 const STORED_NAME: &str = "SECRET_KEY";
 
+/// The configured `SECRET_KEY`, else the one kept in the database, if any;
+/// never a new one (for the command line, which must not invent one).
+pub fn known(conn: &mut AnyConnection, configured: Option<&SecretKey>) -> Option<SecretKey> {
+    if let Some(configured) = configured {
+        return Some(configured.clone());
+    }
+    let stored = secrets::get(conn, STORED_NAME).ok()??;
+    SecretKey::parse(&stored).ok()
+}
+
 pub fn resolve(
     conn: &mut AnyConnection,
     configured: Option<&SecretKey>,

@@ -225,12 +225,13 @@ pub fn issue_via(
         // A row that a concurrent revocation deleted after it was found is
         // replaced by nothing: then the key gets a row of its own.
         let replaced = match tokens::id_for_client(conn, user_id, client.as_str())? {
-            Some((existing, old_expiry)) => {
+            Some((existing, old_expiry, old_digest)) => {
                 let replaced = tokens::replace(conn, existing, &new)? > 0;
                 if replaced && old_expiry > now.millis() {
                     let old = RevokedToken {
                         user_id,
                         client: client.as_str().to_owned(),
+                        digest: old_digest,
                     };
                     events::revoked(conn, source, RevokedBy::Relogin, &[old], now)?;
                 }
@@ -248,7 +249,8 @@ pub fn issue_via(
         }
         let login = What::to_user(EventKind::Login, user_id)
             .on_client(client.as_str())
-            .detail(&via);
+            .detail(&via)
+            .of_device(digest.as_bytes());
         events::record(conn, source, login, now)?;
         Ok(new_device)
     })?;
@@ -377,8 +379,9 @@ pub fn revoke(
         let now = Timestamp::now();
         if how == RevokedBy::Logout {
             for token in &revoked {
-                let logout =
-                    What::to_user(EventKind::Logout, token.user_id).on_client(&token.client);
+                let logout = What::to_user(EventKind::Logout, token.user_id)
+                    .on_client(&token.client)
+                    .of_device(&token.digest);
                 events::record(conn, source, logout, now)?;
             }
             Ok(revoked.len())

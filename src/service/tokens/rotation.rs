@@ -74,7 +74,7 @@ pub fn rotate(
         let at = now.millis();
         if let Some(row) = rotation::rotate_current(conn, presented.as_bytes(), new.as_bytes(), at)?
         {
-            let rotated = finish(conn, row, key, policy, now, source)?;
+            let rotated = finish(conn, row, key, presented, policy, now, source)?;
             rotation::retire(
                 conn,
                 &NewRetired {
@@ -97,17 +97,20 @@ pub fn rotate(
         let row = rotation::rotate_device(conn, token_id, signed_in_at, new.as_bytes(), at)?
             .ok_or(Error::Unauthenticated(AuthFailure::InvalidToken))?;
         Ok(Rotation::Retried(finish(
-            conn, row, key, policy, now, source,
+            conn, row, key, presented, policy, now, source,
         )?))
     })
 }
 
 /// Gives the rotated key its expiry (a fresh sliding one, within the
-/// device's absolute lifetime) and records the `rotated` event.
+/// device's absolute lifetime) and records the `rotated` event, with the
+/// `sid` of the presented key (the one whose access JWTs a service drops).
+#[allow(clippy::too_many_arguments)]
 fn finish(
     conn: &mut AnyConnection,
     row: RotatedRow,
     key: PlainToken,
+    presented: &TokenDigest,
     policy: &TokenPolicy,
     now: Timestamp,
     source: &EventSource,
@@ -115,7 +118,9 @@ fn finish(
     let created_at = Timestamp(row.created_at);
     let expires_at = policy.expiry(created_at, now);
     rotation::set_expiry(conn, row.id, expires_at.millis())?;
-    let what = What::to_user(EventKind::Rotated, row.user_id).on_client(&row.client);
+    let what = What::to_user(EventKind::Rotated, row.user_id)
+        .on_client(&row.client)
+        .of_device(presented.as_bytes());
     events::record(conn, source, what, now)?;
     Ok(RotatedKey {
         key,

@@ -345,7 +345,8 @@ async fn the_csv_holds_the_filtered_rows_newest_first_with_formulas_defused(back
             "actor",
             "ip",
             "user_agent",
-            "detail"
+            "detail",
+            "sid"
         ]
     );
     let page_rows: Vec<(&str, &str)> = page

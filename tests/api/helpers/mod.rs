@@ -19,6 +19,7 @@ pub mod mail;
 pub mod oidc;
 pub mod resource_server;
 pub mod two_factor;
+pub mod webhooks;
 
 pub use client::Sent;
 pub use database::TestDatabase;

@@ -28,13 +28,14 @@ const DAY: Duration = Duration::from_secs(86_400);
 const WAIT: Duration = Duration::from_secs(10);
 
 /// The fields of an event, sorted.
-const EVENT_FIELDS: [&str; 9] = [
+const EVENT_FIELDS: [&str; 10] = [
     "actor",
     "at",
     "client",
     "detail",
     "id",
     "ip",
+    "sid",
     "type",
     "user_agent",
     "user_id",
@@ -206,9 +207,10 @@ async fn a_login_is_recorded_with_its_client_address_and_user_agent(backend: Bac
     assert_eq!(created["type"], "user_created");
     assert_eq!(created["user_id"], alice);
     assert_eq!(created["actor"], "cli");
-    for field in ["client", "ip", "user_agent", "detail"] {
+    for field in ["client", "ip", "user_agent", "detail", "sid"] {
         assert_eq!(created[field], Value::Null, "{field} of {created}");
     }
+    assert_eq!(login["sid"].as_str().map(str::len), Some(32), "{login}");
     assert!(
         login["id"].as_i64() > created["id"].as_i64(),
         "newest first: {events:?}"

@@ -10,3 +10,4 @@ mod jwt_verifiers;
 mod leaked_keys;
 mod proxies;
 mod resource_server;
+mod webhooks;
