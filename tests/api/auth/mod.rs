@@ -4,6 +4,7 @@
 
 mod authentication;
 pub mod device_grant;
+mod device_keys;
 mod devices;
 mod dpop;
 mod expiry;
