@@ -25,6 +25,7 @@ pub mod tokens;
 pub mod two_factor;
 pub mod used_dpop_proofs;
 pub mod used_id_tokens;
+mod used_once;
 pub mod users;
 pub mod webhooks;
 

@@ -1,0 +1,56 @@
+//! The queries of a table that remembers what was accepted once (an ID
+//! token, a DPoP proof) by digest until it expires, so that it is accepted
+//! once on every instance: the same two queries for each such table.
+
+/// Defines `use_once` and `delete_expired_batch` on the `(digest,
+/// expires_at)` table `$table` of the schema, in the module that calls it.
+macro_rules! used_once_table {
+    ($table:ident) => {
+        use super::schema::$table;
+        use super::tokens::due_batch;
+        use super::AnyConnection;
+        use diesel::prelude::*;
+        use diesel::result::{DatabaseErrorKind, Error};
+
+        #[derive(Insertable)]
+        #[diesel(table_name = $table)]
+        struct NewUse<'a> {
+            digest: &'a [u8],
+            expires_at: i64,
+        }
+
+        /// Remembers `digest` as used until `expires_at`; `false` when it was
+        /// used already. Of two transactions using one at once, the unique
+        /// key lets one through: the other waits for it (PostgreSQL) or for
+        /// the write lock (SQLite), then finds the row.
+        pub fn use_once(
+            conn: &mut AnyConnection,
+            digest: &[u8],
+            expires_at: i64,
+        ) -> QueryResult<bool> {
+            match diesel::insert_into($table::table)
+                .values(&NewUse { digest, expires_at })
+                .execute(conn)
+            {
+                Ok(_) => Ok(true),
+                Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(false),
+                Err(other) => Err(other),
+            }
+        }
+
+        /// Deletes up to `limit` rows remembered until `cutoff` or before.
+        pub fn delete_expired_batch(
+            conn: &mut AnyConnection,
+            cutoff: i64,
+            limit: i64,
+        ) -> QueryResult<usize> {
+            let expired = $table::expires_at.le(cutoff);
+            let Some(batch) = due_batch!(conn, $table::digest as Vec<u8>, expired, limit)? else {
+                return Ok(0);
+            };
+            diesel::delete($table::table.filter(batch)).execute(conn)
+        }
+    };
+}
+
+pub(super) use used_once_table;
