@@ -43,18 +43,44 @@ pub fn claim_due(
     lease_until: i64,
     limit: i64,
 ) -> QueryResult<Vec<Claimed>> {
-    const CLAIM: &str = "UPDATE mail_outbox SET next_attempt_at = $1, attempts = attempts + 1 \
-        WHERE id IN (SELECT id FROM mail_outbox WHERE next_attempt_at <= $2 ORDER BY id LIMIT $3";
-    const RETURNING: &str = ") RETURNING id, kind, sealed, attempts";
+    claim_due_in(
+        conn,
+        "mail_outbox",
+        "id, kind, sealed, attempts",
+        now,
+        lease_until,
+        limit,
+    )
+}
+
+/// [`claim_due`] in the outbox table `table` (with the columns `id`,
+/// `attempts` and `next_attempt_at`), returning `columns` of each row
+/// claimed: the mail outbox's and the webhook outbox's one statement.
+pub(super) fn claim_due_in<Row>(
+    conn: &mut AnyConnection,
+    table: &'static str,
+    columns: &'static str,
+    now: i64,
+    lease_until: i64,
+    limit: i64,
+) -> QueryResult<Vec<Row>>
+where
+    Row: QueryableByName<diesel::pg::Pg> + QueryableByName<diesel::sqlite::Sqlite> + 'static,
+{
+    let claim = format!(
+        "UPDATE {table} SET next_attempt_at = $1, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM {table} WHERE next_attempt_at <= $2 ORDER BY id LIMIT $3"
+    );
+    let returning = format!(") RETURNING {columns}");
     match conn {
         AnyConnection::Postgresql(conn) => {
-            diesel::sql_query(format!("{CLAIM} FOR UPDATE SKIP LOCKED{RETURNING}"))
+            diesel::sql_query(format!("{claim} FOR UPDATE SKIP LOCKED{returning}"))
                 .bind::<BigInt, _>(lease_until)
                 .bind::<BigInt, _>(now)
                 .bind::<BigInt, _>(limit)
                 .load(conn)
         }
-        AnyConnection::Sqlite(conn) => diesel::sql_query(format!("{CLAIM}{RETURNING}"))
+        AnyConnection::Sqlite(conn) => diesel::sql_query(format!("{claim}{returning}"))
             .bind::<BigInt, _>(lease_until)
             .bind::<BigInt, _>(now)
             .bind::<BigInt, _>(limit)

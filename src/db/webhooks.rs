@@ -54,23 +54,8 @@ pub fn claim_due(
     lease_until: i64,
     limit: i64,
 ) -> QueryResult<Vec<Claimed>> {
-    const CLAIM: &str = "UPDATE webhook_outbox SET next_attempt_at = $1, attempts = attempts + 1 \
-        WHERE id IN (SELECT id FROM webhook_outbox WHERE next_attempt_at <= $2 ORDER BY id LIMIT $3";
-    const RETURNING: &str = ") RETURNING id, event_id, receiver, body, created_at, attempts";
-    match conn {
-        AnyConnection::Postgresql(conn) => {
-            diesel::sql_query(format!("{CLAIM} FOR UPDATE SKIP LOCKED{RETURNING}"))
-                .bind::<BigInt, _>(lease_until)
-                .bind::<BigInt, _>(now)
-                .bind::<BigInt, _>(limit)
-                .load(conn)
-        }
-        AnyConnection::Sqlite(conn) => diesel::sql_query(format!("{CLAIM}{RETURNING}"))
-            .bind::<BigInt, _>(lease_until)
-            .bind::<BigInt, _>(now)
-            .bind::<BigInt, _>(limit)
-            .load(conn),
-    }
+    let columns = "id, event_id, receiver, body, created_at, attempts";
+    super::outbox::claim_due_in(conn, "webhook_outbox", columns, now, lease_until, limit)
 }
 
 /// Puts a claimed delivery back, to be tried again at `next_attempt_at`.
