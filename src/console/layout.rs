@@ -145,6 +145,26 @@ pub fn shortened(text: Option<&str>) -> Markup {
     }
 }
 
+/// The fields of a sign-in form: username (kept as typed), password and
+/// two-factor code; the console's sign-in and the `/device` page use them.
+pub fn credential_fields(username: &str) -> Markup {
+    html! {
+        label for="username" { "Username" }
+        input type="text" id="username" name="username" value=(username)
+            autocomplete="username" required autofocus;
+        label for="password" { "Password" }
+        input type="password" id="password" name="password"
+            autocomplete="current-password" required;
+        label for="otp" { "Two-factor code" }
+        input type="text" id="otp" name="otp" inputmode="numeric"
+            autocomplete="one-time-code" aria-describedby="otp-hint";
+        p.hint id="otp-hint" {
+            "The code from your authenticator app, or a recovery code; "
+            "leave it empty if you have no two-factor authentication."
+        }
+    }
+}
+
 /// A table's head: one column header a name.
 pub fn column_heads(names: &[&str]) -> Markup {
     html! {

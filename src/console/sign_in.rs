@@ -137,19 +137,7 @@ fn sign_in_form(csrf: &str, error: Option<&str>, username: &str) -> Markup {
             }
             form.card method="post" action="/console/login" {
                 input type="hidden" name=(CSRF_FIELD) value=(csrf);
-                label for="username" { "Username" }
-                input type="text" id="username" name="username" value=(username)
-                    autocomplete="username" required autofocus;
-                label for="password" { "Password" }
-                input type="password" id="password" name="password"
-                    autocomplete="current-password" required;
-                label for="otp" { "Two-factor code" }
-                input type="text" id="otp" name="otp" inputmode="numeric"
-                    autocomplete="one-time-code" aria-describedby="otp-hint";
-                p.hint id="otp-hint" {
-                    "The code from your authenticator app, or a recovery code; "
-                    "leave it empty if you have no two-factor authentication."
-                }
+                (layout::credential_fields(username))
                 button type="submit" id="sign-in" { "Sign in" }
             }
         },
