@@ -5,7 +5,7 @@
 //! new sign-in on the client changes).
 
 use super::schema::{retired_keys, tokens, users};
-use super::tokens::{Reported, RevokedToken, TokenOwner};
+use super::tokens::{token_owner_columns, Reported, RevokedToken, TokenOwner};
 use super::AnyConnection;
 use diesel::prelude::*;
 
@@ -23,30 +23,25 @@ pub struct RotatedRow {
 /// backend's own connection type (diesel's multi-backend connection has no
 /// `RETURNING`; both backends do).
 macro_rules! update_returning {
-    ($conn:expr, $update:expr) => {
+    ($conn:expr, $update:expr) => {{
+        let row = (
+            tokens::id,
+            tokens::user_id,
+            tokens::client,
+            tokens::scopes,
+            tokens::created_at,
+        );
         match $conn {
             AnyConnection::Sqlite(conn) => $update
-                .returning((
-                    tokens::id,
-                    tokens::user_id,
-                    tokens::client,
-                    tokens::scopes,
-                    tokens::created_at,
-                ))
+                .returning(row)
                 .get_result::<RotatedRow>(conn)
                 .optional(),
             AnyConnection::Postgresql(conn) => $update
-                .returning((
-                    tokens::id,
-                    tokens::user_id,
-                    tokens::client,
-                    tokens::scopes,
-                    tokens::created_at,
-                ))
+                .returning(row)
                 .get_result::<RotatedRow>(conn)
                 .optional(),
         }
-    };
+    }};
 }
 
 /// Gives the live device whose current key is `old` the key `new`, if there
@@ -133,23 +128,7 @@ pub fn owner_of(conn: &mut AnyConnection, digest: &[u8]) -> QueryResult<Option<R
         .inner_join(users::table.on(users::id.eq(tokens::user_id)))
         .filter(retired_keys::digest.eq(digest))
         .select((
-            (
-                tokens::id,
-                tokens::client,
-                tokens::scopes,
-                tokens::created_at,
-                tokens::last_used_at,
-                tokens::expires_at,
-                users::id,
-                users::username,
-                users::email,
-                users::is_active,
-                users::is_admin,
-                users::is_service,
-                users::two_factor,
-                users::email_verified,
-                tokens::dpop_jkt,
-            ),
+            token_owner_columns!(),
             tokens::digest,
             retired_keys::retired_at,
         ))

@@ -52,29 +52,38 @@ pub struct TokenOwner {
 /// type: through `AnyConnection` diesel builds the SQL text anew on every
 /// call, while a concrete connection reuses its prepared statement, which
 /// is worth it on the path every authenticated request takes.
+/// The columns of a [`TokenOwner`], in its order: the token check's read and
+/// the read of a rotated key's device both select them.
+macro_rules! token_owner_columns {
+    () => {
+        (
+            tokens::id,
+            tokens::client,
+            tokens::scopes,
+            tokens::created_at,
+            tokens::last_used_at,
+            tokens::expires_at,
+            users::id,
+            users::username,
+            users::email,
+            users::is_active,
+            users::is_admin,
+            users::is_service,
+            users::two_factor,
+            users::email_verified,
+            tokens::dpop_jkt,
+        )
+    };
+}
+pub(super) use token_owner_columns;
+
 pub fn by_digest(conn: &mut AnyConnection, digest: &[u8]) -> QueryResult<Option<TokenOwner>> {
     macro_rules! lookup {
         ($conn:expr) => {
             tokens::table
                 .inner_join(users::table)
                 .filter(tokens::digest.eq(digest))
-                .select((
-                    tokens::id,
-                    tokens::client,
-                    tokens::scopes,
-                    tokens::created_at,
-                    tokens::last_used_at,
-                    tokens::expires_at,
-                    users::id,
-                    users::username,
-                    users::email,
-                    users::is_active,
-                    users::is_admin,
-                    users::is_service,
-                    users::two_factor,
-                    users::email_verified,
-                    tokens::dpop_jkt,
-                ))
+                .select(token_owner_columns!())
                 .first::<TokenOwner>($conn)
                 .optional()
         };
