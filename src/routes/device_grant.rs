@@ -5,19 +5,18 @@
 //! (`{"error", "error_description"}`, RFC 6749 §5.2), not the DRF one.
 //! The approval by a signed-in device is in [`super::device_approval`].
 
+use super::jwt::refresh_device;
 use crate::domain::dpop::DPOP_ALGS;
 use crate::domain::event::EventSource;
 use crate::domain::jwt::looks_like_jwt;
-use crate::domain::principal::Principal;
 use crate::domain::{ClientName, Scopes, Timestamp};
 use crate::http::body::Fields;
-use crate::http::dpop::{own_request, sign_in_binding};
+use crate::http::dpop::sign_in_binding;
 use crate::http::request::request_source;
 use crate::http::ApiError;
 use crate::service::sign_in::device_grant::{authorize, redeem, PollRefusal};
 use crate::service::tokens;
 use crate::service::tokens::jwt::AccessTokens;
-use crate::service::tokens::rotation::rotate_counted;
 use crate::service::tokens::IssuedToken;
 use crate::service::{Error, Services};
 use actix_web::http::header::{CacheControl, CacheDirective};
@@ -326,47 +325,19 @@ async fn refresh_token_grant(
         Err(Error::Unauthenticated(_)) => return Err(OAuthError::new("invalid_grant")),
         Err(error) => return Err(error.into()),
     };
-    // A bound key is refreshed with a proof of its own key, as at
-    // `/token/refresh`: the key alone is not the device.
-    if principal.dpop_jkt.is_some() {
-        let dpop = own_request(request, &services.tokens, true);
-        services
-            .tokens
-            .dpop()
-            .check_use(principal.dpop_jkt.as_deref(), &dpop, &key)
-            .await?;
-    }
-    let (principal, refresh_token) = if services.settings.tokens.rotate_refresh_tokens {
-        let Some(presented) = services.tokens.digest_of(&key) else {
-            return Err(OAuthError::new("invalid_grant"));
-        };
-        let rotated = match rotate_counted(services, presented, source).await {
-            Ok(rotated) => rotated,
-            Err(Error::Unauthenticated(_)) => return Err(OAuthError::new("invalid_grant")),
-            Err(error) => return Err(error.into()),
-        };
-        // The access JWT belongs to the new key, as if it had been presented.
-        let principal = Principal {
-            digest: rotated.key.digest(),
-            expires_at: rotated.expires_at,
-            ..principal
-        };
-        (principal, Some(rotated.key.expose().to_owned()))
-    } else {
-        (principal, None)
+    let bound = principal.dpop_jkt.is_some();
+    let Some(refreshed) =
+        refresh_device(services, access_tokens, request, &key, principal, source).await?
+    else {
+        return Err(OAuthError::new("invalid_grant"));
     };
-    let access_token = access_tokens.issue(&principal).await?;
     Ok(HttpResponse::Ok()
         .insert_header(no_store())
         .json(RefreshedToken {
-            access_token,
-            token_type: if principal.dpop_jkt.is_some() {
-                "DPoP"
-            } else {
-                "Bearer"
-            },
+            access_token: refreshed.access,
+            token_type: if bound { "DPoP" } else { "Bearer" },
             expires_in: services.settings.jwt.access_token_lifetime.as_secs(),
-            refresh_token,
+            refresh_token: refreshed.refresh,
         }))
 }
 

@@ -194,48 +194,82 @@ pub async fn refresh(
     let Some(principal) = presented_device(&services, &fields, &source).await? else {
         return Ok(token_not_valid());
     };
-    // A bound key is refreshed with a proof of its own key (`ath` of it).
+    // The key was read and accepted by `presented_device` just now.
+    let refresh = fields.only_required("refresh")?;
+    let Some(refreshed) = refresh_device(
+        &services,
+        &access_tokens,
+        &request,
+        &refresh,
+        principal,
+        &source,
+    )
+    .await?
+    else {
+        return Ok(token_not_valid());
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header(no_store())
+        .json(AccessToken {
+            access: refreshed.access,
+            refresh: refreshed.refresh,
+        }))
+}
+
+/// An access JWT for a device key, and with `ROTATE_REFRESH_TOKENS` the
+/// device's new key.
+pub(super) struct Refreshed {
+    pub access: String,
+    pub refresh: Option<String>,
+}
+
+/// Mints an access JWT for the live device key `key`, already accepted as
+/// `principal`, as `/token/refresh` and the OAuth `refresh_token` grant do:
+/// a bound key needs a proof of its own key (`ath` of it); with
+/// `ROTATE_REFRESH_TOKENS` the key is rotated as `/tokens/rotate` does and
+/// the JWT belongs to the new one. `None`: the key is no longer valid, which
+/// each endpoint answers in its own words.
+pub(super) async fn refresh_device(
+    services: &Services,
+    access_tokens: &AccessTokens,
+    request: &HttpRequest,
+    key: &str,
+    principal: Principal,
+    source: &EventSource,
+) -> Result<Option<Refreshed>, ApiError> {
     if principal.dpop_jkt.is_some() {
-        let refresh = fields.only_required("refresh")?;
-        let dpop = own_request(&request, &services.tokens, true);
+        let dpop = own_request(request, &services.tokens, true);
         services
             .tokens
             .dpop()
-            .check_use(principal.dpop_jkt.as_deref(), &dpop, &refresh)
+            .check_use(principal.dpop_jkt.as_deref(), &dpop, key)
             .await?;
     }
     if !services.settings.tokens.rotate_refresh_tokens {
         let access = access_tokens.issue(&principal).await?;
-        return Ok(HttpResponse::Ok()
-            .insert_header(no_store())
-            .json(AccessToken {
-                access,
-                refresh: None,
-            }));
+        return Ok(Some(Refreshed {
+            access,
+            refresh: None,
+        }));
     }
-    // The key was read and accepted by `presented_device` just now.
-    let refresh = fields.only_required("refresh")?;
-    let Some(presented) = services.tokens.digest_of(&refresh) else {
-        return Ok(token_not_valid());
+    let Some(presented) = services.tokens.digest_of(key) else {
+        return Ok(None);
     };
-    let rotated = match rotate_counted(&services, presented, &source).await {
+    let rotated = match rotate_counted(services, presented, source).await {
         Ok(rotated) => rotated,
-        Err(Error::Unauthenticated(_)) => return Ok(token_not_valid()),
+        Err(Error::Unauthenticated(_)) => return Ok(None),
         Err(error) => return Err(error.into()),
     };
-    // The access JWT belongs to the new key, as if it had been presented.
     let principal = Principal {
         digest: rotated.key.digest(),
         expires_at: rotated.expires_at,
         ..principal
     };
     let access = access_tokens.issue(&principal).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(no_store())
-        .json(AccessToken {
-            access,
-            refresh: Some(rotated.key.expose().to_owned()),
-        }))
+    Ok(Some(Refreshed {
+        access,
+        refresh: Some(rotated.key.expose().to_owned()),
+    }))
 }
 
 /// `{}` when the access JWT's signature and claims hold and its device is live.
