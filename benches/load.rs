@@ -60,6 +60,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "peers/external.rs"]
+mod external;
 
 use common::with_database;
 use diesel::connection::SimpleConnection;
@@ -174,6 +176,10 @@ impl Config {
 
 fn run() -> Result<()> {
     let config = Config::from_env()?;
+    // LOAD_TARGET (benches/peers/external.rs): another server, not this one.
+    if let Some(outcome) = external::run_if_asked(&config) {
+        return outcome;
+    }
     let ticks = clock_ticks_per_second();
     println!("multitoken load benchmark");
     println!(
