@@ -116,16 +116,24 @@ pub struct RetiredOwner {
     pub retired_at: i64,
 }
 
+/// Retired keys joined to their device (as signed in when they were
+/// retired) and its user.
+macro_rules! retired_with_device {
+    () => {
+        retired_keys::table
+            .inner_join(
+                tokens::table.on(tokens::id
+                    .eq(retired_keys::token_id)
+                    .and(tokens::created_at.eq(retired_keys::signed_in_at))),
+            )
+            .inner_join(users::table.on(users::id.eq(tokens::user_id)))
+    };
+}
+
 /// The device of the retired key `digest`, if it still exists: one read by
 /// primary key, joined to the device's row and user.
 pub fn owner_of(conn: &mut AnyConnection, digest: &[u8]) -> QueryResult<Option<RetiredOwner>> {
-    retired_keys::table
-        .inner_join(
-            tokens::table.on(tokens::id
-                .eq(retired_keys::token_id)
-                .and(tokens::created_at.eq(retired_keys::signed_in_at))),
-        )
-        .inner_join(users::table.on(users::id.eq(tokens::user_id)))
+    retired_with_device!()
         .filter(retired_keys::digest.eq(digest))
         .select((
             token_owner_columns!(),
@@ -134,6 +142,25 @@ pub fn owner_of(conn: &mut AnyConnection, digest: &[u8]) -> QueryResult<Option<R
         ))
         .first::<RetiredOwner>(conn)
         .optional()
+}
+
+/// [`owner_of`] for many digests in one statement: each retired key found,
+/// with its digest, in no order.
+pub fn owners_of(
+    conn: &mut AnyConnection,
+    digests: &[Vec<u8>],
+) -> QueryResult<Vec<(Vec<u8>, RetiredOwner)>> {
+    retired_with_device!()
+        .filter(retired_keys::digest.eq_any(digests))
+        .select((
+            retired_keys::digest,
+            (
+                token_owner_columns!(),
+                tokens::digest,
+                retired_keys::retired_at,
+            ),
+        ))
+        .load::<(Vec<u8>, RetiredOwner)>(conn)
 }
 
 /// The digests of the retired keys of the user's device on `client`, as
@@ -163,13 +190,7 @@ pub fn live_among(
     digests: &[Vec<u8>],
     now: i64,
 ) -> QueryResult<Vec<Reported>> {
-    retired_keys::table
-        .inner_join(
-            tokens::table.on(tokens::id
-                .eq(retired_keys::token_id)
-                .and(tokens::created_at.eq(retired_keys::signed_in_at))),
-        )
-        .inner_join(users::table.on(users::id.eq(tokens::user_id)))
+    retired_with_device!()
         .filter(retired_keys::digest.eq_any(digests))
         .filter(tokens::expires_at.gt(now))
         .select((

@@ -94,6 +94,29 @@ pub fn by_digest(conn: &mut AnyConnection, digest: &[u8]) -> QueryResult<Option<
     }
 }
 
+/// Many token checks' reads in one statement (`digest = ANY($1)` on
+/// PostgreSQL): each found token with its digest, in no order; a digest
+/// that is no current key is absent. On the backend's own connection type,
+/// for [`by_digest`]'s reason.
+pub fn by_digests(
+    conn: &mut AnyConnection,
+    digests: &[Vec<u8>],
+) -> QueryResult<Vec<(Vec<u8>, TokenOwner)>> {
+    macro_rules! lookup {
+        ($conn:expr) => {
+            tokens::table
+                .inner_join(users::table)
+                .filter(tokens::digest.eq_any(digests))
+                .select((tokens::digest, token_owner_columns!()))
+                .load::<(Vec<u8>, TokenOwner)>($conn)
+        };
+    }
+    match conn {
+        AnyConnection::Sqlite(sqlite) => lookup!(sqlite),
+        AnyConnection::Postgresql(postgres) => lookup!(postgres),
+    }
+}
+
 /// Records a use (and the address it came from, when known), unless
 /// another request already did within the interval (`touched_before`),
 /// which keeps concurrent requests and instances from writing the same

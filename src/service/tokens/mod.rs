@@ -1,12 +1,14 @@
 //! A token's life: issuing one per (user, client), and listing and
 //! revoking a user's devices (here; revocations are counted here, once,
 //! whoever asks for them); checking a presented one ([`verify`], with its
-//! [`cache`]); JWT access tokens on device keys ([`jwt`]); the checks asked
-//! by other services ([`other_services`]).
+//! [`cache`], whose misses are read in batches by [`lookup_batch`]); JWT
+//! access tokens on device keys ([`jwt`]); the checks asked by other
+//! services ([`other_services`]).
 
 pub mod cache;
 pub mod dpop;
 pub mod jwt;
+pub mod lookup_batch;
 pub mod other_services;
 pub mod rotation;
 pub mod secret_scanning;

@@ -8,13 +8,16 @@
 //! off the workers. On PostgreSQL, which is across a network, both run off
 //! them, unless the token cache ([`super::cache`]) has the check: then it is a
 //! lookup in memory, and its touch waits there to be written in a batch.
+//! The cache's misses are read together: concurrent ones in one statement,
+//! by a worker of their own ([`super::lookup_batch`]).
 
 use super::cache::{PendingTouch, TokenCache};
 use super::dpop::DpopChecker;
 use super::jwt::AccessTokens;
+use super::lookup_batch::{lookup, Found, MissedReads};
 use crate::db::rotation::RetiredOwner;
 use crate::db::tokens::{TokenOwner, TouchRow};
-use crate::db::{rotation, tokens, AnyConnection, DbPool};
+use crate::db::{tokens, AnyConnection, DbPool};
 use crate::domain::client_address::TrustedProxies;
 use crate::domain::event::{Actor, EventSource};
 use crate::domain::principal::Principal;
@@ -38,6 +41,8 @@ pub struct TokenVerifier {
     metrics: Metrics,
     /// PostgreSQL with `TOKEN_CACHE` on only.
     cache: Option<TokenCache>,
+    /// Reads the cache's misses, many in one statement (beside the cache).
+    missed: Option<MissedReads>,
     /// How long a check waits for the database before it is `Unavailable`.
     work_timeout: std::time::Duration,
     /// Checks access JWTs presented in place of a key, when set.
@@ -62,6 +67,7 @@ impl TokenVerifier {
             reads_inline,
             legacy_keys,
             cache: None,
+            missed: None,
             work_timeout: crate::service::WORK_TIMEOUT,
             access_tokens: None,
             trusted_proxies: TrustedProxies::default(),
@@ -140,8 +146,9 @@ impl TokenVerifier {
         self
     }
 
-    /// Checks through `cache` first.
+    /// Checks through `cache` first, reading its misses in batches.
     pub fn with_cache(mut self, cache: TokenCache) -> Self {
+        self.missed = Some(MissedReads::start(self.pool.clone(), self.work_timeout));
         self.cache = Some(cache);
         self
     }
@@ -219,8 +226,8 @@ impl TokenVerifier {
             from,
             by_access_token,
         };
-        if let Some(cache) = &self.cache {
-            return self.check_cached(cache, digest, used).await;
+        if let (Some(cache), Some(missed)) = (&self.cache, &self.missed) {
+            return self.check_cached(cache, missed, digest, used).await;
         }
         if let Some(checked) = self.try_read_now(|conn| check(conn, &digest, used, &policy)) {
             let (principal, touch) = match checked? {
@@ -284,6 +291,7 @@ impl TokenVerifier {
     async fn check_cached(
         &self,
         cache: &TokenCache,
+        missed: &MissedReads,
         digest: TokenDigest,
         used: Use,
     ) -> Result<Principal, Error> {
@@ -294,10 +302,7 @@ impl TokenVerifier {
             }
         }
         let generation = cache.generation();
-        let read = run_blocking_within(&self.pool, self.work_timeout, move |conn| {
-            lookup(conn, &digest)
-        })
-        .await?;
+        let read = missed.read(digest).await?;
         let mut owner = match read.ok_or(Error::Unauthenticated(AuthFailure::InvalidToken))? {
             Found::Current(owner) => owner,
             // A retired key's checks are never cached: each use reaches
@@ -395,22 +400,6 @@ pub enum Checked {
 pub struct Reuse {
     pub token_id: i64,
     pub signed_in_at: i64,
-}
-
-/// What a digest names: a device's current key, or a key rotation retired.
-#[derive(Debug)]
-pub enum Found {
-    Current(TokenOwner),
-    Retired(RetiredOwner),
-}
-
-/// Looks a digest up among current keys, then, only when it is none (a
-/// key that is not live costs one more indexed read), among retired ones.
-pub fn lookup(conn: &mut AnyConnection, digest: &TokenDigest) -> Result<Option<Found>, Error> {
-    if let Some(owner) = tokens::by_digest(conn, digest.as_bytes())? {
-        return Ok(Some(Found::Current(owner)));
-    }
-    Ok(rotation::owner_of(conn, digest.as_bytes())?.map(Found::Retired))
 }
 
 /// A retired key's device and its current key's digest, when the key is
