@@ -53,7 +53,8 @@
 //! bench may create databases on), each user count is also seeded on a
 //! database of its own (created, then dropped), and `/healthz` and
 //! `/whoami` run there with the token cache on, then `/whoami` with
-//! `TOKEN_CACHE=off`; the summary compares them with SQLite's `/whoami`
+//! `TOKEN_CACHE=off`, then (phase `dpop`, on a server of its own)
+//! `/whoami` with bearer keys and with bound keys; the summary compares them with SQLite's `/whoami`
 //! and counts the database's transactions per 1,000 cached `/whoami`
 //! (`pg_stat_database.xact_commit`, the bench's own few included).
 
@@ -434,6 +435,72 @@ fn direct_lookup_cost(database: &Database, keys: &[String], ticks: f64) -> Resul
     }
     let cpu = thread_cpu_ticks() - cpu_before;
     Ok(Duration::from_secs_f64(cpu as f64 / ticks / calls as f64))
+}
+
+/// What a bound key's `/whoami` adds, in parts, in this process: checking
+/// a proof (`domain::dpop::check_proof`: parsing, the ES256 signature,
+/// the claims), and recording its `jti` on `database`, one statement per
+/// proof (as every use did before the batcher) and 64 per statement (as
+/// under load). Each is CPU per proof, and wall time per proof for the
+/// writes (the commit's I/O is no CPU).
+fn dpop_part_costs(database: &Database, key: &str, ticks: f64) -> Result<()> {
+    use multitoken::db::used_dpop_proofs;
+    use multitoken::domain::dpop::{check_proof, ProofTarget};
+    let dpop = BenchDpop::new(SocketAddr::from(([127, 0, 0, 1], 1)));
+    let proofs: Vec<String> = (0..2000).map(|jti| dpop.proof(key, jti)).collect();
+    let now = Timestamp::now().millis() / 1000;
+    let target = ProofTarget {
+        method: "GET",
+        url: &dpop.htu,
+        access_token: Some(key),
+    };
+    let (started, cpu_before, mut checked) = (Instant::now(), thread_cpu_ticks(), 0usize);
+    while started.elapsed() < Duration::from_secs(1) {
+        for proof in &proofs {
+            check_proof(proof, target, now, 60)
+                .map_err(|e| format!("bench proof refused: {e:?}"))?;
+        }
+        checked += proofs.len();
+    }
+    let check = (thread_cpu_ticks() - cpu_before) as f64 / ticks / checked as f64;
+    let mut conn = db::connect_once(database)?;
+    let mut next = 0u64;
+    let mut write = |per_statement: usize| -> Result<(f64, f64)> {
+        let (started, cpu_before) = (Instant::now(), thread_cpu_ticks());
+        let mut written = 0usize;
+        while started.elapsed() < Duration::from_secs(1) {
+            let digests: Vec<[u8; 32]> = (0..per_statement)
+                .map(|_| {
+                    next += 1;
+                    <sha2::Sha256 as sha2::Digest>::digest(next.to_be_bytes()).into()
+                })
+                .collect();
+            let uses: Vec<(&[u8], i64)> = digests.iter().map(|d| (&d[..], 0)).collect();
+            match per_statement {
+                1 => {
+                    used_dpop_proofs::use_once(&mut conn, uses[0].0, 0)?;
+                }
+                _ => {
+                    used_dpop_proofs::use_each_once(&mut conn, &uses)?;
+                }
+            }
+            written += per_statement;
+        }
+        let cpu = (thread_cpu_ticks() - cpu_before) as f64 / ticks / written as f64;
+        Ok((cpu, started.elapsed().as_secs_f64() / written as f64))
+    };
+    let (one_cpu, one_wall) = write(1)?;
+    let (batch_cpu, batch_wall) = write(64)?;
+    diesel::delete(db::schema::used_dpop_proofs::table).execute(&mut conn)?;
+    println!(
+        "a DPoP proof's parts in this process: check_proof (parse, ES256 signature, claims) {:.1} us of CPU; recording its jti one statement each {:.1} us CPU, {:.1} us wall; 64 per statement {:.1} us CPU, {:.1} us wall, per proof",
+        check * 1e6,
+        one_cpu * 1e6,
+        one_wall * 1e6,
+        batch_cpu * 1e6,
+        batch_wall * 1e6
+    );
+    Ok(())
 }
 
 /// CPU per `spawn_blocking` round trip of an empty closure on a
@@ -1411,6 +1478,9 @@ fn bench_size(users_count: usize, hash: &str, config: &Config, ticks: f64) -> Re
         "db::tokens::by_digest called directly on one connection in this process (the database part of a token check): {:.1} us of CPU per call",
         us(direct)
     );
+    if config.runs("dpop") {
+        dpop_part_costs(&database, &seeded.keys[0], ticks)?;
+    }
     println!(
         "every token was seeded as just logged in (last_used_at = created_at = now, expires in 14 days): with TOKEN_TOUCH_INTERVAL=60s no touch write is due for 60 s, so /whoami measures reads only"
     );
@@ -1883,6 +1953,15 @@ fn bench_postgres(
         )?
         .pop()
         .flatten();
+        bench_postgres_dpop(
+            &url,
+            &database,
+            &keys,
+            users_count,
+            dir.path(),
+            config,
+            ticks,
+        )?;
         // A server of its own, so that the logins' writes are not counted
         // as the cached whoami's transactions above.
         let after_logins = match config.runs("login") {
@@ -1915,6 +1994,57 @@ fn bench_postgres(
         println!("could not drop the bench database {name}: {error}");
     }
     result
+}
+
+/// The `dpop` phase on PostgreSQL, on a server of its own (its proofs'
+/// writes are not the cached whoami's transactions): `/whoami` with bearer
+/// keys, then with every key bound and a new proof each, cache on; prints
+/// the ratio at once.
+fn bench_postgres_dpop(
+    url: &str,
+    database: &Database,
+    keys: &Arc<Vec<String>>,
+    users: usize,
+    dir: &Path,
+    config: &Config,
+    ticks: f64,
+) -> Result<()> {
+    if !config.runs("dpop") {
+        return Ok(());
+    }
+    let mut env = config.server_env.clone();
+    env.push(("TOKEN_CACHE".into(), "on".into()));
+    let server = Server::start(std::ffi::OsStr::new(url), &dir.join("server.log"), &env)?;
+    let dpop = Arc::new(BenchDpop::new(server.address));
+    let run = |kind, label: &str| -> Result<PhaseReport> {
+        let work = Workload {
+            address: server.address,
+            kind,
+            keys: keys.clone(),
+            access_tokens: Arc::new(Vec::new()),
+            users,
+            dpop: dpop.clone(),
+        };
+        let report = phase(&server, work, label, config.conns, config, ticks)?;
+        report.print(ticks);
+        Ok(report)
+    };
+    let whoami = run(Kind::Whoami, "PG GET /whoami, cache on")?;
+    bind_all(database, Some(&dpop.jkt))?;
+    let bound = run(Kind::WhoamiDpop, "PG GET /whoami, bound key + DPoP proof");
+    bind_all(database, None)?;
+    let bound = bound?;
+    println!(
+        "{users:>7} users: PG bound whoami (DPoP) / unbound whoami {:.2} (target >= 0.5: {}); by server CPU per request {:.2}; {:.0} vs {:.0} req/s, {:.1} vs {:.1} us server CPU/req",
+        bound.rps / whoami.rps,
+        verdict(bound.rps / whoami.rps >= 0.5),
+        whoami.server_cpu_per_request.as_secs_f64() / bound.server_cpu_per_request.as_secs_f64(),
+        bound.rps,
+        whoami.rps,
+        us(bound.server_cpu_per_request),
+        us(whoami.server_cpu_per_request),
+    );
+    Ok(())
 }
 
 fn print_postgres_summary(postgres: &[PostgresReport], sqlite: &[SizeReport]) {

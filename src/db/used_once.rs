@@ -38,6 +38,43 @@ macro_rules! used_once_table {
             }
         }
 
+        /// [`use_once`] for many at once: for each `(digest, expires_at)`
+        /// in order, whether it was new. A digest listed twice is new only
+        /// the first time. On PostgreSQL one statement (`INSERT ... ON
+        /// CONFLICT DO NOTHING RETURNING`, one round trip); on SQLite, whose
+        /// statements cost no round trip but whose commits are what costs,
+        /// one transaction of an insert each (diesel runs a SQLite batch
+        /// with `RETURNING` row by row, and a skipped row is `NotFound`).
+        pub fn use_each_once(
+            conn: &mut AnyConnection,
+            uses: &[(&[u8], i64)],
+        ) -> QueryResult<Vec<bool>> {
+            let inserted: Vec<Vec<u8>> = match conn {
+                // A refused insert ends its statement only, not the transaction.
+                AnyConnection::Sqlite(_) => {
+                    return super::transaction(conn, |conn| {
+                        uses.iter()
+                            .map(|&(digest, expires_at)| use_once(conn, digest, expires_at))
+                            .collect()
+                    });
+                }
+                AnyConnection::Postgresql(conn) => diesel::insert_into($table::table)
+                    .values(
+                        uses.iter()
+                            .map(|&(digest, expires_at)| NewUse { digest, expires_at })
+                            .collect::<Vec<_>>(),
+                    )
+                    .on_conflict_do_nothing()
+                    .returning($table::digest)
+                    .get_results(conn)?,
+            };
+            let mut inserted: std::collections::HashSet<Vec<u8>> = inserted.into_iter().collect();
+            Ok(uses
+                .iter()
+                .map(|(digest, _)| inserted.remove(*digest))
+                .collect())
+        }
+
         /// Deletes up to `limit` rows remembered until `cutoff` or before.
         pub fn delete_expired_batch(
             conn: &mut AnyConnection,

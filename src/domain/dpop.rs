@@ -69,11 +69,12 @@ pub struct ProofTarget<'a> {
 }
 
 /// An accepted proof: the thumbprint of its key, and its `jti` to be
-/// remembered.
+/// remembered until its `iat` (seconds) is out of the window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckedProof {
     pub jkt: String,
     pub jti: String,
+    pub iat: i64,
 }
 
 impl CheckedProof {
@@ -182,6 +183,7 @@ pub fn check_proof(
     Ok(CheckedProof {
         jkt: key.thumbprint(),
         jti: jti.to_owned(),
+        iat,
     })
 }
 

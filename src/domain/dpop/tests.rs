@@ -260,14 +260,17 @@ fn the_replay_digest_depends_on_both_key_and_jti() {
     let one = CheckedProof {
         jkt: "a".into(),
         jti: "b".into(),
+        iat: NOW,
     };
     let two = CheckedProof {
         jkt: "ab".into(),
         jti: "".into(),
+        iat: NOW,
     };
     let three = CheckedProof {
         jkt: "a".into(),
         jti: "c".into(),
+        iat: NOW,
     };
     assert_ne!(one.replay_digest(), two.replay_digest());
     assert_ne!(one.replay_digest(), three.replay_digest());

@@ -6,13 +6,37 @@
 //! The HTTP layer says what the request was (its method and the URL the
 //! client used, see `http::dpop`); the rules of a proof are
 //! `domain::dpop`'s.
+//!
+//! Remembering a `jti` is a write on every use of a bound key, so it is
+//! made cheap twice over: a replay to the same instance is refused from
+//! memory ([`replay_memory`]), and the writes of all the proofs waiting at
+//! a moment are one statement (a [`Batcher`] over
+//! `used_dpop_proofs::use_each_once`), which is what refuses a replay made
+//! to another instance. A proof is accepted only once that statement said
+//! it was new; when it fails, the request answers 503.
 
+mod replay_memory;
+
+use crate::db::batch::{BatchLimits, Batcher};
 use crate::db::{used_dpop_proofs, DbPool};
 use crate::domain::dpop::{check_proof, CheckedProof, ProofTarget};
 use crate::domain::{PublicUrl, Timestamp};
 use crate::metrics::{DpopOutcome, Metrics};
-use crate::service::{run_blocking_within, AuthFailure, Error};
+use crate::service::{AuthFailure, Error};
+use replay_memory::{Digest, ReplayMemory, Sight};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+/// The most proofs held in the replay memory, about 100 bytes each (10
+/// MB): at 1,500 proofs a second and a 60 s window it holds all of them;
+/// beyond, the database alone refuses the replays it does not hold.
+const REPLAY_MEMORY_CAPACITY: usize = 100_000;
+
+/// The most proofs recorded in one statement (two parameters each).
+const MAX_PROOFS_PER_STATEMENT: usize = 256;
+
+/// The most proofs waiting to be recorded; beyond, a use answers 503.
+const MAX_PROOFS_WAITING: usize = 8192;
 
 /// What a request carries for DPoP: how `Authorization` named its key,
 /// the `DPoP` header, and what the proof must name.
@@ -35,6 +59,21 @@ pub struct DpopChecker {
     public_url: PublicUrl,
     work_timeout: Duration,
     metrics: Metrics,
+    replays: Arc<Replays>,
+}
+
+/// What the clones of a checker share to refuse replays.
+struct Replays {
+    memory: ReplayMemory,
+    /// Started at the first proof, so that an instance without DPoP
+    /// clients runs no thread for it.
+    recorder: OnceLock<Batcher<Recorded, bool>>,
+}
+
+/// A proof's replay digest and when the database may forget it, in milliseconds.
+struct Recorded {
+    digest: Digest,
+    until: i64,
 }
 
 fn invalid() -> Error {
@@ -49,6 +88,10 @@ impl DpopChecker {
             public_url: PublicUrl::from_bind(std::net::SocketAddr::from(([127, 0, 0, 1], 80))),
             work_timeout: crate::service::WORK_TIMEOUT,
             metrics,
+            replays: Arc::new(Replays {
+                memory: ReplayMemory::new(REPLAY_MEMORY_CAPACITY),
+                recorder: OnceLock::new(),
+            }),
         }
     }
 
@@ -110,7 +153,7 @@ impl DpopChecker {
     }
 
     /// Checks a proof and remembers its `jti` until its `iat` is out of
-    /// the window (at most twice the window from now: `iat` may be ahead).
+    /// the window.
     async fn check(
         &self,
         proof: &str,
@@ -130,20 +173,53 @@ impl DpopChecker {
         let checked =
             check_proof(proof, target, now.millis() / 1000, window).map_err(|_| self.refused())?;
         let digest = checked.replay_digest();
-        let expires_at = now
-            .millis()
-            .saturating_add(window.saturating_mul(2000))
-            .saturating_add(1000);
-        let fresh = run_blocking_within(&self.pool, self.work_timeout, move |conn| {
-            Ok(used_dpop_proofs::use_once(conn, &digest, expires_at)?)
-        })
-        .await?;
+        // A second past the last one in which the proof could be accepted.
+        let until = checked
+            .iat
+            .saturating_add(window)
+            .saturating_add(1)
+            .saturating_mul(1000);
+        let memory = &self.replays.memory;
+        if memory.see(&digest, until, now.millis()) == Sight::Again {
+            self.metrics.dpop_proof(DpopOutcome::Replayed);
+            return Err(invalid());
+        }
+        let fresh = match self.recorder().submit(Recorded { digest, until }).await {
+            Ok(fresh) => fresh,
+            Err(error) => {
+                memory.forget(&digest);
+                return Err(Error::Unavailable(Box::new(error)));
+            }
+        };
         if !fresh {
             self.metrics.dpop_proof(DpopOutcome::Replayed);
             return Err(invalid());
         }
         self.metrics.dpop_proof(DpopOutcome::Accepted);
         Ok(checked)
+    }
+
+    /// The writer that records proofs in the database, all those waiting
+    /// at once (one writer: on SQLite there is only one anyway, and on
+    /// PostgreSQL one statement per round trip keeps up).
+    fn recorder(&self) -> &Batcher<Recorded, bool> {
+        self.replays.recorder.get_or_init(|| {
+            let limits = BatchLimits {
+                workers: 1,
+                max_batch: MAX_PROOFS_PER_STATEMENT,
+                queue: MAX_PROOFS_WAITING,
+                answer_within: self.work_timeout,
+            };
+            let pool = self.pool.clone();
+            Batcher::start("dpop-proofs", limits, move |proofs: &[Recorded]| {
+                let uses: Vec<(&[u8], i64)> = proofs
+                    .iter()
+                    .map(|proof| (&proof.digest[..], proof.until))
+                    .collect();
+                let mut conn = pool.get()?;
+                Ok::<_, Error>(used_dpop_proofs::use_each_once(&mut conn, &uses)?)
+            })
+        })
     }
 
     /// Counts a refused proof and answers the contract's 401.
