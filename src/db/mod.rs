@@ -7,6 +7,7 @@
 //! `fn(&mut AnyConnection, ..) -> QueryResult<..>`.
 
 pub mod activity;
+pub mod cache_instances;
 pub mod console_sessions;
 pub mod device_grants;
 pub mod django;

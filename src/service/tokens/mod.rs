@@ -8,6 +8,7 @@ pub mod cache;
 pub mod dpop;
 pub mod jwt;
 pub mod other_services;
+pub mod revocation_sync;
 pub mod rotation;
 pub mod secret_scanning;
 pub mod verify;

@@ -12,6 +12,7 @@
 use super::cache::{PendingTouch, TokenCache};
 use super::dpop::DpopChecker;
 use super::jwt::AccessTokens;
+use super::revocation_sync::{self, RevocationSync};
 use crate::db::rotation::RetiredOwner;
 use crate::db::tokens::{TokenOwner, TouchRow};
 use crate::db::{rotation, tokens, AnyConnection, DbPool};
@@ -47,6 +48,8 @@ pub struct TokenVerifier {
     trusted_proxies: TrustedProxies,
     /// Proofs of the keys bound to a device's key (DPoP).
     dpop: DpopChecker,
+    /// PostgreSQL: the wait of a revoking work for the other instances.
+    revocation_sync: Option<RevocationSync>,
 }
 
 impl TokenVerifier {
@@ -66,6 +69,7 @@ impl TokenVerifier {
             access_tokens: None,
             trusted_proxies: TrustedProxies::default(),
             dpop: DpopChecker::new(pool.clone(), metrics.clone()),
+            revocation_sync: None,
             pool,
             metrics,
         }
@@ -148,6 +152,16 @@ impl TokenVerifier {
 
     pub fn cache(&self) -> Option<&TokenCache> {
         self.cache.as_ref()
+    }
+
+    /// Makes revoking work wait for the other instances (PostgreSQL).
+    pub fn with_revocation_sync(mut self, revocation_sync: RevocationSync) -> Self {
+        self.revocation_sync = Some(revocation_sync);
+        self
+    }
+
+    pub fn revocation_sync(&self) -> Option<RevocationSync> {
+        self.revocation_sync.clone()
     }
 
     /// The digest to look a presented key up by, if it has a shape that
@@ -258,16 +272,19 @@ impl TokenVerifier {
             user_agent: None,
         };
         let cache = self.cache.clone();
+        let tracks_announcements = self.revocation_sync.is_some();
         let revoked = run_blocking_within(&self.pool, self.work_timeout, move |conn| {
             let revoked =
                 super::rotation::revoke_reused(conn, reuse.token_id, reuse.signed_in_at, &source);
-            if let Some(cache) = &cache {
-                cache.evict_own_writes(conn);
-            }
-            revoked
+            let announced = revocation_sync::own_writes(conn, cache.as_ref(), tracks_announcements);
+            Ok((revoked, announced))
         })
-        .await;
-        match revoked {
+        .await
+        .and_then(|(revoked, announced)| Ok((revoked?, announced)));
+        if let (Ok((_, announced)), Some(acks)) = (&revoked, &self.revocation_sync) {
+            acks.wait_for(*announced).await;
+        }
+        match revoked.map(|(revoked, _)| revoked) {
             Ok(revoked) => {
                 self.metrics.rotation(RotationResult::ReuseDetected);
                 self.metrics
