@@ -86,8 +86,7 @@ impl Services {
                 }
             }
             let done = events.within(|| work(conn));
-            let announced =
-                tokens::revocation_sync::own_writes(conn, cache.as_ref(), tracks_announcements);
+            let announced = tokens::cache::own_writes(conn, cache.as_ref(), tracks_announcements);
             Ok((done, announced))
         })
         .await?;

@@ -310,3 +310,18 @@ impl TokenCache {
         .await;
     }
 }
+
+/// What some work's writes on `conn` announced, evicted from this
+/// instance's `cache` first if it has one; read only if `tracked` (on
+/// PostgreSQL) otherwise.
+pub fn own_writes(
+    conn: &mut AnyConnection,
+    cache: Option<&TokenCache>,
+    tracked: bool,
+) -> Option<i64> {
+    match cache {
+        Some(cache) => cache.evict_own_writes(conn),
+        None if tracked => super::revocation_sync::announced(conn),
+        None => None,
+    }
+}

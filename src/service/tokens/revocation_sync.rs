@@ -13,7 +13,6 @@
 //!   `REVOCATION_ACK_TIMEOUT` has passed since its commit, when every lease
 //!   granted before `s` was numbered has ended ([`RevocationSync::wait`]).
 
-use super::cache::TokenCache;
 use crate::db::{cache_instances, AnyConnection, DbPool};
 use crate::metrics::{LeaseEvent, Metrics, RevocationAck};
 use crate::service::run_blocking_within;
@@ -220,21 +219,6 @@ pub fn announced(conn: &mut AnyConnection) -> Option<i64> {
             (String::new(), Some(UNKNOWN))
         })
         .1
-}
-
-/// What some work's writes on `conn` announced, evicted from this
-/// instance's `cache` first if it has one; read only if `tracked` (on
-/// PostgreSQL) otherwise.
-pub fn own_writes(
-    conn: &mut AnyConnection,
-    cache: Option<&TokenCache>,
-    tracked: bool,
-) -> Option<i64> {
-    match cache {
-        Some(cache) => cache.evict_own_writes(conn),
-        None if tracked => announced(conn),
-        None => None,
-    }
 }
 
 /// [`RevocationSync::wait`] for a process without a cache or a runtime (the

@@ -12,7 +12,7 @@
 use super::cache::{PendingTouch, TokenCache};
 use super::dpop::DpopChecker;
 use super::jwt::AccessTokens;
-use super::revocation_sync::{self, RevocationSync};
+use super::revocation_sync::RevocationSync;
 use crate::db::rotation::RetiredOwner;
 use crate::db::tokens::{TokenOwner, TouchRow};
 use crate::db::{rotation, tokens, AnyConnection, DbPool};
@@ -276,7 +276,7 @@ impl TokenVerifier {
         let revoked = run_blocking_within(&self.pool, self.work_timeout, move |conn| {
             let revoked =
                 super::rotation::revoke_reused(conn, reuse.token_id, reuse.signed_in_at, &source);
-            let announced = revocation_sync::own_writes(conn, cache.as_ref(), tracks_announcements);
+            let announced = super::cache::own_writes(conn, cache.as_ref(), tracks_announcements);
             Ok((revoked, announced))
         })
         .await
