@@ -251,6 +251,9 @@ counter_labels! {
     pub enum RevocationAck {
         /// Every instance that may trust its cache acknowledged the revocation.
         Acknowledged => "acknowledged",
+        /// Every instance acknowledged it but some silent for longer than
+        /// REVOCATION_ACK_TIMEOUT (and less than a minute), whose leases had ended.
+        LaggardsSkipped => "laggards_skipped",
         /// REVOCATION_ACK_TIMEOUT passed first: the laggards' leases had ended.
         TimedOut => "timed_out",
     }

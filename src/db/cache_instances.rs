@@ -42,45 +42,54 @@ pub fn take_announced(conn: &mut AnyConnection) -> diesel::QueryResult<(String, 
     Ok((evicted, seq))
 }
 
-#[derive(QueryableByName)]
-struct Count {
+/// The instances other than the writer's that have not acknowledged a
+/// number yet.
+#[derive(QueryableByName, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unacknowledged {
+    /// Those that may still trust their cache: their last heartbeat is
+    /// younger than the lease, by the database's clock. The writer waits.
     #[diesel(sql_type = BigInt)]
-    count: i64,
+    pub pending: i64,
+    /// Those silent for longer than a lease but less than a minute (paused,
+    /// cut off, or just stopped): their caches are not trusted, and they
+    /// are not waited for.
+    #[diesel(sql_type = BigInt)]
+    pub lagging: i64,
 }
 
-/// How many instances other than `except` have not acknowledged `seq` yet
-/// while they may still trust their cache: their last heartbeat is younger
-/// than `lease`, by the database's clock.
+/// Which instances other than `except` have not acknowledged `seq` yet.
 pub fn unacknowledged(
     conn: &mut AnyConnection,
     seq: i64,
     except: Option<i64>,
     lease: Duration,
-) -> diesel::QueryResult<i64> {
+) -> diesel::QueryResult<Unacknowledged> {
     let AnyConnection::Postgresql(conn) = conn else {
-        return Ok(0);
+        return Ok(Unacknowledged::default());
     };
-    let found: Count = diesel::sql_query(
-        "SELECT count(*) AS count FROM cache_instances \
-         WHERE id <> $1 AND applied_seq < $2 \
-           AND heartbeat_at > clock_timestamp() - make_interval(secs => $3)",
+    diesel::sql_query(
+        "SELECT count(*) FILTER (WHERE heartbeat_at > clock_timestamp() - make_interval(secs => $3)) AS pending, \
+                count(*) FILTER (WHERE heartbeat_at <= clock_timestamp() - make_interval(secs => $3) \
+                                   AND heartbeat_at > clock_timestamp() - interval '1 minute') AS lagging \
+         FROM cache_instances WHERE id <> $1 AND applied_seq < $2",
     )
     .bind::<BigInt, _>(except.unwrap_or(-1))
     .bind::<BigInt, _>(seq)
     .bind::<Double, _>(lease.as_secs_f64())
-    .get_result(conn)?;
-    Ok(found.count)
+    .get_result(conn)
 }
 
-/// Registers a listener whose `LISTEN` is in place: its id, and the number
-/// up to which every announcement is already in the database.
+/// Registers a listener whose `LISTEN` is in place, in place of its
+/// `previous` registration if it had one: its id, and the number up to
+/// which every announcement is already in the database.
 pub async fn register(
     client: &tokio_postgres::Client,
+    previous: Option<i64>,
 ) -> Result<(i64, i64), tokio_postgres::Error> {
     let row = client
         .query_one(
-            "SELECT instance, applied FROM multitoken_register_instance()",
-            &[],
+            "SELECT instance, applied FROM multitoken_register_instance($1)",
+            &[&previous],
         )
         .await?;
     Ok((row.try_get(0)?, row.try_get(1)?))

@@ -89,8 +89,9 @@ pub async fn listen(url: String, beat: Duration, mut heard: impl FnMut(Heard) ->
             return;
         }
     };
+    let mut registered = None;
     loop {
-        let reason = listen_once(&config, beat, &mut heard).await;
+        let reason = listen_once(&config, beat, &mut registered, &mut heard).await;
         let Some(reason) = reason else { return };
         if !heard(Heard::Lost(reason)) {
             return;
@@ -103,6 +104,7 @@ pub async fn listen(url: String, beat: Duration, mut heard: impl FnMut(Heard) ->
 async fn listen_once(
     config: &tokio_postgres::Config,
     beat: Duration,
+    registered: &mut Option<i64>,
     heard: &mut impl FnMut(Heard) -> bool,
 ) -> Option<String> {
     // A link that accepts but never answers must not hold the cache off for good.
@@ -131,10 +133,11 @@ async fn listen_once(
         client
             .batch_execute(&format!("LISTEN {}", quoted(&channel(&schema))))
             .await?;
-        cache_instances::register(&client).await
+        cache_instances::register(&client, *registered).await
     };
     let outcome = match tokio::time::timeout(SETUP_TIMEOUT, setup).await {
         Ok(Ok((instance, applied))) => {
+            *registered = Some(instance);
             if !heard(Heard::Listening { instance }) {
                 driver.abort();
                 return None;

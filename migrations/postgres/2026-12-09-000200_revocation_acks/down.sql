@@ -1,5 +1,5 @@
 DROP FUNCTION multitoken_heartbeat(bigint, bigint);
-DROP FUNCTION multitoken_register_instance();
+DROP FUNCTION multitoken_register_instance(bigint);
 DROP FUNCTION multitoken_revocations_committed();
 CREATE OR REPLACE FUNCTION multitoken_announce(payload text) RETURNS void AS $$
 BEGIN

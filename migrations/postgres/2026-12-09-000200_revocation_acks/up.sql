@@ -50,12 +50,14 @@ CREATE FUNCTION multitoken_revocations_committed() RETURNS bigint AS $$
 $$ LANGUAGE sql VOLATILE;
 
 -- A listener's registration, once LISTEN is in place: everything numbered
--- up to `applied` is in the database already, the rest will be heard.
-CREATE FUNCTION multitoken_register_instance(OUT instance bigint, OUT applied bigint) AS $$
+-- up to `applied` is in the database already, the rest will be heard. It
+-- replaces the listener's previous registration (a reconnection).
+CREATE FUNCTION multitoken_register_instance(previous bigint, OUT instance bigint, OUT applied bigint) AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock_shared(multitoken_revocation_lock());
     applied := multitoken_revocations_committed();
-    DELETE FROM cache_instances WHERE heartbeat_at < clock_timestamp() - interval '1 day';
+    DELETE FROM cache_instances
+        WHERE id = previous OR heartbeat_at < clock_timestamp() - interval '1 day';
     INSERT INTO cache_instances (applied_seq, heartbeat_at)
         VALUES (applied, clock_timestamp()) RETURNING id INTO instance;
 END

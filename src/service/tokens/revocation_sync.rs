@@ -13,7 +13,8 @@
 //!   `REVOCATION_ACK_TIMEOUT` has passed since its commit, when every lease
 //!   granted before `s` was numbered has ended ([`RevocationSync::wait`]).
 
-use crate::db::{cache_instances, AnyConnection, DbPool};
+use crate::db::cache_instances::{self, Unacknowledged};
+use crate::db::{AnyConnection, DbPool};
 use crate::metrics::{LeaseEvent, Metrics, RevocationAck};
 use crate::service::run_blocking_within;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -136,12 +137,18 @@ impl Waiting {
     /// over (all acknowledged, or past the deadline).
     fn after(
         &mut self,
-        looked: Result<i64, impl std::fmt::Display>,
+        looked: Result<Unacknowledged, impl std::fmt::Display>,
         metrics: &Metrics,
     ) -> Option<Duration> {
         match looked {
-            Ok(0) => {
-                metrics.revocation_ack(RevocationAck::Acknowledged);
+            Ok(Unacknowledged {
+                pending: 0,
+                lagging,
+            }) => {
+                metrics.revocation_ack(match lagging {
+                    0 => RevocationAck::Acknowledged,
+                    _ => RevocationAck::LaggardsSkipped,
+                });
                 return None;
             }
             Ok(_) => {}
