@@ -61,6 +61,9 @@ pub enum Heard {
         instance: i64,
     },
     Eviction(Eviction),
+    /// A number was skipped: a rolled-back transaction's, or a notification
+    /// lost. Drop everything, to be safe.
+    Skipped,
     /// A heartbeat sent at `sent` found that every announcement committed
     /// by the time the database answered it had been applied.
     Current {
@@ -188,6 +191,9 @@ impl Listener<'_> {
                         else {
                             return Some(format!("unreadable notification {:?}", notification.payload()));
                         };
+                        if seq > self.applied + 1 && !heard(Heard::Skipped) {
+                            return None;
+                        }
                         for eviction in evictions {
                             if !heard(Heard::Eviction(eviction)) {
                                 return None;

@@ -283,6 +283,7 @@ impl TokenCache {
                 log::info!("token cache: listening for invalidations");
             }
             Heard::Eviction(eviction) => self.evict(eviction),
+            Heard::Skipped => self.reset(),
             Heard::Current { sent } => inner.lease.renew(sent),
             Heard::Lost(reason) => {
                 let was_listening = inner.listening.swap(false, Ordering::SeqCst);

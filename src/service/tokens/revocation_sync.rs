@@ -244,3 +244,53 @@ pub fn wait_blocking(conn: &mut AnyConnection, ack_timeout: Duration, metrics: &
         std::thread::sleep(pause);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lease() -> Lease {
+        Lease::new(Duration::from_millis(800), Metrics::new().expect("metrics"))
+    }
+
+    #[test]
+    fn a_lease_runs_from_the_heartbeat_sent_not_from_its_answer() {
+        let lease = lease();
+        assert!(!lease.holds(), "no lease before a heartbeat");
+        lease.renew(Instant::now());
+        assert!(lease.holds());
+        // A heartbeat sent longer ago than the lease grants nothing now.
+        let lease = self::lease();
+        lease.renew(Instant::now() - Duration::from_millis(700));
+        assert!(!lease.holds(), "700 ms of a 700 ms lease are gone");
+        // A later renewal never shortens it; the end of the listener ends it.
+        lease.renew(Instant::now());
+        lease.renew(Instant::now() - Duration::from_secs(1));
+        assert!(lease.holds());
+        lease.end();
+        assert!(!lease.holds());
+        assert_eq!(lease.heartbeat_every(), Duration::from_millis(175));
+    }
+
+    #[test]
+    fn a_wait_ends_on_every_acknowledgement_or_at_its_deadline() {
+        let metrics = Metrics::new().expect("metrics");
+        let pending = |pending, lagging| Ok::<_, String>(Unacknowledged { pending, lagging });
+        let mut waiting = Waiting::new(7, Duration::from_secs(5));
+        assert_eq!(
+            waiting.after(pending(1, 0), &metrics),
+            Some(Duration::from_millis(1))
+        );
+        assert_eq!(
+            waiting.after(Err("down".to_owned()), &metrics),
+            Some(Duration::from_millis(2))
+        );
+        assert_eq!(waiting.after(pending(0, 1), &metrics), None);
+        let mut waiting = Waiting::new(7, Duration::ZERO);
+        assert_eq!(
+            waiting.after(pending(1, 0), &metrics),
+            None,
+            "past the deadline"
+        );
+    }
+}
