@@ -52,7 +52,9 @@ const EVERY_PATH: [Revoked; 6] = [
 
 /// One path's trials, on one user of its own: the instances by base URL.
 struct Trials<'a> {
-    app: &'a TestApp,
+    /// A client of its own that keeps no idle connection: under load, a
+    /// kept one may be closed by the server just as it is reused.
+    http: reqwest::Client,
     how: Revoked,
     user: String,
     user_id: i64,
@@ -62,8 +64,7 @@ struct Trials<'a> {
 
 impl Trials<'_> {
     fn on(&self, base: &str, method: Method, path: &str, key: &str) -> reqwest::RequestBuilder {
-        self.app
-            .http
+        self.http
             .request(method, format!("{base}{path}"))
             .header("Authorization", format!("Token {key}"))
     }
@@ -78,7 +79,6 @@ impl Trials<'_> {
     async fn login(&self, base: &str, client: &str) -> String {
         let body = json!({"username": self.user, "password": self.password, "client": client});
         let response = self
-            .app
             .http
             .post(format!("{base}/login"))
             .json(&body)
@@ -135,7 +135,7 @@ impl Trials<'_> {
                 changed
             }
             Revoked::RevokeEndpoint => {
-                let revoke = self.app.http.post(format!("{base}/revoke"));
+                let revoke = self.http.post(format!("{base}/revoke"));
                 revoke.form(&[("token", key)]).sent().await
             }
             Revoked::RotationReuse => {
@@ -188,8 +188,12 @@ async fn trials_on_every_path(app: &TestApp, instances: &[String], per_path: usi
         users.push((how, user, user_id));
     }
     let runs = users.into_iter().map(|(how, user, user_id)| {
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("client");
         let trials = Trials {
-            app,
+            http,
             how,
             user,
             user_id,
