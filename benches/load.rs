@@ -57,6 +57,15 @@
 //! `/whoami` with bearer keys and with bound keys; the summary compares them with SQLite's `/whoami`
 //! and counts the database's transactions per 1,000 cached `/whoami`
 //! (`pg_stat_database.xact_commit`, the bench's own few included).
+//!
+//! The `revocation` phase (PostgreSQL mode only; asked for by name in
+//! `LOAD_PHASES`): two instances A and B on one database, `/whoami` load on
+//! B while A revokes keys B has cached, one `POST /logout` at a time: the
+//! logout's own duration (p50/p99) and B's `/whoami` rate, with B caching
+//! (A waits for B's acknowledgement, see "Read-your-revocation" in the
+//! architecture page) and with B not caching (nothing to wait for), in
+//! alternating rounds; `LOAD_BASELINE_BIN` adds rounds of another build
+//! (e.g. main's) with B caching.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -233,6 +242,9 @@ fn run() -> Result<()> {
     }
     print_summary(&reports, &verify);
     print_postgres_summary(&postgres_reports, &reports);
+    if let (Some(url), true) = (&config.postgres, config.runs("revocation")) {
+        bench_revocation(url, &hash, config.phase)?;
+    }
     Ok(())
 }
 
@@ -2113,4 +2125,176 @@ fn print_postgres_summary(postgres: &[PostgresReport], sqlite: &[SizeReport]) {
             );
         }
     }
+}
+
+// ---------------------------------------------------------------- revocation phase
+
+/// Users seeded for the revocation phase, and rounds of each variant.
+const REVOCATION_USERS: usize = 2000;
+const REVOCATION_ROUNDS: usize = 2;
+
+/// One variant of the revocation phase: which build, and whether B caches.
+struct RevocationVariant {
+    label: &'static str,
+    binary: Option<std::ffi::OsString>,
+    b_caches: bool,
+}
+
+#[derive(Default)]
+struct RevocationTally {
+    logouts_us: Vec<u32>,
+    whoami: usize,
+    whoami_non_2xx: u64,
+    seconds: f64,
+}
+
+fn bench_revocation(admin_url: &str, hash: &str, duration: Duration) -> Result<()> {
+    println!();
+    println!("=== revocation: two PostgreSQL instances, /whoami on B, logouts on A ===");
+    let mut variants = vec![
+        RevocationVariant {
+            label: "B caches (A waits for its ack)",
+            binary: None,
+            b_caches: true,
+        },
+        RevocationVariant {
+            label: "B does not cache (nothing to wait for)",
+            binary: None,
+            b_caches: false,
+        },
+    ];
+    if let Some(baseline) = std::env::var_os("LOAD_BASELINE_BIN") {
+        variants.push(RevocationVariant {
+            label: "LOAD_BASELINE_BIN, B caches",
+            binary: Some(baseline),
+            b_caches: true,
+        });
+    }
+    let mut tallies: Vec<RevocationTally> = variants.iter().map(|_| Default::default()).collect();
+    for round in 0..REVOCATION_ROUNDS {
+        for (index, variant) in variants.iter().enumerate() {
+            let name = format!("mt_revocation_{}_{round}_{index}", std::process::id());
+            let round = revocation_round(admin_url, &name, hash, variant, duration)?;
+            let tally = &mut tallies[index];
+            tally.logouts_us.extend(round.logouts_us);
+            tally.whoami += round.whoami;
+            tally.whoami_non_2xx += round.whoami_non_2xx;
+            tally.seconds += round.seconds;
+        }
+    }
+    println!("  {REVOCATION_ROUNDS} alternating round(s) of {:.0} s per variant, one run, on a shared machine:", duration.as_secs_f64());
+    let mut first: Option<(Duration, f64)> = None;
+    for (variant, tally) in variants.iter().zip(&mut tallies) {
+        tally.logouts_us.sort_unstable();
+        let p50 = percentile(&tally.logouts_us, 0.50);
+        let p99 = percentile(&tally.logouts_us, 0.99);
+        let rps = tally.whoami as f64 / tally.seconds.max(f64::EPSILON);
+        let (base_p50, base_rps) = *first.get_or_insert((p50, rps));
+        println!(
+            "  {:<40} logout p50 {:>7.2} ms p99 {:>7.2} ms ({} logouts; p50 x{:.2} of the first)  whoami on B {:>8.0}/s (x{:.2}; {} refused: keys revoked meanwhile)",
+            variant.label,
+            ms(p50),
+            ms(p99),
+            tally.logouts_us.len(),
+            p50.as_secs_f64() / base_p50.as_secs_f64().max(f64::EPSILON),
+            rps,
+            rps / base_rps.max(f64::EPSILON),
+            tally.whoami_non_2xx,
+        );
+    }
+    Ok(())
+}
+
+/// One round: a fresh database, A and B started, B's `/whoami` load for
+/// `duration` while A logs out keys B has just cached.
+fn revocation_round(
+    admin_url: &str,
+    name: &str,
+    hash: &str,
+    variant: &RevocationVariant,
+    duration: Duration,
+) -> Result<RevocationTally> {
+    let dir = tempfile::tempdir()?;
+    let mut admin = PgConnection::establish(admin_url)?;
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))?;
+    admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
+    let url = with_database(admin_url, name);
+    let result = (|| -> Result<RevocationTally> {
+        let seeded = seed(
+            &Database::Postgres { url: url.clone() },
+            REVOCATION_USERS,
+            hash,
+        )?;
+        let keys = Arc::new(seeded.keys);
+        // Server::start runs LOAD_SERVER_BIN when set: the variant's build.
+        let previous = std::env::var_os("LOAD_SERVER_BIN");
+        if let Some(binary) = &variant.binary {
+            std::env::set_var("LOAD_SERVER_BIN", binary);
+        }
+        let started = (|| -> Result<(Server, Server)> {
+            let on = [("TOKEN_CACHE".to_owned(), "on".to_owned())];
+            let b_cache = if variant.b_caches { "on" } else { "off" };
+            let b_env = [("TOKEN_CACHE".to_owned(), b_cache.to_owned())];
+            let url = std::ffi::OsStr::new(&url);
+            let a = Server::start(url, &dir.path().join("a.log"), &on)?;
+            let b = Server::start(url, &dir.path().join("b.log"), &b_env)?;
+            Ok((a, b))
+        })();
+        match previous {
+            Some(binary) => std::env::set_var("LOAD_SERVER_BIN", binary),
+            None => std::env::remove_var("LOAD_SERVER_BIN"),
+        }
+        let (a, b) = started?;
+        let work = Arc::new(Workload {
+            address: b.address,
+            kind: Kind::Whoami,
+            keys: keys.clone(),
+            access_tokens: Arc::new(Vec::new()),
+            users: REVOCATION_USERS,
+            dpop: Arc::new(BenchDpop::new(b.address)),
+        });
+        let load = std::thread::spawn(move || run_load(&work, 16, 1, duration));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let logouts_us = runtime.block_on(async {
+            let deadline = Instant::now() + duration;
+            let mut on_a = HttpConn::connect(a.address).await?;
+            let mut on_b = HttpConn::connect(b.address).await?;
+            let mut logouts_us = Vec::new();
+            // The last users' keys, newest first: the load asks for them too, rarely.
+            for key in keys.iter().rev() {
+                if Instant::now() >= deadline {
+                    break;
+                }
+                let whoami = format!(
+                    "GET /whoami HTTP/1.1\r\nHost: bench\r\nAuthorization: Token {key}\r\n\r\n"
+                );
+                on_b.exchange(whoami.as_bytes(), |_| true).await?;
+                let logout = format!(
+                    "POST /logout HTTP/1.1\r\nHost: bench\r\nAuthorization: Token {key}\r\nContent-Length: 0\r\n\r\n"
+                );
+                let sent = Instant::now();
+                let (status, _) = on_a.exchange(logout.as_bytes(), |_| true).await?;
+                let took = sent.elapsed();
+                if status != 200 {
+                    return Err(format!("logout answered {status}").into());
+                }
+                logouts_us.push(u32::try_from(took.as_micros()).unwrap_or(u32::MAX));
+            }
+            Ok::<_, BoxError>(logouts_us)
+        })?;
+        let (tally, elapsed) = load.join().map_err(|_| "the whoami load panicked")??;
+        Ok(RevocationTally {
+            logouts_us,
+            whoami: tally.latencies_us.len(),
+            whoami_non_2xx: tally.non_2xx,
+            seconds: elapsed.as_secs_f64(),
+        })
+    })();
+    if let Err(error) = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    {
+        println!("could not drop the bench database {name}: {error}");
+    }
+    result
 }

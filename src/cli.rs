@@ -73,8 +73,16 @@ impl Command {
                 )
                 .map_err(write_failed)
             }
-            Some(Command::User(command)) => run_user(&settings, command, stdin, out),
-            Some(Command::Tokens(command)) => run_tokens(&mut open(&settings)?, command, out),
+            Some(Command::User(command)) => {
+                let mut conn = open(&settings)?;
+                run_user(&mut conn, command, stdin, out)?;
+                wait_for_other_instances(&settings, &mut conn)
+            }
+            Some(Command::Tokens(command)) => {
+                let mut conn = open(&settings)?;
+                run_tokens(&mut conn, command, out)?;
+                wait_for_other_instances(&settings, &mut conn)
+            }
             Some(Command::Jwt(command)) => run_jwt(&settings, command, out),
             Some(Command::Events(command)) => run_events(&mut open(&settings)?, command, out),
             Some(Command::Healthcheck) => healthcheck(settings.server.bind),
@@ -183,12 +191,11 @@ fn refused(errors: &FieldErrors) -> CliError {
 }
 
 fn run_user(
-    settings: &Settings,
+    conn: &mut AnyConnection,
     command: UserCommand,
     stdin: &mut dyn BufRead,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let mut conn = open(settings)?;
     match command {
         UserCommand::Create {
             name,
@@ -221,7 +228,7 @@ fn run_user(
             let password = password.into_password();
             let hash = hash_blocking(&password)?;
             let user = users::create(
-                &mut conn,
+                conn,
                 users::CreateUser {
                     username: &username,
                     password_hash: &hash,
@@ -246,7 +253,7 @@ fn run_user(
             .map_err(write_failed)?;
         }
         UserCommand::List => {
-            for user in users::list(&mut conn)? {
+            for user in users::list(conn)? {
                 writeln!(
                     out,
                     "{}\t{}\t{}\t{}\t{}\tlast login {}",
@@ -275,12 +282,12 @@ fn run_user(
             name,
             password_stdin: _,
         } => {
-            let user = find_user(&mut conn, &name)?;
+            let user = find_user(conn, &name)?;
             let password = NewPassword::parse(read_password(stdin)?, &user.username, &user.email)
                 .map_err(|problems| CliError(format!("password refused: {}", problems.join(" "))))?
                 .into_password();
             let hash = hash_blocking(&password)?;
-            let revoked = users::set_password(&mut conn, user.id, &hash, &cli_source())?;
+            let revoked = users::set_password(conn, user.id, &hash, &cli_source())?;
             writeln!(
                 out,
                 "password of {} changed; {revoked} token(s) revoked",
@@ -289,8 +296,8 @@ fn run_user(
             .map_err(write_failed)?;
         }
         UserCommand::Deactivate { name } => {
-            let user = find_user(&mut conn, &name)?;
-            let revoked = users::deactivate(&mut conn, user.id, &cli_source())?;
+            let user = find_user(conn, &name)?;
+            let revoked = users::deactivate(conn, user.id, &cli_source())?;
             writeln!(
                 out,
                 "deactivated {}; {revoked} token(s) revoked",
@@ -299,6 +306,15 @@ fn run_user(
             .map_err(write_failed)?;
         }
     }
+    Ok(())
+}
+
+/// A command that revoked keys exits only once no instance's cache can
+/// still accept them (see `tokens::revocation_sync`), as a request would.
+fn wait_for_other_instances(settings: &Settings, conn: &mut AnyConnection) -> Result<(), CliError> {
+    let metrics = crate::metrics::Metrics::new().map_err(|e| CliError(e.to_string()))?;
+    let ack_timeout = settings.token_cache.revocation_ack_timeout;
+    tokens::revocation_sync::wait_blocking(conn, ack_timeout, &metrics);
     Ok(())
 }
 

@@ -233,6 +233,34 @@ counter_labels! {
         "Token checks looked up in the PostgreSQL token cache, by result (hit or miss)."
 }
 
+counter_labels! {
+    /// Whether this instance may trust its token cache (see
+    /// `service::tokens::revocation_sync`).
+    pub enum LeaseEvent {
+        /// A heartbeat proved the instance current after a time without.
+        Gained => "gained",
+        /// The lease ran out or the listener was lost: checks go to the database.
+        Lost => "lost",
+    }
+    counts token_cache_leases_total{event}:
+        "Times the token cache's lease (its proof of having applied every revocation) was gained or lost."
+}
+
+counter_labels! {
+    /// How a writer's wait for the other instances' acknowledgements ended.
+    pub enum RevocationAck {
+        /// Every instance that may trust its cache acknowledged the revocation.
+        Acknowledged => "acknowledged",
+        /// Every instance acknowledged it but some silent for longer than
+        /// REVOCATION_ACK_TIMEOUT (and less than a minute), whose leases had ended.
+        LaggardsSkipped => "laggards_skipped",
+        /// REVOCATION_ACK_TIMEOUT passed first: the laggards' leases had ended.
+        TimedOut => "timed_out",
+    }
+    counts revocation_acks_total{result}:
+        "Waits of a revoking request or command for the other instances' acknowledgements, by how they ended."
+}
+
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
@@ -251,6 +279,8 @@ pub struct Metrics {
     token_cache_lookups: IntCounterVec,
     token_cache_listening: IntGauge,
     token_cache_losses: IntCounter,
+    token_cache_leases: IntCounterVec,
+    revocation_acks: IntCounterVec,
     token_checksum_failures: IntCounter,
     rotations: IntCounterVec,
 }
@@ -270,6 +300,8 @@ impl Metrics {
             device_grants: DeviceGrantOutcome::counter(&registry)?,
             webhooks: WebhookResult::counter(&registry)?,
             token_cache_lookups: CacheLookup::counter(&registry)?,
+            token_cache_leases: LeaseEvent::counter(&registry)?,
+            revocation_acks: RevocationAck::counter(&registry)?,
             rotations: RotationResult::counter(&registry)?,
             active_tokens: register(
                 &registry,
@@ -329,6 +361,14 @@ impl Metrics {
 
     pub fn token_cache_lost(&self) {
         self.token_cache_losses.inc();
+    }
+
+    pub fn token_cache_lease(&self, event: LeaseEvent) {
+        count_one(&self.token_cache_leases, event.label());
+    }
+
+    pub fn revocation_ack(&self, result: RevocationAck) {
+        count_one(&self.revocation_acks, result.label());
     }
 
     /// Counts a presented key refused for its checksum (at any endpoint

@@ -19,6 +19,7 @@ use crate::service::shared::passwords::PasswordHasher;
 use crate::service::shared::secret_key;
 use crate::service::tokens::cache::{CacheLimits, TokenCache};
 use crate::service::tokens::jwt::AccessTokens;
+use crate::service::tokens::revocation_sync::{Lease, RevocationSync};
 use crate::service::tokens::verify::TokenVerifier;
 use crate::service::{Error, Services};
 use actix_web::dev::Server;
@@ -123,16 +124,30 @@ impl Application {
         .with_access_tokens(access_tokens.clone())
         .with_trusted_proxies(settings.server.trusted_proxies.clone())
         .with_dpop(settings.dpop.dpop_proof_window, public_url.clone());
-        let tokens = match settings.caches_tokens() {
+        let ack_timeout = settings.token_cache.revocation_ack_timeout;
+        let (tokens, lease) = match settings.caches_tokens() {
             true => {
                 let limits = CacheLimits {
                     ttl: settings.token_cache.token_cache_ttl,
                     max_entries: u64::from(settings.token_cache.token_cache_entries),
                     max_bytes: u64::from(settings.token_cache.token_cache_mib) << 20,
                 };
-                tokens.with_cache(TokenCache::new(limits, metrics.clone()))
+                let lease = Arc::new(Lease::new(ack_timeout, metrics.clone()));
+                let cache = TokenCache::new(limits, lease.clone(), metrics.clone());
+                (tokens.with_cache(cache), Some(lease))
             }
-            false => tokens,
+            false => (tokens, None),
+        };
+        // Other instances may cache even when this one does not.
+        let tokens = match settings.database.database_url {
+            db::Database::Postgres { .. } => tokens.with_revocation_sync(RevocationSync::new(
+                pool.clone(),
+                ack_timeout,
+                settings.database.work_timeout(),
+                lease,
+                metrics.clone(),
+            )),
+            db::Database::Sqlite { .. } => tokens,
         };
         let oidc = crate::service::sign_in::oidc::providers::Providers::new(
             &settings.oidc.oidc_providers,

@@ -15,7 +15,8 @@ pub(super) fn acts_on(command: &str) -> Option<&'static [&'static str]> {
     match command {
         "migrate" | "events" => Some(DATABASE),
         // Their changes record events, which queue webhooks (sent by a
-        // running server) and carry sids (under the stored or given key).
+        // running server) and carry sids (under the stored or given key);
+        // their revocations wait for the serving instances' acknowledgements.
         "user" | "tokens" => Some(&[
             "database_url",
             "log_filter",
@@ -23,6 +24,7 @@ pub(super) fn acts_on(command: &str) -> Option<&'static [&'static str]> {
             "webhook_urls",
             "webhook_secret",
             "webhook_events",
+            "revocation_ack_timeout",
         ]),
         "healthcheck" => Some(&["bind", "log_filter"]),
         // Rotating a key resolves SECRET_KEY, which is generated only on a

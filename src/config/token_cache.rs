@@ -1,5 +1,6 @@
 //! The in-memory cache of token checks (PostgreSQL only): whether it is
-//! on, how long an entry is trusted, and how large it may grow.
+//! on, how long an entry is trusted, how large it may grow, and how long a
+//! revocation waits for every instance to have heard it.
 
 use super::parse::{boolean, named, positive};
 use clap::Args;
@@ -27,6 +28,11 @@ pub struct TokenCacheSettings {
     #[arg(long, env = "TOKEN_CACHE_MIB", default_value = "64", global = true,
           value_parser = named(positive))]
     pub token_cache_mib: u32,
+
+    /// PostgreSQL: how long a revoking request waits at most for every instance to acknowledge it; an instance that cannot prove it is current within it stops trusting its cache.
+    #[arg(long, env = "REVOCATION_ACK_TIMEOUT", default_value = "1s", global = true,
+          value_parser = named(crate::domain::parse_duration))]
+    pub revocation_ack_timeout: Duration,
 }
 
 impl TokenCacheSettings {
@@ -41,6 +47,14 @@ impl TokenCacheSettings {
             return Err(format!(
                 "TOKEN_CACHE_TTL ({:?}) must be at most 1h: it bounds how long a missed eviction lasts",
                 self.token_cache_ttl
+            ));
+        }
+        if self.revocation_ack_timeout < Duration::from_millis(10)
+            || self.revocation_ack_timeout > Duration::from_secs(60)
+        {
+            return Err(format!(
+                "REVOCATION_ACK_TIMEOUT ({:?}) must be between 10ms and 1m: it bounds how long a revocation waits, and how long an instance trusts its cache unconfirmed",
+                self.revocation_ack_timeout
             ));
         }
         Ok(())

@@ -8,6 +8,7 @@
 
 pub mod activity;
 pub mod batch;
+pub mod cache_instances;
 pub mod console_sessions;
 pub mod device_grants;
 pub mod django;

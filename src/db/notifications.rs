@@ -3,11 +3,9 @@
 //! connection that hears it. diesel cannot `LISTEN`, so that connection is
 //! tokio-postgres's, opened from the same URL.
 
-use super::AnyConnection;
-use diesel::sql_types::{Nullable, Text};
-use diesel::{QueryableByName, RunQueryDsl};
+use super::cache_instances;
 use futures_util::StreamExt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_postgres::{AsyncMessage, NoTls};
 
 /// What a write announced: cached checks of this digest, or of any token of
@@ -46,49 +44,47 @@ pub fn parse_all(payloads: &str) -> Option<Vec<Eviction>> {
     payloads.split_whitespace().map(Eviction::parse).collect()
 }
 
-#[derive(QueryableByName)]
-struct Evicted {
-    #[diesel(sql_type = Nullable<Text>)]
-    evicted: Option<String>,
-}
-
-/// What this session's committed writes announced since the last call, and
-/// forgets it (the pool's PostgreSQL sessions collect it: see the migration).
-pub fn take_evicted(conn: &mut AnyConnection) -> diesel::QueryResult<String> {
-    let found: Evicted =
-        diesel::sql_query("SELECT current_setting('multitoken.evicted', true) AS evicted")
-            .get_result(conn)?;
-    let evicted = found.evicted.unwrap_or_default();
-    if !evicted.is_empty() {
-        diesel::sql_query("SELECT set_config('multitoken.evicted', '', false) AS evicted")
-            .execute(conn)?;
-    }
-    Ok(evicted)
+/// One notification as the triggers send it: `s<number> ` (its
+/// transaction's number, see `cache_instances`), then its payloads.
+pub fn parse_notification(notification: &str) -> Option<(i64, Vec<Eviction>)> {
+    let (seq, payloads) = notification.split_once(' ')?;
+    let seq = seq.strip_prefix('s')?.parse().ok()?;
+    Some((seq, parse_all(payloads)?))
 }
 
 /// What the listening connection reports.
 #[derive(Debug)]
 pub enum Heard {
-    /// `LISTEN` is in place: from now on every announcement is heard.
-    Listening,
+    /// `LISTEN` is in place and the listener is registered as `instance`:
+    /// every announcement is in the database already or will be heard.
+    Listening {
+        instance: i64,
+    },
     Eviction(Eviction),
-    /// A payload that could not be read: drop everything.
-    Unreadable,
+    /// A number was skipped: a rolled-back transaction's, or a notification
+    /// lost. Drop everything, to be safe.
+    Skipped,
+    /// A heartbeat sent at `sent` found that every announcement committed
+    /// by the time the database answered it had been applied.
+    Current {
+        sent: Instant,
+    },
     /// The connection failed or went quiet; nothing is heard until the
     /// next `Listening`.
     Lost(String),
 }
 
-/// How often the listening connection proves it is alive, and how long it
-/// may take: a link that silently stops forwarding is noticed within the sum.
-const PING_EVERY: Duration = Duration::from_millis(500);
+/// How long a heartbeat may take: a link that silently stops forwarding is
+/// noticed within it and the heartbeat interval.
 const PING_TIMEOUT: Duration = Duration::from_millis(1000);
 /// How long connecting and `LISTEN` may take.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Listens on the schema's channel from `url` until `heard` returns false,
-/// reconnecting after a pause whenever the connection is lost.
-pub async fn listen(url: String, mut heard: impl FnMut(Heard) -> bool) {
+/// reconnecting after a pause whenever the connection is lost, and sends a
+/// heartbeat every `beat` (and after each burst of notifications, to
+/// acknowledge them at once).
+pub async fn listen(url: String, beat: Duration, mut heard: impl FnMut(Heard) -> bool) {
     let config = match listener_config(&url) {
         Ok(config) => config,
         Err(reason) => {
@@ -96,8 +92,9 @@ pub async fn listen(url: String, mut heard: impl FnMut(Heard) -> bool) {
             return;
         }
     };
+    let mut registered = None;
     loop {
-        let reason = listen_once(&config, &mut heard).await;
+        let reason = listen_once(&config, beat, &mut registered, &mut heard).await;
         let Some(reason) = reason else { return };
         if !heard(Heard::Lost(reason)) {
             return;
@@ -109,6 +106,8 @@ pub async fn listen(url: String, mut heard: impl FnMut(Heard) -> bool) {
 /// One connection's life; `None` when `heard` asked to stop.
 async fn listen_once(
     config: &tokio_postgres::Config,
+    beat: Duration,
+    registered: &mut Option<i64>,
     heard: &mut impl FnMut(Heard) -> bool,
 ) -> Option<String> {
     // A link that accepts but never answers must not hold the cache off for good.
@@ -136,15 +135,23 @@ async fn listen_once(
             .try_get::<_, String>(0)?;
         client
             .batch_execute(&format!("LISTEN {}", quoted(&channel(&schema))))
-            .await
+            .await?;
+        cache_instances::register(&client, *registered).await
     };
     let outcome = match tokio::time::timeout(SETUP_TIMEOUT, setup).await {
-        Ok(Ok(())) => {
-            if !heard(Heard::Listening) {
+        Ok(Ok((instance, applied))) => {
+            *registered = Some(instance);
+            if !heard(Heard::Listening { instance }) {
                 driver.abort();
                 return None;
             }
-            serve(&client, &mut messages, heard).await
+            let mut listener = Listener {
+                client: &client,
+                instance,
+                applied,
+                waiting: None,
+            };
+            listener.serve(&mut messages, beat, heard).await
         }
         Ok(Err(e)) => Some(format!("cannot listen: {e}")),
         Err(_) => Some("LISTEN timed out".to_owned()),
@@ -153,36 +160,95 @@ async fn listen_once(
     outcome
 }
 
-async fn serve(
-    client: &tokio_postgres::Client,
-    messages: &mut tokio::sync::mpsc::UnboundedReceiver<
-        Result<AsyncMessage, tokio_postgres::Error>,
-    >,
-    heard: &mut impl FnMut(Heard) -> bool,
-) -> Option<String> {
-    let mut ping = tokio::time::interval(PING_EVERY);
-    loop {
-        tokio::select! {
-            message = messages.recv() => match message {
-                None => return Some("connection closed".to_owned()),
-                Some(Err(e)) => return Some(e.to_string()),
-                Some(Ok(AsyncMessage::Notification(notification))) => {
-                    let event = Eviction::parse(notification.payload())
-                        .map_or(Heard::Unreadable, Heard::Eviction);
-                    if !heard(event) {
-                        return None;
+/// A registered listening connection, and what it has applied.
+struct Listener<'a> {
+    client: &'a tokio_postgres::Client,
+    instance: i64,
+    /// The number of the last announcement applied.
+    applied: i64,
+    /// A heartbeat that found announcements committed but not yet heard:
+    /// when it was sent, and how far they go.
+    waiting: Option<(Instant, i64)>,
+}
+
+type Messages = tokio::sync::mpsc::UnboundedReceiver<Result<AsyncMessage, tokio_postgres::Error>>;
+
+impl Listener<'_> {
+    async fn serve(
+        &mut self,
+        messages: &mut Messages,
+        beat: Duration,
+        heard: &mut impl FnMut(Heard) -> bool,
+    ) -> Option<String> {
+        let mut every = tokio::time::interval(beat);
+        loop {
+            tokio::select! {
+                message = messages.recv() => match message {
+                    None => return Some("connection closed".to_owned()),
+                    Some(Err(e)) => return Some(e.to_string()),
+                    Some(Ok(AsyncMessage::Notification(notification))) => {
+                        let Some((seq, evictions)) = parse_notification(notification.payload())
+                        else {
+                            return Some(format!("unreadable notification {:?}", notification.payload()));
+                        };
+                        if seq > self.applied + 1 && !heard(Heard::Skipped) {
+                            return None;
+                        }
+                        for eviction in evictions {
+                            if !heard(Heard::Eviction(eviction)) {
+                                return None;
+                            }
+                        }
+                        self.applied = self.applied.max(seq);
+                        if let Some((sent, committed)) = self.waiting {
+                            if self.applied >= committed {
+                                self.waiting = None;
+                                if !heard(Heard::Current { sent }) {
+                                    return None;
+                                }
+                            }
+                        }
+                        // Writers wait for this acknowledgement: it goes once the burst is applied.
+                        if messages.is_empty() {
+                            if let Err(reason) = self.heartbeat(heard).await {
+                                return reason;
+                            }
+                        }
                     }
-                }
-                Some(Ok(_)) => {}
-            },
-            _ = ping.tick() => {
-                match tokio::time::timeout(PING_TIMEOUT, client.simple_query("")).await {
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => return Some(e.to_string()),
-                    Err(_) => return Some(format!("no answer within {PING_TIMEOUT:?}")),
+                    Some(Ok(_)) => {}
+                },
+                _ = every.tick() => {
+                    if let Err(reason) = self.heartbeat(heard).await {
+                        return reason;
+                    }
                 }
             }
         }
+    }
+
+    /// Acknowledges what was applied, and proves the connection alive.
+    /// `Err` ends the connection's life, with the reason if it was lost.
+    async fn heartbeat(
+        &mut self,
+        heard: &mut impl FnMut(Heard) -> bool,
+    ) -> Result<(), Option<String>> {
+        let sent = Instant::now();
+        let answer = cache_instances::heartbeat(self.client, self.instance, self.applied);
+        let committed = match tokio::time::timeout(PING_TIMEOUT, answer).await {
+            Ok(Ok(committed)) => committed,
+            Ok(Err(e)) => return Err(Some(e.to_string())),
+            Err(_) => return Err(Some(format!("no answer within {PING_TIMEOUT:?}"))),
+        };
+        if self.applied >= committed {
+            self.waiting = None;
+            return match heard(Heard::Current { sent }) {
+                true => Ok(()),
+                false => Err(None),
+            };
+        }
+        // Its notifications are on their way: current once they are applied.
+        self.waiting = Some((sent, committed));
+        Ok(())
     }
 }
 
@@ -259,6 +325,12 @@ mod tests {
             Some(vec![Eviction::User(1), Eviction::User(2)])
         );
         assert_eq!(parse_all("u1 nonsense"), None);
+        assert_eq!(
+            parse_notification("s7 u1"),
+            Some((7, vec![Eviction::User(1)]))
+        );
+        assert_eq!(parse_notification("u1"), None);
+        assert_eq!(parse_notification("sx u1"), None);
     }
 
     #[test]

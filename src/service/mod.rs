@@ -66,6 +66,9 @@ impl Services {
     /// With the token cache, the touches waiting in it are written first
     /// (so that what the work reads shows this instance's uses), and what
     /// the work's writes announced is evicted before its answer goes out.
+    /// On PostgreSQL, a work that revoked something answers only once no
+    /// other instance can still accept what it revoked (see
+    /// [`tokens::revocation_sync`]); its connection is back in the pool by then.
     pub async fn db<T, F>(&self, work: F) -> Result<T, Error>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, Error> + Send + 'static,
@@ -73,23 +76,24 @@ impl Services {
     {
         let limit = self.settings.database.work_timeout();
         let events = self.events.clone();
-        let Some(cache) = self.tokens.cache().cloned() else {
-            return run_blocking_within(&self.pool, limit, move |conn| {
-                events.within(|| work(conn))
-            })
-            .await;
-        };
-        run_blocking_within(&self.pool, limit, move |conn| {
-            if cache.has_pending_touches() {
+        let cache = self.tokens.cache().cloned();
+        let acks = self.tokens.revocation_sync();
+        let tracks_announcements = acks.is_some();
+        let (done, announced) = run_blocking_within(&self.pool, limit, move |conn| {
+            if let Some(cache) = cache.as_ref().filter(|cache| cache.has_pending_touches()) {
                 if let Err(error) = cache.flush_touches(conn) {
                     log::warn!("token touches not written: {error}");
                 }
             }
             let done = events.within(|| work(conn));
-            cache.evict_own_writes(conn);
-            done
+            let announced = tokens::cache::own_writes(conn, cache.as_ref(), tracks_announcements);
+            Ok((done, announced))
         })
-        .await
+        .await?;
+        if let Some(acks) = acks {
+            acks.wait_for(announced).await;
+        }
+        done
     }
 }
 

@@ -4,8 +4,10 @@
 //!
 //! It is only as good as its invalidation, so it serves nothing unless the
 //! listening connection is up (every write that ends or changes a token or
-//! its user announces it: see `db::notifications`), and empties itself
-//! whenever that connection is lost. An entry is also dropped after
+//! its user announces it: see `db::notifications`) and this instance holds
+//! a lease, proof that it has applied every announcement lately (see
+//! [`super::revocation_sync`]), and empties itself whenever that connection
+//! is lost. An entry is also dropped after
 //! `TOKEN_CACHE_TTL`, and one whose expiry has passed is read again.
 //!
 //! A check read from the database is cached only if nothing was evicted
@@ -14,6 +16,8 @@
 //! Touches (last use, sliding expiry) wait here and are written in batches,
 //! one statement each, by [`TokenCache::flush_touches`].
 
+use super::revocation_sync::Lease;
+use crate::db::cache_instances;
 use crate::db::notifications::{self, Eviction, Heard};
 use crate::db::tokens::{self, TokenOwner};
 use crate::db::AnyConnection;
@@ -94,6 +98,7 @@ struct Inner {
     /// Bumped by every eviction heard and every change of the listener's state.
     generation: AtomicU64,
     listening: AtomicBool,
+    lease: Arc<Lease>,
     pending: Mutex<HashMap<i64, PendingTouch>>,
     metrics: Metrics,
 }
@@ -108,7 +113,7 @@ pub struct TokenCache {
 pub const FLUSH_EVERY: Duration = Duration::from_millis(1000);
 
 impl TokenCache {
-    pub fn new(limits: CacheLimits, metrics: Metrics) -> Self {
+    pub fn new(limits: CacheLimits, lease: Arc<Lease>, metrics: Metrics) -> Self {
         let max_entries = limits.max_entries.max(1);
         let floor = (limits.max_bytes / max_entries).max(1);
         let estimated = usize::try_from(max_entries.min(1 << 20)).unwrap_or(1 << 20);
@@ -122,17 +127,18 @@ impl TokenCache {
                 ttl: limits.ttl,
                 generation: AtomicU64::new(0),
                 listening: AtomicBool::new(false),
+                lease,
                 pending: Mutex::new(HashMap::new()),
                 metrics,
             }),
         }
     }
 
-    /// The cached check of `digest`, if the cache may serve at all and the
-    /// entry is younger than the TTL.
+    /// The cached check of `digest`, if the cache may serve at all (it
+    /// listens, and holds a lease) and the entry is younger than the TTL.
     pub fn get(&self, digest: &TokenDigest) -> Option<TokenOwner> {
         let inner = &self.inner;
-        if !inner.listening.load(Ordering::SeqCst) {
+        if !inner.listening.load(Ordering::SeqCst) || !inner.lease.holds() {
             return None;
         }
         let found = inner
@@ -237,19 +243,29 @@ impl TokenCache {
 
     /// Evicts what this instance's own writes on `conn` announced, before
     /// their answer goes out: its next request must not be served from a
-    /// stale entry, whenever its own notification arrives.
-    pub fn evict_own_writes(&self, conn: &mut AnyConnection) {
-        match notifications::take_evicted(conn) {
-            Ok(evicted) if evicted.is_empty() => {}
-            Ok(evicted) => match notifications::parse_all(&evicted) {
-                Some(evictions) => evictions.into_iter().for_each(|e| self.evict(e)),
-                None => self.reset(),
-            },
+    /// stale entry, whenever its own notification arrives. Answers the
+    /// number of the last announcing transaction, for the wait for the
+    /// other instances ([`super::revocation_sync::RevocationSync::wait`]).
+    pub fn evict_own_writes(&self, conn: &mut AnyConnection) -> Option<i64> {
+        match cache_instances::take_announced(conn) {
+            Ok((evicted, seq)) => {
+                match notifications::parse_all(&evicted) {
+                    Some(evictions) => evictions.into_iter().for_each(|e| self.evict(e)),
+                    None => self.reset(),
+                }
+                seq
+            }
             Err(error) => {
                 log::warn!("token cache emptied: cannot read this connection's evictions: {error}");
                 self.reset();
+                Some(super::revocation_sync::UNKNOWN)
             }
         }
+    }
+
+    /// Whether, and until when, this instance may trust this cache.
+    pub fn lease(&self) -> Arc<Lease> {
+        self.inner.lease.clone()
     }
 
     fn evict(&self, eviction: Eviction) {
@@ -273,17 +289,20 @@ impl TokenCache {
     fn heard(&self, heard: Heard) {
         let inner = &self.inner;
         match heard {
-            Heard::Listening => {
+            Heard::Listening { instance } => {
                 // Entries read while nothing was heard are not trusted.
                 self.reset();
+                inner.lease.registered(instance);
                 inner.listening.store(true, Ordering::SeqCst);
                 inner.metrics.token_cache_listening(true);
                 log::info!("token cache: listening for invalidations");
             }
             Heard::Eviction(eviction) => self.evict(eviction),
-            Heard::Unreadable => self.reset(),
+            Heard::Skipped => self.reset(),
+            Heard::Current { sent } => inner.lease.renew(sent),
             Heard::Lost(reason) => {
                 let was_listening = inner.listening.swap(false, Ordering::SeqCst);
+                inner.lease.end();
                 self.reset();
                 inner.metrics.token_cache_listening(false);
                 if was_listening {
@@ -299,7 +318,8 @@ impl TokenCache {
     /// Listens for invalidations on its own connection to `url` for as
     /// long as the server runs.
     pub async fn listen(self, url: String) {
-        notifications::listen(url, move |heard| {
+        let beat = self.inner.lease.heartbeat_every();
+        notifications::listen(url, beat, move |heard| {
             self.heard(heard);
             true
         })
@@ -310,3 +330,17 @@ impl TokenCache {
 #[cfg(test)]
 #[path = "cache_entry_cost.rs"]
 mod entry_cost;
+/// What some work's writes on `conn` announced, evicted from this
+/// instance's `cache` first if it has one; read only if `tracked` (on
+/// PostgreSQL) otherwise.
+pub fn own_writes(
+    conn: &mut AnyConnection,
+    cache: Option<&TokenCache>,
+    tracked: bool,
+) -> Option<i64> {
+    match cache {
+        Some(cache) => cache.evict_own_writes(conn),
+        None if tracked => super::revocation_sync::announced(conn),
+        None => None,
+    }
+}

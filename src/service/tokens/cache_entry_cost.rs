@@ -50,7 +50,8 @@ fn measure() {
         max_entries: ENTRIES,
         max_bytes: ENTRIES * 4096,
     };
-    let cache = TokenCache::new(limits, metrics);
+    let lease = Arc::new(Lease::new(Duration::from_secs(1), metrics.clone()));
+    let cache = TokenCache::new(limits, lease, metrics);
     cache.inner.listening.store(true, Ordering::SeqCst);
     let mut charged = 0;
     for index in 0..3 * ENTRIES {

@@ -10,6 +10,7 @@ pub mod dpop;
 pub mod jwt;
 pub mod lookup_batch;
 pub mod other_services;
+pub mod revocation_sync;
 pub mod rotation;
 pub mod secret_scanning;
 pub mod verify;

@@ -15,6 +15,7 @@ use super::cache::{PendingTouch, TokenCache};
 use super::dpop::DpopChecker;
 use super::jwt::AccessTokens;
 use super::lookup_batch::{lookup, Found, MissedReads};
+use super::revocation_sync::RevocationSync;
 use crate::db::rotation::RetiredOwner;
 use crate::db::tokens::{TokenOwner, TouchRow};
 use crate::db::{tokens, AnyConnection, DbPool};
@@ -52,6 +53,8 @@ pub struct TokenVerifier {
     trusted_proxies: TrustedProxies,
     /// Proofs of the keys bound to a device's key (DPoP).
     dpop: DpopChecker,
+    /// PostgreSQL: the wait of a revoking work for the other instances.
+    revocation_sync: Option<RevocationSync>,
 }
 
 impl TokenVerifier {
@@ -72,6 +75,7 @@ impl TokenVerifier {
             access_tokens: None,
             trusted_proxies: TrustedProxies::default(),
             dpop: DpopChecker::new(pool.clone(), metrics.clone()),
+            revocation_sync: None,
             pool,
             metrics,
         }
@@ -155,6 +159,16 @@ impl TokenVerifier {
 
     pub fn cache(&self) -> Option<&TokenCache> {
         self.cache.as_ref()
+    }
+
+    /// Makes revoking work wait for the other instances (PostgreSQL).
+    pub fn with_revocation_sync(mut self, revocation_sync: RevocationSync) -> Self {
+        self.revocation_sync = Some(revocation_sync);
+        self
+    }
+
+    pub fn revocation_sync(&self) -> Option<RevocationSync> {
+        self.revocation_sync.clone()
     }
 
     /// The digest to look a presented key up by, if it has a shape that
@@ -265,16 +279,19 @@ impl TokenVerifier {
             user_agent: None,
         };
         let cache = self.cache.clone();
+        let tracks_announcements = self.revocation_sync.is_some();
         let revoked = run_blocking_within(&self.pool, self.work_timeout, move |conn| {
             let revoked =
                 super::rotation::revoke_reused(conn, reuse.token_id, reuse.signed_in_at, &source);
-            if let Some(cache) = &cache {
-                cache.evict_own_writes(conn);
-            }
-            revoked
+            let announced = super::cache::own_writes(conn, cache.as_ref(), tracks_announcements);
+            Ok((revoked, announced))
         })
-        .await;
-        match revoked {
+        .await
+        .and_then(|(revoked, announced)| Ok((revoked?, announced)));
+        if let (Ok((_, announced)), Some(acks)) = (&revoked, &self.revocation_sync) {
+            acks.wait_for(*announced).await;
+        }
+        match revoked.map(|(revoked, _)| revoked) {
             Ok(revoked) => {
                 self.metrics.rotation(RotationResult::ReuseDetected);
                 self.metrics

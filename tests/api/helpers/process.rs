@@ -103,6 +103,11 @@ impl ServerProcess {
         server
     }
 
+    /// The process id, for signals (`kill -STOP`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

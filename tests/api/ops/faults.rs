@@ -20,7 +20,7 @@ const UNAVAILABLE: &str = "Service temporarily unavailable, try again later.";
 /// through it closed, new ones closed as soon as accepted) and restored, or
 /// stalled (connections kept open, nothing forwarded either way, as a link
 /// that silently drops everything) and resumed.
-struct DbProxy {
+pub(crate) struct DbProxy {
     port: u16,
     up: watch::Sender<bool>,
     forwarding: watch::Sender<bool>,
@@ -53,7 +53,7 @@ async fn pump(
 impl DbProxy {
     /// Runs on a thread of its own: the application's start-up (migrations)
     /// blocks the test's thread while it connects through the proxy.
-    fn start(upstream: String) -> Self {
+    pub(crate) fn start(upstream: String) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         listener.set_nonblocking(true).expect("non-blocking");
         let port = listener.local_addr().expect("proxy address").port();
@@ -103,11 +103,11 @@ impl DbProxy {
         }
     }
 
-    fn stall(&self) {
+    pub(crate) fn stall(&self) {
         self.forwarding.send_replace(false);
     }
 
-    fn resume(&self) {
+    pub(crate) fn resume(&self) {
         self.forwarding.send_replace(true);
     }
 
@@ -121,7 +121,7 @@ impl DbProxy {
 }
 
 /// The database's address, for a proxy in front of it.
-fn upstream() -> String {
+pub(crate) fn upstream() -> String {
     let direct = Url::parse(&postgres_admin_url().expect("url")).expect("a URL");
     format!(
         "{}:{}",
@@ -131,7 +131,7 @@ fn upstream() -> String {
 }
 
 /// Points the settings' PostgreSQL URL at the proxy.
-fn through_proxy(settings: &mut Settings, proxy: &DbProxy) {
+pub(crate) fn through_proxy(settings: &mut Settings, proxy: &DbProxy) {
     let Database::Postgres { url } = &settings.database.database_url else {
         panic!("a PostgreSQL test database");
     };
