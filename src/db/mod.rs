@@ -233,10 +233,12 @@ fn apply_pragmas(conn: &mut AnyConnection, options: &PoolOptions) -> diesel::Que
     if let AnyConnection::Sqlite(sqlite) = conn {
         // WAL lets token checks read while a login writes; NORMAL sync is
         // durable against a crash of the process (not of the machine's power).
-        // A page read through the map is the kernel's page cache, shared by
-        // every connection, with no read() call and no copy; the page cache
-        // (a negative size is in KiB) keeps the upper levels of the indexes
-        // for the part of the file beyond the map.
+        // A page read through the map is the kernel's file cache, with no
+        // read() call and no copy (at 100k users, 0.76 of 1k users' CPU per
+        // check against 0.49 without). Each connection maps the file on its
+        // own: a page touched by several counts in the RSS once for each,
+        // as reclaimable file memory. The page cache (negative: KiB) is
+        // anonymous memory of every connection.
         sqlite.batch_execute(&format!(
             "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
              PRAGMA mmap_size = {}; PRAGMA cache_size = -{};",
