@@ -1,9 +1,15 @@
 //! Load benchmark of the real server binary over loopback.
 //!
-//! For each user count (1,000 and 100,000 by default) it seeds a fresh SQLite
-//! file with N users × 3 clients (web, ios, cli) through the library, starts
-//! the `multitoken` binary on it, and drives it with many keep-alive HTTP/1.1
-//! connections from a small raw-socket tokio client in this process:
+//! For each user count (1,000, 100,000 and 1,000,000 by default) it seeds a
+//! fresh SQLite file with N users × 3 clients (web, ios, cli), the rows
+//! written directly in large multi-row INSERTs in one transaction with one
+//! precomputed argon2 hash for all, starts the `multitoken` binary on it, and
+//! drives it with many keep-alive HTTP/1.1 connections from a small
+//! raw-socket tokio client in this process. The phases that check a key
+//! (`/whoami`, `/auth/verify`, `/introspect`, nginx's `auth_request`) run
+//! once per key distribution, one after the other: every key as likely
+//! (`uniform`, the worst case for any cache) and Zipf's law with s = 1.1
+//! (`zipf`: a few devices make most of the requests, as real traffic does).
 //!
 //! - `GET /healthz`: the framework's own ceiling;
 //! - `GET /whoami` with a random seeded token per request (every response
@@ -33,7 +39,8 @@
 //!
 //! It prints requests/s, p50/p99 latency and failures per phase, the server's
 //! and the load generator's CPU time per request (the fairest figure, since
-//! both share the machine's cores), the server's RSS, one argon2
+//! both share the machine's cores), the server's RSS, the token cache's hit
+//! rate (from the server's `/metrics`), one argon2
 //! verification's time, and the ratios the performance targets are set on;
 //! also, in this process, the CPU cost of one token lookup
 //! (`db::tokens::by_digest`) and of one `spawn_blocking` round trip, to tell
@@ -41,7 +48,8 @@
 //! never fails on a target.
 //!
 //! Run: `cargo bench --bench load`. Knobs (environment, or user counts as
-//! arguments after `--`): `LOAD_USERS=1000,100000`, `LOAD_SECS=8` per phase,
+//! arguments after `--`): `LOAD_USERS=1000,100000,1000000`,
+//! `LOAD_DISTRIBUTION=uniform,zipf`, `LOAD_SECS=8` per phase,
 //! `LOAD_WARMUP_SECS=1`, `LOAD_CONNS=64`, `LOAD_LOGIN_CONNS=8`,
 //! `LOAD_THREADS=1` (load generator threads),
 //! `LOAD_PHASES=healthz,whoami,dpop,jwt,verify,introspect,nginx,login`
@@ -55,8 +63,12 @@
 //! `/whoami` run there with the token cache on, then `/whoami` with
 //! `TOKEN_CACHE=off`, then (phase `dpop`, on a server of its own)
 //! `/whoami` with bearer keys and with bound keys; the summary compares them with SQLite's `/whoami`
-//! and counts the database's transactions per 1,000 cached `/whoami`
-//! (`pg_stat_database.xact_commit`, the bench's own few included).
+//! and counts the database's transactions per 1,000 `/whoami`
+//! (`pg_stat_database.xact_commit` around each phase, warm-up included).
+//! On SQLite that column says n/a: a read there is an implicit transaction
+//! the database counts nowhere (one per token check), and the bench seeds
+//! every token as just used, so no touch is written while it runs. Last, a
+//! table of every `/whoami` by shape (database, cache, users, keys).
 //!
 //! The `revocation` phase (PostgreSQL mode only; asked for by name in
 //! `LOAD_PHASES`): two instances A and B on one database, `/whoami` load on
@@ -103,7 +115,13 @@ const PASSWORD: &str = "load bench password 42";
 const TOKEN_TTL: Duration = Duration::from_secs(14 * 86_400);
 const TOUCH_INTERVAL: Duration = Duration::from_secs(60);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-const SEED_BATCH: usize = 500;
+/// Rows per INSERT: as many as SQLite's 32,766 bound values allow (users
+/// have 9 columns, tokens 6); PostgreSQL allows 65,535.
+const SEED_USERS_BATCH: usize = 3_000;
+const SEED_TOKENS_BATCH: usize = 5_000;
+/// The seeding connection's SQLite page cache, in KiB: the tables' last
+/// pages and the indexes' upper levels stay in memory while a million rows go in.
+const SEED_CACHE_KIB: u64 = 512 * 1024;
 
 fn main() -> ExitCode {
     match run() {
@@ -117,6 +135,7 @@ fn main() -> ExitCode {
 
 struct Config {
     sizes: Vec<usize>,
+    distributions: Vec<KeyDistribution>,
     phase: Duration,
     warmup: Duration,
     conns: usize,
@@ -140,7 +159,7 @@ impl Config {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| format!("LOAD_USERS: {e}"))?,
             Err(_) if !from_args.is_empty() => from_args,
-            Err(_) => vec![1_000, 100_000],
+            Err(_) => vec![1_000, 100_000, 1_000_000],
         };
         if sizes.contains(&0) {
             return Err("user counts must be at least 1".into());
@@ -155,8 +174,17 @@ impl Config {
                 Err(_) => Ok(default),
             }
         };
+        let distributions = std::env::var("LOAD_DISTRIBUTION")
+            .unwrap_or_else(|_| "uniform,zipf".into())
+            .split(',')
+            .map(|name| KeyDistribution::parse(name.trim()))
+            .collect::<Result<Vec<_>, _>>()?;
+        if distributions.is_empty() {
+            return Err("LOAD_DISTRIBUTION: name uniform, zipf or both".into());
+        }
         Ok(Config {
             sizes,
+            distributions,
             phase: Duration::from_secs_f64(number("LOAD_SECS", 8.0)?),
             warmup: Duration::from_secs_f64(number("LOAD_WARMUP_SECS", 1.0)?),
             conns: number("LOAD_CONNS", 64.0)? as usize,
@@ -227,7 +255,7 @@ fn run() -> Result<()> {
     for &users in &config.sizes {
         println!();
         println!("=== {users} users x {} clients ===", CLIENTS.len());
-        reports.push(bench_size(users, &hash, &config, ticks)?);
+        reports.extend(bench_size(users, &hash, &config, ticks)?);
     }
     let mut postgres_reports = Vec::new();
     if let Some(url) = &config.postgres {
@@ -237,7 +265,7 @@ fn run() -> Result<()> {
                 "=== PostgreSQL: {users} users x {} clients ===",
                 CLIENTS.len()
             );
-            postgres_reports.push(bench_postgres(url, users, &hash, &config, ticks)?);
+            postgres_reports.extend(bench_postgres(url, users, &hash, &config, ticks)?);
         }
     }
     print_summary(&reports, &verify);
@@ -245,6 +273,7 @@ fn run() -> Result<()> {
     if let (Some(url), true) = (&config.postgres, config.runs("revocation")) {
         bench_revocation(url, &hash, config.phase)?;
     }
+    print_shapes_table(&reports, &postgres_reports);
     Ok(())
 }
 
@@ -290,6 +319,9 @@ fn seed(database: &Database, users_count: usize, hash: &str) -> Result<Seeded> {
     let started = Instant::now();
     db::migrate(database)?;
     let mut any = db::connect_once(database)?;
+    if let AnyConnection::Sqlite(sqlite) = &mut any {
+        sqlite.batch_execute(&format!("PRAGMA cache_size = -{SEED_CACHE_KIB}"))?;
+    }
     let conn = &mut any;
     let now = Timestamp::now();
     let expires_at = now.plus(TOKEN_TTL).millis();
@@ -343,8 +375,8 @@ fn insert_users(
 ) -> QueryResult<()> {
     let names: Vec<String> = (0..users_count).map(username).collect();
     let emails: Vec<String> = names.iter().map(|n| format!("{n}@example.com")).collect();
-    for start in (0..users_count).step_by(SEED_BATCH) {
-        let end = (start + SEED_BATCH).min(users_count);
+    for start in (0..users_count).step_by(SEED_USERS_BATCH) {
+        let end = (start + SEED_USERS_BATCH).min(users_count);
         let rows: Vec<_> = (start..end)
             .map(|i| {
                 (
@@ -369,16 +401,20 @@ fn insert_users(
 }
 
 /// Token `t` belongs to user `t / 3` (id `t / 3 + 1`), client `CLIENTS[t % 3]`.
+/// The rows go in by digest, so that the digest's unique index grows at its
+/// end instead of splitting pages all over the file.
 fn insert_tokens(
     conn: &mut AnyConnection,
     digests: &[[u8; 32]],
     now: i64,
     expires_at: i64,
 ) -> QueryResult<()> {
-    for start in (0..digests.len()).step_by(SEED_BATCH) {
-        let end = (start + SEED_BATCH).min(digests.len());
-        let rows: Vec<_> = (start..end)
-            .map(|t| {
+    let mut by_digest: Vec<usize> = (0..digests.len()).collect();
+    by_digest.sort_unstable_by_key(|&t| digests[t]);
+    for batch in by_digest.chunks(SEED_TOKENS_BATCH) {
+        let rows: Vec<_> = batch
+            .iter()
+            .map(|&t| {
                 (
                     tokens::user_id.eq((t / CLIENTS.len()) as i64 + 1),
                     tokens::client.eq(CLIENTS[t % CLIENTS.len()]),
@@ -1031,6 +1067,8 @@ struct Workload {
     access_tokens: Arc<Vec<String>>,
     users: usize,
     dpop: Arc<BenchDpop>,
+    /// How the phases of keys checked by the server draw them.
+    picker: Arc<KeyPicker>,
 }
 
 /// The introspecting service's key: user 1's `web` token (see `insert_users`).
@@ -1048,7 +1086,7 @@ impl Workload {
                 "\"ok\"".to_owned()
             }
             Kind::Whoami | Kind::WhoamiAfterLogins => {
-                let mut token = rng.below(self.keys.len());
+                let mut token = self.picker.pick(rng);
                 if self.kind == Kind::WhoamiAfterLogins && CLIENTS[token % CLIENTS.len()] == "web" {
                     token += 1;
                 }
@@ -1090,7 +1128,7 @@ impl Workload {
                 format!("\"{}\"", username(token / CLIENTS.len()))
             }
             Kind::Verify => {
-                let token = rng.below(self.keys.len());
+                let token = self.picker.pick(rng);
                 let _ = write!(
                     request,
                     "GET /auth/verify HTTP/1.1\r\nHost: bench\r\nAuthorization: Token {}\r\n\r\n",
@@ -1102,7 +1140,7 @@ impl Workload {
                 )
             }
             Kind::Introspect => {
-                let token = rng.below(self.keys.len());
+                let token = self.picker.pick(rng);
                 let body = format!("token={}", self.keys[token]);
                 let _ = write!(
                     request,
@@ -1117,7 +1155,7 @@ impl Workload {
                 "user=\n".to_owned()
             }
             Kind::NginxAuth => {
-                let token = rng.below(self.keys.len());
+                let token = self.picker.pick(rng);
                 let _ = write!(
                     request,
                     "GET /notes HTTP/1.1\r\nHost: bench\r\nAuthorization: Token {}\r\n\r\n",
@@ -1146,10 +1184,102 @@ struct XorShift(u64);
 
 impl XorShift {
     fn below(&mut self, n: usize) -> usize {
+        (self.step() % n as u64) as usize
+    }
+
+    fn step(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
+        self.0
+    }
+}
+
+/// For rand_distr's samplers.
+impl rand::RngCore for XorShift {
+    fn next_u32(&mut self) -> u32 {
+        (self.step() >> 32) as u32
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.step()
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for chunk in dest.chunks_mut(8) {
+            let bytes = self.step().to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+    }
+
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+/// How the keys of a phase are drawn (`LOAD_DISTRIBUTION`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeyDistribution {
+    /// Every key as likely: the worst case for any cache.
+    Uniform,
+    /// The key of rank k drawn in proportion to 1 / k^1.1: a few devices
+    /// make most requests, as in real traffic.
+    Zipf,
+}
+
+/// Zipf's exponent: s = 1.1, as the issue sets the shape.
+const ZIPF_EXPONENT: f64 = 1.1;
+
+impl KeyDistribution {
+    fn parse(name: &str) -> Result<Self> {
+        match name {
+            "uniform" => Ok(KeyDistribution::Uniform),
+            "zipf" => Ok(KeyDistribution::Zipf),
+            other => Err(format!("LOAD_DISTRIBUTION: unknown {other:?} (uniform or zipf)").into()),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            KeyDistribution::Uniform => "uniform",
+            KeyDistribution::Zipf => "zipf",
+        }
+    }
+}
+
+/// Draws key indexes in `0..count` by a [`KeyDistribution`].
+struct KeyPicker {
+    count: usize,
+    zipf: Option<rand_distr::Zipf<f64>>,
+}
+
+/// Spreads Zipf's ranks over the keys (a prime, so `rank * SCATTER mod
+/// count` is one to one for any count below it): the popular keys are
+/// then anywhere in the table, as popular users are, not its first rows.
+const SCATTER: u64 = 2_147_483_647;
+
+impl KeyPicker {
+    fn new(distribution: KeyDistribution, count: usize) -> Result<Self> {
+        let zipf = match distribution {
+            KeyDistribution::Uniform => None,
+            KeyDistribution::Zipf => Some(
+                rand_distr::Zipf::new(count as u64, ZIPF_EXPONENT)
+                    .map_err(|e| format!("Zipf over {count} keys: {e}"))?,
+            ),
+        };
+        Ok(KeyPicker { count, zipf })
+    }
+
+    fn pick(&self, rng: &mut XorShift) -> usize {
+        use rand_distr::Distribution as _;
+        match &self.zipf {
+            None => rng.below(self.count),
+            Some(zipf) => {
+                let rank = (zipf.sample(rng) as u64).clamp(1, self.count as u64) - 1;
+                ((rank * SCATTER) % self.count as u64) as usize
+            }
+        }
     }
 }
 
@@ -1302,6 +1432,7 @@ fn run_load(
 
 // ---------------------------------------------------------------- phases
 
+#[derive(Clone)]
 struct PhaseReport {
     name: String,
     conns: usize,
@@ -1321,6 +1452,11 @@ struct PhaseReport {
     max_rss_kib: u64,
     threads: BTreeMap<String, Usage>,
     server_switches_per_request: f64,
+    /// Token checks the server's cache answered, of those it looked up
+    /// (its `/metrics` counters); `None` when it looked none up.
+    cache_hit_rate: Option<f64>,
+    /// Database transactions per 1,000 requests, where they can be counted.
+    transactions_per_1000: Option<f64>,
 }
 
 impl PhaseReport {
@@ -1388,11 +1524,17 @@ fn phase(
     let loader_before = cpu_ticks("/proc/self/stat").map(|(_, t)| t).unwrap_or(0);
     let threads_before = thread_snapshot(pid);
     let (machine_busy_before, machine_total_before) = machine_ticks();
+    let lookups_before = cache_lookups(server.address);
     let sampler = RssSampler::start(pid);
 
     let (mut tally, elapsed) = run_load(&work, conns, config.threads, config.phase)?;
 
     let max_rss_kib = sampler.finish();
+    let lookups = cache_lookups(server.address).zip(lookups_before).map(
+        |((hits, misses), (hits_before, misses_before))| {
+            (hits - hits_before, misses - misses_before)
+        },
+    );
     let threads_after = thread_snapshot(pid);
     let (machine_busy_after, machine_total_after) = machine_ticks();
     let server_ticks = cpu_ticks(&server_stat)
@@ -1434,7 +1576,42 @@ fn phase(
         max_rss_kib,
         threads,
         server_switches_per_request: switches as f64 / requests.max(1) as f64,
+        cache_hit_rate: lookups
+            .filter(|(hits, misses)| hits + misses > 0.0)
+            .map(|(hits, misses)| hits / (hits + misses)),
+        transactions_per_1000: None,
     })
+}
+
+/// The server's token-cache lookups so far, hits and misses, from its
+/// `/metrics` (read between phases: the page counts the active tokens).
+fn cache_lookups(address: SocketAddr) -> Option<(f64, f64)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    let page = runtime.block_on(async {
+        let mut conn = HttpConn::connect(address).await.ok()?;
+        let page = std::cell::RefCell::new(String::new());
+        let request = b"GET /metrics HTTP/1.1\r\nHost: bench\r\n\r\n";
+        let exchanged = tokio::time::timeout(
+            REQUEST_TIMEOUT,
+            conn.exchange(request, |response| {
+                *page.borrow_mut() = String::from_utf8_lossy(response).into_owned();
+                true
+            }),
+        )
+        .await;
+        matches!(exchanged, Ok(Ok((200, _)))).then(|| page.into_inner())
+    })?;
+    let counter = |result: &str| {
+        let name = format!("multitoken_token_cache_lookups_total{{result=\"{result}\"}} ");
+        page.lines()
+            .find_map(|line| line.strip_prefix(name.as_str()))
+            .and_then(|value| value.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    Some((counter("hit"), counter("miss")))
 }
 
 /// Waits, after a burst of logins, until the hashing threads have given
@@ -1458,8 +1635,12 @@ fn percentile(sorted_us: &[u32], p: f64) -> Duration {
     Duration::from_micros(u64::from(sorted_us[rank - 1]))
 }
 
+/// One user count with one key distribution: the phases that draw keys
+/// ran with it, the others (healthz, DPoP, JWT, logins) are shared by every
+/// distribution of the user count.
 struct SizeReport {
     users: usize,
+    distribution: KeyDistribution,
     healthz: Option<PhaseReport>,
     whoami: Option<PhaseReport>,
     refresh: Option<PhaseReport>,
@@ -1476,7 +1657,68 @@ struct SizeReport {
     hwm_kib: u64,
 }
 
-fn bench_size(users_count: usize, hash: &str, config: &Config, ticks: f64) -> Result<SizeReport> {
+impl SizeReport {
+    fn new(users: usize, distribution: KeyDistribution) -> Self {
+        SizeReport {
+            users,
+            distribution,
+            healthz: None,
+            whoami: None,
+            refresh: None,
+            whoami_jwt: None,
+            whoami_dpop: None,
+            verify: None,
+            introspect: None,
+            nginx_open: None,
+            nginx_auth: None,
+            login_single: None,
+            login: None,
+            whoami_after_logins: None,
+            rss_at_start_kib: 0,
+            hwm_kib: 0,
+        }
+    }
+
+    /// "1000 users, zipf": how the summary names the shape.
+    fn shape(&self) -> String {
+        format!("{:>7} users, {:<7}", self.users, self.distribution.name())
+    }
+}
+
+/// Which report field a phase fills.
+type Field = fn(&mut SizeReport) -> &mut Option<PhaseReport>;
+
+/// Runs a phase once per distribution, one after the other (alternating
+/// rounds: the machine's load changes alike for both).
+fn each_distribution(
+    reports: &mut [SizeReport],
+    field: Field,
+    mut run: impl FnMut(KeyDistribution) -> Result<Option<PhaseReport>>,
+) -> Result<()> {
+    for report in reports.iter_mut() {
+        *field(report) = run(report.distribution)?;
+    }
+    Ok(())
+}
+
+/// A phase that draws no keys: its one report goes to every distribution.
+fn shared(reports: &mut [SizeReport], field: Field, report: Option<PhaseReport>) {
+    for each in reports.iter_mut() {
+        *field(each) = report.clone();
+    }
+}
+
+/// A phase's name with the distribution it drew keys by.
+fn drawn(name: &str, distribution: KeyDistribution) -> String {
+    format!("{name} [{}]", distribution.name())
+}
+
+fn bench_size(
+    users_count: usize,
+    hash: &str,
+    config: &Config,
+    ticks: f64,
+) -> Result<Vec<SizeReport>> {
     // Declared first so it is removed last, after the server is gone.
     let dir = tempfile::tempdir()?;
     let database_path = dir.path().join("load.db");
@@ -1534,26 +1776,81 @@ fn bench_size(users_count: usize, hash: &str, config: &Config, ticks: f64) -> Re
     };
     let access_tokens = Arc::new(access_tokens);
     let dpop = Arc::new(BenchDpop::new(server.address));
-    let work_at = |address, kind| Workload {
+    let mut reports: Vec<SizeReport> = config
+        .distributions
+        .iter()
+        .map(|&distribution| SizeReport::new(users_count, distribution))
+        .collect();
+    let pickers: Vec<(KeyDistribution, Arc<KeyPicker>)> = config
+        .distributions
+        .iter()
+        .map(|&distribution| {
+            Ok((
+                distribution,
+                Arc::new(KeyPicker::new(distribution, keys.len())?),
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let picker = |distribution| {
+        pickers
+            .iter()
+            .find(|(d, _)| *d == distribution)
+            .map(|(_, picker)| picker.clone())
+            .expect("a picker for every distribution")
+    };
+    let first = config.distributions[0];
+    let work_at = |address, kind, distribution| Workload {
         address,
         kind,
         keys: keys.clone(),
         access_tokens: access_tokens.clone(),
         users: users_count,
         dpop: dpop.clone(),
+        picker: picker(distribution),
     };
-    let run_at = |address, wanted: &str, kind, name: &str, conns| -> Result<Option<PhaseReport>> {
+    let run_at = |address,
+                  wanted: &str,
+                  kind,
+                  name: &str,
+                  conns,
+                  distribution|
+     -> Result<Option<PhaseReport>> {
         if !config.runs(wanted) {
             return Ok(None);
         }
-        let report = phase(&server, work_at(address, kind), name, conns, config, ticks)?;
+        let work = work_at(address, kind, distribution);
+        let report = phase(&server, work, name, conns, config, ticks)?;
         report.print(ticks);
         Ok(Some(report))
     };
-    let run =
-        |wanted: &str, kind, name: &str, conns| run_at(server.address, wanted, kind, name, conns);
+    let run = |wanted: &str, kind, name: &str, conns| {
+        run_at(server.address, wanted, kind, name, conns, first)
+    };
+    let drawn_at = |address, wanted: &str, kind, name: &str, distribution| {
+        run_at(
+            address,
+            wanted,
+            kind,
+            &drawn(name, distribution),
+            config.conns,
+            distribution,
+        )
+    };
     let healthz = run("healthz", Kind::Healthz, "GET /healthz", config.conns)?;
-    let whoami = run("whoami", Kind::Whoami, "GET /whoami", config.conns)?;
+    shared(&mut reports, |r| &mut r.healthz, healthz);
+    each_distribution(
+        &mut reports,
+        |r| &mut r.whoami,
+        |distribution| {
+            drawn_at(
+                server.address,
+                "whoami",
+                Kind::Whoami,
+                "GET /whoami",
+                distribution,
+            )
+        },
+    )?;
     // Every key bound for this phase only: the others use them as bearer keys.
     let whoami_dpop = match config.runs("dpop") {
         true => {
@@ -1569,25 +1866,46 @@ fn bench_size(users_count: usize, hash: &str, config: &Config, ticks: f64) -> Re
         }
         false => None,
     };
+    shared(&mut reports, |r| &mut r.whoami_dpop, whoami_dpop);
     let refresh = run("jwt", Kind::Refresh, "POST /token/refresh", config.conns)?;
+    shared(&mut reports, |r| &mut r.refresh, refresh);
     let whoami_jwt = run(
         "jwt",
         Kind::WhoamiJwt,
         "GET /whoami, access JWT",
         config.conns,
     )?;
-    let verify = run("verify", Kind::Verify, "GET /auth/verify", config.conns)?;
-    let introspect = run(
-        "introspect",
-        Kind::Introspect,
-        "POST /introspect",
-        config.conns,
+    shared(&mut reports, |r| &mut r.whoami_jwt, whoami_jwt);
+    each_distribution(
+        &mut reports,
+        |r| &mut r.verify,
+        |distribution| {
+            drawn_at(
+                server.address,
+                "verify",
+                Kind::Verify,
+                "GET /auth/verify",
+                distribution,
+            )
+        },
     )?;
-    let (nginx_open, nginx_auth) = match (config.runs("nginx"), Nginx::binary()) {
-        (false, _) => (None, None),
+    each_distribution(
+        &mut reports,
+        |r| &mut r.introspect,
+        |distribution| {
+            drawn_at(
+                server.address,
+                "introspect",
+                Kind::Introspect,
+                "POST /introspect",
+                distribution,
+            )
+        },
+    )?;
+    match (config.runs("nginx"), Nginx::binary()) {
+        (false, _) => {}
         (true, None) => {
             println!("nginx phases skipped: nginx is not installed (set NGINX, or install Debian's nginx)");
-            (None, None)
         }
         (true, Some(binary)) => {
             let nginx = Nginx::start(&binary, dir.path(), server.address)?;
@@ -1602,17 +1920,24 @@ fn bench_size(users_count: usize, hash: &str, config: &Config, ticks: f64) -> Re
                 Kind::NginxOpen,
                 "nginx, no auth",
                 config.conns,
+                first,
             )?;
-            let auth = run_at(
-                nginx.address,
-                "nginx",
-                Kind::NginxAuth,
-                "nginx auth_request",
-                config.conns,
+            shared(&mut reports, |r| &mut r.nginx_open, open);
+            each_distribution(
+                &mut reports,
+                |r| &mut r.nginx_auth,
+                |distribution| {
+                    drawn_at(
+                        nginx.address,
+                        "nginx",
+                        Kind::NginxAuth,
+                        "nginx auth_request",
+                        distribution,
+                    )
+                },
             )?;
-            (open, auth)
         }
-    };
+    }
     let since_seeding = seeded_at.elapsed();
     if since_seeding >= TOUCH_INTERVAL {
         println!(
@@ -1621,10 +1946,13 @@ fn bench_size(users_count: usize, hash: &str, config: &Config, ticks: f64) -> Re
         );
     }
     let login_single = run("login", Kind::Login, "POST /login", 1)?;
+    shared(&mut reports, |r| &mut r.login_single, login_single);
     let login = run("login", Kind::Login, "POST /login", config.login_conns)?;
+    let logged_in = login.is_some();
+    shared(&mut reports, |r| &mut r.login, login);
     // The hashing threads give their argon2 memory back once idle: token
     // load after a burst of logins shows whether the server shrank again.
-    let whoami_after_logins = if login.is_some() && config.runs("whoami") {
+    let whoami_after_logins = if logged_in && config.runs("whoami") {
         idle_until_hashing_memory_is_returned(&server);
         run(
             "whoami",
@@ -1635,6 +1963,11 @@ fn bench_size(users_count: usize, hash: &str, config: &Config, ticks: f64) -> Re
     } else {
         None
     };
+    shared(
+        &mut reports,
+        |r| &mut r.whoami_after_logins,
+        whoami_after_logins,
+    );
     let hwm_kib = status_kib(server.pid(), "VmHWM").unwrap_or(0);
     println!(
         "server at the end: VmRSS {:.1} MiB (anonymous {:.1}, file {:.1}), VmHWM {:.1} MiB, {} threads",
@@ -1663,23 +1996,11 @@ fn bench_size(users_count: usize, hash: &str, config: &Config, ticks: f64) -> Re
         }
     }
     drop(dir);
-    Ok(SizeReport {
-        users: users_count,
-        healthz,
-        whoami,
-        refresh,
-        whoami_jwt,
-        whoami_dpop,
-        verify,
-        introspect,
-        nginx_open,
-        nginx_auth,
-        login_single,
-        login,
-        whoami_after_logins,
-        rss_at_start_kib,
-        hwm_kib,
-    })
+    for report in &mut reports {
+        report.rss_at_start_kib = rss_at_start_kib;
+        report.hwm_kib = hwm_kib;
+    }
+    Ok(reports)
 }
 
 // ---------------------------------------------------------------- summary
@@ -1688,13 +2009,13 @@ fn print_summary(reports: &[SizeReport], verify: &VerifyTime) {
     println!();
     println!("=== summary (targets are printed, never enforced) ===");
     for report in reports {
-        let users = report.users;
+        let users = report.shape();
         if let (Some(healthz), Some(whoami)) = (&report.healthz, &report.whoami) {
             let ratio = whoami.rps / healthz.rps;
             let by_cpu = healthz.server_cpu_per_request.as_secs_f64()
                 / whoami.server_cpu_per_request.as_secs_f64();
             println!(
-                "{users:>7} users: whoami rps / healthz rps {ratio:.2} (target >= 0.5: {}); by server CPU per request {by_cpu:.2} ({:.1} vs {:.1} us)",
+                "{users}: whoami rps / healthz rps {ratio:.2} (target >= 0.5: {}); by server CPU per request {by_cpu:.2} ({:.1} vs {:.1} us)",
                 verdict(ratio >= 0.5),
                 us(whoami.server_cpu_per_request),
                 us(healthz.server_cpu_per_request),
@@ -1703,7 +2024,7 @@ fn print_summary(reports: &[SizeReport], verify: &VerifyTime) {
         if let (Some(whoami), Some(refresh)) = (&report.whoami, &report.refresh) {
             let ratio = refresh.rps / whoami.rps;
             println!(
-                "{users:>7} users: /token/refresh rps / whoami rps {ratio:.2} (target >= 0.3: {}); {:.0} req/s, p99 {:.2} ms, {:.1} us server CPU/req",
+                "{users}: /token/refresh rps / whoami rps {ratio:.2} (target >= 0.3: {}); {:.0} req/s, p99 {:.2} ms, {:.1} us server CPU/req",
                 verdict(ratio >= 0.3),
                 refresh.rps,
                 ms(refresh.p99),
@@ -1713,7 +2034,7 @@ fn print_summary(reports: &[SizeReport], verify: &VerifyTime) {
         if let (Some(whoami), Some(jwt)) = (&report.whoami, &report.whoami_jwt) {
             let ratio = jwt.rps / whoami.rps;
             println!(
-                "{users:>7} users: whoami with an access JWT / with a key {ratio:.2} (target >= 0.8: {}); {:.0} vs {:.0} req/s, p99 {:.2} vs {:.2} ms, {:.1} vs {:.1} us server CPU/req",
+                "{users}: whoami with an access JWT / with a key {ratio:.2} (target >= 0.8: {}); {:.0} vs {:.0} req/s, p99 {:.2} vs {:.2} ms, {:.1} vs {:.1} us server CPU/req",
                 verdict(ratio >= 0.8),
                 jwt.rps,
                 whoami.rps,
@@ -1728,7 +2049,7 @@ fn print_summary(reports: &[SizeReport], verify: &VerifyTime) {
             let by_cpu = whoami.server_cpu_per_request.as_secs_f64()
                 / bound.server_cpu_per_request.as_secs_f64();
             println!(
-                "{users:>7} users: bound whoami (DPoP) / unbound whoami {ratio:.2} (target >= 0.5: {}); by server CPU per request {by_cpu:.2}; {:.0} vs {:.0} req/s, p99 {:.2} vs {:.2} ms, {:.1} vs {:.1} us server CPU/req",
+                "{users}: bound whoami (DPoP) / unbound whoami {ratio:.2} (target >= 0.5: {}); by server CPU per request {by_cpu:.2}; {:.0} vs {:.0} req/s, p99 {:.2} vs {:.2} ms, {:.1} vs {:.1} us server CPU/req",
                 verdict(ratio >= 0.5),
                 bound.rps,
                 whoami.rps,
@@ -1741,7 +2062,7 @@ fn print_summary(reports: &[SizeReport], verify: &VerifyTime) {
         if let (Some(whoami), Some(verify)) = (&report.whoami, &report.verify) {
             let ratio = verify.rps / whoami.rps;
             println!(
-                "{users:>7} users: /auth/verify rps / whoami rps {ratio:.2} (target >= 0.9: {}); {:.0} vs {:.0} req/s, p99 {:.2} vs {:.2} ms",
+                "{users}: /auth/verify rps / whoami rps {ratio:.2} (target >= 0.9: {}); {:.0} vs {:.0} req/s, p99 {:.2} vs {:.2} ms",
                 verdict(ratio >= 0.9),
                 verify.rps,
                 whoami.rps,
@@ -1751,7 +2072,7 @@ fn print_summary(reports: &[SizeReport], verify: &VerifyTime) {
         }
         if let (Some(whoami), Some(introspect)) = (&report.whoami, &report.introspect) {
             println!(
-                "{users:>7} users: /introspect rps / whoami rps {:.2} (two token checks each: the caller's and the subject's); {:.0} req/s, p99 {:.2} ms",
+                "{users}: /introspect rps / whoami rps {:.2} (two token checks each: the caller's and the subject's); {:.0} req/s, p99 {:.2} ms",
                 introspect.rps / whoami.rps,
                 introspect.rps,
                 ms(introspect.p99),
@@ -1760,7 +2081,7 @@ fn print_summary(reports: &[SizeReport], verify: &VerifyTime) {
         if let (Some(open), Some(auth)) = (&report.nginx_open, &report.nginx_auth) {
             let ratio = auth.rps / open.rps;
             println!(
-                "{users:>7} users: nginx with auth_request / without {ratio:.2} (target >= 0.5: {}); {:.0} vs {:.0} req/s, p99 {:.2} vs {:.2} ms",
+                "{users}: nginx with auth_request / without {ratio:.2} (target >= 0.5: {}); {:.0} vs {:.0} req/s, p99 {:.2} vs {:.2} ms",
                 verdict(ratio >= 0.5),
                 auth.rps,
                 open.rps,
@@ -1770,7 +2091,7 @@ fn print_summary(reports: &[SizeReport], verify: &VerifyTime) {
         }
         if let Some(whoami) = &report.whoami {
             println!(
-                "{users:>7} users: max server RSS during whoami {:.1} MiB (target < 64 MiB: {}); at start {:.1} MiB",
+                "{users}: max server RSS during whoami {:.1} MiB (target < 64 MiB: {}); at start {:.1} MiB",
                 whoami.max_rss_kib as f64 / 1024.0,
                 verdict(whoami.max_rss_kib < 64 * 1024),
                 report.rss_at_start_kib as f64 / 1024.0,
@@ -1778,46 +2099,50 @@ fn print_summary(reports: &[SizeReport], verify: &VerifyTime) {
         }
         if let Some(after) = &report.whoami_after_logins {
             println!(
-                "{users:>7} users: max server RSS during whoami after a burst of logins {:.1} MiB (target < 64 MiB: {})",
+                "{users}: max server RSS during whoami after a burst of logins {:.1} MiB (target < 64 MiB: {})",
                 after.max_rss_kib as f64 / 1024.0,
                 verdict(after.max_rss_kib < 64 * 1024),
             );
         }
         println!(
-            "{users:>7} users: server VmHWM at the end of the run {:.1} MiB",
+            "{users}: server VmHWM at the end of the run {:.1} MiB",
             report.hwm_kib as f64 / 1024.0
         );
         if let (Some(single), Some(loaded)) = (&report.login_single, &report.login) {
             let ratio = single.p50.as_secs_f64() / verify.median.as_secs_f64();
             println!(
-                "{users:>7} users: login p50 / one argon2 verify {ratio:.2} at 1 connection (target <= 1.2: {}); {:.2} at {} connections; by CPU, server per login / one verify {:.2}",
+                "{users}: login p50 / one argon2 verify {ratio:.2} at 1 connection (target <= 1.2: {}); {:.2} at {} connections; by CPU, server per login / one verify {:.2}",
                 verdict(ratio <= 1.2),
                 loaded.p50.as_secs_f64() / verify.median.as_secs_f64(),
                 loaded.conns,
                 single.server_cpu_per_request.as_secs_f64() / verify.cpu.as_secs_f64(),
             );
             println!(
-                "{users:>7} users: login throughput {:.1}/s at {} connections; {:.1}/s if every core did nothing but verify",
+                "{users}: login throughput {:.1}/s at {} connections; {:.1}/s if every core did nothing but verify",
                 loaded.rps,
                 loaded.conns,
                 cores() as f64 / verify.cpu.as_secs_f64(),
             );
         }
     }
-    let measured: Vec<(usize, &PhaseReport)> = reports
-        .iter()
-        .filter_map(|r| Some((r.users, r.whoami.as_ref()?)))
-        .collect();
-    let smallest = measured.iter().min_by_key(|(users, _)| *users);
-    let largest = measured.iter().max_by_key(|(users, _)| *users);
-    if let (Some((small_users, small)), Some((large_users, large))) = (smallest, largest) {
-        if small_users != large_users {
+    for distribution in distributions_of(reports.iter().map(|r| r.distribution)) {
+        let measured: Vec<(usize, &PhaseReport)> = reports
+            .iter()
+            .filter(|r| r.distribution == distribution)
+            .filter_map(|r| Some((r.users, r.whoami.as_ref()?)))
+            .collect();
+        let Some((small_users, small)) = measured.iter().min_by_key(|(users, _)| *users) else {
+            continue;
+        };
+        for (large_users, large) in measured.iter().filter(|(users, _)| users > small_users) {
             let ratio = large.rps / small.rps;
             let by_cpu = small.server_cpu_per_request.as_secs_f64()
                 / large.server_cpu_per_request.as_secs_f64();
+            let target = if *large_users >= 1_000_000 { 0.8 } else { 0.9 };
             println!(
-                "whoami rps at {large_users} users / at {small_users} users: {ratio:.2} (target >= 0.9: {}); by server CPU per request {by_cpu:.2}",
-                verdict(ratio >= 0.9),
+                "{}: whoami rps at {large_users} users / at {small_users} users: {ratio:.2} (target >= {target}: {}); by server CPU per request {by_cpu:.2}",
+                distribution.name(),
+                verdict(ratio >= target),
             );
         }
     }
@@ -1826,6 +2151,17 @@ fn print_summary(reports: &[SizeReport], verify: &VerifyTime) {
         ms(verify.median),
         ms(verify.cpu)
     );
+}
+
+/// Each distribution once, in the order first seen.
+fn distributions_of(all: impl Iterator<Item = KeyDistribution>) -> Vec<KeyDistribution> {
+    let mut seen = Vec::new();
+    for distribution in all {
+        if !seen.contains(&distribution) {
+            seen.push(distribution);
+        }
+    }
+    seen
 }
 
 fn cores() -> usize {
@@ -1852,15 +2188,16 @@ fn us(duration: Duration) -> f64 {
 
 // ---------------------------------------------------------------- PostgreSQL mode
 
+/// One user count with one key distribution on PostgreSQL; `healthz` and
+/// the logins are shared by the distributions of a user count.
 struct PostgresReport {
     users: usize,
+    distribution: KeyDistribution,
     healthz: Option<PhaseReport>,
     cached: Option<PhaseReport>,
     uncached: Option<PhaseReport>,
     /// Cached whoami after a burst of logins and an idle pause (its RSS).
     after_logins: Option<PhaseReport>,
-    /// Transactions committed on the bench's database per 1,000 cached whoami.
-    commits_per_1000: Option<f64>,
 }
 
 #[derive(QueryableByName)]
@@ -1880,91 +2217,118 @@ fn commits(admin: &mut PgConnection, name: &str) -> Result<i64> {
     Ok(found.commits)
 }
 
+/// A phase of the PostgreSQL mode: which `LOAD_PHASES` name runs it, what
+/// it sends, its label, and how it draws keys.
+type PostgresPhase<'a> = (&'a str, Kind, &'a str, KeyDistribution);
+
 fn bench_postgres(
     admin_url: &str,
     users_count: usize,
     hash: &str,
     config: &Config,
     ticks: f64,
-) -> Result<PostgresReport> {
+) -> Result<Vec<PostgresReport>> {
     let dir = tempfile::tempdir()?;
     let name = format!("mt_load_{}_{users_count}", std::process::id());
     let mut admin = PgConnection::establish(admin_url)?;
     admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))?;
     admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
     let url = with_database(admin_url, &name);
-    let result = (|| -> Result<PostgresReport> {
+    let result = (|| -> Result<Vec<PostgresReport>> {
         let database = Database::Postgres { url: url.clone() };
         let seeded = seed(&database, users_count, hash)?;
         let keys = Arc::new(seeded.keys);
-        let measure =
-            |cache: &str, wanted: &[(&str, Kind, &str)]| -> Result<Vec<Option<PhaseReport>>> {
-                let mut env = config.server_env.clone();
-                env.push(("TOKEN_CACHE".into(), cache.into()));
-                let server = Server::start(
-                    std::ffi::OsStr::new(&url),
-                    &dir.path().join("server.log"),
-                    &env,
-                )?;
-                let mut reports = Vec::new();
-                for (phase_name, kind, label) in wanted {
-                    if !config.runs(phase_name) {
-                        reports.push(None);
-                        continue;
-                    }
-                    if *kind == Kind::WhoamiAfterLogins {
-                        idle_until_hashing_memory_is_returned(&server);
-                    }
-                    let conns = if *kind == Kind::Login {
-                        config.login_conns
-                    } else {
-                        config.conns
-                    };
-                    let work = Workload {
-                        address: server.address,
-                        kind: *kind,
-                        keys: keys.clone(),
-                        // The PostgreSQL mode measures keys only.
-                        access_tokens: Arc::new(Vec::new()),
-                        users: users_count,
-                        dpop: Arc::new(BenchDpop::new(server.address)),
-                    };
-                    let report = phase(&server, work, label, conns, config, ticks)?;
-                    report.print(ticks);
-                    reports.push(Some(report));
+        let pickers: Vec<(KeyDistribution, Arc<KeyPicker>)> = config
+            .distributions
+            .iter()
+            .map(|&d| Ok((d, Arc::new(KeyPicker::new(d, keys.len())?))))
+            .collect::<Result<_>>()?;
+        let picker = |distribution| {
+            pickers
+                .iter()
+                .find(|(d, _)| *d == distribution)
+                .map(|(_, picker)| picker.clone())
+                .expect("a picker for every distribution")
+        };
+        let mut measure = |cache: &str,
+                           wanted: &[PostgresPhase]|
+         -> Result<Vec<Option<PhaseReport>>> {
+            let mut env = config.server_env.clone();
+            env.push(("TOKEN_CACHE".into(), cache.into()));
+            let server = Server::start(
+                std::ffi::OsStr::new(&url),
+                &dir.path().join("server.log"),
+                &env,
+            )?;
+            let mut reports = Vec::new();
+            for (phase_name, kind, label, distribution) in wanted {
+                if !config.runs(phase_name) {
+                    reports.push(None);
+                    continue;
                 }
-                drop(server);
-                Ok(reports)
-            };
-        let before = commits(&mut admin, &name)?;
-        let mut on = measure(
-            "on",
-            &[
-                ("healthz", Kind::Healthz, "PG GET /healthz"),
-                ("whoami", Kind::Whoami, "PG GET /whoami, cache on"),
-            ],
-        )?;
-        let after = commits(&mut admin, &name)?;
-        let cached = on.pop().flatten();
-        let healthz = on.pop().flatten();
-        let commits_per_1000 = cached.as_ref().map(|whoami| {
-            // Warm-up requests are counted too: they reached the database as well.
-            let requests = whoami.requests as f64
-                * (1.0 + config.warmup.as_secs_f64() / config.phase.as_secs_f64());
-            (after - before) as f64 * 1000.0 / requests.max(1.0)
-        });
-        if let Some(per) = commits_per_1000 {
-            println!(
-                "database transactions during the cache-on server's life (start, healthz, whoami): {}; {per:.2} per 1,000 whoami",
-                after - before
-            );
-        }
-        let uncached = measure(
-            "off",
-            &[("whoami", Kind::Whoami, "PG GET /whoami, cache off")],
-        )?
-        .pop()
-        .flatten();
+                if *kind == Kind::WhoamiAfterLogins {
+                    idle_until_hashing_memory_is_returned(&server);
+                }
+                let conns = if *kind == Kind::Login {
+                    config.login_conns
+                } else {
+                    config.conns
+                };
+                let work = Workload {
+                    address: server.address,
+                    kind: *kind,
+                    keys: keys.clone(),
+                    // The PostgreSQL mode measures keys only.
+                    access_tokens: Arc::new(Vec::new()),
+                    users: users_count,
+                    dpop: Arc::new(BenchDpop::new(server.address)),
+                    picker: picker(*distribution),
+                };
+                let before = commits(&mut admin, &name)?;
+                let mut report = phase(&server, work, label, conns, config, ticks)?;
+                let after = commits(&mut admin, &name)?;
+                // Warm-up requests are counted too: they reached the database as well.
+                let requests = report.requests as f64
+                    * (1.0 + config.warmup.as_secs_f64() / config.phase.as_secs_f64());
+                report.transactions_per_1000 =
+                    Some((after - before) as f64 * 1000.0 / requests.max(1.0));
+                report.print(ticks);
+                println!(
+                    "{:<18} database transactions (warm-up and phase, pg_stat_database.xact_commit): {} ({:.2} per 1,000 requests); token cache hit rate {}",
+                    "",
+                    after - before,
+                    report.transactions_per_1000.unwrap_or(0.0),
+                    percent(report.cache_hit_rate),
+                );
+                reports.push(Some(report));
+            }
+            drop(server);
+            Ok(reports)
+        };
+        let first = config.distributions[0];
+        let whoami_phases = |label: &'static str| -> Vec<(String, KeyDistribution)> {
+            config
+                .distributions
+                .iter()
+                .map(|&distribution| (drawn(label, distribution), distribution))
+                .collect()
+        };
+        let cached_labels = whoami_phases("PG GET /whoami, cache on");
+        let mut on: Vec<PostgresPhase> = vec![("healthz", Kind::Healthz, "PG GET /healthz", first)];
+        on.extend(
+            cached_labels
+                .iter()
+                .map(|(label, d)| ("whoami", Kind::Whoami, label.as_str(), *d)),
+        );
+        let mut on = measure("on", &on)?.into_iter();
+        let healthz = on.next().flatten();
+        let cached: Vec<Option<PhaseReport>> = on.collect();
+        let uncached_labels = whoami_phases("PG GET /whoami, cache off");
+        let off: Vec<PostgresPhase> = uncached_labels
+            .iter()
+            .map(|(label, d)| ("whoami", Kind::Whoami, label.as_str(), *d))
+            .collect();
+        let uncached = measure("off", &off)?;
         bench_postgres_dpop(
             &url,
             &database,
@@ -1980,11 +2344,12 @@ fn bench_postgres(
             true => measure(
                 "on",
                 &[
-                    ("login", Kind::Login, "PG POST /login"),
+                    ("login", Kind::Login, "PG POST /login", first),
                     (
                         "whoami",
                         Kind::WhoamiAfterLogins,
                         "PG whoami after logins, cache on",
+                        first,
                     ),
                 ],
             )?
@@ -1992,14 +2357,19 @@ fn bench_postgres(
             .flatten(),
             false => None,
         };
-        Ok(PostgresReport {
-            users: users_count,
-            healthz,
-            cached,
-            uncached,
-            after_logins,
-            commits_per_1000,
-        })
+        Ok(config
+            .distributions
+            .iter()
+            .zip(cached.into_iter().zip(uncached))
+            .map(|(&distribution, (cached, uncached))| PostgresReport {
+                users: users_count,
+                distribution,
+                healthz: healthz.clone(),
+                cached,
+                uncached,
+                after_logins: after_logins.clone(),
+            })
+            .collect())
     })();
     if let Err(error) = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     {
@@ -2036,6 +2406,7 @@ fn bench_postgres_dpop(
             access_tokens: Arc::new(Vec::new()),
             users,
             dpop: dpop.clone(),
+            picker: Arc::new(KeyPicker::new(KeyDistribution::Uniform, keys.len())?),
         };
         let report = phase(&server, work, label, config.conns, config, ticks)?;
         report.print(ticks);
@@ -2059,6 +2430,10 @@ fn bench_postgres_dpop(
     Ok(())
 }
 
+fn percent(rate: Option<f64>) -> String {
+    rate.map_or_else(|| "n/a".to_owned(), |rate| format!("{:.1} %", rate * 100.0))
+}
+
 fn print_postgres_summary(postgres: &[PostgresReport], sqlite: &[SizeReport]) {
     if postgres.is_empty() {
         return;
@@ -2066,15 +2441,19 @@ fn print_postgres_summary(postgres: &[PostgresReport], sqlite: &[SizeReport]) {
     println!();
     println!("=== PostgreSQL summary (targets are printed, never enforced) ===");
     for report in postgres {
-        let users = report.users;
+        let users = format!(
+            "{:>7} users, {:<7}",
+            report.users,
+            report.distribution.name()
+        );
         let sqlite_whoami = sqlite
             .iter()
-            .find(|r| r.users == users)
+            .find(|r| r.users == report.users && r.distribution == report.distribution)
             .and_then(|r| r.whoami.as_ref());
         if let (Some(cached), Some(healthz)) = (&report.cached, &report.healthz) {
             let ratio = cached.rps / healthz.rps;
             println!(
-                "{users:>7} users: PG whoami (cache) / PG healthz {ratio:.2} (target >= 0.5: {}); {:.0} vs {:.0} req/s",
+                "{users}: PG whoami (cache) / PG healthz {ratio:.2} (target >= 0.5: {}); {:.0} vs {:.0} req/s",
                 verdict(ratio >= 0.5),
                 cached.rps,
                 healthz.rps
@@ -2083,7 +2462,7 @@ fn print_postgres_summary(postgres: &[PostgresReport], sqlite: &[SizeReport]) {
         if let (Some(cached), Some(sqlite)) = (&report.cached, sqlite_whoami) {
             let ratio = cached.rps / sqlite.rps;
             println!(
-                "{users:>7} users: PG whoami (cache) / SQLite whoami {ratio:.2} (target >= 0.8: {}); {:.0} vs {:.0} req/s",
+                "{users}: PG whoami (cache) / SQLite whoami {ratio:.2} (target >= 0.8: {}); {:.0} vs {:.0} req/s",
                 verdict(ratio >= 0.8),
                 cached.rps,
                 sqlite.rps
@@ -2091,7 +2470,7 @@ fn print_postgres_summary(postgres: &[PostgresReport], sqlite: &[SizeReport]) {
         }
         if let (Some(cached), Some(uncached)) = (&report.cached, &report.uncached) {
             println!(
-                "{users:>7} users: PG whoami cache on / off {:.2}; {:.0} vs {:.0} req/s, p99 {:.2} vs {:.2} ms",
+                "{users}: PG whoami cache on / off {:.2}; {:.0} vs {:.0} req/s, p99 {:.2} vs {:.2} ms",
                 cached.rps / uncached.rps,
                 cached.rps,
                 uncached.rps,
@@ -2099,28 +2478,31 @@ fn print_postgres_summary(postgres: &[PostgresReport], sqlite: &[SizeReport]) {
                 ms(uncached.p99)
             );
         }
-        if let Some(per) = report.commits_per_1000 {
-            println!("{users:>7} users: PG transactions per 1,000 cached whoami: {per:.2}");
+        if let Some(per) = report.cached.as_ref().and_then(|c| c.transactions_per_1000) {
+            println!("{users}: PG transactions per 1,000 cached whoami: {per:.2}");
         }
         if let Some(after) = &report.after_logins {
             println!(
-                "{users:>7} users: PG max server RSS during cached whoami after a burst of logins {:.1} MiB (target < 64 MiB: {})",
+                "{users}: PG max server RSS during cached whoami after a burst of logins {:.1} MiB (target < 64 MiB: {})",
                 after.max_rss_kib as f64 / 1024.0,
                 verdict(after.max_rss_kib < 64 * 1024)
             );
         }
     }
-    let cached: Vec<(usize, f64)> = postgres
-        .iter()
-        .filter_map(|r| Some((r.users, r.cached.as_ref()?.rps)))
-        .collect();
-    let smallest = cached.iter().min_by_key(|(users, _)| *users);
-    let largest = cached.iter().max_by_key(|(users, _)| *users);
-    if let (Some((small_users, small)), Some((large_users, large))) = (smallest, largest) {
-        if small_users != large_users {
+    for distribution in distributions_of(postgres.iter().map(|r| r.distribution)) {
+        let cached: Vec<(usize, f64)> = postgres
+            .iter()
+            .filter(|r| r.distribution == distribution)
+            .filter_map(|r| Some((r.users, r.cached.as_ref()?.rps)))
+            .collect();
+        let Some(&(small_users, small)) = cached.iter().min_by_key(|(users, _)| *users) else {
+            continue;
+        };
+        for (large_users, large) in cached.iter().filter(|(users, _)| *users > small_users) {
             let ratio = large / small;
             println!(
-                "PG whoami (cache) at {large_users} users / at {small_users} users: {ratio:.2} (target >= 0.9: {})",
+                "{}: PG whoami (cache) at {large_users} users / at {small_users} users: {ratio:.2} (target >= 0.9: {})",
+                distribution.name(),
                 verdict(ratio >= 0.9)
             );
         }
@@ -2252,6 +2634,7 @@ fn revocation_round(
             access_tokens: Arc::new(Vec::new()),
             users: REVOCATION_USERS,
             dpop: Arc::new(BenchDpop::new(b.address)),
+            picker: Arc::new(KeyPicker::new(KeyDistribution::Uniform, keys.len())?),
         });
         let load = std::thread::spawn(move || run_load(&work, 16, 1, duration));
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -2297,4 +2680,51 @@ fn revocation_round(
         println!("could not drop the bench database {name}: {error}");
     }
     result
+}
+
+/// Every whoami measured, one row each: the shapes' table.
+fn print_shapes_table(sqlite: &[SizeReport], postgres: &[PostgresReport]) {
+    let mut rows: Vec<(&str, &str, usize, KeyDistribution, &PhaseReport)> = Vec::new();
+    for report in sqlite {
+        if let Some(whoami) = &report.whoami {
+            rows.push(("SQLite", "-", report.users, report.distribution, whoami));
+        }
+    }
+    for report in postgres {
+        for (cache, whoami) in [("on", &report.cached), ("off", &report.uncached)] {
+            if let Some(whoami) = whoami {
+                rows.push((
+                    "PostgreSQL",
+                    cache,
+                    report.users,
+                    report.distribution,
+                    whoami,
+                ));
+            }
+        }
+    }
+    if rows.is_empty() {
+        return;
+    }
+    println!();
+    println!("=== GET /whoami by shape ===");
+    println!(
+        "| database | cache | users | keys | req/s | p50 ms | p99 ms | server CPU us/req | max RSS MiB | DB transactions / 1,000 req | cache hit rate |"
+    );
+    println!("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for (database, cache, users, distribution, whoami) in rows {
+        println!(
+            "| {database} | {cache} | {users} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {:.1} | {} | {} |",
+            distribution.name(),
+            whoami.rps,
+            ms(whoami.p50),
+            ms(whoami.p99),
+            us(whoami.server_cpu_per_request),
+            whoami.max_rss_kib as f64 / 1024.0,
+            whoami
+                .transactions_per_1000
+                .map_or_else(|| "n/a".to_owned(), |per| format!("{per:.2}")),
+            percent(whoami.cache_hit_rate),
+        );
+    }
 }

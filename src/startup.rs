@@ -62,11 +62,7 @@ impl Application {
         }
         let pool = db::pool_with(
             &settings.database.database_url,
-            db::PoolOptions {
-                busy_timeout: settings.database.sqlite_busy_timeout,
-                statement_timeout: settings.database.database_statement_timeout,
-                track_evictions: settings.caches_tokens(),
-            },
+            settings.database.pool_options(settings.caches_tokens()),
         )?;
         let secret_key = secret_key::resolve(
             &mut db::connect_once(&settings.database.database_url)?,

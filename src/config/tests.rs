@@ -350,3 +350,28 @@ fn cookie_secure_is_off_unless_set() {
         cookie_secure(&["--cookie-secure", "maybe"]).is_err_and(|e| e.contains("COOKIE_SECURE"))
     );
 }
+
+#[test]
+fn sqlite_map_and_page_cache_sizes_are_mebibytes_from_zero_to_a_tebibyte() {
+    let parsed = parse(&["--sqlite-mmap-mib", "0", "--sqlite-cache-mib", "16"]);
+    let database = parsed.map(|cli| cli.settings.database);
+    assert!(matches!(
+        database,
+        Ok(DatabaseSettings {
+            sqlite_mmap_mib: 0,
+            sqlite_cache_mib: 16,
+            ..
+        })
+    ));
+    let defaults = Settings::defaults().database;
+    assert_eq!(defaults.sqlite_mmap_mib, crate::db::SQLITE_MMAP_MIB);
+    assert_eq!(defaults.sqlite_cache_mib, crate::db::SQLITE_CACHE_MIB);
+    for bad in ["-1", "1.5", "lots", "1048577"] {
+        let flag = format!("--sqlite-mmap-mib={bad}");
+        let refused = parse(&[&flag]).map_err(|e| e.to_string());
+        assert!(
+            refused.is_err_and(|e| e.contains("SQLITE_MMAP_MIB") && e.contains("MiB")),
+            "{bad} must be refused, naming the variable"
+        );
+    }
+}
