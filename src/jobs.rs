@@ -52,56 +52,44 @@ pub async fn sweep_expired(services: Services) {
         if swept > 0 {
             log::info!("swept {swept} security event(s) older than EVENTS_RETENTION");
         }
-        let cutoff = Timestamp::now().minus(services.settings.throttles.login_throttle.window);
-        sweep_in_batches(&services, "throttle", cutoff, |conn, cutoff, limit| {
-            Ok(db::throttle::delete_closed_batch(conn, cutoff, limit)?)
-        })
-        .await;
-        // A used ID token is kept while it could still be accepted.
-        sweep_in_batches(
-            &services,
-            "used ID token",
-            Timestamp::now(),
-            |conn, cutoff, limit| {
+        // Rows kept only while they can still matter, swept without a log line.
+        let now = Timestamp::now();
+        let window = services.settings.throttles.login_throttle.window;
+        let quiet: [(&str, Timestamp, DeleteBatch); 5] = [
+            ("throttle", now.minus(window), |conn, cutoff, limit| {
+                Ok(db::throttle::delete_closed_batch(conn, cutoff, limit)?)
+            }),
+            // A used ID token is kept while it could still be accepted.
+            ("used ID token", now, |conn, cutoff, limit| {
                 Ok(db::used_id_tokens::delete_expired_batch(
                     conn, cutoff, limit,
                 )?)
-            },
-        )
-        .await;
-        // A retired key is kept while its device's key could still be live.
-        sweep_in_batches(
-            &services,
-            "retired key",
-            Timestamp::now(),
-            |conn, cutoff, limit| Ok(db::rotation::delete_expired_batch(conn, cutoff, limit)?),
-        )
-        .await;
-        // A used DPoP proof is kept while its iat is within the window.
-        sweep_in_batches(
-            &services,
-            "used DPoP proof",
-            Timestamp::now(),
-            |conn, cutoff, limit| {
+            }),
+            // A retired key is kept while its device's key could still be live.
+            ("retired key", now, |conn, cutoff, limit| {
+                Ok(db::rotation::delete_expired_batch(conn, cutoff, limit)?)
+            }),
+            // A used DPoP proof is kept while its iat is within the window.
+            ("used DPoP proof", now, |conn, cutoff, limit| {
                 Ok(db::used_dpop_proofs::delete_expired_batch(
                     conn, cutoff, limit,
                 )?)
-            },
-        )
-        .await;
-        // Kept a while past their expiry, so a late poll is told
-        // `expired_token` rather than `invalid_grant`.
-        sweep_in_batches(
-            &services,
-            "device grant",
-            Timestamp::now().minus(EXPIRED_DEVICE_GRANT_GRACE),
-            |conn, cutoff, limit| {
-                Ok(db::device_grants::delete_expired_batch(
-                    conn, cutoff, limit,
-                )?)
-            },
-        )
-        .await;
+            }),
+            // Kept a while past their expiry, so a late poll is told
+            // `expired_token` rather than `invalid_grant`.
+            (
+                "device grant",
+                now.minus(EXPIRED_DEVICE_GRANT_GRACE),
+                |conn, cutoff, limit| {
+                    Ok(db::device_grants::delete_expired_batch(
+                        conn, cutoff, limit,
+                    )?)
+                },
+            ),
+        ];
+        for (what, cutoff, delete_batch) in quiet {
+            sweep_in_batches(&services, what, cutoff, delete_batch).await;
+        }
         sweep_console_sessions(&services).await;
     }
 }
@@ -134,13 +122,17 @@ async fn sweep_console_sessions(services: &Services) {
     }
 }
 
+/// Deletes up to `limit` rows older than `cutoff` (milliseconds); returns
+/// how many it deleted.
+type DeleteBatch = fn(&mut AnyConnection, i64, i64) -> Result<usize, crate::service::Error>;
+
 /// Runs `delete_batch` until it deletes nothing, pausing between batches so
 /// that no sweep holds the write lock for long; returns how many it deleted.
 async fn sweep_in_batches(
     services: &Services,
     what: &str,
     cutoff: Timestamp,
-    delete_batch: fn(&mut AnyConnection, i64, i64) -> Result<usize, crate::service::Error>,
+    delete_batch: DeleteBatch,
 ) -> usize {
     let mut swept = 0;
     loop {

@@ -12,8 +12,8 @@
 use super::error::ConsoleError;
 use super::layout::{self, exact, layout};
 use super::request::{check_csrf, form_text};
-use super::sign_in::{BAD_CREDENTIALS, CODE_NEEDED, MISSING_CREDENTIALS};
-use crate::domain::messages::{EMAIL_NOT_VERIFIED, INVALID_CODE, TOO_MANY_CLIENTS};
+use super::sign_in::{refusal, MISSING_CREDENTIALS};
+use crate::domain::messages::TOO_MANY_CLIENTS;
 use crate::domain::throttle::throttled_detail;
 use crate::domain::Password;
 use crate::http::body::Fields;
@@ -106,16 +106,10 @@ pub async fn decide_on_page(
         device_page_sign_in(&services, &username, Password::new(password), otp, &source).await;
     let user = match signed_in {
         Ok(user) => user,
-        Err(Error::BadCredentials) => return refuse(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS),
-        Err(Error::WrongCode { .. }) => return refuse(StatusCode::UNAUTHORIZED, INVALID_CODE),
-        Err(Error::Invalid(errors)) if errors.contains("otp") => {
-            return refuse(StatusCode::UNAUTHORIZED, CODE_NEEDED);
+        Err(error) => {
+            let (status, message) = refusal(error)?;
+            return refuse(status, &message);
         }
-        Err(Error::Invalid(_)) => return refuse(StatusCode::BAD_REQUEST, EMAIL_NOT_VERIFIED),
-        Err(Error::Throttled(seconds)) => {
-            return refuse(StatusCode::TOO_MANY_REQUESTS, &throttled_detail(seconds));
-        }
-        Err(error) => return Err(error.into()),
     };
     // The second factor was checked by the sign-in itself.
     let approver = Approver {

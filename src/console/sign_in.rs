@@ -24,6 +24,26 @@ pub const NOT_AN_ADMIN: &str = "This console is for administrators only.";
 pub const MISSING_CREDENTIALS: &str = "Enter a username and a password.";
 pub const CODE_NEEDED: &str = "Enter the code from your authenticator app (or a recovery code).";
 
+/// How a page that signs in with a password (this one, `/device`) answers
+/// a failed sign-in: the status and the message it shows, or the error
+/// itself when it is no refusal.
+pub(super) fn refusal(error: Error) -> Result<(StatusCode, String), Error> {
+    let message = |status, message: &str| Ok((status, message.to_owned()));
+    match error {
+        Error::BadCredentials => message(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS),
+        Error::WrongCode { .. } => message(StatusCode::UNAUTHORIZED, INVALID_CODE),
+        Error::Invalid(errors) if errors.contains("otp") => {
+            message(StatusCode::UNAUTHORIZED, CODE_NEEDED)
+        }
+        // EMAIL_VERIFICATION=mandatory, after the password was checked.
+        Error::Invalid(_) => message(StatusCode::BAD_REQUEST, EMAIL_NOT_VERIFIED),
+        Error::Throttled(seconds) => {
+            message(StatusCode::TOO_MANY_REQUESTS, &throttled_detail(seconds))
+        }
+        error => Err(error),
+    }
+}
+
 /// Where an admin lands after signing in.
 const LANDING: &str = "/console/";
 
@@ -89,21 +109,12 @@ pub async fn sign_in(
     let signed_in = console_sign_in(&services, &username, password, otp, &proofs, &source).await;
     let admin = match signed_in {
         Ok(admin) => admin,
-        Err(Error::BadCredentials) => return refuse(StatusCode::UNAUTHORIZED, BAD_CREDENTIALS),
         Err(Error::PermissionDenied) => return refuse(StatusCode::FORBIDDEN, NOT_AN_ADMIN),
         Err(Error::Forbidden(message)) => return refuse(StatusCode::FORBIDDEN, message),
-        Err(Error::WrongCode { .. }) => {
-            return refuse(StatusCode::UNAUTHORIZED, INVALID_CODE);
+        Err(error) => {
+            let (status, message) = refusal(error)?;
+            return refuse(status, &message);
         }
-        Err(Error::Invalid(errors)) if errors.contains("otp") => {
-            return refuse(StatusCode::UNAUTHORIZED, CODE_NEEDED);
-        }
-        // EMAIL_VERIFICATION=mandatory, after the password was checked.
-        Err(Error::Invalid(_)) => return refuse(StatusCode::BAD_REQUEST, EMAIL_NOT_VERIFIED),
-        Err(Error::Throttled(seconds)) => {
-            return refuse(StatusCode::TOO_MANY_REQUESTS, &throttled_detail(seconds));
-        }
-        Err(error) => return Err(error.into()),
     };
     console_session::sign_in(&services, &session, admin.user_id).await?;
     let proof = issue_for_console(&services, admin.user_id);

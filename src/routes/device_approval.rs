@@ -15,7 +15,7 @@ use crate::service::sign_in::device_grant::{decide, pending, Approver, Decision}
 use crate::service::Services;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, IntoResponses, ToSchema};
 
 fn approver(principal: &Principal) -> Approver {
     Approver {
@@ -24,6 +24,26 @@ fn approver(principal: &Principal) -> Approver {
         two_factor: principal.two_factor,
     }
 }
+
+/// The path of the three operations.
+// Documentation only: the handlers read the code as a `web::Path<String>`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct UserCodePath {
+    /// As the device shows it, `XXXX-XXXX`
+    user_code: String,
+}
+
+/// What the three operations answer once the user code has been wrong too
+/// often: each wrong code counts as a failed sign-in.
+#[derive(IntoResponses)]
+#[response(
+    status = 429,
+    description = "Too many failed sign-ins (`LOGIN_THROTTLE`, `Retry-After`)"
+)]
+#[allow(dead_code)]
+pub struct SignInsThrottled(Detail);
 
 /// A pending request, for the person to check before approving it.
 #[derive(Serialize, ToSchema)]
@@ -44,12 +64,12 @@ pub struct PendingRequest {
 /// The pending device request of a user code (without regard to case, the
 /// dash optional). A code that matches none counts as a failed sign-in.
 #[utoipa::path(get, path = "/oauth/device/{user_code}", security(("Token" = [])),
-    params(("user_code" = String, Path, description = "As the device shows it, `XXXX-XXXX`")),
+    params(UserCodePath),
     responses(
         (status = 200, description = "The pending request", body = PendingRequest),
         Restricted,
         (status = 404, description = "No pending request has this code (unknown, expired, approved or denied)", body = Detail),
-        (status = 429, description = "Too many failed sign-ins (`LOGIN_THROTTLE`, `Retry-After`)", body = Detail),
+        SignInsThrottled,
     ))]
 pub async fn show(
     services: web::Data<Services>,
@@ -90,14 +110,14 @@ pub struct Approved {
 
 /// Approve a device's request: the device's next poll gets its key.
 #[utoipa::path(post, path = "/oauth/device/{user_code}/approve", security(("Token" = [])),
-    params(("user_code" = String, Path, description = "As the device shows it, `XXXX-XXXX`")),
+    params(UserCodePath),
     request_body = ApproveBody,
     responses(
         (status = 200, description = "Approved", body = Approved),
         (status = 400, description = "Scopes wider than requested (`scopes`), a missing or wrong two-factor code (`otp`)", body = FieldErrorsSchema),
         (status = 403, description = "The key is restricted, or approving would exceed `MAX_CLIENTS_PER_USER` (the request is then denied)", body = Detail),
         (status = 404, description = "No pending request has this code", body = Detail),
-        (status = 429, description = "Too many failed sign-ins (`LOGIN_THROTTLE`, `Retry-After`)", body = Detail),
+        SignInsThrottled,
     ))]
 pub async fn approve(
     services: web::Data<Services>,
@@ -130,12 +150,12 @@ pub struct Denied {}
 
 /// Deny a device's request: its next poll gets `access_denied`.
 #[utoipa::path(post, path = "/oauth/device/{user_code}/deny", security(("Token" = [])),
-    params(("user_code" = String, Path, description = "As the device shows it, `XXXX-XXXX`")),
+    params(UserCodePath),
     responses(
         (status = 200, description = "Denied", body = Denied),
         Restricted,
         (status = 404, description = "No pending request has this code", body = Detail),
-        (status = 429, description = "Too many failed sign-ins (`LOGIN_THROTTLE`, `Retry-After`)", body = Detail),
+        SignInsThrottled,
     ))]
 pub async fn deny(
     services: web::Data<Services>,

@@ -24,9 +24,11 @@ use crate::domain::{SecretKey, Timestamp};
 use crate::mail::MailBackend;
 use crate::metrics::MailOutcome;
 use crate::service::{Error, Services};
+use diesel::QueryResult;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox, Message};
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -267,25 +269,86 @@ pub fn backoff(base: Duration, attempts: i64) -> Duration {
     base.saturating_mul(1_u32 << doublings).min(MAX_BACKOFF)
 }
 
-/// One round of the worker: claims the mails due, sends each through
+/// The queries of one outbox table (the mails', the webhook deliveries'),
+/// for its worker: claim the rows due for a lease, then end each attempt.
+pub struct Table<Row> {
+    pub claim_due: fn(&mut AnyConnection, i64, i64, i64) -> QueryResult<Vec<Row>>,
+    pub retry_at: fn(&mut AnyConnection, i64, i64) -> QueryResult<usize>,
+    pub delete: fn(&mut AnyConnection, i64) -> QueryResult<usize>,
+    /// How long a worker holds the rows it claimed: more than sending them
+    /// may take.
+    pub lease: Duration,
+    /// Rows one claim takes at most (sent one after the other).
+    pub batch: i64,
+}
+
+impl<Row: Send + 'static> Table<Row> {
+    /// One round of the worker: claims the rows due and hands each to
+    /// `deliver` in turn. Returns how many it claimed.
+    pub async fn deliver_due<Deliver, Delivered>(
+        &self,
+        services: &Services,
+        mut deliver: Deliver,
+    ) -> Result<usize, Error>
+    where
+        Deliver: FnMut(Row) -> Delivered,
+        Delivered: Future<Output = Result<(), Error>>,
+    {
+        let (claim_due, lease, batch) = (self.claim_due, self.lease, self.batch);
+        let claimed = services
+            .db(move |conn| {
+                let now = Timestamp::now();
+                Ok(claim_due(
+                    conn,
+                    now.millis(),
+                    now.plus(lease).millis(),
+                    batch,
+                )?)
+            })
+            .await?;
+        let count = claimed.len();
+        for row in claimed {
+            deliver(row).await?;
+        }
+        Ok(count)
+    }
+
+    /// Ends an attempt at row `id`: it is put back to be tried again at
+    /// `retry_at` when there is one, deleted otherwise (done, or given up).
+    pub async fn settle(
+        &self,
+        services: &Services,
+        id: i64,
+        retry_at: Option<i64>,
+    ) -> Result<(), Error> {
+        let (retry, delete) = (self.retry_at, self.delete);
+        services
+            .db(move |conn| {
+                Ok(match retry_at {
+                    Some(at) => retry(conn, id, at)?,
+                    None => delete(conn, id)?,
+                })
+            })
+            .await?;
+        Ok(())
+    }
+}
+
+/// The mail outbox's table.
+const MAILS: Table<queries::Claimed> = Table {
+    claim_due: queries::claim_due,
+    retry_at: queries::retry_at,
+    delete: queries::delete,
+    lease: LEASE,
+    batch: CLAIM_BATCH,
+};
+
+/// One round of the mail worker: claims the mails due, sends each through
 /// `backend`, and records how it went. Returns how many it claimed.
 pub async fn deliver_due(services: &Services, backend: &dyn MailBackend) -> Result<usize, Error> {
-    let claimed = services
-        .db(|conn| {
-            let now = Timestamp::now();
-            Ok(queries::claim_due(
-                conn,
-                now.millis(),
-                now.plus(LEASE).millis(),
-                CLAIM_BATCH,
-            )?)
-        })
-        .await?;
-    let count = claimed.len();
-    for mail in claimed {
-        deliver(services, backend, mail).await?;
-    }
-    Ok(count)
+    MAILS
+        .deliver_due(services, move |mail| deliver(services, backend, mail))
+        .await
 }
 
 async fn deliver(
@@ -304,30 +367,27 @@ async fn deliver(
         Err(error) => Err((error, false)),
     };
     let max_attempts = i64::from(services.settings.mail.mail_max_attempts);
-    match sent {
-        Ok(()) => {
-            services
-                .db(move |conn| Ok(queries::delete(conn, id)?))
-                .await?;
+    let retry_in = match &sent {
+        Err((_, true)) if attempts < max_attempts => {
+            Some(backoff(services.settings.mail.mail_retry_base, attempts))
+        }
+        _ => None,
+    };
+    let retry_at = retry_in.map(|wait| Timestamp::now().plus(wait).millis());
+    MAILS.settle(services, id, retry_at).await?;
+    match (sent, retry_in) {
+        (Ok(()), _) => {
             services.metrics.mail(MailOutcome::Sent);
             log::info!("{kind} mail #{id} sent (attempt {attempts})");
         }
-        Err((error, retriable)) if retriable && attempts < max_attempts => {
-            let wait = backoff(services.settings.mail.mail_retry_base, attempts);
-            let at = Timestamp::now().plus(wait).millis();
-            services
-                .db(move |conn| Ok(queries::retry_at(conn, id, at)?))
-                .await?;
+        (Err((error, _)), Some(wait)) => {
             services.metrics.mail(MailOutcome::Retried);
             log::warn!(
                 "{kind} mail #{id} not sent (attempt {attempts} of {max_attempts}), trying again in {}s: {error}",
                 wait.as_secs_f64().ceil()
             );
         }
-        Err((error, _)) => {
-            services
-                .db(move |conn| Ok(queries::delete(conn, id)?))
-                .await?;
+        (Err((error, _)), None) => {
             services.metrics.mail(MailOutcome::GaveUp);
             log::error!("{kind} mail #{id} given up after {attempts} attempt(s): {error}");
         }

@@ -14,6 +14,7 @@
 //! thread that runs the work ([`EventContext::within`]): `Services::db`
 //! sets its own, the command line one for its whole run.
 
+use super::outbox::{backoff, Table};
 use crate::config::WebhookSettings;
 use crate::db::{webhooks as queries, AnyConnection};
 use crate::domain::event::EventKind;
@@ -160,25 +161,23 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
         .build()
 }
 
+/// The webhook outbox's table.
+const DELIVERIES: Table<queries::Claimed> = Table {
+    claim_due: queries::claim_due,
+    retry_at: queries::retry_at,
+    delete: queries::delete,
+    lease: LEASE,
+    batch: CLAIM_BATCH,
+};
+
 /// One round of the worker: claims the deliveries due and makes each.
 /// Returns how many it claimed.
 pub async fn deliver_due(services: &Services, client: &reqwest::Client) -> Result<usize, Error> {
-    let claimed = services
-        .db(|conn| {
-            let now = Timestamp::now();
-            Ok(queries::claim_due(
-                conn,
-                now.millis(),
-                now.plus(LEASE).millis(),
-                CLAIM_BATCH,
-            )?)
+    DELIVERIES
+        .deliver_due(services, move |delivery| {
+            deliver(services, client, delivery)
         })
-        .await?;
-    let count = claimed.len();
-    for delivery in claimed {
-        deliver(services, client, delivery).await?;
-    }
-    Ok(count)
+        .await
 }
 
 async fn deliver(
@@ -236,32 +235,29 @@ async fn deliver(
         }
     };
     let now = Timestamp::now();
-    let wait = super::outbox::backoff(settings.webhook_retry_base, attempts);
     let deadline = Timestamp(created_at).plus(settings.webhook_max_age);
-    match sent {
-        Ok(()) => {
-            services
-                .db(move |conn| Ok(queries::delete(conn, id)?))
-                .await?;
+    // Tried until WEBHOOK_MAX_AGE: the last wait ends at it, for one last attempt.
+    let retry_at = match &sent {
+        Err(_) if found.is_some() && now.millis() < deadline.millis() => {
+            let wait = backoff(settings.webhook_retry_base, attempts);
+            Some(now.plus(wait).millis().min(deadline.millis()))
+        }
+        _ => None,
+    };
+    DELIVERIES.settle(services, id, retry_at).await?;
+    match (sent, retry_at) {
+        (Ok(()), _) => {
             services.metrics.webhook(WebhookResult::Delivered);
             log::info!("webhook {message_id} delivered to {shown} (attempt {attempts})");
         }
-        // Tried until WEBHOOK_MAX_AGE: the last wait ends at it, for one last attempt.
-        Err(error) if found.is_some() && now.millis() < deadline.millis() => {
-            let at = now.plus(wait).millis().min(deadline.millis());
-            services
-                .db(move |conn| Ok(queries::retry_at(conn, id, at)?))
-                .await?;
+        (Err(error), Some(at)) => {
             services.metrics.webhook(WebhookResult::Retried);
             log::warn!(
                 "webhook {message_id} not delivered to {shown} (attempt {attempts}), trying again in {}s: {error}",
                 (at - now.millis()).max(0).saturating_add(999) / 1000
             );
         }
-        Err(error) => {
-            services
-                .db(move |conn| Ok(queries::delete(conn, id)?))
-                .await?;
+        (Err(error), None) => {
             services.metrics.webhook(WebhookResult::GaveUp);
             log::error!(
                 "webhook {message_id} to {shown} given up after {attempts} attempt(s): {error}"

@@ -28,6 +28,7 @@ trait AdminReads {
     async fn admin_user_id(&self, key: &str) -> i64;
     async fn user_json(&self, key: &str, id: i64) -> Value;
     async fn events_of(&self, key: &str, id: i64, kind: &str) -> Vec<Value>;
+    async fn newest_by_admin(&self, key: &str, id: i64, kind: &str, admin: i64) -> Value;
 }
 
 impl AdminReads for TestApp {
@@ -50,6 +51,14 @@ impl AdminReads for TestApp {
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         let page: Value = response.json().await.unwrap();
         page["results"].as_array().expect("results").clone()
+    }
+
+    /// The user's newest event of that type, asserted to be by `admin:{admin}`.
+    async fn newest_by_admin(&self, key: &str, id: i64, kind: &str, admin: i64) -> Value {
+        let events = self.events_of(key, id, kind).await;
+        let event = events.first().unwrap_or_else(|| panic!("a {kind} event"));
+        assert_eq!(event["actor"], format!("admin:{admin}"), "{kind}: {event}");
+        event.clone()
     }
 }
 
@@ -77,12 +86,6 @@ async fn ask(console: &mut Console<'_>, path: &str) -> String {
 
 fn location(response: &Response) -> Option<&str> {
     header(response, LOCATION)
-}
-
-/// Asserts the one newest event is by `admin:{admin}`.
-fn assert_by_admin(events: &[Value], admin: i64, what: &str) {
-    let event = events.first().unwrap_or_else(|| panic!("a {what} event"));
-    assert_eq!(event["actor"], format!("admin:{admin}"), "{what}: {event}");
 }
 
 /// The row of the users list for `id`.
@@ -221,11 +224,7 @@ async fn creating_a_user_follows_the_admin_api_rules_and_records_it(backend: Bac
         app.login_status("carol", NEW_PASSWORD, "web").await,
         StatusCode::OK
     );
-    assert_by_admin(
-        &app.events_of(&key, carol, "user_created").await,
-        root,
-        "user_created",
-    );
+    app.newest_by_admin(&key, carol, "user_created", root).await;
 
     // A taken name (without regard to case) is the API's message.
     let response = console
@@ -289,14 +288,9 @@ async fn deactivating_and_reactivating_are_confirmed_and_recorded(backend: Backe
         "{page}"
     );
     assert!(page.contains("id=\"reactivate\""), "{page}");
-    let updated = app.events_of(&key, alice, "user_updated").await;
-    assert_by_admin(&updated, root, "user_updated");
-    assert_eq!(updated[0]["detail"], "is_active");
-    assert_by_admin(
-        &app.events_of(&key, alice, "revoked").await,
-        root,
-        "revoked",
-    );
+    let updated = app.newest_by_admin(&key, alice, "user_updated", root).await;
+    assert_eq!(updated["detail"], "is_active");
+    app.newest_by_admin(&key, alice, "revoked", root).await;
 
     let path = format!("/console/users/{alice}/reactivate");
     let csrf = ask(&mut console, &path).await;
@@ -325,9 +319,8 @@ async fn making_and_removing_an_admin_are_confirmed_and_recorded(backend: Backen
     let response = console.post(&path, &[("csrf_token", &csrf)]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.user_json(&key, alice).await["is_admin"], true);
-    let updated = app.events_of(&key, alice, "user_updated").await;
-    assert_by_admin(&updated, root, "user_updated");
-    assert_eq!(updated[0]["detail"], "is_admin");
+    let updated = app.newest_by_admin(&key, alice, "user_updated", root).await;
+    assert_eq!(updated["detail"], "is_admin");
     assert!(console
         .page(&user_page)
         .await
@@ -406,11 +399,8 @@ async fn a_reset_mail_is_sent_through_the_outbox_and_its_link_works(backend: Bac
         app.login_status("alice", NEW_PASSWORD, "web").await,
         StatusCode::OK
     );
-    assert_by_admin(
-        &app.events_of(&key, alice, "password_reset_mailed").await,
-        root,
-        "password_reset_mailed",
-    );
+    app.newest_by_admin(&key, alice, "password_reset_mailed", root)
+        .await;
 
     // Without an address: no link, and a clear refusal if asked anyway.
     let page = console.page(&format!("/console/users/{nomail}")).await;
@@ -460,11 +450,8 @@ async fn turning_two_factor_off_lets_the_user_sign_in_with_the_password_alone(ba
         app.login_status("alice", PASSWORD, "web").await,
         StatusCode::OK
     );
-    assert_by_admin(
-        &app.events_of(&key, alice, "two_factor_disabled").await,
-        root,
-        "two_factor_disabled",
-    );
+    app.newest_by_admin(&key, alice, "two_factor_disabled", root)
+        .await;
     assert!(console
         .page(&user_page)
         .await
@@ -513,9 +500,8 @@ async fn revoking_one_device_or_all_is_confirmed_first_and_recorded(backend: Bac
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.whoami_status(&ios).await, StatusCode::UNAUTHORIZED);
-    let revoked = app.events_of(&key, alice, "revoked").await;
-    assert_by_admin(&revoked, root, "revoked");
-    assert_eq!(revoked[0]["client"], "ios");
+    let revoked = app.newest_by_admin(&key, alice, "revoked", root).await;
+    assert_eq!(revoked["client"], "ios");
     // A device the user does not have has no confirmation page.
     assert_eq!(
         console.get(&revoke_ios).await.status(),
@@ -532,10 +518,9 @@ async fn revoking_one_device_or_all_is_confirmed_first_and_recorded(backend: Bac
     let response = console.post(&path, &[("csrf_token", &csrf)]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.whoami_status(&web).await, StatusCode::UNAUTHORIZED);
-    let revoked = app.events_of(&key, alice, "revoked").await;
-    assert_eq!(revoked.len(), 2);
-    assert_by_admin(&revoked, root, "revoked");
-    assert_eq!(revoked[0]["detail"], "logout_all");
+    assert_eq!(app.events_of(&key, alice, "revoked").await.len(), 2);
+    let revoked = app.newest_by_admin(&key, alice, "revoked", root).await;
+    assert_eq!(revoked["detail"], "logout_all");
     assert!(!console
         .page(&format!("/console/users/{alice}"))
         .await

@@ -358,14 +358,7 @@ async fn a_social_sign_ins_second_factor_with_a_proof_is_not_refused_for_others_
     })
     .await;
     let alice = app.create_user("alice.smith", "alice@example.com", false);
-    {
-        use diesel::prelude::*;
-        use multitoken::db::schema::users;
-        diesel::update(users::table.find(alice))
-            .set(users::email_verified.eq(true))
-            .execute(&mut app.connection())
-            .expect("verified");
-    }
+    app.mark_email_verified(alice);
     let (secret, recovery_codes, confirmed_at) = enable(&app, "alice.smith").await;
     let sign_in = |host: u8, otp: String, proof: Option<String>| {
         let (app, provider) = (&app, &provider);

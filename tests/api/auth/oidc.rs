@@ -16,8 +16,8 @@ use crate::helpers::oidc::{
 use crate::helpers::on_both_backends;
 use crate::helpers::throttle;
 use crate::helpers::{
-    assert_bad_request, assert_json, assert_not_found, assert_throttled, keys_of, Backend, Sent,
-    TestApp, PASSWORD,
+    assert_bad_request, assert_json, assert_not_found, assert_throttled, signed_in_body, Backend,
+    Sent, TestApp, PASSWORD,
 };
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -60,22 +60,8 @@ async fn the_code_flow_signs_a_new_user_in_with_a_device_token(backend: Backend)
     let app = TestApp::spawn_with(backend, trusting(&provider, LinkByEmail::Never)).await;
     let authorized = provider.authorize(CLIENT_ID, "alice", None).await;
     let response = app.login_oidc("corp", authorized.body("web")).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["cache-control"], "no-store");
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(
-        keys_of(&body),
-        [
-            "auth_token",
-            "client",
-            "device_proof",
-            "expires_at",
-            "scopes"
-        ]
-    );
-    assert_eq!(body["client"], "web");
+    let body = signed_in_body(response, "web").await;
     let key = body["auth_token"].as_str().unwrap().to_owned();
-    assert!(key.starts_with("mt_"));
     let me = whoami_body(&app, &key).await;
     assert_eq!(
         (&me["username"], &me["email"], &me["client"]),
@@ -221,16 +207,6 @@ async fn tokens_from_another_issuer_client_or_time_and_tampered_ones_are_refused
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
-/// Marks the user's own address verified, as a verification link would.
-fn mark_verified(app: &TestApp, user: i64) {
-    use diesel::prelude::*;
-    use multitoken::db::schema::users;
-    diesel::update(users::table.find(user))
-        .set(users::email_verified.eq(true))
-        .execute(&mut app.connection())
-        .expect("verified");
-}
-
 fn email_verified_in_db(app: &TestApp, user: i64) -> bool {
     use diesel::prelude::*;
     use multitoken::db::schema::users;
@@ -259,9 +235,9 @@ async fn a_verified_email_links_to_its_user_only_when_configured(backend: Backen
     let provider = Provider::start();
     let linking = TestApp::spawn_with(backend, trusting(&provider, LinkByEmail::Verified)).await;
     let alice = linking.create_user("alice.smith", "alice@EXAMPLE.com", false);
-    mark_verified(&linking, alice);
+    linking.mark_email_verified(alice);
     let bob = linking.create_user("bobby", "bob@example.com", false);
-    mark_verified(&linking, bob);
+    linking.mark_email_verified(bob);
     // Verified, and the address matches without regard to case.
     let key = sign_in(&provider, &linking, "alice").await;
     assert_eq!(whoami_body(&linking, &key).await["id"], alice);
@@ -295,7 +271,7 @@ async fn identities_and_via_show_on_the_console(backend: Backend) {
     .await;
     let admin_key = app.admin_key().await;
     let alice = app.create_user("alice", "alice@example.com", false);
-    mark_verified(&app, alice);
+    app.mark_email_verified(alice);
     app.login("alice", "laptop").await;
     for (name, issuer, client) in [("corp", &provider, "web"), ("google", &second, "ios")] {
         let id_token = issuer.id_token(CLIENT_ID, "alice", None).await;
@@ -346,7 +322,7 @@ async fn a_deactivated_user_cannot_sign_in_with_the_provider(backend: Backend) {
     let app = TestApp::spawn_with(backend, trusting(&provider, LinkByEmail::Verified)).await;
     let admin_key = app.admin_key().await;
     let alice = app.create_user("alice", "alice@example.com", false);
-    mark_verified(&app, alice);
+    app.mark_email_verified(alice);
     let response = app
         .admin_patch(alice, &admin_key, json!({"is_active": false}))
         .await;
@@ -470,7 +446,7 @@ async fn two_factor_and_mandatory_verification_apply_as_for_login(backend: Backe
 
     // alice, linked by her verified address, has two-factor on.
     let alice = app.create_user("alice.smith", "alice@example.com", false);
-    mark_verified(&app, alice);
+    app.mark_email_verified(alice);
     let (secret, _, confirmed_at) = crate::helpers::two_factor::enable(&app, "alice.smith").await;
     let id_token = provider.id_token(CLIENT_ID, "alice", None).await;
     let without = app
@@ -500,14 +476,7 @@ async fn wrong_codes_count_against_the_user_whatever_the_address(backend: Backen
     })
     .await;
     let alice = app.create_user("alice.smith", "alice@example.com", false);
-    {
-        use diesel::prelude::*;
-        use multitoken::db::schema::users;
-        diesel::update(users::table.find(alice))
-            .set(users::email_verified.eq(true))
-            .execute(&mut app.connection())
-            .expect("verified");
-    }
+    app.mark_email_verified(alice);
     let (secret, _, confirmed_at) = crate::helpers::two_factor::enable(&app, "alice.smith").await;
     let wrong = crate::helpers::two_factor::wrong_code(&secret);
     let sign_in_from = |address: &'static str, otp: String| {
@@ -654,7 +623,7 @@ async fn a_verified_address_links_only_to_a_non_admin_whose_own_address_is_verif
 
     // An admin's verified address: a new user, never the admin.
     let boss = app.create_user("boss", "boss@corp.example", true);
-    mark_verified(&app, boss);
+    app.mark_email_verified(boss);
     let mut claims = issuer.claims("boss-at-provider");
     claims["email"] = json!("boss@CORP.example");
     claims["email_verified"] = json!(true);
@@ -666,7 +635,7 @@ async fn a_verified_address_links_only_to_a_non_admin_whose_own_address_is_verif
 
     // A non-admin whose own address is verified is linked, and left as it was.
     let walt = app.create_user("walt", "walt@corp.example", false);
-    mark_verified(&app, walt);
+    app.mark_email_verified(walt);
     let mut claims = issuer.claims("walt-at-provider");
     claims["email"] = json!("walt@corp.example");
     claims["email_verified"] = json!(true);

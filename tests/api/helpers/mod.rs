@@ -131,6 +131,29 @@ pub fn keys_of(value: &Value) -> Vec<String> {
     keys
 }
 
+/// The body of a sign-in's answer (`/login`, `/login/oidc/...`), checked:
+/// `200`, not to be cached, a new `mt_` key for `client` with its expiry
+/// and the device's proof.
+pub async fn signed_in_body(response: Response, client: &str) -> Value {
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header(&response, "cache-control"), Some("no-store"));
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(
+        keys_of(&body),
+        [
+            "auth_token",
+            "client",
+            "device_proof",
+            "expires_at",
+            "scopes"
+        ]
+    );
+    assert_eq!(body["client"], client);
+    let key = body["auth_token"].as_str().expect("key");
+    assert!(key.starts_with("mt_") && key.len() == 52, "{key}");
+    body
+}
+
 /// Settings for the expiry tests: tokens idle out after `ttl`, and each use
 /// is written at once (no touch interval), so that it slides the expiry.
 pub fn sliding_expiry(ttl: std::time::Duration) -> impl FnOnce(&mut Settings) {
@@ -277,6 +300,16 @@ impl TestApp {
     /// Creates a user directly in the database.
     pub fn create_user(&self, name: &str, email: &str, is_admin: bool) -> i64 {
         self.create_user_with(name, email, is_admin, false)
+    }
+
+    /// Marks the user's own address verified, as a verification link would.
+    pub fn mark_email_verified(&self, user: i64) {
+        use diesel::prelude::*;
+        use multitoken::db::schema::users;
+        diesel::update(users::table.find(user))
+            .set(users::email_verified.eq(true))
+            .execute(&mut self.connection())
+            .expect("verified");
     }
 
     /// Creates a service user (one that may introspect others' keys).

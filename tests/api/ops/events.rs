@@ -1183,10 +1183,7 @@ async fn sign_ins_with_a_provider_are_recorded_as_oidc(backend: Backend) {
     // A wrong second factor of a known user (linked by her verified
     // address): a failed sign-in of that user.
     let dora = app.create_user("dora", "carol@example.com", false);
-    diesel::update(multitoken::db::schema::users::table.find(dora))
-        .set(multitoken::db::schema::users::email_verified.eq(true))
-        .execute(&mut app.connection())
-        .expect("verified");
+    app.mark_email_verified(dora);
     crate::helpers::two_factor::enable(&app, "dora").await;
     let id_token = provider.id_token(CLIENT_ID, "carol", None).await;
     let wrong_code = app

@@ -8,6 +8,7 @@ use crate::helpers::throttle;
 use crate::helpers::{assert_bad_request, assert_json, assert_throttled, Backend, Sent, TestApp};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use multitoken::config::Settings;
 use reqwest::{Method, Response, StatusCode};
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
@@ -177,6 +178,12 @@ impl Github {
         }
     }
 
+    /// Settings that read GitHub's public keys from this one's file.
+    fn trusted(&self) -> impl FnOnce(&mut Settings) {
+        let keys = self.keys_file.path().display().to_string();
+        move |settings| settings.tokens.secret_scanning_github_keys = Some(keys)
+    }
+
     fn sign(&self, body: &[u8]) -> String {
         let signature = self.key.sign(&self.rng, body).expect("signed");
         STANDARD.encode(signature.as_ref())
@@ -211,11 +218,7 @@ fn item(token: &str, url: &str) -> Value {
 #[on_both_backends]
 async fn github_reports_revoke_live_keys_label_each_and_mail_the_owner(backend: Backend) {
     let github = Github::new();
-    let keys = github.keys_file.path().display().to_string();
-    let mail = MailApp::spawn_with(backend, |settings| {
-        settings.tokens.secret_scanning_github_keys = Some(keys);
-    })
-    .await;
+    let mail = MailApp::spawn_with(backend, github.trusted()).await;
     let app = &mail.app;
     app.create_user("alice", "alice@example.com", false);
     let web = app.login("alice", "web").await;
@@ -258,11 +261,7 @@ async fn github_reports_revoke_live_keys_label_each_and_mail_the_owner(backend: 
 #[on_both_backends]
 async fn a_reported_key_that_a_rotation_retired_ends_its_device(backend: Backend) {
     let github = Github::new();
-    let keys = github.keys_file.path().display().to_string();
-    let app = TestApp::spawn_with(backend, |settings| {
-        settings.tokens.secret_scanning_github_keys = Some(keys);
-    })
-    .await;
+    let app = TestApp::spawn_with(backend, github.trusted()).await;
     app.create_user("alice", "", false);
     let web = app.login("alice", "web").await;
     let old = app.login("alice", "ios").await;
@@ -283,11 +282,7 @@ async fn a_reported_key_that_a_rotation_retired_ends_its_device(backend: Backend
 #[on_both_backends]
 async fn github_reports_need_a_good_signature_and_an_array(backend: Backend) {
     let github = Github::new();
-    let keys = github.keys_file.path().display().to_string();
-    let app = TestApp::spawn_with(backend, |settings| {
-        settings.tokens.secret_scanning_github_keys = Some(keys);
-    })
-    .await;
+    let app = TestApp::spawn_with(backend, github.trusted()).await;
     app.create_user("alice", "alice@example.com", false);
     let ios = app.login("alice", "ios").await;
     let body = json!([item(&ios, "https://github.com/octo/leak")]).to_string();
@@ -356,10 +351,10 @@ async fn github_reports_are_not_found_unless_configured(backend: Backend) {
 #[on_both_backends]
 async fn cached_keys_are_refused_at_once_after_a_list_or_a_report(backend: Backend) {
     let github = Github::new();
-    let keys = github.keys_file.path().display().to_string();
+    let trusted = github.trusted();
     let app = TestApp::spawn_with(backend, |settings| {
         settings.token_cache.token_cache = true;
-        settings.tokens.secret_scanning_github_keys = Some(keys);
+        trusted(settings);
     })
     .await;
     app.create_user("alice", "", false);
