@@ -1259,6 +1259,27 @@ struct KeyPicker {
 /// then anywhere in the table, as popular users are, not its first rows.
 const SCATTER: u64 = 2_147_483_647;
 
+/// One key picker per distribution a run measures, over one key pool.
+struct Pickers(Vec<(KeyDistribution, Arc<KeyPicker>)>);
+
+impl Pickers {
+    fn new(distributions: &[KeyDistribution], count: usize) -> Result<Self> {
+        distributions
+            .iter()
+            .map(|&distribution| Ok((distribution, Arc::new(KeyPicker::new(distribution, count)?))))
+            .collect::<Result<_>>()
+            .map(Pickers)
+    }
+
+    fn get(&self, distribution: KeyDistribution) -> Arc<KeyPicker> {
+        self.0
+            .iter()
+            .find(|(d, _)| *d == distribution)
+            .map(|(_, picker)| picker.clone())
+            .expect("a picker for every distribution")
+    }
+}
+
 impl KeyPicker {
     fn new(distribution: KeyDistribution, count: usize) -> Result<Self> {
         let zipf = match distribution {
@@ -1781,23 +1802,8 @@ fn bench_size(
         .iter()
         .map(|&distribution| SizeReport::new(users_count, distribution))
         .collect();
-    let pickers: Vec<(KeyDistribution, Arc<KeyPicker>)> = config
-        .distributions
-        .iter()
-        .map(|&distribution| {
-            Ok((
-                distribution,
-                Arc::new(KeyPicker::new(distribution, keys.len())?),
-            ))
-        })
-        .collect::<Result<_>>()?;
-    let picker = |distribution| {
-        pickers
-            .iter()
-            .find(|(d, _)| *d == distribution)
-            .map(|(_, picker)| picker.clone())
-            .expect("a picker for every distribution")
-    };
+    let pickers = Pickers::new(&config.distributions, keys.len())?;
+    let picker = |distribution| pickers.get(distribution);
     let first = config.distributions[0];
     let work_at = |address, kind, distribution| Workload {
         address,
@@ -2238,18 +2244,8 @@ fn bench_postgres(
         let database = Database::Postgres { url: url.clone() };
         let seeded = seed(&database, users_count, hash)?;
         let keys = Arc::new(seeded.keys);
-        let pickers: Vec<(KeyDistribution, Arc<KeyPicker>)> = config
-            .distributions
-            .iter()
-            .map(|&d| Ok((d, Arc::new(KeyPicker::new(d, keys.len())?))))
-            .collect::<Result<_>>()?;
-        let picker = |distribution| {
-            pickers
-                .iter()
-                .find(|(d, _)| *d == distribution)
-                .map(|(_, picker)| picker.clone())
-                .expect("a picker for every distribution")
-        };
+        let pickers = Pickers::new(&config.distributions, keys.len())?;
+        let picker = |distribution| pickers.get(distribution);
         let mut measure = |cache: &str,
                            wanted: &[PostgresPhase]|
          -> Result<Vec<Option<PhaseReport>>> {
