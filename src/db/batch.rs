@@ -13,14 +13,19 @@
 //! worker was busy becomes its next batch, so the batches grow with the load
 //! and the per-request cost falls.
 //!
-//! Use:
+//! Use (in the service, the function reaches the database itself, e.g.
+//! `pool.get()` then `used_dpop_proofs::use_each_once(&mut conn, items, ..)`):
 //!
-//! ```ignore
-//! let batcher = Batcher::start("proofs", BatchLimits::default(), move |digests: &[Digest]| {
-//!     let mut conn = pool.get()?;          // the function owns how it reaches the database
-//!     used_dpop_proofs::use_each_once(&mut conn, digests, expires_at)
+//! ```
+//! use multitoken::db::batch::{BatchLimits, Batcher};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let doubled = Batcher::start("double", BatchLimits::default(), |items: &[u32]| {
+//!     Ok::<_, std::convert::Infallible>(items.iter().map(|n| n * 2).collect())
 //! });
-//! let fresh: bool = batcher.submit(digest).await?;
+//! assert_eq!(doubled.submit(21).await.ok(), Some(42));
+//! # }
 //! ```
 //!
 //! The function gets the items in the order they were queued and must answer
