@@ -200,7 +200,13 @@ def machine():
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    return {"cores": os.cpu_count(), "cpu": model, "kernel": platform.release()}
+    return {
+        "cores": os.cpu_count(),
+        "cpu": model,
+        "kernel": platform.release(),
+        # What else loaded the machine: the figures only compare within the run.
+        "load at start": f"{os.getloadavg()[0]:.2f}",
+    }
 
 
 # ------------------------------------------------------------ the peers
@@ -478,7 +484,8 @@ def page(context):
         "<!-- Written by benches/peers/run.py; run it again rather than editing. -->",
         "",
         f"Measured {context['date']} on {m['cores']} cores ({m['cpu']}, Linux {m['kernel']}), "
-        f"a machine **shared with 5 other jobs** at the time: absolute figures hold for this "
+        f"1-minute load average {m.get('load at start', 'not recorded')} when the run began; "
+        f"the load generator shares the cores: absolute figures hold for this "
         f"machine and that moment only; the **ratios** are the result, since every peer ran "
         f"within the same run, in {s['rounds']} alternating rounds (each peer once per round, "
         f"in a rotated order), and each figure is the median of its rounds.",
