@@ -250,6 +250,19 @@ pub struct PendingGrant {
     pub expires_at: Timestamp,
 }
 
+impl PendingGrant {
+    fn shown(grant: GrantRow) -> Self {
+        PendingGrant {
+            client: grant.client,
+            scopes: Scopes::from_stored(&grant.scopes),
+            ip: grant.ip,
+            user_agent: grant.user_agent,
+            created_at: Timestamp(grant.created_at),
+            expires_at: Timestamp(grant.expires_at),
+        }
+    }
+}
+
 /// Who looks at or decides a grant: a signed-in user.
 #[derive(Debug, Clone)]
 pub struct Approver {
@@ -267,14 +280,7 @@ pub async fn pending(
     source: &EventSource,
 ) -> Result<PendingGrant, Error> {
     let grant = find_pending(services, approver, user_code, source).await?;
-    Ok(PendingGrant {
-        client: grant.client,
-        scopes: Scopes::from_stored(&grant.scopes),
-        ip: grant.ip,
-        user_agent: grant.user_agent,
-        created_at: Timestamp(grant.created_at),
-        expires_at: Timestamp(grant.expires_at),
-    })
+    Ok(PendingGrant::shown(grant))
 }
 
 /// The pending request of `user_code` for the hosted page, before anyone
@@ -293,19 +299,7 @@ pub async fn pending_for_page(
         }
         None => None,
     };
-    let key = services.secret_key.derive_key(USER_CODE_KEY_PURPOSE);
-    let found = match UserCode::parse(user_code).map(|code| code.digest(&key)) {
-        Some(digest) => {
-            services
-                .db(move |conn| Ok(device_grants::by_user_code(conn, &digest)?))
-                .await?
-        }
-        None => None,
-    };
-    let now = Timestamp::now().millis();
-    let pending =
-        found.filter(|grant| grant.state == GrantState::Pending.as_str() && grant.expires_at > now);
-    let Some(grant) = pending else {
+    let Some(grant) = pending_by_user_code(services, user_code).await? else {
         services
             .metrics
             .device_grant(DeviceGrantOutcome::UnknownCode);
@@ -314,14 +308,7 @@ pub async fn pending_for_page(
     if let Some(counted) = counted {
         services.db(move |conn| take_back(conn, &counted)).await?;
     }
-    Ok(PendingGrant {
-        client: grant.client,
-        scopes: Scopes::from_stored(&grant.scopes),
-        ip: grant.ip,
-        user_agent: grant.user_agent,
-        created_at: Timestamp(grant.created_at),
-        expires_at: Timestamp(grant.expires_at),
-    })
+    Ok(PendingGrant::shown(grant))
 }
 
 /// What the approver decides.
@@ -420,6 +407,23 @@ pub async fn decide(
 /// The field error of approving scopes the device did not ask for.
 pub const NARROWER_SCOPES: &str = "Only scopes that the device asked for can be granted.";
 
+/// The pending, unexpired grant of `user_code` as typed, if any; it is
+/// looked up by its digest under a key derived from `SECRET_KEY`.
+async fn pending_by_user_code(
+    services: &Services,
+    user_code: &str,
+) -> Result<Option<GrantRow>, Error> {
+    let key = services.secret_key.derive_key(USER_CODE_KEY_PURPOSE);
+    let Some(digest) = UserCode::parse(user_code).map(|code| code.digest(&key)) else {
+        return Ok(None);
+    };
+    let found = services
+        .db(move |conn| Ok(device_grants::by_user_code(conn, &digest)?))
+        .await?;
+    let now = Timestamp::now().millis();
+    Ok(found.filter(|grant| grant.state == GrantState::Pending.as_str() && grant.expires_at > now))
+}
+
 /// The pending, unexpired grant of `user_code`, under the login throttle
 /// of `approver` and the address: a code that matches none stays counted
 /// as a failure (and is recorded), one that matches is taken back.
@@ -446,20 +450,7 @@ async fn find_pending(
         record_throttled(services, &guess).await;
     }
     let attempt = counted?;
-    let key = services.secret_key.derive_key(USER_CODE_KEY_PURPOSE);
-    let digest = UserCode::parse(user_code).map(|code| code.digest(&key));
-    let found = match digest {
-        Some(digest) => {
-            services
-                .db(move |conn| Ok(device_grants::by_user_code(conn, &digest)?))
-                .await?
-        }
-        None => None,
-    };
-    let now = Timestamp::now().millis();
-    match found
-        .filter(|grant| grant.state == GrantState::Pending.as_str() && grant.expires_at > now)
-    {
+    match pending_by_user_code(services, user_code).await? {
         Some(grant) => {
             services
                 .db(move |conn| not_a_failure(conn, &attempt))
