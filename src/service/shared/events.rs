@@ -28,7 +28,8 @@ pub fn record(
     let sid = webhooks::sid_of(what.kind, what.device);
     let event = queries::record_returning(conn, source, what, sid.as_deref(), at)?;
     let (id, at) = (event.id, Timestamp(event.at));
-    webhooks::queue(conn, what.kind, id, at, &EventView::from(event))
+    // The event's view is built only when some receiver is sent its kind.
+    webhooks::queue(conn, what.kind, id, at, || EventView::from(event))
 }
 
 /// Records each device of `revoked` as revoked `how`; returns how many.

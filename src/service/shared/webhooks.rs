@@ -40,7 +40,9 @@ const CLAIM_BATCH: i64 = 10;
 /// and where events go.
 pub struct EventContext {
     sid_key: Option<SidKey>,
-    urls: Vec<String>,
+    /// Each receiver's id ([`receiver_id`] of its URL), computed once here
+    /// rather than for every event.
+    receivers: Vec<String>,
     events: Option<WebhookEvents>,
     wake: Notify,
 }
@@ -52,13 +54,13 @@ thread_local! {
 
 impl EventContext {
     pub fn new(sid_key: Option<SidKey>, settings: &WebhookSettings) -> Arc<Self> {
-        let urls = match settings.receivers() {
-            Some((urls, _)) => urls.0.clone(),
+        let receivers = match settings.receivers() {
+            Some((urls, _)) => urls.0.iter().map(|url| receiver_id(url)).collect(),
             None => Vec::new(),
         };
         Arc::new(EventContext {
             sid_key,
-            urls,
+            receivers,
             events: settings.webhook_events.clone(),
             wake: Notify::new(),
         })
@@ -123,30 +125,30 @@ struct Message<'a, D: Serialize> {
 }
 
 /// Queues the event `event_id` of `kind`, recorded at `at` and listed as
-/// `data`, for every receiver, if its kind is sent: call it in the
+/// `data()` (built only if its kind is sent), for every receiver: call it in the
 /// transaction that records the event.
 pub fn queue<D: Serialize>(
     conn: &mut AnyConnection,
     kind: EventKind,
     event_id: i64,
     at: Timestamp,
-    data: &D,
+    data: impl FnOnce() -> D,
 ) -> Result<(), Error> {
     let Some(context) = current() else {
         return Ok(());
     };
-    if context.urls.is_empty() || context.events.as_ref().is_some_and(|e| !e.includes(kind)) {
+    if context.receivers.is_empty() || context.events.as_ref().is_some_and(|e| !e.includes(kind)) {
         return Ok(());
     }
     let body = serde_json::to_string(&Message {
         kind: kind.as_str(),
         timestamp: at,
-        data,
+        data: &data(),
     })
     .map_err(|e| Error::Internal(Box::new(e)))?;
     let now = Timestamp::now().millis();
-    for url in &context.urls {
-        queries::insert(conn, event_id, &receiver_id(url), &body, now)?;
+    for receiver in &context.receivers {
+        queries::insert(conn, event_id, receiver, &body, now)?;
     }
     QUEUED.with(|queued| queued.set(true));
     Ok(())
