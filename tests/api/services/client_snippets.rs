@@ -62,11 +62,21 @@ impl Ran {
 
     /// Failed with exit status 1 and this message on standard error.
     #[track_caller]
-    fn assert_failed_with(&self, stderr: &str) {
+    fn assert_failed_with(&self, message: &str) {
         assert_eq!(
-            (self.code, self.stderr.as_str(), self.stdout.as_str()),
-            (Some(1), stderr, "")
+            (self.code, self.messages().as_str(), self.stdout.as_str()),
+            (Some(1), message, "")
         );
+    }
+
+    /// Standard error but the waits for a busy server (`503`), which a
+    /// loaded test machine may cause and the app rightly waits out.
+    fn messages(&self) -> String {
+        self.stderr
+            .lines()
+            .filter(|line| !line.starts_with("busy (503): "))
+            .map(|line| format!("{line}\n"))
+            .collect()
     }
 }
 
@@ -234,7 +244,7 @@ async fn signs_in_lists_devices_signs_one_out_and_logs_out(language: Language, b
 }
 
 async fn forgets_a_revoked_or_expired_key(language: Language, backend: Backend) {
-    let app = TestApp::spawn_with(backend, sliding_expiry(Duration::from_secs(2))).await;
+    let app = TestApp::spawn_with(backend, sliding_expiry(Duration::from_secs(3))).await;
     app.create_user("alice", "", false);
     let example = ExampleApp::new(language, &app);
 
@@ -256,7 +266,7 @@ async fn forgets_a_revoked_or_expired_key(language: Language, backend: Backend) 
         .await
         .assert_printed("signed in as alice on laptop\n");
     let laptop = example.stored_key();
-    actix_web::rt::time::sleep(Duration::from_millis(2500)).await;
+    actix_web::rt::time::sleep(Duration::from_millis(3500)).await;
     assert_unauthorized(app.whoami(&laptop).await, "Token has expired.").await;
     example
         .run(&["whoami"], "")
@@ -287,7 +297,7 @@ async fn reports_wrong_credentials_and_waits_out_the_throttle(
     let signed_in = example.sign_in(PASSWORD).await;
     signed_in.assert_printed("signed in as alice on laptop\n");
     let waits: Vec<u64> = signed_in
-        .stderr
+        .messages()
         .lines()
         .map(|line| {
             line.strip_prefix("busy (429): retrying in ")
