@@ -47,6 +47,12 @@
 //! - `detect_secrets_tests` when `.venv-tests/bin/python` can import
 //!   detect_secrets (the secret-scanner test of `tests/api/auth/key_format.rs`),
 //!   or under CI.
+//! - `snippets_python_tests` when `.venv-tests/bin/python` can import
+//!   requests (the book's Python client snippets, `docs/snippets/python/`),
+//!   or under CI.
+//! - `snippets_node_tests` when `node` on the `PATH` is version 18 or later
+//!   (the first with `fetch`: the book's JavaScript client snippets,
+//!   `docs/snippets/javascript/`), or under CI.
 use std::env;
 use std::path::{Path, PathBuf};
 
@@ -135,6 +141,12 @@ fn main() {
         println!("cargo::rerun-if-changed={}", found.display());
     }
     found_or_ci("key_checker_tests", python.is_some() && node.is_some());
+    found_or_ci("snippets_python_tests", imports(&venv_python, "requests"));
+    found_or_ci(
+        "snippets_node_tests",
+        node.as_deref()
+            .is_some_and(|node| major_version(node) >= Some(18)),
+    );
 
     for (binary, cfg) in [("nginx", "nginx_tests"), ("caddy", "caddy_tests")] {
         let found = program(binary);
@@ -162,6 +174,22 @@ fn imports(python: &Path, module: &str) -> bool {
         .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|status| status.success())
+}
+
+/// The major version that `program --version` prints (`v20.11.1` gives 20).
+fn major_version(program: &Path) -> Option<u32> {
+    let output = std::process::Command::new(program)
+        .arg("--version")
+        .output()
+        .ok()?;
+    let version = String::from_utf8_lossy(&output.stdout);
+    version
+        .trim()
+        .trim_start_matches('v')
+        .split('.')
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Whether `file` of `folder`'s `node_modules` is installed (by `npm ci`).

@@ -2,6 +2,7 @@
 //! reverse proxies, JWT access tokens and their verifiers, a Django resource
 //! server.
 
+mod client_snippets;
 mod dpop_proxies;
 mod forward_auth;
 mod introspection;
