@@ -26,7 +26,8 @@ What a page may hold (tests/docs/README.md tells it at length):
   (`curl -i`), the headers up to the first blank line match in any order.
 - A command `[VAR=VALUE ...] multitoken [serve]` starts the server (as a
   reader does in another terminal): the runner stops the page's server and
-  starts one with these settings, in the page's folder. A page that starts
+  starts one with these settings and the variables the page exported, in
+  the page's folder. A page that starts
   none gets one with the default settings.
 - `<!-- docs-run: not run: REASON -->` right above a block: it is not run,
   and is counted and printed with its reason. Every ```sh, ```bash,
@@ -58,6 +59,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SHOWN_PORT = "8000"
 COMMAND_TIMEOUT = 30.0
 SERVER_START_TIMEOUT = 30.0
+# What the runner's shell sets itself: not the page's settings.
+SHELL_OWN = {"PATH", "HOME", "LANG", "TERM", "PWD", "OLDPWD", "SHLVL", "_"}
 SHELL_LANGUAGES = {"console", "sh", "bash", "shell", "zsh"}
 
 # A shown value of one of these shapes matches any value of the same shape.
@@ -118,9 +121,12 @@ def parse_commands(path, lines, first_line):
             index += 1
             continue
         command = [text[2:]]
-        while command[-1].endswith("\\") and index + 1 < len(lines):
+        while index + 1 < len(lines) and (
+            command[-1].endswith("\\") or lines[index + 1][1].startswith("> ")
+        ):
             index += 1
-            command.append(lines[index][1])
+            following = lines[index][1]
+            command.append(following[2:] if following.startswith("> ") else following)
         commands.append(Command(number, "\n".join(command), []))
         index += 1
     for command in commands:
@@ -402,7 +408,7 @@ class Shell:
         end = f"__docs_run_end_{self.count}_{os.getpid()}__"
         # The group reads /dev/null so that a command reading standard input
         # cannot eat the lines of this script.
-        script = f"{{\n{command}\n}} </dev/null\nprintf '\\n{end} %d\\n' \"$?\"\n"
+        script = f"{{ :\n{command}\n}} </dev/null\nprintf '\\n{end} %d\\n' \"$?\"\n"
         self.process.stdin.write(script.encode())
         self.process.stdin.flush()
         output = b""
@@ -469,6 +475,18 @@ def server_start(command):
     return None
 
 
+def exported(shell):
+    """The variables the page exported in its shell (`export MAIL=...`),
+    which a server started from that shell inherits."""
+    output, _ = shell.run("env -0")
+    settings = {}
+    for entry in output.split("\0"):
+        name, equals, value = entry.partition("=")
+        if equals and name not in SHELL_OWN:
+            settings[name.strip()] = value
+    return settings
+
+
 def run_page(page, binary, bin_folder):
     result = Result(page)
     started = time.monotonic()
@@ -506,8 +524,12 @@ def run_page(page, binary, bin_folder):
                             f"{where}: a command that starts the server shows no output "
                             "(its log goes to its own terminal)"
                         )
-                    restart(settings)
+                    restart({**exported(shell), **settings})
                     continue
+                syntax = subprocess.run(["bash", "-n", "-c", text], capture_output=True, text=True)
+                if syntax.returncode != 0:
+                    result.failures.append(f"{where}: not a bash command: $ {command.text}\n{syntax.stderr}")
+                    return result
                 if server is None:
                     restart({})
                 output, status = shell.run(text)
