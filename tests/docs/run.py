@@ -18,8 +18,8 @@ What a page may hold (tests/docs/README.md tells it at length):
   bash session, in a folder of their own, against a fresh server on a
   random port (`127.0.0.1:8000` and `localhost:8000` are rewritten both
   ways).
-- In a shown output, `…` stands for anything on the rest of that part of
-  the line (any characters, possibly none), and a line that is only `…`
+- In a shown output, `…` stands for any characters on that line (possibly
+  none), and a line that is only `…`
   for any number of lines. Times (2026-12-11T09:30:05.547Z), HTTP dates,
   keys (mt_ and 49 base62 characters) and JWTs are compared by shape: any
   value of that shape matches any other. After an HTTP status line
@@ -66,7 +66,7 @@ SHELL_LANGUAGES = {"console", "sh", "bash", "shell", "zsh"}
 # A shown value of one of these shapes matches any value of the same shape.
 SHAPES = [
     (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)"), "<time>"),
-    (re.compile(r"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT"), "<http-date>"),
+    (re.compile(r"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d (?:GMT|[+-]\d{4})"), "<http-date>"),
     (re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"), "<jwt>"),
     (re.compile(r"\bmt_[0-9A-Za-z]{49}\b"), "<key>"),
 ]
