@@ -389,6 +389,9 @@ class Shell:
             "HOME": folder,
             "LANG": "C.UTF-8",
             "TERM": "dumb",
+            # For hidden setups that need the repository's files or its
+            # virtualenv (a Django project's database to import).
+            "DOCS_REPOSITORY": ROOT,
         }
         self.process = subprocess.Popen(
             ["bash", "--noprofile", "--norc"],
