@@ -403,6 +403,8 @@ class Shell:
             start_new_session=True,
         )
         self.count = 0
+        self.status = 0
+        self.process.stdin.write(b'__docs_run_status() { return "$1"; }\n')
 
     def run(self, command):
         """The command's output (stdout and stderr, as a terminal shows them)
@@ -411,7 +413,9 @@ class Shell:
         end = f"__docs_run_end_{self.count}_{os.getpid()}__"
         # The group reads /dev/null so that a command reading standard input
         # cannot eat the lines of this script.
-        script = f"{{ :\n{command}\n}} </dev/null\nprintf '\\n{end} %d\\n' \"$?\"\n"
+        # `$?` at the start is the previous command's status, as in a
+        # terminal (`echo $?` is a sample too).
+        script = f"{{ __docs_run_status {self.status}\n{command}\n}} </dev/null\nprintf '\\n{end} %d\\n' \"$?\"\n"
         self.process.stdin.write(script.encode())
         self.process.stdin.flush()
         output = b""
@@ -421,7 +425,8 @@ class Shell:
             found = pattern.search(output)
             if found:
                 text = output[: found.start()].decode("utf-8", errors="replace")
-                return text.replace("\r\n", "\n"), int(found.group(1))
+                self.status = int(found.group(1))
+                return text.replace("\r\n", "\n"), self.status
             left = deadline - time.monotonic()
             if left <= 0:
                 return output.decode("utf-8", errors="replace"), None
