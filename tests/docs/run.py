@@ -10,7 +10,7 @@ docs/src/guides/jwt.md); without one, every page runs. The server is the
 binary in MULTITOKEN_BIN (default: target/debug/multitoken), found on the
 PATH of the samples as `multitoken`.
 
-What a page may hold (tests/docs/README.md tells it at length):
+What a page may hold (docs/src/contributing/tests.md tells it too):
 
 - ```console blocks: each line starting with `$ ` is a command (a line
   ending in `\\` continues on the next one); the lines below it, up to the
@@ -155,7 +155,7 @@ def parse_page(path):
                         page.errors.append(f"{path}:{start}: unclosed docs-run setup comment")
                         return page
                     closing = lines[index].rstrip().endswith("-->")
-                    content = lines[index].rstrip()
+                    content = lines[index].strip()
                     if closing:
                         content = content[: -len("-->")].rstrip()
                     if content:
@@ -180,7 +180,9 @@ def parse_page(path):
                 page.errors.append(f"{path}:{index + 1}: unknown docs-run marker: {words}")
             index += 1
             continue
-        fence = re.match(r"^(\s*)(```+|~~~+)\s*([\w-]*)", text)
+        # As CommonMark: a backtick fence's info string holds no backtick
+        # (```` ```console ```` in prose is inline code, not a fence).
+        fence = re.match(r"^(\s*)(`{3,}(?=[^`]*$)|~{3,})\s*([\w-]*)", text)
         if not fence:
             if text.strip() and pending:
                 page.errors.append(
@@ -193,7 +195,9 @@ def parse_page(path):
         start = index + 1
         body = []
         index += 1
-        while index < len(lines) and not lines[index].strip().startswith(ticks):
+        while index < len(lines) and not re.fullmatch(
+            re.escape(ticks[0]) + "{" + str(len(ticks)) + ",}", lines[index].strip()
+        ):
             body.append((index + 1, lines[index][len(indent):] if lines[index].startswith(indent) else lines[index]))
             index += 1
         index += 1
@@ -304,8 +308,11 @@ def headers_match(expected, actual):
 def output_matches(expected, actual):
     expected_parts, actual_parts = split_headers(expected), split_headers(actual)
     if expected_parts and actual_parts:
+        expected_body = expected_parts[1]
+        if not expected_body and expected_parts[0][-1].strip() == ANYTHING:
+            expected_body = [ANYTHING]  # a closing `…` leaves the body open too
         return headers_match(expected_parts[0], actual_parts[0]) and lines_match(
-            expected_parts[1], actual_parts[1]
+            expected_body, actual_parts[1]
         )
     return lines_match(expected, actual)
 
