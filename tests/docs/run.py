@@ -13,31 +13,31 @@ PATH of the samples as `multitoken`.
 What a page may hold (docs/src/contributing/tests.md tells it too):
 
 - ```console blocks: each line starting with `$ ` is a command (a line
-  ending in `\\` continues on the next one); the lines below it, up to the
-  next `$ `, are its output as shown. A page's blocks run in order in one
-  bash session, in a folder of their own, against a fresh server on a
-  random port (`127.0.0.1:8000` and `localhost:8000` are rewritten both
-  ways).
-- In a shown output, `…` stands for any characters on that line (possibly
-  none), and a line that is only `…`
-  for any number of lines. Times (2026-12-11T09:30:05.547Z), HTTP dates,
-  keys (mt_ and 49 base62 characters) and JWTs are compared by shape: any
-  value of that shape matches any other. After an HTTP status line
-  (`curl -i`), the headers up to the first blank line match in any order.
+  ending in `\\`, or followed by one starting with `> `, continues it); the
+  lines below it, up to the next `$ `, are its output as shown (standard
+  output and error together). A page's blocks run in order in one bash
+  session, in a folder of their own, against a fresh server on a random
+  port (`127.0.0.1:8000` and `localhost:8000` are rewritten both ways).
+- In a shown output, `…` stands for any characters on its line (possibly
+  none), and a line that is only `…` for any number of lines. Times
+  (2026-12-11T09:30:05.547Z), HTTP and mail dates, keys (mt_ and 49 base62
+  characters) and JWTs match any value of their shape. After an HTTP status
+  line (`curl -i`), the headers up to the first blank line match in any
+  order.
 - A command `[VAR=VALUE ...] multitoken [serve]` starts the server (as a
-  reader does in another terminal): the runner stops the page's server and
-  starts one with these settings and the variables the page exported, in
-  the page's folder. A page that starts
-  none gets one with the default settings.
+  reader does in another terminal): the runner restarts the page's server
+  with these settings and the variables the page exported, in the page's
+  folder. A page that starts none gets one with the default settings.
 - `<!-- docs-run: not run: REASON -->` right above a block: it is not run,
   and is counted and printed with its reason. Every ```sh, ```bash,
   ```shell or ```console block must be run or marked so.
 - `<!-- docs-run: server VAR=VALUE ... -->` right above a block: before it,
   the page's server is restarted with these settings, as above, for a
-  setting the page does not show.
+  setting the page states in prose.
 - A comment `<!-- docs-run: setup` whose next lines are `$ ` commands,
-  closed by `-->`: commands a page needs but does not show (a second user);
-  each must exit 0, their output is not compared. Counted and printed.
+  closed by `-->`: commands a page needs but does not show (a user, a
+  second device); each must exit 0, their output is not compared. Counted
+  and printed.
 """
 
 import concurrent.futures
@@ -65,10 +65,12 @@ SHELL_LANGUAGES = {"console", "sh", "bash", "shell", "zsh"}
 
 # A shown value of one of these shapes matches any value of the same shape.
 SHAPES = [
-    (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)"), "<time>"),
-    (re.compile(r"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d (?:GMT|[+-]\d{4})"), "<http-date>"),
-    (re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"), "<jwt>"),
-    (re.compile(r"\bmt_[0-9A-Za-z]{49}\b"), "<key>"),
+    re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)"),
+    re.compile(
+        r"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d (?:GMT|[+-]\d{4})"
+    ),
+    re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"),
+    re.compile(r"\bmt_[0-9A-Za-z]{49}\b"),
 ]
 ANYTHING = "…"
 MARKER = re.compile(r"<!--\s*docs-run:\s*(.*?)\s*(-->)?\s*$")
@@ -107,7 +109,7 @@ def pages_in_order():
     return pages
 
 
-def parse_commands(path, lines, first_line):
+def parse_commands(path, lines):
     """`$ ` commands and their shown output; lines are (number, text)."""
     commands = []
     index = 0
@@ -163,7 +165,7 @@ def parse_page(path):
                     if closing:
                         break
                 try:
-                    commands = parse_commands(path, body, start)
+                    commands = parse_commands(path, body)
                 except ValueError as error:
                     page.errors.append(str(error))
                     commands = []
@@ -207,7 +209,10 @@ def parse_page(path):
             pending = None
             continue
         if pending and pending[0] == "not run":
-            page.not_run.append((start, pending[1] or "no reason given"))
+            if pending[1]:
+                page.not_run.append((start, pending[1]))
+            else:
+                page.errors.append(f"{path}:{pending[2]}: `docs-run: not run:` without a reason")
             pending = None
             continue
         if language != "console":
@@ -219,7 +224,7 @@ def parse_page(path):
             pending = None
             continue
         try:
-            commands = parse_commands(path, body, start)
+            commands = parse_commands(path, body)
         except ValueError as error:
             page.errors.append(str(error))
             commands = []
@@ -234,7 +239,7 @@ def parse_page(path):
 
 
 WILDCARD_OR_SHAPE = re.compile(
-    "|".join(f"({pattern.pattern})" for pattern, _ in SHAPES) + "|(" + re.escape(ANYTHING) + ")"
+    "|".join(f"({pattern.pattern})" for pattern in SHAPES) + "|(" + re.escape(ANYTHING) + ")"
 )
 
 
@@ -248,7 +253,7 @@ def line_pattern(expected):
         if found.group(0) == ANYTHING:
             parts.append(".*?")
         else:
-            shape = next(p for p, _ in SHAPES if p.fullmatch(found.group(0)))
+            shape = next(p for p in SHAPES if p.fullmatch(found.group(0)))
             parts.append(f"(?:{shape.pattern})")
         position = found.end()
     parts.append(re.escape(expected[position:]))
