@@ -7,12 +7,18 @@ use std::path::Path;
 use std::process::Command;
 
 #[test]
-#[cfg_attr(not(docs_tests), ignore = "python3, bash, curl or jq is not on the PATH, or .venv-tests has no Django")]
+#[cfg_attr(
+    not(docs_tests),
+    ignore = "python3, bash, curl or jq is not on the PATH, or .venv-tests has no Django"
+)]
 fn every_shell_sample_of_the_readme_and_the_book_prints_what_it_shows() {
     let repository = Path::new(env!("MULTITOKEN_REPOSITORY"));
     let output = Command::new("python3")
         .arg(repository.join("tests/docs/run.py"))
-        .env("MULTITOKEN_BIN", env!("CARGO_BIN_EXE_multitoken-under-test"))
+        .env(
+            "MULTITOKEN_BIN",
+            env!("CARGO_BIN_EXE_multitoken-under-test"),
+        )
         .current_dir(repository)
         .output()
         .expect("run python3 tests/docs/run.py");
