@@ -605,6 +605,7 @@ def main(arguments):
     pages = [parse_page(path) for path in paths]
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda page: run_page(page, binary, bin_folder), pages))
+    shutil.rmtree(bin_folder, ignore_errors=True)
 
     failed = 0
     totals = [0, 0, 0, 0]
