@@ -8,7 +8,9 @@ not what the command prints. Standard library only.
 PAGE is a path from the repository's root (README.md,
 docs/src/guides/jwt.md); without one, every page runs. The server is the
 binary in MULTITOKEN_BIN (default: target/debug/multitoken), found on the
-PATH of the samples as `multitoken`.
+PATH of the samples as `multitoken`. The database is SQLite, the default,
+unless DOCS_POSTGRES_URL names a PostgreSQL database: then each page gets a
+schema of its own there, as DATABASE_URL of its server and its shell.
 
 What a page may hold (docs/src/contributing/tests.md tells it too):
 
@@ -44,6 +46,7 @@ import concurrent.futures
 import difflib
 import os
 import re
+import secrets
 import select
 import shlex
 import shutil
@@ -397,7 +400,7 @@ class Server:
 class Shell:
     """One bash session: variables set by a command are seen by the next."""
 
-    def __init__(self, folder, bin_folder):
+    def __init__(self, folder, bin_folder, settings):
         env = {
             "PATH": bin_folder + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": folder,
@@ -406,6 +409,7 @@ class Shell:
             # For hidden setups that need the repository's files or its
             # virtualenv (a Django project's database to import).
             "DOCS_REPOSITORY": ROOT,
+            **settings,
         }
         self.process = subprocess.Popen(
             ["bash", "--noprofile", "--norc"],
@@ -459,6 +463,30 @@ class Shell:
         self.process.wait()
 
 
+class PostgresSchema:
+    """A schema of its own for one page on the PostgreSQL server of
+    DOCS_POSTGRES_URL, named as the HTTP tests name theirs
+    (`mt_test_<seconds>_<hex>`), so that their sweep removes it if this run
+    is killed before it drops it."""
+
+    def __init__(self, admin_url):
+        self.admin_url = admin_url
+        self.name = f"mt_test_{int(time.time())}_{secrets.token_hex(8)}"
+        self.psql(f"CREATE SCHEMA {self.name}")
+        separator = "&" if "?" in admin_url else "?"
+        self.url = f"{admin_url}{separator}options=-csearch_path%3D{self.name}"
+
+    def psql(self, statement):
+        subprocess.run(
+            ["psql", self.admin_url, "-v", "ON_ERROR_STOP=1", "-qc", statement],
+            check=True,
+            capture_output=True,
+        )
+
+    def drop(self):
+        self.psql(f"DROP SCHEMA IF EXISTS {self.name} CASCADE")
+
+
 def to_server(text, port):
     for host in ("127.0.0.1", "localhost"):
         text = text.replace(f"{host}:{SHOWN_PORT}", f"{host}:{port}")
@@ -509,7 +537,7 @@ def exported(shell):
     return settings
 
 
-def run_page(page, binary, bin_folder):
+def run_page(page, binary, bin_folder, postgres_url):
     result = Result(page)
     started = time.monotonic()
     result.failures.extend(page.errors)
@@ -518,7 +546,11 @@ def run_page(page, binary, bin_folder):
         return result
     folder = tempfile.mkdtemp(prefix="docs-run-")
     port = free_port()
-    shell = Shell(folder, bin_folder)
+    # On PostgreSQL, the server and the page's commands (`multitoken user
+    # create`) share the page's schema, as they share multitoken.db on SQLite.
+    schema = PostgresSchema(postgres_url) if postgres_url else None
+    database = {"DATABASE_URL": schema.url} if schema else {}
+    shell = Shell(folder, bin_folder, database)
     server = None
 
     def restart(settings):
@@ -526,7 +558,7 @@ def run_page(page, binary, bin_folder):
         if server:
             server.stop()
             server = None
-        server = Server(binary, folder, port, settings)
+        server = Server(binary, folder, port, {**database, **settings})
 
     try:
         for block in page.blocks:
@@ -587,6 +619,8 @@ def run_page(page, binary, bin_folder):
         if server:
             server.stop()
         shutil.rmtree(folder, ignore_errors=True)
+        if schema:
+            schema.drop()
         result.seconds = time.monotonic() - started
     return result
 
@@ -599,12 +633,15 @@ def main(arguments):
     if not os.access(binary, os.X_OK):
         print(f"docs-run: no server binary at {binary} (build it, or set MULTITOKEN_BIN)")
         return 2
+    postgres_url = os.environ.get("DOCS_POSTGRES_URL") or None
     bin_folder = tempfile.mkdtemp(prefix="docs-run-bin-")
     os.symlink(binary, os.path.join(bin_folder, "multitoken"))
     paths = arguments or pages_in_order()
     pages = [parse_page(path) for path in paths]
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda page: run_page(page, binary, bin_folder), pages))
+        results = list(
+            pool.map(lambda page: run_page(page, binary, bin_folder, postgres_url), pages)
+        )
     shutil.rmtree(bin_folder, ignore_errors=True)
 
     failed = 0
