@@ -44,6 +44,11 @@
 //!   `tests/webhooks_client/` (`.ci/run` installs it), or under CI.
 //! - `key_checker_tests` when both `python3` and `node` are on the `PATH`
 //!   (the guide's key checkers, `tests/api/auth/key_format.rs`), or under CI.
+//! - `docs_tests` when `python3`, `bash`, `curl` and `jq` are on the `PATH`
+//!   and `.venv-tests/bin/python` can import django (`tests/docs/run.py`
+//!   runs the README's and the book's shell samples with them, and builds a
+//!   Django database for the import guide; `tests/api/ops/docs.rs`), or
+//!   under CI.
 //! - `detect_secrets_tests` when `.venv-tests/bin/python` can import
 //!   detect_secrets (the secret-scanner test of `tests/api/auth/key_format.rs`),
 //!   or under CI.
@@ -146,6 +151,17 @@ fn main() {
         "snippets_node_tests",
         node.as_deref()
             .is_some_and(|node| major_version(node) >= Some(18)),
+    );
+
+    let docs_tools = ["bash", "curl", "jq"].map(program);
+    for found in docs_tools.iter().flatten() {
+        println!("cargo::rerun-if-changed={}", found.display());
+    }
+    found_or_ci(
+        "docs_tests",
+        python.is_some()
+            && docs_tools.iter().all(Option::is_some)
+            && imports(&venv_python, "django"),
     );
 
     for (binary, cfg) in [("nginx", "nginx_tests"), ("caddy", "caddy_tests")] {

@@ -6,6 +6,7 @@ mod access_log;
 mod bad_bytes;
 mod cli;
 mod conventions;
+mod docs;
 mod durability;
 mod events;
 pub(crate) mod faults;
