@@ -107,6 +107,10 @@ export LOGIN_THROTTLE=100000/1m
 export REGISTER_THROTTLE=100000/1m
 export PASSWORD_RESET_THROTTLE=100000/1m
 export REVOKE_THROTTLE=100000/1m
+# POST /tokens/rotate retires the run's token, which then stands for its
+# device only for ROTATION_GRACE and revokes the device when used after it:
+# a grace longer than the run keeps the token, and rotation stays tested.
+export ROTATION_GRACE=2h
 export MAIL="file:${work}/mail"
 
 # A provider for POST /login/oidc/{provider}: the hooks have it sign ID
