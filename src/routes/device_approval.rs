@@ -63,7 +63,7 @@ pub struct PendingRequest {
 
 /// The pending device request of a user code (without regard to case, the
 /// dash optional). A code that matches none counts as a failed sign-in.
-#[utoipa::path(get, path = "/oauth/device/{user_code}", security(("Token" = [])),
+#[utoipa::path(get, operation_id = "show_device_grant", path = "/oauth/device/{user_code}", security(("Token" = [])),
     params(UserCodePath),
     responses(
         (status = 200, description = "The pending request", body = PendingRequest),
@@ -109,7 +109,7 @@ pub struct Approved {
 }
 
 /// Approve a device's request: the device's next poll gets its key.
-#[utoipa::path(post, path = "/oauth/device/{user_code}/approve", security(("Token" = [])),
+#[utoipa::path(post, operation_id = "approve_device_grant", path = "/oauth/device/{user_code}/approve", security(("Token" = [])),
     params(UserCodePath),
     request_body = ApproveBody,
     responses(
@@ -149,7 +149,7 @@ pub async fn approve(
 pub struct Denied {}
 
 /// Deny a device's request: its next poll gets `access_denied`.
-#[utoipa::path(post, path = "/oauth/device/{user_code}/deny", security(("Token" = [])),
+#[utoipa::path(post, operation_id = "deny_device_grant", path = "/oauth/device/{user_code}/deny", security(("Token" = [])),
     params(UserCodePath),
     responses(
         (status = 200, description = "Denied", body = Denied),

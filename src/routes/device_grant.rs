@@ -242,7 +242,7 @@ pub struct RefreshedToken {
 
 /// The token endpoint: the device grant's poll, and access JWTs for device
 /// keys (`refresh_token`).
-#[utoipa::path(post, path = "/oauth/token",
+#[utoipa::path(post, operation_id = "oauth_token", path = "/oauth/token",
     request_body(content = TokenRequestBody, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "The device key (device grant) or an access JWT (`refresh_token`), `Cache-Control: no-store`", body = DeviceToken),
@@ -363,7 +363,7 @@ pub struct ServerMetadata {
 }
 
 /// Where OAuth clients discover the endpoints (RFC 8414).
-#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", responses(
+#[utoipa::path(get, operation_id = "authorization_server_metadata", path = "/.well-known/oauth-authorization-server", responses(
     (status = 200, description = "The metadata", body = ServerMetadata),
 ))]
 pub async fn metadata(services: web::Data<Services>) -> Result<HttpResponse, ApiError> {

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use utoipa::OpenApi;
 
 /// The OpenAPI 3 description of every JSON endpoint.
-#[utoipa::path(get, path = "/openapi.json", responses(
+#[utoipa::path(get, operation_id = "openapi_document", path = "/openapi.json", responses(
     (status = 200, description = "The OpenAPI 3 document", content_type = "application/json"),
 ))]
 pub async fn openapi_json() -> Result<HttpResponse, ApiError> {

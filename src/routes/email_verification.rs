@@ -56,7 +56,7 @@ pub struct ResendEmailBody {
 /// well-formed address, known or not, verified or not, over
 /// `EMAIL_VERIFICATION_RESEND_THROTTLE` or not; the mail, if any, is sent
 /// in the background.
-#[utoipa::path(post, path = "/register/resend-email",
+#[utoipa::path(post, operation_id = "resend_verification_email", path = "/register/resend-email",
     request_body = ResendEmailBody,
     responses(
         (status = 200, description = "The same answer whether or not a mail is sent", body = Detail),

@@ -28,7 +28,7 @@ pub struct EventList {
 }
 
 /// The caller's own events, newest first.
-#[utoipa::path(get, path = "/events", security(("Token" = [])),
+#[utoipa::path(get, operation_id = "list_own_events", path = "/events", security(("Token" = [])),
     params(("page" = Option<String>, Query, description = "Page number from 1, or `last`")),
     responses(
         (status = 200, description = "A page of the caller's events", body = EventList),

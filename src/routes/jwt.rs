@@ -142,7 +142,7 @@ async fn presented_device(
 
 /// Sign in as `/login` does (same fields, checks and failures); the refresh
 /// token is the client's new device key.
-#[utoipa::path(post, path = "/token",
+#[utoipa::path(post, operation_id = "obtain_jwt", path = "/token",
     request_body = LoginBody,
     responses(
         (status = 200, description = "The device key as `refresh` and an access JWT (`Cache-Control: no-store`)", body = TokenPair),
@@ -178,7 +178,7 @@ pub async fn obtain(
 /// A new access JWT for a live device key; counts as a use of the key.
 /// With `ROTATE_REFRESH_TOKENS`, the key is also rotated as
 /// `/tokens/rotate` does, and the new one is the answer's `refresh`.
-#[utoipa::path(post, path = "/token/refresh",
+#[utoipa::path(post, operation_id = "refresh_jwt", path = "/token/refresh",
     request_body = RefreshBody,
     responses(
         (status = 200, description = "A new access JWT, and with `ROTATE_REFRESH_TOKENS` the device's new key as `refresh` (`Cache-Control: no-store`)", body = AccessToken),
@@ -273,7 +273,7 @@ pub(super) async fn refresh_device(
 }
 
 /// `{}` when the access JWT's signature and claims hold and its device is live.
-#[utoipa::path(post, path = "/token/verify",
+#[utoipa::path(post, operation_id = "verify_jwt", path = "/token/verify",
     request_body = VerifyBody,
     responses(
         (status = 200, description = "The access JWT holds", body = Empty),
@@ -296,7 +296,7 @@ pub async fn verify(
 
 /// Revokes the device of a live device key (its access JWTs stop working
 /// here at once).
-#[utoipa::path(post, path = "/token/blacklist",
+#[utoipa::path(post, operation_id = "blacklist_jwt", path = "/token/blacklist",
     request_body = RefreshBody,
     responses(
         (status = 200, description = "The device is revoked", body = Empty),

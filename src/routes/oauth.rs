@@ -115,7 +115,7 @@ impl Introspection {
 /// Tell a resource server whether a key is live, and whose it is
 /// (RFC 7662). The caller authenticates with an unrestricted key of a
 /// service user or an admin. It counts as a use of the introspected key.
-#[utoipa::path(post, path = "/introspect", security(("Token" = [])),
+#[utoipa::path(post, operation_id = "introspect_token", path = "/introspect", security(("Token" = [])),
     request_body = TokenBody,
     responses(
         (status = 200, description = "`{\"active\": false}` for anything but a live key", body = Introspection),
@@ -162,7 +162,7 @@ pub enum RevokeBody {
 /// End the token whose key this is (RFC 7009), or every live key of a list
 /// of up to 1000 (a leak found by a scanner). No authentication: holding
 /// the key is enough. The answer is the same whether or not any was one.
-#[utoipa::path(post, path = "/revoke",
+#[utoipa::path(post, operation_id = "revoke_token", path = "/revoke",
     request_body = RevokeBody,
     responses(
         (status = 200, description = "Revoked if it was a live key: `{}` either way", body = Revoked),

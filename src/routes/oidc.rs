@@ -92,7 +92,7 @@ fn read_login(
 
 /// Sign in with an OpenID Connect provider: a new token for this client,
 /// replacing the one it had, for the user the provider's ID token stands for.
-#[utoipa::path(post, path = "/login/oidc/{provider}",
+#[utoipa::path(post, operation_id = "login_with_oidc", path = "/login/oidc/{provider}",
     params(("provider" = String, Path, description = "A provider named in `OIDC_PROVIDERS`")),
     request_body = OidcLoginBody,
     responses(

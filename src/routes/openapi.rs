@@ -7,12 +7,13 @@
 //! alike ([`NotAdmin`], [`Restricted`], [`InvalidPage`],
 //! [`MalformedAddress`]), and [`Conventions`], which adds the security
 //! schemes, the `401` every authenticated operation can answer, the `503`
-//! every operation that needs the database can answer, the form media type
-//! beside the JSON of every request body, and the `400`, `408`, `413` and
-//! `415` every operation that reads a body can answer.
+//! every operation that needs the database can answer, one operation id per
+//! operation, the sentence that says a body may also come in the other
+//! media type, and the `400`, `408`, `413` and `415` every operation that
+//! reads a body can answer.
 
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::schema::OneOfBuilder;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
@@ -139,7 +140,15 @@ impl Modify for Conventions {
         let unavailable = unavailable_response();
         for (path, item) in openapi.paths.paths.iter_mut() {
             let needs_database = !DATABASE_FREE.contains(&path.as_str());
-            for operation in operations_mut(item) {
+            let shared_ids = shared_operation_ids(item);
+            for (method, operation) in operations_mut(item) {
+                if operation
+                    .operation_id
+                    .as_ref()
+                    .is_some_and(|id| shared_ids.contains(id))
+                {
+                    distinguish_operation_id(operation, method);
+                }
                 if needs_database {
                     answers(operation, "503", || unavailable.clone());
                 }
@@ -151,7 +160,9 @@ impl Modify for Conventions {
                     answers(operation, "401", || unauthorized.clone());
                 }
                 if operation.request_body.is_some() {
-                    add_form_media_type(operation);
+                    if !RAW_JSON_BODIES.contains(&path.as_str()) {
+                        state_other_media_type(operation);
+                    }
                     add_body_responses(operation);
                 }
             }
@@ -161,6 +172,9 @@ impl Modify for Conventions {
 
 /// The operations that answer without the database.
 const DATABASE_FREE: [&str; 2] = ["/healthz", "/openapi.json"];
+
+/// The operations that read their body as JSON only, not as `Fields`.
+const RAW_JSON_BODIES: [&str; 1] = ["/secret-scanning/github"];
 
 /// The database unreachable or busy, or (for a login) the hashing queue
 /// full: the client may retry after `Retry-After` seconds.
@@ -183,16 +197,46 @@ fn unavailable_response() -> RefOr<Response> {
     .into()
 }
 
-/// Every body is read as JSON or as a URL-encoded form with the same fields
-/// (`crate::http::body::Fields`), so each JSON body is also a form body.
-fn add_form_media_type(operation: &mut Operation) {
-    if let Some(body) = operation.request_body.as_mut() {
-        if let Some(json) = body.content.get("application/json").cloned() {
-            body.content
-                .entry("application/x-www-form-urlencoded".into())
-                .or_insert(json);
-        }
+/// The operation ids that several methods of a path share: those of a
+/// handler that answers several methods (`/auth/verify`).
+fn shared_operation_ids(item: &mut PathItem) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    operations_mut(item)
+        .filter_map(|(_, operation)| operation.operation_id.clone())
+        .filter(|id| !seen.insert(id.clone()))
+        .collect()
+}
+
+/// A generated client needs one operation id per operation: a shared one
+/// gets the method appended (`forward_auth_get`).
+fn distinguish_operation_id(operation: &mut Operation, method: &str) {
+    if let Some(id) = operation.operation_id.as_mut() {
+        id.push('_');
+        id.push_str(method);
     }
+}
+
+/// Every body is read as JSON or as a URL-encoded form with the same fields
+/// (`crate::http::body::Fields`). The document offers one media type per
+/// body, as generated clients need (one schema under two media types makes
+/// some generate a client that does not import): JSON, or a form for the
+/// OAuth endpoints, whose RFCs send forms. The other is said in words.
+fn state_other_media_type(operation: &mut Operation) {
+    let Some(body) = operation.request_body.as_ref() else {
+        return;
+    };
+    let other = if body.content.contains_key("application/json") {
+        "a URL-encoded form (`application/x-www-form-urlencoded`)"
+    } else {
+        "JSON (`application/json`)"
+    };
+    let description = operation.description.get_or_insert_with(String::new);
+    if !description.is_empty() {
+        description.push_str("\n\n");
+    }
+    description.push_str(&format!(
+        "The body may also be sent as {other} with the same fields."
+    ));
 }
 
 /// What any operation that reads a body can answer, by the contract's
@@ -269,17 +313,18 @@ fn detail_response_builder(description: &str) -> ResponseBuilder {
     )
 }
 
-fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+/// A path's operations, each with its method as the document writes it.
+fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = (&'static str, &mut Operation)> {
     [
-        &mut item.get,
-        &mut item.put,
-        &mut item.post,
-        &mut item.delete,
-        &mut item.options,
-        &mut item.head,
-        &mut item.patch,
-        &mut item.trace,
+        ("get", &mut item.get),
+        ("put", &mut item.put),
+        ("post", &mut item.post),
+        ("delete", &mut item.delete),
+        ("options", &mut item.options),
+        ("head", &mut item.head),
+        ("patch", &mut item.patch),
+        ("trace", &mut item.trace),
     ]
     .into_iter()
-    .filter_map(Option::as_mut)
+    .filter_map(|(method, operation)| Some((method, operation.as_mut()?)))
 }

@@ -35,7 +35,7 @@ impl FromFields for PasswordChangeBody {
 }
 
 /// Change the password; every other token of the user is revoked.
-#[utoipa::path(post, path = "/password/change", security(("Token" = [])),
+#[utoipa::path(post, operation_id = "change_password", path = "/password/change", security(("Token" = [])),
     request_body = PasswordChangeBody,
     responses(
         (status = 200, description = "Saved", body = Detail),
@@ -98,7 +98,7 @@ pub(super) fn read_address(fields: &Fields) -> Result<String, FieldErrors> {
 /// Answers at once and alike for every well-formed address, over
 /// `PASSWORD_RESET_THROTTLE` or not; the mail, if any, is sent in the
 /// background.
-#[utoipa::path(post, path = "/password/reset",
+#[utoipa::path(post, operation_id = "request_password_reset", path = "/password/reset",
     request_body = PasswordResetBody,
     responses(
         (status = 200, description = "The same answer whether or not the address is known", body = Detail),
@@ -151,7 +151,7 @@ impl ParseFields for ConfirmRequest {
 
 /// Set a new password with the `uid` and `token` of a reset mail; every
 /// token of the user is revoked.
-#[utoipa::path(post, path = "/password/reset/confirm",
+#[utoipa::path(post, operation_id = "confirm_password_reset", path = "/password/reset/confirm",
     request_body = PasswordResetConfirmBody,
     responses(
         (status = 200, description = "Password reset", body = Detail),

@@ -35,7 +35,7 @@ pub struct RotatedKey {
 /// `ROTATION_GRACE`; rotating it again within that window issues another
 /// new key and ends the previous one; any use of it afterwards revokes
 /// the device.
-#[utoipa::path(post, path = "/tokens/rotate", security(("Token" = [])), responses(
+#[utoipa::path(post, operation_id = "rotate_key", path = "/tokens/rotate", security(("Token" = [])), responses(
     (status = 200, description = "The new key (`Cache-Control: no-store`)", body = RotatedKey),
 ))]
 pub async fn rotate(

@@ -45,7 +45,7 @@ fn header<'r>(request: &'r HttpRequest, name: &str) -> Option<&'r str> {
 /// Receive GitHub's report of leaked keys: each live one is revoked
 /// (`leaked`) and its owner mailed. Signed by GitHub over the raw body;
 /// answers 404 unless `SECRET_SCANNING_GITHUB_KEYS` is set.
-#[utoipa::path(post, path = "/secret-scanning/github",
+#[utoipa::path(post, operation_id = "report_leaked_keys_github", path = "/secret-scanning/github",
     request_body(content = Vec<ReportedKeySchema>, description = "At most 1000 items"),
     params(
         ("Github-Public-Key-Identifier" = String, Header, description = "Which of GitHub's keys signed"),

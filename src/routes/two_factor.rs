@@ -59,7 +59,7 @@ fn no_store() -> CacheControl {
 
 /// Start setting up two-factor: a new secret for an authenticator app.
 /// Nothing is enabled until a code from the app is confirmed.
-#[utoipa::path(post, path = "/2fa/totp/setup", security(("Token" = [])),
+#[utoipa::path(post, operation_id = "set_up_totp", path = "/2fa/totp/setup", security(("Token" = [])),
     request_body = SetupBody,
     responses(
         (status = 200, description = "The secret, its `otpauth://` URI and a QR code (`Cache-Control: no-store`)", body = TotpSetup),
@@ -79,7 +79,7 @@ pub async fn set_up(
 }
 
 /// Confirm the set-up with a code from the app: two-factor is on from now.
-#[utoipa::path(post, path = "/2fa/totp/confirm", security(("Token" = [])),
+#[utoipa::path(post, operation_id = "confirm_totp", path = "/2fa/totp/confirm", security(("Token" = [])),
     request_body = ConfirmBody,
     responses(
         (status = 200, description = "On; ten recovery codes, shown this once (`Cache-Control: no-store`)", body = RecoveryCodes),
@@ -102,7 +102,7 @@ pub async fn confirm(
 
 /// Turn two-factor off: the password, then a code from the app or a
 /// recovery code.
-#[utoipa::path(post, path = "/2fa/disable", security(("Token" = [])),
+#[utoipa::path(post, operation_id = "disable_two_factor", path = "/2fa/disable", security(("Token" = [])),
     request_body = DisableBody,
     responses(
         (status = 200, description = "Off; the secret and the recovery codes are forgotten", body = Detail),

@@ -58,6 +58,13 @@
 //! - `snippets_node_tests` when `node` on the `PATH` is version 18 or later
 //!   (the first with `fetch`: the book's JavaScript client snippets,
 //!   `docs/snippets/javascript/`), or under CI.
+//! - `openapi_python_tests` when `.venv-tests/bin/python` can import
+//!   openapi_spec_validator and openapi_python_client (the validator and the
+//!   generated Python client of `tests/api/services/generated_clients.rs`),
+//!   or under CI.
+//! - `openapi_typescript_tests` when openapi-typescript, openapi-fetch and
+//!   TypeScript are installed in `tests/generated_clients/` (`.ci/run`
+//!   installs them) and `node` is on the `PATH`, or under CI.
 use std::env;
 use std::path::{Path, PathBuf};
 
@@ -138,6 +145,26 @@ fn main() {
     found_or_ci(
         "detect_secrets_tests",
         imports(&venv_python, "detect_secrets"),
+    );
+
+    found_or_ci(
+        "openapi_python_tests",
+        imports(
+            &venv_python,
+            "openapi_spec_validator, openapi_python_client",
+        ),
+    );
+    let generated_clients = repository.join("tests/generated_clients");
+    found_or_ci(
+        "openapi_typescript_tests",
+        [
+            "openapi-typescript/package.json",
+            "openapi-fetch/package.json",
+            "typescript/package.json",
+        ]
+        .iter()
+        .all(|file| npm_installed(&generated_clients, file))
+            && program("node").is_some(),
     );
 
     let python = program("python3");

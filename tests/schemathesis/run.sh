@@ -17,6 +17,8 @@
 #   SCHEMATHESIS_TIMEOUT    seconds before the run is stopped as failed (600)
 #   SCHEMATHESIS_ARGS       more options for `schemathesis run`, split on
 #                           spaces (e.g. "--report har --report-dir /tmp/st")
+#   SCHEMATHESIS_VALIDATOR_PYTHON  the Python that runs openapi-spec-validator
+#                           on the live document first (default .venv-tests/bin/python)
 #   SCHEMATHESIS_POSTGRES   a postgres://… URL: run on PostgreSQL instead, in a
 #                           database of the run's own made on that server
 #                           (and dropped on exit); unset: SQLite
@@ -48,6 +50,12 @@ if [[ "$(installed_version)" != "${SCHEMATHESIS_VERSION}" ]]; then
 fi
 # Run as a module: no dependence on PATH or pyenv's shims.
 python3 -m schemathesis.cli --version
+VALIDATOR_PYTHON="${SCHEMATHESIS_VALIDATOR_PYTHON:-${repo}/.venv-tests/bin/python}"
+if ! "${VALIDATOR_PYTHON}" -c 'import openapi_spec_validator' 2>/dev/null; then
+    echo "${VALIDATOR_PYTHON} cannot import openapi_spec_validator: run .ci/run, or install" \
+        "tests/resource_server/requirements.txt into .venv-tests" >&2
+    exit 1
+fi
 
 if [[ ! -x "${BIN}" ]]; then
     echo "${BIN} not found: cargo build"
@@ -99,6 +107,10 @@ export LOGIN_THROTTLE=100000/1m
 export REGISTER_THROTTLE=100000/1m
 export PASSWORD_RESET_THROTTLE=100000/1m
 export REVOKE_THROTTLE=100000/1m
+# POST /tokens/rotate retires the run's token, which then stands for its
+# device only for ROTATION_GRACE and revokes the device when used after it:
+# a grace longer than the run keeps the token, and rotation stays tested.
+export ROTATION_GRACE=2h
 export MAIL="file:${work}/mail"
 
 # A provider for POST /login/oidc/{provider}: the hooks have it sign ID
@@ -137,6 +149,12 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 curl -fsS "${base}/healthz" >/dev/null
+
+# The document as generators read it must be valid OpenAPI before anything
+# is generated from it (openapi-spec-validator, pinned in
+# tests/resource_server/requirements.txt, from the venv .ci/run makes).
+curl -fsS "${base}/openapi.json" -o "${work}/openapi.json"
+"${VALIDATOR_PYTHON}" -m openapi_spec_validator "${work}/openapi.json" | sed "s|${work}/||"
 
 token="$(curl -fsS -X POST "${base}/login" -H 'Content-Type: application/json' \
     -d "{\"username\": \"admin\", \"password\": \"${PASSWORD}\", \"client\": \"${CLIENT}\"}" |
