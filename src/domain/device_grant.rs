@@ -3,13 +3,10 @@
 //! on another device, the digests they are stored by, the states a grant
 //! goes through, and how a poll is answered.
 
+use crate::domain::random::{random_base64url, random_from};
 use crate::domain::secret::hmac_sha256;
 use crate::domain::{Scopes, Timestamp};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use hmac::Mac;
-use rand::rngs::OsRng;
-use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::fmt;
 
@@ -27,9 +24,7 @@ pub struct DeviceCode(String);
 
 impl DeviceCode {
     pub fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        OsRng.fill_bytes(&mut bytes);
-        DeviceCode(URL_SAFE_NO_PAD.encode(bytes))
+        DeviceCode(random_base64url::<32>())
     }
 
     pub fn expose(&self) -> &str {
@@ -55,19 +50,7 @@ pub struct UserCode(String);
 
 impl UserCode {
     pub fn generate() -> Self {
-        let mut code = String::with_capacity(USER_CODE_LETTERS);
-        let mut bytes = [0u8; 32];
-        while code.len() < USER_CODE_LETTERS {
-            OsRng.fill_bytes(&mut bytes);
-            // 240 is a multiple of 20: no letter is likelier than another.
-            for &byte in bytes.iter().filter(|&&byte| byte < 240) {
-                if code.len() == USER_CODE_LETTERS {
-                    break;
-                }
-                code.push(char::from(USER_CODE_ALPHABET[usize::from(byte % 20)]));
-            }
-        }
-        UserCode(code)
+        UserCode(random_from(USER_CODE_ALPHABET, USER_CODE_LETTERS))
     }
 
     /// A code as a person typed it: without regard to case, with or

@@ -13,12 +13,9 @@
 //! tampered with or older than `DEVICE_PROOF_TTL` counts for nothing.
 //! Every character is one a cookie value may hold.
 
+use super::random::random_base64url;
 use super::signed_stamp::{self, PresentedStamp, Subject};
 use super::Timestamp;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use rand::rngs::OsRng;
-use rand::RngCore;
 use std::time::Duration;
 
 /// The purpose the signing key is derived for (`SecretKey::derive_key`).
@@ -41,9 +38,7 @@ pub struct ValidProof {
 
 /// A new proof that `client` signed in as the user `user_id` at `now`.
 pub fn issue(key: &[u8; 32], user_id: i64, client: &str, now: Timestamp) -> String {
-    let mut bytes = [0u8; 16];
-    OsRng.fill_bytes(&mut bytes);
-    let id = URL_SAFE_NO_PAD.encode(bytes);
+    let id = random_base64url::<16>();
     let stamp = signed_stamp::issue(key, subject(user_id, &id, client), now);
     format!("{user_id}.{id}.{stamp}.{client}")
 }

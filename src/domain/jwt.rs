@@ -9,6 +9,7 @@
 //! ([`super::jws`]), which are the ones signing makes.
 
 use super::jws::{has_low_s_signature, with_low_s};
+use super::random::random_bytes;
 use super::sealed::Sealer;
 use super::secret::hmac_sha256;
 use super::{SecretKey, TokenDigest};
@@ -16,8 +17,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::Mac;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use rand::rngs::OsRng;
-use rand::RngCore;
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde::{Deserialize, Serialize};
@@ -58,9 +57,7 @@ pub const ACCESS_TOKEN_TYPE: &str = "access";
 
 /// 128 random bits, hex.
 pub fn new_jti() -> String {
-    let mut bytes = [0u8; 16];
-    OsRng.fill_bytes(&mut bytes);
-    hex(&bytes)
+    hex(&random_bytes::<16>())
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -42,6 +42,7 @@ pub mod page;
 pub mod password;
 pub mod principal;
 pub mod public_url;
+pub mod random;
 pub mod registration;
 pub mod reset_token;
 pub mod scope;

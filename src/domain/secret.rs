@@ -5,11 +5,8 @@
 //! secret), so that a value signed for one purpose is never valid for
 //! another, and new uses (console sessions, ...) need no new setting.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use super::random::random_base64url;
 use hmac::{Hmac, Mac};
-use rand::rngs::OsRng;
-use rand::RngCore;
 use sha2::Sha256;
 use std::fmt;
 
@@ -47,9 +44,7 @@ impl SecretKey {
 
     /// 256 bits from the operating system's CSPRNG, as printable text.
     pub fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        OsRng.fill_bytes(&mut bytes);
-        SecretKey(URL_SAFE_NO_PAD.encode(bytes))
+        SecretKey(random_base64url::<32>())
     }
 
     /// The secret in clear, for storing it; never for a log or a response.

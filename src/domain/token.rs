@@ -6,8 +6,7 @@
 //! CRC-32 checksum so that a scanner can tell a real key from a look-alike
 //! offline and a made-up key is refused without touching the database.
 
-use rand::rngs::OsRng;
-use rand::RngCore;
+use super::random::random_from;
 use sha2::{Digest, Sha256, Sha512};
 use std::fmt;
 
@@ -50,21 +49,9 @@ fn checksum(body: &[u8]) -> [u8; CHECKSUM_LENGTH] {
     digits
 }
 
-/// `count` base62 digits drawn uniformly from the OS CSPRNG: bytes of 248
-/// and above are dropped (248 = 4 * 62), so that `% 62` favours no digit.
+/// `count` base62 digits drawn uniformly from the OS CSPRNG.
 fn random_base62(count: usize) -> String {
-    let mut out = String::with_capacity(count);
-    let mut bytes = [0u8; 64];
-    while out.len() < count {
-        OsRng.fill_bytes(&mut bytes);
-        for &byte in bytes.iter().filter(|&&b| b < 248) {
-            if out.len() == count {
-                break;
-            }
-            out.push(char::from(BASE62[usize::from(byte % 62)]));
-        }
-    }
-    out
+    random_from(BASE62, count)
 }
 
 fn is_base62(bytes: &[u8]) -> bool {

@@ -5,10 +5,9 @@
 //! The parameters are the ones every authenticator app supports: HMAC-SHA1,
 //! 6 digits, 30-second steps, one step of clock skew either way.
 
+use super::random::{random_bytes, random_from};
 use super::secret::hmac_sha256;
 use hmac::Mac;
-use rand::rngs::OsRng;
-use rand::{Rng, RngCore};
 use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, Secret, TOTP};
 
@@ -39,9 +38,7 @@ impl std::fmt::Debug for TotpSecret {
 impl TotpSecret {
     /// 160 bits from the operating system's CSPRNG.
     pub fn generate() -> Self {
-        let mut bytes = vec![0u8; SECRET_BYTES];
-        OsRng.fill_bytes(&mut bytes);
-        TotpSecret(bytes)
+        TotpSecret(random_bytes::<SECRET_BYTES>().to_vec())
     }
 
     /// A secret as stored (after unsealing it).
@@ -128,18 +125,11 @@ pub fn qr_svg(uri: &str) -> Result<String, String> {
 
 /// Fresh recovery codes, as shown to the user once: `abcde-fghjk`.
 pub fn generate_recovery_codes() -> Vec<String> {
-    let mut rng = OsRng;
     (0..RECOVERY_CODES)
         .map(|_| {
-            let mut code = String::with_capacity(2 * RECOVERY_GROUP + 1);
-            for position in 0..2 * RECOVERY_GROUP {
-                if position == RECOVERY_GROUP {
-                    code.push('-');
-                }
-                let index = rng.gen_range(0..RECOVERY_ALPHABET.len());
-                code.push(char::from(RECOVERY_ALPHABET[index]));
-            }
-            code
+            let letters = random_from(RECOVERY_ALPHABET, 2 * RECOVERY_GROUP);
+            let (first, second) = letters.split_at(RECOVERY_GROUP);
+            format!("{first}-{second}")
         })
         .collect()
 }

@@ -17,7 +17,7 @@ use crate::domain::registration::Registration;
 use crate::domain::FieldErrors;
 use crate::domain::{ClientName, Scopes, Username};
 use crate::metrics::ThrottledAction;
-use crate::service::sign_in::throttle::{address_scope, count_use};
+use crate::service::sign_in::throttle::admit_address;
 use crate::service::tokens::{self, IssuedToken};
 use crate::service::{Error, Services};
 
@@ -49,21 +49,15 @@ pub async fn admit(services: &Services, source: &EventSource) -> Result<(), Erro
     // Every attempt counts, valid or not, before anything else: a flood
     // from one address cannot fill the hashing queue that logins need, nor
     // probe for taken usernames.
-    if let Some(address) = source.ip {
-        let scopes = vec![address_scope("register", address)];
-        count_use(
-            services,
-            services.settings.throttles.register_throttle,
-            scopes,
-        )
-        .await
-        .inspect_err(|error| {
-            if matches!(error, Error::Throttled(_)) {
-                services.metrics.throttled(ThrottledAction::Register);
-            }
-        })?;
-    }
-    Ok(())
+    let limit = services.settings.throttles.register_throttle;
+    admit_address(
+        services,
+        source,
+        "register",
+        limit,
+        ThrottledAction::Register,
+    )
+    .await
 }
 
 /// Whether sign-up requires an e-mail address (`EMAIL_VERIFICATION=mandatory`).

@@ -8,11 +8,9 @@
 //! the rows swept by `jobs::sweep_expired`).
 
 use crate::db::console_sessions as queries;
+use crate::domain::random::random_base64url;
 use crate::domain::Timestamp;
 use crate::service::{Error, Services};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::time::Duration;
@@ -27,9 +25,7 @@ pub struct SessionId(String);
 impl SessionId {
     /// 256 bits from the operating system's CSPRNG.
     fn generate() -> Self {
-        let mut bytes = [0_u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        SessionId(URL_SAFE_NO_PAD.encode(bytes))
+        SessionId(random_base64url::<32>())
     }
 
     /// An id as read back from the cookie.

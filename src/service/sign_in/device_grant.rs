@@ -10,7 +10,7 @@
 
 use super::throttle::{
     address_scope, count_attempt, count_use, not_a_failure, record_throttled, take_back,
-    username_scope, Guess, GuessKind,
+    username_scope, Guess,
 };
 use super::two_factor::check_second_factor;
 use crate::db::device_grants::{self, GrantRow, NewGrant};
@@ -439,13 +439,7 @@ async fn find_pending(
     let counted = services
         .db(move |conn| count_attempt(conn, &limit, subject, address, Timestamp::now()))
         .await;
-    let guess = Guess {
-        username: &approver.username,
-        kind: GuessKind::SignIn,
-        source,
-        action: "device",
-        device_proofs: &[],
-    };
+    let guess = Guess::sign_in("device", &approver.username, &[], source);
     if matches!(counted, Err(Error::Throttled(_))) {
         record_throttled(services, &guess).await;
     }

@@ -6,7 +6,7 @@
 
 use super::credentials::allow_sign_in;
 use super::credentials::{self, Credentials};
-use super::throttle::{under_throttle, Guess, GuessKind};
+use super::throttle::{under_throttle, Guess};
 use super::two_factor;
 use crate::db::events::What;
 use crate::db::users;
@@ -53,13 +53,7 @@ pub async fn login(
     tokens::check_allowed_scopes(&services.settings, &scopes)?;
     tokens::check_dpop_required(&services.settings, &client, dpop_jkt.is_some())?;
     let limits = tokens::IssueLimits::of(&services.settings);
-    let guess = Guess {
-        username: &username,
-        kind: GuessKind::SignIn,
-        source,
-        action: "login",
-        device_proofs: &device_proofs,
-    };
+    let guess = Guess::sign_in("login", &username, &device_proofs, source);
     let issued = sign_in(services, guess, password, otp, |user| async move {
         let source = source.clone();
         services
@@ -95,13 +89,7 @@ pub async fn console_sign_in(
     device_proofs: &[String],
     source: &EventSource,
 ) -> Result<Credentials, Error> {
-    let guess = Guess {
-        username,
-        kind: GuessKind::SignIn,
-        source,
-        action: "console",
-        device_proofs,
-    };
+    let guess = Guess::sign_in("console", username, device_proofs, source);
     sign_in(services, guess, password, otp, |user| async move {
         if !user.is_admin {
             return Err(Error::PermissionDenied);
@@ -151,13 +139,7 @@ pub async fn device_page_sign_in(
     otp: Option<String>,
     source: &EventSource,
 ) -> Result<Credentials, Error> {
-    let guess = Guess {
-        username,
-        kind: GuessKind::SignIn,
-        source,
-        action: "device",
-        device_proofs: &[],
-    };
+    let guess = Guess::sign_in("device", username, &[], source);
     sign_in(
         services,
         guess,

@@ -236,6 +236,24 @@ pub struct Guess<'a> {
     pub device_proofs: &'a [String],
 }
 
+impl<'a> Guess<'a> {
+    /// A sign-in's guess ([`GuessKind::SignIn`]) made for `action`.
+    pub fn sign_in(
+        action: &'static str,
+        username: &'a str,
+        device_proofs: &'a [String],
+        source: &'a EventSource,
+    ) -> Self {
+        Guess {
+            username,
+            kind: GuessKind::SignIn,
+            source,
+            action,
+            device_proofs,
+        }
+    }
+}
+
 /// What a right guess proves, and so how it is counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GuessKind {
@@ -470,21 +488,30 @@ where
 /// per client address, before its body is read: a flood of guesses from one
 /// address costs at most that many lookups.
 pub async fn admit_revocation(services: &Services, source: &EventSource) -> Result<(), Error> {
+    let limit = services.settings.throttles.revoke_throttle;
+    admit_address(services, source, "revoke", limit, ThrottledAction::Revoke).await
+}
+
+/// Counts a request of `action` (its scope's prefix) against `limit` per
+/// client address, a refusal in the metrics as `throttled`; one without an
+/// address is not counted.
+pub async fn admit_address(
+    services: &Services,
+    source: &EventSource,
+    action: &'static str,
+    limit: ThrottleLimit,
+    throttled: ThrottledAction,
+) -> Result<(), Error> {
     let Some(address) = source.ip else {
         return Ok(());
     };
-    let scopes = vec![address_scope("revoke", address)];
-    count_use(
-        services,
-        services.settings.throttles.revoke_throttle,
-        scopes,
-    )
-    .await
-    .inspect_err(|error| {
-        if matches!(error, Error::Throttled(_)) {
-            services.metrics.throttled(ThrottledAction::Revoke);
-        }
-    })?;
+    count_use(services, limit, vec![address_scope(action, address)])
+        .await
+        .inspect_err(|error| {
+            if matches!(error, Error::Throttled(_)) {
+                services.metrics.throttled(throttled);
+            }
+        })?;
     Ok(())
 }
 

@@ -274,13 +274,7 @@ pub async fn check_second_factor(
         .db(move |conn| Ok(users::by_id(conn, user_id)?.map(|user| user.username)))
         .await?
         .ok_or(Error::BadCredentials)?;
-    let guess = Guess {
-        username: &username,
-        kind: GuessKind::SignIn,
-        source,
-        action,
-        device_proofs,
-    };
+    let guess = Guess::sign_in(action, &username, device_proofs, source);
     second_factor_under_throttle(services, guess, accept_code(services, user_id, otp, "otp")).await
 }
 

@@ -13,6 +13,7 @@ use crate::domain::event::{EventSource, RevokedBy};
 use crate::domain::secret_scanning::PublicKeys;
 use crate::domain::{Timestamp, TokenDigest};
 use crate::metrics::RevocationCause;
+use crate::service::shared::outbound;
 use crate::service::shared::outbox::{deliverable, Mail};
 use crate::service::{Error, Services};
 use serde::{Deserialize, Serialize};
@@ -75,12 +76,7 @@ impl GithubKeys {
             }
             KeySource::Url(_) => (PublicKeys::default(), None),
         };
-        let http = reqwest::Client::builder()
-            .connect_timeout(http_timeout)
-            .timeout(http_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| format!("the HTTP client for GitHub's keys: {e}"))?;
+        let http = outbound::client(http_timeout, "GitHub's keys")?;
         Ok(GithubKeys(Some(Arc::new(Loaded {
             source,
             http,

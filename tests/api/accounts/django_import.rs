@@ -7,7 +7,7 @@
 use crate::helpers::django::{over_the_bounds, BCRYPT_TAIL, DJANGO_SCHEMA, KEY32, KEY64};
 use crate::helpers::on_both_backends;
 use crate::helpers::throttle;
-use crate::helpers::{assert_unauthorized, Backend, TestApp};
+use crate::helpers::{assert_failed_with, assert_unauthorized, Backend, TestApp};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use multitoken::db::schema::{tokens, users};
@@ -179,10 +179,7 @@ async fn users_hashes_and_tokens_are_imported_and_work_over_http(backend: Backen
     }
     // No key of an inactive Django user was imported (L6 of the third
     // review): none comes back when the user is made active here.
-    diesel::update(users::table.filter(users::username.eq("gone")))
-        .set(users::is_active.eq(true))
-        .execute(&mut app.connection())
-        .expect("reactivate");
+    app.set_active_in_db("gone", true);
     for key in [GONE_DRF, GONE_MULTI] {
         assert_unauthorized(app.whoami(key).await, "Invalid token.").await;
     }
@@ -233,11 +230,11 @@ async fn a_second_import_changes_nothing_and_update_refreshes_users(backend: Bac
         .expect("change");
     let updated = import(&app, &source.path, &["--update"]);
     assert!(stdout(&updated).starts_with("users: 0 imported, 0 skipped, 5 updated\n"));
-    let email: String = users::table
-        .filter(users::username.eq("staff"))
-        .select(users::email)
-        .first(&mut app.connection())
-        .expect("email");
+    let email: String = app.read(
+        users::table
+            .filter(users::username.eq("staff"))
+            .select(users::email),
+    );
     assert_eq!(email, "new@example.com");
     assert_eq!(snapshot(&app), before, "no user or token duplicated");
 }
@@ -281,11 +278,7 @@ async fn admins_and_the_drf_client_follow_the_options(backend: Backend) {
 
     let app = TestApp::spawn(backend).await;
     import(&app, &source.path, &["--admins", "none"]);
-    let admins: i64 = users::table
-        .filter(users::is_admin.eq(true))
-        .count()
-        .get_result(&mut app.connection())
-        .expect("admins");
+    let admins: i64 = app.read(users::table.filter(users::is_admin.eq(true)).count());
     assert_eq!(admins, 0);
 }
 
@@ -310,10 +303,7 @@ async fn a_database_that_is_not_djangos_or_cannot_be_read_fails_with_exit_1(back
             "cannot read the Django database",
         ),
     ] {
-        let output = app.cli(&["import-django", url], "");
-        assert_eq!(output.status.code(), Some(1), "{url}: {output:?}");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains(message), "{url}: {stderr}");
+        assert_failed_with(&app.cli(&["import-django", url], ""), message);
     }
     assert!(
         !std::path::Path::new(&missing).exists(),
@@ -340,10 +330,7 @@ async fn an_update_that_deactivates_a_user_takes_their_tokens_away(backend: Back
         stdout(&updated)
     );
     // As a deactivation here does: the tokens are gone, not just asleep.
-    diesel::update(users::table.filter(users::username.eq("staff")))
-        .set(users::is_active.eq(true))
-        .execute(&mut app.connection())
-        .expect("reactivate");
+    app.set_active_in_db("staff", true);
     for key in [MULTI_OLD, MULTI_NEW] {
         assert_unauthorized(app.whoami(key).await, "Invalid token.").await;
     }

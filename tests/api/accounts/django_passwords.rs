@@ -23,11 +23,7 @@ fn set_hash(app: &TestApp, user_id: i64, hash: &str) {
 }
 
 fn hash_of(app: &TestApp, user_id: i64) -> String {
-    users::table
-        .find(user_id)
-        .select(users::password_hash)
-        .first(&mut app.connection())
-        .expect("hash")
+    app.read(users::table.find(user_id).select(users::password_hash))
 }
 
 #[on_both_backends]

@@ -4,7 +4,7 @@
 //! djangorestframework-multitoken and knox tokens, on SQLite and on
 //! PostgreSQL as the Django side, each imported into both of ours.
 
-use crate::helpers::{assert_unauthorized, postgres_admin_url, Backend, TestApp};
+use crate::helpers::{assert_unauthorized, postgres_admin_url, stdout_of, Backend, TestApp};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use multitoken::db::schema::{tokens, users};
@@ -85,13 +85,8 @@ impl DjangoProject {
         };
         let script =
             Path::new(env!("MULTITOKEN_REPOSITORY")).join("tests/django_source/make_db.py");
-        let output = Command::new(python())
-            .arg(script)
-            .arg(&url)
-            .output()
-            .expect("run make_db.py");
-        assert!(output.status.success(), "make_db.py: {output:?}");
-        let made = serde_json::from_slice(&output.stdout).expect("make_db.py prints JSON");
+        let output = stdout_of(Command::new(python()).arg(script).arg(&url), "make_db.py");
+        let made = serde_json::from_slice(&output).expect("make_db.py prints JSON");
         DjangoProject {
             url,
             made,
@@ -149,11 +144,11 @@ fn snapshot(app: &TestApp) -> Snapshot {
 }
 
 fn hash_of(app: &TestApp, username: &str) -> String {
-    users::table
-        .filter(users::username.eq(username))
-        .select(users::password_hash)
-        .first(&mut app.connection())
-        .expect("hash")
+    app.read(
+        users::table
+            .filter(users::username.eq(username))
+            .select(users::password_hash),
+    )
 }
 
 fn import(app: &TestApp, url: &str, extra: &[&str]) -> String {

@@ -4,7 +4,7 @@
 //! backend's directory, or from an SMTP server and the console log.
 
 use crate::helpers::console::Console;
-use crate::helpers::mail::{to, MailApp, SmtpServer};
+use crate::helpers::mail::{assert_address_checked, to, MailApp, SmtpServer};
 use crate::helpers::on_both_backends;
 use crate::helpers::throttle;
 use crate::helpers::{
@@ -80,6 +80,15 @@ fn link_in(mail: &str) -> (String, String) {
 
 fn key_in(mail: &str) -> String {
     link_in(mail).1
+}
+
+/// The key of the one mail of `mails` that does not carry `old`.
+fn new_key_in(mails: &[String], old: &str) -> String {
+    mails
+        .iter()
+        .map(|mail| key_in(mail))
+        .find(|key| key != old)
+        .expect("a new key")
 }
 
 async fn assert_invalid_key(response: reqwest::Response) {
@@ -199,16 +208,7 @@ async fn tampered_garbled_and_missing_keys_are_refused(backend: Backend) {
         )
         .await;
     }
-    assert_bad_request(
-        app.post_json("/register/resend-email", json!({})).await,
-        json!({"email": ["This field is required."]}),
-    )
-    .await;
-    assert_bad_request(
-        app.resend_email("not-an-address").await,
-        json!({"email": ["Enter a valid email address."]}),
-    )
-    .await;
+    assert_address_checked(app, "/register/resend-email").await;
     // Nothing above spent the real key.
     assert_verified(app.verify_email(&key).await).await;
 }
@@ -236,11 +236,7 @@ async fn resend_answers_alike_for_every_address_and_mails_only_unverified_users(
     assert_eq!(mail.mail_count(), 3, "nothing for unknown or verified");
     let to_alice = to(&mails, "alice@example.com");
     assert_eq!(to_alice.len(), 2, "{mails:?}");
-    let key = to_alice
-        .iter()
-        .map(|mail| key_in(mail))
-        .find(|key| *key != first_for_alice)
-        .expect("a new key");
+    let key = new_key_in(&to_alice, &first_for_alice);
     assert_verified(app.verify_email(&key).await).await;
     assert_invalid_key(app.verify_email(&first_for_alice).await).await;
 }
@@ -424,11 +420,7 @@ async fn changing_the_address_away_and_back_does_not_revive_an_old_key(backend: 
         2,
         "the first mail and the one after the change back"
     );
-    let current = mails
-        .iter()
-        .map(|text| key_in(text))
-        .find(|key| *key != old)
-        .expect("a new key");
+    let current = new_key_in(&mails, &old);
     assert_invalid_key(app.verify_email(&old).await).await;
     assert_verified(app.verify_email(&current).await).await;
     let user = app
@@ -529,10 +521,7 @@ async fn the_console_backend_logs_the_verification_mail() {
         .sent()
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
-    server.wait_for_log("email_verification mail #");
-    let log = server.log();
-    assert!(log.contains("mail (MAIL=console)"), "{log}");
-    assert!(log.contains(&format!("Subject: {SUBJECT}")), "{log}");
+    let log = server.console_mail("email_verification mail #", SUBJECT);
     let (_, key) = link_in(&log);
     let response = http
         .post(server.url("/register/verify-email"))

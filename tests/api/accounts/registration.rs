@@ -3,7 +3,8 @@
 use crate::helpers::mail::NEW_PASSWORD;
 use crate::helpers::on_both_backends;
 use crate::helpers::{
-    assert_bad_request, assert_detail, assert_json, header, Backend, Sent, TestApp,
+    assert_bad_request, assert_detail, assert_failed_with, assert_json, header, Backend, Sent,
+    TestApp,
 };
 use multitoken::config::Registration;
 use reqwest::{Method, StatusCode};
@@ -230,9 +231,7 @@ async fn the_command_line_applies_the_password_rules(backend: Backend) {
         &["user", "create", "erin", "--password-stdin"],
         "Sunshine1\n",
     );
-    assert_eq!(common.status.code(), Some(1), "{common:?}");
-    let stderr = String::from_utf8_lossy(&common.stderr);
-    assert!(stderr.contains(COMMON), "{stderr}");
+    assert_failed_with(&common, COMMON);
     let created = app.cli(
         &[
             "user",
@@ -249,8 +248,6 @@ async fn the_command_line_applies_the_password_rules(backend: Backend) {
         &["user", "set-password", "MARGARET", "--password-stdin"],
         "Margaret-99\n",
     );
-    assert_eq!(similar.status.code(), Some(1), "{similar:?}");
-    let stderr = String::from_utf8_lossy(&similar.stderr);
-    assert!(stderr.contains(SIMILAR), "{stderr}");
+    assert_failed_with(&similar, SIMILAR);
     app.login_as("margaret", NEW_PASSWORD, "web").await;
 }

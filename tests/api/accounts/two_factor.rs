@@ -318,10 +318,7 @@ async fn turning_it_off_needs_the_password_then_a_code(backend: Backend) {
         StatusCode::OK
     );
     // The recovery codes went with it.
-    let left: i64 = recovery_codes::table
-        .count()
-        .get_result(&mut app.connection())
-        .expect("count");
+    let left: i64 = app.read(recovery_codes::table.count());
     assert_eq!(left, 0);
     let off_again = post(
         &app,

@@ -105,11 +105,7 @@ fn insert_legacy(app: &TestApp, username: &str) -> i64 {
 }
 
 fn key_of(app: &TestApp, id: i64) -> String {
-    users::table
-        .find(id)
-        .select(users::username_key)
-        .first(&mut app.connection())
-        .expect("key")
+    app.read(users::table.find(id).select(users::username_key))
 }
 
 #[on_both_backends]

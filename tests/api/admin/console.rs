@@ -401,13 +401,8 @@ async fn console_sign_in_records_the_login(backend: Backend) {
     use multitoken::db::schema::users;
     let app = TestApp::spawn(backend).await;
     let ops = app.create_user("ops", "", true);
-    let last_login = || -> Option<i64> {
-        users::table
-            .find(ops)
-            .select(users::last_login_at)
-            .first(&mut app.connection())
-            .expect("user")
-    };
+    let last_login =
+        || -> Option<i64> { app.read(users::table.find(ops).select(users::last_login_at)) };
     assert_eq!(last_login(), None);
     let mut console = Console::new(&app);
     let response = console.sign_in("ops", PASSWORD).await;

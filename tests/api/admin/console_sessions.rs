@@ -35,10 +35,7 @@ async fn signed_in(app: &TestApp, cookie: &Option<String>) -> bool {
 }
 
 fn session_rows(app: &TestApp) -> i64 {
-    console_sessions::table
-        .count()
-        .get_result(&mut app.connection())
-        .expect("count sessions")
+    app.read(console_sessions::table.count())
 }
 
 #[on_both_backends]

@@ -55,15 +55,9 @@ async fn unknown_and_revoked_keys_are_invalid(backend: Backend) {
 #[on_both_backends]
 async fn a_deactivated_users_token_is_refused(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let user_id = app.create_user("alice", "", false);
+    app.create_user("alice", "", false);
     let key = app.login("alice", "web").await;
-    // Deactivate without the usual revocation, to see the check itself.
-    use diesel::prelude::*;
-    use multitoken::db::schema::users;
-    diesel::update(users::table.find(user_id))
-        .set(users::is_active.eq(false))
-        .execute(&mut app.connection())
-        .expect("deactivate");
+    app.set_active_in_db("alice", false);
     assert_unauthorized(app.whoami(&key).await, "User inactive or deleted.").await;
 }
 

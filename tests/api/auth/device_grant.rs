@@ -6,7 +6,8 @@
 use crate::helpers::on_both_backends;
 use crate::helpers::two_factor::{code, enable, wrong_code};
 use crate::helpers::{
-    assert_bad_request, assert_detail, assert_json, header, keys_of, Backend, Sent, TestApp, DENIED,
+    assert_bad_request, assert_detail, assert_json, header, keys_of, uncached_json, Backend, Sent,
+    TestApp, DENIED,
 };
 use diesel::prelude::*;
 use multitoken::db::schema::{device_grants, events};
@@ -34,10 +35,7 @@ async fn codes(app: &TestApp, client: &str, scope: &str) -> Value {
     if !scope.is_empty() {
         form.push(("scope", scope));
     }
-    let response = authorize(app, &form).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(header(&response, "cache-control"), Some("no-store"));
-    response.json().await.expect("json")
+    uncached_json(authorize(app, &form).await).await
 }
 
 /// `POST /oauth/token` with the device grant.
@@ -69,6 +67,11 @@ async fn assert_oauth_error(response: Response, error: &str, why: &str) {
     let mut keys = keys_of(&body);
     keys.retain(|key| key != "error_description");
     assert_eq!(keys, ["error"], "{why}: {body}");
+}
+
+/// Polls for `codes` as `client` and asserts the OAuth error it answers.
+async fn assert_polled(app: &TestApp, codes: &Value, client: &str, error: &str, why: &str) {
+    assert_oauth_error(poll(app, codes, client).await, error, why).await;
 }
 
 fn str_of<'a>(body: &'a Value, field: &str) -> &'a str {
@@ -191,10 +194,7 @@ async fn an_approved_device_gets_its_key_once_as_an_ordinary_device(backend: Bac
     let again = approve(&app, &phone, user_code, json!({})).await;
     assert_detail(again, StatusCode::NOT_FOUND, NOT_FOUND).await;
 
-    let token = poll(&app, &codes, "tv").await;
-    assert_eq!(token.status(), StatusCode::OK);
-    assert_eq!(header(&token, "cache-control"), Some("no-store"));
-    let token: Value = token.json().await.expect("json");
+    let token = uncached_json(poll(&app, &codes, "tv").await).await;
     assert_eq!(
         keys_of(&token),
         [
@@ -222,7 +222,7 @@ async fn an_approved_device_gets_its_key_once_as_an_ordinary_device(backend: Bac
     assert_eq!(tv["via"], "device");
 
     // Spent: the code is worth nothing any more.
-    assert_oauth_error(poll(&app, &codes, "tv").await, "invalid_grant", "spent").await;
+    assert_polled(&app, &codes, "tv", "invalid_grant", "spent").await;
 
     // The refresh_token grant: an access JWT for the device key.
     let refreshed = app
@@ -277,20 +277,12 @@ async fn polling_too_soon_slows_down_and_the_interval_grows(backend: Backend) {
     let app = TestApp::spawn_with(backend, fast_polls).await;
     let codes = codes(&app, "cli", "").await;
     assert_eq!(codes["interval"], 1);
-    assert_oauth_error(
-        poll(&app, &codes, "cli").await,
-        "authorization_pending",
-        "first",
-    )
-    .await;
-    assert_oauth_error(poll(&app, &codes, "cli").await, "slow_down", "at once").await;
+    assert_polled(&app, &codes, "cli", "authorization_pending", "first").await;
+    assert_polled(&app, &codes, "cli", "slow_down", "at once").await;
     // Past the first interval but not the grown one (1 + 5 s).
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    assert_oauth_error(poll(&app, &codes, "cli").await, "slow_down", "grown").await;
-    let interval: i64 = device_grants::table
-        .select(device_grants::poll_interval)
-        .first(&mut app.connection())
-        .expect("a grant");
+    assert_polled(&app, &codes, "cli", "slow_down", "grown").await;
+    let interval: i64 = app.read(device_grants::table.select(device_grants::poll_interval));
     assert_eq!(interval, 11);
     assert_eq!(metric(&app, "slow_down").await, 2);
     assert_eq!(metric(&app, "pending").await, 1);
@@ -384,12 +376,7 @@ async fn oauth_endpoints_answer_errors_in_the_oauth_shape(backend: Backend) {
             .await;
         assert_oauth_error(malformed, "invalid_request", "malformed JSON").await;
     }
-    assert_oauth_error(
-        poll(&app, &codes, "tv").await,
-        "authorization_pending",
-        "still pending",
-    )
-    .await;
+    assert_polled(&app, &codes, "tv", "authorization_pending", "still pending").await;
 }
 
 #[on_both_backends]
@@ -406,11 +393,11 @@ async fn denied_and_expired_requests_give_no_key(backend: Backend) {
     assert_json(answer, StatusCode::OK, json!({})).await;
     let again = app.with_token(Method::POST, &path, &phone).sent().await;
     assert_detail(again, StatusCode::NOT_FOUND, NOT_FOUND).await;
-    assert_oauth_error(poll(&app, &denied, "tv").await, "access_denied", "denied").await;
+    assert_polled(&app, &denied, "tv", "access_denied", "denied").await;
 
     let expired = codes(&app, "tv", "").await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_oauth_error(poll(&app, &expired, "tv").await, "expired_token", "expired").await;
+    assert_polled(&app, &expired, "tv", "expired_token", "expired").await;
     let late = approve(&app, &phone, str_of(&expired, "user_code"), json!({})).await;
     assert_detail(late, StatusCode::NOT_FOUND, NOT_FOUND).await;
     let kinds: Vec<String> = events::table
@@ -515,12 +502,12 @@ async fn unknown_user_codes_count_as_failed_sign_ins_of_the_approver(backend: Ba
         .post_login("alice", crate::helpers::PASSWORD, "web")
         .await;
     assert_eq!(login.status(), StatusCode::TOO_MANY_REQUESTS);
-    let failed: i64 = events::table
-        .filter(events::kind.eq("login_failed"))
-        .filter(events::detail.eq("device"))
-        .count()
-        .get_result(&mut app.connection())
-        .expect("count");
+    let failed: i64 = app.read(
+        events::table
+            .filter(events::kind.eq("login_failed"))
+            .filter(events::detail.eq("device"))
+            .count(),
+    );
     assert_eq!(failed, 3);
     assert_eq!(metric(&app, "unknown_code").await, 3);
 }
@@ -558,12 +545,7 @@ async fn the_client_limit_and_replacement_apply_as_at_login(backend: Backend) {
     let third = codes_for(&app, "laptop").await;
     let refused = approve(&app, &phone, str_of(&third, "user_code"), json!({})).await;
     assert_detail(refused, StatusCode::FORBIDDEN, TOO_MANY_CLIENTS).await;
-    assert_oauth_error(
-        poll(&app, &third, "laptop").await,
-        "access_denied",
-        "over the limit",
-    )
-    .await;
+    assert_polled(&app, &third, "laptop", "access_denied", "over the limit").await;
     assert_eq!(metric(&app, "too_many_clients").await, 1);
 }
 
@@ -628,12 +610,7 @@ async fn a_code_approved_on_one_instance_is_redeemed_on_another(backend: Backend
     let codes = codes_for(&app, "tv").await;
     let device_code = str_of(&codes, "device_code");
     // Polling state is shared: a poll on A, then at once on B, is too soon.
-    assert_oauth_error(
-        poll(&app, &codes, "tv").await,
-        "authorization_pending",
-        "on A",
-    )
-    .await;
+    assert_polled(&app, &codes, "tv", "authorization_pending", "on A").await;
     let on_b = poll_on(&other, &app.http, device_code, "tv").await;
     assert_oauth_error(on_b, "slow_down", "on B").await;
     let approved = approve(&app, &phone, str_of(&codes, "user_code"), json!({})).await;
@@ -721,12 +698,7 @@ async fn the_hosted_page_signs_in_and_approves_or_denies(backend: Backend) {
     let denied = decide_on_page(&mut browser, &page, other_code, PASSWORD, "deny").await;
     assert_eq!(denied.status(), StatusCode::OK);
     assert!(denied.text().await.expect("html").contains("Device denied"));
-    assert_oauth_error(
-        poll(&app, &other, "laptop").await,
-        "access_denied",
-        "on the page",
-    )
-    .await;
+    assert_polled(&app, &other, "laptop", "access_denied", "on the page").await;
     // With two-factor on, the page's sign-in takes the code too.
     let (secret, _, _) = enable(&app, "alice").await;
     let third = codes_for(&app, "watch").await;
@@ -909,24 +881,9 @@ async fn the_sweep_deletes_grants_an_hour_after_they_expired(backend: Backend) {
         "the old one swept, the others kept"
     );
     // Kept past its expiry, a late poll is told why; a swept one is unknown.
-    assert_oauth_error(
-        poll(&app, &issued[1], "recent").await,
-        "expired_token",
-        "kept",
-    )
-    .await;
-    assert_oauth_error(
-        poll(&app, &issued[0], "old").await,
-        "invalid_grant",
-        "swept",
-    )
-    .await;
-    assert_oauth_error(
-        poll(&app, &live, "live").await,
-        "authorization_pending",
-        "live",
-    )
-    .await;
+    assert_polled(&app, &issued[1], "recent", "expired_token", "kept").await;
+    assert_polled(&app, &issued[0], "old", "invalid_grant", "swept").await;
+    assert_polled(&app, &live, "live", "authorization_pending", "live").await;
 }
 
 #[on_both_backends]

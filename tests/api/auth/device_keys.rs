@@ -40,16 +40,6 @@ async fn token(app: &TestApp, form: &[(&str, &str)], proof: Option<String>) -> R
     request.sent().await
 }
 
-async fn whoami(app: &TestApp, scheme: &str, key: &str, proof: Option<String>) -> StatusCode {
-    let mut request = app
-        .request(Method::GET, "/whoami")
-        .header("Authorization", format!("{scheme} {key}"));
-    if let Some(proof) = proof {
-        request = request.header("DPoP", proof);
-    }
-    request.sent().await.status()
-}
-
 #[on_both_backends]
 async fn a_proof_at_the_token_endpoint_binds_the_device_key(backend: Backend) {
     let app = TestApp::spawn_with(backend, fast_polls).await;
@@ -69,15 +59,18 @@ async fn a_proof_at_the_token_endpoint_binds_the_device_key(backend: Backend) {
     let key = body["access_token"].as_str().expect("access_token");
     let whoami_url = app.url("/whoami");
     assert_eq!(
-        whoami(&app, "Bearer", key, None).await,
+        app.whoami_as("Bearer", key, None).await.status(),
         StatusCode::UNAUTHORIZED,
         "a bound key alone is refused"
     );
     let proof = tv.proof_for("GET", &whoami_url, key);
-    assert_eq!(whoami(&app, "DPoP", key, Some(proof)).await, StatusCode::OK);
+    assert_eq!(
+        app.whoami_as("DPoP", key, Some(proof)).await.status(),
+        StatusCode::OK
+    );
     let other = DeviceKey::es256().proof_for("GET", &whoami_url, key);
     assert_eq!(
-        whoami(&app, "DPoP", key, Some(other)).await,
+        app.whoami_as("DPoP", key, Some(other)).await.status(),
         StatusCode::UNAUTHORIZED,
         "a proof by another key"
     );
@@ -173,27 +166,16 @@ async fn the_refresh_token_grant_rotates_the_key_when_asked(backend: Backend) {
     let body: Value = response.json().await.expect("json");
     let new = body["refresh_token"].as_str().expect("refresh_token");
     assert_ne!(new, old);
-    assert_eq!(whoami(&app, "Token", new, None).await, StatusCode::OK);
-    let devices: Value = app
-        .with_token(Method::GET, "/tokens", new)
-        .sent()
-        .await
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(devices.as_array().map(Vec::len), Some(1), "{devices}");
-    let events: Value = app
-        .with_token(Method::GET, "/events", new)
-        .sent()
-        .await
-        .json()
-        .await
-        .expect("json");
-    let rotated = events["results"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    assert_eq!(
+        app.whoami_as("Token", new, None).await.status(),
+        StatusCode::OK
+    );
+    let devices = app.devices(new).await;
+    assert_eq!(devices.len(), 1, "{devices:?}");
+    let events = app.own_events(new).await;
+    let rotated = events
+        .iter()
         .filter(|event| event["type"] == "rotated")
         .count();
-    assert_eq!(rotated, 1, "{events}");
+    assert_eq!(rotated, 1, "{events:?}");
 }

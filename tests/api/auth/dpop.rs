@@ -37,17 +37,6 @@ async fn bound_key(app: &TestApp, device: &DeviceKey, client: &str) -> String {
     body["auth_token"].as_str().expect("auth_token").to_owned()
 }
 
-/// `GET /whoami` with `Authorization: <scheme> <key>` and, if any, this proof.
-async fn whoami(app: &TestApp, scheme: &str, key: &str, proof: Option<String>) -> Response {
-    let mut request = app
-        .request(Method::GET, "/whoami")
-        .header("Authorization", format!("{scheme} {key}"));
-    if let Some(proof) = proof {
-        request = request.header("DPoP", proof);
-    }
-    request.sent().await
-}
-
 async fn assert_invalid_proof(response: Response, case: &str) {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{case}");
     assert_eq!(
@@ -68,15 +57,15 @@ async fn a_key_bound_with_each_algorithm_works_with_its_proofs_only(backend: Bac
         let client = format!("device-{index}");
         let key = bound_key(&app, device, &client).await;
         let proof = device.proof_for("GET", &whoami_url, &key);
-        let response = whoami(&app, "DPoP", &key, Some(proof)).await;
+        let response = app.whoami_as("DPoP", &key, Some(proof)).await;
         assert_eq!(response.status(), StatusCode::OK, "{}", device.alg());
         let body: Value = response.json().await.expect("json");
         assert_eq!(body["username"], "alice");
         // Again, with a new proof: every use has its own.
         let proof = device.proof_for("GET", &whoami_url, &key);
-        let again = whoami(&app, "dpop", &key, Some(proof)).await;
+        let again = app.whoami_as("dpop", &key, Some(proof)).await;
         assert_eq!(again.status(), StatusCode::OK, "{}", device.alg());
-        assert_invalid_proof(whoami(&app, "Token", &key, None).await, device.alg()).await;
+        assert_invalid_proof(app.whoami_as("Token", &key, None).await, device.alg()).await;
     }
     let unbound = app.login("alice", "web").await;
     let devices = app.devices(&unbound).await;
@@ -97,7 +86,7 @@ async fn a_bound_key_without_a_valid_proof_gets_the_contracts_401(backend: Backe
     let other = DeviceKey::es256();
     let replayed = device.proof_for("GET", &url, &key);
     assert_eq!(
-        whoami(&app, "DPoP", &key, Some(replayed.clone()))
+        app.whoami_as("DPoP", &key, Some(replayed.clone()))
             .await
             .status(),
         StatusCode::OK
@@ -165,7 +154,7 @@ async fn a_bound_key_without_a_valid_proof_gets_the_contracts_401(backend: Backe
         ("DPoP", "not a JWS", Some("not.a.proof".to_owned())),
     ];
     for (scheme, case, proof) in cases {
-        assert_invalid_proof(whoami(&app, scheme, &key, proof).await, case).await;
+        assert_invalid_proof(app.whoami_as(scheme, &key, proof).await, case).await;
     }
     // Two DPoP headers are no proof either.
     let twice = app
@@ -184,13 +173,13 @@ async fn an_unbound_key_with_the_dpop_scheme_is_an_invalid_token(backend: Backen
     let device = DeviceKey::ed25519("EdDSA");
     let proof = device.proof_for("GET", &app.url("/whoami"), &key);
     assert_unauthorized(
-        whoami(&app, "DPoP", &key, Some(proof)).await,
+        app.whoami_as("DPoP", &key, Some(proof)).await,
         "Invalid token.",
     )
     .await;
     // As a bearer key it still works, and lists as unbound.
     assert_eq!(
-        whoami(&app, "Token", &key, None).await.status(),
+        app.whoami_as("Token", &key, None).await.status(),
         StatusCode::OK
     );
     assert_eq!(app.devices(&key).await[0]["dpop"], false);
@@ -265,7 +254,7 @@ async fn a_sign_in_with_a_bad_proof_issues_nothing(backend: Backend) {
     let body: Value = register.json().await.expect("json");
     assert_eq!(body["token_type"], "DPoP", "{body}");
     let key = body["auth_token"].as_str().expect("key");
-    assert_invalid_proof(whoami(&app, "Token", key, None).await, "bob's bound key").await;
+    assert_invalid_proof(app.whoami_as("Token", key, None).await, "bob's bound key").await;
 }
 
 #[on_both_backends]
@@ -328,16 +317,16 @@ async fn introspection_and_access_jwts_name_the_bound_key(backend: Backend) {
     assert_eq!(claims["cnf"], json!({"jkt": device.thumbprint()}));
     // ... and needs a proof with its own ath at our endpoints.
     let url = app.url("/whoami");
-    assert_invalid_proof(whoami(&app, "Bearer", &access, None).await, "bare JWT").await;
+    assert_invalid_proof(app.whoami_as("Bearer", &access, None).await, "bare JWT").await;
     let proof = device.proof_for("GET", &url, &refresh);
     assert_invalid_proof(
-        whoami(&app, "DPoP", &access, Some(proof)).await,
+        app.whoami_as("DPoP", &access, Some(proof)).await,
         "ath of the key",
     )
     .await;
     let proof = device.proof_for("GET", &url, &access);
     assert_eq!(
-        whoami(&app, "DPoP", &access, Some(proof)).await.status(),
+        app.whoami_as("DPoP", &access, Some(proof)).await.status(),
         StatusCode::OK
     );
 
@@ -389,10 +378,10 @@ async fn a_proof_is_accepted_once_on_every_instance_of_one_public_url(backend: B
         .to_owned();
     // The URL the client used is PUBLIC_URL's, not the address it reached.
     let local = device.proof_for("GET", &app.url("/whoami"), &key);
-    assert_invalid_proof(whoami(&app, "DPoP", &key, Some(local)).await, "local URL").await;
+    assert_invalid_proof(app.whoami_as("DPoP", &key, Some(local)).await, "local URL").await;
     let proof = device.proof_for("GET", "https://AUTH.example.com/whoami", &key);
     assert_eq!(
-        whoami(&app, "DPoP", &key, Some(proof.clone()))
+        app.whoami_as("DPoP", &key, Some(proof.clone()))
             .await
             .status(),
         StatusCode::OK

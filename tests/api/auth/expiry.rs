@@ -95,9 +95,6 @@ async fn prune_deletes_expired_tokens_only(backend: Backend) {
     assert_eq!(app.whoami_status(&fresh).await, StatusCode::OK);
     use diesel::prelude::*;
     use multitoken::db::schema::tokens;
-    let left: i64 = tokens::table
-        .count()
-        .get_result(&mut app.connection())
-        .expect("count");
+    let left: i64 = app.read(tokens::table.count());
     assert_eq!(left, 1);
 }

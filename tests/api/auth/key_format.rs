@@ -5,14 +5,14 @@
 //! key is taken; keys of the earlier format keep working. The guide's
 //! checkers and the detect-secrets plugin are run against real keys.
 
-use crate::helpers::{assert_json, assert_unauthorized, on_both_backends, Backend, Sent, TestApp};
-use multitoken::db;
-use multitoken::domain::{Timestamp, TokenDigest};
+use crate::helpers::{
+    assert_json, assert_unauthorized, insert_key_row, on_both_backends, stdout_of, Backend, Sent,
+    TestApp,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -130,24 +130,13 @@ async fn a_key_of_the_earlier_format_still_works_until_revoked(backend: Backend)
     let user_id = app.create_user("alice", "", false);
     // `mt_` and 32 bytes in unpadded URL-safe base64, as keys were issued.
     let earlier = "mt_q-8vO1m_Jb3xJ0gP2nQ7cA5sYkL9wRzE4tUvHiD6fXo";
-    let now = Timestamp::now();
-    db::tokens::insert(
+    insert_key_row(
         &mut app.connection(),
-        &db::tokens::NewToken {
-            dpop_jkt: None,
-            user_id,
-            client: "old-phone",
-            digest: TokenDigest::of(earlier).as_bytes(),
-            created_at: now.millis(),
-            last_used_at: now.millis(),
-            expires_at: now.plus(Duration::from_secs(86_400)).millis(),
-            user_agent: None,
-            scopes: "",
-            via: "password",
-            last_ip: None,
-        },
-    )
-    .expect("insert a token of the earlier format");
+        user_id,
+        "old-phone",
+        earlier,
+        "password",
+    );
 
     let whoami = app.whoami(earlier).await;
     assert_eq!(whoami.status(), StatusCode::OK);
@@ -178,17 +167,8 @@ fn guide_block(language: &str) -> String {
 
 /// What the checker in `program` says of each of `keys`, as it prints it.
 fn run_checker(program: &str, file: &Path, keys: &[&str]) -> String {
-    let output = Command::new(program)
-        .arg(file)
-        .args(keys)
-        .output()
-        .unwrap_or_else(|e| panic!("run {program}: {e}"));
-    assert!(
-        output.status.success(),
-        "{program}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    let output = stdout_of(Command::new(program).arg(file).args(keys), program);
+    String::from_utf8_lossy(&output).trim().to_owned()
 }
 
 #[actix_web::test]
@@ -274,19 +254,15 @@ async fn detect_secrets_with_the_plugin_finds_real_keys_and_not_look_alikes() {
     .expect("write the old-format key");
 
     let repository = Path::new(env!("MULTITOKEN_REPOSITORY"));
-    let output = Command::new(repository.join(".venv-tests/bin/detect-secrets"))
-        .current_dir(tree.path())
-        .args(["scan", "--all-files", "--plugin"])
-        .arg(repository.join("tests/secret_scanning/multitoken_plugin.py"))
-        .arg(".")
-        .output()
-        .expect("run detect-secrets");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = stdout_of(
+        Command::new(repository.join(".venv-tests/bin/detect-secrets"))
+            .current_dir(tree.path())
+            .args(["scan", "--all-files", "--plugin"])
+            .arg(repository.join("tests/secret_scanning/multitoken_plugin.py"))
+            .arg("."),
+        "detect-secrets",
     );
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let report: serde_json::Value = serde_json::from_slice(&output).expect("JSON");
     let mut found: Vec<(String, u64)> = Vec::new();
     for (file, findings) in report["results"].as_object().expect("results") {
         for finding in findings.as_array().expect("findings") {

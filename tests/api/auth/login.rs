@@ -2,8 +2,8 @@
 
 use crate::helpers::on_both_backends;
 use crate::helpers::{
-    assert_bad_request, assert_detail, assert_non_field_error, header, signed_in_body, Backend,
-    Sent, TestApp, PASSWORD,
+    assert_bad_request, assert_detail, assert_non_field_error, header, issued_keys, signed_in_body,
+    Backend, Sent, TestApp, PASSWORD,
 };
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -44,10 +44,7 @@ async fn form_bodies_and_basic_credentials_log_in_too(backend: Backend) {
     assert_eq!(form.status(), StatusCode::OK);
     let basic = app
         .request(Method::POST, "/login")
-        .header(
-            "Authorization",
-            format!("Basic {}", STANDARD.encode(format!("alice:{PASSWORD}"))),
-        )
+        .basic_auth("alice", Some(PASSWORD))
         .json(&json!({"client": "ios"}))
         .sent()
         .await;
@@ -124,10 +121,7 @@ async fn a_nul_in_basic_credentials_is_the_basic_refusal_on_login_and_token(back
         // And the right credentials still sign in there.
         let response = app
             .request(Method::POST, path)
-            .header(
-                "Authorization",
-                format!("Basic {}", STANDARD.encode(format!("alice:{PASSWORD}"))),
-            )
+            .basic_auth("alice", Some(PASSWORD))
             .json(&json!({"client": "web"}))
             .sent()
             .await;
@@ -241,18 +235,8 @@ async fn concurrent_logins_of_one_client_leave_exactly_one_token(backend: Backen
     let app = TestApp::spawn_with_alice(backend).await;
     let attempts = (0..8).map(|_| app.post_login("alice", PASSWORD, "web"));
     let responses = futures_util::future::join_all(attempts).await;
-    let mut keys = Vec::new();
-    for response in responses {
-        assert_eq!(response.status(), StatusCode::OK);
-        let body: Value = response.json().await.expect("json");
-        keys.push(body["auth_token"].as_str().expect("key").to_owned());
-    }
-    let mut working = Vec::new();
-    for key in &keys {
-        if app.whoami_status(key).await == StatusCode::OK {
-            working.push(key.clone());
-        }
-    }
+    let keys = issued_keys(responses, "concurrent logins").await;
+    let working = app.live_keys(&keys).await;
     assert_eq!(
         working.len(),
         1,

@@ -101,11 +101,11 @@ async fn the_code_flow_signs_a_new_user_in_with_a_device_token(backend: Backend)
     let hash: String = {
         use diesel::prelude::*;
         use multitoken::db::schema::users;
-        users::table
-            .filter(users::username.eq("alice"))
-            .select(users::password_hash)
-            .first(&mut app.connection())
-            .unwrap()
+        app.read(
+            users::table
+                .filter(users::username.eq("alice"))
+                .select(users::password_hash),
+        )
     };
     assert!(hash.starts_with('!') && hash.len() > 20, "unusable: {hash}");
 }
@@ -210,11 +210,7 @@ async fn tokens_from_another_issuer_client_or_time_and_tampered_ones_are_refused
 fn email_verified_in_db(app: &TestApp, user: i64) -> bool {
     use diesel::prelude::*;
     use multitoken::db::schema::users;
-    users::table
-        .find(user)
-        .select(users::email_verified)
-        .first(&mut app.connection())
-        .expect("the user")
+    app.read(users::table.find(user).select(users::email_verified))
 }
 
 /// Signs `login` in with an ID token of its own (a nonce tells it from

@@ -4,7 +4,10 @@
 //! used afterwards, wherever it is presented; races and two instances.
 
 use crate::helpers::on_both_backends;
-use crate::helpers::{assert_unauthorized, header, keys_of, Backend, Sent, TestApp};
+use crate::helpers::{
+    assert_unauthorized, insert_key_row, issued_keys, keys_of, uncached_json, Backend, Sent,
+    TestApp,
+};
 use futures_util::future::join_all;
 use multitoken::config::Settings;
 use reqwest::{Method, Response, StatusCode};
@@ -42,12 +45,8 @@ async fn rotated_key(app: &TestApp, key: &str) -> String {
 
 /// `(type, client, detail)` of the user's own events, newest first.
 async fn own_events(app: &TestApp, key: &str) -> Vec<(String, Value, Value)> {
-    let page = app.get_with_token("/events", key).await;
-    assert_eq!(page.status(), StatusCode::OK);
-    let page: Value = page.json().await.expect("json");
-    page["results"]
-        .as_array()
-        .expect("results")
+    app.own_events(key)
+        .await
         .iter()
         .map(|event| {
             let kind = event["type"].as_str().unwrap_or_default().to_owned();
@@ -76,10 +75,7 @@ async fn a_restricted_key_rotates_itself_and_the_device_stays_as_it_was(backend:
     let old = login["auth_token"].as_str().expect("key").to_owned();
     let before = app.devices(&observer).await;
 
-    let response = rotate(&app, &old).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(header(&response, "cache-control"), Some("no-store"));
-    let body: Value = response.json().await.expect("json");
+    let body = uncached_json(rotate(&app, &old).await).await;
     assert_eq!(
         keys_of(&body),
         ["auth_token", "client", "expires_at", "scopes"]
@@ -201,18 +197,8 @@ async fn rotations_racing_on_one_key_end_with_exactly_one_live_key(backend: Back
         let client = format!("cli{round}");
         let old = app.login("alice", &client).await;
         let answers = join_all((0..8).map(|_| rotate(&app, &old))).await;
-        let mut keys = Vec::new();
-        for answer in answers {
-            assert_eq!(answer.status(), StatusCode::OK, "round {round}");
-            let body: Value = answer.json().await.expect("json");
-            keys.push(body["auth_token"].as_str().expect("key").to_owned());
-        }
-        let mut live = Vec::new();
-        for key in &keys {
-            if app.whoami_status(key).await == StatusCode::OK {
-                live.push(key.clone());
-            }
-        }
+        let keys = issued_keys(answers, &format!("round {round}")).await;
+        let live = app.live_keys(&keys).await;
         assert_eq!(live.len(), 1, "round {round}: one live key of {keys:?}");
         let devices = app.devices(&live[0]).await;
         let same_client = devices.iter().filter(|d| d["client"] == client.as_str());
@@ -275,10 +261,7 @@ async fn refresh_rotates_the_refresh_token_when_asked(backend: Backend) {
     let observer = app.login("alice", "web").await;
     let (old, _) = app.obtain_jwt("alice", "cli").await;
 
-    let response = app.refresh_jwt(&old).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(header(&response, "cache-control"), Some("no-store"));
-    let body: Value = response.json().await.expect("json");
+    let body = uncached_json(app.refresh_jwt(&old).await).await;
     assert_eq!(keys_of(&body), ["access", "refresh"]);
     let (access, new) = (
         body["access"].as_str().expect("access"),
@@ -366,10 +349,7 @@ async fn access_tokens_minted_before_a_rotation_live_on_and_are_no_reuse(backend
 /// The digests in `retired_keys`, however many.
 fn retired_count(app: &TestApp) -> i64 {
     use diesel::prelude::*;
-    multitoken::db::schema::retired_keys::table
-        .count()
-        .get_result(&mut app.connection())
-        .expect("count")
+    app.read(multitoken::db::schema::retired_keys::table.count())
 }
 
 #[on_both_backends]
@@ -526,12 +506,7 @@ async fn rotations_racing_on_two_cached_instances_end_with_exactly_one_live_key(
                 .header("Authorization", format!("Token {old}"))
                 .sent()
         });
-        let mut keys = Vec::new();
-        for answer in join_all(rotations).await {
-            assert_eq!(answer.status(), StatusCode::OK, "round {round}");
-            let body: Value = answer.json().await.expect("json");
-            keys.push(body["auth_token"].as_str().expect("key").to_owned());
-        }
+        let keys = issued_keys(join_all(rotations).await, &format!("round {round}")).await;
         for base in [&a_url, &b] {
             let mut live = Vec::new();
             for key in &keys {
@@ -548,29 +523,10 @@ async fn rotations_racing_on_two_cached_instances_end_with_exactly_one_live_key(
 /// format and stays an imported device.
 #[on_both_backends]
 async fn an_imported_key_rotates_into_a_current_one(backend: Backend) {
-    use multitoken::db::tokens::{insert, NewToken};
-    use multitoken::domain::{Timestamp, TokenDigest};
     const DRF_KEY: &str = "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b";
     let app = TestApp::spawn(backend).await;
     let alice = app.create_user("alice", "", false);
-    let now = Timestamp::now();
-    insert(
-        &mut app.connection(),
-        &NewToken {
-            user_id: alice,
-            client: "drf",
-            digest: TokenDigest::of(DRF_KEY).as_bytes(),
-            created_at: now.millis(),
-            last_used_at: now.millis(),
-            expires_at: now.plus(Duration::from_secs(86_400)).millis(),
-            user_agent: None,
-            scopes: "",
-            via: "import",
-            last_ip: None,
-            dpop_jkt: None,
-        },
-    )
-    .expect("insert the imported key");
+    insert_key_row(&mut app.connection(), alice, "drf", DRF_KEY, "import");
     let new = rotated_key(&app, DRF_KEY).await;
     assert_eq!(new.len(), 52, "the current format: {new}");
     let devices = app.devices(&new).await;

@@ -164,11 +164,22 @@ impl TestApp {
     /// `POST /token` with the default password; panics unless it succeeds.
     /// Returns `(refresh, access)`.
     pub async fn obtain_jwt(&self, username: &str, client: &str) -> (String, String) {
+        self.obtain_jwt_at(&self.address, username, client).await
+    }
+
+    /// [`TestApp::obtain_jwt`] from the server at `base`: another instance
+    /// on this app's database.
+    pub async fn obtain_jwt_at(
+        &self,
+        base: &str,
+        username: &str,
+        client: &str,
+    ) -> (String, String) {
         let response = self
-            .post_json(
-                "/token",
-                json!({"username": username, "password": PASSWORD, "client": client}),
-            )
+            .http
+            .post(format!("{base}/token"))
+            .json(&json!({"username": username, "password": PASSWORD, "client": client}))
+            .sent()
             .await;
         assert_eq!(
             response.status(),
@@ -215,6 +226,19 @@ impl TestApp {
         self.get_with_token("/whoami", key).await
     }
 
+    /// `GET /whoami` with `Authorization: <scheme> <key>` and, if any, a
+    /// `DPoP` proof: for keys bound to a device, and the schemes that refuse
+    /// them.
+    pub async fn whoami_as(&self, scheme: &str, key: &str, proof: Option<String>) -> Response {
+        let mut request = self
+            .request(Method::GET, "/whoami")
+            .header("Authorization", format!("{scheme} {key}"));
+        if let Some(proof) = proof {
+            request = request.header("DPoP", proof);
+        }
+        request.sent().await
+    }
+
     /// Asserts the status `GET /whoami` answers to `key`: whether it still
     /// works, and why it should or should not.
     pub async fn assert_whoami(&self, key: &str, expected: StatusCode, why: &str) {
@@ -225,10 +249,33 @@ impl TestApp {
         self.whoami(key).await.status()
     }
 
+    /// Which of `keys` still work: for races, where exactly one should.
+    pub async fn live_keys(&self, keys: &[String]) -> Vec<String> {
+        let mut live = Vec::new();
+        for key in keys {
+            if self.whoami_status(key).await == StatusCode::OK {
+                live.push(key.clone());
+            }
+        }
+        live
+    }
+
     pub async fn devices(&self, key: &str) -> Vec<Value> {
         let response = self.get_with_token("/tokens", key).await;
         assert_eq!(response.status(), StatusCode::OK);
         response.json::<Vec<Value>>().await.expect("json list")
+    }
+
+    /// The first page of the key's user's own events (`GET /events`),
+    /// newest first.
+    pub async fn own_events(&self, key: &str) -> Vec<Value> {
+        let response = self.get_with_token("/events", key).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let mut page: Value = response.json().await.expect("json");
+        page["results"]
+            .as_array_mut()
+            .map(std::mem::take)
+            .expect("results")
     }
 
     /// The client names of the key's user's devices, as listed.

@@ -2,15 +2,31 @@
 //! backend writes into a directory of its own; reading those mails; and
 //! mail servers on loopback ports that accept, refuse, or never answer.
 
-use super::{Backend, TestApp};
+use super::{assert_bad_request, Backend, TestApp};
 use multitoken::config::Settings;
 use multitoken::mail::MailSetting;
+use serde_json::json;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
+
+/// Asserts that `path`, an endpoint that mails the address it is given (a
+/// password reset, a verification mail sent again), refuses a missing and
+/// a malformed address alike.
+pub async fn assert_address_checked(app: &TestApp, path: &str) {
+    for (body, error) in [
+        (json!({}), "This field is required."),
+        (
+            json!({"email": "not-an-address"}),
+            "Enter a valid email address.",
+        ),
+    ] {
+        assert_bad_request(app.post_json(path, body).await, json!({"email": [error]})).await;
+    }
+}
 
 /// A server whose mails land in a directory of its own.
 pub struct MailApp {

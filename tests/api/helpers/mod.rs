@@ -23,7 +23,10 @@ pub mod webhooks;
 
 pub use client::Sent;
 pub use database::TestDatabase;
-pub use process::{create_user_by_cli, multitoken, run_cli, wait_until_listening, ServerProcess};
+pub use process::{
+    assert_failed_with, create_user_by_cli, multitoken, run_cli, stdout_of, wait_until_listening,
+    ServerProcess,
+};
 
 use multitoken::config::Settings;
 use multitoken::db::{self, Database};
@@ -48,20 +51,49 @@ pub fn insert_token_row(
     client: &str,
     expires_at: multitoken::domain::Timestamp,
 ) {
-    let created = expires_at.minus(std::time::Duration::from_secs(86_400));
+    let created = expires_at.minus(DAY);
+    insert_row(conn, user_id, client, client, "password", created);
+}
+
+/// Writes a row for `key` straight into the database, as a key issued
+/// elsewhere is stored (one of an earlier format, one imported `via`
+/// `import`): on `client` of `user_id`, created now and live for a day.
+pub fn insert_key_row(
+    conn: &mut db::AnyConnection,
+    user_id: i64,
+    client: &str,
+    key: &str,
+    via: &str,
+) {
+    let now = multitoken::domain::Timestamp::now();
+    insert_row(conn, user_id, client, key, via, now);
+}
+
+const DAY: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+/// A token row of `key` on `client` of `user_id`, created (and last used)
+/// at `created` and expiring a day later.
+fn insert_row(
+    conn: &mut db::AnyConnection,
+    user_id: i64,
+    client: &str,
+    key: &str,
+    via: &str,
+    created: multitoken::domain::Timestamp,
+) {
     db::tokens::insert(
         conn,
         &db::tokens::NewToken {
             dpop_jkt: None,
             user_id,
             client,
-            digest: multitoken::domain::TokenDigest::of(client).as_bytes(),
+            digest: multitoken::domain::TokenDigest::of(key).as_bytes(),
             created_at: created.millis(),
             last_used_at: created.millis(),
-            expires_at: expires_at.millis(),
+            expires_at: created.plus(DAY).millis(),
             user_agent: None,
             scopes: "",
-            via: "password",
+            via,
             last_ip: None,
         },
     )
@@ -131,13 +163,19 @@ pub fn keys_of(value: &Value) -> Vec<String> {
     keys
 }
 
+/// The body of an answer that hands out a secret: `200`, and marked not
+/// to be cached.
+pub async fn uncached_json(response: Response) -> Value {
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header(&response, "cache-control"), Some("no-store"));
+    response.json().await.expect("json")
+}
+
 /// The body of a sign-in's answer (`/login`, `/login/oidc/...`), checked:
 /// `200`, not to be cached, a new `mt_` key for `client` with its expiry
 /// and the device's proof.
 pub async fn signed_in_body(response: Response, client: &str) -> Value {
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(header(&response, "cache-control"), Some("no-store"));
-    let body: Value = response.json().await.expect("json");
+    let body = uncached_json(response).await;
     assert_eq!(
         keys_of(&body),
         [
@@ -292,6 +330,18 @@ impl TestApp {
         db::connect_once(&self.db.database).expect("connect to the test database")
     }
 
+    /// Reads one value (a count, a column of a row) straight from the
+    /// database, on a connection of its own.
+    pub fn read<'query, T, Q>(&self, query: Q) -> T
+    where
+        Q: diesel::RunQueryDsl<db::AnyConnection>
+            + diesel::query_dsl::LoadQuery<'query, db::AnyConnection, T>,
+    {
+        query
+            .get_result(&mut self.connection())
+            .expect("read the test database")
+    }
+
     /// Runs the `multitoken` binary on this app's database.
     pub fn cli(&self, args: &[&str], stdin: &str) -> Output {
         run_cli(&self.db.url(), args, stdin)
@@ -310,6 +360,18 @@ impl TestApp {
             .set(users::email_verified.eq(true))
             .execute(&mut self.connection())
             .expect("verified");
+    }
+
+    /// Sets `username`'s `is_active` straight in the database, without the
+    /// revocation of their devices that the API, the console and the
+    /// command line do with it: to see the check of the flag itself.
+    pub fn set_active_in_db(&self, username: &str, active: bool) {
+        use diesel::prelude::*;
+        use multitoken::db::schema::users;
+        diesel::update(users::table.filter(users::username.eq(username)))
+            .set(users::is_active.eq(active))
+            .execute(&mut self.connection())
+            .expect("set is_active");
     }
 
     /// Creates a service user (one that may introspect others' keys).
@@ -355,6 +417,18 @@ impl TestApp {
             .expect("create user");
         }
     }
+}
+
+/// The keys (`auth_token`) that successful sign-ins or rotations answered
+/// with; `why` says which, should one have failed.
+pub async fn issued_keys(responses: Vec<Response>, why: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    for response in responses {
+        assert_eq!(response.status(), StatusCode::OK, "{why}");
+        let body: Value = response.json().await.expect("json");
+        keys.push(body["auth_token"].as_str().expect("key").to_owned());
+    }
+    keys
 }
 
 /// Asserts status and the whole JSON body of a response.

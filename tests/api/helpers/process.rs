@@ -148,6 +148,17 @@ impl ServerProcess {
         }
     }
 
+    /// Waits until the console mail backend (`MAIL=console`) logged the
+    /// mail whose line contains `sent`, checks the mail's subject, and
+    /// returns the log.
+    pub fn console_mail(&mut self, sent: &str, subject: &str) -> String {
+        self.wait_for_log(sent);
+        let log = self.log();
+        assert!(log.contains("mail (MAIL=console)"), "{log}");
+        assert!(log.contains(&format!("Subject: {subject}")), "{log}");
+        log
+    }
+
     /// SIGTERM, then waits up to `patience` for the process to exit:
     /// how long it took and how it ended (`None`: still running).
     pub fn terminate(&mut self, patience: Duration) -> (Duration, Option<ExitStatus>) {
@@ -192,6 +203,34 @@ pub fn create_user_by_cli(database_url: &str, name: &str, email: &str) {
         &format!("{}\n", super::PASSWORD),
     );
     assert!(created.status.success(), "{created:?}");
+}
+
+/// Runs a program the tests lean on (a checker, a script, a setup step) to
+/// its end and returns what it printed; panics with its status and
+/// standard error unless it succeeded.
+pub fn stdout_of(command: &mut Command, what: &str) -> Vec<u8> {
+    let output = command
+        .output()
+        .unwrap_or_else(|error| panic!("run {what}: {error}"));
+    assert!(
+        output.status.success(),
+        "{what}: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+/// Asserts that a command failed as the command line fails on bad input:
+/// exit status 1, `message` on standard error, and no panic.
+pub fn assert_failed_with(output: &Output, message: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(
+        stderr.contains(message),
+        "stderr {stderr:?} lacks {message:?}"
+    );
+    assert!(!stderr.contains("panicked"), "{output:?}");
 }
 
 /// Runs the `multitoken` binary with `args` on `database_url`, feeding it

@@ -2,7 +2,7 @@
 //! the `.venv-tests/` Python (or `RESOURCE_SERVER_PYTHON`) as a resource
 //! server that asks multitoken's `POST /introspect` about each key.
 
-use super::wait_until_listening;
+use super::{stdout_of, wait_until_listening};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::Value;
 use std::net::TcpListener;
@@ -76,14 +76,9 @@ impl ResourceServer {
                 .stdin(Stdio::null());
             command
         };
-        let migrated = manage(&["migrate", "--no-input", "--verbosity", "0"])
-            .output()
-            .expect("run manage.py migrate");
-        assert!(
-            migrated.status.success(),
-            "manage.py migrate: {}\n{}",
-            migrated.status,
-            String::from_utf8_lossy(&migrated.stderr)
+        stdout_of(
+            &mut manage(&["migrate", "--no-input", "--verbosity", "0"]),
+            "manage.py migrate",
         );
 
         let port = TcpListener::bind("127.0.0.1:0")

@@ -2,26 +2,14 @@
 //! database as a running server.
 
 use crate::helpers::on_both_backends;
-use crate::helpers::{assert_unauthorized, multitoken, run_cli, Backend, TestApp, PASSWORD};
+use crate::helpers::{
+    assert_failed_with, assert_unauthorized, multitoken, run_cli, Backend, TestApp, PASSWORD,
+};
 use reqwest::StatusCode;
 use std::process::Output;
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn assert_failed_with(output: &Output, message: &str) {
-    assert_eq!(output.status.code(), Some(1), "{output:?}");
-    assert!(
-        stderr(output).contains(message),
-        "stderr {:?} lacks {message:?}",
-        stderr(output)
-    );
-    assert!(!stderr(output).contains("panicked"), "{output:?}");
 }
 
 #[on_both_backends]

@@ -46,12 +46,6 @@ async fn json_of(response: Response, status: StatusCode) -> Value {
     response.json().await.expect("json")
 }
 
-/// The first page of `GET /events`, as the events (newest first).
-async fn own_events(app: &TestApp, key: &str) -> Vec<Value> {
-    let page = json_of(app.get_with_token("/events", key).await, StatusCode::OK).await;
-    page["results"].as_array().expect("results").clone()
-}
-
 /// The first page of `GET /admin/events?{query}`.
 async fn admin_events(app: &TestApp, key: &str, query: &str) -> Vec<Value> {
     let path = format!("/admin/events?{query}");
@@ -188,7 +182,7 @@ async fn a_login_is_recorded_with_its_client_address_and_user_agent(backend: Bac
         ],
     )
     .await;
-    let events = own_events(&app, &key).await;
+    let events = app.own_events(&key).await;
     assert_eq!(events.len(), 2, "{events:?}");
     let login = &events[0];
     assert_eq!(keys_of(login), EVENT_FIELDS);
@@ -230,7 +224,7 @@ async fn a_logout_writes_one_logout_event_and_no_revoked_one(backend: Backend) {
     let (refresh, _) = app.obtain_jwt("alice", "cli").await;
     let response = app.blacklist_jwt(&refresh).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let events = own_events(&app, &web).await;
+    let events = app.own_events(&web).await;
     assert_eq!(
         summary(&events),
         [
@@ -276,7 +270,7 @@ async fn each_way_of_revoking_ones_devices_records_one_revoked_event_per_device(
     assert_eq!(all.status(), StatusCode::OK);
 
     let reader = app.login_as("alice", NEW_PASSWORD, "reader").await;
-    let events = own_events(&app, &reader).await;
+    let events = app.own_events(&reader).await;
     assert_eq!(
         summary(&without_logins(&events)),
         [
@@ -371,10 +365,7 @@ async fn a_throttled_attempt_writes_only_throttled_and_once_a_minute(backend: Ba
 }
 
 fn event_count(app: &TestApp) -> i64 {
-    events::table
-        .count()
-        .get_result(&mut app.connection())
-        .expect("count events")
+    app.read(events::table.count())
 }
 
 /// Security finding L2: every throttled login that named a new username
@@ -409,11 +400,7 @@ async fn a_throttled_flood_of_made_up_usernames_writes_a_row_or_two(backend: Bac
         (1..=2).contains(&written),
         "{written} rows for 200 refusals"
     );
-    let throttled: i64 = events::table
-        .filter(events::kind.eq("throttled"))
-        .count()
-        .get_result(&mut app.connection())
-        .expect("count");
+    let throttled: i64 = app.read(events::table.filter(events::kind.eq("throttled")).count());
     assert_eq!(throttled, written, "only throttled events");
 }
 
@@ -431,7 +418,7 @@ async fn the_console_sign_in_is_recorded_without_a_client(backend: Backend) {
         signed_in.status()
     );
     let key = app.login("root", "web").await;
-    let events = own_events(&app, &key).await;
+    let events = app.own_events(&key).await;
     assert_eq!(
         summary(&events),
         [
@@ -682,7 +669,7 @@ async fn a_password_reset_is_recorded_with_the_devices_it_revoked(backend: Backe
     let confirmed = app.confirm_link(&link, NEW_PASSWORD).await;
     assert_eq!(confirmed.status(), StatusCode::OK);
     let key = app.login_as("alice", NEW_PASSWORD, "reader").await;
-    let events = own_events(&app, &key).await;
+    let events = app.own_events(&key).await;
     let changes = without_logins(&events);
     assert_eq!(
         summary(&changes),
@@ -739,7 +726,7 @@ async fn registering_and_verifying_an_address_are_recorded(backend: Backend) {
     let verified = app.verify_email(&key).await;
     assert_eq!(verified.status(), StatusCode::OK);
     let token = app.login("dora", "web").await;
-    let events = own_events(&app, &token).await;
+    let events = app.own_events(&token).await;
     assert_eq!(
         summary(&events),
         [
@@ -777,7 +764,7 @@ async fn two_factor_changes_and_wrong_codes_are_recorded(backend: Backend) {
     )
     .await;
     assert_eq!(disabled.status(), StatusCode::OK);
-    let events = own_events(&app, &key).await;
+    let events = app.own_events(&key).await;
     assert_eq!(
         summary(&without_logins(&events)),
         [
@@ -938,7 +925,7 @@ async fn devices_show_the_login_address_then_that_of_the_last_recorded_use(backe
         last_ip(&app, &key, "web", "203.0.113.9").await,
         "198.51.100.7"
     );
-    let events = own_events(&app, &key).await;
+    let events = app.own_events(&key).await;
     assert_eq!(events[0]["type"], "login");
     assert_eq!(events[0]["ip"], "198.51.100.7", "the forwarded address");
     use_from(&app, &key, "203.0.113.9").await;
@@ -1150,7 +1137,7 @@ async fn sign_ins_with_a_provider_are_recorded_as_oidc(backend: Backend) {
         .as_str()
         .expect("key")
         .to_owned();
-    let events = own_events(&app, &key).await;
+    let events = app.own_events(&key).await;
     assert_eq!(
         summary(&events),
         [

@@ -4,7 +4,7 @@
 use crate::helpers::on_both_backends;
 use crate::helpers::{Backend, Sent, TestApp, PASSWORD};
 use diesel::prelude::*;
-use multitoken::db::schema::{tokens, users};
+use multitoken::db::schema::tokens;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -64,15 +64,9 @@ async fn logins_token_checks_and_revocations_are_counted_by_outcome(backend: Bac
         .execute(&mut conn)
         .expect("expire tv");
     assert_eq!(app.whoami_status(&tv).await, StatusCode::UNAUTHORIZED);
-    diesel::update(users::table.filter(users::username.eq("bob")))
-        .set(users::is_active.eq(false))
-        .execute(&mut conn)
-        .expect("deactivate bob without revoking");
+    app.set_active_in_db("bob", false);
     assert_eq!(app.whoami_status(&bob_web).await, StatusCode::UNAUTHORIZED);
-    diesel::update(users::table.filter(users::username.eq("bob")))
-        .set(users::is_active.eq(true))
-        .execute(&mut conn)
-        .expect("reactivate bob");
+    app.set_active_in_db("bob", true);
 
     let text = app.scrape().await;
     for (series, expected, why) in [

@@ -6,8 +6,6 @@ use crate::helpers::{
     assert_detail, assert_unauthorized, header, sliding_expiry, Backend, Sent, TestApp, DENIED,
     IDENTITY_HEADERS,
 };
-use diesel::prelude::*;
-use multitoken::db::schema::users;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
@@ -131,7 +129,7 @@ async fn the_key_comes_from_x_api_key_when_authorization_is_another_scheme(backe
 #[on_both_backends]
 async fn refusals_follow_the_contract_401_table(backend: Backend) {
     let app = TestApp::spawn_with(backend, sliding_expiry(Duration::from_secs(3))).await;
-    let bob = app.create_user("bob", "", false);
+    app.create_user("bob", "", false);
     app.create_user("carol", "", false);
     let bob_key = app.login("bob", "web").await;
     let carol_key = app.login("carol", "web").await;
@@ -177,10 +175,7 @@ async fn refusals_follow_the_contract_401_table(backend: Backend) {
 
     // A deactivated user (without the usual revocation, to see the check
     // itself), then an expired token.
-    diesel::update(users::table.find(bob))
-        .set(users::is_active.eq(false))
-        .execute(&mut app.connection())
-        .expect("deactivate");
+    app.set_active_in_db("bob", false);
     let inactive = send(verify(&app, Method::GET, "/auth/verify").header("X-Api-Key", &bob_key));
     assert_unauthorized(inactive.await, "User inactive or deleted.").await;
     tokio::time::sleep(Duration::from_millis(3300)).await;

@@ -3,8 +3,8 @@
 
 use crate::helpers::on_both_backends;
 use crate::helpers::{
-    assert_bad_request, assert_detail, assert_json, assert_unauthorized, header, sliding_expiry,
-    Backend, Sent, TestApp, DENIED,
+    assert_bad_request, assert_detail, assert_json, assert_unauthorized, sliding_expiry,
+    uncached_json, Backend, Sent, TestApp, DENIED,
 };
 use chrono::DateTime;
 use diesel::prelude::*;
@@ -19,12 +19,6 @@ async fn introspect(app: &TestApp, caller: &str, token: &str) -> Response {
         .form(&[("token", token), ("token_type_hint", "access_token")])
         .sent()
         .await
-}
-
-async fn answer(response: Response) -> Value {
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(header(&response, "cache-control"), Some("no-store"));
-    response.json().await.expect("json")
 }
 
 fn epoch_seconds(rfc3339: &Value) -> i64 {
@@ -44,7 +38,7 @@ async fn a_live_key_is_described_as_the_contract_says(backend: Backend) {
         .await;
     let unrestricted = app.login("alice", "web").await;
 
-    let described = answer(introspect(&app, &gateway, &restricted).await).await;
+    let described = uncached_json(introspect(&app, &gateway, &restricted).await).await;
     let devices = app.devices(&unrestricted).await;
     let cli = devices
         .iter()
@@ -70,7 +64,7 @@ async fn a_live_key_is_described_as_the_contract_says(backend: Backend) {
         .json(&json!({"token": unrestricted}))
         .sent()
         .await;
-    let described = answer(json_body).await;
+    let described = uncached_json(json_body).await;
     assert_eq!(described["active"], true);
     assert_eq!(described["client_id"], "web");
     assert!(
@@ -83,7 +77,7 @@ async fn a_live_key_is_described_as_the_contract_says(backend: Backend) {
 async fn anything_but_a_live_key_is_inactive(backend: Backend) {
     let app = TestApp::spawn_with(backend, sliding_expiry(Duration::from_secs(2))).await;
     app.create_service_user("gateway");
-    let bob = app.create_user("bob", "", false);
+    app.create_user("bob", "", false);
     app.create_user("carol", "", false);
     app.create_user("dave", "", false);
     let bob_key = app.login("bob", "web").await;
@@ -93,10 +87,7 @@ async fn anything_but_a_live_key_is_inactive(backend: Backend) {
 
     let revoked = app.delete_with_token("/tokens/web", &dave_key).await;
     assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
-    diesel::update(users::table.find(bob))
-        .set(users::is_active.eq(false))
-        .execute(&mut app.connection())
-        .expect("deactivate without revoking");
+    app.set_active_in_db("bob", false);
     let gateway = gateway_of().await;
     for (token, why) in [
         ("mt_unknown", "unknown"),
@@ -105,7 +96,7 @@ async fn anything_but_a_live_key_is_inactive(backend: Backend) {
         ("not a key at all", "malformed"),
         ("mt_\u{0}\u{7}", "control characters"),
     ] {
-        let described = answer(introspect(&app, &gateway, token).await).await;
+        let described = uncached_json(introspect(&app, &gateway, token).await).await;
         assert_eq!(described, json!({"active": false}), "{why}");
     }
     let number = app
@@ -113,11 +104,15 @@ async fn anything_but_a_live_key_is_inactive(backend: Backend) {
         .json(&json!({"token": 12}))
         .sent()
         .await;
-    assert_eq!(answer(number).await, json!({"active": false}), "a number");
+    assert_eq!(
+        uncached_json(number).await,
+        json!({"active": false}),
+        "a number"
+    );
 
     tokio::time::sleep(Duration::from_millis(2300)).await;
     let gateway = gateway_of().await;
-    let described = answer(introspect(&app, &gateway, &carol_key).await).await;
+    let described = uncached_json(introspect(&app, &gateway, &carol_key).await).await;
     assert_eq!(described, json!({"active": false}), "expired");
 
     let missing = app
@@ -148,7 +143,7 @@ async fn only_unrestricted_keys_of_service_users_and_admins_may_introspect(backe
     let service_restricted = app.login_with_scopes("gateway", "ro", json!(["x"])).await;
 
     for caller in [&service, &admin] {
-        let described = answer(introspect(&app, caller, &subject).await).await;
+        let described = uncached_json(introspect(&app, caller, &subject).await).await;
         assert_eq!(described["username"], "alice");
     }
     for caller in [&subject, &service_restricted] {
@@ -192,7 +187,7 @@ async fn admins_without_two_factor_may_not_introspect_when_it_is_required(backen
     )
     .await;
     // A service user is no admin: the requirement is not theirs.
-    let described = answer(introspect(&app, &service, &subject).await).await;
+    let described = uncached_json(introspect(&app, &service, &subject).await).await;
     assert_eq!(described["username"], "alice");
     // An admin who is a service user too is still an admin.
     diesel::update(users::table.find(root))
@@ -207,7 +202,7 @@ async fn admins_without_two_factor_may_not_introspect_when_it_is_required(backen
     .await;
 
     crate::helpers::two_factor::enable(&app, "root").await;
-    let described = answer(introspect(&app, &admin, &subject).await).await;
+    let described = uncached_json(introspect(&app, &admin, &subject).await).await;
     assert_eq!(
         described["username"], "alice",
         "the same key, once root has it"
@@ -221,14 +216,14 @@ async fn introspection_counts_as_a_use(backend: Backend) {
     app.create_user("alice", "", false);
     let gateway = app.login("gateway", "api").await;
     let key = app.login("alice", "web").await;
-    let first = answer(introspect(&app, &gateway, &key).await).await;
+    let first = uncached_json(introspect(&app, &gateway, &key).await).await;
     // Each introspection slides the 3 s expiry past the login's.
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        let again = answer(introspect(&app, &gateway, &key).await).await;
+        let again = uncached_json(introspect(&app, &gateway, &key).await).await;
         assert_eq!(again["active"], true, "kept alive by introspection alone");
     }
-    let last = answer(introspect(&app, &gateway, &key).await).await;
+    let last = uncached_json(introspect(&app, &gateway, &key).await).await;
     assert!(
         last["exp"].as_i64() > first["exp"].as_i64(),
         "{first} then {last}"
@@ -255,7 +250,7 @@ async fn service_users_are_made_by_the_admin_api_and_the_command_line(backend: B
     app.create_user("alice", "", false);
     let subject = app.login("alice", "web").await;
     assert_eq!(
-        answer(introspect(&app, &billing, &subject).await).await["active"],
+        uncached_json(introspect(&app, &billing, &subject).await).await["active"],
         true
     );
 
@@ -294,7 +289,7 @@ async fn service_users_are_made_by_the_admin_api_and_the_command_line(backend: B
     assert!(shipping.contains("\tactive\tservice\t"), "{shipping}");
     let shipping = app.login_as("shipping", "parcel-post-2024", "api").await;
     assert_eq!(
-        answer(introspect(&app, &shipping, &subject).await).await["username"],
+        uncached_json(introspect(&app, &shipping, &subject).await).await["username"],
         "alice"
     );
 }

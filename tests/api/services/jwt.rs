@@ -51,7 +51,16 @@ struct Everywhere<'a> {
     service_key: &'a str,
 }
 
-impl Everywhere<'_> {
+impl<'a> Everywhere<'a> {
+    /// The server at `base`, reached with `app`'s client.
+    fn at(app: &'a TestApp, base: &'a str, service_key: &'a str) -> Self {
+        Everywhere {
+            http: &app.http,
+            base,
+            service_key,
+        }
+    }
+
     async fn get_with_bearer(&self, path: &str, token: &str) -> Response {
         let url = format!("{}{path}", self.base);
         self.http.get(url).bearer_auth(token).sent().await
@@ -393,11 +402,7 @@ async fn expired_access_tokens_are_refused_everywhere(backend: Backend) {
     let service_key = app.login("gateway", "svc").await;
     app.create_user("frank", "", false);
     let (_, access) = app.obtain_jwt("frank", "web").await;
-    let everywhere = Everywhere {
-        http: &app.http,
-        base: &app.address,
-        service_key: &service_key,
-    };
+    let everywhere = Everywhere::at(&app, &app.address, &service_key);
     everywhere.assert_accepted(&access, "fresh").await;
     let expires_at = part(&access, 1)["exp"].as_u64().expect("exp");
     let until_expired = Duration::from_secs(expires_at).saturating_sub(unix_now());
@@ -416,11 +421,7 @@ async fn forged_access_tokens_are_refused_everywhere(backend: Backend) {
     app.create_user("mallory", "", false);
     let (_, access) = app.obtain_jwt("grace", "web").await;
     let (_, mallory) = app.obtain_jwt("mallory", "web").await;
-    let everywhere = Everywhere {
-        http: &app.http,
-        base: &app.address,
-        service_key: &service_key,
-    };
+    let everywhere = Everywhere::at(&app, &app.address, &service_key);
     everywhere.assert_accepted(&access, "as issued").await;
     let (header, claims, signature) = (
         part(&access, 0),
@@ -513,55 +514,28 @@ async fn wrong_issuer_or_audience_is_refused_everywhere(backend: Backend) {
     let other_audience = app.spawn_on_same_database(configure("https://auth.example", "billing"));
     let same = app.spawn_on_same_database(configure("https://auth.example", "orders"));
     for (base, why) in [(&same, "the same claims expected")] {
-        Everywhere {
-            http: &app.http,
-            base,
-            service_key: &service_key,
-        }
-        .assert_accepted(&access, why)
-        .await;
+        Everywhere::at(&app, base, &service_key)
+            .assert_accepted(&access, why)
+            .await;
     }
     for (base, why) in [
         (&other_issuer, "another issuer"),
         (&other_audience, "another audience"),
     ] {
-        Everywhere {
-            http: &app.http,
-            base,
-            service_key: &service_key,
-        }
-        .assert_refused(&access, "Invalid token.", why)
-        .await;
+        Everywhere::at(&app, base, &service_key)
+            .assert_refused(&access, "Invalid token.", why)
+            .await;
     }
     // A server that expects no issuer or audience ignores them; one that
     // expects them refuses a token without them.
     let unset = app.spawn_on_same_database(|_| {});
-    Everywhere {
-        http: &app.http,
-        base: &unset,
-        service_key: &service_key,
-    }
-    .assert_accepted(&access, "nothing expected")
-    .await;
-    let plain = reqwest::Client::new()
-        .post(format!("{unset}/token"))
-        .json(&json!({"username": "heidi", "password": PASSWORD, "client": "ios"}))
-        .sent()
-        .await
-        .json::<Value>()
-        .await
-        .expect("json");
-    Everywhere {
-        http: &app.http,
-        base: &app.address,
-        service_key: &service_key,
-    }
-    .assert_refused(
-        plain["access"].as_str().expect("access"),
-        "Invalid token.",
-        "no iss or aud",
-    )
-    .await;
+    Everywhere::at(&app, &unset, &service_key)
+        .assert_accepted(&access, "nothing expected")
+        .await;
+    let (_, plain) = app.obtain_jwt_at(&unset, "heidi", "ios").await;
+    Everywhere::at(&app, &app.address, &service_key)
+        .assert_refused(&plain, "Invalid token.", "no iss or aud")
+        .await;
 }
 
 /// `GET /.well-known/jwks.json`, as JSON.
@@ -700,11 +674,7 @@ async fn access_tokens_pass_forward_auth_and_introspection(backend: Backend) {
         .sent()
         .await;
     assert_eq!(missing_scope.status(), StatusCode::FORBIDDEN);
-    let everywhere = Everywhere {
-        http: &app.http,
-        base: &app.address,
-        service_key: &service_key,
-    };
+    let everywhere = Everywhere::at(&app, &app.address, &service_key);
     assert_eq!(
         everywhere.introspect(&access).await,
         json!({"active": true, "token_type": "Token", "client_id": "cli", "username": "judy",

@@ -6,7 +6,7 @@
 
 use crate::helpers::on_both_backends;
 use crate::helpers::resource_server::{python, ResourceServer};
-use crate::helpers::{Backend, Sent, TestApp, PASSWORD};
+use crate::helpers::{stdout_of, Backend, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::process::Command;
@@ -77,18 +77,8 @@ async fn simple_jwt_accepts_our_access_tokens_and_refuses_tampered_or_expired_on
     let other = app.spawn_on_same_database(|settings| {
         settings.jwt.jwt_issuer = Some("https://elsewhere".into())
     });
-    let foreign: Value = app
-        .http
-        .post(format!("{other}/token"))
-        .json(&json!({"username": "alice", "password": PASSWORD, "client": "ios"}))
-        .sent()
-        .await
-        .json()
-        .await
-        .expect("json");
-    let response = server
-        .get("/jwt/orders/", foreign["access"].as_str().expect("access"))
-        .await;
+    let (_, foreign) = app.obtain_jwt_at(&other, "alice", "ios").await;
+    let response = server.get("/jwt/orders/", &foreign).await;
     assert_eq!(
         response.status(),
         StatusCode::UNAUTHORIZED,
@@ -117,19 +107,15 @@ for token in tokens:
         verdicts.append(type(error).__name__)
 print(json.dumps(verdicts))
 "#;
-    let output = Command::new(python())
-        .arg("-c")
-        .arg(script)
-        .arg(jwks_url)
-        .args(tokens)
-        .output()
-        .expect("run python");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = stdout_of(
+        Command::new(python())
+            .arg("-c")
+            .arg(script)
+            .arg(jwks_url)
+            .args(tokens),
+        "PyJWT",
     );
-    serde_json::from_slice(&output.stdout).expect("verdicts")
+    serde_json::from_slice(&output).expect("verdicts")
 }
 
 fn kid(token: &str) -> String {

@@ -26,16 +26,10 @@ async fn revoke(app: &TestApp, body: Value) {
 
 /// The `revoked` events of alice's own listing, oldest first, as (client, detail).
 async fn revocations(app: &TestApp, key: &str) -> Vec<(String, String)> {
-    let page: Value = app
-        .get_with_token("/events", key)
-        .await
-        .json()
-        .await
-        .expect("json");
     let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
-    let mut rows: Vec<_> = page["results"]
-        .as_array()
-        .expect("results")
+    let mut rows: Vec<_> = app
+        .own_events(key)
+        .await
         .iter()
         .filter(|event| event["type"] == "revoked")
         .map(|event| (text(&event["client"]), text(&event["detail"])))

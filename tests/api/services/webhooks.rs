@@ -8,7 +8,7 @@ use crate::helpers::mail::closed_port;
 use crate::helpers::on_both_backends;
 use crate::helpers::webhooks::{Received, Receiver};
 use crate::helpers::{
-    create_user_by_cli, multitoken, Backend, ServerProcess, TestApp, TestDatabase,
+    create_user_by_cli, multitoken, stdout_of, Backend, ServerProcess, TestApp, TestDatabase,
 };
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -76,13 +76,6 @@ fn jwt_sid(access: &str) -> String {
     claims["sid"].as_str().expect("sid").to_owned()
 }
 
-async fn own_events(app: &TestApp, key: &str) -> Vec<Value> {
-    let response = app.get_with_token("/events", key).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let page: Value = response.json().await.expect("json");
-    page["results"].as_array().expect("results").clone()
-}
-
 /// Alice signs in on `web` and (for a JWT) on `cli`, signs out of `web`,
 /// signs in on `phone`; returns what each of two receivers got (4 each,
 /// oldest first), her events as `GET /events` lists them (newest first),
@@ -103,7 +96,7 @@ async fn alice_comes_and_goes(
     for received in [&mut got, &mut also] {
         received.sort_by_key(|message| message.json()["data"]["id"].as_i64());
     }
-    let events = own_events(&app, &phone).await;
+    let events = app.own_events(&phone).await;
     assert_eq!(counted(&app, "delivered", 8).await, 8);
     (got, also, events, jwt_sid(&access))
 }
@@ -451,16 +444,16 @@ async fn a_revocation_at_the_command_line_is_posted_with_the_devices_sid(backend
     let login = checked(&receiver.wait_for(1).await[0]);
     // The command reads the secret key the server keeps in the database,
     // so its sids are the server's; the running server sends what it queued.
-    let output = multitoken()
-        .args(["tokens", "revoke", "alice", "web"])
-        .env_clear()
-        .env("DATABASE_URL", app.db.url())
-        .env("WEBHOOK_URLS", &receiver.url)
-        .env("WEBHOOK_SECRET", SECRET)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run");
-    assert!(output.status.success(), "{output:?}");
+    stdout_of(
+        multitoken()
+            .args(["tokens", "revoke", "alice", "web"])
+            .env_clear()
+            .env("DATABASE_URL", app.db.url())
+            .env("WEBHOOK_URLS", &receiver.url)
+            .env("WEBHOOK_SECRET", SECRET)
+            .stdin(Stdio::null()),
+        "tokens revoke",
+    );
     let revoked = checked(&receiver.wait_for(2).await[1]);
     assert_eq!(revoked["type"], "revoked");
     assert_eq!(revoked["data"]["actor"], "cli");

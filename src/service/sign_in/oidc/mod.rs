@@ -16,7 +16,7 @@ pub mod providers;
 use self::providers::{Proof, Vouched};
 use super::credentials::allow_sign_in;
 use super::login::count_login;
-use super::throttle::{under_throttle, Guess, GuessKind};
+use super::throttle::{under_throttle, Guess};
 use super::two_factor;
 use crate::db::events::What;
 use crate::db::identities::{self, LinkedUser};
@@ -74,15 +74,9 @@ pub async fn login(
         Some(address) => format!("oidc:{}@{address}", provider.config.name),
         None => format!("oidc:{}", provider.config.name),
     };
-    let guess = Guess {
-        username: &throttled_as,
-        kind: GuessKind::SignIn,
-        source,
-        action: "oidc",
-        // The provider and address stand for the username here: nothing
-        // a proof could be of.
-        device_proofs: &[],
-    };
+    // The provider and address stand for the username here: nothing a
+    // proof could be of.
+    let guess = Guess::sign_in("oidc", &throttled_as, &[], source);
     let outcome = under_throttle(services, guess, async {
         let (vouched, used) = provider
             .verified_claims(&services.oidc.http, request.proof, request.nonce.as_deref())

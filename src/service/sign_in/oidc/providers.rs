@@ -21,6 +21,7 @@ use crate::domain::oidc::{
     OidcProviders, ID_TOKEN_MAX_AGE,
 };
 use crate::domain::Timestamp;
+use crate::service::shared::outbound;
 use crate::service::Error;
 use openidconnect::core::{
     CoreClient, CoreIdToken, CoreIdTokenClaims, CoreJwsSigningAlgorithm, CoreProviderMetadata,
@@ -105,14 +106,7 @@ type Client = CoreClient<
 impl Providers {
     /// The providers of `OIDC_PROVIDERS`; nothing is fetched until used.
     pub fn new(configured: &OidcProviders, timeout: Duration) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(timeout)
-            .timeout(timeout)
-            // As openidconnect advises: a redirect could lead the server's
-            // requests anywhere (SSRF), and providers do not redirect these.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| format!("the HTTP client for OpenID Connect providers: {e}"))?;
+        let http = outbound::client(timeout, "OpenID Connect providers")?;
         let providers = configured
             .0
             .iter()
