@@ -44,6 +44,9 @@
 //!   `tests/webhooks_client/` (`.ci/run` installs it), or under CI.
 //! - `key_checker_tests` when both `python3` and `node` are on the `PATH`
 //!   (the guide's key checkers, `tests/api/auth/key_format.rs`), or under CI.
+//! - `pty_tests` when `python3` is on the `PATH` (its `pty` module gives
+//!   `user create` a terminal to ask for the password on,
+//!   `tests/api/ops/password_prompt.rs`), or under CI.
 //! - `detect_secrets_tests` when `.venv-tests/bin/python` can import
 //!   detect_secrets (the secret-scanner test of `tests/api/auth/key_format.rs`),
 //!   or under CI.
@@ -135,6 +138,7 @@ fn main() {
         println!("cargo::rerun-if-changed={}", found.display());
     }
     found_or_ci("key_checker_tests", python.is_some() && node.is_some());
+    found_or_ci("pty_tests", python.is_some());
 
     for (binary, cfg) in [("nginx", "nginx_tests"), ("caddy", "caddy_tests")] {
         let found = program(binary);

@@ -143,7 +143,7 @@ async fn the_console_backend_logs_the_mail(backend: Backend) {
     assert!(log.contains("Subject: Password reset"), "{log}");
     let link = ResetLink::in_mail(&log);
     assert!(
-        link.url.starts_with("http://localhost:8000/reset?uid="),
+        link.url.starts_with(&format!("{address}/reset?uid=")),
         "{}",
         link.url
     );
