@@ -169,6 +169,32 @@ fn find_user(conn: &mut AnyConnection, name: &str) -> Result<db::users::User, Cl
     })
 }
 
+/// A new password: the first line of standard input with `--password-stdin`,
+/// else asked for twice, not echoed, on the terminal. Without a terminal
+/// and without the flag there is no one to ask: an error, not a wait on a
+/// pipe that may never end or an empty password.
+fn new_password(password_stdin: bool, stdin: &mut dyn BufRead) -> Result<Password, CliError> {
+    if password_stdin {
+        return read_password(stdin);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError(
+            "standard input is not a terminal to ask for the password on: \
+             give it as the first line of standard input with --password-stdin"
+                .into(),
+        ));
+    }
+    let ask = |prompt: &str| {
+        rpassword::prompt_password(prompt)
+            .map_err(|e| CliError(format!("cannot read the password from the terminal: {e}")))
+    };
+    let first = ask("Password: ")?;
+    if ask("Password (again): ")? != first {
+        return Err(CliError("passwords do not match".into()));
+    }
+    Ok(Password::new(first))
+}
+
 /// The first line of standard input, a password.
 fn read_password(stdin: &mut dyn BufRead) -> Result<Password, CliError> {
     let mut line = String::new();
@@ -202,11 +228,11 @@ fn run_user(
             email,
             admin,
             service,
-            password_stdin: _,
+            password_stdin,
         } => {
             let mut errors = FieldErrors::new();
             let email = email.unwrap_or_default();
-            let password = read_password(stdin)?;
+            let password = new_password(password_stdin, stdin)?;
             let account = AccountFields::parse(
                 AccountInput {
                     username: Some(&name),
@@ -280,10 +306,11 @@ fn run_user(
         }
         UserCommand::SetPassword {
             name,
-            password_stdin: _,
+            password_stdin,
         } => {
             let user = find_user(conn, &name)?;
-            let password = NewPassword::parse(read_password(stdin)?, &user.username, &user.email)
+            let password = new_password(password_stdin, stdin)?;
+            let password = NewPassword::parse(password, &user.username, &user.email)
                 .map_err(|problems| CliError(format!("password refused: {}", problems.join(" "))))?
                 .into_password();
             let hash = hash_blocking(&password)?;
@@ -515,8 +542,14 @@ mod tests {
             Ok(Some(Command::User(UserCommand::Create { admin: true, .. })))
         ));
         assert!(
-            parse(&["user", "create", "bob"]).is_err(),
-            "--password-stdin is required"
+            matches!(
+                parse(&["user", "create", "bob"]).map(|c| c.command),
+                Ok(Some(Command::User(UserCommand::Create {
+                    password_stdin: false,
+                    ..
+                })))
+            ),
+            "without --password-stdin, the password is asked for on the terminal"
         );
     }
 }

@@ -164,6 +164,12 @@ impl Application {
             Some(crate::domain::jwt::SidKey::derive(&secret_key)),
             &settings.webhooks,
         );
+        crate::service::accounts::bootstrap::ensure_admin(
+            &mut db::connect_once(&settings.database.database_url)?,
+            &settings.bootstrap,
+            &events,
+        )
+        .map_err(StartupError::Settings)?;
         let services = Services {
             pool,
             settings: Arc::new(settings.clone()),

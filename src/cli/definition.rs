@@ -81,7 +81,7 @@ pub enum Command {
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum UserCommand {
-    /// Create a user; the password is the first line of standard input.
+    /// Create a user; the password is asked for twice on the terminal, or read from standard input with --password-stdin.
     Create {
         /// The username: what the user signs in with.
         name: String,
@@ -94,18 +94,18 @@ pub enum UserCommand {
         /// A service user: may introspect other users' keys (`POST /introspect`).
         #[arg(long)]
         service: bool,
-        /// Read the password from the first line of standard input (required).
-        #[arg(long, required = true)]
+        /// Read the password from the first line of standard input instead of asking for it on the terminal.
+        #[arg(long)]
         password_stdin: bool,
     },
     /// One line per user.
     List,
-    /// Set a new password (first line of standard input); revokes all of the user's tokens.
+    /// Set a new password (asked for twice on the terminal, or read from standard input with --password-stdin); revokes all of the user's tokens.
     SetPassword {
         /// The user whose password changes.
         name: String,
-        /// Read the password from the first line of standard input (required).
-        #[arg(long, required = true)]
+        /// Read the password from the first line of standard input instead of asking for it on the terminal.
+        #[arg(long)]
         password_stdin: bool,
     },
     /// Deactivate a user; revokes all of the user's tokens.

@@ -4,8 +4,8 @@
 
 use super::parse::{boolean, link, longer_than_zero, named};
 use crate::domain::email_verification::EmailVerification;
-use crate::domain::parse_duration;
 use crate::domain::registration::Registration;
+use crate::domain::{parse_duration, PublicUrl};
 use clap::Args;
 use std::time::Duration;
 
@@ -22,20 +22,20 @@ pub struct AccountSettings {
           value_parser = named(EmailVerification::parse))]
     pub email_verification: EmailVerification,
 
-    /// Link put in the verification mail; {key} is filled in.
-    #[arg(long, env = "EMAIL_VERIFICATION_URL", default_value = "http://localhost:8000/verify-email?key={key}", global = true,
+    /// Link put in the verification mail; {key} is filled in. Default: PUBLIC_URL + /verify-email?key={key}, the hosted page.
+    #[arg(long, env = "EMAIL_VERIFICATION_URL", global = true,
           value_parser = named(|text: &str| link(text, &["{key}"])))]
-    pub email_verification_url: String,
+    pub email_verification_url: Option<String>,
 
     /// How long a verification link works.
     #[arg(long, env = "EMAIL_VERIFICATION_TIMEOUT", default_value = "3d", global = true,
           value_parser = named(parse_duration))]
     pub email_verification_timeout: Duration,
 
-    /// Link put in the password-reset mail; {uid} and {token} are filled in.
-    #[arg(long, env = "PASSWORD_RESET_URL", default_value = "http://localhost:8000/reset?uid={uid}&token={token}", global = true,
+    /// Link put in the password-reset mail; {uid} and {token} are filled in. Default: PUBLIC_URL + /reset?uid={uid}&token={token}, the hosted page.
+    #[arg(long, env = "PASSWORD_RESET_URL", global = true,
           value_parser = named(|text: &str| link(text, &["{uid}", "{token}"])))]
-    pub password_reset_url: String,
+    pub password_reset_url: Option<String>,
 
     /// How long a password-reset link works.
     #[arg(long, env = "PASSWORD_RESET_TIMEOUT", default_value = "1h", global = true,
@@ -48,7 +48,27 @@ pub struct AccountSettings {
     pub new_device_mail: bool,
 }
 
+/// The hosted pages' paths, with the placeholders the mails fill in.
+pub const HOSTED_RESET_PATH: &str = "/reset?uid={uid}&token={token}";
+pub const HOSTED_VERIFICATION_PATH: &str = "/verify-email?key={key}";
+
 impl AccountSettings {
+    /// `PASSWORD_RESET_URL`, or the hosted page under `public_url`.
+    pub fn password_reset_url(&self, public_url: &PublicUrl) -> String {
+        match &self.password_reset_url {
+            Some(url) => url.clone(),
+            None => public_url.join(HOSTED_RESET_PATH),
+        }
+    }
+
+    /// `EMAIL_VERIFICATION_URL`, or the hosted page under `public_url`.
+    pub fn email_verification_url(&self, public_url: &PublicUrl) -> String {
+        match &self.email_verification_url {
+            Some(url) => url.clone(),
+            None => public_url.join(HOSTED_VERIFICATION_PATH),
+        }
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         longer_than_zero("PASSWORD_RESET_TIMEOUT", self.password_reset_timeout)?;
         longer_than_zero(

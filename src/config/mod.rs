@@ -6,6 +6,7 @@
 //! and a test holds it to these declarations.
 
 mod accounts;
+mod bootstrap;
 mod console;
 mod database;
 mod device_grant;
@@ -23,6 +24,7 @@ mod two_factor;
 mod webhooks;
 
 pub use self::accounts::AccountSettings;
+pub use self::bootstrap::BootstrapSettings;
 pub use self::console::ConsoleSettings;
 pub use self::database::DatabaseSettings;
 pub use self::device_grant::DeviceGrantSettings;
@@ -77,6 +79,8 @@ pub struct Settings {
     pub device_grant: DeviceGrantSettings,
     #[command(flatten)]
     pub webhooks: WebhookSettings,
+    #[command(flatten)]
+    pub bootstrap: BootstrapSettings,
 }
 
 impl Settings {
@@ -112,6 +116,7 @@ impl Settings {
         self.token_cache.validate()?;
         self.dpop.validate()?;
         self.webhooks.validate()?;
+        self.bootstrap.validate()?;
         self.database.validate()
     }
 

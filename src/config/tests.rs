@@ -118,9 +118,26 @@ fn account_settings_have_the_contracts_defaults() {
     };
     assert_eq!(settings.accounts.registration, Registration::Open);
     assert_eq!(settings.mail.mail, MailSetting::Console);
+    // Unset, the link is the hosted page under PUBLIC_URL, whatever the bind.
+    assert_eq!(settings.accounts.password_reset_url, None);
+    let public_url = crate::domain::PublicUrl::parse("https://auth.example.com/id").unwrap();
     assert_eq!(
-        settings.accounts.password_reset_url,
-        "http://localhost:8000/reset?uid={uid}&token={token}"
+        settings.accounts.password_reset_url(&public_url),
+        "https://auth.example.com/id/reset?uid={uid}&token={token}"
+    );
+    let bound = crate::domain::PublicUrl::from_bind("0.0.0.0:9000".parse().unwrap());
+    assert_eq!(
+        settings.accounts.password_reset_url(&bound),
+        "http://0.0.0.0:9000/reset?uid={uid}&token={token}"
+    );
+    let set = parse(&[
+        "--password-reset-url",
+        "https://app.example.com/r?u={uid}&t={token}",
+    ]);
+    assert_eq!(
+        set.map(|cli| cli.settings.accounts.password_reset_url(&public_url))
+            .ok(),
+        Some("https://app.example.com/r?u={uid}&t={token}".to_owned())
     );
     assert_eq!(
         settings.accounts.password_reset_timeout,
@@ -157,9 +174,11 @@ fn email_verification_settings_have_the_contracts_defaults_and_name_their_variab
         settings.accounts.email_verification,
         EmailVerification::None
     );
+    assert_eq!(settings.accounts.email_verification_url, None);
+    let public_url = crate::domain::PublicUrl::parse("https://auth.example.com").unwrap();
     assert_eq!(
-        settings.accounts.email_verification_url,
-        "http://localhost:8000/verify-email?key={key}"
+        settings.accounts.email_verification_url(&public_url),
+        "https://auth.example.com/verify-email?key={key}"
     );
     assert_eq!(
         settings.accounts.email_verification_timeout,

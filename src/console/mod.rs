@@ -9,6 +9,7 @@
 //! creating one), `user` (one user's page) and `user_actions` (every action
 //! on them, each confirmed first), `events` and `events_csv`.
 //! `device` is the OAuth device grant's page at `/device`, for any user.
+//! `hosted` holds the pages of the mails' default links, `/reset` and `/verify-email`.
 //! `layout` holds what pages share (frame, times, pager, the confirmation
 //! step), `request` what handlers do first (admin check, CSRF check).
 //!
@@ -21,6 +22,7 @@ mod device;
 mod error;
 mod events;
 mod events_csv;
+mod hosted;
 mod layout;
 mod request;
 mod sign_in;
@@ -54,6 +56,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(security_headers())
             .route(web::get().to(device::page))
             .route(web::post().to(device::decide_on_page)),
+    );
+    // The pages of the default links in reset and verification mails.
+    cfg.service(
+        web::resource("/reset")
+            .wrap(security_headers())
+            .route(web::get().to(hosted::reset::page))
+            .route(web::post().to(hosted::reset::set_password)),
+    );
+    cfg.service(
+        web::resource("/verify-email")
+            .wrap(security_headers())
+            .route(web::get().to(hosted::verify_email::page))
+            .route(web::post().to(hosted::verify_email::confirm)),
     );
     cfg.service(
         web::scope("/console")

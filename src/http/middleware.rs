@@ -40,6 +40,9 @@ pub async fn record_request(
     result
 }
 
+/// The console's pages outside `/console`.
+const HOSTED_PAGES: [&str; 3] = ["/device", "/reset", "/verify-email"];
+
 /// Keeps every error response JSON, including the ones actix-web produces by
 /// itself (malformed paths, and anything not routed through `ApiError`), by
 /// answering them as the matching `ApiError` would.
@@ -49,8 +52,10 @@ pub fn json_error_body<B>(
     let content_type = response.headers().get(CONTENT_TYPE);
     let is_json =
         content_type.is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
-    // The console's own error pages are HTML on purpose.
-    let is_console_page = response.request().path().starts_with("/console")
+    // The console's own error pages are HTML on purpose, and so are those of
+    // the pages outside it (the device grant's, the mails' links).
+    let path = response.request().path();
+    let is_console_page = (path.starts_with("/console") || HOSTED_PAGES.contains(&path))
         && content_type.is_some_and(|value| value.as_bytes().starts_with(b"text/html"));
     if is_json || is_console_page {
         return Ok(ErrorHandlerResponse::Response(

@@ -49,6 +49,9 @@
 //!   runs the README's and the book's shell samples with them, and builds a
 //!   Django database for the import guide; `tests/api/ops/docs.rs`), or
 //!   under CI.
+//! - `pty_tests` when `python3` is on the `PATH` (its `pty` module gives
+//!   `user create` a terminal to ask for the password on,
+//!   `tests/api/ops/password_prompt.rs`), or under CI.
 //! - `detect_secrets_tests` when `.venv-tests/bin/python` can import
 //!   detect_secrets (the secret-scanner test of `tests/api/auth/key_format.rs`),
 //!   or under CI.
@@ -190,6 +193,7 @@ fn main() {
             && docs_tools.iter().all(Option::is_some)
             && imports(&venv_python, "django"),
     );
+    found_or_ci("pty_tests", python.is_some());
 
     for (binary, cfg) in [("nginx", "nginx_tests"), ("caddy", "caddy_tests")] {
         let found = program(binary);

@@ -133,10 +133,11 @@ pub async fn resend(services: &Services, email: String) -> Result<(), Error> {
     }
 }
 
-/// `POST /register/verify-email`: marks the address of the key's user
-/// verified. A key that is malformed, forged, expired, already used, or
-/// for an address the user no longer has is `{"key": ["Invalid value"]}`.
-pub async fn verify(services: &Services, key: &str, source: &EventSource) -> Result<(), Error> {
+/// The user a verification key would verify now (signed, unexpired, for
+/// the user's current address, not verified yet), without using it: the
+/// hosted page checks a link before it offers to confirm it. Otherwise
+/// `{"key": ["Invalid value"]}`.
+pub async fn check_key(services: &Services, key: &str) -> Result<VerifyingUser, Error> {
     let invalid = || Error::field("key", INVALID_KEY);
     let presented = PresentedKey::parse(key).ok_or_else(invalid)?;
     let user_id = presented.user_id;
@@ -150,6 +151,15 @@ pub async fn verify(services: &Services, key: &str, source: &EventSource) -> Res
     if !authentic || !user.awaits_verification() {
         return Err(invalid());
     }
+    Ok(user)
+}
+
+/// `POST /register/verify-email`: marks the address of the key's user
+/// verified. A key that is malformed, forged, expired, already used, or
+/// for an address the user no longer has is `{"key": ["Invalid value"]}`.
+pub async fn verify(services: &Services, key: &str, source: &EventSource) -> Result<(), Error> {
+    let invalid = || Error::field("key", INVALID_KEY);
+    let user = check_key(services, key).await?;
     let source = source.clone();
     let marked = services
         .db(move |conn| {
@@ -169,17 +179,21 @@ pub async fn verify(services: &Services, key: &str, source: &EventSource) -> Res
     }
 }
 
-/// The link for `user`: `EMAIL_VERIFICATION_URL` with `{key}` filled in.
+/// The link for `user`: `EMAIL_VERIFICATION_URL` (by default the hosted
+/// page under `PUBLIC_URL`) with `{key}` filled in.
 fn verification_link(
     settings: &Settings,
     signing_key: &[u8; 32],
     user: &VerifyingUser,
     now: Timestamp,
 ) -> String {
-    settings.accounts.email_verification_url.replace(
-        "{key}",
-        &make_key(signing_key, user.id, user.address(), now),
-    )
+    settings
+        .accounts
+        .email_verification_url(&settings.server.public_url())
+        .replace(
+            "{key}",
+            &make_key(signing_key, user.id, user.address(), now),
+        )
 }
 
 /// One mail to the address of `users` (all share it, without regard to

@@ -7,6 +7,7 @@
 //! is checked like a login), `tokens` and `shared`; nothing below imports it.
 
 pub mod admin;
+pub mod bootstrap;
 pub mod django_import;
 pub mod email_verification;
 pub mod password_change;

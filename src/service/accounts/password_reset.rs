@@ -165,11 +165,12 @@ fn subject(user: &ResetUser) -> ResetSubject<'_> {
     }
 }
 
-/// The link for `user`: `PASSWORD_RESET_URL` with `{uid}` and `{token}` filled in.
+/// The link for `user`: `PASSWORD_RESET_URL` (by default the hosted page
+/// under `PUBLIC_URL`) with `{uid}` and `{token}` filled in.
 pub fn reset_link(settings: &Settings, user: &ResetUser, key: &[u8; 32], now: Timestamp) -> String {
     settings
         .accounts
-        .password_reset_url
+        .password_reset_url(&settings.server.public_url())
         .replace("{uid}", &encode_uid(user.id))
         .replace("{token}", &make_token(key, &subject(user), now))
 }
@@ -221,6 +222,25 @@ pub struct ConfirmRequest {
     pub new_password: Password,
 }
 
+/// The user of a reset link whose `uid` and `token` are still good (the
+/// user active, the token signed, unexpired and unspent), without spending
+/// it: the hosted page checks a link before it asks for a password.
+/// Otherwise `{"uid"|"token": ["Invalid value"]}`.
+pub async fn check_link(services: &Services, uid: &str, token: &str) -> Result<ResetUser, Error> {
+    let invalid = |field: &str| Error::field(field, INVALID_VALUE);
+    let user_id = decode_uid(uid).ok_or_else(|| invalid("uid"))?;
+    let user = services
+        .db(move |conn| Ok(accounts::reset_user_by_id(conn, user_id)?))
+        .await?
+        .ok_or_else(|| invalid("uid"))?;
+    let key = services.secret_key.derive_key(KEY_PURPOSE);
+    let timeout = services.settings.accounts.password_reset_timeout;
+    if !user.is_active || !check_token(&key, &subject(&user), token, Timestamp::now(), timeout) {
+        return Err(invalid("token"));
+    }
+    Ok(user)
+}
+
 /// Sets the new password if the link is valid; returns how many tokens of
 /// the user were revoked.
 pub async fn confirm_reset(
@@ -234,16 +254,7 @@ pub async fn confirm_reset(
         new_password,
     } = request;
     let invalid = |field: &str| Error::field(field, INVALID_VALUE);
-    let user_id = decode_uid(&uid).ok_or_else(|| invalid("uid"))?;
-    let user = services
-        .db(move |conn| Ok(accounts::reset_user_by_id(conn, user_id)?))
-        .await?
-        .ok_or_else(|| invalid("uid"))?;
-    let key = services.secret_key.derive_key(KEY_PURPOSE);
-    let timeout = services.settings.accounts.password_reset_timeout;
-    if !user.is_active || !check_token(&key, &subject(&user), &token, Timestamp::now(), timeout) {
-        return Err(invalid("token"));
-    }
+    let user = check_link(services, &uid, &token).await?;
     let problems = new_password.problems_as_new_password(&user.username, &user.email);
     if !problems.is_empty() {
         let mut errors = FieldErrors::new();

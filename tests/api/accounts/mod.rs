@@ -7,6 +7,7 @@ mod django_import;
 mod django_passwords;
 mod django_project;
 mod email_verification;
+mod hosted_pages;
 mod password_change;
 mod password_reset;
 mod registration;

@@ -48,7 +48,7 @@ async fn known_and_unknown_addresses_get_the_same_answer_and_only_known_ones_a_m
 async fn the_mail_carries_the_configured_link_and_the_username(backend: Backend) {
     let mail = MailApp::spawn_with(backend, |settings| {
         settings.accounts.password_reset_url =
-            "https://app.example.com/reset?token={token}&uid={uid}".into();
+            Some("https://app.example.com/reset?token={token}&uid={uid}".into());
         settings.mail.mail_from = "Accounts <accounts@example.com>".parse().expect("mailbox");
     })
     .await;

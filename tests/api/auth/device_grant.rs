@@ -656,6 +656,12 @@ async fn the_hosted_page_signs_in_and_approves_or_denies(backend: Backend) {
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     let unknown = browser.get("/device?user_code=BBBB-BBBB").await;
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    // A page, not the API's JSON error.
+    assert!(unknown
+        .text()
+        .await
+        .unwrap()
+        .contains("No device is waiting with this code."));
 
     let page = browser
         .page(&format!("/device?user_code={}", user_code.to_lowercase()))

@@ -140,7 +140,7 @@ async fn the_console_backend_logs_the_mail(backend: Backend) {
     let log = server.console_mail("password-reset mail #1 sent", "Password reset");
     let link = ResetLink::in_mail(&log);
     assert!(
-        link.url.starts_with("http://localhost:8000/reset?uid="),
+        link.url.starts_with(&format!("{address}/reset?uid=")),
         "{}",
         link.url
     );

@@ -4,6 +4,7 @@
 
 mod access_log;
 mod bad_bytes;
+mod bootstrap_admin;
 mod cli;
 mod conventions;
 mod docs;
@@ -14,6 +15,7 @@ mod mail;
 mod metrics;
 mod openapi;
 mod outbox;
+mod password_prompt;
 mod revocation_sync;
 mod secrets;
 mod shutdown;

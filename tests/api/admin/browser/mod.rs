@@ -24,6 +24,7 @@
 mod device;
 mod flows;
 mod harness;
+mod hosted;
 mod pages;
 mod screenshots;
 

@@ -1,0 +1,45 @@
+//! The pages the default links of the service's own mails open, so that a
+//! newcomer's first reset or verification mail works without a front-end
+//! (`PASSWORD_RESET_URL` and `EMAIL_VERIFICATION_URL` default to them):
+//! `reset` at `/reset` and `verify_email` at `/verify-email`. An
+//! application with pages of its own sets those URLs to them instead.
+//!
+//! The console's look, headers and CSRF token, no script, no session kept:
+//! each page finishes its task through the same use case as the API's
+//! endpoint (`POST /password/reset/confirm`, `POST /register/verify-email`),
+//! so the rules, events and revocations are the same. They are pages, not
+//! API endpoints: not in the OpenAPI document.
+
+pub mod reset;
+pub mod verify_email;
+
+use super::layout::{self, layout};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use maud::{html, Markup};
+
+/// The first value of `name` in the request's query, if it is not blank.
+/// Read by hand rather than by an extractor, whose refusal of a malformed
+/// query would be the API's JSON error, not a page.
+fn query_value(request: &HttpRequest, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(request.query_string().as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+/// A page of one message: what happened, and what to do next.
+fn message_page(status: StatusCode, title: &str, message: Markup) -> HttpResponse {
+    layout::html(
+        status,
+        layout(
+            title,
+            None,
+            None,
+            html! {
+                h1 id="outcome" { (title) }
+                (message)
+            },
+        ),
+    )
+}
