@@ -5,6 +5,7 @@
 mod client_snippets;
 mod dpop_proxies;
 mod forward_auth;
+mod guide_samples;
 mod introspection;
 mod jwt;
 mod jwt_verifiers;
