@@ -42,6 +42,10 @@
 //!   `tests/webhooks_client/verify.py`), or under CI.
 //! - `webhook_node_tests` when the npm standardwebhooks is installed in
 //!   `tests/webhooks_client/` (`.ci/run` installs it), or under CI.
+//! - `webhook_express_tests` when Express is installed in
+//!   `tests/webhooks_express/` (with jose and standardwebhooks: what the
+//!   book's Express webhook receiver imports, `.ci/run` installs them), or
+//!   under CI.
 //! - `key_checker_tests` when both `python3` and `node` are on the `PATH`
 //!   (the guide's key checkers, `tests/api/auth/key_format.rs`), or under CI.
 //! - `docs_tests` when `python3`, `bash`, `curl` and `jq` are on the `PATH`
@@ -143,6 +147,13 @@ fn main() {
         npm_installed(
             &repository.join("tests/webhooks_client"),
             "standardwebhooks/package.json",
+        ),
+    );
+    found_or_ci(
+        "webhook_express_tests",
+        npm_installed(
+            &repository.join("tests/webhooks_express"),
+            "express/package.json",
         ),
     );
     found_or_ci(

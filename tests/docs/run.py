@@ -33,6 +33,10 @@ What a page may hold (docs/src/contributing/tests.md tells it too):
 - `<!-- docs-run: not run: REASON -->` right above a block: it is not run,
   and is counted and printed with its reason. Every ```sh, ```bash,
   ```shell or ```console block must be run or marked so.
+- `<!-- docs-run: postgres -->` right above a block: it needs PostgreSQL.
+  With DOCS_POSTGRES_URL, every `postgres://…` URL in its commands is
+  replaced by the page's schema (as ports are by the server's); without,
+  it is counted and printed as not run.
 - `<!-- docs-run: server VAR=VALUE ... -->` right above a block: before it,
   the page's server is restarted with these settings, as above, for a
   setting the page states in prose.
@@ -95,6 +99,7 @@ class Block:
     commands: list
     setup: bool = False
     server: dict = None  # settings of a fresh server to start first
+    postgres: bool = False  # runs only on PostgreSQL, its URLs the page's
 
 
 @dataclass
@@ -177,6 +182,8 @@ def parse_page(path):
                 page.blocks.append(Block(path, start, commands, setup=True))
             elif words.startswith("not run:"):
                 pending = ("not run", words[len("not run:"):].strip(), index + 1)
+            elif words == "postgres":
+                pending = ("postgres", None, index + 1)
             elif words.startswith("server"):
                 settings = {}
                 for word in shlex.split(words[len("server"):]):
@@ -238,6 +245,8 @@ def parse_page(path):
         block = Block(path, start, commands)
         if pending and pending[0] == "server":
             block.server = pending[1]
+        if pending and pending[0] == "postgres":
+            block.postgres = True
         pending = None
         page.blocks.append(block)
     return page
@@ -567,6 +576,8 @@ def run_page(page, binary, bin_folder, postgres_url):
             for command in block.commands:
                 where = f"{page.path}:{command.line}"
                 text = to_server(command.text, port)
+                if block.postgres:
+                    text = re.sub(r"postgres://\S+", shlex.quote(schema.url), text)
                 settings = server_start(text)
                 if settings is not None:
                     if block.setup:
@@ -638,6 +649,11 @@ def main(arguments):
     os.symlink(binary, os.path.join(bin_folder, "multitoken"))
     paths = arguments or pages_in_order()
     pages = [parse_page(path) for path in paths]
+    if not postgres_url:
+        for page in pages:
+            for block in [block for block in page.blocks if block.postgres]:
+                page.blocks.remove(block)
+                page.not_run.append((block.line, "needs PostgreSQL (DOCS_POSTGRES_URL)"))
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
         results = list(
             pool.map(lambda page: run_page(page, binary, bin_folder, postgres_url), pages)

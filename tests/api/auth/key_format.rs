@@ -2,8 +2,9 @@
 //! CRC-32 checksum. Issued keys carry a checksum that holds (checked here
 //! with `crc32fast` apart from the service's code); a key of that shape whose
 //! checksum does not is refused as `Invalid token.` and counted, wherever a
-//! key is taken; keys of the earlier format keep working. The guide's
-//! checkers and the detect-secrets plugin are run against real keys.
+//! key is taken; keys of the earlier format keep working. The
+//! detect-secrets plugin is run against real keys (the guide's checkers, in
+//! `tests/api/services/guide_samples.rs`).
 
 use crate::helpers::{
     assert_json, assert_unauthorized, insert_key_row, on_both_backends, stdout_of, Backend, Sent,
@@ -149,70 +150,6 @@ async fn a_key_of_the_earlier_format_still_works_until_revoked(backend: Backend)
     assert_json(revoke, StatusCode::OK, json!({})).await;
     assert_unauthorized(app.whoami(earlier).await, "Invalid token.").await;
     assert_eq!(checksum_failures(&app.scrape().await), 0);
-}
-
-/// The fenced block of `language` in the guide's "Key format and checksums".
-fn guide_block(language: &str) -> String {
-    let guide = Path::new(env!("MULTITOKEN_REPOSITORY")).join("docs/src/guides/leaked-keys.md");
-    let text = std::fs::read_to_string(&guide).expect("the leaked-keys guide");
-    let section = text
-        .split("\n## ")
-        .find(|section| section.starts_with("Key format and checksums"))
-        .expect("a section \"Key format and checksums\"");
-    let fence = format!("```{language}\n");
-    let start = section.find(&fence).expect("the code block") + fence.len();
-    let end = section[start..].find("\n```").expect("the block's end") + start;
-    section[start..end].to_owned()
-}
-
-/// What the checker in `program` says of each of `keys`, as it prints it.
-fn run_checker(program: &str, file: &Path, keys: &[&str]) -> String {
-    let output = stdout_of(Command::new(program).arg(file).args(keys), program);
-    String::from_utf8_lossy(&output).trim().to_owned()
-}
-
-#[actix_web::test]
-#[cfg_attr(not(key_checker_tests), ignore = "python3 or node is not on the PATH")]
-async fn the_guides_checkers_accept_real_keys_and_refuse_look_alikes() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
-    app.create_user("alice", "", false);
-    let web = app.login("alice", "web").await;
-    let ios = app.login("alice", "ios").await;
-    let flipped = flip_checksum(&web);
-    let swapped = format!("{}{}", &ios[..46], &web[46..]);
-    let earlier = format!("mt_{}", "A".repeat(43));
-    let keys = [web.as_str(), ios.as_str(), &flipped, &swapped, &earlier];
-
-    let folder = tempfile::tempdir().expect("a temporary folder");
-    let python = folder.path().join("checker.py");
-    let script = format!(
-        "{}\n\nimport sys\nprint(' '.join(str(is_multitoken_key(k)) for k in sys.argv[1:]))\n",
-        guide_block("python")
-    );
-    std::fs::write(&python, script).expect("write the Python checker");
-    let node = folder.path().join("checker.js");
-    let script = format!(
-        "{}\n\nconsole.log(process.argv.slice(2).map(isMultitokenKey).join(' '));\n",
-        guide_block("javascript")
-    );
-    std::fs::write(&node, script).expect("write the JavaScript checker");
-
-    assert_eq!(
-        run_checker("python3", &python, &keys),
-        "True True False False False"
-    );
-    assert_eq!(
-        run_checker("node", &node, &keys),
-        "true true false false false"
-    );
-    // The server agrees with the checkers.
-    for (key, expected) in [
-        (web.as_str(), StatusCode::OK),
-        (&flipped, StatusCode::UNAUTHORIZED),
-        (&swapped, StatusCode::UNAUTHORIZED),
-    ] {
-        assert_eq!(app.whoami_status(key).await, expected, "{key}");
-    }
 }
 
 #[actix_web::test]

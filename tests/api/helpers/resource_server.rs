@@ -108,6 +108,12 @@ impl ResourceServer {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
     }
 
+    /// The URL of `path` on it (where multitoken sends webhooks, in
+    /// `tests/api/services/guide_samples.rs`).
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
     /// `GET path` with `Authorization: Bearer <key>`, the one scheme
     /// django-oauth-toolkit reads.
     pub(crate) async fn get(&self, path: &str, key: &str) -> Response {

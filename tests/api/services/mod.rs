@@ -6,6 +6,7 @@ mod client_snippets;
 mod dpop_proxies;
 mod forward_auth;
 mod generated_clients;
+mod guide_samples;
 mod introspection;
 mod jwt;
 mod jwt_verifiers;

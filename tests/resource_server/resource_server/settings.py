@@ -19,9 +19,19 @@ stateless authentication and nothing but multitoken's JWKS:
 - ``RESOURCE_SERVER_JWKS_URL``: ``<multitoken>/.well-known/jwks.json``;
 - ``RESOURCE_SERVER_JWT_ISSUER``, ``RESOURCE_SERVER_JWT_AUDIENCE``: as
   multitoken's ``JWT_ISSUER`` and ``JWT_AUDIENCE`` (unset: not checked).
+
+With ``RESOURCE_SERVER_WEBHOOK_SECRET`` (a ``whsec_`` value) it also serves
+the book's webhook receiver, ``docs/snippets/webhooks/hooks/``, at
+``/hooks/multitoken``, and ``/jwt/orders/hooked/``, which refuses the JWTs of
+devices it heard were signed out (the book's ``MultitokenJWTAuthentication``).
 """
 
 import os
+import runpy
+import sys
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parents[3]
 
 SECRET_KEY = "only-for-the-multitoken-tests"
 DEBUG = False
@@ -54,17 +64,19 @@ OAUTH2_PROVIDER = {
     ),
 }
 
-# As the book's guide "Short-lived JWTs for your services" (docs/src/guides/jwt.md) recommends.
+# The book's settings (docs/src/guides/jwt.md shows this file), with this
+# test's multitoken in place of the page's example addresses.
+_book = runpy.run_path(str(REPOSITORY / "docs" / "snippets" / "jwt" / "simple_jwt_settings.py"))
 SIMPLE_JWT = {
-    "ALGORITHM": "ES256",
+    **_book["SIMPLE_JWT"],
     "JWK_URL": os.environ.get("RESOURCE_SERVER_JWKS_URL"),
     "ISSUER": os.environ.get("RESOURCE_SERVER_JWT_ISSUER"),
     "AUDIENCE": os.environ.get("RESOURCE_SERVER_JWT_AUDIENCE"),
-    "USER_ID_CLAIM": "user_id",
-    "LEEWAY": 0,
 }
-
+# Its default authentication is what /jwt/orders/ uses; the other views
+# name their own.
 REST_FRAMEWORK = {
+    **_book["REST_FRAMEWORK"],
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -76,3 +88,8 @@ LOGGING = {
     "handlers": {"stderr": {"class": "logging.StreamHandler"}},
     "loggers": {"oauth2_provider": {"handlers": ["stderr"], "level": "INFO"}},
 }
+
+# The book's webhook receiver (docs/src/guides/webhooks.md), as a reader's
+# project would hold it: the app "hooks".
+sys.path.append(str(REPOSITORY / "docs" / "snippets" / "webhooks"))
+MULTITOKEN_WEBHOOK_SECRET = os.environ.get("RESOURCE_SERVER_WEBHOOK_SECRET")

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.urls import path
 
 from . import views
@@ -7,3 +8,11 @@ urlpatterns = [
     path("orders/read/", views.ReadOrders.as_view()),
     path("jwt/orders/", views.JwtOrders.as_view()),
 ]
+
+if settings.MULTITOKEN_WEBHOOK_SECRET:
+    from hooks.views import multitoken_events
+
+    urlpatterns += [
+        path("hooks/multitoken", multitoken_events),
+        path("jwt/orders/hooked/", views.HookedJwtOrders.as_view()),
+    ]

@@ -8,8 +8,10 @@ cached ``AccessToken`` (whose ``scope`` is the introspection's ``scope``).
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication, TokenHasScope
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
-from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 from rest_framework.views import APIView
+
+# The book's app, on the path that settings.py adds.
+from hooks.authentication import MultitokenJWTAuthentication
 
 
 class Orders(APIView):
@@ -33,7 +35,8 @@ class JwtOrders(APIView):
     """Any access JWT that Simple JWT verifies from multitoken's JWKS alone:
     no request to multitoken but for the keys."""
 
-    authentication_classes = [JWTStatelessUserAuthentication]
+    # No authentication_classes: the default of the book's settings,
+    # Simple JWT's JWTStatelessUserAuthentication.
     permission_classes = [IsAuthenticated]
 
     def get(self, request):
@@ -44,3 +47,10 @@ class JwtOrders(APIView):
                 "client": request.auth["client"],
             }
         )
+
+
+class HookedJwtOrders(JwtOrders):
+    """``JwtOrders`` with the book's ``MultitokenJWTAuthentication``, which
+    also refuses a JWT whose device the webhooks said was signed out."""
+
+    authentication_classes = [MultitokenJWTAuthentication]
