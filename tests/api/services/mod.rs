@@ -4,6 +4,7 @@
 
 mod dpop_proxies;
 mod forward_auth;
+mod forward_auth_identity;
 mod introspection;
 mod jwt;
 mod jwt_verifiers;
