@@ -59,8 +59,9 @@
 //!
 //! PostgreSQL mode: with `LOAD_DATABASE_URL=postgres://…` (a server this
 //! bench may create databases on), each user count is also seeded on a
-//! database of its own (created, then dropped), and `/healthz` and
-//! `/whoami` run there with the token cache on, then `/whoami` with
+//! database of its own (created, then dropped), and `/healthz`, and
+//! `/whoami` and `/auth/verify` by turns (their ratio printed), run there
+//! with the token cache on, then `/whoami` with
 //! `TOKEN_CACHE=off`, then (phase `dpop`, on a server of its own)
 //! `/whoami` with bearer keys and with bound keys; the summary compares them with SQLite's `/whoami`
 //! and counts the database's transactions per 1,000 `/whoami`

@@ -16,7 +16,14 @@ user). Rounds alternate: each round measures every peer once, in a rotated
 order, and the page reports each figure's median over the rounds. Then the
 revocation latency: from the revoking request's answer to the first refusal
 of the key, on the same instance, and for multitoken on PostgreSQL also on
-another instance, and through nginx (when installed).
+another instance, through nginx (when installed), at the DRF resource server
+of tests/resource_server (it introspects each key at `/introspect` and keeps
+the answer for its caching seconds: 5, the tests' default, and 0), and at the
+webhooks guide's JWT verifier (benches/peers/jwt_verifier.py: a device's
+access JWT, refused once the `logout` webhook names its `sid`); those two run
+on the tests' .venv-tests. `--revocation` runs multitoken's revocation rows
+alone (no peers, no throughput) and puts them into the last run's page, with
+their own date and machine.
 
 Writes docs/src/benchmarks.md and the README's headline (between the
 `peers-benchmark` markers); `--smoke` runs a tiny version (50 users, one
