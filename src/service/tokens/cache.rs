@@ -430,8 +430,10 @@ mod derived_tests {
         let metrics = Metrics::new().unwrap_or_else(|e| panic!("{e}"));
         let limits = CacheLimits {
             ttl: Duration::from_secs(60),
-            max_entries: 100,
-            max_bytes: 1 << 20,
+            // A floor per entry (bytes over entries) of 10 bytes: the
+            // weight is the entry's own.
+            max_entries: 100_000,
+            max_bytes: 1_000_000,
         };
         let lease = Arc::new(Lease::new(Duration::from_secs(1), metrics.clone()));
         let cache = TokenCache::new(limits, lease, metrics);
