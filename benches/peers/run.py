@@ -16,7 +16,14 @@ user). Rounds alternate: each round measures every peer once, in a rotated
 order, and the page reports each figure's median over the rounds. Then the
 revocation latency: from the revoking request's answer to the first refusal
 of the key, on the same instance, and for multitoken on PostgreSQL also on
-another instance, and through nginx (when installed).
+another instance, through nginx (when installed), at the DRF resource server
+of tests/resource_server (it introspects each key at `/introspect` and keeps
+the answer for its caching seconds: 5, the tests' default), and at the
+webhooks guide's JWT verifier (benches/peers/jwt_verifier.py: a device's
+access JWT, refused once the `logout` webhook names its `sid`); those two run
+on the tests' .venv-tests. `--revocation` runs multitoken's revocation rows
+alone (no peers, no throughput) and puts them into the last run's page, with
+their own date and machine.
 
 Writes docs/src/benchmarks.md and the README's headline (between the
 `peers-benchmark` markers); `--smoke` runs a tiny version (50 users, one
@@ -142,8 +149,9 @@ def run(args, **kwargs):
     return subprocess.run(args, check=True, **kwargs)
 
 
-def build():
-    """The load bench and the multitoken binary it sits beside (release)."""
+def build(peers=True):
+    """The load bench and the multitoken binary it sits beside (release),
+    and the peers' packages unless `peers` is false."""
     out = subprocess.run(
         ["cargo", "bench", "--bench", "load", "--no-run", "--message-format=json"],
         cwd=ROOT,
@@ -162,6 +170,8 @@ def build():
     server = os.path.join(os.path.dirname(os.path.dirname(load)), "multitoken")
     if not os.path.exists(server):
         raise SystemExit(f"no server binary beside the bench: {server}")
+    if not peers:
+        return load, server
     if not os.path.exists(os.path.join(VENV, "bin", "gunicorn")):
         run([sys.executable, "-m", "venv", VENV])
         run([os.path.join(VENV, "bin", "pip"), "install", "-q", "-r",
@@ -183,14 +193,22 @@ def versions(server):
     found["node"] = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
     found["Python"] = subprocess.run([python, "--version"], capture_output=True, text=True).stdout.split()[-1]
     found["multitoken"] = subprocess.run([server, "--version"], capture_output=True, text=True).stdout.split()[-1]
-    found["multitoken commit"] = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+    found["multitoken commit"] = commit()
+    nginx = find_nginx()
     if nginx:
         found["nginx"] = subprocess.run([nginx, "-v"], capture_output=True, text=True).stderr.strip().split("/")[-1]
     found["PostgreSQL"] = subprocess.run(
         ["psql", ADMIN_URL, "-tAc", "SHOW server_version"], capture_output=True, text=True).stdout.strip()
     return found, nginx
+
+
+def commit():
+    return subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+
+def find_nginx():
+    return shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 
 
 def machine():
@@ -248,14 +266,14 @@ def usernames(users):
     return [f"user{i:06d}" for i in range(1, users + 1)]
 
 
-def start_multitoken(cleanup, work, server, name, label, url, load, users):
+def start_multitoken(cleanup, work, server, name, label, url, load, users, extra_env=None):
     keys = os.path.join(work, f"{name}_keys.tsv")
     if not os.path.exists(keys):
         env = dict(os.environ, LOAD_SEED_DATABASE_URL=url, LOAD_USERS=str(users), LOAD_KEYS_FILE=keys)
         run([load], env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
     port = free_port()
     env = dict(os.environ, DATABASE_URL=url, MULTITOKEN_BIND=f"127.0.0.1:{port}", RUST_LOG="warn",
-               TOKEN_TTL="14d", TOKEN_TOUCH_INTERVAL="60s")
+               TOKEN_TTL="14d", TOKEN_TOUCH_INTERVAL="60s", **(extra_env or {}))
     env.pop("TOKEN_MAX_AGE", None)
     with open(os.path.join(work, f"{name}_{port}.log"), "w") as out:
         process = cleanup.start([server, "serve"], env=env, stdout=out, stderr=out)
@@ -454,6 +472,128 @@ http {{
 # ------------------------------------------------------------ the page
 
 
+def start_resource_server(cleanup, work, multitoken, caching_seconds):
+    """tests/resource_server: DRF with django-oauth-toolkit's resource-server
+    mode, which introspects each key at multitoken's `/introspect` (with the
+    seeded service user's key, the keys file's first) and keeps an active
+    answer `caching_seconds`; `runserver` from the tests' virtualenv."""
+    python = os.environ.get("RESOURCE_SERVER_PYTHON", os.path.join(ROOT, ".venv-tests", "bin", "python"))
+    if not os.path.exists(python):
+        return None, f"no resource server: {python} not found (`.ci/run` makes .venv-tests)"
+    folder = os.path.join(work, f"resource_server_{caching_seconds}")
+    os.makedirs(folder, exist_ok=True)
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1",
+               RESOURCE_SERVER_DATABASE=os.path.join(folder, "db.sqlite3"),
+               RESOURCE_SERVER_INTROSPECTION_URL=f"http://127.0.0.1:{multitoken.port}/introspect",
+               RESOURCE_SERVER_AUTH_TOKEN=read_keys(multitoken.keys)[0][0],
+               RESOURCE_SERVER_TOKEN_CACHING_SECONDS=str(caching_seconds))
+    here = os.path.join(ROOT, "tests", "resource_server")
+    run([python, "manage.py", "migrate", "--no-input", "--verbosity", "0"], env=env, cwd=here)
+    port = free_port()
+    with open(os.path.join(folder, "server.log"), "w") as out:
+        process = cleanup.start([python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+                                env=env, cwd=here, stdout=out, stderr=out)
+    server = Peer("resource_server", "DRF resource server", port, process, "/orders/", "Authorization",
+                  "Bearer ", None, None, None, None, None, None)
+    return server.wait_up("/orders/"), None
+
+
+def start_jwt_verifier(cleanup, work, multitoken_port, secret, port):
+    """benches/peers/jwt_verifier.py: the webhooks guide's JWT verifier
+    (PyJWT from the JWKS, Standard Webhooks), from the tests' virtualenv."""
+    python = os.environ.get("RESOURCE_SERVER_PYTHON", os.path.join(ROOT, ".venv-tests", "bin", "python"))
+    if not os.path.exists(python):
+        return None, f"no JWT verifier: {python} not found (`.ci/run` makes .venv-tests)"
+    with open(os.path.join(work, "jwt_verifier.log"), "w") as out:
+        process = cleanup.start(
+            [python, os.path.join(HERE, "jwt_verifier.py"), str(port),
+             f"http://127.0.0.1:{multitoken_port}/.well-known/jwks.json"],
+            env=dict(os.environ, WEBHOOK_SECRET=secret), stdout=out, stderr=out)
+    verifier = Peer("jwt_verifier", "JWT verifier", port, process, "/check", "Authorization",
+                    "Bearer ", None, None, None, None, None, None)
+    return verifier.wait_up("/check"), None
+
+
+def multitoken_revocations(cleanup, work, server, load, users, mt, mt_pg, pg_url, nginx, take):
+    """multitoken's revocation latencies beyond the same instance: another
+    PostgreSQL instance, through nginx, at a resource server by
+    introspection, at a JWT verifier told by webhook."""
+    rows = []
+
+    def record(label, where, how, measured, **extra):
+        delays, after = measured
+        rows.append({"label": label, "where": where, "how": how, "delays": delays,
+                     "accepted_after": after, **extra})
+        log(f"revocation {label}, {where}: {[round(d, 2) for d in delays]} ms, {after} accepted after")
+
+    # Each cell revokes keys of its own, from the end of the pool.
+    cells = iter(range(2, 100))
+
+    def keys_of(peer):
+        n = next(cells)
+        return read_keys(peer.keys)[-n * take:-(n - 1) * take]
+
+    other = start_multitoken(cleanup, work, server, "mt_postgres", "multitoken (PostgreSQL)", pg_url, load, users)
+    record("multitoken (PostgreSQL)", "another instance (token cache on)", "`POST /logout`",
+           revocation(mt_pg, other, keys_of(mt_pg), "Authorization", "Token ", "/whoami", other.port, mt_pg.port))
+    cleanup.stop(other.process)
+    if nginx:
+        front = start_nginx(cleanup, work, nginx, mt.port)
+        record("multitoken (SQLite)", "through nginx `auth_request`", "`POST /logout`",
+               revocation(mt, mt, keys_of(mt), "Authorization", "Token ", "/notes", front, mt.port))
+    else:
+        rows.append({"label": "multitoken (SQLite)", "where": "through nginx `auth_request`",
+                     "how": "`POST /logout`", "reason": "nginx is not installed on this machine"})
+    # 5 s, the tests' default: with 0, django-oauth-toolkit takes each
+    # introspected token as expired at once and refuses every key.
+    for caching in (5,):
+        where = (f"at a DRF resource server by introspection (django-oauth-toolkit, "
+                 f"`RESOURCE_SERVER_TOKEN_CACHING_SECONDS={caching}`)")
+        resource, reason = start_resource_server(cleanup, work, mt, caching)
+        if resource is None:
+            rows.append({"label": "multitoken (SQLite)", "where": where, "how": "`POST /logout`",
+                         "reason": reason})
+            continue
+        record("multitoken (SQLite)", where, "`POST /logout`",
+               revocation(mt, resource, keys_of(mt), "Authorization", "Bearer ", "/orders/",
+                          resource.port, mt.port, limit=caching + 10.0))
+        cleanup.stop(resource.process)
+    # A JWT verifier: an instance of its own that sends webhooks to it.
+    where = "at a JWT verifier told by webhook (`sid` of the `logout` event)"
+    secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+    verifier_port = free_port()
+    hooked = start_multitoken(cleanup, work, server, "mt_sqlite", "multitoken (SQLite)", mt_sqlite_url(work),
+                              load, users, extra_env={
+                                  "WEBHOOK_URLS": f"http://127.0.0.1:{verifier_port}/hooks/multitoken",
+                                  "WEBHOOK_SECRET": secret})
+    verifier, reason = start_jwt_verifier(cleanup, work, hooked.port, secret, verifier_port)
+    if verifier is None:
+        rows.append({"label": "multitoken (SQLite)", "where": where, "how": "`POST /logout`",
+                     "reason": reason})
+        return rows
+    lines = []
+    for key, _ in keys_of(mt):
+        act = http.client.HTTPConnection("127.0.0.1", hooked.port, timeout=10)
+        status, _, body = request(act, "POST", "/token/refresh", {"Content-Type": "application/json"},
+                                  json.dumps({"refresh": key}))
+        act.close()
+        if status != 200:
+            raise SystemExit(f"/token/refresh answered {status}")
+        lines.append([json.loads(body)["access"], key])
+    revoking = Peer("mt_sqlite", "multitoken (SQLite)", hooked.port, hooked.process, None, None, None,
+                    None, None, None, None, None, None)
+    revoking.revoke = lambda connection, line: request(
+        connection, "POST", "/logout", {"Authorization": "Token " + line[1]})
+    record("multitoken (SQLite)", where, "`POST /logout`",
+           revocation(revoking, verifier, lines, "Authorization", "Bearer ", "/check", verifier.port,
+                      hooked.port, limit=30.0))
+    return rows
+
+
+def mt_sqlite_url(work):
+    return os.path.join(work, "multitoken.db")
+
+
 def fmt(value, digits=0):
     if value is None:
         return "n/a"
@@ -550,6 +690,18 @@ def page(context):
         f"{s['revocation_keys']} keys; *accepted after* counts checks still accepted "
         "after the revoking answer (all keys together).",
         "",
+    ]
+    if context.get("revocation_run"):
+        r = context["revocation_run"]
+        rm = r["machine"]
+        lines += [
+            f"multitoken's rows were measured again on their own (`run.py --revocation`, "
+            f"{r['revocation_keys']} keys each) on {r['date']}, commit {r['commit']}, on "
+            f"{rm['cores']} cores ({rm['cpu']}), 1-minute load average {rm['load at start']} "
+            f"when it began; the peers' rows are the full run's above.",
+            "",
+        ]
+    lines += [
         "| peer | where the key is checked | revoked by | latency (median) | worst | accepted after |",
         "| --- | --- | --- | ---: | ---: | ---: |",
     ]
@@ -639,6 +791,9 @@ def main():
     parser.add_argument("--secs", type=float, default=5.0, help="seconds per measurement")
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs)")
+    parser.add_argument("--revocation", action="store_true",
+                        help="only multitoken's revocation latencies (no peers, no throughput), "
+                             "put into the last run's page with their own date and machine")
     parser.add_argument("--rewrite", action="store_true",
                         help="only write the page and the README again from the last run's figures")
     args = parser.parse_args()
@@ -656,11 +811,13 @@ def main():
     if not args.keep:
         cleanup.folders.append(work)
     log(f"working in {work}")
+    if args.revocation:
+        return revocation_only(cleanup, work, settings)
     load, server = build()
     found, nginx = versions(server)
     users = settings["users"]
 
-    sqlite_url = os.path.join(work, "multitoken.db")
+    sqlite_url = mt_sqlite_url(work)
     pg_url = create_database(cleanup, f"mt_peers_multitoken_{os.getpid()}")
     peers = {}
     log("seeding and starting multitoken (SQLite, PostgreSQL)")
@@ -699,25 +856,8 @@ def main():
         revocations.append({"label": peer.label, "where": "same instance", "how": how,
                             "delays": delays, "accepted_after": after})
         log(f"revocation {peer.label}: {[round(d, 2) for d in delays]} ms, {after} accepted after")
-    # multitoken on PostgreSQL: revoked on one instance, checked on another.
-    mt_pg = peers["mt_postgres"]
-    other = start_multitoken(cleanup, work, server, "mt_postgres", "multitoken (PostgreSQL)", pg_url, load, users)
-    lines = read_keys(mt_pg.keys)[-2 * take:-take]
-    delays, after = revocation(mt_pg, other, lines, "Authorization", "Token ", "/whoami", other.port, mt_pg.port)
-    revocations.append({"label": "multitoken (PostgreSQL)", "where": "another instance (token cache on)",
-                        "how": "`POST /logout`", "delays": delays, "accepted_after": after})
-    log(f"revocation across instances: {[round(d, 2) for d in delays]} ms, {after} accepted after")
-    mt = peers["mt_sqlite"]
-    if nginx:
-        front = start_nginx(cleanup, work, nginx, mt.port)
-        lines = read_keys(mt.keys)[-2 * take:-take]
-        delays, after = revocation(mt, mt, lines, "Authorization", "Token ", "/notes", front, mt.port)
-        revocations.append({"label": "multitoken (SQLite)", "where": "through nginx `auth_request`",
-                            "how": "`POST /logout`", "delays": delays, "accepted_after": after})
-        log(f"revocation through nginx: {[round(d, 2) for d in delays]} ms, {after} accepted after")
-    else:
-        revocations.append({"label": "multitoken (SQLite)", "where": "through nginx `auth_request`",
-                            "how": "`POST /logout`", "reason": "nginx is not installed on this machine"})
+    revocations += multitoken_revocations(cleanup, work, server, load, users, peers["mt_sqlite"],
+                                          peers["mt_postgres"], pg_url, nginx, take)
 
     context = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -737,6 +877,39 @@ def main():
         with open(os.path.join(HERE, "last-run.json"), "w") as raw:
             json.dump(context, raw, indent=1, default=str)
         publish(context)
+
+
+def revocation_only(cleanup, work, settings):
+    """`--revocation`: multitoken's revocation rows measured again (the
+    peers' own rows stay the last full run's), written into last-run.json
+    and the page, which states their date and machine apart."""
+    load, server = build(peers=False)
+    users, take = settings["users"], settings["revocation_keys"]
+    pg_url = create_database(cleanup, f"mt_peers_multitoken_{os.getpid()}")
+    log("seeding and starting multitoken (SQLite, PostgreSQL)")
+    mt = start_multitoken(cleanup, work, server, "mt_sqlite", "multitoken (SQLite)", mt_sqlite_url(work),
+                          load, users)
+    mt_pg = start_multitoken(cleanup, work, server, "mt_postgres", "multitoken (PostgreSQL)", pg_url,
+                             load, users)
+    rows = []
+    for peer in (mt, mt_pg):
+        delays, after = revocation(peer, peer, read_keys(peer.keys)[-take:], "Authorization", "Token ",
+                                   "/whoami", peer.port, peer.port)
+        rows.append({"label": peer.label, "where": "same instance", "how": "`POST /logout`",
+                     "delays": delays, "accepted_after": after})
+        log(f"revocation {peer.label}: {[round(d, 2) for d in delays]} ms, {after} accepted after")
+    rows += multitoken_revocations(cleanup, work, server, load, users, mt, mt_pg, pg_url,
+                                   find_nginx(), take)
+    with open(os.path.join(HERE, "last-run.json")) as raw:
+        context = json.load(raw)
+    kept = [row for row in context["revocations"] if not row["label"].startswith("multitoken")]
+    context["revocations"] = kept + rows
+    context["revocation_run"] = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(), "commit": commit(), "revocation_keys": take}
+    with open(os.path.join(HERE, "last-run.json"), "w") as raw:
+        json.dump(context, raw, indent=1, default=str)
+    publish(context)
 
 
 def publish(context):

@@ -15,7 +15,7 @@ use crate::http::ApiError;
 use crate::service::tokens::other_services::authorize;
 use crate::service::tokens::verify::TokenVerifier;
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 /// Whether the presented key may pass: `200` with the identity headers,
 /// `401` as for any endpoint of ours, `403` when a scope is missing.
@@ -48,7 +48,21 @@ pub async fn verify(
         .and_then(|services| client_ip(&request, &services.settings.server.trusted_proxies));
     let principal = authorize(&verifier, presented, &dpop, &required, from).await?;
     let mut response = HttpResponse::Ok();
-    identity_headers(&mut response, &principal);
+    let cached = verifier.cache().and_then(|cache| {
+        cache.derived(
+            &principal,
+            || IdentityHeaders::of(&principal),
+            IdentityHeaders::bytes,
+        )
+    });
+    match cached {
+        Some(headers) => headers.0.iter().for_each(|(name, value)| {
+            response.insert_header((HeaderName::clone(name), value.clone()));
+        }),
+        None => identity_headers(&principal, |name, value| {
+            response.insert_header((HeaderName::clone(name), value));
+        }),
+    }
     Ok(response.finish())
 }
 
@@ -67,30 +81,76 @@ fn required_scopes(query: &str) -> Vec<String> {
         .collect()
 }
 
+static X_AUTH_REQUEST_USER: HeaderName = HeaderName::from_static("x-auth-request-user");
+static REMOTE_USER: HeaderName = HeaderName::from_static("remote-user");
+static X_AUTH_REQUEST_EMAIL: HeaderName = HeaderName::from_static("x-auth-request-email");
+static REMOTE_EMAIL: HeaderName = HeaderName::from_static("remote-email");
+static X_MULTITOKEN_USER_ID: HeaderName = HeaderName::from_static("x-multitoken-user-id");
+static X_MULTITOKEN_CLIENT: HeaderName = HeaderName::from_static("x-multitoken-client");
+static X_MULTITOKEN_ADMIN: HeaderName = HeaderName::from_static("x-multitoken-admin");
+static X_MULTITOKEN_SCOPES: HeaderName = HeaderName::from_static("x-multitoken-scopes");
+
 /// The headers that configurations written for oauth2-proxy and Authelia
-/// read, and ours.
-fn identity_headers(response: &mut HttpResponseBuilder, principal: &Principal) {
-    let mut set = |name: &'static str, value: &str| {
-        // A username is Unicode; its UTF-8 bytes go as they are, as
-        // oauth2-proxy sends them, rather than being dropped.
-        if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
-            response.insert_header((HeaderName::from_static(name), value));
+/// read, and ours, each given to `put`.
+fn identity_headers(principal: &Principal, mut put: impl FnMut(&'static HeaderName, HeaderValue)) {
+    // A username is Unicode; its UTF-8 bytes go as they are, as
+    // oauth2-proxy sends them, rather than being dropped.
+    let text = |value: &str| HeaderValue::from_bytes(value.as_bytes()).ok();
+    let mut set = |names: &[&'static HeaderName], value: Option<HeaderValue>| {
+        let Some(value) = value else { return };
+        // Clones for all names but the last, which takes the value itself.
+        for (name, value) in names.iter().zip(std::iter::repeat_n(value, names.len())) {
+            put(name, value);
         }
     };
-    set("x-auth-request-user", &principal.username);
-    set("remote-user", &principal.username);
-    if !principal.email.is_empty() {
-        set("x-auth-request-email", &principal.email);
-        set("remote-email", &principal.email);
-    }
-    set("x-multitoken-user-id", &principal.user_id.to_string());
-    set("x-multitoken-client", &principal.client);
     set(
-        "x-multitoken-admin",
-        if principal.is_admin { "true" } else { "false" },
+        &[&X_AUTH_REQUEST_USER, &REMOTE_USER],
+        text(&principal.username),
+    );
+    if !principal.email.is_empty() {
+        set(
+            &[&X_AUTH_REQUEST_EMAIL, &REMOTE_EMAIL],
+            text(&principal.email),
+        );
+    }
+    set(
+        &[&X_MULTITOKEN_USER_ID],
+        Some(HeaderValue::from(principal.user_id)),
+    );
+    set(&[&X_MULTITOKEN_CLIENT], text(&principal.client));
+    let admin = if principal.is_admin { "true" } else { "false" };
+    set(
+        &[&X_MULTITOKEN_ADMIN],
+        Some(HeaderValue::from_static(admin)),
     );
     if principal.is_restricted() {
-        set("x-multitoken-scopes", &principal.scopes.to_stored());
+        set(&[&X_MULTITOKEN_SCOPES], text(&principal.scopes.to_stored()));
+    }
+}
+
+/// [`identity_headers`] kept with a cached key (see `TokenCache::derived`)
+/// for every check it serves: each value then shares its bytes with the
+/// responses it goes into, where making it would copy them each time.
+struct IdentityHeaders(Vec<(&'static HeaderName, HeaderValue)>);
+
+impl IdentityHeaders {
+    fn of(principal: &Principal) -> Self {
+        let mut headers = Vec::with_capacity(7);
+        identity_headers(principal, |name, value| headers.push((name, value)));
+        IdentityHeaders(headers)
+    }
+
+    /// What keeping these costs, at most: the `Arc` and the list, and for
+    /// each header its value's bytes as the allocator rounds them and the
+    /// 32-byte count that shares them (a value two names share counts twice).
+    fn bytes(&self) -> u64 {
+        let list = self.0.capacity() * std::mem::size_of::<(&HeaderName, HeaderValue)>();
+        let values: usize = self
+            .0
+            .iter()
+            .map(|(_, value)| (value.len() + 8).next_multiple_of(16).max(32) + 32)
+            .sum();
+        (16 + std::mem::size_of::<Self>() + list + values) as u64
     }
 }
 

@@ -21,8 +21,10 @@ use crate::db::cache_instances;
 use crate::db::notifications::{self, Eviction, Heard};
 use crate::db::tokens::{self, TokenOwner};
 use crate::db::AnyConnection;
-use crate::domain::{Timestamp, TokenDigest};
+use crate::domain::principal::Principal;
+use crate::domain::{Scopes, Timestamp, TokenDigest};
 use crate::metrics::Metrics;
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -40,6 +42,17 @@ pub struct CacheLimits {
 struct Entry {
     owner: TokenOwner,
     cached_at: Instant,
+    /// What a caller makes of the entry for every check it serves (forward
+    /// auth's identity headers), made by the first: see [`TokenCache::derived`].
+    derived: Option<Derived>,
+}
+
+/// A value made from a cached entry, of the type its caller chose, and
+/// what it costs in memory.
+#[derive(Debug, Clone)]
+struct Derived {
+    value: Arc<dyn Any + Send + Sync>,
+    bytes: u64,
 }
 
 /// What an entry costs in memory besides its texts, in bytes: its shared
@@ -76,7 +89,8 @@ struct Weight {
 
 impl quick_cache::Weighter<TokenDigest, Arc<Entry>> for Weight {
     fn weight(&self, _: &TokenDigest, entry: &Arc<Entry>) -> u64 {
-        Entry::bytes_of(&entry.owner).max(self.floor)
+        let derived = entry.derived.as_ref().map_or(0, |derived| derived.bytes);
+        (Entry::bytes_of(&entry.owner) + derived).max(self.floor)
     }
 }
 
@@ -149,6 +163,50 @@ impl TokenCache {
         found.map(|entry| entry.owner.clone())
     }
 
+    /// `make()`, made once for the entry `principal` was read from and kept
+    /// with it (charged `bytes` of the cache's budget), so that every check
+    /// the entry serves shares it; `None` when no entry holds exactly what
+    /// `principal` shows (not cached, or replaced since), as what is derived
+    /// must be `principal`'s own.
+    pub fn derived<T: Any + Send + Sync>(
+        &self,
+        principal: &Principal,
+        make: impl FnOnce() -> T,
+        bytes: impl FnOnce(&T) -> u64,
+    ) -> Option<Arc<T>> {
+        let inner = &self.inner;
+        let generation = self.generation();
+        let entry = inner.entries.peek(&principal.digest)?;
+        if !shows(&entry.owner, principal) {
+            return None;
+        }
+        if let Some(derived) = &entry.derived {
+            // Another caller's type: theirs stays, this one is not kept.
+            return derived.value.clone().downcast::<T>().ok();
+        }
+        let made = Arc::new(make());
+        // A new entry, not the old one changed: the cache weighs an entry
+        // again when it leaves, and must find the weight it was charged.
+        let updated = Arc::new(Entry {
+            owner: entry.owner.clone(),
+            cached_at: entry.cached_at,
+            derived: Some(Derived {
+                bytes: bytes(&made),
+                value: made.clone(),
+            }),
+        });
+        // Over the entry just read only, as in `insert`: an eviction wins.
+        if inner
+            .entries
+            .replace(principal.digest, updated, true)
+            .is_ok()
+            && self.generation() != generation
+        {
+            inner.entries.remove(&principal.digest);
+        }
+        Some(made)
+    }
+
     /// Where reads that may be cached start from: see [`Self::insert`].
     pub fn generation(&self) -> u64 {
         self.inner.generation.load(Ordering::SeqCst)
@@ -166,6 +224,7 @@ impl TokenCache {
         let entry = Arc::new(Entry {
             owner,
             cached_at: Instant::now(),
+            derived: None,
         });
         inner.entries.insert(digest, entry);
         if self.generation() != generation {
@@ -184,9 +243,11 @@ impl TokenCache {
             let mut owner = entry.owner.clone();
             owner.last_used_at = touch.used_at.millis();
             owner.expires_at = owner.expires_at.max(touch.expires_at.millis());
+            // The last use and the expiry are in nothing derived.
             let updated = Arc::new(Entry {
                 owner,
                 cached_at: entry.cached_at,
+                derived: entry.derived.clone(),
             });
             // Only over the entry just read: an eviction in between wins.
             let _ = inner.entries.replace(touch.digest, updated, true);
@@ -327,6 +388,21 @@ impl TokenCache {
     }
 }
 
+/// Whether `principal` is what `owner` shows of the token and its user.
+fn shows(owner: &TokenOwner, principal: &Principal) -> bool {
+    owner.token_id == principal.token_id
+        && owner.user_id == principal.user_id
+        && owner.is_admin == principal.is_admin
+        && owner.is_service == principal.is_service
+        && owner.two_factor == principal.two_factor
+        && owner.email_verified == principal.email_verified
+        && owner.username == principal.username
+        && owner.email == principal.email
+        && owner.client == principal.client
+        && owner.dpop_jkt == principal.dpop_jkt
+        && Scopes::from_stored(&owner.scopes) == principal.scopes
+}
+
 #[cfg(test)]
 #[path = "cache_entry_cost.rs"]
 mod entry_cost;
@@ -342,5 +418,139 @@ pub fn own_writes(
         Some(cache) => cache.evict_own_writes(conn),
         None if tracked => super::revocation_sync::announced(conn),
         None => None,
+    }
+}
+
+#[cfg(test)]
+mod derived_tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    fn cache() -> TokenCache {
+        let metrics = Metrics::new().unwrap_or_else(|e| panic!("{e}"));
+        let limits = CacheLimits {
+            ttl: Duration::from_secs(60),
+            // A floor per entry (bytes over entries) of 10 bytes: the
+            // weight is the entry's own.
+            max_entries: 100_000,
+            max_bytes: 1_000_000,
+        };
+        let lease = Arc::new(Lease::new(Duration::from_secs(1), metrics.clone()));
+        let cache = TokenCache::new(limits, lease, metrics);
+        cache.inner.listening.store(true, Ordering::SeqCst);
+        cache
+    }
+
+    fn owner() -> TokenOwner {
+        TokenOwner {
+            token_id: 7,
+            client: "web".to_owned(),
+            scopes: "read:a write:b".to_owned(),
+            created_at: 1_765_000_000_000,
+            last_used_at: 1_765_000_000_000,
+            expires_at: 1_766_000_000_000,
+            user_id: 3,
+            username: "alice".to_owned(),
+            email: "alice@example.com".to_owned(),
+            is_active: true,
+            is_admin: false,
+            is_service: false,
+            two_factor: false,
+            email_verified: true,
+            dpop_jkt: None,
+        }
+    }
+
+    fn principal_of(owner: &TokenOwner, digest: TokenDigest) -> Principal {
+        Principal {
+            token_id: owner.token_id,
+            digest,
+            client: owner.client.clone(),
+            user_id: owner.user_id,
+            username: owner.username.clone(),
+            email: owner.email.clone(),
+            is_admin: owner.is_admin,
+            is_service: owner.is_service,
+            two_factor: owner.two_factor,
+            email_verified: owner.email_verified,
+            scopes: Scopes::from_stored(&owner.scopes),
+            created_at: Timestamp(owner.created_at),
+            expires_at: Timestamp(owner.expires_at),
+            dpop_jkt: owner.dpop_jkt.clone(),
+        }
+    }
+
+    #[test]
+    fn a_derived_value_is_made_once_per_entry_and_only_for_what_it_shows() {
+        let cache = cache();
+        let digest = TokenDigest([1; 32]);
+        let principal = principal_of(&owner(), digest);
+        let made = AtomicUsize::new(0);
+        let derive = |principal: &Principal| {
+            cache.derived(
+                principal,
+                || {
+                    made.fetch_add(1, Ordering::SeqCst);
+                    principal.username.clone()
+                },
+                |_| 100,
+            )
+        };
+        assert!(derive(&principal).is_none(), "nothing cached yet");
+        assert_eq!(made.load(Ordering::SeqCst), 0);
+
+        cache.insert(cache.generation(), digest, owner());
+        let weight_before = cache.inner.entries.weight();
+        let first = derive(&principal).expect("made for the cached entry");
+        let second = derive(&principal).expect("kept with the entry");
+        assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!(made.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            cache.inner.entries.weight(),
+            weight_before + 100,
+            "what is kept is charged"
+        );
+
+        // A touch replaces the entry; what was derived goes with it.
+        cache.touch(PendingTouch {
+            token_id: 7,
+            digest,
+            used_at: Timestamp(1_765_000_100_000),
+            expires_at: Timestamp(1_766_000_100_000),
+            touched_before: Timestamp(1_765_000_040_000),
+            from: None,
+        });
+        let touched = derive(&principal).expect("still kept");
+        assert!(Arc::ptr_eq(&first, &touched));
+
+        // A principal the entry does not show gets nothing from it.
+        for changed in [
+            Principal {
+                email: "alice@example.org".to_owned(),
+                ..principal.clone()
+            },
+            Principal {
+                is_admin: true,
+                ..principal.clone()
+            },
+            Principal {
+                scopes: Scopes::from_stored("read:a"),
+                ..principal.clone()
+            },
+            Principal {
+                token_id: 8,
+                ..principal.clone()
+            },
+        ] {
+            assert!(derive(&changed).is_none(), "{changed:?}");
+        }
+
+        // Another type asked of the same entry is not kept in its place.
+        let other = cache.derived(&principal, || 5_u8, |_| 1);
+        assert!(other.is_none());
+
+        cache.evict(Eviction::User(3));
+        assert!(derive(&principal).is_none(), "evicted with its user");
+        assert_eq!(made.load(Ordering::SeqCst), 1);
     }
 }

@@ -7,6 +7,7 @@ mod dpop_proxies;
 mod forward_auth;
 mod generated_clients;
 mod guide_samples;
+mod forward_auth_identity;
 mod introspection;
 mod jwt;
 mod jwt_verifiers;
