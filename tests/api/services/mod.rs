@@ -5,9 +5,9 @@
 mod client_snippets;
 mod dpop_proxies;
 mod forward_auth;
+mod forward_auth_identity;
 mod generated_clients;
 mod guide_samples;
-mod forward_auth_identity;
 mod introspection;
 mod jwt;
 mod jwt_verifiers;
