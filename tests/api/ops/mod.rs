@@ -9,6 +9,7 @@ mod conventions;
 mod durability;
 mod events;
 pub(crate) mod faults;
+mod first_run;
 mod mail;
 mod metrics;
 mod openapi;
