@@ -116,7 +116,8 @@ impl Error {
         }
     }
 
-    /// The error and every cause under it, `a: b: c`, for the log.
+    /// The error and every cause under it, `a: b: c`, on one line for the
+    /// log (libpq's messages run over several).
     pub fn chain(&self) -> String {
         let mut text = self.to_string();
         let mut source = std::error::Error::source(self);
@@ -125,7 +126,11 @@ impl Error {
             text.push_str(&cause.to_string());
             source = cause.source();
         }
-        text
+        text.lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 

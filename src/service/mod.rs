@@ -97,7 +97,8 @@ impl Services {
     }
 }
 
-/// What `/metrics` reports of the database pool and the outboxes, measured now.
+/// What `/metrics` measures at each scrape: live tokens, rows in the
+/// outboxes, and the pool's connections.
 pub async fn scrape(services: &Services) -> Result<Scraped, Error> {
     let (active_tokens, mails_pending, webhooks_pending) = services
         .db(|conn| {

@@ -83,6 +83,10 @@ async fn a_port_in_use_is_one_error_line_before_the_database_is_touched(backend:
     );
 }
 
+/// A refusal at start: what it is, the variables that cause it, and how its
+/// line begins.
+type Refusal<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+
 /// Each refusal at start is one line, `error: ` and what is wrong, whatever
 /// part it comes from: the settings, the database, the port.
 #[test]
@@ -91,7 +95,7 @@ fn every_error_at_start_is_one_line_in_one_style() {
     let sqlite = dir.path().join("multitoken.db").display().to_string();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("take a port");
     let taken = taken.local_addr().expect("address").to_string();
-    let cases: [(&str, Vec<(&str, &str)>, &str); 5] = [
+    let cases: [Refusal; 5] = [
         (
             "a setting's value",
             vec![("DATABASE_URL", &sqlite), ("TOKEN_TTL", "abc")],
