@@ -10,7 +10,7 @@ use crate::domain::Timestamp;
 use crate::mail::MailBackend;
 use crate::service::shared::{events, outbox, webhooks};
 use crate::service::tokens;
-use crate::service::Services;
+use crate::service::{Error, Services};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -124,7 +124,7 @@ async fn sweep_console_sessions(services: &Services) {
 
 /// Deletes up to `limit` rows older than `cutoff` (milliseconds); returns
 /// how many it deleted.
-type DeleteBatch = fn(&mut AnyConnection, i64, i64) -> Result<usize, crate::service::Error>;
+type DeleteBatch = fn(&mut AnyConnection, i64, i64) -> Result<usize, Error>;
 
 /// Runs `delete_batch` until it deletes nothing, pausing between batches so
 /// that no sweep holds the write lock for long; returns how many it deleted.
@@ -143,7 +143,7 @@ async fn sweep_in_batches(
             Ok(0) => return swept,
             Ok(deleted) => swept += deleted,
             Err(error) => {
-                log::warn!("{what} sweep stopped: {}", error.chain());
+                log_failure(&format!("{what} sweep stopped"), &error);
                 return swept;
             }
         }
@@ -162,7 +162,7 @@ pub async fn send_mails(services: Services, backend: Arc<dyn MailBackend>) {
             // Some were due: more may be, at once.
             Ok(claimed) if claimed > 0 => continue,
             Ok(_) => {}
-            Err(error) => log::warn!("mail worker: {}", error.chain()),
+            Err(error) => log_failure("mail worker", &error),
         }
         services.outbox.woken(MAIL_POLL).await;
     }
@@ -181,7 +181,7 @@ pub async fn send_webhooks(services: Services) {
         match webhooks::deliver_due(&services, &client).await {
             Ok(claimed) if claimed > 0 => continue,
             Ok(_) => {}
-            Err(error) => log::warn!("webhook worker: {}", error.chain()),
+            Err(error) => log_failure("webhook worker", &error),
         }
         services.events.woken(MAIL_POLL).await;
     }
@@ -208,6 +208,16 @@ pub async fn write_touches_now(services: &Services) {
         crate::service::run_blocking(&services.pool, move |conn| Ok(cache.flush_touches(conn)?))
             .await;
     if let Err(error) = written {
-        log::warn!("token touches not written: {}", error.chain());
+        log_failure("token touches not written", &error);
+    }
+}
+
+/// Logs a job's failure, `what: cause`. While the database is out of reach,
+/// which the pool has told once, the jobs' attempts (the mail worker's,
+/// every second) are for debugging only.
+fn log_failure(what: &str, error: &Error) {
+    match error {
+        Error::Unavailable(_) if db::out_of_reach() => log::debug!("{what}: {}", error.chain()),
+        _ => log::warn!("{what}: {}", error.chain()),
     }
 }

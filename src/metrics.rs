@@ -9,9 +9,24 @@
 
 use prometheus::core::Collector;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
+
+/// What is measured when `/metrics` is scraped, rather than counted as it
+/// happens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Scraped {
+    pub active_tokens: i64,
+    /// The database pool's open connections waiting for work.
+    pub pool_idle: u32,
+    /// The database pool's open connections lent out.
+    pub pool_in_use: u32,
+    /// Rows in the mail outbox: mails not sent yet.
+    pub mails_pending: i64,
+    /// Rows in the webhook outbox: deliveries not made yet.
+    pub webhooks_pending: i64,
+}
 
 /// Declares a counter with one label whose values are a closed set: the
 /// enum the callers name the values by, each value's `label` as the series
@@ -264,6 +279,11 @@ counter_labels! {
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
+    /// The process collector's, whose `process_*` names are the standard
+    /// ones, without the `multitoken_` prefix of the rest.
+    process: Registry,
+    pool_connections: IntGaugeVec,
+    outbox_pending: IntGaugeVec,
     logins: IntCounterVec,
     throttled: IntCounterVec,
     token_checks: IntCounterVec,
@@ -288,7 +308,35 @@ pub struct Metrics {
 impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new_custom(Some("multitoken".into()), None)?;
+        let build_info = register(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new(
+                    "build_info",
+                    "1, with the version of multitoken that runs as its label.",
+                ),
+                &["version"],
+            )?,
+        )?;
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
         Ok(Metrics {
+            process: process_registry()?,
+            pool_connections: labelled_gauge(
+                &registry,
+                "db_pool_connections",
+                "The database pool's open connections, by state: idle (waiting for work) or in_use.",
+                "state",
+                &["idle", "in_use"],
+            )?,
+            outbox_pending: labelled_gauge(
+                &registry,
+                "outbox_pending",
+                "Rows waiting in an outbox, counted at scrape time: mails not sent yet, webhook deliveries not made yet.",
+                "table",
+                &["mail", "webhooks"],
+            )?,
             logins: LoginOutcome::counter(&registry)?,
             throttled: ThrottledAction::counter(&registry)?,
             token_checks: CheckOutcome::counter(&registry)?,
@@ -432,14 +480,54 @@ impl Metrics {
             .observe(seconds);
     }
 
-    /// Every metric in the Prometheus text format, with the active-token
-    /// count just taken.
-    pub fn render(&self, active_tokens: i64) -> Result<String, prometheus::Error> {
-        self.active_tokens.set(active_tokens);
+    /// Every metric in the Prometheus text format, with what was just
+    /// measured for this scrape.
+    pub fn render(&self, scraped: &Scraped) -> Result<String, prometheus::Error> {
+        self.active_tokens.set(scraped.active_tokens);
+        for (state, count) in [("idle", scraped.pool_idle), ("in_use", scraped.pool_in_use)] {
+            self.pool_connections
+                .with_label_values(&[state])
+                .set(i64::from(count));
+        }
+        for (table, count) in [
+            ("mail", scraped.mails_pending),
+            ("webhooks", scraped.webhooks_pending),
+        ] {
+            self.outbox_pending.with_label_values(&[table]).set(count);
+        }
+        let mut families = self.registry.gather();
+        families.extend(self.process.gather());
         let mut buffer = Vec::new();
-        TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
+        TextEncoder::new().encode(&families, &mut buffer)?;
         String::from_utf8(buffer).map_err(|e| prometheus::Error::Msg(e.to_string()))
     }
+}
+
+/// A registry with the process's CPU time, memory, open files and start
+/// time (`process_*`), where the platform tells them (Linux); empty elsewhere.
+fn process_registry() -> Result<Registry, prometheus::Error> {
+    let registry = Registry::new();
+    #[cfg(target_os = "linux")]
+    registry.register(Box::new(
+        prometheus::process_collector::ProcessCollector::for_self(),
+    ))?;
+    Ok(registry)
+}
+
+/// A gauge with one label, in `registry`, with a series for each of
+/// `labels` from the start.
+fn labelled_gauge(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    label: &str,
+    labels: &[&str],
+) -> Result<IntGaugeVec, prometheus::Error> {
+    let gauge = register(registry, IntGaugeVec::new(Opts::new(name, help), &[label])?)?;
+    for value in labels {
+        gauge.with_label_values(&[value]);
+    }
+    Ok(gauge)
 }
 
 /// One more under `label` of a labelled counter.
@@ -493,6 +581,7 @@ fn method_label(method: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
 
     #[test]
     fn every_series_is_rendered_from_the_start() {
@@ -501,7 +590,18 @@ mod tests {
         };
         metrics.login(LoginOutcome::Failed);
         metrics.revoked(RevocationCause::Admin, 3);
-        let text = metrics.render(7).unwrap_or_default();
+        let scraped = Scraped {
+            active_tokens: 7,
+            pool_idle: 3,
+            pool_in_use: 2,
+            mails_pending: 4,
+            webhooks_pending: 0,
+        };
+        let text = metrics.render(&scraped).unwrap_or_default();
+        let build_info = format!(
+            "multitoken_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
         for line in [
             "multitoken_logins_total{outcome=\"ok\"} 0",
             "multitoken_logins_total{outcome=\"failed\"} 1",
@@ -517,9 +617,40 @@ mod tests {
             "multitoken_introspections_total{result=\"inactive\"} 0",
             "multitoken_active_tokens 7",
             "multitoken_token_checksum_failures_total 0",
+            "multitoken_db_pool_connections{state=\"idle\"} 3",
+            "multitoken_db_pool_connections{state=\"in_use\"} 2",
+            "multitoken_outbox_pending{table=\"mail\"} 4",
+            "multitoken_outbox_pending{table=\"webhooks\"} 0",
+            build_info.as_str(),
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }
+    }
+
+    #[test]
+    fn the_metrics_reference_lists_every_family_served() {
+        let page = include_str!("../docs/src/reference/metrics.md");
+        let documented: BTreeSet<&str> = page
+            .lines()
+            .filter_map(|line| line.strip_prefix("| `")?.split('`').next())
+            .collect();
+        let Ok(metrics) = Metrics::new() else {
+            panic!("metrics")
+        };
+        // A histogram with labels shows once it has a series.
+        metrics.observe_request("GET", "/healthz", 200, 0.001);
+        let text = metrics.render(&Scraped::default()).unwrap_or_default();
+        let served: BTreeSet<&str> = text
+            .lines()
+            .filter_map(|line| line.strip_prefix("# TYPE ")?.split(' ').next())
+            // The process collector's families, one row.
+            .map(|name| match name.starts_with("process_") {
+                true => "process_*",
+                false => name,
+            })
+            .collect();
+        assert!(served.contains("process_*"), "{text}");
+        assert_eq!(documented, served, "docs/src/reference/metrics.md");
     }
 
     #[test]

@@ -53,6 +53,13 @@ pub struct Application {
 impl Application {
     pub fn build(settings: Settings) -> Result<Self, StartupError> {
         settings.validate().map_err(StartupError::Settings)?;
+        // The port first: a port in use is told before anything is written
+        // (no database file created or migrated, no key generated).
+        let listener = TcpListener::bind(settings.server.bind)
+            .map_err(|e| StartupError::Bind(settings.server.bind, e))?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| StartupError::Bind(settings.server.bind, e))?;
         let applied = db::migrate(&settings.database.database_url)?;
         if applied > 0 {
             log::info!(
@@ -98,11 +105,6 @@ impl Application {
             &secret_key,
         )
         .map_err(StartupError::Settings)?;
-        let listener = TcpListener::bind(settings.server.bind)
-            .map_err(|e| StartupError::Bind(settings.server.bind, e))?;
-        let address = listener
-            .local_addr()
-            .map_err(|e| StartupError::Bind(settings.server.bind, e))?;
         // Unset, PUBLIC_URL is the address bound (its port too, when port 0 asked for any).
         let public_url = settings
             .server

@@ -34,9 +34,11 @@ pub mod webhooks;
 pub use migrations::migrate;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
-use diesel::{Connection, PgConnection, SqliteConnection};
-use std::time::Duration;
+use diesel::r2d2::{CustomizeConnection, HandleError, ManageConnection, Pool, R2D2Connection};
+use diesel::{Connection, ConnectionResult, PgConnection, SqliteConnection};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 #[derive(diesel::MultiConnection)]
 pub enum AnyConnection {
@@ -44,7 +46,7 @@ pub enum AnyConnection {
     Postgresql(PgConnection),
 }
 
-pub type DbPool = Pool<ConnectionManager<AnyConnection>>;
+pub type DbPool = Pool<Connector>;
 
 /// Runs `work` in a transaction: the service's only way to open one.
 ///
@@ -260,17 +262,37 @@ pub enum DbSetupError {
     Migrate(String, String),
 }
 
+/// Opens one connection to `url` (`database`'s [`Database::connection_url`])
+/// with the backend's own connection type, so that a failure says what went
+/// wrong: diesel's `MultiConnection::establish` tries each backend in turn
+/// and keeps none of their errors ("Invalid connection url for
+/// multiconnection", whatever the cause).
+fn establish(database: &Database, url: &str) -> ConnectionResult<AnyConnection> {
+    match database {
+        Database::Sqlite { .. } => SqliteConnection::establish(url).map(AnyConnection::Sqlite),
+        Database::Postgres { .. } => PgConnection::establish(url).map(AnyConnection::Postgresql),
+    }
+}
+
+/// SQLite's message for a file it cannot create says nothing of why; the
+/// usual reason, a folder that does not exist, is added to it.
+fn with_reason(database: &Database, message: String) -> String {
+    let Database::Sqlite { path } = database else {
+        return message;
+    };
+    match std::path::Path::new(path).parent() {
+        Some(folder) if !folder.as_os_str().is_empty() && !folder.is_dir() => {
+            format!("{message}: the folder {} does not exist", folder.display())
+        }
+        _ => message,
+    }
+}
+
 /// Opens one connection, with the same per-connection settings as the pool.
 pub fn connect_once(database: &Database) -> Result<AnyConnection, DbSetupError> {
-    let fail = |e: String| DbSetupError::Connect(database.describe(), e);
-    // Each backend's own connection type, so that its error says what went wrong.
-    let mut conn = match database {
-        Database::Sqlite { path } => SqliteConnection::establish(path).map(AnyConnection::Sqlite),
-        Database::Postgres { .. } => {
-            PgConnection::establish(&database.connection_url()).map(AnyConnection::Postgresql)
-        }
-    }
-    .map_err(|e| fail(e.to_string()))?;
+    let fail = |e: String| DbSetupError::Connect(database.describe(), one_line(&e));
+    let mut conn = establish(database, &database.connection_url())
+        .map_err(|e| fail(with_reason(database, e.to_string())))?;
     apply_pragmas(&mut conn, &PoolOptions::default()).map_err(|e| fail(e.to_string()))?;
     Ok(conn)
 }
@@ -295,7 +317,6 @@ pub fn pool_with_busy_timeout(
 
 /// [`pool`], with each connection set up by `options`.
 pub fn pool_with(database: &Database, options: PoolOptions) -> Result<DbPool, DbSetupError> {
-    let manager = ConnectionManager::<AnyConnection>::new(database.connection_url());
     Pool::builder()
         .max_size(database.pool_size())
         .min_idle(Some(1))
@@ -304,8 +325,133 @@ pub fn pool_with(database: &Database, options: PoolOptions) -> Result<DbPool, Db
         // before use; a SQLite file handle cannot, so it skips the probe.
         .test_on_check_out(matches!(database, Database::Postgres { .. }))
         .connection_customizer(Box::new(options))
-        .build(manager)
+        // r2d2 would log every failed attempt, several a second while the
+        // database is down; the `Connector` tells the outage once instead.
+        .error_handler(Box::new(QuietPoolErrors))
+        .build(Connector::new(database))
         .map_err(|e| DbSetupError::Connect(database.describe(), e.to_string()))
+}
+
+/// Opens the pool's connections (see [`establish`]), and tells the log
+/// when the database stops answering and when it answers again: one line
+/// each per outage, however many attempts and requests fail in between.
+#[derive(Debug)]
+pub struct Connector {
+    database: Database,
+    url: String,
+    outage: Outage,
+}
+
+impl Connector {
+    pub fn new(database: &Database) -> Self {
+        Connector {
+            database: database.clone(),
+            url: database.connection_url(),
+            outage: Outage::default(),
+        }
+    }
+}
+
+impl ManageConnection for Connector {
+    type Connection = AnyConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, Self::Error> {
+        match establish(&self.database, &self.url) {
+            Ok(conn) => {
+                self.outage.ended(&self.database);
+                Ok(conn)
+            }
+            Err(error) => {
+                self.outage.began(&self.database, &error);
+                Err(diesel::r2d2::Error::ConnectionError(error))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+/// Pools of this process whose database cannot be reached now.
+static UNREACHABLE: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether a pool of this process cannot reach its database now. The
+/// outage has been logged with its cause, so the requests that fail for it
+/// need not be, one by one.
+pub fn out_of_reach() -> bool {
+    UNREACHABLE.load(Ordering::SeqCst) > 0
+}
+
+/// Since when a pool's connections fail to open, if they do.
+#[derive(Debug, Default)]
+struct Outage {
+    since: Mutex<Option<Instant>>,
+}
+
+impl Outage {
+    fn began(&self, database: &Database, cause: &diesel::ConnectionError) {
+        let mut since = self.since.lock().unwrap_or_else(PoisonError::into_inner);
+        let cause = one_line(&cause.to_string());
+        if since.is_some() {
+            log::debug!("database still unreachable: {cause}");
+            return;
+        }
+        *since = Some(Instant::now());
+        UNREACHABLE.fetch_add(1, Ordering::SeqCst);
+        log::error!(
+            "database unreachable ({}): {cause}; requests get 503 until it answers again",
+            database.describe()
+        );
+    }
+
+    fn ended(&self, database: &Database) {
+        let mut since = self.since.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(began) = since.take() {
+            UNREACHABLE.fetch_sub(1, Ordering::SeqCst);
+            log::warn!(
+                "database reachable again ({}) after {:.1} s",
+                database.describe(),
+                began.elapsed().as_secs_f64()
+            );
+        }
+    }
+}
+
+impl Drop for Outage {
+    fn drop(&mut self) {
+        let since = self.since.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if since.is_some() {
+            UNREACHABLE.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// libpq's messages run over several lines (a hint under the cause); a log
+/// line is one.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What r2d2 reports of failed attempts and of pooled connections found
+/// dead: for debugging only, as [`Outage`] tells what matters.
+#[derive(Debug)]
+struct QuietPoolErrors;
+
+impl HandleError<diesel::r2d2::Error> for QuietPoolErrors {
+    fn handle_error(&self, error: diesel::r2d2::Error) {
+        log::debug!("database pool: {}", one_line(&error.to_string()));
+    }
 }
 
 #[cfg(test)]

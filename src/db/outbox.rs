@@ -99,3 +99,8 @@ pub fn retry_at(conn: &mut AnyConnection, id: i64, next_attempt_at: i64) -> Quer
 pub fn delete(conn: &mut AnyConnection, id: i64) -> QueryResult<usize> {
     diesel::delete(mail_outbox::table.find(id)).execute(conn)
 }
+
+/// Mails not sent yet: due, being sent, or waiting to be tried again.
+pub fn pending(conn: &mut AnyConnection) -> QueryResult<i64> {
+    mail_outbox::table.count().get_result(conn)
+}

@@ -69,3 +69,8 @@ pub fn retry_at(conn: &mut AnyConnection, id: i64, next_attempt_at: i64) -> Quer
 pub fn delete(conn: &mut AnyConnection, id: i64) -> QueryResult<usize> {
     diesel::delete(webhook_outbox::table.find(id)).execute(conn)
 }
+
+/// Deliveries not made yet: due, being made, or waiting to be tried again.
+pub fn pending(conn: &mut AnyConnection) -> QueryResult<i64> {
+    webhook_outbox::table.count().get_result(conn)
+}

@@ -14,6 +14,8 @@ use crate::domain::messages::{
 use crate::domain::page::InvalidPage;
 use crate::domain::FieldErrors;
 use std::fmt;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 /// A cause kept for the log, with its own chain of sources.
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
@@ -99,13 +101,23 @@ impl Error {
     /// turns an error into an answer (HTTP, console) calls this once.
     pub fn log_fault(&self) {
         match self {
-            Error::Unavailable(_) => log::warn!("answering unavailable: {}", self.chain()),
+            // An outage is logged once, with its cause, by the pool; and a
+            // busy or failing database fails many requests at once.
+            Error::Unavailable(_) if crate::db::out_of_reach() || !unavailable_warning_due() => {
+                log::debug!("answering unavailable: {}", self.chain())
+            }
+            Error::Unavailable(_) => log::warn!(
+                "answering unavailable: {} (more within {}s only at debug level)",
+                self.chain(),
+                UNAVAILABLE_WARNINGS_EVERY.as_secs()
+            ),
             Error::Internal(_) => log::error!("answering with a server error: {}", self.chain()),
             _ => {}
         }
     }
 
-    /// The error and every cause under it, `a: b: c`, for the log.
+    /// The error and every cause under it, `a: b: c`, on one line for the
+    /// log (libpq's messages run over several).
     pub fn chain(&self) -> String {
         let mut text = self.to_string();
         let mut source = std::error::Error::source(self);
@@ -114,8 +126,27 @@ impl Error {
             text.push_str(&cause.to_string());
             source = cause.source();
         }
-        text
+        text.lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
+}
+
+/// At most one warning this often for requests answered unavailable.
+const UNAVAILABLE_WARNINGS_EVERY: Duration = Duration::from_secs(10);
+
+/// Whether an unavailable answer may be logged at warn level now, which
+/// it then is.
+fn unavailable_warning_due() -> bool {
+    static LAST: Mutex<Option<Instant>> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(PoisonError::into_inner);
+    let due = last.is_none_or(|at| at.elapsed() >= UNAVAILABLE_WARNINGS_EVERY);
+    if due {
+        *last = Some(Instant::now());
+    }
+    due
 }
 
 impl From<FieldErrors> for Error {

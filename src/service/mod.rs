@@ -30,7 +30,7 @@ pub use error::{AuthFailure, Cause, Error};
 use crate::config::Settings;
 use crate::db::{AnyConnection, DbPool};
 use crate::domain::SecretKey;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Scraped};
 use shared::outbox::Outbox;
 use shared::passwords::PasswordHasher;
 use std::sync::Arc;
@@ -95,6 +95,29 @@ impl Services {
         }
         done
     }
+}
+
+/// What `/metrics` measures at each scrape: live tokens, rows in the
+/// outboxes, and the pool's connections.
+pub async fn scrape(services: &Services) -> Result<Scraped, Error> {
+    let (active_tokens, mails_pending, webhooks_pending) = services
+        .db(|conn| {
+            Ok((
+                tokens::count_active(conn)?,
+                crate::db::outbox::pending(conn)?,
+                crate::db::webhooks::pending(conn)?,
+            ))
+        })
+        .await?;
+    // After the work: the scrape's own connection is back in the pool.
+    let pool = services.pool.state();
+    Ok(Scraped {
+        active_tokens,
+        pool_idle: pool.idle_connections,
+        pool_in_use: pool.connections.saturating_sub(pool.idle_connections),
+        mails_pending,
+        webhooks_pending,
+    })
 }
 
 /// Runs blocking database work on the runtime's blocking threads with a

@@ -112,6 +112,9 @@ struct Inner {
     /// Bumped by every eviction heard and every change of the listener's state.
     generation: AtomicU64,
     listening: AtomicBool,
+    /// Whether the listener's loss has been logged since it last listened:
+    /// it retries twice a second while the database is down.
+    loss_logged: AtomicBool,
     lease: Arc<Lease>,
     pending: Mutex<HashMap<i64, PendingTouch>>,
     metrics: Metrics,
@@ -141,6 +144,7 @@ impl TokenCache {
                 ttl: limits.ttl,
                 generation: AtomicU64::new(0),
                 listening: AtomicBool::new(false),
+                loss_logged: AtomicBool::new(false),
                 lease,
                 pending: Mutex::new(HashMap::new()),
                 metrics,
@@ -355,6 +359,7 @@ impl TokenCache {
                 self.reset();
                 inner.lease.registered(instance);
                 inner.listening.store(true, Ordering::SeqCst);
+                inner.loss_logged.store(false, Ordering::SeqCst);
                 inner.metrics.token_cache_listening(true);
                 log::info!("token cache: listening for invalidations");
             }
@@ -369,9 +374,13 @@ impl TokenCache {
                 if was_listening {
                     inner.metrics.token_cache_lost();
                 }
-                log::warn!(
-                    "token cache off, checks go to the database: invalidations cannot be heard ({reason})"
-                );
+                if inner.loss_logged.swap(true, Ordering::SeqCst) {
+                    log::debug!("token cache still off: {reason}");
+                } else {
+                    log::warn!(
+                        "token cache off, checks go to the database: invalidations cannot be heard ({reason})"
+                    );
+                }
             }
         }
     }

@@ -21,7 +21,7 @@ const UNAVAILABLE: &str = "Service temporarily unavailable, try again later.";
 /// stalled (connections kept open, nothing forwarded either way, as a link
 /// that silently drops everything) and resumed.
 pub(crate) struct DbProxy {
-    port: u16,
+    pub(crate) port: u16,
     up: watch::Sender<bool>,
     forwarding: watch::Sender<bool>,
 }
@@ -111,11 +111,11 @@ impl DbProxy {
         self.forwarding.send_replace(true);
     }
 
-    fn cut(&self) {
+    pub(crate) fn cut(&self) {
         self.up.send_replace(false);
     }
 
-    fn restore(&self) {
+    pub(crate) fn restore(&self) {
         self.up.send_replace(true);
     }
 }

@@ -11,6 +11,7 @@ mod docs;
 mod durability;
 mod events;
 pub(crate) mod faults;
+mod first_run;
 mod mail;
 mod metrics;
 mod openapi;

@@ -576,6 +576,21 @@ async fn the_app_sees_the_identity_of_the_key_and_never_headers_the_client_sent(
     assert_eq!(seen.len(), 8, "every request reached the app once");
     assert_eq!(seen[2]["method"], "PUT");
     assert_eq!(seen[2]["uri"], "/notes/1");
+    assert_no_key_reached_the_app(&seen);
+}
+
+/// The recipes keep the caller's key between the proxy and multitoken: the
+/// app gets the identity, never a live key it could replay.
+fn assert_no_key_reached_the_app(seen: &[Value]) {
+    for received in seen {
+        for name in ["authorization", "x-api-key"] {
+            assert_eq!(
+                received["headers"].get(name),
+                None,
+                "the app received {name}: {received}"
+            );
+        }
+    }
 }
 
 async fn a_revoked_key_is_refused_on_the_very_next_request(kind: Kind, backend: Backend) {
@@ -706,6 +721,7 @@ async fn a_public_location_passes_no_identity_headers_at_all(kind: Kind, backend
         )
         .await;
     assert_eq!(seen, none, "a valid key and forged identity headers");
+    assert_no_key_reached_the_app(&stack.upstream.seen());
 }
 
 /// The book shows the very files these tests run, not copies, and its way of

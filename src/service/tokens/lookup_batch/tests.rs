@@ -8,7 +8,7 @@ use crate::db::tokens::NewToken;
 use crate::db::users::NewUser;
 use crate::db::{self, Database};
 use crate::domain::PlainToken;
-use diesel::r2d2::{ConnectionManager, Pool};
+use diesel::r2d2::Pool;
 use futures_util::future::join_all;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -199,15 +199,12 @@ async fn a_failing_read_fails_every_ask_of_its_batch_and_the_worker_reads_on() {
 #[tokio::test]
 async fn a_database_out_of_reach_is_unavailable_to_every_waiting_ask() {
     let (dir, pool, keys) = seeded(2);
-    let Database::Sqlite { path } = database(&dir) else {
-        panic!("sqlite");
-    };
     // A pool of one connection, which the test holds: the worker waits
     // for it as for an unreachable database.
     let small = Pool::builder()
         .max_size(1)
         .connection_timeout(Duration::from_millis(200))
-        .build(ConnectionManager::<AnyConnection>::new(path))
+        .build(db::Connector::new(&database(&dir)))
         .unwrap_or_else(|e| panic!("{e}"));
     drop(pool);
     let held = small.get().unwrap_or_else(|e| panic!("{e}"));
