@@ -147,6 +147,15 @@ def parse_commands(path, lines):
     return commands
 
 
+def commands_of(page, path, lines):
+    """The block's commands; none, with the page's error, when it is malformed."""
+    try:
+        return parse_commands(path, lines)
+    except ValueError as error:
+        page.errors.append(str(error))
+        return []
+
+
 def parse_page(path):
     page = Page(path)
     with open(os.path.join(ROOT, path), encoding="utf-8") as file:
@@ -174,11 +183,7 @@ def parse_page(path):
                         body.append((index + 1, content))
                     if closing:
                         break
-                try:
-                    commands = parse_commands(path, body)
-                except ValueError as error:
-                    page.errors.append(str(error))
-                    commands = []
+                commands = commands_of(page, path, body)
                 page.blocks.append(Block(path, start, commands, setup=True))
             elif words.startswith("not run:"):
                 pending = ("not run", words[len("not run:"):].strip(), index + 1)
@@ -235,11 +240,7 @@ def parse_page(path):
             )
             pending = None
             continue
-        try:
-            commands = parse_commands(path, body)
-        except ValueError as error:
-            page.errors.append(str(error))
-            commands = []
+        commands = commands_of(page, path, body)
         if not commands:
             page.errors.append(f"{path}:{start}: a ```console block without a `$ ` command")
         block = Block(path, start, commands)

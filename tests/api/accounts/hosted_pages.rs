@@ -62,6 +62,17 @@ async fn reset_link_of_alice(mail: &MailApp) -> ResetLink {
     link
 }
 
+/// The page `browser` gets from the reset mail's `link`, which must
+/// answer `status`.
+async fn open_reset_link(
+    browser: &mut Console<'_>,
+    app: &TestApp,
+    link: &ResetLink,
+    status: StatusCode,
+) -> String {
+    page_of(browser.get(path_of(app, &link.url)).await, status).await
+}
+
 async fn post_new_password(
     browser: &mut Console<'_>,
     csrf: &str,
@@ -91,7 +102,7 @@ async fn the_reset_mails_link_opens_a_form_that_sets_the_new_password(backend: B
     let web = app.login("alice", "web").await;
     let link = reset_link_of_alice(&mail).await;
     let mut browser = Console::new(app);
-    let form = page_of(browser.get(path_of(app, &link.url)).await, StatusCode::OK).await;
+    let form = open_reset_link(&mut browser, app, &link, StatusCode::OK).await;
     assert!(
         form.contains(r#"<strong id="username">alice</strong>"#),
         "{form}"
@@ -113,11 +124,7 @@ async fn the_reset_mails_link_opens_a_form_that_sets_the_new_password(backend: B
     );
     app.login_as("alice", NEW_PASSWORD, "web").await;
     // A link works once.
-    let again = page_of(
-        browser.get(path_of(app, &link.url)).await,
-        StatusCode::BAD_REQUEST,
-    )
-    .await;
+    let again = open_reset_link(&mut browser, app, &link, StatusCode::BAD_REQUEST).await;
     assert!(again.contains(RESET_DEAD), "{again}");
     let replay = post_new_password(
         &mut browser,
@@ -139,7 +146,7 @@ async fn a_weak_or_mistyped_password_shows_the_rules_and_changes_nothing(backend
     let app = &mail.app;
     let link = alice_with_reset_link(&mail).await;
     let mut browser = Console::new(app);
-    let csrf = csrf_of(&page_of(browser.get(path_of(app, &link.url)).await, StatusCode::OK).await);
+    let csrf = csrf_of(&open_reset_link(&mut browser, app, &link, StatusCode::OK).await);
     let weak = post_new_password(&mut browser, &csrf, &link, "1234", "1234").await;
     let weak = page_of(weak, StatusCode::BAD_REQUEST).await;
     for message in [TOO_SHORT, ENTIRELY_NUMERIC] {
@@ -193,13 +200,9 @@ async fn a_broken_forged_or_expired_reset_link_shows_a_clear_page(backend: Backe
         let page = page_of(browser.get(path).await, StatusCode::BAD_REQUEST).await;
         assert!(page.contains(RESET_DEAD), "{path}: {page}");
     }
-    let csrf = csrf_of(&page_of(browser.get(path_of(app, &link.url)).await, StatusCode::OK).await);
+    let csrf = csrf_of(&open_reset_link(&mut browser, app, &link, StatusCode::OK).await);
     actix_web::rt::time::sleep(Duration::from_millis(2500)).await;
-    let expired = page_of(
-        browser.get(path_of(app, &link.url)).await,
-        StatusCode::BAD_REQUEST,
-    )
-    .await;
+    let expired = open_reset_link(&mut browser, app, &link, StatusCode::BAD_REQUEST).await;
     assert!(expired.contains(RESET_DEAD), "{expired}");
     let posted = post_new_password(&mut browser, &csrf, &link, NEW_PASSWORD, NEW_PASSWORD).await;
     assert!(page_of(posted, StatusCode::BAD_REQUEST)
@@ -214,7 +217,7 @@ async fn a_reset_form_without_its_csrf_token_is_refused(backend: Backend) {
     let app = &mail.app;
     let link = alice_with_reset_link(&mail).await;
     let mut browser = Console::new(app);
-    page_of(browser.get(path_of(app, &link.url)).await, StatusCode::OK).await;
+    open_reset_link(&mut browser, app, &link, StatusCode::OK).await;
     for csrf in ["", "not-the-token"] {
         let refused =
             post_new_password(&mut browser, csrf, &link, NEW_PASSWORD, NEW_PASSWORD).await;
@@ -224,7 +227,7 @@ async fn a_reset_form_without_its_csrf_token_is_refused(backend: Backend) {
     }
     // Another browser's token is not this one's, nor is a cookie-less post.
     let mut other = Console::new(app);
-    let foreign = csrf_of(&page_of(other.get(path_of(app, &link.url)).await, StatusCode::OK).await);
+    let foreign = csrf_of(&open_reset_link(&mut other, app, &link, StatusCode::OK).await);
     let refused =
         post_new_password(&mut browser, &foreign, &link, NEW_PASSWORD, NEW_PASSWORD).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);

@@ -6,8 +6,8 @@
 use crate::helpers::on_both_backends;
 use crate::helpers::two_factor::{code, enable, wrong_code};
 use crate::helpers::{
-    assert_bad_request, assert_detail, assert_json, header, keys_of, uncached_json, Backend, Sent,
-    TestApp, DENIED,
+    assert_bad_request, assert_detail, assert_json, header, keys_of, lines_of, uncached_json,
+    Backend, Sent, TestApp, DENIED,
 };
 use diesel::prelude::*;
 use multitoken::db::schema::{device_grants, events};
@@ -98,6 +98,13 @@ async fn metric(app: &TestApp, outcome: &str) -> u64 {
         .expect("a count")
 }
 
+/// alice, the user who approves devices here, signed in on her phone:
+/// that phone's key.
+async fn alice_and_her_phone(app: &TestApp) -> String {
+    app.create_user("alice", "alice@example.com", false);
+    app.login("alice", "phone").await
+}
+
 pub(crate) fn fast_polls(settings: &mut multitoken::config::Settings) {
     settings.device_grant.device_poll_interval = 1;
 }
@@ -105,8 +112,7 @@ pub(crate) fn fast_polls(settings: &mut multitoken::config::Settings) {
 #[on_both_backends]
 async fn an_approved_device_gets_its_key_once_as_an_ordinary_device(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "alice@example.com", false);
-    let phone = app.login("alice", "phone").await;
+    let phone = alice_and_her_phone(&app).await;
     let codes = codes(&app, "tv", "").await;
     assert_eq!(
         keys_of(&codes),
@@ -385,8 +391,7 @@ async fn denied_and_expired_requests_give_no_key(backend: Backend) {
         settings.device_grant.device_code_ttl = Duration::from_secs(1);
     })
     .await;
-    app.create_user("alice", "alice@example.com", false);
-    let phone = app.login("alice", "phone").await;
+    let phone = alice_and_her_phone(&app).await;
     let denied = codes(&app, "tv", "").await;
     let path = format!("/oauth/device/{}/deny", str_of(&denied, "user_code"));
     let answer = app.with_token(Method::POST, &path, &phone).sent().await;
@@ -414,8 +419,7 @@ async fn denied_and_expired_requests_give_no_key(backend: Backend) {
 #[on_both_backends]
 async fn approvers_narrow_scopes_and_give_their_second_factor(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    app.create_user("alice", "alice@example.com", false);
-    let phone = app.login("alice", "phone").await;
+    let phone = alice_and_her_phone(&app).await;
     let codes = codes(&app, "cli", "read write").await;
     let user_code = str_of(&codes, "user_code");
     let wider = approve(
@@ -477,8 +481,7 @@ async fn unknown_user_codes_count_as_failed_sign_ins_of_the_approver(backend: Ba
         settings.throttles.login_throttle = "3/15m".parse_throttle();
     })
     .await;
-    app.create_user("alice", "alice@example.com", false);
-    let phone = app.login("alice", "phone").await;
+    let phone = alice_and_her_phone(&app).await;
     let codes = codes_for(&app, "tv").await;
     // A known code is not a failure, however often it is looked at.
     for _ in 0..4 {
@@ -528,8 +531,7 @@ async fn the_client_limit_and_replacement_apply_as_at_login(backend: Backend) {
         settings.tokens.max_clients_per_user = 2;
     })
     .await;
-    app.create_user("alice", "alice@example.com", false);
-    let phone = app.login("alice", "phone").await;
+    let phone = alice_and_her_phone(&app).await;
     let old_tv = app.login("alice", "tv").await;
     // Replacing the tv's key is within the limit.
     let codes = codes_for(&app, "tv").await;
@@ -605,8 +607,7 @@ async fn the_metadata_lists_the_endpoints_under_the_public_url(backend: Backend)
 async fn a_code_approved_on_one_instance_is_redeemed_on_another(backend: Backend) {
     let app = TestApp::spawn_with(backend, fast_polls).await;
     let other = app.spawn_on_same_database(fast_polls);
-    app.create_user("alice", "alice@example.com", false);
-    let phone = app.login("alice", "phone").await;
+    let phone = alice_and_her_phone(&app).await;
     let codes = codes_for(&app, "tv").await;
     let device_code = str_of(&codes, "device_code");
     // Polling state is shared: a poll on A, then at once on B, is too soon.
@@ -621,23 +622,40 @@ async fn a_code_approved_on_one_instance_is_redeemed_on_another(backend: Backend
     assert_oauth_error(spent, "invalid_grant", "spent on B").await;
 }
 
-/// `POST /device` as the page's form sends it.
+/// `POST /device` as the page's form sends it, with the two-factor code
+/// `otp` when there is one.
 async fn decide_on_page(
     browser: &mut crate::helpers::console::Console<'_>,
     page: &str,
     user_code: &str,
-    password: &str,
+    (password, otp): (&str, Option<&str>),
     decision: &str,
 ) -> Response {
     let csrf = crate::helpers::console::csrf_of(page);
-    let form = [
+    let mut form = vec![
         ("csrf_token", csrf.as_str()),
         ("user_code", user_code),
         ("username", "alice"),
         ("password", password),
         ("decision", decision),
     ];
+    form.extend(otp.map(|otp| ("otp", otp)));
     browser.post("/device", &form).await
+}
+
+/// A device `client` asks for codes: they, and the page a person opens
+/// with its user code.
+async fn codes_and_page(
+    app: &TestApp,
+    browser: &mut crate::helpers::console::Console<'_>,
+    client: &str,
+) -> (Value, String) {
+    let codes = codes_for(app, client).await;
+    let user_code = str_of(&codes, "user_code");
+    let page = browser
+        .page(&format!("/device?user_code={user_code}"))
+        .await;
+    (codes, page)
 }
 
 #[on_both_backends]
@@ -684,9 +702,17 @@ async fn the_hosted_page_signs_in_and_approves_or_denies(backend: Backend) {
         )
         .await;
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
-    let wrong = decide_on_page(&mut browser, &page, user_code, "wrong-password", "approve").await;
+    let wrong = decide_on_page(
+        &mut browser,
+        &page,
+        user_code,
+        ("wrong-password", None),
+        "approve",
+    )
+    .await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    let approved = decide_on_page(&mut browser, &page, user_code, PASSWORD, "approve").await;
+    let approved =
+        decide_on_page(&mut browser, &page, user_code, (PASSWORD, None), "approve").await;
     assert_eq!(approved.status(), StatusCode::OK);
     assert!(approved
         .text()
@@ -696,35 +722,22 @@ async fn the_hosted_page_signs_in_and_approves_or_denies(backend: Backend) {
     let token: Value = poll(&app, &codes, "tv").await.json().await.expect("json");
     assert_eq!(token["scope"], "videos:read", "{token}");
 
-    let other = codes_for(&app, "laptop").await;
+    let (other, page) = codes_and_page(&app, &mut browser, "laptop").await;
     let other_code = str_of(&other, "user_code");
-    let page = browser
-        .page(&format!("/device?user_code={other_code}"))
-        .await;
-    let denied = decide_on_page(&mut browser, &page, other_code, PASSWORD, "deny").await;
+    let denied = decide_on_page(&mut browser, &page, other_code, (PASSWORD, None), "deny").await;
     assert_eq!(denied.status(), StatusCode::OK);
     assert!(denied.text().await.expect("html").contains("Device denied"));
     assert_polled(&app, &other, "laptop", "access_denied", "on the page").await;
     // With two-factor on, the page's sign-in takes the code too.
     let (secret, _, _) = enable(&app, "alice").await;
-    let third = codes_for(&app, "watch").await;
+    let (third, page) = codes_and_page(&app, &mut browser, "watch").await;
     let third_code = str_of(&third, "user_code");
-    let page = browser
-        .page(&format!("/device?user_code={third_code}"))
-        .await;
-    let without = decide_on_page(&mut browser, &page, third_code, PASSWORD, "approve").await;
+    let without =
+        decide_on_page(&mut browser, &page, third_code, (PASSWORD, None), "approve").await;
     assert_eq!(without.status(), StatusCode::UNAUTHORIZED);
     let otp = code(&secret, 1);
-    let csrf = crate::helpers::console::csrf_of(&page);
-    let form = [
-        ("csrf_token", csrf.as_str()),
-        ("user_code", third_code),
-        ("username", "alice"),
-        ("password", PASSWORD),
-        ("otp", otp.as_str()),
-        ("decision", "approve"),
-    ];
-    let with = browser.post("/device", &form).await;
+    let signed_in = (PASSWORD, Some(otp.as_str()));
+    let with = decide_on_page(&mut browser, &page, third_code, signed_in, "approve").await;
     assert_eq!(with.status(), StatusCode::OK);
     let token = poll(&app, &third, "watch").await;
     assert_eq!(token.status(), StatusCode::OK);
@@ -739,7 +752,6 @@ pub(crate) struct DeviceProcess {
 
 impl DeviceProcess {
     pub(crate) fn start(program: &std::path::Path, script: &str, args: &[&str]) -> Self {
-        use std::io::BufRead;
         let repository = std::path::Path::new(env!("MULTITOKEN_REPOSITORY"));
         let mut child = std::process::Command::new(program)
             .arg(repository.join(script))
@@ -748,17 +760,7 @@ impl DeviceProcess {
             .spawn()
             .unwrap_or_else(|e| panic!("run {}: {e}", program.display()));
         let stdout = child.stdout.take().expect("stdout");
-        let (send, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if send.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = lines_of(stdout);
         DeviceProcess { child, lines }
     }
 
@@ -816,7 +818,9 @@ async fn a_real_client_signs_in(backend: Backend, client: DeviceProcess, app: Te
     outcome
 }
 
-async fn app_for_real_clients(backend: Backend) -> TestApp {
+/// A server whose device codes may be polled quickly, with alice to
+/// approve them: what a real device client (here or in the guides) signs in to.
+pub(crate) async fn app_for_real_clients(backend: Backend) -> TestApp {
     let app = TestApp::spawn_with(backend, fast_polls).await;
     app.create_user("alice", "alice@example.com", false);
     app
@@ -899,8 +903,7 @@ async fn new_device_mail_tells_of_a_device_signed_in_by_the_grant(backend: Backe
         settings.accounts.new_device_mail = true;
     })
     .await;
-    app.create_user("alice", "alice@example.com", false);
-    let phone = app.login("alice", "phone").await;
+    let phone = alice_and_her_phone(&app).await;
     wait_for_mail_files(mail_dir.path(), 1).await;
     let codes = codes_for(&app, "tv").await;
     let approved = approve(&app, &phone, str_of(&codes, "user_code"), json!({})).await;

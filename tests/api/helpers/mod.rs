@@ -24,8 +24,8 @@ pub mod webhooks;
 pub use client::Sent;
 pub use database::TestDatabase;
 pub use process::{
-    assert_failed_with, create_user_by_cli, multitoken, run_cli, stdout_of, wait_until_listening,
-    ServerProcess,
+    assert_failed_with, create_user_by_cli, lines_of, multitoken, run_cli, serve_command,
+    stdout_of, wait_until_listening, ServerProcess,
 };
 
 use multitoken::config::Settings;

@@ -2,10 +2,11 @@
 //! shows: its log output, its command line, and surviving SIGKILL.
 
 use super::Sent;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,38 @@ pub fn wait_until_listening(child: &mut Child, port: u16, limit: Duration) -> Re
     Ok(())
 }
 
+/// `multitoken serve` on a random port with only `DATABASE_URL`,
+/// `RUST_LOG=info`, the run's `TOKEN_CACHE` and `env` (which may override
+/// them) in its environment, and nothing on its standard input; the caller
+/// chooses where its output goes.
+pub fn serve_command(database_url: &str, env: &[(&str, &str)]) -> Command {
+    let mut command = multitoken();
+    command
+        .arg("serve")
+        .env_clear()
+        .env("DATABASE_URL", database_url)
+        .env("MULTITOKEN_BIND", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .envs(std::env::var("TOKEN_CACHE").map(|cache| ("TOKEN_CACHE", cache)))
+        .envs(env.iter().copied())
+        .stdin(Stdio::null());
+    command
+}
+
+/// The lines `output` writes, as they come: read on a thread of their own,
+/// so that a test can wait for the next one with a time limit.
+pub fn lines_of(output: impl Read + Send + 'static) -> Receiver<String> {
+    let (send, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(output).lines().map_while(Result::ok) {
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
+}
+
 /// How long `wait_for_log` waits for a line before it fails the test.
 const LOG_WAIT: Duration = Duration::from_secs(30);
 
@@ -54,15 +87,7 @@ impl ServerProcess {
     /// comes from `multitoken::startup` at `info`, so a `RUST_LOG` given here
     /// must let it through.
     pub fn start(database_url: &str, env: &[(&str, &str)]) -> Self {
-        let mut child = multitoken()
-            .arg("serve")
-            .env_clear()
-            .env("DATABASE_URL", database_url)
-            .env("MULTITOKEN_BIND", "127.0.0.1:0")
-            .env("RUST_LOG", "info")
-            .envs(std::env::var("TOKEN_CACHE").map(|cache| ("TOKEN_CACHE", cache)))
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
+        let mut child = serve_command(database_url, env)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -3,7 +3,7 @@
 //! contradictory settings stop the start, as the real binary shows.
 
 use crate::helpers::on_both_backends;
-use crate::helpers::{multitoken, run_cli, Backend, ServerProcess, TestApp, TestDatabase};
+use crate::helpers::{run_cli, serve_command, Backend, ServerProcess, TestApp, TestDatabase};
 use multitoken::config::Settings;
 use multitoken::domain::{Password, Username};
 use reqwest::StatusCode;
@@ -36,14 +36,7 @@ fn user_lines(database_url: &str) -> Vec<String> {
 /// `multitoken serve` with `env`, which must fail at start: its output,
 /// once it has exited (killed and failed if it serves instead).
 fn failed_start(database_url: &str, env: &[(&str, &str)]) -> Output {
-    let mut child = multitoken()
-        .arg("serve")
-        .env_clear()
-        .env("DATABASE_URL", database_url)
-        .env("MULTITOKEN_BIND", "127.0.0.1:0")
-        .env("RUST_LOG", "info")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
+    let mut child = serve_command(database_url, env)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

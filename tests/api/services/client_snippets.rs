@@ -318,34 +318,32 @@ async fn reports_wrong_credentials_and_waits_out_the_throttle(
     .await;
 }
 
-#[on_both_backends(needs snippets_python_tests, "requests is not in .venv-tests (pip install -r tests/resource_server/requirements.txt, or run .ci/run)")]
-async fn the_python_app_signs_in_lists_devices_signs_one_out_and_logs_out(backend: Backend) {
-    signs_in_lists_devices_signs_one_out_and_logs_out(Language::Python, backend).await
+/// Declares, for each `async fn scenario(language, backend)`, its test with
+/// the Python app and its test with the JavaScript app.
+macro_rules! in_each_language {
+    ($($scenario:ident => $python:ident, $javascript:ident;)+) => {$(
+        #[on_both_backends(needs snippets_python_tests, "requests is not in .venv-tests (pip install -r tests/resource_server/requirements.txt, or run .ci/run)")]
+        async fn $python(backend: Backend) {
+            $scenario(Language::Python, backend).await
+        }
+
+        #[on_both_backends(needs snippets_node_tests, "node 18 or later is not on the PATH")]
+        async fn $javascript(backend: Backend) {
+            $scenario(Language::JavaScript, backend).await
+        }
+    )+};
 }
 
-#[on_both_backends(needs snippets_node_tests, "node 18 or later is not on the PATH")]
-async fn the_javascript_app_signs_in_lists_devices_signs_one_out_and_logs_out(backend: Backend) {
-    signs_in_lists_devices_signs_one_out_and_logs_out(Language::JavaScript, backend).await
-}
-
-#[on_both_backends(needs snippets_python_tests, "requests is not in .venv-tests (pip install -r tests/resource_server/requirements.txt, or run .ci/run)")]
-async fn the_python_app_forgets_a_revoked_or_expired_key(backend: Backend) {
-    forgets_a_revoked_or_expired_key(Language::Python, backend).await
-}
-
-#[on_both_backends(needs snippets_node_tests, "node 18 or later is not on the PATH")]
-async fn the_javascript_app_forgets_a_revoked_or_expired_key(backend: Backend) {
-    forgets_a_revoked_or_expired_key(Language::JavaScript, backend).await
-}
-
-#[on_both_backends(needs snippets_python_tests, "requests is not in .venv-tests (pip install -r tests/resource_server/requirements.txt, or run .ci/run)")]
-async fn the_python_app_reports_wrong_credentials_and_waits_out_the_throttle(backend: Backend) {
-    reports_wrong_credentials_and_waits_out_the_throttle(Language::Python, backend).await
-}
-
-#[on_both_backends(needs snippets_node_tests, "node 18 or later is not on the PATH")]
-async fn the_javascript_app_reports_wrong_credentials_and_waits_out_the_throttle(backend: Backend) {
-    reports_wrong_credentials_and_waits_out_the_throttle(Language::JavaScript, backend).await
+in_each_language! {
+    signs_in_lists_devices_signs_one_out_and_logs_out =>
+        the_python_app_signs_in_lists_devices_signs_one_out_and_logs_out,
+        the_javascript_app_signs_in_lists_devices_signs_one_out_and_logs_out;
+    forgets_a_revoked_or_expired_key =>
+        the_python_app_forgets_a_revoked_or_expired_key,
+        the_javascript_app_forgets_a_revoked_or_expired_key;
+    reports_wrong_credentials_and_waits_out_the_throttle =>
+        the_python_app_reports_wrong_credentials_and_waits_out_the_throttle,
+        the_javascript_app_reports_wrong_credentials_and_waits_out_the_throttle;
 }
 
 /// Every `ANCHOR: name` of each snippet is shown on the page with

@@ -12,13 +12,13 @@
 //! `node_modules` is the test folder's that pins it (`tests/device_client`,
 //! `tests/dpop_client`): Node resolves an `import` from the file's folder.
 
-use crate::auth::device_grant::{approve, fast_polls};
+use crate::auth::device_grant::{app_for_real_clients, approve};
 use crate::helpers::resource_server::ResourceServer;
-use crate::helpers::{on_both_backends, Backend, TestApp, PASSWORD};
+use crate::helpers::{lines_of, on_both_backends, Backend, TestApp, PASSWORD};
 use multitoken::domain::webhook::{WebhookSecret, WebhookUrls};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, TryRecvError};
@@ -126,17 +126,7 @@ impl Sample {
             let _ = input.write_all(stdin.as_bytes());
         }
         let stdout = child.stdout.take().expect("stdout");
-        let (send, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if send.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = lines_of(stdout);
         Sample {
             child,
             lines,
@@ -215,11 +205,13 @@ impl Drop for Sample {
 
 // "Leaked keys": the offline checkers.
 
+/// `program checker keys…` prints, for each key, `yes` or `no` (each
+/// language's spelling of true and false): the server's own answer.
 async fn checkers_agree_with_the_server(
     backend: Backend,
-    run: impl Fn(&[&str]) -> Sample,
-    yes: &str,
-    no: &str,
+    program: &str,
+    checker: &str,
+    [yes, no]: [&str; 2],
 ) {
     let app = TestApp::spawn_with_alice(backend).await;
     let web = app.login("alice", "web").await;
@@ -229,7 +221,14 @@ async fn checkers_agree_with_the_server(
     let earlier = format!("mt_{}", "A".repeat(43));
     let keys = [web.as_str(), &ios, &flipped, &swapped, &earlier];
 
-    let printed = run(&keys).rest(Duration::from_secs(20)).await;
+    let run = Sample::start(
+        &PathBuf::from(program),
+        &repository().join(checker),
+        &keys,
+        &[],
+        "",
+    );
+    let printed = run.rest(Duration::from_secs(20)).await;
     assert_eq!(printed, format!("{yes} {yes} {no} {no} {no}"));
     // The server agrees: the keys it accepts are the ones the checker does.
     for (key, expected) in [
@@ -245,47 +244,42 @@ async fn checkers_agree_with_the_server(
 
 #[on_both_backends(needs key_checker_tests, "python3 or node is not on the PATH")]
 async fn the_python_key_checker_accepts_real_keys_and_refuses_look_alikes(backend: Backend) {
-    let run = |keys: &[&str]| {
-        Sample::start(
-            &PathBuf::from("python3"),
-            &repository().join("docs/snippets/leaked-keys/checker.py"),
-            keys,
-            &[],
-            "",
-        )
-    };
-    checkers_agree_with_the_server(backend, run, "True", "False").await;
+    let checker = "docs/snippets/leaked-keys/checker.py";
+    checkers_agree_with_the_server(backend, "python3", checker, ["True", "False"]).await;
 }
 
 #[on_both_backends(needs key_checker_tests, "python3 or node is not on the PATH")]
 async fn the_javascript_key_checker_accepts_real_keys_and_refuses_look_alikes(backend: Backend) {
-    let run = |keys: &[&str]| {
-        Sample::start(
-            &PathBuf::from("node"),
-            &repository().join("docs/snippets/leaked-keys/checker.js"),
-            keys,
-            &[],
-            "",
-        )
-    };
-    checkers_agree_with_the_server(backend, run, "true", "false").await;
+    let checker = "docs/snippets/leaked-keys/checker.js";
+    checkers_agree_with_the_server(backend, "node", checker, ["true", "false"]).await;
 }
 
 // "Sign in a CLI or a TV": the device grant's command-line side.
 
-/// Runs a device sample: it prints the code to enter, alice approves it
-/// from her phone, the sample prints what `/whoami` says of its key.
-/// Returns that last output, after checking the device the server holds.
-async fn a_device_sample_signs_in(app: &TestApp, sample: Sample) -> String {
+/// Runs a device sample, made by `sample` for the server's URL: it prints
+/// the code to enter, alice approves it from her phone, the sample prints
+/// what `/whoami` says of its key, in which each of `printed` must stand
+/// (each language prints the JSON in its own way). Checks the device the
+/// server then holds.
+async fn a_device_sample_signs_in(
+    backend: Backend,
+    sample: impl FnOnce(&str) -> Sample,
+    printed: [&str; 3],
+) {
+    let app = app_for_real_clients(backend).await;
+    let sample = sample(&app.address);
     let phone = app.login("alice", "phone").await;
     let prompt = sample.line(Duration::from_secs(20)).await;
     let expected_start = format!("Open {} and enter ", app.url("/device"));
     let user_code = prompt
         .strip_prefix(&expected_start)
         .unwrap_or_else(|| panic!("{prompt}"));
-    let approved = approve(app, &phone, user_code, json!({})).await;
+    let approved = approve(&app, &phone, user_code, json!({})).await;
     assert_eq!(approved.status(), StatusCode::OK);
     let whoami = sample.rest(Duration::from_secs(30)).await;
+    for part in printed {
+        assert!(whoami.contains(part), "{part} in {whoami}");
+    }
 
     let devices = app.devices(&phone).await;
     let cli = devices
@@ -293,54 +287,45 @@ async fn a_device_sample_signs_in(app: &TestApp, sample: Sample) -> String {
         .find(|device| device["client"] == "my-cli")
         .unwrap_or_else(|| panic!("no my-cli in {devices:?}"));
     assert_eq!(cli["scopes"], json!(["orders:read"]), "{cli}");
-    whoami
-}
-
-async fn app_for_devices(backend: Backend) -> TestApp {
-    let app = TestApp::spawn_with(backend, fast_polls).await;
-    app.create_user("alice", "alice@example.com", false);
-    app
 }
 
 #[on_both_backends(needs oauthlib_tests, "no oauthlib in .venv-tests (run .ci/run)")]
 async fn the_python_device_sample_signs_a_cli_in(backend: Backend) {
-    let app = app_for_devices(backend).await;
-    let sample = Sample::python(
-        "docs/snippets/sign-in-a-cli-or-tv/device_sign_in.py",
-        &[],
-        &[("MULTITOKEN_URL", app.address.as_str())],
-        "",
-    );
-    let whoami = a_device_sample_signs_in(&app, sample).await;
+    let sample = |url: &str| {
+        Sample::python(
+            "docs/snippets/sign-in-a-cli-or-tv/device_sign_in.py",
+            &[],
+            &[("MULTITOKEN_URL", url)],
+            "",
+        )
+    };
     // Python prints the dict of /whoami's JSON.
-    for part in [
+    let printed = [
         "'username': 'alice'",
         "'client': 'my-cli'",
         "'scopes': ['orders:read']",
-    ] {
-        assert!(whoami.contains(part), "{part} in {whoami}");
-    }
+    ];
+    a_device_sample_signs_in(backend, sample, printed).await;
 }
 
 #[on_both_backends(needs device_client_tests, "tests/device_client is not installed (npm ci there, or run .ci/run)")]
 async fn the_javascript_device_sample_signs_a_cli_in(backend: Backend) {
-    let app = app_for_devices(backend).await;
-    let sample = Sample::node(
-        "docs/snippets/sign-in-a-cli-or-tv/device_sign_in.mjs",
-        "tests/device_client",
-        &[],
-        &[("MULTITOKEN_URL", app.address.as_str())],
-        "",
-    );
-    let whoami = a_device_sample_signs_in(&app, sample).await;
+    let sample = |url: &str| {
+        Sample::node(
+            "docs/snippets/sign-in-a-cli-or-tv/device_sign_in.mjs",
+            "tests/device_client",
+            &[],
+            &[("MULTITOKEN_URL", url)],
+            "",
+        )
+    };
     // Node prints the object of /whoami's JSON.
-    for part in [
+    let printed = [
         "username: 'alice'",
         "client: 'my-cli'",
         "scopes: [ 'orders:read' ]",
-    ] {
-        assert!(whoami.contains(part), "{part} in {whoami}");
-    }
+    ];
+    a_device_sample_signs_in(backend, sample, printed).await;
 }
 
 // "Binding keys to devices": a command-line tool with DPoP.

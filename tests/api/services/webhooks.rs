@@ -8,7 +8,8 @@ use crate::helpers::mail::closed_port;
 use crate::helpers::on_both_backends;
 use crate::helpers::webhooks::{Received, Receiver};
 use crate::helpers::{
-    create_user_by_cli, multitoken, stdout_of, Backend, ServerProcess, TestApp, TestDatabase,
+    create_user_by_cli, multitoken, serve_command, stdout_of, Backend, ServerProcess, TestApp,
+    TestDatabase,
 };
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -497,15 +498,7 @@ fn bad_webhook_settings_stop_the_start() {
     let db = TestDatabase::create(Backend::Sqlite);
     let database = db.url();
     for (env, message) in cases {
-        let output = multitoken()
-            .arg("serve")
-            .env_clear()
-            .env("DATABASE_URL", &database)
-            .env("MULTITOKEN_BIND", "127.0.0.1:0")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .output()
-            .expect("run");
+        let output = serve_command(&database, env).output().expect("run");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{env:?}: {stderr}");
         assert!(stderr.contains(message), "{env:?}: {stderr}");

@@ -4,16 +4,11 @@
 //! axe-core like the console's pages.
 
 use super::harness::{Browser, WIDTHS};
-use crate::helpers::{Backend, Sent, TestApp, PASSWORD};
+use crate::helpers::{in_browser, Backend, Sent, TestApp, PASSWORD};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-#[actix_web::test]
-#[cfg_attr(
-    not(all(browser_tests, axe_tests)),
-    ignore = "chromedriver or axe-core not found (install the Debian packages chromium and \
-              chromium-driver, and run `npm ci` in tests/console_browser)"
-)]
+#[in_browser(axe)]
 async fn a_person_approves_a_tv_on_the_hosted_page() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     app.create_user("alice", "alice@example.com", false);

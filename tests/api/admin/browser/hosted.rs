@@ -6,17 +6,12 @@
 
 use super::harness::{Browser, WIDTHS};
 use crate::helpers::mail::{MailApp, NEW_PASSWORD};
-use crate::helpers::{Backend, PASSWORD};
+use crate::helpers::{in_browser, Backend, PASSWORD};
 use multitoken::domain::email_verification::EmailVerification;
 use reqwest::StatusCode;
 use serde_json::json;
 
-#[actix_web::test]
-#[cfg_attr(
-    not(all(browser_tests, axe_tests)),
-    ignore = "chromedriver or axe-core not found (install the Debian packages chromium and \
-              chromium-driver, and run `npm ci` in tests/console_browser)"
-)]
+#[in_browser(axe)]
 async fn a_person_follows_the_reset_and_verification_links_of_the_mails() {
     let mail = MailApp::spawn_with(Backend::Sqlite, |settings| {
         settings.accounts.email_verification = EmailVerification::Optional;
