@@ -60,6 +60,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass, field
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -384,8 +385,11 @@ class Server:
         deadline = time.monotonic() + SERVER_START_TIMEOUT
         while True:
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
+                # The port is bound before the database is opened and
+                # migrated: ready is when /healthz answers, not when the
+                # port takes a connection.
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=5):
+                    break
             except OSError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.stop()
