@@ -24,7 +24,7 @@ pub struct TokenCacheSettings {
           value_parser = named(positive))]
     pub token_cache_entries: u32,
 
-    /// Memory the token cache uses at most, in MiB: each entry is charged what it costs (about 560 bytes for a short username and address).
+    /// Memory the token cache uses at most, in MiB: each entry is charged what it costs (about 592 bytes for a short username and address).
     #[arg(long, env = "TOKEN_CACHE_MIB", default_value = "64", global = true,
           value_parser = named(positive))]
     pub token_cache_mib: u32,
