@@ -92,7 +92,7 @@ async fn on_a_terminal_the_password_is_asked_for_twice_without_echo(backend: Bac
     );
     assert_eq!(status, Some(1), "{shown}");
     assert!(
-        shown.contains("multitoken: passwords do not match"),
+        shown.contains("error: passwords do not match"),
         "{shown}"
     );
     assert_eq!(
