@@ -111,50 +111,41 @@ fn main() {
     // The SMTP server of tests/api/ops/smtp_tls.rs is aiosmtpd in that venv.
     let venv_python = repository.join(".venv-tests/bin/python");
     found_or_ci("smtp_tests", imports(&venv_python, "aiosmtpd"));
-    found_or_ci(
-        "oidc_tests",
-        npm_installed(
-            &repository.join("tests/oidc_provider"),
+    // The npm folders under tests/ whose one package a test needs.
+    for (cfg, folder, file) in [
+        (
+            "oidc_tests",
+            "tests/oidc_provider",
             "oidc-provider/package.json",
         ),
-    );
-    found_or_ci(
-        "axe_tests",
-        npm_installed(
-            &repository.join("tests/console_browser"),
-            "axe-core/axe.min.js",
+        ("axe_tests", "tests/console_browser", "axe-core/axe.min.js"),
+        (
+            "device_client_tests",
+            "tests/device_client",
+            "oauth4webapi/package.json",
         ),
-    );
+        (
+            "webhook_node_tests",
+            "tests/webhooks_client",
+            "standardwebhooks/package.json",
+        ),
+        (
+            "webhook_express_tests",
+            "tests/webhooks_express",
+            "express/package.json",
+        ),
+    ] {
+        found_or_ci(cfg, npm_installed(&repository.join(folder), file));
+    }
     found_or_ci(
         "dpop_client_tests",
         npm_installed(&repository.join("tests/dpop_client"), "dpop/package.json")
             && program("node").is_some(),
     );
-    found_or_ci(
-        "device_client_tests",
-        npm_installed(
-            &repository.join("tests/device_client"),
-            "oauth4webapi/package.json",
-        ),
-    );
     found_or_ci("oauthlib_tests", imports(&venv_python, "oauthlib.oauth2"));
     found_or_ci(
         "webhook_python_tests",
         imports(&venv_python, "standardwebhooks"),
-    );
-    found_or_ci(
-        "webhook_node_tests",
-        npm_installed(
-            &repository.join("tests/webhooks_client"),
-            "standardwebhooks/package.json",
-        ),
-    );
-    found_or_ci(
-        "webhook_express_tests",
-        npm_installed(
-            &repository.join("tests/webhooks_express"),
-            "express/package.json",
-        ),
     );
     found_or_ci(
         "detect_secrets_tests",

@@ -5,6 +5,7 @@
 //! `/metrics` tells about the process, the version, the pool and the outboxes.
 
 use super::faults::{upstream, DbProxy};
+use super::metrics::value;
 use crate::helpers::on_both_backends;
 use crate::helpers::{
     create_user_by_cli, multitoken, Backend, Sent, ServerProcess, TestApp, TestDatabase, PASSWORD,
@@ -291,13 +292,12 @@ async fn a_postgresql_outage_is_one_line_with_its_cause_and_one_when_it_is_back(
     );
 }
 
-/// The value of one series, by its name with labels as rendered.
-fn value(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("no series {series} in\n{text}"))
-        .parse()
-        .expect("a number")
+/// What the two outboxes hold, by the gauges: (mail, webhooks).
+fn outboxes_pending(text: &str) -> (f64, f64) {
+    (
+        value(text, "multitoken_outbox_pending{table=\"mail\"}"),
+        value(text, "multitoken_outbox_pending{table=\"webhooks\"}"),
+    )
 }
 
 #[on_both_backends]
@@ -320,14 +320,7 @@ async fn the_metrics_tell_the_version_the_process_the_pool_and_the_outboxes(back
         idle >= 0.0 && in_use >= 0.0 && (1.0..=10.0).contains(&(idle + in_use)),
         "{idle} {in_use}"
     );
-    assert_eq!(
-        value(&text, "multitoken_outbox_pending{table=\"mail\"}"),
-        0.0
-    );
-    assert_eq!(
-        value(&text, "multitoken_outbox_pending{table=\"webhooks\"}"),
-        0.0
-    );
+    assert_eq!(outboxes_pending(&text), (0.0, 0.0));
 
     // Rows due in an hour, which no worker takes meanwhile.
     let later = (crate::helpers::unix_now() + Duration::from_secs(3600)).as_millis() as i64;
@@ -354,12 +347,5 @@ async fn the_metrics_tell_the_version_the_process_the_pool_and_the_outboxes(back
         .execute(&mut conn)
         .expect("queue a delivery");
     let text = app.scrape().await;
-    assert_eq!(
-        value(&text, "multitoken_outbox_pending{table=\"mail\"}"),
-        3.0
-    );
-    assert_eq!(
-        value(&text, "multitoken_outbox_pending{table=\"webhooks\"}"),
-        1.0
-    );
+    assert_eq!(outboxes_pending(&text), (3.0, 1.0));
 }

@@ -91,10 +91,7 @@ async fn on_a_terminal_the_password_is_asked_for_twice_without_echo(backend: Bac
         "typed-Twice-Harbour-6",
     );
     assert_eq!(status, Some(1), "{shown}");
-    assert!(
-        shown.contains("error: passwords do not match"),
-        "{shown}"
-    );
+    assert!(shown.contains("error: passwords do not match"), "{shown}");
     assert_eq!(
         app.login_status("dave", password, "web").await,
         StatusCode::BAD_REQUEST
