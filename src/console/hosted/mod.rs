@@ -13,7 +13,9 @@
 pub mod reset;
 pub mod verify_email;
 
+use super::error::ConsoleError;
 use super::layout::{self, layout};
+use crate::service::Error;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use maud::{html, Markup};
@@ -26,6 +28,17 @@ fn query_value(request: &HttpRequest, name: &str) -> Option<String> {
         .find(|(key, _)| key == name)
         .map(|(_, value)| value.trim().to_owned())
         .filter(|value| !value.is_empty())
+}
+
+/// What the check of a mailed link found: its user, or `None` when the
+/// service refused the link (the page then says it is dead). Any other
+/// failure, a database that does not answer, is the console's error page.
+fn live<T>(checked: Result<T, Error>) -> Result<Option<T>, ConsoleError> {
+    match checked {
+        Ok(found) => Ok(Some(found)),
+        Err(Error::Invalid(_)) => Ok(None),
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// A page of one message: what happened, and what to do next.

@@ -4,7 +4,7 @@
 //! case of `POST /password/reset/confirm` (same rules and messages, every
 //! device signed out, the same events).
 
-use super::{message_page, query_value};
+use super::{live, message_page, query_value};
 use crate::console::error::ConsoleError;
 use crate::console::layout::{self, layout};
 use crate::console::request::{check_csrf, form_text};
@@ -34,21 +34,18 @@ pub async fn page(
     else {
         return Ok(dead_link());
     };
-    match check_link(&services, &uid, &token).await {
-        Ok(user) => {
-            let csrf = console_session::csrf_token(&session)?;
-            let form = Form {
-                csrf: &csrf,
-                uid: &uid,
-                token: &token,
-                username: &user.username,
-                problems: &[],
-            };
-            Ok(layout::html(StatusCode::OK, form.render()))
-        }
-        Err(Error::Invalid(_)) => Ok(dead_link()),
-        Err(other) => Err(other.into()),
-    }
+    let Some(user) = live(check_link(&services, &uid, &token).await)? else {
+        return Ok(dead_link());
+    };
+    let csrf = console_session::csrf_token(&session)?;
+    let form = Form {
+        csrf: &csrf,
+        uid: &uid,
+        token: &token,
+        username: &user.username,
+        problems: &[],
+    };
+    Ok(layout::html(StatusCode::OK, form.render()))
 }
 
 /// `POST /reset`: sets the password, or shows the form again with what
@@ -62,10 +59,8 @@ pub async fn set_password(
     check_csrf(&session, &fields)?;
     let uid = form_text(&fields, "uid");
     let token = form_text(&fields, "token");
-    let user = match check_link(&services, &uid, &token).await {
-        Ok(user) => user,
-        Err(Error::Invalid(_)) => return Ok(dead_link()),
-        Err(other) => return Err(other.into()),
+    let Some(user) = live(check_link(&services, &uid, &token).await)? else {
+        return Ok(dead_link());
     };
     let csrf = console_session::csrf_token(&session)?;
     let refuse = |problems: &[&str]| {

@@ -8,7 +8,7 @@
 //! address for whoever merely fetched it). allauth's
 //! `ACCOUNT_CONFIRM_EMAIL_ON_GET` is off by default for the same reason.
 
-use super::{message_page, query_value};
+use super::{live, message_page, query_value};
 use crate::console::error::ConsoleError;
 use crate::console::layout::{self, layout};
 use crate::console::request::{check_csrf, form_text};
@@ -35,10 +35,8 @@ pub async fn page(
     let Some(key) = query_value(&request, "key") else {
         return Ok(dead_link());
     };
-    let user = match check_key(&services, &key).await {
-        Ok(user) => user,
-        Err(Error::Invalid(_)) => return Ok(dead_link()),
-        Err(other) => return Err(other.into()),
+    let Some(user) = live(check_key(&services, &key).await)? else {
+        return Ok(dead_link());
     };
     let csrf = console_session::csrf_token(&session)?;
     let page = layout(
