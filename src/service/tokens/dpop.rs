@@ -47,7 +47,8 @@ pub struct DpopRequest {
     /// The `DPoP` header; `Err` when there were several.
     pub proof: Result<Option<String>, ()>,
     pub method: String,
-    /// The normalised URL the client used; `None` when it cannot be told.
+    /// The normalised URL the client used; `None` when it cannot be told,
+    /// and when no proof came to be compared with it.
     pub url: Option<String>,
 }
 
