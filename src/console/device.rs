@@ -10,7 +10,7 @@
 //! `POST /oauth/device/{user_code}/approve` (`sign_in::device_grant`).
 
 use super::error::ConsoleError;
-use super::layout::{self, exact, layout};
+use super::layout::{self, exact, layout, public_page};
 use super::request::{check_csrf, form_text};
 use super::sign_in::{refusal, MISSING_CREDENTIALS};
 use crate::domain::messages::TOO_MANY_CLIENTS;
@@ -30,6 +30,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
 use serde::Deserialize;
 
+/// Every step (the code, the request, the outcome) is one page to the
+/// person going through them: the browser tab keeps its title.
+const TITLE: &str = "Sign in a device";
 pub const UNKNOWN_CODE: &str =
     "No device is waiting with this code. Check it, or start again on the device.";
 
@@ -134,16 +137,11 @@ pub async fn decide_on_page(
 }
 
 fn code_form(typed: &str, error: Option<&str>) -> Markup {
-    layout(
-        "Sign in a device",
-        None,
-        None,
+    public_page(
+        TITLE,
         html! {
-            h1 { "Sign in a device" }
             p.hint { "Enter the code that your TV, command-line tool or other device shows." }
-            @if let Some(error) = error {
-                p.error role="alert" id="error" { (error) }
-            }
+            (layout::refusal_alert(error))
             form.card method="get" action="/device" {
                 label for="user_code" { "Code" }
                 input type="text" id="user_code" name="user_code" value=(typed)
@@ -166,12 +164,9 @@ fn approval_form(
         true => grant.scopes.to_stored(),
         false => "everything your account may do".to_owned(),
     };
-    layout(
-        "Sign in a device",
-        None,
-        None,
+    public_page(
+        TITLE,
         html! {
-            h1 { "Sign in a device" }
             p { "A device asks to sign in to your account. Approve it only if you started this yourself." }
             dl.card id="request" {
                 dt { "Device (client)" } dd id="client" { (grant.client) }
@@ -181,9 +176,7 @@ fn approval_form(
                 dt { "Asked at" } dd { (exact(grant.created_at)) }
                 dt { "Code expires at" } dd { (exact(grant.expires_at)) }
             }
-            @if let Some(error) = error {
-                p.error role="alert" id="error" { (error) }
-            }
+            (layout::refusal_alert(error))
             form.card method="post" action="/device" {
                 input type="hidden" name=(CSRF_FIELD) value=(csrf);
                 input type="hidden" name="user_code" value=(user_code);
@@ -198,7 +191,7 @@ fn approval_form(
 
 fn decided(client: &str, approved: bool) -> Markup {
     layout(
-        "Sign in a device",
+        TITLE,
         None,
         None,
         html! {
@@ -215,7 +208,7 @@ fn decided(client: &str, approved: bool) -> Markup {
 
 fn over_limit() -> Markup {
     layout(
-        "Sign in a device",
+        TITLE,
         None,
         None,
         html! {

@@ -2,7 +2,7 @@
 //! factor and throttle as `POST /login`, for admins only.
 
 use super::error::ConsoleError;
-use super::layout::{self, layout};
+use super::layout::{self, public_page};
 use super::request::{check_csrf, form_text, see_other, AdminPage};
 use crate::domain::messages::{EMAIL_NOT_VERIFIED, INVALID_CODE};
 use crate::domain::throttle::throttled_detail;
@@ -136,16 +136,11 @@ pub async fn sign_out(
 }
 
 fn sign_in_form(csrf: &str, error: Option<&str>, username: &str) -> Markup {
-    layout(
+    public_page(
         "Sign in",
-        None,
-        None,
         html! {
-            h1 { "Sign in" }
             p.hint { "For administrators of this multitoken service." }
-            @if let Some(error) = error {
-                p.error role="alert" id="error" { (error) }
-            }
+            (layout::refusal_alert(error))
             form.card method="post" action="/console/login" {
                 input type="hidden" name=(CSRF_FIELD) value=(csrf);
                 (layout::credential_fields(username))

@@ -6,7 +6,7 @@
 
 use super::{live, message_page, query_value};
 use crate::console::error::ConsoleError;
-use crate::console::layout::{self, layout};
+use crate::console::layout::{self, public_page};
 use crate::console::request::{check_csrf, form_text};
 use crate::domain::Password;
 use crate::http::body::Fields;
@@ -104,12 +104,9 @@ struct Form<'a> {
 
 impl Form<'_> {
     fn render(&self) -> Markup {
-        layout(
+        public_page(
             TITLE,
-            None,
-            None,
             html! {
-                h1 { (TITLE) }
                 p { "For the account " strong id="username" { (self.username) } "." }
                 @if !self.problems.is_empty() {
                     div.error role="alert" id="problems" {

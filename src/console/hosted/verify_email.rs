@@ -10,7 +10,7 @@
 
 use super::{live, message_page, query_value};
 use crate::console::error::ConsoleError;
-use crate::console::layout::{self, layout};
+use crate::console::layout::{self, public_page};
 use crate::console::request::{check_csrf, form_text};
 use crate::http::body::Fields;
 use crate::http::request::request_source;
@@ -39,12 +39,9 @@ pub async fn page(
         return Ok(dead_link());
     };
     let csrf = console_session::csrf_token(&session)?;
-    let page = layout(
+    let page = public_page(
         TITLE,
-        None,
-        None,
         html! {
-            h1 { (TITLE) }
             p {
                 "Confirm that " strong id="email" { (user.email) }
                 " is the address of the account " strong id="username" { (user.username) } "."
