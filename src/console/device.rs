@@ -11,12 +11,11 @@
 
 use super::error::ConsoleError;
 use super::layout::{self, exact, layout, public_page};
-use super::request::{check_csrf, form_text};
+use super::request::PostedForm;
 use super::sign_in::{refusal, MISSING_CREDENTIALS};
 use crate::domain::messages::TOO_MANY_CLIENTS;
 use crate::domain::throttle::throttled_detail;
 use crate::domain::Password;
-use crate::http::body::Fields;
 use crate::http::request::request_source;
 use crate::http::session::{self as console_session, CSRF_FIELD};
 use crate::service::sign_in::device_grant::{
@@ -83,16 +82,14 @@ fn refused_code(typed: &str, error: Error) -> Result<HttpResponse, ConsoleError>
 pub async fn decide_on_page(
     services: web::Data<Services>,
     request: HttpRequest,
-    session: Session,
-    fields: Fields,
+    posted: PostedForm,
 ) -> Result<HttpResponse, ConsoleError> {
-    check_csrf(&session, &fields)?;
-    let csrf = console_session::csrf_token(&session)?;
-    let user_code = form_text(&fields, "user_code");
-    let username = form_text(&fields, "username");
-    let password = form_text(&fields, "password");
-    let approving = form_text(&fields, "decision") == "approve";
-    let otp = Some(form_text(&fields, "otp").trim().to_owned()).filter(|otp| !otp.is_empty());
+    let csrf = console_session::csrf_token(&posted.session)?;
+    let user_code = posted.text("user_code");
+    let username = posted.text("username");
+    let password = posted.text("password");
+    let approving = posted.text("decision") == "approve";
+    let otp = Some(posted.text("otp").trim().to_owned()).filter(|otp| !otp.is_empty());
     let source = request_source(&request);
     let grant = match pending_for_page(&services, &user_code, &source).await {
         Ok(grant) => grant,

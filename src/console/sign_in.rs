@@ -3,11 +3,10 @@
 
 use super::error::ConsoleError;
 use super::layout::{self, public_page};
-use super::request::{check_csrf, form_text, see_other, AdminPage};
+use super::request::{see_other, AdminPage, PostedForm};
 use crate::domain::messages::{EMAIL_NOT_VERIFIED, INVALID_CODE};
 use crate::domain::throttle::throttled_detail;
 use crate::domain::Password;
-use crate::http::body::Fields;
 use crate::http::device_proof;
 use crate::http::request::request_source;
 use crate::http::session::{self as console_session, CSRF_FIELD};
@@ -76,20 +75,19 @@ pub async fn sign_in_page(
 pub async fn sign_in(
     services: web::Data<Services>,
     request: HttpRequest,
-    session: Session,
-    fields: Fields,
+    posted: PostedForm,
 ) -> Result<HttpResponse, ConsoleError> {
-    check_csrf(&session, &fields)?;
-    let username = form_text(&fields, "username");
-    let password = form_text(&fields, "password");
+    let username = posted.text("username");
+    let password = posted.text("password");
     let refuse = |status: StatusCode, message: &str| -> Result<HttpResponse, ConsoleError> {
-        let csrf = console_session::csrf_token(&session)?;
+        let csrf = console_session::csrf_token(&posted.session)?;
         Ok(layout::html(
             status,
             sign_in_form(&csrf, Some(message), &username),
         ))
     };
-    let otp = fields
+    let otp = posted
+        .fields
         .text("otp")
         .ok()
         .flatten()
@@ -116,7 +114,7 @@ pub async fn sign_in(
             return refuse(status, &message);
         }
     };
-    console_session::sign_in(&services, &session, admin.user_id).await?;
+    console_session::sign_in(&services, &posted.session, admin.user_id).await?;
     let proof = issue_for_console(&services, admin.user_id);
     let mut landing = see_other(LANDING);
     landing
@@ -127,11 +125,9 @@ pub async fn sign_in(
 
 pub async fn sign_out(
     services: web::Data<Services>,
-    session: Session,
-    fields: Fields,
+    posted: PostedForm,
 ) -> Result<HttpResponse, ConsoleError> {
-    check_csrf(&session, &fields)?;
-    console_session::sign_out(&services, &session).await?;
+    console_session::sign_out(&services, &posted.session).await?;
     Ok(see_other("/console/login"))
 }
 

@@ -7,9 +7,8 @@
 use super::{live, message_page, query_value};
 use crate::console::error::ConsoleError;
 use crate::console::layout::{self, public_page};
-use crate::console::request::{check_csrf, form_text};
+use crate::console::request::PostedForm;
 use crate::domain::Password;
-use crate::http::body::Fields;
 use crate::http::request::request_source;
 use crate::http::session::{self as console_session, CSRF_FIELD};
 use crate::service::accounts::password_reset::{check_link, confirm_reset, ConfirmRequest};
@@ -53,16 +52,14 @@ pub async fn page(
 pub async fn set_password(
     services: web::Data<Services>,
     request: HttpRequest,
-    session: Session,
-    fields: Fields,
+    posted: PostedForm,
 ) -> Result<HttpResponse, ConsoleError> {
-    check_csrf(&session, &fields)?;
-    let uid = form_text(&fields, "uid");
-    let token = form_text(&fields, "token");
+    let uid = posted.text("uid");
+    let token = posted.text("token");
     let Some(user) = live(check_link(&services, &uid, &token).await)? else {
         return Ok(dead_link());
     };
-    let csrf = console_session::csrf_token(&session)?;
+    let csrf = console_session::csrf_token(&posted.session)?;
     let refuse = |problems: &[&str]| {
         let form = Form {
             csrf: &csrf,
@@ -73,8 +70,8 @@ pub async fn set_password(
         };
         Ok(layout::html(StatusCode::BAD_REQUEST, form.render()))
     };
-    let new_password = form_text(&fields, "new_password1");
-    if new_password != form_text(&fields, "new_password2") {
+    let new_password = posted.text("new_password1");
+    if new_password != posted.text("new_password2") {
         return refuse(&[MISMATCH]);
     }
     let confirmed = ConfirmRequest {

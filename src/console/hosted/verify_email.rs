@@ -11,8 +11,7 @@
 use super::{live, message_page, query_value};
 use crate::console::error::ConsoleError;
 use crate::console::layout::{self, public_page};
-use crate::console::request::{check_csrf, form_text};
-use crate::http::body::Fields;
+use crate::console::request::PostedForm;
 use crate::http::request::request_source;
 use crate::http::session::{self as console_session, CSRF_FIELD};
 use crate::service::accounts::email_verification::{check_key, verify};
@@ -60,11 +59,9 @@ pub async fn page(
 pub async fn confirm(
     services: web::Data<Services>,
     request: HttpRequest,
-    session: Session,
-    fields: Fields,
+    posted: PostedForm,
 ) -> Result<HttpResponse, ConsoleError> {
-    check_csrf(&session, &fields)?;
-    let key = form_text(&fields, "key");
+    let key = posted.text("key");
     match verify(&services, key.trim(), &request_source(&request)).await {
         Ok(()) => Ok(message_page(
             StatusCode::OK,
