@@ -4,7 +4,7 @@
 //! case of `POST /password/reset/confirm` (same rules and messages, every
 //! device signed out, the same events).
 
-use super::{live, message_page, query_value};
+use super::{dead_link_page, live, message_page, query_value};
 use crate::console::error::ConsoleError;
 use crate::console::layout::{self, public_page};
 use crate::console::request::PostedForm;
@@ -138,15 +138,10 @@ impl Form<'_> {
 }
 
 fn dead_link() -> HttpResponse {
-    message_page(
-        StatusCode::BAD_REQUEST,
+    dead_link_page(
         DEAD_LINK,
-        html! {
-            p.error role="alert" {
-                "The link is incomplete, has expired, or was used already. "
-                "Ask for a password reset again to get a new one."
-            }
-        },
+        "The link is incomplete, has expired, or was used already. \
+         Ask for a password reset again to get a new one.",
     )
 }
 

@@ -8,7 +8,7 @@
 //! address for whoever merely fetched it). allauth's
 //! `ACCOUNT_CONFIRM_EMAIL_ON_GET` is off by default for the same reason.
 
-use super::{live, message_page, query_value};
+use super::{dead_link_page, live, message_page, query_value};
 use crate::console::error::ConsoleError;
 use crate::console::layout::{self, public_page};
 use crate::console::request::PostedForm;
@@ -74,14 +74,10 @@ pub async fn confirm(
 }
 
 fn dead_link() -> HttpResponse {
-    message_page(
-        StatusCode::BAD_REQUEST,
+    dead_link_page(
         DEAD_LINK,
-        html! {
-            p.error role="alert" {
-                "The link is incomplete, has expired, was used already, or is for an address "
-                "the account no longer has. Ask the application you signed up with for a new verification mail."
-            }
-        },
+        "The link is incomplete, has expired, was used already, or is for an address \
+         the account no longer has. Ask the application you signed up with for a new \
+         verification mail.",
     )
 }
