@@ -6,46 +6,33 @@ use super::parse::{boolean, link, longer_than_zero, named};
 use crate::domain::email_verification::EmailVerification;
 use crate::domain::registration::Registration;
 use crate::domain::{parse_duration, PublicUrl};
-use clap::Args;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Accounts")]
-pub struct AccountSettings {
-    /// Whether anyone may sign up with POST /register: open or closed.
-    #[arg(long, env = "REGISTRATION", default_value = "open", global = true,
-          value_parser = named(Registration::parse))]
-    pub registration: Registration,
+settings_group! {
+    #[command(next_help_heading = "Accounts")]
+    pub struct AccountSettings {
+        /// Whether anyone may sign up with POST /register: open or closed.
+        registration: Registration = "open" => named(Registration::parse),
 
-    /// E-mail verification: none, optional (mails are sent, sign-in does not wait) or mandatory (no sign-in until the address is verified).
-    #[arg(long, env = "EMAIL_VERIFICATION", default_value = "none", global = true,
-          value_parser = named(EmailVerification::parse))]
-    pub email_verification: EmailVerification,
+        /// E-mail verification: none, optional (mails are sent, sign-in does not wait) or mandatory (no sign-in until the address is verified).
+        email_verification: EmailVerification = "none" => named(EmailVerification::parse),
 
-    /// Link put in the verification mail; {key} is filled in. Default: PUBLIC_URL + /verify-email?key={key}, the hosted page.
-    #[arg(long, env = "EMAIL_VERIFICATION_URL", global = true,
-          value_parser = named(|text: &str| link(text, &["{key}"])))]
-    pub email_verification_url: Option<String>,
+        /// Link put in the verification mail; {key} is filled in. Default: PUBLIC_URL + /verify-email?key={key}, the hosted page.
+        email_verification_url: Option<String> => named(|text: &str| link(text, &["{key}"])),
 
-    /// How long a verification link works.
-    #[arg(long, env = "EMAIL_VERIFICATION_TIMEOUT", default_value = "3d", global = true,
-          value_parser = named(parse_duration))]
-    pub email_verification_timeout: Duration,
+        /// How long a verification link works.
+        email_verification_timeout: Duration = "3d" => named(parse_duration),
 
-    /// Link put in the password-reset mail; {uid} and {token} are filled in. Default: PUBLIC_URL + /reset?uid={uid}&token={token}, the hosted page.
-    #[arg(long, env = "PASSWORD_RESET_URL", global = true,
-          value_parser = named(|text: &str| link(text, &["{uid}", "{token}"])))]
-    pub password_reset_url: Option<String>,
+        /// Link put in the password-reset mail; {uid} and {token} are filled in. Default: PUBLIC_URL + /reset?uid={uid}&token={token}, the hosted page.
+        password_reset_url: Option<String> => named(|text: &str| link(text, &["{uid}", "{token}"])),
 
-    /// How long a password-reset link works.
-    #[arg(long, env = "PASSWORD_RESET_TIMEOUT", default_value = "1h", global = true,
-          value_parser = named(parse_duration))]
-    pub password_reset_timeout: Duration,
+        /// How long a password-reset link works.
+        password_reset_timeout: Duration = "1h" => named(parse_duration),
 
-    /// Mail the user when a client name they never used before signs in: true or false.
-    #[arg(long = "new-device-mail", env = "NEW_DEVICE_MAIL", default_value = "false", global = true,
-          action = clap::ArgAction::Set, value_parser = named(boolean))]
-    pub new_device_mail: bool,
+        /// Mail the user when a client name they never used before signs in: true or false.
+        #[arg(action = clap::ArgAction::Set)]
+        new_device_mail: bool = "false" => named(boolean),
+    }
 }
 
 /// The hosted pages' paths, with the placeholders the mails fill in.

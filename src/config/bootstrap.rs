@@ -4,24 +4,21 @@
 
 use super::parse::{named, secret};
 use crate::domain::{Password, Username};
-use clap::Args;
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "First admin")]
-pub struct BootstrapSettings {
-    /// Username of the admin created at start when there is no active admin; nothing is done when one exists.
-    #[arg(long, env = "BOOTSTRAP_ADMIN", global = true, value_parser = named(parse_username))]
-    pub bootstrap_admin: Option<Username>,
+settings_group! {
+    #[command(next_help_heading = "First admin")]
+    pub struct BootstrapSettings {
+        /// Username of the admin created at start when there is no active admin; nothing is done when one exists.
+        bootstrap_admin: Option<Username> => named(parse_username),
 
-    /// The password of BOOTSTRAP_ADMIN (the password rules apply). Prefer BOOTSTRAP_ADMIN_PASSWORD_FILE: a variable or flag can be read by other processes.
-    #[arg(long, env = "BOOTSTRAP_ADMIN_PASSWORD", global = true, hide_env_values = true,
-          value_parser = secret(parse_password))]
-    pub bootstrap_admin_password: Option<Password>,
+        /// The password of BOOTSTRAP_ADMIN (the password rules apply). Prefer BOOTSTRAP_ADMIN_PASSWORD_FILE: a variable or flag can be read by other processes.
+        #[arg(hide_env_values = true)]
+        bootstrap_admin_password: Option<Password> => secret(parse_password),
 
-    /// A file whose first line is the password of BOOTSTRAP_ADMIN (a mounted secret, for instance).
-    #[arg(long, env = "BOOTSTRAP_ADMIN_PASSWORD_FILE", global = true)]
-    pub bootstrap_admin_password_file: Option<PathBuf>,
+        /// A file whose first line is the password of BOOTSTRAP_ADMIN (a mounted secret, for instance).
+        bootstrap_admin_password_file: Option<PathBuf>,
+    }
 }
 
 fn parse_password(text: &str) -> Result<Password, String> {

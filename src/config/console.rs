@@ -2,26 +2,21 @@
 
 use super::parse::{boolean, longer_than_zero, named};
 use crate::domain::parse_duration;
-use clap::Args;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Console")]
-pub struct ConsoleSettings {
-    /// Mark the console's session cookie `Secure` (sent over HTTPS only).
-    #[arg(long, env = "COOKIE_SECURE", default_value = "false", global = true,
-          action = clap::ArgAction::Set, value_parser = named(boolean))]
-    pub cookie_secure: bool,
+settings_group! {
+    #[command(next_help_heading = "Console")]
+    pub struct ConsoleSettings {
+        /// Mark the console's session cookie `Secure` (sent over HTTPS only).
+        #[arg(action = clap::ArgAction::Set)]
+        cookie_secure: bool = "false" => named(boolean),
 
-    /// A console session unused this long ends (signed out).
-    #[arg(long, env = "CONSOLE_SESSION_IDLE", default_value = "1h", global = true,
-          value_parser = named(parse_duration))]
-    pub console_session_idle: Duration,
+        /// A console session unused this long ends (signed out).
+        console_session_idle: Duration = "1h" => named(parse_duration),
 
-    /// A console session ends this long after sign-in, however busy.
-    #[arg(long, env = "CONSOLE_SESSION_MAX_AGE", default_value = "8h", global = true,
-          value_parser = named(parse_duration))]
-    pub console_session_max_age: Duration,
+        /// A console session ends this long after sign-in, however busy.
+        console_session_max_age: Duration = "8h" => named(parse_duration),
+    }
 }
 
 impl ConsoleSettings {

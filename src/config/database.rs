@@ -3,35 +3,28 @@
 
 use super::parse::named;
 use crate::db::Database;
-use clap::Args;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Database")]
-pub struct DatabaseSettings {
-    /// A SQLite path or sqlite://PATH (created if missing), or postgres://...
-    #[arg(long, env = "DATABASE_URL", default_value = "multitoken.db", global = true,
-          value_parser = named(Database::parse))]
-    pub database_url: Database,
+settings_group! {
+    #[command(next_help_heading = "Database")]
+    pub struct DatabaseSettings {
+        /// A SQLite path or sqlite://PATH (created if missing), or postgres://...
+        database_url: Database = "multitoken.db" => named(Database::parse),
 
-    /// PostgreSQL: the longest one statement of a request may run (the server's statement_timeout).
-    #[arg(long, env = "DATABASE_STATEMENT_TIMEOUT", default_value = "5s", global = true,
-          value_parser = named(crate::domain::parse_duration))]
-    pub database_statement_timeout: Duration,
+        /// PostgreSQL: the longest one statement of a request may run (the server's statement_timeout).
+        database_statement_timeout: Duration = "5s" => named(crate::domain::parse_duration),
 
-    /// SQLite: how much of the database file each connection reads through a memory map, in MiB (0: read() calls only).
-    #[arg(long, env = "SQLITE_MMAP_MIB", default_value_t = crate::db::SQLITE_MMAP_MIB, global = true,
-          value_parser = named(mebibytes))]
-    pub sqlite_mmap_mib: u32,
+        /// SQLite: how much of the database file each connection reads through a memory map, in MiB (0: read() calls only).
+        #[arg(default_value_t = crate::db::SQLITE_MMAP_MIB)]
+        sqlite_mmap_mib: u32 => named(mebibytes),
 
-    /// SQLite: each pooled connection's own page cache, in MiB.
-    #[arg(long, env = "SQLITE_CACHE_MIB", default_value_t = crate::db::SQLITE_CACHE_MIB, global = true,
-          value_parser = named(mebibytes))]
-    pub sqlite_cache_mib: u32,
+        /// SQLite: each pooled connection's own page cache, in MiB.
+        #[arg(default_value_t = crate::db::SQLITE_CACHE_MIB)]
+        sqlite_cache_mib: u32 => named(mebibytes),
 
-    /// Internal: how long a SQLite connection waits for another writer.
-    #[arg(skip = crate::db::SQLITE_BUSY_TIMEOUT)]
-    pub sqlite_busy_timeout: Duration,
+        /// Internal: how long a SQLite connection waits for another writer.
+        internal sqlite_busy_timeout: Duration = crate::db::SQLITE_BUSY_TIMEOUT,
+    }
 }
 
 /// The most either SQLite size may be: a map or a cache beyond the

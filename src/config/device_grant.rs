@@ -4,30 +4,23 @@
 use super::parse::named;
 use crate::domain::device_grant::POLL_INTERVAL_SECONDS;
 use crate::domain::{parse_duration, PublicUrl, ThrottleLimit};
-use clap::Args;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Device grant")]
-pub struct DeviceGrantSettings {
-    /// Lifetime of a device grant's codes (POST /oauth/device_authorization's expires_in).
-    #[arg(long, env = "DEVICE_CODE_TTL", default_value = "10m", global = true,
-          value_parser = named(parse_duration))]
-    pub device_code_ttl: Duration,
+settings_group! {
+    #[command(next_help_heading = "Device grant")]
+    pub struct DeviceGrantSettings {
+        /// Lifetime of a device grant's codes (POST /oauth/device_authorization's expires_in).
+        device_code_ttl: Duration = "10m" => named(parse_duration),
 
-    /// Device authorization requests allowed per client address per window (ATTEMPTS/DURATION); past it 429.
-    #[arg(long, env = "DEVICE_CODE_THROTTLE", default_value = "60/15m", global = true,
-          value_parser = named(ThrottleLimit::parse))]
-    pub device_code_throttle: ThrottleLimit,
+        /// Device authorization requests allowed per client address per window (ATTEMPTS/DURATION); past it 429.
+        device_code_throttle: ThrottleLimit = "60/15m" => named(ThrottleLimit::parse),
 
-    /// The page a person opens to approve a device (verification_uri); default PUBLIC_URL + /device.
-    #[arg(long, env = "DEVICE_VERIFICATION_URL", global = true,
-          value_parser = named(PublicUrl::parse))]
-    pub device_verification_url: Option<PublicUrl>,
+        /// The page a person opens to approve a device (verification_uri); default PUBLIC_URL + /device.
+        device_verification_url: Option<PublicUrl> => named(PublicUrl::parse),
 
-    /// Internal: the polling interval a device is told, in seconds (RFC 8628's 5; tests shorten it).
-    #[arg(skip = POLL_INTERVAL_SECONDS)]
-    pub device_poll_interval: i64,
+        /// Internal: the polling interval a device is told, in seconds (RFC 8628's 5; tests shorten it).
+        internal device_poll_interval: i64 = POLL_INTERVAL_SECONDS,
+    }
 }
 
 impl DeviceGrantSettings {

@@ -3,20 +3,17 @@
 
 use super::parse::{longer_than_zero, named};
 use crate::domain::parse_duration;
-use clap::Args;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "DPoP")]
-pub struct DpopSettings {
-    /// How far a DPoP proof's iat may be from the server's clock, either way; a proof's jti is remembered this long.
-    #[arg(long, env = "DPOP_PROOF_WINDOW", default_value = "60s", global = true,
-          value_parser = named(parse_duration))]
-    pub dpop_proof_window: Duration,
+settings_group! {
+    #[command(next_help_heading = "DPoP")]
+    pub struct DpopSettings {
+        /// How far a DPoP proof's iat may be from the server's clock, either way; a proof's jti is remembered this long.
+        dpop_proof_window: Duration = "60s" => named(parse_duration),
 
-    /// Clients (comma-separated names) that must sign in with a DPoP proof; unset, none must.
-    #[arg(long, env = "DPOP_REQUIRED_CLIENTS", default_value = "", global = true)]
-    pub dpop_required_clients: String,
+        /// Clients (comma-separated names) that must sign in with a DPoP proof; unset, none must.
+        dpop_required_clients: String = "",
+    }
 }
 
 impl DpopSettings {

@@ -2,29 +2,24 @@
 //! that signs them.
 
 use super::parse::{longer_than_zero, named};
-use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "JWT access tokens")]
-pub struct JwtSettings {
-    /// Lifetime of JWT access tokens (POST /token, /token/refresh).
-    #[arg(long, env = "ACCESS_TOKEN_LIFETIME", default_value = "5m", global = true,
-          value_parser = named(crate::domain::parse_duration))]
-    pub access_token_lifetime: Duration,
+settings_group! {
+    #[command(next_help_heading = "JWT access tokens")]
+    pub struct JwtSettings {
+        /// Lifetime of JWT access tokens (POST /token, /token/refresh).
+        access_token_lifetime: Duration = "5m" => named(crate::domain::parse_duration),
 
-    /// The `iss` claim of access tokens, checked by /token/verify and wherever they are accepted; none when unset.
-    #[arg(long, env = "JWT_ISSUER", global = true, value_parser = named(parse_claim))]
-    pub jwt_issuer: Option<String>,
+        /// The `iss` claim of access tokens, checked by /token/verify and wherever they are accepted; none when unset.
+        jwt_issuer: Option<String> => named(parse_claim),
 
-    /// The `aud` claim of access tokens, checked like JWT_ISSUER; none when unset.
-    #[arg(long, env = "JWT_AUDIENCE", global = true, value_parser = named(parse_claim))]
-    pub jwt_audience: Option<String>,
+        /// The `aud` claim of access tokens, checked like JWT_ISSUER; none when unset.
+        jwt_audience: Option<String> => named(parse_claim),
 
-    /// A PKCS#8 PEM P-256 private key to sign access tokens with, instead of the generated ones.
-    #[arg(long, env = "JWT_PRIVATE_KEY_FILE", global = true)]
-    pub jwt_private_key_file: Option<PathBuf>,
+        /// A PKCS#8 PEM P-256 private key to sign access tokens with, instead of the generated ones.
+        jwt_private_key_file: Option<PathBuf>,
+    }
 }
 
 /// A text claim (`iss`, `aud`): one line, not empty.

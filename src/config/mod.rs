@@ -5,6 +5,52 @@
 //! name the variable; `docs/src/reference/configuration.md` lists them,
 //! and a test holds it to these declarations.
 
+/// Declares a group of settings: a clap `Args` struct whose fields are
+/// settings, `field: Type = "default" => parser,` (default and parser when
+/// it has them) described by their doc comment, the `--help` text. Every
+/// setting is the same three things, a `--flag` that every command accepts,
+/// an environment variable named after its field, and a line under the
+/// group's heading in `--help`, so those are written here once: a new setting
+/// cannot forget to be global, nor spell its variable apart from its field.
+/// What one setting does differently (another flag or variable name, a value
+/// kept out of `--help`, a `true`/`false` value) is an `#[arg(...)]` of its
+/// own, which comes after and so wins. An `internal` field is no setting but
+/// a fixed value, there for tests to shorten.
+macro_rules! settings_group {
+    ($(#[$group:meta])* pub struct $name:ident { $($fields:tt)* }) => {
+        settings_group!(@field [$(#[$group])*] $name [] $($fields)*);
+    };
+    (@field $group:tt $name:ident [$($done:tt)*]
+        $(#[$attr:meta])* internal $field:ident: $ty:ty = $value:expr, $($rest:tt)*
+    ) => {
+        settings_group!(@field $group $name [
+            $($done)*
+            $(#[$attr])*
+            #[arg(skip = $value)]
+            pub $field: $ty,
+        ] $($rest)*);
+    };
+    (@field $group:tt $name:ident [$($done:tt)*]
+        $(#[$attr:meta])* $field:ident: $ty:ty $(= $default:literal)? $(=> $parser:expr)?,
+        $($rest:tt)*
+    ) => {
+        settings_group!(@field $group $name [
+            $($done)*
+            #[arg(long, env, global = true
+                  $(, default_value = $default)? $(, value_parser = $parser)?)]
+            $(#[$attr])*
+            pub $field: $ty,
+        ] $($rest)*);
+    };
+    (@field [$($group:tt)*] $name:ident [$($done:tt)*]) => {
+        #[derive(Debug, Clone, clap::Args)]
+        $($group)*
+        pub struct $name {
+            $($done)*
+        }
+    };
+}
+
 mod accounts;
 mod bootstrap;
 mod console;

@@ -5,7 +5,6 @@
 use super::parse::{named, positive};
 use crate::domain::client_address::TrustedProxies;
 use crate::domain::{parse_duration, PublicUrl, SecretKey};
-use clap::Args;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -14,49 +13,40 @@ pub const SWEEP_EVERY: Duration = Duration::from_secs(600);
 /// How long a client may take to send a request body, once its headers came.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Server")]
-pub struct ServerSettings {
-    /// Address to listen on.
-    #[arg(long = "bind", env = "MULTITOKEN_BIND", default_value = "127.0.0.1:8000", global = true,
-          value_parser = named(parse_bind))]
-    pub bind: SocketAddr,
+settings_group! {
+    #[command(next_help_heading = "Server")]
+    pub struct ServerSettings {
+        /// Address to listen on.
+        #[arg(env = "MULTITOKEN_BIND")]
+        bind: SocketAddr = "127.0.0.1:8000" => named(parse_bind),
 
-    /// The address clients use (for links, DPoP's htu and the OAuth metadata's issuer); default http:// and the bind address.
-    #[arg(long, env = "PUBLIC_URL", global = true, value_parser = named(PublicUrl::parse))]
-    pub public_url: Option<PublicUrl>,
+        /// The address clients use (for links, DPoP's htu and the OAuth metadata's issuer); default http:// and the bind address.
+        public_url: Option<PublicUrl> => named(PublicUrl::parse),
 
-    /// Signs password-reset links and console sessions (at least 32 characters). When unset on a loopback
-    /// address, one is generated and kept in the database; required on any other address.
-    #[arg(long, env = "SECRET_KEY", global = true, hide_env_values = true,
-          value_parser = |text: &str| Ok::<_, String>(SecretKey::unchecked(text)))]
-    pub secret_key: Option<SecretKey>,
+        /// Signs password-reset links and console sessions (at least 32 characters). When unset on a loopback
+        /// address, one is generated and kept in the database; required on any other address.
+        #[arg(hide_env_values = true)]
+        secret_key: Option<SecretKey> => |text: &str| Ok::<_, String>(SecretKey::unchecked(text)),
 
-    /// Reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For gives the client address; none when unset.
-    #[arg(long, env = "TRUSTED_PROXIES", default_value = "", global = true,
-          value_parser = named(TrustedProxies::parse))]
-    pub trusted_proxies: TrustedProxies,
+        /// Reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For gives the client address; none when unset.
+        trusted_proxies: TrustedProxies = "" => named(TrustedProxies::parse),
 
-    /// Password hashes run at once (each holds 19 MiB and a core for ~20 ms); 64 per thread may wait, more get 503. Default: the number of cores.
-    #[arg(long, env = "PASSWORD_HASH_THREADS", global = true, value_parser = named(positive))]
-    pub password_hash_threads: Option<u32>,
+        /// Password hashes run at once (each holds 19 MiB and a core for ~20 ms); 64 per thread may wait, more get 503. Default: the number of cores.
+        password_hash_threads: Option<u32> => named(positive),
 
-    /// How long a stopping server (SIGTERM) lets the requests in flight, password checks included, finish before it closes their connections and exits.
-    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "30s", global = true,
-          value_parser = named(parse_duration))]
-    pub shutdown_timeout: Duration,
+        /// How long a stopping server (SIGTERM) lets the requests in flight, password checks included, finish before it closes their connections and exits.
+        shutdown_timeout: Duration = "30s" => named(parse_duration),
 
-    /// Log filter, as env_logger reads it (error, warn, info, debug, trace, per module).
-    #[arg(long = "log", env = "RUST_LOG", default_value = "info", global = true)]
-    pub log_filter: String,
+        /// Log filter, as env_logger reads it (error, warn, info, debug, trace, per module).
+        #[arg(long = "log", env = "RUST_LOG")]
+        log_filter: String = "info",
 
-    /// Internal: how often expired tokens and closed throttle windows are swept.
-    #[arg(skip = SWEEP_EVERY)]
-    pub sweep_interval: Duration,
+        /// Internal: how often expired tokens and closed throttle windows are swept.
+        internal sweep_interval: Duration = SWEEP_EVERY,
 
-    /// Internal: how long a client may take to send a request body.
-    #[arg(skip = BODY_READ_TIMEOUT)]
-    pub body_read_timeout: Duration,
+        /// Internal: how long a client may take to send a request body.
+        internal body_read_timeout: Duration = BODY_READ_TIMEOUT,
+    }
 }
 
 fn parse_bind(text: &str) -> Result<SocketAddr, String> {

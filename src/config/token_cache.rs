@@ -3,36 +3,27 @@
 //! revocation waits for every instance to have heard it.
 
 use super::parse::{boolean, named, positive};
-use clap::Args;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Token cache")]
-pub struct TokenCacheSettings {
-    /// PostgreSQL: keep recently checked tokens in memory, evicted on every instance by NOTIFY (`on` or `off`; SQLite never caches).
-    #[arg(long, env = "TOKEN_CACHE", default_value = "on", global = true,
-          action = clap::ArgAction::Set, value_parser = named(boolean))]
-    pub token_cache: bool,
+settings_group! {
+    #[command(next_help_heading = "Token cache")]
+    pub struct TokenCacheSettings {
+        /// PostgreSQL: keep recently checked tokens in memory, evicted on every instance by NOTIFY (`on` or `off`; SQLite never caches).
+        #[arg(action = clap::ArgAction::Set)]
+        token_cache: bool = "on" => named(boolean),
 
-    /// How long a cached token check is trusted at most, evictions aside.
-    #[arg(long, env = "TOKEN_CACHE_TTL", default_value = "10s", global = true,
-          value_parser = named(crate::domain::parse_duration))]
-    pub token_cache_ttl: Duration,
+        /// How long a cached token check is trusted at most, evictions aside.
+        token_cache_ttl: Duration = "10s" => named(crate::domain::parse_duration),
 
-    /// Token checks the cache holds at most.
-    #[arg(long, env = "TOKEN_CACHE_ENTRIES", default_value = "100000", global = true,
-          value_parser = named(positive))]
-    pub token_cache_entries: u32,
+        /// Token checks the cache holds at most.
+        token_cache_entries: u32 = "100000" => named(positive),
 
-    /// Memory the token cache uses at most, in MiB: each entry is charged what it costs (about 592 bytes for a short username and address).
-    #[arg(long, env = "TOKEN_CACHE_MIB", default_value = "64", global = true,
-          value_parser = named(positive))]
-    pub token_cache_mib: u32,
+        /// Memory the token cache uses at most, in MiB: each entry is charged what it costs (about 592 bytes for a short username and address).
+        token_cache_mib: u32 = "64" => named(positive),
 
-    /// PostgreSQL: how long a revoking request waits at most for every instance to acknowledge it; an instance that cannot prove it is current within it stops trusting its cache.
-    #[arg(long, env = "REVOCATION_ACK_TIMEOUT", default_value = "1s", global = true,
-          value_parser = named(crate::domain::parse_duration))]
-    pub revocation_ack_timeout: Duration,
+        /// PostgreSQL: how long a revoking request waits at most for every instance to acknowledge it; an instance that cannot prove it is current within it stops trusting its cache.
+        revocation_ack_timeout: Duration = "1s" => named(crate::domain::parse_duration),
+    }
 }
 
 impl TokenCacheSettings {

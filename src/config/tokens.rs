@@ -4,54 +4,40 @@
 
 use super::parse::{boolean, longer_than_zero, named, positive};
 use crate::domain::{parse_duration, AllowedScopes, TokenPolicy};
-use clap::Args;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Tokens")]
-pub struct TokenSettings {
-    /// Idle lifetime: a token unused this long expires (90s, 15m, 12h, 14d).
-    #[arg(long, env = "TOKEN_TTL", default_value = "14d", global = true,
-          value_parser = named(parse_duration))]
-    pub token_ttl: Duration,
+settings_group! {
+    #[command(next_help_heading = "Tokens")]
+    pub struct TokenSettings {
+        /// Idle lifetime: a token unused this long expires (90s, 15m, 12h, 14d).
+        token_ttl: Duration = "14d" => named(parse_duration),
 
-    /// Absolute lifetime from login; unset means none.
-    #[arg(long, env = "TOKEN_MAX_AGE", global = true, value_parser = named(parse_duration))]
-    pub token_max_age: Option<Duration>,
+        /// Absolute lifetime from login; unset means none.
+        token_max_age: Option<Duration> => named(parse_duration),
 
-    /// At most one last-used write per token per interval.
-    #[arg(long, env = "TOKEN_TOUCH_INTERVAL", default_value = "60s", global = true,
-          value_parser = named(parse_duration))]
-    pub token_touch_interval: Duration,
+        /// At most one last-used write per token per interval.
+        token_touch_interval: Duration = "60s" => named(parse_duration),
 
-    /// Clients (devices) one user may hold at once; re-login of a held client is always allowed.
-    #[arg(long, env = "MAX_CLIENTS_PER_USER", default_value = "50", global = true,
-          value_parser = named(positive))]
-    pub max_clients_per_user: u32,
+        /// Clients (devices) one user may hold at once; re-login of a held client is always allowed.
+        max_clients_per_user: u32 = "50" => named(positive),
 
-    /// Scopes (space- or comma-separated) a token may ask for; any when unset.
-    #[arg(long, env = "ALLOWED_SCOPES", default_value = "", global = true,
-          value_parser = named(AllowedScopes::parse))]
-    pub allowed_scopes: AllowedScopes,
+        /// Scopes (space- or comma-separated) a token may ask for; any when unset.
+        allowed_scopes: AllowedScopes = "" => named(AllowedScopes::parse),
 
-    /// Accept the key shapes of tokens imported from Django (40 hex characters: DRF and multitoken; 64: knox), `on` or `off`.
-    #[arg(long, env = "LEGACY_TOKENS", default_value = "on", global = true,
-          action = clap::ArgAction::Set, value_parser = named(boolean))]
-    pub legacy_tokens: bool,
+        /// Accept the key shapes of tokens imported from Django (40 hex characters: DRF and multitoken; 64: knox), `on` or `off`.
+        #[arg(action = clap::ArgAction::Set)]
+        legacy_tokens: bool = "on" => named(boolean),
 
-    /// How long a rotated key (POST /tokens/rotate) keeps working, for a client whose answer was lost; any use after it revokes the device.
-    #[arg(long, env = "ROTATION_GRACE", default_value = "60s", global = true,
-          value_parser = named(parse_duration))]
-    pub rotation_grace: Duration,
+        /// How long a rotated key (POST /tokens/rotate) keeps working, for a client whose answer was lost; any use after it revokes the device.
+        rotation_grace: Duration = "60s" => named(parse_duration),
 
-    /// POST /token/refresh also rotates the refresh token (the device key), as POST /tokens/rotate does, `true` or `false`.
-    #[arg(long, env = "ROTATE_REFRESH_TOKENS", default_value = "false", global = true,
-          action = clap::ArgAction::Set, value_parser = named(boolean))]
-    pub rotate_refresh_tokens: bool,
+        /// POST /token/refresh also rotates the refresh token (the device key), as POST /tokens/rotate does, `true` or `false`.
+        #[arg(action = clap::ArgAction::Set)]
+        rotate_refresh_tokens: bool = "false" => named(boolean),
 
-    /// GitHub's secret scanning public keys: a file in GitHub's format or an https:// URL serving it; unset, POST /secret-scanning/github answers 404.
-    #[arg(long, env = "SECRET_SCANNING_GITHUB_KEYS", global = true)]
-    pub secret_scanning_github_keys: Option<String>,
+        /// GitHub's secret scanning public keys: a file in GitHub's format or an https:// URL serving it; unset, POST /secret-scanning/github answers 404.
+        secret_scanning_github_keys: Option<String>,
+    }
 }
 
 impl TokenSettings {

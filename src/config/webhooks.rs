@@ -4,7 +4,6 @@
 
 use super::parse::{longer_than_zero, named, secret};
 use crate::domain::webhook::{WebhookEvents, WebhookSecret, WebhookUrls};
-use clap::Args;
 use std::time::Duration;
 
 /// The wait after a delivery's first failed attempt, doubled after each one.
@@ -12,34 +11,28 @@ pub const WEBHOOK_RETRY_BASE: Duration = Duration::from_secs(5);
 /// How long a receiver has to answer a delivery.
 pub const WEBHOOK_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Webhooks")]
-pub struct WebhookSettings {
-    /// Where security events are POSTed as Standard Webhooks: space- or comma-separated http(s):// URLs; none when unset.
-    #[arg(long, env = "WEBHOOK_URLS", global = true, value_parser = named(WebhookUrls::parse))]
-    pub webhook_urls: Option<WebhookUrls>,
+settings_group! {
+    #[command(next_help_heading = "Webhooks")]
+    pub struct WebhookSettings {
+        /// Where security events are POSTed as Standard Webhooks: space- or comma-separated http(s):// URLs; none when unset.
+        webhook_urls: Option<WebhookUrls> => named(WebhookUrls::parse),
 
-    /// The secret webhooks are signed with: whsec_ and the base64 of 24 to 64 random bytes; required with WEBHOOK_URLS.
-    #[arg(long, env = "WEBHOOK_SECRET", global = true, hide_env_values = true,
-          value_parser = secret(WebhookSecret::parse))]
-    pub webhook_secret: Option<WebhookSecret>,
+        /// The secret webhooks are signed with: whsec_ and the base64 of 24 to 64 random bytes; required with WEBHOOK_URLS.
+        #[arg(hide_env_values = true)]
+        webhook_secret: Option<WebhookSecret> => secret(WebhookSecret::parse),
 
-    /// The event types sent, space- or comma-separated; all when unset.
-    #[arg(long, env = "WEBHOOK_EVENTS", global = true, value_parser = named(WebhookEvents::parse))]
-    pub webhook_events: Option<WebhookEvents>,
+        /// The event types sent, space- or comma-separated; all when unset.
+        webhook_events: Option<WebhookEvents> => named(WebhookEvents::parse),
 
-    /// How long a delivery is tried (with growing waits between attempts) before it is given up.
-    #[arg(long, env = "WEBHOOK_MAX_AGE", default_value = "3d", global = true,
-          value_parser = named(crate::domain::parse_duration))]
-    pub webhook_max_age: Duration,
+        /// How long a delivery is tried (with growing waits between attempts) before it is given up.
+        webhook_max_age: Duration = "3d" => named(crate::domain::parse_duration),
 
-    /// Internal: the wait after a delivery's first failed attempt.
-    #[arg(skip = WEBHOOK_RETRY_BASE)]
-    pub webhook_retry_base: Duration,
+        /// Internal: the wait after a delivery's first failed attempt.
+        internal webhook_retry_base: Duration = WEBHOOK_RETRY_BASE,
 
-    /// Internal: how long a receiver has to answer (10 s, as the contract says).
-    #[arg(skip = WEBHOOK_SEND_TIMEOUT)]
-    pub webhook_send_timeout: Duration,
+        /// Internal: how long a receiver has to answer (10 s, as the contract says).
+        internal webhook_send_timeout: Duration = WEBHOOK_SEND_TIMEOUT,
+    }
 }
 
 impl WebhookSettings {

@@ -10,13 +10,12 @@
 //! `POST /oauth/device/{user_code}/approve` (`sign_in::device_grant`).
 
 use super::error::ConsoleError;
-use super::layout::{self, exact, layout};
-use super::request::{check_csrf, form_text};
+use super::layout::{self, exact, layout, public_page};
+use super::request::PostedForm;
 use super::sign_in::{refusal, MISSING_CREDENTIALS};
 use crate::domain::messages::TOO_MANY_CLIENTS;
 use crate::domain::throttle::throttled_detail;
 use crate::domain::Password;
-use crate::http::body::Fields;
 use crate::http::request::request_source;
 use crate::http::session::{self as console_session, CSRF_FIELD};
 use crate::service::sign_in::device_grant::{
@@ -30,6 +29,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
 use serde::Deserialize;
 
+/// Every step (the code, the request, the outcome) is one page to the
+/// person going through them: the browser tab keeps its title.
+const TITLE: &str = "Sign in a device";
 pub const UNKNOWN_CODE: &str =
     "No device is waiting with this code. Check it, or start again on the device.";
 
@@ -80,16 +82,14 @@ fn refused_code(typed: &str, error: Error) -> Result<HttpResponse, ConsoleError>
 pub async fn decide_on_page(
     services: web::Data<Services>,
     request: HttpRequest,
-    session: Session,
-    fields: Fields,
+    posted: PostedForm,
 ) -> Result<HttpResponse, ConsoleError> {
-    check_csrf(&session, &fields)?;
-    let csrf = console_session::csrf_token(&session)?;
-    let user_code = form_text(&fields, "user_code");
-    let username = form_text(&fields, "username");
-    let password = form_text(&fields, "password");
-    let approving = form_text(&fields, "decision") == "approve";
-    let otp = Some(form_text(&fields, "otp").trim().to_owned()).filter(|otp| !otp.is_empty());
+    let csrf = console_session::csrf_token(&posted.session)?;
+    let user_code = posted.text("user_code");
+    let username = posted.text("username");
+    let password = posted.text("password");
+    let approving = posted.text("decision") == "approve";
+    let otp = Some(posted.text("otp").trim().to_owned()).filter(|otp| !otp.is_empty());
     let source = request_source(&request);
     let grant = match pending_for_page(&services, &user_code, &source).await {
         Ok(grant) => grant,
@@ -134,16 +134,11 @@ pub async fn decide_on_page(
 }
 
 fn code_form(typed: &str, error: Option<&str>) -> Markup {
-    layout(
-        "Sign in a device",
-        None,
-        None,
+    public_page(
+        TITLE,
         html! {
-            h1 { "Sign in a device" }
             p.hint { "Enter the code that your TV, command-line tool or other device shows." }
-            @if let Some(error) = error {
-                p.error role="alert" id="error" { (error) }
-            }
+            (layout::refusal_alert(error))
             form.card method="get" action="/device" {
                 label for="user_code" { "Code" }
                 input type="text" id="user_code" name="user_code" value=(typed)
@@ -166,12 +161,9 @@ fn approval_form(
         true => grant.scopes.to_stored(),
         false => "everything your account may do".to_owned(),
     };
-    layout(
-        "Sign in a device",
-        None,
-        None,
+    public_page(
+        TITLE,
         html! {
-            h1 { "Sign in a device" }
             p { "A device asks to sign in to your account. Approve it only if you started this yourself." }
             dl.card id="request" {
                 dt { "Device (client)" } dd id="client" { (grant.client) }
@@ -181,9 +173,7 @@ fn approval_form(
                 dt { "Asked at" } dd { (exact(grant.created_at)) }
                 dt { "Code expires at" } dd { (exact(grant.expires_at)) }
             }
-            @if let Some(error) = error {
-                p.error role="alert" id="error" { (error) }
-            }
+            (layout::refusal_alert(error))
             form.card method="post" action="/device" {
                 input type="hidden" name=(CSRF_FIELD) value=(csrf);
                 input type="hidden" name="user_code" value=(user_code);
@@ -198,7 +188,7 @@ fn approval_form(
 
 fn decided(client: &str, approved: bool) -> Markup {
     layout(
-        "Sign in a device",
+        TITLE,
         None,
         None,
         html! {
@@ -215,7 +205,7 @@ fn decided(client: &str, approved: bool) -> Markup {
 
 fn over_limit() -> Markup {
     layout(
-        "Sign in a device",
+        TITLE,
         None,
         None,
         html! {

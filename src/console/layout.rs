@@ -227,13 +227,36 @@ pub fn confirmation(chrome: &Chrome<'_>, confirm: &Confirmation<'_>) -> Markup {
     )
 }
 
-pub fn error_page(title: &str, message: &str) -> Markup {
+/// A page shown without the console's chrome (to whoever is not signed
+/// in, or whose session cannot be trusted): no navigation, no flash, and
+/// its heading is its title, so the tab and the page never disagree.
+pub fn public_page(title: &str, body: Markup) -> Markup {
     layout(
         title,
         None,
         None,
         html! {
             h1 { (title) }
+            (body)
+        },
+    )
+}
+
+/// Why the form below it was refused, when it was: every form that is
+/// shown again after a refusal says so in the same alert, which the
+/// browser tests and screen readers find by its id and role.
+pub fn refusal_alert(refusal: Option<&str>) -> Markup {
+    html! {
+        @if let Some(refusal) = refusal {
+            p.error role="alert" id="error" { (refusal) }
+        }
+    }
+}
+
+pub fn error_page(title: &str, message: &str) -> Markup {
+    public_page(
+        title,
+        html! {
             p.error role="alert" { (message) }
             p { a href="/console/" { "Back to the console" } }
         },

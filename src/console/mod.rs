@@ -30,9 +30,10 @@ mod user;
 mod user_actions;
 mod users;
 
+use actix_web::dev::HttpServiceFactory;
 use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, FromRequest, Handler, HttpResponse, Responder};
 
 /// Headers on every console page: no framing, no sniffing, no referrer,
 /// nothing loaded but our own stylesheet, no caching of what admins see.
@@ -49,27 +50,45 @@ fn security_headers() -> DefaultHeaders {
         .add((header::CACHE_CONTROL, "no-store"))
 }
 
+/// A page outside `/console`, for any visitor: a GET that shows it and a
+/// POST that acts on it, with the console's headers like every console page.
+fn page_outside_console<Show, ShowArgs, Act, ActArgs>(
+    path: &'static str,
+    show: Show,
+    act: Act,
+) -> impl HttpServiceFactory
+where
+    Show: Handler<ShowArgs>,
+    ShowArgs: FromRequest + 'static,
+    Show::Output: Responder + 'static,
+    Act: Handler<ActArgs>,
+    ActArgs: FromRequest + 'static,
+    Act::Output: Responder + 'static,
+{
+    web::resource(path)
+        .wrap(security_headers())
+        .route(web::get().to(show))
+        .route(web::post().to(act))
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    // The device grant's hosted page: outside `/console`, for every user.
-    cfg.service(
-        web::resource("/device")
-            .wrap(security_headers())
-            .route(web::get().to(device::page))
-            .route(web::post().to(device::decide_on_page)),
-    );
+    // The device grant's hosted page.
+    cfg.service(page_outside_console(
+        "/device",
+        device::page,
+        device::decide_on_page,
+    ));
     // The pages of the default links in reset and verification mails.
-    cfg.service(
-        web::resource("/reset")
-            .wrap(security_headers())
-            .route(web::get().to(hosted::reset::page))
-            .route(web::post().to(hosted::reset::set_password)),
-    );
-    cfg.service(
-        web::resource("/verify-email")
-            .wrap(security_headers())
-            .route(web::get().to(hosted::verify_email::page))
-            .route(web::post().to(hosted::verify_email::confirm)),
-    );
+    cfg.service(page_outside_console(
+        "/reset",
+        hosted::reset::page,
+        hosted::reset::set_password,
+    ));
+    cfg.service(page_outside_console(
+        "/verify-email",
+        hosted::verify_email::page,
+        hosted::verify_email::confirm,
+    ));
     cfg.service(
         web::scope("/console")
             .wrap(security_headers())

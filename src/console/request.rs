@@ -73,12 +73,6 @@ impl FromRequest for AdminPage {
     }
 }
 
-/// A form field's text; a field that is absent or not text (not UTF-8, or
-/// with a NUL) reads as left blank.
-pub fn form_text(fields: &Fields, name: &str) -> String {
-    fields.text(name).ok().flatten().unwrap_or("").to_owned()
-}
-
 /// A page of the signed-in admin's, `render`ed with its chrome (who is
 /// signed in, the CSRF token of its forms) and the session's flash
 /// message, which is taken: it shows once.
@@ -94,12 +88,50 @@ pub fn admin_page(
 }
 
 /// Refuses a form whose CSRF token is missing or not this session's.
-pub fn check_csrf(session: &Session, fields: &Fields) -> Result<(), ConsoleError> {
+fn check_csrf(session: &Session, fields: &Fields) -> Result<(), ConsoleError> {
     let presented = fields.text(CSRF_FIELD).ok().flatten();
     if console_session::csrf_matches(session, presented) {
         Ok(())
     } else {
         Err(ConsoleError::Csrf)
+    }
+}
+
+/// A form posted with this session's CSRF token, and the session. Every
+/// state-changing handler takes one instead of the body itself, so the
+/// token is checked before the handler runs and none can forget to: a
+/// form without it is the console's 403 page (a body that cannot be read
+/// at all is refused as the API refuses it, before the token is looked for).
+pub struct PostedForm {
+    pub fields: Fields,
+    pub session: Session,
+}
+
+impl PostedForm {
+    /// A field's text; a field that is absent or not text (not UTF-8, or
+    /// with a NUL) reads as left blank.
+    pub fn text(&self, name: &str) -> String {
+        self.fields
+            .text(name)
+            .ok()
+            .flatten()
+            .unwrap_or("")
+            .to_owned()
+    }
+}
+
+impl FromRequest for PostedForm {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let session = request.get_session();
+        let fields = Fields::from_request(request, payload);
+        Box::pin(async move {
+            let fields = fields.await?;
+            check_csrf(&session, &fields)?;
+            Ok(PostedForm { fields, session })
+        })
     }
 }
 

@@ -2,12 +2,11 @@
 //! factor and throttle as `POST /login`, for admins only.
 
 use super::error::ConsoleError;
-use super::layout::{self, layout};
-use super::request::{check_csrf, form_text, see_other, AdminPage};
+use super::layout::{self, public_page};
+use super::request::{see_other, AdminPage, PostedForm};
 use crate::domain::messages::{EMAIL_NOT_VERIFIED, INVALID_CODE};
 use crate::domain::throttle::throttled_detail;
 use crate::domain::Password;
-use crate::http::body::Fields;
 use crate::http::device_proof;
 use crate::http::request::request_source;
 use crate::http::session::{self as console_session, CSRF_FIELD};
@@ -76,20 +75,19 @@ pub async fn sign_in_page(
 pub async fn sign_in(
     services: web::Data<Services>,
     request: HttpRequest,
-    session: Session,
-    fields: Fields,
+    posted: PostedForm,
 ) -> Result<HttpResponse, ConsoleError> {
-    check_csrf(&session, &fields)?;
-    let username = form_text(&fields, "username");
-    let password = form_text(&fields, "password");
+    let username = posted.text("username");
+    let password = posted.text("password");
     let refuse = |status: StatusCode, message: &str| -> Result<HttpResponse, ConsoleError> {
-        let csrf = console_session::csrf_token(&session)?;
+        let csrf = console_session::csrf_token(&posted.session)?;
         Ok(layout::html(
             status,
             sign_in_form(&csrf, Some(message), &username),
         ))
     };
-    let otp = fields
+    let otp = posted
+        .fields
         .text("otp")
         .ok()
         .flatten()
@@ -116,7 +114,7 @@ pub async fn sign_in(
             return refuse(status, &message);
         }
     };
-    console_session::sign_in(&services, &session, admin.user_id).await?;
+    console_session::sign_in(&services, &posted.session, admin.user_id).await?;
     let proof = issue_for_console(&services, admin.user_id);
     let mut landing = see_other(LANDING);
     landing
@@ -127,25 +125,18 @@ pub async fn sign_in(
 
 pub async fn sign_out(
     services: web::Data<Services>,
-    session: Session,
-    fields: Fields,
+    posted: PostedForm,
 ) -> Result<HttpResponse, ConsoleError> {
-    check_csrf(&session, &fields)?;
-    console_session::sign_out(&services, &session).await?;
+    console_session::sign_out(&services, &posted.session).await?;
     Ok(see_other("/console/login"))
 }
 
 fn sign_in_form(csrf: &str, error: Option<&str>, username: &str) -> Markup {
-    layout(
+    public_page(
         "Sign in",
-        None,
-        None,
         html! {
-            h1 { "Sign in" }
             p.hint { "For administrators of this multitoken service." }
-            @if let Some(error) = error {
-                p.error role="alert" id="error" { (error) }
-            }
+            (layout::refusal_alert(error))
             form.card method="post" action="/console/login" {
                 input type="hidden" name=(CSRF_FIELD) value=(csrf);
                 (layout::credential_fields(username))

@@ -4,17 +4,15 @@
 
 use super::error::ConsoleError;
 use super::layout::{self, confirmation, layout, Chrome, Confirmation};
-use super::request::{check_csrf, form_text, require_admin, see_other, user_id, AdminPage};
+use super::request::{require_admin, see_other, user_id, AdminPage, PostedForm};
 use crate::domain::event::Actor;
 use crate::domain::{ClientName, FieldErrors};
-use crate::http::body::Fields;
 use crate::http::request::{request_source, QueryParams};
 use crate::http::session as console_session;
 use crate::service::accounts::admin::{self, UserChanges, UserView};
 use crate::service::accounts::password_reset::{self, AdminResetMail};
 use crate::service::sign_in::two_factor;
 use crate::service::{Error, Services};
-use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::html;
@@ -294,13 +292,11 @@ fn refusal_text(errors: &FieldErrors) -> String {
 /// was refused.
 pub async fn act(
     services: web::Data<Services>,
-    session: Session,
     request: HttpRequest,
     path: web::Path<(String, String)>,
-    fields: Fields,
+    posted: PostedForm,
 ) -> Result<HttpResponse, ConsoleError> {
-    check_csrf(&session, &fields)?;
-    let (admin, csrf) = require_admin(&services, &session).await?;
+    let (admin, csrf) = require_admin(&services, &posted.session).await?;
     let (raw_id, action) = path.into_inner();
     let id = user_id(&raw_id)?;
     let action = Action::parse(&action).ok_or(ConsoleError::NotFound)?;
@@ -378,7 +374,7 @@ pub async fn act(
             }
         }
         Action::Revoke => {
-            let client = device_client(&form_text(&fields, "client"))?;
+            let client = device_client(&posted.text("client"))?;
             match admin::revoke_device(&services, &source, id, client.clone()).await {
                 Ok(()) => format!("Revoked the {client} device of {name}."),
                 Err(Error::NotFound) => format!("{name} has no device {client}."),
@@ -391,7 +387,7 @@ pub async fn act(
             format!("Revoked {revoked} {devices} of {name}.")
         }
     };
-    console_session::set_flash(&session, &done)?;
+    console_session::set_flash(&posted.session, &done)?;
     Ok(see_other(&format!("/console/users/{id}")))
 }
 

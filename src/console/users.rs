@@ -2,17 +2,15 @@
 
 use super::error::ConsoleError;
 use super::layout::{self, layout, pager, when_or, Chrome};
-use super::request::{check_csrf, form_text, require_admin, see_other, AdminPage};
+use super::request::{require_admin, see_other, AdminPage, PostedForm};
 use crate::domain::event::Actor;
 use crate::domain::page::PageRequest;
 use crate::domain::{FieldErrors, Timestamp};
-use crate::http::body::Fields;
 use crate::http::request::{request_source, QueryParams};
 use crate::http::session::{self as console_session, SignedIn, CSRF_FIELD};
 use crate::service::accounts::admin::{self, NewUser, UserPage, UserView};
 use crate::service::tokens;
 use crate::service::{Error, Services};
-use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
@@ -133,34 +131,36 @@ pub async fn new_user_page(signed_in: AdminPage) -> HttpResponse {
 /// API reads its body (`NewUser`), with the same `user_created` event.
 pub async fn create_user(
     services: web::Data<Services>,
-    session: Session,
     request: HttpRequest,
-    fields: Fields,
+    posted: PostedForm,
 ) -> Result<HttpResponse, ConsoleError> {
-    check_csrf(&session, &fields)?;
-    let (admin, csrf) = require_admin(&services, &session).await?;
+    let (admin, csrf) = require_admin(&services, &posted.session).await?;
     // An unticked checkbox is not sent at all; a bad value is in the errors.
     let ticked = |name: &str| {
-        fields
+        posted
+            .fields
             .boolean(name, &mut FieldErrors::new())
             .unwrap_or(false)
     };
     let mut form = CreateForm {
-        username: form_text(&fields, "username"),
-        email: form_text(&fields, "email"),
+        username: posted.text("username"),
+        email: posted.text("email"),
         is_admin: ticked("is_admin"),
         is_service: ticked("is_service"),
         errors: FieldErrors::new(),
     };
     let source = request_source(&request).by(Actor::Admin(admin.user_id));
     // Read as `POST /admin/users` reads its body.
-    let created = match fields.parse::<NewUser>() {
+    let created = match posted.fields.parse::<NewUser>() {
         Ok(new) => admin::create_user(&services, new, &source).await,
         Err(errors) => Err(Error::Invalid(errors)),
     };
     match created {
         Ok(user) => {
-            console_session::set_flash(&session, &format!("Created user {}.", user.username))?;
+            console_session::set_flash(
+                &posted.session,
+                &format!("Created user {}.", user.username),
+            )?;
             Ok(see_other(&format!("/console/users/{}", user.id)))
         }
         Err(Error::Invalid(errors)) => {

@@ -56,3 +56,17 @@ fn message_page(status: StatusCode, title: &str, message: Markup) -> HttpRespons
         ),
     )
 }
+
+/// The answer to a link that is incomplete, expired, used already or
+/// refused: a 400 page with the page's own heading and what to do to get
+/// a link that works. Both pages check their link before anything else,
+/// so a dead one never shows a form.
+fn dead_link_page(title: &str, what_to_do: &str) -> HttpResponse {
+    message_page(
+        StatusCode::BAD_REQUEST,
+        title,
+        html! {
+            p.error role="alert" { (what_to_do) }
+        },
+    )
+}

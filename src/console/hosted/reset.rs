@@ -4,12 +4,11 @@
 //! case of `POST /password/reset/confirm` (same rules and messages, every
 //! device signed out, the same events).
 
-use super::{live, message_page, query_value};
+use super::{dead_link_page, live, message_page, query_value};
 use crate::console::error::ConsoleError;
-use crate::console::layout::{self, layout};
-use crate::console::request::{check_csrf, form_text};
+use crate::console::layout::{self, public_page};
+use crate::console::request::PostedForm;
 use crate::domain::Password;
-use crate::http::body::Fields;
 use crate::http::request::request_source;
 use crate::http::session::{self as console_session, CSRF_FIELD};
 use crate::service::accounts::password_reset::{check_link, confirm_reset, ConfirmRequest};
@@ -53,16 +52,14 @@ pub async fn page(
 pub async fn set_password(
     services: web::Data<Services>,
     request: HttpRequest,
-    session: Session,
-    fields: Fields,
+    posted: PostedForm,
 ) -> Result<HttpResponse, ConsoleError> {
-    check_csrf(&session, &fields)?;
-    let uid = form_text(&fields, "uid");
-    let token = form_text(&fields, "token");
+    let uid = posted.text("uid");
+    let token = posted.text("token");
     let Some(user) = live(check_link(&services, &uid, &token).await)? else {
         return Ok(dead_link());
     };
-    let csrf = console_session::csrf_token(&session)?;
+    let csrf = console_session::csrf_token(&posted.session)?;
     let refuse = |problems: &[&str]| {
         let form = Form {
             csrf: &csrf,
@@ -73,8 +70,8 @@ pub async fn set_password(
         };
         Ok(layout::html(StatusCode::BAD_REQUEST, form.render()))
     };
-    let new_password = form_text(&fields, "new_password1");
-    if new_password != form_text(&fields, "new_password2") {
+    let new_password = posted.text("new_password1");
+    if new_password != posted.text("new_password2") {
         return refuse(&[MISMATCH]);
     }
     let confirmed = ConfirmRequest {
@@ -104,12 +101,9 @@ struct Form<'a> {
 
 impl Form<'_> {
     fn render(&self) -> Markup {
-        layout(
+        public_page(
             TITLE,
-            None,
-            None,
             html! {
-                h1 { (TITLE) }
                 p { "For the account " strong id="username" { (self.username) } "." }
                 @if !self.problems.is_empty() {
                     div.error role="alert" id="problems" {
@@ -144,15 +138,10 @@ impl Form<'_> {
 }
 
 fn dead_link() -> HttpResponse {
-    message_page(
-        StatusCode::BAD_REQUEST,
+    dead_link_page(
         DEAD_LINK,
-        html! {
-            p.error role="alert" {
-                "The link is incomplete, has expired, or was used already. "
-                "Ask for a password reset again to get a new one."
-            }
-        },
+        "The link is incomplete, has expired, or was used already. \
+         Ask for a password reset again to get a new one.",
     )
 }
 

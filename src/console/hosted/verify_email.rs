@@ -8,11 +8,10 @@
 //! address for whoever merely fetched it). allauth's
 //! `ACCOUNT_CONFIRM_EMAIL_ON_GET` is off by default for the same reason.
 
-use super::{live, message_page, query_value};
+use super::{dead_link_page, live, message_page, query_value};
 use crate::console::error::ConsoleError;
-use crate::console::layout::{self, layout};
-use crate::console::request::{check_csrf, form_text};
-use crate::http::body::Fields;
+use crate::console::layout::{self, public_page};
+use crate::console::request::PostedForm;
 use crate::http::request::request_source;
 use crate::http::session::{self as console_session, CSRF_FIELD};
 use crate::service::accounts::email_verification::{check_key, verify};
@@ -39,12 +38,9 @@ pub async fn page(
         return Ok(dead_link());
     };
     let csrf = console_session::csrf_token(&session)?;
-    let page = layout(
+    let page = public_page(
         TITLE,
-        None,
-        None,
         html! {
-            h1 { (TITLE) }
             p {
                 "Confirm that " strong id="email" { (user.email) }
                 " is the address of the account " strong id="username" { (user.username) } "."
@@ -63,11 +59,9 @@ pub async fn page(
 pub async fn confirm(
     services: web::Data<Services>,
     request: HttpRequest,
-    session: Session,
-    fields: Fields,
+    posted: PostedForm,
 ) -> Result<HttpResponse, ConsoleError> {
-    check_csrf(&session, &fields)?;
-    let key = form_text(&fields, "key");
+    let key = posted.text("key");
     match verify(&services, key.trim(), &request_source(&request)).await {
         Ok(()) => Ok(message_page(
             StatusCode::OK,
@@ -80,14 +74,10 @@ pub async fn confirm(
 }
 
 fn dead_link() -> HttpResponse {
-    message_page(
-        StatusCode::BAD_REQUEST,
+    dead_link_page(
         DEAD_LINK,
-        html! {
-            p.error role="alert" {
-                "The link is incomplete, has expired, was used already, or is for an address "
-                "the account no longer has. Ask the application you signed up with for a new verification mail."
-            }
-        },
+        "The link is incomplete, has expired, was used already, or is for an address \
+         the account no longer has. Ask the application you signed up with for a new \
+         verification mail.",
     )
 }
