@@ -180,6 +180,30 @@ impl FromRequest for Unrestricted {
     }
 }
 
+/// A user acting on their own account with an unrestricted token (as
+/// [`Unrestricted`] checks it), and where the request comes from.
+// The use cases these handlers call all record events of the act, so the
+// two always come together, as the admin's come together in [`Admin`].
+#[derive(Debug, Clone)]
+pub struct AccountHolder {
+    pub principal: Principal,
+    pub source: EventSource,
+}
+
+impl FromRequest for AccountHolder {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let source = request_source(request);
+        let unrestricted = Unrestricted::from_request(request, payload);
+        Box::pin(async move {
+            let Unrestricted(principal) = unrestricted.await?;
+            Ok(AccountHolder { principal, source })
+        })
+    }
+}
+
 /// `REQUIRE_2FA_FOR_ADMINS`, as the admin API and `/introspect` apply it.
 fn admins_need_two_factor(request: &HttpRequest) -> bool {
     request
