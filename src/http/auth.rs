@@ -20,6 +20,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use futures_util::future::LocalBoxFuture;
+use futures_util::{FutureExt, TryFutureExt};
 
 /// The key of a `Token <key>` or `Bearer <key>` header, following DRF's
 /// `TokenAuthentication` case by case (or of a `DPoP <key>` one: see
@@ -196,11 +197,9 @@ impl FromRequest for AccountHolder {
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let source = request_source(request);
-        let unrestricted = Unrestricted::from_request(request, payload);
-        Box::pin(async move {
-            let Unrestricted(principal) = unrestricted.await?;
-            Ok(AccountHolder { principal, source })
-        })
+        Unrestricted::from_request(request, payload)
+            .map_ok(|Unrestricted(principal)| AccountHolder { principal, source })
+            .boxed_local()
     }
 }
 
