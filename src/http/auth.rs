@@ -20,6 +20,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use futures_util::future::LocalBoxFuture;
+use futures_util::{FutureExt, TryFutureExt};
 
 /// The key of a `Token <key>` or `Bearer <key>` header, following DRF's
 /// `TokenAuthentication` case by case (or of a `DPoP <key>` one: see
@@ -177,6 +178,28 @@ impl FromRequest for Unrestricted {
             }
             Ok(Unrestricted(principal))
         })
+    }
+}
+
+/// A user acting on their own account with an unrestricted token (as
+/// [`Unrestricted`] checks it), and where the request comes from.
+// The use cases these handlers call all record events of the act, so the
+// two always come together, as the admin's come together in [`Admin`].
+#[derive(Debug, Clone)]
+pub struct AccountHolder {
+    pub principal: Principal,
+    pub source: EventSource,
+}
+
+impl FromRequest for AccountHolder {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let source = request_source(request);
+        Unrestricted::from_request(request, payload)
+            .map_ok(|Unrestricted(principal)| AccountHolder { principal, source })
+            .boxed_local()
     }
 }
 

@@ -7,9 +7,8 @@
 use super::openapi::{Detail, FieldErrors as FieldErrorsSchema, Restricted};
 use crate::domain::principal::Principal;
 use crate::domain::{FieldErrors, Scopes, Timestamp};
-use crate::http::auth::Unrestricted;
+use crate::http::auth::AccountHolder;
 use crate::http::body::Fields;
-use crate::http::request::Source;
 use crate::http::ApiError;
 use crate::service::sign_in::device_grant::{decide, pending, Approver, Decision};
 use crate::service::Services;
@@ -73,8 +72,7 @@ pub struct PendingRequest {
     ))]
 pub async fn show(
     services: web::Data<Services>,
-    Unrestricted(principal): Unrestricted,
-    Source(source): Source,
+    AccountHolder { principal, source }: AccountHolder,
     user_code: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let grant = pending(&services, &approver(&principal), &user_code, &source).await?;
@@ -121,8 +119,7 @@ pub struct Approved {
     ))]
 pub async fn approve(
     services: web::Data<Services>,
-    Unrestricted(principal): Unrestricted,
-    Source(source): Source,
+    AccountHolder { principal, source }: AccountHolder,
     user_code: web::Path<String>,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
@@ -159,8 +156,7 @@ pub struct Denied {}
     ))]
 pub async fn deny(
     services: web::Data<Services>,
-    Unrestricted(principal): Unrestricted,
-    Source(source): Source,
+    AccountHolder { principal, source }: AccountHolder,
     user_code: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let approver = approver(&principal);

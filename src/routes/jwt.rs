@@ -6,7 +6,7 @@
 use super::login::{
     issue_proof, log_out_device, sign_in, BadBasicCredentials, LoginBody, SignInLimits,
 };
-use super::openapi::FieldErrors as FieldErrorsSchema;
+use super::openapi::{FieldErrors as FieldErrorsSchema, NoTokenField};
 use crate::domain::event::EventSource;
 use crate::domain::jwt::{looks_like_jwt, Jwk};
 use crate::domain::principal::Principal;
@@ -277,7 +277,7 @@ pub(super) async fn refresh_device(
     request_body = VerifyBody,
     responses(
         (status = 200, description = "The access JWT holds", body = Empty),
-        (status = 400, description = "No `token` field", body = FieldErrorsSchema),
+        NoTokenField,
         (status = 401, description = "Invalid, expired, or of a revoked device", body = TokenNotValid),
     ))]
 pub async fn verify(

@@ -4,7 +4,7 @@ use super::openapi::{Detail, Restricted};
 use crate::domain::event::EventSource;
 use crate::domain::principal::Principal;
 use crate::domain::{ClientName, FieldErrors, Password, Scopes, Timestamp};
-use crate::http::auth::{basic_credentials, Authenticated, Unrestricted};
+use crate::http::auth::{basic_credentials, AccountHolder, Authenticated};
 use crate::http::body::{complete, Fields, ParseFields};
 use crate::http::device_proof;
 use crate::http::dpop::sign_in_binding;
@@ -256,8 +256,7 @@ pub(super) async fn log_out_device(
 ))]
 pub async fn logout_all(
     services: web::Data<Services>,
-    Unrestricted(principal): Unrestricted,
-    Source(source): Source,
+    AccountHolder { principal, source }: AccountHolder,
 ) -> Result<HttpResponse, ApiError> {
     let revocation = Revocation::All {
         user_id: principal.user_id,
@@ -280,8 +279,7 @@ pub async fn logout_all(
 ))]
 pub async fn logout_others(
     services: web::Data<Services>,
-    Unrestricted(principal): Unrestricted,
-    Source(source): Source,
+    AccountHolder { principal, source }: AccountHolder,
 ) -> Result<HttpResponse, ApiError> {
     let revocation = Revocation::AllBut {
         user_id: principal.user_id,

@@ -1,7 +1,7 @@
 //! The OAuth 2.0 endpoints that resource servers and secret scanners speak:
 //! token introspection (RFC 7662) and token revocation (RFC 7009).
 
-use super::openapi::{Detail, FieldErrors as FieldErrorsSchema};
+use super::openapi::{Detail, FieldErrors as FieldErrorsSchema, NoTokenField};
 use crate::domain::messages::REQUIRED;
 use crate::domain::principal::Principal;
 use crate::domain::FieldErrors;
@@ -16,7 +16,7 @@ use crate::service::tokens::other_services::{
 use crate::service::Services;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
-use utoipa::{IntoResponses, ToSchema};
+use utoipa::ToSchema;
 
 /// `POST /introspect` and `POST /revoke`: the key in question. A
 /// `token_type_hint`, which the RFCs let clients send, is ignored.
@@ -50,13 +50,6 @@ fn token_field(fields: &Fields) -> Result<String, ApiError> {
     errors.into_result()?;
     Ok(body.token.unwrap_or_default())
 }
-
-/// What [`token_field`] refuses.
-// Documentation only, never built.
-#[derive(IntoResponses)]
-#[response(status = 400, description = "No `token` field")]
-#[allow(dead_code)]
-pub struct NoTokenField(FieldErrorsSchema);
 
 /// What RFC 7662 answers; only `active` when the key is not live.
 // The default is that answer: inactive, every other field left out (a

@@ -5,12 +5,12 @@
 //! This module holds what every operation shares: the error shapes, the
 //! `{"status"}` of the probes, the refusals several operations answer
 //! alike ([`NotAdmin`], [`Restricted`], [`InvalidPage`],
-//! [`MalformedAddress`]), and [`Conventions`], which adds the security
-//! schemes, the `401` every authenticated operation can answer, the `503`
-//! every operation that needs the database can answer, one operation id per
-//! operation, the sentence that says a body may also come in the other
-//! media type, and the `400`, `408`, `413` and `415` every operation that
-//! reads a body can answer.
+//! [`MalformedAddress`], [`NoTokenField`]), and [`Conventions`], which adds
+//! the security schemes, the `401` every authenticated operation can
+//! answer, the `503` every operation that needs the database can answer,
+//! one operation id per operation, the sentence that says a body may also
+//! come in the other media type, and the `400`, `408`, `413` and `415`
+//! every operation that reads a body can answer.
 
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -85,6 +85,15 @@ pub struct InvalidPage(Detail);
 #[response(status = 400, description = "Missing or malformed address")]
 #[allow(dead_code)]
 pub struct MalformedAddress(FieldErrors);
+
+/// What `/introspect` and `/token/verify` refuse: a body without the
+/// `token` field they both read the key from.
+// One set, as the refusal is one: a key can be neither looked up nor
+// verified without it.
+#[derive(IntoResponses)]
+#[response(status = 400, description = "No `token` field")]
+#[allow(dead_code)]
+pub struct NoTokenField(FieldErrors);
 
 /// Adds what every operation shares: the `Token` scheme, the error
 /// schemas, a `401` on each operation that needs a token, and the body

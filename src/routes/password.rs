@@ -4,7 +4,7 @@ use super::openapi::{Detail, FieldErrors as FieldErrorsSchema, MalformedAddress,
 use crate::domain::email::Email;
 use crate::domain::messages::{PASSWORD_CHANGED, RESET_DONE, RESET_SENT};
 use crate::domain::{FieldErrors, NewPassword, Password};
-use crate::http::auth::Unrestricted;
+use crate::http::auth::AccountHolder;
 use crate::http::body::{complete, Fields, FromFields, ParseFields};
 use crate::http::request::{client_ip, Source};
 use crate::http::ApiError;
@@ -45,8 +45,7 @@ impl FromFields for PasswordChangeBody {
     ))]
 pub async fn change(
     services: web::Data<Services>,
-    Unrestricted(principal): Unrestricted,
-    Source(source): Source,
+    AccountHolder { principal, source }: AccountHolder,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
     let (body, mut errors) = fields.read::<PasswordChangeBody>();

@@ -4,9 +4,8 @@
 use super::openapi::{Detail, FieldErrors as FieldErrorsSchema, Restricted};
 use crate::domain::messages::DISABLED;
 use crate::domain::{FieldErrors, Password};
-use crate::http::auth::Unrestricted;
+use crate::http::auth::AccountHolder;
 use crate::http::body::{complete, Fields};
-use crate::http::request::Source;
 use crate::http::ApiError;
 use crate::service::sign_in::two_factor::{self, TotpSetup};
 use crate::service::Services;
@@ -69,8 +68,7 @@ fn no_store() -> CacheControl {
     ))]
 pub async fn set_up(
     services: web::Data<Services>,
-    Unrestricted(principal): Unrestricted,
-    Source(source): Source,
+    AccountHolder { principal, source }: AccountHolder,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
     let password = fields.only_required("password").map(Password::new)?;
@@ -89,8 +87,7 @@ pub async fn set_up(
     ))]
 pub async fn confirm(
     services: web::Data<Services>,
-    Unrestricted(principal): Unrestricted,
-    Source(source): Source,
+    AccountHolder { principal, source }: AccountHolder,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
     let code = fields.only_required("code")?;
@@ -112,8 +109,7 @@ pub async fn confirm(
     ))]
 pub async fn disable(
     services: web::Data<Services>,
-    Unrestricted(principal): Unrestricted,
-    Source(source): Source,
+    AccountHolder { principal, source }: AccountHolder,
     fields: Fields,
 ) -> Result<HttpResponse, ApiError> {
     let mut errors = FieldErrors::new();
