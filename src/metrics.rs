@@ -7,7 +7,7 @@
 //! words (`LoginOutcome`, `CheckOutcome`, `RevocationCause`): this module
 //! knows nothing of the service or of HTTP.
 
-use prometheus::core::Collector;
+use prometheus::core::{Collector, MetricVec, MetricVecBuilder};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
@@ -411,66 +411,16 @@ impl Metrics {
         self.token_cache_losses.inc();
     }
 
-    pub fn token_cache_lease(&self, event: LeaseEvent) {
-        count_one(&self.token_cache_leases, event.label());
-    }
-
-    pub fn revocation_ack(&self, result: RevocationAck) {
-        count_one(&self.revocation_acks, result.label());
-    }
-
     /// Counts a presented key refused for its checksum (at any endpoint
     /// that takes a key, `/revoke` included).
     pub fn token_checksum_failed(&self) {
         self.token_checksum_failures.inc();
     }
 
-    /// Counts a rotation, or a reuse of a rotated key.
-    pub fn rotation(&self, result: RotationResult) {
-        count_one(&self.rotations, result.label());
-    }
-
-    pub fn login(&self, outcome: LoginOutcome) {
-        count_one(&self.logins, outcome.label());
-    }
-
-    pub fn throttled(&self, action: ThrottledAction) {
-        count_one(&self.throttled, action.label());
-    }
-
-    /// Counts the outcome of checking a presented token.
-    pub fn token_checked(&self, outcome: CheckOutcome) {
-        count_one(&self.token_checks, outcome.label());
-    }
-
     pub fn revoked(&self, cause: RevocationCause, count: usize) {
         self.revocations
             .with_label_values(&[cause.label()])
             .inc_by(u64::try_from(count).unwrap_or(u64::MAX));
-    }
-
-    pub fn forward_auth(&self, outcome: ForwardAuthOutcome) {
-        count_one(&self.forward_auth, outcome.label());
-    }
-
-    pub fn dpop_proof(&self, outcome: DpopOutcome) {
-        count_one(&self.dpop_proofs, outcome.label());
-    }
-
-    pub fn device_grant(&self, outcome: DeviceGrantOutcome) {
-        count_one(&self.device_grants, outcome.label());
-    }
-
-    pub fn mail(&self, outcome: MailOutcome) {
-        count_one(&self.mails, outcome.label());
-    }
-
-    pub fn webhook(&self, result: WebhookResult) {
-        count_one(&self.webhooks, result.label());
-    }
-
-    pub fn introspected(&self, outcome: IntrospectionOutcome) {
-        count_one(&self.introspections, outcome.label());
     }
 
     /// Times one HTTP request under its method and route pattern.
@@ -503,6 +453,40 @@ impl Metrics {
     }
 }
 
+/// Declares, for each counter of a closed set of outcomes, the method
+/// its callers count with: every one is the same single increment under the
+/// outcome's label, so the callers name what happened (an enum value) and
+/// never a label string, and a new counter is one line here.
+macro_rules! count_methods {
+    ($($(#[$doc:meta])* $method:ident($value:ident: $kind:ty) => $field:ident,)+) => {
+        impl Metrics {
+            $(
+                $(#[$doc])*
+                pub fn $method(&self, $value: $kind) {
+                    count_one(&self.$field, $value.label());
+                }
+            )+
+        }
+    };
+}
+
+count_methods! {
+    token_cache_lease(event: LeaseEvent) => token_cache_leases,
+    revocation_ack(result: RevocationAck) => revocation_acks,
+    /// Counts a rotation, or a reuse of a rotated key.
+    rotation(result: RotationResult) => rotations,
+    login(outcome: LoginOutcome) => logins,
+    throttled(action: ThrottledAction) => throttled,
+    /// Counts the outcome of checking a presented token.
+    token_checked(outcome: CheckOutcome) => token_checks,
+    forward_auth(outcome: ForwardAuthOutcome) => forward_auth,
+    dpop_proof(outcome: DpopOutcome) => dpop_proofs,
+    device_grant(outcome: DeviceGrantOutcome) => device_grants,
+    mail(outcome: MailOutcome) => mails,
+    webhook(result: WebhookResult) => webhooks,
+    introspected(outcome: IntrospectionOutcome) => introspections,
+}
+
 /// A registry with the process's CPU time, memory, open files and start
 /// time (`process_*`), where the platform tells them (Linux); empty elsewhere.
 fn process_registry() -> Result<Registry, prometheus::Error> {
@@ -523,11 +507,11 @@ fn labelled_gauge(
     label: &str,
     labels: &[&str],
 ) -> Result<IntGaugeVec, prometheus::Error> {
-    let gauge = register(registry, IntGaugeVec::new(Opts::new(name, help), &[label])?)?;
-    for value in labels {
-        gauge.with_label_values(&[value]);
-    }
-    Ok(gauge)
+    with_series(
+        registry,
+        IntGaugeVec::new(Opts::new(name, help), &[label])?,
+        labels,
+    )
 }
 
 /// One more under `label` of a labelled counter.
@@ -544,14 +528,26 @@ fn labelled_counter(
     label: &str,
     labels: &[&str],
 ) -> Result<IntCounterVec, prometheus::Error> {
-    let counter = register(
+    with_series(
         registry,
         IntCounterVec::new(Opts::new(name, help), &[label])?,
-    )?;
+        labels,
+    )
+}
+
+/// `metric` in `registry`, with a series for each of `labels` made at
+/// once: a series appears only once touched, and one missing from the first
+/// scrapes breaks rates and alerts on it (counters and gauges alike).
+fn with_series<T: MetricVecBuilder + 'static>(
+    registry: &Registry,
+    metric: MetricVec<T>,
+    labels: &[&str],
+) -> Result<MetricVec<T>, prometheus::Error> {
+    let metric = register(registry, metric)?;
     for value in labels {
-        counter.with_label_values(&[value]);
+        metric.with_label_values(&[value]);
     }
-    Ok(counter)
+    Ok(metric)
 }
 
 /// `metric`, once it is in `registry` (which holds a handle to the same counts).
