@@ -55,7 +55,7 @@ macro_rules! counter_labels {
 
             fn counter(registry: &Registry) -> Result<IntCounterVec, prometheus::Error> {
                 let labels = [$($label,)+];
-                labelled_counter(registry, stringify!($metric), $help, stringify!($key), &labels)
+                labelled(registry, IntCounterVec::new, stringify!($metric), $help, stringify!($key), &labels)
             }
         }
     };
@@ -323,15 +323,17 @@ impl Metrics {
             .set(1);
         Ok(Metrics {
             process: process_registry()?,
-            pool_connections: labelled_gauge(
+            pool_connections: labelled(
                 &registry,
+                IntGaugeVec::new,
                 "db_pool_connections",
                 "The database pool's open connections, by state: idle (waiting for work) or in_use.",
                 "state",
                 &["idle", "in_use"],
             )?,
-            outbox_pending: labelled_gauge(
+            outbox_pending: labelled(
                 &registry,
+                IntGaugeVec::new,
                 "outbox_pending",
                 "Rows waiting in an outbox, counted at scrape time: mails not sent yet, webhook deliveries not made yet.",
                 "table",
@@ -498,52 +500,24 @@ fn process_registry() -> Result<Registry, prometheus::Error> {
     Ok(registry)
 }
 
-/// A gauge with one label, in `registry`, with a series for each of
-/// `labels` from the start.
-fn labelled_gauge(
-    registry: &Registry,
-    name: &str,
-    help: &str,
-    label: &str,
-    labels: &[&str],
-) -> Result<IntGaugeVec, prometheus::Error> {
-    with_series(
-        registry,
-        IntGaugeVec::new(Opts::new(name, help), &[label])?,
-        labels,
-    )
-}
-
 /// One more under `label` of a labelled counter.
 fn count_one(counter: &IntCounterVec, label: &str) {
     counter.with_label_values(&[label]).inc();
 }
 
-/// A counter with one label, in `registry`, with a series for each of
-/// `labels` from the start, so that rates work from the first scrape.
-fn labelled_counter(
+/// A counter or gauge (`new` makes it) with one label, in `registry`, with
+/// a series for each of `labels` made at once: a series appears only once
+/// touched, and one missing from the first scrapes breaks rates and alerts
+/// on it.
+fn labelled<T: MetricVecBuilder + 'static>(
     registry: &Registry,
+    new: fn(Opts, &[&str]) -> Result<MetricVec<T>, prometheus::Error>,
     name: &str,
     help: &str,
     label: &str,
     labels: &[&str],
-) -> Result<IntCounterVec, prometheus::Error> {
-    with_series(
-        registry,
-        IntCounterVec::new(Opts::new(name, help), &[label])?,
-        labels,
-    )
-}
-
-/// `metric` in `registry`, with a series for each of `labels` made at
-/// once: a series appears only once touched, and one missing from the first
-/// scrapes breaks rates and alerts on it (counters and gauges alike).
-fn with_series<T: MetricVecBuilder + 'static>(
-    registry: &Registry,
-    metric: MetricVec<T>,
-    labels: &[&str],
 ) -> Result<MetricVec<T>, prometheus::Error> {
-    let metric = register(registry, metric)?;
+    let metric = register(registry, new(Opts::new(name, help), &[label])?)?;
     for value in labels {
         metric.with_label_values(&[value]);
     }
