@@ -4,6 +4,8 @@
 
 use super::schema::{tokens, users};
 use super::AnyConnection;
+use crate::domain::principal::Principal;
+use crate::domain::{Scopes, Timestamp, TokenDigest};
 use diesel::prelude::*;
 use std::net::IpAddr;
 
@@ -46,6 +48,30 @@ pub struct TokenOwner {
     pub email_verified: bool,
     /// The thumbprint the key is bound to (DPoP); `None` for a bearer key.
     pub dpop_jkt: Option<String>,
+}
+
+impl TokenOwner {
+    /// Who the token's holder is, for a token accepted as valid until
+    /// `expires_at` (its touch may have moved that on): the check and the
+    /// cache's tests must build the same principal from a row.
+    pub fn into_principal(self, digest: TokenDigest, expires_at: Timestamp) -> Principal {
+        Principal {
+            token_id: self.token_id,
+            digest,
+            client: self.client,
+            user_id: self.user_id,
+            username: self.username,
+            email: self.email,
+            is_admin: self.is_admin,
+            is_service: self.is_service,
+            two_factor: self.two_factor,
+            email_verified: self.email_verified,
+            scopes: Scopes::from_stored(&self.scopes),
+            created_at: Timestamp(self.created_at),
+            expires_at,
+            dpop_jkt: self.dpop_jkt,
+        }
+    }
 }
 
 /// The token check's one read. It runs on the backend's own connection
