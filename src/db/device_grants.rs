@@ -4,7 +4,7 @@
 //! approvals at once (on one instance or several) exactly one wins.
 
 use super::schema::device_grants;
-use super::tokens::due_batch;
+use super::tokens::delete_due_batch;
 use super::AnyConnection;
 use diesel::prelude::*;
 
@@ -140,8 +140,5 @@ pub fn delete_expired_batch(
     limit: i64,
 ) -> QueryResult<usize> {
     let expired = device_grants::expires_at.le(cutoff);
-    let Some(batch) = due_batch!(conn, device_grants::id as i64, expired, limit)? else {
-        return Ok(0);
-    };
-    diesel::delete(device_grants::table.filter(batch)).execute(conn)
+    delete_due_batch!(conn, device_grants::id as i64, expired, limit)
 }

@@ -424,6 +424,21 @@ macro_rules! due_batch {
 }
 pub(super) use due_batch;
 
+/// Deletes the rows [`due_batch`] selects (same arguments) and evaluates
+/// to how many went, 0 when none was due: the whole sweep step of every
+/// table swept by age whose deleted rows need nothing more (the tokens'
+/// own sweep reads back what it deleted, for their events).
+macro_rules! delete_due_batch {
+    ($conn:expr, $table:ident :: $key:ident as $key_type:ty, $due:expr, $limit:expr $(, order by $order:expr)?) => {
+        $crate::db::tokens::due_batch!($conn, $table::$key as $key_type, $due, $limit $(, order by $order)?)
+            .and_then(|batch| match batch {
+                Some(batch) => diesel::delete($table::table.filter(batch)).execute($conn),
+                None => Ok(0),
+            })
+    };
+}
+pub(super) use delete_due_batch;
+
 /// Deletes up to `limit` tokens that expired at or before `cutoff`.
 pub fn delete_expired_batch(
     conn: &mut AnyConnection,
