@@ -5,7 +5,7 @@
 //! new sign-in on the client changes).
 
 use super::schema::{retired_keys, tokens, users};
-use super::tokens::{token_owner_columns, Reported, RevokedToken, TokenOwner};
+use super::tokens::{reported_columns, token_owner_columns, Reported, RevokedToken, TokenOwner};
 use super::AnyConnection;
 use diesel::prelude::*;
 
@@ -192,12 +192,7 @@ pub fn live_among(
     retired_with_device!()
         .filter(retired_keys::digest.eq_any(digests))
         .filter(tokens::expires_at.gt(now))
-        .select((
-            retired_keys::digest,
-            tokens::client,
-            tokens::last_used_at,
-            users::email,
-        ))
+        .select(reported_columns!(retired_keys::digest))
         .load(conn)
 }
 

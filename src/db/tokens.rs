@@ -346,6 +346,16 @@ pub struct Reported {
     pub email: String,
 }
 
+/// The columns of a [`Reported`], in its order, with `$digest` the reported
+/// digest's column: the reads of live current keys and of live retired
+/// keys both select them, and a row is read by position.
+macro_rules! reported_columns {
+    ($digest:expr) => {
+        ($digest, tokens::client, tokens::last_used_at, users::email)
+    };
+}
+pub(super) use reported_columns;
+
 /// The live tokens among `digests`, with their owners' addresses, in one query.
 pub fn live_among(
     conn: &mut AnyConnection,
@@ -356,12 +366,7 @@ pub fn live_among(
         .inner_join(users::table)
         .filter(tokens::digest.eq_any(digests))
         .filter(tokens::expires_at.gt(now))
-        .select((
-            tokens::digest,
-            tokens::client,
-            tokens::last_used_at,
-            users::email,
-        ))
+        .select(reported_columns!(tokens::digest))
         .load(conn)
 }
 
