@@ -7,7 +7,7 @@
 //! words (`LoginOutcome`, `CheckOutcome`, `RevocationCause`): this module
 //! knows nothing of the service or of HTTP.
 
-use prometheus::core::Collector;
+use prometheus::core::{Collector, MetricVec, MetricVecBuilder};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
@@ -55,7 +55,7 @@ macro_rules! counter_labels {
 
             fn counter(registry: &Registry) -> Result<IntCounterVec, prometheus::Error> {
                 let labels = [$($label,)+];
-                labelled_counter(registry, stringify!($metric), $help, stringify!($key), &labels)
+                labelled(registry, IntCounterVec::new, stringify!($metric), $help, stringify!($key), &labels)
             }
         }
     };
@@ -323,15 +323,17 @@ impl Metrics {
             .set(1);
         Ok(Metrics {
             process: process_registry()?,
-            pool_connections: labelled_gauge(
+            pool_connections: labelled(
                 &registry,
+                IntGaugeVec::new,
                 "db_pool_connections",
                 "The database pool's open connections, by state: idle (waiting for work) or in_use.",
                 "state",
                 &["idle", "in_use"],
             )?,
-            outbox_pending: labelled_gauge(
+            outbox_pending: labelled(
                 &registry,
+                IntGaugeVec::new,
                 "outbox_pending",
                 "Rows waiting in an outbox, counted at scrape time: mails not sent yet, webhook deliveries not made yet.",
                 "table",
@@ -411,66 +413,16 @@ impl Metrics {
         self.token_cache_losses.inc();
     }
 
-    pub fn token_cache_lease(&self, event: LeaseEvent) {
-        count_one(&self.token_cache_leases, event.label());
-    }
-
-    pub fn revocation_ack(&self, result: RevocationAck) {
-        count_one(&self.revocation_acks, result.label());
-    }
-
     /// Counts a presented key refused for its checksum (at any endpoint
     /// that takes a key, `/revoke` included).
     pub fn token_checksum_failed(&self) {
         self.token_checksum_failures.inc();
     }
 
-    /// Counts a rotation, or a reuse of a rotated key.
-    pub fn rotation(&self, result: RotationResult) {
-        count_one(&self.rotations, result.label());
-    }
-
-    pub fn login(&self, outcome: LoginOutcome) {
-        count_one(&self.logins, outcome.label());
-    }
-
-    pub fn throttled(&self, action: ThrottledAction) {
-        count_one(&self.throttled, action.label());
-    }
-
-    /// Counts the outcome of checking a presented token.
-    pub fn token_checked(&self, outcome: CheckOutcome) {
-        count_one(&self.token_checks, outcome.label());
-    }
-
     pub fn revoked(&self, cause: RevocationCause, count: usize) {
         self.revocations
             .with_label_values(&[cause.label()])
             .inc_by(u64::try_from(count).unwrap_or(u64::MAX));
-    }
-
-    pub fn forward_auth(&self, outcome: ForwardAuthOutcome) {
-        count_one(&self.forward_auth, outcome.label());
-    }
-
-    pub fn dpop_proof(&self, outcome: DpopOutcome) {
-        count_one(&self.dpop_proofs, outcome.label());
-    }
-
-    pub fn device_grant(&self, outcome: DeviceGrantOutcome) {
-        count_one(&self.device_grants, outcome.label());
-    }
-
-    pub fn mail(&self, outcome: MailOutcome) {
-        count_one(&self.mails, outcome.label());
-    }
-
-    pub fn webhook(&self, result: WebhookResult) {
-        count_one(&self.webhooks, result.label());
-    }
-
-    pub fn introspected(&self, outcome: IntrospectionOutcome) {
-        count_one(&self.introspections, outcome.label());
     }
 
     /// Times one HTTP request under its method and route pattern.
@@ -503,6 +455,40 @@ impl Metrics {
     }
 }
 
+/// Declares, for each counter of a closed set of outcomes, the method
+/// its callers count with: every one is the same single increment under the
+/// outcome's label, so the callers name what happened (an enum value) and
+/// never a label string, and a new counter is one line here.
+macro_rules! count_methods {
+    ($($(#[$doc:meta])* $method:ident($value:ident: $kind:ty) => $field:ident,)+) => {
+        impl Metrics {
+            $(
+                $(#[$doc])*
+                pub fn $method(&self, $value: $kind) {
+                    count_one(&self.$field, $value.label());
+                }
+            )+
+        }
+    };
+}
+
+count_methods! {
+    token_cache_lease(event: LeaseEvent) => token_cache_leases,
+    revocation_ack(result: RevocationAck) => revocation_acks,
+    /// Counts a rotation, or a reuse of a rotated key.
+    rotation(result: RotationResult) => rotations,
+    login(outcome: LoginOutcome) => logins,
+    throttled(action: ThrottledAction) => throttled,
+    /// Counts the outcome of checking a presented token.
+    token_checked(outcome: CheckOutcome) => token_checks,
+    forward_auth(outcome: ForwardAuthOutcome) => forward_auth,
+    dpop_proof(outcome: DpopOutcome) => dpop_proofs,
+    device_grant(outcome: DeviceGrantOutcome) => device_grants,
+    mail(outcome: MailOutcome) => mails,
+    webhook(result: WebhookResult) => webhooks,
+    introspected(outcome: IntrospectionOutcome) => introspections,
+}
+
 /// A registry with the process's CPU time, memory, open files and start
 /// time (`process_*`), where the platform tells them (Linux); empty elsewhere.
 fn process_registry() -> Result<Registry, prometheus::Error> {
@@ -514,44 +500,28 @@ fn process_registry() -> Result<Registry, prometheus::Error> {
     Ok(registry)
 }
 
-/// A gauge with one label, in `registry`, with a series for each of
-/// `labels` from the start.
-fn labelled_gauge(
-    registry: &Registry,
-    name: &str,
-    help: &str,
-    label: &str,
-    labels: &[&str],
-) -> Result<IntGaugeVec, prometheus::Error> {
-    let gauge = register(registry, IntGaugeVec::new(Opts::new(name, help), &[label])?)?;
-    for value in labels {
-        gauge.with_label_values(&[value]);
-    }
-    Ok(gauge)
-}
-
 /// One more under `label` of a labelled counter.
 fn count_one(counter: &IntCounterVec, label: &str) {
     counter.with_label_values(&[label]).inc();
 }
 
-/// A counter with one label, in `registry`, with a series for each of
-/// `labels` from the start, so that rates work from the first scrape.
-fn labelled_counter(
+/// A counter or gauge (`new` makes it) with one label, in `registry`, with
+/// a series for each of `labels` made at once: a series appears only once
+/// touched, and one missing from the first scrapes breaks rates and alerts
+/// on it.
+fn labelled<T: MetricVecBuilder + 'static>(
     registry: &Registry,
+    new: fn(Opts, &[&str]) -> Result<MetricVec<T>, prometheus::Error>,
     name: &str,
     help: &str,
     label: &str,
     labels: &[&str],
-) -> Result<IntCounterVec, prometheus::Error> {
-    let counter = register(
-        registry,
-        IntCounterVec::new(Opts::new(name, help), &[label])?,
-    )?;
+) -> Result<MetricVec<T>, prometheus::Error> {
+    let metric = register(registry, new(Opts::new(name, help), &[label])?)?;
     for value in labels {
-        counter.with_label_values(&[value]);
+        metric.with_label_values(&[value]);
     }
-    Ok(counter)
+    Ok(metric)
 }
 
 /// `metric`, once it is in `registry` (which holds a handle to the same counts).
@@ -579,83 +549,5 @@ fn method_label(method: &str) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::BTreeSet;
-
-    #[test]
-    fn every_series_is_rendered_from_the_start() {
-        let Ok(metrics) = Metrics::new() else {
-            panic!("metrics")
-        };
-        metrics.login(LoginOutcome::Failed);
-        metrics.revoked(RevocationCause::Admin, 3);
-        let scraped = Scraped {
-            active_tokens: 7,
-            pool_idle: 3,
-            pool_in_use: 2,
-            mails_pending: 4,
-            webhooks_pending: 0,
-        };
-        let text = metrics.render(&scraped).unwrap_or_default();
-        let build_info = format!(
-            "multitoken_build_info{{version=\"{}\"}} 1",
-            env!("CARGO_PKG_VERSION")
-        );
-        for line in [
-            "multitoken_logins_total{outcome=\"ok\"} 0",
-            "multitoken_logins_total{outcome=\"failed\"} 1",
-            "multitoken_logins_total{outcome=\"throttled\"} 0",
-            "multitoken_throttled_total{action=\"password_reset\"} 0",
-            "multitoken_throttled_total{action=\"email_resend\"} 0",
-            "multitoken_token_checks_total{outcome=\"expired\"} 0",
-            "multitoken_revocations_total{cause=\"admin\"} 3",
-            "multitoken_revocations_total{cause=\"logout_others\"} 0",
-            "multitoken_revocations_total{cause=\"key\"} 0",
-            "multitoken_forward_auth_total{outcome=\"forbidden\"} 0",
-            "multitoken_dpop_proofs_total{result=\"replayed\"} 0",
-            "multitoken_introspections_total{result=\"inactive\"} 0",
-            "multitoken_active_tokens 7",
-            "multitoken_token_checksum_failures_total 0",
-            "multitoken_db_pool_connections{state=\"idle\"} 3",
-            "multitoken_db_pool_connections{state=\"in_use\"} 2",
-            "multitoken_outbox_pending{table=\"mail\"} 4",
-            "multitoken_outbox_pending{table=\"webhooks\"} 0",
-            build_info.as_str(),
-        ] {
-            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
-        }
-    }
-
-    #[test]
-    fn the_metrics_reference_lists_every_family_served() {
-        let page = include_str!("../docs/src/reference/metrics.md");
-        let documented: BTreeSet<&str> = page
-            .lines()
-            .filter_map(|line| line.strip_prefix("| `")?.split('`').next())
-            .collect();
-        let Ok(metrics) = Metrics::new() else {
-            panic!("metrics")
-        };
-        // A histogram with labels shows once it has a series.
-        metrics.observe_request("GET", "/healthz", 200, 0.001);
-        let text = metrics.render(&Scraped::default()).unwrap_or_default();
-        let served: BTreeSet<&str> = text
-            .lines()
-            .filter_map(|line| line.strip_prefix("# TYPE ")?.split(' ').next())
-            // The process collector's families, one row.
-            .map(|name| match name.starts_with("process_") {
-                true => "process_*",
-                false => name,
-            })
-            .collect();
-        assert!(served.contains("process_*"), "{text}");
-        assert_eq!(documented, served, "docs/src/reference/metrics.md");
-    }
-
-    #[test]
-    fn unusual_methods_share_one_label() {
-        assert_eq!(method_label("BREW"), "other");
-        assert_eq!(method_label("PATCH"), "PATCH");
-    }
-}
+#[path = "metrics/tests.rs"]
+mod tests;

@@ -2,7 +2,7 @@
 //! the digest of the id their cookie carries.
 
 use super::schema::{console_sessions, users};
-use super::tokens::due_batch;
+use super::tokens::delete_due_batch;
 use super::AnyConnection;
 use diesel::prelude::*;
 
@@ -90,17 +90,11 @@ pub fn delete_for_user(conn: &mut AnyConnection, user_id: i64) -> QueryResult<us
 /// Deletes up to `limit` sessions unused since `cutoff` (the idle limit).
 pub fn delete_idle_batch(conn: &mut AnyConnection, cutoff: i64, limit: i64) -> QueryResult<usize> {
     let due = console_sessions::last_seen_at.le(cutoff);
-    let Some(batch) = due_batch!(conn, console_sessions::id as i64, due, limit)? else {
-        return Ok(0);
-    };
-    diesel::delete(console_sessions::table.filter(batch)).execute(conn)
+    delete_due_batch!(conn, console_sessions::id as i64, due, limit)
 }
 
 /// Deletes up to `limit` sessions begun at or before `cutoff` (the absolute limit).
 pub fn delete_old_batch(conn: &mut AnyConnection, cutoff: i64, limit: i64) -> QueryResult<usize> {
     let due = console_sessions::created_at.le(cutoff);
-    let Some(batch) = due_batch!(conn, console_sessions::id as i64, due, limit)? else {
-        return Ok(0);
-    };
-    diesel::delete(console_sessions::table.filter(batch)).execute(conn)
+    delete_due_batch!(conn, console_sessions::id as i64, due, limit)
 }

@@ -4,7 +4,7 @@
 //! approvals at once (on one instance or several) exactly one wins.
 
 use super::schema::device_grants;
-use super::tokens::due_batch;
+use super::tokens::delete_due_batch;
 use super::AnyConnection;
 use diesel::prelude::*;
 
@@ -49,19 +49,23 @@ pub fn insert(conn: &mut AnyConnection, grant: &NewGrant<'_>) -> QueryResult<usi
 }
 
 pub fn by_device_code(conn: &mut AnyConnection, digest: &[u8]) -> QueryResult<Option<GrantRow>> {
-    device_grants::table
-        .filter(device_grants::device_code_digest.eq(digest))
-        .select(GrantRow::as_select())
-        .first(conn)
-        .optional()
+    let query = device_grants::table.filter(device_grants::device_code_digest.eq(digest));
+    first_grant(conn, query.into_boxed())
 }
 
 pub fn by_user_code(conn: &mut AnyConnection, digest: &[u8]) -> QueryResult<Option<GrantRow>> {
-    device_grants::table
-        .filter(device_grants::user_code_digest.eq(digest))
-        .select(GrantRow::as_select())
-        .first(conn)
-        .optional()
+    let query = device_grants::table.filter(device_grants::user_code_digest.eq(digest));
+    first_grant(conn, query.into_boxed())
+}
+
+/// The grant `query` finds, whole: the device polls by one code and the
+/// person approving types the other, and either finds the same row to read
+/// the same way.
+fn first_grant(
+    conn: &mut AnyConnection,
+    query: device_grants::BoxedQuery<'_, <AnyConnection as diesel::Connection>::Backend>,
+) -> QueryResult<Option<GrantRow>> {
+    query.select(GrantRow::as_select()).first(conn).optional()
 }
 
 /// Records a poll at `now` if no other poll was recorded since the one
@@ -140,8 +144,5 @@ pub fn delete_expired_batch(
     limit: i64,
 ) -> QueryResult<usize> {
     let expired = device_grants::expires_at.le(cutoff);
-    let Some(batch) = due_batch!(conn, device_grants::id as i64, expired, limit)? else {
-        return Ok(0);
-    };
-    diesel::delete(device_grants::table.filter(batch)).execute(conn)
+    delete_due_batch!(conn, device_grants::id as i64, expired, limit)
 }

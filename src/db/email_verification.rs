@@ -3,6 +3,7 @@
 //! `users::unverified_by_email`, beside the other lookups by address.)
 
 use super::schema::users;
+use super::user_by_id::one_user_by_id;
 use super::AnyConnection;
 use crate::domain::email_verification::Address;
 use diesel::prelude::*;
@@ -35,11 +36,7 @@ impl VerifyingUser {
 }
 
 pub fn by_id(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<VerifyingUser>> {
-    users::table
-        .find(id)
-        .select(VerifyingUser::as_select())
-        .first(conn)
-        .optional()
+    one_user_by_id!(conn, VerifyingUser, id)
 }
 
 /// Marks `email` verified for the user, only if it is still their address

@@ -2,7 +2,7 @@
 //! transaction, read newest first, swept by age.
 
 use super::schema::{events, users};
-use super::tokens::due_batch;
+use super::tokens::delete_due_batch;
 use super::AnyConnection;
 use crate::domain::event::{EventKind, EventSource};
 use crate::domain::Timestamp;
@@ -238,8 +238,5 @@ pub fn signed_in_before(conn: &mut AnyConnection, user_id: i64, client: &str) ->
 /// Deletes up to `limit` events recorded at or before `cutoff`, oldest first.
 pub fn delete_older_batch(conn: &mut AnyConnection, cutoff: i64, limit: i64) -> QueryResult<usize> {
     let due = events::at.le(cutoff);
-    let Some(batch) = due_batch!(conn, events::id as i64, due, limit, order by events::id)? else {
-        return Ok(0);
-    };
-    diesel::delete(events::table.filter(batch)).execute(conn)
+    delete_due_batch!(conn, events::id as i64, due, limit, order by events::id)
 }

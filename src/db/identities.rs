@@ -2,6 +2,7 @@
 //! (provider, subject) linked to one user.
 
 use super::schema::{identities, users};
+use super::user_by_id::one_user_by_id;
 use super::users::with_email;
 use super::AnyConnection;
 use diesel::prelude::*;
@@ -57,11 +58,7 @@ pub fn linkable_by_email(conn: &mut AnyConnection, email: &str) -> QueryResult<V
 }
 
 pub fn user_by_id(conn: &mut AnyConnection, user_id: i64) -> QueryResult<Option<LinkedUser>> {
-    users::table
-        .find(user_id)
-        .select(LinkedUser::as_select())
-        .first(conn)
-        .optional()
+    one_user_by_id!(conn, LinkedUser, user_id)
 }
 
 #[derive(Insertable)]

@@ -28,6 +28,7 @@ pub mod two_factor;
 pub mod used_dpop_proofs;
 pub mod used_id_tokens;
 mod used_once;
+mod user_by_id;
 pub mod users;
 pub mod webhooks;
 

@@ -25,37 +25,83 @@ pub fn insert(conn: &mut AnyConnection, kind: &str, sealed: &[u8], now: i64) -> 
         .values((
             mail_outbox::kind.eq(kind),
             mail_outbox::sealed.eq(sealed),
-            mail_outbox::created_at.eq(now),
-            mail_outbox::attempts.eq(0_i64),
-            mail_outbox::next_attempt_at.eq(now),
+            queued_at(now),
         ))
         .execute(conn)
 }
 
-/// Claims up to `limit` mails due at `now`, in one statement: each gets
-/// `lease_until` as its next attempt, so no other worker takes it before
-/// then, and its attempt counted. On PostgreSQL, rows another worker is
-/// claiming at the same moment are skipped (`SKIP LOCKED`) rather than
-/// waited for and claimed twice; SQLite runs one writer at a time.
-pub fn claim_due(
-    conn: &mut AnyConnection,
-    now: i64,
-    lease_until: i64,
-    limit: i64,
-) -> QueryResult<Vec<Claimed>> {
-    claim_due_in(
-        conn,
-        "mail_outbox",
-        "id, kind, sealed, attempts",
-        now,
-        lease_until,
-        limit,
-    )
-}
+/// The queries both outbox tables (`mail_outbox`, `webhook_outbox`) answer
+/// alike: each row is queued due at once, claimed for a lease, put back for
+/// another attempt or deleted, and the rows left are counted. The two
+/// workers (`service::shared::outbox`, `service::shared::webhooks`) run the
+/// same lifecycle on them, so it is written once and cannot drift apart.
+/// `$row` names a row in the docs; `$columns` are what a claim returns, in
+/// the order of the module's `Claimed`.
+macro_rules! outbox_queries {
+    ($table:ident, $row:literal, $columns:literal) => {
+        /// The columns of a row queued at `now`: due at once, not tried yet.
+        fn queued_at(
+            now: i64,
+        ) -> (
+            diesel::dsl::Eq<$table::created_at, i64>,
+            diesel::dsl::Eq<$table::attempts, i64>,
+            diesel::dsl::Eq<$table::next_attempt_at, i64>,
+        ) {
+            (
+                $table::created_at.eq(now),
+                $table::attempts.eq(0_i64),
+                $table::next_attempt_at.eq(now),
+            )
+        }
 
-/// [`claim_due`] in the outbox table `table` (with the columns `id`,
-/// `attempts` and `next_attempt_at`), returning `columns` of each row
-/// claimed: the mail outbox's and the webhook outbox's one statement.
+        #[doc = concat!(
+            "Claims up to `limit` rows (a ", $row, " each) due at `now`, each for a lease ",
+            "until `lease_until`, in one statement (see `outbox::claim_due_in`)."
+        )]
+        pub fn claim_due(
+            conn: &mut AnyConnection,
+            now: i64,
+            lease_until: i64,
+            limit: i64,
+        ) -> QueryResult<Vec<Claimed>> {
+            let table = stringify!($table);
+            $crate::db::outbox::claim_due_in(conn, table, $columns, now, lease_until, limit)
+        }
+
+        #[doc = concat!("Puts a claimed ", $row, " back, to be tried again at `next_attempt_at`.")]
+        pub fn retry_at(
+            conn: &mut AnyConnection,
+            id: i64,
+            next_attempt_at: i64,
+        ) -> QueryResult<usize> {
+            diesel::update($table::table.find(id))
+                .set($table::next_attempt_at.eq(next_attempt_at))
+                .execute(conn)
+        }
+
+        #[doc = concat!("Removes a ", $row, " once it is done with, or given up on.")]
+        pub fn delete(conn: &mut AnyConnection, id: i64) -> QueryResult<usize> {
+            diesel::delete($table::table.find(id)).execute(conn)
+        }
+
+        #[doc = concat!(
+            "Rows (a ", $row, " each) not done yet: due, under way, or waiting to be tried again."
+        )]
+        pub fn pending(conn: &mut AnyConnection) -> QueryResult<i64> {
+            $table::table.count().get_result(conn)
+        }
+    };
+}
+pub(super) use outbox_queries;
+
+outbox_queries!(mail_outbox, "mail", "id, kind, sealed, attempts");
+
+/// Claims up to `limit` rows of the outbox table `table` due at `now`, in
+/// one statement, returning `columns` of each: each gets `lease_until` as
+/// its next attempt, so no other worker takes it before then, and its
+/// attempt counted. On PostgreSQL, rows another worker is claiming at the
+/// same moment are skipped (`SKIP LOCKED`) rather than waited for and
+/// claimed twice; SQLite runs one writer at a time.
 pub(super) fn claim_due_in<Row>(
     conn: &mut AnyConnection,
     table: &'static str,
@@ -86,21 +132,4 @@ where
             .bind::<BigInt, _>(limit)
             .load(conn),
     }
-}
-
-/// Puts a claimed mail back, to be tried again at `next_attempt_at`.
-pub fn retry_at(conn: &mut AnyConnection, id: i64, next_attempt_at: i64) -> QueryResult<usize> {
-    diesel::update(mail_outbox::table.find(id))
-        .set(mail_outbox::next_attempt_at.eq(next_attempt_at))
-        .execute(conn)
-}
-
-/// Removes a mail once it is sent, or given up on.
-pub fn delete(conn: &mut AnyConnection, id: i64) -> QueryResult<usize> {
-    diesel::delete(mail_outbox::table.find(id)).execute(conn)
-}
-
-/// Mails not sent yet: due, being sent, or waiting to be tried again.
-pub fn pending(conn: &mut AnyConnection) -> QueryResult<i64> {
-    mail_outbox::table.count().get_result(conn)
 }

@@ -5,7 +5,7 @@
 //! new sign-in on the client changes).
 
 use super::schema::{retired_keys, tokens, users};
-use super::tokens::{token_owner_columns, Reported, RevokedToken, TokenOwner};
+use super::tokens::{reported_columns, token_owner_columns, Reported, RevokedToken, TokenOwner};
 use super::AnyConnection;
 use diesel::prelude::*;
 
@@ -19,11 +19,20 @@ pub struct RotatedRow {
     pub created_at: i64,
 }
 
-/// Runs `$update` (an `UPDATE tokens`) returning the [`RotatedRow`], on the
-/// backend's own connection type (diesel's multi-backend connection has no
-/// `RETURNING`; both backends do).
-macro_rules! update_returning {
-    ($conn:expr, $update:expr) => {{
+/// Gives the live device that `$which` (a filter on `tokens`) selects the
+/// key `$new`, used at `$now`, and evaluates to its [`RotatedRow`] (`None`
+/// if no live device matched): both rotations are this one write, and
+/// differ only in how they name the device. It runs on the backend's own
+/// connection type, as diesel's multi-backend connection has no
+/// `RETURNING` and both backends do.
+macro_rules! rekey_live_device {
+    ($conn:expr, $which:expr, $new:expr, $now:expr) => {{
+        let update = diesel::update(
+            tokens::table
+                .filter($which)
+                .filter(tokens::expires_at.gt($now)),
+        )
+        .set((tokens::digest.eq($new), tokens::last_used_at.eq($now)));
         let row = (
             tokens::id,
             tokens::user_id,
@@ -32,11 +41,11 @@ macro_rules! update_returning {
             tokens::created_at,
         );
         match $conn {
-            AnyConnection::Sqlite(conn) => $update
+            AnyConnection::Sqlite(conn) => update
                 .returning(row)
                 .get_result::<RotatedRow>(conn)
                 .optional(),
-            AnyConnection::Postgresql(conn) => $update
+            AnyConnection::Postgresql(conn) => update
                 .returning(row)
                 .get_result::<RotatedRow>(conn)
                 .optional(),
@@ -54,13 +63,7 @@ pub fn rotate_current(
     new: &[u8],
     now: i64,
 ) -> QueryResult<Option<RotatedRow>> {
-    let update = diesel::update(
-        tokens::table
-            .filter(tokens::digest.eq(old))
-            .filter(tokens::expires_at.gt(now)),
-    )
-    .set((tokens::digest.eq(new), tokens::last_used_at.eq(now)));
-    update_returning!(conn, update)
+    rekey_live_device!(conn, tokens::digest.eq(old), new, now)
 }
 
 /// Gives the live device `token_id`, as signed in at `signed_in_at`, the
@@ -72,14 +75,10 @@ pub fn rotate_device(
     new: &[u8],
     now: i64,
 ) -> QueryResult<Option<RotatedRow>> {
-    let update = diesel::update(
-        tokens::table
-            .filter(tokens::id.eq(token_id))
-            .filter(tokens::created_at.eq(signed_in_at))
-            .filter(tokens::expires_at.gt(now)),
-    )
-    .set((tokens::digest.eq(new), tokens::last_used_at.eq(now)));
-    update_returning!(conn, update)
+    let device = tokens::id
+        .eq(token_id)
+        .and(tokens::created_at.eq(signed_in_at));
+    rekey_live_device!(conn, device, new, now)
 }
 
 /// Sets the expiry a rotated key starts with.
@@ -193,12 +192,7 @@ pub fn live_among(
     retired_with_device!()
         .filter(retired_keys::digest.eq_any(digests))
         .filter(tokens::expires_at.gt(now))
-        .select((
-            retired_keys::digest,
-            tokens::client,
-            tokens::last_used_at,
-            users::email,
-        ))
+        .select(reported_columns!(retired_keys::digest))
         .load(conn)
 }
 

@@ -6,7 +6,7 @@
 //! `ON CONFLICT`), hence the `match` on the backend.
 
 use super::schema::login_failures;
-use super::tokens::due_batch;
+use super::tokens::delete_due_batch;
 use super::AnyConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
@@ -110,8 +110,5 @@ pub fn delete_closed_batch(
     limit: i64,
 ) -> QueryResult<usize> {
     let closed = login_failures::window_start.le(cutoff);
-    let Some(batch) = due_batch!(conn, login_failures::scope as String, closed, limit)? else {
-        return Ok(0);
-    };
-    diesel::delete(login_failures::table.filter(batch)).execute(conn)
+    delete_due_batch!(conn, login_failures::scope as String, closed, limit)
 }

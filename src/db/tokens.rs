@@ -4,6 +4,8 @@
 
 use super::schema::{tokens, users};
 use super::AnyConnection;
+use crate::domain::principal::Principal;
+use crate::domain::{Scopes, Timestamp, TokenDigest};
 use diesel::prelude::*;
 use std::net::IpAddr;
 
@@ -46,6 +48,30 @@ pub struct TokenOwner {
     pub email_verified: bool,
     /// The thumbprint the key is bound to (DPoP); `None` for a bearer key.
     pub dpop_jkt: Option<String>,
+}
+
+impl TokenOwner {
+    /// Who the token's holder is, for a token accepted as valid until
+    /// `expires_at` (its touch may have moved that on): the check and the
+    /// cache's tests must build the same principal from a row.
+    pub fn into_principal(self, digest: TokenDigest, expires_at: Timestamp) -> Principal {
+        Principal {
+            token_id: self.token_id,
+            digest,
+            client: self.client,
+            user_id: self.user_id,
+            username: self.username,
+            email: self.email,
+            is_admin: self.is_admin,
+            is_service: self.is_service,
+            two_factor: self.two_factor,
+            email_verified: self.email_verified,
+            scopes: Scopes::from_stored(&self.scopes),
+            created_at: Timestamp(self.created_at),
+            expires_at,
+            dpop_jkt: self.dpop_jkt,
+        }
+    }
 }
 
 /// The token check's one read. It runs on the backend's own connection
@@ -320,6 +346,16 @@ pub struct Reported {
     pub email: String,
 }
 
+/// The columns of a [`Reported`], in its order, with `$digest` the reported
+/// digest's column: the reads of live current keys and of live retired
+/// keys both select them, and a row is read by position.
+macro_rules! reported_columns {
+    ($digest:expr) => {
+        ($digest, tokens::client, tokens::last_used_at, users::email)
+    };
+}
+pub(super) use reported_columns;
+
 /// The live tokens among `digests`, with their owners' addresses, in one query.
 pub fn live_among(
     conn: &mut AnyConnection,
@@ -330,12 +366,7 @@ pub fn live_among(
         .inner_join(users::table)
         .filter(tokens::digest.eq_any(digests))
         .filter(tokens::expires_at.gt(now))
-        .select((
-            tokens::digest,
-            tokens::client,
-            tokens::last_used_at,
-            users::email,
-        ))
+        .select(reported_columns!(tokens::digest))
         .load(conn)
 }
 
@@ -397,6 +428,21 @@ macro_rules! due_batch {
     };
 }
 pub(super) use due_batch;
+
+/// Deletes the rows [`due_batch`] selects (same arguments) and evaluates
+/// to how many went, 0 when none was due: the whole sweep step of every
+/// table swept by age whose deleted rows need nothing more (the tokens'
+/// own sweep reads back what it deleted, for their events).
+macro_rules! delete_due_batch {
+    ($conn:expr, $table:ident :: $key:ident as $key_type:ty, $due:expr, $limit:expr $(, order by $order:expr)?) => {
+        $crate::db::tokens::due_batch!($conn, $table::$key as $key_type, $due, $limit $(, order by $order)?)
+            .and_then(|batch| match batch {
+                Some(batch) => diesel::delete($table::table.filter(batch)).execute($conn),
+                None => Ok(0),
+            })
+    };
+}
+pub(super) use delete_due_batch;
 
 /// Deletes up to `limit` tokens that expired at or before `cutoff`.
 pub fn delete_expired_batch(

@@ -7,7 +7,7 @@
 macro_rules! used_once_table {
     ($table:ident) => {
         use super::schema::$table;
-        use super::tokens::due_batch;
+        use super::tokens::delete_due_batch;
         use super::AnyConnection;
         use diesel::prelude::*;
         use diesel::result::{DatabaseErrorKind, Error};
@@ -82,10 +82,7 @@ macro_rules! used_once_table {
             limit: i64,
         ) -> QueryResult<usize> {
             let expired = $table::expires_at.le(cutoff);
-            let Some(batch) = due_batch!(conn, $table::digest as Vec<u8>, expired, limit)? else {
-                return Ok(0);
-            };
-            diesel::delete($table::table.filter(batch)).execute(conn)
+            delete_due_batch!(conn, $table::digest as Vec<u8>, expired, limit)
         }
     };
 }

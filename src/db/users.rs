@@ -6,6 +6,7 @@
 use super::email_verification::VerifyingUser;
 use super::schema::users;
 use super::tokens::RevokedToken;
+use super::user_by_id::one_user_by_id;
 use super::AnyConnection;
 use super::{console_sessions, tokens};
 use crate::domain::username::lookup_key;
@@ -112,11 +113,7 @@ pub fn by_key(conn: &mut AnyConnection, username_key: &str) -> QueryResult<Optio
 }
 
 pub fn by_id(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<User>> {
-    users::table
-        .find(id)
-        .select(User::as_select())
-        .first(conn)
-        .optional()
+    one_user_by_id!(conn, User, id)
 }
 
 pub fn all(conn: &mut AnyConnection) -> QueryResult<Vec<User>> {
@@ -182,11 +179,7 @@ pub fn unverified_by_email(
 }
 
 pub fn reset_user_by_id(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<ResetUser>> {
-    users::table
-        .find(id)
-        .select(ResetUser::as_select())
-        .first(conn)
-        .optional()
+    one_user_by_id!(conn, ResetUser, id)
 }
 
 /// The password hash of a user, for checking an old password.

@@ -65,17 +65,29 @@ async fn answers(tasks: Vec<tokio::task::JoinHandle<Result<u32, BatchError>>>) -
     answers
 }
 
-#[tokio::test]
-async fn what_queued_while_the_worker_was_busy_is_its_next_batch_and_each_caller_gets_its_own_answer(
-) {
-    let (batcher, held) = held(BatchLimits::default());
+/// Items 1 to 5 queued while item 0's batch is held, then let go: the
+/// answers to item 0 and to the rest, and the sizes of the batches run. The
+/// tests of how queued items are batched differ only in limits and in what
+/// they expect of this.
+async fn five_queued_behind_a_held_batch(limits: BatchLimits) -> (Vec<u32>, Vec<u32>, Vec<usize>) {
+    let (batcher, held) = held(limits);
     let first = queue_all(&batcher, 0..1).await;
     held.started.recv().unwrap();
     let rest = queue_all(&batcher, 1..6).await;
     held.release.send(()).unwrap();
-    assert_eq!(answers(first).await, [0]);
-    assert_eq!(answers(rest).await, [2, 4, 6, 8, 10]);
-    assert_eq!(*held.sizes.lock().unwrap(), [1, 5]);
+    let first = answers(first).await;
+    let rest = answers(rest).await;
+    let sizes = held.sizes.lock().unwrap().clone();
+    (first, rest, sizes)
+}
+
+#[tokio::test]
+async fn what_queued_while_the_worker_was_busy_is_its_next_batch_and_each_caller_gets_its_own_answer(
+) {
+    let (first, rest, sizes) = five_queued_behind_a_held_batch(BatchLimits::default()).await;
+    assert_eq!(first, [0]);
+    assert_eq!(rest, [2, 4, 6, 8, 10]);
+    assert_eq!(sizes, [1, 5]);
 }
 
 #[tokio::test]
@@ -84,14 +96,9 @@ async fn a_batch_holds_at_most_max_batch_items() {
         max_batch: 2,
         ..BatchLimits::default()
     };
-    let (batcher, held) = held(limits);
-    let first = queue_all(&batcher, 0..1).await;
-    held.started.recv().unwrap();
-    let rest = queue_all(&batcher, 1..6).await;
-    held.release.send(()).unwrap();
-    answers(first).await;
-    assert_eq!(answers(rest).await, [2, 4, 6, 8, 10]);
-    assert_eq!(*held.sizes.lock().unwrap(), [1, 2, 2, 1]);
+    let (_, rest, sizes) = five_queued_behind_a_held_batch(limits).await;
+    assert_eq!(rest, [2, 4, 6, 8, 10]);
+    assert_eq!(sizes, [1, 2, 2, 1]);
 }
 
 #[tokio::test]

@@ -451,7 +451,8 @@ mod derived_tests {
         cache
     }
 
-    fn owner() -> TokenOwner {
+    /// A cached token's row, as the entry-cost measure varies it.
+    pub(super) fn owner() -> TokenOwner {
         TokenOwner {
             token_id: 7,
             client: "web".to_owned(),
@@ -471,30 +472,13 @@ mod derived_tests {
         }
     }
 
-    fn principal_of(owner: &TokenOwner, digest: TokenDigest) -> Principal {
-        Principal {
-            token_id: owner.token_id,
-            digest,
-            client: owner.client.clone(),
-            user_id: owner.user_id,
-            username: owner.username.clone(),
-            email: owner.email.clone(),
-            is_admin: owner.is_admin,
-            is_service: owner.is_service,
-            two_factor: owner.two_factor,
-            email_verified: owner.email_verified,
-            scopes: Scopes::from_stored(&owner.scopes),
-            created_at: Timestamp(owner.created_at),
-            expires_at: Timestamp(owner.expires_at),
-            dpop_jkt: owner.dpop_jkt.clone(),
-        }
-    }
-
     #[test]
     fn a_derived_value_is_made_once_per_entry_and_only_for_what_it_shows() {
         let cache = cache();
         let digest = TokenDigest([1; 32]);
-        let principal = principal_of(&owner(), digest);
+        let row = owner();
+        let expires_at = Timestamp(row.expires_at);
+        let principal = row.into_principal(digest, expires_at);
         let made = AtomicUsize::new(0);
         let derive = |principal: &Principal| {
             cache.derived(

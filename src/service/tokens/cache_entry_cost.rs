@@ -12,24 +12,18 @@ const MARK: &str = "cache entry cost:";
 /// Filled three times over, so that evictions and ghosts are counted.
 const ENTRIES: u64 = 50_000;
 
+/// The tests' cached row, with an id, client and user of its own for
+/// `index` (three clients a user) and no scopes.
 fn owner(index: u64) -> TokenOwner {
     let user = index / 3 + 1;
     TokenOwner {
         token_id: i64::try_from(index).unwrap_or(i64::MAX),
         client: ["web", "ios", "cli"][usize::try_from(index % 3).unwrap_or(0)].to_owned(),
         scopes: String::new(),
-        created_at: 1_765_000_000_000,
-        last_used_at: 1_765_000_000_000,
-        expires_at: 1_766_000_000_000,
         user_id: i64::try_from(user).unwrap_or(i64::MAX),
         username: format!("user{user:06}"),
         email: format!("user{user:06}@example.com"),
-        is_active: true,
-        is_admin: false,
-        is_service: false,
-        two_factor: false,
-        email_verified: true,
-        dpop_jkt: None,
+        ..super::derived_tests::owner()
     }
 }
 

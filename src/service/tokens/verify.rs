@@ -22,7 +22,7 @@ use crate::db::{tokens, AnyConnection, DbPool};
 use crate::domain::client_address::TrustedProxies;
 use crate::domain::event::{Actor, EventSource};
 use crate::domain::principal::Principal;
-use crate::domain::{PublicUrl, Scopes, Timestamp, TokenDigest, TokenPolicy, Unusable};
+use crate::domain::{PublicUrl, Timestamp, TokenDigest, TokenPolicy, Unusable};
 use crate::metrics::{CheckOutcome, Metrics, RevocationCause, RotationResult};
 use crate::service::{run_blocking_within, AuthFailure, Error};
 use std::net::IpAddr;
@@ -491,22 +491,8 @@ fn principal_of(
             touched_before: now.minus(policy.touch_interval),
             from: used.from,
         });
-    let principal = Principal {
-        token_id: owner.token_id,
-        digest: *digest,
-        client: owner.client,
-        user_id: owner.user_id,
-        username: owner.username,
-        email: owner.email,
-        is_admin: owner.is_admin,
-        is_service: owner.is_service,
-        two_factor: owner.two_factor,
-        email_verified: owner.email_verified,
-        scopes: Scopes::from_stored(&owner.scopes),
-        created_at: Timestamp(owner.created_at),
-        expires_at: touch.map_or(Timestamp(owner.expires_at), |touch| touch.expires_at),
-        dpop_jkt: owner.dpop_jkt,
-    };
+    let expires_at = touch.map_or(Timestamp(owner.expires_at), |touch| touch.expires_at);
+    let principal = owner.into_principal(*digest, expires_at);
     (principal, touch)
 }
 
