@@ -11,6 +11,7 @@ use crate::http::dpop::sign_in_binding;
 use crate::http::request::{request_source, Source};
 use crate::http::ApiError;
 use crate::metrics::RevocationCause;
+use crate::service::sign_in::device_key::SignInDevice;
 use crate::service::sign_in::login::{login as log_in, LoginRequest};
 use crate::service::tokens::{revoke_counted, IssuedToken, Revocation};
 use crate::service::{Error, Services};
@@ -81,11 +82,7 @@ fn read_login(
         .map(|((username, password), client)| LoginRequest {
             username,
             password,
-            client,
-            scopes,
-            otp,
-            device_proofs,
-            dpop_jkt: None,
+            device: SignInDevice::unbound(client, scopes, otp, device_proofs),
         });
     complete(request, errors)
 }
@@ -207,9 +204,10 @@ pub(super) async fn sign_in(
         None => fields.parse::<LoginRequest>()?,
     };
     login_request
+        .device
         .device_proofs
         .extend(device_proof::from_cookie(request));
-    login_request.dpop_jkt = sign_in_binding(request).await?;
+    login_request.device.key.dpop_jkt = sign_in_binding(request).await?;
     let source = request_source(request);
     match log_in(services, login_request, &source).await {
         Ok(token) => Ok(token),

@@ -8,6 +8,7 @@ use crate::http::device_proof;
 use crate::http::dpop::sign_in_binding;
 use crate::http::request::request_source;
 use crate::http::ApiError;
+use crate::service::sign_in::device_key::SignInDevice;
 use crate::service::sign_in::oidc::providers::Proof;
 use crate::service::sign_in::oidc::{login as log_in, OidcLoginRequest};
 use crate::service::{Error, Services};
@@ -81,11 +82,7 @@ fn read_login(
         provider,
         proof,
         nonce,
-        client,
-        scopes,
-        otp,
-        device_proofs,
-        dpop_jkt: None,
+        device: SignInDevice::unbound(client, scopes, otp, device_proofs),
     });
     complete(request, errors)
 }
@@ -112,7 +109,7 @@ pub async fn login_with_provider(
         return Err(Error::NotFound.into());
     }
     let mut login_request = read_login(&request, &fields, provider.into_inner())?;
-    login_request.dpop_jkt = sign_in_binding(&request).await?;
+    login_request.device.key.dpop_jkt = sign_in_binding(&request).await?;
     let token = log_in(&services, login_request, &request_source(&request)).await?;
     Ok(token_answer(&services, token))
 }

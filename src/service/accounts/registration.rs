@@ -17,6 +17,7 @@ use crate::domain::registration::Registration;
 use crate::domain::FieldErrors;
 use crate::domain::{ClientName, Scopes, Username};
 use crate::metrics::ThrottledAction;
+use crate::service::sign_in::device_key::DeviceKey;
 use crate::service::sign_in::throttle::admit_address;
 use crate::service::tokens::{self, IssuedToken};
 use crate::service::{Error, Services};
@@ -102,8 +103,13 @@ pub async fn register(services: &Services, request: RegisterRequest) -> Result<R
         source,
         dpop_jkt,
     } = request;
-    if let Some(client) = &client {
-        tokens::check_dpop_required(&services.settings, client, dpop_jkt.is_some())?;
+    let key = client.map(|client| DeviceKey {
+        client,
+        scopes,
+        dpop_jkt,
+    });
+    if let Some(key) = &key {
+        key.check_binding(&services.settings)?;
     }
     let password_hash = services
         .hasher
@@ -113,7 +119,7 @@ pub async fn register(services: &Services, request: RegisterRequest) -> Result<R
     let email = account.email.map(Email::into_string).unwrap_or_default();
     let limits = tokens::IssueLimits::of(&services.settings);
     // Under EMAIL_VERIFICATION=mandatory the user signs in once verified.
-    let client = client.filter(|_| registration_may_sign_in(&services.settings));
+    let key = key.filter(|_| registration_may_sign_in(&services.settings));
     // One transaction: a user whose token could not be issued is not left
     // behind, so the client may simply try again.
     let registered = services
@@ -130,18 +136,13 @@ pub async fn register(services: &Services, request: RegisterRequest) -> Result<R
                     },
                     &source,
                 )?;
-                let token = client
-                    .map(|client| {
+                let token = key
+                    .map(|key| {
                         limits.issue(
                             conn,
                             user.id,
                             tokens::CheckedHash::kept(&password_hash),
-                            tokens::Grant {
-                                client,
-                                scopes,
-                                source: &source,
-                                dpop_jkt,
-                            },
+                            key.grant(&source),
                             &Via::Password,
                         )
                     })

@@ -6,6 +6,7 @@
 
 use super::credentials::allow_sign_in;
 use super::credentials::{self, Credentials};
+use super::device_key::SignInDevice;
 use super::throttle::{under_throttle, Guess};
 use super::two_factor;
 use crate::db::events::What;
@@ -13,7 +14,7 @@ use crate::db::users;
 use crate::domain::event::{EventKind, EventSource};
 use crate::domain::messages::REQUIRED_FOR_ADMINS;
 use crate::domain::oidc::Via;
-use crate::domain::{ClientName, Password, Scopes, Timestamp};
+use crate::domain::{Password, Timestamp};
 use crate::metrics::LoginOutcome;
 use crate::service::shared::events;
 use crate::service::tokens::{self, IssuedToken};
@@ -23,16 +24,8 @@ use std::future::Future;
 pub struct LoginRequest {
     pub username: String,
     pub password: Password,
-    pub client: ClientName,
-    /// Already valid; checked here against `ALLOWED_SCOPES`.
-    pub scopes: Scopes,
-    /// The second factor, when the user has two-factor on: a TOTP code or a
-    /// recovery code.
-    pub otp: Option<String>,
-    /// Device proofs presented, as sent (see `throttle::Guess`).
-    pub device_proofs: Vec<String>,
-    /// The thumbprint of the DPoP key the request proved it holds.
-    pub dpop_jkt: Option<String>,
+    /// The device signing in, and the key it asks for.
+    pub device: SignInDevice,
 }
 
 /// `POST /login`: a new token for the client, replacing the one it had.
@@ -44,14 +37,14 @@ pub async fn login(
     let LoginRequest {
         username,
         password,
-        client,
-        scopes,
+        device,
+    } = request;
+    let SignInDevice {
+        key,
         otp,
         device_proofs,
-        dpop_jkt,
-    } = request;
-    tokens::check_allowed_scopes(&services.settings, &scopes)?;
-    tokens::check_dpop_required(&services.settings, &client, dpop_jkt.is_some())?;
+    } = device;
+    key.check(&services.settings)?;
     let limits = tokens::IssueLimits::of(&services.settings);
     let guess = Guess::sign_in("login", &username, &device_proofs, source);
     let issued = sign_in(services, guess, password, otp, |user| async move {
@@ -62,12 +55,7 @@ pub async fn login(
                     conn,
                     user.user_id,
                     user.checked(),
-                    tokens::Grant {
-                        client,
-                        scopes,
-                        source: &source,
-                        dpop_jkt,
-                    },
+                    key.grant(&source),
                     &Via::Password,
                 )
             })

@@ -15,6 +15,7 @@ pub mod providers;
 
 use self::providers::{Proof, Vouched};
 use super::credentials::allow_sign_in;
+use super::device_key::SignInDevice;
 use super::login::count_login;
 use super::throttle::{under_throttle, Guess};
 use super::two_factor;
@@ -23,9 +24,9 @@ use crate::db::identities::{self, LinkedUser};
 use crate::db::{used_id_tokens, users, AnyConnection};
 use crate::domain::event::{EventKind, EventSource};
 use crate::domain::oidc::{username_base, LinkByEmail, Via};
-use crate::domain::{ClientName, Scopes, Timestamp, Username};
+use crate::domain::{Timestamp, Username};
 use crate::service::shared::events;
-use crate::service::tokens::{self, CheckedHash, Grant, IssuedToken};
+use crate::service::tokens::{self, CheckedHash, IssuedToken};
 use crate::service::{Error, Services};
 use rand::distributions::{Alphanumeric, DistString};
 
@@ -37,15 +38,8 @@ pub struct OidcLoginRequest {
     pub proof: Proof,
     /// When sent, the ID token's `nonce` must be this.
     pub nonce: Option<String>,
-    pub client: ClientName,
-    pub scopes: Scopes,
-    /// The second factor, when the user has two-factor on.
-    pub otp: Option<String>,
-    /// Device proofs presented, as sent: a valid one of the user counts a
-    /// wrong second factor against itself instead of the username.
-    pub device_proofs: Vec<String>,
-    /// The thumbprint of the DPoP key the request proved it holds.
-    pub dpop_jkt: Option<String>,
+    /// The device signing in, and the key it asks for.
+    pub device: SignInDevice,
 }
 
 /// `POST /login/oidc/{provider}`: a new token for the client of the user
@@ -60,12 +54,7 @@ pub async fn login(
         .oidc
         .get(&request.provider)
         .ok_or(Error::NotFound)?;
-    tokens::check_allowed_scopes(&services.settings, &request.scopes)?;
-    tokens::check_dpop_required(
-        &services.settings,
-        &request.client,
-        request.dpop_jkt.is_some(),
-    )?;
+    request.device.key.check(&services.settings)?;
     // The login throttle counts failures per username and per address; here
     // no username is known before the token is checked, so the provider and
     // the address stand for it (a provider-wide count would let anyone lock
@@ -107,8 +96,8 @@ pub async fn login(
         // As after the password check of `POST /login`: the second factor,
         // then mandatory e-mail verification; an inactive user is refused by
         // `tokens::issue_via` itself.
-        let otp = request.otp.as_deref();
-        let proofs = &request.device_proofs;
+        let otp = request.device.otp.as_deref();
+        let proofs = &request.device.device_proofs;
         two_factor::check_second_factor(
             services,
             user.id,
@@ -142,12 +131,7 @@ pub async fn login(
                         conn,
                         user.id,
                         CheckedHash::kept(&user.password_hash),
-                        Grant {
-                            client: request.client,
-                            scopes: request.scopes,
-                            source: &source,
-                            dpop_jkt: request.dpop_jkt,
-                        },
+                        request.device.key.grant(&source),
                         &via,
                     )
                 })
