@@ -89,7 +89,7 @@ pub async fn decide_on_page(
     let username = posted.text("username");
     let password = posted.text("password");
     let approving = posted.text("decision") == "approve";
-    let otp = Some(posted.text("otp").trim().to_owned()).filter(|otp| !otp.is_empty());
+    let otp = posted.filled("otp");
     let source = request_source(&request);
     let grant = match pending_for_page(&services, &user_code, &source).await {
         Ok(grant) => grant,

@@ -118,6 +118,13 @@ impl PostedForm {
             .unwrap_or("")
             .to_owned()
     }
+
+    /// A field's text without surrounding blanks, or `None` when that
+    /// leaves nothing: an optional field such as a second-factor code,
+    /// which a form sends empty when it is not filled in.
+    pub fn filled(&self, name: &str) -> Option<String> {
+        Some(self.text(name).trim().to_owned()).filter(|text| !text.is_empty())
+    }
 }
 
 impl FromRequest for PostedForm {

@@ -86,14 +86,7 @@ pub async fn sign_in(
             sign_in_form(&csrf, Some(message), &username),
         ))
     };
-    let otp = posted
-        .fields
-        .text("otp")
-        .ok()
-        .flatten()
-        .map(str::trim)
-        .filter(|otp| !otp.is_empty())
-        .map(str::to_owned);
+    let otp = posted.filled("otp");
     if username.is_empty() || password.is_empty() {
         return refuse(StatusCode::BAD_REQUEST, MISSING_CREDENTIALS);
     }
