@@ -74,10 +74,6 @@ impl TokenOwner {
     }
 }
 
-/// The token check's one read. It runs on the backend's own connection
-/// type: through `AnyConnection` diesel builds the SQL text anew on every
-/// call, while a concrete connection reuses its prepared statement, which
-/// is worth it on the path every authenticated request takes.
 /// The columns of a [`TokenOwner`], in its order: the token check's read and
 /// the read of a rotated key's device both select them.
 macro_rules! token_owner_columns {
@@ -103,20 +99,29 @@ macro_rules! token_owner_columns {
 }
 pub(super) use token_owner_columns;
 
+/// The token check's read of one digest, before a connection type is
+/// chosen: [`by_digest`] runs it, and its test asks SQLite how.
+macro_rules! check_read {
+    ($digest:expr) => {
+        tokens::table
+            .inner_join(users::table)
+            .filter(tokens::digest.eq($digest))
+            .select(token_owner_columns!())
+    };
+}
+
+/// The token check's one read. It runs on the backend's own connection
+/// type: through `AnyConnection` diesel builds the SQL text anew on every
+/// call, while a concrete connection reuses its prepared statement, which
+/// is worth it on the path every authenticated request takes. On SQLite it
+/// reads the key's columns from the `tokens_check` index alone, without
+/// the table (see `by_digest_reads_the_index_that_holds_the_whole_row`).
 pub fn by_digest(conn: &mut AnyConnection, digest: &[u8]) -> QueryResult<Option<TokenOwner>> {
-    macro_rules! lookup {
-        ($conn:expr) => {
-            tokens::table
-                .inner_join(users::table)
-                .filter(tokens::digest.eq(digest))
-                .select(token_owner_columns!())
-                .first::<TokenOwner>($conn)
-                .optional()
-        };
-    }
     match conn {
-        AnyConnection::Sqlite(sqlite) => lookup!(sqlite),
-        AnyConnection::Postgresql(postgres) => lookup!(postgres),
+        AnyConnection::Sqlite(sqlite) => check_read!(digest).first::<TokenOwner>(sqlite).optional(),
+        AnyConnection::Postgresql(postgres) => {
+            check_read!(digest).first::<TokenOwner>(postgres).optional()
+        }
     }
 }
 
@@ -499,4 +504,59 @@ pub fn digest_for_client(
         .select(tokens::digest)
         .first(conn)
         .optional()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{self, Database};
+    use diesel::sql_types::{BigInt, Binary, Text};
+    use diesel::sqlite::Sqlite;
+
+    #[derive(QueryableByName)]
+    struct PlanStep {
+        #[diesel(sql_type = Text)]
+        detail: String,
+    }
+
+    /// A token check on SQLite walks one B-tree for the key (the covering
+    /// index) and one for its user. A column added to the check's read but
+    /// not to the index would send every check to the table again, one
+    /// random page more per request at a million users.
+    #[test]
+    fn by_digest_reads_the_index_that_holds_the_whole_row() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let database = Database::Sqlite {
+            path: dir
+                .path()
+                .join("plan.sqlite3")
+                .to_string_lossy()
+                .into_owned(),
+        };
+        db::migrate(&database).unwrap_or_else(|e| panic!("{e}"));
+        let mut conn = db::connect_once(&database).unwrap_or_else(|e| panic!("{e}"));
+        let AnyConnection::Sqlite(sqlite) = &mut conn else {
+            panic!("a SQLite file opened as another backend");
+        };
+        let digest = [7_u8; 32];
+        let read = check_read!(&digest[..]).limit(1);
+        let sql = diesel::debug_query::<Sqlite, _>(&read).to_string();
+        let sql = sql.split(" -- binds").next().unwrap_or_default();
+        let plan: Vec<String> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+            .bind::<Binary, _>(&digest[..])
+            .bind::<BigInt, _>(1_i64)
+            .load::<PlanStep>(sqlite)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(|step| step.detail)
+            .collect();
+        assert_eq!(
+            plan,
+            [
+                "SEARCH tokens USING COVERING INDEX tokens_check (digest=?)",
+                "SEARCH users USING INTEGER PRIMARY KEY (rowid=?)",
+            ],
+            "the check's plan for {sql}"
+        );
+    }
 }
