@@ -119,6 +119,7 @@ impl Application {
             metrics.clone(),
         )
         .with_work_timeout(settings.database.work_timeout())
+        .with_touches_together()
         .with_access_tokens(access_tokens.clone())
         .with_trusted_proxies(settings.server.trusted_proxies.clone())
         .with_dpop(settings.dpop.dpop_proof_window, public_url.clone());

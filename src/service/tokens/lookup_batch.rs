@@ -122,22 +122,26 @@ impl MissedReads {
 
     /// What `digest` names, read with the other misses waiting.
     pub async fn read(&self, digest: TokenDigest) -> Result<Option<Found>, Error> {
-        self.batcher.submit(digest).await.map_err(|error| {
-            // The batch's own failure keeps its kind: out of reach is 503.
-            let unavailable = match &error {
-                BatchError::Failed(cause) => {
-                    matches!(cause.downcast_ref::<Error>(), Some(Error::Unavailable(_)))
-                }
-                BatchError::Full | BatchError::TimedOut => true,
-                BatchError::Stopped => false,
-            };
-            match unavailable {
-                true => Error::Unavailable(Box::new(error)),
-                false => Error::Internal(Box::new(error)),
-            }
-        })
+        self.batcher.submit(digest).await.map_err(service_error)
+    }
+}
+
+/// What a request that queued work on a batcher answers when the work
+/// failed: the batch's own failure keeps its kind (out of reach is 503),
+/// and a full queue or no answer in time is 503 too.
+pub(super) fn service_error(error: BatchError) -> Error {
+    let unavailable = match &error {
+        BatchError::Failed(cause) => {
+            matches!(cause.downcast_ref::<Error>(), Some(Error::Unavailable(_)))
+        }
+        BatchError::Full | BatchError::TimedOut => true,
+        BatchError::Stopped => false,
+    };
+    match unavailable {
+        true => Error::Unavailable(Box::new(error)),
+        false => Error::Internal(Box::new(error)),
     }
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -1,7 +1,8 @@
 //! A token's life: issuing one per (user, client), and listing and
 //! revoking a user's devices (here; revocations are counted here, once,
 //! whoever asks for them); checking a presented one ([`verify`], with its
-//! [`cache`], whose misses are read in batches by [`lookup_batch`]); JWT
+//! [`cache`], whose misses are read in batches by [`lookup_batch`], and on
+//! SQLite its touches written in batches by [`touch_writes`]); JWT
 //! access tokens on device keys ([`jwt`]); the checks asked by other
 //! services ([`other_services`]).
 
@@ -13,6 +14,7 @@ pub mod other_services;
 pub mod revocation_sync;
 pub mod rotation;
 pub mod secret_scanning;
+pub mod touch_writes;
 pub mod verify;
 
 use crate::db::events::What;

@@ -16,6 +16,7 @@ use super::dpop::DpopChecker;
 use super::jwt::AccessTokens;
 use super::lookup_batch::{lookup, Found, MissedReads};
 use super::revocation_sync::RevocationSync;
+use super::touch_writes::TouchWrites;
 use crate::db::rotation::RetiredOwner;
 use crate::db::tokens::{TokenOwner, TouchRow};
 use crate::db::{tokens, AnyConnection, DbPool};
@@ -44,6 +45,8 @@ pub struct TokenVerifier {
     cache: Option<TokenCache>,
     /// Reads the cache's misses, many in one statement (beside the cache).
     missed: Option<MissedReads>,
+    /// SQLite: writes due touches together, one transaction for many.
+    touches: Option<TouchWrites>,
     /// How long a check waits for the database before it is `Unavailable`.
     work_timeout: std::time::Duration,
     /// Checks access JWTs presented in place of a key, when set.
@@ -71,6 +74,7 @@ impl TokenVerifier {
             legacy_keys,
             cache: None,
             missed: None,
+            touches: None,
             work_timeout: crate::service::WORK_TIMEOUT,
             access_tokens: None,
             trusted_proxies: TrustedProxies::default(),
@@ -147,6 +151,16 @@ impl TokenVerifier {
     /// Checks wait at most `limit` for the database.
     pub fn with_work_timeout(mut self, limit: std::time::Duration) -> Self {
         self.work_timeout = limit;
+        self
+    }
+
+    /// Writes the due touches of checks read on the async workers (SQLite)
+    /// together, in one transaction for all those that wait; call it after
+    /// [`TokenVerifier::with_work_timeout`], whose limit it keeps.
+    pub fn with_touches_together(mut self) -> Self {
+        if self.reads_inline {
+            self.touches = Some(TouchWrites::start(self.pool.clone(), self.work_timeout));
+        }
         self
     }
 
@@ -248,11 +262,15 @@ impl TokenVerifier {
                 Checked::Accepted(principal, touch) => (principal, touch),
                 Checked::Reused(reuse) => return Err(self.revoke_reused(reuse, used).await),
             };
-            if let Some(touch) = touch {
-                run_blocking_within(&self.pool, self.work_timeout, move |conn| {
-                    record_use(conn, touch)
-                })
-                .await?;
+            match (touch, &self.touches) {
+                (Some(touch), Some(touches)) => touches.write(touch).await?,
+                (Some(touch), None) => {
+                    run_blocking_within(&self.pool, self.work_timeout, move |conn| {
+                        record_use(conn, touch)
+                    })
+                    .await?
+                }
+                (None, _) => {}
             }
             return Ok(principal);
         }

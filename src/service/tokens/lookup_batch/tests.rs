@@ -24,7 +24,9 @@ fn database(dir: &tempfile::TempDir) -> Database {
 }
 
 /// `users` users with one key each: their digests, by user id order.
-fn seeded(users: usize) -> (tempfile::TempDir, DbPool, Vec<(TokenDigest, i64)>) {
+pub(in crate::service::tokens) fn seeded(
+    users: usize,
+) -> (tempfile::TempDir, DbPool, Vec<(TokenDigest, i64)>) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let database = database(&dir);
     db::migrate(&database).unwrap_or_else(|e| panic!("{e}"));

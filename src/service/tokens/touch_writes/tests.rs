@@ -1,0 +1,112 @@
+//! Touches written together, on a SQLite file of the test's own, through
+//! the check that finds them due.
+
+use super::*;
+use crate::db::schema::tokens;
+use crate::domain::{Timestamp, TokenPolicy};
+use crate::service::tokens::lookup_batch::tests::seeded;
+use crate::service::tokens::verify::{check, Checked, Use};
+use diesel::prelude::*;
+use futures_util::future::join_all;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+const POLICY: TokenPolicy = TokenPolicy {
+    ttl: Duration::from_secs(14 * 86_400),
+    max_age: None,
+    touch_interval: Duration::from_secs(60),
+    rotation_grace: Duration::from_secs(60),
+};
+
+/// The due touch of each seeded key (seeded as last used long ago), used
+/// `at` from `from`.
+fn due_touches(
+    pool: &DbPool,
+    keys: &[(crate::domain::TokenDigest, i64)],
+    at: Timestamp,
+    from: IpAddr,
+) -> Vec<Touch> {
+    let mut conn = pool.get().unwrap_or_else(|e| panic!("{e}"));
+    let used = Use {
+        at,
+        from: Some(from),
+        by_access_token: false,
+    };
+    keys.iter()
+        .map(
+            |(digest, _)| match check(&mut conn, digest, used, &POLICY) {
+                Ok(Checked::Accepted(_, Some(touch))) => touch,
+                other => panic!("a key last used long ago has no due touch: {other:?}"),
+            },
+        )
+        .collect()
+}
+
+#[tokio::test]
+async fn touches_due_at_once_are_written_together_and_each_before_its_answer() {
+    let (_dir, pool, keys) = seeded(50);
+    let (at, from) = (Timestamp::now(), IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7)));
+    let touches = due_touches(&pool, &keys, at, from);
+    let (open, gate) = mpsc::channel::<()>();
+    let gate = Mutex::new(gate);
+    let batches = Arc::new(AtomicUsize::new(0));
+    let counted = batches.clone();
+    // Every batch waits until every touch is queued, so that the touches
+    // make few batches whatever the threads' timing.
+    let writes = TouchWrites::writing_with(pool.clone(), LIMIT, move |conn, touches| {
+        if let Ok(gate) = gate.lock() {
+            let _ = gate.recv();
+        }
+        counted.fetch_add(1, Ordering::SeqCst);
+        touches
+            .iter()
+            .try_for_each(|touch| record_use(conn, *touch))
+    });
+    let tasks: Vec<_> = touches
+        .into_iter()
+        .map(|touch| {
+            let writes = writes.clone();
+            tokio::spawn(async move { writes.write(touch).await })
+        })
+        .collect();
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    drop(open);
+    for written in join_all(tasks).await {
+        written
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    // The worker may have taken one touch before the rest were queued.
+    let batches = batches.load(Ordering::SeqCst);
+    assert!(batches <= 2, "{batches} transactions for 50 touches");
+    let mut conn = pool.get().unwrap_or_else(|e| panic!("{e}"));
+    let rows: Vec<(i64, Option<String>)> = tokens::table
+        .select((tokens::last_used_at, tokens::last_ip))
+        .load(&mut conn)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(rows.len(), 50);
+    for (last_used_at, last_ip) in rows {
+        assert_eq!(last_used_at, at.millis());
+        assert_eq!(last_ip.as_deref(), Some("192.0.2.7"));
+    }
+}
+
+#[tokio::test]
+async fn a_lone_touch_is_written_at_once_by_the_real_writer() {
+    let (_dir, pool, keys) = seeded(1);
+    let (at, from) = (Timestamp::now(), IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)));
+    let touch = due_touches(&pool, &keys, at, from)[0];
+    let writes = TouchWrites::start(pool.clone(), LIMIT);
+    writes.write(touch).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut conn = pool.get().unwrap_or_else(|e| panic!("{e}"));
+    let last_used_at: i64 = tokens::table
+        .select(tokens::last_used_at)
+        .first(&mut conn)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(last_used_at, at.millis());
+}
