@@ -482,25 +482,55 @@ fn thread_cpu_ticks() -> u64 {
 
 /// The token lookup without HTTP or threads (`db::tokens::by_digest`, the
 /// one read a `/whoami` makes), per call, on random seeded tokens.
-fn direct_lookup_cost(database: &Database, keys: &[String], ticks: f64) -> Result<Duration> {
+/// The index that holds every column of a token check's read (SQLite).
+const TOKEN_CHECK_INDEX: &str =
+    include_str!("../migrations/sqlite/2026-12-10-000100_token_check_index/up.sql");
+
+/// `db::tokens::by_digest` on one connection of this process, for keys
+/// drawn at random from all of them (enough that a round rarely draws one
+/// twice, so that large databases are read where a check would read them):
+/// CPU per call. On SQLite also without the `tokens_check` index, dropped
+/// and built again (with, without, with), and how long building it took.
+fn direct_lookup_cost(database: &Database, keys: &[String], ticks: f64) -> Result<()> {
     let mut conn = db::connect_once(database)?;
     let mut rng = XorShift(rand::random::<u64>() | 1);
-    let digests: Vec<TokenDigest> = (0..4096)
+    let digests: Vec<TokenDigest> = (0..200_000)
         .map(|_| TokenDigest::of(&keys[rng.below(keys.len())]))
         .collect();
-    let started = Instant::now();
-    let cpu_before = thread_cpu_ticks();
-    let mut calls = 0u64;
-    while started.elapsed() < Duration::from_secs(2) {
-        for digest in &digests {
-            if db::tokens::by_digest(&mut conn, digest.as_bytes())?.is_none() {
+    let round = |conn: &mut AnyConnection, first: usize| -> Result<f64> {
+        let started = Instant::now();
+        let cpu_before = thread_cpu_ticks();
+        let mut calls = 0u64;
+        for digest in digests.iter().cycle().skip(first) {
+            if started.elapsed() >= Duration::from_secs(2) {
+                break;
+            }
+            if db::tokens::by_digest(conn, digest.as_bytes())?.is_none() {
                 return Err("a seeded token was not found".into());
             }
+            calls += 1;
         }
-        calls += digests.len() as u64;
-    }
-    let cpu = thread_cpu_ticks() - cpu_before;
-    Ok(Duration::from_secs_f64(cpu as f64 / ticks / calls as f64))
+        let cpu = thread_cpu_ticks() - cpu_before;
+        Ok(cpu as f64 / ticks / calls as f64 * 1e6)
+    };
+    let with = round(&mut conn, 0)?;
+    let AnyConnection::Sqlite(sqlite) = &mut conn else {
+        println!("db::tokens::by_digest called directly on one connection in this process (the database part of a token check): {with:.1} us of CPU per call");
+        return Ok(());
+    };
+    sqlite.batch_execute("DROP INDEX tokens_check")?;
+    let without = round(&mut conn, 70_000)?;
+    let built = Instant::now();
+    conn.batch_execute(TOKEN_CHECK_INDEX)?;
+    let build_time = built.elapsed();
+    let again = round(&mut conn, 140_000)?;
+    println!(
+        "db::tokens::by_digest called directly on one connection in this process (the database part of a token check), random keys: {:.1} us of CPU per call ({with:.1} and {again:.1} with the tokens_check index, {without:.1} without it: {:.2} x); building the index took {:.2} s",
+        (with + again) / 2.0,
+        (with + again) / 2.0 / without,
+        build_time.as_secs_f64(),
+    );
+    Ok(())
 }
 
 /// What a bound key's `/whoami` adds, in parts, in this process: checking
@@ -815,7 +845,12 @@ fn machine_ticks() -> (u64, u64) {
 }
 
 fn status_kib(pid: u32, field: &str) -> Option<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    proc_kib(pid, "status", field)
+}
+
+/// A `Field: N kB` line of `/proc/PID/FILE`.
+fn proc_kib(pid: u32, file: &str, field: &str) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
     status
         .lines()
         .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
@@ -1766,11 +1801,7 @@ fn bench_size(
     };
     let seeded = seed(&database, users_count, hash)?;
     let seeded_at = Instant::now();
-    let direct = direct_lookup_cost(&database, &seeded.keys, ticks)?;
-    println!(
-        "db::tokens::by_digest called directly on one connection in this process (the database part of a token check): {:.1} us of CPU per call",
-        us(direct)
-    );
+    direct_lookup_cost(&database, &seeded.keys, ticks)?;
     if config.runs("dpop") {
         dpop_part_costs(&database, &seeded.keys[0], ticks)?;
     }
@@ -1994,10 +2025,13 @@ fn bench_size(
     );
     let hwm_kib = status_kib(server.pid(), "VmHWM").unwrap_or(0);
     println!(
-        "server at the end: VmRSS {:.1} MiB (anonymous {:.1}, file {:.1}), VmHWM {:.1} MiB, {} threads",
+        "server at the end: VmRSS {:.1} MiB (anonymous {:.1}, file {:.1}), PSS {:.1} MiB, VmHWM {:.1} MiB, {} threads",
         status_kib(server.pid(), "VmRSS").unwrap_or(0) as f64 / 1024.0,
         status_kib(server.pid(), "RssAnon").unwrap_or(0) as f64 / 1024.0,
         status_kib(server.pid(), "RssFile").unwrap_or(0) as f64 / 1024.0,
+        // Each SQLite connection maps the file on its own, and VmRSS counts
+        // a page once per mapping; PSS counts it once.
+        proc_kib(server.pid(), "smaps_rollup", "Pss").unwrap_or(0) as f64 / 1024.0,
         hwm_kib as f64 / 1024.0,
         thread_snapshot(server.pid()).0.len(),
     );
