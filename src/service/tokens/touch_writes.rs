@@ -12,11 +12,40 @@
 //! what its client reads next (`GET /tokens`) shows the use.
 
 use super::lookup_batch::service_error;
-use super::verify::{record_use, Touch};
 use crate::db::batch::{BatchLimits, Batcher};
+use crate::db::tokens::{self, TouchRow};
 use crate::db::{AnyConnection, DbPool};
+use crate::domain::Timestamp;
 use crate::service::Error;
+use std::net::IpAddr;
 use std::time::Duration;
+
+/// A last-use write that is due: what a check found (`verify`), written
+/// here.
+#[derive(Debug, Clone, Copy)]
+pub struct Touch {
+    pub(super) token_id: i64,
+    pub(super) now: Timestamp,
+    pub(super) expires_at: Timestamp,
+    pub(super) touched_before: Timestamp,
+    pub(super) from: Option<IpAddr>,
+}
+
+/// Writes one touch, unless another request already did within the
+/// interval (see [`tokens::touch`]).
+pub fn record_use(conn: &mut AnyConnection, touch: Touch) -> Result<(), Error> {
+    tokens::touch(
+        conn,
+        &TouchRow {
+            token_id: touch.token_id,
+            used_at: touch.now.millis(),
+            expires_at: touch.expires_at.millis(),
+            touched_before: touch.touched_before.millis(),
+            ip: touch.from,
+        },
+    )?;
+    Ok(())
+}
 
 /// One worker, since one writer at a time is all SQLite allows.
 const LIMITS: BatchLimits = BatchLimits {

@@ -16,10 +16,10 @@ use super::dpop::DpopChecker;
 use super::jwt::AccessTokens;
 use super::lookup_batch::{lookup, Found, MissedReads};
 use super::revocation_sync::RevocationSync;
-use super::touch_writes::TouchWrites;
+use super::touch_writes::{record_use, Touch, TouchWrites};
 use crate::db::rotation::RetiredOwner;
-use crate::db::tokens::{TokenOwner, TouchRow};
-use crate::db::{tokens, AnyConnection, DbPool};
+use crate::db::tokens::TokenOwner;
+use crate::db::{AnyConnection, DbPool};
 use crate::domain::client_address::TrustedProxies;
 use crate::domain::event::{Actor, EventSource};
 use crate::domain::principal::Principal;
@@ -409,16 +409,6 @@ pub struct Use {
     pub by_access_token: bool,
 }
 
-/// A last-use write that is due.
-#[derive(Debug, Clone, Copy)]
-pub struct Touch {
-    token_id: i64,
-    now: Timestamp,
-    expires_at: Timestamp,
-    touched_before: Timestamp,
-    from: Option<IpAddr>,
-}
-
 /// What a check decided, when it did not refuse.
 // Moved once per check: a box would cost every accepted check an allocation.
 #[allow(clippy::large_enum_variant)]
@@ -512,18 +502,4 @@ fn principal_of(
     let expires_at = touch.map_or(Timestamp(owner.expires_at), |touch| touch.expires_at);
     let principal = owner.into_principal(*digest, expires_at);
     (principal, touch)
-}
-
-pub fn record_use(conn: &mut AnyConnection, touch: Touch) -> Result<(), Error> {
-    tokens::touch(
-        conn,
-        &TouchRow {
-            token_id: touch.token_id,
-            used_at: touch.now.millis(),
-            expires_at: touch.expires_at.millis(),
-            touched_before: touch.touched_before.millis(),
-            ip: touch.from,
-        },
-    )?;
-    Ok(())
 }

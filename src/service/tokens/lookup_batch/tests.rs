@@ -222,3 +222,41 @@ async fn a_database_out_of_reach_is_unavailable_to_every_waiting_ask() {
         Some(keys[0].1)
     );
 }
+
+#[derive(diesel::QueryableByName)]
+struct PlanStep {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    detail: String,
+}
+
+/// A token check on SQLite walks one B-tree for the key (the covering
+/// index `tokens_check`) and one for its user. A column added to the
+/// check's read but not to the index would send every check to the table
+/// again: one random page more per request at a million users.
+#[test]
+fn the_check_reads_the_index_that_holds_the_whole_key() {
+    use diesel::sql_types::{BigInt, Binary};
+    use diesel::RunQueryDsl;
+    let (_dir, pool, _) = seeded(0);
+    let mut conn = pool.get().unwrap_or_else(|e| panic!("{e}"));
+    let crate::db::AnyConnection::Sqlite(sqlite) = &mut *conn else {
+        panic!("a SQLite file opened as another backend");
+    };
+    let sql = tokens::check_read_sqlite_sql();
+    let plan: Vec<String> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+        .bind::<Binary, _>(&[7_u8; 32][..])
+        .bind::<BigInt, _>(1_i64)
+        .load::<PlanStep>(sqlite)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|step| step.detail)
+        .collect();
+    assert_eq!(
+        plan,
+        [
+            "SEARCH tokens USING COVERING INDEX tokens_check (digest=?)",
+            "SEARCH users USING INTEGER PRIMARY KEY (rowid=?)",
+        ],
+        "the check's plan for {sql}"
+    );
+}

@@ -1,47 +1,39 @@
-//! Touches written together, on a SQLite file of the test's own, through
-//! the check that finds them due.
+//! Touches written together, on a SQLite file of the test's own.
 
 use super::*;
-use crate::db::schema::tokens;
-use crate::domain::{Timestamp, TokenPolicy};
+use crate::db::schema;
+use crate::domain::TokenDigest;
 use crate::service::tokens::lookup_batch::tests::seeded;
-use crate::service::tokens::verify::{check, Checked, Use};
 use diesel::prelude::*;
 use futures_util::future::join_all;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
-const POLICY: TokenPolicy = TokenPolicy {
-    ttl: Duration::from_secs(14 * 86_400),
-    max_age: None,
-    touch_interval: Duration::from_secs(60),
-    rotation_grace: Duration::from_secs(60),
-};
-
-/// The due touch of each seeded key (seeded as last used long ago), used
-/// `at` from `from`.
+/// The touch a check finds due for each seeded key (seeded as last used
+/// long ago), used `at` from `from` with a 60 s interval and 14 days' life.
 fn due_touches(
     pool: &DbPool,
-    keys: &[(crate::domain::TokenDigest, i64)],
+    keys: &[(TokenDigest, i64)],
     at: Timestamp,
     from: IpAddr,
 ) -> Vec<Touch> {
     let mut conn = pool.get().unwrap_or_else(|e| panic!("{e}"));
-    let used = Use {
-        at,
-        from: Some(from),
-        by_access_token: false,
-    };
     keys.iter()
-        .map(
-            |(digest, _)| match check(&mut conn, digest, used, &POLICY) {
-                Ok(Checked::Accepted(_, Some(touch))) => touch,
-                other => panic!("a key last used long ago has no due touch: {other:?}"),
-            },
-        )
+        .map(|(digest, _)| {
+            let owner = tokens::by_digest(&mut conn, digest.as_bytes())
+                .unwrap_or_else(|e| panic!("{e}"))
+                .unwrap_or_else(|| panic!("a seeded key is not found"));
+            Touch {
+                token_id: owner.token_id,
+                now: at,
+                expires_at: at.plus(Duration::from_secs(14 * 86_400)),
+                touched_before: at.minus(Duration::from_secs(60)),
+                from: Some(from),
+            }
+        })
         .collect()
 }
 
@@ -85,8 +77,8 @@ async fn touches_due_at_once_are_written_together_and_each_before_its_answer() {
     let batches = batches.load(Ordering::SeqCst);
     assert!(batches <= 2, "{batches} transactions for 50 touches");
     let mut conn = pool.get().unwrap_or_else(|e| panic!("{e}"));
-    let rows: Vec<(i64, Option<String>)> = tokens::table
-        .select((tokens::last_used_at, tokens::last_ip))
+    let rows: Vec<(i64, Option<String>)> = schema::tokens::table
+        .select((schema::tokens::last_used_at, schema::tokens::last_ip))
         .load(&mut conn)
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(rows.len(), 50);
@@ -104,8 +96,8 @@ async fn a_lone_touch_is_written_at_once_by_the_real_writer() {
     let writes = TouchWrites::start(pool.clone(), LIMIT);
     writes.write(touch).await.unwrap_or_else(|e| panic!("{e}"));
     let mut conn = pool.get().unwrap_or_else(|e| panic!("{e}"));
-    let last_used_at: i64 = tokens::table
-        .select(tokens::last_used_at)
+    let last_used_at: i64 = schema::tokens::table
+        .select(schema::tokens::last_used_at)
         .first(&mut conn)
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(last_used_at, at.millis());
