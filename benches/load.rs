@@ -480,8 +480,6 @@ fn thread_cpu_ticks() -> u64 {
         .unwrap_or(0)
 }
 
-/// The token lookup without HTTP or threads (`db::tokens::by_digest`, the
-/// one read a `/whoami` makes), per call, on random seeded tokens.
 /// The index that holds every column of a token check's read (SQLite).
 const TOKEN_CHECK_INDEX: &str =
     include_str!("../migrations/sqlite/2026-12-10-000100_token_check_index/up.sql");

@@ -31,19 +31,29 @@ pub struct Touch {
     pub(super) from: Option<IpAddr>,
 }
 
+impl Touch {
+    fn row(&self) -> TouchRow {
+        TouchRow {
+            token_id: self.token_id,
+            used_at: self.now.millis(),
+            expires_at: self.expires_at.millis(),
+            touched_before: self.touched_before.millis(),
+            ip: self.from,
+        }
+    }
+}
+
 /// Writes one touch, unless another request already did within the
 /// interval (see [`tokens::touch`]).
 pub fn record_use(conn: &mut AnyConnection, touch: Touch) -> Result<(), Error> {
-    tokens::touch(
-        conn,
-        &TouchRow {
-            token_id: touch.token_id,
-            used_at: touch.now.millis(),
-            expires_at: touch.expires_at.millis(),
-            touched_before: touch.touched_before.millis(),
-            ip: touch.from,
-        },
-    )?;
+    tokens::touch(conn, &touch.row())?;
+    Ok(())
+}
+
+/// Writes a batch of touches (see [`tokens::touch_batch`]).
+fn record_uses(conn: &mut AnyConnection, touches: &[Touch]) -> Result<(), Error> {
+    let rows: Vec<TouchRow> = touches.iter().map(Touch::row).collect();
+    tokens::touch_batch(conn, &rows)?;
     Ok(())
 }
 
@@ -64,11 +74,7 @@ pub struct TouchWrites {
 impl TouchWrites {
     /// Starts the worker; each request waits at most `answer_within`.
     pub fn start(pool: DbPool, answer_within: Duration) -> Self {
-        Self::writing_with(pool, answer_within, |conn, touches| {
-            touches
-                .iter()
-                .try_for_each(|touch| record_use(conn, *touch))
-        })
+        Self::writing_with(pool, answer_within, record_uses)
     }
 
     /// [`TouchWrites::start`], each batch written by `write` within one

@@ -274,16 +274,25 @@ impl TokenVerifier {
             }
             return Ok(principal);
         }
+        // With no batch writer, the touch goes with the read, on the same
+        // connection; with one, it waits for the batch like the others.
+        let batched = self.touches.as_ref();
+        let writes_with_read = batched.is_none();
         let checked = run_blocking_within(&self.pool, self.work_timeout, move |conn| {
             let checked = check(conn, &digest, used, &policy)?;
-            if let Checked::Accepted(_, Some(touch)) = &checked {
+            if let (Checked::Accepted(_, Some(touch)), true) = (&checked, writes_with_read) {
                 record_use(conn, *touch)?;
             }
             Ok(checked)
         })
         .await?;
         match checked {
-            Checked::Accepted(principal, _) => Ok(principal),
+            Checked::Accepted(principal, touch) => {
+                if let (Some(touch), Some(touches)) = (touch, batched) {
+                    touches.write(touch).await?;
+                }
+                Ok(principal)
+            }
             Checked::Reused(reuse) => Err(self.revoke_reused(reuse, used).await),
         }
     }

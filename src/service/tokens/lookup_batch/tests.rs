@@ -23,6 +23,37 @@ fn database(dir: &tempfile::TempDir) -> Database {
     }
 }
 
+/// Batches that wait until the test drops the sender, counted as they
+/// pass: asks queued in one burst then make few batches, whatever the
+/// threads' timing.
+pub(in crate::service::tokens) struct HeldBatches {
+    gate: Mutex<mpsc::Receiver<()>>,
+    passed: Arc<AtomicUsize>,
+}
+
+impl HeldBatches {
+    /// Waits for the gate to open, and counts the batch.
+    pub(in crate::service::tokens) fn pass(&self) {
+        if let Ok(gate) = self.gate.lock() {
+            let _ = gate.recv();
+        }
+        self.passed.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A closed gate for batches: the sender that opens it when dropped, the
+/// count of batches that passed, and what each batch calls.
+pub(in crate::service::tokens) fn held_batches() -> (mpsc::Sender<()>, Arc<AtomicUsize>, HeldBatches)
+{
+    let (open, gate) = mpsc::channel::<()>();
+    let passed = Arc::new(AtomicUsize::new(0));
+    let held = HeldBatches {
+        gate: Mutex::new(gate),
+        passed: passed.clone(),
+    };
+    (open, passed, held)
+}
+
 /// `users` users with one key each: their digests, by user id order.
 pub(in crate::service::tokens) fn seeded(
     users: usize,
@@ -91,17 +122,9 @@ fn user_of(found: &Option<Found>) -> Option<i64> {
 #[tokio::test]
 async fn many_concurrent_misses_are_read_together_and_each_gets_its_own_owner() {
     let (_dir, pool, keys) = seeded(50);
-    let (open, gate) = mpsc::channel::<()>();
-    let gate = Mutex::new(gate);
-    let reads = Arc::new(AtomicUsize::new(0));
-    let counted = reads.clone();
-    // Every read waits until every ask is queued, so that the asks make
-    // few batches whatever the threads' timing.
+    let (open, reads, held) = held_batches();
     let lookups = MissedReads::reading_with(pool, LIMIT, move |conn, digests| {
-        if let Ok(gate) = gate.lock() {
-            let _ = gate.recv();
-        }
-        counted.fetch_add(1, Ordering::SeqCst);
+        held.pass();
         lookup_many(conn, digests)
     });
     // Each key asked for four times over, in one burst.

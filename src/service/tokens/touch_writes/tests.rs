@@ -3,12 +3,11 @@
 use super::*;
 use crate::db::schema;
 use crate::domain::TokenDigest;
-use crate::service::tokens::lookup_batch::tests::seeded;
+use crate::service::tokens::lookup_batch::tests::{held_batches, seeded};
 use diesel::prelude::*;
 use futures_util::future::join_all;
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::atomic::Ordering;
 
 const LIMIT: Duration = Duration::from_secs(10);
 
@@ -42,20 +41,10 @@ async fn touches_due_at_once_are_written_together_and_each_before_its_answer() {
     let (_dir, pool, keys) = seeded(50);
     let (at, from) = (Timestamp::now(), IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7)));
     let touches = due_touches(&pool, &keys, at, from);
-    let (open, gate) = mpsc::channel::<()>();
-    let gate = Mutex::new(gate);
-    let batches = Arc::new(AtomicUsize::new(0));
-    let counted = batches.clone();
-    // Every batch waits until every touch is queued, so that the touches
-    // make few batches whatever the threads' timing.
+    let (open, batches, held) = held_batches();
     let writes = TouchWrites::writing_with(pool.clone(), LIMIT, move |conn, touches| {
-        if let Ok(gate) = gate.lock() {
-            let _ = gate.recv();
-        }
-        counted.fetch_add(1, Ordering::SeqCst);
-        touches
-            .iter()
-            .try_for_each(|touch| record_use(conn, *touch))
+        held.pass();
+        record_uses(conn, touches)
     });
     let tasks: Vec<_> = touches
         .into_iter()
