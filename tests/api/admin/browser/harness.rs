@@ -27,6 +27,18 @@ const BUTTONS: &str = "button, a.button, input[type=submit], #actions a, a[id^=\
 /// The console session's cookie (`http::session`, not public).
 const SESSION_COOKIE: &str = "multitoken_console";
 
+/// How long a page, an element or a form's answer is waited for. A wait
+/// ends as soon as what it waits for is there, so the bound costs a
+/// passing test nothing; it only decides when a test gives up, and under
+/// the whole suite's load (two cores shared by Chromium, every test's
+/// server and its Argon2 hashes) it must be generous.
+const PAGE_WAIT: Duration = Duration::from_secs(30);
+
+/// How long a page's size must stay put, after a resize, to count as the
+/// size the resize gave (a window with a frame never reaches the size
+/// asked for at the first try).
+const SIZE_SETTLES: Duration = Duration::from_secs(1);
+
 const NO_DRIVER: &str = "chromedriver not found (install the Debian packages chromium and \
                          chromium-driver, or set CHROMEDRIVER)";
 
@@ -181,11 +193,7 @@ impl Browser {
                 .set_window_size(outer_width, outer_height)
                 .await
                 .expect("set the window's size");
-            let inner = self
-                .script("return [window.innerWidth, window.innerHeight]")
-                .await;
-            let inner_width = inner[0].as_u64().expect("innerWidth") as u32;
-            let inner_height = inner[1].as_u64().expect("innerHeight") as u32;
+            let (inner_width, inner_height) = self.inner_size_once_settled(width, height).await;
             if inner_width == width && inner_height == height {
                 return;
             }
@@ -193,10 +201,46 @@ impl Browser {
             outer_width = (outer_width + width).saturating_sub(inner_width);
             outer_height = (outer_height + height).saturating_sub(inner_height);
         }
+        let (inner_width, inner_height) = self.inner_size().await;
+        panic!(
+            "asked for a page of {width}×{height} CSS pixels, Chromium gives \
+             {inner_width}×{inner_height}"
+        );
+    }
+
+    /// The page's size once it is `width`×`height`, or once it has stayed
+    /// the same for a while: a loaded machine can answer the resize before
+    /// the page has seen it, and a frame measured from a stale size would
+    /// be wrong.
+    async fn inner_size_once_settled(&self, width: u32, height: u32) -> (u32, u32) {
+        let mut last = self.inner_size().await;
+        let mut unchanged_since = Instant::now();
+        let started = Instant::now();
+        while last != (width, height)
+            && unchanged_since.elapsed() < SIZE_SETTLES
+            && started.elapsed() < PAGE_WAIT
+        {
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+            let now = self.inner_size().await;
+            if now != last {
+                last = now;
+                unchanged_since = Instant::now();
+            }
+        }
+        last
+    }
+
+    async fn inner_size(&self) -> (u32, u32) {
         let inner = self
             .script("return [window.innerWidth, window.innerHeight]")
             .await;
-        panic!("asked for a page of {width}×{height} CSS pixels, Chromium gives {inner}");
+        let size = |index: usize| {
+            inner[index]
+                .as_u64()
+                .and_then(|pixels| u32::try_from(pixels).ok())
+                .unwrap_or_else(|| panic!("the window's inner size: {inner}"))
+        };
+        (size(0), size(1))
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -221,7 +265,7 @@ impl Browser {
         let found = self
             .client
             .wait()
-            .at_most(Duration::from_secs(10))
+            .at_most(PAGE_WAIT)
             .for_element(Locator::Css(css))
             .await;
         match found {
@@ -287,14 +331,14 @@ impl Browser {
             .to_owned()
     }
 
-    /// Waits (up to 10 s) until the browser is at `path_and_query`: a click
+    /// Waits (up to [`PAGE_WAIT`]) until the browser is at `path_and_query`: a click
     /// that submits a form returns before the next page has loaded.
     pub async fn wait_for(&self, path_and_query: &str) {
         self.wait_until(|here| here == path_and_query, path_and_query)
             .await;
     }
 
-    /// Waits (up to 10 s) until the path and query shown pass `test`.
+    /// Waits (up to [`PAGE_WAIT`]) until the path and query shown pass `test`.
     pub async fn wait_until(&self, test: impl Fn(&str) -> bool, what: &str) {
         let started = Instant::now();
         loop {
@@ -304,7 +348,7 @@ impl Browser {
                 return;
             }
             assert!(
-                started.elapsed() < Duration::from_secs(10),
+                started.elapsed() < PAGE_WAIT,
                 "still at {here}, waiting for {what}"
             );
             actix_web::rt::time::sleep(Duration::from_millis(50)).await;
@@ -321,7 +365,7 @@ impl Browser {
         let started = Instant::now();
         while self.path().await == "/console/login" && self.find_all("#error").await.is_empty() {
             assert!(
-                started.elapsed() < Duration::from_secs(10),
+                started.elapsed() < PAGE_WAIT,
                 "signing in as {username}: no answer"
             );
             actix_web::rt::time::sleep(Duration::from_millis(50)).await;
