@@ -17,6 +17,7 @@
 //! one statement each, by [`TokenCache::flush_touches`].
 
 use super::revocation_sync::Lease;
+use super::touch_writes::Touch;
 use crate::db::cache_instances;
 use crate::db::notifications::{self, Eviction, Heard};
 use crate::db::tokens::{self, TokenOwner};
@@ -95,18 +96,6 @@ impl quick_cache::Weighter<TokenDigest, Arc<Entry>> for Weight {
     }
 }
 
-/// A touch that is due, waiting for the next batch.
-#[derive(Debug, Clone, Copy)]
-pub struct PendingTouch {
-    pub token_id: i64,
-    pub digest: TokenDigest,
-    pub used_at: Timestamp,
-    pub expires_at: Timestamp,
-    pub touched_before: Timestamp,
-    /// Where the use came from, when known.
-    pub from: Option<std::net::IpAddr>,
-}
-
 struct Inner {
     entries: quick_cache::sync::Cache<TokenDigest, Arc<Entry>, Weight>,
     ttl: Duration,
@@ -117,7 +106,9 @@ struct Inner {
     /// it retries twice a second while the database is down.
     loss_logged: AtomicBool,
     lease: Arc<Lease>,
-    pending: Mutex<HashMap<i64, PendingTouch>>,
+    /// Due touches by token id, each with its key's digest (to evict the
+    /// entry if the write fails).
+    pending: Mutex<HashMap<i64, (TokenDigest, Touch)>>,
     metrics: Metrics,
 }
 
@@ -239,14 +230,14 @@ impl TokenCache {
 
     /// Records a due touch, and shows it in the cached entry at once (so
     /// that it is not due again, and `expires_at` is the slid one).
-    pub fn touch(&self, touch: PendingTouch) {
+    pub fn touch(&self, digest: TokenDigest, touch: Touch) {
         let inner = &self.inner;
         if let Ok(mut pending) = inner.pending.lock() {
-            pending.entry(touch.token_id).or_insert(touch);
+            pending.entry(touch.token_id).or_insert((digest, touch));
         }
-        if let Some(entry) = inner.entries.peek(&touch.digest) {
+        if let Some(entry) = inner.entries.peek(&digest) {
             let mut owner = entry.owner.clone();
-            owner.last_used_at = touch.used_at.millis();
+            owner.last_used_at = touch.now.millis();
             owner.expires_at = owner.expires_at.max(touch.expires_at.millis());
             // The last use and the expiry are in nothing derived.
             let updated = Arc::new(Entry {
@@ -255,41 +246,32 @@ impl TokenCache {
                 derived: entry.derived.clone(),
             });
             // Only over the entry just read: an eviction in between wins.
-            let _ = inner.entries.replace(touch.digest, updated, true);
+            let _ = inner.entries.replace(digest, updated, true);
         }
     }
 
     /// The expiry a waiting touch gives the token, if one waits.
     pub fn pending_expiry(&self, token_id: i64) -> Option<Timestamp> {
         let pending = self.inner.pending.lock().ok()?;
-        pending.get(&token_id).map(|touch| touch.expires_at)
+        pending.get(&token_id).map(|(_, touch)| touch.expires_at)
     }
 
     /// Writes every waiting touch, in statements of up to 1,000 tokens. On
     /// failure the touches are dropped and their entries evicted, so that
     /// no entry shows an expiry the database does not have.
     pub fn flush_touches(&self, conn: &mut AnyConnection) -> Result<usize, diesel::result::Error> {
-        let touches: Vec<PendingTouch> = match self.inner.pending.lock() {
-            Ok(mut pending) => pending.drain().map(|(_, touch)| touch).collect(),
+        let touches: Vec<(TokenDigest, Touch)> = match self.inner.pending.lock() {
+            Ok(mut pending) => pending.drain().map(|(_, pending)| pending).collect(),
             Err(_) => return Ok(0),
         };
         let mut written = 0;
         for batch in touches.chunks(1000) {
-            let rows: Vec<tokens::TouchRow> = batch
-                .iter()
-                .map(|touch| tokens::TouchRow {
-                    token_id: touch.token_id,
-                    used_at: touch.used_at.millis(),
-                    expires_at: touch.expires_at.millis(),
-                    touched_before: touch.touched_before.millis(),
-                    ip: touch.from,
-                })
-                .collect();
+            let rows: Vec<tokens::TouchRow> = batch.iter().map(|(_, touch)| touch.row()).collect();
             match tokens::touch_batch(conn, &rows) {
                 Ok(count) => written += count,
                 Err(error) => {
-                    for touch in &touches {
-                        self.inner.entries.remove(&touch.digest);
+                    for (digest, _) in &touches {
+                        self.inner.entries.remove(digest);
                     }
                     return Err(error);
                 }
@@ -506,14 +488,16 @@ mod derived_tests {
         );
 
         // A touch replaces the entry; what was derived goes with it.
-        cache.touch(PendingTouch {
-            token_id: 7,
+        cache.touch(
             digest,
-            used_at: Timestamp(1_765_000_100_000),
-            expires_at: Timestamp(1_766_000_100_000),
-            touched_before: Timestamp(1_765_000_040_000),
-            from: None,
-        });
+            Touch {
+                token_id: 7,
+                now: Timestamp(1_765_000_100_000),
+                expires_at: Timestamp(1_766_000_100_000),
+                touched_before: Timestamp(1_765_000_040_000),
+                from: None,
+            },
+        );
         let touched = derive(&principal).expect("still kept");
         assert!(Arc::ptr_eq(&first, &touched));
 

@@ -21,7 +21,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 /// A last-use write that is due: what a check found (`verify`), written
-/// here.
+/// here on SQLite, or held by the token cache for its next batch.
 #[derive(Debug, Clone, Copy)]
 pub struct Touch {
     pub(super) token_id: i64,
@@ -32,7 +32,7 @@ pub struct Touch {
 }
 
 impl Touch {
-    fn row(&self) -> TouchRow {
+    pub(super) fn row(&self) -> TouchRow {
         TouchRow {
             token_id: self.token_id,
             used_at: self.now.millis(),

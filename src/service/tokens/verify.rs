@@ -11,7 +11,7 @@
 //! The cache's misses are read together: concurrent ones in one statement,
 //! by a worker of their own ([`super::lookup_batch`]).
 
-use super::cache::{PendingTouch, TokenCache};
+use super::cache::TokenCache;
 use super::dpop::DpopChecker;
 use super::jwt::AccessTokens;
 use super::lookup_batch::{lookup, Found, MissedReads};
@@ -381,14 +381,7 @@ impl TokenVerifier {
     ) -> Principal {
         let (principal, touch) = principal_of(owner, &digest, used, &self.policy);
         if let Some(touch) = touch {
-            cache.touch(PendingTouch {
-                token_id: touch.token_id,
-                digest,
-                used_at: touch.now,
-                expires_at: touch.expires_at,
-                touched_before: touch.touched_before,
-                from: touch.from,
-            });
+            cache.touch(digest, touch);
         }
         principal
     }
