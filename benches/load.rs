@@ -55,7 +55,10 @@
 //! `LOAD_PHASES=healthz,whoami,dpop,jwt,verify,introspect,nginx,login`
 //! (a subset, for experiments), `LOAD_SERVER_ENV="NAME=VALUE,..."` (extra
 //! environment for the server, e.g. `MALLOC_ARENA_MAX=2`), `LOAD_SERVER_BIN`
-//! (another build of the server to run instead, to compare a change).
+//! (another build of the server to run instead, to compare a change),
+//! `LOAD_TOUCHES=due` (every key seeded as last used an hour ago, so that
+//! each key's first check writes a touch; by default they are seeded as
+//! just used, and the phases, shorter than the touch interval, read only).
 //!
 //! PostgreSQL mode: with `LOAD_DATABASE_URL=postgres://…` (a server this
 //! bench may create databases on), each user count is also seeded on a
@@ -118,6 +121,9 @@ const TOUCH_INTERVAL: Duration = Duration::from_secs(60);
 /// Seeding that took longer than this stamps every token's last use again
 /// at its end (see `seed`).
 const SEED_RESTAMP_AFTER_MS: i64 = 10_000;
+/// With `LOAD_TOUCHES=due`, how long before the run the keys were last
+/// used (and made): well past the touch interval, well within their life.
+const DUE_LAST_USE_AGO: Duration = Duration::from_secs(3_600);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Rows per INSERT: as many as SQLite's 32,766 bound values allow (users
 /// have 9 columns, tokens 6); PostgreSQL allows 65,535.
@@ -148,6 +154,8 @@ struct Config {
     phases: Vec<String>,
     server_env: Vec<(String, String)>,
     postgres: Option<String>,
+    /// `LOAD_TOUCHES=due`: every key's first check writes a touch.
+    touches_due: bool,
 }
 
 impl Config {
@@ -186,6 +194,13 @@ impl Config {
         if distributions.is_empty() {
             return Err("LOAD_DISTRIBUTION: name uniform, zipf or both".into());
         }
+        let touches_due = match std::env::var("LOAD_TOUCHES").as_deref().map(str::trim) {
+            Err(_) | Ok("none") => false,
+            Ok("due") => true,
+            Ok(other) => {
+                return Err(format!("LOAD_TOUCHES: unknown {other:?} (none or due)").into())
+            }
+        };
         Ok(Config {
             sizes,
             distributions,
@@ -208,6 +223,7 @@ impl Config {
             postgres: std::env::var("LOAD_DATABASE_URL")
                 .ok()
                 .filter(|url| url.starts_with("postgres://") || url.starts_with("postgresql://")),
+            touches_due,
         })
     }
 
@@ -319,7 +335,12 @@ fn username(index: usize) -> String {
     format!("user{:06}", index + 1)
 }
 
-fn seed(database: &Database, users_count: usize, hash: &str) -> Result<Seeded> {
+/// Seeds `users_count` users with a key per client. Each key's last use
+/// (and its making) is the end of seeding, so that no touch is due for the
+/// touch interval and the phases measure reads; with `touches_due` it is
+/// an hour earlier, so that each key's first check writes a touch, as
+/// when devices come back after a while.
+fn seed(database: &Database, users_count: usize, hash: &str, touches_due: bool) -> Result<Seeded> {
     let started = Instant::now();
     db::migrate(database)?;
     let mut any = db::connect_once(database)?;
@@ -327,9 +348,14 @@ fn seed(database: &Database, users_count: usize, hash: &str) -> Result<Seeded> {
         sqlite.batch_execute(&format!("PRAGMA cache_size = -{SEED_CACHE_KIB}"))?;
     }
     let conn = &mut any;
+    let last_use_ago = match touches_due {
+        true => DUE_LAST_USE_AGO,
+        false => Duration::ZERO,
+    };
     let now = Timestamp::now();
     let expires_at = now.plus(TOKEN_TTL).millis();
     let now = now.millis();
+    let last_use = now - last_use_ago.as_millis() as i64;
 
     let generated = Instant::now();
     let mut keys = Vec::with_capacity(users_count * CLIENTS.len());
@@ -344,7 +370,7 @@ fn seed(database: &Database, users_count: usize, hash: &str) -> Result<Seeded> {
     let inserted = Instant::now();
     multitoken::db::transaction::<_, diesel::result::Error, _>(conn, |conn| {
         insert_users(conn, users_count, hash, now)?;
-        insert_tokens(conn, &digests, now, expires_at)
+        insert_tokens(conn, &digests, last_use, expires_at)
     })?;
     let insert_time = inserted.elapsed();
     // Seeding 1M users takes minutes, longer than the touch interval: had
@@ -354,9 +380,12 @@ fn seed(database: &Database, users_count: usize, hash: &str) -> Result<Seeded> {
     // 1M figures of 2026-12-07 did: 107 threads queued on the write lock).
     let restamped = Instant::now();
     if Timestamp::now().millis() - now > SEED_RESTAMP_AFTER_MS {
-        let now = Timestamp::now().millis();
+        let last_use = Timestamp::now().millis() - last_use_ago.as_millis() as i64;
         diesel::update(tokens::table)
-            .set((tokens::created_at.eq(now), tokens::last_used_at.eq(now)))
+            .set((
+                tokens::created_at.eq(last_use),
+                tokens::last_used_at.eq(last_use),
+            ))
             .execute(conn)?;
     }
     let restamp_time = restamped.elapsed();
@@ -421,10 +450,11 @@ fn insert_users(
 /// Token `t` belongs to user `t / 3` (id `t / 3 + 1`), client `CLIENTS[t % 3]`.
 /// The rows go in by digest, so that the digest's unique index grows at its
 /// end instead of splitting pages all over the file.
+/// Inserts a key per digest, made and last used at `last_use`.
 fn insert_tokens(
     conn: &mut AnyConnection,
     digests: &[[u8; 32]],
-    now: i64,
+    last_use: i64,
     expires_at: i64,
 ) -> QueryResult<()> {
     let mut by_digest: Vec<usize> = (0..digests.len()).collect();
@@ -437,8 +467,8 @@ fn insert_tokens(
                     tokens::user_id.eq((t / CLIENTS.len()) as i64 + 1),
                     tokens::client.eq(CLIENTS[t % CLIENTS.len()]),
                     tokens::digest.eq(&digests[t][..]),
-                    tokens::created_at.eq(now),
-                    tokens::last_used_at.eq(now),
+                    tokens::created_at.eq(last_use),
+                    tokens::last_used_at.eq(last_use),
                     tokens::expires_at.eq(expires_at),
                 )
             })
@@ -1797,15 +1827,20 @@ fn bench_size(
     let database = Database::Sqlite {
         path: database_path.to_string_lossy().into_owned(),
     };
-    let seeded = seed(&database, users_count, hash)?;
+    let seeded = seed(&database, users_count, hash, config.touches_due)?;
     let seeded_at = Instant::now();
     direct_lookup_cost(&database, &seeded.keys, ticks)?;
     if config.runs("dpop") {
         dpop_part_costs(&database, &seeded.keys[0], ticks)?;
     }
-    println!(
-        "every token was seeded as just logged in (last_used_at = created_at = now, expires in 14 days): with TOKEN_TOUCH_INTERVAL=60s no touch write is due for 60 s, so /whoami measures reads only"
-    );
+    match config.touches_due {
+        false => println!(
+            "every token was seeded as just logged in (last_used_at = created_at = now, expires in 14 days): with TOKEN_TOUCH_INTERVAL=60s no touch write is due for 60 s, so /whoami measures reads only"
+        ),
+        true => println!(
+            "LOAD_TOUCHES=due: every token was seeded as last used an hour ago (expires in 14 days), so each key's first check writes a touch (its last use, its expiry slid on); the phases measure reads and those writes"
+        ),
+    }
 
     let server = Server::start(
         database_path.as_os_str(),
@@ -1992,7 +2027,7 @@ fn bench_size(
         }
     }
     let since_seeding = seeded_at.elapsed();
-    if since_seeding >= TOUCH_INTERVAL {
+    if !config.touches_due && since_seeding >= TOUCH_INTERVAL {
         println!(
             "WARNING: the whoami phase ended {:.0} s after seeding, past the touch interval: touch writes may be included",
             since_seeding.as_secs_f64()
@@ -2292,7 +2327,7 @@ fn bench_postgres(
     let url = with_database(admin_url, &name);
     let result = (|| -> Result<Vec<PostgresReport>> {
         let database = Database::Postgres { url: url.clone() };
-        let seeded = seed(&database, users_count, hash)?;
+        let seeded = seed(&database, users_count, hash, config.touches_due)?;
         let keys = Arc::new(seeded.keys);
         let pickers = Pickers::new(&config.distributions, keys.len())?;
         let picker = |distribution| pickers.get(distribution);
@@ -2669,6 +2704,7 @@ fn revocation_round(
             &Database::Postgres { url: url.clone() },
             REVOCATION_USERS,
             hash,
+            false,
         )?;
         let keys = Arc::new(seeded.keys);
         // Server::start runs LOAD_SERVER_BIN when set: the variant's build.

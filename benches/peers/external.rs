@@ -59,7 +59,7 @@ fn seed_keys_file(database_url: &str, config: &Config) -> Result<()> {
             }
         };
     let hash = hash_blocking(&Password::new(PASSWORD.to_owned()))?;
-    let seeded = seed(&database, users, &hash)?;
+    let seeded = seed(&database, users, &hash, false)?;
     let lines: String = seeded
         .keys
         .iter()
