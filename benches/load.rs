@@ -447,10 +447,10 @@ fn insert_users(
     Ok(())
 }
 
+/// Inserts a key per digest, made and last used at `last_use`.
 /// Token `t` belongs to user `t / 3` (id `t / 3 + 1`), client `CLIENTS[t % 3]`.
 /// The rows go in by digest, so that the digest's unique index grows at its
 /// end instead of splitting pages all over the file.
-/// Inserts a key per digest, made and last used at `last_use`.
 fn insert_tokens(
     conn: &mut AnyConnection,
     digests: &[[u8; 32]],
