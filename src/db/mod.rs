@@ -36,7 +36,7 @@ pub use migrations::migrate;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::r2d2::{CustomizeConnection, HandleError, ManageConnection, Pool, R2D2Connection};
-use diesel::{Connection, ConnectionResult, PgConnection, SqliteConnection};
+use diesel::{Connection, ConnectionResult, PgConnection, RunQueryDsl, SqliteConnection};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -245,14 +245,57 @@ fn apply_pragmas(conn: &mut AnyConnection, options: &PoolOptions) -> diesel::Que
         // as reclaimable file memory. The page cache (negative: KiB) is
         // anonymous memory of every connection.
         sqlite.batch_execute(&format!(
-            "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+            "PRAGMA busy_timeout = {}",
+            options.busy_timeout.as_millis()
+        ))?;
+        use_wal(sqlite, options.busy_timeout)?;
+        sqlite.batch_execute(&format!(
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
              PRAGMA mmap_size = {}; PRAGMA cache_size = -{};",
-            options.busy_timeout.as_millis(),
             u64::from(options.sqlite_mmap_mib) << 20,
             u64::from(options.sqlite_cache_mib) << 10,
         ))?;
     }
     Ok(())
+}
+
+#[derive(diesel::QueryableByName)]
+struct JournalMode {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    journal_mode: String,
+}
+
+/// Puts the file in WAL mode, a setting the file keeps: once it is in WAL,
+/// as it is for every connection after the first, this is one read.
+///
+/// Converting needs the file to itself, and SQLite refuses at once when
+/// another connection holds it ("database is locked"): it does not call the
+/// busy handler for this. Processes opening a new file together (a command
+/// beside a starting server, instances started at once) met that, so the
+/// conversion is tried again for up to `budget`, and is done when another
+/// connection did it meanwhile.
+fn use_wal(sqlite: &mut SqliteConnection, budget: Duration) -> diesel::QueryResult<()> {
+    let give_up = Instant::now() + budget;
+    let mut pause = Duration::from_millis(2);
+    loop {
+        let converted = diesel::sql_query("PRAGMA journal_mode")
+            .get_result::<JournalMode>(sqlite)
+            .and_then(|mode| {
+                if mode.journal_mode.eq_ignore_ascii_case("wal") {
+                    return Ok(mode);
+                }
+                diesel::sql_query("PRAGMA journal_mode = WAL").get_result::<JournalMode>(sqlite)
+            });
+        match converted {
+            Err(diesel::result::Error::DatabaseError(_, info))
+                if info.message() == "database is locked" && Instant::now() < give_up =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            other => return other.map(|_| ()),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -498,6 +541,42 @@ mod tests {
         );
         let sqlite = Database::parse("mt.db").map(|d| d.connection_url());
         assert_eq!(sqlite.as_deref(), Ok("mt.db"));
+    }
+
+    /// SQLite refused a second connection's switch to WAL at once while
+    /// a first one made it (stop 36's CI: "cannot open the database ...:
+    /// database is locked" from one of four `migrate`s on a new file).
+    #[test]
+    fn connections_opening_a_new_file_together_all_open_it_in_wal() {
+        for round in 0..50 {
+            let folder = tempfile::tempdir().expect("temporary folder");
+            let path = folder.path().join("multitoken.db");
+            let database = Database::Sqlite {
+                path: path.display().to_string(),
+            };
+            let opened: Vec<Result<String, String>> = std::thread::scope(|scope| {
+                let opening: Vec<_> = (0..12)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let mut conn = connect_once(&database).map_err(|e| e.to_string())?;
+                            let AnyConnection::Sqlite(sqlite) = &mut conn else {
+                                return Err("not SQLite".to_owned());
+                            };
+                            diesel::sql_query("PRAGMA journal_mode")
+                                .get_result::<JournalMode>(sqlite)
+                                .map(|mode| mode.journal_mode)
+                                .map_err(|e| e.to_string())
+                        })
+                    })
+                    .collect();
+                opening
+                    .into_iter()
+                    .map(|thread| thread.join().unwrap_or_else(|_| Err("panicked".into())))
+                    .collect()
+            });
+            let wal = vec![Ok("wal".to_owned()); opened.len()];
+            assert_eq!(opened, wal, "round {round}");
+        }
     }
 
     #[test]
