@@ -144,14 +144,28 @@ impl Database {
         match self {
             Database::Sqlite { path } => format!("SQLite at {path}"),
             Database::Postgres { url } => {
-                let host = url
-                    .rsplit_once('@')
-                    .map(|(_, host)| host)
-                    .unwrap_or_else(|| {
-                        url.trim_start_matches("postgresql://")
+                // The query first: a `password=` there may hold an `@`.
+                let (base, query) = url.split_once('?').unwrap_or((url, ""));
+                let host = base.rsplit_once('@').map_or_else(
+                    || {
+                        base.trim_start_matches("postgresql://")
                             .trim_start_matches("postgres://")
-                    });
-                format!("PostgreSQL at {}", host.split('?').next().unwrap_or(host))
+                    },
+                    |(_, host)| host,
+                );
+                // No host before the database: libpq's Unix socket, in the
+                // folder `host=` names, if it does.
+                if host.starts_with('/') {
+                    let socket = query
+                        .split('&')
+                        .find_map(|pair| pair.strip_prefix("host="))
+                        .map_or_else(
+                            || "libpq's default Unix socket".to_owned(),
+                            |folder| format!("the Unix socket in {folder}"),
+                        );
+                    return format!("PostgreSQL at {host} on {socket}");
+                }
+                format!("PostgreSQL at {host}")
             }
         }
     }
@@ -584,5 +598,22 @@ mod tests {
         let database = Database::parse("postgres://app:s3cret@db.internal:5432/mt?sslmode=require");
         let described = database.map(|d| d.describe()).unwrap_or_default();
         assert_eq!(described, "PostgreSQL at db.internal:5432/mt");
+        let in_query = Database::parse("postgres://db.internal/mt?password=s3c@ret")
+            .map(|d| d.describe())
+            .unwrap_or_default();
+        assert_eq!(in_query, "PostgreSQL at db.internal/mt");
+        let socket =
+            Database::parse("postgres://app:s3cret@/mt?password=s3cret&host=/var/run/postgresql")
+                .map(|d| d.describe())
+                .unwrap_or_default();
+        assert_eq!(
+            socket,
+            "PostgreSQL at /mt on the Unix socket in /var/run/postgresql"
+        );
+        let default_socket = Database::parse("postgres:///mt").map(|d| d.describe());
+        assert_eq!(
+            default_socket.as_deref(),
+            Ok("PostgreSQL at /mt on libpq's default Unix socket")
+        );
     }
 }
