@@ -558,8 +558,8 @@ mod tests {
     }
 
     /// SQLite refused a second connection's switch to WAL at once while
-    /// a first one made it (stop 36's CI: "cannot open the database ...:
-    /// database is locked" from one of four `migrate`s on a new file).
+    /// a first one made it: in CI, one of four `migrate`s started together
+    /// on a new file failed on "database is locked".
     #[test]
     fn connections_opening_a_new_file_together_all_open_it_in_wal() {
         for round in 0..50 {
