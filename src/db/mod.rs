@@ -153,19 +153,24 @@ impl Database {
                     },
                     |(_, host)| host,
                 );
-                // No host before the database: libpq's Unix socket, in the
-                // folder `host=` names, if it does.
-                if host.starts_with('/') {
-                    let socket = query
-                        .split('&')
-                        .find_map(|pair| pair.strip_prefix("host="))
-                        .map_or_else(
-                            || "libpq's default Unix socket".to_owned(),
-                            |folder| format!("the Unix socket in {folder}"),
-                        );
-                    return format!("PostgreSQL at {host} on {socket}");
+                let at = if host.is_empty() {
+                    String::new()
+                } else {
+                    format!(" at {host}")
+                };
+                if !host.is_empty() && !host.starts_with('/') {
+                    return format!("PostgreSQL{at}");
                 }
-                format!("PostgreSQL at {host}")
+                // No host (before the database, if one is named): libpq's
+                // Unix socket, in the folder `host=` names, if it does.
+                let socket = query
+                    .split('&')
+                    .find_map(|pair| pair.strip_prefix("host="))
+                    .map_or_else(
+                        || "libpq's default Unix socket".to_owned(),
+                        |folder| format!("the Unix socket in {folder}"),
+                    );
+                format!("PostgreSQL{at} on {socket}")
             }
         }
     }
@@ -614,6 +619,11 @@ mod tests {
         assert_eq!(
             default_socket.as_deref(),
             Ok("PostgreSQL at /mt on libpq's default Unix socket")
+        );
+        let no_database = Database::parse("postgres://app@?host=/tmp").map(|d| d.describe());
+        assert_eq!(
+            no_database.as_deref(),
+            Ok("PostgreSQL on the Unix socket in /tmp")
         );
     }
 }
